@@ -1,0 +1,163 @@
+package commands_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore/eventstoretest"
+)
+
+type fixture struct {
+	h     *commands.Handlers
+	owner commands.Meta
+	orgID string
+}
+
+func newFixture(tb testing.TB) fixture {
+	tb.Helper()
+	env := eventstoretest.New(tb)
+	ctx := context.Background()
+	names, err := env.Store.Reservations(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h := commands.New(env.Store, names, time.Now)
+	u, err := h.RegisterUser.Handle(ctx, commands.Meta{}, commands.RegisterUser{Email: "owner@example.com", Name: "Owner", Password: domain.NewPlaintext("correct horse battery")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	owner := commands.Meta{UserID: u.ID}
+	org, err := h.CreateOrganization.Handle(ctx, owner, commands.CreateOrganization{Name: "Acme"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return fixture{h: h, owner: owner, orgID: org.ID}
+}
+
+func TestCreateSecretNameUniqueUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	results := make(chan error, 20)
+	for range 20 {
+		wg.Go(func() {
+			_, err := f.h.CreateSecret.Handle(ctx, f.owner, commands.CreateSecret{
+				OrgID: f.orgID, Name: "stripe_key",
+				Values: map[domain.Environment]domain.Plaintext{domain.Production: domain.NewPlaintext("sk_live_1")},
+			})
+			results <- err
+		})
+	}
+	wg.Wait()
+	close(results)
+	ok, taken := 0, 0
+	for err := range results {
+		switch {
+		case err == nil:
+			ok++
+		case domain.IsCode(err, domain.CodeSecretNameTaken):
+			taken++
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if ok != 1 || taken != 19 {
+		t.Fatalf("got %d successes and %d name_taken, want 1 and 19", ok, taken)
+	}
+}
+
+func TestRegisterUserEmailUniqueUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := range 20 {
+		wg.Go(func() {
+			_, err := f.h.RegisterUser.Handle(ctx, commands.Meta{}, commands.RegisterUser{
+				Email: "Same@Example.com", Name: fmt.Sprint("user ", i), Password: domain.NewPlaintext("0123456789"),
+			})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	ok := 0
+	for err := range errs {
+		if err == nil {
+			ok++
+		} else if !domain.IsCode(err, domain.CodeEmailTaken) {
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d sign-ups succeeded, want 1", ok)
+	}
+}
+
+func TestSecretLifecycleVersionsAndNameReuse(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	pt := domain.NewPlaintext
+	created, err := f.h.CreateSecret.Handle(ctx, f.owner, commands.CreateSecret{
+		OrgID: f.orgID, Name: "db_password",
+		Values: map[domain.Environment]domain.Plaintext{domain.Development: pt("dev-pass"), domain.Production: pt("prod-pass")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newProd, same := pt("prod-pass-2"), pt("dev-pass")
+	if _, err := f.h.UpdateSecret.Handle(ctx, f.owner, commands.UpdateSecret{
+		OrgID: f.orgID, SecretID: created.ID,
+		Values: map[domain.Environment]*domain.Plaintext{domain.Production: &newProd, domain.Development: &same},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for env, want := range map[domain.Environment]struct {
+		value   string
+		version int
+	}{domain.Development: {"dev-pass", 1}, domain.Production: {"prod-pass-2", 2}} {
+		got, err := f.h.RevealSecret.Handle(ctx, f.owner, commands.RevealSecret{OrgID: f.orgID, SecretID: created.ID, Env: env})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Value.Reveal() != want.value || got.Version != want.version {
+			t.Errorf("%s: got version %d, want %q at version %d", env, got.Version, want.value, want.version)
+		}
+	}
+	stale := 1
+	_, err = f.h.UpdateSecret.Handle(ctx, f.owner, commands.UpdateSecret{OrgID: f.orgID, SecretID: created.ID, Description: new(string), ExpectedVersion: &stale, Values: map[domain.Environment]*domain.Plaintext{domain.Staging: &newProd}})
+	if !domain.IsCode(err, domain.CodeVersionConflict) {
+		t.Fatalf("stale expected_version: got %v, want version_conflict", err)
+	}
+	if _, err := f.h.DeleteSecret.Handle(ctx, f.owner, commands.DeleteSecret{OrgID: f.orgID, SecretID: created.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.h.RevealSecret.Handle(ctx, f.owner, commands.RevealSecret{OrgID: f.orgID, SecretID: created.ID, Env: domain.Development}); !domain.IsCode(err, domain.CodeNotFound) {
+		t.Fatalf("reveal of deleted secret: got %v, want not_found", err)
+	}
+	if _, err := f.h.CreateSecret.Handle(ctx, f.owner, commands.CreateSecret{OrgID: f.orgID, Name: "DB_PASSWORD"}); err != nil {
+		t.Fatalf("re-create a deleted name: %v", err)
+	}
+}
+
+func TestOutsiderGetsNotFound(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	out, err := f.h.RegisterUser.Handle(ctx, commands.Meta{}, commands.RegisterUser{Email: "out@example.com", Name: "Out", Password: domain.NewPlaintext("0123456789")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.h.CreateSecret.Handle(ctx, commands.Meta{UserID: out.ID}, commands.CreateSecret{OrgID: f.orgID, Name: "X"})
+	if !domain.IsCode(err, domain.CodeNotFound) {
+		t.Fatalf("outsider create: got %v, want not_found", err)
+	}
+}

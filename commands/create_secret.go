@@ -1,0 +1,155 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore"
+)
+
+// CreateSecret creates a secret with optional values per environment.
+type CreateSecret struct {
+	OrgID       string
+	Name        string
+	Description string
+	Values      map[domain.Environment]domain.Plaintext
+}
+
+// nameReservations keeps secret names unique per organization.
+type nameReservations interface {
+	Reserve(ctx context.Context, key, holder string) (eventstore.Reservation, error)
+	TakeOver(ctx context.Context, stale eventstore.Reservation, holder string) (eventstore.Reservation, error)
+	Release(ctx context.Context, key, holder string) error
+}
+
+// staleReservation is how old a reservation whose secret never got created must be
+// before another creator may take the name over (its creator crashed mid-way).
+const staleReservation = 30 * time.Second
+
+// CreateSecretHandler handles CreateSecret.
+type CreateSecretHandler struct {
+	log   eventLog
+	keys  valueKeys
+	names nameReservations
+	now   func() time.Time
+}
+
+// NewCreateSecretHandler wires the handler.
+func NewCreateSecretHandler(log eventLog, keys valueKeys, names nameReservations, now func() time.Time) *CreateSecretHandler {
+	return &CreateSecretHandler{log: log, keys: keys, names: names, now: now}
+}
+
+// NameReservationKey is the reservation key of a secret name in an organization.
+func NameReservationKey(orgID string, name domain.SecretName) string {
+	return eventstore.ReservationKey(orgID, string(name))
+}
+
+func nameTaken(name domain.SecretName) error {
+	return domain.Errorf(domain.CodeSecretNameTaken, "A secret named %q already exists in this organization.", string(name))
+}
+
+// Handle reserves the name atomically, seals each value on its own and appends
+// SecretCreated; if the append fails the name is released again.
+func (h *CreateSecretHandler) Handle(ctx context.Context, m Meta, c CreateSecret) (Result, error) {
+	lo, p, err := memberPrincipal(ctx, h.log, m, c.OrgID)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := domain.Authorize(p, domain.ActionCreate, domain.Target{}); err != nil {
+		return Result{}, err
+	}
+	name, err := domain.ParseSecretName(c.Name)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := domain.ValidateDescription(c.Description); err != nil {
+		return Result{}, err
+	}
+	for env, v := range c.Values {
+		if err := domain.ValidateValue(env, v); err != nil {
+			return Result{}, err
+		}
+	}
+	id := uuid.NewString()
+	if m.IdempotencyKey != "" {
+		id = derivedID("secret", lo.org.ID(), m.UserID, m.IdempotencyKey)
+	}
+	key := NameReservationKey(lo.org.ID(), name)
+	if err := h.reserve(ctx, key, id, name); err != nil {
+		return Result{}, err
+	}
+	res, err := h.create(ctx, m, p, lo.org.ID(), id, name, c)
+	if err != nil {
+		if rerr := h.names.Release(context.WithoutCancel(ctx), key, id); rerr != nil {
+			return Result{}, errors.Join(err, rerr)
+		}
+		return Result{}, err
+	}
+	return res, nil
+}
+
+func (h *CreateSecretHandler) reserve(ctx context.Context, key, id string, name domain.SecretName) error {
+	cur, err := h.names.Reserve(ctx, key, id)
+	if err == nil || (errors.Is(err, eventstore.ErrReserved) && cur.Holder == id) {
+		return nil
+	}
+	if !errors.Is(err, eventstore.ErrReserved) {
+		return err
+	}
+	// Someone holds the name: it is free again only if their secret is gone, or was
+	// never created and the reservation is old.
+	ls, err := loadSecret(ctx, h.log, orgOfKey(key), cur.Holder)
+	if err != nil {
+		return err
+	}
+	stale := ls.secret.Deleted() || (ls.version == 0 && h.now().Sub(cur.Created) > staleReservation)
+	if !stale {
+		return nameTaken(name)
+	}
+	if _, err := h.names.TakeOver(ctx, cur, id); err != nil {
+		if errors.Is(err, eventstore.ErrReserved) {
+			return nameTaken(name)
+		}
+		return err
+	}
+	return nil
+}
+
+func orgOfKey(key string) string {
+	for i := range len(key) {
+		if key[i] == '.' {
+			return key[:i]
+		}
+	}
+	return key
+}
+
+func (h *CreateSecretHandler) create(ctx context.Context, m Meta, p domain.Principal, orgID, id string, name domain.SecretName, c CreateSecret) (Result, error) {
+	values := map[domain.Environment]domain.ValueVersion{}
+	for env, v := range c.Values {
+		sealed, err := h.keys.SealValue(ctx, eventstore.ValueRef{OrgID: orgID, SecretID: id, Env: env, Version: 1}, v)
+		if err != nil {
+			return Result{}, err
+		}
+		values[env] = domain.ValueVersion{Version: 1, Mask: domain.Mask(v), Sealed: sealed}
+	}
+	ev, err := domain.CreateSecret(p, domain.NewSecretInput{Name: name, Description: c.Description, OwnerID: m.UserID, Values: values})
+	if err != nil {
+		return Result{}, err
+	}
+	rec, err := h.log.Append(ctx, eventstore.Pending{
+		Aggregate: secretAggregate(orgID, id), ExpectedSeq: 0, Version: 1,
+		Event: ev, Actor: m.Actor, MsgID: m.msgID("create_secret", orgID),
+	})
+	if errors.Is(err, eventstore.ErrVersionConflict) {
+		return Result{}, nameTaken(name)
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("create secret: %w", err)
+	}
+	return Result{Seq: rec.Seq, ID: id}, nil
+}

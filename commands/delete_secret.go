@@ -1,0 +1,55 @@
+package commands
+
+import (
+	"context"
+
+	"github.com/keyledger/keyledger/domain"
+)
+
+// DeleteSecret removes one environment's value (Env set) or the whole secret.
+type DeleteSecret struct {
+	OrgID    string
+	SecretID string
+	Env      *domain.Environment
+}
+
+// DeleteSecretHandler handles DeleteSecret.
+type DeleteSecretHandler struct {
+	log   eventLog
+	names nameReservations
+}
+
+// NewDeleteSecretHandler wires the handler.
+func NewDeleteSecretHandler(log eventLog, names nameReservations) *DeleteSecretHandler {
+	return &DeleteSecretHandler{log: log, names: names}
+}
+
+// Handle appends SecretValueDeleted or SecretDeleted; deleting the whole secret frees
+// its name.
+func (h *DeleteSecretHandler) Handle(ctx context.Context, m Meta, c DeleteSecret) (Result, error) {
+	res, err := retry(ctx, func() (Result, error) {
+		_, p, err := memberPrincipal(ctx, h.log, m, c.OrgID)
+		if err != nil {
+			return Result{}, err
+		}
+		ls, err := loadSecret(ctx, h.log, c.OrgID, c.SecretID)
+		if err != nil {
+			return Result{}, err
+		}
+		var ev domain.Event
+		if c.Env != nil {
+			ev, err = ls.secret.DeleteValue(p, *c.Env)
+		} else {
+			ev, err = ls.secret.Delete(p)
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		r, err := appendSecretEvent(ctx, h.log, m, ls, ev, "delete_secret")
+		if err == nil && c.Env == nil {
+			err = h.names.Release(context.WithoutCancel(ctx), NameReservationKey(c.OrgID, ls.secret.Name()), c.SecretID)
+		}
+		return r, err
+	})
+	return res, err
+}

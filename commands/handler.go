@@ -1,0 +1,159 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore"
+)
+
+// eventLog is what handlers need of the event store.
+type eventLog interface {
+	Load(ctx context.Context, agg eventstore.Aggregate) (eventstore.Loaded, error)
+	Append(ctx context.Context, p eventstore.Pending) (domain.Recorded, error)
+}
+
+// valueKeys seals and opens secret values.
+type valueKeys interface {
+	SealValue(ctx context.Context, ref eventstore.ValueRef, v domain.Plaintext) (string, error)
+	OpenValue(ctx context.Context, ref eventstore.ValueRef, sealed string) (domain.Plaintext, error)
+}
+
+// Meta is who runs a command and how: the acting user, whether it is a platform
+// super-admin, where the request came from, and the client's idempotency key.
+type Meta struct {
+	UserID         string
+	Superadmin     bool
+	Actor          domain.Actor
+	IdempotencyKey string
+}
+
+// Result is what a command produced: the stream sequence of its event (0 when it
+// changed nothing) and the id of the aggregate it created or changed.
+type Result struct {
+	Seq uint64
+	ID  string
+}
+
+// maxAttempts bounds the load-decide-append loop when concurrent writers race.
+const maxAttempts = 8
+
+// idNamespace derives deterministic ids (users from emails, secrets from idempotency keys).
+var idNamespace = uuid.MustParse("6f1c1c52-8f0e-4a47-9d4e-5b0e8f3a7c11")
+
+func derivedID(parts ...string) string {
+	return uuid.NewSHA1(idNamespace, []byte(eventstore.MessageID(parts...))).String()
+}
+
+// UserIDForEmail is the id of the user with a (normalized) email: deriving it makes
+// "one account per email" a matter of appending to a new aggregate.
+func UserIDForEmail(email string) string { return derivedID("user", email) }
+
+func (m Meta) msgID(command string, parts ...string) string {
+	if m.IdempotencyKey == "" {
+		return ""
+	}
+	return eventstore.MessageID(append([]string{m.UserID, command, m.IdempotencyKey}, parts...)...)
+}
+
+func orgAggregate(orgID string) eventstore.Aggregate {
+	return eventstore.Aggregate{OrgID: orgID, Type: domain.AggregateOrganization, ID: orgID}
+}
+
+func secretAggregate(orgID, secretID string) eventstore.Aggregate {
+	return eventstore.Aggregate{OrgID: orgID, Type: domain.AggregateSecret, ID: secretID}
+}
+
+func userAggregate(userID string) eventstore.Aggregate {
+	return eventstore.Aggregate{OrgID: domain.PlatformScope, Type: domain.AggregateUser, ID: userID}
+}
+
+// validID rejects ids that are not UUIDs before they reach a subject.
+func validID(field, id string) error {
+	if _, err := uuid.Parse(id); err != nil {
+		return domain.Errorf(domain.CodeNotFound, "The %s was not found.", field)
+	}
+	return nil
+}
+
+type loadedOrg struct {
+	org     *domain.Organization
+	lastSeq uint64
+	version int
+}
+
+func loadOrganization(ctx context.Context, log eventLog, orgID string) (loadedOrg, error) {
+	if err := validID("organization", orgID); err != nil {
+		return loadedOrg{}, err
+	}
+	l, err := log.Load(ctx, orgAggregate(orgID))
+	if err != nil {
+		return loadedOrg{}, fmt.Errorf("load organization: %w", err)
+	}
+	o := domain.NewOrganization(orgID)
+	for _, r := range l.Events {
+		o.Apply(r)
+	}
+	if !o.Exists() {
+		return loadedOrg{}, domain.Errorf(domain.CodeNotFound, "The organization was not found.")
+	}
+	return loadedOrg{org: o, lastSeq: l.LastSeq, version: l.Version()}, nil
+}
+
+// principal is the caller as the organization's log knows it.
+func (m Meta) principal(o *domain.Organization) domain.Principal {
+	return domain.Principal{UserID: m.UserID, Role: o.Role(m.UserID), Superadmin: m.Superadmin}
+}
+
+// memberPrincipal loads the organization and fails with not_found for non-members.
+func memberPrincipal(ctx context.Context, log eventLog, m Meta, orgID string) (loadedOrg, domain.Principal, error) {
+	lo, err := loadOrganization(ctx, log, orgID)
+	if err != nil {
+		return loadedOrg{}, domain.Principal{}, err
+	}
+	p := m.principal(lo.org)
+	if err := domain.Authorize(p, domain.ActionView, domain.Target{}); err != nil {
+		return loadedOrg{}, domain.Principal{}, err
+	}
+	return lo, p, nil
+}
+
+type loadedSecret struct {
+	secret  *domain.Secret
+	lastSeq uint64
+	version int
+}
+
+func loadSecret(ctx context.Context, log eventLog, orgID, secretID string) (loadedSecret, error) {
+	if err := validID("secret", secretID); err != nil {
+		return loadedSecret{}, err
+	}
+	l, err := log.Load(ctx, secretAggregate(orgID, secretID))
+	if err != nil {
+		return loadedSecret{}, fmt.Errorf("load secret: %w", err)
+	}
+	s := domain.NewSecret(orgID, secretID)
+	for _, r := range l.Events {
+		s.Apply(r)
+	}
+	return loadedSecret{secret: s, lastSeq: l.LastSeq, version: l.Version()}, nil
+}
+
+// retry runs attempt until it does not lose a race, at most maxAttempts times.
+func retry(ctx context.Context, attempt func() (Result, error)) (Result, error) {
+	var err error
+	for range maxAttempts {
+		var r Result
+		r, err = attempt()
+		if !errors.Is(err, eventstore.ErrVersionConflict) {
+			return r, err
+		}
+		if ctx.Err() != nil {
+			return Result{}, ctx.Err()
+		}
+	}
+	return Result{}, &domain.Error{Code: domain.CodeVersionConflict, Message: "A concurrent write won; please retry."}
+}

@@ -1,0 +1,34 @@
+package commands
+
+import (
+	"context"
+)
+
+// RemoveMember ends a user's membership.
+type RemoveMember struct {
+	OrgID  string
+	UserID string
+}
+
+// RemoveMemberHandler handles RemoveMember.
+type RemoveMemberHandler struct {
+	log eventLog
+}
+
+// NewRemoveMemberHandler wires the handler.
+func NewRemoveMemberHandler(log eventLog) *RemoveMemberHandler { return &RemoveMemberHandler{log: log} }
+
+// Handle appends MemberRemoved; removing the last owner is last_owner.
+func (h *RemoveMemberHandler) Handle(ctx context.Context, m Meta, c RemoveMember) (Result, error) {
+	return retry(ctx, func() (Result, error) {
+		lo, p, err := memberPrincipal(ctx, h.log, m, c.OrgID)
+		if err != nil {
+			return Result{}, err
+		}
+		ev, err := lo.org.RemoveMember(p, c.UserID)
+		if err != nil {
+			return Result{}, err
+		}
+		return appendOrgEvent(ctx, h.log, m, lo, ev, "remove_member")
+	})
+}

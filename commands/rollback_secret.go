@@ -1,0 +1,67 @@
+package commands
+
+import (
+	"context"
+
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore"
+)
+
+// RollbackSecret sets an environment's value to a copy of an earlier version.
+type RollbackSecret struct {
+	OrgID    string
+	SecretID string
+	Env      domain.Environment
+	Version  int
+}
+
+// RollbackSecretHandler handles RollbackSecret.
+type RollbackSecretHandler struct {
+	log  eventLog
+	keys valueKeys
+}
+
+// NewRollbackSecretHandler wires the handler.
+func NewRollbackSecretHandler(log eventLog, keys valueKeys) *RollbackSecretHandler {
+	return &RollbackSecretHandler{log: log, keys: keys}
+}
+
+// Handle opens the old version and seals it again as the next version: history is
+// never rewritten.
+func (h *RollbackSecretHandler) Handle(ctx context.Context, m Meta, c RollbackSecret) (Result, error) {
+	return retry(ctx, func() (Result, error) {
+		_, p, err := memberPrincipal(ctx, h.log, m, c.OrgID)
+		if err != nil {
+			return Result{}, err
+		}
+		ls, err := loadSecret(ctx, h.log, c.OrgID, c.SecretID)
+		if err != nil {
+			return Result{}, err
+		}
+		s := ls.secret
+		if !s.Exists() {
+			return Result{}, domain.Errorf(domain.CodeNotFound, "The secret was not found.")
+		}
+		if err := domain.Authorize(p, domain.ActionModify, domain.Target{OwnerID: s.OwnerID()}); err != nil {
+			return Result{}, err
+		}
+		old, ok := s.ValueAt(c.Env, c.Version)
+		if !ok {
+			return Result{}, domain.Errorf(domain.CodeNotFound, "The %s value has no version %d.", c.Env, c.Version)
+		}
+		v, err := h.keys.OpenValue(ctx, eventstore.ValueRef{OrgID: c.OrgID, SecretID: c.SecretID, Env: c.Env, Version: old.Version}, old.Sealed)
+		if err != nil {
+			return Result{}, err
+		}
+		next := s.NextValueVersion(c.Env)
+		sealed, err := h.keys.SealValue(ctx, eventstore.ValueRef{OrgID: c.OrgID, SecretID: c.SecretID, Env: c.Env, Version: next}, v)
+		if err != nil {
+			return Result{}, err
+		}
+		ev, err := s.Rollback(p, c.Env, c.Version, domain.ValueVersion{Version: next, Mask: domain.Mask(v), Sealed: sealed})
+		if err != nil {
+			return Result{}, err
+		}
+		return appendSecretEvent(ctx, h.log, m, ls, ev, "rollback_secret")
+	})
+}

@@ -1,0 +1,51 @@
+package commands
+
+import (
+	"context"
+
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore"
+)
+
+// UpdateOrganization renames an organization or changes its reveal policy.
+type UpdateOrganization struct {
+	OrgID        string
+	Name         *string
+	RevealPolicy *domain.RevealPolicy
+}
+
+// UpdateOrganizationHandler handles UpdateOrganization.
+type UpdateOrganizationHandler struct {
+	log eventLog
+}
+
+// NewUpdateOrganizationHandler wires the handler.
+func NewUpdateOrganizationHandler(log eventLog) *UpdateOrganizationHandler {
+	return &UpdateOrganizationHandler{log: log}
+}
+
+// Handle appends OrganizationUpdated when something changes.
+func (h *UpdateOrganizationHandler) Handle(ctx context.Context, m Meta, c UpdateOrganization) (Result, error) {
+	return retry(ctx, func() (Result, error) {
+		lo, p, err := memberPrincipal(ctx, h.log, m, c.OrgID)
+		if err != nil {
+			return Result{}, err
+		}
+		evs, err := lo.org.Update(p, c.Name, c.RevealPolicy)
+		if err != nil || len(evs) == 0 {
+			return Result{ID: c.OrgID}, err
+		}
+		return appendOrgEvent(ctx, h.log, m, lo, evs[0], "update_org")
+	})
+}
+
+func appendOrgEvent(ctx context.Context, log eventLog, m Meta, lo loadedOrg, ev domain.Event, command string) (Result, error) {
+	rec, err := log.Append(ctx, eventstore.Pending{
+		Aggregate: orgAggregate(lo.org.ID()), ExpectedSeq: lo.lastSeq, Version: lo.version + 1,
+		Event: ev, Actor: m.Actor, MsgID: m.msgID(command, lo.org.ID()),
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Seq: rec.Seq, ID: lo.org.ID()}, nil
+}

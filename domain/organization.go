@@ -1,0 +1,191 @@
+package domain
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// MaxOrganizationNameLength bounds an organization's name.
+const MaxOrganizationNameLength = 100
+
+// Organization is the aggregate of one organization: its name, reveal policy and
+// members with their roles. Membership lives here so that "an org always keeps one
+// owner" is decided inside one aggregate, under one version.
+type Organization struct {
+	id           string
+	name         string
+	revealPolicy RevealPolicy
+	members      map[string]Role
+	createdAt    time.Time
+	exists       bool
+}
+
+// NewOrganization returns an empty organization aggregate, ready to replay into.
+func NewOrganization(id string) *Organization {
+	return &Organization{id: id, members: map[string]Role{}}
+}
+
+// Getters for the state commands and tests need.
+func (o *Organization) ID() string                 { return o.id }
+func (o *Organization) Name() string               { return o.name }
+func (o *Organization) RevealPolicy() RevealPolicy { return o.revealPolicy }
+func (o *Organization) Exists() bool               { return o.exists }
+func (o *Organization) CreatedAt() time.Time       { return o.createdAt }
+
+// Role returns userID's role, or "" when it is not a member.
+func (o *Organization) Role(userID string) Role { return o.members[userID] }
+
+// ParseOrganizationName trims and validates an organization name.
+func ParseOrganizationName(s string) (string, error) {
+	n := strings.TrimSpace(s)
+	if n == "" {
+		return "", Invalid("name", "is required")
+	}
+	if !utf8.ValidString(n) || utf8.RuneCountInString(n) > MaxOrganizationNameLength {
+		return "", Invalid("name", "must be at most 100 characters of UTF-8")
+	}
+	return n, nil
+}
+
+// CreateOrganization decides creating an organization owned by ownerID.
+func CreateOrganization(name, ownerID string) (Event, error) {
+	n, err := ParseOrganizationName(name)
+	if err != nil {
+		return nil, err
+	}
+	return OrganizationCreated{Name: n, OwnerID: ownerID}, nil
+}
+
+func (o *Organization) mustExist() error {
+	if !o.exists {
+		return Errorf(CodeNotFound, "The organization was not found.")
+	}
+	return nil
+}
+
+// Update decides a change of name or reveal policy; no event when nothing changes.
+func (o *Organization) Update(p Principal, name *string, policy *RevealPolicy) ([]Event, error) {
+	if err := o.mustExist(); err != nil {
+		return nil, err
+	}
+	if err := Authorize(p, ActionManage, Target{}); err != nil {
+		return nil, err
+	}
+	var ev OrganizationUpdated
+	if name != nil {
+		n, err := ParseOrganizationName(*name)
+		if err != nil {
+			return nil, err
+		}
+		if n != o.name {
+			ev.Name = &n
+		}
+	}
+	if policy != nil && *policy != o.revealPolicy {
+		pp := *policy
+		ev.RevealPolicy = &pp
+	}
+	if ev.Name == nil && ev.RevealPolicy == nil {
+		return nil, nil
+	}
+	return []Event{ev}, nil
+}
+
+// needsOwner reports whether touching a member of role r (or granting r) takes an owner.
+func (o *Organization) authorizeMemberChange(p Principal, roles ...Role) error {
+	if err := Authorize(p, ActionManage, Target{}); err != nil {
+		return err
+	}
+	for _, r := range roles {
+		if r == RoleOwner && p.Priority() < RoleOwner.Priority() {
+			return Errorf(CodeForbidden, "Only an owner can add or remove owners.")
+		}
+	}
+	return nil
+}
+
+func (o *Organization) owners() int {
+	n := 0
+	for _, r := range o.members {
+		if r == RoleOwner {
+			n++
+		}
+	}
+	return n
+}
+
+// AddMember decides adding userID with role.
+func (o *Organization) AddMember(p Principal, userID string, role Role) (Event, error) {
+	if err := o.mustExist(); err != nil {
+		return nil, err
+	}
+	if err := o.authorizeMemberChange(p, role); err != nil {
+		return nil, err
+	}
+	if _, ok := o.members[userID]; ok {
+		return nil, Invalid("email", "is already a member of this organization")
+	}
+	return MemberAdded{UserID: userID, Role: role}, nil
+}
+
+// ChangeRole decides giving member userID a new role.
+func (o *Organization) ChangeRole(p Principal, userID string, role Role) ([]Event, error) {
+	if err := o.mustExist(); err != nil {
+		return nil, err
+	}
+	cur, ok := o.members[userID]
+	if !ok {
+		return nil, Errorf(CodeNotFound, "The member was not found.")
+	}
+	if err := o.authorizeMemberChange(p, cur, role); err != nil {
+		return nil, err
+	}
+	if cur == role {
+		return nil, nil
+	}
+	if cur == RoleOwner && o.owners() == 1 {
+		return nil, Errorf(CodeLastOwner, "The organization must keep at least one owner.")
+	}
+	return []Event{MemberRoleChanged{UserID: userID, From: cur, To: role}}, nil
+}
+
+// RemoveMember decides removing member userID.
+func (o *Organization) RemoveMember(p Principal, userID string) (Event, error) {
+	if err := o.mustExist(); err != nil {
+		return nil, err
+	}
+	cur, ok := o.members[userID]
+	if !ok {
+		return nil, Errorf(CodeNotFound, "The member was not found.")
+	}
+	if err := o.authorizeMemberChange(p, cur); err != nil {
+		return nil, err
+	}
+	if cur == RoleOwner && o.owners() == 1 {
+		return nil, Errorf(CodeLastOwner, "The organization must keep at least one owner.")
+	}
+	return MemberRemoved{UserID: userID, Role: cur}, nil
+}
+
+// Apply changes the organization's state by one recorded event.
+func (o *Organization) Apply(r Recorded) {
+	switch e := r.Event.(type) {
+	case OrganizationCreated:
+		o.exists, o.name, o.revealPolicy, o.createdAt = true, e.Name, RevealAllowed, r.Time
+		o.members[e.OwnerID] = RoleOwner
+	case OrganizationUpdated:
+		if e.Name != nil {
+			o.name = *e.Name
+		}
+		if e.RevealPolicy != nil {
+			o.revealPolicy = *e.RevealPolicy
+		}
+	case MemberAdded:
+		o.members[e.UserID] = e.Role
+	case MemberRoleChanged:
+		o.members[e.UserID] = e.To
+	case MemberRemoved:
+		delete(o.members, e.UserID)
+	}
+}

@@ -1,0 +1,91 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/keyledger/keyledger/domain"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrNotFound means a bucket has no such key.
+var ErrNotFound = errors.New("eventstore: key not found")
+
+// ErrExists means a bucket key was created by someone else first.
+var ErrExists = errors.New("eventstore: key exists")
+
+// Bucket is a small key-value store beside the log for state that is not history:
+// sessions, remembered idempotent responses. Values are sealed with the platform key,
+// so nothing readable lands in NATS.
+type Bucket struct {
+	kv   jetstream.KeyValue
+	keys *Keyring
+	name string
+}
+
+// Bucket opens (or creates) a KV bucket whose entries expire after ttl (0: never).
+func (s *Store) Bucket(ctx context.Context, name string, ttl time.Duration) (*Bucket, error) {
+	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: name, History: 1, TTL: ttl, Storage: jetstream.FileStorage, Replicas: s.reps,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", name, err)
+	}
+	return &Bucket{kv: kv, keys: s.keys, name: name}, nil
+}
+
+func (b *Bucket) aad(key string) []byte { return []byte("keyledger/kv/" + b.name + "/" + key) }
+
+// Get opens the value at key.
+func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
+	e, err := b.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s get: %w", b.name, err)
+	}
+	return b.keys.Open(ctx, domain.PlatformScope, string(e.Value()), b.aad(key))
+}
+
+func (b *Bucket) seal(ctx context.Context, key string, v []byte) ([]byte, error) {
+	s, err := b.keys.Seal(ctx, domain.PlatformScope, v, b.aad(key))
+	return []byte(s), err
+}
+
+// Put stores value at key.
+func (b *Bucket) Put(ctx context.Context, key string, value []byte) error {
+	sealed, err := b.seal(ctx, key, value)
+	if err != nil {
+		return err
+	}
+	if _, err := b.kv.Put(ctx, key, sealed); err != nil {
+		return fmt.Errorf("%s put: %w", b.name, err)
+	}
+	return nil
+}
+
+// Create stores value at key only if the key is absent; else ErrExists.
+func (b *Bucket) Create(ctx context.Context, key string, value []byte) error {
+	sealed, err := b.seal(ctx, key, value)
+	if err != nil {
+		return err
+	}
+	if _, err := b.kv.Create(ctx, key, sealed); err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return ErrExists
+		}
+		return fmt.Errorf("%s create: %w", b.name, err)
+	}
+	return nil
+}
+
+// Delete removes key.
+func (b *Bucket) Delete(ctx context.Context, key string) error {
+	if err := b.kv.Purge(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("%s delete: %w", b.name, err)
+	}
+	return nil
+}

@@ -1,0 +1,285 @@
+package eventstore
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// KeysBucket is the JetStream KV bucket holding wrapped data keys. It is apart from the
+// event stream so that keys can be rotated and purged (crypto-shredding).
+const KeysBucket = "KEYLEDGER_KEYS"
+
+// ErrDecrypt means a ciphertext did not open: wrong key, wrong associated data, or
+// tampering. It never says which, and never carries the plaintext.
+var ErrDecrypt = errors.New("eventstore: ciphertext does not open")
+
+// ErrNoKey means an organization's data key is missing, for example after it was shredded.
+var ErrNoKey = errors.New("eventstore: data key not found")
+
+// MasterKey is the key-encryption key (KEK) that wraps every organization's data key.
+type MasterKey struct {
+	key []byte
+	id  string
+}
+
+// ParseMasterKey reads a 32-byte key written as 64 hex digits or as base64.
+func ParseMasterKey(s string) (MasterKey, error) {
+	s = strings.TrimSpace(s)
+	var raw []byte
+	if b, err := hex.DecodeString(s); err == nil && len(b) == 32 {
+		raw = b
+	} else if b, err := base64.StdEncoding.DecodeString(s); err == nil && len(b) == 32 {
+		raw = b
+	} else if b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "=")); err == nil && len(b) == 32 {
+		raw = b
+	} else {
+		return MasterKey{}, errors.New("master key must be 32 bytes, written as 64 hex digits or base64")
+	}
+	sum := sha256.Sum256(raw)
+	return MasterKey{key: raw, id: hex.EncodeToString(sum[:4])}, nil
+}
+
+// GenerateMasterKeyFile writes a new random master key to path (mode 0600) unless a key
+// is already there, and returns the key in the file.
+func GenerateMasterKeyFile(path string) (MasterKey, bool, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		k, err := ParseMasterKey(string(b))
+		return k, false, err
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return MasterKey{}, false, fmt.Errorf("generate master key: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return MasterKey{}, false, fmt.Errorf("generate master key: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(raw)+"\n"), 0o600); err != nil {
+		return MasterKey{}, false, fmt.Errorf("generate master key: %w", err)
+	}
+	k, err := ParseMasterKey(hex.EncodeToString(raw))
+	return k, true, err
+}
+
+// ID is a short fingerprint of the master key, recorded beside each wrapped data key.
+func (m MasterKey) ID() string { return m.id }
+
+type wrappedKey struct {
+	KEK     string `json:"kek"`
+	Wrapped []byte `json:"wrapped"`
+}
+
+// Keyring seals and opens data with per-organization data keys (DEKs), creating a DEK
+// the first time an organization needs one. DEKs are stored wrapped by the master key
+// in a KV bucket and cached unwrapped in memory.
+type Keyring struct {
+	master MasterKey
+	kv     jetstream.KeyValue
+	mu     sync.Mutex
+	cache  map[string]cipher.AEAD // "<scope>/<version>"
+}
+
+// NewKeyring opens (or creates) the keys bucket.
+func NewKeyring(ctx context.Context, js jetstream.JetStream, master MasterKey, replicas int) (*Keyring, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: KeysBucket, History: 1, Storage: jetstream.FileStorage, Replicas: max(replicas, 1),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("keys bucket: %w", err)
+	}
+	return &Keyring{master: master, kv: kv, cache: map[string]cipher.AEAD{}}, nil
+}
+
+// currentVersion is the DEK version new data is sealed with. Rotation adds versions;
+// the first is 1.
+const currentVersion = 1
+
+func keyName(scope string, version int) string {
+	return scope + ".v" + strconv.Itoa(version)
+}
+
+func newAEAD(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+func (k *Keyring) wrapAAD(scope string, version int) []byte {
+	return []byte("keyledger/dek/" + scope + "/" + strconv.Itoa(version))
+}
+
+// dek returns the data key of scope at version, creating version 1 when it is missing
+// and create is true.
+func (k *Keyring) dek(ctx context.Context, scope string, version int, create bool) (cipher.AEAD, error) {
+	name := keyName(scope, version)
+	k.mu.Lock()
+	a, ok := k.cache[name]
+	k.mu.Unlock()
+	if ok {
+		return a, nil
+	}
+	entry, err := k.kv.Get(ctx, name)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound) && create:
+		if err := k.createDEK(ctx, name, scope, version); err != nil {
+			return nil, err
+		}
+		entry, err = k.kv.Get(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("data key %s: %w", name, err)
+		}
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return nil, fmt.Errorf("data key %s: %w", name, ErrNoKey)
+	case err != nil:
+		return nil, fmt.Errorf("data key %s: %w", name, err)
+	}
+	raw, err := k.unwrap(entry.Value(), scope, version)
+	if err != nil {
+		return nil, err
+	}
+	a, err = newAEAD(raw)
+	if err != nil {
+		return nil, fmt.Errorf("data key %s: %w", name, err)
+	}
+	k.mu.Lock()
+	k.cache[name] = a
+	k.mu.Unlock()
+	return a, nil
+}
+
+func (k *Keyring) createDEK(ctx context.Context, name, scope string, version int) error {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return fmt.Errorf("create data key: %w", err)
+	}
+	wrapped, err := k.wrap(raw, scope, version)
+	if err != nil {
+		return err
+	}
+	// Create fails when another process made the key first; then we use theirs.
+	if _, err := k.kv.Create(ctx, name, wrapped); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		return fmt.Errorf("create data key %s: %w", name, err)
+	}
+	return nil
+}
+
+func (k *Keyring) wrap(raw []byte, scope string, version int) ([]byte, error) {
+	kek, err := newAEAD(k.master.key)
+	if err != nil {
+		return nil, fmt.Errorf("wrap data key: %w", err)
+	}
+	nonce := make([]byte, kek.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("wrap data key: %w", err)
+	}
+	ct := kek.Seal(nonce, nonce, raw, k.wrapAAD(scope, version))
+	return json.Marshal(wrappedKey{KEK: k.master.id, Wrapped: ct})
+}
+
+func (k *Keyring) unwrap(stored []byte, scope string, version int) ([]byte, error) {
+	var w wrappedKey
+	if err := json.Unmarshal(stored, &w); err != nil {
+		return nil, fmt.Errorf("data key %s/%d: %w", scope, version, err)
+	}
+	if w.KEK != k.master.id {
+		return nil, fmt.Errorf("data key %s/%d is wrapped by master key %s, not %s: %w", scope, version, w.KEK, k.master.id, ErrDecrypt)
+	}
+	kek, err := newAEAD(k.master.key)
+	if err != nil {
+		return nil, fmt.Errorf("unwrap data key: %w", err)
+	}
+	if len(w.Wrapped) < kek.NonceSize() {
+		return nil, ErrDecrypt
+	}
+	raw, err := kek.Open(nil, w.Wrapped[:kek.NonceSize()], w.Wrapped[kek.NonceSize():], k.wrapAAD(scope, version))
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	return raw, nil
+}
+
+// seal encrypts plaintext under scope's current DEK, bound to aad. The result carries
+// the DEK version.
+func (k *Keyring) seal(ctx context.Context, scope string, plaintext, aad []byte) (ciphertext []byte, version int, err error) {
+	a, err := k.dek(ctx, scope, currentVersion, true)
+	if err != nil {
+		return nil, 0, err
+	}
+	nonce := make([]byte, a.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, 0, fmt.Errorf("seal: %w", err)
+	}
+	return a.Seal(nonce, nonce, plaintext, aad), currentVersion, nil
+}
+
+func (k *Keyring) open(ctx context.Context, scope string, version int, ciphertext, aad []byte) ([]byte, error) {
+	a, err := k.dek(ctx, scope, version, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(ciphertext) < a.NonceSize() {
+		return nil, ErrDecrypt
+	}
+	pt, err := a.Open(nil, ciphertext[:a.NonceSize()], ciphertext[a.NonceSize():], aad)
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	return pt, nil
+}
+
+// Seal encrypts data for scope (an organization id, or the platform scope) bound to the
+// associated data aad, as a self-describing text "kl1.<dek version>.<base64>".
+func (k *Keyring) Seal(ctx context.Context, scope string, data, aad []byte) (string, error) {
+	ct, v, err := k.seal(ctx, scope, data, aad)
+	if err != nil {
+		return "", err
+	}
+	return "kl1." + strconv.Itoa(v) + "." + base64.RawURLEncoding.EncodeToString(ct), nil
+}
+
+// Open reverses Seal; a text sealed for another scope or aad fails with ErrDecrypt.
+func (k *Keyring) Open(ctx context.Context, scope, sealed string, aad []byte) ([]byte, error) {
+	parts := strings.SplitN(sealed, ".", 3)
+	if len(parts) != 3 || parts[0] != "kl1" {
+		return nil, ErrDecrypt
+	}
+	v, err := strconv.Atoi(parts[1])
+	if err != nil || v < 1 {
+		return nil, ErrDecrypt
+	}
+	ct, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	return k.open(ctx, scope, v, ct, aad)
+}
+
+// Shred deletes every version of scope's data key: all that was sealed for it becomes
+// unreadable for good.
+func (k *Keyring) Shred(ctx context.Context, scope string) error {
+	for v := 1; v <= currentVersion; v++ {
+		if err := k.kv.Purge(ctx, keyName(scope, v)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return fmt.Errorf("shred %s: %w", scope, err)
+		}
+		k.mu.Lock()
+		delete(k.cache, keyName(scope, v))
+		k.mu.Unlock()
+	}
+	return nil
+}

@@ -1,0 +1,73 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/keyledger/keyledger/domain"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+)
+
+// loadBatch is how many events one direct-get request returns.
+const loadBatch = 500
+
+// Loaded is an aggregate's history.
+type Loaded struct {
+	Events []domain.Recorded
+	// LastSeq is the stream sequence of the last event, the ExpectedSeq of the next append.
+	LastSeq uint64
+}
+
+// Version is the aggregate's event count.
+func (l Loaded) Version() int { return len(l.Events) }
+
+// Load reads every event of one aggregate, in order, with direct-get batches.
+func (s *Store) Load(ctx context.Context, agg Aggregate) (Loaded, error) {
+	return s.LoadUntil(ctx, agg, 0)
+}
+
+// LoadUntil reads an aggregate's events up to and including stream sequence until
+// (0 means all).
+func (s *Store) LoadUntil(ctx context.Context, agg Aggregate, until uint64) (Loaded, error) {
+	var out Loaded
+	next := uint64(1)
+	for {
+		n, err := s.loadFrom(ctx, agg.Subject(), next, until, &out)
+		if err != nil {
+			return Loaded{}, err
+		}
+		if n < loadBatch {
+			return out, nil
+		}
+		next = out.LastSeq + 1
+	}
+}
+
+func (s *Store) loadFrom(ctx context.Context, subject string, from, until uint64, out *Loaded) (int, error) {
+	msgs, err := jetstreamext.GetBatch(ctx, s.js, StreamName, loadBatch,
+		jetstreamext.GetBatchSeq(from), jetstreamext.GetBatchSubject(subject))
+	if err != nil {
+		return 0, fmt.Errorf("load %s: %w", subject, err)
+	}
+	n := 0
+	for raw, err := range msgs {
+		if errors.Is(err, jetstreamext.ErrNoMessages) {
+			break
+		}
+		if err != nil {
+			return 0, fmt.Errorf("load %s: %w", subject, err)
+		}
+		n++
+		if until > 0 && raw.Sequence > until {
+			return 0, nil
+		}
+		rec, err := s.decode(ctx, raw.Sequence, raw.Data)
+		if err != nil {
+			return 0, err
+		}
+		out.Events = append(out.Events, rec)
+		out.LastSeq = raw.Sequence
+	}
+	return n, nil
+}

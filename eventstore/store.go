@@ -1,0 +1,109 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// StreamName is the one stream that is Keyledger's source of truth.
+const StreamName = "KEYLEDGER_EVENTS"
+
+// SubjectPrefix starts every event subject: kl.events.<org>.<aggregate>.<id>.
+const SubjectPrefix = "kl.events"
+
+// DuplicateWindow is how long JetStream remembers message ids. The API promises that a
+// retried Idempotency-Key is recognised for at least ten minutes.
+const DuplicateWindow = 15 * time.Minute
+
+// ErrVersionConflict means the aggregate changed since it was loaded.
+var ErrVersionConflict = errors.New("eventstore: version conflict")
+
+// Options configure a Store.
+type Options struct {
+	// Replicas of the stream and buckets: 1 embedded, 3 on a cluster.
+	Replicas int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Store appends to and reads from the event log.
+type Store struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	keys   *Keyring
+	now    func() time.Time
+	reps   int
+}
+
+// Open makes sure the stream exists with the settings the design requires and returns
+// a Store on it.
+func Open(ctx context.Context, nc *nats.Conn, master MasterKey, opts Options) (*Store, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	reps := max(opts.Replicas, 1)
+	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        StreamName,
+		Description: "Keyledger event log: the only source of truth",
+		Subjects:    []string{SubjectPrefix + ".>"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      0,
+		MaxMsgs:     -1,
+		MaxBytes:    -1,
+		Duplicates:  DuplicateWindow,
+		Replicas:    reps,
+		DenyDelete:  true,
+		DenyPurge:   true,
+		AllowDirect: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create stream %s: %w", StreamName, err)
+	}
+	keys, err := NewKeyring(ctx, js, master, reps)
+	if err != nil {
+		return nil, err
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{nc: nc, js: js, stream: stream, keys: keys, now: now, reps: reps}, nil
+}
+
+// Keyring returns the store's keyring, for sealing and opening secret values.
+func (s *Store) Keyring() *Keyring { return s.keys }
+
+// JetStream returns the JetStream handle, for the packages that keep their own
+// buckets or streams beside the log (sessions, the change feed).
+func (s *Store) JetStream() jetstream.JetStream { return s.js }
+
+// Replicas is the replication factor the store was opened with.
+func (s *Store) Replicas() int { return s.reps }
+
+// LastSeq is the stream's last sequence: how far the log goes.
+func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("stream info: %w", err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// Ping checks that NATS answers.
+func (s *Store) Ping(ctx context.Context) error {
+	_, err := s.LastSeq(ctx)
+	return err
+}
+
+// Subject is an aggregate's subject in the log.
+func Subject(orgID, aggregateType, aggregateID string) string {
+	return SubjectPrefix + "." + orgID + "." + aggregateType + "." + aggregateID
+}
