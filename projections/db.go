@@ -1,0 +1,230 @@
+package projections
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/keyledger/keyledger/eventstore"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// readerRole is the unprivileged role queries switch to when Keyledger connects as a
+// superuser, so that row-level security applies to them (superusers bypass it).
+const readerRole = "keyledger_reader"
+
+// CheckpointName is the checkpoint row of the read models.
+const CheckpointName = "read_models"
+
+// DB is the read-model database.
+type DB struct {
+	pool      *pgxpool.Pool
+	keys      *eventstore.Keyring
+	log       *slog.Logger
+	superuser bool
+
+	mu      sync.Mutex
+	applied uint64
+	advance chan struct{}
+}
+
+// Open connects to databaseURL, applies migrations and returns the read model.
+func Open(ctx context.Context, databaseURL string, keys *eventstore.Keyring, logger *slog.Logger) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("database url: %w", err)
+	}
+	if cfg.MaxConns < 16 {
+		cfg.MaxConns = 16
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect postgres: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	db := &DB{pool: pool, keys: keys, log: logger, advance: make(chan struct{})}
+	if err := db.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if err := db.prepareReaderRole(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the pool.
+func (db *DB) Close() { db.pool.Close() }
+
+// Ping checks that Postgres answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping postgres: %w", err)
+	}
+	return nil
+}
+
+// Migrate applies the embedded migrations that have not run yet, under an advisory lock
+// so that replicas starting together do not race.
+func (db *DB) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	sort.Strings(names)
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(7243001)`); err != nil {
+		return fmt.Errorf("migrate lock: %w", err)
+	}
+	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7243001)`) }()
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, name := range names {
+		var done bool
+		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE name = $1)`, name).Scan(&done); err != nil {
+			return fmt.Errorf("migrate %s: %w", name, err)
+		}
+		if done {
+			continue
+		}
+		sql, err := migrationFiles.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", name, err)
+		}
+		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, string(sql)); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (name) VALUES ($1)`, name)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", name, err)
+		}
+		db.log.Info("applied migration", "name", name)
+	}
+	return nil
+}
+
+// prepareReaderRole makes row-level security bite when we connect as a superuser.
+func (db *DB) prepareReaderRole(ctx context.Context) error {
+	var su string
+	if err := db.pool.QueryRow(ctx, `SELECT current_setting('is_superuser')`).Scan(&su); err != nil {
+		return fmt.Errorf("check superuser: %w", err)
+	}
+	db.superuser = su == "on"
+	if !db.superuser {
+		return nil
+	}
+	_, err := db.pool.Exec(ctx, `DO $$ BEGIN
+		CREATE ROLE `+readerRole+` NOLOGIN NOSUPERUSER NOBYPASSRLS;
+	EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`)
+	if err != nil {
+		return fmt.Errorf("create reader role: %w", err)
+	}
+	_, err = db.pool.Exec(ctx, `GRANT USAGE ON SCHEMA public TO `+readerRole+`; GRANT SELECT ON ALL TABLES IN SCHEMA public TO `+readerRole)
+	if err != nil && !strings.Contains(err.Error(), "tuple concurrently updated") {
+		return fmt.Errorf("grant reader role: %w", err)
+	}
+	return nil
+}
+
+// inOrg runs fn in a read-only transaction scoped to one organization by row-level
+// security.
+func (db *DB) inOrg(ctx context.Context, orgID string, fn func(pgx.Tx) error) error {
+	return db.scoped(ctx, orgID, false, fn)
+}
+
+// acrossOrgs runs fn in a read-only transaction that may read every organization's
+// rows; it is for queries that are about one user across orgs.
+func (db *DB) acrossOrgs(ctx context.Context, fn func(pgx.Tx) error) error {
+	return db.scoped(ctx, "", true, fn)
+}
+
+func (db *DB) scoped(ctx context.Context, orgID string, bypass bool, fn func(pgx.Tx) error) error {
+	return pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		if db.superuser {
+			b.Queue(`SET LOCAL ROLE ` + readerRole)
+		}
+		b.Queue(`SELECT set_config('keyledger.org_id', $1, true)`, orgID)
+		if bypass {
+			b.Queue(`SELECT set_config('keyledger.bypass_rls', 'on', true)`)
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("scope transaction: %w", err)
+		}
+		return fn(tx)
+	})
+}
+
+// Checkpoint is the last stream sequence the read models reflect.
+func (db *DB) Checkpoint(ctx context.Context) (uint64, error) {
+	var seq int64
+	err := db.pool.QueryRow(ctx, `SELECT seq FROM projection_checkpoints WHERE name = $1`, CheckpointName).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("checkpoint: %w", err)
+	}
+	return uint64(seq), nil
+}
+
+// notify records that the read models reached seq and wakes waiters.
+func (db *DB) notify(seq uint64) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if seq <= db.applied {
+		return
+	}
+	db.applied = seq
+	close(db.advance)
+	db.advance = make(chan struct{})
+}
+
+// WaitFor returns once the read models reflect stream sequence seq, or when ctx ends.
+// A projector in this process wakes it at once; otherwise (another replica projects)
+// it polls the checkpoint.
+func (db *DB) WaitFor(ctx context.Context, seq uint64) error {
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		db.mu.Lock()
+		applied, advance := db.applied, db.advance
+		db.mu.Unlock()
+		if applied >= seq {
+			return nil
+		}
+		select {
+		case <-advance:
+		case <-poll.C:
+			cp, err := db.Checkpoint(ctx)
+			if err != nil {
+				return err
+			}
+			db.notify(cp)
+		case <-ctx.Done():
+			return fmt.Errorf("wait for projection of %d (at %d): %w", seq, applied, ctx.Err())
+		}
+	}
+}

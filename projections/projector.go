@@ -1,0 +1,182 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore"
+)
+
+// maxBatch bounds how many events one transaction applies.
+const maxBatch = 500
+
+// eventFollower is what the projector needs of the event store.
+type eventFollower interface {
+	Follow(ctx context.Context, from uint64, buffer int) (<-chan eventstore.Delivery, error)
+}
+
+// Projector follows the event log and keeps the read models up to date.
+type Projector struct {
+	db     *DB
+	events eventFollower
+	log    *slog.Logger
+}
+
+// NewProjector wires a projector.
+func NewProjector(db *DB, events eventFollower, logger *slog.Logger) *Projector {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Projector{db: db, events: events, log: logger}
+}
+
+// Run applies events until ctx ends. After an error (Postgres or NATS unreachable) it
+// starts again from the checkpoint, so it neither skips nor applies an event twice.
+func (p *Projector) Run(ctx context.Context) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := p.runOnce(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		p.log.Warn("projector restarting", "err", err, "after", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return nil
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+func (p *Projector) runOnce(ctx context.Context) error {
+	cp, err := p.db.Checkpoint(ctx)
+	if err != nil {
+		return err
+	}
+	p.db.notify(cp)
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	deliveries, err := p.events.Follow(fctx, cp+1, 2*maxBatch)
+	if err != nil {
+		return err
+	}
+	for {
+		var first eventstore.Delivery
+		var ok bool
+		select {
+		case first, ok = <-deliveries:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if !ok {
+			return errors.New("event follower stopped")
+		}
+		batch := []eventstore.Delivery{first}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case d, ok := <-deliveries:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, d)
+			default:
+				break drain
+			}
+		}
+		last, err := p.applyBatch(ctx, batch)
+		if err != nil {
+			return err
+		}
+		p.db.notify(last)
+	}
+}
+
+// applyBatch applies deliveries and advances the checkpoint in one transaction. Events
+// at or below the stored checkpoint are skipped, so a second projector (another
+// replica) or a replay never applies an event twice.
+func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery) (uint64, error) {
+	var last uint64
+	err := pgx.BeginFunc(ctx, p.db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('keyledger.bypass_rls', 'on', true)`); err != nil {
+			return err
+		}
+		var cp int64
+		err := tx.QueryRow(ctx, `SELECT seq FROM projection_checkpoints WHERE name = $1 FOR UPDATE`, CheckpointName).Scan(&cp)
+		if errors.Is(err, pgx.ErrNoRows) {
+			_, err = tx.Exec(ctx, `INSERT INTO projection_checkpoints (name, seq) VALUES ($1, 0) ON CONFLICT DO NOTHING`, CheckpointName)
+			if err == nil {
+				err = tx.QueryRow(ctx, `SELECT seq FROM projection_checkpoints WHERE name = $1 FOR UPDATE`, CheckpointName).Scan(&cp)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("lock checkpoint: %w", err)
+		}
+		last = uint64(cp)
+		for _, d := range batch {
+			if d.Seq <= last {
+				continue
+			}
+			if d.Err != nil {
+				// An event that cannot be opened (its org's keys were shredded) is
+				// passed over; the log keeps it.
+				p.log.Warn("skipping unreadable event", "seq", d.Seq, "err", d.Err)
+			} else if err := p.db.apply(ctx, tx, d.Record); err != nil {
+				return fmt.Errorf("apply event %d (%s): %w", d.Seq, d.Record.Event.EventType(), err)
+			}
+			last = d.Seq
+		}
+		_, err = tx.Exec(ctx, `UPDATE projection_checkpoints SET seq = $2 WHERE name = $1`, CheckpointName, int64(last))
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return last, nil
+}
+
+// nameAAD and descriptionAAD bind a sealed read-model field to its secret.
+func nameAAD(orgID, secretID string) []byte {
+	return []byte("keyledger/readmodel/" + orgID + "/" + secretID + "/name")
+}
+
+func descriptionAAD(orgID, secretID string) []byte {
+	return []byte("keyledger/readmodel/" + orgID + "/" + secretID + "/description")
+}
+
+func (db *DB) apply(ctx context.Context, tx pgx.Tx, r domain.Recorded) error {
+	switch e := r.Event.(type) {
+	case domain.UserRegistered:
+		_, err := tx.Exec(ctx, `INSERT INTO users (id, email, name, superadmin, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
+			r.AggregateID, e.Email, e.Name, e.Superadmin, r.Time)
+		return err
+	case domain.OrganizationCreated:
+		_, err := tx.Exec(ctx, `INSERT INTO orgs (id, org_id, name, reveal_policy, created_at, updated_at) VALUES ($1, $1, $2, 'allowed', $3, $3) ON CONFLICT DO NOTHING;`,
+			r.OrgID, e.Name, r.Time)
+		if err == nil {
+			_, err = tx.Exec(ctx, `INSERT INTO members (org_id, user_id, role, added_at) VALUES ($1, $2, 'owner', $3) ON CONFLICT DO NOTHING`, r.OrgID, e.OwnerID, r.Time)
+		}
+		return err
+	case domain.OrganizationUpdated:
+		_, err := tx.Exec(ctx, `UPDATE orgs SET name = COALESCE($2, name), reveal_policy = COALESCE($3, reveal_policy), updated_at = $4 WHERE id = $1`,
+			r.OrgID, e.Name, (*string)(e.RevealPolicy), r.Time)
+		return err
+	case domain.MemberAdded:
+		_, err := tx.Exec(ctx, `INSERT INTO members (org_id, user_id, role, added_at) VALUES ($1, $2, $3, $4) ON CONFLICT (org_id, user_id) DO UPDATE SET role = EXCLUDED.role`,
+			r.OrgID, e.UserID, string(e.Role), r.Time)
+		return err
+	case domain.MemberRoleChanged:
+		_, err := tx.Exec(ctx, `UPDATE members SET role = $3 WHERE org_id = $1 AND user_id = $2`, r.OrgID, e.UserID, string(e.To))
+		return err
+	case domain.MemberRemoved:
+		_, err := tx.Exec(ctx, `DELETE FROM members WHERE org_id = $1 AND user_id = $2`, r.OrgID, e.UserID)
+		return err
+	}
+	return db.applySecret(ctx, tx, r)
+}

@@ -1,0 +1,215 @@
+package projections
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/keyledger/keyledger/domain"
+)
+
+// UserRef names a user as rows show it.
+type UserRef struct {
+	ID    string
+	Email string
+	Name  string
+}
+
+// Org is an organization's read model.
+type Org struct {
+	ID           string
+	Name         string
+	RevealPolicy domain.RevealPolicy
+	CreatedAt    time.Time
+}
+
+// Membership is one organization a user belongs to.
+type Membership struct {
+	OrgID   string
+	OrgName string
+	Role    domain.Role
+}
+
+// Member is one member of an organization.
+type Member struct {
+	UserID  string
+	Email   string
+	Name    string
+	Role    domain.Role
+	AddedAt time.Time
+}
+
+// User is a platform user's read model.
+type User struct {
+	ID         string
+	Email      string
+	Name       string
+	Superadmin bool
+	CreatedAt  time.Time
+}
+
+func notFound(what string) error {
+	return domain.Errorf(domain.CodeNotFound, "The %s was not found.", what)
+}
+
+// GetOrg returns an organization.
+func (db *DB) GetOrg(ctx context.Context, orgID string) (Org, error) {
+	if !isUUID(orgID) {
+		return Org{}, notFound("organization")
+	}
+	var o Org
+	err := db.inOrg(ctx, orgID, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT id::text, name, reveal_policy, created_at FROM orgs WHERE id = $1`, orgID).
+			Scan(&o.ID, &o.Name, &o.RevealPolicy, &o.CreatedAt)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Org{}, notFound("organization")
+	}
+	if err != nil {
+		return Org{}, fmt.Errorf("get org: %w", err)
+	}
+	return o, nil
+}
+
+// MembershipsOf lists the organizations a user belongs to, by name.
+func (db *DB) MembershipsOf(ctx context.Context, userID string) ([]Membership, error) {
+	if !isUUID(userID) {
+		return nil, nil
+	}
+	out := []Membership{}
+	err := db.acrossOrgs(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT o.id::text, o.name, m.role FROM members m JOIN orgs o ON o.id = m.org_id
+			WHERE m.user_id = $1 ORDER BY o.name, o.id`, userID)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Membership, error) {
+			var m Membership
+			return m, r.Scan(&m.OrgID, &m.OrgName, &m.Role)
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("memberships: %w", err)
+	}
+	return out, nil
+}
+
+// RoleOf returns a user's role in an organization, or "" when it is not a member.
+func (db *DB) RoleOf(ctx context.Context, orgID, userID string) (domain.Role, error) {
+	if !isUUID(orgID) || !isUUID(userID) {
+		return "", nil
+	}
+	var role domain.Role
+	err := db.inOrg(ctx, orgID, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT role FROM members WHERE org_id = $1 AND user_id = $2`, orgID, userID).Scan(&role)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("role: %w", err)
+	}
+	return role, nil
+}
+
+const memberColumns = `m.user_id::text, COALESCE(u.email, ''), COALESCE(u.name, ''), m.role, m.added_at`
+
+func scanMember(r pgx.CollectableRow) (Member, error) {
+	var m Member
+	return m, r.Scan(&m.UserID, &m.Email, &m.Name, &m.Role, &m.AddedAt)
+}
+
+// ListMembers lists an organization's members by email.
+func (db *DB) ListMembers(ctx context.Context, orgID string) ([]Member, error) {
+	if !isUUID(orgID) {
+		return nil, notFound("organization")
+	}
+	out := []Member{}
+	err := db.inOrg(ctx, orgID, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+memberColumns+` FROM members m LEFT JOIN users u ON u.id = m.user_id
+			WHERE m.org_id = $1 ORDER BY u.email, m.user_id`, orgID)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, scanMember)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list members: %w", err)
+	}
+	return out, nil
+}
+
+// GetMember returns one member.
+func (db *DB) GetMember(ctx context.Context, orgID, userID string) (Member, error) {
+	if !isUUID(orgID) || !isUUID(userID) {
+		return Member{}, notFound("member")
+	}
+	var m Member
+	err := db.inOrg(ctx, orgID, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+memberColumns+` FROM members m LEFT JOIN users u ON u.id = m.user_id
+			WHERE m.org_id = $1 AND m.user_id = $2`, orgID, userID)
+		if err != nil {
+			return err
+		}
+		m, err = pgx.CollectExactlyOneRow(rows, scanMember)
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Member{}, notFound("member")
+	}
+	if err != nil {
+		return Member{}, fmt.Errorf("get member: %w", err)
+	}
+	return m, nil
+}
+
+// GetUser returns a user.
+func (db *DB) GetUser(ctx context.Context, userID string) (User, error) {
+	if !isUUID(userID) {
+		return User{}, notFound("user")
+	}
+	var u User
+	err := db.pool.QueryRow(ctx, `SELECT id::text, email, name, superadmin, created_at FROM users WHERE id = $1`, userID).
+		Scan(&u.ID, &u.Email, &u.Name, &u.Superadmin, &u.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, notFound("user")
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("get user: %w", err)
+	}
+	return u, nil
+}
+
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func encodeCursor(name string) string { return base64.RawURLEncoding.EncodeToString([]byte(name)) }
+
+func decodeCursor(c string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return "", domain.Invalid("cursor", "is not a cursor this server returned")
+	}
+	return string(b), nil
+}
