@@ -23,7 +23,7 @@ func NewAddMemberHandler(log eventLog) *AddMemberHandler { return &AddMemberHand
 
 // Handle appends MemberAdded. An unknown email is a validation error on field email.
 func (h *AddMemberHandler) Handle(ctx context.Context, m Meta, c AddMember) (Result, error) {
-	return retry(ctx, func() (Result, error) {
+	res, err := retry(ctx, func() (Result, error) {
 		lo, p, err := memberPrincipal(ctx, h.log, m, c.OrgID)
 		if err != nil {
 			return Result{}, err
@@ -50,4 +50,5 @@ func (h *AddMemberHandler) Handle(ctx context.Context, m Meta, c AddMember) (Res
 		r.ID = u.ID()
 		return r, err
 	})
+	return res, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditMemberAdded, "", "", err)
 }

@@ -25,7 +25,7 @@ func NewChangeMemberRoleHandler(log eventLog) *ChangeMemberRoleHandler {
 
 // Handle appends MemberRoleChanged; demoting the last owner is last_owner.
 func (h *ChangeMemberRoleHandler) Handle(ctx context.Context, m Meta, c ChangeMemberRole) (Result, error) {
-	return retry(ctx, func() (Result, error) {
+	res, err := retry(ctx, func() (Result, error) {
 		lo, p, err := memberPrincipal(ctx, h.log, m, c.OrgID)
 		if err != nil {
 			return Result{}, err
@@ -38,4 +38,5 @@ func (h *ChangeMemberRoleHandler) Handle(ctx context.Context, m Meta, c ChangeMe
 		r.ID = c.UserID
 		return r, err
 	})
+	return res, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditMemberRoleChanged, "", "", err)
 }

@@ -36,7 +36,7 @@ func (h *CreateOrganizationHandler) Handle(ctx context.Context, m Meta, c Create
 	}
 	rec, err := h.log.Append(ctx, eventstore.Pending{
 		Aggregate: orgAggregate(id), ExpectedSeq: 0, Version: 1,
-		Event: ev, Actor: m.Actor, MsgID: m.msgID("create_org"),
+		Event: ev, Actor: m.actor(), MsgID: m.msgID("create_org"),
 	})
 	if err != nil {
 		return Result{}, err

@@ -60,7 +60,7 @@ func (h *CreateSecretHandler) Handle(ctx context.Context, m Meta, c CreateSecret
 		return Result{}, err
 	}
 	if err := domain.Authorize(p, domain.ActionCreate, domain.Target{}); err != nil {
-		return Result{}, err
+		return Result{}, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretCreated, "", "", err)
 	}
 	name, err := domain.ParseSecretName(c.Name)
 	if err != nil {
@@ -143,7 +143,7 @@ func (h *CreateSecretHandler) create(ctx context.Context, m Meta, p domain.Princ
 	}
 	rec, err := h.log.Append(ctx, eventstore.Pending{
 		Aggregate: secretAggregate(orgID, id), ExpectedSeq: 0, Version: 1,
-		Event: ev, Actor: m.Actor, MsgID: m.msgID("create_secret", orgID),
+		Event: ev, Actor: m.actor(), MsgID: m.msgID("create_secret", orgID),
 	})
 	if errors.Is(err, eventstore.ErrVersionConflict) {
 		return Result{}, nameTaken(name)

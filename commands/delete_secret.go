@@ -51,5 +51,9 @@ func (h *DeleteSecretHandler) Handle(ctx context.Context, m Meta, c DeleteSecret
 		}
 		return r, err
 	})
-	return res, err
+	var env domain.Environment
+	if c.Env != nil {
+		env = *c.Env
+	}
+	return res, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretDeleted, c.SecretID, env, err)
 }

@@ -157,3 +157,49 @@ func retry(ctx context.Context, attempt func() (Result, error)) (Result, error) 
 	}
 	return Result{}, &domain.Error{Code: domain.CodeVersionConflict, Message: "A concurrent write won; please retry."}
 }
+
+// actor is the event's actor: the request's origin with the acting user filled in.
+func (m Meta) actor() domain.Actor {
+	a := m.Actor
+	if a.UserID == "" {
+		a.UserID = m.UserID
+	}
+	return a
+}
+
+func accessAggregate(orgID, id string) eventstore.Aggregate {
+	return eventstore.Aggregate{OrgID: orgID, Type: domain.AggregateAccess, ID: id}
+}
+
+// AuditedError is a refusal that was recorded in the log: Seq is the sequence of its
+// AccessDenied event, so the API can wait until the audit trail shows it.
+type AuditedError struct {
+	Err error
+	Seq uint64
+}
+
+func (e *AuditedError) Error() string { return e.Err.Error() }
+func (e *AuditedError) Unwrap() error { return e.Err }
+
+// recordDenied appends an AccessDenied record when err is a policy refusal (forbidden or
+// reveal_disabled) and returns err, wrapped with the record's sequence. Other errors,
+// including not_found for non-members, pass through unrecorded.
+func recordDenied(ctx context.Context, log eventLog, m Meta, orgID, action, secretID string, env domain.Environment, err error) error {
+	code := domain.ErrorCode(err)
+	if code != domain.CodeForbidden && code != domain.CodeRevealDisabled {
+		return err
+	}
+	target := orgID
+	if secretID != "" {
+		target = secretID
+	}
+	rec, aerr := log.Append(context.WithoutCancel(ctx), eventstore.Pending{
+		Aggregate: accessAggregate(orgID, target), Unchecked: true,
+		Event: domain.AccessDenied{Action: action, SecretID: secretID, Env: env, Code: code},
+		Actor: m.actor(),
+	})
+	if aerr != nil {
+		return errors.Join(err, fmt.Errorf("record denied attempt: %w", aerr))
+	}
+	return &AuditedError{Err: err, Seq: rec.Seq}
+}

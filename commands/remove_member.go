@@ -2,6 +2,8 @@ package commands
 
 import (
 	"context"
+
+	"github.com/keyledger/keyledger/domain"
 )
 
 // RemoveMember ends a user's membership.
@@ -20,7 +22,7 @@ func NewRemoveMemberHandler(log eventLog) *RemoveMemberHandler { return &RemoveM
 
 // Handle appends MemberRemoved; removing the last owner is last_owner.
 func (h *RemoveMemberHandler) Handle(ctx context.Context, m Meta, c RemoveMember) (Result, error) {
-	return retry(ctx, func() (Result, error) {
+	res, err := retry(ctx, func() (Result, error) {
 		lo, p, err := memberPrincipal(ctx, h.log, m, c.OrgID)
 		if err != nil {
 			return Result{}, err
@@ -31,4 +33,5 @@ func (h *RemoveMemberHandler) Handle(ctx context.Context, m Meta, c RemoveMember
 		}
 		return appendOrgEvent(ctx, h.log, m, lo, ev, "remove_member")
 	})
+	return res, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditMemberRemoved, "", "", err)
 }

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
@@ -14,10 +15,11 @@ type RevealSecret struct {
 	Env      domain.Environment
 }
 
-// Revealed is a revealed value and its version.
+// Revealed is a revealed value, its version, and the sequence of the audit record.
 type Revealed struct {
 	Value   domain.Plaintext
 	Version int
+	Seq     uint64
 }
 
 // RevealSecretHandler handles RevealSecret.
@@ -31,7 +33,8 @@ func NewRevealSecretHandler(log eventLog, keys valueKeys) *RevealSecretHandler {
 	return &RevealSecretHandler{log: log, keys: keys}
 }
 
-// Handle checks the policy against the log's current state and opens the value.
+// Handle checks the policy against the log's current state, records the reveal (or the
+// refusal) as an event, and only then opens the value: no reveal goes unaudited.
 func (h *RevealSecretHandler) Handle(ctx context.Context, m Meta, c RevealSecret) (Revealed, error) {
 	lo, p, err := memberPrincipal(ctx, h.log, m, c.OrgID)
 	if err != nil {
@@ -43,11 +46,19 @@ func (h *RevealSecretHandler) Handle(ctx context.Context, m Meta, c RevealSecret
 	}
 	vv, err := ls.secret.Reveal(p, lo.org.RevealPolicy(), c.Env)
 	if err != nil {
-		return Revealed{}, err
+		return Revealed{}, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretRevealed, c.SecretID, c.Env, err)
+	}
+	rec, err := h.log.Append(ctx, eventstore.Pending{
+		Aggregate: accessAggregate(c.OrgID, c.SecretID), Unchecked: true,
+		Event: domain.SecretRevealed{SecretID: c.SecretID, Env: c.Env, Version: vv.Version},
+		Actor: m.actor(),
+	})
+	if err != nil {
+		return Revealed{}, fmt.Errorf("record reveal: %w", err)
 	}
 	v, err := h.keys.OpenValue(ctx, eventstore.ValueRef{OrgID: c.OrgID, SecretID: c.SecretID, Env: c.Env, Version: vv.Version}, vv.Sealed)
 	if err != nil {
 		return Revealed{}, err
 	}
-	return Revealed{Value: v, Version: vv.Version}, nil
+	return Revealed{Value: v, Version: vv.Version, Seq: rec.Seq}, nil
 }

@@ -29,7 +29,7 @@ func NewRollbackSecretHandler(log eventLog, keys valueKeys) *RollbackSecretHandl
 // Handle opens the old version and seals it again as the next version: history is
 // never rewritten.
 func (h *RollbackSecretHandler) Handle(ctx context.Context, m Meta, c RollbackSecret) (Result, error) {
-	return retry(ctx, func() (Result, error) {
+	res, err := retry(ctx, func() (Result, error) {
 		_, p, err := memberPrincipal(ctx, h.log, m, c.OrgID)
 		if err != nil {
 			return Result{}, err
@@ -64,4 +64,5 @@ func (h *RollbackSecretHandler) Handle(ctx context.Context, m Meta, c RollbackSe
 		}
 		return appendSecretEvent(ctx, h.log, m, ls, ev, "rollback_secret")
 	})
+	return res, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretRolledBack, c.SecretID, c.Env, err)
 }

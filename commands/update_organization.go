@@ -26,7 +26,7 @@ func NewUpdateOrganizationHandler(log eventLog) *UpdateOrganizationHandler {
 
 // Handle appends OrganizationUpdated when something changes.
 func (h *UpdateOrganizationHandler) Handle(ctx context.Context, m Meta, c UpdateOrganization) (Result, error) {
-	return retry(ctx, func() (Result, error) {
+	res, err := retry(ctx, func() (Result, error) {
 		lo, p, err := memberPrincipal(ctx, h.log, m, c.OrgID)
 		if err != nil {
 			return Result{}, err
@@ -37,12 +37,13 @@ func (h *UpdateOrganizationHandler) Handle(ctx context.Context, m Meta, c Update
 		}
 		return appendOrgEvent(ctx, h.log, m, lo, evs[0], "update_org")
 	})
+	return res, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditOrgUpdated, "", "", err)
 }
 
 func appendOrgEvent(ctx context.Context, log eventLog, m Meta, lo loadedOrg, ev domain.Event, command string) (Result, error) {
 	rec, err := log.Append(ctx, eventstore.Pending{
 		Aggregate: orgAggregate(lo.org.ID()), ExpectedSeq: lo.lastSeq, Version: lo.version + 1,
-		Event: ev, Actor: m.Actor, MsgID: m.msgID(command, lo.org.ID()),
+		Event: ev, Actor: m.actor(), MsgID: m.msgID(command, lo.org.ID()),
 	})
 	if err != nil {
 		return Result{}, err

@@ -38,7 +38,7 @@ func (h *UpdateSecretHandler) Handle(ctx context.Context, m Meta, c UpdateSecret
 			}
 		}
 	}
-	return retry(ctx, func() (Result, error) {
+	res, err := retry(ctx, func() (Result, error) {
 		_, p, err := memberPrincipal(ctx, h.log, m, c.OrgID)
 		if err != nil {
 			return Result{}, err
@@ -62,6 +62,7 @@ func (h *UpdateSecretHandler) Handle(ctx context.Context, m Meta, c UpdateSecret
 		}
 		return appendSecretEvent(ctx, h.log, m, ls, evs[0], "update_secret")
 	})
+	return res, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretUpdated, c.SecretID, "", err)
 }
 
 func (h *UpdateSecretHandler) sealChanges(ctx context.Context, s *domain.Secret, c UpdateSecret, change *domain.SecretChange) error {
@@ -96,7 +97,7 @@ func appendSecretEvent(ctx context.Context, log eventLog, m Meta, ls loadedSecre
 	s := ls.secret
 	rec, err := log.Append(ctx, eventstore.Pending{
 		Aggregate: secretAggregate(s.OrgID(), s.ID()), ExpectedSeq: ls.lastSeq, Version: ls.version + 1,
-		Event: ev, Actor: m.Actor, MsgID: m.msgID(command, s.OrgID(), s.ID()),
+		Event: ev, Actor: m.actor(), MsgID: m.msgID(command, s.OrgID(), s.ID()),
 	})
 	if err != nil {
 		return Result{}, err

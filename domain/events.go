@@ -168,6 +168,10 @@ func DecodeEvent(eventType string, schema int, data []byte) (Event, error) {
 		return decodeAs[SecretDeleted](data)
 	case "SecretRolledBack":
 		return decodeAs[SecretRolledBack](data)
+	case "SecretRevealed":
+		return decodeAs[SecretRevealed](data)
+	case "AccessDenied":
+		return decodeAs[AccessDenied](data)
 	}
 	return nil, fmt.Errorf("decode: unknown event type %q", eventType)
 }

@@ -29,6 +29,9 @@ type Pending struct {
 	// ExpectedSeq is the stream sequence of the aggregate's last event when it was
 	// loaded (0 for a new aggregate). Another event since then is a version conflict.
 	ExpectedSeq uint64
+	// Unchecked appends without a concurrency expectation: for append-only records
+	// such as audit events, where no decision depends on the aggregate's state.
+	Unchecked bool
 	// Version is the aggregate's version after this event (its event count).
 	Version int
 	Event   domain.Event
@@ -62,10 +65,11 @@ func (s *Store) Append(ctx context.Context, p Pending) (domain.Recorded, error) 
 	msg := &nats.Msg{Subject: p.Aggregate.Subject(), Data: data, Header: nats.Header{}}
 	msg.Header.Set(headerType, env.Type)
 	msg.Header.Set(headerEventID, env.ID)
-	ack, err := s.js.PublishMsg(ctx, msg,
-		jetstream.WithMsgID(msgID),
-		jetstream.WithExpectStream(StreamName),
-		jetstream.WithExpectLastSequencePerSubject(p.ExpectedSeq))
+	opts := []jetstream.PublishOpt{jetstream.WithMsgID(msgID), jetstream.WithExpectStream(StreamName)}
+	if !p.Unchecked {
+		opts = append(opts, jetstream.WithExpectLastSequencePerSubject(p.ExpectedSeq))
+	}
+	ack, err := s.js.PublishMsg(ctx, msg, opts...)
 	if err != nil {
 		if !isWrongLastSequence(err) {
 			return domain.Recorded{}, fmt.Errorf("append %s: %w", env.Type, err)
