@@ -1,0 +1,96 @@
+# Keyledger's developer and CI entry points. CI runs `make test` through .ci/run.
+#
+#   make build     UI + bin/keyledger        make lint      vet, staticcheck, gofmt, domain imports
+#   make run       build, then serve --dev   make test-go   Go tests with the race detector
+#   make web       the UI into web/dist      make test-web  UI unit tests
+#   make test      everything CI checks      make test-e2e  browser tests against the built binary
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := build
+MAKEFLAGS += --no-print-directory
+
+GO ?= go
+MODULE := github.com/keyledger/keyledger
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GO_TEST_FLAGS ?= -race -count=1 -timeout 15m
+DOMAIN_DIR ?= domain
+
+# has_script NAME succeeds when web/package.json defines the npm script NAME.
+has_script = node -e 'process.exit(require("./web/package.json").scripts?.[process.argv[1]] ? 0 : 1)' $(1)
+
+.PHONY: build web web-deps run lint check-domain-imports test-go test-web test-e2e e2e-run test
+
+## build: the UI first (go:embed takes whatever is in web/dist), then the binary.
+build:
+	$(MAKE) web
+	$(GO) build -o bin/keyledger ./cmd/keyledger
+
+## web: install the UI's locked dependencies and build it into web/dist.
+web: web-deps
+	@if [ ! -f web/package.json ]; then echo "web: no web/package.json yet, skipping the UI build"; exit 0; fi
+	cd web && npm run build
+
+## web-deps: npm ci, skipped when node_modules already matches package-lock.json.
+web-deps:
+	@if [ ! -f web/package.json ]; then exit 0; fi; \
+	stamp=web/node_modules/.package-lock.json; \
+	if [ -f "$$stamp" ] && [ "$$stamp" -nt web/package-lock.json ] && [ "$$stamp" -nt web/package.json ]; then \
+		echo "web: node_modules is up to date"; \
+	else \
+		echo "cd web && npm ci --no-audit --no-fund"; \
+		cd web && npm ci --no-audit --no-fund; \
+	fi
+
+## run: build, then start a development server (embedded NATS, local Postgres).
+run: build
+	./bin/keyledger serve --dev
+
+## lint: go vet, staticcheck, gofmt, and domain/ importing the standard library only.
+lint:
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	@echo "gofmt -l"; \
+	files="$$(find . -type f -name '*.go' -not -path './.git/*' -not -path './web/node_modules/*')"; \
+	unformatted="$$(gofmt -l $$files)"; \
+	if [ -n "$$unformatted" ]; then echo "these files need gofmt -w:"; echo "$$unformatted"; exit 1; fi
+	$(MAKE) check-domain-imports
+
+## check-domain-imports: DOMAIN_DIR (domain/) may depend on the standard library only.
+check-domain-imports:
+	@echo "$(DOMAIN_DIR)/ imports the standard library only"; \
+	deps="$$($(GO) list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./$(DOMAIN_DIR)/...)"; \
+	outside="$$(grep -v -E '^$(MODULE)/$(DOMAIN_DIR)(/|$$)' <<<"$$deps" || true)"; \
+	if [ -n "$$outside" ]; then echo "$(DOMAIN_DIR)/ depends on packages outside the standard library:"; echo "$$outside"; exit 1; fi
+
+## test-go: every Go package, race detector on. Postgres: see projections/pgtest.
+test-go:
+	$(GO) test $(GO_TEST_FLAGS) ./...
+
+## test-web: the UI's unit tests.
+test-web: web-deps
+	@if [ ! -f web/package.json ] || ! $(call has_script,test); then echo "test-web: no web test script yet, skipping"; exit 0; fi; \
+	echo "cd web && npm run test"; \
+	cd web && npm run test
+
+## test-e2e: build the binary with its UI, then run the browser tests against it.
+test-e2e:
+	@if [ ! -f web/package.json ] || ! $(call has_script,e2e); then echo "test-e2e: no web e2e script yet, skipping"; exit 0; fi; \
+	$(MAKE) build; \
+	$(MAKE) e2e-run
+
+# e2e-run: the browser tests alone, for `make test`, which has built everything already.
+e2e-run:
+	@if [ ! -f web/package.json ] || ! $(call has_script,e2e); then echo "test-e2e: no web e2e script yet, skipping"; exit 0; fi; \
+	deploy/scripts/ensure-chromium.sh; \
+	$(MAKE) web-deps; \
+	echo "cd web && npm run e2e"; \
+	cd web && CHROMIUM_PATH=/usr/bin/chromium npm run e2e
+
+## test: what CI checks. The UI is built first so that go:embed has it.
+test:
+	$(MAKE) build
+	$(MAKE) lint
+	$(MAKE) test-go
+	$(MAKE) test-web
+	$(MAKE) e2e-run
