@@ -56,6 +56,14 @@ func (s *Secret) Value(env Environment) (ValueVersion, bool) {
 	return v.current, true
 }
 
+// ValueUpdatedAt is when env's value was last set or removed (zero if never).
+func (s *Secret) ValueUpdatedAt(env Environment) time.Time {
+	if v := s.values[env]; v != nil {
+		return v.updatedAt
+	}
+	return time.Time{}
+}
+
 // ValueAt returns the given historical version of env's value.
 func (s *Secret) ValueAt(env Environment, version int) (ValueVersion, bool) {
 	v := s.values[env]

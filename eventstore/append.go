@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/keyledger/keyledger/domain"
 	"github.com/nats-io/nats.go"
@@ -44,7 +45,8 @@ type Pending struct {
 // Append stores one event if the aggregate has not changed since ExpectedSeq, and
 // returns it as recorded. A retry with the same MsgID returns the first result.
 func (s *Store) Append(ctx context.Context, p Pending) (domain.Recorded, error) {
-	now := s.now().UTC()
+	// Microseconds: what Postgres keeps, so replays and read models agree to the tick.
+	now := s.now().UTC().Truncate(time.Microsecond)
 	id, err := ulid.New(ulid.Timestamp(now), rand.Reader)
 	if err != nil {
 		return domain.Recorded{}, fmt.Errorf("event id: %w", err)

@@ -71,3 +71,22 @@ func (s *Store) loadFrom(ctx context.Context, subject string, from, until uint64
 	}
 	return n, nil
 }
+
+// LoadScope reads every event of one organization (or the platform scope), in stream
+// order, up to and including sequence until (0 means all). It is for replays: time
+// travel, audit verification, offline state dumps.
+func (s *Store) LoadScope(ctx context.Context, scope string, until uint64) ([]domain.Recorded, error) {
+	var out Loaded
+	next := uint64(1)
+	subject := SubjectPrefix + "." + scope + ".>"
+	for {
+		n, err := s.loadFrom(ctx, subject, next, until, &out)
+		if err != nil {
+			return nil, err
+		}
+		if n < loadBatch {
+			return out.Events, nil
+		}
+		next = out.LastSeq + 1
+	}
+}

@@ -151,6 +151,13 @@ func descriptionAAD(orgID, secretID string) []byte {
 }
 
 func (db *DB) apply(ctx context.Context, tx pgx.Tx, r domain.Recorded) error {
+	if err := db.applyReadModel(ctx, tx, r); err != nil {
+		return err
+	}
+	return db.applyAudit(ctx, tx, r)
+}
+
+func (db *DB) applyReadModel(ctx context.Context, tx pgx.Tx, r domain.Recorded) error {
 	switch e := r.Event.(type) {
 	case domain.UserRegistered:
 		_, err := tx.Exec(ctx, `INSERT INTO users (id, email, name, superadmin, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,

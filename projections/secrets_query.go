@@ -3,8 +3,6 @@ package projections
 import (
 	"context"
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -57,40 +55,13 @@ func (db *DB) ListSecrets(ctx context.Context, orgID string, f SecretFilter) ([]
 	if !isUUID(orgID) {
 		return nil, "", notFound("organization")
 	}
-	limit := f.Limit
-	if limit == 0 {
-		limit = DefaultLimit
-	}
-	if limit < 1 || limit > MaxLimit {
-		return nil, "", domain.Invalid("limit", "must be between 1 and 1000")
-	}
-	after := ""
-	if f.Cursor != "" {
-		var err error
-		if after, err = decodeCursor(f.Cursor); err != nil {
-			return nil, "", err
-		}
-	}
 	rows, err := db.loadSecrets(ctx, orgID, "")
 	if err != nil {
 		return nil, "", err
 	}
-	q := strings.ToUpper(f.Q)
-	kept := rows[:0]
-	for _, r := range rows {
-		if f.Env != "" && !r.Environments[f.Env].Set {
-			continue
-		}
-		if (q != "" && !strings.Contains(r.Name, q)) || (after != "" && r.Name <= after) {
-			continue
-		}
-		kept = append(kept, r)
-	}
-	sort.Slice(kept, func(i, j int) bool { return kept[i].Name < kept[j].Name })
-	next := ""
-	if len(kept) > limit {
-		kept = kept[:limit]
-		next = encodeCursor(kept[limit-1].Name)
+	kept, next, err := pageSecrets(rows, f)
+	if err != nil {
+		return nil, "", err
 	}
 	if err := db.openDescriptions(ctx, kept); err != nil {
 		return nil, "", err

@@ -1,0 +1,185 @@
+package projections
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/keyledger/keyledger/domain"
+)
+
+// AuditEntry is one row of the audit trail.
+type AuditEntry struct {
+	OrgID      string
+	Seq        uint64
+	Idx        int
+	EventID    string
+	At         time.Time
+	Action     string
+	Outcome    string
+	ActorID    string
+	ActorEmail string
+	SecretID   string
+	SecretName string
+	Env        string
+	Details    string
+	IP         string
+	UserAgent  string
+	PrevHash   string
+	Hash       string
+}
+
+// ID is the entry's public id: the event id, with the entry's index when one event
+// made several entries (one per environment).
+func (e AuditEntry) ID() string {
+	if e.Idx == 0 {
+		return e.EventID
+	}
+	return e.EventID + "." + strconv.Itoa(e.Idx)
+}
+
+// auditResolver supplies what an entry shows beyond its event: a secret's name and a
+// user's email, as of the moment the event is applied.
+type auditResolver interface {
+	secretName(orgID, secretID string) (string, error)
+	email(userID string) (string, error)
+}
+
+// auditEntries turns one recorded event into its audit entries (none for events that
+// are not audited). It is shared by the projector and by verification from the log, so
+// both compute the same rows.
+func auditEntries(r domain.Recorded, res auditResolver) ([]AuditEntry, error) {
+	action := domain.AuditAction(r.Event)
+	if action == "" || r.OrgID == domain.PlatformScope {
+		return nil, nil
+	}
+	actorID := r.Actor.UserID
+	if actorID == "" {
+		actorID = r.Actor.TokenID
+	}
+	email, err := res.email(actorID)
+	if err != nil {
+		return nil, err
+	}
+	base := AuditEntry{
+		OrgID: r.OrgID, Seq: r.Seq, EventID: r.EventID, At: r.Time.UTC().Truncate(time.Microsecond), Action: action, Outcome: domain.OutcomeSuccess,
+		ActorID: actorID, ActorEmail: email, IP: r.Actor.IP, UserAgent: r.Actor.UserAgent,
+	}
+	secretID, envs, details := auditSubject(r)
+	if d, ok := r.Event.(domain.AccessDenied); ok {
+		base.Outcome = domain.OutcomeDenied
+		details = string(d.Code)
+	}
+	switch e := r.Event.(type) {
+	case domain.MemberAdded:
+		details, err = memberDetails(res, e.UserID, "", e.Role)
+	case domain.MemberRoleChanged:
+		details, err = memberDetails(res, e.UserID, e.From, e.To)
+	case domain.MemberRemoved:
+		details, err = memberDetails(res, e.UserID, e.Role, "")
+	}
+	if err != nil {
+		return nil, err
+	}
+	base.Details = details
+	if secretID != "" {
+		base.SecretID = secretID
+		if base.SecretName, err = res.secretName(r.OrgID, secretID); err != nil {
+			return nil, err
+		}
+		if c, ok := r.Event.(domain.SecretCreated); ok {
+			base.SecretName = string(c.Name)
+		}
+	}
+	if len(envs) == 0 {
+		return []AuditEntry{base}, nil
+	}
+	out := make([]AuditEntry, len(envs))
+	for i, env := range envs {
+		out[i] = base
+		out[i].Idx, out[i].Env = i, string(env)
+	}
+	return out, nil
+}
+
+func memberDetails(res auditResolver, userID string, from, to domain.Role) (string, error) {
+	email, err := res.email(userID)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case from == "":
+		return email + " added as " + string(to), nil
+	case to == "":
+		return email + " removed (was " + string(from) + ")", nil
+	}
+	return email + ": " + string(from) + " → " + string(to), nil
+}
+
+// auditSubject says which secret and environments an event is about.
+func auditSubject(r domain.Recorded) (secretID string, envs []domain.Environment, details string) {
+	switch e := r.Event.(type) {
+	case domain.SecretCreated:
+		return r.AggregateID, sortedEnvs(keys(e.Values)), ""
+	case domain.SecretUpdated:
+		envs := append(keys(e.Set), e.Removed...)
+		if e.Description != nil {
+			details = "description changed"
+		}
+		return r.AggregateID, sortedEnvs(envs), details
+	case domain.SecretValueDeleted:
+		return r.AggregateID, []domain.Environment{e.Env}, "value removed"
+	case domain.SecretDeleted:
+		return r.AggregateID, nil, "secret deleted"
+	case domain.SecretRolledBack:
+		return r.AggregateID, []domain.Environment{e.Env}, "rolled back to version " + strconv.Itoa(e.FromVersion)
+	case domain.SecretRevealed:
+		return e.SecretID, []domain.Environment{e.Env}, "version " + strconv.Itoa(e.Version)
+	case domain.AccessDenied:
+		if e.Env != "" {
+			return e.SecretID, []domain.Environment{e.Env}, ""
+		}
+		return e.SecretID, nil, ""
+	case domain.OrganizationUpdated:
+		if e.RevealPolicy != nil {
+			details = "reveal_policy " + string(*e.RevealPolicy)
+		}
+		if e.Name != nil {
+			details += " renamed"
+		}
+		return "", nil, details
+	}
+	return "", nil, ""
+}
+
+func keys[V any](m map[domain.Environment]V) []domain.Environment {
+	out := make([]domain.Environment, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func sortedEnvs(envs []domain.Environment) []domain.Environment {
+	order := map[domain.Environment]int{domain.Development: 0, domain.Staging: 1, domain.Production: 2}
+	sort.Slice(envs, func(i, j int) bool { return order[envs[i]] < order[envs[j]] })
+	return envs
+}
+
+// chainHash is an entry's link in its organization's chain: the hash of the previous
+// link and of the entry's content. The secret's name is left out (it is sealed at rest;
+// verification compares it with the log separately).
+func chainHash(prev string, e AuditEntry) string {
+	content, _ := json.Marshal([]any{
+		e.OrgID, e.Seq, e.Idx, e.EventID, e.At.UTC().Format(time.RFC3339Nano), e.Action, e.Outcome,
+		e.ActorID, e.ActorEmail, e.SecretID, e.Env, e.Details, e.IP, e.UserAgent,
+	})
+	h := sha256.New()
+	h.Write([]byte(prev))
+	h.Write([]byte{'\n'})
+	h.Write(content)
+	return hex.EncodeToString(h.Sum(nil))
+}

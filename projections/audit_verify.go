@@ -1,0 +1,138 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/keyledger/keyledger/domain"
+)
+
+// scopeLoader reads one scope's events from the log.
+type scopeLoader interface {
+	LoadScope(ctx context.Context, scope string, until uint64) ([]domain.Recorded, error)
+}
+
+// AuditVerification is the result of checking an organization's audit chain.
+type AuditVerification struct {
+	OK      bool   `json:"ok"`
+	Checked int    `json:"checked"`
+	Head    string `json:"head"`
+	// BrokenSeq and BrokenID name the first entry that does not check out, and Reason
+	// says why; empty when OK.
+	BrokenSeq uint64 `json:"broken_seq,omitempty"`
+	BrokenID  string `json:"broken_id,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// logResolver resolves names and emails from the log itself, as they were when each
+// event was appended.
+type logResolver struct {
+	emails map[string]string
+	names  map[string]string
+}
+
+func (r logResolver) secretName(_, secretID string) (string, error) { return r.names[secretID], nil }
+func (r logResolver) email(userID string) (string, error)           { return r.emails[userID], nil }
+
+// VerifyAudit recomputes an organization's audit entries and their hash chain from the
+// log and compares them, link by link, with the stored trail. It reports the first
+// entry that was edited, removed or added behind the projector's back.
+func (db *DB) VerifyAudit(ctx context.Context, orgID string, log scopeLoader) (AuditVerification, error) {
+	until, err := db.Checkpoint(ctx)
+	if err != nil {
+		return AuditVerification{}, err
+	}
+	expected, err := expectedAudit(ctx, log, orgID, until)
+	if err != nil {
+		return AuditVerification{}, err
+	}
+	res := AuditVerification{OK: true}
+	prev := ""
+	i := 0
+	err = db.inOrg(ctx, orgID, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+auditColumns+` FROM audit_log WHERE org_id = $1 AND seq <= $2 ORDER BY seq, idx`, orgID, int64(until))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			s, err := db.scanAudit(ctx, orgID, rows)
+			if err != nil {
+				return err
+			}
+			if reason := checkLink(s, prev, expected, i); reason != "" {
+				res = AuditVerification{Checked: i, Head: prev, BrokenSeq: s.Seq, BrokenID: s.ID(), Reason: reason}
+				return nil
+			}
+			prev = s.Hash
+			i++
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return AuditVerification{}, fmt.Errorf("verify audit: %w", err)
+	}
+	if !res.OK && res.Reason != "" {
+		return res, nil
+	}
+	if i < len(expected) {
+		e := expected[i]
+		return AuditVerification{Checked: i, Head: prev, BrokenSeq: e.Seq, BrokenID: e.ID(), Reason: "entry missing from the trail"}, nil
+	}
+	return AuditVerification{OK: true, Checked: i, Head: prev}, nil
+}
+
+func checkLink(s AuditEntry, prev string, expected []AuditEntry, i int) string {
+	if i >= len(expected) {
+		return "entry not in the log"
+	}
+	e := expected[i]
+	switch {
+	case s.PrevHash != prev:
+		return "previous-hash link broken"
+	case s.Hash != chainHash(prev, s):
+		return "entry content does not match its hash"
+	case s.Hash != chainHash(prev, e):
+		return "entry differs from the log"
+	case s.SecretName != e.SecretName:
+		return "secret name differs from the log"
+	}
+	return ""
+}
+
+// expectedAudit computes, from the log alone, the entries the trail should hold.
+func expectedAudit(ctx context.Context, log scopeLoader, orgID string, until uint64) ([]AuditEntry, error) {
+	users, err := log.LoadScope(ctx, domain.PlatformScope, until)
+	if err != nil {
+		return nil, err
+	}
+	res := logResolver{emails: map[string]string{}, names: map[string]string{}}
+	for _, r := range users {
+		if u, ok := r.Event.(domain.UserRegistered); ok {
+			res.emails[r.AggregateID] = u.Email
+		}
+	}
+	events, err := log.LoadScope(ctx, orgID, until)
+	if err != nil {
+		return nil, err
+	}
+	var out []AuditEntry
+	prev := ""
+	for _, r := range events {
+		if c, ok := r.Event.(domain.SecretCreated); ok {
+			res.names[r.AggregateID] = string(c.Name)
+		}
+		entries, err := auditEntries(r, res)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			e.PrevHash = prev
+			e.Hash = chainHash(prev, e)
+			prev = e.Hash
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}

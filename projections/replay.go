@@ -1,0 +1,184 @@
+package projections
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/keyledger/keyledger/domain"
+)
+
+// ReplayLimit says how far into the log a replay goes: up to an instant, a stream
+// sequence, or both (zero values do not limit).
+type ReplayLimit struct {
+	Until    time.Time
+	UntilSeq uint64
+}
+
+func (l ReplayLimit) includes(r domain.Recorded) bool {
+	if l.UntilSeq > 0 && r.Seq > l.UntilSeq {
+		return false
+	}
+	return l.Until.IsZero() || !r.Time.After(l.Until)
+}
+
+// ReplayedOrg is an organization's state rebuilt from the log alone.
+type ReplayedOrg struct {
+	Org     Org         `json:"org"`
+	Members []Member    `json:"members"`
+	Secrets []SecretRow `json:"secrets"`
+	Seq     uint64      `json:"seq"`
+}
+
+// ReplayOrg rebuilds an organization's grid, members and settings as they were at
+// limit, from the log alone: no read model is consulted, so it also serves offline
+// tooling and checks the read models against the source of truth.
+func ReplayOrg(ctx context.Context, log scopeLoader, orgID string, limit ReplayLimit) (ReplayedOrg, error) {
+	if !isUUID(orgID) {
+		return ReplayedOrg{}, notFound("organization")
+	}
+	users, err := log.LoadScope(ctx, domain.PlatformScope, limit.UntilSeq)
+	if err != nil {
+		return ReplayedOrg{}, err
+	}
+	people := map[string]*domain.User{}
+	for _, r := range users {
+		if !limit.includes(r) {
+			continue
+		}
+		u := people[r.AggregateID]
+		if u == nil {
+			u = domain.NewUser(r.AggregateID)
+			people[r.AggregateID] = u
+		}
+		u.Apply(r)
+	}
+	events, err := log.LoadScope(ctx, orgID, limit.UntilSeq)
+	if err != nil {
+		return ReplayedOrg{}, err
+	}
+	org := domain.NewOrganization(orgID)
+	secrets := map[string]*domain.Secret{}
+	var order []string
+	out := ReplayedOrg{}
+	memberSince := map[string]time.Time{}
+	for _, r := range events {
+		if !limit.includes(r) {
+			break
+		}
+		out.Seq = r.Seq
+		switch r.AggregateType {
+		case domain.AggregateOrganization:
+			org.Apply(r)
+			switch e := r.Event.(type) {
+			case domain.OrganizationCreated:
+				memberSince[e.OwnerID] = r.Time
+			case domain.MemberAdded:
+				memberSince[e.UserID] = r.Time
+			}
+		case domain.AggregateSecret:
+			s := secrets[r.AggregateID]
+			if s == nil {
+				s = domain.NewSecret(orgID, r.AggregateID)
+				secrets[r.AggregateID] = s
+				order = append(order, r.AggregateID)
+			}
+			s.Apply(r)
+		}
+	}
+	if !org.Exists() {
+		return ReplayedOrg{}, notFound("organization")
+	}
+	out.Org = Org{ID: orgID, Name: org.Name(), RevealPolicy: org.RevealPolicy(), CreatedAt: org.CreatedAt()}
+	out.Members = []Member{}
+	for id, since := range memberSince {
+		if role := org.Role(id); role != "" {
+			m := Member{UserID: id, Role: role, AddedAt: since}
+			if u := people[id]; u != nil {
+				m.Email, m.Name = u.Email(), u.Name()
+			}
+			out.Members = append(out.Members, m)
+		}
+	}
+	sort.Slice(out.Members, func(i, j int) bool { return out.Members[i].Email < out.Members[j].Email })
+	out.Secrets = []SecretRow{}
+	for _, id := range order {
+		s := secrets[id]
+		if !s.Exists() {
+			continue
+		}
+		out.Secrets = append(out.Secrets, secretRowOf(s, people[s.OwnerID()]))
+	}
+	sort.Slice(out.Secrets, func(i, j int) bool { return out.Secrets[i].Name < out.Secrets[j].Name })
+	return out, nil
+}
+
+func secretRowOf(s *domain.Secret, owner *domain.User) SecretRow {
+	row := SecretRow{
+		ID: s.ID(), OrgID: s.OrgID(), Name: string(s.Name()), Description: s.Description(),
+		Owner: UserRef{ID: s.OwnerID()}, CreatedAt: s.CreatedAt(), UpdatedAt: s.UpdatedAt(), Version: s.Version(),
+		Environments: map[domain.Environment]EnvState{},
+	}
+	if owner != nil {
+		row.Owner.Email, row.Owner.Name = owner.Email(), owner.Name()
+	}
+	for _, env := range domain.Environments() {
+		at := s.ValueUpdatedAt(env)
+		if at.IsZero() {
+			continue
+		}
+		st := EnvState{Version: s.NextValueVersion(env) - 1, UpdatedAt: at}
+		if v, ok := s.Value(env); ok {
+			st = EnvState{Set: true, Version: v.Version, Mask: v.Mask, Sealed: v.Sealed, UpdatedAt: at}
+		}
+		row.Environments[env] = st
+	}
+	return row
+}
+
+// SecretsAsOf is the grid as it was at instant t, rebuilt from the log (not from the
+// current read model), filtered and paged like ListSecrets.
+func SecretsAsOf(ctx context.Context, log scopeLoader, orgID string, t time.Time, f SecretFilter) ([]SecretRow, string, error) {
+	state, err := ReplayOrg(ctx, log, orgID, ReplayLimit{Until: t})
+	if err != nil {
+		return nil, "", err
+	}
+	return pageSecrets(state.Secrets, f)
+}
+
+// pageSecrets applies a filter, the name order and the page limit to grid rows.
+func pageSecrets(rows []SecretRow, f SecretFilter) ([]SecretRow, string, error) {
+	limit := f.Limit
+	if limit == 0 {
+		limit = DefaultLimit
+	}
+	if limit < 1 || limit > MaxLimit {
+		return nil, "", domain.Invalid("limit", "must be between 1 and 1000")
+	}
+	after := ""
+	if f.Cursor != "" {
+		var err error
+		if after, err = decodeCursor(f.Cursor); err != nil {
+			return nil, "", err
+		}
+	}
+	q := strings.ToUpper(f.Q)
+	kept := make([]SecretRow, 0, len(rows))
+	for _, r := range rows {
+		if f.Env != "" && !r.Environments[f.Env].Set {
+			continue
+		}
+		if (q != "" && !strings.Contains(r.Name, q)) || (after != "" && r.Name <= after) {
+			continue
+		}
+		kept = append(kept, r)
+	}
+	sort.Slice(kept, func(i, j int) bool { return kept[i].Name < kept[j].Name })
+	next := ""
+	if len(kept) > limit {
+		kept = kept[:limit]
+		next = encodeCursor(kept[limit-1].Name)
+	}
+	return kept, next, nil
+}
