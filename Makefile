@@ -28,7 +28,8 @@ build:
 
 ## web: install the UI's locked dependencies and build it into web/dist.
 web: web-deps
-	@if [ ! -f web/package.json ]; then echo "web: no web/package.json yet, skipping the UI build"; exit 0; fi
+	@if [ ! -f web/package.json ]; then echo "web: no web/package.json yet, skipping the UI build"; exit 0; fi; \
+	echo "cd web && npm run build"; \
 	cd web && npm run build
 
 ## web-deps: npm ci, skipped when node_modules already matches package-lock.json.

@@ -92,13 +92,15 @@ func startServer(ctx context.Context, logger *slog.Logger) (*server, error) {
 		logger.InfoContext(ctx, "pgtest: using the server in "+EnvDatabaseURL)
 		return newServer(ctx, EnvDatabaseURL, raw, nil)
 	}
-	if err := dockerAnswers(ctx); err == nil {
+	if err := dockerAnswers(ctx); err != nil {
+		logger.InfoContext(ctx, "pgtest: no Docker engine answered; starting a throwaway cluster", "docker", err)
+	} else {
 		srv, err := startContainer(ctx)
 		if err == nil {
 			logger.InfoContext(ctx, "pgtest: using a PostgreSQL container")
 			return srv, nil
 		}
-		logger.WarnContext(ctx, "pgtest: Docker answers but the PostgreSQL container did not start; using local binaries", "err", err)
+		logger.WarnContext(ctx, "pgtest: Docker answers but the PostgreSQL container did not start; starting a throwaway cluster", "err", err)
 	}
 	srv, err := startLocalCluster(ctx, logger)
 	if err != nil {
