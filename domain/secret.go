@@ -108,7 +108,7 @@ func CreateSecret(p Principal, in NewSecretInput) (Event, error) {
 			return nil, Invalid("values."+string(env), "a new secret's values start at version 1")
 		}
 	}
-	return SecretCreated{Name: in.Name, Description: in.Description, OwnerID: in.OwnerID, Values: in.Values}, nil
+	return SecretCreated(in), nil
 }
 
 // SecretChange is an update of a secret. Set holds sealed values at their next

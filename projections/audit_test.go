@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/projections"
@@ -117,11 +116,7 @@ func TestAuditVerifyDetectsAnEditedRow(t *testing.T) {
 	if err != nil || len(entries) != 1 {
 		t.Fatal(entries, err)
 	}
-	conn, err := pgx.Connect(ctx, r.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := connectLive(t, r.url)
 	if _, err := conn.Exec(ctx, `SET keyledger.bypass_rls = 'on'; UPDATE audit_log SET ip = '192.0.2.1' WHERE org_id = '`+r.orgID+`' AND action = 'secret.revealed'`); err != nil {
 		t.Fatal(err)
 	}

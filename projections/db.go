@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -78,14 +77,18 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Migrate applies the embedded migrations that have not run yet, under an advisory lock
-// so that replicas starting together do not race.
+// pointerTable names the schema that holds the live read models. Rebuilding fills a
+// fresh schema and then switches this pointer in one transaction.
+const pointerTable = "public.keyledger_read_model"
+
+// setSearchPath is the statement every transaction starts with: it follows the pointer,
+// so a switch after a rebuild takes effect on the next transaction of every replica.
+const setSearchPath = `SELECT set_config('search_path', (SELECT schema FROM ` + pointerTable + ` WHERE id = 1), true)`
+
+// migrate makes sure the pointer and the live schema exist and applies the embedded
+// migrations that have not run yet, under an advisory lock so that replicas starting
+// together do not race.
 func (db *DB) migrate(ctx context.Context) error {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	sort.Strings(names)
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -95,32 +98,77 @@ func (db *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate lock: %w", err)
 	}
 	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7243001)`) }()
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+pointerTable+` (
+		id integer PRIMARY KEY CHECK (id = 1), schema text NOT NULL, switched_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	for _, name := range names {
-		var done bool
-		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE name = $1)`, name).Scan(&done); err != nil {
-			return fmt.Errorf("migrate %s: %w", name, err)
-		}
-		if done {
-			continue
-		}
-		sql, err := migrationFiles.ReadFile(name)
-		if err != nil {
-			return fmt.Errorf("migrate %s: %w", name, err)
-		}
-		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, string(sql)); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (name) VALUES ($1)`, name)
+	var schema string
+	err = conn.QueryRow(ctx, `SELECT schema FROM `+pointerTable+` WHERE id = 1`).Scan(&schema)
+	if errors.Is(err, pgx.ErrNoRows) {
+		schema = "keyledger_rm_1"
+		if err := migrateSchema(ctx, conn.Conn(), schema, db.log); err != nil {
 			return err
-		})
-		if err != nil {
-			return fmt.Errorf("migrate %s: %w", name, err)
 		}
-		db.log.Info("applied migration", "name", name)
+		_, err = conn.Exec(ctx, `INSERT INTO `+pointerTable+` (id, schema) VALUES (1, $1)`, schema)
+	}
+	if err != nil {
+		return fmt.Errorf("read model pointer: %w", err)
+	}
+	return migrateSchema(ctx, conn.Conn(), schema, db.log)
+}
+
+// migrateSchema creates schema if needed and applies the migrations it lacks.
+func migrateSchema(ctx context.Context, conn *pgx.Conn, schema string, logger *slog.Logger) error {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	sort.Strings(names)
+	ident := pgx.Identifier{schema}.Sanitize()
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+ident); err != nil {
+			return fmt.Errorf("create schema %s: %w", schema, err)
+		}
+		if _, err := tx.Exec(ctx, `SELECT set_config('search_path', $1, true)`, schema); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		for _, name := range names {
+			var done bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE name = $1)`, name).Scan(&done); err != nil {
+				return fmt.Errorf("migrate %s: %w", name, err)
+			}
+			if done {
+				continue
+			}
+			sql, err := migrationFiles.ReadFile(name)
+			if err != nil {
+				return fmt.Errorf("migrate %s: %w", name, err)
+			}
+			if _, err := tx.Exec(ctx, string(sql)); err != nil {
+				return fmt.Errorf("migrate %s in %s: %w", name, schema, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (name) VALUES ($1)`, name); err != nil {
+				return fmt.Errorf("migrate %s: %w", name, err)
+			}
+			logger.Info("applied migration", "schema", schema, "name", name)
+		}
+		return grantReader(ctx, tx, schema)
+	})
+}
+
+// grantReader lets the reader role (see prepareReaderRole) read a schema, when the role
+// exists.
+func grantReader(ctx context.Context, tx pgx.Tx, schema string) error {
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, readerRole).Scan(&exists); err != nil || !exists {
+		return err
+	}
+	ident := pgx.Identifier{schema}.Sanitize()
+	if _, err := tx.Exec(ctx, `GRANT USAGE ON SCHEMA `+ident+` TO `+readerRole+`; GRANT SELECT ON ALL TABLES IN SCHEMA `+ident+` TO `+readerRole); err != nil {
+		return fmt.Errorf("grant %s: %w", schema, err)
 	}
 	return nil
 }
@@ -141,11 +189,16 @@ func (db *DB) prepareReaderRole(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("create reader role: %w", err)
 	}
-	_, err = db.pool.Exec(ctx, `GRANT USAGE ON SCHEMA public TO `+readerRole+`; GRANT SELECT ON ALL TABLES IN SCHEMA public TO `+readerRole)
-	if err != nil && !strings.Contains(err.Error(), "tuple concurrently updated") {
-		return fmt.Errorf("grant reader role: %w", err)
-	}
-	return nil
+	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `GRANT SELECT ON `+pointerTable+` TO `+readerRole); err != nil {
+			return fmt.Errorf("grant pointer: %w", err)
+		}
+		var schema string
+		if err := tx.QueryRow(ctx, `SELECT schema FROM `+pointerTable+` WHERE id = 1`).Scan(&schema); err != nil {
+			return fmt.Errorf("read model pointer: %w", err)
+		}
+		return grantReader(ctx, tx, schema)
+	})
 }
 
 // inOrg runs fn in a read-only transaction scoped to one organization by row-level
@@ -163,6 +216,7 @@ func (db *DB) acrossOrgs(ctx context.Context, fn func(pgx.Tx) error) error {
 func (db *DB) scoped(ctx context.Context, orgID string, bypass bool, fn func(pgx.Tx) error) error {
 	return pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
+		b.Queue(setSearchPath)
 		if db.superuser {
 			b.Queue(`SET LOCAL ROLE ` + readerRole)
 		}
@@ -180,7 +234,9 @@ func (db *DB) scoped(ctx context.Context, orgID string, bypass bool, fn func(pgx
 // Checkpoint is the last stream sequence the read models reflect.
 func (db *DB) Checkpoint(ctx context.Context) (uint64, error) {
 	var seq int64
-	err := db.pool.QueryRow(ctx, `SELECT seq FROM projection_checkpoints WHERE name = $1`, CheckpointName).Scan(&seq)
+	err := db.acrossOrgs(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT seq FROM projection_checkpoints WHERE name = $1`, CheckpointName).Scan(&seq)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}

@@ -227,13 +227,9 @@ func TestRowLevelSecurityStopsUnscopedQueries(t *testing.T) {
 	res := r.create(t, "ISOLATED", map[domain.Environment]string{domain.Production: "p"})
 	r.wait(t, res.Seq)
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, r.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := connectLive(t, r.url)
 	var n int
-	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SET LOCAL ROLE keyledger_reader`); err != nil {
 			return err
 		}
@@ -283,15 +279,11 @@ func TestNoPlaintextInLogOrDatabase(t *testing.T) {
 		t.Fatalf("read %d messages from the log, want at least 4", count)
 	}
 	var dump strings.Builder
-	conn, err := pgx.Connect(ctx, r.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := connectLive(t, r.url)
 	if _, err := conn.Exec(ctx, `SET keyledger.bypass_rls = 'on'`); err != nil {
 		t.Fatal(err)
 	}
-	tables, err := conn.Query(ctx, `SELECT quote_ident(table_name) FROM information_schema.tables WHERE table_schema = 'public'`)
+	tables, err := conn.Query(ctx, `SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) FROM information_schema.tables WHERE table_schema IN ('public', current_schema())`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,4 +312,19 @@ func TestNoPlaintextInLogOrDatabase(t *testing.T) {
 			}
 		}
 	}
+}
+
+// connectLive connects with the search path on the live read-model schema.
+func connectLive(tb testing.TB, url string) *pgx.Conn {
+	tb.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { conn.Close(ctx) })
+	if _, err := conn.Exec(ctx, `SELECT set_config('search_path', (SELECT schema FROM public.keyledger_read_model), false)`); err != nil {
+		tb.Fatal(err)
+	}
+	return conn
 }

@@ -12,6 +12,9 @@ import (
 	"github.com/keyledger/keyledger/eventstore"
 )
 
+// errBehind means the follower is ahead of the checkpoint and must restart from it.
+var errBehind = errors.New("projection checkpoint is behind the follower")
+
 // maxBatch bounds how many events one transaction applies.
 const maxBatch = 500
 
@@ -25,6 +28,10 @@ type Projector struct {
 	db     *DB
 	events eventFollower
 	log    *slog.Logger
+	// schema, when set, is where this projector writes instead of the live schema
+	// (a rebuild); onApplied then receives its progress instead of the live waiters.
+	schema    string
+	onApplied func(seq uint64)
 }
 
 // NewProjector wires a projector.
@@ -55,11 +62,11 @@ func (p *Projector) Run(ctx context.Context) error {
 }
 
 func (p *Projector) runOnce(ctx context.Context) error {
-	cp, err := p.db.Checkpoint(ctx)
+	cp, err := p.checkpoint(ctx)
 	if err != nil {
 		return err
 	}
-	p.db.notify(cp)
+	p.applied(cp)
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	deliveries, err := p.events.Follow(fctx, cp+1, 2*maxBatch)
@@ -94,8 +101,52 @@ func (p *Projector) runOnce(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		p.db.notify(last)
+		p.applied(last)
 	}
+}
+
+func (p *Projector) applied(seq uint64) {
+	if p.onApplied != nil {
+		p.onApplied(seq)
+		return
+	}
+	p.db.notify(seq)
+}
+
+// scope points a transaction at the projector's schema and lets it write every org.
+func (p *Projector) scope(ctx context.Context, tx pgx.Tx) error {
+	b := &pgx.Batch{}
+	if p.schema != "" {
+		b.Queue(`SELECT set_config('search_path', $1, true)`, p.schema)
+	} else {
+		b.Queue(setSearchPath)
+	}
+	b.Queue(`SELECT set_config('keyledger.bypass_rls', 'on', true)`)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("scope projector transaction: %w", err)
+	}
+	return nil
+}
+
+func (p *Projector) checkpoint(ctx context.Context) (uint64, error) {
+	if p.schema == "" {
+		return p.db.Checkpoint(ctx)
+	}
+	var seq int64
+	err := pgx.BeginFunc(ctx, p.db.pool, func(tx pgx.Tx) error {
+		if err := p.scope(ctx, tx); err != nil {
+			return err
+		}
+		err := tx.QueryRow(ctx, `SELECT seq FROM projection_checkpoints WHERE name = $1`, CheckpointName).Scan(&seq)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("checkpoint of %s: %w", p.schema, err)
+	}
+	return uint64(seq), nil
 }
 
 // applyBatch applies deliveries and advances the checkpoint in one transaction. Events
@@ -104,7 +155,7 @@ func (p *Projector) runOnce(ctx context.Context) error {
 func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery) (uint64, error) {
 	var last uint64
 	err := pgx.BeginFunc(ctx, p.db.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT set_config('keyledger.bypass_rls', 'on', true)`); err != nil {
+		if err := p.scope(ctx, tx); err != nil {
 			return err
 		}
 		var cp int64
@@ -119,6 +170,11 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 			return fmt.Errorf("lock checkpoint: %w", err)
 		}
 		last = uint64(cp)
+		if first := batch[0].Seq; first > last+1 {
+			// The read models are behind what this follower delivers (they were
+			// switched to a rebuilt schema under it): start again from their checkpoint.
+			return fmt.Errorf("%w: checkpoint %d, next delivery %d", errBehind, last, first)
+		}
 		for _, d := range batch {
 			if d.Seq <= last {
 				continue

@@ -174,8 +174,10 @@ func (db *DB) GetUser(ctx context.Context, userID string) (User, error) {
 		return User{}, notFound("user")
 	}
 	var u User
-	err := db.pool.QueryRow(ctx, `SELECT id::text, email, name, superadmin, created_at FROM users WHERE id = $1`, userID).
-		Scan(&u.ID, &u.Email, &u.Name, &u.Superadmin, &u.CreatedAt)
+	err := db.acrossOrgs(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT id::text, email, name, superadmin, created_at FROM users WHERE id = $1`, userID).
+			Scan(&u.ID, &u.Email, &u.Name, &u.Superadmin, &u.CreatedAt)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, notFound("user")
 	}

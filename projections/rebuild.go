@@ -1,0 +1,115 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// streamHead tells how far the log goes.
+type streamHead interface {
+	LastSeq(ctx context.Context) (uint64, error)
+}
+
+// RebuildReport says what a rebuild did.
+type RebuildReport struct {
+	Schema     string        `json:"schema"`
+	OldSchema  string        `json:"old_schema"`
+	Events     uint64        `json:"events"`
+	Duration   time.Duration `json:"duration_ns"`
+	EventsPerS float64       `json:"events_per_second"`
+}
+
+// Rebuild replays the whole log into a fresh schema while the live read models keep
+// answering, then switches every reader and the live projector to it in one
+// transaction, and drops the old schema. The switch holds the live checkpoint's row
+// lock, so no event lands in the old schema alone.
+func (db *DB) Rebuild(ctx context.Context, events eventFollower, head streamHead, logger *slog.Logger) (RebuildReport, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	started := time.Now()
+	schema := "keyledger_rm_" + strconv.FormatInt(started.UnixNano(), 36)
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return RebuildReport{}, fmt.Errorf("rebuild: %w", err)
+	}
+	err = migrateSchema(ctx, conn.Conn(), schema, logger)
+	conn.Release()
+	if err != nil {
+		return RebuildReport{}, err
+	}
+	var progress atomic.Uint64
+	p := &Projector{db: db, events: events, log: logger, schema: schema, onApplied: func(seq uint64) { progress.Store(seq) }}
+	pctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = p.Run(pctx)
+	}()
+	defer func() { stop(); <-done }()
+
+	target, err := head.LastSeq(ctx)
+	if err != nil {
+		return RebuildReport{}, err
+	}
+	if err := waitProgress(ctx, &progress, target); err != nil {
+		return RebuildReport{}, err
+	}
+	old, err := db.switchTo(ctx, schema, &progress)
+	if err != nil {
+		return RebuildReport{}, err
+	}
+	stop()
+	<-done
+	if _, err := db.pool.Exec(ctx, `DROP SCHEMA `+pgx.Identifier{old}.Sanitize()+` CASCADE`); err != nil {
+		logger.Warn("drop old read-model schema", "schema", old, "err", err)
+	}
+	d := time.Since(started)
+	n := progress.Load()
+	logger.Info("read models rebuilt", "schema", schema, "events", n, "took", d)
+	return RebuildReport{Schema: schema, OldSchema: old, Events: n, Duration: d, EventsPerS: float64(n) / d.Seconds()}, nil
+}
+
+func waitProgress(ctx context.Context, progress *atomic.Uint64, target uint64) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for progress.Load() < target {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("rebuild at %d of %d: %w", progress.Load(), target, ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// switchTo points the read models at schema once it has caught up with the live ones.
+func (db *DB) switchTo(ctx context.Context, schema string, progress *atomic.Uint64) (string, error) {
+	var old string
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT schema FROM `+pointerTable+` WHERE id = 1 FOR UPDATE`).Scan(&old); err != nil {
+			return err
+		}
+		var live int64
+		err := tx.QueryRow(ctx, `SELECT seq FROM `+pgx.Identifier{old, "projection_checkpoints"}.Sanitize()+` WHERE name = $1 FOR UPDATE`, CheckpointName).Scan(&live)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if err := waitProgress(ctx, progress, uint64(live)); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE `+pointerTable+` SET schema = $1, switched_at = now() WHERE id = 1`, schema)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("switch read models to %s: %w", schema, err)
+	}
+	return old, nil
+}

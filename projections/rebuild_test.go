@@ -1,0 +1,152 @@
+package projections_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/projections"
+)
+
+// mixedHistory appends n rounds of every kind of event: creates, updates, removals,
+// reveals, denied attempts, rollbacks, deletes and membership changes.
+func mixedHistory(tb testing.TB, r *rig, rounds int) uint64 {
+	tb.Helper()
+	ctx := context.Background()
+	vres, err := r.h.RegisterUser.Handle(ctx, commands.Meta{}, commands.RegisterUser{Email: "v@example.com", Name: "V", Password: domain.NewPlaintext("0123456789")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	viewer := commands.Meta{UserID: vres.ID}
+	if _, err := r.h.AddMember.Handle(ctx, r.owner, commands.AddMember{OrgID: r.orgID, Email: "v@example.com", Role: domain.RoleViewer}); err != nil {
+		tb.Fatal(err)
+	}
+	var last uint64
+	note := func(res commands.Result, err error) {
+		tb.Helper()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		last = max(last, res.Seq)
+	}
+	for i := range rounds {
+		s := r.create(tb, fmt.Sprintf("KEY_%04d", i), map[domain.Environment]string{domain.Development: fmt.Sprint("d", i), domain.Production: fmt.Sprint("p", i)})
+		v := domain.NewPlaintext(fmt.Sprint("p2-", i))
+		desc := fmt.Sprint("changed ", i)
+		note(r.h.UpdateSecret.Handle(ctx, r.owner, commands.UpdateSecret{OrgID: r.orgID, SecretID: s.ID, Description: &desc,
+			Values: map[domain.Environment]*domain.Plaintext{domain.Production: &v, domain.Development: nil}}))
+		rev, err := r.h.RevealSecret.Handle(ctx, viewer, commands.RevealSecret{OrgID: r.orgID, SecretID: s.ID, Env: domain.Production})
+		note(commands.Result{Seq: rev.Seq}, err)
+		if _, err := r.h.DeleteSecret.Handle(ctx, viewer, commands.DeleteSecret{OrgID: r.orgID, SecretID: s.ID}); !domain.IsCode(err, domain.CodeForbidden) {
+			tb.Fatalf("viewer delete: %v", err)
+		}
+		note(r.h.RollbackSecret.Handle(ctx, r.owner, commands.RollbackSecret{OrgID: r.orgID, SecretID: s.ID, Env: domain.Production, Version: 1}))
+		if i%3 == 0 {
+			note(r.h.DeleteSecret.Handle(ctx, r.owner, commands.DeleteSecret{OrgID: r.orgID, SecretID: s.ID}))
+		}
+		if i%10 == 0 {
+			role := domain.RoleEditor
+			if i%20 == 0 {
+				role = domain.RoleViewer
+			}
+			note(r.h.ChangeMemberRole.Handle(ctx, r.owner, commands.ChangeMemberRole{OrgID: r.orgID, UserID: vres.ID, Role: role}))
+		}
+	}
+	return last
+}
+
+type snapshot struct {
+	secrets, audit, members, versions string
+}
+
+func snap(tb testing.TB, r *rig) snapshot {
+	tb.Helper()
+	ctx := context.Background()
+	rows, _, err := r.db.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1000})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var audit []projections.AuditEntry
+	if err := r.db.StreamAudit(ctx, r.orgID, projections.AuditFilter{}, func(e projections.AuditEntry) error { audit = append(audit, e); return nil }); err != nil {
+		tb.Fatal(err)
+	}
+	members, err := r.db.ListMembers(ctx, r.orgID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	versions := ""
+	for _, row := range rows {
+		vs, err := r.db.ListVersions(ctx, r.orgID, row.ID, "")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		versions += fmt.Sprint(vs)
+	}
+	return snapshot{fmt.Sprint(rows), fmt.Sprint(audit), fmt.Sprint(members), versions}
+}
+
+func TestRebuildEqualsLiveReadModelWhileServing(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, true)
+	ctx := context.Background()
+	last := mixedHistory(t, r, 300)
+	r.wait(t, last)
+	before := snap(t, r)
+	if len(before.audit) < 1000 {
+		t.Fatalf("history too small: %d bytes of audit", len(before.audit))
+	}
+
+	// Readers keep querying during the rebuild and must never fail.
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var reads, failures atomic.Int64
+	for range 2 {
+		wg.Go(func() {
+			for !stop.Load() {
+				if _, _, err := r.db.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 10}); err != nil {
+					failures.Add(1)
+					t.Errorf("read during rebuild: %v", err)
+				}
+				reads.Add(1)
+			}
+		})
+	}
+	lastSeq, err := r.env.Store.LastSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := r.db.Rebuild(ctx, r.env.Store, r.env.Store, nil)
+	stop.Store(true)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("rebuilt %d events in %s (%.0f events/s) while serving %d reads", rep.Events, rep.Duration, rep.EventsPerS, reads.Load())
+	if rep.Events < lastSeq {
+		t.Fatalf("rebuild reached %d, log has %d", rep.Events, lastSeq)
+	}
+	after := snap(t, r)
+	if before != after {
+		t.Fatalf("rebuilt read models differ from the live ones")
+	}
+	ok, err := r.db.VerifyAudit(ctx, r.orgID, r.env.Store)
+	if err != nil || !ok.OK {
+		t.Fatalf("verify after rebuild: %+v %v", ok, err)
+	}
+
+	// The live projector goes on in the new schema.
+	res := r.create(t, "AFTER_REBUILD", map[domain.Environment]string{domain.Staging: "s"})
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := r.db.WaitFor(wctx, res.Seq); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.db.GetSecret(ctx, r.orgID, res.ID); err != nil {
+		t.Fatalf("a secret created after the switch: %v", err)
+	}
+}
