@@ -1,0 +1,188 @@
+package eventstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/eventstoretest"
+)
+
+func secretAgg(id string) eventstore.Aggregate {
+	return eventstore.Aggregate{OrgID: "11111111-1111-1111-1111-111111111111", Type: domain.AggregateSecret, ID: id}
+}
+
+func created(name string) domain.Event {
+	return domain.SecretCreated{Name: domain.SecretName(name), OwnerID: "u1"}
+}
+
+func TestAppendLoadAndOptimisticConcurrency(t *testing.T) {
+	t.Parallel()
+	s := eventstoretest.New(t).Store
+	ctx := context.Background()
+	agg := secretAgg("22222222-2222-2222-2222-222222222222")
+	first, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, ExpectedSeq: 0, Version: 1, Event: created("A"), Actor: domain.Actor{UserID: "u1", IP: "127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc := "d"
+	if _, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, ExpectedSeq: 0, Version: 1, Event: created("A")}); !errors.Is(err, eventstore.ErrVersionConflict) {
+		t.Fatalf("second create: %v, want ErrVersionConflict", err)
+	}
+	second, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, ExpectedSeq: first.Seq, Version: 2, Event: domain.SecretUpdated{Description: &desc}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, ExpectedSeq: first.Seq, Version: 2, Event: domain.SecretUpdated{Description: &desc}}); !errors.Is(err, eventstore.ErrVersionConflict) {
+		t.Fatalf("stale append: %v, want ErrVersionConflict", err)
+	}
+	l, err := s.Load(ctx, agg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Version() != 2 || l.LastSeq != second.Seq || l.Events[0].Actor.IP != "127.0.0.1" {
+		t.Fatalf("loaded %+v", l)
+	}
+	if got := l.Events[0].Event.(domain.SecretCreated).Name; got != "A" {
+		t.Fatalf("decoded name %q", got)
+	}
+	empty, err := s.Load(ctx, secretAgg("33333333-3333-3333-3333-333333333333"))
+	if err != nil || empty.Version() != 0 || empty.LastSeq != 0 {
+		t.Fatalf("empty aggregate: %+v %v", empty, err)
+	}
+}
+
+func TestAppendWithSameMessageIDIsStoredOnce(t *testing.T) {
+	t.Parallel()
+	s := eventstoretest.New(t).Store
+	ctx := context.Background()
+	agg := secretAgg("44444444-4444-4444-4444-444444444444")
+	p := eventstore.Pending{Aggregate: agg, Version: 1, Event: created("B"), MsgID: "user|key-1"}
+	a, err := s.Append(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Append(ctx, p)
+	if err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if a.Seq != b.Seq {
+		t.Fatalf("retry stored again: %d then %d", a.Seq, b.Seq)
+	}
+	l, err := s.Load(ctx, agg)
+	if err != nil || l.Version() != 1 {
+		t.Fatalf("events stored: %d, %v", l.Version(), err)
+	}
+}
+
+func TestConcurrentAppendsExactlyOneWins(t *testing.T) {
+	t.Parallel()
+	s := eventstoretest.New(t).Store
+	ctx := context.Background()
+	agg := secretAgg("55555555-5555-5555-5555-555555555555")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for range 20 {
+		wg.Go(func() {
+			_, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, Version: 1, Event: created("C")})
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				wins++
+			} else if !errors.Is(err, eventstore.ErrVersionConflict) {
+				t.Errorf("unexpected: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Fatalf("%d appends won, want 1", wins)
+	}
+}
+
+func TestFollowDeliversInOrderFromASequence(t *testing.T) {
+	t.Parallel()
+	s := eventstoretest.New(t).Store
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var seqs []uint64
+	for i := range 10 {
+		r, err := s.Append(ctx, eventstore.Pending{Aggregate: secretAgg(fmt.Sprintf("66666666-6666-6666-6666-%012d", i)), Version: 1, Event: created(fmt.Sprint("K", i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, r.Seq)
+	}
+	ch, err := s.Follow(ctx, seqs[4], 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range seqs[4:] {
+		d := <-ch
+		if d.Err != nil || d.Seq != want {
+			t.Fatalf("delivery %d (%v), want %d", d.Seq, d.Err, want)
+		}
+	}
+}
+
+func TestSealedValueIsBoundToWhereItBelongs(t *testing.T) {
+	t.Parallel()
+	k := eventstoretest.New(t).Store.Keyring()
+	ctx := context.Background()
+	ref := eventstore.ValueRef{OrgID: "o1", SecretID: "s1", Env: domain.Production, Version: 1}
+	sealed, err := k.SealValue(ctx, ref, domain.NewPlaintext("hunter2-value"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := k.OpenValue(ctx, ref, sealed)
+	if err != nil || got.Reveal() != "hunter2-value" {
+		t.Fatalf("open: %v", err)
+	}
+	for name, other := range map[string]eventstore.ValueRef{
+		"other env":     {OrgID: "o1", SecretID: "s1", Env: domain.Staging, Version: 1},
+		"other version": {OrgID: "o1", SecretID: "s1", Env: domain.Production, Version: 2},
+		"other secret":  {OrgID: "o1", SecretID: "s2", Env: domain.Production, Version: 1},
+	} {
+		if _, err := k.OpenValue(ctx, other, sealed); !errors.Is(err, eventstore.ErrDecrypt) {
+			t.Errorf("%s: %v, want ErrDecrypt", name, err)
+		}
+	}
+	if err := k.Shred(ctx, "o1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.OpenValue(ctx, ref, sealed); !errors.Is(err, eventstore.ErrNoKey) {
+		t.Fatalf("after shredding: %v, want ErrNoKey", err)
+	}
+}
+
+func TestEmbeddedServerLocksItsDirectory(t *testing.T) {
+	t.Parallel()
+	env := eventstoretest.New(t)
+	_, err := eventstore.StartEmbedded(context.Background(), eventstore.EmbeddedOptions{Dir: env.Dir})
+	if !errors.Is(err, eventstore.ErrDirLocked) {
+		t.Fatalf("second server on the same dir: %v, want ErrDirLocked", err)
+	}
+}
+
+func TestParseMasterKey(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{eventstoretest.TestMasterKey, true},
+		{"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", true},
+		{"too-short", false},
+		{"", false},
+	} {
+		if _, err := eventstore.ParseMasterKey(tc.in); (err == nil) != tc.ok {
+			t.Errorf("ParseMasterKey(%q): %v", tc.in, err)
+		}
+	}
+}
