@@ -1,0 +1,400 @@
+// The one typed client for the Keyledger HTTP API (shared/API.md). Every request the
+// dashboard makes goes through `request` below: same-origin cookies, the CSRF header on
+// mutations, and problem+json errors turned into ApiError.
+
+export const API_BASE = '/api/v1';
+const CSRF_COOKIE = 'keyledger_csrf';
+
+export type EnvSlug = 'development' | 'staging' | 'production';
+export type Role = 'owner' | 'admin' | 'editor' | 'viewer';
+export type RevealPolicy = 'allowed' | 'disabled';
+
+export interface EnvironmentInfo {
+  slug: EnvSlug;
+  name: string;
+  /** The column header used in the all-environments grid. */
+  short: string;
+}
+
+export const ENVIRONMENTS: readonly EnvironmentInfo[] = [
+  { slug: 'development', name: 'Development', short: 'Dev' },
+  { slug: 'staging', name: 'Staging', short: 'Staging' },
+  { slug: 'production', name: 'Production', short: 'Prod' },
+];
+
+export function environmentName(slug: string): string {
+  return ENVIRONMENTS.find((e) => e.slug === slug)?.name ?? slug;
+}
+
+export const ROLE_PRIORITY: Record<Role, number> = { viewer: 10, editor: 20, admin: 100, owner: 200 };
+
+export interface User {
+  id: string;
+  email: string;
+  name: string;
+  superadmin: boolean;
+}
+
+export interface Membership {
+  org_id: string;
+  org_name: string;
+  role: Role;
+}
+
+export interface Me {
+  user: User;
+  memberships: Membership[];
+}
+
+export interface Organization {
+  id: string;
+  name: string;
+  role: Role;
+  reveal_policy: RevealPolicy;
+  created_at: string;
+}
+
+export interface EnvironmentValue {
+  set: boolean;
+  version?: number;
+  mask?: string;
+  updated_at?: string;
+}
+
+export interface SecretOwner {
+  id: string;
+  email: string;
+  name: string;
+}
+
+export interface SecretRow {
+  id: string;
+  name: string;
+  description: string;
+  owner: SecretOwner;
+  created_at: string;
+  updated_at: string;
+  version: number;
+  environments: Record<EnvSlug, EnvironmentValue>;
+  permissions: { reveal: boolean; modify: boolean; delete: boolean };
+}
+
+export interface Page<T> {
+  items: T[];
+  next_cursor?: string | null;
+}
+
+export type ValuesPatch = Partial<Record<EnvSlug, string | null>>;
+
+export interface SecretPatch {
+  description?: string;
+  values?: ValuesPatch;
+  expected_version?: number;
+}
+
+export interface NewSecret {
+  name: string;
+  description?: string;
+  values?: Partial<Record<EnvSlug, string>>;
+}
+
+export interface RevealedValue {
+  value: string;
+  env: EnvSlug;
+  version: number;
+  hide_after_seconds: number;
+}
+
+export type VersionAction = 'created' | 'updated' | 'deleted' | 'rolled_back';
+
+export interface SecretVersion {
+  env: EnvSlug;
+  version: number;
+  action: VersionAction;
+  actor: { id: string; email: string };
+  at: string;
+  mask?: string;
+}
+
+export interface AuditItem {
+  id: string;
+  seq: number;
+  at: string;
+  action: string;
+  outcome: 'success' | 'denied';
+  actor: { id: string; email: string } | null;
+  secret_id?: string | null;
+  secret_name?: string | null;
+  env?: string | null;
+  ip?: string | null;
+  user_agent?: string | null;
+}
+
+export interface AuditFilter {
+  actor?: string;
+  action?: string;
+  secret_id?: string;
+  env?: string;
+  from?: string;
+  to?: string;
+}
+
+export interface AuditVerification {
+  ok: boolean;
+  checked: number;
+  head?: string;
+}
+
+export interface Member {
+  user_id: string;
+  email: string;
+  name: string;
+  role: Role;
+  added_at: string;
+}
+
+export interface ServiceToken {
+  id: string;
+  name: string;
+  environments: EnvSlug[];
+  created_at?: string;
+  expires_at?: string | null;
+  revoked_at?: string | null;
+  last_used_at?: string | null;
+}
+
+export interface CreatedToken {
+  id: string;
+  token: string;
+}
+
+/** A change notice from the SSE feed: never a value or a mask. */
+export interface ChangeNotice {
+  type: string;
+  org_id: string;
+  secret_id: string;
+  name: string;
+  env?: string | null;
+  old_version?: number | null;
+  new_version?: number | null;
+  actor_id?: string;
+  at: string;
+  seq: number;
+}
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** An API failure, carrying the problem+json fields so the UI can show `detail` as is. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly detail: string;
+  readonly title: string;
+  readonly errors: FieldError[];
+
+  constructor(init: { status: number; code: string; detail: string; title?: string; errors?: FieldError[] }) {
+    super(init.detail);
+    this.name = 'ApiError';
+    this.status = init.status;
+    this.code = init.code;
+    this.detail = init.detail;
+    this.title = init.title ?? init.detail;
+    this.errors = init.errors ?? [];
+  }
+
+  /** The message for one field of a 422, if the server named it. */
+  fieldError(field: string): string | undefined {
+    return this.errors.find((e) => e.field === field)?.message;
+  }
+}
+
+/** The user-facing sentence for any thrown value: the problem's `detail` when there is one. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof ApiError) return err.detail;
+  if (err instanceof Error && err.message) return err.message;
+  return 'Something went wrong. Please try again.';
+}
+
+export function readCookie(name: string, cookies: string = document.cookie): string | undefined {
+  for (const part of cookies.split(';')) {
+    const [k, ...rest] = part.trim().split('=');
+    if (k === name) return decodeURIComponent(rest.join('='));
+  }
+  return undefined;
+}
+
+type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+type Query = Record<string, string | number | undefined | null>;
+
+interface RequestOptions {
+  body?: unknown;
+  query?: Query;
+  signal?: AbortSignal;
+  /** Sent as Idempotency-Key so that a retried create changes nothing. */
+  idempotencyKey?: string;
+}
+
+export function buildUrl(path: string, query?: Query): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query ?? {})) {
+    if (v !== undefined && v !== null && v !== '') params.set(k, String(v));
+  }
+  const qs = params.toString();
+  return `${API_BASE}${path}${qs ? `?${qs}` : ''}`;
+}
+
+async function problemFrom(res: Response): Promise<ApiError> {
+  let body: Record<string, unknown> = {};
+  try {
+    body = (await res.json()) as Record<string, unknown>;
+  } catch {
+    // Not JSON (a proxy error page, say): fall back to the status line below.
+  }
+  const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  const errors = Array.isArray(body.errors) ? (body.errors as FieldError[]) : [];
+  return new ApiError({
+    status: res.status,
+    code: str(body.code) ?? (res.status === 401 ? 'unauthenticated' : 'http_error'),
+    detail: str(body.detail) ?? str(body.title) ?? `The server answered ${res.status} ${res.statusText}`.trim(),
+    title: str(body.title),
+    errors,
+  });
+}
+
+/** Listeners told about every 401, so the app can send the user back to the login page. */
+const unauthenticatedListeners = new Set<() => void>();
+export function onUnauthenticated(listener: () => void): () => void {
+  unauthenticatedListeners.add(listener);
+  return () => unauthenticatedListeners.delete(listener);
+}
+
+export function newIdempotencyKey(): string {
+  if (typeof crypto !== 'undefined' && 'randomUUID' in crypto) return crypto.randomUUID();
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+}
+
+export async function request<T>(method: Method, path: string, opts: RequestOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET') {
+    const csrf = readCookie(CSRF_COOKIE);
+    if (csrf) headers['X-CSRF-Token'] = csrf;
+  }
+  if (opts.idempotencyKey) headers['Idempotency-Key'] = opts.idempotencyKey;
+  let res: Response;
+  try {
+    res = await fetch(buildUrl(path, opts.query), {
+      method,
+      headers,
+      credentials: 'same-origin',
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      signal: opts.signal,
+    });
+  } catch (err) {
+    if (err instanceof DOMException && err.name === 'AbortError') throw err;
+    throw new ApiError({ status: 0, code: 'network', detail: 'Keyledger cannot be reached. Check your connection.' });
+  }
+  if (!res.ok) {
+    const problem = await problemFrom(res);
+    if (res.status === 401 && !path.startsWith('/auth/')) unauthenticatedListeners.forEach((l) => l());
+    throw problem;
+  }
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+/** Fetches every page of a cursor-paginated list (bounded, to keep the grid responsive). */
+async function allPages<T>(path: string, query: Query, maxPages = 20): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | undefined;
+  for (let i = 0; i < maxPages; i++) {
+    const page = await request<Page<T>>('GET', path, { query: { ...query, cursor } });
+    items.push(...page.items);
+    if (!page.next_cursor) break;
+    cursor = page.next_cursor;
+  }
+  return items;
+}
+
+const org = (orgId: string) => `/orgs/${encodeURIComponent(orgId)}`;
+const secret = (orgId: string, id: string) => `${org(orgId)}/secrets/${encodeURIComponent(id)}`;
+
+export const api = {
+  // Authentication
+  me: () => request<Me>('GET', '/me'),
+  login: (email: string, password: string) =>
+    request<{ user: User; token: string }>('POST', '/auth/login', { body: { email, password } }),
+  signup: (name: string, email: string, password: string) =>
+    request<{ user: User }>('POST', '/auth/signup', { body: { email, password, name } }),
+  logout: () => request<void>('POST', '/auth/logout'),
+
+  // Organizations
+  listOrgs: () => request<Page<Organization>>('GET', '/orgs'),
+  getOrg: (orgId: string) => request<Organization>('GET', org(orgId)),
+  createOrg: (name: string) =>
+    request<Organization>('POST', '/orgs', { body: { name }, idempotencyKey: newIdempotencyKey() }),
+  updateOrg: (orgId: string, patch: { name?: string; reveal_policy?: RevealPolicy }) =>
+    request<Organization>('PATCH', org(orgId), { body: patch }),
+
+  // Members
+  listMembers: (orgId: string) => request<Page<Member>>('GET', `${org(orgId)}/members`),
+  addMember: (orgId: string, email: string, role: Role) =>
+    request<Member>('POST', `${org(orgId)}/members`, { body: { email, role } }),
+  changeRole: (orgId: string, userId: string, role: Role) =>
+    request<Member>('PATCH', `${org(orgId)}/members/${encodeURIComponent(userId)}`, { body: { role } }),
+  removeMember: (orgId: string, userId: string) =>
+    request<void>('DELETE', `${org(orgId)}/members/${encodeURIComponent(userId)}`),
+
+  // Secrets
+  listSecrets: (orgId: string, params: { env?: EnvSlug; q?: string }) =>
+    allPages<SecretRow>(`${org(orgId)}/secrets`, { env: params.env, q: params.q, limit: 1000 }),
+  getSecret: (orgId: string, id: string) => request<SecretRow>('GET', secret(orgId, id)),
+  createSecret: (orgId: string, body: NewSecret, idempotencyKey: string) =>
+    request<SecretRow>('POST', `${org(orgId)}/secrets`, { body, idempotencyKey }),
+  updateSecret: (orgId: string, id: string, patch: SecretPatch) =>
+    request<SecretRow>('PATCH', secret(orgId, id), { body: patch }),
+  deleteSecret: (orgId: string, id: string, env?: EnvSlug) =>
+    request<void>('DELETE', secret(orgId, id), { query: { env } }),
+  revealSecret: (orgId: string, id: string, env: EnvSlug) =>
+    request<RevealedValue>('POST', `${secret(orgId, id)}/reveal`, { body: { env } }),
+  listVersions: (orgId: string, id: string, env?: EnvSlug) =>
+    request<Page<SecretVersion>>('GET', `${secret(orgId, id)}/versions`, { query: { env } }),
+  rollback: (orgId: string, id: string, env: EnvSlug, version: number) =>
+    request<SecretRow>('POST', `${secret(orgId, id)}/rollback`, { body: { env, version } }),
+
+  // Audit trail
+  listAudit: (orgId: string, filter: AuditFilter, cursor?: string, limit = 50) =>
+    request<Page<AuditItem>>('GET', `${org(orgId)}/audit`, { query: { ...filter, cursor, limit } }),
+  auditExportUrl: (orgId: string, filter: AuditFilter) =>
+    buildUrl(`${org(orgId)}/audit/export`, { ...filter, format: 'csv' }),
+  verifyAudit: (orgId: string) => request<AuditVerification>('GET', `${org(orgId)}/audit/verify`),
+
+  // Service tokens
+  listServiceTokens: (orgId: string) => request<Page<ServiceToken>>('GET', `${org(orgId)}/service-tokens`),
+  createServiceToken: (orgId: string, body: { name: string; environments: EnvSlug[]; expires_at?: string }) =>
+    request<CreatedToken>('POST', `${org(orgId)}/service-tokens`, { body, idempotencyKey: newIdempotencyKey() }),
+  revokeServiceToken: (orgId: string, id: string) =>
+    request<void>('DELETE', `${org(orgId)}/service-tokens/${encodeURIComponent(id)}`),
+
+  /** The URL of the org's change feed (text/event-stream). */
+  changesUrl: (orgId: string) => buildUrl(`${org(orgId)}/changes`),
+};
+
+/** Downloads a GET endpoint's body as a file, with the session cookie; errors become ApiError. */
+export async function downloadFile(url: string, filename: string): Promise<void> {
+  const res = await fetch(url, { credentials: 'same-origin' });
+  if (!res.ok) throw await problemFrom(res);
+  const blob = await res.blob();
+  const href = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = href;
+  a.download = filename;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 1000);
+}

@@ -1,0 +1,121 @@
+// Deleting asks the user to type "delete". In an environment view the default is to remove
+// that environment's value only; removing the whole secret is a separate, explicit choice.
+import { useState } from 'react';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { TriangleAlert } from 'lucide-react';
+import { api, environmentName, type EnvSlug, type SecretRow } from '../api';
+import { Dialog } from '../ui/Dialog';
+import { useToast } from '../ui/Toasts';
+import { DELETE_CONFIRMATION_WORD, isDeleteConfirmed } from './deleteConfirm';
+
+interface DeleteSecretDialogProps {
+  orgId: string;
+  secret: SecretRow;
+  /** The environment on screen; undefined in "All environments". */
+  env?: EnvSlug;
+  onClose: () => void;
+  onDeleted: (scope: 'env' | 'secret') => void;
+}
+
+export function DeleteSecretDialog({ orgId, secret, env, onClose, onDeleted }: DeleteSecretDialogProps) {
+  const [scope, setScope] = useState<'env' | 'secret'>(env ? 'env' : 'secret');
+  const [typed, setTyped] = useState('');
+  const queryClient = useQueryClient();
+  const toast = useToast();
+  const envName = env ? environmentName(env) : '';
+
+  const remove = useMutation({
+    mutationFn: () => api.deleteSecret(orgId, secret.id, scope === 'env' ? env : undefined),
+    onSuccess: () => {
+      void queryClient.invalidateQueries({ queryKey: ['org', orgId, 'secrets'] });
+      void queryClient.invalidateQueries({ queryKey: ['org', orgId, 'secret', secret.id] });
+      toast.success(scope === 'env' ? `Deleted the ${envName} value of ${secret.name}` : `Deleted ${secret.name}`);
+      onDeleted(scope);
+    },
+    onError: (err) => toast.error(err),
+  });
+
+  const confirmed = isDeleteConfirmed(typed);
+  const otherEnvs = Object.entries(secret.environments)
+    .filter(([slug, v]) => v.set && slug !== env)
+    .map(([slug]) => environmentName(slug));
+
+  return (
+    <Dialog
+      title="Delete secret"
+      size="sm"
+      onClose={onClose}
+      footer={
+        <>
+          <button type="button" className="button button-secondary" onClick={onClose}>
+            Cancel
+          </button>
+          <button
+            type="submit"
+            form="delete-secret-form"
+            className="button button-danger"
+            disabled={!confirmed || remove.isPending}
+          >
+            Delete
+          </button>
+        </>
+      }
+    >
+      <form
+        id="delete-secret-form"
+        className="form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (confirmed) remove.mutate();
+        }}
+      >
+        <div className="danger-callout">
+          <TriangleAlert size={18} aria-hidden="true" />
+          <div>
+            {scope === 'env' ? (
+              <p>
+                This deletes the <strong>{envName}</strong> value of <code>{secret.name}</code> only.{' '}
+                {otherEnvs.length > 0 ? `Its ${otherEnvs.join(' and ')} values are kept.` : 'No other environment has a value.'}
+              </p>
+            ) : (
+              <p>
+                This deletes <code>{secret.name}</code> in every environment, with its values and description. Its name becomes free
+                again. The audit trail keeps the history.
+              </p>
+            )}
+          </div>
+        </div>
+        {env ? (
+          <fieldset className="fieldset scope-choice">
+            <legend>What to delete</legend>
+            <label className="radio">
+              <input type="radio" name="delete-scope" checked={scope === 'env'} onChange={() => setScope('env')} />
+              <span>
+                Only the {envName} value
+              </span>
+            </label>
+            <label className="radio">
+              <input type="radio" name="delete-scope" checked={scope === 'secret'} onChange={() => setScope('secret')} />
+              <span>The whole secret, in all environments</span>
+            </label>
+          </fieldset>
+        ) : null}
+        <div className="field">
+          <label htmlFor="delete-confirm">
+            Type <code>{DELETE_CONFIRMATION_WORD}</code> to confirm
+          </label>
+          <input
+            id="delete-confirm"
+            aria-label="Type delete to confirm"
+            className="input"
+            value={typed}
+            autoFocus
+            autoComplete="off"
+            spellCheck={false}
+            onChange={(e) => setTyped(e.target.value)}
+          />
+        </div>
+      </form>
+    </Dialog>
+  );
+}

@@ -1,0 +1,290 @@
+// The detail / edit view of one secret: read-only identity, each environment's mask and
+// version, editable description and values. Save sends only what changed, guarded by the
+// version the user started from.
+import { useEffect, useMemo, useState } from 'react';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { Copy, History, Lock, SquarePen, Trash2, Undo2 } from 'lucide-react';
+import { api, ApiError, ENVIRONMENTS, type EnvSlug, type Role, type SecretRow } from '../api';
+import { Dialog } from '../ui/Dialog';
+import { useToast } from '../ui/Toasts';
+import { formatDateTime, formatRelative } from '../ui/dates';
+import { FullPageLoading } from '../ui/States';
+import { WithTooltip } from '../ui/IconButton';
+import { changedFields, computeSecretPatch, draftFrom, withRemoved, withValue, type SecretDraft } from './secretDraft';
+import { ownerName } from './ownerName';
+import { deleteDeniedReason, modifyDeniedReason } from './SecretCells';
+import { VersionHistory } from './VersionHistory';
+import { copyText } from './clipboard';
+
+interface SecretDetailDialogProps {
+  orgId: string;
+  secretId: string;
+  initial?: SecretRow;
+  currentEnv: EnvSlug | 'all';
+  role: Role;
+  onClose: () => void;
+  onDelete: (row: SecretRow) => void;
+}
+
+export function SecretDetailDialog({ orgId, secretId, initial, currentEnv, role, onClose, onDelete }: SecretDetailDialogProps) {
+  const query = useQuery({
+    queryKey: ['org', orgId, 'secret', secretId],
+    queryFn: () => api.getSecret(orgId, secretId),
+    initialData: initial,
+    initialDataUpdatedAt: 0,
+  });
+  const row = query.data;
+
+  if (!row) {
+    return (
+      <Dialog title={query.isError ? 'Secret not found' : 'Loading secret…'} onClose={onClose} size="lg">
+        {query.isError ? <p>{query.error instanceof ApiError ? query.error.detail : 'This secret could not be loaded.'}</p> : <FullPageLoading />}
+      </Dialog>
+    );
+  }
+  return <SecretEditor key={row.id} orgId={orgId} row={row} currentEnv={currentEnv} role={role} onClose={onClose} onDelete={onDelete} />;
+}
+
+interface SecretEditorProps {
+  orgId: string;
+  row: SecretRow;
+  currentEnv: EnvSlug | 'all';
+  role: Role;
+  onClose: () => void;
+  onDelete: (row: SecretRow) => void;
+}
+
+function SecretEditor({ orgId, row, currentEnv, role, onClose, onDelete }: SecretEditorProps) {
+  // `base` is the version the user started editing from; the draft is compared with it, and
+  // its version is sent as expected_version so that a concurrent save is refused, not lost.
+  const [base, setBase] = useState<SecretRow>(row);
+  const [draft, setDraft] = useState<SecretDraft>(() => draftFrom(row));
+  const [tab, setTab] = useState<'details' | 'history'>('details');
+  const queryClient = useQueryClient();
+  const toast = useToast();
+  const canModify = row.permissions.modify;
+  const denied = modifyDeniedReason(row, role);
+
+  const patch = useMemo(() => computeSecretPatch(base, draft), [base, draft]);
+  const changes = changedFields(patch);
+  const staleBase = patch !== null && base.version !== row.version;
+
+  // A newer version arrived (live update, rollback): adopt it unless the user is mid-edit.
+  useEffect(() => {
+    if (row.version === base.version && row.updated_at === base.updated_at) return;
+    if (patch === null) {
+      setBase(row);
+      setDraft(draftFrom(row));
+    }
+  }, [row, base, patch]);
+
+  const save = useMutation({
+    mutationFn: () => {
+      if (!patch) throw new Error('Nothing to save.');
+      return api.updateSecret(orgId, row.id, patch);
+    },
+    onSuccess: (updated) => {
+      queryClient.setQueryData(['org', orgId, 'secret', row.id], updated);
+      void queryClient.invalidateQueries({ queryKey: ['org', orgId, 'secrets'] });
+      void queryClient.invalidateQueries({ queryKey: ['org', orgId, 'secret', row.id, 'versions'] });
+      setBase(updated);
+      setDraft(draftFrom(updated));
+      toast.success(`Saved ${updated.name} — version ${updated.version}`);
+    },
+    onError: (err) => {
+      toast.error(err);
+      if (err instanceof ApiError && err.code === 'version_conflict') void queryClient.invalidateQueries({ queryKey: ['org', orgId, 'secret', row.id] });
+    },
+  });
+
+  const discard = () => {
+    setBase(row);
+    setDraft(draftFrom(row));
+  };
+
+  const deleteReason = deleteDeniedReason(row, role);
+  const historyEnv: EnvSlug = currentEnv === 'all' ? (ENVIRONMENTS.find((e) => row.environments[e.slug]?.set)?.slug ?? 'development') : currentEnv;
+
+  return (
+    <Dialog
+      title={<span className="secret-name secret-name-title">{row.name}</span>}
+      label={row.name}
+      subtitle={
+        <span>
+          Version {row.version} · updated <time dateTime={row.updated_at}>{formatRelative(row.updated_at)}</time>
+        </span>
+      }
+      onClose={onClose}
+      size="lg"
+      footer={
+        <>
+          <WithTooltip text={deleteReason}>
+            <button type="button" className="button button-ghost-danger" disabled={Boolean(deleteReason)} onClick={() => onDelete(row)}>
+              <Trash2 size={16} aria-hidden="true" /> Delete secret
+            </button>
+          </WithTooltip>
+          <div className="dialog-footer-spacer" />
+          {changes.length > 0 ? (
+            <span className="unsaved" aria-live="polite">
+              Unsaved: {changes.join(', ')}
+            </span>
+          ) : null}
+          {changes.length > 0 ? (
+            <button type="button" className="button button-secondary" onClick={discard}>
+              Discard
+            </button>
+          ) : (
+            <button type="button" className="button button-secondary" onClick={onClose}>
+              Close
+            </button>
+          )}
+          <WithTooltip text={canModify ? undefined : denied}>
+            <button
+              type="submit"
+              form="secret-edit-form"
+              className="button button-primary"
+              disabled={!canModify || patch === null || save.isPending}
+            >
+              {save.isPending ? 'Saving…' : 'Save'}
+            </button>
+          </WithTooltip>
+        </>
+      }
+    >
+      {!canModify ? (
+        <div className="banner banner-warning" role="alert">
+          <Lock size={16} aria-hidden="true" />
+          <span>{`Only ${ownerName(row.owner)} can modify this secret`}</span>
+        </div>
+      ) : null}
+      {staleBase ? (
+        <div className="banner banner-info" role="status">
+          Someone else saved a new version (v{row.version}) while you were editing. Saving will be refused unless you discard and start again.
+        </div>
+      ) : null}
+
+      <div className="tabs" role="tablist" aria-label="Secret sections">
+        <button type="button" role="tab" aria-selected={tab === 'details'} className={`tab${tab === 'details' ? ' active' : ''}`} onClick={() => setTab('details')}>
+          <SquarePen size={15} aria-hidden="true" /> Details
+        </button>
+        <button type="button" role="tab" aria-selected={tab === 'history'} className={`tab${tab === 'history' ? ' active' : ''}`} onClick={() => setTab('history')}>
+          <History size={15} aria-hidden="true" /> Version history
+        </button>
+      </div>
+
+      {tab === 'history' ? (
+        <VersionHistory orgId={orgId} secret={row} initialEnv={historyEnv} canModify={canModify} deniedReason={denied} />
+      ) : (
+        <form
+          id="secret-edit-form"
+          className="form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (patch) save.mutate();
+          }}
+        >
+          <dl className="meta-grid">
+            <div className="meta-item meta-id">
+              <dt>
+                <label htmlFor="secret-id">ID</label>
+              </dt>
+              <dd className="input-with-button">
+                <input id="secret-id" className="input input-mono input-readonly" readOnly value={row.id} />
+                <button
+                  type="button"
+                  className="icon-button"
+                  aria-label="Copy ID"
+                  onClick={() => void copyText(row.id).then(() => toast.success('Copied the secret ID'), (err: unknown) => toast.error(err))}
+                >
+                  <Copy size={15} aria-hidden="true" />
+                </button>
+              </dd>
+            </div>
+            <div className="meta-item">
+              <dt>Owner</dt>
+              <dd>
+                {ownerName(row.owner)}
+                {row.owner?.email && row.owner.name ? <span className="muted"> · {row.owner.email}</span> : null}
+              </dd>
+            </div>
+            <div className="meta-item">
+              <dt>Created</dt>
+              <dd>{formatDateTime(row.created_at)}</dd>
+            </div>
+          </dl>
+
+          <fieldset className="fieldset-plain" disabled={!canModify}>
+            <div className="field">
+              <label htmlFor="secret-edit-description">Description</label>
+              <textarea
+                id="secret-edit-description"
+                className="input"
+                rows={2}
+                maxLength={1000}
+                value={draft.description}
+                placeholder="What is it for, and who rotates it?"
+                onChange={(e) => setDraft((d) => ({ ...d, description: e.target.value }))}
+              />
+            </div>
+            <div className="env-values">
+              {ENVIRONMENTS.map((env) => {
+                const state = row.environments[env.slug];
+                const edit = draft.values[env.slug];
+                const removing = edit.kind === 'remove';
+                return (
+                  <div key={env.slug} className={`env-value${removing ? ' removing' : ''}${edit.kind === 'set' ? ' changed' : ''}`}>
+                    <div className="env-value-header">
+                      <label htmlFor={`secret-edit-${env.slug}`} className="env-value-label">
+                        {env.name} value
+                      </label>
+                      {state?.set ? (
+                        <span className="env-value-state">
+                          <code className="value-mask">{state.mask ?? '***'}</code>
+                          <span className="version-badge">v{state.version}</span>
+                          <span className="muted">{formatRelative(state.updated_at)}</span>
+                        </span>
+                      ) : (
+                        <span className="env-value-state muted">Not set</span>
+                      )}
+                    </div>
+                    {removing ? (
+                      <div className="env-value-removing">
+                        <span>The {env.name} value will be removed when you save.</span>
+                        <button type="button" className="button button-secondary button-sm" onClick={() => setDraft((d) => withRemoved(d, env.slug, false))}>
+                          <Undo2 size={14} aria-hidden="true" /> Keep it
+                        </button>
+                      </div>
+                    ) : (
+                      <div className="env-value-input">
+                        <textarea
+                          id={`secret-edit-${env.slug}`}
+                          className="input input-mono textarea-value"
+                          rows={1}
+                          spellCheck={false}
+                          autoComplete="off"
+                          value={edit.kind === 'set' ? edit.value : ''}
+                          placeholder={state?.set ? 'Type a new value to replace it' : `Type a value to set it in ${env.name}`}
+                          onChange={(e) => setDraft((d) => withValue(d, env.slug, e.target.value))}
+                        />
+                        {state?.set && canModify ? (
+                          <button
+                            type="button"
+                            className="button button-ghost-danger button-sm"
+                            aria-label={`Remove ${env.name} value`}
+                            onClick={() => setDraft((d) => withRemoved(d, env.slug, true))}
+                          >
+                            Remove
+                          </button>
+                        ) : null}
+                      </div>
+                    )}
+                  </div>
+                );
+              })}
+            </div>
+          </fieldset>
+        </form>
+      )}
+    </Dialog>
+  );
+}

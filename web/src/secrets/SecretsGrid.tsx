@@ -1,0 +1,174 @@
+// The secrets grid (AG Grid Community). In an environment view a row shows that environment's
+// mask, version and value buttons; in "All environments" it shows where each secret is set.
+import { useEffect, useMemo, useRef } from 'react';
+import { AgGridReact } from 'ag-grid-react';
+import {
+  AllCommunityModule,
+  ModuleRegistry,
+  type ColDef,
+  type GetRowIdParams,
+  type RowClickedEvent,
+  type CellKeyDownEvent,
+} from 'ag-grid-community';
+import { KeyRound } from 'lucide-react';
+import { ENVIRONMENTS, type EnvSlug, type SecretRow } from '../api';
+import { formatDate, formatRelative } from '../ui/dates';
+import {
+  ActionsCell,
+  NameCell,
+  OwnerCell,
+  PresenceCell,
+  ValueCell,
+  VersionCell,
+  type SecretsGridContext,
+} from './SecretCells';
+import { ownerName } from './ownerName';
+import { onSecretChange } from './useSecretChanges';
+
+ModuleRegistry.registerModules([AllCommunityModule]);
+
+interface SecretsGridProps {
+  rows: SecretRow[] | undefined;
+  loading: boolean;
+  context: SecretsGridContext;
+  onOpen: (row: SecretRow) => void;
+  emptyMessage: string;
+}
+
+function NoRowsOverlay({ message }: { message: string }) {
+  return (
+    <div className="grid-empty">
+      <KeyRound size={28} aria-hidden="true" />
+      <p>{message}</p>
+    </div>
+  );
+}
+
+function columnsFor(view: EnvSlug | 'all'): ColDef<SecretRow>[] {
+  const name: ColDef<SecretRow> = {
+    headerName: 'Name',
+    field: 'name',
+    cellRenderer: NameCell,
+    minWidth: 200,
+    width: 260,
+    sort: 'asc',
+    comparator: (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0),
+  };
+  const description: ColDef<SecretRow> = {
+    headerName: 'Description',
+    field: 'description',
+    flex: 1,
+    minWidth: 160,
+    tooltipValueGetter: (p) => p.data?.description || undefined,
+  };
+  const owner: ColDef<SecretRow> = {
+    headerName: 'Owner',
+    colId: 'owner',
+    valueGetter: (p) => ownerName(p.data?.owner),
+    cellRenderer: OwnerCell,
+    width: 170,
+  };
+  const actions: ColDef<SecretRow> = {
+    headerName: 'Actions',
+    colId: 'actions',
+    cellRenderer: ActionsCell,
+    width: 104,
+    sortable: false,
+    resizable: false,
+    suppressHeaderMenuButton: true,
+    cellClass: 'actions-cell',
+  };
+
+  if (view === 'all') {
+    const presence = ENVIRONMENTS.map<ColDef<SecretRow>>((env) => ({
+      headerName: env.short,
+      colId: env.slug,
+      valueGetter: (p) => (p.data?.environments[env.slug]?.set ? 'Yes' : 'No'),
+      cellRenderer: PresenceCell,
+      width: 96,
+    }));
+    const created: ColDef<SecretRow> = {
+      headerName: 'Created',
+      field: 'created_at',
+      valueFormatter: (p) => formatDate(p.value as string),
+      width: 130,
+    };
+    return [name, description, ...presence, owner, created, actions];
+  }
+
+  const value: ColDef<SecretRow> = {
+    headerName: 'Value',
+    colId: 'value',
+    valueGetter: (p) => p.data?.environments[view]?.mask ?? '',
+    cellRenderer: ValueCell,
+    minWidth: 240,
+    width: 300,
+    sortable: false,
+  };
+  const version: ColDef<SecretRow> = {
+    headerName: 'Version',
+    colId: 'version',
+    valueGetter: (p) => p.data?.environments[view]?.version,
+    cellRenderer: VersionCell,
+    width: 100,
+  };
+  const updated: ColDef<SecretRow> = {
+    headerName: 'Updated',
+    colId: 'updated',
+    valueGetter: (p) => p.data?.environments[view]?.updated_at ?? p.data?.updated_at,
+    valueFormatter: (p) => formatRelative(p.value as string),
+    width: 120,
+  };
+  return [name, value, version, description, owner, updated, actions];
+}
+
+export function SecretsGrid({ rows, loading, context, onOpen, emptyMessage }: SecretsGridProps) {
+  const gridRef = useRef<AgGridReact<SecretRow>>(null);
+  const columnDefs = useMemo(() => columnsFor(context.view), [context.view]);
+
+  // Flash a row that another user just changed, once the refreshed data has arrived.
+  useEffect(
+    () =>
+      onSecretChange((notice) => {
+        setTimeout(() => {
+          const api = gridRef.current?.api;
+          const node = api?.getRowNode(notice.secret_id);
+          if (api && node) api.flashCells({ rowNodes: [node] });
+        }, 600);
+      }),
+    [],
+  );
+
+  return (
+    <div className="grid-frame ag-theme-quartz">
+      <AgGridReact<SecretRow>
+        ref={gridRef}
+        theme="legacy"
+        rowData={rows ?? []}
+        loading={loading}
+        columnDefs={columnDefs}
+        context={context}
+        defaultColDef={{ sortable: true, resizable: true, suppressMovable: false }}
+        getRowId={(p: GetRowIdParams<SecretRow>) => p.data.id}
+        rowHeight={48}
+        headerHeight={42}
+        animateRows
+        ensureDomOrder
+        suppressDragLeaveHidesColumns
+        tooltipShowDelay={400}
+        noRowsOverlayComponent={NoRowsOverlay}
+        noRowsOverlayComponentParams={{ message: emptyMessage }}
+        rowClass="secret-row"
+        onRowClicked={(e: RowClickedEvent<SecretRow>) => {
+          const target = e.event?.target as HTMLElement | null;
+          if (target?.closest('button, a, input, .tooltip-host')) return;
+          if (e.data) onOpen(e.data);
+        }}
+        onCellKeyDown={(e: CellKeyDownEvent<SecretRow>) => {
+          const ke = e.event as KeyboardEvent | undefined;
+          if (ke?.key === 'Enter' && e.data && !(ke.target as HTMLElement).closest('button')) onOpen(e.data);
+        }}
+      />
+    </div>
+  );
+}

@@ -1,0 +1,98 @@
+// Organization settings: its name and whether members may reveal values in the dashboard.
+import { useEffect, useState } from 'react';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { api, type RevealPolicy } from '../api';
+import { useOrgAccess } from '../session';
+import { AdminOnly } from '../ui/AdminOnly';
+import { PageHeader } from '../ui/States';
+import { useToast } from '../ui/Toasts';
+import { formatDate } from '../ui/dates';
+
+export function SettingsPage() {
+  return (
+    <AdminOnly title="Settings" what="the organization's settings">
+      <Settings />
+    </AdminOnly>
+  );
+}
+
+function Settings() {
+  const { orgId, org, orgName } = useOrgAccess();
+  const [name, setName] = useState(orgName);
+  const [policy, setPolicy] = useState<RevealPolicy>(org?.reveal_policy ?? 'allowed');
+  const queryClient = useQueryClient();
+  const toast = useToast();
+
+  useEffect(() => {
+    setName(orgName);
+    setPolicy(org?.reveal_policy ?? 'allowed');
+  }, [orgName, org?.reveal_policy]);
+
+  const patch: { name?: string; reveal_policy?: RevealPolicy } = {};
+  if (name.trim() && name.trim() !== orgName) patch.name = name.trim();
+  if (org && policy !== org.reveal_policy) patch.reveal_policy = policy;
+  const dirty = Object.keys(patch).length > 0;
+
+  const save = useMutation({
+    mutationFn: () => api.updateOrg(orgId, patch),
+    onSuccess: (updated) => {
+      queryClient.setQueryData(['org', orgId, 'details'], updated);
+      void queryClient.invalidateQueries({ queryKey: ['me'] });
+      void queryClient.invalidateQueries({ queryKey: ['org', orgId, 'secrets'] });
+      toast.success('Settings saved');
+    },
+    onError: (err) => toast.error(err),
+  });
+
+  return (
+    <div>
+      <PageHeader title="Settings" description={org ? `Created ${formatDate(org.created_at)}` : undefined} />
+      <form
+        className="card settings-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (dirty) save.mutate();
+        }}
+      >
+        <section className="settings-section">
+          <div className="settings-label">
+            <h2>General</h2>
+            <p>Shown in the organization switcher and in the audit trail.</p>
+          </div>
+          <div className="field">
+            <label htmlFor="settings-org-name">Organization name</label>
+            <input id="settings-org-name" className="input" value={name} onChange={(e) => setName(e.target.value)} />
+          </div>
+        </section>
+        <section className="settings-section">
+          <div className="settings-label">
+            <h2>Reveal policy</h2>
+            <p>Whether members may reveal and copy plaintext values in the dashboard. Every reveal is audited.</p>
+          </div>
+          <fieldset className="fieldset radio-cards">
+            <legend className="visually-hidden">Reveal policy</legend>
+            <label className={`radio-card${policy === 'allowed' ? ' selected' : ''}`}>
+              <input type="radio" name="reveal-policy" value="allowed" checked={policy === 'allowed'} onChange={() => setPolicy('allowed')} />
+              <span>
+                <strong>Allowed</strong>
+                <span className="muted">Members can reveal values for 30 seconds.</span>
+              </span>
+            </label>
+            <label className={`radio-card${policy === 'disabled' ? ' selected' : ''}`}>
+              <input type="radio" name="reveal-policy" value="disabled" checked={policy === 'disabled'} onChange={() => setPolicy('disabled')} />
+              <span>
+                <strong>Disabled</strong>
+                <span className="muted">Values stay masked; only integrations can read them.</span>
+              </span>
+            </label>
+          </fieldset>
+        </section>
+        <div className="settings-actions">
+          <button type="submit" className="button button-primary" disabled={!dirty || save.isPending}>
+            {save.isPending ? 'Saving…' : 'Save changes'}
+          </button>
+        </div>
+      </form>
+    </div>
+  );
+}

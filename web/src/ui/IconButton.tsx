@@ -1,0 +1,57 @@
+// Small icon-only buttons with an accessible name and a tooltip. When the user's role does
+// not allow the action, the button is disabled and the tooltip says why.
+import { forwardRef, useId, type ReactNode } from 'react';
+
+interface IconButtonProps {
+  label: string;
+  icon: ReactNode;
+  onClick?: () => void;
+  /** When set, the button is disabled and this sentence is shown as its tooltip. */
+  disabledReason?: string;
+  busy?: boolean;
+  tone?: 'default' | 'danger' | 'active';
+  pressed?: boolean;
+}
+
+export const IconButton = forwardRef<HTMLButtonElement, IconButtonProps>(function IconButton(
+  { label, icon, onClick, disabledReason, busy, tone = 'default', pressed },
+  ref,
+) {
+  const reasonId = useId();
+  const tooltip = disabledReason ?? label;
+  return (
+    <span className="tooltip-host" data-tooltip={tooltip}>
+      <button
+        ref={ref}
+        type="button"
+        className={`icon-button icon-button-${tone}`}
+        aria-label={label}
+        aria-pressed={pressed}
+        aria-describedby={disabledReason ? reasonId : undefined}
+        aria-busy={busy || undefined}
+        disabled={Boolean(disabledReason) || busy}
+        onClick={(e) => {
+          e.stopPropagation();
+          onClick?.();
+        }}
+      >
+        {icon}
+      </button>
+      {disabledReason ? (
+        <span id={reasonId} className="visually-hidden">
+          {disabledReason}
+        </span>
+      ) : null}
+    </span>
+  );
+});
+
+/** Wraps any control with a hover tooltip, e.g. a disabled primary button. */
+export function WithTooltip({ text, children }: { text?: string; children: ReactNode }) {
+  if (!text) return <>{children}</>;
+  return (
+    <span className="tooltip-host" data-tooltip={text}>
+      {children}
+    </span>
+  );
+}
