@@ -21,6 +21,10 @@ type Handlers struct {
 	DeleteSecret       *DeleteSecretHandler
 	RevealSecret       *RevealSecretHandler
 	RollbackSecret     *RollbackSecretHandler
+	CreateServiceToken *CreateServiceTokenHandler
+	RevokeServiceToken *RevokeServiceTokenHandler
+	PersonalTokens     *PersonalTokenHandler
+	AuthenticateToken  *AuthenticateTokenHandler
 }
 
 // New wires every handler to store, its keyring and the name reservations.
@@ -42,5 +46,9 @@ func New(store *eventstore.Store, names *eventstore.Reservations, now func() tim
 		DeleteSecret:       NewDeleteSecretHandler(store, names),
 		RevealSecret:       NewRevealSecretHandler(store, keys),
 		RollbackSecret:     NewRollbackSecretHandler(store, keys),
+		CreateServiceToken: NewCreateServiceTokenHandler(store, now),
+		RevokeServiceToken: NewRevokeServiceTokenHandler(store),
+		PersonalTokens:     NewPersonalTokenHandler(store, now),
+		AuthenticateToken:  NewAuthenticateTokenHandler(store, now),
 	}
 }

@@ -68,6 +68,12 @@ func AuditAction(e Event) string {
 		return AuditMemberRemoved
 	case OrganizationUpdated:
 		return AuditOrgUpdated
+	case ServiceTokenCreated:
+		return AuditTokenCreated
+	case ServiceTokenRevoked:
+		return AuditTokenRevoked
+	case SecretsFetched:
+		return AuditSecretsFetched
 	case AccessDenied:
 		return e.Action
 	}

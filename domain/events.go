@@ -90,6 +90,15 @@ type ValueVersion struct {
 	Sealed  string `json:"sealed"`
 }
 
+// StoredValue is a secret's current value in one environment as stored: sealed, with
+// what is needed to open it.
+type StoredValue struct {
+	SecretID string
+	Name     SecretName
+	Version  int
+	Sealed   string
+}
+
 // SecretCreated creates a secret owned by its creator.
 type SecretCreated struct {
 	Name        SecretName                   `json:"name"`
@@ -172,6 +181,16 @@ func DecodeEvent(eventType string, schema int, data []byte) (Event, error) {
 		return decodeAs[SecretRevealed](data)
 	case "AccessDenied":
 		return decodeAs[AccessDenied](data)
+	case "ServiceTokenCreated":
+		return decodeAs[ServiceTokenCreated](data)
+	case "ServiceTokenRevoked":
+		return decodeAs[ServiceTokenRevoked](data)
+	case "PersonalTokenCreated":
+		return decodeAs[PersonalTokenCreated](data)
+	case "PersonalTokenRevoked":
+		return decodeAs[PersonalTokenRevoked](data)
+	case "SecretsFetched":
+		return decodeAs[SecretsFetched](data)
 	}
 	return nil, fmt.Errorf("decode: unknown event type %q", eventType)
 }

@@ -210,6 +210,9 @@ func (db *DB) apply(ctx context.Context, tx pgx.Tx, r domain.Recorded) error {
 	if err := db.applyReadModel(ctx, tx, r); err != nil {
 		return err
 	}
+	if err := db.applyTokens(ctx, tx, r); err != nil {
+		return err
+	}
 	return db.applyAudit(ctx, tx, r)
 }
 

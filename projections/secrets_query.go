@@ -170,3 +170,19 @@ func (db *DB) openDescriptions(ctx context.Context, rows []SecretRow) error {
 	}
 	return nil
 }
+
+// SealedValues returns every current value of one environment, still sealed, for an
+// integration fetch.
+func (db *DB) SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error) {
+	rows, err := db.loadSecrets(ctx, orgID, "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]domain.StoredValue, 0, len(rows))
+	for _, r := range rows {
+		if st := r.Environments[env]; st.Set {
+			out = append(out, domain.StoredValue{SecretID: r.ID, Name: domain.SecretName(r.Name), Version: st.Version, Sealed: st.Sealed})
+		}
+	}
+	return out, nil
+}

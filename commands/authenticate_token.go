@@ -1,0 +1,93 @@
+package commands
+
+import (
+	"context"
+	"crypto/subtle"
+	"time"
+
+	"github.com/keyledger/keyledger/domain"
+)
+
+// TokenIdentity is who a token speaks for. A personal token speaks for its user
+// (UserID, Superadmin); a service token for an organization's integration (OrgID,
+// Environments) and no user.
+type TokenIdentity struct {
+	TokenID      string
+	Service      bool
+	UserID       string
+	Superadmin   bool
+	OrgID        string
+	Environments []domain.Environment
+}
+
+// AuthenticateTokenHandler checks kl_st_ and kl_pat_ tokens against the log, so a
+// revocation takes effect on the next request on every replica.
+type AuthenticateTokenHandler struct {
+	log eventLog
+	now func() time.Time
+}
+
+// NewAuthenticateTokenHandler wires the handler.
+func NewAuthenticateTokenHandler(log eventLog, now func() time.Time) *AuthenticateTokenHandler {
+	return &AuthenticateTokenHandler{log: log, now: now}
+}
+
+// Handle returns the token's identity, or unauthenticated for a malformed, unknown,
+// revoked or expired token. orgID is the organization a service token must belong to.
+func (h *AuthenticateTokenHandler) Handle(ctx context.Context, token, orgID string) (TokenIdentity, error) {
+	bad := domain.Errorf(domain.CodeUnauthenticated, "The token is invalid, expired or revoked.")
+	prefix, id, secret, ok := parseToken(token)
+	if !ok {
+		return TokenIdentity{}, bad
+	}
+	hash := hashTokenSecret(secret)
+	if prefix == ServiceTokenPrefix {
+		if validID("organization", orgID) != nil {
+			return TokenIdentity{}, bad
+		}
+		l, err := h.log.Load(ctx, serviceTokenAggregate(orgID, id))
+		if err != nil {
+			return TokenIdentity{}, err
+		}
+		t := domain.NewServiceToken(orgID, id)
+		for _, r := range l.Events {
+			t.Apply(r)
+		}
+		if !t.Usable(h.now()) || subtle.ConstantTimeCompare([]byte(t.SecretHash()), []byte(hash)) != 1 {
+			return TokenIdentity{}, bad
+		}
+		return TokenIdentity{TokenID: id, Service: true, OrgID: orgID, Environments: t.Environments()}, nil
+	}
+	l, err := h.log.Load(ctx, personalTokenAggregate(id))
+	if err != nil {
+		return TokenIdentity{}, err
+	}
+	t := domain.NewPersonalToken(id)
+	for _, r := range l.Events {
+		t.Apply(r)
+	}
+	if !t.Usable(h.now()) || subtle.ConstantTimeCompare([]byte(t.SecretHash()), []byte(hash)) != 1 {
+		return TokenIdentity{}, bad
+	}
+	u, err := LoadUser(ctx, h.log, t.UserID())
+	if err != nil {
+		return TokenIdentity{}, err
+	}
+	if !u.Exists() {
+		return TokenIdentity{}, bad
+	}
+	return TokenIdentity{TokenID: id, UserID: u.ID(), Superadmin: u.Superadmin()}, nil
+}
+
+// IsServiceToken reports whether a bearer token is a service token (kl_st_…), which
+// must be checked against the organization named in the request.
+func IsServiceToken(token string) bool {
+	p, _, _, ok := parseToken(token)
+	return ok && p == ServiceTokenPrefix
+}
+
+// IsPersonalToken reports whether a bearer token is a personal access token.
+func IsPersonalToken(token string) bool {
+	p, _, _, ok := parseToken(token)
+	return ok && p == PersonalTokenPrefix
+}

@@ -1,0 +1,93 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore"
+)
+
+// FetchValues returns every value of one environment, in clear, for an integration or
+// a member allowed to reveal; the fetch is audited as secrets.fetched.
+type FetchValues struct {
+	OrgID string
+	Env   domain.Environment
+	// Token is set when a service token asks; else Meta's user does.
+	Token *TokenIdentity
+}
+
+// sealedValues is the read-model query the handler needs.
+type sealedValues interface {
+	SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error)
+}
+
+// FetchedValues is the environment's values by name, and the audit record's sequence.
+type FetchedValues struct {
+	Values map[string]domain.Plaintext
+	Seq    uint64
+}
+
+// FetchValuesHandler handles FetchValues.
+type FetchValuesHandler struct {
+	log    eventLog
+	keys   valueKeys
+	values sealedValues
+}
+
+// NewFetchValuesHandler wires the handler.
+func NewFetchValuesHandler(log eventLog, keys valueKeys, values sealedValues) *FetchValuesHandler {
+	return &FetchValuesHandler{log: log, keys: keys, values: values}
+}
+
+// Handle authorizes, records the fetch, then opens the values.
+func (h *FetchValuesHandler) Handle(ctx context.Context, m Meta, c FetchValues) (FetchedValues, error) {
+	if err := h.authorize(ctx, m, c); err != nil {
+		return FetchedValues{}, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretsFetched, "", c.Env, err)
+	}
+	sealed, err := h.values.SealedValues(ctx, c.OrgID, c.Env)
+	if err != nil {
+		return FetchedValues{}, err
+	}
+	names := make([]string, 0, len(sealed))
+	for _, s := range sealed {
+		names = append(names, string(s.Name))
+	}
+	sort.Strings(names)
+	rec, err := h.log.Append(ctx, eventstore.Pending{
+		Aggregate: accessAggregate(c.OrgID, c.OrgID), Unchecked: true,
+		Event: domain.SecretsFetched{Env: c.Env, Names: names}, Actor: m.actor(),
+	})
+	if err != nil {
+		return FetchedValues{}, fmt.Errorf("record fetch: %w", err)
+	}
+	out := FetchedValues{Values: make(map[string]domain.Plaintext, len(sealed)), Seq: rec.Seq}
+	for _, s := range sealed {
+		v, err := h.keys.OpenValue(ctx, eventstore.ValueRef{OrgID: c.OrgID, SecretID: s.SecretID, Env: c.Env, Version: s.Version}, s.Sealed)
+		if err != nil {
+			return FetchedValues{}, err
+		}
+		out.Values[string(s.Name)] = v
+	}
+	return out, nil
+}
+
+func (h *FetchValuesHandler) authorize(ctx context.Context, m Meta, c FetchValues) error {
+	if c.Token != nil && c.Token.Service {
+		if c.Token.OrgID != c.OrgID {
+			return domain.Errorf(domain.CodeNotFound, "The organization was not found.")
+		}
+		for _, e := range c.Token.Environments {
+			if e == c.Env {
+				return nil
+			}
+		}
+		return domain.Errorf(domain.CodeForbidden, "This service token is not scoped to %s.", c.Env)
+	}
+	lo, p, err := memberPrincipal(ctx, h.log, m, c.OrgID)
+	if err != nil {
+		return err
+	}
+	return domain.Authorize(p, domain.ActionReveal, domain.Target{RevealPolicy: lo.org.RevealPolicy()})
+}

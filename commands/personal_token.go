@@ -1,0 +1,77 @@
+package commands
+
+import (
+	"context"
+	"time"
+
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore"
+)
+
+// CreatePersonalToken issues a personal access token (kl_pat_…) that acts as its user.
+type CreatePersonalToken struct {
+	Name      string
+	ExpiresAt *time.Time
+}
+
+// RevokePersonalToken ends one of the caller's personal access tokens.
+type RevokePersonalToken struct {
+	TokenID string
+}
+
+// PersonalTokenHandler handles both personal token commands; they share one aggregate
+// and nothing else.
+type PersonalTokenHandler struct {
+	log eventLog
+	now func() time.Time
+}
+
+// NewPersonalTokenHandler wires the handler.
+func NewPersonalTokenHandler(log eventLog, now func() time.Time) *PersonalTokenHandler {
+	return &PersonalTokenHandler{log: log, now: now}
+}
+
+// Create appends PersonalTokenCreated for the caller.
+func (h *PersonalTokenHandler) Create(ctx context.Context, m Meta, c CreatePersonalToken) (IssuedToken, error) {
+	id, token, hash, err := issueToken(PersonalTokenPrefix)
+	if err != nil {
+		return IssuedToken{}, err
+	}
+	ev, err := domain.CreatePersonalToken(m.UserID, c.Name, c.ExpiresAt, hash, h.now())
+	if err != nil {
+		return IssuedToken{}, err
+	}
+	rec, err := h.log.Append(ctx, eventstore.Pending{Aggregate: personalTokenAggregate(id), Version: 1, Event: ev, Actor: m.actor()})
+	if err != nil {
+		return IssuedToken{}, err
+	}
+	return IssuedToken{Result: Result{Seq: rec.Seq, ID: id}, Token: token}, nil
+}
+
+// Revoke appends PersonalTokenRevoked when the token is the caller's.
+func (h *PersonalTokenHandler) Revoke(ctx context.Context, m Meta, c RevokePersonalToken) (Result, error) {
+	if err := validID("token", c.TokenID); err != nil {
+		return Result{}, err
+	}
+	return retry(ctx, func() (Result, error) {
+		l, err := h.log.Load(ctx, personalTokenAggregate(c.TokenID))
+		if err != nil {
+			return Result{}, err
+		}
+		t := domain.NewPersonalToken(c.TokenID)
+		for _, r := range l.Events {
+			t.Apply(r)
+		}
+		ev, err := t.Revoke(m.UserID)
+		if err != nil {
+			return Result{}, err
+		}
+		rec, err := h.log.Append(ctx, eventstore.Pending{
+			Aggregate: personalTokenAggregate(c.TokenID), ExpectedSeq: l.LastSeq, Version: l.Version() + 1, Event: ev, Actor: m.actor(),
+		})
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{Seq: rec.Seq, ID: c.TokenID}, nil
+	})
+}
