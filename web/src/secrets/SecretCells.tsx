@@ -59,12 +59,17 @@ export function ValueCell({ data, context }: CellProps) {
   return (
     <div className="value-cell">
       {revealed ? (
-        <code className="value-revealed" data-testid="revealed-value">
+        <code className="value-revealed" data-testid="revealed-value" title={revealed.value}>
           {revealed.value}
         </code>
       ) : (
         <code className="value-mask">{state?.mask ?? '***'}</code>
       )}
+      {state?.version !== undefined && !revealed ? (
+        <span className="version-badge" title={`Version ${state.version} of the value`}>
+          v{state.version}
+        </span>
+      ) : null}
       {secondsLeft !== undefined ? (
         <span className="value-countdown" aria-label={`Hides in ${secondsLeft} seconds`}>
           {secondsLeft}s
@@ -81,10 +86,6 @@ export function ValueCell({ data, context }: CellProps) {
 export function PresenceCell({ value }: CellProps) {
   const yes = value === 'Yes';
   return <span className={`presence ${yes ? 'presence-yes' : 'presence-no'}`}>{yes ? 'Yes' : 'No'}</span>;
-}
-
-export function VersionCell({ value }: CellProps) {
-  return typeof value === 'number' ? <span className="version-badge">v{value}</span> : null;
 }
 
 export function OwnerCell({ data }: CellProps) {

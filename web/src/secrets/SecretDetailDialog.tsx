@@ -7,7 +7,7 @@ import { Copy, History, Lock, SquarePen, Trash2, Undo2 } from 'lucide-react';
 import { api, ApiError, ENVIRONMENTS, type EnvSlug, type Role, type SecretRow } from '../api';
 import { Dialog } from '../ui/Dialog';
 import { useToast } from '../ui/Toasts';
-import { formatDateTime, formatRelative } from '../ui/dates';
+import { formatDate, formatRelative } from '../ui/dates';
 import { FullPageLoading } from '../ui/States';
 import { WithTooltip } from '../ui/IconButton';
 import { changedFields, computeSecretPatch, draftFrom, withRemoved, withValue, type SecretDraft } from './secretDraft';
@@ -203,13 +203,16 @@ function SecretEditor({ orgId, row, currentEnv, role, onClose, onDelete }: Secre
             <div className="meta-item">
               <dt>Owner</dt>
               <dd>
-                {ownerName(row.owner)}
-                {row.owner?.email && row.owner.name ? <span className="muted"> · {row.owner.email}</span> : null}
+                <span>{ownerName(row.owner)}</span>
+                {row.owner?.email && row.owner.name ? <span className="meta-sub">{row.owner.email}</span> : null}
               </dd>
             </div>
             <div className="meta-item">
               <dt>Created</dt>
-              <dd>{formatDateTime(row.created_at)}</dd>
+              <dd>
+                <span>{formatDate(row.created_at)}</span>
+                <span className="meta-sub">{formatRelative(row.created_at)}</span>
+              </dd>
             </div>
           </dl>
 

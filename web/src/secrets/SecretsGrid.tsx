@@ -3,8 +3,13 @@
 import { useEffect, useMemo, useRef } from 'react';
 import { AgGridReact } from 'ag-grid-react';
 import {
-  AllCommunityModule,
+  CellStyleModule,
+  ClientSideRowModelModule,
+  HighlightChangesModule,
   ModuleRegistry,
+  RowStyleModule,
+  TooltipModule,
+  ValidationModule,
   type ColDef,
   type GetRowIdParams,
   type RowClickedEvent,
@@ -19,13 +24,21 @@ import {
   OwnerCell,
   PresenceCell,
   ValueCell,
-  VersionCell,
   type SecretsGridContext,
 } from './SecretCells';
 import { ownerName } from './ownerName';
 import { onSecretChange } from './useSecretChanges';
 
-ModuleRegistry.registerModules([AllCommunityModule]);
+// Only the modules the grid uses, to keep the bundle small; ValidationModule names any
+// missing one in the console during development.
+ModuleRegistry.registerModules([
+  ClientSideRowModelModule,
+  CellStyleModule,
+  RowStyleModule,
+  TooltipModule,
+  HighlightChangesModule,
+  ...(import.meta.env.DEV || import.meta.env.VITE_AG_GRID_VALIDATE ? [ValidationModule] : []),
+]);
 
 interface SecretsGridProps {
   rows: SecretRow[] | undefined;
@@ -49,8 +62,8 @@ function columnsFor(view: EnvSlug | 'all'): ColDef<SecretRow>[] {
     headerName: 'Name',
     field: 'name',
     cellRenderer: NameCell,
-    minWidth: 200,
-    width: 260,
+    minWidth: 180,
+    flex: 1.3,
     sort: 'asc',
     comparator: (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0),
   };
@@ -58,21 +71,21 @@ function columnsFor(view: EnvSlug | 'all'): ColDef<SecretRow>[] {
     headerName: 'Description',
     field: 'description',
     flex: 1,
-    minWidth: 160,
-    tooltipValueGetter: (p) => p.data?.description || undefined,
+    minWidth: 120,
+    tooltip: (p) => p.data?.description || undefined,
   };
   const owner: ColDef<SecretRow> = {
     headerName: 'Owner',
     colId: 'owner',
     valueGetter: (p) => ownerName(p.data?.owner),
     cellRenderer: OwnerCell,
-    width: 170,
+    width: 150,
   };
   const actions: ColDef<SecretRow> = {
     headerName: 'Actions',
     colId: 'actions',
     cellRenderer: ActionsCell,
-    width: 104,
+    width: 96,
     sortable: false,
     resizable: false,
     suppressHeaderMenuButton: true,
@@ -85,13 +98,13 @@ function columnsFor(view: EnvSlug | 'all'): ColDef<SecretRow>[] {
       colId: env.slug,
       valueGetter: (p) => (p.data?.environments[env.slug]?.set ? 'Yes' : 'No'),
       cellRenderer: PresenceCell,
-      width: 96,
+      width: 86,
     }));
     const created: ColDef<SecretRow> = {
       headerName: 'Created',
       field: 'created_at',
       valueFormatter: (p) => formatDate(p.value as string),
-      width: 130,
+      width: 122,
     };
     return [name, description, ...presence, owner, created, actions];
   }
@@ -101,25 +114,19 @@ function columnsFor(view: EnvSlug | 'all'): ColDef<SecretRow>[] {
     colId: 'value',
     valueGetter: (p) => p.data?.environments[view]?.mask ?? '',
     cellRenderer: ValueCell,
-    minWidth: 240,
-    width: 300,
+    cellClass: 'value-col',
+    minWidth: 260,
+    width: 310,
     sortable: false,
-  };
-  const version: ColDef<SecretRow> = {
-    headerName: 'Version',
-    colId: 'version',
-    valueGetter: (p) => p.data?.environments[view]?.version,
-    cellRenderer: VersionCell,
-    width: 100,
   };
   const updated: ColDef<SecretRow> = {
     headerName: 'Updated',
     colId: 'updated',
     valueGetter: (p) => p.data?.environments[view]?.updated_at ?? p.data?.updated_at,
     valueFormatter: (p) => formatRelative(p.value as string),
-    width: 120,
+    width: 112,
   };
-  return [name, value, version, description, owner, updated, actions];
+  return [name, value, description, owner, updated, actions];
 }
 
 export function SecretsGrid({ rows, loading, context, onOpen, emptyMessage }: SecretsGridProps) {
