@@ -32,6 +32,9 @@ type Projector struct {
 	// (a rebuild); onApplied then receives its progress instead of the live waiters.
 	schema    string
 	onApplied func(seq uint64)
+	// changes receives change notices after each batch is applied and before it is
+	// committed: a crash in between re-publishes, and the duplicate window drops it.
+	changes changePublisher
 }
 
 // NewProjector wires a projector.
@@ -105,6 +108,27 @@ func (p *Projector) runOnce(ctx context.Context) error {
 	}
 }
 
+// PublishChanges makes the projector publish change notices for what it applies.
+func (p *Projector) PublishChanges(c changePublisher) *Projector {
+	p.changes = c
+	return p
+}
+
+func (p *Projector) publish(ctx context.Context, tx pgx.Tx, notes *notices) error {
+	if notes == nil || len(notes.list) == 0 {
+		return nil
+	}
+	if err := notes.resolveNames(ctx, tx, p.db); err != nil {
+		return err
+	}
+	for _, n := range notes.list {
+		if err := p.changes.Publish(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (p *Projector) applied(seq uint64) {
 	if p.onApplied != nil {
 		p.onApplied(seq)
@@ -170,6 +194,10 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 			return fmt.Errorf("lock checkpoint: %w", err)
 		}
 		last = uint64(cp)
+		var notes *notices
+		if p.changes != nil {
+			notes = &notices{}
+		}
 		if first := batch[0].Seq; first > last+1 {
 			// The read models are behind what this follower delivers (they were
 			// switched to a rebuilt schema under it): start again from their checkpoint.
@@ -183,10 +211,13 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 				// An event that cannot be opened (its org's keys were shredded) is
 				// passed over; the log keeps it.
 				p.log.Warn("skipping unreadable event", "seq", d.Seq, "err", d.Err)
-			} else if err := p.db.apply(ctx, tx, d.Record); err != nil {
+			} else if err := p.db.apply(ctx, tx, d.Record, notes); err != nil {
 				return fmt.Errorf("apply event %d (%s): %w", d.Seq, d.Record.Event.EventType(), err)
 			}
 			last = d.Seq
+		}
+		if err := p.publish(ctx, tx, notes); err != nil {
+			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE projection_checkpoints SET seq = $2 WHERE name = $1`, CheckpointName, int64(last))
 		return err
@@ -206,8 +237,8 @@ func descriptionAAD(orgID, secretID string) []byte {
 	return []byte("keyledger/readmodel/" + orgID + "/" + secretID + "/description")
 }
 
-func (db *DB) apply(ctx context.Context, tx pgx.Tx, r domain.Recorded) error {
-	if err := db.applyReadModel(ctx, tx, r); err != nil {
+func (db *DB) apply(ctx context.Context, tx pgx.Tx, r domain.Recorded, notes *notices) error {
+	if err := db.applyReadModel(ctx, tx, r, notes); err != nil {
 		return err
 	}
 	if err := db.applyTokens(ctx, tx, r); err != nil {
@@ -216,7 +247,7 @@ func (db *DB) apply(ctx context.Context, tx pgx.Tx, r domain.Recorded) error {
 	return db.applyAudit(ctx, tx, r)
 }
 
-func (db *DB) applyReadModel(ctx context.Context, tx pgx.Tx, r domain.Recorded) error {
+func (db *DB) applyReadModel(ctx context.Context, tx pgx.Tx, r domain.Recorded, notes *notices) error {
 	switch e := r.Event.(type) {
 	case domain.UserRegistered:
 		_, err := tx.Exec(ctx, `INSERT INTO users (id, email, name, superadmin, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
@@ -244,5 +275,5 @@ func (db *DB) applyReadModel(ctx context.Context, tx pgx.Tx, r domain.Recorded) 
 		_, err := tx.Exec(ctx, `DELETE FROM members WHERE org_id = $1 AND user_id = $2`, r.OrgID, e.UserID)
 		return err
 	}
-	return db.applySecret(ctx, tx, r)
+	return db.applySecret(ctx, tx, r, notes)
 }

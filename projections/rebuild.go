@@ -28,7 +28,7 @@ type RebuildReport struct {
 
 // Rebuild replays the whole log into a fresh schema while the live read models keep
 // answering, then switches every reader and the live projector to it in one
-// transaction, and drops the old schema. The switch holds the live checkpoint's row
+// transaction. The schema it replaced is dropped by the next rebuild. The switch holds the live checkpoint's row
 // lock, so no event lands in the old schema alone.
 func (db *DB) Rebuild(ctx context.Context, events eventFollower, head streamHead, logger *slog.Logger) (RebuildReport, error) {
 	if logger == nil {
@@ -68,13 +68,32 @@ func (db *DB) Rebuild(ctx context.Context, events eventFollower, head streamHead
 	}
 	stop()
 	<-done
-	if _, err := db.pool.Exec(ctx, `DROP SCHEMA `+pgx.Identifier{old}.Sanitize()+` CASCADE`); err != nil {
-		logger.Warn("drop old read-model schema", "schema", old, "err", err)
-	}
+	db.dropStaleSchemas(ctx, schema, old, logger)
 	d := time.Since(started)
 	n := progress.Load()
 	logger.Info("read models rebuilt", "schema", schema, "events", n, "took", d)
 	return RebuildReport{Schema: schema, OldSchema: old, Events: n, Duration: d, EventsPerS: float64(n) / d.Seconds()}, nil
+}
+
+// dropStaleSchemas drops read-model schemas older than the one just replaced. The
+// replaced one is kept until the next rebuild: readers that began before the switch may
+// still be in it, and dropping tables under them would deadlock with their locks.
+func (db *DB) dropStaleSchemas(ctx context.Context, live, previous string, logger *slog.Logger) {
+	rows, err := db.pool.Query(ctx, `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'keyledger\_rm\_%' AND nspname <> ALL($1)`, []string{live, previous})
+	if err != nil {
+		logger.Warn("list old read-model schemas", "err", err)
+		return
+	}
+	stale, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		logger.Warn("list old read-model schemas", "err", err)
+		return
+	}
+	for _, s := range stale {
+		if _, err := db.pool.Exec(ctx, `DROP SCHEMA `+pgx.Identifier{s}.Sanitize()+` CASCADE`); err != nil {
+			logger.Warn("drop old read-model schema", "schema", s, "err", err)
+		}
+	}
 }
 
 func waitProgress(ctx context.Context, progress *atomic.Uint64, target uint64) error {

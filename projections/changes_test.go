@@ -1,0 +1,91 @@
+package projections_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/projections"
+)
+
+func collect(tb testing.TB, ch <-chan eventstore.ChangeNotice, n int) []eventstore.ChangeNotice {
+	tb.Helper()
+	var out []eventstore.ChangeNotice
+	timeout := time.After(10 * time.Second)
+	for len(out) < n {
+		select {
+		case c, ok := <-ch:
+			if !ok {
+				tb.Fatalf("feed closed after %d notices", len(out))
+			}
+			out = append(out, c)
+		case <-timeout:
+			tb.Fatalf("got %d notices, want %d: %+v", len(out), n, out)
+		}
+	}
+	return out
+}
+
+// The change feed is gapless and resumable: notices come after projection, once each,
+// in order, never with a value or mask, and a follower can resume after any sequence.
+func TestChangeFeedIsGaplessAndResumable(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	changes, err := r.env.Store.Changes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = projections.NewProjector(r.db, r.env.Store, nil).PublishChanges(changes).Run(ctx)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+
+	s := r.create(t, "FEED_KEY", map[domain.Environment]string{domain.Production: "p-1", domain.Staging: "s-1"})
+	v := domain.NewPlaintext("p-2")
+	u, err := r.h.UpdateSecret.Handle(ctx, r.owner, commands.UpdateSecret{OrgID: r.orgID, SecretID: s.ID, Values: map[domain.Environment]*domain.Plaintext{domain.Production: &v}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := r.h.DeleteSecret.Handle(ctx, r.owner, commands.DeleteSecret{OrgID: r.orgID, SecretID: s.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, d.Seq)
+
+	all, err := changes.Follow(ctx, r.orgID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := collect(t, all, 5)
+	var lines []string
+	for _, n := range got {
+		lines = append(lines, fmt.Sprintf("%s %s %d->%d %s", n.Type, n.Env, n.OldVersion, n.NewVersion, n.Name))
+		if n.ActorID != r.owner.UserID || n.SecretID != s.ID {
+			t.Errorf("notice %+v", n)
+		}
+	}
+	want := []string{
+		"secret.created staging 0->1 FEED_KEY", "secret.created production 0->1 FEED_KEY",
+		"secret.updated production 1->2 FEED_KEY",
+		"secret.deleted staging 1->0 FEED_KEY", "secret.deleted production 2->0 FEED_KEY",
+	}
+	if fmt.Sprint(lines) != fmt.Sprint(want) || got[2].Seq != u.Seq {
+		t.Fatalf("notices:\n got %v\nwant %v (update at seq %d)", lines, want, u.Seq)
+	}
+	resumed, err := changes.Follow(ctx, r.orgID, u.Seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := collect(t, resumed, 2)
+	if after[0].Seq != d.Seq || after[0].Type != "secret.deleted" {
+		t.Fatalf("resumed after %d: %+v", u.Seq, after)
+	}
+}
