@@ -110,4 +110,3 @@ func TestAppenderChild(t *testing.T) {
 		fmt.Printf("ACK %d\n", r.Seq)
 	}
 }
-
