@@ -9,16 +9,32 @@ import (
 	"github.com/keyledger/keyledger/domain"
 )
 
-// txResolver resolves names and emails inside the projector's transaction.
-type txResolver struct {
-	ctx context.Context
-	tx  pgx.Tx
-	db  *DB
+// batchTx resolves names and emails inside the projector's transaction, caching
+// them for the batch (names and emails never change once written).
+type batchTx struct {
+	ctx    context.Context
+	tx     pgx.Tx
+	db     *DB
+	names  map[string]string
+	emails map[string]string
+	// heads are the organizations' audit chain heads, locked and read once per batch;
+	// deferred holds the audit inserts, sent in one round trip at the end.
+	heads    map[string]string
+	deferred *pgx.Batch
 }
 
-func (r txResolver) secretName(orgID, secretID string) (string, error) {
+func newBatchTx(ctx context.Context, tx pgx.Tx, db *DB) *batchTx {
+	return &batchTx{ctx: ctx, tx: tx, db: db, names: map[string]string{}, emails: map[string]string{},
+		heads: map[string]string{}, deferred: &pgx.Batch{}}
+}
+
+func (r *batchTx) secretName(orgID, secretID string) (string, error) {
+	key := orgID + "/" + secretID
+	if n, ok := r.names[key]; ok {
+		return n, nil
+	}
 	var sealed string
-	err := r.tx.QueryRow(r.ctx, `SELECT name_sealed FROM secret_names WHERE org_id = $1 AND secret_id = $2`, orgID, secretID).Scan(&sealed)
+	err := r.queryRow(`SELECT name_sealed FROM secret_names WHERE org_id = $1 AND secret_id = $2`, orgID, secretID).Scan(&sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}
@@ -29,46 +45,110 @@ func (r txResolver) secretName(orgID, secretID string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("open secret name: %w", err)
 	}
+	r.names[key] = string(name)
 	return string(name), nil
 }
 
-func (r txResolver) email(userID string) (string, error) {
+func (r *batchTx) email(userID string) (string, error) {
 	if !isUUID(userID) {
 		return "", nil
 	}
+	if e, ok := r.emails[userID]; ok {
+		return e, nil
+	}
 	var email string
-	err := r.tx.QueryRow(r.ctx, `SELECT email FROM users WHERE id = $1`, userID).Scan(&email)
+	err := r.queryRow(`SELECT email FROM users WHERE id = $1`, userID).Scan(&email)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("user email: %w", err)
 	}
+	r.emails[userID] = email
 	return email, nil
 }
 
+// head returns an organization's audit chain head, locking it for the batch.
+func (r *batchTx) head(orgID string) (string, error) {
+	if h, ok := r.heads[orgID]; ok {
+		return h, nil
+	}
+	var h string
+	err := r.queryRow(`SELECT hash FROM audit_heads WHERE org_id = $1 FOR UPDATE`, orgID).Scan(&h)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("audit head: %w", err)
+	}
+	r.heads[orgID] = h
+	return h, nil
+}
+
+// exec queues a write; it runs, in order, before the next read or at the batch's end.
+// Most events only write, so a batch of them costs one round trip to Postgres.
+func (r *batchTx) exec(sql string, args ...any) {
+	r.deferred.Queue(sql, args...)
+}
+
+// sync sends the queued writes.
+func (r *batchTx) sync() error {
+	if r.deferred.Len() == 0 {
+		return nil
+	}
+	b := r.deferred
+	r.deferred = &pgx.Batch{}
+	if err := r.tx.SendBatch(r.ctx, b).Close(); err != nil {
+		return fmt.Errorf("apply writes: %w", err)
+	}
+	return nil
+}
+
+// queryRow reads after sending the queued writes, so it sees them.
+func (r *batchTx) queryRow(sql string, args ...any) pgx.Row {
+	if err := r.sync(); err != nil {
+		return errRow{err}
+	}
+	return r.tx.QueryRow(r.ctx, sql, args...)
+}
+
+// query reads rows after sending the queued writes.
+func (r *batchTx) query(sql string, args ...any) (pgx.Rows, error) {
+	if err := r.sync(); err != nil {
+		return nil, err
+	}
+	return r.tx.Query(r.ctx, sql, args...)
+}
+
+type errRow struct{ err error }
+
+func (e errRow) Scan(...any) error { return e.err }
+
+// flush sends the queued writes and the new audit chain heads.
+func (r *batchTx) flush(lastSeq uint64) error {
+	for org, h := range r.heads {
+		r.exec(`INSERT INTO audit_heads (org_id, seq, hash) VALUES ($1, $2, $3)
+			ON CONFLICT (org_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash`, org, int64(lastSeq), h)
+	}
+	return r.sync()
+}
+
 // applyAudit appends an event's audit entries to its organization's chain.
-func (db *DB) applyAudit(ctx context.Context, tx pgx.Tx, r domain.Recorded) error {
+func (db *DB) applyAudit(ctx context.Context, r domain.Recorded, res *batchTx) error {
 	if c, ok := r.Event.(domain.SecretCreated); ok {
 		sealed, err := db.keys.Seal(ctx, r.OrgID, []byte(c.Name), nameAAD(r.OrgID, r.AggregateID))
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO secret_names (org_id, secret_id, name_sealed) VALUES ($1, $2, $3)
-			ON CONFLICT (org_id, secret_id) DO UPDATE SET name_sealed = EXCLUDED.name_sealed`, r.OrgID, r.AggregateID, sealed); err != nil {
-			return fmt.Errorf("secret name: %w", err)
-		}
+		res.exec(`INSERT INTO secret_names (org_id, secret_id, name_sealed) VALUES ($1, $2, $3)
+			ON CONFLICT (org_id, secret_id) DO UPDATE SET name_sealed = EXCLUDED.name_sealed`, r.OrgID, r.AggregateID, sealed)
+		res.names[r.OrgID+"/"+r.AggregateID] = string(c.Name)
 	}
-	entries, err := auditEntries(r, txResolver{ctx: ctx, tx: tx, db: db})
+	entries, err := auditEntries(r, res)
 	if err != nil || len(entries) == 0 {
 		return err
 	}
-	var prev string
-	err = tx.QueryRow(ctx, `SELECT hash FROM audit_heads WHERE org_id = $1 FOR UPDATE`, r.OrgID).Scan(&prev)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("audit head: %w", err)
+	prev, err := res.head(r.OrgID)
+	if err != nil {
+		return err
 	}
-	b := &pgx.Batch{}
 	for _, e := range entries {
 		e.PrevHash = prev
 		e.Hash = chainHash(prev, e)
@@ -81,17 +161,13 @@ func (db *DB) applyAudit(ctx context.Context, tx pgx.Tx, r domain.Recorded) erro
 			}
 			nameSealed = &s
 		}
-		b.Queue(`INSERT INTO audit_log (org_id, seq, idx, event_id, at, action, outcome, actor_id, actor_email, secret_id,
+		res.exec(`INSERT INTO audit_log (org_id, seq, idx, event_id, at, action, outcome, actor_id, actor_email, secret_id,
 				secret_name_sealed, env, details, ip, user_agent, prev_hash, hash)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT DO NOTHING`,
 			e.OrgID, int64(e.Seq), e.Idx, e.EventID, e.At, e.Action, e.Outcome, e.ActorID, e.ActorEmail, nullable(e.SecretID),
 			nameSealed, nullable(e.Env), e.Details, e.IP, e.UserAgent, e.PrevHash, e.Hash)
 	}
-	b.Queue(`INSERT INTO audit_heads (org_id, seq, hash) VALUES ($1, $2, $3)
-		ON CONFLICT (org_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash`, r.OrgID, int64(r.Seq), prev)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("audit entries: %w", err)
-	}
+	res.heads[r.OrgID] = prev
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
 )
@@ -34,18 +33,12 @@ func (n *notices) add(r domain.Recorded, typ string, env domain.Environment, old
 }
 
 // resolveNames fills in each notice's secret name, inside the batch's transaction.
-func (n *notices) resolveNames(ctx context.Context, tx pgx.Tx, db *DB) error {
-	res := txResolver{ctx: ctx, tx: tx, db: db}
-	names := map[string]string{}
+func (n *notices) resolveNames(res *batchTx) error {
 	for i := range n.list {
 		c := &n.list[i]
-		name, ok := names[c.SecretID]
-		if !ok {
-			var err error
-			if name, err = res.secretName(c.OrgID, c.SecretID); err != nil {
-				return fmt.Errorf("change notice: %w", err)
-			}
-			names[c.SecretID] = name
+		name, err := res.secretName(c.OrgID, c.SecretID)
+		if err != nil {
+			return fmt.Errorf("change notice: %w", err)
 		}
 		c.Name = name
 	}

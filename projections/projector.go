@@ -114,11 +114,11 @@ func (p *Projector) PublishChanges(c changePublisher) *Projector {
 	return p
 }
 
-func (p *Projector) publish(ctx context.Context, tx pgx.Tx, notes *notices) error {
+func (p *Projector) publish(ctx context.Context, notes *notices, res *batchTx) error {
 	if notes == nil || len(notes.list) == 0 {
 		return nil
 	}
-	if err := notes.resolveNames(ctx, tx, p.db); err != nil {
+	if err := notes.resolveNames(res); err != nil {
 		return err
 	}
 	for _, n := range notes.list {
@@ -194,6 +194,7 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 			return fmt.Errorf("lock checkpoint: %w", err)
 		}
 		last = uint64(cp)
+		res := newBatchTx(ctx, tx, p.db)
 		var notes *notices
 		if p.changes != nil {
 			notes = &notices{}
@@ -211,12 +212,15 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 				// An event that cannot be opened (its org's keys were shredded) is
 				// passed over; the log keeps it.
 				p.log.Warn("skipping unreadable event", "seq", d.Seq, "err", d.Err)
-			} else if err := p.db.apply(ctx, tx, d.Record, notes); err != nil {
+			} else if err := p.db.apply(ctx, d.Record, notes, res); err != nil {
 				return fmt.Errorf("apply event %d (%s): %w", d.Seq, d.Record.Event.EventType(), err)
 			}
 			last = d.Seq
 		}
-		if err := p.publish(ctx, tx, notes); err != nil {
+		if err := res.flush(last); err != nil {
+			return err
+		}
+		if err := p.publish(ctx, notes, res); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE projection_checkpoints SET seq = $2 WHERE name = $1`, CheckpointName, int64(last))
@@ -237,43 +241,39 @@ func descriptionAAD(orgID, secretID string) []byte {
 	return []byte("keyledger/readmodel/" + orgID + "/" + secretID + "/description")
 }
 
-func (db *DB) apply(ctx context.Context, tx pgx.Tx, r domain.Recorded, notes *notices) error {
-	if err := db.applyReadModel(ctx, tx, r, notes); err != nil {
+func (db *DB) apply(ctx context.Context, r domain.Recorded, notes *notices, w *batchTx) error {
+	if err := db.applyReadModel(ctx, r, notes, w); err != nil {
 		return err
 	}
-	if err := db.applyTokens(ctx, tx, r); err != nil {
-		return err
-	}
-	return db.applyAudit(ctx, tx, r)
+	applyTokens(r, w)
+	return db.applyAudit(ctx, r, w)
 }
 
-func (db *DB) applyReadModel(ctx context.Context, tx pgx.Tx, r domain.Recorded, notes *notices) error {
+func (db *DB) applyReadModel(ctx context.Context, r domain.Recorded, notes *notices, w *batchTx) error {
 	switch e := r.Event.(type) {
 	case domain.UserRegistered:
-		_, err := tx.Exec(ctx, `INSERT INTO users (id, email, name, superadmin, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
+		w.exec(`INSERT INTO users (id, email, name, superadmin, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
 			r.AggregateID, e.Email, e.Name, e.Superadmin, r.Time)
-		return err
+		return nil
 	case domain.OrganizationCreated:
-		_, err := tx.Exec(ctx, `INSERT INTO orgs (id, org_id, name, reveal_policy, created_at, updated_at) VALUES ($1, $1, $2, 'allowed', $3, $3) ON CONFLICT DO NOTHING;`,
+		w.exec(`INSERT INTO orgs (id, org_id, name, reveal_policy, created_at, updated_at) VALUES ($1, $1, $2, 'allowed', $3, $3) ON CONFLICT DO NOTHING;`,
 			r.OrgID, e.Name, r.Time)
-		if err == nil {
-			_, err = tx.Exec(ctx, `INSERT INTO members (org_id, user_id, role, added_at) VALUES ($1, $2, 'owner', $3) ON CONFLICT DO NOTHING`, r.OrgID, e.OwnerID, r.Time)
-		}
-		return err
+		w.exec(`INSERT INTO members (org_id, user_id, role, added_at) VALUES ($1, $2, 'owner', $3) ON CONFLICT DO NOTHING`, r.OrgID, e.OwnerID, r.Time)
+		return nil
 	case domain.OrganizationUpdated:
-		_, err := tx.Exec(ctx, `UPDATE orgs SET name = COALESCE($2, name), reveal_policy = COALESCE($3, reveal_policy), updated_at = $4 WHERE id = $1`,
+		w.exec(`UPDATE orgs SET name = COALESCE($2, name), reveal_policy = COALESCE($3, reveal_policy), updated_at = $4 WHERE id = $1`,
 			r.OrgID, e.Name, (*string)(e.RevealPolicy), r.Time)
-		return err
+		return nil
 	case domain.MemberAdded:
-		_, err := tx.Exec(ctx, `INSERT INTO members (org_id, user_id, role, added_at) VALUES ($1, $2, $3, $4) ON CONFLICT (org_id, user_id) DO UPDATE SET role = EXCLUDED.role`,
+		w.exec(`INSERT INTO members (org_id, user_id, role, added_at) VALUES ($1, $2, $3, $4) ON CONFLICT (org_id, user_id) DO UPDATE SET role = EXCLUDED.role`,
 			r.OrgID, e.UserID, string(e.Role), r.Time)
-		return err
+		return nil
 	case domain.MemberRoleChanged:
-		_, err := tx.Exec(ctx, `UPDATE members SET role = $3 WHERE org_id = $1 AND user_id = $2`, r.OrgID, e.UserID, string(e.To))
-		return err
+		w.exec(`UPDATE members SET role = $3 WHERE org_id = $1 AND user_id = $2`, r.OrgID, e.UserID, string(e.To))
+		return nil
 	case domain.MemberRemoved:
-		_, err := tx.Exec(ctx, `DELETE FROM members WHERE org_id = $1 AND user_id = $2`, r.OrgID, e.UserID)
-		return err
+		w.exec(`DELETE FROM members WHERE org_id = $1 AND user_id = $2`, r.OrgID, e.UserID)
+		return nil
 	}
-	return db.applySecret(ctx, tx, r, notes)
+	return db.applySecret(ctx, r, notes, w)
 }

@@ -29,28 +29,23 @@ type PersonalTokenInfo struct {
 	RevokedAt *time.Time
 }
 
-func (db *DB) applyTokens(ctx context.Context, tx pgx.Tx, r domain.Recorded) error {
-	var err error
+func applyTokens(r domain.Recorded, w *batchTx) {
 	switch e := r.Event.(type) {
 	case domain.ServiceTokenCreated:
 		envs := make([]string, len(e.Environments))
 		for i, env := range e.Environments {
 			envs[i] = string(env)
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO service_tokens (org_id, id, name, environments, expires_at, created_at, created_by)
+		w.exec(`INSERT INTO service_tokens (org_id, id, name, environments, expires_at, created_at, created_by)
 			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`, r.OrgID, r.AggregateID, e.Name, envs, e.ExpiresAt, r.Time, r.Actor.UserID)
 	case domain.ServiceTokenRevoked:
-		_, err = tx.Exec(ctx, `UPDATE service_tokens SET revoked_at = $3 WHERE org_id = $1 AND id = $2`, r.OrgID, r.AggregateID, r.Time)
+		w.exec(`UPDATE service_tokens SET revoked_at = $3 WHERE org_id = $1 AND id = $2`, r.OrgID, r.AggregateID, r.Time)
 	case domain.PersonalTokenCreated:
-		_, err = tx.Exec(ctx, `INSERT INTO personal_tokens (id, user_id, name, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)
+		w.exec(`INSERT INTO personal_tokens (id, user_id, name, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT DO NOTHING`, r.AggregateID, e.UserID, e.Name, e.ExpiresAt, r.Time)
 	case domain.PersonalTokenRevoked:
-		_, err = tx.Exec(ctx, `UPDATE personal_tokens SET revoked_at = $2 WHERE id = $1`, r.AggregateID, r.Time)
+		w.exec(`UPDATE personal_tokens SET revoked_at = $2 WHERE id = $1`, r.AggregateID, r.Time)
 	}
-	if err != nil {
-		return fmt.Errorf("project token: %w", err)
-	}
-	return nil
 }
 
 // ListServiceTokens lists an organization's service tokens that are not revoked,
