@@ -54,7 +54,7 @@ type Changes struct {
 
 // Changes opens (or creates) the change-notice stream.
 func (s *Store) Changes(ctx context.Context) (*Changes, error) {
-	st, err := s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	st, err := createStream(ctx, s.js, jetstream.StreamConfig{
 		Name:        ChangesStream,
 		Description: "Keyledger change notices (no values), after projection",
 		Subjects:    []string{ChangesSubjectPrefix + ".>"},

@@ -49,7 +49,7 @@ func Open(ctx context.Context, nc *nats.Conn, master MasterKey, opts Options) (*
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	reps := max(opts.Replicas, 1)
-	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	stream, err := createStream(ctx, js, jetstream.StreamConfig{
 		Name:        StreamName,
 		Description: "Keyledger event log: the only source of truth",
 		Subjects:    []string{SubjectPrefix + ".>"},
@@ -76,6 +76,29 @@ func Open(ctx context.Context, nc *nats.Conn, master MasterKey, opts Options) (*
 		now = time.Now
 	}
 	return &Store{nc: nc, js: js, stream: stream, keys: keys, now: now, reps: reps}, nil
+}
+
+// createStream creates or updates a stream, retrying while a cluster that has just
+// started has no JetStream meta leader yet.
+func createStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	wait := 100 * time.Millisecond
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := js.CreateOrUpdateStream(ctx, cfg)
+		if err == nil || time.Now().After(deadline) || errors.Is(err, context.Canceled) {
+			return st, err
+		}
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.Code == 400 {
+			return nil, err
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		wait = min(wait*2, 2*time.Second)
+	}
 }
 
 // Keyring returns the store's keyring, for sealing and opening secret values.
