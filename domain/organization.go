@@ -123,6 +123,9 @@ func (o *Organization) AddMember(p Principal, userID string, role Role) (Event, 
 	if err := o.authorizeMemberChange(p, role); err != nil {
 		return nil, err
 	}
+	if _, err := ParseRole(string(role)); err != nil {
+		return nil, err
+	}
 	if _, ok := o.members[userID]; ok {
 		return nil, Invalid("email", "is already a member of this organization")
 	}
@@ -139,6 +142,9 @@ func (o *Organization) ChangeRole(p Principal, userID string, role Role) ([]Even
 		return nil, Errorf(CodeNotFound, "The member was not found.")
 	}
 	if err := o.authorizeMemberChange(p, cur, role); err != nil {
+		return nil, err
+	}
+	if _, err := ParseRole(string(role)); err != nil {
 		return nil, err
 	}
 	if cur == role {

@@ -97,13 +97,18 @@ func CreateSecret(p Principal, in NewSecretInput) (Event, error) {
 	if err := Authorize(p, ActionCreate, Target{}); err != nil {
 		return nil, err
 	}
-	if _, err := ParseSecretName(string(in.Name)); err != nil {
+	name, err := ParseSecretName(string(in.Name))
+	if err != nil {
 		return nil, err
 	}
+	in.Name = name
 	if err := ValidateDescription(in.Description); err != nil {
 		return nil, err
 	}
 	for env, v := range in.Values {
+		if err := knownEnvironment(env); err != nil {
+			return nil, err
+		}
 		if v.Version != 1 {
 			return nil, Invalid("values."+string(env), "a new secret's values start at version 1")
 		}
@@ -119,6 +124,15 @@ type SecretChange struct {
 	Set             map[Environment]ValueVersion
 	Remove          []Environment
 	ExpectedVersion *int
+}
+
+// knownEnvironment rejects a value for an environment outside the three fixed ones, so
+// that no such value is ever recorded in the log.
+func knownEnvironment(env Environment) error {
+	if _, err := ParseEnvironment(string(env)); err != nil {
+		return Invalid("values."+string(env), "must be one of development, staging, production")
+	}
+	return nil
 }
 
 func (s *Secret) mustExist() error {
@@ -152,6 +166,9 @@ func (s *Secret) Update(p Principal, c SecretChange) ([]Event, error) {
 		ev.Description = &d
 	}
 	for env, v := range c.Set {
+		if err := knownEnvironment(env); err != nil {
+			return nil, err
+		}
 		if v.Version != s.NextValueVersion(env) {
 			return nil, Errorf(CodeVersionConflict, "The %s value was changed by someone else.", env)
 		}

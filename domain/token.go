@@ -109,6 +109,11 @@ func CreateServiceToken(p Principal, name string, envs []Environment, expires *t
 	if len(envs) == 0 {
 		return nil, Invalid("environments", "must name at least one environment")
 	}
+	for _, e := range envs {
+		if _, err := ParseEnvironment(string(e)); err != nil {
+			return nil, Invalid("environments", "must name only development, staging or production")
+		}
+	}
 	uniq := []Environment{}
 	for _, e := range Environments() {
 		if slices.Contains(envs, e) {
