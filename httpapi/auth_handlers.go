@@ -1,0 +1,174 @@
+package httpapi
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/projections"
+)
+
+// userJSON is a user as responses show it.
+type userJSON struct {
+	ID         string `json:"id"`
+	Email      string `json:"email"`
+	Name       string `json:"name"`
+	Superadmin bool   `json:"superadmin"`
+}
+
+func userFromReadModel(u projections.User) userJSON {
+	return userJSON{ID: u.ID, Email: u.Email, Name: u.Name, Superadmin: u.Superadmin}
+}
+
+type signupRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Name     string `json:"name"`
+}
+
+// signup registers a user when sign-up is open.
+func (s *Server) signup(c *fiber.Ctx) error {
+	if !s.signupOpen {
+		return domain.Errorf(domain.CodeForbidden, "Sign-up is closed on this server; ask an administrator for an account.")
+	}
+	var req signupRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	return s.registerUser(c, req, false)
+}
+
+type createUserRequest struct {
+	Email      string `json:"email"`
+	Password   string `json:"password"`
+	Name       string `json:"name"`
+	Superadmin bool   `json:"superadmin"`
+}
+
+// createUser lets a platform super-admin create a user, possibly another super-admin.
+func (s *Server) createUser(c *fiber.Ctx) error {
+	if !identityOf(c).Superadmin {
+		return domain.Errorf(domain.CodeForbidden, "Only platform super-admins can create users.")
+	}
+	var req createUserRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	return s.registerUser(c, signupRequest{Email: req.Email, Password: req.Password, Name: req.Name}, req.Superadmin)
+}
+
+func (s *Server) registerUser(c *fiber.Ctx, req signupRequest, superadmin bool) error {
+	res, err := s.cmd.RegisterUser.Handle(c.UserContext(), s.meta(c), commands.RegisterUser{
+		Email: req.Email, Name: req.Name, Password: domain.NewPlaintext(req.Password), Superadmin: superadmin,
+	})
+	if err != nil {
+		return s.refused(c, err)
+	}
+	if err := s.settle(c, res.Seq); err != nil {
+		return err
+	}
+	u, err := s.rm.GetUser(c.UserContext(), res.ID)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"user": userFromReadModel(u)})
+}
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// login checks a password and starts a session: a bearer token in the body and the
+// same token in an HttpOnly cookie, with a readable CSRF cookie beside it.
+func (s *Server) login(c *fiber.Ctx) error {
+	var req loginRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	email, _ := domain.NormalizeEmail(req.Email)
+	if email == "" {
+		email = req.Email
+	}
+	ip := c.IP()
+	if ok, wait := s.limiter.allowed(email, ip); !ok {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(wait.Seconds())+1))
+		return &apiError{code: codeRateLimited, detail: "Too many failed logins; wait a while and try again."}
+	}
+	u, err := s.cmd.Authenticate.Handle(c.UserContext(), commands.Authenticate{Email: req.Email, Password: domain.NewPlaintext(req.Password)})
+	if domain.IsCode(err, domain.CodeUnauthenticated) {
+		s.limiter.failed(email, ip)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	s.limiter.succeeded(email, ip)
+	token, sess, err := s.sessions.create(c.UserContext(), u)
+	if err != nil {
+		return err
+	}
+	s.setSessionCookies(c, token, sess.CSRF, sess.ExpiresAt)
+	return c.JSON(fiber.Map{
+		"user":       userJSON{ID: u.ID, Email: u.Email, Name: u.Name, Superadmin: u.Superadmin},
+		"token":      token,
+		"expires_at": sess.ExpiresAt,
+	})
+}
+
+func (s *Server) setSessionCookies(c *fiber.Ctx, token, csrf string, expires time.Time) {
+	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: token, Path: "/", Expires: expires,
+		Secure: s.secure, HTTPOnly: true, SameSite: fiber.CookieSameSiteStrictMode})
+	c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: csrf, Path: "/", Expires: expires,
+		Secure: s.secure, HTTPOnly: false, SameSite: fiber.CookieSameSiteStrictMode})
+}
+
+func (s *Server) clearSessionCookies(c *fiber.Ctx) {
+	past := time.Unix(0, 0)
+	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: "", Path: "/", Expires: past, MaxAge: -1,
+		Secure: s.secure, HTTPOnly: true, SameSite: fiber.CookieSameSiteStrictMode})
+	c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: "", Path: "/", Expires: past, MaxAge: -1,
+		Secure: s.secure, SameSite: fiber.CookieSameSiteStrictMode})
+}
+
+// logout ends the session on the server: its token no longer authenticates anyone,
+// on any replica.
+func (s *Server) logout(c *fiber.Ctx) error {
+	if key := identityOf(c).SessionKey; key != "" {
+		if err := s.sessions.end(c.UserContext(), key); err != nil {
+			return err
+		}
+	}
+	s.clearSessionCookies(c)
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+type membershipJSON struct {
+	OrgID   string      `json:"org_id"`
+	OrgName string      `json:"org_name"`
+	Role    domain.Role `json:"role"`
+}
+
+// me is the caller and the organizations it belongs to.
+func (s *Server) me(c *fiber.Ctx) error {
+	id := identityOf(c)
+	user := userJSON{ID: id.UserID, Email: id.Email, Name: id.Name, Superadmin: id.Superadmin}
+	u, err := s.rm.GetUser(c.UserContext(), id.UserID)
+	switch {
+	case err == nil:
+		user = userFromReadModel(u)
+	case !domain.IsCode(err, domain.CodeNotFound):
+		return err
+	}
+	ms, err := s.rm.MembershipsOf(c.UserContext(), id.UserID)
+	if err != nil {
+		return err
+	}
+	out := make([]membershipJSON, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, membershipJSON{OrgID: m.OrgID, OrgName: m.OrgName, Role: m.Role})
+	}
+	return c.JSON(fiber.Map{"user": user, "memberships": out})
+}

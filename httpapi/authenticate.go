@@ -1,0 +1,146 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/domain"
+)
+
+// identity is who sent a request.
+type identity struct {
+	UserID     string
+	Email      string
+	Name       string
+	Superadmin bool
+	// SessionKey is the session's bucket key when a session token or cookie was used.
+	SessionKey string
+	// ViaCookie means the session came from the cookie, so mutations need CSRF.
+	ViaCookie bool
+	// TokenID is the personal access token used, if any.
+	TokenID string
+}
+
+type identityLocal struct{}
+
+func identityOf(c *fiber.Ctx) identity {
+	id, _ := c.Locals(identityLocal{}).(identity)
+	return id
+}
+
+// maxUserAgent bounds what an event records of the User-Agent header.
+const maxUserAgent = 512
+
+// meta is the command metadata of a request: the caller, its address and agent, and
+// the Idempotency-Key.
+func (s *Server) meta(c *fiber.Ctx) commands.Meta {
+	id := identityOf(c)
+	ua := c.Get(fiber.HeaderUserAgent)
+	if len(ua) > maxUserAgent {
+		ua = strings.ToValidUTF8(ua[:maxUserAgent], "")
+	}
+	return commands.Meta{
+		UserID:     id.UserID,
+		Superadmin: id.Superadmin,
+		Actor:      domain.Actor{UserID: id.UserID, TokenID: id.TokenID, IP: c.IP(), UserAgent: ua},
+		// The same key the idempotency store uses: JetStream also de-duplicates.
+		IdempotencyKey: c.Get(headerIdempotencyKey),
+	}
+}
+
+// authenticate finds the caller (bearer token first, then the session cookie), checks
+// CSRF on cookie-authenticated mutations, and honours min_seq on reads.
+func (s *Server) authenticate(c *fiber.Ctx) error {
+	id, err := s.identify(c)
+	if err != nil {
+		return err
+	}
+	if id.ViaCookie && isMutation(c.Method()) {
+		got := c.Get(csrfHeader)
+		if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(id.csrf)) != 1 {
+			return &apiError{code: codeCSRF, detail: "Send the keyledger_csrf cookie's value in the X-CSRF-Token header."}
+		}
+	}
+	c.Locals(identityLocal{}, id.identity)
+	if c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead {
+		if err := s.waitMinSeq(c); err != nil {
+			return err
+		}
+	}
+	return c.Next()
+}
+
+func isMutation(method string) bool {
+	switch method {
+	case fiber.MethodPost, fiber.MethodPatch, fiber.MethodDelete, fiber.MethodPut:
+		return true
+	}
+	return false
+}
+
+// identified is an identity with the session's CSRF token, which stays out of Locals.
+type identified struct {
+	identity
+	csrf string
+}
+
+func (s *Server) identify(c *fiber.Ctx) (identified, error) {
+	ctx := c.UserContext()
+	if h := c.Get(fiber.HeaderAuthorization); h != "" {
+		scheme, token, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+			return identified{}, errUnauthenticated()
+		}
+		return s.identifyToken(ctx, strings.TrimSpace(token))
+	}
+	if token := c.Cookies(sessionCookie); token != "" {
+		id, err := s.identifySession(ctx, token)
+		id.ViaCookie = true
+		return id, err
+	}
+	return identified{}, errUnauthenticated()
+}
+
+func (s *Server) identifyToken(ctx context.Context, token string) (identified, error) {
+	switch {
+	case commands.IsPersonalToken(token):
+		ti, err := s.cmd.AuthenticateToken.Handle(ctx, token, "")
+		if err != nil {
+			return identified{}, err
+		}
+		return identified{identity: identity{UserID: ti.UserID, Superadmin: ti.Superadmin, TokenID: ti.TokenID}}, nil
+	case commands.IsServiceToken(token):
+		// Service tokens speak for an integration, not a user: they only fetch values.
+		return identified{}, errUnauthenticated()
+	}
+	return s.identifySession(ctx, token)
+}
+
+func (s *Server) identifySession(ctx context.Context, token string) (identified, error) {
+	key, sess, err := s.sessions.lookup(ctx, token)
+	if err != nil {
+		return identified{}, err
+	}
+	return identified{
+		identity: identity{UserID: sess.UserID, Email: sess.Email, Name: sess.Name, Superadmin: sess.Superadmin, SessionKey: key},
+		csrf:     sess.CSRF,
+	}, nil
+}
+
+// waitMinSeq waits (bounded) until the read models reflect ?min_seq=.
+func (s *Server) waitMinSeq(c *fiber.Ctx) error {
+	raw := c.Query("min_seq")
+	if raw == "" {
+		return nil
+	}
+	seq, err := strconv.ParseUint(raw, 10, 64)
+	if err != nil {
+		return errInvalidRequest("min_seq must be a stream sequence (a non-negative integer).")
+	}
+	s.waitFor(c, seq)
+	return nil
+}

@@ -1,0 +1,127 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// decodeBody decodes the request body into dst (a pointer to a struct with json tags)
+// strictly: a body that is not JSON is invalid_json; a field dst does not name (names
+// are matched exactly, not case-insensitively as encoding/json would), a value of the
+// wrong type or a body that is not an object is invalid_request. No part of the body
+// is echoed back except the name of an offending field.
+func decodeBody(c *fiber.Ctx, dst any) error {
+	body := c.Body()
+	if len(bytes.TrimSpace(body)) == 0 {
+		return errInvalidJSON("The request body is empty; send a JSON object.")
+	}
+	if !json.Valid(body) {
+		return errInvalidJSON("The request body is not valid JSON.")
+	}
+	if err := checkFields(body, reflect.TypeOf(dst), ""); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(body, dst); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return errInvalidRequest(fmt.Sprintf("Field %s has the wrong type.", quoteField(te.Field)))
+		}
+		return errInvalidRequest("The request body does not have the shape this endpoint expects.")
+	}
+	return nil
+}
+
+// decodeOptionalBody is decodeBody for endpoints whose body may be empty.
+func decodeOptionalBody(c *fiber.Ctx, dst any) error {
+	if len(bytes.TrimSpace(c.Body())) == 0 {
+		return nil
+	}
+	return decodeBody(c, dst)
+}
+
+// checkFields walks data alongside t and rejects object keys that t does not declare.
+func checkFields(data []byte, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	trimmed := bytes.TrimSpace(data)
+	if bytes.Equal(trimmed, []byte("null")) {
+		return nil
+	}
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		if path == "" {
+			return errInvalidRequest("The request body must be a JSON object.")
+		}
+		return errInvalidRequest(fmt.Sprintf("Field %s must be an object.", quoteField(path)))
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(trimmed, &obj); err != nil {
+		return errInvalidRequest("The request body does not have the shape this endpoint expects.")
+	}
+	fields := jsonFields(t)
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		name := k
+		if path != "" {
+			name = path + "." + k
+		}
+		ft, ok := fields[k]
+		if !ok {
+			return errInvalidRequest(fmt.Sprintf("Unknown field %s.", quoteField(name)))
+		}
+		if err := checkFields(obj[k], ft, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// jsonFields maps a struct's JSON names to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+// quoteField quotes a field name for an error detail, cut short so that a huge key is
+// not sent back.
+func quoteField(name string) string {
+	const maxLen = 64
+	if len(name) > maxLen {
+		cut := maxLen
+		for cut > 0 && !utf8.RuneStart(name[cut]) {
+			cut--
+		}
+		name = name[:cut] + "…"
+	}
+	return strconv.Quote(name)
+}

@@ -1,0 +1,15 @@
+// Package httpapi is Keyledger's HTTP edge: a Fiber app that serves the API of
+// shared/API.md under /api/v1, the operations endpoints (/healthz, /readyz) and the
+// embedded dashboard. It owns routing, authentication (sessions, bearer tokens, CSRF),
+// the one table that maps errors to problem+json, strict request decoding, request
+// limits, idempotent replays and security headers.
+//
+// Writes go through the command handlers (which decide against the log); reads come
+// from the PostgreSQL read models through the narrow ReadModel interface, after
+// waiting for the projection to reach the sequence a command produced. The package
+// never writes to Postgres, never logs a request body, and opens a secret value only in
+// the reveal handler, whose response is neither cached nor stored.
+//
+// It may import every Keyledger package below it (domain, eventstore, commands,
+// projections); nothing imports it but cmd/keyledger and its own tests.
+package httpapi

@@ -1,0 +1,117 @@
+package httpapi
+
+import (
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/projections"
+)
+
+type memberJSON struct {
+	UserID  string      `json:"user_id"`
+	Email   string      `json:"email"`
+	Name    string      `json:"name"`
+	Role    domain.Role `json:"role"`
+	AddedAt time.Time   `json:"added_at"`
+}
+
+func memberOut(m projections.Member) memberJSON {
+	return memberJSON{UserID: m.UserID, Email: m.Email, Name: m.Name, Role: m.Role, AddedAt: m.AddedAt.UTC()}
+}
+
+// manager checks that the caller may manage the organization (priority ≥ 100), which
+// listing its members takes too.
+func (s *Server) manager(c *fiber.Ctx) (domain.Principal, error) {
+	_, p, err := s.orgAccess(c)
+	if err != nil {
+		return domain.Principal{}, err
+	}
+	return p, domain.Authorize(p, domain.ActionManage, domain.Target{})
+}
+
+func (s *Server) listMembers(c *fiber.Ctx) error {
+	if _, err := s.manager(c); err != nil {
+		return err
+	}
+	ms, err := s.rm.ListMembers(c.UserContext(), c.Params("org"))
+	if err != nil {
+		return err
+	}
+	out := make([]memberJSON, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, memberOut(m))
+	}
+	return c.JSON(fiber.Map{"items": out})
+}
+
+func (s *Server) writeMember(c *fiber.Ctx, orgID, userID string) error {
+	m, err := s.rm.GetMember(c.UserContext(), orgID, userID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(memberOut(m))
+}
+
+type addMemberRequest struct {
+	Email string `json:"email"`
+	Role  string `json:"role"`
+}
+
+func (s *Server) addMember(c *fiber.Ctx) error {
+	var req addMemberRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	role, err := domain.ParseRole(req.Role)
+	if err != nil {
+		return err
+	}
+	orgID := c.Params("org")
+	res, err := s.cmd.AddMember.Handle(c.UserContext(), s.meta(c), commands.AddMember{OrgID: orgID, Email: req.Email, Role: role})
+	if err != nil {
+		return s.refused(c, err)
+	}
+	if err := s.settle(c, res.Seq); err != nil {
+		return err
+	}
+	c.Location("/api/v1/orgs/" + orgID + "/members/" + res.ID)
+	c.Status(fiber.StatusCreated)
+	return s.writeMember(c, orgID, res.ID)
+}
+
+type changeRoleRequest struct {
+	Role string `json:"role"`
+}
+
+func (s *Server) changeMemberRole(c *fiber.Ctx) error {
+	var req changeRoleRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	role, err := domain.ParseRole(req.Role)
+	if err != nil {
+		return err
+	}
+	orgID, userID := c.Params("org"), c.Params("user")
+	res, err := s.cmd.ChangeMemberRole.Handle(c.UserContext(), s.meta(c), commands.ChangeMemberRole{OrgID: orgID, UserID: userID, Role: role})
+	if err != nil {
+		return s.refused(c, err)
+	}
+	if err := s.settle(c, res.Seq); err != nil {
+		return err
+	}
+	return s.writeMember(c, orgID, userID)
+}
+
+func (s *Server) removeMember(c *fiber.Ctx) error {
+	res, err := s.cmd.RemoveMember.Handle(c.UserContext(), s.meta(c), commands.RemoveMember{OrgID: c.Params("org"), UserID: c.Params("user")})
+	if err != nil {
+		return s.refused(c, err)
+	}
+	if err := s.settle(c, res.Seq); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}

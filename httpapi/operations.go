@@ -1,0 +1,63 @@
+package httpapi
+
+import (
+	"context"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// readyTimeout bounds each dependency check of /readyz.
+const readyTimeout = 2 * time.Second
+
+// healthz says the process is alive; it checks nothing else.
+func (s *Server) healthz(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// readiness is /readyz's body.
+type readiness struct {
+	Status        string  `json:"status"`
+	NATS          string  `json:"nats"`
+	Postgres      string  `json:"postgres"`
+	StreamSeq     *uint64 `json:"stream_seq,omitempty"`
+	Checkpoint    *uint64 `json:"checkpoint,omitempty"`
+	ProjectionLag *uint64 `json:"projection_lag,omitempty"`
+}
+
+// readyz answers 200 when NATS and Postgres answer, with how far the projection lags
+// behind the log; 503 otherwise. Errors are not detailed: the body is public.
+func (s *Server) readyz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), readyTimeout)
+	defer cancel()
+	r := readiness{Status: "ready", NATS: "ok", Postgres: "ok"}
+	head, err := s.store.LastSeq(ctx)
+	if err != nil {
+		s.log.Warn("readyz: nats", "err", err)
+		r.NATS, r.Status = "unavailable", "unavailable"
+	} else {
+		r.StreamSeq = &head
+	}
+	cp, err := s.rm.Checkpoint(ctx)
+	if err == nil {
+		err = s.rm.Ping(ctx)
+	}
+	if err != nil {
+		s.log.Warn("readyz: postgres", "err", err)
+		r.Postgres, r.Status = "unavailable", "unavailable"
+	} else {
+		r.Checkpoint = &cp
+	}
+	if r.StreamSeq != nil && r.Checkpoint != nil {
+		lag := uint64(0)
+		if head > cp {
+			lag = head - cp
+		}
+		r.ProjectionLag = &lag
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	if r.Status != "ready" {
+		c.Status(fiber.StatusServiceUnavailable)
+	}
+	return c.JSON(r)
+}

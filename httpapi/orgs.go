@@ -1,0 +1,157 @@
+package httpapi
+
+import (
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/projections"
+)
+
+// principal is the caller in an organization as the read model knows it. A caller who
+// is neither a member nor a super-admin gets not_found: existence is not leaked.
+func (s *Server) principal(c *fiber.Ctx, orgID string) (domain.Principal, error) {
+	id := identityOf(c)
+	role, err := s.rm.RoleOf(c.UserContext(), orgID, id.UserID)
+	if err != nil {
+		return domain.Principal{}, err
+	}
+	p := domain.Principal{UserID: id.UserID, Role: role, Superadmin: id.Superadmin}
+	if err := domain.Authorize(p, domain.ActionView, domain.Target{}); err != nil {
+		return domain.Principal{}, err
+	}
+	return p, nil
+}
+
+// orgAccess is the organization of a request and the caller's place in it.
+func (s *Server) orgAccess(c *fiber.Ctx) (projections.Org, domain.Principal, error) {
+	orgID := c.Params("org")
+	p, err := s.principal(c, orgID)
+	if err != nil {
+		return projections.Org{}, domain.Principal{}, err
+	}
+	o, err := s.rm.GetOrg(c.UserContext(), orgID)
+	if err != nil {
+		return projections.Org{}, domain.Principal{}, err
+	}
+	return o, p, nil
+}
+
+// orgJSON is an organization with the caller's role (null for a super-admin who is not
+// a member).
+type orgJSON struct {
+	ID           string              `json:"id"`
+	Name         string              `json:"name"`
+	Role         *domain.Role        `json:"role"`
+	RevealPolicy domain.RevealPolicy `json:"reveal_policy"`
+	CreatedAt    time.Time           `json:"created_at"`
+}
+
+func orgOut(o projections.Org, role domain.Role) orgJSON {
+	out := orgJSON{ID: o.ID, Name: o.Name, RevealPolicy: o.RevealPolicy, CreatedAt: o.CreatedAt.UTC()}
+	if role != "" {
+		out.Role = &role
+	}
+	return out
+}
+
+type createOrgRequest struct {
+	Name string `json:"name"`
+}
+
+func (s *Server) createOrg(c *fiber.Ctx) error {
+	var req createOrgRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	res, err := s.cmd.CreateOrganization.Handle(c.UserContext(), s.meta(c), commands.CreateOrganization{Name: req.Name})
+	if err != nil {
+		return s.refused(c, err)
+	}
+	if err := s.settle(c, res.Seq); err != nil {
+		return err
+	}
+	c.Location("/api/v1/orgs/" + res.ID)
+	c.Status(fiber.StatusCreated)
+	return s.writeOrg(c, res.ID)
+}
+
+func (s *Server) writeOrg(c *fiber.Ctx, orgID string) error {
+	p, err := s.principal(c, orgID)
+	if err != nil {
+		return err
+	}
+	o, err := s.rm.GetOrg(c.UserContext(), orgID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(orgOut(o, p.Role))
+}
+
+func (s *Server) listOrgs(c *fiber.Ctx) error {
+	ms, err := s.rm.MembershipsOf(c.UserContext(), identityOf(c).UserID)
+	if err != nil {
+		return err
+	}
+	out := make([]orgJSON, 0, len(ms))
+	for _, m := range ms {
+		o, err := s.rm.GetOrg(c.UserContext(), m.OrgID)
+		if domain.IsCode(err, domain.CodeNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		out = append(out, orgOut(o, m.Role))
+	}
+	return c.JSON(fiber.Map{"items": out})
+}
+
+func (s *Server) getOrg(c *fiber.Ctx) error {
+	return s.writeOrg(c, c.Params("org"))
+}
+
+type updateOrgRequest struct {
+	Name         *string `json:"name"`
+	RevealPolicy *string `json:"reveal_policy"`
+}
+
+func (s *Server) updateOrg(c *fiber.Ctx) error {
+	var req updateOrgRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	cmd := commands.UpdateOrganization{OrgID: c.Params("org"), Name: req.Name}
+	if req.RevealPolicy != nil {
+		rp, err := domain.ParseRevealPolicy(*req.RevealPolicy)
+		if err != nil {
+			return err
+		}
+		cmd.RevealPolicy = &rp
+	}
+	res, err := s.cmd.UpdateOrganization.Handle(c.UserContext(), s.meta(c), cmd)
+	if err != nil {
+		return s.refused(c, err)
+	}
+	if err := s.settle(c, res.Seq); err != nil {
+		return err
+	}
+	return s.writeOrg(c, cmd.OrgID)
+}
+
+type environmentJSON struct {
+	Slug domain.Environment `json:"slug"`
+	Name string             `json:"name"`
+}
+
+func (s *Server) listEnvironments(c *fiber.Ctx) error {
+	if _, _, err := s.orgAccess(c); err != nil {
+		return err
+	}
+	out := []environmentJSON{}
+	for _, e := range domain.Environments() {
+		out = append(out, environmentJSON{Slug: e, Name: e.DisplayName()})
+	}
+	return c.JSON(fiber.Map{"items": out})
+}

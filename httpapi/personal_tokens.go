@@ -1,0 +1,61 @@
+package httpapi
+
+import (
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/keyledger/keyledger/commands"
+)
+
+type createTokenRequest struct {
+	Name      string     `json:"name"`
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+type tokenJSON struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	ExpiresAt *time.Time `json:"expires_at"`
+	CreatedAt time.Time  `json:"created_at"`
+}
+
+// createToken issues a personal access token; the token is in this response only.
+func (s *Server) createToken(c *fiber.Ctx) error {
+	var req createTokenRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	issued, err := s.cmd.PersonalTokens.Create(c.UserContext(), s.meta(c), commands.CreatePersonalToken{Name: req.Name, ExpiresAt: req.ExpiresAt})
+	if err != nil {
+		return s.refused(c, err)
+	}
+	if err := s.settle(c, issued.Seq); err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"id": issued.ID, "token": issued.Token, "name": req.Name, "expires_at": req.ExpiresAt})
+}
+
+// listTokens lists the caller's personal access tokens, without the tokens.
+func (s *Server) listTokens(c *fiber.Ctx) error {
+	ts, err := s.rm.ListPersonalTokens(c.UserContext(), identityOf(c).UserID)
+	if err != nil {
+		return err
+	}
+	out := make([]tokenJSON, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, tokenJSON{ID: t.ID, Name: t.Name, ExpiresAt: t.ExpiresAt, CreatedAt: t.CreatedAt.UTC()})
+	}
+	return c.JSON(fiber.Map{"items": out})
+}
+
+// revokeToken ends one of the caller's personal access tokens.
+func (s *Server) revokeToken(c *fiber.Ctx) error {
+	res, err := s.cmd.PersonalTokens.Revoke(c.UserContext(), s.meta(c), commands.RevokePersonalToken{TokenID: c.Params("id")})
+	if err != nil {
+		return s.refused(c, err)
+	}
+	if err := s.settle(c, res.Seq); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}

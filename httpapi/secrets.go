@@ -1,0 +1,322 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/projections"
+)
+
+// maxQueryLength bounds the q parameter; no name is longer than 128 characters.
+const maxQueryLength = 128
+
+// secretFilter reads the list's query parameters; a bad one is invalid_request.
+func secretFilter(c *fiber.Ctx) (projections.SecretFilter, *time.Time, error) {
+	var f projections.SecretFilter
+	if raw := c.Query("env"); raw != "" {
+		env, err := domain.ParseEnvironment(raw)
+		if err != nil {
+			return f, nil, errInvalidRequest("env must be one of development, staging, production.")
+		}
+		f.Env = env
+	}
+	f.Q = c.Query("q")
+	if len(f.Q) > maxQueryLength {
+		return f, nil, errInvalidRequest("q must be at most 128 characters.")
+	}
+	if raw := c.Query("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > projections.MaxLimit {
+			return f, nil, errInvalidRequest("limit must be an integer from 1 to 1000.")
+		}
+		f.Limit = n
+	}
+	f.Cursor = c.Query("cursor")
+	if raw := c.Query("as_of"); raw != "" {
+		t, err := time.Parse(time.RFC3339, raw)
+		if err != nil {
+			return f, nil, errInvalidRequest("as_of must be an RFC 3339 time.")
+		}
+		return f, &t, nil
+	}
+	return f, nil, nil
+}
+
+func (s *Server) listSecrets(c *fiber.Ctx) error {
+	f, asOf, err := secretFilter(c)
+	if err != nil {
+		return err
+	}
+	org, p, err := s.orgAccess(c)
+	if err != nil {
+		return err
+	}
+	var rows []projections.SecretRow
+	var next string
+	if asOf != nil {
+		rows, next, err = projections.SecretsAsOf(c.UserContext(), s.store, org.ID, *asOf, f)
+	} else {
+		rows, next, err = s.rm.ListSecrets(c.UserContext(), org.ID, f)
+	}
+	if domain.IsCode(err, domain.CodeValidation) {
+		// The read model names a bad cursor or limit: a query parameter, not a field.
+		return errInvalidRequest("cursor is not one this server returned.")
+	}
+	if err != nil {
+		return err
+	}
+	items := make([]secretJSON, 0, len(rows))
+	for _, r := range rows {
+		items = append(items, secretOut(r, p, org.RevealPolicy))
+	}
+	var nextCursor *string
+	if next != "" {
+		nextCursor = &next
+	}
+	return c.JSON(fiber.Map{"items": items, "next_cursor": nextCursor})
+}
+
+// writeSecret answers with one row as the caller sees it.
+func (s *Server) writeSecret(c *fiber.Ctx, secretID string) error {
+	org, p, err := s.orgAccess(c)
+	if err != nil {
+		return err
+	}
+	row, err := s.rm.GetSecret(c.UserContext(), org.ID, secretID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(secretOut(row, p, org.RevealPolicy))
+}
+
+func (s *Server) getSecret(c *fiber.Ctx) error {
+	return s.writeSecret(c, c.Params("secret"))
+}
+
+type newSecretValues struct {
+	Development *string `json:"development"`
+	Staging     *string `json:"staging"`
+	Production  *string `json:"production"`
+}
+
+type createSecretRequest struct {
+	Name        string           `json:"name"`
+	Description string           `json:"description"`
+	Values      *newSecretValues `json:"values"`
+}
+
+func (v *newSecretValues) plaintexts() map[domain.Environment]domain.Plaintext {
+	out := map[domain.Environment]domain.Plaintext{}
+	if v == nil {
+		return out
+	}
+	for env, p := range map[domain.Environment]*string{domain.Development: v.Development, domain.Staging: v.Staging, domain.Production: v.Production} {
+		if p != nil {
+			out[env] = domain.NewPlaintext(*p)
+		}
+	}
+	return out
+}
+
+func (s *Server) createSecret(c *fiber.Ctx) error {
+	var req createSecretRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	orgID := c.Params("org")
+	res, err := s.cmd.CreateSecret.Handle(c.UserContext(), s.meta(c), commands.CreateSecret{
+		OrgID: orgID, Name: req.Name, Description: req.Description, Values: req.Values.plaintexts(),
+	})
+	if err != nil {
+		return s.refused(c, err)
+	}
+	if err := s.settle(c, res.Seq); err != nil {
+		return err
+	}
+	c.Location("/api/v1/orgs/" + orgID + "/secrets/" + res.ID)
+	c.Status(fiber.StatusCreated)
+	return s.writeSecret(c, res.ID)
+}
+
+type updateSecretRequest struct {
+	Description     *string                    `json:"description"`
+	Values          map[string]json.RawMessage `json:"values"`
+	ExpectedVersion *int                       `json:"expected_version"`
+}
+
+// valueChanges reads PATCH values: a string sets, null removes, an absent environment
+// stays as it is.
+func valueChanges(raw map[string]json.RawMessage) (map[domain.Environment]*domain.Plaintext, error) {
+	out := map[domain.Environment]*domain.Plaintext{}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		env, err := domain.ParseEnvironment(k)
+		if err != nil {
+			return nil, errInvalidRequest(fmt.Sprintf("Unknown field %s.", quoteField("values."+k)))
+		}
+		if string(raw[k]) == "null" {
+			out[env] = nil
+			continue
+		}
+		var v string
+		if err := json.Unmarshal(raw[k], &v); err != nil {
+			return nil, errInvalidRequest(fmt.Sprintf("Field %s must be a string or null.", quoteField("values."+k)))
+		}
+		p := domain.NewPlaintext(v)
+		out[env] = &p
+	}
+	return out, nil
+}
+
+func (s *Server) updateSecret(c *fiber.Ctx) error {
+	var req updateSecretRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	values, err := valueChanges(req.Values)
+	if err != nil {
+		return err
+	}
+	secretID := c.Params("secret")
+	res, err := s.cmd.UpdateSecret.Handle(c.UserContext(), s.meta(c), commands.UpdateSecret{
+		OrgID: c.Params("org"), SecretID: secretID, Description: req.Description, Values: values, ExpectedVersion: req.ExpectedVersion,
+	})
+	if err != nil {
+		return s.refused(c, err)
+	}
+	if err := s.settle(c, res.Seq); err != nil {
+		return err
+	}
+	return s.writeSecret(c, secretID)
+}
+
+func (s *Server) deleteSecret(c *fiber.Ctx) error {
+	cmd := commands.DeleteSecret{OrgID: c.Params("org"), SecretID: c.Params("secret")}
+	if raw := c.Query("env"); raw != "" {
+		env, err := domain.ParseEnvironment(raw)
+		if err != nil {
+			return errInvalidRequest("env must be one of development, staging, production.")
+		}
+		cmd.Env = &env
+	}
+	res, err := s.cmd.DeleteSecret.Handle(c.UserContext(), s.meta(c), cmd)
+	if err != nil {
+		return s.refused(c, err)
+	}
+	if err := s.settle(c, res.Seq); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+type revealRequest struct {
+	Env string `json:"env"`
+}
+
+// hideAfterSeconds tells the UI when to mask a revealed value again.
+const hideAfterSeconds = 30
+
+// revealSecret is the one handler whose response holds a value. It is audited by the
+// command (allowed or denied), never cached by the idempotency store, and marked
+// no-store for every cache on the way.
+func (s *Server) revealSecret(c *fiber.Ctx) error {
+	var req revealRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	env, err := domain.ParseEnvironment(req.Env)
+	if err != nil {
+		return err
+	}
+	rev, err := s.cmd.RevealSecret.Handle(c.UserContext(), s.meta(c), commands.RevealSecret{
+		OrgID: c.Params("org"), SecretID: c.Params("secret"), Env: env,
+	})
+	if err != nil {
+		return s.refused(c, err)
+	}
+	if err := s.settle(c, rev.Seq); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderPragma, "no-cache")
+	return c.JSON(fiber.Map{"value": rev.Value.Reveal(), "env": env, "version": rev.Version, "hide_after_seconds": hideAfterSeconds})
+}
+
+type rollbackRequest struct {
+	Env     string `json:"env"`
+	Version int    `json:"version"`
+}
+
+func (s *Server) rollbackSecret(c *fiber.Ctx) error {
+	var req rollbackRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	env, err := domain.ParseEnvironment(req.Env)
+	if err != nil {
+		return err
+	}
+	if req.Version < 1 {
+		return domain.Invalid("version", "must be a version number (1 or more)")
+	}
+	secretID := c.Params("secret")
+	res, err := s.cmd.RollbackSecret.Handle(c.UserContext(), s.meta(c), commands.RollbackSecret{
+		OrgID: c.Params("org"), SecretID: secretID, Env: env, Version: req.Version,
+	})
+	if err != nil {
+		return s.refused(c, err)
+	}
+	if err := s.settle(c, res.Seq); err != nil {
+		return err
+	}
+	return s.writeSecret(c, secretID)
+}
+
+type versionJSON struct {
+	Env     domain.Environment `json:"env"`
+	Version int                `json:"version"`
+	Action  string             `json:"action"`
+	Actor   actorJSON          `json:"actor"`
+	At      time.Time          `json:"at"`
+	Mask    string             `json:"mask,omitempty"`
+}
+
+type actorJSON struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+}
+
+func (s *Server) listVersions(c *fiber.Ctx) error {
+	var env domain.Environment
+	if raw := c.Query("env"); raw != "" {
+		e, err := domain.ParseEnvironment(raw)
+		if err != nil {
+			return errInvalidRequest("env must be one of development, staging, production.")
+		}
+		env = e
+	}
+	org, _, err := s.orgAccess(c)
+	if err != nil {
+		return err
+	}
+	vs, err := s.rm.ListVersions(c.UserContext(), org.ID, c.Params("secret"), env)
+	if err != nil {
+		return err
+	}
+	out := make([]versionJSON, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, versionJSON{Env: v.Env, Version: v.Version, Action: v.Action,
+			Actor: actorJSON{ID: v.ActorID, Email: v.ActorEmail}, At: v.At.UTC(), Mask: v.Mask})
+	}
+	return c.JSON(fiber.Map{"items": out})
+}

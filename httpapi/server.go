@@ -1,0 +1,232 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/projections"
+)
+
+// ReadModel is what the API reads: the projections' queries, read-your-writes waiting
+// and health. *projections.DB implements it.
+type ReadModel interface {
+	ListSecrets(ctx context.Context, orgID string, f projections.SecretFilter) ([]projections.SecretRow, string, error)
+	GetSecret(ctx context.Context, orgID, secretID string) (projections.SecretRow, error)
+	ListVersions(ctx context.Context, orgID, secretID string, env domain.Environment) ([]projections.ValueVersionEntry, error)
+	GetOrg(ctx context.Context, orgID string) (projections.Org, error)
+	MembershipsOf(ctx context.Context, userID string) ([]projections.Membership, error)
+	RoleOf(ctx context.Context, orgID, userID string) (domain.Role, error)
+	ListMembers(ctx context.Context, orgID string) ([]projections.Member, error)
+	GetMember(ctx context.Context, orgID, userID string) (projections.Member, error)
+	GetUser(ctx context.Context, userID string) (projections.User, error)
+	ListPersonalTokens(ctx context.Context, userID string) ([]projections.PersonalTokenInfo, error)
+	WaitFor(ctx context.Context, seq uint64) error
+	Checkpoint(ctx context.Context) (uint64, error)
+	Ping(ctx context.Context) error
+}
+
+// Signup policies.
+const (
+	SignupOpen   = "open"
+	SignupClosed = "closed"
+)
+
+// Bucket names beside the log.
+const (
+	SessionsBucket    = "KEYLEDGER_SESSIONS"
+	IdempotencyBucket = "KEYLEDGER_IDEMPOTENCY"
+)
+
+// Defaults of the tunables in Config.
+const (
+	DefaultSessionTTL     = 12 * time.Hour
+	DefaultWaitTimeout    = 5 * time.Second
+	DefaultLoginFailures  = 5
+	DefaultLoginWindow    = 15 * time.Minute
+	IdempotencyTTL        = 24 * time.Hour
+	MaxBodyBytes          = 1 << 20
+	openBucketsTimeout    = 30 * time.Second
+	defaultReadHeaderSize = 16 << 10
+)
+
+// Config is everything the server needs, passed in by cmd/keyledger (or a test).
+type Config struct {
+	Commands  *commands.Handlers
+	ReadModel ReadModel
+	// Store is the event store: the session and idempotency buckets live beside the
+	// log, and readiness asks it how far the log goes.
+	Store  *eventstore.Store
+	Logger *slog.Logger
+	// Signup is "open" or "closed"; empty means closed.
+	Signup string
+	// Secure means clients reach the server over TLS: cookies get Secure, responses
+	// get Strict-Transport-Security.
+	Secure bool
+	// Assets is the built dashboard (web.Assets()); nil or without index.html serves a
+	// page that says the UI is not built.
+	Assets fs.FS
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// TrustedProxies are the addresses or CIDRs whose X-Forwarded-For is believed.
+	// Empty: the client address is the connection's.
+	TrustedProxies []string
+	// SessionTTL is how long a login lasts (DefaultSessionTTL when zero).
+	SessionTTL time.Duration
+	// WaitTimeout bounds waiting for the projection after a command or for min_seq.
+	WaitTimeout time.Duration
+	// LoginFailures failed logins per email and address within LoginWindow lead to
+	// 429 until the window has passed.
+	LoginFailures int
+	LoginWindow   time.Duration
+}
+
+// Server is the HTTP API. It embeds the Fiber app: Listener, Test and
+// ShutdownWithContext are the app's.
+type Server struct {
+	*fiber.App
+	cmd         *commands.Handlers
+	rm          ReadModel
+	store       *eventstore.Store
+	log         *slog.Logger
+	signupOpen  bool
+	secure      bool
+	now         func() time.Time
+	waitTimeout time.Duration
+	sessions    *sessionStore
+	idem        *eventstore.Bucket
+	limiter     *loginLimiter
+	ui          *ui
+}
+
+// New builds the server and opens its buckets.
+func New(cfg Config) (*Server, error) {
+	if cfg.Commands == nil || cfg.ReadModel == nil || cfg.Store == nil {
+		return nil, errors.New("httpapi: Commands, ReadModel and Store are required")
+	}
+	s := &Server{
+		cmd: cfg.Commands, rm: cfg.ReadModel, store: cfg.Store, log: cfg.Logger,
+		secure: cfg.Secure, now: cfg.Now, waitTimeout: cfg.WaitTimeout,
+	}
+	switch cfg.Signup {
+	case SignupOpen:
+		s.signupOpen = true
+	case SignupClosed, "":
+	default:
+		return nil, fmt.Errorf("httpapi: signup must be %q or %q, not %q", SignupOpen, SignupClosed, cfg.Signup)
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.waitTimeout <= 0 {
+		s.waitTimeout = DefaultWaitTimeout
+	}
+	ttl := cfg.SessionTTL
+	if ttl <= 0 {
+		ttl = DefaultSessionTTL
+	}
+	failures, window := cfg.LoginFailures, cfg.LoginWindow
+	if failures <= 0 {
+		failures = DefaultLoginFailures
+	}
+	if window <= 0 {
+		window = DefaultLoginWindow
+	}
+	s.limiter = newLoginLimiter(failures, window, s.now)
+	// New has no caller context: cmd/keyledger builds the server once at start-up, and
+	// opening two buckets is bounded here.
+	ctx, cancel := context.WithTimeout(context.Background(), openBucketsTimeout)
+	defer cancel()
+	sb, err := cfg.Store.Bucket(ctx, SessionsBucket, ttl)
+	if err != nil {
+		return nil, err
+	}
+	s.sessions = &sessionStore{bucket: sb, ttl: ttl, now: s.now}
+	if s.idem, err = cfg.Store.Bucket(ctx, IdempotencyBucket, IdempotencyTTL); err != nil {
+		return nil, err
+	}
+	s.ui = newUI(cfg.Assets)
+	s.App = fiber.New(s.fiberConfig(cfg.TrustedProxies))
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) fiberConfig(trusted []string) fiber.Config {
+	fc := fiber.Config{
+		AppName:               "keyledger",
+		BodyLimit:             MaxBodyBytes,
+		ReadBufferSize:        defaultReadHeaderSize,
+		ErrorHandler:          s.errorHandler,
+		DisableStartupMessage: true,
+		// Values handed to commands, loggers and limiters outlive the handler; Fiber's
+		// zero-copy strings would change under them.
+		Immutable:   true,
+		ReadTimeout: time.Minute,
+		IdleTimeout: 2 * time.Minute,
+	}
+	if len(trusted) > 0 {
+		fc.ProxyHeader = fiber.HeaderXForwardedFor
+		fc.EnableTrustedProxyCheck = true
+		fc.TrustedProxies = trusted
+		fc.EnableIPValidation = true
+	}
+	return fc
+}
+
+// routes registers every route. Each API route names its middleware explicitly:
+// authenticate (who, CSRF, min_seq) and idempotent (replays of mutations).
+func (s *Server) routes() {
+	app := s.App
+	app.Use(s.securityHeaders)
+	app.Use(s.requestLog)
+	app.Get("/healthz", s.healthz)
+	app.Get("/readyz", s.readyz)
+	app.Get("/api/openapi.json", s.openapi)
+
+	api := app.Group("/api/v1")
+	auth, idem := s.authenticate, s.idempotent
+
+	api.Post("/auth/signup", s.signup)
+	api.Post("/auth/login", s.login)
+	api.Post("/auth/logout", auth, s.logout)
+	api.Get("/me", auth, s.me)
+	api.Post("/admin/users", auth, idem, s.createUser)
+	// Token creation is not replayed from the idempotency store: the store would keep
+	// a usable credential for a day.
+	api.Post("/auth/tokens", auth, s.createToken)
+	api.Get("/auth/tokens", auth, s.listTokens)
+	api.Delete("/auth/tokens/:id", auth, idem, s.revokeToken)
+
+	api.Get("/orgs", auth, s.listOrgs)
+	api.Post("/orgs", auth, idem, s.createOrg)
+	api.Get("/orgs/:org", auth, s.getOrg)
+	api.Patch("/orgs/:org", auth, idem, s.updateOrg)
+	api.Get("/orgs/:org/environments", auth, s.listEnvironments)
+	api.Get("/orgs/:org/members", auth, s.listMembers)
+	api.Post("/orgs/:org/members", auth, idem, s.addMember)
+	api.Patch("/orgs/:org/members/:user", auth, idem, s.changeMemberRole)
+	api.Delete("/orgs/:org/members/:user", auth, idem, s.removeMember)
+
+	api.Get("/orgs/:org/secrets", auth, s.listSecrets)
+	api.Post("/orgs/:org/secrets", auth, idem, s.createSecret)
+	api.Get("/orgs/:org/secrets/:secret", auth, s.getSecret)
+	api.Patch("/orgs/:org/secrets/:secret", auth, idem, s.updateSecret)
+	api.Delete("/orgs/:org/secrets/:secret", auth, idem, s.deleteSecret)
+	// Reveal is never replayed: its response holds a value in clear.
+	api.Post("/orgs/:org/secrets/:secret/reveal", auth, s.revealSecret)
+	api.Get("/orgs/:org/secrets/:secret/versions", auth, s.listVersions)
+	api.Post("/orgs/:org/secrets/:secret/rollback", auth, idem, s.rollbackSecret)
+
+	app.All("/api/*", func(*fiber.Ctx) error { return errNotFound() })
+	app.Get("/*", s.ui.serve)
+}
