@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/domain"
+)
+
+// bootstrapLogin is the super-admin created at start, printed for the newcomer.
+type bootstrapLogin struct {
+	Email    string
+	Password string
+	Created  bool
+}
+
+// bootstrapAdmin makes sure the configured super-admin exists. In dev mode without
+// configured credentials it generates a password once and keeps it (0600) in the data
+// dir, so every later start can print the same login.
+func bootstrapAdmin(ctx context.Context, c *config, h *commands.Handlers) (*bootstrapLogin, error) {
+	email, password := c.BootstrapEmail, c.BootstrapPassword
+	if email == "" && !c.Dev {
+		return nil, nil
+	}
+	if email == "" {
+		var err error
+		email = "admin@keyledger.local"
+		password, err = devPassword(filepath.Join(c.DataDir, "bootstrap-admin-password"))
+		if err != nil {
+			return nil, err
+		}
+	}
+	if password == "" {
+		return nil, fmt.Errorf("KEYLEDGER_BOOTSTRAP_ADMIN_EMAIL is set but KEYLEDGER_BOOTSTRAP_ADMIN_PASSWORD is not")
+	}
+	_, err := h.RegisterUser.Handle(ctx, commands.Meta{Actor: domain.Actor{UserAgent: "keyledger-bootstrap"}},
+		commands.RegisterUser{Email: email, Name: "Administrator", Password: domain.NewPlaintext(password), Superadmin: true})
+	switch {
+	case err == nil:
+		return &bootstrapLogin{Email: email, Password: password, Created: true}, nil
+	case domain.IsCode(err, domain.CodeEmailTaken):
+		return &bootstrapLogin{Email: email, Password: password}, nil
+	}
+	return nil, fmt.Errorf("bootstrap admin: %w", err)
+}
+
+func devPassword(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	raw := make([]byte, 15)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("generate password: %w", err)
+	}
+	pw := base64.RawURLEncoding.EncodeToString(raw)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", fmt.Errorf("save password: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("save password: %w", err)
+	}
+	return pw, nil
+}

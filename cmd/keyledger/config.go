@@ -1,0 +1,77 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+)
+
+// config is the server's configuration: every flag has a KEYLEDGER_* variable with the
+// same meaning; a flag given on the command line wins.
+type config struct {
+	Dev               bool
+	Addr              string
+	DataDir           string
+	DatabaseURL       string
+	NATSURL           string
+	MasterKey         string
+	MasterKeyFile     string
+	Signup            string
+	TLSCert           string
+	TLSKey            string
+	BootstrapEmail    string
+	BootstrapPassword string
+	LogLevel          string
+	Replicas          int
+}
+
+func envOr(getenv func(string) string, name, def string) string {
+	if v := getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// serverFlags declares the flags shared by serve and migrate.
+func serverFlags(name string, stderr io.Writer, getenv func(string) string) (*flag.FlagSet, *config) {
+	c := &config{}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&c.Dev, "dev", false, "development mode: embedded NATS, a local PostgreSQL, a generated master key and a bootstrap admin")
+	fs.StringVar(&c.Addr, "addr", envOr(getenv, "KEYLEDGER_ADDR", "127.0.0.1:8080"), "listen address (KEYLEDGER_ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", envOr(getenv, "KEYLEDGER_DATA_DIR", "./.keyledger"), "data directory for embedded NATS, the dev database and keys (KEYLEDGER_DATA_DIR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", getenv("KEYLEDGER_DATABASE_URL"), "PostgreSQL URL (KEYLEDGER_DATABASE_URL)")
+	fs.StringVar(&c.NATSURL, "nats-url", getenv("KEYLEDGER_NATS_URL"), "external NATS URL; unset runs NATS embedded (KEYLEDGER_NATS_URL)")
+	fs.StringVar(&c.MasterKey, "master-key", getenv("KEYLEDGER_MASTER_KEY"), "master key, 64 hex digits or base64 of 32 bytes (KEYLEDGER_MASTER_KEY)")
+	fs.StringVar(&c.MasterKeyFile, "master-key-file", getenv("KEYLEDGER_MASTER_KEY_FILE"), "file holding the master key (KEYLEDGER_MASTER_KEY_FILE)")
+	fs.StringVar(&c.Signup, "signup", getenv("KEYLEDGER_SIGNUP"), "open or closed; default open with --dev, else closed (KEYLEDGER_SIGNUP)")
+	fs.StringVar(&c.TLSCert, "tls-cert", getenv("KEYLEDGER_TLS_CERT"), "TLS certificate file (KEYLEDGER_TLS_CERT)")
+	fs.StringVar(&c.TLSKey, "tls-key", getenv("KEYLEDGER_TLS_KEY"), "TLS key file (KEYLEDGER_TLS_KEY)")
+	fs.StringVar(&c.BootstrapEmail, "bootstrap-admin-email", getenv("KEYLEDGER_BOOTSTRAP_ADMIN_EMAIL"), "create this super-admin at start if missing (KEYLEDGER_BOOTSTRAP_ADMIN_EMAIL)")
+	fs.StringVar(&c.BootstrapPassword, "bootstrap-admin-password", getenv("KEYLEDGER_BOOTSTRAP_ADMIN_PASSWORD"), "its password (KEYLEDGER_BOOTSTRAP_ADMIN_PASSWORD)")
+	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "KEYLEDGER_LOG_LEVEL", "info"), "debug, info, warn or error (KEYLEDGER_LOG_LEVEL)")
+	fs.IntVar(&c.Replicas, "replicas", 1, "replicas of the JetStream stream and buckets on an external cluster")
+	return fs, c
+}
+
+func (c *config) finish() error {
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	c.DataDir = abs
+	if c.Signup == "" {
+		c.Signup = "closed"
+		if c.Dev {
+			c.Signup = "open"
+		}
+	}
+	if c.Signup != "open" && c.Signup != "closed" {
+		return fmt.Errorf("KEYLEDGER_SIGNUP must be open or closed, not %q", c.Signup)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("set both KEYLEDGER_TLS_CERT and KEYLEDGER_TLS_KEY, or neither")
+	}
+	return nil
+}

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/projections/pgcluster"
+	"github.com/nats-io/nats.go"
+)
+
+// platform is everything the server stands on: NATS (embedded or external), the event
+// store, PostgreSQL (given or a local dev cluster) and the read models. close undoes
+// open in reverse order.
+type platform struct {
+	log      *slog.Logger
+	embedded *eventstore.Embedded
+	nc       *nats.Conn
+	store    *eventstore.Store
+	names    *eventstore.Reservations
+	cluster  *pgcluster.Cluster
+	db       *projections.DB
+	handlers *commands.Handlers
+	closers  []func()
+}
+
+func (p *platform) close() {
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		p.closers[i]()
+	}
+	p.closers = nil
+}
+
+// openPlatform opens the log and the read models.
+func openPlatform(ctx context.Context, c *config, logger *slog.Logger) (*platform, error) {
+	p, err := openLog(ctx, c, logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.openReadModels(ctx, c); err != nil {
+		p.close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// openLog opens the event log only: enough for replays, which need no database.
+func openLog(ctx context.Context, c *config, logger *slog.Logger) (p *platform, err error) {
+	p = &platform{log: logger}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	master, err := loadMasterKey(c, logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.openNATS(ctx, c); err != nil {
+		return nil, err
+	}
+	p.store, err = eventstore.Open(ctx, p.nc, master, eventstore.Options{Replicas: c.Replicas})
+	if err != nil {
+		return nil, err
+	}
+	p.names, err = p.store.Reservations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.handlers = commands.New(p.store, p.names, time.Now)
+	return p, nil
+}
+
+func (p *platform) openReadModels(ctx context.Context, c *config) error {
+	dbURL, err := p.databaseURL(ctx, c)
+	if err != nil {
+		return err
+	}
+	p.db, err = projections.Open(ctx, dbURL, p.store.Keyring(), p.log)
+	if err != nil {
+		return err
+	}
+	p.closers = append(p.closers, p.db.Close)
+	return nil
+}
+
+func loadMasterKey(c *config, logger *slog.Logger) (eventstore.MasterKey, error) {
+	switch {
+	case c.MasterKey != "":
+		return eventstore.ParseMasterKey(c.MasterKey)
+	case c.MasterKeyFile != "":
+		b, err := os.ReadFile(c.MasterKeyFile)
+		if err != nil {
+			return eventstore.MasterKey{}, fmt.Errorf("master key file: %w", err)
+		}
+		return eventstore.ParseMasterKey(string(b))
+	case c.Dev:
+		path := filepath.Join(c.DataDir, "master.key")
+		k, created, err := eventstore.GenerateMasterKeyFile(path)
+		if err != nil {
+			return eventstore.MasterKey{}, err
+		}
+		if created {
+			logger.Warn("generated a development master key; keep it safe or lose every secret", "path", path)
+		} else {
+			logger.Info("using the development master key", "path", path)
+		}
+		return k, nil
+	}
+	return eventstore.MasterKey{}, errors.New("no master key: set KEYLEDGER_MASTER_KEY or KEYLEDGER_MASTER_KEY_FILE (or run serve --dev)")
+}
+
+func (p *platform) openNATS(ctx context.Context, c *config) error {
+	if c.NATSURL != "" {
+		nc, err := nats.Connect(c.NATSURL, nats.Name("keyledger"), nats.MaxReconnects(-1))
+		if err != nil {
+			return fmt.Errorf("connect %s: %w", c.NATSURL, err)
+		}
+		p.nc = nc
+		p.closers = append(p.closers, func() { _ = nc.Drain() })
+		return nil
+	}
+	emb, err := eventstore.StartEmbedded(ctx, eventstore.EmbeddedOptions{Dir: filepath.Join(c.DataDir, "nats")})
+	if err != nil {
+		return err
+	}
+	p.embedded = emb
+	p.closers = append(p.closers, emb.Shutdown)
+	nc, err := emb.Connect("keyledger")
+	if err != nil {
+		return err
+	}
+	p.nc = nc
+	p.closers = append(p.closers, func() { drain(nc) })
+	return nil
+}
+
+// drain drains a connection and waits (bounded) until it is closed, so that the
+// embedded server shuts down after every pending publish is through.
+func drain(nc *nats.Conn) {
+	closed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if err := nc.Drain(); err != nil {
+		return
+	}
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// databaseURL is KEYLEDGER_DATABASE_URL or, in dev mode, a local cluster under the
+// data dir with a "keyledger" database.
+func (p *platform) databaseURL(ctx context.Context, c *config) (string, error) {
+	if c.DatabaseURL != "" {
+		return c.DatabaseURL, nil
+	}
+	if !c.Dev {
+		return "", errors.New("no database: set KEYLEDGER_DATABASE_URL (or run serve --dev)")
+	}
+	dir, err := devPostgresDir(c.DataDir, p.log)
+	if err != nil {
+		return "", err
+	}
+	p.log.Info("starting a local PostgreSQL for development", "dir", dir)
+	cl, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Logger: p.log})
+	if err != nil {
+		return "", fmt.Errorf("local postgres: %w (or set KEYLEDGER_DATABASE_URL)", err)
+	}
+	p.cluster = cl
+	p.closers = append(p.closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := cl.Stop(ctx); err != nil {
+			p.log.Warn("stop local postgres", "err", err)
+		}
+	})
+	if err := ensureDatabase(ctx, cl.URL("postgres"), "keyledger"); err != nil {
+		return "", err
+	}
+	return cl.URL("keyledger"), nil
+}
+
+// devPostgresDir is where serve --dev keeps its PostgreSQL cluster: under the data dir.
+// As root, PostgreSQL runs as the postgres user, who must be able to pass through every
+// directory above it: the data dir is made passable (0711, listing stays private), and
+// when a parent is not (a checkout under /root), the cluster goes to /var/lib/keyledger.
+func devPostgresDir(dataDir string, logger *slog.Logger) (string, error) {
+	dir := filepath.Join(dataDir, "postgres")
+	if os.Geteuid() != 0 {
+		return dir, nil
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", fmt.Errorf("data dir: %w", err)
+	}
+	if err := os.Chmod(dataDir, 0o711); err != nil {
+		return "", fmt.Errorf("data dir: %w", err)
+	}
+	for p := filepath.Dir(dataDir); ; p = filepath.Dir(p) {
+		info, err := os.Stat(p)
+		if err != nil {
+			return "", fmt.Errorf("data dir: %w", err)
+		}
+		if info.Mode().Perm()&0o001 == 0 {
+			sum := sha256.Sum256([]byte(dataDir))
+			alt := filepath.Join("/var/lib/keyledger", "dev-postgres-"+hex.EncodeToString(sum[:4]))
+			logger.Warn("the postgres user cannot pass through a parent of the data dir; keeping the dev database elsewhere", "parent", p, "dir", alt)
+			if err := os.MkdirAll(filepath.Dir(alt), 0o711); err != nil {
+				return "", fmt.Errorf("dev database dir: %w", err)
+			}
+			return alt, nil
+		}
+		if p == filepath.Dir(p) {
+			return dir, nil
+		}
+	}
+}
+
+func ensureDatabase(ctx context.Context, adminURL, name string) error {
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return fmt.Errorf("connect local postgres: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return fmt.Errorf("check database: %w", err)
+	}
+	if exists {
+		return nil
+	}
+	if _, err := conn.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()); err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	return nil
+}
+
+func newLogger(level string, w io.Writer) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/keyledger/keyledger/httpapi"
+	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/web"
+)
+
+// serve runs the server until ctx ends (SIGINT or SIGTERM), then shuts down in order:
+// stop accepting HTTP and finish requests, stop the projector, drain NATS, stop
+// embedded NATS and the dev database.
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs, c := serverFlags("serve", stderr, getenv)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := c.finish(); err != nil {
+		return err
+	}
+	logger := newLogger(c.LogLevel, stderr)
+	p, err := openPlatform(ctx, c, logger)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+
+	changes, err := p.store.Changes(ctx)
+	if err != nil {
+		return err
+	}
+	projCtx, stopProjector := context.WithCancel(context.WithoutCancel(ctx))
+	var projWG sync.WaitGroup
+	projWG.Go(func() {
+		if err := projections.NewProjector(p.db, p.store, logger).PublishChanges(changes).Run(projCtx); err != nil {
+			logger.Error("projector stopped", "err", err)
+		}
+	})
+	defer func() { stopProjector(); projWG.Wait() }()
+
+	login, err := bootstrapAdmin(ctx, c, p.handlers)
+	if err != nil {
+		return err
+	}
+	srv, err := httpapi.New(httpapi.Config{
+		Commands:  p.handlers,
+		ReadModel: p.db,
+		Store:     p.store,
+		Logger:    logger,
+		Signup:    c.Signup,
+		Secure:    c.TLSCert != "",
+		Assets:    web.Assets(),
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := listen(c)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Listener(ln) }()
+	printWelcome(stdout, c, ln.Addr().String(), login)
+	logger.Info("keyledger serving", "addr", ln.Addr().String(), "dev", c.Dev, "nats", natsMode(c))
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	defer cancel()
+	if err := srv.ShutdownWithContext(sctx); err != nil {
+		logger.Warn("http shutdown", "err", err)
+	}
+	return nil
+}
+
+func listen(c *config) (net.Listener, error) {
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", c.Addr, err)
+	}
+	if c.TLSCert == "" {
+		return ln, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	return tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}), nil
+}
+
+func natsMode(c *config) string {
+	if c.NATSURL != "" {
+		return "external"
+	}
+	return "embedded"
+}
+
+func printWelcome(w io.Writer, c *config, addr string, login *bootstrapLogin) {
+	scheme := "http"
+	if c.TLSCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(w, "\nKeyledger is running at %s://%s/\n", scheme, addr)
+	if login != nil {
+		fmt.Fprintf(w, "  log in as %s with password %s\n", login.Email, login.Password)
+	}
+	if c.Dev {
+		fmt.Fprintf(w, "  development mode: data in %s (delete it to start over)\n", c.DataDir)
+	}
+	fmt.Fprintln(w)
+}
