@@ -54,3 +54,15 @@ func (s *Server) requestLog(c *fiber.Ctx) error {
 		"ms", time.Since(start).Milliseconds())
 	return err
 }
+
+// limitBody refuses bodies over MaxBodyBytes with too_large, and compressed bodies
+// altogether: Fiber would inflate them without a bound.
+func limitBody(c *fiber.Ctx) error {
+	if enc := c.Get(fiber.HeaderContentEncoding); enc != "" && !strings.EqualFold(enc, "identity") {
+		return errInvalidRequest("Compressed request bodies are not accepted.")
+	}
+	if len(c.Request().Body()) > MaxBodyBytes {
+		return fiber.ErrRequestEntityTooLarge
+	}
+	return c.Next()
+}

@@ -47,12 +47,17 @@ const (
 
 // Defaults of the tunables in Config.
 const (
-	DefaultSessionTTL     = 12 * time.Hour
-	DefaultWaitTimeout    = 5 * time.Second
-	DefaultLoginFailures  = 5
-	DefaultLoginWindow    = 15 * time.Minute
-	IdempotencyTTL        = 24 * time.Hour
-	MaxBodyBytes          = 1 << 20
+	DefaultSessionTTL    = 12 * time.Hour
+	DefaultWaitTimeout   = 5 * time.Second
+	DefaultLoginFailures = 5
+	DefaultLoginWindow   = 15 * time.Minute
+	IdempotencyTTL       = 24 * time.Hour
+	MaxBodyBytes         = 1 << 20
+	// readBodyLimit is how much fasthttp reads before giving up on a request. It is
+	// larger than MaxBodyBytes so that a body somewhat over the limit is read whole and
+	// refused with a clean 413 (fasthttp refuses a larger one before reading it and
+	// closes the connection, which clients often see as a reset, not as the 413).
+	readBodyLimit         = 8 << 20
 	openBucketsTimeout    = 30 * time.Second
 	defaultReadHeaderSize = 16 << 10
 )
@@ -164,7 +169,7 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) fiberConfig(trusted []string) fiber.Config {
 	fc := fiber.Config{
 		AppName:               "keyledger",
-		BodyLimit:             MaxBodyBytes,
+		BodyLimit:             readBodyLimit,
 		ReadBufferSize:        defaultReadHeaderSize,
 		ErrorHandler:          s.errorHandler,
 		DisableStartupMessage: true,
@@ -189,6 +194,7 @@ func (s *Server) routes() {
 	app := s.App
 	app.Use(s.securityHeaders)
 	app.Use(s.requestLog)
+	app.Use(limitBody)
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
 	app.Get("/api/openapi.json", s.openapi)

@@ -1,0 +1,101 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore"
+)
+
+// TestErrorTable drives every row of the error table with an error that belongs to it
+// and checks the status, the code and that the problem is complete.
+func TestErrorTable(t *testing.T) {
+	t.Parallel()
+	cases := map[string]error{
+		codeInvalidJSON:                    errInvalidJSON("The request body is not valid JSON."),
+		codeInvalidRequest:                 errInvalidRequest("Unknown field \"x\"."),
+		string(domain.CodeUnauthenticated): errUnauthenticated(),
+		string(domain.CodeForbidden):       domain.Errorf(domain.CodeForbidden, "Your role does not allow creating secrets."),
+		string(domain.CodeRevealDisabled):  domain.Errorf(domain.CodeRevealDisabled, "Revealing values is disabled in this organization."),
+		codeCSRF:                           &apiError{code: codeCSRF, detail: "Send the CSRF header."},
+		string(domain.CodeNotFound):        errNotFound(),
+		codeMethodNotAllowed:               fiber.ErrMethodNotAllowed,
+		string(domain.CodeSecretNameTaken): domain.Errorf(domain.CodeSecretNameTaken, "A secret named %q already exists in this organization.", "X"),
+		string(domain.CodeVersionConflict): fmt.Errorf("append: %w", eventstore.ErrVersionConflict),
+		string(domain.CodeLastOwner):       domain.Errorf(domain.CodeLastOwner, "The organization must keep at least one owner."),
+		string(domain.CodeEmailTaken):      domain.Errorf(domain.CodeEmailTaken, "An account with this email already exists."),
+		string(domain.CodeTooLarge):        fiber.ErrRequestEntityTooLarge,
+		string(domain.CodeValidation):      domain.Invalid("name", "is required"),
+		codeRateLimited:                    &apiError{code: codeRateLimited, detail: "Too many failed logins."},
+		codeInternal:                       errors.New("pq: connection refused to 10.0.0.1 with password hunter2"),
+	}
+	if len(cases) != len(errorTable) {
+		t.Fatalf("%d cases for %d rows: cover every row", len(cases), len(errorTable))
+	}
+	for _, row := range errorTable {
+		t.Run(row.Code, func(t *testing.T) {
+			err, ok := cases[row.Code]
+			if !ok {
+				t.Fatalf("no case for row %q", row.Code)
+			}
+			p, internal := toProblem(err)
+			if p.Code != row.Code || p.Status != row.Status {
+				t.Fatalf("got %d %q, want %d %q", p.Status, p.Code, row.Status, row.Code)
+			}
+			if p.Type == "" || p.Title == "" || p.Detail == "" {
+				t.Fatalf("incomplete problem %+v", p)
+			}
+			if internal != (row.Code == codeInternal) {
+				t.Fatalf("internal = %v", internal)
+			}
+			if row.Code == string(domain.CodeValidation) && (len(p.Errors) != 1 || p.Errors[0].Field != "name") {
+				t.Fatalf("validation errors %+v", p.Errors)
+			}
+		})
+	}
+}
+
+func TestErrorMappingDetails(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		err    error
+		status int
+		code   string
+	}{
+		{"internal never echoes", errors.New("secret value sk_live_123"), http.StatusInternalServerError, codeInternal},
+		{"fiber 404 hides the path", fiber.NewError(http.StatusNotFound, "Cannot GET /api/v1/<script>"), http.StatusNotFound, "not_found"},
+		{"fiber 400", fiber.NewError(http.StatusBadRequest, "malformed"), http.StatusBadRequest, codeInvalidRequest},
+		{"too large value", domain.ValidateValue(domain.Production, domain.NewPlaintext(string(make([]byte, domain.MaxValueBytes+1)))), http.StatusRequestEntityTooLarge, "too_large"},
+		{"audited refusal keeps its code", &commands.AuditedError{Err: domain.Errorf(domain.CodeForbidden, "no"), Seq: 7}, http.StatusForbidden, "forbidden"},
+		{"domain version conflict", domain.Errorf(domain.CodeVersionConflict, "stale"), http.StatusConflict, "version_conflict"},
+		{"unknown domain code is internal", &domain.Error{Code: "mystery", Message: "x"}, http.StatusInternalServerError, codeInternal},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, _ := toProblem(tc.err)
+			if p.Status != tc.status || p.Code != tc.code {
+				t.Fatalf("got %d %q, want %d %q", p.Status, p.Code, tc.status, tc.code)
+			}
+			for _, leak := range []string{"sk_live", "<script>", "hunter2", "malformed", "mystery"} {
+				if contains(p.Detail, leak) {
+					t.Fatalf("detail %q echoes %q", p.Detail, leak)
+				}
+			}
+		})
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
