@@ -4,7 +4,7 @@ import { useEffect, useState } from 'react';
 import { BrowserRouter, Navigate, Route, Routes, useLocation, useNavigate } from 'react-router';
 import { QueryClient, QueryClientProvider, useQueryClient } from '@tanstack/react-query';
 import { ApiError, onUnauthenticated } from './api';
-import { useMe } from './session';
+import { meQueryKey, useMe } from './session';
 import { ToastProvider } from './ui/Toasts';
 import { FullPageLoading } from './ui/States';
 import { LoginPage } from './auth/LoginPage';
@@ -41,8 +41,12 @@ function SessionWatcher({ reveals }: { reveals: RevealStore }) {
   useEffect(
     () =>
       onUnauthenticated(() => {
+        // A 401 while nobody is signed in is the normal "show the login page" case; only a
+        // session that ended under a signed-in user needs the cache wiped and a redirect.
+        if (!queryClient.getQueryData(meQueryKey)) return;
         reveals.hideAll();
-        queryClient.clear();
+        queryClient.removeQueries({ predicate: (q) => q.queryKey[0] !== meQueryKey[0] });
+        void queryClient.resetQueries({ queryKey: meQueryKey });
         if (!['/login', '/signup'].includes(location.pathname)) {
           navigate(`/login?next=${encodeURIComponent(location.pathname + location.search)}`, { replace: true });
         }

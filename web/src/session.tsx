@@ -1,6 +1,6 @@
 // The signed-in user and their memberships (GET /me), and the organization being viewed.
 import { createContext, useContext, type ReactNode } from 'react';
-import { useQuery } from '@tanstack/react-query';
+import { useQuery, type QueryClient } from '@tanstack/react-query';
 import { api, ApiError, ROLE_PRIORITY, type Me, type Organization, type Role } from './api';
 
 export const meQueryKey = ['me'] as const;
@@ -12,6 +12,13 @@ export function useMe() {
     retry: (count, err) => !(err instanceof ApiError && err.status === 401) && count < 2,
     staleTime: 30_000,
   });
+}
+
+/** Reloads /me into the cache, e.g. after logging in or creating an organization. */
+export async function refreshMe(queryClient: QueryClient): Promise<Me> {
+  const me = await api.me();
+  queryClient.setQueryData(meQueryKey, me);
+  return me;
 }
 
 /** What the signed-in user may do in the organization on screen. */

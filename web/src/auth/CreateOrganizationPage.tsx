@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { Link, Navigate, useNavigate } from 'react-router';
 import { useQueryClient } from '@tanstack/react-query';
 import { api, errorMessage } from '../api';
-import { meQueryKey, useMe } from '../session';
+import { refreshMe, useMe } from '../session';
 import { AuthLayout } from './AuthLayout';
 import { FullPageLoading } from '../ui/States';
 
@@ -25,7 +25,7 @@ export function CreateOrganizationPage() {
     setError(undefined);
     try {
       const org = await api.createOrg(name.trim());
-      await queryClient.fetchQuery({ queryKey: meQueryKey, queryFn: api.me });
+      await refreshMe(queryClient);
       navigate(`/orgs/${org.id}/secrets`, { replace: true });
     } catch (err) {
       setError(errorMessage(err));

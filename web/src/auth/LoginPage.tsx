@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { Link, Navigate, useNavigate, useSearchParams } from 'react-router';
 import { useQueryClient } from '@tanstack/react-query';
 import { api, errorMessage } from '../api';
-import { meQueryKey, useMe } from '../session';
+import { refreshMe, useMe } from '../session';
 import { AuthLayout } from './AuthLayout';
 
 /** Only same-app paths are followed after login, never another origin. */
@@ -29,7 +29,7 @@ export function LoginPage() {
     setError(undefined);
     try {
       await api.login(email.trim(), password);
-      await queryClient.fetchQuery({ queryKey: meQueryKey, queryFn: api.me });
+      await refreshMe(queryClient);
       navigate(safeNext(params.get('next')), { replace: true });
     } catch (err) {
       setError(errorMessage(err));

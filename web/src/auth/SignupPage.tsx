@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { Link, Navigate, useNavigate } from 'react-router';
 import { useQueryClient } from '@tanstack/react-query';
 import { api, ApiError, errorMessage } from '../api';
-import { meQueryKey, useMe } from '../session';
+import { refreshMe, useMe } from '../session';
 import { AuthLayout } from './AuthLayout';
 
 export const MIN_PASSWORD_LENGTH = 10;
@@ -33,7 +33,7 @@ export function SignupPage() {
     try {
       await api.signup(name.trim(), email.trim(), password);
       await api.login(email.trim(), password);
-      await queryClient.fetchQuery({ queryKey: meQueryKey, queryFn: api.me });
+      await refreshMe(queryClient);
       navigate('/', { replace: true });
     } catch (err) {
       if (err instanceof ApiError && err.errors.length > 0) {

@@ -18,8 +18,8 @@ describe('AddSecretDialog', () => {
     const onCreated = vi.fn();
     renderWithProviders(<AddSecretDialog orgId="o" currentEnv="production" onClose={() => {}} onCreated={onCreated} />);
     fireEvent.change(screen.getByRole('textbox', { name: 'Name' }), { target: { value: 'db_url' } });
-    fireEvent.change(screen.getByRole('textbox', { name: /^Description/ }), { target: { value: 'Primary database' } });
-    fireEvent.change(screen.getByRole('textbox', { name: /^Production value/ }), { target: { value: 'postgres://prod' } });
+    fireEvent.change(screen.getByRole('textbox', { name: 'Description' }), { target: { value: 'Primary database' } });
+    fireEvent.change(screen.getByRole('textbox', { name: 'Production value' }), { target: { value: 'postgres://prod' } });
     fireEvent.click(screen.getByRole('button', { name: 'Create Secret' }));
     await waitFor(() => expect(onCreated).toHaveBeenCalled());
     expect(calls[0]).toMatchObject({

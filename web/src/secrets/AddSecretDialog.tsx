@@ -105,7 +105,7 @@ export function AddSecretDialog({ orgId, currentEnv, onClose, onCreated }: AddSe
         </div>
         <div className="field">
           <label htmlFor="secret-description">
-            Description <span className="optional">optional</span>
+            Description <span className="optional" aria-hidden="true">optional</span>
           </label>
           <input
             id="secret-description"
@@ -122,7 +122,11 @@ export function AddSecretDialog({ orgId, currentEnv, onClose, onCreated }: AddSe
             <div className="field" key={env.slug}>
               <label htmlFor={`secret-value-${env.slug}`}>
                 {env.name} value
-                {env.slug === currentEnv ? <span className="badge badge-accent">current</span> : null}
+                {env.slug === currentEnv ? (
+                  <span className="badge badge-accent" aria-hidden="true">
+                    current
+                  </span>
+                ) : null}
               </label>
               <textarea
                 id={`secret-value-${env.slug}`}

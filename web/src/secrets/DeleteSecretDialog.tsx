@@ -75,7 +75,11 @@ export function DeleteSecretDialog({ orgId, secret, env, onClose, onDeleted }: D
             {scope === 'env' ? (
               <p>
                 This deletes the <strong>{envName}</strong> value of <code>{secret.name}</code> only.{' '}
-                {otherEnvs.length > 0 ? `Its ${otherEnvs.join(' and ')} values are kept.` : 'No other environment has a value.'}
+                {otherEnvs.length === 0
+                  ? 'No other environment has a value.'
+                  : otherEnvs.length === 1
+                    ? `Its ${otherEnvs[0]} value is kept.`
+                    : `Its ${otherEnvs.join(' and ')} values are kept.`}
               </p>
             ) : (
               <p>

@@ -1,6 +1,6 @@
 // The cells of the secrets grid. Each is a small React component that AG Grid renders; the
 // grid's `context` carries what they need from the page (org, environment, handlers).
-import { useEffect, useState } from 'react';
+import { createContext, useContext, useEffect, useState } from 'react';
 import type { CustomCellRendererProps } from 'ag-grid-react';
 import { Pencil, Trash2 } from 'lucide-react';
 import type { EnvSlug, Role, SecretRow } from '../api';
@@ -19,7 +19,18 @@ export interface SecretsGridContext {
   onDelete: (row: SecretRow) => void;
 }
 
-type CellProps = CustomCellRendererProps<SecretRow, unknown, SecretsGridContext>;
+type CellProps = CustomCellRendererProps<SecretRow, unknown>;
+
+// AG Grid's own `context` option is read once; a React context lets the cells follow changes
+// (the org's reveal policy arriving, the role changing) because ag-grid-react renders them
+// through portals inside this React tree.
+export const SecretsGridReactContext = createContext<SecretsGridContext | null>(null);
+
+function useGridContext(): SecretsGridContext {
+  const ctx = useContext(SecretsGridReactContext);
+  if (!ctx) throw new Error('secret cells must be rendered inside SecretsGrid');
+  return ctx;
+}
 
 export function modifyDeniedReason(row: SecretRow, role: Role): string | undefined {
   if (row.permissions.modify) return undefined;
@@ -50,7 +61,8 @@ function useSecondsLeft(hideAt: number | undefined): number | undefined {
   return Math.max(0, Math.ceil((hideAt - now) / 1000));
 }
 
-export function ValueCell({ data, context }: CellProps) {
+export function ValueCell({ data }: CellProps) {
+  const context = useGridContext();
   const env = context.view === 'all' ? 'development' : context.view;
   const revealed = useRevealed(data?.id ?? '', env);
   const secondsLeft = useSecondsLeft(revealed?.hideAt);
@@ -101,7 +113,8 @@ export function OwnerCell({ data }: CellProps) {
   );
 }
 
-export function ActionsCell({ data, context }: CellProps) {
+export function ActionsCell({ data }: CellProps) {
+  const context = useGridContext();
   if (!data) return null;
   return (
     <div className="row-actions">

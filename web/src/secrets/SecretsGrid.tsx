@@ -23,6 +23,7 @@ import {
   NameCell,
   OwnerCell,
   PresenceCell,
+  SecretsGridReactContext,
   ValueCell,
   type SecretsGridContext,
 } from './SecretCells';
@@ -147,6 +148,7 @@ export function SecretsGrid({ rows, loading, context, onOpen, emptyMessage }: Se
   );
 
   return (
+    <SecretsGridReactContext.Provider value={context}>
     <div className="grid-frame ag-theme-quartz">
       <AgGridReact<SecretRow>
         ref={gridRef}
@@ -154,7 +156,6 @@ export function SecretsGrid({ rows, loading, context, onOpen, emptyMessage }: Se
         rowData={rows ?? []}
         loading={loading}
         columnDefs={columnDefs}
-        context={context}
         defaultColDef={{ sortable: true, resizable: true, suppressMovable: false }}
         getRowId={(p: GetRowIdParams<SecretRow>) => p.data.id}
         rowHeight={48}
@@ -177,5 +178,6 @@ export function SecretsGrid({ rows, loading, context, onOpen, emptyMessage }: Se
         }}
       />
     </div>
+    </SecretsGridReactContext.Provider>
   );
 }

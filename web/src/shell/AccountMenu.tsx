@@ -5,6 +5,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { LogOut, Plus } from 'lucide-react';
 import { api, type User } from '../api';
 import { useToast } from '../ui/Toasts';
+import { meQueryKey } from '../session';
 
 function initials(user: User): string {
   const source = user.name?.trim() || user.email;
@@ -45,8 +46,9 @@ export function AccountMenu({ user, roleLabel }: { user: User; roleLabel?: strin
       toast.error(err);
       return;
     }
-    queryClient.clear();
     navigate('/login', { replace: true });
+    queryClient.removeQueries({ predicate: (q) => q.queryKey[0] !== meQueryKey[0] });
+    void queryClient.resetQueries({ queryKey: meQueryKey });
   };
 
   const onMenuKey = (e: React.KeyboardEvent) => {

@@ -173,7 +173,7 @@ function CreateTokenDialog({ orgId, onClose, onCreated }: { orgId: string; onClo
         </fieldset>
         <div className="field">
           <label htmlFor="token-expires">
-            Expires <span className="optional">optional</span>
+            Expires <span className="optional" aria-hidden="true">optional</span>
           </label>
           <input id="token-expires" className="input" type="date" value={expires} onChange={(e) => setExpires(e.target.value)} />
         </div>
