@@ -1,6 +1,6 @@
 // Routes and providers. Every page but login and sign-up needs a session; a 401 from any
 // request sends the user back to the login page, to return where they were afterwards.
-import { useEffect, useState } from 'react';
+import { lazy, Suspense, useEffect, useState } from 'react';
 import { BrowserRouter, Navigate, Route, Routes, useLocation, useNavigate } from 'react-router';
 import { QueryClient, QueryClientProvider, useQueryClient } from '@tanstack/react-query';
 import { ApiError, onUnauthenticated } from './api';
@@ -11,7 +11,6 @@ import { LoginPage } from './auth/LoginPage';
 import { SignupPage } from './auth/SignupPage';
 import { CreateOrganizationPage } from './auth/CreateOrganizationPage';
 import { OrgLayout } from './shell/OrgLayout';
-import { SecretsPage } from './secrets/SecretsPage';
 import { AuditLogsPage } from './audit/AuditLogsPage';
 import { MembersPage } from './members/MembersPage';
 import { ServiceTokensPage } from './tokens/ServiceTokensPage';
@@ -20,6 +19,9 @@ import { RevealStore } from './secrets/revealStore';
 import { RevealStoreProvider } from './secrets/RevealStoreContext';
 
 const LAST_ORG_KEY = 'keyledger.lastOrg';
+
+// The secrets page carries AG Grid, the bulk of the bundle: load it apart from the login page.
+const SecretsPage = lazy(() => import('./secrets/SecretsPage').then((m) => ({ default: m.SecretsPage })));
 
 function newQueryClient() {
   return new QueryClient({
@@ -116,7 +118,14 @@ export function App() {
                 }
               >
                 <Route index element={<Navigate to="secrets" replace />} />
-                <Route path="secrets" element={<SecretsPage />} />
+                <Route
+                  path="secrets"
+                  element={
+                    <Suspense fallback={<FullPageLoading />}>
+                      <SecretsPage />
+                    </Suspense>
+                  }
+                />
                 <Route path="audit" element={<AuditLogsPage />} />
                 <Route path="members" element={<MembersPage />} />
                 <Route path="service-tokens" element={<ServiceTokensPage />} />

@@ -34,7 +34,7 @@ export function OrgLayout() {
       <Sidebar orgId={orgId} />
       <div className="main-column">
         <header className="app-header">
-          <OrganizationSwitcher orgId={orgId} memberships={access || !org.data ? me.data.memberships : me.data.memberships} />
+          <OrganizationSwitcher orgId={orgId} memberships={me.data.memberships} />
           <div className="app-header-spacer" />
           <ThemeToggle />
           <AccountMenu user={me.data.user} roleLabel={access ? roleLabel(access.role) : undefined} />
