@@ -8,8 +8,8 @@ import (
 	"github.com/keyledger/keyledger/domain"
 )
 
-// scopeLoader reads one scope's events from the log.
-type scopeLoader interface {
+// ScopeLoader reads one scope's events from the log; *eventstore.Store is one.
+type ScopeLoader interface {
 	LoadScope(ctx context.Context, scope string, until uint64) ([]domain.Recorded, error)
 }
 
@@ -38,7 +38,7 @@ func (r logResolver) email(userID string) (string, error)           { return r.e
 // VerifyAudit recomputes an organization's audit entries and their hash chain from the
 // log and compares them, link by link, with the stored trail. It reports the first
 // entry that was edited, removed or added behind the projector's back.
-func (db *DB) VerifyAudit(ctx context.Context, orgID string, log scopeLoader) (AuditVerification, error) {
+func (db *DB) VerifyAudit(ctx context.Context, orgID string, log ScopeLoader) (AuditVerification, error) {
 	until, err := db.Checkpoint(ctx)
 	if err != nil {
 		return AuditVerification{}, err
@@ -102,7 +102,7 @@ func checkLink(s AuditEntry, prev string, expected []AuditEntry, i int) string {
 }
 
 // expectedAudit computes, from the log alone, the entries the trail should hold.
-func expectedAudit(ctx context.Context, log scopeLoader, orgID string, until uint64) ([]AuditEntry, error) {
+func expectedAudit(ctx context.Context, log ScopeLoader, orgID string, until uint64) ([]AuditEntry, error) {
 	users, err := log.LoadScope(ctx, domain.PlatformScope, until)
 	if err != nil {
 		return nil, err

@@ -34,7 +34,7 @@ type ReplayedOrg struct {
 // ReplayOrg rebuilds an organization's grid, members and settings as they were at
 // limit, from the log alone: no read model is consulted, so it also serves offline
 // tooling and checks the read models against the source of truth.
-func ReplayOrg(ctx context.Context, log scopeLoader, orgID string, limit ReplayLimit) (ReplayedOrg, error) {
+func ReplayOrg(ctx context.Context, log ScopeLoader, orgID string, limit ReplayLimit) (ReplayedOrg, error) {
 	if !isUUID(orgID) {
 		return ReplayedOrg{}, notFound("organization")
 	}
@@ -139,7 +139,7 @@ func secretRowOf(s *domain.Secret, owner *domain.User) SecretRow {
 
 // SecretsAsOf is the grid as it was at instant t, rebuilt from the log (not from the
 // current read model), filtered and paged like ListSecrets.
-func SecretsAsOf(ctx context.Context, log scopeLoader, orgID string, t time.Time, f SecretFilter) ([]SecretRow, string, error) {
+func SecretsAsOf(ctx context.Context, log ScopeLoader, orgID string, t time.Time, f SecretFilter) ([]SecretRow, string, error) {
 	state, err := ReplayOrg(ctx, log, orgID, ReplayLimit{Until: t})
 	if err != nil {
 		return nil, "", err
