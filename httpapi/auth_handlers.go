@@ -100,6 +100,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	u, err := s.cmd.Authenticate.Handle(c.UserContext(), commands.Authenticate{Email: req.Email, Password: domain.NewPlaintext(req.Password)})
 	if domain.IsCode(err, domain.CodeUnauthenticated) {
 		s.limiter.failed(email, ip)
+		s.metrics.loginFailures.Add(1)
 		return err
 	}
 	if err != nil {
@@ -134,11 +135,23 @@ func (s *Server) clearSessionCookies(c *fiber.Ctx) {
 }
 
 // logout ends the session on the server: its token no longer authenticates anyone,
-// on any replica.
+// on any replica. A request whose session is already gone (or that has none) still
+// gets its cookies cleared and 204, so that a browser can always log out; a live
+// cookie session needs the CSRF header like any mutation.
 func (s *Server) logout(c *fiber.Ctx) error {
-	if key := identityOf(c).SessionKey; key != "" {
-		if err := s.sessions.end(c.UserContext(), key); err != nil {
+	id, err := s.identify(c)
+	switch {
+	case domain.IsCode(err, domain.CodeUnauthenticated):
+	case err != nil:
+		return err
+	default:
+		if err := checkCSRF(c, id); err != nil {
 			return err
+		}
+		if id.SessionKey != "" {
+			if err := s.sessions.end(c.UserContext(), id.SessionKey); err != nil {
+				return err
+			}
 		}
 	}
 	s.clearSessionCookies(c)

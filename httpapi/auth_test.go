@@ -170,6 +170,10 @@ func TestLogoutKillsTheSession(t *testing.T) {
 	bearer := env.Anonymous()
 	bearer.Token = browser.Token
 	bearer.Do(t, "GET", "/me", nil).Problem(t, http.StatusUnauthorized, "unauthenticated")
+
+	// Logging out again, or with no session at all, still answers 204.
+	bearer.Do(t, "POST", "/auth/logout", nil).Expect(t, http.StatusNoContent)
+	env.Anonymous().Do(t, "POST", "/auth/logout", nil).Expect(t, http.StatusNoContent)
 }
 
 func TestCSRF(t *testing.T) {

@@ -50,6 +50,7 @@ func (s *Server) requestLog(c *fiber.Ctx) error {
 		p, _ := toProblem(err)
 		status = p.Status
 	}
+	s.metrics.observe(status)
 	s.log.Info("http", "method", c.Method(), "path", c.Path(), "status", status,
 		"ms", time.Since(start).Milliseconds())
 	return err

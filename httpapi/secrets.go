@@ -247,6 +247,7 @@ func (s *Server) revealSecret(c *fiber.Ctx) error {
 	if err := s.settle(c, rev.Seq); err != nil {
 		return err
 	}
+	s.metrics.reveals.Add(1)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderPragma, "no-cache")
 	return c.JSON(fiber.Map{"value": rev.Value.Reveal(), "env": env, "version": rev.Version, "hide_after_seconds": hideAfterSeconds})
