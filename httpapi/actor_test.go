@@ -26,7 +26,8 @@ func auditOf(t *testing.T, env *apitest.Env, orgID string) []projections.AuditEn
 }
 
 // TestCommandsRecordTheActor checks that commands carry the caller's id, address and
-// User-Agent, that X-Forwarded-For is ignored unless the peer is a trusted proxy, and
+// User-Agent, that X-Forwarded-For is ignored unless the peer is a trusted proxy (and
+// then read from the right, past the entries a client could forge), and
 // that audit entries (denials too) are visible when the response arrives.
 func TestCommandsRecordTheActor(t *testing.T) {
 	t.Parallel()
@@ -40,7 +41,9 @@ func TestCommandsRecordTheActor(t *testing.T) {
 			})
 			alice := env.SignUp(t, "alice@example.com", "Alice")
 			alice.Header.Set("User-Agent", "keyledger-test/1.0")
-			alice.Header.Set("X-Forwarded-For", "203.0.113.9")
+			// The left entry is what a client could send itself; the proxy appended the
+			// right one.
+			alice.Header.Set("X-Forwarded-For", "198.51.100.66, 203.0.113.9")
 			org := alice.CreateOrg(t, "Acme")
 			s := alice.CreateSecret(t, org.ID, "KEY", map[string]string{"production": "p-value"})
 			alice.Do(t, "POST", "/orgs/"+org.ID+"/secrets/"+s.ID+"/reveal", map[string]any{"env": "production"}).Expect(t, http.StatusOK)

@@ -92,7 +92,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if email == "" {
 		email = req.Email
 	}
-	ip := c.IP()
+	ip := s.clientIP(c)
 	if ok, wait := s.limiter.allowed(email, ip); !ok {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(wait.Seconds())+1))
 		return &apiError{code: codeRateLimited, detail: "Too many failed logins; wait a while and try again."}

@@ -46,7 +46,7 @@ func (s *Server) meta(c *fiber.Ctx) commands.Meta {
 	return commands.Meta{
 		UserID:     id.UserID,
 		Superadmin: id.Superadmin,
-		Actor:      domain.Actor{UserID: id.UserID, TokenID: id.TokenID, IP: c.IP(), UserAgent: ua},
+		Actor:      domain.Actor{UserID: id.UserID, TokenID: id.TokenID, IP: s.clientIP(c), UserAgent: ua},
 		// The same key the idempotency store uses: JetStream also de-duplicates.
 		IdempotencyKey: c.Get(headerIdempotencyKey),
 	}

@@ -80,8 +80,8 @@ type Config struct {
 	Assets fs.FS
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// TrustedProxies are the addresses or CIDRs whose X-Forwarded-For is believed.
-	// Empty: the client address is the connection's.
+	// TrustedProxies are the addresses or networks (CIDR) whose X-Forwarded-For is
+	// believed, from the right. Empty: the client address is the connection's.
 	TrustedProxies []string
 	// SessionTTL is how long a login lasts (DefaultSessionTTL when zero).
 	SessionTTL time.Duration
@@ -110,6 +110,7 @@ type Server struct {
 	limiter     *loginLimiter
 	ui          *ui
 	metrics     metrics
+	proxies     trustedProxies
 }
 
 // New builds the server and opens its buckets.
@@ -149,6 +150,11 @@ func New(cfg Config) (*Server, error) {
 		window = DefaultLoginWindow
 	}
 	s.limiter = newLoginLimiter(failures, window, s.now)
+	proxies, err := parseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	s.proxies = proxies
 	// New has no caller context: cmd/keyledger builds the server once at start-up, and
 	// opening two buckets is bounded here.
 	ctx, cancel := context.WithTimeout(context.Background(), openBucketsTimeout)
@@ -162,13 +168,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.ui = newUI(cfg.Assets)
-	s.App = fiber.New(s.fiberConfig(cfg.TrustedProxies))
+	s.App = fiber.New(s.fiberConfig())
 	s.routes()
 	return s, nil
 }
 
-func (s *Server) fiberConfig(trusted []string) fiber.Config {
-	fc := fiber.Config{
+func (s *Server) fiberConfig() fiber.Config {
+	return fiber.Config{
 		AppName:               "keyledger",
 		BodyLimit:             readBodyLimit,
 		ReadBufferSize:        defaultReadHeaderSize,
@@ -180,13 +186,6 @@ func (s *Server) fiberConfig(trusted []string) fiber.Config {
 		ReadTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute,
 	}
-	if len(trusted) > 0 {
-		fc.ProxyHeader = fiber.HeaderXForwardedFor
-		fc.EnableTrustedProxyCheck = true
-		fc.TrustedProxies = trusted
-		fc.EnableIPValidation = true
-	}
-	return fc
 }
 
 // routes registers every route. Each API route names its middleware explicitly:
