@@ -54,13 +54,17 @@ test.describe('detail and edit view', () => {
     expect((await owner.getSecret(org.id, secret.id)).environments.staging.set).toBe(false);
   });
 
-  test('Escape closes the detail view', async ({ page, owner, org }) => {
+  test('keyboard: Enter on a row opens it, Escape closes it, "n" opens Add Secret', async ({ page, owner, org }) => {
     await owner.createSecret(org.id, 'ESCAPE_ME', { development: 'x-value-0003' });
     await logIn(page, owner.user.email);
     await openSecrets(page, org.id, 'development');
-    await secretRow(page, 'ESCAPE_ME').getByRole('gridcell', { name: 'ESCAPE_ME' }).click();
+    await secretRow(page, 'ESCAPE_ME').getByRole('gridcell', { name: 'ESCAPE_ME' }).focus();
+    await page.keyboard.press('Enter');
     await expect(page.getByRole('dialog', { name: 'ESCAPE_ME' })).toBeVisible();
     await page.keyboard.press('Escape');
     await expect(page.getByRole('dialog')).toHaveCount(0);
+    await page.locator('body').press('n');
+    await expect(page.getByRole('dialog', { name: 'Add Secret' })).toBeVisible();
+    await expect(page.getByRole('textbox', { name: 'Name' })).toBeFocused();
   });
 });

@@ -84,10 +84,9 @@ export function AddSecretDialog({ orgId, currentEnv, onClose, onCreated }: AddSe
         <div className="field">
           <label htmlFor="secret-name">Name</label>
           <input
-            id="secret-name"
+            id="secret-name" data-autofocus
             className="input input-mono"
             value={name}
-            autoFocus
             autoComplete="off"
             spellCheck={false}
             placeholder="STRIPE_SECRET_KEY"

@@ -109,11 +109,10 @@ export function DeleteSecretDialog({ orgId, secret, env, onClose, onDeleted }: D
             Type <code>{DELETE_CONFIRMATION_WORD}</code> to confirm
           </label>
           <input
-            id="delete-confirm"
+            id="delete-confirm" data-autofocus
             aria-label="Type delete to confirm"
             className="input"
             value={typed}
-            autoFocus
             autoComplete="off"
             spellCheck={false}
             onChange={(e) => setTyped(e.target.value)}

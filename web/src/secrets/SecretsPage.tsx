@@ -1,6 +1,6 @@
 // The Secrets page: environment switcher, search, "+ Add Secret", and the grid. The chosen
 // environment, the search and the open secret live in the URL, so a reload keeps them.
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { useSearchParams } from 'react-router';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { Plus } from 'lucide-react';
@@ -29,6 +29,19 @@ export function SecretsPage() {
   const [adding, setAdding] = useState(false);
   const [deleting, setDeleting] = useState<SecretRow | null>(null);
   const toast = useToast();
+
+  // "n" opens + Add Secret from anywhere on the page, as "/" focuses the search.
+  useEffect(() => {
+    if (!access.canCreateSecrets) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== 'n' || e.metaKey || e.ctrlKey || e.altKey) return;
+      if ((e.target as HTMLElement).closest('input, textarea, select, [contenteditable="true"], dialog')) return;
+      e.preventDefault();
+      setAdding(true);
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [access.canCreateSecrets]);
 
   const secrets = useQuery({
     queryKey: ['org', orgId, 'secrets', { view, q }],
@@ -87,7 +100,7 @@ export function SecretsPage() {
           </>
         }
         actions={
-          <WithTooltip text={access.canCreateSecrets ? undefined : 'Viewers cannot create secrets'}>
+          <WithTooltip text={access.canCreateSecrets ? 'New secret (N)' : 'Viewers cannot create secrets'}>
             <button type="button" className="button button-primary" disabled={!access.canCreateSecrets} onClick={() => setAdding(true)} aria-label="Add Secret">
               <Plus size={16} aria-hidden="true" /> Add Secret
             </button>

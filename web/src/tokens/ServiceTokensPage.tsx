@@ -154,7 +154,7 @@ function CreateTokenDialog({ orgId, onClose, onCreated }: { orgId: string; onClo
       >
         <div className="field">
           <label htmlFor="token-name">Token name</label>
-          <input id="token-name" className="input" autoFocus placeholder="github-actions-deploy" value={name} onChange={(e) => setName(e.target.value)} />
+          <input id="token-name" data-autofocus className="input" placeholder="github-actions-deploy" value={name} onChange={(e) => setName(e.target.value)} />
         </div>
         <fieldset className="fieldset">
           <legend>Environments it can read</legend>
@@ -200,7 +200,7 @@ function TokenCreatedDialog({ name, token, onClose }: { name: string; token: str
       <div className="field">
         <label htmlFor="created-token">Service token</label>
         <div className="input-with-button">
-          <input id="created-token" className="input input-mono input-readonly" readOnly value={token} onFocus={(e) => e.target.select()} />
+          <input id="created-token" data-autofocus className="input input-mono input-readonly" readOnly value={token} onFocus={(e) => e.target.select()} />
           <button
             type="button"
             className="button button-secondary"

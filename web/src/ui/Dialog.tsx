@@ -26,6 +26,9 @@ export function Dialog({ title, label, subtitle, onClose, children, footer, size
     const dialog = ref.current;
     if (!dialog) return;
     if (!dialog.open) dialog.showModal();
+    // showModal focuses the first focusable element (the close button); move focus to the
+    // field the dialog is about instead, when it marks one.
+    dialog.querySelector<HTMLElement>('[data-autofocus]')?.focus();
     const onCancel = (e: Event) => {
       e.preventDefault();
       onCloseRef.current();
