@@ -40,14 +40,6 @@ func decodeBody(c *fiber.Ctx, dst any) error {
 	return nil
 }
 
-// decodeOptionalBody is decodeBody for endpoints whose body may be empty.
-func decodeOptionalBody(c *fiber.Ctx, dst any) error {
-	if len(bytes.TrimSpace(c.Body())) == 0 {
-		return nil
-	}
-	return decodeBody(c, dst)
-}
-
 // checkFields walks data alongside t and rejects object keys that t does not declare.
 func checkFields(data []byte, t reflect.Type, path string) error {
 	for t.Kind() == reflect.Pointer {

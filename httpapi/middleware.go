@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"log/slog"
 	"strings"
 	"time"
 
@@ -51,7 +52,11 @@ func (s *Server) requestLog(c *fiber.Ctx) error {
 		status = p.Status
 	}
 	s.metrics.observe(status)
-	s.log.Info("http", "method", c.Method(), "path", c.Path(), "status", status,
+	level := slog.LevelInfo
+	if isProbe(c.Path()) {
+		level = slog.LevelDebug
+	}
+	s.log.Log(c.UserContext(), level, "http", "method", c.Method(), "path", c.Path(), "status", status,
 		"ms", time.Since(start).Milliseconds())
 	return err
 }
@@ -67,3 +72,7 @@ func limitBody(c *fiber.Ctx) error {
 	}
 	return c.Next()
 }
+
+// isProbe reports whether a path is polled by orchestrators and scrapers, whose
+// requests are logged at debug level only.
+func isProbe(p string) bool { return p == "/healthz" || p == "/readyz" || p == "/metrics" }
