@@ -16,6 +16,9 @@ import { AddSecretDialog } from './AddSecretDialog';
 import { SecretDetailDialog } from './SecretDetailDialog';
 import { DeleteSecretDialog } from './DeleteSecretDialog';
 import { useDebounced } from './useDebounced';
+import { onSecretChange } from './useSecretChanges';
+import { useRevealStore } from './RevealStoreContext';
+import { revealKey } from './revealStore';
 import type { SecretsGridContext } from './SecretCells';
 
 export function SecretsPage() {
@@ -42,6 +45,19 @@ export function SecretsPage() {
     document.addEventListener('keydown', onKey);
     return () => document.removeEventListener('keydown', onKey);
   }, [access.canCreateSecrets]);
+
+  // A value someone else just changed is no longer the one on screen: mask it again.
+  const reveals = useRevealStore();
+  const myId = access.me.user.id;
+  useEffect(
+    () =>
+      onSecretChange((n) => {
+        if (n.actor_id === myId) return;
+        if (n.env) reveals.hide(revealKey(n.secret_id, n.env));
+        else reveals.hideSecret(n.secret_id);
+      }),
+    [reveals, myId],
+  );
 
   const secrets = useQuery({
     queryKey: ['org', orgId, 'secrets', { view, q }],

@@ -16,6 +16,10 @@ export function onSecretChange(listener: ChangeListener): () => void {
 
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 15000;
+/** Notices arrive in bursts (and a first connection replays the org's history): refetch once per burst. */
+const COALESCE_MS = 250;
+/** Older notices are history being replayed, not something that just happened on screen. */
+const FRESH_NOTICE_MS = 10_000;
 
 export function useSecretChanges(orgId: string, enabled: boolean): void {
   const queryClient = useQueryClient();
@@ -27,10 +31,19 @@ export function useSecretChanges(orgId: string, enabled: boolean): void {
     let delay = RETRY_MIN_MS;
     let pending: ReturnType<typeof setTimeout> | undefined;
 
-    const refresh = (notice: ChangeNotice) => {
-      void queryClient.invalidateQueries({ queryKey: ['org', orgId, 'secrets'] });
-      if (notice.secret_id) void queryClient.invalidateQueries({ queryKey: ['org', orgId, 'secret', notice.secret_id] });
-      changeListeners.forEach((l) => l(notice));
+    let flush: ReturnType<typeof setTimeout> | undefined;
+    const changedSecrets = new Set<string>();
+    const refreshSoon = (notice: ChangeNotice) => {
+      if (notice.secret_id) changedSecrets.add(notice.secret_id);
+      const at = Date.parse(notice.at);
+      if (Number.isNaN(at) || Date.now() - at < FRESH_NOTICE_MS) changeListeners.forEach((l) => l(notice));
+      if (flush) return;
+      flush = setTimeout(() => {
+        flush = undefined;
+        void queryClient.invalidateQueries({ queryKey: ['org', orgId, 'secrets'] });
+        for (const id of changedSecrets) void queryClient.invalidateQueries({ queryKey: ['org', orgId, 'secret', id] });
+        changedSecrets.clear();
+      }, COALESCE_MS);
     };
 
     const connect = async () => {
@@ -48,7 +61,7 @@ export function useSecretChanges(orgId: string, enabled: boolean): void {
           for (const ev of parser.push(value)) {
             if (ev.id) lastEventId = ev.id;
             try {
-              refresh(JSON.parse(ev.data) as ChangeNotice);
+              refreshSoon(JSON.parse(ev.data) as ChangeNotice);
             } catch {
               // A keep-alive or an unknown payload: nothing to refresh.
             }
@@ -66,6 +79,7 @@ export function useSecretChanges(orgId: string, enabled: boolean): void {
     return () => {
       abort.abort();
       if (pending) clearTimeout(pending);
+      if (flush) clearTimeout(flush);
     };
   }, [orgId, enabled, queryClient]);
 }
