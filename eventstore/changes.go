@@ -94,6 +94,9 @@ func (c *Changes) startAfter(ctx context.Context, eventSeq uint64) (uint64, erro
 	if err != nil {
 		return 0, fmt.Errorf("changes info: %w", err)
 	}
+	if info.State.Msgs == 0 {
+		return info.State.LastSeq + 1, nil
+	}
 	lo, hi := info.State.FirstSeq, info.State.LastSeq+1
 	for lo < hi {
 		mid := lo + (hi-lo)/2

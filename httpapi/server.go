@@ -28,6 +28,11 @@ type ReadModel interface {
 	GetMember(ctx context.Context, orgID, userID string) (projections.Member, error)
 	GetUser(ctx context.Context, userID string) (projections.User, error)
 	ListPersonalTokens(ctx context.Context, userID string) ([]projections.PersonalTokenInfo, error)
+	ListServiceTokens(ctx context.Context, orgID string) ([]projections.ServiceTokenInfo, error)
+	SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error)
+	ListAudit(ctx context.Context, orgID string, f projections.AuditFilter) ([]projections.AuditEntry, string, error)
+	StreamAudit(ctx context.Context, orgID string, f projections.AuditFilter, fn func(projections.AuditEntry) error) error
+	VerifyAudit(ctx context.Context, orgID string, log projections.ScopeLoader) (projections.AuditVerification, error)
 	WaitFor(ctx context.Context, seq uint64) error
 	Checkpoint(ctx context.Context) (uint64, error)
 	Ping(ctx context.Context) error
@@ -111,6 +116,12 @@ type Server struct {
 	ui          *ui
 	metrics     metrics
 	proxies     trustedProxies
+	fetch       *commands.FetchValuesHandler
+	feed        *eventstore.Changes
+	// streams is the parent of every long-lived response (the change feed); Shutdown
+	// cancels it so that a graceful stop does not wait for clients that never hang up.
+	streams     context.Context
+	stopStreams context.CancelFunc
 }
 
 // New builds the server and opens its buckets.
@@ -167,6 +178,11 @@ func New(cfg Config) (*Server, error) {
 	if s.idem, err = cfg.Store.Bucket(ctx, IdempotencyBucket, IdempotencyTTL); err != nil {
 		return nil, err
 	}
+	if s.feed, err = cfg.Store.Changes(ctx); err != nil {
+		return nil, err
+	}
+	s.fetch = commands.NewFetchValuesHandler(cfg.Store, cfg.Store.Keyring(), cfg.ReadModel)
+	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.ui = newUI(cfg.Assets)
 	s.App = fiber.New(s.fiberConfig())
 	s.routes()
@@ -234,6 +250,22 @@ func (s *Server) routes() {
 	api.Get("/orgs/:org/secrets/:secret/versions", auth, s.listVersions)
 	api.Post("/orgs/:org/secrets/:secret/rollback", auth, idem, s.rollbackSecret)
 
+	api.Get("/orgs/:org/audit", auth, s.listAudit)
+	api.Get("/orgs/:org/audit/export", auth, s.exportAudit)
+	api.Get("/orgs/:org/audit/verify", auth, s.verifyAudit)
+
+	api.Post("/orgs/:org/service-tokens", auth, idem, s.createServiceToken)
+	api.Get("/orgs/:org/service-tokens", auth, s.listServiceTokens)
+	api.Delete("/orgs/:org/service-tokens/:id", auth, idem, s.revokeServiceToken)
+	api.Get("/orgs/:org/environments/:env/values", s.serviceTokenOrUser, s.fetchValues)
+	api.Get("/orgs/:org/changes", auth, s.changes)
+
 	app.All("/api/*", func(*fiber.Ctx) error { return errNotFound() })
 	app.Get("/*", s.ui.serve)
+}
+
+// Shutdown ends the change streams, then shuts the HTTP server down gracefully.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopStreams()
+	return s.ShutdownWithContext(ctx)
 }

@@ -143,6 +143,8 @@ func auditSubject(r domain.Recorded) (secretID string, envs []domain.Environment
 			return e.SecretID, []domain.Environment{e.Env}, ""
 		}
 		return e.SecretID, nil, ""
+	case domain.SecretsFetched:
+		return "", []domain.Environment{e.Env}, strconv.Itoa(len(e.Names)) + " secrets"
 	case domain.OrganizationUpdated:
 		if e.RevealPolicy != nil {
 			details = "reveal_policy " + string(*e.RevealPolicy)

@@ -86,7 +86,7 @@ func New(tb testing.TB, configure ...func(*httpapi.Config)) *Env {
 	tb.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = srv.ShutdownWithContext(sctx)
+		_ = srv.Shutdown(sctx)
 		<-served
 	})
 	env.BaseURL = "http://" + ln.Addr().String()
@@ -96,7 +96,11 @@ func New(tb testing.TB, configure ...func(*httpapi.Config)) *Env {
 func (e *Env) runProjector(tb testing.TB) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = projections.NewProjector(e.DB, e.NATS.Store, nil).Run(ctx) })
+	changes, err := e.NATS.Store.Changes(ctx)
+	if err != nil {
+		tb.Fatalf("apitest: changes: %v", err)
+	}
+	wg.Go(func() { _ = projections.NewProjector(e.DB, e.NATS.Store, nil).PublishChanges(changes).Run(ctx) })
 	tb.Cleanup(func() { cancel(); wg.Wait() })
 }
 

@@ -1,0 +1,218 @@
+package httpapi
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/projections"
+)
+
+// auditExportTimeout bounds one export stream.
+const auditExportTimeout = 30 * time.Minute
+
+// auditItemJSON is one audit entry as API.md shows it; details is an addition.
+type auditItemJSON struct {
+	ID         string    `json:"id"`
+	Seq        uint64    `json:"seq"`
+	At         time.Time `json:"at"`
+	Action     string    `json:"action"`
+	Outcome    string    `json:"outcome"`
+	Actor      actorJSON `json:"actor"`
+	SecretID   *string   `json:"secret_id"`
+	SecretName *string   `json:"secret_name"`
+	Env        *string   `json:"env"`
+	IP         string    `json:"ip"`
+	UserAgent  string    `json:"user_agent"`
+	Details    string    `json:"details,omitempty"`
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func auditItemOut(e projections.AuditEntry) auditItemJSON {
+	return auditItemJSON{
+		ID: e.ID(), Seq: e.Seq, At: e.At.UTC(), Action: e.Action, Outcome: e.Outcome,
+		Actor:    actorJSON{ID: e.ActorID, Email: e.ActorEmail},
+		SecretID: optional(e.SecretID), SecretName: optional(e.SecretName), Env: optional(e.Env),
+		IP: e.IP, UserAgent: e.UserAgent, Details: e.Details,
+	}
+}
+
+// auditFilter reads the trail's query parameters; a bad one is invalid_request.
+func auditFilter(c *fiber.Ctx) (projections.AuditFilter, error) {
+	f := projections.AuditFilter{Actor: c.Query("actor"), Action: c.Query("action"), SecretID: c.Query("secret_id"), Cursor: c.Query("cursor")}
+	if raw := c.Query("env"); raw != "" {
+		env, err := domain.ParseEnvironment(raw)
+		if err != nil {
+			return f, errInvalidRequest("env must be one of development, staging, production.")
+		}
+		f.Env = env
+	}
+	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
+		if raw := c.Query(name); raw != "" {
+			t, err := time.Parse(time.RFC3339, raw)
+			if err != nil {
+				return f, errInvalidRequest(name + " must be an RFC 3339 time.")
+			}
+			*dst = t
+		}
+	}
+	if raw := c.Query("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > projections.MaxLimit {
+			return f, errInvalidRequest("limit must be an integer from 1 to 1000.")
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
+// auditAccess checks that the caller may read the org's trail (priority ≥ 100).
+func (s *Server) auditAccess(c *fiber.Ctx) (projections.Org, error) {
+	org, p, err := s.orgAccess(c)
+	if err != nil {
+		return projections.Org{}, err
+	}
+	if err := domain.Authorize(p, domain.ActionManage, domain.Target{}); err != nil {
+		return projections.Org{}, err
+	}
+	return org, nil
+}
+
+// badAuditQuery turns the read model's validation of a query parameter into
+// invalid_request: a query parameter is not a body field.
+func badAuditQuery(err error) error {
+	var de *domain.Error
+	if errors.As(err, &de) && de.Code == domain.CodeValidation && len(de.Fields) > 0 {
+		return errInvalidRequest(de.Fields[0].Field + " " + de.Fields[0].Message + ".")
+	}
+	return err
+}
+
+func (s *Server) listAudit(c *fiber.Ctx) error {
+	f, err := auditFilter(c)
+	if err != nil {
+		return err
+	}
+	org, err := s.auditAccess(c)
+	if err != nil {
+		return err
+	}
+	entries, next, err := s.rm.ListAudit(c.UserContext(), org.ID, f)
+	if err != nil {
+		return badAuditQuery(err)
+	}
+	items := make([]auditItemJSON, 0, len(entries))
+	for _, e := range entries {
+		items = append(items, auditItemOut(e))
+	}
+	return c.JSON(fiber.Map{"items": items, "next_cursor": optional(next)})
+}
+
+// csvHeader is the export's header row, as API.md fixes it.
+var csvHeader = []string{"seq", "at", "action", "outcome", "actor_email", "secret_id", "secret_name", "env", "ip", "user_agent"}
+
+// exportAudit streams the whole filtered trail as CSV or JSON Lines, row by row as
+// Postgres sends them: memory stays constant however long the trail is.
+func (s *Server) exportAudit(c *fiber.Ctx) error {
+	format := c.Query("format", "csv")
+	if format != "csv" && format != "jsonl" {
+		return errInvalidRequest("format must be csv or jsonl.")
+	}
+	f, err := auditFilter(c)
+	if err != nil {
+		return err
+	}
+	if f.Cursor != "" || f.Limit != 0 {
+		return errInvalidRequest("export takes no cursor or limit: it streams the whole filtered trail.")
+	}
+	org, err := s.auditAccess(c)
+	if err != nil {
+		return err
+	}
+	name := "audit-" + org.ID + "." + format
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`"`)
+	if format == "csv" {
+		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	} else {
+		c.Set(fiber.HeaderContentType, "application/x-ndjson")
+	}
+	rm, log := s.rm, s.log
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		ctx, cancel := context.WithTimeout(context.Background(), auditExportTimeout)
+		defer cancel()
+		write := exportWriter(format, w)
+		n := 0
+		err := rm.StreamAudit(ctx, org.ID, f, func(e projections.AuditEntry) error {
+			if err := write(e); err != nil {
+				return err
+			}
+			if n++; n%500 == 0 {
+				return w.Flush()
+			}
+			return nil
+		})
+		if err == nil {
+			err = write(projections.AuditEntry{})
+		}
+		if err != nil {
+			log.Warn("audit export ended early", "org", org.ID, "rows", n, "err", err)
+		}
+		_ = w.Flush()
+	})
+	return nil
+}
+
+// exportWriter returns a function that writes one entry; the zero entry flushes.
+func exportWriter(format string, w *bufio.Writer) func(projections.AuditEntry) error {
+	if format == "jsonl" {
+		enc := json.NewEncoder(w)
+		return func(e projections.AuditEntry) error {
+			if e.EventID == "" {
+				return nil
+			}
+			return enc.Encode(auditItemOut(e))
+		}
+	}
+	cw := csv.NewWriter(w)
+	header := false
+	return func(e projections.AuditEntry) error {
+		if !header {
+			header = true
+			if err := cw.Write(csvHeader); err != nil {
+				return err
+			}
+		}
+		if e.EventID != "" {
+			if err := cw.Write([]string{strconv.FormatUint(e.Seq, 10), e.At.UTC().Format(time.RFC3339Nano), e.Action, e.Outcome,
+				e.ActorEmail, e.SecretID, e.SecretName, e.Env, e.IP, e.UserAgent}); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+}
+
+func (s *Server) verifyAudit(c *fiber.Ctx) error {
+	org, err := s.auditAccess(c)
+	if err != nil {
+		return err
+	}
+	res, err := s.rm.VerifyAudit(c.UserContext(), org.ID, s.store)
+	if err != nil {
+		return err
+	}
+	return c.JSON(res)
+}

@@ -1,0 +1,153 @@
+package httpapi
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/projections"
+)
+
+type createServiceTokenRequest struct {
+	Name         string     `json:"name"`
+	Environments []string   `json:"environments"`
+	ExpiresAt    *time.Time `json:"expires_at"`
+}
+
+type serviceTokenJSON struct {
+	ID           string               `json:"id"`
+	Name         string               `json:"name"`
+	Environments []domain.Environment `json:"environments"`
+	ExpiresAt    *time.Time           `json:"expires_at"`
+	CreatedAt    time.Time            `json:"created_at"`
+	CreatedBy    string               `json:"created_by"`
+	Token        string               `json:"token,omitempty"`
+}
+
+func serviceTokenOut(t projections.ServiceTokenInfo) serviceTokenJSON {
+	return serviceTokenJSON{ID: t.ID, Name: t.Name, Environments: t.Environments, ExpiresAt: t.ExpiresAt, CreatedAt: t.CreatedAt.UTC(), CreatedBy: t.CreatedBy}
+}
+
+func (s *Server) createServiceToken(c *fiber.Ctx) error {
+	var req createServiceTokenRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	envs := make([]domain.Environment, 0, len(req.Environments))
+	for _, raw := range req.Environments {
+		env, err := domain.ParseEnvironment(raw)
+		if err != nil {
+			return &domain.Error{Code: domain.CodeValidation, Message: "environments: must be development, staging or production",
+				Fields: []domain.FieldError{{Field: "environments", Message: "must be development, staging or production"}}}
+		}
+		envs = append(envs, env)
+	}
+	orgID := c.Params("org")
+	res, err := s.cmd.CreateServiceToken.Handle(c.UserContext(), s.meta(c), commands.CreateServiceToken{
+		OrgID: orgID, Name: req.Name, Environments: envs, ExpiresAt: req.ExpiresAt,
+	})
+	if err != nil {
+		return s.refused(c, err)
+	}
+	if err := s.settle(c, res.Seq); err != nil {
+		return err
+	}
+	tokens, err := s.rm.ListServiceTokens(c.UserContext(), orgID)
+	if err != nil {
+		return err
+	}
+	for _, t := range tokens {
+		if t.ID == res.ID {
+			out := serviceTokenOut(t)
+			out.Token = res.Token
+			return c.Status(fiber.StatusCreated).JSON(out)
+		}
+	}
+	return c.Status(fiber.StatusCreated).JSON(serviceTokenJSON{ID: res.ID, Token: res.Token, Name: req.Name, Environments: envs, ExpiresAt: req.ExpiresAt})
+}
+
+func (s *Server) listServiceTokens(c *fiber.Ctx) error {
+	org, p, err := s.orgAccess(c)
+	if err != nil {
+		return err
+	}
+	if err := domain.Authorize(p, domain.ActionManage, domain.Target{}); err != nil {
+		return err
+	}
+	tokens, err := s.rm.ListServiceTokens(c.UserContext(), org.ID)
+	if err != nil {
+		return err
+	}
+	items := make([]serviceTokenJSON, 0, len(tokens))
+	for _, t := range tokens {
+		items = append(items, serviceTokenOut(t))
+	}
+	return c.JSON(fiber.Map{"items": items})
+}
+
+func (s *Server) revokeServiceToken(c *fiber.Ctx) error {
+	res, err := s.cmd.RevokeServiceToken.Handle(c.UserContext(), s.meta(c), commands.RevokeServiceToken{OrgID: c.Params("org"), TokenID: c.Params("id")})
+	if err != nil {
+		return s.refused(c, err)
+	}
+	if err := s.settle(c, res.Seq); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// bearerServiceToken returns the request's service token, if it carries one.
+func bearerServiceToken(c *fiber.Ctx) (string, bool) {
+	scheme, token, ok := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || !commands.IsServiceToken(token) {
+		return "", false
+	}
+	return token, true
+}
+
+// fetchValues answers GET /orgs/{org}/environments/{env}/values, for a service token
+// scoped to env or a member who may reveal. It decrypts server-side and is audited as
+// secrets.fetched; the response is never cached.
+func (s *Server) fetchValues(c *fiber.Ctx) error {
+	env, err := domain.ParseEnvironment(c.Params("env"))
+	if err != nil {
+		return errNotFound()
+	}
+	orgID := c.Params("org")
+	m := s.meta(c)
+	cmd := commands.FetchValues{OrgID: orgID, Env: env}
+	if c.Locals(identityLocal{}) == nil {
+		token, _ := bearerServiceToken(c)
+		ti, err := s.cmd.AuthenticateToken.Handle(c.UserContext(), token, orgID)
+		if err != nil {
+			return err
+		}
+		cmd.Token = &ti
+		m.Actor.TokenID = ti.TokenID
+	}
+	got, err := s.fetch.Handle(c.UserContext(), m, cmd)
+	if err != nil {
+		return s.refused(c, err)
+	}
+	c.Set(headerSeq, strconv.FormatUint(got.Seq, 10))
+	s.waitFor(c, got.Seq)
+	values := make(map[string]string, len(got.Values))
+	for k, v := range got.Values {
+		values[k] = v.Reveal()
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"values": values, "seq": got.Seq})
+}
+
+// serviceTokenOrUser lets a service token through to the one route that takes it
+// (the values fetch); anything else goes through the usual authentication.
+func (s *Server) serviceTokenOrUser(c *fiber.Ctx) error {
+	if _, ok := bearerServiceToken(c); ok {
+		return c.Next()
+	}
+	return s.authenticate(c)
+}

@@ -1,0 +1,201 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyledger/keyledger/httpapi/apitest"
+)
+
+type issuedToken struct {
+	ID           string   `json:"id"`
+	Token        string   `json:"token"`
+	Name         string   `json:"name"`
+	Environments []string `json:"environments"`
+}
+
+func TestServiceTokenFetchesOnlyItsEnvironmentsUntilRevoked(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t)
+	alice := env.SignUp(t, "alice@example.com", "Alice")
+	org := alice.CreateOrg(t, "Acme")
+	alice.CreateSecret(t, org.ID, "STRIPE_KEY", map[string]string{"production": "sk_live_prod", "development": "sk_test_dev"})
+	alice.CreateSecret(t, org.ID, "DB_URL", map[string]string{"production": "postgres://prod"})
+
+	var tok issuedToken
+	alice.Do(t, "POST", "/orgs/"+org.ID+"/service-tokens", map[string]any{"name": "deploy", "environments": []string{"production"}}).
+		Expect(t, http.StatusCreated).JSON(t, &tok)
+	if !strings.HasPrefix(tok.Token, "kl_st_") || tok.ID == "" || len(tok.Environments) != 1 {
+		t.Fatalf("issued %+v", tok)
+	}
+	list := alice.Do(t, "GET", "/orgs/"+org.ID+"/service-tokens", nil).Expect(t, http.StatusOK)
+	if strings.Contains(string(list.Body), tok.Token) || !strings.Contains(string(list.Body), tok.ID) {
+		t.Fatalf("list shows the token or misses it: %s", list.Body)
+	}
+
+	svc := env.Anonymous()
+	svc.Token = tok.Token
+	var got struct {
+		Values map[string]string `json:"values"`
+		Seq    uint64            `json:"seq"`
+	}
+	r := svc.Do(t, "GET", "/orgs/"+org.ID+"/environments/production/values", nil).Expect(t, http.StatusOK)
+	r.JSON(t, &got)
+	if len(got.Values) != 2 || got.Values["STRIPE_KEY"] != "sk_live_prod" || got.Values["DB_URL"] != "postgres://prod" || got.Seq == 0 {
+		t.Fatalf("values %+v", got)
+	}
+	if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Fatalf("Cache-Control %q", cc)
+	}
+	svc.Do(t, "GET", "/orgs/"+org.ID+"/environments/development/values", nil).Problem(t, http.StatusForbidden, "forbidden")
+	svc.Do(t, "GET", "/orgs/"+org.ID+"/secrets", nil).Problem(t, http.StatusUnauthorized, "unauthenticated")
+
+	// A member with reveal rights may fetch too; an outsider may not.
+	var mine struct {
+		Values map[string]string `json:"values"`
+	}
+	alice.Do(t, "GET", "/orgs/"+org.ID+"/environments/development/values", nil).Expect(t, http.StatusOK).JSON(t, &mine)
+	if mine.Values["STRIPE_KEY"] != "sk_test_dev" {
+		t.Fatalf("member fetch %+v", mine)
+	}
+	eve := env.SignUp(t, "eve@example.com", "Eve")
+	eve.Do(t, "GET", "/orgs/"+org.ID+"/environments/production/values", nil).Problem(t, http.StatusNotFound, "not_found")
+
+	alice.Do(t, "DELETE", "/orgs/"+org.ID+"/service-tokens/"+tok.ID, nil).Expect(t, http.StatusNoContent)
+	svc.Do(t, "GET", "/orgs/"+org.ID+"/environments/production/values", nil).Problem(t, http.StatusUnauthorized, "unauthenticated")
+
+	var audit struct {
+		Items []struct {
+			Action  string `json:"action"`
+			Outcome string `json:"outcome"`
+			Env     string `json:"env"`
+			Actor   struct {
+				ID string `json:"id"`
+			} `json:"actor"`
+		} `json:"items"`
+	}
+	alice.Do(t, "GET", "/orgs/"+org.ID+"/audit?action=secrets.fetched", nil).Expect(t, http.StatusOK).JSON(t, &audit)
+	var outcomes []string
+	for _, e := range audit.Items {
+		outcomes = append(outcomes, e.Outcome+"/"+e.Env)
+	}
+	if strings.Join(outcomes, ",") != "success/development,denied/development,success/production" || audit.Items[2].Actor.ID != tok.ID {
+		t.Fatalf("fetch audit %+v", audit.Items)
+	}
+}
+
+func TestChangeFeedStreamsNoticesAndResumes(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t)
+	alice := env.SignUp(t, "alice@example.com", "Alice")
+	org := alice.CreateOrg(t, "Acme")
+	s := alice.CreateSecret(t, org.ID, "FEED", map[string]string{"production": "first-value-123"})
+	alice.Do(t, "PATCH", "/orgs/"+org.ID+"/secrets/"+s.ID, map[string]any{"values": map[string]any{"production": "second-value-456"}}).Expect(t, http.StatusOK)
+
+	read := func(lastID string, n int) []map[string]any {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", env.BaseURL+"/api/v1/orgs/"+org.ID+"/changes", nil)
+		req.Header.Set("Authorization", "Bearer "+alice.Token)
+		if lastID != "" {
+			req.Header.Set("Last-Event-ID", lastID)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+			b := make([]byte, 500)
+			n, _ := resp.Body.Read(b)
+			t.Fatalf("content type %q: %s", ct, b[:n])
+		}
+		var out []map[string]any
+		sc := bufio.NewScanner(resp.Body)
+		id := ""
+		for sc.Scan() && len(out) < n {
+			line := sc.Text()
+			if v, ok := strings.CutPrefix(line, "id: "); ok {
+				id = v
+			}
+			if v, ok := strings.CutPrefix(line, "data: "); ok {
+				var m map[string]any
+				if err := json.Unmarshal([]byte(v), &m); err != nil {
+					t.Fatal(err)
+				}
+				m["_id"] = id
+				out = append(out, m)
+				if strings.Contains(v, "value-") {
+					t.Fatalf("a notice carries a value: %s", v)
+				}
+			}
+		}
+		return out
+	}
+	all := read("", 2)
+	if len(all) != 2 || all[0]["type"] != "secret.created" || all[1]["type"] != "secret.updated" || all[1]["name"] != "FEED" ||
+		all[1]["old_version"] != float64(1) || all[1]["new_version"] != float64(2) {
+		t.Fatalf("notices %+v", all)
+	}
+	alice.Do(t, "DELETE", "/orgs/"+org.ID+"/secrets/"+s.ID, nil).Expect(t, http.StatusNoContent)
+	rest := read(all[1]["_id"].(string), 1)
+	if len(rest) != 1 || rest[0]["type"] != "secret.deleted" {
+		t.Fatalf("resumed notices %+v", rest)
+	}
+}
+
+func TestAuditTrailOverHTTP(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t)
+	alice := env.SignUp(t, "alice@example.com", "Alice")
+	bob := env.SignUp(t, "bob@example.com", "Bob")
+	org := alice.CreateOrg(t, "Acme")
+	alice.AddMember(t, org.ID, "bob@example.com", "viewer")
+	s := alice.CreateSecret(t, org.ID, "API_KEY", map[string]string{"production": "p1"})
+	bob.Header.Set("User-Agent", "bob-agent/1.0")
+	bob.Do(t, "POST", "/orgs/"+org.ID+"/secrets/"+s.ID+"/reveal", map[string]any{"env": "production"}).Expect(t, http.StatusOK)
+	bob.Do(t, "DELETE", "/orgs/"+org.ID+"/secrets/"+s.ID, nil).Problem(t, http.StatusForbidden, "forbidden")
+
+	// The audit entry of the denied delete is visible when its response has arrived.
+	var page struct {
+		Items []struct {
+			Action, Outcome, IP, UserAgent string
+			SecretName                     *string `json:"secret_name"`
+		} `json:"items"`
+		NextCursor *string `json:"next_cursor"`
+	}
+	alice.Do(t, "GET", "/orgs/"+org.ID+"/audit?actor=bob@example.com", nil).Expect(t, http.StatusOK).JSON(t, &page)
+	if len(page.Items) != 2 || page.Items[0].Action != "secret.deleted" || page.Items[0].Outcome != "denied" ||
+		page.Items[1].Action != "secret.revealed" || page.Items[1].SecretName == nil || *page.Items[1].SecretName != "API_KEY" {
+		t.Fatalf("bob's trail %+v", page.Items)
+	}
+	bob.Do(t, "GET", "/orgs/"+org.ID+"/audit", nil).Problem(t, http.StatusForbidden, "forbidden")
+	alice.Do(t, "GET", "/orgs/"+org.ID+"/audit?action=nope", nil).Problem(t, http.StatusBadRequest, "invalid_request")
+	alice.Do(t, "GET", "/orgs/"+org.ID+"/audit?from=yesterday", nil).Problem(t, http.StatusBadRequest, "invalid_request")
+
+	csv := alice.Do(t, "GET", "/orgs/"+org.ID+"/audit/export?format=csv", nil).Expect(t, http.StatusOK)
+	lines := strings.Split(strings.TrimSpace(string(csv.Body)), "\n")
+	if lines[0] != "seq,at,action,outcome,actor_email,secret_id,secret_name,env,ip,user_agent" || len(lines) != 5 ||
+		!strings.Contains(lines[1], "denied,bob@example.com") || !strings.Contains(lines[2], "bob-agent/1.0") {
+		t.Fatalf("csv:\n%s", csv.Body)
+	}
+	jsonl := alice.Do(t, "GET", "/orgs/"+org.ID+"/audit/export?format=jsonl&env=production", nil).Expect(t, http.StatusOK)
+	if n := len(strings.Split(strings.TrimSpace(string(jsonl.Body)), "\n")); n != 2 {
+		t.Fatalf("jsonl has %d lines:\n%s", n, jsonl.Body)
+	}
+	var ok struct {
+		OK      bool   `json:"ok"`
+		Checked int    `json:"checked"`
+		Head    string `json:"head"`
+	}
+	alice.Do(t, "GET", "/orgs/"+org.ID+"/audit/verify", nil).Expect(t, http.StatusOK).JSON(t, &ok)
+	if !ok.OK || ok.Checked != 4 || ok.Head == "" {
+		t.Fatalf("verify %+v", ok)
+	}
+}
