@@ -11,6 +11,8 @@ import (
 // CreateOrganization creates an organization owned by the caller.
 type CreateOrganization struct {
 	Name string
+	// RevealPolicy is the policy the organization starts with; empty means allowed.
+	RevealPolicy domain.RevealPolicy
 }
 
 // CreateOrganizationHandler handles CreateOrganization.
@@ -26,7 +28,7 @@ func NewCreateOrganizationHandler(log eventLog) *CreateOrganizationHandler {
 // Handle appends OrganizationCreated to a new aggregate. With an idempotency key the
 // id derives from it, so a retry lands on the same aggregate and de-duplicates.
 func (h *CreateOrganizationHandler) Handle(ctx context.Context, m Meta, c CreateOrganization) (Result, error) {
-	ev, err := domain.CreateOrganization(c.Name, m.UserID)
+	ev, err := domain.CreateOrganization(c.Name, m.UserID, c.RevealPolicy)
 	if err != nil {
 		return Result{}, err
 	}

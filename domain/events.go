@@ -51,7 +51,18 @@ type UserRegistered struct {
 }
 
 // OrganizationCreated creates an organization with its first owner.
+//
+// Schema 2 records the reveal policy the organization starts with. Schema 1 events
+// (written before organizations could start with reveals disabled) had no such field;
+// they are upcast on read to "allowed", which is what they meant.
 type OrganizationCreated struct {
+	Name         string       `json:"name"`
+	OwnerID      string       `json:"owner_id"`
+	RevealPolicy RevealPolicy `json:"reveal_policy"`
+}
+
+// organizationCreatedV1 is the first shape of OrganizationCreated, kept to read old events.
+type organizationCreatedV1 struct {
 	Name    string `json:"name"`
 	OwnerID string `json:"owner_id"`
 }
@@ -145,14 +156,24 @@ func (SecretValueDeleted) EventType() string  { return "SecretValueDeleted" }
 func (SecretDeleted) EventType() string       { return "SecretDeleted" }
 func (SecretRolledBack) EventType() string    { return "SecretRolledBack" }
 
-// CurrentSchema is the schema version new events of every type are written with.
-const CurrentSchema = 1
+// SchemaVersion is the schema version new events of a type are written with. Types
+// start at 1; a type whose shape changes gets the next version, and DecodeEvent keeps
+// upcasting every older one. The log is never rewritten.
+func SchemaVersion(eventType string) int {
+	if eventType == "OrganizationCreated" {
+		return 2
+	}
+	return 1
+}
 
 // DecodeEvent turns a stored payload back into its event, upcasting older schema
 // versions. It is the explicit event-type registry: a type missing here cannot be read.
 func DecodeEvent(eventType string, schema int, data []byte) (Event, error) {
-	if schema < 1 || schema > CurrentSchema {
+	if schema < 1 || schema > SchemaVersion(eventType) {
 		return nil, fmt.Errorf("decode %s: unknown schema version %d", eventType, schema)
+	}
+	if eventType == "OrganizationCreated" && schema == 1 {
+		return upcastOrganizationCreatedV1(data)
 	}
 	switch eventType {
 	case "UserRegistered":
@@ -193,6 +214,14 @@ func DecodeEvent(eventType string, schema int, data []byte) (Event, error) {
 		return decodeAs[SecretsFetched](data)
 	}
 	return nil, fmt.Errorf("decode: unknown event type %q", eventType)
+}
+
+func upcastOrganizationCreatedV1(data []byte) (Event, error) {
+	var v1 organizationCreatedV1
+	if err := json.Unmarshal(data, &v1); err != nil {
+		return nil, fmt.Errorf("decode OrganizationCreated v1: %w", err)
+	}
+	return OrganizationCreated{Name: v1.Name, OwnerID: v1.OwnerID, RevealPolicy: RevealAllowed}, nil
 }
 
 func decodeAs[T Event](data []byte) (Event, error) {

@@ -82,7 +82,7 @@ func assertRoundTrip(tb testing.TB, ev domain.Event) {
 	if err != nil {
 		tb.Fatalf("json.Marshal: %v", err)
 	}
-	got, err := domain.DecodeEvent(ev.EventType(), domain.CurrentSchema, data)
+	got, err := domain.DecodeEvent(ev.EventType(), domain.SchemaVersion(ev.EventType()), data)
 	if err != nil {
 		tb.Fatalf("DecodeEvent(%s): %v", data, err)
 	}
@@ -153,15 +153,15 @@ func TestDecodeEventRejects(t *testing.T) {
 		schema int
 		data   []byte
 	}{
-		{"unknown type", "SecretExploded", domain.CurrentSchema, valid},
-		{"empty type", "", domain.CurrentSchema, valid},
-		{"type in another case", "memberadded", domain.CurrentSchema, valid},
+		{"unknown type", "SecretExploded", 1, valid},
+		{"empty type", "", 1, valid},
+		{"type in another case", "memberadded", 1, valid},
 		{"schema 0", "MemberAdded", 0, valid},
 		{"negative schema", "MemberAdded", -1, valid},
-		{"schema from the future", "MemberAdded", domain.CurrentSchema + 1, valid},
-		{"malformed JSON", "MemberAdded", domain.CurrentSchema, []byte(`{"user_id":`)},
-		{"wrong field type", "SecretValueDeleted", domain.CurrentSchema, []byte(`{"env":"production","version":"seven"}`)},
-		{"not an object", "SecretDeleted", domain.CurrentSchema, []byte(`["STRIPE"]`)},
+		{"schema from the future", "MemberAdded", domain.SchemaVersion("MemberAdded") + 1, valid},
+		{"malformed JSON", "MemberAdded", 1, []byte(`{"user_id":`)},
+		{"wrong field type", "SecretValueDeleted", 1, []byte(`{"env":"production","version":"seven"}`)},
+		{"not an object", "SecretDeleted", 1, []byte(`["STRIPE"]`)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,7 +179,7 @@ func TestDecodeEventRejects(t *testing.T) {
 
 func TestDecodeEventErrorsNameWhatFailed(t *testing.T) {
 	t.Parallel()
-	_, err := domain.DecodeEvent("SecretExploded", domain.CurrentSchema, []byte(`{}`))
+	_, err := domain.DecodeEvent("SecretExploded", 1, []byte(`{}`))
 	if err == nil || !strings.Contains(err.Error(), "SecretExploded") {
 		t.Fatalf("unknown type error %v does not name the type", err)
 	}

@@ -48,13 +48,20 @@ func ParseOrganizationName(s string) (string, error) {
 	return n, nil
 }
 
-// CreateOrganization decides creating an organization owned by ownerID.
-func CreateOrganization(name, ownerID string) (Event, error) {
+// CreateOrganization decides creating an organization owned by ownerID, starting with
+// the given reveal policy ("" means allowed).
+func CreateOrganization(name, ownerID string, policy RevealPolicy) (Event, error) {
 	n, err := ParseOrganizationName(name)
 	if err != nil {
 		return nil, err
 	}
-	return OrganizationCreated{Name: n, OwnerID: ownerID}, nil
+	if policy == "" {
+		policy = RevealAllowed
+	}
+	if _, err := ParseRevealPolicy(string(policy)); err != nil {
+		return nil, err
+	}
+	return OrganizationCreated{Name: n, OwnerID: ownerID, RevealPolicy: policy}, nil
 }
 
 func (o *Organization) mustExist() error {
@@ -178,7 +185,10 @@ func (o *Organization) RemoveMember(p Principal, userID string) (Event, error) {
 func (o *Organization) Apply(r Recorded) {
 	switch e := r.Event.(type) {
 	case OrganizationCreated:
-		o.exists, o.name, o.revealPolicy, o.createdAt = true, e.Name, RevealAllowed, r.Time
+		o.exists, o.name, o.revealPolicy, o.createdAt = true, e.Name, e.RevealPolicy, r.Time
+		if o.revealPolicy == "" {
+			o.revealPolicy = RevealAllowed
+		}
 		o.members[e.OwnerID] = RoleOwner
 	case OrganizationUpdated:
 		if e.Name != nil {

@@ -21,7 +21,7 @@ var (
 const newcomer = "u-newcomer"
 
 func orgCreated() domain.Event {
-	return domain.OrganizationCreated{Name: "Acme", OwnerID: founder.UserID}
+	return domain.OrganizationCreated{Name: "Acme", OwnerID: founder.UserID, RevealPolicy: domain.RevealAllowed}
 }
 
 // staffed is an organization with one member of each role.
@@ -51,9 +51,9 @@ func TestCreateOrganization(t *testing.T) {
 		want  domain.Event
 		err   domain.Code
 	}{
-		{"named", "Acme", domain.OrganizationCreated{Name: "Acme", OwnerID: founder.UserID}, ""},
-		{"trimmed", "  Acme  ", domain.OrganizationCreated{Name: "Acme", OwnerID: founder.UserID}, ""},
-		{"100 characters", strings.Repeat("ä", 100), domain.OrganizationCreated{Name: strings.Repeat("ä", 100), OwnerID: founder.UserID}, ""},
+		{"named", "Acme", domain.OrganizationCreated{Name: "Acme", OwnerID: founder.UserID, RevealPolicy: domain.RevealAllowed}, ""},
+		{"trimmed", "  Acme  ", domain.OrganizationCreated{Name: "Acme", OwnerID: founder.UserID, RevealPolicy: domain.RevealAllowed}, ""},
+		{"100 characters", strings.Repeat("ä", 100), domain.OrganizationCreated{Name: strings.Repeat("ä", 100), OwnerID: founder.UserID, RevealPolicy: domain.RevealAllowed}, ""},
 		{"101 characters", strings.Repeat("ä", 101), nil, domain.CodeValidation},
 		{"empty", "", nil, domain.CodeValidation},
 		{"blank", "  ", nil, domain.CodeValidation},
@@ -61,7 +61,7 @@ func TestCreateOrganization(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := domain.CreateOrganization(tt.input, founder.UserID)
+			got, err := domain.CreateOrganization(tt.input, founder.UserID, "")
 			if tt.err != "" {
 				thenValid(t, err, tt.err, "name")
 				return

@@ -52,7 +52,7 @@ func (s *Store) Append(ctx context.Context, p Pending) (domain.Recorded, error) 
 		return domain.Recorded{}, fmt.Errorf("event id: %w", err)
 	}
 	env := envelope{
-		ID: id.String(), Type: p.Event.EventType(), Schema: domain.CurrentSchema,
+		ID: id.String(), Type: p.Event.EventType(), Schema: domain.SchemaVersion(p.Event.EventType()),
 		Org: p.Aggregate.OrgID, AggType: p.Aggregate.Type, AggID: p.Aggregate.ID,
 		Version: p.Version, Time: now, Actor: p.Actor,
 	}

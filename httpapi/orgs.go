@@ -58,6 +58,8 @@ func orgOut(o projections.Org, role domain.Role) orgJSON {
 
 type createOrgRequest struct {
 	Name string `json:"name"`
+	// RevealPolicy is optional: the policy the organization starts with (allowed).
+	RevealPolicy string `json:"reveal_policy"`
 }
 
 func (s *Server) createOrg(c *fiber.Ctx) error {
@@ -65,7 +67,9 @@ func (s *Server) createOrg(c *fiber.Ctx) error {
 	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
-	res, err := s.cmd.CreateOrganization.Handle(c.UserContext(), s.meta(c), commands.CreateOrganization{Name: req.Name})
+	res, err := s.cmd.CreateOrganization.Handle(c.UserContext(), s.meta(c), commands.CreateOrganization{
+		Name: req.Name, RevealPolicy: domain.RevealPolicy(req.RevealPolicy),
+	})
 	if err != nil {
 		return s.refused(c, err)
 	}

@@ -256,8 +256,8 @@ func (db *DB) applyReadModel(ctx context.Context, r domain.Recorded, notes *noti
 			r.AggregateID, e.Email, e.Name, e.Superadmin, r.Time)
 		return nil
 	case domain.OrganizationCreated:
-		w.exec(`INSERT INTO orgs (id, org_id, name, reveal_policy, created_at, updated_at) VALUES ($1, $1, $2, 'allowed', $3, $3) ON CONFLICT DO NOTHING;`,
-			r.OrgID, e.Name, r.Time)
+		w.exec(`INSERT INTO orgs (id, org_id, name, reveal_policy, created_at, updated_at) VALUES ($1, $1, $2, $3, $4, $4) ON CONFLICT DO NOTHING`,
+			r.OrgID, e.Name, string(e.RevealPolicy), r.Time)
 		w.exec(`INSERT INTO members (org_id, user_id, role, added_at) VALUES ($1, $2, 'owner', $3) ON CONFLICT DO NOTHING`, r.OrgID, e.OwnerID, r.Time)
 		return nil
 	case domain.OrganizationUpdated:

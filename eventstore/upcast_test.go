@@ -1,0 +1,55 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/keyledger/keyledger/domain"
+	"github.com/nats-io/nats.go"
+)
+
+// A v1 OrganizationCreated written to the log before schema 2 existed still loads,
+// upcast, through the store: the log is never rewritten.
+func TestLoadUpcastsAV1EventInTheLog(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	srv, err := StartEmbedded(ctx, EmbeddedOptions{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := srv.Connect("t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	key, _ := ParseMasterKey("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
+	s, err := Open(ctx, nc, key, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	org := "99999999-9999-9999-9999-999999999999"
+	env := envelope{ID: "01HZZZZZZZZZZZZZZZZZZZZZZZ", Type: "OrganizationCreated", Schema: 1, Org: org,
+		AggType: domain.AggregateOrganization, AggID: org, Version: 1, Time: time.Now().UTC()}
+	plain := []byte(`{"name":"Old Co","owner_id":"u-old"}`)
+	env.Payload, err = s.keys.Seal(ctx, org, plain, env.aad())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(env)
+	agg := Aggregate{OrgID: org, Type: domain.AggregateOrganization, ID: org}
+	if _, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: agg.Subject(), Data: data}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Load(ctx, agg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := l.Events[0].Event.(domain.OrganizationCreated)
+	if got.Name != "Old Co" || got.RevealPolicy != domain.RevealAllowed {
+		t.Fatalf("loaded %+v", got)
+	}
+}
