@@ -128,6 +128,8 @@ export interface AuditItem {
   env?: string | null;
   ip?: string | null;
   user_agent?: string | null;
+  /** A human sentence the server may add, e.g. "bob@acme.dev: editor → admin". */
+  details?: string;
 }
 
 export interface AuditFilter {

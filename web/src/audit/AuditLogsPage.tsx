@@ -227,6 +227,7 @@ function AuditRow({ item }: { item: AuditItem }) {
       <td className="nowrap">
         <span className={`action-pill action-${item.action.split('.')[1] ?? 'other'}`}>{item.action}</span>
         {denied ? <span className="badge badge-danger">denied</span> : null}
+        {item.details ? <div className="audit-details">{item.details}</div> : null}
       </td>
       <td>{item.secret_name ? <code className="secret-name">{item.secret_name}</code> : <span className="muted">—</span>}</td>
       <td>{item.env ? environmentName(item.env) : <span className="muted">—</span>}</td>
