@@ -19,7 +19,7 @@ DOMAIN_DIR ?= domain
 # has_script NAME succeeds when web/package.json defines the npm script NAME.
 has_script = node -e 'process.exit(require("./web/package.json").scripts?.[process.argv[1]] ? 0 : 1)' $(1)
 
-.PHONY: build web web-deps run lint check-domain-imports test-go test-web test-e2e e2e-run test
+.PHONY: build web web-deps run lint check-domain-imports test-go test-web test-e2e e2e-run test test-stress
 
 ## build: the UI first (go:embed takes whatever is in web/dist), then the binary.
 build:
@@ -67,6 +67,10 @@ check-domain-imports:
 ## test-go: every Go package, race detector on. Postgres: see projections/pgtest.
 test-go:
 	$(GO) test $(GO_TEST_FLAGS) ./...
+
+## test-stress: long tests behind the stress build tag (100,000-event rebuild and replay).
+test-stress:
+	$(GO) test -tags stress -count=1 -timeout 30m -v -run 'Stress|100k' ./...
 
 ## test-web: the UI's unit tests.
 test-web: web-deps

@@ -1,0 +1,148 @@
+//go:build stress
+
+package projections_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/projections"
+)
+
+// peakHeap samples the Go heap until stop is closed and returns the highest value.
+func peakHeap(stop <-chan struct{}) <-chan uint64 {
+	out := make(chan uint64, 1)
+	go func() {
+		var peak uint64
+		var ms runtime.MemStats
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+			select {
+			case <-stop:
+				out <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return out
+}
+
+// TestRebuildAndReplay100k writes 100,000 events of every kind, then rebuilds the read
+// models from sequence 1 and replays the org from the log alone, and reports events/s
+// and peak heap for both. Run it with `make test-stress`.
+func TestRebuildAndReplay100k(t *testing.T) {
+	const total = 100_000
+	r := newRig(t, true)
+	ctx := context.Background()
+	start := time.Now()
+	var ids []string
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 1500 {
+				s := r.create(t, fmt.Sprintf("KEY_%d_%04d", w, i), map[domain.Environment]string{
+					domain.Development: fmt.Sprint("dev-", i), domain.Production: fmt.Sprint("sk_live_0123456789abcdefghij-", i)})
+				v := domain.NewPlaintext(fmt.Sprint("rotated-", i))
+				if _, err := r.h.UpdateSecret.Handle(ctx, r.owner, commands.UpdateSecret{OrgID: r.orgID, SecretID: s.ID,
+					Values: map[domain.Environment]*domain.Plaintext{domain.Production: &v, domain.Staging: &v}}); err != nil {
+					t.Error(err)
+					return
+				}
+				if i%5 == 0 {
+					if _, err := r.h.DeleteSecret.Handle(ctx, r.owner, commands.DeleteSecret{OrgID: r.orgID, SecretID: s.ID}); err != nil {
+						t.Error(err)
+						return
+					}
+					continue
+				}
+				mu.Lock()
+				ids = append(ids, s.ID)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	head, err := r.env.Store.LastSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The rest are reveals, the bulk of a real log, appended as the command does.
+	var next atomic.Int64
+	for range 8 {
+		wg.Go(func() {
+			for {
+				n := next.Add(1)
+				if uint64(n)+head > total {
+					return
+				}
+				id := ids[int(n)%len(ids)]
+				if _, err := r.env.Store.Append(ctx, eventstore.Pending{
+					Aggregate: eventstore.Aggregate{OrgID: r.orgID, Type: domain.AggregateAccess, ID: id}, Unchecked: true,
+					Event: domain.SecretRevealed{SecretID: id, Env: domain.Production, Version: 2},
+					Actor: domain.Actor{UserID: r.owner.UserID, IP: "10.1.2.3", UserAgent: "stress"},
+				}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	last, err := r.env.Store.LastSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %d events in %s", last, time.Since(start).Round(time.Millisecond))
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	if err := r.db.WaitFor(wctx, last); err != nil {
+		t.Fatal(err)
+	}
+
+	runtime.GC()
+	stop := make(chan struct{})
+	peak := peakHeap(stop)
+	rep, err := r.db.Rebuild(ctx, r.env.Store, r.env.Store, nil)
+	close(stop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("rebuild: %d events in %s = %.0f events/s, peak heap %.1f MiB", rep.Events, rep.Duration.Round(time.Millisecond), rep.EventsPerS, float64(<-peak)/(1<<20))
+
+	runtime.GC()
+	stop = make(chan struct{})
+	peak = peakHeap(stop)
+	began := time.Now()
+	state, err := projections.ReplayOrg(ctx, r.env.Store, r.orgID, projections.ReplayLimit{})
+	close(stop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := time.Since(began)
+	t.Logf("replay: %d events in %s = %.0f events/s, peak heap %.1f MiB, %d live secrets", state.Seq, d.Round(time.Millisecond), float64(state.Seq)/d.Seconds(), float64(<-peak)/(1<<20), len(state.Secrets))
+	live, _, err := r.db.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(state.Secrets) != len(ids) || len(live) != min(1000, len(ids)) {
+		t.Fatalf("replay has %d secrets, read model %d, want %d", len(state.Secrets), len(live), len(ids))
+	}
+	ok, err := r.db.VerifyAudit(ctx, r.orgID, r.env.Store)
+	if err != nil || !ok.OK {
+		t.Fatalf("verify: %+v %v", ok, err)
+	}
+	t.Logf("audit verify: %d entries ok", ok.Checked)
+}
