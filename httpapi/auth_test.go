@@ -230,6 +230,11 @@ func TestPersonalAccessTokens(t *testing.T) {
 		Token string `json:"token"`
 	}
 	alice.Do(t, "POST", "/auth/tokens", map[string]any{"name": "ci"}).Expect(t, http.StatusCreated).JSON(t, &issued)
+	expiring := alice.Do(t, "POST", "/auth/tokens", map[string]any{"name": "short", "expires_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
+	expiring.Expect(t, http.StatusCreated)
+	alice.Do(t, "POST", "/auth/tokens", map[string]any{"name": "bad", "expires_at": "tomorrow"}).Problem(t, http.StatusBadRequest, "invalid_request")
+	alice.Do(t, "POST", "/auth/tokens", map[string]any{"name": "past", "expires_at": "2001-01-01T00:00:00Z"}).
+		Problem(t, http.StatusUnprocessableEntity, "validation_failed")
 	if !strings.HasPrefix(issued.Token, "kl_pat_") {
 		t.Fatalf("token %q", issued.Token)
 	}
@@ -249,7 +254,7 @@ func TestPersonalAccessTokens(t *testing.T) {
 		} `json:"items"`
 	}
 	alice.Do(t, "GET", "/auth/tokens", nil).Expect(t, http.StatusOK).JSON(t, &list)
-	if len(list.Items) != 1 || list.Items[0].ID != issued.ID || strings.Contains(string(alice.Do(t, "GET", "/auth/tokens", nil).Body), issued.Token) {
+	if len(list.Items) != 2 || (list.Items[0].ID != issued.ID && list.Items[1].ID != issued.ID) || strings.Contains(string(alice.Do(t, "GET", "/auth/tokens", nil).Body), issued.Token) {
 		t.Fatalf("list %+v", list)
 	}
 	alice.Do(t, "DELETE", "/auth/tokens/"+issued.ID, nil).Expect(t, http.StatusNoContent)

@@ -40,12 +40,15 @@ func decodeBody(c *fiber.Ctx, dst any) error {
 	return nil
 }
 
+var jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+
 // checkFields walks data alongside t and rejects object keys that t does not declare.
 func checkFields(data []byte, t reflect.Type, path string) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t.Kind() != reflect.Struct {
+	// A type that decodes itself (time.Time, say) is not walked as an object.
+	if t.Kind() != reflect.Struct || reflect.PointerTo(t).Implements(jsonUnmarshaler) {
 		return nil
 	}
 	trimmed := bytes.TrimSpace(data)

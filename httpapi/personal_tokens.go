@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -32,7 +33,7 @@ func (s *Server) createToken(c *fiber.Ctx) error {
 	if err := s.settle(c, issued.Seq); err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"id": issued.ID, "token": issued.Token, "name": req.Name, "expires_at": req.ExpiresAt})
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"id": issued.ID, "token": issued.Token, "name": strings.TrimSpace(req.Name), "expires_at": req.ExpiresAt})
 }
 
 // listTokens lists the caller's personal access tokens, without the tokens.
