@@ -17,6 +17,24 @@ test.describe('masked values', () => {
     await expect(row.getByRole('button', { name: 'Reveal value' })).toBeVisible();
   });
 
+  test('the row buttons are reachable with the keyboard', async ({ page, owner, org }) => {
+    await owner.createSecret(org.id, 'KEYBOARD_ME', { production: VALUE });
+    await logIn(page, owner.user.email);
+    await openSecrets(page, org.id, 'production');
+    const row = secretRow(page, 'KEYBOARD_ME');
+    await row.locator('[col-id="value"]').focus();
+    await page.keyboard.press('Tab');
+    await expect(row.getByRole('button', { name: 'Reveal value' })).toBeFocused();
+    await page.keyboard.press('Enter');
+    await expect(row).toContainText(VALUE);
+    await page.keyboard.press('Tab');
+    await expect(row.getByRole('button', { name: 'Copy value' })).toBeFocused();
+    await page.keyboard.press('Shift+Tab');
+    await expect(row.getByRole('button', { name: 'Hide value' })).toBeFocused();
+    await page.keyboard.press('Space');
+    await expect(row).not.toContainText(VALUE);
+  });
+
   test('a revealed value re-masks by itself after 30 seconds', async ({ page, owner, org }) => {
     await owner.createSecret(org.id, 'REMASK_ME', { production: VALUE });
     await page.clock.install();

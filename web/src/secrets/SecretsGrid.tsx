@@ -14,6 +14,7 @@ import {
   type GetRowIdParams,
   type RowClickedEvent,
   type CellKeyDownEvent,
+  type SuppressKeyboardEventParams,
 } from 'ag-grid-community';
 import { KeyRound } from 'lucide-react';
 import { ENVIRONMENTS, type EnvSlug, type SecretRow } from '../api';
@@ -58,6 +59,28 @@ function NoRowsOverlay({ message }: { message: string }) {
   );
 }
 
+/**
+ * Lets Tab and Shift+Tab move through the buttons inside a cell (reveal, copy, edit, delete)
+ * before AG Grid moves on to the next cell, so that every action is reachable by keyboard.
+ */
+export function tabThroughCellButtons({ event }: SuppressKeyboardEventParams<SecretRow>): boolean {
+  if (event.key !== 'Tab' || event.type !== 'keydown') return false;
+  const cell = (event.target as HTMLElement).closest<HTMLElement>('.ag-cell');
+  if (!cell) return false;
+  const buttons = [...cell.querySelectorAll<HTMLElement>('button:not([disabled])')];
+  if (buttons.length === 0) return false;
+  const at = buttons.indexOf(document.activeElement as HTMLElement);
+  if (event.shiftKey) {
+    if (at === -1) return false;
+    if (at === 0) {
+      event.preventDefault();
+      cell.focus();
+    }
+    return true;
+  }
+  return at < buttons.length - 1;
+}
+
 function columnsFor(view: EnvSlug | 'all'): ColDef<SecretRow>[] {
   const name: ColDef<SecretRow> = {
     headerName: 'Name',
@@ -86,6 +109,7 @@ function columnsFor(view: EnvSlug | 'all'): ColDef<SecretRow>[] {
     headerName: 'Actions',
     colId: 'actions',
     cellRenderer: ActionsCell,
+    suppressKeyboardEvent: tabThroughCellButtons,
     width: 96,
     sortable: false,
     resizable: false,
@@ -116,6 +140,7 @@ function columnsFor(view: EnvSlug | 'all'): ColDef<SecretRow>[] {
     valueGetter: (p) => p.data?.environments[view]?.mask ?? '',
     cellRenderer: ValueCell,
     cellClass: 'value-col',
+    suppressKeyboardEvent: tabThroughCellButtons,
     minWidth: 260,
     width: 310,
     sortable: false,
