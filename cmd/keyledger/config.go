@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 )
 
 // config is the server's configuration: every flag has a KEYLEDGER_* variable with the
@@ -24,6 +25,7 @@ type config struct {
 	BootstrapPassword string
 	LogLevel          string
 	Replicas          int
+	TrustedProxies    string
 }
 
 func envOr(getenv func(string) string, name, def string) string {
@@ -51,8 +53,20 @@ func serverFlags(name string, stderr io.Writer, getenv func(string) string) (*fl
 	fs.StringVar(&c.BootstrapEmail, "bootstrap-admin-email", getenv("KEYLEDGER_BOOTSTRAP_ADMIN_EMAIL"), "create this super-admin at start if missing (KEYLEDGER_BOOTSTRAP_ADMIN_EMAIL)")
 	fs.StringVar(&c.BootstrapPassword, "bootstrap-admin-password", getenv("KEYLEDGER_BOOTSTRAP_ADMIN_PASSWORD"), "its password (KEYLEDGER_BOOTSTRAP_ADMIN_PASSWORD)")
 	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "KEYLEDGER_LOG_LEVEL", "info"), "debug, info, warn or error (KEYLEDGER_LOG_LEVEL)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", getenv("KEYLEDGER_TRUSTED_PROXIES"), "comma-separated addresses or CIDRs of load balancers whose X-Forwarded-For is believed (KEYLEDGER_TRUSTED_PROXIES)")
 	fs.IntVar(&c.Replicas, "replicas", 1, "replicas of the JetStream stream and buckets on an external cluster")
 	return fs, c
+}
+
+// proxies splits the trusted-proxies setting.
+func (c *config) proxies() []string {
+	var out []string
+	for _, p := range strings.Split(c.TrustedProxies, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func (c *config) finish() error {

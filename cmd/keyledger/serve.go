@@ -57,6 +57,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		Signup:    c.Signup,
 		Secure:    c.TLSCert != "",
 		Assets:    web.Assets(),
+
+		TrustedProxies: c.proxies(),
 	})
 	if err != nil {
 		return err
