@@ -72,21 +72,37 @@ func (s *Store) loadFrom(ctx context.Context, subject string, from, until uint64
 	return n, nil
 }
 
-// LoadScope reads every event of one organization (or the platform scope), in stream
-// order, up to and including sequence until (0 means all). It is for replays: time
-// travel, audit verification, offline state dumps.
-func (s *Store) LoadScope(ctx context.Context, scope string, until uint64) ([]domain.Recorded, error) {
-	var out Loaded
+// ScanScope calls fn with every event of one organization (or the platform scope), in
+// stream order, up to and including sequence until (0 means all). Events are read in
+// batches and not kept, so memory does not grow with the log. It is for replays: time
+// travel, audit verification, offline state dumps. An error from fn stops the scan.
+func (s *Store) ScanScope(ctx context.Context, scope string, until uint64, fn func(domain.Recorded) error) error {
 	next := uint64(1)
 	subject := SubjectPrefix + "." + scope + ".>"
 	for {
-		n, err := s.loadFrom(ctx, subject, next, until, &out)
+		var batch Loaded
+		n, err := s.loadFrom(ctx, subject, next, until, &batch)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if n < loadBatch {
-			return out.Events, nil
+		for _, r := range batch.Events {
+			if err := fn(r); err != nil {
+				return err
+			}
 		}
-		next = out.LastSeq + 1
+		if n < loadBatch || batch.LastSeq == 0 {
+			return nil
+		}
+		next = batch.LastSeq + 1
 	}
+}
+
+// LoadScope reads every event of one scope into memory; see ScanScope.
+func (s *Store) LoadScope(ctx context.Context, scope string, until uint64) ([]domain.Recorded, error) {
+	var out []domain.Recorded
+	err := s.ScanScope(ctx, scope, until, func(r domain.Recorded) error {
+		out = append(out, r)
+		return nil
+	})
+	return out, err
 }

@@ -10,7 +10,7 @@ import (
 
 // ScopeLoader reads one scope's events from the log; *eventstore.Store is one.
 type ScopeLoader interface {
-	LoadScope(ctx context.Context, scope string, until uint64) ([]domain.Recorded, error)
+	ScanScope(ctx context.Context, scope string, until uint64, fn func(domain.Recorded) error) error
 }
 
 // AuditVerification is the result of checking an organization's audit chain.
@@ -103,29 +103,25 @@ func checkLink(s AuditEntry, prev string, expected []AuditEntry, i int) string {
 
 // expectedAudit computes, from the log alone, the entries the trail should hold.
 func expectedAudit(ctx context.Context, log ScopeLoader, orgID string, until uint64) ([]AuditEntry, error) {
-	users, err := log.LoadScope(ctx, domain.PlatformScope, until)
-	if err != nil {
-		return nil, err
-	}
 	res := logResolver{emails: map[string]string{}, names: map[string]string{}}
-	for _, r := range users {
+	err := log.ScanScope(ctx, domain.PlatformScope, until, func(r domain.Recorded) error {
 		if u, ok := r.Event.(domain.UserRegistered); ok {
 			res.emails[r.AggregateID] = u.Email
 		}
-	}
-	events, err := log.LoadScope(ctx, orgID, until)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
 	var out []AuditEntry
 	prev := ""
-	for _, r := range events {
+	err = log.ScanScope(ctx, orgID, until, func(r domain.Recorded) error {
 		if c, ok := r.Event.(domain.SecretCreated); ok {
 			res.names[r.AggregateID] = string(c.Name)
 		}
 		entries, err := auditEntries(r, res)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, e := range entries {
 			e.PrevHash = prev
@@ -133,6 +129,7 @@ func expectedAudit(ctx context.Context, log ScopeLoader, orgID string, until uin
 			prev = e.Hash
 			out = append(out, e)
 		}
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }

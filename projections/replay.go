@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strings"
 	"time"
@@ -23,6 +24,9 @@ func (l ReplayLimit) includes(r domain.Recorded) bool {
 	return l.Until.IsZero() || !r.Time.After(l.Until)
 }
 
+// errStopScan ends a scan at the replay's limit.
+var errStopScan = errors.New("replay limit reached")
+
 // ReplayedOrg is an organization's state rebuilt from the log alone.
 type ReplayedOrg struct {
 	Org     Org         `json:"org"`
@@ -38,14 +42,10 @@ func ReplayOrg(ctx context.Context, log ScopeLoader, orgID string, limit ReplayL
 	if !isUUID(orgID) {
 		return ReplayedOrg{}, notFound("organization")
 	}
-	users, err := log.LoadScope(ctx, domain.PlatformScope, limit.UntilSeq)
-	if err != nil {
-		return ReplayedOrg{}, err
-	}
 	people := map[string]*domain.User{}
-	for _, r := range users {
-		if !limit.includes(r) {
-			continue
+	err := log.ScanScope(ctx, domain.PlatformScope, limit.UntilSeq, func(r domain.Recorded) error {
+		if r.AggregateType != domain.AggregateUser || !limit.includes(r) {
+			return nil
 		}
 		u := people[r.AggregateID]
 		if u == nil {
@@ -53,8 +53,8 @@ func ReplayOrg(ctx context.Context, log ScopeLoader, orgID string, limit ReplayL
 			people[r.AggregateID] = u
 		}
 		u.Apply(r)
-	}
-	events, err := log.LoadScope(ctx, orgID, limit.UntilSeq)
+		return nil
+	})
 	if err != nil {
 		return ReplayedOrg{}, err
 	}
@@ -63,9 +63,9 @@ func ReplayOrg(ctx context.Context, log ScopeLoader, orgID string, limit ReplayL
 	var order []string
 	out := ReplayedOrg{}
 	memberSince := map[string]time.Time{}
-	for _, r := range events {
+	err = log.ScanScope(ctx, orgID, limit.UntilSeq, func(r domain.Recorded) error {
 		if !limit.includes(r) {
-			break
+			return errStopScan
 		}
 		out.Seq = r.Seq
 		switch r.AggregateType {
@@ -86,6 +86,10 @@ func ReplayOrg(ctx context.Context, log ScopeLoader, orgID string, limit ReplayL
 			}
 			s.Apply(r)
 		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStopScan) {
+		return ReplayedOrg{}, err
 	}
 	if !org.Exists() {
 		return ReplayedOrg{}, notFound("organization")
