@@ -5,6 +5,7 @@ import { AgGridReact } from 'ag-grid-react';
 import {
   CellStyleModule,
   ClientSideRowModelModule,
+  ColumnApiModule,
   HighlightChangesModule,
   ModuleRegistry,
   RowStyleModule,
@@ -15,6 +16,7 @@ import {
   type RowClickedEvent,
   type CellKeyDownEvent,
   type SuppressKeyboardEventParams,
+  type GridSizeChangedEvent,
 } from 'ag-grid-community';
 import { KeyRound } from 'lucide-react';
 import { ENVIRONMENTS, type EnvSlug, type SecretRow } from '../api';
@@ -35,6 +37,7 @@ import { onSecretChange } from './useSecretChanges';
 // missing one in the console during development.
 ModuleRegistry.registerModules([
   ClientSideRowModelModule,
+  ColumnApiModule,
   CellStyleModule,
   RowStyleModule,
   TooltipModule,
@@ -81,6 +84,10 @@ export function tabThroughCellButtons({ event }: SuppressKeyboardEventParams<Sec
   return at < buttons.length - 1;
 }
 
+/** Columns that give way in a narrow window, so that names, values and actions stay visible. */
+const SECONDARY_COLUMNS = ['description', 'owner', 'updated', 'created_at'];
+const NARROW_GRID_PX = 760;
+
 function columnsFor(view: EnvSlug | 'all'): ColDef<SecretRow>[] {
   const name: ColDef<SecretRow> = {
     headerName: 'Name',
@@ -110,6 +117,8 @@ function columnsFor(view: EnvSlug | 'all'): ColDef<SecretRow>[] {
     colId: 'actions',
     cellRenderer: ActionsCell,
     suppressKeyboardEvent: tabThroughCellButtons,
+    pinned: 'right',
+    lockPinned: true,
     width: 96,
     sortable: false,
     resizable: false,
@@ -192,6 +201,9 @@ export function SecretsGrid({ rows, loading, context, onOpen, emptyMessage }: Se
         noRowsOverlayComponent={NoRowsOverlay}
         noRowsOverlayComponentParams={{ message: emptyMessage }}
         rowClass="secret-row"
+        onGridSizeChanged={(e: GridSizeChangedEvent<SecretRow>) => {
+          e.api.setColumnsVisible(SECONDARY_COLUMNS.filter((id) => e.api.getColumn(id)), e.clientWidth >= NARROW_GRID_PX);
+        }}
         onRowClicked={(e: RowClickedEvent<SecretRow>) => {
           const target = e.event?.target as HTMLElement | null;
           if (target?.closest('button, a, input, .tooltip-host')) return;
