@@ -31,7 +31,7 @@ export default defineConfig({
     trace: 'retain-on-failure',
     screenshot: 'only-on-failure',
     launchOptions: {
-      executablePath: process.env.KEYLEDGER_CHROMIUM ?? '/usr/bin/chromium',
+      executablePath: process.env.KEYLEDGER_CHROMIUM ?? process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
       args: CHROMIUM_ARGS,
     },
   },
