@@ -28,11 +28,7 @@ func NewDeleteSecretHandler(log eventLog, names nameReservations) *DeleteSecretH
 // its name.
 func (h *DeleteSecretHandler) Handle(ctx context.Context, m Meta, c DeleteSecret) (Result, error) {
 	res, err := retry(ctx, func() (Result, error) {
-		_, p, err := memberPrincipal(ctx, h.log, m, c.OrgID)
-		if err != nil {
-			return Result{}, err
-		}
-		ls, err := loadSecret(ctx, h.log, c.OrgID, c.SecretID)
+		_, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID)
 		if err != nil {
 			return Result{}, err
 		}

@@ -142,6 +142,20 @@ func loadSecret(ctx context.Context, log eventLog, orgID, secretID string) (load
 	return loadedSecret{secret: s, lastSeq: l.LastSeq, version: l.Version()}, nil
 }
 
+// secretForMember loads the organization (failing with not_found for non-members) and
+// one of its secrets: the start of every command on a secret.
+func secretForMember(ctx context.Context, log eventLog, m Meta, orgID, secretID string) (loadedOrg, loadedSecret, domain.Principal, error) {
+	lo, p, err := memberPrincipal(ctx, log, m, orgID)
+	if err != nil {
+		return loadedOrg{}, loadedSecret{}, domain.Principal{}, err
+	}
+	ls, err := loadSecret(ctx, log, orgID, secretID)
+	if err != nil {
+		return loadedOrg{}, loadedSecret{}, domain.Principal{}, err
+	}
+	return lo, ls, p, nil
+}
+
 // retry runs attempt until it does not lose a race, at most maxAttempts times.
 func retry(ctx context.Context, attempt func() (Result, error)) (Result, error) {
 	var err error

@@ -36,11 +36,7 @@ func NewRevealSecretHandler(log eventLog, keys valueKeys) *RevealSecretHandler {
 // Handle checks the policy against the log's current state, records the reveal (or the
 // refusal) as an event, and only then opens the value: no reveal goes unaudited.
 func (h *RevealSecretHandler) Handle(ctx context.Context, m Meta, c RevealSecret) (Revealed, error) {
-	lo, p, err := memberPrincipal(ctx, h.log, m, c.OrgID)
-	if err != nil {
-		return Revealed{}, err
-	}
-	ls, err := loadSecret(ctx, h.log, c.OrgID, c.SecretID)
+	lo, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID)
 	if err != nil {
 		return Revealed{}, err
 	}

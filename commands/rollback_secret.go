@@ -30,11 +30,7 @@ func NewRollbackSecretHandler(log eventLog, keys valueKeys) *RollbackSecretHandl
 // never rewritten.
 func (h *RollbackSecretHandler) Handle(ctx context.Context, m Meta, c RollbackSecret) (Result, error) {
 	res, err := retry(ctx, func() (Result, error) {
-		_, p, err := memberPrincipal(ctx, h.log, m, c.OrgID)
-		if err != nil {
-			return Result{}, err
-		}
-		ls, err := loadSecret(ctx, h.log, c.OrgID, c.SecretID)
+		_, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID)
 		if err != nil {
 			return Result{}, err
 		}
