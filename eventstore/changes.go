@@ -126,36 +126,15 @@ func (c *Changes) Follow(ctx context.Context, orgID string, afterEventSeq uint64
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    max(start, 1),
 	}
-	cons, err := c.js.OrderedConsumer(ctx, ChangesStream, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("follow changes: %w", err)
-	}
-	it, err := cons.Messages()
-	if err != nil {
-		return nil, fmt.Errorf("follow changes: %w", err)
-	}
-	out := make(chan ChangeNotice, 64)
-	go func() {
-		<-ctx.Done()
-		it.Stop()
-	}()
-	go func() {
-		defer close(out)
-		for {
-			msg, err := it.Next()
-			if err != nil {
-				return
-			}
-			var n ChangeNotice
-			if json.Unmarshal(msg.Data(), &n) != nil || n.Seq <= afterEventSeq {
-				continue
-			}
-			select {
-			case out <- n:
-			case <-ctx.Done():
-				return
-			}
+	out, err := followOrdered(ctx, c.js, ChangesStream, cfg, 64, func(msg jetstream.Msg) (ChangeNotice, bool) {
+		var n ChangeNotice
+		if json.Unmarshal(msg.Data(), &n) != nil || n.Seq <= afterEventSeq {
+			return n, false
 		}
-	}()
+		return n, true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("follow changes: %w", err)
+	}
 	return out, nil
 }

@@ -26,15 +26,34 @@ func (s *Store) Follow(ctx context.Context, from uint64, buffer int) (<-chan Del
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = from
 	}
-	cons, err := s.js.OrderedConsumer(ctx, StreamName, cfg)
+	out, err := followOrdered(ctx, s.js, StreamName, cfg, buffer, func(msg jetstream.Msg) (Delivery, bool) {
+		meta, err := msg.Metadata()
+		if err != nil {
+			return Delivery{}, false
+		}
+		d := Delivery{Seq: meta.Sequence.Stream}
+		d.Record, d.Err = s.decode(ctx, d.Seq, msg.Data())
+		return d, true
+	})
 	if err != nil {
 		return nil, fmt.Errorf("follow from %d: %w", from, err)
+	}
+	return out, nil
+}
+
+// followOrdered runs an ordered consumer on stream and sends what convert makes of each
+// message (those it declines are skipped) until ctx ends or the consumer fails; the
+// channel is closed then.
+func followOrdered[T any](ctx context.Context, js jetstream.JetStream, stream string, cfg jetstream.OrderedConsumerConfig, buffer int, convert func(jetstream.Msg) (T, bool)) (<-chan T, error) {
+	cons, err := js.OrderedConsumer(ctx, stream, cfg)
+	if err != nil {
+		return nil, err
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(max(buffer, 64)))
 	if err != nil {
-		return nil, fmt.Errorf("follow from %d: %w", from, err)
+		return nil, err
 	}
-	out := make(chan Delivery, buffer)
+	out := make(chan T, buffer)
 	go func() {
 		<-ctx.Done()
 		it.Stop()
@@ -46,14 +65,12 @@ func (s *Store) Follow(ctx context.Context, from uint64, buffer int) (<-chan Del
 			if err != nil {
 				return
 			}
-			meta, err := msg.Metadata()
-			if err != nil {
-				return
+			v, ok := convert(msg)
+			if !ok {
+				continue
 			}
-			d := Delivery{Seq: meta.Sequence.Stream}
-			d.Record, d.Err = s.decode(ctx, d.Seq, msg.Data())
 			select {
-			case out <- d:
+			case out <- v:
 			case <-ctx.Done():
 				return
 			}
