@@ -41,6 +41,26 @@ test.describe('detail and edit view', () => {
     expect(after.environments.development.version).toBe(1);
   });
 
+  test("a concurrent save is refused with the server's detail in an error toast", async ({ page, owner, org }) => {
+    const secret = await owner.createSecret(org.id, 'RACED_KEY', { development: 'raced-0001' });
+    await logIn(page, owner.user.email);
+    await openSecrets(page, org.id, 'development');
+    await secretRow(page, 'RACED_KEY').getByRole('gridcell', { name: 'RACED_KEY' }).click();
+    const dialog = page.getByRole('dialog', { name: 'RACED_KEY' });
+    await dialog.getByRole('textbox', { name: 'Description' }).fill('Mine');
+    // Someone else saves first.
+    await owner.updateSecret(org.id, secret.id, { description: 'Theirs' });
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'PATCH'),
+      dialog.getByRole('button', { name: 'Save' }).click(),
+    ]);
+    expect(response.status()).toBe(409);
+    const problem = (await response.json()) as { detail: string; code: string };
+    expect(problem.code).toBe('version_conflict');
+    await expect(page.getByRole('alert').filter({ hasText: problem.detail })).toBeVisible();
+    expect((await owner.getSecret(org.id, secret.id)).description).toBe('Theirs');
+  });
+
   test('the pencil opens the same view, and a removed value is sent as null', async ({ page, owner, org }) => {
     const secret = await owner.createSecret(org.id, 'PENCIL_ME', { development: 'dev-value-0002', staging: 'stg-value-0002' });
     await logIn(page, owner.user.email);
