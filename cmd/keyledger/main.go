@@ -41,7 +41,8 @@ Server:
   audit verify --org ID      recompute the org's audit hash chain from the log
   projections rebuild        rebuild every read model into a fresh schema and switch
   version                    print the version
-`
+
+` + clientUsage
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 {
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return auditCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "projections":
 		return projectionsCmd(ctx, args[1:], stdout, stderr, getenv)
+	case "login", "logout", "orgs", "secrets", "export", "run":
+		return clientCommand(ctx, args, os.Stdin, stdout, stderr, getenv, os.Exit)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "keyledger", version)
 		return nil

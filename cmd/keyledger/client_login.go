@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/keyledger/keyledger/httpapi/client"
+)
+
+// login logs in with a password, issues a personal access token named after this
+// machine, ends the password session and keeps {server, token} in the config dir.
+func (cl cli) login(ctx context.Context, args []string) error {
+	fs, server := cl.newFlags("login")
+	email := fs.String("email", "", "your email")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input (one line)")
+	tokenName := fs.String("token-name", "", `name of the personal access token (default "keyledger-cli on HOSTNAME")`)
+	if rest, err := parseInterspersed(fs, args); err != nil {
+		return err
+	} else if len(rest) > 0 {
+		return errors.New("usage: keyledger login --server URL --email E [--password-stdin]")
+	}
+	if *email == "" {
+		return errors.New("--email is required")
+	}
+	cred, err := resolveCredentials(cl.getenv, *server)
+	if err != nil {
+		// An unreadable login file is what this login replaces.
+		cred = credentials{Server: cmp.Or(*server, cl.getenv("KEYLEDGER_SERVER"), defaultServer)}
+	}
+	password, err := cl.readPassword(*fromStdin)
+	if err != nil {
+		return err
+	}
+	if *tokenName == "" {
+		host, _ := os.Hostname()
+		*tokenName = "keyledger-cli on " + host
+	}
+	ctx, cancel := context.WithTimeout(ctx, defaultCallTimeout)
+	defer cancel()
+	anon, err := newAPIClient(cred.Server, "")
+	if err != nil {
+		return err
+	}
+	sess, err := anon.Login(ctx, *email, password)
+	if err != nil {
+		return err
+	}
+	user, err := newAPIClient(cred.Server, sess.Token)
+	if err != nil {
+		return err
+	}
+	issued, err := user.CreatePersonalToken(ctx, client.CreatePersonalTokenRequest{Name: *tokenName})
+	if err != nil {
+		return err
+	}
+	// The token replaces the session, which would otherwise live on for hours.
+	if err := user.Logout(ctx); err != nil {
+		fmt.Fprintf(cl.stderr, "keyledger: warning: could not end the login session: %v\n", err)
+	}
+	path, err := saveCredentials(cl.getenv, credentials{Server: anon.BaseURL(), Token: issued.Token, TokenID: issued.ID, Email: sess.User.Email})
+	if err != nil {
+		return fmt.Errorf("save the login: %w", err)
+	}
+	fmt.Fprintf(cl.stdout, "Logged in to %s as %s; token %q saved in %s\n", anon.BaseURL(), sess.User.Email, *tokenName, path)
+	return nil
+}
+
+// readPassword reads the password: from a prompt without echo when standard input is
+// a terminal (and --password-stdin is not given), else one line of standard input.
+func (cl cli) readPassword(fromStdin bool) (string, error) {
+	if f, ok := cl.stdin.(*os.File); ok && !fromStdin && isTerminal(f) {
+		fmt.Fprint(cl.stderr, "Password: ")
+		pw, err := readPasswordNoEcho(f)
+		fmt.Fprintln(cl.stderr)
+		if err != nil {
+			return "", fmt.Errorf("read the password: %w", err)
+		}
+		return pw, nil
+	}
+	if cl.stdin == nil {
+		return "", errors.New("no password: pass it on standard input with --password-stdin")
+	}
+	line, err := bufio.NewReader(cl.stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read the password: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", errors.New("no password on standard input")
+	}
+	return pw, nil
+}
+
+// logout revokes the saved personal access token and forgets it.
+func (cl cli) logout(ctx context.Context, args []string) error {
+	fs, server := cl.newFlags("logout")
+	if rest, err := parseInterspersed(fs, args); err != nil {
+		return err
+	} else if len(rest) > 0 {
+		return errors.New("usage: keyledger logout")
+	}
+	saved, err := loadCredentials(cl.getenv)
+	if err != nil {
+		return err
+	}
+	if saved.Token == "" {
+		fmt.Fprintln(cl.stdout, "Not logged in.")
+		return nil
+	}
+	if *server == "" {
+		*server = saved.Server
+	}
+	c, err := newAPIClient(*server, saved.Token)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, defaultCallTimeout)
+	defer cancel()
+	if saved.TokenID != "" {
+		err = c.RevokePersonalToken(ctx, saved.TokenID)
+		if err != nil && !client.IsCode(err, client.CodeUnauthenticated) {
+			fmt.Fprintf(cl.stderr, "keyledger: warning: the token could not be revoked (%v); forgetting it here anyway\n", err)
+		}
+	}
+	if err := removeCredentials(cl.getenv); err != nil {
+		return err
+	}
+	fmt.Fprintf(cl.stdout, "Logged out of %s.\n", c.BaseURL())
+	return nil
+}

@@ -1,0 +1,308 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyledger/keyledger/httpapi/client"
+)
+
+const secretsUsage = `usage:
+  keyledger secrets list --org O [--env E] [--q TEXT]
+  keyledger secrets get NAME --org O --env E
+  keyledger secrets set NAME=VALUE… --org O --env E   (VALUE "-" reads standard input)
+  keyledger secrets delete NAME --org O [--env E]     (without --env: the whole secret)
+  keyledger secrets history NAME --org O [--env E]`
+
+// secretsSession is a secrets subcommand's parsed flags and connection.
+type secretsSession struct {
+	c     *client.Client
+	orgID string
+	env   string
+	args  []string
+}
+
+// secrets runs `keyledger secrets SUBCOMMAND`.
+func (cl cli) secrets(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return errors.New(secretsUsage)
+	}
+	sub := args[0]
+	fs, server := cl.newFlags("secrets " + sub)
+	org := cl.orgFlag(fs)
+	env := cl.envFlag(fs, "environment: development, staging or production")
+	var q *string
+	if sub == "list" {
+		q = fs.String("q", "", "only names containing this text")
+	}
+	rest, err := parseInterspersed(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	var needEnv bool
+	var do func(context.Context, secretsSession) error
+	switch sub {
+	case "list":
+		do = func(ctx context.Context, s secretsSession) error { return s.list(ctx, cl.stdout, *q) }
+	case "get":
+		needEnv, do = true, func(ctx context.Context, s secretsSession) error { return s.get(ctx, cl.stdout) }
+	case "set":
+		needEnv, do = true, func(ctx context.Context, s secretsSession) error { return s.set(ctx, cl.stdin, cl.stdout) }
+	case "delete":
+		do = func(ctx context.Context, s secretsSession) error { return s.delete(ctx, cl.stdout) }
+	case "history":
+		do = func(ctx context.Context, s secretsSession) error { return s.history(ctx, cl.stdout) }
+	default:
+		return fmt.Errorf("unknown secrets command %q\n%s", sub, secretsUsage)
+	}
+	ctx, cancel := context.WithTimeout(ctx, defaultCallTimeout)
+	defer cancel()
+	session, err := cl.openSecrets(ctx, *server, *org, *env, needEnv, rest)
+	if err != nil {
+		return err
+	}
+	return do(ctx, session)
+}
+
+func (cl cli) openSecrets(ctx context.Context, server, org, env string, needEnv bool, args []string) (secretsSession, error) {
+	slug, err := optionalEnvironment(env)
+	if needEnv && slug == "" {
+		slug, err = environmentSlug(env)
+	}
+	if err != nil {
+		return secretsSession{}, err
+	}
+	c, cred, err := cl.connect(server)
+	if err != nil {
+		return secretsSession{}, err
+	}
+	orgID, err := resolveOrg(ctx, c, org, cred.Token)
+	if err != nil {
+		return secretsSession{}, err
+	}
+	return secretsSession{c: c, orgID: orgID, env: slug, args: args}, nil
+}
+
+// oneName is the single NAME argument of get, delete and history.
+func (s secretsSession) oneName() (string, error) {
+	if len(s.args) != 1 {
+		return "", errors.New(secretsUsage)
+	}
+	return normalizeName(s.args[0]), nil
+}
+
+// normalizeName does what the server does to names: trim and upper-case.
+func normalizeName(name string) string { return strings.ToUpper(strings.TrimSpace(name)) }
+
+// findSecrets looks the named secrets up; names without a secret are absent.
+func (s secretsSession) findSecrets(ctx context.Context, names []string) (map[string]client.Secret, error) {
+	filter := client.SecretFilter{Limit: 1000}
+	if len(names) == 1 {
+		filter.Q = names[0]
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	found := map[string]client.Secret{}
+	for sec, err := range s.c.AllSecrets(ctx, s.orgID, filter) {
+		if err != nil {
+			return nil, err
+		}
+		if want[sec.Name] {
+			found[sec.Name] = sec
+		}
+	}
+	return found, nil
+}
+
+func (s secretsSession) findSecret(ctx context.Context, name string) (client.Secret, error) {
+	found, err := s.findSecrets(ctx, []string{name})
+	if err != nil {
+		return client.Secret{}, err
+	}
+	sec, ok := found[name]
+	if !ok {
+		return client.Secret{}, fmt.Errorf("no secret named %s in this organization", name)
+	}
+	return sec, nil
+}
+
+func (s secretsSession) list(ctx context.Context, w io.Writer, q string) error {
+	if len(s.args) > 0 {
+		return errors.New(secretsUsage)
+	}
+	t := newTable(w, "NAME", "DEVELOPMENT", "STAGING", "PRODUCTION", "OWNER")
+	for sec, err := range s.c.AllSecrets(ctx, s.orgID, client.SecretFilter{Env: s.env, Q: q, Limit: 1000}) {
+		if err != nil {
+			return err
+		}
+		e := sec.Environments
+		t.row(sec.Name, envCell(e.Development), envCell(e.Staging), envCell(e.Production), sec.Owner.Email)
+	}
+	return t.flush()
+}
+
+// envCell shows whether an environment has a value, and its version: never the mask,
+// which a terminal's scrollback would keep.
+func envCell(st client.EnvState) string {
+	if !st.Set {
+		return "-"
+	}
+	return "v" + strconv.Itoa(st.Version)
+}
+
+func (s secretsSession) get(ctx context.Context, w io.Writer) error {
+	name, err := s.oneName()
+	if err != nil {
+		return err
+	}
+	sec, err := s.findSecret(ctx, name)
+	if err != nil {
+		return err
+	}
+	rev, err := s.c.RevealSecret(ctx, s.orgID, sec.ID, s.env)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, rev.Value)
+	return err
+}
+
+// assignment is one NAME=VALUE argument of set.
+type assignment struct {
+	name, value string
+}
+
+func parseAssignments(args []string, stdin io.Reader) ([]assignment, error) {
+	if len(args) == 0 {
+		return nil, errors.New(secretsUsage)
+	}
+	var out []assignment
+	seen, readStdin := map[string]bool{}, false
+	for _, a := range args {
+		name, value, ok := strings.Cut(a, "=")
+		name = normalizeName(name)
+		if !ok {
+			return nil, fmt.Errorf("%q is not NAME=VALUE", a)
+		}
+		if name == "" {
+			// The argument holds a value: never echo it.
+			return nil, errors.New("an argument of the form =VALUE has no name")
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("%s is given twice", name)
+		}
+		seen[name] = true
+		if value == "-" {
+			if readStdin {
+				return nil, errors.New(`only one value can come from standard input ("-")`)
+			}
+			readStdin = true
+			b, err := io.ReadAll(stdin)
+			if err != nil {
+				return nil, fmt.Errorf("read the value of %s: %w", name, err)
+			}
+			// `echo value | keyledger secrets set NAME=-` must not store echo's newline.
+			v := strings.TrimSuffix(string(b), "\n")
+			value = strings.TrimSuffix(v, "\r")
+		}
+		out = append(out, assignment{name: name, value: value})
+	}
+	return out, nil
+}
+
+func (s secretsSession) set(ctx context.Context, stdin io.Reader, w io.Writer) error {
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	as, err := parseAssignments(s.args, stdin)
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(as))
+	for i, a := range as {
+		names[i] = a.name
+	}
+	existing, err := s.findSecrets(ctx, names)
+	if err != nil {
+		return err
+	}
+	for _, a := range as {
+		sec, ok := existing[a.name]
+		verb := "updated"
+		if ok {
+			sec, err = s.update(ctx, sec.ID, a.value)
+		} else {
+			verb = "created"
+			sec, err = s.c.CreateSecret(ctx, s.orgID, client.CreateSecretRequest{Name: a.name, Values: map[string]string{s.env: a.value}})
+			if client.IsCode(err, client.CodeSecretNameTaken) {
+				// Someone created it in the meantime: set its value instead.
+				verb = "updated"
+				sec, err = s.updateByName(ctx, a.name, a.value)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", a.name, err)
+		}
+		fmt.Fprintf(w, "%s: %s, %s %s\n", sec.Name, verb, s.env, envCell(sec.Environments.Env(s.env)))
+	}
+	return nil
+}
+
+func (s secretsSession) update(ctx context.Context, id, value string) (client.Secret, error) {
+	return s.c.UpdateSecret(ctx, s.orgID, id, client.UpdateSecretRequest{Values: map[string]*string{s.env: &value}})
+}
+
+func (s secretsSession) updateByName(ctx context.Context, name, value string) (client.Secret, error) {
+	sec, err := s.findSecret(ctx, name)
+	if err != nil {
+		return client.Secret{}, err
+	}
+	return s.update(ctx, sec.ID, value)
+}
+
+func (s secretsSession) delete(ctx context.Context, w io.Writer) error {
+	name, err := s.oneName()
+	if err != nil {
+		return err
+	}
+	sec, err := s.findSecret(ctx, name)
+	if err != nil {
+		return err
+	}
+	if err := s.c.DeleteSecret(ctx, s.orgID, sec.ID, s.env); err != nil {
+		return err
+	}
+	if s.env == "" {
+		fmt.Fprintf(w, "%s: deleted\n", sec.Name)
+	} else {
+		fmt.Fprintf(w, "%s: value in %s deleted\n", sec.Name, s.env)
+	}
+	return nil
+}
+
+func (s secretsSession) history(ctx context.Context, w io.Writer) error {
+	name, err := s.oneName()
+	if err != nil {
+		return err
+	}
+	sec, err := s.findSecret(ctx, name)
+	if err != nil {
+		return err
+	}
+	versions, err := s.c.SecretVersions(ctx, s.orgID, sec.ID, s.env)
+	if err != nil {
+		return err
+	}
+	t := newTable(w, "ENV", "VERSION", "ACTION", "BY", "AT")
+	for _, v := range versions {
+		t.row(v.Env, strconv.Itoa(v.Version), v.Action, v.Actor.Email, v.At.UTC().Format(time.RFC3339))
+	}
+	return t.flush()
+}
