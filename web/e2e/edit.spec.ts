@@ -61,6 +61,22 @@ test.describe('detail and edit view', () => {
     expect((await owner.getSecret(org.id, secret.id)).description).toBe('Theirs');
   });
 
+  test('closing with unsaved changes asks first', async ({ page, owner, org }) => {
+    await owner.createSecret(org.id, 'UNSAVED_KEY', { development: 'unsaved-0001' });
+    await logIn(page, owner.user.email);
+    await openSecrets(page, org.id, 'development');
+    await secretRow(page, 'UNSAVED_KEY').getByRole('gridcell', { name: 'UNSAVED_KEY' }).click();
+    const dialog = page.getByRole('dialog', { name: 'UNSAVED_KEY' });
+    await dialog.getByRole('textbox', { name: 'Production value' }).fill('not-saved-yet');
+    await page.keyboard.press('Escape');
+    await expect(dialog.getByRole('alert')).toHaveText('Discard your unsaved changes to Production value?');
+    await dialog.getByRole('button', { name: 'Keep editing' }).click();
+    await expect(dialog.getByRole('textbox', { name: 'Production value' })).toHaveValue('not-saved-yet');
+    await dialog.getByRole('button', { name: 'Close dialog' }).click();
+    await dialog.getByRole('button', { name: 'Discard and close' }).click();
+    await expect(page.getByRole('dialog')).toHaveCount(0);
+  });
+
   test('the pencil opens the same view, and a removed value is sent as null', async ({ page, owner, org }) => {
     const secret = await owner.createSecret(org.id, 'PENCIL_ME', { development: 'dev-value-0002', staging: 'stg-value-0002' });
     await logIn(page, owner.user.email);

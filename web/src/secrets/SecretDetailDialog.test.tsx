@@ -51,3 +51,23 @@ describe('SecretDetailDialog', () => {
     expect(screen.getByRole('alert')).toHaveTextContent('Only bob@example.com can modify this secret');
   });
 });
+
+describe('SecretDetailDialog closing', () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('asks before discarding unsaved changes, and closes at once when clean', () => {
+    const row = secretRow();
+    mockFetch(() => ({ body: row }));
+    const onClose = vi.fn();
+    renderWithProviders(<SecretDetailDialog orgId="o" secretId={row.id} initial={row} currentEnv="all" role="owner" onClose={onClose} onDelete={() => {}} />);
+    fireEvent.change(screen.getByRole('textbox', { name: 'Description' }), { target: { value: 'edited' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Close dialog' }));
+    expect(onClose).not.toHaveBeenCalled();
+    expect(screen.getByRole('alert')).toHaveTextContent('Discard your unsaved changes to description?');
+    fireEvent.click(screen.getByRole('button', { name: 'Keep editing' }));
+    expect(screen.getByRole('textbox', { name: 'Description' })).toHaveValue('edited');
+    fireEvent.click(screen.getByRole('button', { name: 'Close dialog' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Discard and close' }));
+    expect(onClose).toHaveBeenCalledTimes(1);
+  });
+});

@@ -102,6 +102,13 @@ function SecretEditor({ orgId, row, currentEnv, role, onClose, onDelete }: Secre
     setDraft(draftFrom(row));
   };
 
+  // Closing with unsaved changes asks first, in the footer rather than in a browser popup.
+  const [confirmingClose, setConfirmingClose] = useState(false);
+  const requestClose = () => (changes.length > 0 ? setConfirmingClose(true) : onClose());
+  useEffect(() => {
+    if (changes.length === 0) setConfirmingClose(false);
+  }, [changes.length]);
+
   const deleteReason = deleteDeniedReason(row, role);
   const historyEnv: EnvSlug = currentEnv === 'all' ? (ENVIRONMENTS.find((e) => row.environments[e.slug]?.set)?.slug ?? 'development') : currentEnv;
 
@@ -114,9 +121,23 @@ function SecretEditor({ orgId, row, currentEnv, role, onClose, onDelete }: Secre
           Version {row.version} · updated <time dateTime={row.updated_at}>{formatRelative(row.updated_at)}</time>
         </span>
       }
-      onClose={onClose}
+      onClose={requestClose}
       size="lg"
       footer={
+        confirmingClose ? (
+          <>
+            <span className="unsaved-question" role="alert">
+              Discard your unsaved changes to {changes.join(', ')}?
+            </span>
+            <div className="dialog-footer-spacer" />
+            <button type="button" className="button button-secondary" onClick={() => setConfirmingClose(false)}>
+              Keep editing
+            </button>
+            <button type="button" className="button button-danger" onClick={onClose}>
+              Discard and close
+            </button>
+          </>
+        ) : (
         <>
           <WithTooltip text={deleteReason}>
             <button type="button" className="button button-ghost-danger" disabled={Boolean(deleteReason)} onClick={() => onDelete(row)}>
@@ -149,6 +170,7 @@ function SecretEditor({ orgId, row, currentEnv, role, onClose, onDelete }: Secre
             </button>
           </WithTooltip>
         </>
+        )
       }
     >
       {!canModify ? (

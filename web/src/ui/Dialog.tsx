@@ -54,7 +54,7 @@ export function Dialog({ title, label, subtitle, onClose, children, footer, size
           </h2>
           {subtitle ? <div className="dialog-subtitle">{subtitle}</div> : null}
         </div>
-        <button type="button" className="icon-button" aria-label="Close" onClick={onClose}>
+        <button type="button" className="icon-button" aria-label="Close dialog" onClick={onClose}>
           <X size={18} aria-hidden="true" />
         </button>
       </header>
