@@ -34,6 +34,10 @@ type ChangeNotice struct {
 	ActorID    string    `json:"actor_id"`
 	At         time.Time `json:"at"`
 	Seq        uint64    `json:"seq"`
+	// Part and Parts number the notices one event produced (one per environment it
+	// touched), so that a consumer resuming by event sequence knows when it has them all.
+	Part  int `json:"part"`
+	Parts int `json:"parts"`
 }
 
 // Subject is the notice's subject; changes that touch no value (a description) go on

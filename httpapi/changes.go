@@ -14,8 +14,8 @@ import (
 // sseHeartbeat keeps idle change streams (and the proxies on their way) alive.
 const sseHeartbeat = 15 * time.Second
 
-// changes streams the organization's change notices as Server-Sent Events: each
-// event's id is the event log sequence, so a client resumes with Last-Event-ID (or
+// changes streams the organization's change notices as Server-Sent Events: an event's
+// id is the event log sequence (on the last notice of that log event), so a client resumes with Last-Event-ID (or
 // ?last_event_id=) and misses nothing. Notices never carry a value or a mask.
 func (s *Server) changes(c *fiber.Ctx) error {
 	org, _, err := s.orgAccess(c)
@@ -57,7 +57,12 @@ func (s *Server) changes(c *fiber.Ctx) error {
 				if err != nil {
 					return
 				}
-				fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", n.Seq, n.Type, data)
+				// One event can make several notices (one per environment); only the last
+				// carries the id, so a client that resumes from it has had them all.
+				if n.Part == n.Parts-1 {
+					fmt.Fprintf(w, "id: %d\n", n.Seq)
+				}
+				fmt.Fprintf(w, "event: %s\ndata: %s\n\n", n.Type, data)
 			case <-beat.C:
 				fmt.Fprint(w, ": heartbeat\n\n")
 			case <-ctx.Done():

@@ -138,13 +138,21 @@ func TestChangeFeedStreamsNoticesAndResumes(t *testing.T) {
 		}
 		return out
 	}
+	alice.CreateSecret(t, org.ID, "MULTI", map[string]string{"development": "d-value-1", "production": "p-value-1"})
 	all := read("", 2)
 	if len(all) != 2 || all[0]["type"] != "secret.created" || all[1]["type"] != "secret.updated" || all[1]["name"] != "FEED" ||
 		all[1]["old_version"] != float64(1) || all[1]["new_version"] != float64(2) {
 		t.Fatalf("notices %+v", all)
 	}
+	// The two notices of MULTI's creation share one log event: only the last carries
+	// the id, so a client resuming from it has had both.
+	both := read(all[1]["_id"].(string), 2)
+	if len(both) != 2 || both[0]["name"] != "MULTI" || both[1]["name"] != "MULTI" || both[0]["_id"] != "" || both[1]["_id"] == "" ||
+		both[0]["part"] != float64(0) || both[1]["parts"] != float64(2) {
+		t.Fatalf("multi-environment notices %+v", both)
+	}
 	alice.Do(t, "DELETE", "/orgs/"+org.ID+"/secrets/"+s.ID, nil).Expect(t, http.StatusNoContent)
-	rest := read(all[1]["_id"].(string), 1)
+	rest := read(both[1]["_id"].(string), 1)
 	if len(rest) != 1 || rest[0]["type"] != "secret.deleted" {
 		t.Fatalf("resumed notices %+v", rest)
 	}

@@ -32,6 +32,20 @@ func (n *notices) add(r domain.Recorded, typ string, env domain.Environment, old
 	})
 }
 
+// number sets Part and Parts on the notices of the event at seq.
+func (n *notices) number(seq uint64) {
+	if n == nil {
+		return
+	}
+	first := len(n.list)
+	for first > 0 && n.list[first-1].Seq == seq {
+		first--
+	}
+	for i := first; i < len(n.list); i++ {
+		n.list[i].Part, n.list[i].Parts = i-first, len(n.list)-first
+	}
+}
+
 // resolveNames fills in each notice's secret name, inside the batch's transaction.
 func (n *notices) resolveNames(res *batchTx) error {
 	for i := range n.list {

@@ -215,6 +215,7 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 			} else if err := p.db.apply(ctx, d.Record, notes, res); err != nil {
 				return fmt.Errorf("apply event %d (%s): %w", d.Seq, d.Record.Event.EventType(), err)
 			}
+			notes.number(d.Seq)
 			last = d.Seq
 		}
 		if err := res.flush(last); err != nil {

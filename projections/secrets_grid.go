@@ -135,6 +135,10 @@ func setValue(r domain.Recorded, env domain.Environment, v domain.ValueVersion, 
 		ON CONFLICT (org_id, secret_id, env) DO UPDATE SET is_set = true, version = EXCLUDED.version,
 			mask = EXCLUDED.mask, sealed = EXCLUDED.sealed, updated_at = EXCLUDED.updated_at`,
 		r.OrgID, r.AggregateID, string(env), v.Version, v.Mask, v.Sealed, r.Time)
+	if v.Version == 1 {
+		// An environment's first value is its creation, whichever command set it.
+		action = "created"
+	}
 	recordVersion(r, env, v.Version, action, &v.Mask, w)
 	return nil
 }
