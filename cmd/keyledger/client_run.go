@@ -108,19 +108,13 @@ func fetchValues(ctx context.Context, c *client.Client, token string, o runOptio
 	return c.Values(ctx, orgID, o.env)
 }
 
-// fallBack decides what a failed fetch means. An outage with --fallback reads the
-// cache; a refusal (revoked token, lost access) never does, and deletes the cache so
-// that a later outage cannot bring the values back either.
+// fallBack decides what a failed fetch means. Without --fallback every failure is an
+// error. With it, the cache of the last successful fetch is used whatever stopped this
+// one (an outage, or a token refused since), as Doppler's --fallback does, and stderr
+// says why: the values on this machine were already here, revoking the token cannot
+// take them back (rotate the secrets for that), and a deploy during an incident should
+// still start.
 func (cl cli) fallBack(fetchErr error, cache fallbackCache, token string, o runOptions) (map[string]string, error) {
-	if !client.IsUnavailable(fetchErr) {
-		var e *client.Error
-		if errors.As(fetchErr, &e) && (e.Status == 401 || e.Status == 403 || e.Status == 404) {
-			if err := cache.remove(); err != nil {
-				fmt.Fprintf(cl.stderr, "keyledger: warning: could not delete the fallback cache: %v\n", err)
-			}
-		}
-		return nil, fetchErr
-	}
 	if !o.fallback {
 		return nil, fetchErr
 	}

@@ -114,7 +114,9 @@ func TestRunFallsBackToTheCacheWhenTheServerIsDown(t *testing.T) {
 	a.cli(t, "", "run", "--org", "Acme", "--env", "staging", "--fallback", "--", "true").failed(t, "no fallback cache")
 }
 
-func TestRunWithARevokedTokenFailsEvenWithFallback(t *testing.T) {
+// After a revocation the next run fails with the server's sentence; with --fallback it
+// starts from the cache of the last successful fetch and says why (issue 5).
+func TestRunAfterRevocation(t *testing.T) {
 	t.Parallel()
 	h := newCLIHarness(t)
 	h.seed(t)
@@ -126,21 +128,28 @@ func TestRunWithARevokedTokenFailsEvenWithFallback(t *testing.T) {
 	}
 	p := h.withToken(pat.Token)
 	file := filepath.Join(t.TempDir(), "cache.json")
-	runArgs := []string{"run", "--org", h.org.ID, "--env", "production", "--fallback", "--fallback-file", file, "--", "true"}
-	p.cli(t, "", runArgs...).ok(t)
+	child := []string{"--", "sh", "-c", "printf %s \"$DATABASE_URL\""}
+	withCache := append([]string{"run", "--org", h.org.ID, "--env", "production", "--fallback-file", file}, child...)
+	first := p.cli(t, "", withCache...)
+	first.ok(t)
 	if _, err := os.Stat(file); err != nil {
 		t.Fatalf("no cache after a successful run: %v", err)
 	}
 	if err := alice.RevokePersonalToken(ctx, pat.ID); err != nil {
 		t.Fatal(err)
 	}
-	res := p.cli(t, "", runArgs...)
+	res := p.cli(t, "", withCache...)
 	res.failed(t, "The token is invalid, expired or revoked.")
 	if res.code != -1 {
 		t.Fatalf("the child ran (code %d)", res.code)
 	}
-	if _, err := os.Stat(file); !os.IsNotExist(err) {
-		t.Fatalf("the cache outlived the revocation: %v", err)
+	fallback := append([]string{"run", "--org", h.org.ID, "--env", "production", "--fallback", "--fallback-file", file}, child...)
+	res = p.cli(t, "", fallback...)
+	if res.code != -1 || res.stdout != first.stdout || res.stdout == "" {
+		t.Fatalf("--fallback after revocation: code %d, stdout %q (first run %q), stderr %q", res.code, res.stdout, first.stdout, res.stderr)
+	}
+	if !strings.Contains(res.stderr, "The token is invalid, expired or revoked.") || !strings.Contains(res.stderr, "using the fallback cache") {
+		t.Fatalf("stderr does not say why the cache was used: %q", res.stderr)
 	}
 }
 
