@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/keyledger/keyledger/domain"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
@@ -47,6 +48,9 @@ func (s *Store) LoadUntil(ctx context.Context, agg Aggregate, until uint64) (Loa
 func (s *Store) loadFrom(ctx context.Context, subject string, from, until uint64, out *Loaded) (int, error) {
 	msgs, err := jetstreamext.GetBatch(ctx, s.js, StreamName, loadBatch,
 		jetstreamext.GetBatchSeq(from), jetstreamext.GetBatchSubject(subject))
+	if errors.Is(err, jetstreamext.ErrBatchUnsupported) {
+		return s.loadOneByOne(ctx, subject, from, until, out)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("load %s: %w", subject, err)
 	}
@@ -54,6 +58,9 @@ func (s *Store) loadFrom(ctx context.Context, subject string, from, until uint64
 	for raw, err := range msgs {
 		if errors.Is(err, jetstreamext.ErrNoMessages) {
 			break
+		}
+		if errors.Is(err, jetstreamext.ErrBatchUnsupported) && n == 0 {
+			return s.loadOneByOne(ctx, subject, from, until, out)
 		}
 		if err != nil {
 			return 0, fmt.Errorf("load %s: %w", subject, err)
@@ -105,4 +112,30 @@ func (s *Store) LoadScope(ctx context.Context, scope string, until uint64) ([]do
 		return nil
 	})
 	return out, err
+}
+
+// loadOneByOne is loadFrom for servers older than 2.11, which have no batched direct
+// get: one "next message on this subject" request per event. Slower, same result.
+func (s *Store) loadOneByOne(ctx context.Context, subject string, from, until uint64, out *Loaded) (int, error) {
+	n := 0
+	for seq := from; n < loadBatch; n++ {
+		raw, err := s.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return n, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("load %s: %w", subject, err)
+		}
+		if until > 0 && raw.Sequence > until {
+			return 0, nil
+		}
+		rec, err := s.decode(ctx, raw.Sequence, raw.Data)
+		if err != nil {
+			return 0, err
+		}
+		out.Events = append(out.Events, rec)
+		out.LastSeq = raw.Sequence
+		seq = raw.Sequence + 1
+	}
+	return n, nil
 }
