@@ -3,6 +3,7 @@ package eventstore
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"testing"
 
 	"github.com/keyledger/keyledger/domain"
@@ -50,7 +51,7 @@ func TestLoadOneByOneMatchesBatchedLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 7 || fmt.Sprint(batched) != fmt.Sprint(single) || single.LastSeq != last-1 {
+	if n != 7 || !reflect.DeepEqual(batched, single) || single.LastSeq != last-1 {
 		t.Fatalf("one by one (%d): %+v\nbatched: %+v", n, single, batched)
 	}
 }
