@@ -140,11 +140,3 @@ func (c fallbackCache) read(token string) (fallbackPayload, error) {
 	return p, nil
 }
 
-// remove deletes the cache: the server refused the token or the environment, and an
-// outage later must not bring those values back.
-func (c fallbackCache) remove() error {
-	if err := os.Remove(c.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
-}
