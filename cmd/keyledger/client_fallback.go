@@ -139,4 +139,3 @@ func (c fallbackCache) read(token string) (fallbackPayload, error) {
 	}
 	return p, nil
 }
-
