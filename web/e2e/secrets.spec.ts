@@ -38,6 +38,7 @@ test.describe('secrets list', () => {
     await logIn(page, owner.user.email);
     await openSecrets(page, org.id);
     await chooseEnvironment(page, 'All environments');
+    await expect(page.getByRole('status').filter({ hasText: 'All environments' })).toBeVisible();
     const grid = page.getByRole('grid');
     for (const header of ['Name', 'Description', 'Dev', 'Staging', 'Prod', 'Owner', 'Created']) {
       await expect(grid.getByRole('columnheader', { name: header, exact: true })).toBeVisible();

@@ -84,6 +84,19 @@ export function tabThroughCellButtons({ event }: SuppressKeyboardEventParams<Sec
   return at < buttons.length - 1;
 }
 
+/**
+ * Whether a row click really was a click on a button inside the row (reveal, copy, edit,
+ * delete). The button's own handler may already have re-rendered it, detaching the clicked
+ * icon, so a detached target counts as a control too.
+ */
+function cameFromControl(event: Event | null | undefined): boolean {
+  if (!event) return false;
+  const isControl = (n: EventTarget) => n instanceof Element && n.matches('button, a, input, .tooltip-host');
+  if (event.composedPath().some(isControl)) return true;
+  const target = event.target as Element | null;
+  return !target?.isConnected || Boolean(target.closest('button, a, input, .tooltip-host'));
+}
+
 /** Columns that give way in a narrow window, so that names, values and actions stay visible. */
 const SECONDARY_COLUMNS = ['description', 'owner', 'updated', 'created_at'];
 const NARROW_GRID_PX = 760;
@@ -205,9 +218,7 @@ export function SecretsGrid({ rows, loading, context, onOpen, emptyMessage }: Se
           e.api.setColumnsVisible(SECONDARY_COLUMNS.filter((id) => e.api.getColumn(id)), e.clientWidth >= NARROW_GRID_PX);
         }}
         onRowClicked={(e: RowClickedEvent<SecretRow>) => {
-          const target = e.event?.target as HTMLElement | null;
-          if (target?.closest('button, a, input, .tooltip-host')) return;
-          if (e.data) onOpen(e.data);
+          if (e.data && !cameFromControl(e.event)) onOpen(e.data);
         }}
         onCellKeyDown={(e: CellKeyDownEvent<SecretRow>) => {
           const ke = e.event as KeyboardEvent | undefined;

@@ -78,7 +78,7 @@ export function SecretsPage() {
 
   const switchView = (next: SecretsView) => {
     setParam('env', next);
-    toast.success(next === 'all' ? 'Showing secrets in all environments' : `Showing ${viewLabel(next)} secrets`);
+    toast.success(next === 'all' ? 'Showing All environments' : `Showing ${viewLabel(next)} secrets`);
   };
 
   const openSecret = (row: SecretRow) => setParam('secret', row.id);

@@ -1,6 +1,7 @@
 // A modal dialog on the native <dialog> element: focus is trapped and restored by the
 // browser, Escape closes it, and the title names it for assistive technology.
 import { useEffect, useId, useRef, type ReactNode } from 'react';
+import { createPortal } from 'react-dom';
 import { X } from 'lucide-react';
 
 interface DialogProps {
@@ -16,6 +17,22 @@ interface DialogProps {
   className?: string;
 }
 
+/**
+ * While a modal is open, the app behind it is aria-hidden as well as inert, so that assistive
+ * technology and role-based tests see the dialog's controls only (a "Delete" in the dialog,
+ * not also every row's "Delete secret"). Dialogs render into <body>, outside #root.
+ */
+let openDialogs = 0;
+function hideAppBehind(): () => void {
+  const root = document.getElementById('root');
+  openDialogs += 1;
+  root?.setAttribute('aria-hidden', 'true');
+  return () => {
+    openDialogs -= 1;
+    if (openDialogs === 0) root?.removeAttribute('aria-hidden');
+  };
+}
+
 export function Dialog({ title, label, subtitle, onClose, children, footer, size = 'md', className }: DialogProps) {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
@@ -25,6 +42,7 @@ export function Dialog({ title, label, subtitle, onClose, children, footer, size
   useEffect(() => {
     const dialog = ref.current;
     if (!dialog) return;
+    const showApp = hideAppBehind();
     if (!dialog.open) dialog.showModal();
     // showModal focuses the first focusable element (the close button); move focus to the
     // field the dialog is about instead, when it marks one.
@@ -37,10 +55,11 @@ export function Dialog({ title, label, subtitle, onClose, children, footer, size
     return () => {
       dialog.removeEventListener('cancel', onCancel);
       if (dialog.open) dialog.close();
+      showApp();
     };
   }, []);
 
-  return (
+  return createPortal(
     <dialog
       ref={ref}
       className={`dialog dialog-${size} ${className ?? ''}`}
@@ -60,6 +79,7 @@ export function Dialog({ title, label, subtitle, onClose, children, footer, size
       </header>
       <div className="dialog-body">{children}</div>
       {footer ? <footer className="dialog-footer">{footer}</footer> : null}
-    </dialog>
+    </dialog>,
+    document.body,
   );
 }

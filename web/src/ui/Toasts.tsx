@@ -1,6 +1,7 @@
 // Toasts: confirmations are announced with role="status", errors with role="alert"
 // (UI.md). They stack bottom-right and never move the page underneath.
 import { createContext, useCallback, useContext, useMemo, useRef, useState, type ReactNode } from 'react';
+import { createPortal } from 'react-dom';
 import { CheckCircle2, CircleAlert, Info, X } from 'lucide-react';
 import { errorMessage } from '../api';
 
@@ -51,6 +52,8 @@ export function ToastProvider({ children }: { children: ReactNode }) {
   return (
     <ToastContext.Provider value={api}>
       {children}
+      {/* In <body>, outside #root: still announced while a dialog hides the app behind it. */}
+      {createPortal(
       <div className="toasts" aria-label="Notifications">
         {toasts.map((t) => (
           <div key={t.id} className={`toast toast-${t.kind}`} role={t.kind === 'error' ? 'alert' : 'status'}>
@@ -63,7 +66,9 @@ export function ToastProvider({ children }: { children: ReactNode }) {
             </button>
           </div>
         ))}
-      </div>
+      </div>,
+        document.body,
+      )}
     </ToastContext.Provider>
   );
 }
