@@ -66,7 +66,7 @@ function SessionWatcher({ reveals }: { reveals: RevealStore }) {
         // Not remembered; the first organization is used next time.
       }
     }
-    // eslint-disable-next-line react-hooks/exhaustive-deps -- only an organization change matters
+    // Only an organization change matters here, not every location change.
   }, [orgInPath]);
   return null;
 }

@@ -3,7 +3,7 @@
 // version the user started from.
 import { useEffect, useMemo, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Copy, History, Lock, SquarePen, Trash2, Undo2 } from 'lucide-react';
+import { Copy, History, Lock, SquarePen, Trash2 } from 'lucide-react';
 import { api, ApiError, ENVIRONMENTS, type EnvSlug, type Role, type SecretRow } from '../api';
 import { Dialog } from '../ui/Dialog';
 import { useToast } from '../ui/Toasts';
@@ -14,6 +14,7 @@ import { changedFields, computeSecretPatch, draftFrom, withRemoved, withValue, t
 import { ownerName } from './ownerName';
 import { deleteDeniedReason, modifyDeniedReason } from './SecretCells';
 import { VersionHistory } from './VersionHistory';
+import { EnvironmentValueEditor } from './EnvironmentValueEditor';
 import { copyText } from './clipboard';
 
 interface SecretDetailDialogProps {
@@ -252,60 +253,17 @@ function SecretEditor({ orgId, row, currentEnv, role, onClose, onDelete }: Secre
               />
             </div>
             <div className="env-values">
-              {ENVIRONMENTS.map((env) => {
-                const state = row.environments[env.slug];
-                const edit = draft.values[env.slug];
-                const removing = edit.kind === 'remove';
-                return (
-                  <div key={env.slug} className={`env-value${removing ? ' removing' : ''}${edit.kind === 'set' ? ' changed' : ''}`}>
-                    <div className="env-value-header">
-                      <label htmlFor={`secret-edit-${env.slug}`} className="env-value-label">
-                        {env.name} value
-                      </label>
-                      {state?.set ? (
-                        <span className="env-value-state">
-                          <code className="value-mask">{state.mask ?? '***'}</code>
-                          <span className="version-badge">v{state.version}</span>
-                          <span className="muted">{formatRelative(state.updated_at)}</span>
-                        </span>
-                      ) : (
-                        <span className="env-value-state muted">Not set</span>
-                      )}
-                    </div>
-                    {removing ? (
-                      <div className="env-value-removing">
-                        <span>The {env.name} value will be removed when you save.</span>
-                        <button type="button" className="button button-secondary button-sm" onClick={() => setDraft((d) => withRemoved(d, env.slug, false))}>
-                          <Undo2 size={14} aria-hidden="true" /> Keep it
-                        </button>
-                      </div>
-                    ) : (
-                      <div className="env-value-input">
-                        <textarea
-                          id={`secret-edit-${env.slug}`}
-                          className="input input-mono textarea-value"
-                          rows={1}
-                          spellCheck={false}
-                          autoComplete="off"
-                          value={edit.kind === 'set' ? edit.value : ''}
-                          placeholder={state?.set ? 'Type a new value to replace it' : `Type a value to set it in ${env.name}`}
-                          onChange={(e) => setDraft((d) => withValue(d, env.slug, e.target.value))}
-                        />
-                        {state?.set && canModify ? (
-                          <button
-                            type="button"
-                            className="button button-ghost-danger button-sm"
-                            aria-label={`Remove ${env.name} value`}
-                            onClick={() => setDraft((d) => withRemoved(d, env.slug, true))}
-                          >
-                            Remove
-                          </button>
-                        ) : null}
-                      </div>
-                    )}
-                  </div>
-                );
-              })}
+              {ENVIRONMENTS.map((env) => (
+                <EnvironmentValueEditor
+                  key={env.slug}
+                  env={env}
+                  state={row.environments[env.slug]}
+                  edit={draft.values[env.slug]}
+                  canModify={canModify}
+                  onType={(value) => setDraft((d) => withValue(d, env.slug, value))}
+                  onRemove={(removed) => setDraft((d) => withRemoved(d, env.slug, removed))}
+                />
+              ))}
             </div>
           </fieldset>
         </form>

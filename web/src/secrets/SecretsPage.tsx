@@ -94,7 +94,7 @@ export function SecretsPage() {
       onEdit: openSecret,
       onDelete: setDeleting,
     }),
-    // eslint-disable-next-line react-hooks/exhaustive-deps -- handlers only depend on the URL setter
+    // The handlers only depend on the URL setter, which is stable.
     [orgId, view, access.role, access.org?.reveal_policy],
   );
 
