@@ -146,3 +146,41 @@ func TestRebuildAndReplay100k(t *testing.T) {
 	}
 	t.Logf("audit verify: %d entries ok", ok.Checked)
 }
+
+// TestAuditExportOfAMillionRowsInConstantMemory streams a trail of 1,000,000 entries
+// (inserted straight into the read model, chained or not: export does not verify) and
+// reports the time and the peak heap, which must not grow with the trail.
+func TestAuditExportOfAMillionRowsInConstantMemory(t *testing.T) {
+	const rows = 1_000_000
+	r := newRig(t, true)
+	ctx := context.Background()
+	conn := connectLive(t, r.url)
+	if _, err := conn.Exec(ctx, `SET keyledger.bypass_rls = 'on'`); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	_, err := conn.Exec(ctx, `INSERT INTO audit_log (org_id, seq, idx, event_id, at, action, outcome, actor_id, actor_email,
+			secret_id, env, details, ip, user_agent, prev_hash, hash)
+		SELECT $1, 1000000 + g, 0, 'EV' || g, now(), 'secret.revealed', 'success', $2, 'owner@example.com',
+			gen_random_uuid(), 'production', 'version 1', '10.0.0.1', 'stress/1.0', md5(g::text), md5((g + 1)::text)
+		FROM generate_series(1, $3) g`, r.orgID, r.owner.UserID, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("inserted %d audit rows in %s", rows, time.Since(began).Round(time.Millisecond))
+	runtime.GC()
+	stop := make(chan struct{})
+	peak := peakHeap(stop)
+	began = time.Now()
+	n := 0
+	err = r.db.StreamAudit(ctx, r.orgID, projections.AuditFilter{}, func(projections.AuditEntry) error { n++; return nil })
+	close(stop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := time.Since(began)
+	t.Logf("streamed %d entries in %s = %.0f rows/s, peak heap %.1f MiB", n, d.Round(time.Millisecond), float64(n)/d.Seconds(), float64(<-peak)/(1<<20))
+	if n < rows {
+		t.Fatalf("streamed %d rows, want at least %d", n, rows)
+	}
+}
