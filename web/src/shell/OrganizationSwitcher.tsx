@@ -3,6 +3,7 @@
 import { useLocation, useNavigate } from 'react-router';
 import { Building2, ChevronsUpDown, Plus } from 'lucide-react';
 import type { Membership } from '../api';
+import { WithTooltip } from '../ui/IconButton';
 
 export function OrganizationSwitcher({ orgId, memberships }: { orgId: string; memberships: Membership[] }) {
   const navigate = useNavigate();
@@ -25,11 +26,11 @@ export function OrganizationSwitcher({ orgId, memberships }: { orgId: string; me
         ))}
       </select>
       <ChevronsUpDown size={14} aria-hidden="true" className="org-switcher-chevron" />
-      <span className="tooltip-host tooltip-below" data-tooltip="New organization">
+      <WithTooltip text="New organization">
         <button type="button" className="icon-button header-button" aria-label="New organization" onClick={() => navigate('/new-organization')}>
           <Plus size={16} aria-hidden="true" />
         </button>
-      </span>
+      </WithTooltip>
     </div>
   );
 }

@@ -1,6 +1,7 @@
 // Small icon-only buttons with an accessible name and a tooltip. When the user's role does
 // not allow the action, the button is disabled and the tooltip says why.
 import { forwardRef, useId, type ReactNode } from 'react';
+import { useFloatingTooltip } from './FloatingTooltip';
 
 interface IconButtonProps {
   label: string;
@@ -18,9 +19,10 @@ export const IconButton = forwardRef<HTMLButtonElement, IconButtonProps>(functio
   ref,
 ) {
   const reasonId = useId();
-  const tooltip = disabledReason ?? label;
+  const text = disabledReason ?? label;
+  const { handlers, tooltip, hide } = useFloatingTooltip(text);
   return (
-    <span className="tooltip-host" data-tooltip={tooltip}>
+    <span className="tooltip-host" data-tooltip={text} {...handlers}>
       <button
         ref={ref}
         type="button"
@@ -32,6 +34,7 @@ export const IconButton = forwardRef<HTMLButtonElement, IconButtonProps>(functio
         disabled={Boolean(disabledReason) || busy}
         onClick={(e) => {
           e.stopPropagation();
+          hide();
           onClick?.();
         }}
       >
@@ -42,16 +45,19 @@ export const IconButton = forwardRef<HTMLButtonElement, IconButtonProps>(functio
           {disabledReason}
         </span>
       ) : null}
+      {tooltip}
     </span>
   );
 });
 
 /** Wraps any control with a hover tooltip, e.g. a disabled primary button. */
 export function WithTooltip({ text, children }: { text?: string; children: ReactNode }) {
+  const { handlers, tooltip } = useFloatingTooltip(text);
   if (!text) return <>{children}</>;
   return (
-    <span className="tooltip-host" data-tooltip={text}>
+    <span className="tooltip-host" data-tooltip={text} {...handlers}>
       {children}
+      {tooltip}
     </span>
   );
 }
