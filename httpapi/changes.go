@@ -22,14 +22,17 @@ func (s *Server) changes(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	after := uint64(0)
+	// A new subscriber starts from now (what the read models show); one that resumes
+	// names the last event it saw, and 0 replays the organization's whole feed.
 	raw := c.Get("Last-Event-ID", c.Query("last_event_id"))
-	if raw != "" {
-		n, err := strconv.ParseUint(raw, 10, 64)
+	var after uint64
+	if raw == "" {
+		after, err = s.rm.Checkpoint(c.UserContext())
 		if err != nil {
-			return errInvalidRequest("Last-Event-ID must be an event sequence.")
+			return err
 		}
-		after = n
+	} else if after, err = strconv.ParseUint(raw, 10, 64); err != nil {
+		return errInvalidRequest("Last-Event-ID must be an event sequence.")
 	}
 	ctx, cancel := context.WithCancel(s.streams)
 	feed, err := s.feed.Follow(ctx, org.ID, after)
@@ -44,7 +47,9 @@ func (s *Server) changes(c *fiber.Ctx) error {
 		defer cancel()
 		beat := time.NewTicker(sseHeartbeat)
 		defer beat.Stop()
-		if _, err := fmt.Fprint(w, ": keyledger change feed\nretry: 2000\n\n"); err != nil || w.Flush() != nil {
+		// The opening block names where the stream starts, so that a client that
+		// reconnects before any notice came resumes from here, not from "now".
+		if _, err := fmt.Fprintf(w, ": keyledger change feed\nid: %d\nretry: 2000\n\n", after); err != nil || w.Flush() != nil {
 			return
 		}
 		for {

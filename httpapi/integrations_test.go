@@ -121,6 +121,9 @@ func TestChangeFeedStreamsNoticesAndResumes(t *testing.T) {
 		id := ""
 		for sc.Scan() && len(out) < n {
 			line := sc.Text()
+			if line == "" {
+				id = "" // ids are per event block: record only a notice's own
+			}
 			if v, ok := strings.CutPrefix(line, "id: "); ok {
 				id = v
 			}
@@ -139,7 +142,8 @@ func TestChangeFeedStreamsNoticesAndResumes(t *testing.T) {
 		return out
 	}
 	alice.CreateSecret(t, org.ID, "MULTI", map[string]string{"development": "d-value-1", "production": "p-value-1"})
-	all := read("", 2)
+	// Last-Event-ID 0 replays the whole feed; without one a subscriber starts from now.
+	all := read("0", 2)
 	if len(all) != 2 || all[0]["type"] != "secret.created" || all[1]["type"] != "secret.updated" || all[1]["name"] != "FEED" ||
 		all[1]["old_version"] != float64(1) || all[1]["new_version"] != float64(2) {
 		t.Fatalf("notices %+v", all)
@@ -155,6 +159,15 @@ func TestChangeFeedStreamsNoticesAndResumes(t *testing.T) {
 	rest := read(both[1]["_id"].(string), 1)
 	if len(rest) != 1 || rest[0]["type"] != "secret.deleted" {
 		t.Fatalf("resumed notices %+v", rest)
+	}
+
+	// Without Last-Event-ID a new subscriber starts from now: no history replay.
+	fresh := make(chan []map[string]any, 1)
+	go func() { fresh <- read("", 1) }()
+	time.Sleep(300 * time.Millisecond)
+	alice.CreateSecret(t, org.ID, "AFTER_CONNECT", map[string]string{"staging": "s-value-9"})
+	if got := <-fresh; len(got) != 1 || got[0]["name"] != "AFTER_CONNECT" {
+		t.Fatalf("a new subscriber got %+v, want only AFTER_CONNECT", got)
 	}
 }
 

@@ -61,7 +61,7 @@ func (s *ChangeStream) Close() {
 
 // Changes subscribes to an organization's change feed. With lastEventID > 0 the
 // server resumes after that stream sequence; with 0 it sends every notice it still
-// keeps, then new ones. The first connection is made before Changes returns, so a
+// keeps, then new ones; with FromNow only what happens from now on. The first connection is made before Changes returns, so a
 // refusal (401, 404) is its error.
 func (c *Client) Changes(ctx context.Context, org string, lastEventID uint64) (*ChangeStream, error) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -77,11 +77,15 @@ func (c *Client) Changes(ctx context.Context, org string, lastEventID uint64) (*
 
 func (c *Client) connectChanges(ctx context.Context, org string, lastEventID uint64) (*http.Response, error) {
 	r := request{method: http.MethodGet, path: orgPath(org, "changes"), accept: "text/event-stream"}
-	if lastEventID > 0 {
+	if lastEventID != FromNow {
 		r.lastEventID = strconv.FormatUint(lastEventID, 10)
 	}
 	return c.send(ctx, r)
 }
+
+// FromNow, as Changes' lastEventID, subscribes to what happens from now on: the server
+// opens the stream at its current position (and later reconnections resume from there).
+const FromNow = ^uint64(0)
 
 // reconnect delays: the server's retry field wins over the default; failures in a row
 // back off up to maxReconnectDelay.
@@ -148,6 +152,13 @@ func (p *streamPosition) resumeAfter() uint64 {
 	return p.last - 1
 }
 
+// start records the position a stream opened at, before any notice.
+func (p *streamPosition) start(id string) {
+	if n, err := strconv.ParseUint(id, 10, 64); err == nil && n > p.last {
+		p.last, p.seenAtLast = n, map[string]bool{}
+	}
+}
+
 // admit reports whether n is new, and records it.
 func (p *streamPosition) admit(n Notice) bool {
 	switch {
@@ -175,6 +186,11 @@ func (s *ChangeStream) read(ctx context.Context, body io.Reader, pos *streamPosi
 	err := readEvents(body, func(ev sseEvent) bool {
 		if ev.retry > 0 {
 			retry = ev.retry
+		}
+		if ev.data == "" && ev.id != "" {
+			// The opening block says where the stream starts: resume from there.
+			pos.start(ev.id)
+			return true
 		}
 		n, ok := ev.notice()
 		if !ok || !pos.admit(n) {
