@@ -79,7 +79,7 @@ func (h *CreateSecretHandler) Handle(ctx context.Context, m Meta, c CreateSecret
 		id = derivedID("secret", lo.org.ID(), m.UserID, m.IdempotencyKey)
 	}
 	key := NameReservationKey(lo.org.ID(), name)
-	if err := h.reserve(ctx, key, id, name); err != nil {
+	if err := h.reserve(ctx, lo.org.ID(), key, id, name); err != nil {
 		return Result{}, err
 	}
 	res, err := h.create(ctx, m, p, lo.org.ID(), id, name, c)
@@ -92,7 +92,7 @@ func (h *CreateSecretHandler) Handle(ctx context.Context, m Meta, c CreateSecret
 	return res, nil
 }
 
-func (h *CreateSecretHandler) reserve(ctx context.Context, key, id string, name domain.SecretName) error {
+func (h *CreateSecretHandler) reserve(ctx context.Context, orgID, key, id string, name domain.SecretName) error {
 	cur, err := h.names.Reserve(ctx, key, id)
 	if err == nil || (errors.Is(err, eventstore.ErrReserved) && cur.Holder == id) {
 		return nil
@@ -102,7 +102,7 @@ func (h *CreateSecretHandler) reserve(ctx context.Context, key, id string, name 
 	}
 	// Someone holds the name: it is free again only if their secret is gone, or was
 	// never created and the reservation is old.
-	ls, err := loadSecret(ctx, h.log, orgOfKey(key), cur.Holder)
+	ls, err := loadSecret(ctx, h.log, orgID, cur.Holder)
 	if err != nil {
 		return err
 	}
@@ -117,15 +117,6 @@ func (h *CreateSecretHandler) reserve(ctx context.Context, key, id string, name 
 		return err
 	}
 	return nil
-}
-
-func orgOfKey(key string) string {
-	for i := range len(key) {
-		if key[i] == '.' {
-			return key[:i]
-		}
-	}
-	return key
 }
 
 func (h *CreateSecretHandler) create(ctx context.Context, m Meta, p domain.Principal, orgID, id string, name domain.SecretName, c CreateSecret) (Result, error) {
