@@ -31,6 +31,8 @@ type auditItemJSON struct {
 	IP         string    `json:"ip"`
 	UserAgent  string    `json:"user_agent"`
 	Details    string    `json:"details,omitempty"`
+	// Names are the secrets a secrets.fetched entry handed out.
+	Names []string `json:"names,omitempty"`
 }
 
 func optional(s string) *string {
@@ -45,7 +47,7 @@ func auditItemOut(e projections.AuditEntry) auditItemJSON {
 		ID: e.ID(), Seq: e.Seq, At: e.At.UTC(), Action: e.Action, Outcome: e.Outcome,
 		Actor:    actorJSON{ID: e.ActorID, Email: e.ActorEmail},
 		SecretID: optional(e.SecretID), SecretName: optional(e.SecretName), Env: optional(e.Env),
-		IP: e.IP, UserAgent: e.UserAgent, Details: e.Details,
+		IP: e.IP, UserAgent: e.UserAgent, Details: e.Details, Names: e.Names,
 	}
 }
 

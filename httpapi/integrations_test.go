@@ -71,9 +71,10 @@ func TestServiceTokenFetchesOnlyItsEnvironmentsUntilRevoked(t *testing.T) {
 
 	var audit struct {
 		Items []struct {
-			Action  string `json:"action"`
-			Outcome string `json:"outcome"`
-			Env     string `json:"env"`
+			Action  string   `json:"action"`
+			Outcome string   `json:"outcome"`
+			Env     string   `json:"env"`
+			Names   []string `json:"names"`
 			Actor   struct {
 				ID string `json:"id"`
 			} `json:"actor"`
@@ -84,7 +85,8 @@ func TestServiceTokenFetchesOnlyItsEnvironmentsUntilRevoked(t *testing.T) {
 	for _, e := range audit.Items {
 		outcomes = append(outcomes, e.Outcome+"/"+e.Env)
 	}
-	if strings.Join(outcomes, ",") != "success/development,denied/development,success/production" || audit.Items[2].Actor.ID != tok.ID {
+	if strings.Join(outcomes, ",") != "success/development,denied/development,success/production" || audit.Items[2].Actor.ID != tok.ID ||
+		strings.Join(audit.Items[2].Names, ",") != "DB_URL,STRIPE_KEY" {
 		t.Fatalf("fetch audit %+v", audit.Items)
 	}
 }

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -161,14 +162,39 @@ func (db *DB) applyAudit(ctx context.Context, r domain.Recorded, res *batchTx) e
 			}
 			nameSealed = &s
 		}
+		namesSealed, err := db.sealNames(ctx, e)
+		if err != nil {
+			return err
+		}
 		res.exec(`INSERT INTO audit_log (org_id, seq, idx, event_id, at, action, outcome, actor_id, actor_email, secret_id,
-				secret_name_sealed, env, details, ip, user_agent, prev_hash, hash)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT DO NOTHING`,
+				secret_name_sealed, env, details, ip, user_agent, prev_hash, hash, names_sealed)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT DO NOTHING`,
 			e.OrgID, int64(e.Seq), e.Idx, e.EventID, e.At, e.Action, e.Outcome, e.ActorID, e.ActorEmail, nullable(e.SecretID),
-			nameSealed, nullable(e.Env), e.Details, e.IP, e.UserAgent, e.PrevHash, e.Hash)
+			nameSealed, nullable(e.Env), e.Details, e.IP, e.UserAgent, e.PrevHash, e.Hash, namesSealed)
 	}
 	res.heads[r.OrgID] = prev
 	return nil
+}
+
+// namesAAD binds an entry's sealed list of names to that entry.
+func namesAAD(e AuditEntry) []byte {
+	return []byte("keyledger/audit/" + e.OrgID + "/" + e.EventID + "/names")
+}
+
+// sealNames seals the entry's list of secret names, if it has one.
+func (db *DB) sealNames(ctx context.Context, e AuditEntry) (*string, error) {
+	if len(e.Names) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(e.Names)
+	if err != nil {
+		return nil, err
+	}
+	s, err := db.keys.Seal(ctx, e.OrgID, b, namesAAD(e))
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
 }
 
 func nullable(s string) *string {

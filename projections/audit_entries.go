@@ -26,10 +26,12 @@ type AuditEntry struct {
 	SecretName string
 	Env        string
 	Details    string
-	IP         string
-	UserAgent  string
-	PrevHash   string
-	Hash       string
+	// Names are the secrets a secrets.fetched entry is about.
+	Names     []string
+	IP        string
+	UserAgent string
+	PrevHash  string
+	Hash      string
 }
 
 // ID is the entry's public id: the event id, with the entry's index when one event
@@ -85,6 +87,9 @@ func auditEntries(r domain.Recorded, res auditResolver) ([]AuditEntry, error) {
 		return nil, err
 	}
 	base.Details = details
+	if f, ok := r.Event.(domain.SecretsFetched); ok {
+		base.Names = f.Names
+	}
 	if secretID != "" {
 		base.SecretID = secretID
 		if base.SecretName, err = res.secretName(r.OrgID, secretID); err != nil {
@@ -177,7 +182,7 @@ func sortedEnvs(envs []domain.Environment) []domain.Environment {
 func chainHash(prev string, e AuditEntry) string {
 	content, _ := json.Marshal([]any{
 		e.OrgID, e.Seq, e.Idx, e.EventID, e.At.UTC().Format(time.RFC3339Nano), e.Action, e.Outcome,
-		e.ActorID, e.ActorEmail, e.SecretID, e.Env, e.Details, e.IP, e.UserAgent,
+		e.ActorID, e.ActorEmail, e.SecretID, e.Env, e.Details, e.IP, e.UserAgent, e.Names,
 	})
 	h := sha256.New()
 	h.Write([]byte(prev))

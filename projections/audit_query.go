@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -101,15 +102,24 @@ func decodeAuditCursor(c string) (int64, int, error) {
 }
 
 const auditColumns = `seq, idx, event_id, at, action, outcome, actor_id, actor_email, COALESCE(secret_id::text, ''),
-	COALESCE(secret_name_sealed, ''), COALESCE(env, ''), details, ip, user_agent, prev_hash, hash`
+	COALESCE(secret_name_sealed, ''), COALESCE(env, ''), details, ip, user_agent, prev_hash, hash, COALESCE(names_sealed, '')`
 
 func (db *DB) scanAudit(ctx context.Context, orgID string, rows pgx.Rows) (AuditEntry, error) {
 	e := AuditEntry{OrgID: orgID}
 	var seq int64
-	var nameSealed string
+	var nameSealed, namesSealed string
 	if err := rows.Scan(&seq, &e.Idx, &e.EventID, &e.At, &e.Action, &e.Outcome, &e.ActorID, &e.ActorEmail, &e.SecretID,
-		&nameSealed, &e.Env, &e.Details, &e.IP, &e.UserAgent, &e.PrevHash, &e.Hash); err != nil {
+		&nameSealed, &e.Env, &e.Details, &e.IP, &e.UserAgent, &e.PrevHash, &e.Hash, &namesSealed); err != nil {
 		return AuditEntry{}, err
+	}
+	if namesSealed != "" {
+		b, err := db.keys.Open(ctx, orgID, namesSealed, namesAAD(e))
+		if err != nil {
+			return AuditEntry{}, fmt.Errorf("open fetched names: %w", err)
+		}
+		if err := json.Unmarshal(b, &e.Names); err != nil {
+			return AuditEntry{}, fmt.Errorf("fetched names: %w", err)
+		}
 	}
 	e.Seq = uint64(seq)
 	e.At = e.At.UTC()
