@@ -35,6 +35,9 @@ type Projector struct {
 	// changes receives change notices after each batch is applied and before it is
 	// committed: a crash in between re-publishes, and the duplicate window drops it.
 	changes changePublisher
+	// lease, when set, keeps this projector idle unless it holds it.
+	lease      projectorLease
+	renewEvery time.Duration
 }
 
 // NewProjector wires a projector.
@@ -45,9 +48,73 @@ func NewProjector(db *DB, events eventFollower, logger *slog.Logger) *Projector 
 	return &Projector{db: db, events: events, log: logger}
 }
 
+// projectorLease is a lease that makes one replica the active projector.
+type projectorLease interface {
+	TryAcquire(ctx context.Context) (bool, error)
+	Renew(ctx context.Context) error
+	Release(ctx context.Context) error
+}
+
+// WithLease makes the projector run only while it holds lease, renewing it every
+// renewEvery (a third of the lease's TTL, say). Replicas without the lease wait and
+// take over when the holder stops; their read-your-writes waits poll the checkpoint.
+func (p *Projector) WithLease(lease projectorLease, renewEvery time.Duration) *Projector {
+	p.lease, p.renewEvery = lease, renewEvery
+	return p
+}
+
 // Run applies events until ctx ends. After an error (Postgres or NATS unreachable) it
 // starts again from the checkpoint, so it neither skips nor applies an event twice.
 func (p *Projector) Run(ctx context.Context) error {
+	if p.lease == nil {
+		return p.runLoop(ctx)
+	}
+	for {
+		held, err := p.lease.TryAcquire(ctx)
+		if err != nil && ctx.Err() == nil {
+			p.log.Warn("projector lease", "err", err)
+		}
+		if held {
+			p.log.Info("projector lease acquired: projecting")
+			p.runLeased(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(p.renewEvery):
+		}
+	}
+}
+
+// runLeased projects until ctx ends or the lease is lost, then gives the lease up.
+func (p *Projector) runLeased(ctx context.Context) {
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		t := time.NewTicker(p.renewEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-lctx.Done():
+				return
+			case <-t.C:
+				if err := p.lease.Renew(lctx); err != nil && lctx.Err() == nil {
+					p.log.Warn("projector lease lost: standing by", "err", err)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	_ = p.runLoop(lctx)
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer rcancel()
+	if err := p.lease.Release(rctx); err != nil {
+		p.log.Warn("release projector lease", "err", err)
+	}
+}
+
+func (p *Projector) runLoop(ctx context.Context) error {
 	backoff := 100 * time.Millisecond
 	for {
 		err := p.runOnce(ctx)

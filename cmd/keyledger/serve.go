@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -36,10 +39,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
+	// One replica projects at a time; the others stand by and take over within the
+	// lease's TTL when it stops.
+	lease, err := p.store.Lease(ctx, projections.CheckpointName, leaseHolder(), projectorLeaseTTL)
+	if err != nil {
+		return err
+	}
+	projector := projections.NewProjector(p.db, p.store, logger).PublishChanges(changes).WithLease(lease, projectorLeaseTTL/3)
 	projCtx, stopProjector := context.WithCancel(context.WithoutCancel(ctx))
 	var projWG sync.WaitGroup
 	projWG.Go(func() {
-		if err := projections.NewProjector(p.db, p.store, logger).PublishChanges(changes).Run(projCtx); err != nil {
+		if err := projector.Run(projCtx); err != nil {
 			logger.Error("projector stopped", "err", err)
 		}
 	})
@@ -84,6 +94,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		logger.Warn("http shutdown", "err", err)
 	}
 	return nil
+}
+
+// projectorLeaseTTL is how long a projector that stopped renewing keeps the lease.
+const projectorLeaseTTL = 9 * time.Second
+
+// leaseHolder names this process among the replicas.
+func leaseHolder() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
 }
 
 func listen(c *config) (net.Listener, error) {

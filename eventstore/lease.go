@@ -1,0 +1,83 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// LeasesBucket holds leases: which replica runs a singleton job (the projector).
+const LeasesBucket = "KEYLEDGER_LEASES"
+
+// ErrLeaseLost means another holder has the lease now.
+var ErrLeaseLost = errors.New("eventstore: lease lost")
+
+// Lease is a named, expiring claim in NATS KV: whoever creates the key holds it, and
+// keeps it by rewriting it (at the revision it last wrote) before the bucket's TTL
+// lets it expire. A holder that stops renewing loses it within the TTL.
+type Lease struct {
+	kv     jetstream.KeyValue
+	name   string
+	holder string
+	rev    uint64
+}
+
+// Lease opens the lease name for holder; entries expire ttl after their last renewal.
+func (s *Store) Lease(ctx context.Context, name, holder string, ttl time.Duration) (*Lease, error) {
+	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: LeasesBucket, History: 1, TTL: ttl, Storage: jetstream.FileStorage, Replicas: s.reps,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("leases bucket: %w", err)
+	}
+	return &Lease{kv: kv, name: name, holder: holder}, nil
+}
+
+// TryAcquire takes the lease if nobody holds it, and reports whether this holder has it.
+func (l *Lease) TryAcquire(ctx context.Context) (bool, error) {
+	rev, err := l.kv.Create(ctx, l.name, []byte(l.holder))
+	if err == nil {
+		l.rev = rev
+		return true, nil
+	}
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		return false, fmt.Errorf("acquire lease %s: %w", l.name, err)
+	}
+	e, err := l.kv.Get(ctx, l.name)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, nil // expired in between: the next try may win it
+	}
+	if err != nil {
+		return false, fmt.Errorf("acquire lease %s: %w", l.name, err)
+	}
+	if string(e.Value()) != l.holder {
+		return false, nil
+	}
+	l.rev = e.Revision()
+	return true, l.Renew(ctx)
+}
+
+// Renew keeps the lease; ErrLeaseLost when someone else has taken it since.
+func (l *Lease) Renew(ctx context.Context) error {
+	rev, err := l.kv.Update(ctx, l.name, []byte(l.holder), l.rev)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) {
+			return ErrLeaseLost
+		}
+		return fmt.Errorf("renew lease %s: %w", l.name, err)
+	}
+	l.rev = rev
+	return nil
+}
+
+// Release gives the lease up at once, if this holder still has it.
+func (l *Lease) Release(ctx context.Context) error {
+	err := l.kv.Delete(ctx, l.name, jetstream.LastRevision(l.rev))
+	if err != nil && !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("release lease %s: %w", l.name, err)
+	}
+	return nil
+}
