@@ -283,3 +283,65 @@ func (k *Keyring) Shred(ctx context.Context, scope string) error {
 	}
 	return nil
 }
+
+// Rewrap wraps every stored data key again under next, the new master key, and returns
+// how many it rewrapped. Data keys themselves do not change, so nothing sealed with them
+// needs rewriting; after it, only next opens them. Each key is replaced at the revision
+// it was read at, so a concurrent writer is never overwritten.
+func (k *Keyring) Rewrap(ctx context.Context, next MasterKey) (int, error) {
+	lister, err := k.kv.ListKeys(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("list data keys: %w", err)
+	}
+	var names []string
+	for name := range lister.Keys() {
+		names = append(names, name)
+	}
+	n := 0
+	for _, name := range names {
+		scope, version, ok := parseKeyName(name)
+		if !ok {
+			continue
+		}
+		entry, err := k.kv.Get(ctx, name)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("data key %s: %w", name, err)
+		}
+		var w wrappedKey
+		if err := json.Unmarshal(entry.Value(), &w); err != nil {
+			return n, fmt.Errorf("data key %s: %w", name, err)
+		}
+		if w.KEK == next.id {
+			continue // already under the new key (a rotation that was interrupted)
+		}
+		raw, err := k.unwrap(entry.Value(), scope, version)
+		if err != nil {
+			return n, err
+		}
+		rewrapped, err := (&Keyring{master: next}).wrap(raw, scope, version)
+		if err != nil {
+			return n, err
+		}
+		if _, err := k.kv.Update(ctx, name, rewrapped, entry.Revision()); err != nil {
+			return n, fmt.Errorf("rewrap %s: %w", name, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// parseKeyName splits "<scope>.v<version>".
+func parseKeyName(name string) (string, int, bool) {
+	i := strings.LastIndex(name, ".v")
+	if i < 0 {
+		return "", 0, false
+	}
+	v, err := strconv.Atoi(name[i+2:])
+	if err != nil || v < 1 {
+		return "", 0, false
+	}
+	return name[:i], v, true
+}

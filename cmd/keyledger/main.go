@@ -40,6 +40,8 @@ Server:
                              print an org's state at an instant, from the log alone
   audit verify --org ID      recompute the org's audit hash chain from the log
   projections rebuild        rebuild every read model into a fresh schema and switch
+  keys rotate --new-master-key-file F
+                             wrap every data key again under a new master key
   version                    print the version
 
 ` + clientUsage
@@ -62,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return auditCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "projections":
 		return projectionsCmd(ctx, args[1:], stdout, stderr, getenv)
+	case "keys":
+		return keysCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "login", "logout", "orgs", "secrets", "export", "run":
 		return clientCommand(ctx, args, os.Stdin, stdout, stderr, getenv, os.Exit)
 	case "version", "--version", "-v":
