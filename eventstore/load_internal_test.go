@@ -14,21 +14,7 @@ import (
 func TestLoadOneByOneMatchesBatchedLoad(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv, err := StartEmbedded(ctx, EmbeddedOptions{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect("t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	key, _ := ParseMasterKey("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
-	s, err := Open(ctx, nc, key, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newInternalStore(t)
 	org := "88888888-8888-8888-8888-888888888888"
 	agg := Aggregate{OrgID: org, Type: domain.AggregateSecret, ID: org}
 	other := Aggregate{OrgID: org, Type: domain.AggregateSecret, ID: "77777777-7777-7777-7777-777777777777"}

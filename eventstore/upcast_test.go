@@ -15,26 +15,12 @@ import (
 func TestLoadUpcastsAV1EventInTheLog(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dir := t.TempDir()
-	srv, err := StartEmbedded(ctx, EmbeddedOptions{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect("t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	key, _ := ParseMasterKey("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
-	s, err := Open(ctx, nc, key, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newInternalStore(t)
 	org := "99999999-9999-9999-9999-999999999999"
 	env := envelope{ID: "01HZZZZZZZZZZZZZZZZZZZZZZZ", Type: "OrganizationCreated", Schema: 1, Org: org,
 		AggType: domain.AggregateOrganization, AggID: org, Version: 1, Time: time.Now().UTC()}
 	plain := []byte(`{"name":"Old Co","owner_id":"u-old"}`)
+	var err error
 	env.Payload, err = s.keys.Seal(ctx, org, plain, env.aad())
 	if err != nil {
 		t.Fatal(err)
@@ -52,4 +38,27 @@ func TestLoadUpcastsAV1EventInTheLog(t *testing.T) {
 	if got.Name != "Old Co" || got.RevealPolicy != domain.RevealAllowed {
 		t.Fatalf("loaded %+v", got)
 	}
+}
+
+// newInternalStore opens a store on a fresh embedded server, for tests that need the
+// package's unexported parts (the eventstoretest helper cannot be imported here).
+func newInternalStore(tb testing.TB) *Store {
+	tb.Helper()
+	ctx := context.Background()
+	srv, err := StartEmbedded(ctx, EmbeddedOptions{Dir: tb.TempDir()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(srv.Shutdown)
+	nc, err := srv.Connect("t")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	key, _ := ParseMasterKey("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
+	s, err := Open(ctx, nc, key, Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
 }
