@@ -121,6 +121,15 @@ func (s secretsSession) findSecrets(ctx context.Context, names []string) (map[st
 	return found, nil
 }
 
+// theSecret is the one secret the command names.
+func (s secretsSession) theSecret(ctx context.Context) (client.Secret, error) {
+	name, err := s.oneName()
+	if err != nil {
+		return client.Secret{}, err
+	}
+	return s.findSecret(ctx, name)
+}
+
 func (s secretsSession) findSecret(ctx context.Context, name string) (client.Secret, error) {
 	found, err := s.findSecrets(ctx, []string{name})
 	if err != nil {
@@ -158,11 +167,7 @@ func envCell(st client.EnvState) string {
 }
 
 func (s secretsSession) get(ctx context.Context, w io.Writer) error {
-	name, err := s.oneName()
-	if err != nil {
-		return err
-	}
-	sec, err := s.findSecret(ctx, name)
+	sec, err := s.theSecret(ctx)
 	if err != nil {
 		return err
 	}
@@ -268,11 +273,7 @@ func (s secretsSession) updateByName(ctx context.Context, name, value string) (c
 }
 
 func (s secretsSession) delete(ctx context.Context, w io.Writer) error {
-	name, err := s.oneName()
-	if err != nil {
-		return err
-	}
-	sec, err := s.findSecret(ctx, name)
+	sec, err := s.theSecret(ctx)
 	if err != nil {
 		return err
 	}
@@ -288,11 +289,7 @@ func (s secretsSession) delete(ctx context.Context, w io.Writer) error {
 }
 
 func (s secretsSession) history(ctx context.Context, w io.Writer) error {
-	name, err := s.oneName()
-	if err != nil {
-		return err
-	}
-	sec, err := s.findSecret(ctx, name)
+	sec, err := s.theSecret(ctx)
 	if err != nil {
 		return err
 	}
