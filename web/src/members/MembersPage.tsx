@@ -6,7 +6,7 @@ import { UserMinus, UserPlus, Users } from 'lucide-react';
 import { api, ApiError, type Member, type Role } from '../api';
 import { roleLabel, useOrgAccess } from '../session';
 import { AdminOnly } from '../ui/AdminOnly';
-import { Dialog } from '../ui/Dialog';
+import { ConfirmDialog } from '../ui/ConfirmDialog';
 import { EmptyState, PageHeader, SkeletonRows } from '../ui/States';
 import { useToast } from '../ui/Toasts';
 import { formatDate } from '../ui/dates';
@@ -209,35 +209,19 @@ function InviteMemberForm({ orgId, canAddOwner, onAdded }: { orgId: string; canA
 }
 
 function RemoveMemberDialog({ orgId, member, onClose, onRemoved }: { orgId: string; member: Member; onClose: () => void; onRemoved: () => void }) {
-  const toast = useToast();
-  const remove = useMutation({
-    mutationFn: () => api.removeMember(orgId, member.user_id),
-    onSuccess: () => {
-      toast.success(`Removed ${member.email}`);
-      onRemoved();
-    },
-    onError: (err) => toast.error(err),
-  });
   return (
-    <Dialog
+    <ConfirmDialog
       title="Remove member"
-      size="sm"
+      confirmLabel="Remove"
+      success={`Removed ${member.email}`}
+      action={() => api.removeMember(orgId, member.user_id)}
       onClose={onClose}
-      footer={
-        <>
-          <button type="button" className="button button-secondary" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="button" className="button button-danger" disabled={remove.isPending} onClick={() => remove.mutate()}>
-            Remove
-          </button>
-        </>
-      }
+      onDone={onRemoved}
     >
       <p>
         <strong>{member.name || member.email}</strong> will lose access to this organization's secrets at once. The secrets they own stay,
         and admins can still manage them.
       </p>
-    </Dialog>
+    </ConfirmDialog>
   );
 }

@@ -6,6 +6,7 @@ import { Copy, Plus, Webhook } from 'lucide-react';
 import { api, ENVIRONMENTS, environmentName, type EnvSlug, type ServiceToken } from '../api';
 import { useOrgAccess } from '../session';
 import { AdminOnly } from '../ui/AdminOnly';
+import { ConfirmDialog } from '../ui/ConfirmDialog';
 import { Dialog } from '../ui/Dialog';
 import { EmptyState, PageHeader, SkeletonRows } from '../ui/States';
 import { useToast } from '../ui/Toasts';
@@ -215,34 +216,18 @@ function TokenCreatedDialog({ name, token, onClose }: { name: string; token: str
 }
 
 function RevokeTokenDialog({ orgId, token, onClose, onRevoked }: { orgId: string; token: ServiceToken; onClose: () => void; onRevoked: () => void }) {
-  const toast = useToast();
-  const revoke = useMutation({
-    mutationFn: () => api.revokeServiceToken(orgId, token.id),
-    onSuccess: () => {
-      toast.success(`Revoked ${token.name}`);
-      onRevoked();
-    },
-    onError: (err) => toast.error(err),
-  });
   return (
-    <Dialog
+    <ConfirmDialog
       title="Revoke service token"
-      size="sm"
+      confirmLabel="Revoke"
+      success={`Revoked ${token.name}`}
+      action={() => api.revokeServiceToken(orgId, token.id)}
       onClose={onClose}
-      footer={
-        <>
-          <button type="button" className="button button-secondary" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="button" className="button button-danger" disabled={revoke.isPending} onClick={() => revoke.mutate()}>
-            Revoke
-          </button>
-        </>
-      }
+      onDone={onRevoked}
     >
       <p>
         Anything using <strong>{token.name}</strong> will get 401 on its next request. This cannot be undone.
       </p>
-    </Dialog>
+    </ConfirmDialog>
   );
 }
