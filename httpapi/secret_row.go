@@ -7,18 +7,24 @@ import (
 	"github.com/keyledger/keyledger/projections"
 )
 
-// secretJSON is a secret row as API.md shows it: masks and versions, never a value or
-// a sealed value.
+// SecretView is a secret row as API.md shows it, without the caller's permissions:
+// masks and versions, never a value or a sealed value. Offline tools (keyledger replay)
+// print it too, so that their rows have the API's shape.
+type SecretView struct {
+	ID           string           `json:"id"`
+	Name         string           `json:"name"`
+	Description  string           `json:"description"`
+	Owner        ownerJSON        `json:"owner"`
+	CreatedAt    time.Time        `json:"created_at"`
+	UpdatedAt    time.Time        `json:"updated_at"`
+	Version      int              `json:"version"`
+	Environments environmentsJSON `json:"environments"`
+}
+
+// secretJSON is a row with the permissions the caller has on it.
 type secretJSON struct {
-	ID           string                   `json:"id"`
-	Name         string                   `json:"name"`
-	Description  string                   `json:"description"`
-	Owner        ownerJSON                `json:"owner"`
-	CreatedAt    time.Time                `json:"created_at"`
-	UpdatedAt    time.Time                `json:"updated_at"`
-	Version      int                      `json:"version"`
-	Environments environmentsJSON         `json:"environments"`
-	Permissions  domain.SecretPermissions `json:"permissions"`
+	SecretView
+	Permissions domain.SecretPermissions `json:"permissions"`
 }
 
 type ownerJSON struct {
@@ -50,10 +56,9 @@ func envOut(st projections.EnvState) envJSON {
 	return envJSON{Set: true, Version: st.Version, Mask: st.Mask, UpdatedAt: &at}
 }
 
-// secretOut renders a row with the permissions p has on it in an organization with
-// the given reveal policy.
-func secretOut(r projections.SecretRow, p domain.Principal, policy domain.RevealPolicy) secretJSON {
-	return secretJSON{
+// SecretViewOf renders a row.
+func SecretViewOf(r projections.SecretRow) SecretView {
+	return SecretView{
 		ID: r.ID, Name: r.Name, Description: r.Description,
 		Owner:     ownerJSON{ID: r.Owner.ID, Email: r.Owner.Email, Name: r.Owner.Name},
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), Version: r.Version,
@@ -62,6 +67,14 @@ func secretOut(r projections.SecretRow, p domain.Principal, policy domain.Reveal
 			Staging:     envOut(r.Environments[domain.Staging]),
 			Production:  envOut(r.Environments[domain.Production]),
 		},
+	}
+}
+
+// secretOut renders a row with the permissions p has on it in an organization with
+// the given reveal policy.
+func secretOut(r projections.SecretRow, p domain.Principal, policy domain.RevealPolicy) secretJSON {
+	return secretJSON{
+		SecretView:  SecretViewOf(r),
 		Permissions: domain.PermissionsFor(p, domain.Target{OwnerID: r.Owner.ID, RevealPolicy: policy}),
 	}
 }

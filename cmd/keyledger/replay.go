@@ -8,7 +8,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/httpapi"
 	"github.com/keyledger/keyledger/projections"
 )
 
@@ -54,24 +54,11 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	return enc.Encode(replayJSON(state))
 }
 
-// replayJSON renders replayed state like the API renders rows (no sealed values).
+// replayJSON renders replayed state; secrets in the API's row shape (no sealed values).
 func replayJSON(s projections.ReplayedOrg) map[string]any {
-	secrets := make([]map[string]any, 0, len(s.Secrets))
+	secrets := make([]httpapi.SecretView, 0, len(s.Secrets))
 	for _, r := range s.Secrets {
-		envs := map[string]any{}
-		for _, env := range []string{string(domain.Development), string(domain.Staging), string(domain.Production)} {
-			st, ok := r.Environments[domain.Environment(env)]
-			if !ok || !st.Set {
-				envs[env] = map[string]any{"set": false}
-				continue
-			}
-			envs[env] = map[string]any{"set": true, "version": st.Version, "mask": st.Mask, "updated_at": st.UpdatedAt}
-		}
-		secrets = append(secrets, map[string]any{
-			"id": r.ID, "name": r.Name, "description": r.Description,
-			"owner":      map[string]any{"id": r.Owner.ID, "email": r.Owner.Email, "name": r.Owner.Name},
-			"created_at": r.CreatedAt, "updated_at": r.UpdatedAt, "version": r.Version, "environments": envs,
-		})
+		secrets = append(secrets, httpapi.SecretViewOf(r))
 	}
 	members := make([]map[string]any, 0, len(s.Members))
 	for _, m := range s.Members {
