@@ -33,9 +33,10 @@ type DB struct {
 	log       *slog.Logger
 	superuser bool
 
-	mu      sync.Mutex
-	applied uint64
-	advance chan struct{}
+	mu       sync.Mutex
+	applied  uint64
+	advance  chan struct{}
+	lastPoll time.Time
 }
 
 // Open connects to databaseURL, applies migrations and returns the read model.
@@ -258,11 +259,26 @@ func (db *DB) notify(seq uint64) {
 	db.advance = make(chan struct{})
 }
 
+// pollInterval is how often waiters ask Postgres for the checkpoint.
+const pollInterval = 20 * time.Millisecond
+
+// claimPoll lets one waiter at a time ask Postgres: however many requests wait, the
+// process reads the checkpoint at most once per poll interval.
+func (db *DB) claimPoll() bool {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if time.Since(db.lastPoll) < pollInterval {
+		return false
+	}
+	db.lastPoll = time.Now()
+	return true
+}
+
 // WaitFor returns once the read models reflect stream sequence seq, or when ctx ends.
 // A projector in this process wakes it at once; otherwise (another replica projects)
 // it polls the checkpoint.
 func (db *DB) WaitFor(ctx context.Context, seq uint64) error {
-	poll := time.NewTicker(20 * time.Millisecond)
+	poll := time.NewTicker(pollInterval)
 	defer poll.Stop()
 	for {
 		db.mu.Lock()
@@ -274,6 +290,9 @@ func (db *DB) WaitFor(ctx context.Context, seq uint64) error {
 		select {
 		case <-advance:
 		case <-poll.C:
+			if !db.claimPoll() {
+				continue // another waiter just asked; its answer wakes us too
+			}
 			cp, err := db.Checkpoint(ctx)
 			if err != nil {
 				return err
