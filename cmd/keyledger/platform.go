@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/eventstore"
 	"github.com/keyledger/keyledger/projections"
@@ -186,10 +185,7 @@ func (p *platform) databaseURL(ctx context.Context, c *config) (string, error) {
 			p.log.Warn("stop local postgres", "err", err)
 		}
 	})
-	if err := ensureDatabase(ctx, cl.URL("postgres"), "keyledger"); err != nil {
-		return "", err
-	}
-	return cl.URL("keyledger"), nil
+	return cl.EnsureDatabase(ctx, "keyledger")
 }
 
 // devPostgresDir is where serve --dev keeps its PostgreSQL cluster: under the data dir.
@@ -225,25 +221,6 @@ func devPostgresDir(dataDir string, logger *slog.Logger) (string, error) {
 			return dir, nil
 		}
 	}
-}
-
-func ensureDatabase(ctx context.Context, adminURL, name string) error {
-	conn, err := pgx.Connect(ctx, adminURL)
-	if err != nil {
-		return fmt.Errorf("connect local postgres: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	var exists bool
-	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
-		return fmt.Errorf("check database: %w", err)
-	}
-	if exists {
-		return nil
-	}
-	if _, err := conn.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()); err != nil {
-		return fmt.Errorf("create database %s: %w", name, err)
-	}
-	return nil
 }
 
 func newLogger(level string, w io.Writer) *slog.Logger {

@@ -239,3 +239,22 @@ func TestEnsureBinaries(t *testing.T) {
 		}
 	}
 }
+
+func TestEnsureDatabaseIsIdempotent(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, pgcluster.Options{Dir: clusterDir(t), Fast: true, Logger: testLogger(t)})
+	first, err := c.EnsureDatabase(t.Context(), "keyledger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.EnsureDatabase(t.Context(), "keyledger")
+	if err != nil || again != first {
+		t.Fatalf("second EnsureDatabase: %q, %v (first %q)", again, err, first)
+	}
+	conn := connect(t, first)
+	var name string
+	if err := conn.QueryRow(t.Context(), "SELECT current_database()").Scan(&name); err != nil || name != "keyledger" {
+		t.Fatalf("connected to %q, %v", name, err)
+	}
+	_ = conn.Close(t.Context())
+}
