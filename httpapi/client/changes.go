@@ -16,7 +16,9 @@ import (
 
 // Notice is one change of a secret, from the change feed. It never carries a value or
 // a mask. OldVersion or NewVersion is 0 when the change has none (a first value, a
-// removed one).
+// removed one). It mirrors the wire JSON (eventstore.ChangeNotice on the server) on
+// purpose: this package depends on the standard library only, so an integration that
+// imports it does not pull in NATS.
 type Notice struct {
 	Type       string    `json:"type"`
 	OrgID      string    `json:"org_id"`
@@ -28,6 +30,9 @@ type Notice struct {
 	ActorID    string    `json:"actor_id"`
 	At         time.Time `json:"at"`
 	Seq        uint64    `json:"seq"`
+	// Part and Parts number the notices one event made (one per environment).
+	Part  int `json:"part"`
+	Parts int `json:"parts"`
 }
 
 // ChangeStream delivers an organization's change notices until its context ends or
