@@ -28,6 +28,9 @@ func (h *AddMemberHandler) Handle(ctx context.Context, m Meta, c AddMember) (Res
 		if err != nil {
 			return Result{}, err
 		}
+		if seq, ok, err := m.replayed(lo.events); ok || err != nil {
+			return Result{Seq: seq, ID: memberReplayID(lo, seq), Replayed: true}, err
+		}
 		if err := domain.Authorize(p, domain.ActionManage, domain.Target{}); err != nil {
 			return Result{}, err
 		}
@@ -46,9 +49,20 @@ func (h *AddMemberHandler) Handle(ctx context.Context, m Meta, c AddMember) (Res
 		if err != nil {
 			return Result{}, err
 		}
-		r, err := appendOrgEvent(ctx, h.log, m, lo, ev, "add_member")
+		r, err := appendOrgEvents(ctx, h.log, m, lo, []domain.Event{ev}, "add_member")
 		r.ID = u.ID()
 		return r, err
 	})
 	return res, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditMemberAdded, "", "", err)
+}
+
+// memberReplayID is the user a replayed AddMember added: the MemberAdded event the
+// earlier request recorded at seq names it.
+func memberReplayID(lo loadedOrg, seq uint64) string {
+	for _, r := range lo.events {
+		if added, ok := r.Event.(domain.MemberAdded); ok && r.Seq == seq {
+			return added.UserID
+		}
+	}
+	return ""
 }

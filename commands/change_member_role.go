@@ -30,11 +30,14 @@ func (h *ChangeMemberRoleHandler) Handle(ctx context.Context, m Meta, c ChangeMe
 		if err != nil {
 			return Result{}, err
 		}
+		if seq, ok, err := m.replayed(lo.events); ok || err != nil {
+			return Result{Seq: seq, ID: c.UserID, Replayed: true}, err
+		}
 		evs, err := lo.org.ChangeRole(p, c.UserID, c.Role)
 		if err != nil || len(evs) == 0 {
 			return Result{ID: c.UserID}, err
 		}
-		r, err := appendOrgEvent(ctx, h.log, m, lo, evs[0], "change_role")
+		r, err := appendOrgEvents(ctx, h.log, m, lo, evs, "change_role")
 		r.ID = c.UserID
 		return r, err
 	})

@@ -35,13 +35,34 @@ func (h *CreateOrganizationHandler) Handle(ctx context.Context, m Meta, c Create
 	id := uuid.NewString()
 	if m.IdempotencyKey != "" {
 		id = derivedID("org", m.UserID, m.IdempotencyKey)
+		l, err := h.log.Load(ctx, orgAggregate(id))
+		if err != nil {
+			return Result{}, err
+		}
+		if seq, ok, err := m.replayed(l.Events); ok || err != nil {
+			if err == nil && !isMember(l.Events, id, m.UserID) {
+				// The caller has left the organization since: a replay does not
+				// tell a non-member about it.
+				err = domain.Errorf(domain.CodeNotFound, "The organization was not found.")
+			}
+			return Result{Seq: seq, ID: id, Replayed: true}, err
+		}
 	}
-	rec, err := h.log.Append(ctx, eventstore.Pending{
+	recs, err := h.log.Append(ctx, eventstore.Pending{
 		Aggregate: orgAggregate(id), ExpectedSeq: 0, Version: 1,
-		Event: ev, Actor: m.actor(), MsgID: m.msgID("create_org"),
+		Events: []domain.Event{ev}, Actor: m.actor(), MsgID: m.msgID("create_org"), Idempotency: m.mark(),
 	})
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Seq: rec.Seq, ID: id}, nil
+	return Result{Seq: recs.Seq(), ID: id}, nil
+}
+
+// isMember replays an organization's events and says whether userID belongs to it.
+func isMember(events []domain.Recorded, orgID, userID string) bool {
+	o := domain.NewOrganization(orgID)
+	for _, r := range events {
+		o.Apply(r)
+	}
+	return o.Role(userID) != ""
 }

@@ -53,43 +53,55 @@ func nameTaken(name domain.SecretName) error {
 }
 
 // Handle reserves the name atomically, seals each value on its own and appends
-// SecretCreated; if the append fails the name is released again.
-func (h *CreateSecretHandler) Handle(ctx context.Context, m Meta, c CreateSecret) (Result, error) {
+// SecretCreated; if the append fails the name is released again. With an idempotency
+// key the secret's id derives from it, so a retry finds its first result in the log.
+func (h *CreateSecretHandler) Handle(ctx context.Context, m Meta, c CreateSecret) (SecretResult, error) {
 	lo, p, err := memberPrincipal(ctx, h.log, m, c.OrgID)
 	if err != nil {
-		return Result{}, err
-	}
-	if err := domain.Authorize(p, domain.ActionCreate, domain.Target{}); err != nil {
-		return Result{}, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretCreated, "", "", err)
-	}
-	name, err := domain.ParseSecretName(c.Name)
-	if err != nil {
-		return Result{}, err
-	}
-	if err := domain.ValidateDescription(c.Description); err != nil {
-		return Result{}, err
-	}
-	for env, v := range c.Values {
-		if err := domain.ValidateValue(env, v); err != nil {
-			return Result{}, err
-		}
+		return SecretResult{}, err
 	}
 	id := uuid.NewString()
 	if m.IdempotencyKey != "" {
 		id = derivedID("secret", lo.org.ID(), m.UserID, m.IdempotencyKey)
+		ls, err := loadSecret(ctx, h.log, lo.org.ID(), id)
+		if err != nil {
+			return SecretResult{}, err
+		}
+		if seq, ok, err := m.replayed(ls.events); ok || err != nil {
+			return secretResult(ctx, h.log, lo, p, ls.at(seq), Result{Seq: seq, ID: id, Replayed: true}), err
+		}
+	}
+	if err := domain.Authorize(p, domain.ActionCreate, domain.Target{}); err != nil {
+		return SecretResult{}, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretCreated, "", "", err)
+	}
+	name, err := domain.ParseSecretName(c.Name)
+	if err != nil {
+		return SecretResult{}, err
+	}
+	if err := domain.ValidateDescription(c.Description); err != nil {
+		return SecretResult{}, err
+	}
+	for env, v := range c.Values {
+		if err := domain.ValidateValue(env, v); err != nil {
+			return SecretResult{}, err
+		}
 	}
 	key := NameReservationKey(lo.org.ID(), name)
 	if err := h.reserve(ctx, lo.org.ID(), key, id, name); err != nil {
-		return Result{}, err
+		return SecretResult{}, err
 	}
-	res, err := h.create(ctx, m, p, lo.org.ID(), id, name, c)
+	recs, err := h.create(ctx, m, p, lo.org.ID(), id, name, c)
 	if err != nil {
 		if rerr := h.names.Release(context.WithoutCancel(ctx), key, id); rerr != nil {
-			return Result{}, errors.Join(err, rerr)
+			return SecretResult{}, errors.Join(err, rerr)
 		}
-		return Result{}, err
+		return SecretResult{}, err
 	}
-	return res, nil
+	s := domain.NewSecret(lo.org.ID(), id)
+	for _, r := range recs {
+		s.Apply(r)
+	}
+	return secretResult(ctx, h.log, lo, p, s, Result{Seq: recs.Seq(), ID: id}), nil
 }
 
 func (h *CreateSecretHandler) reserve(ctx context.Context, orgID, key, id string, name domain.SecretName) error {
@@ -119,28 +131,28 @@ func (h *CreateSecretHandler) reserve(ctx context.Context, orgID, key, id string
 	return nil
 }
 
-func (h *CreateSecretHandler) create(ctx context.Context, m Meta, p domain.Principal, orgID, id string, name domain.SecretName, c CreateSecret) (Result, error) {
+func (h *CreateSecretHandler) create(ctx context.Context, m Meta, p domain.Principal, orgID, id string, name domain.SecretName, c CreateSecret) (eventstore.Appended, error) {
 	values := map[domain.Environment]domain.ValueVersion{}
 	for env, v := range c.Values {
 		sealed, err := h.keys.SealValue(ctx, eventstore.ValueRef{OrgID: orgID, SecretID: id, Env: env, Version: 1}, v)
 		if err != nil {
-			return Result{}, err
+			return nil, err
 		}
 		values[env] = domain.ValueVersion{Version: 1, Mask: domain.Mask(v), Sealed: sealed}
 	}
 	ev, err := domain.CreateSecret(p, domain.NewSecretInput{Name: name, Description: c.Description, OwnerID: m.UserID, Values: values})
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
-	rec, err := h.log.Append(ctx, eventstore.Pending{
+	recs, err := h.log.Append(ctx, eventstore.Pending{
 		Aggregate: secretAggregate(orgID, id), ExpectedSeq: 0, Version: 1,
-		Event: ev, Actor: m.actor(), MsgID: m.msgID("create_secret", orgID),
+		Events: []domain.Event{ev}, Actor: m.actor(), MsgID: m.msgID("create_secret", orgID), Idempotency: m.mark(),
 	})
 	if errors.Is(err, eventstore.ErrVersionConflict) {
-		return Result{}, nameTaken(name)
+		return nil, nameTaken(name)
 	}
 	if err != nil {
-		return Result{}, fmt.Errorf("create secret: %w", err)
+		return nil, fmt.Errorf("create secret: %w", err)
 	}
-	return Result{Seq: rec.Seq, ID: id}, nil
+	return recs, nil
 }

@@ -44,15 +44,31 @@ func (h *CreateServiceTokenHandler) Handle(ctx context.Context, m Meta, c Create
 	if err != nil {
 		return IssuedToken{}, err
 	}
+	if m.IdempotencyKey != "" {
+		// A retry lands on the same aggregate and finds its first result there; the
+		// token itself is never handed out a second time.
+		id = derivedID("service_token", c.OrgID, m.UserID, m.IdempotencyKey)
+		l, err := h.log.Load(ctx, serviceTokenAggregate(c.OrgID, id))
+		if err != nil {
+			return IssuedToken{}, err
+		}
+		if seq, ok, err := m.replayed(l.Events); ok || err != nil {
+			return IssuedToken{Result: Result{Seq: seq, ID: id, Replayed: true}}, err
+		}
+		if len(l.Events) > 0 {
+			return IssuedToken{}, errKeyReused()
+		}
+	}
 	ev, err := domain.CreateServiceToken(p, c.Name, c.Environments, c.ExpiresAt, hash, h.now())
 	if err != nil {
 		return IssuedToken{}, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditTokenCreated, "", "", err)
 	}
-	rec, err := h.log.Append(ctx, eventstore.Pending{
-		Aggregate: serviceTokenAggregate(c.OrgID, id), Version: 1, Event: ev, Actor: m.actor(),
+	recs, err := h.log.Append(ctx, eventstore.Pending{
+		Aggregate: serviceTokenAggregate(c.OrgID, id), Version: 1, Events: []domain.Event{ev}, Actor: m.actor(),
+		Idempotency: m.mark(),
 	})
 	if err != nil {
 		return IssuedToken{}, err
 	}
-	return IssuedToken{Result: Result{Seq: rec.Seq, ID: id}, Token: token}, nil
+	return IssuedToken{Result: Result{Seq: recs.Seq(), ID: id}, Token: token}, nil
 }

@@ -28,9 +28,12 @@ func NewDeleteSecretHandler(log eventLog, names nameReservations) *DeleteSecretH
 // its name.
 func (h *DeleteSecretHandler) Handle(ctx context.Context, m Meta, c DeleteSecret) (Result, error) {
 	res, err := retry(ctx, func() (Result, error) {
-		_, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID)
+		lo, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID)
 		if err != nil {
 			return Result{}, err
+		}
+		if seq, ok, err := m.replayed(ls.events); ok || err != nil {
+			return Result{Seq: seq, ID: c.SecretID, Replayed: true}, err
 		}
 		var ev domain.Event
 		if c.Env != nil {
@@ -41,11 +44,16 @@ func (h *DeleteSecretHandler) Handle(ctx context.Context, m Meta, c DeleteSecret
 		if err != nil {
 			return Result{}, err
 		}
-		r, err := appendSecretEvent(ctx, h.log, m, ls, ev, "delete_secret")
-		if err == nil && c.Env == nil {
-			err = h.names.Release(context.WithoutCancel(ctx), NameReservationKey(c.OrgID, ls.secret.Name()), c.SecretID)
+		r, err := appendSecretEvents(ctx, h.log, m, lo, ls, p, []domain.Event{ev}, "delete_secret")
+		if err != nil {
+			return Result{}, err
 		}
-		return r, err
+		if c.Env == nil {
+			// The deletion is recorded: a failure to free the name now is not the
+			// caller's error (a later create takes a deleted secret's name over).
+			_ = h.names.Release(context.WithoutCancel(ctx), NameReservationKey(c.OrgID, ls.secret.Name()), c.SecretID)
+		}
+		return r.Result, nil
 	})
 	var env domain.Environment
 	if c.Env != nil {

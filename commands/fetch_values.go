@@ -55,14 +55,14 @@ func (h *FetchValuesHandler) Handle(ctx context.Context, m Meta, c FetchValues) 
 		names = append(names, string(s.Name))
 	}
 	sort.Strings(names)
-	rec, err := h.log.Append(ctx, eventstore.Pending{
+	recs, err := h.log.Append(ctx, eventstore.Pending{
 		Aggregate: accessAggregate(c.OrgID, c.OrgID), Unchecked: true,
-		Event: domain.SecretsFetched{Env: c.Env, Names: names}, Actor: m.actor(),
+		Events: []domain.Event{domain.SecretsFetched{Env: c.Env, Names: names}}, Actor: m.actor(),
 	})
 	if err != nil {
 		return FetchedValues{}, fmt.Errorf("record fetch: %w", err)
 	}
-	out := FetchedValues{Values: make(map[string]domain.Plaintext, len(sealed)), Seq: rec.Seq}
+	out := FetchedValues{Values: make(map[string]domain.Plaintext, len(sealed)), Seq: recs.Seq()}
 	for _, s := range sealed {
 		v, err := h.keys.OpenValue(ctx, eventstore.ValueRef{OrgID: c.OrgID, SecretID: s.SecretID, Env: c.Env, Version: s.Version}, s.Sealed)
 		if err != nil {

@@ -2,8 +2,11 @@ package commands
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/domain"
@@ -13,7 +16,7 @@ import (
 // eventLog is what handlers need of the event store.
 type eventLog interface {
 	Load(ctx context.Context, agg eventstore.Aggregate) (eventstore.Loaded, error)
-	Append(ctx context.Context, p eventstore.Pending) (domain.Recorded, error)
+	Append(ctx context.Context, p eventstore.Pending) (eventstore.Appended, error)
 }
 
 // valueKeys seals and opens secret values.
@@ -29,13 +32,66 @@ type Meta struct {
 	Superadmin     bool
 	Actor          domain.Actor
 	IdempotencyKey string
+	// RequestHash identifies the request the key came with (method, path, body): the
+	// same key with another request is refused instead of replayed.
+	RequestHash string
 }
 
-// Result is what a command produced: the stream sequence of its event (0 when it
-// changed nothing) and the id of the aggregate it created or changed.
+// Result is what a command produced: the stream sequence of its events (0 when it
+// changed nothing) and the id of the aggregate it created or changed. Replayed says
+// that the events were recorded by an earlier request with the same Idempotency-Key
+// and this one changed nothing.
 type Result struct {
-	Seq uint64
-	ID  string
+	Seq      uint64
+	ID       string
+	Replayed bool
+}
+
+// IdempotencyWindow is how long a retried Idempotency-Key is answered from the log
+// with its first result (the API promises at least ten minutes).
+const IdempotencyWindow = 24 * time.Hour
+
+// IdempotencyKeyHash identifies one user's Idempotency-Key in the log, without the
+// key itself.
+func IdempotencyKeyHash(userID, key string) string {
+	sum := sha256.Sum256([]byte(eventstore.MessageID("idempotency", userID, key)))
+	return hex.EncodeToString(sum[:])
+}
+
+// mark is what the command's events record of its request.
+func (m Meta) mark() domain.IdempotencyMark {
+	if m.IdempotencyKey == "" {
+		return domain.IdempotencyMark{}
+	}
+	return domain.IdempotencyMark{Key: IdempotencyKeyHash(m.UserID, m.IdempotencyKey), Request: m.RequestHash}
+}
+
+// replayed looks for events this request's Idempotency-Key already recorded in an
+// aggregate's history (newest first, within IdempotencyWindow) and returns their
+// sequence. The key recorded with another request is idempotency_key_reused.
+func (m Meta) replayed(events []domain.Recorded) (uint64, bool, error) {
+	mark := m.mark()
+	if mark.IsZero() {
+		return 0, false, nil
+	}
+	for i := len(events) - 1; i >= 0; i-- {
+		r := events[i]
+		if time.Since(r.Time) > IdempotencyWindow {
+			break
+		}
+		if r.Idempotency.Key != mark.Key {
+			continue
+		}
+		if r.Idempotency.Request != mark.Request {
+			return 0, false, errKeyReused()
+		}
+		return r.Seq, true, nil
+	}
+	return 0, false, nil
+}
+
+func errKeyReused() error {
+	return domain.Errorf(domain.CodeIdempotencyKeyReused, "This Idempotency-Key was already used with another request; send a new key.")
 }
 
 // maxAttempts bounds the load-decide-append loop when concurrent writers race.
@@ -81,6 +137,7 @@ func validID(field, id string) error {
 
 type loadedOrg struct {
 	org     *domain.Organization
+	events  []domain.Recorded
 	lastSeq uint64
 	version int
 }
@@ -100,7 +157,7 @@ func loadOrganization(ctx context.Context, log eventLog, orgID string) (loadedOr
 	if !o.Exists() {
 		return loadedOrg{}, domain.Errorf(domain.CodeNotFound, "The organization was not found.")
 	}
-	return loadedOrg{org: o, lastSeq: l.LastSeq, version: l.Version()}, nil
+	return loadedOrg{org: o, events: l.Events, lastSeq: l.LastSeq, version: l.Version()}, nil
 }
 
 // principal is the caller as the organization's log knows it.
@@ -123,8 +180,22 @@ func memberPrincipal(ctx context.Context, log eventLog, m Meta, orgID string) (l
 
 type loadedSecret struct {
 	secret  *domain.Secret
+	events  []domain.Recorded
 	lastSeq uint64
 	version int
+}
+
+// at is the secret as it was after the events up to stream sequence seq: what an
+// earlier request with the same Idempotency-Key saw as its result.
+func (ls loadedSecret) at(seq uint64) *domain.Secret {
+	s := domain.NewSecret(ls.secret.OrgID(), ls.secret.ID())
+	for _, r := range ls.events {
+		if r.Seq > seq {
+			break
+		}
+		s.Apply(r)
+	}
+	return s
 }
 
 func loadSecret(ctx context.Context, log eventLog, orgID, secretID string) (loadedSecret, error) {
@@ -139,7 +210,7 @@ func loadSecret(ctx context.Context, log eventLog, orgID, secretID string) (load
 	for _, r := range l.Events {
 		s.Apply(r)
 	}
-	return loadedSecret{secret: s, lastSeq: l.LastSeq, version: l.Version()}, nil
+	return loadedSecret{secret: s, events: l.Events, lastSeq: l.LastSeq, version: l.Version()}, nil
 }
 
 // secretForMember loads the organization (failing with not_found for non-members) and
@@ -157,19 +228,49 @@ func secretForMember(ctx context.Context, log eventLog, m Meta, orgID, secretID 
 }
 
 // retry runs attempt until it does not lose a race, at most maxAttempts times.
-func retry(ctx context.Context, attempt func() (Result, error)) (Result, error) {
-	var err error
+func retry[T any](ctx context.Context, attempt func() (T, error)) (T, error) {
+	var zero T
 	for range maxAttempts {
-		var r Result
-		r, err = attempt()
+		r, err := attempt()
 		if !errors.Is(err, eventstore.ErrVersionConflict) {
 			return r, err
 		}
 		if ctx.Err() != nil {
-			return Result{}, ctx.Err()
+			return zero, ctx.Err()
 		}
 	}
-	return Result{}, &domain.Error{Code: domain.CodeVersionConflict, Message: "A concurrent write won; please retry."}
+	return zero, &domain.Error{Code: domain.CodeVersionConflict, Message: "A concurrent write won; please retry."}
+}
+
+// SecretResult is a command's result on a secret together with the secret as the
+// command left it, its owner and the caller's standing in the organization: the API
+// answers from it, whether or not the read models show the change yet.
+type SecretResult struct {
+	Result
+	Secret *domain.Secret
+	// Owner is the owner's account; nil when it could not be read (the answer then
+	// names the owner by id only: a recorded command never answers an error).
+	Owner        *domain.User
+	Principal    domain.Principal
+	RevealPolicy domain.RevealPolicy
+}
+
+// secretResult completes r with the secret s as it stands after the command.
+func secretResult(ctx context.Context, log eventLog, lo loadedOrg, p domain.Principal, s *domain.Secret, r Result) SecretResult {
+	out := SecretResult{Result: r, Secret: s, Principal: p, RevealPolicy: lo.org.RevealPolicy()}
+	if owner, err := LoadUser(ctx, log, s.OwnerID()); err == nil && owner.Exists() {
+		out.Owner = owner
+	}
+	return out
+}
+
+// after is the secret with the events just appended applied.
+func (ls loadedSecret) after(recs eventstore.Appended) *domain.Secret {
+	s := ls.at(ls.lastSeq)
+	for _, r := range recs {
+		s.Apply(r)
+	}
+	return s
 }
 
 // actor is the event's actor: the request's origin with the acting user filled in.
@@ -207,13 +308,13 @@ func recordDenied(ctx context.Context, log eventLog, m Meta, orgID, action, secr
 	if secretID != "" {
 		target = secretID
 	}
-	rec, aerr := log.Append(context.WithoutCancel(ctx), eventstore.Pending{
+	recs, aerr := log.Append(context.WithoutCancel(ctx), eventstore.Pending{
 		Aggregate: accessAggregate(orgID, target), Unchecked: true,
-		Event: domain.AccessDenied{Action: action, SecretID: secretID, Env: env, Code: code},
-		Actor: m.actor(),
+		Events: []domain.Event{domain.AccessDenied{Action: action, SecretID: secretID, Env: env, Code: code}},
+		Actor:  m.actor(), MsgID: m.msgID("denied", action, target),
 	})
 	if aerr != nil {
 		return errors.Join(err, fmt.Errorf("record denied attempt: %w", aerr))
 	}
-	return &AuditedError{Err: err, Seq: rec.Seq}
+	return &AuditedError{Err: err, Seq: recs.Seq()}
 }

@@ -41,11 +41,11 @@ func (h *PersonalTokenHandler) Create(ctx context.Context, m Meta, c CreatePerso
 	if err != nil {
 		return IssuedToken{}, err
 	}
-	rec, err := h.log.Append(ctx, eventstore.Pending{Aggregate: personalTokenAggregate(id), Version: 1, Event: ev, Actor: m.actor()})
+	recs, err := h.log.Append(ctx, eventstore.Pending{Aggregate: personalTokenAggregate(id), Version: 1, Events: []domain.Event{ev}, Actor: m.actor()})
 	if err != nil {
 		return IssuedToken{}, err
 	}
-	return IssuedToken{Result: Result{Seq: rec.Seq, ID: id}, Token: token}, nil
+	return IssuedToken{Result: Result{Seq: recs.Seq(), ID: id}, Token: token}, nil
 }
 
 // Revoke appends PersonalTokenRevoked when the token is the caller's.
@@ -58,6 +58,9 @@ func (h *PersonalTokenHandler) Revoke(ctx context.Context, m Meta, c RevokePerso
 		if err != nil {
 			return Result{}, err
 		}
+		if seq, ok, err := m.replayed(l.Events); ok || err != nil {
+			return Result{Seq: seq, ID: c.TokenID, Replayed: true}, err
+		}
 		t := domain.NewPersonalToken(c.TokenID)
 		for _, r := range l.Events {
 			t.Apply(r)
@@ -66,12 +69,13 @@ func (h *PersonalTokenHandler) Revoke(ctx context.Context, m Meta, c RevokePerso
 		if err != nil {
 			return Result{}, err
 		}
-		rec, err := h.log.Append(ctx, eventstore.Pending{
-			Aggregate: personalTokenAggregate(c.TokenID), ExpectedSeq: l.LastSeq, Version: l.Version() + 1, Event: ev, Actor: m.actor(),
+		recs, err := h.log.Append(ctx, eventstore.Pending{
+			Aggregate: personalTokenAggregate(c.TokenID), ExpectedSeq: l.LastSeq, Version: l.Version() + 1,
+			Events: []domain.Event{ev}, Actor: m.actor(), Idempotency: m.mark(),
 		})
 		if err != nil {
 			return Result{}, err
 		}
-		return Result{Seq: rec.Seq, ID: c.TokenID}, nil
+		return Result{Seq: recs.Seq(), ID: c.TokenID}, nil
 	})
 }

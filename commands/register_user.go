@@ -43,6 +43,9 @@ func (h *RegisterUserHandler) Handle(ctx context.Context, m Meta, c RegisterUser
 	if err != nil {
 		return Result{}, err
 	}
+	if seq, ok, err := m.replayed(l.Events); ok || err != nil {
+		return Result{Seq: seq, ID: id, Replayed: true}, err
+	}
 	u := domain.NewUser(id)
 	for _, r := range l.Events {
 		u.Apply(r)
@@ -59,9 +62,9 @@ func (h *RegisterUserHandler) Handle(ctx context.Context, m Meta, c RegisterUser
 	if actor.UserID == "" {
 		actor.UserID = id
 	}
-	rec, err := h.log.Append(ctx, eventstore.Pending{
+	recs, err := h.log.Append(ctx, eventstore.Pending{
 		Aggregate: userAggregate(id), ExpectedSeq: l.LastSeq, Version: l.Version() + 1,
-		Event: ev, Actor: actor, MsgID: m.msgID("register_user", email),
+		Events: []domain.Event{ev}, Actor: actor, MsgID: m.msgID("register_user", email), Idempotency: m.mark(),
 	})
 	if errors.Is(err, eventstore.ErrVersionConflict) {
 		return Result{}, domain.Errorf(domain.CodeEmailTaken, "An account with this email already exists.")
@@ -69,5 +72,5 @@ func (h *RegisterUserHandler) Handle(ctx context.Context, m Meta, c RegisterUser
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Seq: rec.Seq, ID: id}, nil
+	return Result{Seq: recs.Seq(), ID: id}, nil
 }

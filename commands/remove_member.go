@@ -27,11 +27,14 @@ func (h *RemoveMemberHandler) Handle(ctx context.Context, m Meta, c RemoveMember
 		if err != nil {
 			return Result{}, err
 		}
+		if seq, ok, err := m.replayed(lo.events); ok || err != nil {
+			return Result{Seq: seq, ID: c.UserID, Replayed: true}, err
+		}
 		ev, err := lo.org.RemoveMember(p, c.UserID)
 		if err != nil {
 			return Result{}, err
 		}
-		return appendOrgEvent(ctx, h.log, m, lo, ev, "remove_member")
+		return appendOrgEvents(ctx, h.log, m, lo, []domain.Event{ev}, "remove_member")
 	})
 	return res, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditMemberRemoved, "", "", err)
 }

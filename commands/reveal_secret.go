@@ -44,10 +44,10 @@ func (h *RevealSecretHandler) Handle(ctx context.Context, m Meta, c RevealSecret
 	if err != nil {
 		return Revealed{}, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretRevealed, c.SecretID, c.Env, err)
 	}
-	rec, err := h.log.Append(ctx, eventstore.Pending{
+	recs, err := h.log.Append(ctx, eventstore.Pending{
 		Aggregate: accessAggregate(c.OrgID, c.SecretID), Unchecked: true,
-		Event: domain.SecretRevealed{SecretID: c.SecretID, Env: c.Env, Version: vv.Version},
-		Actor: m.actor(),
+		Events: []domain.Event{domain.SecretRevealed{SecretID: c.SecretID, Env: c.Env, Version: vv.Version}},
+		Actor:  m.actor(),
 	})
 	if err != nil {
 		return Revealed{}, fmt.Errorf("record reveal: %w", err)
@@ -56,5 +56,5 @@ func (h *RevealSecretHandler) Handle(ctx context.Context, m Meta, c RevealSecret
 	if err != nil {
 		return Revealed{}, err
 	}
-	return Revealed{Value: v, Version: vv.Version, Seq: rec.Seq}, nil
+	return Revealed{Value: v, Version: vv.Version, Seq: recs.Seq()}, nil
 }

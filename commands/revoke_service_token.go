@@ -38,6 +38,9 @@ func (h *RevokeServiceTokenHandler) Handle(ctx context.Context, m Meta, c Revoke
 		if err != nil {
 			return Result{}, err
 		}
+		if seq, ok, err := m.replayed(l.Events); ok || err != nil {
+			return Result{Seq: seq, ID: c.TokenID, Replayed: true}, err
+		}
 		t := domain.NewServiceToken(c.OrgID, c.TokenID)
 		for _, r := range l.Events {
 			t.Apply(r)
@@ -46,14 +49,14 @@ func (h *RevokeServiceTokenHandler) Handle(ctx context.Context, m Meta, c Revoke
 		if err != nil {
 			return Result{}, err
 		}
-		rec, err := h.log.Append(ctx, eventstore.Pending{
+		recs, err := h.log.Append(ctx, eventstore.Pending{
 			Aggregate: serviceTokenAggregate(c.OrgID, c.TokenID), ExpectedSeq: l.LastSeq, Version: l.Version() + 1,
-			Event: ev, Actor: m.actor(), MsgID: m.msgID("revoke_service_token", c.TokenID),
+			Events: []domain.Event{ev}, Actor: m.actor(), MsgID: m.msgID("revoke_service_token", c.TokenID), Idempotency: m.mark(),
 		})
 		if err != nil {
 			return Result{}, err
 		}
-		return Result{Seq: rec.Seq, ID: c.TokenID}, nil
+		return Result{Seq: recs.Seq(), ID: c.TokenID}, nil
 	})
 	return res, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditTokenRevoked, "", "", err)
 }

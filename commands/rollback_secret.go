@@ -28,37 +28,40 @@ func NewRollbackSecretHandler(log eventLog, keys valueKeys) *RollbackSecretHandl
 
 // Handle opens the old version and seals it again as the next version: history is
 // never rewritten.
-func (h *RollbackSecretHandler) Handle(ctx context.Context, m Meta, c RollbackSecret) (Result, error) {
-	res, err := retry(ctx, func() (Result, error) {
-		_, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID)
+func (h *RollbackSecretHandler) Handle(ctx context.Context, m Meta, c RollbackSecret) (SecretResult, error) {
+	res, err := retry(ctx, func() (SecretResult, error) {
+		lo, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID)
 		if err != nil {
-			return Result{}, err
+			return SecretResult{}, err
+		}
+		if seq, ok, err := m.replayed(ls.events); ok || err != nil {
+			return secretResult(ctx, h.log, lo, p, ls.at(seq), Result{Seq: seq, ID: c.SecretID, Replayed: true}), err
 		}
 		s := ls.secret
 		if !s.Exists() {
-			return Result{}, domain.Errorf(domain.CodeNotFound, "The secret was not found.")
+			return SecretResult{}, domain.Errorf(domain.CodeNotFound, "The secret was not found.")
 		}
 		if err := domain.Authorize(p, domain.ActionModify, domain.Target{OwnerID: s.OwnerID()}); err != nil {
-			return Result{}, err
+			return SecretResult{}, err
 		}
 		old, ok := s.ValueAt(c.Env, c.Version)
 		if !ok {
-			return Result{}, domain.Errorf(domain.CodeNotFound, "The %s value has no version %d.", c.Env, c.Version)
+			return SecretResult{}, domain.Errorf(domain.CodeNotFound, "The %s value has no version %d.", c.Env, c.Version)
 		}
 		v, err := h.keys.OpenValue(ctx, eventstore.ValueRef{OrgID: c.OrgID, SecretID: c.SecretID, Env: c.Env, Version: old.Version}, old.Sealed)
 		if err != nil {
-			return Result{}, err
+			return SecretResult{}, err
 		}
 		next := s.NextValueVersion(c.Env)
 		sealed, err := h.keys.SealValue(ctx, eventstore.ValueRef{OrgID: c.OrgID, SecretID: c.SecretID, Env: c.Env, Version: next}, v)
 		if err != nil {
-			return Result{}, err
+			return SecretResult{}, err
 		}
 		ev, err := s.Rollback(p, c.Env, c.Version, domain.ValueVersion{Version: next, Mask: domain.Mask(v), Sealed: sealed})
 		if err != nil {
-			return Result{}, err
+			return SecretResult{}, err
 		}
-		return appendSecretEvent(ctx, h.log, m, ls, ev, "rollback_secret")
+		return appendSecretEvents(ctx, h.log, m, lo, ls, p, []domain.Event{ev}, "rollback_secret")
 	})
 	return res, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretRolledBack, c.SecretID, c.Env, err)
 }

@@ -31,22 +31,26 @@ func (h *UpdateOrganizationHandler) Handle(ctx context.Context, m Meta, c Update
 		if err != nil {
 			return Result{}, err
 		}
+		if seq, ok, err := m.replayed(lo.events); ok || err != nil {
+			return Result{Seq: seq, ID: c.OrgID, Replayed: true}, err
+		}
 		evs, err := lo.org.Update(p, c.Name, c.RevealPolicy)
 		if err != nil || len(evs) == 0 {
 			return Result{ID: c.OrgID}, err
 		}
-		return appendOrgEvent(ctx, h.log, m, lo, evs[0], "update_org")
+		return appendOrgEvents(ctx, h.log, m, lo, evs, "update_org")
 	})
 	return res, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditOrgUpdated, "", "", err)
 }
 
-func appendOrgEvent(ctx context.Context, log eventLog, m Meta, lo loadedOrg, ev domain.Event, command string) (Result, error) {
-	rec, err := log.Append(ctx, eventstore.Pending{
+// appendOrgEvents appends one decision's events to an organization, atomically.
+func appendOrgEvents(ctx context.Context, log eventLog, m Meta, lo loadedOrg, evs []domain.Event, command string) (Result, error) {
+	recs, err := log.Append(ctx, eventstore.Pending{
 		Aggregate: orgAggregate(lo.org.ID()), ExpectedSeq: lo.lastSeq, Version: lo.version + 1,
-		Event: ev, Actor: m.actor(), MsgID: m.msgID(command, lo.org.ID()),
+		Events: evs, Actor: m.actor(), MsgID: m.msgID(command, lo.org.ID()), Idempotency: m.mark(),
 	})
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Seq: rec.Seq, ID: lo.org.ID()}, nil
+	return Result{Seq: recs.Seq(), ID: lo.org.ID()}, nil
 }

@@ -30,33 +30,39 @@ func NewUpdateSecretHandler(log eventLog, keys valueKeys) *UpdateSecretHandler {
 
 // Handle seals each changed value for its next version and appends SecretUpdated. A
 // value equal to the current one is not a change and gets no new version.
-func (h *UpdateSecretHandler) Handle(ctx context.Context, m Meta, c UpdateSecret) (Result, error) {
+func (h *UpdateSecretHandler) Handle(ctx context.Context, m Meta, c UpdateSecret) (SecretResult, error) {
 	for env, v := range c.Values {
 		if v != nil {
 			if err := domain.ValidateValue(env, *v); err != nil {
-				return Result{}, err
+				return SecretResult{}, err
 			}
 		}
 	}
-	res, err := retry(ctx, func() (Result, error) {
-		_, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID)
+	res, err := retry(ctx, func() (SecretResult, error) {
+		lo, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID)
 		if err != nil {
-			return Result{}, err
+			return SecretResult{}, err
+		}
+		if seq, ok, err := m.replayed(ls.events); ok || err != nil {
+			return secretResult(ctx, h.log, lo, p, ls.at(seq), Result{Seq: seq, ID: c.SecretID, Replayed: true}), err
 		}
 		change := domain.SecretChange{Description: c.Description, ExpectedVersion: c.ExpectedVersion}
 		if ls.secret.Exists() {
 			if err := domain.Authorize(p, domain.ActionModify, domain.Target{OwnerID: ls.secret.OwnerID()}); err != nil {
-				return Result{}, err
+				return SecretResult{}, err
 			}
 			if err := h.sealChanges(ctx, ls.secret, c, &change); err != nil {
-				return Result{}, err
+				return SecretResult{}, err
 			}
 		}
 		evs, err := ls.secret.Update(p, change)
-		if err != nil || len(evs) == 0 {
-			return Result{ID: c.SecretID}, err
+		if err != nil {
+			return SecretResult{}, err
 		}
-		return appendSecretEvent(ctx, h.log, m, ls, evs[0], "update_secret")
+		if len(evs) == 0 {
+			return secretResult(ctx, h.log, lo, p, ls.secret, Result{ID: c.SecretID}), nil
+		}
+		return appendSecretEvents(ctx, h.log, m, lo, ls, p, evs, "update_secret")
 	})
 	return res, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretUpdated, c.SecretID, "", err)
 }
@@ -89,14 +95,16 @@ func (h *UpdateSecretHandler) sealChanges(ctx context.Context, s *domain.Secret,
 	return nil
 }
 
-func appendSecretEvent(ctx context.Context, log eventLog, m Meta, ls loadedSecret, ev domain.Event, command string) (Result, error) {
+// appendSecretEvents appends one decision's events to a secret, atomically, and
+// answers with the secret as they leave it.
+func appendSecretEvents(ctx context.Context, log eventLog, m Meta, lo loadedOrg, ls loadedSecret, p domain.Principal, evs []domain.Event, command string) (SecretResult, error) {
 	s := ls.secret
-	rec, err := log.Append(ctx, eventstore.Pending{
+	recs, err := log.Append(ctx, eventstore.Pending{
 		Aggregate: secretAggregate(s.OrgID(), s.ID()), ExpectedSeq: ls.lastSeq, Version: ls.version + 1,
-		Event: ev, Actor: m.actor(), MsgID: m.msgID(command, s.OrgID(), s.ID()),
+		Events: evs, Actor: m.actor(), MsgID: m.msgID(command, s.OrgID(), s.ID()), Idempotency: m.mark(),
 	})
 	if err != nil {
-		return Result{}, err
+		return SecretResult{}, err
 	}
-	return Result{Seq: rec.Seq, ID: s.ID()}, nil
+	return secretResult(ctx, log, lo, p, ls.after(recs), Result{Seq: recs.Seq(), ID: s.ID()}), nil
 }

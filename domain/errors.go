@@ -21,6 +21,8 @@ const (
 	CodeLastOwner       Code = "last_owner"
 	CodeEmailTaken      Code = "email_taken"
 	CodeUnauthenticated Code = "unauthenticated"
+	// CodeIdempotencyKeyReused: an Idempotency-Key sent again with another request.
+	CodeIdempotencyKeyReused Code = "idempotency_key_reused"
 )
 
 // FieldError names the input field that broke a rule and says which rule.

@@ -40,7 +40,22 @@ type Recorded struct {
 	Time          time.Time
 	Actor         Actor
 	Event         Event
+	// Idempotency names the client request that caused the event, when it carried an
+	// Idempotency-Key: a retry finds its first result here, in the log itself.
+	Idempotency IdempotencyMark
 }
+
+// IdempotencyMark ties the events of one command to the client request that caused
+// it. Key identifies the caller's Idempotency-Key (a hash of the user and the key);
+// Request is a hash of the request (method, path, body), so that the same key sent
+// with another request is told apart. Both are hashes: nothing here is secret.
+type IdempotencyMark struct {
+	Key     string `json:"key"`
+	Request string `json:"request,omitempty"`
+}
+
+// IsZero reports whether the event carries no idempotency key.
+func (m IdempotencyMark) IsZero() bool { return m.Key == "" }
 
 // UserRegistered creates a platform user. The email is stored lower-cased.
 type UserRegistered struct {

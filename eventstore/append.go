@@ -3,6 +3,7 @@ package eventstore
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -24,7 +25,8 @@ type Aggregate struct {
 // Subject is the aggregate's subject.
 func (a Aggregate) Subject() string { return Subject(a.OrgID, a.Type, a.ID) }
 
-// Pending is one event to append.
+// Pending is what one decision appends to one aggregate: its events, in order, stored
+// as one message so that they land together or not at all.
 type Pending struct {
 	Aggregate Aggregate
 	// ExpectedSeq is the stream sequence of the aggregate's last event when it was
@@ -33,32 +35,74 @@ type Pending struct {
 	// Unchecked appends without a concurrency expectation: for append-only records
 	// such as audit events, where no decision depends on the aggregate's state.
 	Unchecked bool
-	// Version is the aggregate's version after this event (its event count).
+	// Version is the aggregate's version after the first event (its event count);
+	// each further event counts one more.
 	Version int
-	Event   domain.Event
+	Events  []domain.Event
 	Actor   domain.Actor
 	// MsgID de-duplicates retries: the same id within DuplicateWindow is stored once.
 	// Empty means a fresh id.
 	MsgID string
+	// Idempotency is recorded with the events: the client request they answer.
+	Idempotency domain.IdempotencyMark
 }
 
-// Append stores one event if the aggregate has not changed since ExpectedSeq, and
-// returns it as recorded. A retry with the same MsgID returns the first result.
-func (s *Store) Append(ctx context.Context, p Pending) (domain.Recorded, error) {
+// Appended is what one append recorded: its events, which share one stream sequence.
+type Appended []domain.Recorded
+
+// Seq is the stream sequence of the message that holds the events.
+func (a Appended) Seq() uint64 {
+	if len(a) == 0 {
+		return 0
+	}
+	return a[0].Seq
+}
+
+// ErrNoEvents is an append with nothing to record.
+var ErrNoEvents = errors.New("eventstore: no events to append")
+
+// Append stores a decision's events, as one message, if the aggregate has not changed
+// since ExpectedSeq, and returns them as recorded. A retry with the same MsgID returns
+// the first result.
+func (s *Store) Append(ctx context.Context, p Pending) (Appended, error) {
+	if len(p.Events) == 0 {
+		return nil, ErrNoEvents
+	}
 	// Microseconds: what Postgres keeps, so replays and read models agree to the tick.
 	now := s.now().UTC().Truncate(time.Microsecond)
-	id, err := ulid.New(ulid.Timestamp(now), rand.Reader)
-	if err != nil {
-		return domain.Recorded{}, fmt.Errorf("event id: %w", err)
+	entropy := ulid.Monotonic(rand.Reader, 0)
+	ids := make([]string, len(p.Events))
+	for i := range ids {
+		id, err := ulid.New(ulid.Timestamp(now), entropy)
+		if err != nil {
+			return nil, fmt.Errorf("event id: %w", err)
+		}
+		ids[i] = id.String()
 	}
+	first := p.Events[0]
 	env := envelope{
-		ID: id.String(), Type: p.Event.EventType(), Schema: domain.SchemaVersion(p.Event.EventType()),
+		ID: ids[0], Type: first.EventType(), Schema: domain.SchemaVersion(first.EventType()),
 		Org: p.Aggregate.OrgID, AggType: p.Aggregate.Type, AggID: p.Aggregate.ID,
 		Version: p.Version, Time: now, Actor: p.Actor,
 	}
-	data, err := s.sealEnvelope(ctx, env, p.Event)
+	if !p.Idempotency.IsZero() {
+		mark := p.Idempotency
+		env.Idem = &mark
+	}
+	var err error
+	if env.Payload, err = s.seal(ctx, env, env.Version, env.Type, first); err != nil {
+		return nil, err
+	}
+	for i, ev := range p.Events[1:] {
+		part := envelopeEvent{ID: ids[i+1], Type: ev.EventType(), Schema: domain.SchemaVersion(ev.EventType())}
+		if part.Payload, err = s.seal(ctx, env, env.Version+i+1, part.Type, ev); err != nil {
+			return nil, err
+		}
+		env.More = append(env.More, part)
+	}
+	data, err := json.Marshal(env)
 	if err != nil {
-		return domain.Recorded{}, err
+		return nil, fmt.Errorf("encode %s: %w", env.Type, err)
 	}
 	msgID := p.MsgID
 	if msgID == "" {
@@ -74,22 +118,26 @@ func (s *Store) Append(ctx context.Context, p Pending) (domain.Recorded, error) 
 	ack, err := s.js.PublishMsg(ctx, msg, opts...)
 	if err != nil {
 		if !isWrongLastSequence(err) {
-			return domain.Recorded{}, fmt.Errorf("append %s: %w", env.Type, err)
+			return nil, fmt.Errorf("append %s: %w", env.Type, err)
 		}
 		// A retry of a publish that did land answers "wrong last sequence" on some
 		// servers instead of "duplicate": if the last message is ours, it succeeded.
-		if rec, ok := s.lastIfOurs(ctx, p.Aggregate.Subject(), msgID); ok {
-			return rec, nil
+		if recs, ok := s.lastIfOurs(ctx, p.Aggregate.Subject(), msgID); ok {
+			return recs, nil
 		}
-		return domain.Recorded{}, fmt.Errorf("append %s to %s: %w", env.Type, p.Aggregate.Subject(), ErrVersionConflict)
+		return nil, fmt.Errorf("append %s to %s: %w", env.Type, p.Aggregate.Subject(), ErrVersionConflict)
 	}
 	if ack.Duplicate {
 		return s.recordAt(ctx, ack.Sequence)
 	}
-	return domain.Recorded{
-		Seq: ack.Sequence, EventID: env.ID, OrgID: env.Org, AggregateType: env.AggType,
-		AggregateID: env.AggID, Time: now, Actor: p.Actor, Event: p.Event,
-	}, nil
+	out := make(Appended, len(p.Events))
+	for i, ev := range p.Events {
+		out[i] = domain.Recorded{
+			Seq: ack.Sequence, EventID: ids[i], OrgID: env.Org, AggregateType: env.AggType,
+			AggregateID: env.AggID, Time: now, Actor: p.Actor, Event: ev, Idempotency: p.Idempotency,
+		}
+	}
+	return out, nil
 }
 
 func isWrongLastSequence(err error) bool {
@@ -101,20 +149,20 @@ func isWrongLastSequence(err error) bool {
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
 }
 
-func (s *Store) lastIfOurs(ctx context.Context, subject, msgID string) (domain.Recorded, bool) {
+func (s *Store) lastIfOurs(ctx context.Context, subject, msgID string) (Appended, bool) {
 	raw, err := s.stream.GetLastMsgForSubject(ctx, subject)
 	if err != nil || raw.Header.Get(jetstream.MsgIDHeader) != msgID {
-		return domain.Recorded{}, false
+		return nil, false
 	}
-	rec, err := s.decode(ctx, raw.Sequence, raw.Data)
-	return rec, err == nil
+	recs, err := s.decode(ctx, raw.Sequence, raw.Data)
+	return recs, err == nil
 }
 
-// recordAt reads the event stored at seq.
-func (s *Store) recordAt(ctx context.Context, seq uint64) (domain.Recorded, error) {
+// recordAt reads the events stored at seq.
+func (s *Store) recordAt(ctx context.Context, seq uint64) (Appended, error) {
 	raw, err := s.stream.GetMsg(ctx, seq)
 	if err != nil {
-		return domain.Recorded{}, fmt.Errorf("get event %d: %w", seq, err)
+		return nil, fmt.Errorf("get event %d: %w", seq, err)
 	}
 	return s.decode(ctx, raw.Sequence, raw.Data)
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
 )
@@ -103,10 +104,10 @@ func TestAppenderChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; ; i++ {
-		r, err := s.Append(ctx, eventstore.Pending{Aggregate: secretAgg(fmt.Sprintf("77777777-7777-7777-7777-%012d", i)), Version: 1, Event: created(fmt.Sprint("K", i))})
+		r, err := s.Append(ctx, eventstore.Pending{Aggregate: secretAgg(fmt.Sprintf("77777777-7777-7777-7777-%012d", i)), Version: 1, Events: []domain.Event{created(fmt.Sprint("K", i))}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		fmt.Printf("ACK %d\n", r.Seq)
+		fmt.Printf("ACK %d\n", r.Seq())
 	}
 }

@@ -17,53 +17,80 @@ const (
 	headerEventID = "Kl-Event-Id"
 )
 
-// envelope is the stored form of one event. Payload is the event's JSON sealed with the
-// organization's data key and bound to org, aggregate, version and type.
+// envelope is the stored form of one command's events: one message in the log. Its
+// own fields describe the first event; More holds the events the same decision made
+// after it, so that they land atomically, under one expected sequence. Each Payload is
+// the event's JSON sealed with the organization's data key and bound to org,
+// aggregate, version (the event's) and type.
 type envelope struct {
-	ID      string       `json:"id"`
-	Type    string       `json:"type"`
-	Schema  int          `json:"schema"`
-	Org     string       `json:"org"`
-	AggType string       `json:"agg_type"`
-	AggID   string       `json:"agg_id"`
-	Version int          `json:"version"`
-	Time    time.Time    `json:"time"`
-	Actor   domain.Actor `json:"actor"`
-	Payload string       `json:"payload"`
+	ID      string          `json:"id"`
+	Type    string          `json:"type"`
+	Schema  int             `json:"schema"`
+	Org     string          `json:"org"`
+	AggType string          `json:"agg_type"`
+	AggID   string          `json:"agg_id"`
+	Version int             `json:"version"`
+	Time    time.Time       `json:"time"`
+	Actor   domain.Actor    `json:"actor"`
+	Payload string          `json:"payload"`
+	More    []envelopeEvent `json:"more,omitempty"`
+	// Idem is the client request the events answer (hashes only), so that a retry
+	// after a crash finds its first result in the log.
+	Idem *domain.IdempotencyMark `json:"idem,omitempty"`
 }
 
-func (e envelope) aad() []byte {
-	return []byte("keyledger/event/" + e.Org + "/" + e.AggType + "/" + e.AggID + "/" + strconv.Itoa(e.Version) + "/" + e.Type)
+// envelopeEvent is one further event of a multi-event message; its version is the
+// envelope's plus its position (1 for the first of More).
+type envelopeEvent struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Schema  int    `json:"schema"`
+	Payload string `json:"payload"`
 }
 
-func (s *Store) sealEnvelope(ctx context.Context, env envelope, ev domain.Event) ([]byte, error) {
+func (e envelope) aad(version int, eventType string) []byte {
+	return []byte("keyledger/event/" + e.Org + "/" + e.AggType + "/" + e.AggID + "/" + strconv.Itoa(version) + "/" + eventType)
+}
+
+func (s *Store) seal(ctx context.Context, env envelope, version int, eventType string, ev domain.Event) (string, error) {
 	plain, err := json.Marshal(ev)
 	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", env.Type, err)
+		return "", fmt.Errorf("encode %s: %w", eventType, err)
 	}
-	env.Payload, err = s.keys.Seal(ctx, env.Org, plain, env.aad())
+	sealed, err := s.keys.Seal(ctx, env.Org, plain, env.aad(version, eventType))
 	if err != nil {
-		return nil, fmt.Errorf("seal %s: %w", env.Type, err)
+		return "", fmt.Errorf("seal %s: %w", eventType, err)
 	}
-	return json.Marshal(env)
+	return sealed, nil
 }
 
-// decode opens one stored message into a recorded event.
-func (s *Store) decode(ctx context.Context, seq uint64, data []byte) (domain.Recorded, error) {
+// decode opens one stored message into the events it records, in order.
+func (s *Store) decode(ctx context.Context, seq uint64, data []byte) ([]domain.Recorded, error) {
 	var env envelope
 	if err := json.Unmarshal(data, &env); err != nil {
-		return domain.Recorded{}, fmt.Errorf("event %d: envelope: %w", seq, err)
+		return nil, fmt.Errorf("event %d: envelope: %w", seq, err)
 	}
-	plain, err := s.keys.Open(ctx, env.Org, env.Payload, env.aad())
-	if err != nil {
-		return domain.Recorded{}, fmt.Errorf("event %d (%s): %w", seq, env.Type, err)
+	parts := make([]envelopeEvent, 0, 1+len(env.More))
+	parts = append(parts, envelopeEvent{ID: env.ID, Type: env.Type, Schema: env.Schema, Payload: env.Payload})
+	parts = append(parts, env.More...)
+	out := make([]domain.Recorded, 0, len(parts))
+	for i, p := range parts {
+		plain, err := s.keys.Open(ctx, env.Org, p.Payload, env.aad(env.Version+i, p.Type))
+		if err != nil {
+			return nil, fmt.Errorf("event %d (%s): %w", seq, p.Type, err)
+		}
+		ev, err := domain.DecodeEvent(p.Type, p.Schema, plain)
+		if err != nil {
+			return nil, fmt.Errorf("event %d: %w", seq, err)
+		}
+		rec := domain.Recorded{
+			Seq: seq, EventID: p.ID, OrgID: env.Org, AggregateType: env.AggType,
+			AggregateID: env.AggID, Time: env.Time, Actor: env.Actor, Event: ev,
+		}
+		if env.Idem != nil {
+			rec.Idempotency = *env.Idem
+		}
+		out = append(out, rec)
 	}
-	ev, err := domain.DecodeEvent(env.Type, env.Schema, plain)
-	if err != nil {
-		return domain.Recorded{}, fmt.Errorf("event %d: %w", seq, err)
-	}
-	return domain.Recorded{
-		Seq: seq, EventID: env.ID, OrgID: env.Org, AggregateType: env.AggType,
-		AggregateID: env.AggID, Time: env.Time, Actor: env.Actor, Event: ev,
-	}, nil
+	return out, nil
 }

@@ -26,26 +26,26 @@ func TestAppendLoadAndOptimisticConcurrency(t *testing.T) {
 	s := eventstoretest.New(t).Store
 	ctx := context.Background()
 	agg := secretAgg("22222222-2222-2222-2222-222222222222")
-	first, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, ExpectedSeq: 0, Version: 1, Event: created("A"), Actor: domain.Actor{UserID: "u1", IP: "127.0.0.1"}})
+	first, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, ExpectedSeq: 0, Version: 1, Events: []domain.Event{created("A")}, Actor: domain.Actor{UserID: "u1", IP: "127.0.0.1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	desc := "d"
-	if _, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, ExpectedSeq: 0, Version: 1, Event: created("A")}); !errors.Is(err, eventstore.ErrVersionConflict) {
+	if _, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, ExpectedSeq: 0, Version: 1, Events: []domain.Event{created("A")}}); !errors.Is(err, eventstore.ErrVersionConflict) {
 		t.Fatalf("second create: %v, want ErrVersionConflict", err)
 	}
-	second, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, ExpectedSeq: first.Seq, Version: 2, Event: domain.SecretUpdated{Description: &desc}})
+	second, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, ExpectedSeq: first.Seq(), Version: 2, Events: []domain.Event{domain.SecretUpdated{Description: &desc}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, ExpectedSeq: first.Seq, Version: 2, Event: domain.SecretUpdated{Description: &desc}}); !errors.Is(err, eventstore.ErrVersionConflict) {
+	if _, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, ExpectedSeq: first.Seq(), Version: 2, Events: []domain.Event{domain.SecretUpdated{Description: &desc}}}); !errors.Is(err, eventstore.ErrVersionConflict) {
 		t.Fatalf("stale append: %v, want ErrVersionConflict", err)
 	}
 	l, err := s.Load(ctx, agg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.Version() != 2 || l.LastSeq != second.Seq || l.Events[0].Actor.IP != "127.0.0.1" {
+	if l.Version() != 2 || l.LastSeq != second.Seq() || l.Events[0].Actor.IP != "127.0.0.1" {
 		t.Fatalf("loaded %+v", l)
 	}
 	if got := l.Events[0].Event.(domain.SecretCreated).Name; got != "A" {
@@ -62,7 +62,7 @@ func TestAppendWithSameMessageIDIsStoredOnce(t *testing.T) {
 	s := eventstoretest.New(t).Store
 	ctx := context.Background()
 	agg := secretAgg("44444444-4444-4444-4444-444444444444")
-	p := eventstore.Pending{Aggregate: agg, Version: 1, Event: created("B"), MsgID: "user|key-1"}
+	p := eventstore.Pending{Aggregate: agg, Version: 1, Events: []domain.Event{created("B")}, MsgID: "user|key-1"}
 	a, err := s.Append(ctx, p)
 	if err != nil {
 		t.Fatal(err)
@@ -71,8 +71,8 @@ func TestAppendWithSameMessageIDIsStoredOnce(t *testing.T) {
 	if err != nil {
 		t.Fatalf("retry: %v", err)
 	}
-	if a.Seq != b.Seq {
-		t.Fatalf("retry stored again: %d then %d", a.Seq, b.Seq)
+	if a.Seq() != b.Seq() {
+		t.Fatalf("retry stored again: %d then %d", a.Seq(), b.Seq())
 	}
 	l, err := s.Load(ctx, agg)
 	if err != nil || l.Version() != 1 {
@@ -90,7 +90,7 @@ func TestConcurrentAppendsExactlyOneWins(t *testing.T) {
 	wins := 0
 	for range 20 {
 		wg.Go(func() {
-			_, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, Version: 1, Event: created("C")})
+			_, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, Version: 1, Events: []domain.Event{created("C")}})
 			mu.Lock()
 			defer mu.Unlock()
 			if err == nil {
@@ -113,11 +113,11 @@ func TestFollowDeliversInOrderFromASequence(t *testing.T) {
 	defer cancel()
 	var seqs []uint64
 	for i := range 10 {
-		r, err := s.Append(ctx, eventstore.Pending{Aggregate: secretAgg(fmt.Sprintf("66666666-6666-6666-6666-%012d", i)), Version: 1, Event: created(fmt.Sprint("K", i))})
+		r, err := s.Append(ctx, eventstore.Pending{Aggregate: secretAgg(fmt.Sprintf("66666666-6666-6666-6666-%012d", i)), Version: 1, Events: []domain.Event{created(fmt.Sprint("K", i))}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		seqs = append(seqs, r.Seq)
+		seqs = append(seqs, r.Seq())
 	}
 	ch, err := s.Follow(ctx, seqs[4], 16)
 	if err != nil {
@@ -184,5 +184,55 @@ func TestParseMasterKey(t *testing.T) {
 		if _, err := eventstore.ParseMasterKey(tc.in); (err == nil) != tc.ok {
 			t.Errorf("ParseMasterKey(%q): %v", tc.in, err)
 		}
+	}
+}
+
+func TestAppendRecordsEveryEventOfADecisionAtomically(t *testing.T) {
+	t.Parallel()
+	s := eventstoretest.New(t).Store
+	ctx := context.Background()
+	agg := secretAgg("33333333-3333-3333-3333-333333333333")
+	d1, d2 := "one", "two"
+	mark := domain.IdempotencyMark{Key: "k", Request: "r"}
+	recs, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, Version: 1, Idempotency: mark,
+		Events: []domain.Event{created("MULTI"), domain.SecretUpdated{Description: &d1}, domain.SecretUpdated{Description: &d2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 3 || recs[0].Seq != recs[2].Seq || recs[0].EventID == recs[1].EventID {
+		t.Fatalf("appended %+v", recs)
+	}
+	// A stale expectation refuses the whole decision: none of its events lands.
+	if _, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, ExpectedSeq: 0, Version: 4,
+		Events: []domain.Event{domain.SecretUpdated{Description: &d1}, domain.SecretDeleted{}}}); !errors.Is(err, eventstore.ErrVersionConflict) {
+		t.Fatalf("stale multi-event append: %v", err)
+	}
+	l, err := s.Load(ctx, agg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Version() != 3 || l.LastSeq != recs.Seq() {
+		t.Fatalf("loaded version %d last %d", l.Version(), l.LastSeq)
+	}
+	for i, r := range l.Events {
+		if r.EventID != recs[i].EventID || r.Idempotency != mark || r.Event.EventType() != recs[i].Event.EventType() {
+			t.Fatalf("event %d loaded as %+v, appended %+v", i, r, recs[i])
+		}
+	}
+	if got := *l.Events[2].Event.(domain.SecretUpdated).Description; got != "two" {
+		t.Fatalf("third event's description %q", got)
+	}
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ch, err := s.Follow(fctx, 1, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := <-ch
+	if d.Err != nil || len(d.Records) != 3 || d.Seq != recs.Seq() {
+		t.Fatalf("follower got %+v", d)
+	}
+	if _, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, Version: 4}); !errors.Is(err, eventstore.ErrNoEvents) {
+		t.Fatalf("empty append: %v", err)
 	}
 }

@@ -12,9 +12,11 @@ import (
 // could not be opened or decoded (for example after its org was crypto-shredded): the
 // follower still has to move past Seq.
 type Delivery struct {
-	Seq    uint64
-	Record domain.Recorded
-	Err    error
+	Seq uint64
+	// Records are the events of the message at Seq: one, or several that one decision
+	// made together.
+	Records []domain.Recorded
+	Err     error
 }
 
 // Follow delivers every event from stream sequence from (1 = the beginning) in order,
@@ -32,7 +34,7 @@ func (s *Store) Follow(ctx context.Context, from uint64, buffer int) (<-chan Del
 			return Delivery{}, false
 		}
 		d := Delivery{Seq: meta.Sequence.Stream}
-		d.Record, d.Err = s.decode(ctx, d.Seq, msg.Data())
+		d.Records, d.Err = s.decode(ctx, d.Seq, msg.Data())
 		return d, true
 	})
 	if err != nil {

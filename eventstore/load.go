@@ -69,11 +69,11 @@ func (s *Store) loadFrom(ctx context.Context, subject string, from, until uint64
 		if until > 0 && raw.Sequence > until {
 			return 0, nil
 		}
-		rec, err := s.decode(ctx, raw.Sequence, raw.Data)
+		recs, err := s.decode(ctx, raw.Sequence, raw.Data)
 		if err != nil {
 			return 0, err
 		}
-		out.Events = append(out.Events, rec)
+		out.Events = append(out.Events, recs...)
 		out.LastSeq = raw.Sequence
 	}
 	return n, nil
@@ -129,11 +129,11 @@ func (s *Store) loadOneByOne(ctx context.Context, subject string, from, until ui
 		if until > 0 && raw.Sequence > until {
 			return 0, nil
 		}
-		rec, err := s.decode(ctx, raw.Sequence, raw.Data)
+		recs, err := s.decode(ctx, raw.Sequence, raw.Data)
 		if err != nil {
 			return 0, err
 		}
-		out.Events = append(out.Events, rec)
+		out.Events = append(out.Events, recs...)
 		out.LastSeq = raw.Sequence
 		seq = raw.Sequence + 1
 	}

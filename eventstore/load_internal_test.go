@@ -22,11 +22,11 @@ func TestLoadOneByOneMatchesBatchedLoad(t *testing.T) {
 	for i := range 7 {
 		desc := fmt.Sprint(i)
 		for _, a := range []Aggregate{agg, other} {
-			r, err := s.Append(ctx, Pending{Aggregate: a, Unchecked: true, Event: domain.SecretUpdated{Description: &desc}})
+			r, err := s.Append(ctx, Pending{Aggregate: a, Unchecked: true, Events: []domain.Event{domain.SecretUpdated{Description: &desc}}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			last = r.Seq
+			last = r.Seq()
 		}
 	}
 	var batched, single Loaded

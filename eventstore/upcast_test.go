@@ -21,7 +21,7 @@ func TestLoadUpcastsAV1EventInTheLog(t *testing.T) {
 		AggType: domain.AggregateOrganization, AggID: org, Version: 1, Time: time.Now().UTC()}
 	plain := []byte(`{"name":"Old Co","owner_id":"u-old"}`)
 	var err error
-	env.Payload, err = s.keys.Seal(ctx, org, plain, env.aad())
+	env.Payload, err = s.keys.Seal(ctx, org, plain, env.aad(env.Version, env.Type))
 	if err != nil {
 		t.Fatal(err)
 	}

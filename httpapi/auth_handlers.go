@@ -66,9 +66,7 @@ func (s *Server) registerUser(c *fiber.Ctx, req signupRequest, superadmin bool) 
 	if err != nil {
 		return s.refused(c, err)
 	}
-	if err := s.settle(c, res.Seq); err != nil {
-		return err
-	}
+	s.settle(c, res)
 	u, err := s.rm.GetUser(c.UserContext(), res.ID)
 	if err != nil {
 		return err

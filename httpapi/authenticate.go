@@ -47,8 +47,10 @@ func (s *Server) meta(c *fiber.Ctx) commands.Meta {
 		UserID:     id.UserID,
 		Superadmin: id.Superadmin,
 		Actor:      domain.Actor{UserID: id.UserID, TokenID: id.TokenID, IP: s.clientIP(c), UserAgent: ua},
-		// The same key the idempotency store uses: JetStream also de-duplicates.
+		// The key travels with the command's events into the log, bound to this
+		// request, so that a retry finds its first result there even after a crash.
 		IdempotencyKey: c.Get(headerIdempotencyKey),
+		RequestHash:    requestHash(c),
 	}
 }
 

@@ -27,20 +27,26 @@ func (s *Server) waitFor(c *fiber.Ctx, seq uint64) {
 }
 
 // settle is called after a command succeeded: it names the command's sequence in
-// X-Keyledger-Seq and waits until the read models reflect it, so that the response
-// (and any later read) shows the change. A command that changed nothing has no
-// sequence of its own; the log's head stands in for it.
-func (s *Server) settle(c *fiber.Ctx, seq uint64) error {
+// X-Keyledger-Seq, marks a replay of an earlier request's result, and waits (bounded)
+// until the read models reflect it, so that a later read shows the change. A command
+// that changed nothing has no sequence of its own; the log's head stands in for it
+// when the log answers. Nothing here fails: the command is recorded, and its answer
+// is a success whatever the read side says.
+func (s *Server) settle(c *fiber.Ctx, res commands.Result) {
+	if res.Replayed {
+		c.Set(headerReplayed, "true")
+	}
+	seq := res.Seq
 	if seq == 0 {
 		head, err := s.store.LastSeq(c.UserContext())
 		if err != nil {
-			return err
+			s.log.Warn("log head for a command that changed nothing", "err", err)
+			return
 		}
 		seq = head
 	}
 	c.Set(headerSeq, strconv.FormatUint(seq, 10))
 	s.waitFor(c, seq)
-	return nil
 }
 
 // refused is called when a command failed: a refusal the command recorded in the log

@@ -42,6 +42,7 @@ var errorTable = []errorRow{
 	{string(domain.CodeVersionConflict), fiber.StatusConflict, "Version conflict"},
 	{string(domain.CodeLastOwner), fiber.StatusConflict, "Last owner"},
 	{string(domain.CodeEmailTaken), fiber.StatusConflict, "Email taken"},
+	{string(domain.CodeIdempotencyKeyReused), fiber.StatusUnprocessableEntity, "Idempotency key reused"},
 	{string(domain.CodeTooLarge), fiber.StatusRequestEntityTooLarge, "Too large"},
 	{string(domain.CodeValidation), fiber.StatusUnprocessableEntity, "Validation failed"},
 	{codeRateLimited, fiber.StatusTooManyRequests, "Too many attempts"},

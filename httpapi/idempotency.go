@@ -7,6 +7,7 @@ import (
 	"errors"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
 )
 
@@ -17,26 +18,43 @@ const (
 	maxIdempotencyKey = 255
 )
 
-// storedResponse is a mutation's first response, as a retry gets it back. The bucket
-// seals it; reveal responses, which hold values, never get here.
+// storedResponse is what the idempotency store keeps of a request sent with a key:
+// the hash of the request, and for a refusal (4xx) the response itself. A success is
+// not kept here: the command's events carry the key and the request hash into the
+// log, and a retry is answered from there by the command itself, which re-checks the
+// caller's membership and never hands a credential out twice. Reveal responses, which
+// hold values, never get here.
 type storedResponse struct {
-	Status      int    `json:"status"`
+	Request     string `json:"request"`
+	Status      int    `json:"status,omitempty"`
 	ContentType string `json:"content_type,omitempty"`
 	Seq         string `json:"seq,omitempty"`
-	Location    string `json:"location,omitempty"`
 	Body        []byte `json:"body,omitempty"`
 }
 
-// idempotencyKey is the store key of a request: the caller, the method, the URL
-// (query included) and the client's key.
-func idempotencyKey(userID, method, url, key string) string {
-	sum := sha256.Sum256([]byte(userID + "\x00" + method + "\x00" + url + "\x00" + key))
+// idempotencyKey is the store key of a client's key: the caller and the key, not the
+// request, so that the same key sent with another request is recognised.
+func idempotencyKey(userID, key string) string {
+	sum := sha256.Sum256([]byte(userID + "\x00" + key))
 	return hex.EncodeToString(sum[:])
 }
 
-// idempotent replays the first response of a mutation retried with the same
-// Idempotency-Key by the same user, and changes nothing the second time. Responses
-// below 500 are remembered for IdempotencyTTL; a 5xx may be retried for real.
+// requestHash identifies a request: method, URL (query included) and body.
+func requestHash(c *fiber.Ctx) string {
+	h := sha256.New()
+	h.Write([]byte(c.Method()))
+	h.Write([]byte{0})
+	h.Write([]byte(c.OriginalURL()))
+	h.Write([]byte{0})
+	h.Write(c.Body())
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// idempotent binds an Idempotency-Key to the first request that used it (the same key
+// with another request is 422 idempotency_key_reused) and replays a refusal (4xx)
+// retried with the same key. A retry of a command that succeeded runs the command
+// again, which finds its first result in the log and changes nothing. 5xx responses
+// are not kept: they may be retried for real.
 func (s *Server) idempotent(c *fiber.Ctx) error {
 	key := c.Get(headerIdempotencyKey)
 	if key == "" {
@@ -45,13 +63,29 @@ func (s *Server) idempotent(c *fiber.Ctx) error {
 	if len(key) > maxIdempotencyKey {
 		return errInvalidRequest("Idempotency-Key must be at most 255 characters.")
 	}
-	storeKey := idempotencyKey(identityOf(c).UserID, c.Method(), c.OriginalURL(), key)
+	storeKey := idempotencyKey(identityOf(c).UserID, key)
+	hash := requestHash(c)
 	b, err := s.idem.Get(c.UserContext(), storeKey)
 	switch {
 	case err == nil:
-		return replay(c, b)
+		var rec storedResponse
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return err
+		}
+		if rec.Request != hash {
+			return domain.Errorf(domain.CodeIdempotencyKeyReused, "This Idempotency-Key was already used with another request; send a new key.")
+		}
+		if rec.Status >= 400 {
+			return replay(c, rec)
+		}
 	case !errors.Is(err, eventstore.ErrNotFound):
 		return err
+	default:
+		// Bind the key before the command runs: after a crash between the command and
+		// its answer, a retry with another body is still told apart.
+		if err := s.rememberRequest(c, storeKey, storedResponse{Request: hash}); err != nil {
+			s.log.Warn("remember idempotency key", "err", err)
+		}
 	}
 	if err := c.Next(); err != nil {
 		// Write the problem now, so that it can be remembered like any response.
@@ -60,39 +94,36 @@ func (s *Server) idempotent(c *fiber.Ctx) error {
 		}
 	}
 	resp := c.Response()
-	if resp.StatusCode() >= fiber.StatusInternalServerError {
+	status := resp.StatusCode()
+	if status < 400 || status >= fiber.StatusInternalServerError {
 		return nil
 	}
 	rec := storedResponse{
-		Status:      resp.StatusCode(),
+		Request: hash, Status: status,
 		ContentType: string(resp.Header.ContentType()),
 		Seq:         string(resp.Header.Peek(headerSeq)),
-		Location:    string(resp.Header.Peek(fiber.HeaderLocation)),
 		Body:        append([]byte(nil), resp.Body()...),
 	}
-	enc, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	if err := s.idem.Put(c.UserContext(), storeKey, enc); err != nil {
+	if err := s.rememberRequest(c, storeKey, rec); err != nil {
 		s.log.Warn("remember idempotent response", "err", err)
 	}
 	return nil
 }
 
-func replay(c *fiber.Ctx, b []byte) error {
-	var rec storedResponse
-	if err := json.Unmarshal(b, &rec); err != nil {
+func (s *Server) rememberRequest(c *fiber.Ctx, storeKey string, rec storedResponse) error {
+	enc, err := json.Marshal(rec)
+	if err != nil {
 		return err
 	}
+	return s.idem.Put(c.UserContext(), storeKey, enc)
+}
+
+func replay(c *fiber.Ctx, rec storedResponse) error {
 	if rec.ContentType != "" {
 		c.Set(fiber.HeaderContentType, rec.ContentType)
 	}
 	if rec.Seq != "" {
 		c.Set(headerSeq, rec.Seq)
-	}
-	if rec.Location != "" {
-		c.Set(fiber.HeaderLocation, rec.Location)
 	}
 	c.Set(headerReplayed, "true")
 	c.Status(rec.Status)

@@ -52,9 +52,7 @@ func (s *Server) createServiceToken(c *fiber.Ctx) error {
 	if err != nil {
 		return s.refused(c, err)
 	}
-	if err := s.settle(c, res.Seq); err != nil {
-		return err
-	}
+	s.settle(c, res.Result)
 	tokens, err := s.rm.ListServiceTokens(c.UserContext(), orgID)
 	if err != nil {
 		return err
@@ -93,9 +91,7 @@ func (s *Server) revokeServiceToken(c *fiber.Ctx) error {
 	if err != nil {
 		return s.refused(c, err)
 	}
-	if err := s.settle(c, res.Seq); err != nil {
-		return err
-	}
+	s.settle(c, res)
 	return c.SendStatus(fiber.StatusNoContent)
 }
 

@@ -73,9 +73,7 @@ func (s *Server) addMember(c *fiber.Ctx) error {
 	if err != nil {
 		return s.refused(c, err)
 	}
-	if err := s.settle(c, res.Seq); err != nil {
-		return err
-	}
+	s.settle(c, res)
 	c.Location("/api/v1/orgs/" + orgID + "/members/" + res.ID)
 	c.Status(fiber.StatusCreated)
 	return s.writeMember(c, orgID, res.ID)
@@ -99,9 +97,7 @@ func (s *Server) changeMemberRole(c *fiber.Ctx) error {
 	if err != nil {
 		return s.refused(c, err)
 	}
-	if err := s.settle(c, res.Seq); err != nil {
-		return err
-	}
+	s.settle(c, res)
 	return s.writeMember(c, orgID, userID)
 }
 
@@ -110,8 +106,6 @@ func (s *Server) removeMember(c *fiber.Ctx) error {
 	if err != nil {
 		return s.refused(c, err)
 	}
-	if err := s.settle(c, res.Seq); err != nil {
-		return err
-	}
+	s.settle(c, res)
 	return c.SendStatus(fiber.StatusNoContent)
 }

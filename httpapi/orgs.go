@@ -73,9 +73,7 @@ func (s *Server) createOrg(c *fiber.Ctx) error {
 	if err != nil {
 		return s.refused(c, err)
 	}
-	if err := s.settle(c, res.Seq); err != nil {
-		return err
-	}
+	s.settle(c, res)
 	c.Location("/api/v1/orgs/" + res.ID)
 	c.Status(fiber.StatusCreated)
 	return s.writeOrg(c, res.ID)
@@ -138,9 +136,7 @@ func (s *Server) updateOrg(c *fiber.Ctx) error {
 	if err != nil {
 		return s.refused(c, err)
 	}
-	if err := s.settle(c, res.Seq); err != nil {
-		return err
-	}
+	s.settle(c, res)
 	return s.writeOrg(c, cmd.OrgID)
 }
 

@@ -30,9 +30,7 @@ func (s *Server) createToken(c *fiber.Ctx) error {
 	if err != nil {
 		return s.refused(c, err)
 	}
-	if err := s.settle(c, issued.Seq); err != nil {
-		return err
-	}
+	s.settle(c, issued.Result)
 	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"id": issued.ID, "token": issued.Token, "name": strings.TrimSpace(req.Name), "expires_at": req.ExpiresAt})
 }
 
@@ -55,8 +53,6 @@ func (s *Server) revokeToken(c *fiber.Ctx) error {
 	if err != nil {
 		return s.refused(c, err)
 	}
-	if err := s.settle(c, res.Seq); err != nil {
-		return err
-	}
+	s.settle(c, res)
 	return c.SendStatus(fiber.StatusNoContent)
 }

@@ -82,6 +82,16 @@ func (s *Server) listSecrets(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"items": items, "next_cursor": nextCursor})
 }
 
+// answerSecret answers a secret command from its own result: the row the command left
+// behind, with the caller's permissions, once the read models show it or the wait
+// runs out. A recorded command is never answered from a read model that has not
+// caught up (that would say "not found" about a secret that exists).
+func (s *Server) answerSecret(c *fiber.Ctx, res commands.SecretResult) error {
+	s.settle(c, res.Result)
+	row := projections.SecretRowOf(res.Secret, res.Owner)
+	return c.JSON(secretOut(row, res.Principal, res.RevealPolicy))
+}
+
 // writeSecret answers with one row as the caller sees it.
 func (s *Server) writeSecret(c *fiber.Ctx, secretID string) error {
 	org, p, err := s.orgAccess(c)
@@ -136,12 +146,9 @@ func (s *Server) createSecret(c *fiber.Ctx) error {
 	if err != nil {
 		return s.refused(c, err)
 	}
-	if err := s.settle(c, res.Seq); err != nil {
-		return err
-	}
 	c.Location("/api/v1/orgs/" + orgID + "/secrets/" + res.ID)
 	c.Status(fiber.StatusCreated)
-	return s.writeSecret(c, res.ID)
+	return s.answerSecret(c, res)
 }
 
 type updateSecretRequest struct {
@@ -194,10 +201,7 @@ func (s *Server) updateSecret(c *fiber.Ctx) error {
 	if err != nil {
 		return s.refused(c, err)
 	}
-	if err := s.settle(c, res.Seq); err != nil {
-		return err
-	}
-	return s.writeSecret(c, secretID)
+	return s.answerSecret(c, res)
 }
 
 func (s *Server) deleteSecret(c *fiber.Ctx) error {
@@ -213,9 +217,7 @@ func (s *Server) deleteSecret(c *fiber.Ctx) error {
 	if err != nil {
 		return s.refused(c, err)
 	}
-	if err := s.settle(c, res.Seq); err != nil {
-		return err
-	}
+	s.settle(c, res)
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
@@ -244,9 +246,7 @@ func (s *Server) revealSecret(c *fiber.Ctx) error {
 	if err != nil {
 		return s.refused(c, err)
 	}
-	if err := s.settle(c, rev.Seq); err != nil {
-		return err
-	}
+	s.settle(c, commands.Result{Seq: rev.Seq})
 	s.metrics.reveals.Add(1)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderPragma, "no-cache")
@@ -277,10 +277,7 @@ func (s *Server) rollbackSecret(c *fiber.Ctx) error {
 	if err != nil {
 		return s.refused(c, err)
 	}
-	if err := s.settle(c, res.Seq); err != nil {
-		return err
-	}
-	return s.writeSecret(c, secretID)
+	return s.answerSecret(c, res)
 }
 
 type versionJSON struct {

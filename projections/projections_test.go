@@ -90,7 +90,7 @@ func (r *rig) create(tb testing.TB, name string, values map[domain.Environment]s
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return res
+	return res.Result
 }
 
 func TestGridReflectsCommands(t *testing.T) {

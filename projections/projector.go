@@ -279,8 +279,12 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 				// An event that cannot be opened (its org's keys were shredded) is
 				// passed over; the log keeps it.
 				p.log.Warn("skipping unreadable event", "seq", d.Seq, "err", d.Err)
-			} else if err := p.db.apply(ctx, d.Record, notes, res); err != nil {
-				return fmt.Errorf("apply event %d (%s): %w", d.Seq, d.Record.Event.EventType(), err)
+			} else {
+				for _, r := range d.Records {
+					if err := p.db.apply(ctx, r, notes, res); err != nil {
+						return fmt.Errorf("apply event %d (%s): %w", d.Seq, r.Event.EventType(), err)
+					}
+				}
 			}
 			notes.number(d.Seq)
 			last = d.Seq

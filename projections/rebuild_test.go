@@ -34,18 +34,22 @@ func mixedHistory(tb testing.TB, r *rig, rounds int) uint64 {
 		}
 		last = max(last, res.Seq)
 	}
+	noteSecret := func(res commands.SecretResult, err error) {
+		tb.Helper()
+		note(res.Result, err)
+	}
 	for i := range rounds {
 		s := r.create(tb, fmt.Sprintf("KEY_%04d", i), map[domain.Environment]string{domain.Development: fmt.Sprint("d", i), domain.Production: fmt.Sprint("p", i)})
 		v := domain.NewPlaintext(fmt.Sprint("p2-", i))
 		desc := fmt.Sprint("changed ", i)
-		note(r.h.UpdateSecret.Handle(ctx, r.owner, commands.UpdateSecret{OrgID: r.orgID, SecretID: s.ID, Description: &desc,
+		noteSecret(r.h.UpdateSecret.Handle(ctx, r.owner, commands.UpdateSecret{OrgID: r.orgID, SecretID: s.ID, Description: &desc,
 			Values: map[domain.Environment]*domain.Plaintext{domain.Production: &v, domain.Development: nil}}))
 		rev, err := r.h.RevealSecret.Handle(ctx, viewer, commands.RevealSecret{OrgID: r.orgID, SecretID: s.ID, Env: domain.Production})
 		note(commands.Result{Seq: rev.Seq}, err)
 		if _, err := r.h.DeleteSecret.Handle(ctx, viewer, commands.DeleteSecret{OrgID: r.orgID, SecretID: s.ID}); !domain.IsCode(err, domain.CodeForbidden) {
 			tb.Fatalf("viewer delete: %v", err)
 		}
-		note(r.h.RollbackSecret.Handle(ctx, r.owner, commands.RollbackSecret{OrgID: r.orgID, SecretID: s.ID, Env: domain.Production, Version: 1}))
+		noteSecret(r.h.RollbackSecret.Handle(ctx, r.owner, commands.RollbackSecret{OrgID: r.orgID, SecretID: s.ID, Env: domain.Production, Version: 1}))
 		if i%3 == 0 {
 			note(r.h.DeleteSecret.Handle(ctx, r.owner, commands.DeleteSecret{OrgID: r.orgID, SecretID: s.ID}))
 		}

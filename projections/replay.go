@@ -112,13 +112,15 @@ func ReplayOrg(ctx context.Context, log ScopeLoader, orgID string, limit ReplayL
 		if !s.Exists() {
 			continue
 		}
-		out.Secrets = append(out.Secrets, secretRowOf(s, people[s.OwnerID()]))
+		out.Secrets = append(out.Secrets, SecretRowOf(s, people[s.OwnerID()]))
 	}
 	sort.Slice(out.Secrets, func(i, j int) bool { return out.Secrets[i].Name < out.Secrets[j].Name })
 	return out, nil
 }
 
-func secretRowOf(s *domain.Secret, owner *domain.User) SecretRow {
+// SecretRowOf is the grid row of a secret aggregate: what the projector would write
+// for it. The API answers a command from it when the read models lag.
+func SecretRowOf(s *domain.Secret, owner *domain.User) SecretRow {
 	row := SecretRow{
 		ID: s.ID(), OrgID: s.OrgID(), Name: string(s.Name()), Description: s.Description(),
 		Owner: UserRef{ID: s.OwnerID()}, CreatedAt: s.CreatedAt(), UpdatedAt: s.UpdatedAt(), Version: s.Version(),

@@ -40,6 +40,8 @@ type Env struct {
 	Server   *httpapi.Server
 	// BaseURL is http://127.0.0.1:PORT.
 	BaseURL string
+
+	stopProjector func()
 }
 
 // New starts an API with open sign-up. configure, when given, adjusts the server's
@@ -101,7 +103,20 @@ func (e *Env) runProjector(tb testing.TB) {
 		tb.Fatalf("apitest: changes: %v", err)
 	}
 	wg.Go(func() { _ = projections.NewProjector(e.DB, e.NATS.Store, nil).PublishChanges(changes).Run(ctx) })
-	tb.Cleanup(func() { cancel(); wg.Wait() })
+	var once sync.Once
+	e.stopProjector = func() { once.Do(func() { cancel(); wg.Wait() }) }
+	tb.Cleanup(e.stopProjector)
+}
+
+// StopProjector stops the read models where they are, as a projector that lags or a
+// read side that is down would: commands are still recorded in the log.
+func (e *Env) StopProjector() { e.stopProjector() }
+
+// StartProjector starts a projector again after StopProjector; it resumes from the
+// read models' checkpoint.
+func (e *Env) StartProjector(tb testing.TB) {
+	tb.Helper()
+	e.runProjector(tb)
 }
 
 // Client is one caller. With Token set it authenticates with Authorization: Bearer;
