@@ -92,7 +92,7 @@ func TestRebuildAndReplay100k(t *testing.T) {
 				if _, err := r.env.Store.Append(ctx, eventstore.Pending{
 					Aggregate: eventstore.Aggregate{OrgID: r.orgID, Type: domain.AggregateAccess, ID: id}, Unchecked: true,
 					Events: []domain.Event{domain.SecretRevealed{SecretID: id, Env: domain.Production, Version: 2}},
-					Actor: domain.Actor{UserID: r.owner.UserID, IP: "10.1.2.3", UserAgent: "stress"},
+					Actor:  domain.Actor{UserID: r.owner.UserID, IP: "10.1.2.3", UserAgent: "stress"},
 				}); err != nil {
 					t.Error(err)
 					return
