@@ -1,0 +1,14 @@
+//go:build stress
+
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+// TestStressKillNine kills the server 20 times under 8 writers that create, update
+// (with and without expected_version) and reveal with Idempotency-Keys.
+func TestStressKillNine(t *testing.T) {
+	runKillTest(t, killTestPlan{kills: 20, writers: 8, interval: 2 * time.Second})
+}
