@@ -12,3 +12,8 @@ import (
 func TestStressKillNine(t *testing.T) {
 	runKillTest(t, killTestPlan{kills: 20, writers: 8, interval: 2 * time.Second})
 }
+
+// TestStressPostgresDown stops PostgreSQL for 30 s under write load.
+func TestStressPostgresDown(t *testing.T) {
+	runPostgresDownTest(t, 30*time.Second, 8)
+}

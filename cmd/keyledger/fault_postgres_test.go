@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keyledger/keyledger/projections/pgcluster"
+)
+
+// TestPostgresDownUnderWrites is the short form of the read-side outage test that
+// `make test` runs; TestStressPostgresDown (stress tag) stops Postgres for 30 s.
+func TestPostgresDownUnderWrites(t *testing.T) {
+	t.Parallel()
+	runPostgresDownTest(t, 6*time.Second, 3)
+}
+
+// runPostgresDownTest stops the server's PostgreSQL for outage while writers create
+// and update secrets: every command must still be recorded and answered with its
+// success, and the read models must catch up within 5 s of PostgreSQL returning,
+// with nothing lost or doubled.
+func runPostgresDownTest(t *testing.T, outage time.Duration, writers int) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL and the binary")
+	}
+	ctx := context.Background()
+	// As root, PostgreSQL runs as its own account, which must be able to enter the
+	// cluster's directory: t.TempDir's parent is private to the test's user.
+	tmp, err := os.MkdirTemp("", "keyledger-outage-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(tmp) })
+	if err := os.Chmod(tmp, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(tmp, "pg")
+	pg, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Fast: true})
+	if err != nil {
+		t.Fatalf("start PostgreSQL from the machine's binaries: %v", err)
+	}
+	port := pg.Port()
+	t.Cleanup(func() { _ = pg.Stop(context.Background()) })
+	dbURL, err := pg.EnsureDatabase(ctx, "outage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newFaultServer(t)
+	srv.dbURL = dbURL
+	srv.start(t)
+	c := &faultClient{base: "http://" + srv.addr, http: &http.Client{Timeout: 30 * time.Second}}
+	var login struct {
+		Token string `json:"token"`
+	}
+	a := c.do("POST", "/auth/login", map[string]any{"email": srv.email, "password": srv.password}, "")
+	if a.status != http.StatusOK || json.Unmarshal(a.body, &login) != nil {
+		t.Fatalf("login: %d %s", a.status, a.body)
+	}
+	c.token = login.Token
+	var org struct {
+		ID string `json:"id"`
+	}
+	a = c.do("POST", "/orgs", map[string]any{"name": "Outage"}, "")
+	if a.status != http.StatusCreated || json.Unmarshal(a.body, &org) != nil {
+		t.Fatalf("create org: %d %s", a.status, a.body)
+	}
+
+	if err := pg.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	down := time.Now()
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		lastSeq uint64
+		acked   = map[string]int{} // secret name -> acknowledged version
+		wrong   []string
+		ops     atomic.Int64
+	)
+	stopWriting := make(chan struct{})
+	for w := range writers {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stopWriting:
+					return
+				default:
+				}
+				name := fmt.Sprintf("OUT_W%d_%03d", w, i)
+				a := c.do("POST", "/orgs/"+org.ID+"/secrets", map[string]any{"name": name, "values": map[string]any{"production": "v1-" + name}}, "")
+				var s secretState
+				if a.status != http.StatusCreated || json.Unmarshal(a.body, &s) != nil || s.Name != name {
+					mu.Lock()
+					wrong = append(wrong, fmt.Sprintf("create %s during the outage: %d %s", name, a.status, a.body))
+					mu.Unlock()
+					continue
+				}
+				b := c.do("PATCH", "/orgs/"+org.ID+"/secrets/"+s.ID, map[string]any{"values": map[string]any{"staging": "v2"}, "expected_version": 1}, "")
+				var u secretState
+				if b.status != http.StatusOK || json.Unmarshal(b.body, &u) != nil || u.Version != 2 {
+					mu.Lock()
+					wrong = append(wrong, fmt.Sprintf("update %s during the outage: %d %s", name, b.status, b.body))
+					mu.Unlock()
+					continue
+				}
+				seq, _ := strconv.ParseUint(b.seq, 10, 64)
+				ops.Add(2)
+				mu.Lock()
+				acked[name] = 2
+				lastSeq = max(lastSeq, seq)
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(outage)
+	close(stopWriting)
+	wg.Wait()
+	pg, err = pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Port: port, Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := time.Now()
+	t.Cleanup(func() { _ = pg.Stop(context.Background()) })
+
+	// The read models catch up: the list shows every acknowledged secret.
+	var caughtUp time.Duration
+	var page struct {
+		Items []secretState `json:"items"`
+	}
+	for time.Since(back) < 60*time.Second {
+		r := c.do("GET", "/orgs/"+org.ID+"/secrets?limit=1000", nil, "")
+		if r.status == http.StatusOK && json.Unmarshal(r.body, &page) == nil && len(page.Items) >= len(acked) {
+			caughtUp = time.Since(back)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, msg := range wrong {
+		t.Error(msg)
+	}
+	if caughtUp == 0 {
+		t.Fatalf("read models did not catch up within 60 s of PostgreSQL returning")
+	}
+	if caughtUp > 5*time.Second {
+		t.Errorf("read models caught up %v after PostgreSQL returned, promised 5 s", caughtUp)
+	}
+	present := map[string]int{}
+	for _, s := range page.Items {
+		if _, dup := present[s.Name]; dup {
+			t.Errorf("%s listed twice", s.Name)
+		}
+		present[s.Name] = s.Version
+	}
+	for name, v := range acked {
+		if present[name] != v {
+			t.Errorf("%s: read model version %d, acknowledged %d", name, present[name], v)
+		}
+	}
+	if len(present) != len(acked) {
+		t.Errorf("%d secrets in the read model, %d acknowledged", len(present), len(acked))
+	}
+	fmt.Printf("PostgreSQL down for %v under %d writers: %d commands answered with success (last seq %d), %d wrong answers; "+
+		"read models caught up %v after PostgreSQL returned\n",
+		back.Sub(down).Round(time.Millisecond), writers, ops.Load(), lastSeq, len(wrong), caughtUp.Round(time.Millisecond))
+}
