@@ -42,7 +42,10 @@ func ParseOrganizationName(s string) (string, error) {
 	if n == "" {
 		return "", Invalid("name", "is required")
 	}
-	if !utf8.ValidString(n) || utf8.RuneCountInString(n) > MaxOrganizationNameLength {
+	if err := ValidateText("name", n, SingleLine); err != nil {
+		return "", err
+	}
+	if utf8.RuneCountInString(n) > MaxOrganizationNameLength {
 		return "", Invalid("name", "must be at most 100 characters of UTF-8")
 	}
 	return n, nil

@@ -19,7 +19,13 @@ type SecretName string
 // ParseSecretName normalizes a name as typed by a user (`stripe_secret_key` becomes
 // `STRIPE_SECRET_KEY`) and validates it.
 func ParseSecretName(s string) (SecretName, error) {
-	n := strings.ToUpper(strings.TrimSpace(s))
+	t := strings.TrimSpace(s)
+	// The text rule first, so that a control character or a broken byte is named as
+	// such rather than as a bad letter (ToUpper would turn broken bytes into U+FFFD).
+	if err := ValidateText("name", t, SingleLine); err != nil {
+		return "", err
+	}
+	n := strings.ToUpper(t)
 	if n == "" {
 		return "", Invalid("name", "is required")
 	}
@@ -38,10 +44,11 @@ func ParseSecretName(s string) (SecretName, error) {
 	return SecretName(n), nil
 }
 
-// ValidateDescription checks a secret description.
+// ValidateDescription checks a secret description: the text rule (tab and newline
+// allowed) and its length.
 func ValidateDescription(s string) error {
-	if !utf8.ValidString(s) {
-		return Invalid("description", "must be valid UTF-8")
+	if err := ValidateText("description", s, MultiLine); err != nil {
+		return err
 	}
 	if utf8.RuneCountInString(s) > MaxDescriptionLength {
 		return Invalid("description", "must be at most 1000 characters")

@@ -59,7 +59,10 @@ func ParseTokenName(s string) (string, error) {
 	if n == "" {
 		return "", Invalid("name", "is required")
 	}
-	if !utf8.ValidString(n) || utf8.RuneCountInString(n) > 100 {
+	if err := ValidateText("name", n, SingleLine); err != nil {
+		return "", err
+	}
+	if utf8.RuneCountInString(n) > 100 {
 		return "", Invalid("name", "must be at most 100 characters of UTF-8")
 	}
 	return n, nil

@@ -64,7 +64,10 @@ func ValidatePersonName(s string) (string, error) {
 	if n == "" {
 		return "", Invalid("name", "is required")
 	}
-	if !utf8.ValidString(n) || utf8.RuneCountInString(n) > 200 {
+	if err := ValidateText("name", n, SingleLine); err != nil {
+		return "", err
+	}
+	if utf8.RuneCountInString(n) > 200 {
 		return "", Invalid("name", "must be at most 200 characters of UTF-8")
 	}
 	return n, nil

@@ -38,6 +38,18 @@ func (s *Server) serveMetrics(c *fiber.Ctx) error {
 	metric("keyledger_reveals_total", "counter", "Values revealed through the API.")
 	fmt.Fprintf(&b, "keyledger_reveals_total %d\n", s.metrics.reveals.Load())
 
+	st, stalled := s.projectionStall()
+	metric("keyledger_projection_stalled", "gauge", "1 while this process's projector cannot advance (see its ERROR log), else 0.")
+	if stalled {
+		fmt.Fprintf(&b, "keyledger_projection_stalled 1\n")
+		metric("keyledger_projection_stalled_seq", "gauge", "The stream sequence the stalled projector cannot get past.")
+		fmt.Fprintf(&b, "keyledger_projection_stalled_seq %d\n", st.Seq)
+		metric("keyledger_projection_stalled_attempts", "gauge", "Failed attempts in a row of the stalled projector.")
+		fmt.Fprintf(&b, "keyledger_projection_stalled_attempts %d\n", st.Attempts)
+	} else {
+		fmt.Fprintf(&b, "keyledger_projection_stalled 0\n")
+	}
+
 	ctx, cancel := context.WithTimeout(c.UserContext(), readyTimeout)
 	defer cancel()
 	head, herr := s.store.LastSeq(ctx)

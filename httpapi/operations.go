@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/keyledger/keyledger/projections"
 )
 
 // readyTimeout bounds each dependency check of /readyz.
@@ -23,14 +24,41 @@ type readiness struct {
 	StreamSeq     *uint64 `json:"stream_seq,omitempty"`
 	Checkpoint    *uint64 `json:"checkpoint,omitempty"`
 	ProjectionLag *uint64 `json:"projection_lag,omitempty"`
+	// Projection is "ok", or "stalled" while this process's projector cannot
+	// advance; StalledSeq then names the sequence it is stuck on (the reason is in
+	// the logs, not in this public body).
+	Projection string  `json:"projection"`
+	StalledSeq *uint64 `json:"stalled_seq,omitempty"`
 }
 
-// readyz answers 200 when NATS and Postgres answer, with how far the projection lags
-// behind the log; 503 otherwise. Errors are not detailed: the body is public.
+// projectionHealth is what /readyz and /metrics ask of a read model that runs a
+// projector in this process (projections.DB does); a read model without it is
+// never reported stalled.
+type projectionHealth interface {
+	ProjectionStall() (projections.Stall, bool)
+}
+
+// projectionStall reports whether the read models' projector in this process is
+// stalled.
+func (s *Server) projectionStall() (projections.Stall, bool) {
+	h, ok := s.rm.(projectionHealth)
+	if !ok {
+		return projections.Stall{}, false
+	}
+	return h.ProjectionStall()
+}
+
+// readyz answers 200 when NATS and Postgres answer and the projection is not stalled,
+// with how far the projection lags behind the log; 503 otherwise. A stalled projection
+// answers every command late and every read stale, so the replica is not ready.
+// Errors are not detailed: the body is public.
 func (s *Server) readyz(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), readyTimeout)
 	defer cancel()
-	r := readiness{Status: "ready", NATS: "ok", Postgres: "ok"}
+	r := readiness{Status: "ready", NATS: "ok", Postgres: "ok", Projection: "ok"}
+	if st, stalled := s.projectionStall(); stalled {
+		r.Projection, r.Status, r.StalledSeq = "stalled", "unavailable", &st.Seq
+	}
 	head, err := s.store.LastSeq(ctx)
 	if err != nil {
 		s.log.Warn("readyz: nats", "err", err)

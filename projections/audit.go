@@ -86,7 +86,7 @@ func (r *batchTx) head(orgID string) (string, error) {
 // exec queues a write; it runs, in order, before the next read or at the batch's end.
 // Most events only write, so a batch of them costs one round trip to Postgres.
 func (r *batchTx) exec(sql string, args ...any) {
-	r.deferred.Queue(sql, args...)
+	r.deferred.Queue(sql, pgArgs(args)...)
 }
 
 // sync sends the queued writes.
@@ -107,7 +107,7 @@ func (r *batchTx) queryRow(sql string, args ...any) pgx.Row {
 	if err := r.sync(); err != nil {
 		return errRow{err}
 	}
-	return r.tx.QueryRow(r.ctx, sql, args...)
+	return r.tx.QueryRow(r.ctx, sql, pgArgs(args)...)
 }
 
 // query reads rows after sending the queued writes.
@@ -115,7 +115,7 @@ func (r *batchTx) query(sql string, args ...any) (pgx.Rows, error) {
 	if err := r.sync(); err != nil {
 		return nil, err
 	}
-	return r.tx.Query(r.ctx, sql, args...)
+	return r.tx.Query(r.ctx, sql, pgArgs(args)...)
 }
 
 type errRow struct{ err error }

@@ -100,14 +100,27 @@ func auditEntries(r domain.Recorded, res auditResolver) ([]AuditEntry, error) {
 		}
 	}
 	if len(envs) == 0 {
-		return []AuditEntry{base}, nil
+		return []AuditEntry{base.storable()}, nil
 	}
 	out := make([]AuditEntry, len(envs))
 	for i, env := range envs {
 		out[i] = base
 		out[i].Idx, out[i].Env = i, string(env)
+		out[i] = out[i].storable()
 	}
 	return out, nil
+}
+
+// storable returns the entry with its plain-text columns as Postgres holds them (see
+// pgText). The projector and verification from the log both hash this form, so an
+// old event with a NUL in, say, its user agent chains the same way on both sides.
+// The secret name and names are sealed, not stored as text, and stay as they are.
+func (e AuditEntry) storable() AuditEntry {
+	for _, f := range []*string{&e.OrgID, &e.EventID, &e.Action, &e.Outcome, &e.ActorID, &e.ActorEmail,
+		&e.SecretID, &e.Env, &e.Details, &e.IP, &e.UserAgent} {
+		*f = pgText(*f)
+	}
+	return e
 }
 
 func memberDetails(res auditResolver, userID string, from, to domain.Role) (string, error) {

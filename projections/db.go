@@ -19,8 +19,9 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// readerRole is the unprivileged role queries switch to when Keyledger connects as a
-// superuser, so that row-level security applies to them (superusers bypass it).
+// readerRole is the role every query runs as (SET LOCAL ROLE): not the tables' owner
+// and NOBYPASSRLS, so row-level security always binds it. Keyledger connects as the
+// owner (or a superuser), which writes every org without RLS; see migration 005.
 const readerRole = "keyledger_reader"
 
 // CheckpointName is the checkpoint row of the read models.
@@ -28,15 +29,16 @@ const CheckpointName = "read_models"
 
 // DB is the read-model database.
 type DB struct {
-	pool      *pgxpool.Pool
-	keys      *eventstore.Keyring
-	log       *slog.Logger
-	superuser bool
+	pool *pgxpool.Pool
+	keys *eventstore.Keyring
+	log  *slog.Logger
 
 	mu       sync.Mutex
 	applied  uint64
 	advance  chan struct{}
 	lastPoll time.Time
+	// stall is set while this process's live projector cannot advance.
+	stall *Stall
 }
 
 // Open connects to databaseURL, applies migrations and returns the read model.
@@ -174,21 +176,35 @@ func grantReader(ctx context.Context, tx pgx.Tx, schema string) error {
 	return nil
 }
 
-// prepareReaderRole makes row-level security bite when we connect as a superuser.
+// prepareReaderRole makes sure the reader role exists, that the connecting role may
+// switch to it, and that it may read the live schema. Without it row-level security
+// would not bind the API's queries (the owner is exempt), so Open fails instead.
 func (db *DB) prepareReaderRole(ctx context.Context) error {
-	var su string
-	if err := db.pool.QueryRow(ctx, `SELECT current_setting('is_superuser')`).Scan(&su); err != nil {
-		return fmt.Errorf("check superuser: %w", err)
-	}
-	db.superuser = su == "on"
-	if !db.superuser {
-		return nil
-	}
 	_, err := db.pool.Exec(ctx, `DO $$ BEGIN
-		CREATE ROLE `+readerRole+` NOLOGIN NOSUPERUSER NOBYPASSRLS;
+		IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '`+readerRole+`') THEN
+			CREATE ROLE `+readerRole+` NOLOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT;
+		END IF;
 	EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`)
 	if err != nil {
-		return fmt.Errorf("create reader role: %w", err)
+		return fmt.Errorf("create role %s (or have an administrator run CREATE ROLE %s NOLOGIN NOBYPASSRLS; GRANT %s TO <keyledger's user>): %w",
+			readerRole, readerRole, readerRole, err)
+	}
+	var member bool
+	if err := db.pool.QueryRow(ctx, `SELECT pg_has_role(current_user, $1, 'MEMBER')`, readerRole).Scan(&member); err != nil {
+		return fmt.Errorf("check role %s: %w", readerRole, err)
+	}
+	if !member {
+		if _, err := db.pool.Exec(ctx, `GRANT `+readerRole+` TO CURRENT_USER`); err != nil {
+			return fmt.Errorf("grant role %s to the connecting user (or have an administrator run GRANT %s TO <keyledger's user>): %w",
+				readerRole, readerRole, err)
+		}
+	}
+	var bypass bool
+	if err := db.pool.QueryRow(ctx, `SELECT rolbypassrls OR rolsuper FROM pg_roles WHERE rolname = $1`, readerRole).Scan(&bypass); err != nil {
+		return fmt.Errorf("check role %s: %w", readerRole, err)
+	}
+	if bypass {
+		return fmt.Errorf("role %s may bypass row-level security; it must not (ALTER ROLE %s NOSUPERUSER NOBYPASSRLS)", readerRole, readerRole)
 	}
 	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `GRANT SELECT ON `+pointerTable+` TO `+readerRole); err != nil {
@@ -202,29 +218,28 @@ func (db *DB) prepareReaderRole(ctx context.Context) error {
 	})
 }
 
-// inOrg runs fn in a read-only transaction scoped to one organization by row-level
-// security.
+// inOrg runs fn in a read-only transaction that row-level security scopes to one
+// organization.
 func (db *DB) inOrg(ctx context.Context, orgID string, fn func(pgx.Tx) error) error {
-	return db.scoped(ctx, orgID, false, fn)
+	return db.scoped(ctx, orgID, "", fn)
 }
 
-// acrossOrgs runs fn in a read-only transaction that may read every organization's
-// rows; it is for queries that are about one user across orgs.
-func (db *DB) acrossOrgs(ctx context.Context, fn func(pgx.Tx) error) error {
-	return db.scoped(ctx, "", true, fn)
+// asUser runs fn in a read-only transaction that row-level security scopes to one
+// user: their own user row, memberships, the organizations they belong to and their
+// personal tokens. It is for queries about one user across orgs.
+func (db *DB) asUser(ctx context.Context, userID string, fn func(pgx.Tx) error) error {
+	return db.scoped(ctx, "", userID, fn)
 }
 
-func (db *DB) scoped(ctx context.Context, orgID string, bypass bool, fn func(pgx.Tx) error) error {
+// scoped runs fn as the reader role with both scope settings set for the transaction
+// (the one not used to ""), so that nothing a session set before on a pooled
+// connection widens what fn sees.
+func (db *DB) scoped(ctx context.Context, orgID, userID string, fn func(pgx.Tx) error) error {
 	return pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		b.Queue(setSearchPath)
-		if db.superuser {
-			b.Queue(`SET LOCAL ROLE ` + readerRole)
-		}
-		b.Queue(`SELECT set_config('keyledger.org_id', $1, true)`, orgID)
-		if bypass {
-			b.Queue(`SELECT set_config('keyledger.bypass_rls', 'on', true)`)
-		}
+		b.Queue(`SET LOCAL ROLE ` + readerRole)
+		b.Queue(`SELECT set_config('keyledger.org_id', $1, true), set_config('keyledger.user_id', $2, true)`, orgID, userID)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("scope transaction: %w", err)
 		}
@@ -235,7 +250,8 @@ func (db *DB) scoped(ctx context.Context, orgID string, bypass bool, fn func(pgx
 // Checkpoint is the last stream sequence the read models reflect.
 func (db *DB) Checkpoint(ctx context.Context) (uint64, error) {
 	var seq int64
-	err := db.acrossOrgs(ctx, func(tx pgx.Tx) error {
+	// The checkpoint belongs to no org or user: an unscoped reader transaction sees it.
+	err := db.scoped(ctx, "", "", func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT seq FROM projection_checkpoints WHERE name = $1`, CheckpointName).Scan(&seq)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {

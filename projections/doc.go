@@ -3,6 +3,23 @@
 // applies events in batches, writing rows and the new checkpoint in one transaction.
 // It owns the SQL migrations, the read-model queries, and read-your-writes waiting.
 //
+// The projector is total over what the log holds. The domain refuses NUL and control
+// characters in names, but the log is never rewritten and may hold older events with
+// them, so every text the projector writes passes one choke point (pgArgs) that
+// replaces NUL and bytes that are not UTF-8 with U+FFFD, and masks are cleaned of
+// control characters. What can still fail after that is infrastructure (Postgres
+// down, a permission, a full disk). Then the projector never skips the event, which
+// would make the read models lie: it retries with backoff, forever, one event per
+// transaction so that it knows which one, and from the third failure in a row it is
+// stalled: an ERROR log naming the sequence and the reason, Stall from
+// DB.ProjectionStall (so /readyz fails and /metrics shows keyledger_projection_stalled
+// 1 and the sequence), until an attempt succeeds.
+//
+// Row-level security has no switch. Keyledger connects as the tables' owner (or a
+// superuser): that role migrates, projects and rebuilds, and RLS exempts it. Every
+// query runs as keyledger_reader (NOBYPASSRLS, not the owner), in a transaction
+// scoped to one organization (keyledger.org_id) or one user (keyledger.user_id).
+//
 // It imports domain, eventstore and pgx; never HTTP. Secret values, names and
 // descriptions are stored sealed.
 package projections

@@ -38,6 +38,12 @@ type Projector struct {
 	// lease, when set, keeps this projector idle unless it holds it.
 	lease      projectorLease
 	renewEvery time.Duration
+	// failures counts the attempts in a row that failed without applying an event;
+	// next is the first sequence the current attempt tries to apply; failingSince is
+	// when the current run of failures began. Only runLoop's goroutine uses them.
+	failures     int
+	next         uint64
+	failingSince time.Time
 }
 
 // NewProjector wires a projector.
@@ -115,19 +121,81 @@ func (p *Projector) runLeased(ctx context.Context) {
 }
 
 func (p *Projector) runLoop(ctx context.Context) error {
-	backoff := 100 * time.Millisecond
+	// A projector that stops (shutdown, lease lost) no longer speaks for the read
+	// models: the replica that takes over reports its own state.
+	defer p.clearStall()
 	for {
 		err := p.runOnce(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		p.log.Warn("projector restarting", "err", err, "after", backoff)
+		backoff := p.failed(err)
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
 			return nil
 		}
-		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// failed records a failed attempt and says how long to wait before the next. The
+// projector never skips an event it cannot apply: after pgArgs, what is left is
+// infrastructure (Postgres down, a permission, a full disk), and skipping would make
+// the read models lie. It retries with backoff, forever, and from stallAfter failures
+// on it is loud: an ERROR naming the sequence, and a stall that /readyz and /metrics
+// report. The first success clears it.
+func (p *Projector) failed(err error) time.Duration {
+	if p.failures == 0 {
+		p.failingSince = time.Now()
+	}
+	p.failures++
+	backoff := min(100*time.Millisecond<<min(p.failures-1, 6), 5*time.Second)
+	if p.failures < stallAfter {
+		p.log.Warn("projector restarting", "seq", p.next, "err", err, "attempt", p.failures, "after", backoff)
+		return backoff
+	}
+	prev, stalled := p.stalled()
+	if !stalled || prev.Seq != p.next || (p.failures-stallAfter)%12 == 0 {
+		// Once on stalling, again when it moves, and about once a minute while it lasts.
+		p.log.Error("projection stalled: cannot apply event", "seq", p.next, "err", err,
+			"attempts", p.failures, "since", p.failingSince, "schema", p.schema)
+	} else {
+		p.log.Warn("projection still stalled", "seq", p.next, "err", err, "attempt", p.failures, "after", backoff)
+	}
+	p.setStall(Stall{Seq: p.next, Reason: err.Error(), Since: p.failingSince, Attempts: p.failures})
+	return backoff
+}
+
+// progressed records that an attempt applied events, which ends a stall.
+func (p *Projector) progressed(last uint64) {
+	if p.failures == 0 {
+		return
+	}
+	if _, stalled := p.stalled(); stalled {
+		p.log.Info("projection recovered", "seq", last, "failed_attempts", p.failures, "since", p.failingSince)
+	}
+	p.failures = 0
+	p.clearStall()
+}
+
+// A rebuild's projector (schema set) reports through its logs only: the live read
+// models are not stalled because a rebuild is.
+func (p *Projector) stalled() (Stall, bool) {
+	if p.schema != "" {
+		return Stall{Seq: p.next}, p.failures > stallAfter
+	}
+	return p.db.ProjectionStall()
+}
+
+func (p *Projector) setStall(s Stall) {
+	if p.schema == "" {
+		p.db.setStall(s)
+	}
+}
+
+func (p *Projector) clearStall() {
+	if p.schema == "" {
+		p.db.clearStall()
 	}
 }
 
@@ -137,6 +205,7 @@ func (p *Projector) runOnce(ctx context.Context) error {
 		return err
 	}
 	p.applied(cp)
+	p.next = cp + 1
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	deliveries, err := p.events.Follow(fctx, cp+1, 2*maxBatch)
@@ -155,8 +224,14 @@ func (p *Projector) runOnce(ctx context.Context) error {
 			return errors.New("event follower stopped")
 		}
 		batch := []eventstore.Delivery{first}
+		// After a failure, events go one per transaction until one applies again, so
+		// that a stall names the very event it is stuck on.
+		limit := maxBatch
+		if p.failures > 0 {
+			limit = 1
+		}
 	drain:
-		for len(batch) < maxBatch {
+		for len(batch) < limit {
 			select {
 			case d, ok := <-deliveries:
 				if !ok {
@@ -167,11 +242,14 @@ func (p *Projector) runOnce(ctx context.Context) error {
 				break drain
 			}
 		}
+		p.next = batch[0].Seq
 		last, err := p.applyBatch(ctx, batch)
 		if err != nil {
 			return err
 		}
 		p.applied(last)
+		p.progressed(last)
+		p.next = last + 1
 	}
 }
 
@@ -204,7 +282,8 @@ func (p *Projector) applied(seq uint64) {
 	p.db.notify(seq)
 }
 
-// scope points a transaction at the projector's schema and lets it write every org.
+// scope points a transaction at the projector's schema. It writes every org as the
+// tables' owner, which row-level security exempts (migration 005); no setting does.
 func (p *Projector) scope(ctx context.Context, tx pgx.Tx) error {
 	b := &pgx.Batch{}
 	if p.schema != "" {
@@ -212,7 +291,6 @@ func (p *Projector) scope(ctx context.Context, tx pgx.Tx) error {
 	} else {
 		b.Queue(setSearchPath)
 	}
-	b.Queue(`SELECT set_config('keyledger.bypass_rls', 'on', true)`)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("scope projector transaction: %w", err)
 	}

@@ -80,7 +80,7 @@ func (db *DB) MembershipsOf(ctx context.Context, userID string) ([]Membership, e
 		return nil, nil
 	}
 	out := []Membership{}
-	err := db.acrossOrgs(ctx, func(tx pgx.Tx) error {
+	err := db.asUser(ctx, userID, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT o.id::text, o.name, m.role FROM members m JOIN orgs o ON o.id = m.org_id
 			WHERE m.user_id = $1 ORDER BY o.name, o.id`, userID)
 		if err != nil {
@@ -174,7 +174,7 @@ func (db *DB) GetUser(ctx context.Context, userID string) (User, error) {
 		return User{}, notFound("user")
 	}
 	var u User
-	err := db.acrossOrgs(ctx, func(tx pgx.Tx) error {
+	err := db.asUser(ctx, userID, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT id::text, email, name, superadmin, created_at FROM users WHERE id = $1`, userID).
 			Scan(&u.ID, &u.Email, &u.Name, &u.Superadmin, &u.CreatedAt)
 	})

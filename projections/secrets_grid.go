@@ -130,16 +130,19 @@ func setValue(r domain.Recorded, env domain.Environment, v domain.ValueVersion, 
 		}
 		notes.add(r, "secret."+action, env, old, v.Version)
 	}
+	// The mask was made when the command ran; one recorded before masks hid control
+	// characters may show some, and a grid must not.
+	mask := domain.ReplaceControls(v.Mask)
 	w.exec(`INSERT INTO secret_values (org_id, secret_id, env, is_set, version, mask, sealed, updated_at)
 		VALUES ($1, $2, $3, true, $4, $5, $6, $7)
 		ON CONFLICT (org_id, secret_id, env) DO UPDATE SET is_set = true, version = EXCLUDED.version,
 			mask = EXCLUDED.mask, sealed = EXCLUDED.sealed, updated_at = EXCLUDED.updated_at`,
-		r.OrgID, r.AggregateID, string(env), v.Version, v.Mask, v.Sealed, r.Time)
+		r.OrgID, r.AggregateID, string(env), v.Version, mask, v.Sealed, r.Time)
 	if v.Version == 1 {
 		// An environment's first value is its creation, whichever command set it.
 		action = "created"
 	}
-	recordVersion(r, env, v.Version, action, &v.Mask, w)
+	recordVersion(r, env, v.Version, action, &mask, w)
 	return nil
 }
 

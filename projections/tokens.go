@@ -84,7 +84,7 @@ func (db *DB) ListPersonalTokens(ctx context.Context, userID string) ([]Personal
 		return []PersonalTokenInfo{}, nil
 	}
 	out := []PersonalTokenInfo{}
-	err := db.acrossOrgs(ctx, func(tx pgx.Tx) error {
+	err := db.asUser(ctx, userID, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT id::text, name, expires_at, created_at, revoked_at FROM personal_tokens
 			WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id`, userID)
 		if err != nil {

@@ -40,6 +40,8 @@ type Env struct {
 	Server   *httpapi.Server
 	// BaseURL is http://127.0.0.1:PORT.
 	BaseURL string
+	// DatabaseURL is the read models' database, for tests that break it on purpose.
+	DatabaseURL string
 
 	stopProjector func()
 }
@@ -61,7 +63,7 @@ func New(tb testing.TB, configure ...func(*httpapi.Config)) *Env {
 	if err != nil {
 		tb.Fatalf("apitest: reservations: %v", err)
 	}
-	env := &Env{NATS: nats, DB: db, Commands: commands.New(nats.Store, names, time.Now)}
+	env := &Env{NATS: nats, DB: db, Commands: commands.New(nats.Store, names, time.Now), DatabaseURL: dbURL}
 	env.runProjector(tb)
 
 	cfg := httpapi.Config{

@@ -1,0 +1,144 @@
+package httpapi_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/httpapi"
+	"github.com/keyledger/keyledger/httpapi/apitest"
+)
+
+// Every field a person names refuses NUL and other control characters with 422 on
+// that field; a value holds them byte for byte; and nothing of it stops the read
+// models (the next command answers at once, with its read-your-writes row).
+func TestNamedTextRefusesControlCharacters(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t)
+	alice := env.SignUp(t, "alice@example.com", "Alice")
+	org := alice.CreateOrg(t, "Acme")
+	sec := alice.CreateSecret(t, org.ID, "EXISTING", nil)
+	for _, bad := range []string{"evil\u0000name", "bell\u0007", "line\u2028sep", "esc\u001b[2J"} {
+		cases := []struct {
+			name, method, path, field string
+			body                      map[string]any
+		}{
+			{"signup name", "POST", "/auth/signup", "name", map[string]any{"email": "mallory@example.com", "password": apitest.Password, "name": bad}},
+			{"org name", "POST", "/orgs", "name", map[string]any{"name": bad}},
+			{"org rename", "PATCH", "/orgs/" + org.ID, "name", map[string]any{"name": bad}},
+			{"personal token name", "POST", "/auth/tokens", "name", map[string]any{"name": bad}},
+			{"service token name", "POST", "/orgs/" + org.ID + "/service-tokens", "name", map[string]any{"name": bad, "environments": []string{"production"}}},
+			{"secret name", "POST", "/orgs/" + org.ID + "/secrets", "name", map[string]any{"name": bad}},
+			{"secret description", "POST", "/orgs/" + org.ID + "/secrets", "description", map[string]any{"name": "DESCRIBED", "description": bad}},
+			{"secret description change", "PATCH", "/orgs/" + org.ID + "/secrets/" + sec.ID, "description", map[string]any{"description": bad}},
+		}
+		for _, c := range cases {
+			p := alice.Do(t, c.method, c.path, c.body).Problem(t, http.StatusUnprocessableEntity, "validation_failed")
+			if len(p.Errors) != 1 || p.Errors[0].Field != c.field {
+				t.Errorf("%s %q: errors %+v, want one on %q", c.name, bad, p.Errors, c.field)
+			}
+		}
+	}
+	// A description keeps its tabs and newlines.
+	alice.Do(t, "POST", "/orgs/"+org.ID+"/secrets", map[string]any{"name": "MULTILINE", "description": "one\n\ttwo"}).Expect(t, http.StatusCreated)
+
+	// A value is opaque: NUL and escapes are stored and revealed byte for byte, and
+	// its mask shows none of them.
+	value := "\u0000\u001b[31mpassword\u0000" + strings.Repeat("x", 30) + "\r\n\u0000"
+	var row struct {
+		ID           string `json:"id"`
+		Environments map[string]struct {
+			Mask string `json:"mask"`
+		} `json:"environments"`
+	}
+	alice.Do(t, "POST", "/orgs/"+org.ID+"/secrets", map[string]any{"name": "BINARYISH", "values": map[string]string{"production": value}}).
+		Expect(t, http.StatusCreated).JSON(t, &row)
+	if m := row.Environments["production"].Mask; m != "\uFFFD\uFFFD[31mpa***x\uFFFD\uFFFD\uFFFD" || strings.ContainsFunc(m, domain.IsControl) {
+		t.Errorf("mask %q", m)
+	}
+	var revealed struct {
+		Value string `json:"value"`
+	}
+	alice.Do(t, "POST", "/orgs/"+org.ID+"/secrets/"+row.ID+"/reveal", map[string]any{"env": "production"}).Expect(t, http.StatusOK).JSON(t, &revealed)
+	if revealed.Value != value {
+		t.Errorf("revealed %q, want %q", revealed.Value, value)
+	}
+}
+
+// While the projector cannot advance, /readyz fails and /metrics says so; both
+// recover by themselves once it can write again.
+func TestStalledProjectionFailsReadiness(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t, func(c *httpapi.Config) { c.WaitTimeout = 500 * time.Millisecond })
+	alice := env.SignUp(t, "alice@example.com", "Alice")
+	anon := env.Anonymous()
+	anon.DoURL(t, "GET", "/readyz", nil).Expect(t, http.StatusOK)
+	if m := anon.DoURL(t, "GET", "/metrics", nil).Expect(t, http.StatusOK); !strings.Contains(string(m.Body), "\nkeyledger_projection_stalled 0\n") {
+		t.Fatalf("metrics before any stall:\n%s", m.Body)
+	}
+
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, env.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `SELECT set_config('search_path', (SELECT schema FROM public.keyledger_read_model), false);
+		CREATE FUNCTION refuse_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'test: this table refuses writes'; END $$;
+		CREATE TRIGGER refuse_insert BEFORE INSERT ON personal_tokens FOR EACH ROW EXECUTE FUNCTION refuse_insert()`); err != nil {
+		t.Fatal(err)
+	}
+	// Recorded in the log, so it answers success even though the read models lag.
+	alice.Do(t, "POST", "/auth/tokens", map[string]any{"name": "laptop"}).Expect(t, http.StatusCreated)
+
+	var ready struct {
+		Status     string  `json:"status"`
+		Projection string  `json:"projection"`
+		StalledSeq *uint64 `json:"stalled_seq"`
+	}
+	waitFor(t, "readyz to fail", func() bool {
+		r := anon.DoURL(t, "GET", "/readyz", nil)
+		r.JSON(t, &ready)
+		return r.Status == http.StatusServiceUnavailable
+	})
+	if ready.Status != "unavailable" || ready.Projection != "stalled" || ready.StalledSeq == nil || *ready.StalledSeq == 0 {
+		t.Fatalf("readyz while stalled: %+v", ready)
+	}
+	m := anon.DoURL(t, "GET", "/metrics", nil).Expect(t, http.StatusOK)
+	if !strings.Contains(string(m.Body), "\nkeyledger_projection_stalled 1\n") || !strings.Contains(string(m.Body), "\nkeyledger_projection_stalled_seq ") {
+		t.Fatalf("metrics while stalled:\n%s", m.Body)
+	}
+
+	if _, err := conn.Exec(ctx, `DROP TRIGGER refuse_insert ON personal_tokens`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "readyz to recover", func() bool {
+		return anon.DoURL(t, "GET", "/readyz", nil).Status == http.StatusOK
+	})
+	if m := anon.DoURL(t, "GET", "/metrics", nil); !strings.Contains(string(m.Body), "\nkeyledger_projection_stalled 0\n") {
+		t.Fatalf("metrics after recovery:\n%s", m.Body)
+	}
+	var tokens struct {
+		Items []struct{ Name string } `json:"items"`
+	}
+	alice.Do(t, "GET", "/auth/tokens", nil).Expect(t, http.StatusOK).JSON(t, &tokens)
+	if len(tokens.Items) != 1 || tokens.Items[0].Name != "laptop" {
+		t.Fatalf("tokens after recovery %+v", tokens)
+	}
+}
+
+func waitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
