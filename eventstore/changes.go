@@ -1,8 +1,10 @@
 package eventstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -22,12 +24,27 @@ const ChangesSubjectPrefix = "keyledger.changes"
 // headerEventSeq carries the event-log sequence a notice stems from.
 const headerEventSeq = "Kl-Seq"
 
+// DefaultChangesMaxAge is how long the change stream keeps a notice when nobody says
+// otherwise: a week lets a downstream service that was down over a long weekend
+// resume without a gap, and outlasts the 24 hours webhook deliveries are retried for.
+const DefaultChangesMaxAge = 7 * 24 * time.Hour
+
 // ChangeNotice tells that a secret changed. It never holds a value or a mask.
+//
+// The stream stores the secret's name sealed with the organization's data key
+// (NameSealed), never in clear: a subscriber on NATS gets ids only, and Follow (the
+// API's reader, which holds the keyring) opens the name into Name.
 type ChangeNotice struct {
-	Type       string    `json:"type"`
-	OrgID      string    `json:"org_id"`
-	SecretID   string    `json:"secret_id"`
-	Name       string    `json:"name"`
+	Type     string `json:"type"`
+	OrgID    string `json:"org_id"`
+	SecretID string `json:"secret_id"`
+	// Name is the secret's name in clear. Publish never stores it; Follow fills it in.
+	// It is empty on a notice read straight from NATS, and when the name could not be
+	// opened (the organization's keys were shredded).
+	Name string `json:"name"`
+	// NameSealed is the name as the stream stores it, bound to the notice's org,
+	// secret and event sequence. Only the holder of the master key opens it.
+	NameSealed string    `json:"name_sealed,omitempty"`
 	Env        string    `json:"env"`
 	OldVersion int       `json:"old_version"`
 	NewVersion int       `json:"new_version"`
@@ -38,6 +55,12 @@ type ChangeNotice struct {
 	// touched), so that a consumer resuming by event sequence knows when it has them all.
 	Part  int `json:"part"`
 	Parts int `json:"parts"`
+}
+
+// nameAAD binds a sealed name to the notice it belongs to, so that it cannot be
+// copied into a notice of another organization, secret or event.
+func (n ChangeNotice) nameAAD() []byte {
+	return []byte("keyledger/change-name/" + n.OrgID + "/" + n.SecretID + "/" + strconv.FormatUint(n.Seq, 10))
 }
 
 // Subject is the notice's subject; changes that touch no value (a description) go on
@@ -54,29 +77,83 @@ func (n ChangeNotice) Subject() string {
 type Changes struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
+	keys   *Keyring
 }
 
-// Changes opens (or creates) the change-notice stream.
-func (s *Store) Changes(ctx context.Context) (*Changes, error) {
+// ChangesOption adjusts how Changes opens the change stream.
+type ChangesOption func(*changesOptions)
+
+type changesOptions struct {
+	maxAge time.Duration
+}
+
+// WithChangesMaxAge sets how long the change stream keeps a notice; an existing
+// stream with another limit is updated to it. It is for the one place that owns the
+// setting (keyledger serve); other openers keep what the stream has.
+func WithChangesMaxAge(d time.Duration) ChangesOption {
+	return func(o *changesOptions) { o.maxAge = d }
+}
+
+// Changes opens (or creates) the change-notice stream. Without WithChangesMaxAge an
+// existing stream keeps its retention limit, so that a second opener (the HTTP server
+// beside the projector) does not undo what serve configured; a new stream, or an old
+// one that kept notices forever, gets DefaultChangesMaxAge.
+func (s *Store) Changes(ctx context.Context, opts ...ChangesOption) (*Changes, error) {
+	var o changesOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.maxAge < 0 {
+		return nil, fmt.Errorf("change stream max age %s: must be positive", o.maxAge)
+	}
+	maxAge := o.maxAge
+	if maxAge == 0 {
+		current, err := s.changesMaxAge(ctx)
+		if err != nil {
+			return nil, err
+		}
+		maxAge = cmp.Or(current, DefaultChangesMaxAge)
+	}
 	st, err := createStream(ctx, s.js, jetstream.StreamConfig{
 		Name:        ChangesStream,
-		Description: "Keyledger change notices (no values), after projection",
+		Description: "Keyledger change notices (no values, names sealed), after projection",
 		Subjects:    []string{ChangesSubjectPrefix + ".>"},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
-		Duplicates:  DuplicateWindow,
+		MaxAge:      maxAge,
+		// JetStream refuses a duplicate window longer than the max age.
+		Duplicates:  min(DuplicateWindow, maxAge),
 		Replicas:    s.reps,
 		AllowDirect: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", ChangesStream, err)
 	}
-	return &Changes{js: s.js, stream: st}, nil
+	return &Changes{js: s.js, stream: st, keys: s.keys}, nil
+}
+
+// changesMaxAge is the existing change stream's max age, 0 when there is no stream
+// (or it keeps notices forever).
+func (s *Store) changesMaxAge(ctx context.Context) (time.Duration, error) {
+	st, err := s.js.Stream(ctx, ChangesStream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", ChangesStream, err)
+	}
+	return st.CachedInfo().Config.MaxAge, nil
 }
 
 // Publish stores a notice once: a re-publish of the same event's notice (after a
-// projector restart) is de-duplicated by its message id.
+// projector restart) is de-duplicated by its message id. The name is sealed before it
+// is stored; the stored notice carries no name in clear.
 func (c *Changes) Publish(ctx context.Context, n ChangeNotice) error {
+	sealed, err := c.sealName(ctx, n)
+	if err != nil {
+		return err
+	}
+	n.Name, n.NameSealed = "", sealed
 	data, err := json.Marshal(n)
 	if err != nil {
 		return fmt.Errorf("encode change: %w", err)
@@ -88,6 +165,41 @@ func (c *Changes) Publish(ctx context.Context, n ChangeNotice) error {
 		return fmt.Errorf("publish change %s: %w", id, err)
 	}
 	return nil
+}
+
+// sealName seals the notice's name with its organization's existing data key. An
+// organization without one (crypto-shredded while its last events were projected)
+// gets no name rather than a fresh key: a new key would bring a name back to life
+// after the erasure, and one erased org must not stop the projector for everyone.
+func (c *Changes) sealName(ctx context.Context, n ChangeNotice) (string, error) {
+	if n.Name == "" {
+		return "", nil
+	}
+	if _, err := c.keys.dek(ctx, n.OrgID, currentVersion, false); errors.Is(err, ErrNoKey) {
+		return "", nil
+	} else if err != nil {
+		return "", fmt.Errorf("seal change name: %w", err)
+	}
+	sealed, err := c.keys.Seal(ctx, n.OrgID, []byte(n.Name), n.nameAAD())
+	if err != nil {
+		return "", fmt.Errorf("seal change name: %w", err)
+	}
+	return sealed, nil
+}
+
+// openName returns n with its name opened and the sealed form dropped. A name that
+// does not open (its organization's keys were shredded) is left empty: the notice's
+// ids still tell what changed.
+func (c *Changes) openName(ctx context.Context, n ChangeNotice) ChangeNotice {
+	sealed := n.NameSealed
+	n.Name, n.NameSealed = "", ""
+	if sealed == "" {
+		return n
+	}
+	if name, err := c.keys.Open(ctx, n.OrgID, sealed, n.nameAAD()); err == nil {
+		n.Name = string(name)
+	}
+	return n
 }
 
 // startAfter finds the first stream sequence of the change stream whose notice stems
@@ -105,6 +217,12 @@ func (c *Changes) startAfter(ctx context.Context, eventSeq uint64) (uint64, erro
 	for lo < hi {
 		mid := lo + (hi-lo)/2
 		m, err := c.stream.GetMsg(ctx, mid)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			// Expired since Info: retention removes the oldest notices only, so
+			// everything up to here is older than what is asked for.
+			lo = mid + 1
+			continue
+		}
 		if err != nil {
 			return 0, fmt.Errorf("changes get %d: %w", mid, err)
 		}
@@ -119,7 +237,8 @@ func (c *Changes) startAfter(ctx context.Context, eventSeq uint64) (uint64, erro
 }
 
 // Follow delivers an organization's notices for events after afterEventSeq (0: all),
-// in order, then new ones as they come, until ctx ends.
+// in order, then new ones as they come, until ctx ends, with their names opened. A
+// position older than the stream keeps (its max age) starts at the oldest notice kept.
 func (c *Changes) Follow(ctx context.Context, orgID string, afterEventSeq uint64) (<-chan ChangeNotice, error) {
 	start, err := c.startAfter(ctx, afterEventSeq)
 	if err != nil {
@@ -135,7 +254,7 @@ func (c *Changes) Follow(ctx context.Context, orgID string, afterEventSeq uint64
 		if json.Unmarshal(msg.Data(), &n) != nil || n.Seq <= afterEventSeq {
 			return n, false
 		}
-		return n, true
+		return c.openName(ctx, n), true
 	})
 	if err != nil {
 		return nil, fmt.Errorf("follow changes: %w", err)

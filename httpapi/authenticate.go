@@ -101,16 +101,32 @@ type identified struct {
 	csrf string
 }
 
+// credentials are what a request presents to say who it is. They are kept apart from
+// the request so that a long-lived response (the change feed) can check them again
+// after its handler has returned.
+type credentials struct {
+	authorization string // the Authorization header as sent
+	sessionCookie string
+}
+
+func credentialsOf(c *fiber.Ctx) credentials {
+	return credentials{authorization: c.Get(fiber.HeaderAuthorization), sessionCookie: c.Cookies(sessionCookie)}
+}
+
 func (s *Server) identify(c *fiber.Ctx) (identified, error) {
-	ctx := c.UserContext()
-	if h := c.Get(fiber.HeaderAuthorization); h != "" {
+	return s.identifyCredentials(c.UserContext(), credentialsOf(c))
+}
+
+// identifyCredentials finds the caller: a bearer token first, then the session cookie.
+func (s *Server) identifyCredentials(ctx context.Context, cr credentials) (identified, error) {
+	if h := cr.authorization; h != "" {
 		scheme, token, ok := strings.Cut(h, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 			return identified{}, errUnauthenticated()
 		}
 		return s.identifyToken(ctx, strings.TrimSpace(token))
 	}
-	if token := c.Cookies(sessionCookie); token != "" {
+	if token := cr.sessionCookie; token != "" {
 		id, err := s.identifySession(ctx, token)
 		id.ViaCookie = true
 		return id, err

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -14,6 +15,14 @@ import (
 // sseHeartbeat keeps idle change streams (and the proxies on their way) alive.
 const sseHeartbeat = 15 * time.Second
 
+// accessRecheck is how often an open stream checks that its caller still has access.
+// API.md ends a stream within 5 s of the caller losing access; a loss is seen at the
+// next check, which itself may take up to accessCheckTimeout.
+const (
+	accessRecheck      = 2 * time.Second
+	accessCheckTimeout = 2 * time.Second
+)
+
 // changes streams the organization's change notices as Server-Sent Events: an event's
 // id is the event log sequence (on the last notice of that log event), so a client resumes with Last-Event-ID (or
 // ?last_event_id=) and misses nothing. Notices never carry a value or a mask.
@@ -22,6 +31,9 @@ func (s *Server) changes(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// The credentials are checked again while the stream is open: a member removed, a
+	// token revoked or expired, or a session logged out must stop receiving notices.
+	creds := credentialsOf(c)
 	// A new subscriber starts from now (what the read models show); one that resumes
 	// names the last event it saw, and 0 replays the organization's whole feed.
 	raw := c.Get("Last-Event-ID", c.Query("last_event_id"))
@@ -47,6 +59,8 @@ func (s *Server) changes(c *fiber.Ctx) error {
 		defer cancel()
 		beat := time.NewTicker(sseHeartbeat)
 		defer beat.Stop()
+		recheck := time.NewTicker(accessRecheck)
+		defer recheck.Stop()
 		// The opening block names where the stream starts, so that a client that
 		// reconnects before any notice came resumes from here, not from "now".
 		if _, err := fmt.Fprintf(w, ": keyledger change feed\nid: %d\nretry: 2000\n\n", after); err != nil || w.Flush() != nil {
@@ -70,6 +84,13 @@ func (s *Server) changes(c *fiber.Ctx) error {
 				fmt.Fprintf(w, "event: %s\ndata: %s\n\n", n.Type, data)
 			case <-beat.C:
 				fmt.Fprint(w, ": heartbeat\n\n")
+			case <-recheck.C:
+				if !s.streamAllowed(ctx, creds, org.ID) {
+					// Ending the response is the signal: a client that reconnects is
+					// refused (401 or 404) like any other request.
+					return
+				}
+				continue
 			case <-ctx.Done():
 				return
 			}
@@ -80,4 +101,35 @@ func (s *Server) changes(c *fiber.Ctx) error {
 		}
 	})
 	return nil
+}
+
+// streamAllowed runs the request's checks again for an open stream: the credentials
+// (the session in its bucket, a personal token against the log, expiry included) and
+// the caller's access to the organization. Any failure ends the stream, a failed check
+// included: a client resumes with Last-Event-ID and is checked afresh.
+func (s *Server) streamAllowed(ctx context.Context, creds credentials, orgID string) bool {
+	ctx, cancel := context.WithTimeout(ctx, accessCheckTimeout)
+	defer cancel()
+	id, err := s.identifyCredentials(ctx, creds)
+	if err == nil {
+		_, _, err = s.orgAccessOf(ctx, id.identity, orgID)
+	}
+	switch {
+	case err == nil:
+		return true
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		// The stream is ending anyway (client gone, server shutting down).
+	case isAccessLost(err):
+		s.log.Info("change stream closed: the caller lost access", "org", orgID)
+	default:
+		s.log.Warn("change stream closed: access check failed", "org", orgID, "err", err)
+	}
+	return false
+}
+
+// isAccessLost tells a refusal (unauthenticated, not found, forbidden) from a check
+// that could not be made.
+func isAccessLost(err error) bool {
+	p, _ := toProblem(err)
+	return p.Status == fiber.StatusUnauthorized || p.Status == fiber.StatusNotFound || p.Status == fiber.StatusForbidden
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -12,8 +13,12 @@ import (
 // principal is the caller in an organization as the read model knows it. A caller who
 // is neither a member nor a super-admin gets not_found: existence is not leaked.
 func (s *Server) principal(c *fiber.Ctx, orgID string) (domain.Principal, error) {
-	id := identityOf(c)
-	role, err := s.rm.RoleOf(c.UserContext(), orgID, id.UserID)
+	return s.principalOf(c.UserContext(), identityOf(c), orgID)
+}
+
+// principalOf is principal for a caller known outside a request (an open stream).
+func (s *Server) principalOf(ctx context.Context, id identity, orgID string) (domain.Principal, error) {
+	role, err := s.rm.RoleOf(ctx, orgID, id.UserID)
 	if err != nil {
 		return domain.Principal{}, err
 	}
@@ -26,12 +31,16 @@ func (s *Server) principal(c *fiber.Ctx, orgID string) (domain.Principal, error)
 
 // orgAccess is the organization of a request and the caller's place in it.
 func (s *Server) orgAccess(c *fiber.Ctx) (projections.Org, domain.Principal, error) {
-	orgID := c.Params("org")
-	p, err := s.principal(c, orgID)
+	return s.orgAccessOf(c.UserContext(), identityOf(c), c.Params("org"))
+}
+
+// orgAccessOf is orgAccess for a caller known outside a request (an open stream).
+func (s *Server) orgAccessOf(ctx context.Context, id identity, orgID string) (projections.Org, domain.Principal, error) {
+	p, err := s.principalOf(ctx, id, orgID)
 	if err != nil {
 		return projections.Org{}, domain.Principal{}, err
 	}
-	o, err := s.rm.GetOrg(c.UserContext(), orgID)
+	o, err := s.rm.GetOrg(ctx, orgID)
 	if err != nil {
 		return projections.Org{}, domain.Principal{}, err
 	}

@@ -46,7 +46,8 @@ func (n *notices) number(seq uint64) {
 	}
 }
 
-// resolveNames fills in each notice's secret name, inside the batch's transaction.
+// resolveNames fills in each notice's secret name, inside the batch's transaction. The
+// name stays in memory: the change stream's Publish seals it before it is stored.
 func (n *notices) resolveNames(res *batchTx) error {
 	for i := range n.list {
 		c := &n.list[i]

@@ -3,6 +3,9 @@ package projections_test
 import (
 	"context"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -60,11 +63,17 @@ func newRig(tb testing.TB, runProjector bool) *rig {
 
 func (r *rig) startProjector(tb testing.TB, db *projections.DB) context.CancelFunc {
 	tb.Helper()
+	return r.startProjectorWith(tb, projections.NewProjector(db, r.env.Store, nil))
+}
+
+// startProjectorWith runs p until the test ends (or the returned stop is called).
+func (r *rig) startProjectorWith(tb testing.TB, p *projections.Projector) context.CancelFunc {
+	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = projections.NewProjector(db, r.env.Store, nil).Run(ctx)
+		_ = p.Run(ctx)
 	}()
 	stop := func() { cancel(); <-done }
 	tb.Cleanup(stop)
@@ -244,11 +253,18 @@ func TestRowLevelSecurityStopsUnscopedQueries(t *testing.T) {
 }
 
 // Nothing plaintext is stored outside the sealed value: neither the raw JetStream
-// messages nor any Postgres table holds a value, name or description in clear.
+// messages (the event log and the change stream), nor any file of the NATS data
+// directory, nor any Postgres table holds a value, name or description in clear.
 func TestNoPlaintextInLogOrDatabase(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, true)
+	r := newRig(t, false)
 	ctx := context.Background()
+	// The projector publishes change notices, so the change stream is checked too.
+	changes, err := r.env.Store.Changes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.startProjectorWith(t, projections.NewProjector(r.db, r.env.Store, nil).PublishChanges(changes))
 	secrets := []string{"VALUE_dev_8c1f2e", "VALUE_prod_77aa19", "VALUE_new_3b9d0c", "ZEBRA_NAME_Q9", "DESCRIPTION_TEXT_K4"}
 	res, err := r.h.CreateSecret.Handle(ctx, r.owner, commands.CreateSecret{OrgID: r.orgID, Name: "zebra_name_q9", Description: "DESCRIPTION_TEXT_K4",
 		Values: map[domain.Environment]domain.Plaintext{domain.Development: domain.NewPlaintext(secrets[0]), domain.Production: domain.NewPlaintext(secrets[1])}})
@@ -278,6 +294,25 @@ func TestNoPlaintextInLogOrDatabase(t *testing.T) {
 	if count < 4 {
 		t.Fatalf("read %d messages from the log, want at least 4", count)
 	}
+	notices, err := jetstreamext.GetBatch(ctx, r.env.Store.JetStream(), "KEYLEDGER_CHANGES", 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count = 0
+	for m, err := range notices {
+		if err != nil {
+			t.Fatal(err)
+		}
+		count++
+		fmt.Fprintf(&raw, "%s %v %s\n", m.Subject, m.Header, m.Data)
+	}
+	if count < 3 {
+		t.Fatalf("read %d change notices, want at least 3", count)
+	}
+	files := dumpFiles(t, r.env.Dir)
+	if !strings.Contains(files, "keyledger.changes."+r.orgID) {
+		t.Fatal("the data directory dump does not look complete: no change notice subject in it")
+	}
 	var dump strings.Builder
 	conn := connectLive(t, r.url)
 	if _, err := conn.Exec(ctx, `SET keyledger.bypass_rls = 'on'`); err != nil {
@@ -306,12 +341,34 @@ func TestNoPlaintextInLogOrDatabase(t *testing.T) {
 		t.Fatal("the database dump does not look complete: the owner's email is missing")
 	}
 	for _, s := range secrets {
-		for where, text := range map[string]string{"JetStream": raw.String(), "Postgres": dump.String()} {
+		for where, text := range map[string]string{"JetStream": raw.String(), "NATS data dir": files, "Postgres": dump.String()} {
 			if strings.Contains(strings.ToUpper(text), strings.ToUpper(s)) {
 				t.Errorf("%s holds %q in plaintext", where, s)
 			}
 		}
 	}
+}
+
+// dumpFiles returns the raw bytes of every file under dir, as JetStream wrote them.
+func dumpFiles(tb testing.TB, dir string) string {
+	tb.Helper()
+	var all strings.Builder
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		all.Write(b)
+		all.WriteByte('\n')
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return all.String()
 }
 
 // connectLive connects with the search path on the live read-model schema.

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // config is the server's configuration: every flag has a KEYLEDGER_* variable with the
@@ -26,6 +28,10 @@ type config struct {
 	LogLevel          string
 	Replicas          int
 	TrustedProxies    string
+	// ChangesMaxAge is how long the change stream keeps a notice; finish parses it from
+	// changesMaxAge, the flag's text, which also takes days ("7d").
+	ChangesMaxAge time.Duration
+	changesMaxAge string
 }
 
 func envOr(getenv func(string) string, name, def string) string {
@@ -54,6 +60,7 @@ func serverFlags(name string, stderr io.Writer, getenv func(string) string) (*fl
 	fs.StringVar(&c.BootstrapPassword, "bootstrap-admin-password", getenv("KEYLEDGER_BOOTSTRAP_ADMIN_PASSWORD"), "its password (KEYLEDGER_BOOTSTRAP_ADMIN_PASSWORD)")
 	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "KEYLEDGER_LOG_LEVEL", "info"), "debug, info, warn or error (KEYLEDGER_LOG_LEVEL)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", getenv("KEYLEDGER_TRUSTED_PROXIES"), "comma-separated addresses or CIDRs of load balancers whose X-Forwarded-For is believed (KEYLEDGER_TRUSTED_PROXIES)")
+	fs.StringVar(&c.changesMaxAge, "changes-max-age", envOr(getenv, "KEYLEDGER_CHANGES_MAX_AGE", "7d"), "how long the change stream keeps notices, e.g. 7d or 36h (KEYLEDGER_CHANGES_MAX_AGE)")
 	fs.IntVar(&c.Replicas, "replicas", 1, "replicas of the JetStream stream and buckets on an external cluster")
 	return fs, c
 }
@@ -87,5 +94,32 @@ func (c *config) finish() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("set both KEYLEDGER_TLS_CERT and KEYLEDGER_TLS_KEY, or neither")
 	}
+	if c.ChangesMaxAge, err = parseMaxAge(c.changesMaxAge); err != nil {
+		return fmt.Errorf("KEYLEDGER_CHANGES_MAX_AGE: %w", err)
+	}
 	return nil
+}
+
+// parseMaxAge reads a Go duration or a whole number of days ("7d"), the unit a
+// retention is usually thought in. Zero is refused: the change stream must not keep
+// notices forever.
+func parseMaxAge(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a duration such as 7d or 36h", s)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("%q is not a duration such as 7d or 36h", s)
+		}
+	}
+	if d < time.Minute {
+		return 0, fmt.Errorf("%q: the change stream must keep notices at least a minute", s)
+	}
+	return d, nil
 }

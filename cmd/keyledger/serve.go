@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/keyledger/keyledger/eventstore"
 	"github.com/keyledger/keyledger/httpapi"
 	"github.com/keyledger/keyledger/projections"
 	"github.com/keyledger/keyledger/web"
@@ -35,7 +36,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	defer p.close()
 
-	changes, err := p.store.Changes(ctx)
+	// serve owns the change stream's retention: it sets (or updates) the max age.
+	changes, err := p.store.Changes(ctx, eventstore.WithChangesMaxAge(c.ChangesMaxAge))
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,12 @@
 // organization (and optionally one environment), that survives the service's downtime
 // and resumes where it left off. Notices never carry values: a service that needs the
 // new value fetches it with a service token.
+//
+// Notices on NATS carry ids, not names: the stream stores each secret's name sealed with
+// the organization's data key (ChangeNotice.NameSealed), which only Keyledger itself can
+// open, so a subscriber needs no master key and learns no names from NATS. Name is
+// always empty here. A service that wants names keys its work by SecretID, or follows
+// the API's change feed (GET /api/v1/orgs/{org}/changes), which sends them to members.
 package subscriber
 
 import (
@@ -29,7 +35,7 @@ type Options struct {
 	AckWait time.Duration
 }
 
-// Handler handles one notice. Returning an error asks for the notice again (after a
+// Handler handles one notice (ids only: Name is empty, NameSealed opaque). Returning an error asks for the notice again (after a
 // short delay); returning nil acknowledges it for good.
 type Handler func(ctx context.Context, n eventstore.ChangeNotice) error
 

@@ -3,6 +3,7 @@ package subscriber_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -68,5 +69,41 @@ func TestSubscriberResumesAfterDowntime(t *testing.T) {
 	run(10) // and comes back
 	if fmt.Sprint(got) != "[1 2 3 4 5 6 7 8 9 10]" {
 		t.Fatalf("received %v", got)
+	}
+}
+
+// A subscriber on NATS gets ids and no name: the stored notice holds the name sealed,
+// and nothing the handler receives has it in clear.
+func TestSubscriberGetsIDsAndNoName(t *testing.T) {
+	t.Parallel()
+	env := eventstoretest.New(t)
+	ctx := context.Background()
+	org := "22222222-2222-2222-2222-222222222222"
+	// The organization has a data key, as it does once it has events.
+	if _, err := env.Store.Keyring().Seal(ctx, org, []byte("x"), nil); err != nil {
+		t.Fatal(err)
+	}
+	changes, err := env.Store.Changes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const marker = "SUBSCRIBER_MARKER_X4"
+	if err := changes.Publish(ctx, eventstore.ChangeNotice{Type: "secret.created", OrgID: org, SecretID: "secret-1", Name: marker, Env: "staging", NewVersion: 1, Seq: 3, Parts: 1}); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	var got eventstore.ChangeNotice
+	err = subscriber.Run(rctx, env.Store.JetStream(), subscriber.Options{OrgID: org, Durable: "names"},
+		func(_ context.Context, n eventstore.ChangeNotice) error {
+			got = n
+			cancel()
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.SecretID != "secret-1" || got.Seq != 3 || got.Name != "" || strings.Contains(fmt.Sprintf("%+v", got), marker) {
+		t.Fatalf("the subscriber got %+v, want ids and no name", got)
 	}
 }

@@ -204,3 +204,38 @@ func readLines(t *testing.T, rc io.ReadCloser) []string {
 	}
 	return out
 }
+
+// A member removed while following the feed: the server ends the stream, and the
+// client's reconnection is refused, so the stream ends with that refusal.
+func TestChangesEndWhenTheMemberIsRemoved(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	ctx := testContext(t)
+	alice, org := acme(t, s)
+	bob, bobUser := s.signUp(t, "bob@example.com", "Bob")
+	if _, err := alice.AddMember(ctx, org.ID, "bob@example.com", "viewer"); err != nil {
+		t.Fatal(err)
+	}
+	stream, err := bob.Changes(ctx, org.ID, client.FromNow)
+	skipIfMissing(t, err, "changes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	if err := alice.RemoveMember(ctx, org.ID, bobUser.ID); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case _, ok := <-stream.Notices():
+			if ok {
+				continue
+			}
+			wantProblem(t, stream.Err(), http.StatusNotFound, client.CodeNotFound)
+			return
+		case <-deadline:
+			t.Fatal("the removed member's stream is still open")
+		}
+	}
+}

@@ -4,8 +4,9 @@
 //	go run ./deploy/examples/subscriber --nats-url nats://127.0.0.1:4222 --org ORG_ID --env production --durable billing
 //
 // Stop it, change secrets, start it again: it prints every change it missed, in order,
-// once. Notices carry no values; fetch the new value with a service token
-// (GET /api/v1/orgs/ORG/environments/ENV/values) when you need it.
+// once. Notices carry no values, and on NATS no names either (the name is sealed with
+// a key only Keyledger holds): they say which secret id changed. Fetch the new values
+// with a service token (GET /api/v1/orgs/ORG/environments/ENV/values) when you need them.
 package main
 
 import (
@@ -47,8 +48,8 @@ func run(ctx context.Context, url string, opts subscriber.Options) error {
 		return err
 	}
 	return subscriber.Run(ctx, js, opts, func(_ context.Context, n eventstore.ChangeNotice) error {
-		fmt.Printf("seq %d: %s %s in %s, version %d -> %d, by %s at %s\n",
-			n.Seq, n.Type, n.Name, n.Env, n.OldVersion, n.NewVersion, n.ActorID, n.At.Format("15:04:05"))
+		fmt.Printf("seq %d: %s secret %s in %s, version %d -> %d, by %s at %s\n",
+			n.Seq, n.Type, n.SecretID, n.Env, n.OldVersion, n.NewVersion, n.ActorID, n.At.Format("15:04:05"))
 		return nil
 	})
 }
