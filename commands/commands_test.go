@@ -81,7 +81,7 @@ func TestRegisterUserEmailUniqueUnderConcurrency(t *testing.T) {
 	for i := range 20 {
 		wg.Go(func() {
 			_, err := f.h.RegisterUser.Handle(ctx, commands.Meta{}, commands.RegisterUser{
-				Email: "Same@Example.com", Name: fmt.Sprint("user ", i), Password: domain.NewPlaintext("0123456789"),
+				Email: "Same@Example.com", Name: fmt.Sprint("user ", i), Password: domain.NewPlaintext("tall-lamp-seven-oaks"),
 			})
 			errs <- err
 		})
@@ -152,7 +152,7 @@ func TestOutsiderGetsNotFound(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	out, err := f.h.RegisterUser.Handle(ctx, commands.Meta{}, commands.RegisterUser{Email: "out@example.com", Name: "Out", Password: domain.NewPlaintext("0123456789")})
+	out, err := f.h.RegisterUser.Handle(ctx, commands.Meta{}, commands.RegisterUser{Email: "out@example.com", Name: "Out", Password: domain.NewPlaintext("tall-lamp-seven-oaks")})
 	if err != nil {
 		t.Fatal(err)
 	}

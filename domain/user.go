@@ -7,9 +7,6 @@ import (
 	"unicode/utf8"
 )
 
-// MinPasswordLength is the shortest password a user may choose.
-const MinPasswordLength = 10
-
 // User is a platform user. Its id is derived from its email by the commands, so that
 // "one account per email" holds under concurrency.
 type User struct {
@@ -45,17 +42,6 @@ func NormalizeEmail(s string) (string, error) {
 		return "", Invalid("email", "must be a valid email address")
 	}
 	return e, nil
-}
-
-// ValidatePassword checks a new password's length.
-func ValidatePassword(pw string) error {
-	if utf8.RuneCountInString(pw) < MinPasswordLength {
-		return Invalid("password", "must be at least 10 characters")
-	}
-	if len(pw) > 1024 {
-		return Invalid("password", "must be at most 1024 bytes")
-	}
-	return nil
 }
 
 // ValidatePersonName checks a user's display name.

@@ -197,14 +197,39 @@ func exportWriter(format string, w *bufio.Writer) func(projections.AuditEntry) e
 			}
 		}
 		if e.EventID != "" {
-			if err := cw.Write([]string{strconv.FormatUint(e.Seq, 10), e.At.UTC().Format(time.RFC3339Nano), e.Action, e.Outcome,
-				e.ActorEmail, e.SecretID, e.SecretName, e.Env, e.IP, e.UserAgent}); err != nil {
+			if err := cw.Write(csvRow(e)); err != nil {
 				return err
 			}
 		}
 		cw.Flush()
 		return cw.Error()
 	}
+}
+
+// csvRow is one entry as a CSV record, every cell made inert for spreadsheets.
+func csvRow(e projections.AuditEntry) []string {
+	row := []string{strconv.FormatUint(e.Seq, 10), e.At.UTC().Format(time.RFC3339Nano), e.Action, e.Outcome,
+		e.ActorEmail, e.SecretID, e.SecretName, e.Env, e.IP, e.UserAgent}
+	for i, cell := range row {
+		row[i] = csvCell(cell)
+	}
+	return row
+}
+
+// csvCell prefixes with ' a cell that a spreadsheet would read as a formula (or, after
+// a tab or carriage return, as the start of one). Clients choose their user agent and
+// may choose an email such as "=cmd@example.com": without the prefix, an auditor who
+// opens the export would run the formula an attacker wrote. Every cell is treated the
+// same, so a column added later is safe too.
+func csvCell(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	}
+	return s
 }
 
 func (s *Server) verifyAudit(c *fiber.Ctx) error {

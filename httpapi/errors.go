@@ -17,7 +17,9 @@ const (
 	codeCSRF             = "csrf"
 	codeRateLimited      = "rate_limited"
 	codeMethodNotAllowed = "method_not_allowed"
-	codeInternal         = "internal"
+	// codeUnsupportedMediaType refuses a body that is not declared as JSON.
+	codeUnsupportedMediaType = "unsupported_media_type"
+	codeInternal             = "internal"
 )
 
 // errorRow is one row of the error table: a stable code, its status and its title.
@@ -44,6 +46,7 @@ var errorTable = []errorRow{
 	{string(domain.CodeEmailTaken), fiber.StatusConflict, "Email taken"},
 	{string(domain.CodeIdempotencyKeyReused), fiber.StatusUnprocessableEntity, "Idempotency key reused"},
 	{string(domain.CodeTooLarge), fiber.StatusRequestEntityTooLarge, "Too large"},
+	{codeUnsupportedMediaType, fiber.StatusUnsupportedMediaType, "Unsupported media type"},
 	{string(domain.CodeValidation), fiber.StatusUnprocessableEntity, "Validation failed"},
 	{codeRateLimited, fiber.StatusTooManyRequests, "Too many attempts"},
 	{codeInternal, fiber.StatusInternalServerError, "Internal error"},
@@ -146,6 +149,8 @@ func fiberCode(status int) (code, detail string, fields []domain.FieldError) {
 		return codeMethodNotAllowed, "This resource does not support this method.", nil
 	case fiber.StatusRequestEntityTooLarge:
 		return string(domain.CodeTooLarge), "The request body is larger than 1 MiB.", nil
+	case fiber.StatusUnsupportedMediaType:
+		return codeUnsupportedMediaType, "Send the request body as JSON, with Content-Type: application/json.", nil
 	case fiber.StatusBadRequest, fiber.StatusRequestHeaderFieldsTooLarge, fiber.StatusRequestTimeout:
 		return codeInvalidRequest, "The request could not be read.", nil
 	}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"log/slog"
+	"mime"
 	"strings"
 	"time"
 
@@ -77,3 +78,63 @@ func limitBody(c *fiber.Ctx) error {
 // isProbe reports whether a path is polled by orchestrators and scrapers, whose
 // requests are logged at debug level only.
 func isProbe(p string) bool { return p == "/healthz" || p == "/readyz" || p == "/metrics" }
+
+// requireJSONBody refuses a request body that is not declared as JSON with
+// unsupported_media_type. A browser sends text/plain, form and multipart bodies to any
+// site without asking it first (no CORS preflight), so accepting them would let another
+// site log a visitor in as the attacker (login CSRF) or sign accounts up; a JSON
+// content type cannot be sent cross-site without a preflight, which this server never
+// grants. A request without a body (logout, DELETE) needs no Content-Type.
+func requireJSONBody(c *fiber.Ctx) error {
+	if len(c.Request().Body()) == 0 || isJSONMediaType(c.Get(fiber.HeaderContentType)) {
+		return c.Next()
+	}
+	return &apiError{code: codeUnsupportedMediaType,
+		detail: "Send the request body as JSON, with Content-Type: application/json."}
+}
+
+// isJSONMediaType accepts application/json and the structured-syntax suffix
+// application/*+json (RFC 6839), in UTF-8: a charset parameter other than UTF-8 is
+// refused, since the body is read as UTF-8 whatever it says.
+func isJSONMediaType(contentType string) bool {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	sub, ok := strings.CutPrefix(mt, "application/")
+	if !ok || (sub != "json" && !strings.HasSuffix(sub, "+json")) {
+		return false
+	}
+	cs, ok := params["charset"]
+	return !ok || strings.EqualFold(cs, "utf-8") || strings.EqualFold(cs, "utf8")
+}
+
+// rejectStrayCursor answers invalid_request to a cursor sent to a route that does not
+// page: no cursor of it was ever returned, so the cursor is invalid, and ignoring it
+// would hand back a first page as if it were the one asked for.
+func rejectStrayCursor(c *fiber.Ctx) error {
+	if c.Query("cursor") == "" || !isAPIPath(c.Path()) || pages(c.Path()) {
+		return c.Next()
+	}
+	return errInvalidRequest("cursor is not one this server returned: this route does not page.")
+}
+
+// pages reports whether path is a list that pages with a cursor: the secrets grid or
+// the audit trail, /api/v1/orgs/{org}/secrets or /audit. A list that starts to page is
+// added here. Fiber routes paths case-insensitively and with or without a trailing
+// slash, and so does this.
+func pages(path string) bool {
+	rest, ok := strings.CutPrefix(strings.TrimSuffix(strings.ToLower(path), "/"), "/api/v1/orgs/")
+	if !ok {
+		return false
+	}
+	org, list, ok := strings.Cut(rest, "/")
+	if !ok || org == "" {
+		return false
+	}
+	switch list {
+	case "secrets", "audit":
+		return true
+	}
+	return false
+}

@@ -211,6 +211,8 @@ func (s *Server) routes() {
 	app.Use(s.securityHeaders)
 	app.Use(s.requestLog)
 	app.Use(limitBody)
+	app.Use(requireJSONBody)
+	app.Use(rejectStrayCursor)
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
 	app.Get("/metrics", s.serveMetrics)

@@ -86,16 +86,20 @@ func encodeAuditCursor(e AuditEntry) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatUint(e.Seq, 10) + "." + strconv.Itoa(e.Idx)))
 }
 
+// decodeAuditCursor reads "seq.idx" of the last entry of the page before. Sequences
+// and indexes are never negative, and a number written with a sign or leading zeros
+// was not written by encodeAuditCursor.
 func decodeAuditCursor(c string) (int64, int, error) {
 	bad := domain.Invalid("cursor", "is not a cursor this server returned")
-	b, err := base64.RawURLEncoding.DecodeString(c)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(c)
 	if err != nil {
 		return 0, 0, bad
 	}
 	s, i, ok := strings.Cut(string(b), ".")
 	seq, err1 := strconv.ParseInt(s, 10, 64)
 	idx, err2 := strconv.Atoi(i)
-	if !ok || err1 != nil || err2 != nil {
+	if !ok || err1 != nil || err2 != nil || seq < 0 || idx < 0 ||
+		strconv.FormatInt(seq, 10) != s || strconv.Itoa(idx) != i {
 		return 0, 0, bad
 	}
 	return seq, idx, nil

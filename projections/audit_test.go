@@ -16,7 +16,7 @@ import (
 func auditScenario(tb testing.TB, r *rig) (uint64, string, commands.Meta) {
 	tb.Helper()
 	ctx := context.Background()
-	viewerRes, err := r.h.RegisterUser.Handle(ctx, commands.Meta{}, commands.RegisterUser{Email: "viewer@example.com", Name: "Vic Viewer", Password: domain.NewPlaintext("0123456789")})
+	viewerRes, err := r.h.RegisterUser.Handle(ctx, commands.Meta{}, commands.RegisterUser{Email: "viewer@example.com", Name: "Vic Viewer", Password: domain.NewPlaintext("tall-lamp-seven-oaks")})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -18,11 +18,11 @@ import (
 // version of Keyledger (or anything else with the keys) may have.
 func appendRaw(tb testing.TB, r *rig, agg eventstore.Aggregate, ev domain.Event, actor domain.Actor) domain.Recorded {
 	tb.Helper()
-	rec, err := r.env.Store.Append(context.Background(), eventstore.Pending{Aggregate: agg, Unchecked: true, Version: 1, Event: ev, Actor: actor})
+	recs, err := r.env.Store.Append(context.Background(), eventstore.Pending{Aggregate: agg, Unchecked: true, Version: 1, Events: []domain.Event{ev}, Actor: actor})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return rec
+	return recs[0]
 }
 
 // A NUL (or a byte that is not UTF-8) in any text of any event must not stop the

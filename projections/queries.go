@@ -208,10 +208,18 @@ func isUUID(s string) bool {
 
 func encodeCursor(name string) string { return base64.RawURLEncoding.EncodeToString([]byte(name)) }
 
+// decodeCursor reads a grid cursor: the last name of the page before. Any string
+// decodes as base64 of some bytes, so the bytes must also be a secret name as the grid
+// stores it, or garbage would page from an arbitrary point and answer 200.
 func decodeCursor(c string) (string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
+	bad := domain.Invalid("cursor", "is not a cursor this server returned")
+	b, err := base64.RawURLEncoding.Strict().DecodeString(c)
 	if err != nil {
-		return "", domain.Invalid("cursor", "is not a cursor this server returned")
+		return "", bad
+	}
+	name, err := domain.ParseSecretName(string(b))
+	if err != nil || string(name) != string(b) {
+		return "", bad
 	}
 	return string(b), nil
 }

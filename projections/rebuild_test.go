@@ -18,7 +18,7 @@ import (
 func mixedHistory(tb testing.TB, r *rig, rounds int) uint64 {
 	tb.Helper()
 	ctx := context.Background()
-	vres, err := r.h.RegisterUser.Handle(ctx, commands.Meta{}, commands.RegisterUser{Email: "v@example.com", Name: "V", Password: domain.NewPlaintext("0123456789")})
+	vres, err := r.h.RegisterUser.Handle(ctx, commands.Meta{}, commands.RegisterUser{Email: "v@example.com", Name: "V", Password: domain.NewPlaintext("tall-lamp-seven-oaks")})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -32,6 +32,11 @@ type config struct {
 	// changesMaxAge, the flag's text, which also takes days ("7d").
 	ChangesMaxAge time.Duration
 	changesMaxAge string
+	// BehindTLSProxy says that clients reach the server through a load balancer that
+	// terminates TLS: the server listens in plain HTTP, but browsers speak HTTPS.
+	BehindTLSProxy bool
+	// behindTLSProxyEnv is KEYLEDGER_BEHIND_TLS_PROXY as given, checked by finish.
+	behindTLSProxyEnv string
 }
 
 func envOr(getenv func(string) string, name, def string) string {
@@ -61,6 +66,9 @@ func serverFlags(name string, stderr io.Writer, getenv func(string) string) (*fl
 	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "KEYLEDGER_LOG_LEVEL", "info"), "debug, info, warn or error (KEYLEDGER_LOG_LEVEL)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", getenv("KEYLEDGER_TRUSTED_PROXIES"), "comma-separated addresses or CIDRs of load balancers whose X-Forwarded-For is believed (KEYLEDGER_TRUSTED_PROXIES)")
 	fs.StringVar(&c.changesMaxAge, "changes-max-age", envOr(getenv, "KEYLEDGER_CHANGES_MAX_AGE", "7d"), "how long the change stream keeps notices, e.g. 7d or 36h (KEYLEDGER_CHANGES_MAX_AGE)")
+	c.behindTLSProxyEnv = getenv("KEYLEDGER_BEHIND_TLS_PROXY")
+	behind, _ := strconv.ParseBool(c.behindTLSProxyEnv)
+	fs.BoolVar(&c.BehindTLSProxy, "behind-tls-proxy", behind, "clients reach this server over HTTPS through a TLS-terminating load balancer: session cookies get Secure and responses HSTS (KEYLEDGER_BEHIND_TLS_PROXY)")
 	fs.IntVar(&c.Replicas, "replicas", 1, "replicas of the JetStream stream and buckets on an external cluster")
 	return fs, c
 }
@@ -90,6 +98,9 @@ func (c *config) finish() error {
 	}
 	if c.Signup != "open" && c.Signup != "closed" {
 		return fmt.Errorf("KEYLEDGER_SIGNUP must be open or closed, not %q", c.Signup)
+	}
+	if _, err := strconv.ParseBool(c.behindTLSProxyEnv); c.behindTLSProxyEnv != "" && err != nil {
+		return fmt.Errorf("KEYLEDGER_BEHIND_TLS_PROXY must be true or false, not %q", c.behindTLSProxyEnv)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("set both KEYLEDGER_TLS_CERT and KEYLEDGER_TLS_KEY, or neither")
@@ -123,3 +134,11 @@ func parseMaxAge(s string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// secure reports whether browsers reach the server over HTTPS: it serves TLS itself,
+// or a load balancer in front terminates it. Then session cookies are Secure and
+// responses carry Strict-Transport-Security. It is a setting rather than a reading of
+// X-Forwarded-Proto per request: whether the site is HTTPS is a fact of the
+// deployment, and a cookie flag or HSTS that a missing or spoofed header could turn off
+// would fail open.
+func (c *config) secure() bool { return c.TLSCert != "" || c.BehindTLSProxy }

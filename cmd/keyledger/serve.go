@@ -67,7 +67,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		Store:     p.store,
 		Logger:    logger,
 		Signup:    c.Signup,
-		Secure:    c.TLSCert != "",
+		Secure:    c.secure(),
 		Assets:    web.Assets(),
 
 		TrustedProxies: c.proxies(),

@@ -25,7 +25,9 @@ export function SignupPage() {
     e.preventDefault();
     setError(undefined);
     setFieldErrors({});
-    if (password.length < MIN_PASSWORD_LENGTH) {
+    // The server counts characters (code points), not UTF-16 units; it also refuses
+    // blank and common passwords and says why in a field error shown below.
+    if ([...password].length < MIN_PASSWORD_LENGTH) {
       setFieldErrors({ password: `Use at least ${MIN_PASSWORD_LENGTH} characters.` });
       return;
     }
@@ -80,7 +82,7 @@ export function SignupPage() {
             onChange={(e) => setPassword(e.target.value)}
           />
           <div id="signup-password-hint" className={fieldErrors.password ? 'field-error' : 'field-hint'}>
-            {fieldErrors.password ?? `At least ${MIN_PASSWORD_LENGTH} characters.`}
+            {fieldErrors.password ?? `At least ${MIN_PASSWORD_LENGTH} characters, and not a commonly used password.`}
           </div>
         </div>
         {error ? (
