@@ -51,6 +51,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return fmt.Errorf("projector lease: %w", err)
 	}
+	if p.embedded != nil {
+		// Embedded NATS listens on no port and its data dir is locked by this process, so
+		// no other replica can hold the lease: an entry there is a previous life of this
+		// process (kill -9) that will never renew it. Waiting out its TTL would leave the
+		// read models stale for seconds after every restart.
+		if err := lease.TakeOver(ctx); err != nil {
+			return fmt.Errorf("projector lease: %w", err)
+		}
+	}
 	projector := projections.NewProjector(p.db, p.store, logger).PublishChanges(changes).WithLease(lease, projectorLeaseTTL/3)
 	projCtx, stopProjector := context.WithCancel(context.WithoutCancel(ctx))
 	var projWG sync.WaitGroup

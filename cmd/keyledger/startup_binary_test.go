@@ -188,9 +188,10 @@ type server struct {
 	baseURL string
 	// password is the bootstrap admin's, as the welcome message printed it.
 	password string
-	ready    time.Time
-	stderr   *lockedBuffer
-	done     chan struct{}
+	// started is when the process was started, ready when it printed its welcome.
+	started, ready time.Time
+	stderr         *lockedBuffer
+	done           chan struct{}
 }
 
 // lockedBuffer collects a child's stderr while the test reads it.
@@ -223,6 +224,7 @@ func startServer(tb testing.TB, bin string, env []string, args ...string) *serve
 	if err != nil {
 		tb.Fatal(err)
 	}
+	s.started = time.Now()
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
