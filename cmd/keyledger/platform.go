@@ -19,6 +19,7 @@ import (
 	"github.com/keyledger/keyledger/projections"
 	"github.com/keyledger/keyledger/projections/pgcluster"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // platform is everything the server stands on: NATS (embedded or external), the event
@@ -78,11 +79,11 @@ func (p *platform) openLog(ctx context.Context, c *config) error {
 	}
 	p.store, err = eventstore.Open(ctx, p.nc, master, eventstore.Options{Replicas: c.Replicas})
 	if err != nil {
-		return fmt.Errorf("open the event log on %s: %w", natsWhere(c), err)
+		return fmt.Errorf("open the event log on %s: %w%s", natsWhere(c), err, jetStreamHint(err))
 	}
 	p.names, err = p.store.Reservations(ctx)
 	if err != nil {
-		return fmt.Errorf("open the name reservations on %s: %w", natsWhere(c), err)
+		return fmt.Errorf("open the name reservations on %s: %w%s", natsWhere(c), err, jetStreamHint(err))
 	}
 	p.handlers = commands.New(p.store, p.names, time.Now)
 	return nil
@@ -164,6 +165,19 @@ func (p *platform) openNATS(ctx context.Context, c *config) error {
 	p.nc = nc
 	p.closers = append(p.closers, func() { drain(nc) })
 	return nil
+}
+
+// jetStreamHint explains the answers NATS gives when it has no JetStream to offer: "no
+// responders" says nothing to someone who pointed keyledger at a plain NATS server, and
+// a deadline is what a cluster without a JetStream meta leader looks like.
+func jetStreamHint(err error) string {
+	switch {
+	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrJetStreamNotEnabled):
+		return " (is JetStream enabled on that NATS?)"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
+		return " (NATS did not answer in time: is JetStream enabled, and does the cluster have a meta leader?)"
+	}
+	return ""
 }
 
 // natsWhere names the NATS the process uses, for error messages: never with credentials.
