@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -52,20 +55,57 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 		lock.Close()
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
-	if opts.Logger != nil {
-		ns.SetLoggerV2(&natsLogger{l: opts.Logger}, false, false, false)
+	// The logger is set even when the caller wants silence: the server reports why it
+	// could not start (JetStream's files unusable, say) only through it.
+	nl := &natsLogger{l: opts.Logger}
+	if nl.l == nil {
+		nl.l = slog.New(slog.DiscardHandler)
 	}
-	go ns.Start()
-	deadline := 30 * time.Second
-	if d, ok := ctx.Deadline(); ok {
-		deadline = time.Until(d)
-	}
-	if !ns.ReadyForConnections(deadline) {
+	ns.SetLoggerV2(nl, false, false, false)
+	if err := startServer(ctx, ns, nl); err != nil {
 		ns.Shutdown()
 		lock.Close()
-		return nil, fmt.Errorf("embedded nats: not ready after %s", deadline)
+		return nil, fmt.Errorf("embedded nats in %s: %w", opts.Dir, err)
 	}
 	return &Embedded{ns: ns, lock: lock}, nil
+}
+
+// embeddedStartTimeout bounds start-up when ctx has no deadline: recovering a large
+// store after a crash takes a while, but never this long.
+const embeddedStartTimeout = 30 * time.Second
+
+// startServer starts ns and waits until it accepts clients with JetStream enabled.
+// Start returns early when JetStream cannot start; that ends the wait at once, with
+// the reason the server logged, instead of after the whole timeout.
+func startServer(ctx context.Context, ns *server.Server, nl *natsLogger) error {
+	ctx, cancel := context.WithTimeout(ctx, embeddedStartTimeout)
+	defer cancel()
+	started := make(chan struct{})
+	go func() {
+		defer close(started)
+		ns.Start()
+	}()
+	select {
+	case <-started:
+	case <-ctx.Done():
+		return fmt.Errorf("not started: %w", ctx.Err())
+	}
+	if reason := nl.fatal(); reason != "" {
+		return errors.New(reason)
+	}
+	if !ns.JetStreamEnabled() {
+		return errors.New("JetStream did not start")
+	}
+	wait := time.Until(deadlineOf(ctx))
+	if !ns.ReadyForConnections(wait) {
+		return fmt.Errorf("not ready for connections after %s", wait.Round(time.Millisecond))
+	}
+	return nil
+}
+
+func deadlineOf(ctx context.Context) time.Time {
+	d, _ := ctx.Deadline() // always set: startServer adds a timeout
+	return d
 }
 
 // Connect opens a client connection to the embedded server.
@@ -88,27 +128,80 @@ func (e *Embedded) Shutdown() {
 var ErrDirLocked = errors.New("another keyledger process is using this data directory (stop it, or point both at KEYLEDGER_NATS_URL)")
 
 // lockDir takes an exclusive lock on dir, so that two processes never run JetStream on
-// the same files. The lock goes with the process, however it ends.
+// the same files. The lock goes with the process, however it ends. The holder writes
+// its pid into the lock file, so that a refused process can name the one in the way.
 func lockDir(dir string) (*os.File, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("embedded nats dir: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o600)
+	path := filepath.Join(dir, "LOCK")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats lock: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
+		if pid := lockHolder(path); pid > 0 {
+			return nil, fmt.Errorf("%s is locked by process %d: %w", dir, pid, ErrDirLocked)
+		}
 		return nil, fmt.Errorf("%s: %w", dir, ErrDirLocked)
+	}
+	// The pid is a courtesy for the message above: failing to write it costs nothing.
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	return f, nil
 }
 
-type natsLogger struct{ l *slog.Logger }
+// lockHolder reads the pid the lock's holder wrote; 0 when there is none yet.
+func lockHolder(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0
+	}
+	return pid
+}
 
-func (n *natsLogger) Noticef(format string, v ...any) { n.l.Debug(fmt.Sprintf(format, v...)) }
-func (n *natsLogger) Warnf(format string, v ...any)   { n.l.Warn(fmt.Sprintf(format, v...)) }
-func (n *natsLogger) Fatalf(format string, v ...any)  { n.l.Error(fmt.Sprintf(format, v...)) }
-func (n *natsLogger) Errorf(format string, v ...any)  { n.l.Error(fmt.Sprintf(format, v...)) }
-func (n *natsLogger) Debugf(format string, v ...any)  { n.l.Debug(fmt.Sprintf(format, v...)) }
+// natsLogger passes the server's log to slog and keeps the first fatal message, which
+// is how the server says why it stopped starting.
+type natsLogger struct {
+	l *slog.Logger
+
+	mu         sync.Mutex
+	firstFatal string
+}
+
+// fatal is the first fatal message the server logged, or "".
+func (n *natsLogger) fatal() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.firstFatal
+}
+
+func (n *natsLogger) Noticef(format string, v ...any) { n.log(slog.LevelDebug, format, v...) }
+func (n *natsLogger) Warnf(format string, v ...any)   { n.log(slog.LevelWarn, format, v...) }
+func (n *natsLogger) Errorf(format string, v ...any)  { n.log(slog.LevelError, format, v...) }
+func (n *natsLogger) Debugf(format string, v ...any)  { n.log(slog.LevelDebug, format, v...) }
 func (n *natsLogger) Tracef(format string, v ...any)  {}
+
+func (n *natsLogger) Fatalf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	n.mu.Lock()
+	if n.firstFatal == "" {
+		n.firstFatal = msg
+	}
+	n.mu.Unlock()
+	n.l.Error(msg)
+}
+
+func (n *natsLogger) log(level slog.Level, format string, v ...any) {
+	// Formatting costs more than the discarded record: ask first. The server's logger
+	// interface carries no context, so there is none to pass on.
+	if n.l.Enabled(context.Background(), level) {
+		n.l.Log(context.Background(), level, fmt.Sprintf(format, v...))
+	}
+}

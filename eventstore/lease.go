@@ -81,3 +81,17 @@ func (l *Lease) Release(ctx context.Context) error {
 	}
 	return nil
 }
+
+// TakeOver makes this holder the lease's holder at once, whoever holds it now. Only a
+// process that knows no other holder can be alive may call it: one whose embedded NATS
+// holds its data dir's lock, where an entry of another holder is a previous life of
+// this process (killed before it could release) and will never be renewed. Replicas
+// sharing an external NATS must use TryAcquire and wait for the TTL instead.
+func (l *Lease) TakeOver(ctx context.Context) error {
+	rev, err := l.kv.Put(ctx, l.name, []byte(l.holder))
+	if err != nil {
+		return fmt.Errorf("take over lease %s: %w", l.name, err)
+	}
+	l.rev = rev
+	return nil
+}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -25,9 +26,32 @@ func main() {
 		os.Exit(0)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "keyledger:", err)
+		fmt.Fprintln(os.Stderr, "keyledger:", oneLine(err))
 		os.Exit(1)
 	}
+}
+
+// oneLine renders err on one line: a joined error (errors.Join, a driver's several
+// connection attempts) otherwise prints a line per part, and scripts and log
+// collectors read the last line of stderr as the reason.
+func oneLine(err error) string {
+	var b strings.Builder
+	for line := range strings.Lines(err.Error()) {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			// "failed to connect:" followed by its causes reads on as one sentence.
+			if strings.HasSuffix(b.String(), ":") {
+				b.WriteString(" ")
+			} else {
+				b.WriteString("; ")
+			}
+		}
+		b.WriteString(line)
+	}
+	return b.String()
 }
 
 const usage = `Usage: keyledger <command> [flags]

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/keyledger/keyledger/commands"
@@ -17,6 +19,7 @@ import (
 	"github.com/keyledger/keyledger/projections"
 	"github.com/keyledger/keyledger/projections/pgcluster"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // platform is everything the server stands on: NATS (embedded or external), the event
@@ -54,31 +57,36 @@ func openPlatform(ctx context.Context, c *config, logger *slog.Logger) (*platfor
 	return p, nil
 }
 
-// openLog opens the event log only: enough for replays, which need no database.
-func openLog(ctx context.Context, c *config, logger *slog.Logger) (p *platform, err error) {
-	p = &platform{log: logger}
-	defer func() {
-		if err != nil {
-			p.close()
-		}
-	}()
-	master, err := loadMasterKey(c, logger)
-	if err != nil {
+// openLog opens the event log only: enough for replays, which need no database. A
+// failure undoes what was opened so far and returns the reason; p stays a local, so
+// the cleanup never runs on a result that the error return has already set to nil.
+func openLog(ctx context.Context, c *config, logger *slog.Logger) (*platform, error) {
+	p := &platform{log: logger}
+	if err := p.openLog(ctx, c); err != nil {
+		p.close()
 		return nil, err
 	}
+	return p, nil
+}
+
+func (p *platform) openLog(ctx context.Context, c *config) error {
+	master, err := loadMasterKey(c, p.log)
+	if err != nil {
+		return err
+	}
 	if err := p.openNATS(ctx, c); err != nil {
-		return nil, err
+		return err
 	}
 	p.store, err = eventstore.Open(ctx, p.nc, master, eventstore.Options{Replicas: c.Replicas})
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("open the event log on %s: %w%s", natsWhere(c), err, jetStreamHint(err))
 	}
 	p.names, err = p.store.Reservations(ctx)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("open the name reservations on %s: %w%s", natsWhere(c), err, jetStreamHint(err))
 	}
 	p.handlers = commands.New(p.store, p.names, time.Now)
-	return p, nil
+	return nil
 }
 
 func (p *platform) openReadModels(ctx context.Context, c *config) error {
@@ -88,7 +96,7 @@ func (p *platform) openReadModels(ctx context.Context, c *config) error {
 	}
 	p.db, err = projections.Open(ctx, dbURL, p.store.Keyring(), p.log)
 	if err != nil {
-		return err
+		return fmt.Errorf("open the read models: %w", err)
 	}
 	p.closers = append(p.closers, p.db.Close)
 	return nil
@@ -97,18 +105,26 @@ func (p *platform) openReadModels(ctx context.Context, c *config) error {
 func loadMasterKey(c *config, logger *slog.Logger) (eventstore.MasterKey, error) {
 	switch {
 	case c.MasterKey != "":
-		return eventstore.ParseMasterKey(c.MasterKey)
+		k, err := eventstore.ParseMasterKey(c.MasterKey)
+		if err != nil {
+			return eventstore.MasterKey{}, fmt.Errorf("KEYLEDGER_MASTER_KEY: %w", err)
+		}
+		return k, nil
 	case c.MasterKeyFile != "":
 		b, err := os.ReadFile(c.MasterKeyFile)
 		if err != nil {
 			return eventstore.MasterKey{}, fmt.Errorf("master key file: %w", err)
 		}
-		return eventstore.ParseMasterKey(string(b))
+		k, err := eventstore.ParseMasterKey(string(b))
+		if err != nil {
+			return eventstore.MasterKey{}, fmt.Errorf("master key file %s: %w", c.MasterKeyFile, err)
+		}
+		return k, nil
 	case c.Dev:
 		path := filepath.Join(c.DataDir, "master.key")
 		k, created, err := eventstore.GenerateMasterKeyFile(path)
 		if err != nil {
-			return eventstore.MasterKey{}, err
+			return eventstore.MasterKey{}, fmt.Errorf("development master key %s: %w", path, err)
 		}
 		if created {
 			logger.Warn("generated a development master key; keep it safe or lose every secret", "path", path)
@@ -117,14 +133,20 @@ func loadMasterKey(c *config, logger *slog.Logger) (eventstore.MasterKey, error)
 		}
 		return k, nil
 	}
-	return eventstore.MasterKey{}, errors.New("no master key: set KEYLEDGER_MASTER_KEY or KEYLEDGER_MASTER_KEY_FILE (or run serve --dev)")
+	return eventstore.MasterKey{}, errors.New("no master key: set KEYLEDGER_MASTER_KEY or KEYLEDGER_MASTER_KEY_FILE (or use --dev)")
 }
+
+// natsConnectTimeout bounds each attempt to reach an external NATS server, so that a
+// closed port or a silent host ends start-up with a reason instead of a hang.
+const natsConnectTimeout = 5 * time.Second
 
 func (p *platform) openNATS(ctx context.Context, c *config) error {
 	if c.NATSURL != "" {
-		nc, err := nats.Connect(c.NATSURL, nats.Name("keyledger"), nats.MaxReconnects(-1))
+		// nats.Connect takes no context: the timeout bounds each server's dial and
+		// handshake, and without RetryOnFailedConnect a first failure is returned at once.
+		nc, err := nats.Connect(c.NATSURL, nats.Name("keyledger"), nats.MaxReconnects(-1), nats.Timeout(natsConnectTimeout))
 		if err != nil {
-			return fmt.Errorf("connect %s: %w", c.NATSURL, err)
+			return fmt.Errorf("connect to NATS at %s: %w", redactNATSURL(c.NATSURL), withoutURL(err))
 		}
 		p.nc = nc
 		p.closers = append(p.closers, func() { _ = nc.Drain() })
@@ -143,6 +165,56 @@ func (p *platform) openNATS(ctx context.Context, c *config) error {
 	p.nc = nc
 	p.closers = append(p.closers, func() { drain(nc) })
 	return nil
+}
+
+// jetStreamHint explains the answers NATS gives when it has no JetStream to offer: "no
+// responders" says nothing to someone who pointed keyledger at a plain NATS server, and
+// a deadline is what a cluster without a JetStream meta leader looks like.
+func jetStreamHint(err error) string {
+	switch {
+	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrJetStreamNotEnabled):
+		return " (is JetStream enabled on that NATS?)"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
+		return " (NATS did not answer in time: is JetStream enabled, and does the cluster have a meta leader?)"
+	}
+	return ""
+}
+
+// natsWhere names the NATS the process uses, for error messages: never with credentials.
+func natsWhere(c *config) string {
+	if c.NATSURL == "" {
+		return "embedded NATS in " + filepath.Join(c.DataDir, "nats")
+	}
+	return redactNATSURL(c.NATSURL)
+}
+
+// redactNATSURL drops user names, passwords and tokens from a comma-separated list of
+// NATS URLs, so that an error message can name the servers without leaking credentials.
+func redactNATSURL(list string) string {
+	parts := strings.Split(list, ",")
+	for i, raw := range parts {
+		u, err := url.Parse(strings.TrimSpace(raw))
+		switch {
+		case err != nil:
+			parts[i] = "(unparsable URL)"
+		case u.User != nil:
+			u.User = nil
+			parts[i] = u.String()
+		default:
+			parts[i] = u.String()
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// withoutURL drops the URL a *url.Error quotes, which may hold credentials, and keeps
+// its reason.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 // drain drains a connection and waits (bounded) until it is closed, so that the

@@ -29,6 +29,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err := c.finish(); err != nil {
 		return err
 	}
+	// Bad certificate files end start-up before anything is opened, not after the log,
+	// the database and the projector are up.
+	tlsConfig, err := loadTLS(c)
+	if err != nil {
+		return err
+	}
 	logger := newLogger(c.LogLevel, stderr)
 	p, err := openPlatform(ctx, c, logger)
 	if err != nil {
@@ -45,7 +51,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	// lease's TTL when it stops.
 	lease, err := p.store.Lease(ctx, projections.CheckpointName, leaseHolder(), projectorLeaseTTL)
 	if err != nil {
-		return err
+		return fmt.Errorf("projector lease: %w", err)
+	}
+	if p.embedded != nil {
+		// Embedded NATS listens on no port and its data dir is locked by this process, so
+		// no other replica can hold the lease: an entry there is a previous life of this
+		// process (kill -9) that will never renew it. Waiting out its TTL would leave the
+		// read models stale for seconds after every restart.
+		if err := lease.TakeOver(ctx); err != nil {
+			return fmt.Errorf("projector lease: %w", err)
+		}
 	}
 	projector := projections.NewProjector(p.db, p.store, logger).PublishChanges(changes).WithLease(lease, projectorLeaseTTL/3)
 	projCtx, stopProjector := context.WithCancel(context.WithoutCancel(ctx))
@@ -75,7 +90,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	ln, err := listen(c)
+	ln, err := listen(c.Addr, tlsConfig)
 	if err != nil {
 		return err
 	}
@@ -109,20 +124,27 @@ func leaseHolder() string {
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
 }
 
-func listen(c *config) (net.Listener, error) {
-	ln, err := net.Listen("tcp", c.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", c.Addr, err)
-	}
+// loadTLS reads the certificate and key when TLS is configured; nil means plain HTTP.
+func loadTLS(c *config) (*tls.Config, error) {
 	if c.TLSCert == "" {
-		return ln, nil
+		return nil, nil
 	}
 	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
 	if err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("tls: %w", err)
+		return nil, fmt.Errorf("TLS certificate %s and key %s: %w", c.TLSCert, c.TLSKey, err)
 	}
-	return tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}), nil
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+func listen(addr string, tlsConfig *tls.Config) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	if tlsConfig == nil {
+		return ln, nil
+	}
+	return tls.NewListener(ln, tlsConfig), nil
 }
 
 func natsMode(c *config) string {
