@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,7 +23,9 @@ type Lease struct {
 	kv     jetstream.KeyValue
 	name   string
 	holder string
-	rev    uint64
+
+	mu  sync.Mutex // guards rev: renewals and the release may come from different goroutines
+	rev uint64
 }
 
 // Lease opens the lease name for holder; entries expire ttl after their last renewal.
@@ -40,7 +43,7 @@ func (s *Store) Lease(ctx context.Context, name, holder string, ttl time.Duratio
 func (l *Lease) TryAcquire(ctx context.Context) (bool, error) {
 	rev, err := l.kv.Create(ctx, l.name, []byte(l.holder))
 	if err == nil {
-		l.rev = rev
+		l.setRev(rev)
 		return true, nil
 	}
 	if !errors.Is(err, jetstream.ErrKeyExists) {
@@ -56,26 +59,26 @@ func (l *Lease) TryAcquire(ctx context.Context) (bool, error) {
 	if string(e.Value()) != l.holder {
 		return false, nil
 	}
-	l.rev = e.Revision()
+	l.setRev(e.Revision())
 	return true, l.Renew(ctx)
 }
 
 // Renew keeps the lease; ErrLeaseLost when someone else has taken it since.
 func (l *Lease) Renew(ctx context.Context) error {
-	rev, err := l.kv.Update(ctx, l.name, []byte(l.holder), l.rev)
+	rev, err := l.kv.Update(ctx, l.name, []byte(l.holder), l.revision())
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) {
 			return ErrLeaseLost
 		}
 		return fmt.Errorf("renew lease %s: %w", l.name, err)
 	}
-	l.rev = rev
+	l.setRev(rev)
 	return nil
 }
 
 // Release gives the lease up at once, if this holder still has it.
 func (l *Lease) Release(ctx context.Context) error {
-	err := l.kv.Delete(ctx, l.name, jetstream.LastRevision(l.rev))
+	err := l.kv.Delete(ctx, l.name, jetstream.LastRevision(l.revision()))
 	if err != nil && !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("release lease %s: %w", l.name, err)
 	}
@@ -92,6 +95,18 @@ func (l *Lease) TakeOver(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("take over lease %s: %w", l.name, err)
 	}
-	l.rev = rev
+	l.setRev(rev)
 	return nil
+}
+
+func (l *Lease) revision() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.rev
+}
+
+func (l *Lease) setRev(rev uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rev = rev
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -96,7 +97,10 @@ func (p *Projector) Run(ctx context.Context) error {
 func (p *Projector) runLeased(ctx context.Context) {
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var renewing sync.WaitGroup
+	renewing.Add(1)
 	go func() {
+		defer renewing.Done()
 		t := time.NewTicker(p.renewEvery)
 		defer t.Stop()
 		for {
@@ -113,6 +117,10 @@ func (p *Projector) runLeased(ctx context.Context) {
 		}
 	}()
 	_ = p.runLoop(lctx)
+	// The renewal must have stopped before the release: a renewal after it would
+	// take the lease back for a projector that no longer runs.
+	cancel()
+	renewing.Wait()
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer rcancel()
 	if err := p.lease.Release(rctx); err != nil {
