@@ -67,11 +67,13 @@ func (s *Server) registerUser(c *fiber.Ctx, req signupRequest, superadmin bool) 
 		return s.refused(c, err)
 	}
 	s.settle(c, res)
-	u, err := s.rm.GetUser(c.UserContext(), res.ID)
+	// The answer comes from the log, the command's own result: the read models may
+	// not show the new user yet.
+	u, err := commands.LoadUser(c.UserContext(), s.store, res.ID)
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"user": userFromReadModel(u)})
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"user": userJSON{ID: u.ID(), Email: u.Email(), Name: u.Name(), Superadmin: u.Superadmin()}})
 }
 
 type loginRequest struct {

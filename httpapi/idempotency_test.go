@@ -213,7 +213,40 @@ func TestRecordedCommandAnswersSuccessWhileTheReadModelsLag(t *testing.T) {
 		t.Fatalf("update answered from its own result: %s", updated.Body)
 	}
 
+	bob := env.SignUp(t, "bob@example.com", "Bob")
+	env.StopProjector()
+	answers := map[string]*apitest.Response{
+		"/orgs/" + org.ID: alice.Do(t, "PATCH", "/orgs/"+org.ID, map[string]any{"name": "Acme Renamed"}).Expect(t, http.StatusOK),
+		"/orgs/" + org.ID + "/members/" + bob.UserID: func() *apitest.Response {
+			alice.Do(t, "POST", "/orgs/"+org.ID+"/members", map[string]any{"email": bob.Email, "role": "viewer"}).Expect(t, http.StatusCreated)
+			return alice.Do(t, "PATCH", "/orgs/"+org.ID+"/members/"+bob.UserID, map[string]any{"role": "editor"}).Expect(t, http.StatusOK)
+		}(),
+	}
+	newOrg := alice.Do(t, "POST", "/orgs", map[string]any{"name": "Lagging Co"}).Expect(t, http.StatusCreated)
+	var o apitest.Org
+	newOrg.JSON(t, &o)
+	answers["/orgs/"+o.ID] = newOrg
 	env.StartProjector(t)
+	for path, answer := range answers {
+		var fromLog, fromReadModel map[string]any
+		answer.JSON(t, &fromLog)
+		if path == "/orgs/"+org.ID+"/members/"+bob.UserID {
+			var members struct {
+				Items []map[string]any `json:"items"`
+			}
+			alice.Do(t, "GET", "/orgs/"+org.ID+"/members?min_seq="+answer.Header.Get("X-Keyledger-Seq"), nil).Expect(t, http.StatusOK).JSON(t, &members)
+			for _, m := range members.Items {
+				if m["user_id"] == bob.UserID {
+					fromReadModel = m
+				}
+			}
+		} else {
+			alice.Do(t, "GET", path+"?min_seq="+answer.Header.Get("X-Keyledger-Seq"), nil).Expect(t, http.StatusOK).JSON(t, &fromReadModel)
+		}
+		if !reflect.DeepEqual(fromLog, fromReadModel) {
+			t.Fatalf("%s answered while the read models lagged:\n%v\nread model:\n%v", path, fromLog, fromReadModel)
+		}
+	}
 	var got apitest.Secret
 	alice.Do(t, "GET", base+"/"+s.ID+"?min_seq="+updated.Header.Get("X-Keyledger-Seq"), nil).Expect(t, http.StatusOK).JSON(t, &got)
 	var fromReadModel, fromCommand map[string]any

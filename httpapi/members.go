@@ -46,12 +46,14 @@ func (s *Server) listMembers(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"items": out})
 }
 
-func (s *Server) writeMember(c *fiber.Ctx, orgID, userID string) error {
-	m, err := s.rm.GetMember(c.UserContext(), orgID, userID)
+// answerMember answers a command on a membership from its own result: the member as
+// the log holds it at the command's sequence.
+func (s *Server) answerMember(c *fiber.Ctx, orgID string, res commands.Result) error {
+	m, err := commands.MemberAt(c.UserContext(), s.store, orgID, res.ID, res.Seq)
 	if err != nil {
 		return err
 	}
-	return c.JSON(memberOut(m))
+	return c.JSON(memberJSON{UserID: m.UserID, Email: m.Email, Name: m.Name, Role: m.Role, AddedAt: m.AddedAt.UTC()})
 }
 
 type addMemberRequest struct {
@@ -76,7 +78,7 @@ func (s *Server) addMember(c *fiber.Ctx) error {
 	s.settle(c, res)
 	c.Location("/api/v1/orgs/" + orgID + "/members/" + res.ID)
 	c.Status(fiber.StatusCreated)
-	return s.writeMember(c, orgID, res.ID)
+	return s.answerMember(c, orgID, res)
 }
 
 type changeRoleRequest struct {
@@ -98,7 +100,7 @@ func (s *Server) changeMemberRole(c *fiber.Ctx) error {
 		return s.refused(c, err)
 	}
 	s.settle(c, res)
-	return s.writeMember(c, orgID, userID)
+	return s.answerMember(c, orgID, res)
 }
 
 func (s *Server) removeMember(c *fiber.Ctx) error {

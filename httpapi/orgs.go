@@ -85,7 +85,7 @@ func (s *Server) createOrg(c *fiber.Ctx) error {
 	s.settle(c, res)
 	c.Location("/api/v1/orgs/" + res.ID)
 	c.Status(fiber.StatusCreated)
-	return s.writeOrg(c, res.ID)
+	return s.answerOrg(c, res)
 }
 
 func (s *Server) writeOrg(c *fiber.Ctx, orgID string) error {
@@ -98,6 +98,21 @@ func (s *Server) writeOrg(c *fiber.Ctx, orgID string) error {
 		return err
 	}
 	return c.JSON(orgOut(o, p.Role))
+}
+
+// answerOrg answers a command on an organization from its own result: the
+// organization as the log holds it at the command's sequence, not the read model,
+// which may not show it yet.
+func (s *Server) answerOrg(c *fiber.Ctx, res commands.Result) error {
+	o, _, err := commands.OrganizationAt(c.UserContext(), s.store, res.ID, res.Seq)
+	if err != nil {
+		return err
+	}
+	out := orgJSON{ID: o.ID(), Name: o.Name(), RevealPolicy: o.RevealPolicy(), CreatedAt: o.CreatedAt().UTC()}
+	if role := o.Role(identityOf(c).UserID); role != "" {
+		out.Role = &role
+	}
+	return c.JSON(out)
 }
 
 func (s *Server) listOrgs(c *fiber.Ctx) error {
@@ -146,7 +161,7 @@ func (s *Server) updateOrg(c *fiber.Ctx) error {
 		return s.refused(c, err)
 	}
 	s.settle(c, res)
-	return s.writeOrg(c, cmd.OrgID)
+	return s.answerOrg(c, res)
 }
 
 type environmentJSON struct {
