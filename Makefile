@@ -19,7 +19,7 @@ DOMAIN_DIR ?= domain
 # has_script NAME succeeds when web/package.json defines the npm script NAME.
 has_script = node -e 'process.exit(require("./web/package.json").scripts?.[process.argv[1]] ? 0 : 1)' $(1)
 
-.PHONY: build web web-deps run lint check-domain-imports test-go test-web test-e2e e2e-run test test-stress
+.PHONY: build web web-deps run lint check-domain-imports test-go test-web test-e2e e2e-run test test-stress fuzz
 
 ## build: the UI first (go:embed takes whatever is in web/dist), then the binary.
 build:
@@ -68,9 +68,17 @@ check-domain-imports:
 test-go:
 	$(GO) test $(GO_TEST_FLAGS) ./...
 
-## test-stress: long tests behind the stress build tag (100,000-event rebuild and replay).
+## test-stress: long tests behind the stress build tag (100,000-event rebuild and replay,
+## kill -9 twenty times under writers, PostgreSQL down for 30 s), then the hostile-input
+## fuzzer for FUZZTIME.
+FUZZTIME ?= 60s
 test-stress:
 	$(GO) test -tags stress -count=1 -timeout 30m -v -run 'Stress|100k' ./...
+	$(MAKE) fuzz
+
+## fuzz: every command driven with hostile text for FUZZTIME (no 5xx, no stalled projector).
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzHostileText$$' -fuzztime $(FUZZTIME) ./httpapi/
 
 ## test-web: the UI's unit tests.
 test-web: web-deps
