@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
 )
@@ -40,14 +42,12 @@ func (h *CreateServiceTokenHandler) Handle(ctx context.Context, m Meta, c Create
 	if err != nil {
 		return IssuedToken{}, err
 	}
-	id, token, hash, err := issueToken(ServiceTokenPrefix)
-	if err != nil {
-		return IssuedToken{}, err
-	}
+	tokenID := uuid.New()
 	if m.IdempotencyKey != "" {
 		// A retry lands on the same aggregate and finds its first result there; the
 		// token itself is never handed out a second time.
-		id = derivedID("service_token", c.OrgID, m.UserID, m.IdempotencyKey)
+		tokenID = derivedUUID("service_token", c.OrgID, m.UserID, m.IdempotencyKey)
+		id := tokenID.String()
 		l, err := h.log.Load(ctx, serviceTokenAggregate(c.OrgID, id))
 		if err != nil {
 			return IssuedToken{}, err
@@ -58,6 +58,10 @@ func (h *CreateServiceTokenHandler) Handle(ctx context.Context, m Meta, c Create
 		if len(l.Events) > 0 {
 			return IssuedToken{}, errKeyReused()
 		}
+	}
+	id, token, hash, err := issueTokenWithID(ServiceTokenPrefix, tokenID)
+	if err != nil {
+		return IssuedToken{}, err
 	}
 	ev, err := domain.CreateServiceToken(p, c.Name, c.Environments, c.ExpiresAt, hash, h.now())
 	if err != nil {

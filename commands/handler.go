@@ -100,8 +100,10 @@ const maxAttempts = 8
 // idNamespace derives deterministic ids (users from emails, secrets from idempotency keys).
 var idNamespace = uuid.MustParse("6f1c1c52-8f0e-4a47-9d4e-5b0e8f3a7c11")
 
-func derivedID(parts ...string) string {
-	return uuid.NewSHA1(idNamespace, []byte(eventstore.MessageID(parts...))).String()
+func derivedID(parts ...string) string { return derivedUUID(parts...).String() }
+
+func derivedUUID(parts ...string) uuid.UUID {
+	return uuid.NewSHA1(idNamespace, []byte(eventstore.MessageID(parts...)))
 }
 
 // UserIDForEmail is the id of the user with a (normalized) email: deriving it makes

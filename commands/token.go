@@ -23,7 +23,12 @@ const (
 // issueToken makes a new token: prefix, the token's id (32 hex digits) and 32 random
 // bytes. Only the hash of the random part is stored.
 func issueToken(prefix string) (id, token, secretHash string, err error) {
-	u := uuid.New()
+	return issueTokenWithID(prefix, uuid.New())
+}
+
+// issueTokenWithID is issueToken for a token whose id is already decided (derived
+// from an idempotency key): the id is part of the token, so it must be the aggregate's.
+func issueTokenWithID(prefix string, u uuid.UUID) (id, token, secretHash string, err error) {
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
 		return "", "", "", fmt.Errorf("issue token: %w", err)

@@ -173,6 +173,10 @@ func TestServiceTokenReplayNeverHandsOutTheToken(t *testing.T) {
 	if !strings.HasPrefix(issued.Token, "kl_st_") {
 		t.Fatalf("first answer has no token: %s", first.Body)
 	}
+	// The token issued under a key works: its id is the aggregate's.
+	integration := env.Anonymous()
+	integration.Token = issued.Token
+	integration.Do(t, "GET", "/orgs/"+org.ID+"/environments/production/values", nil).Expect(t, http.StatusOK)
 	again := adam.Do(t, "POST", path, body, "Idempotency-Key", "tok").Expect(t, http.StatusCreated)
 	var replayed map[string]any
 	again.JSON(t, &replayed)
