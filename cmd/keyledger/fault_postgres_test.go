@@ -53,25 +53,9 @@ func runPostgresDownTest(t *testing.T, outage time.Duration, writers int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newFaultServer(t)
-	srv.dbURL = dbURL
+	srv := newFaultServer(t, dbURL)
 	srv.start(t)
-	c := &faultClient{base: "http://" + srv.addr, http: &http.Client{Timeout: 30 * time.Second}}
-	var login struct {
-		Token string `json:"token"`
-	}
-	a := c.do("POST", "/auth/login", map[string]any{"email": srv.email, "password": srv.password}, "")
-	if a.status != http.StatusOK || json.Unmarshal(a.body, &login) != nil {
-		t.Fatalf("login: %d %s", a.status, a.body)
-	}
-	c.token = login.Token
-	var org struct {
-		ID string `json:"id"`
-	}
-	a = c.do("POST", "/orgs", map[string]any{"name": "Outage"}, "")
-	if a.status != http.StatusCreated || json.Unmarshal(a.body, &org) != nil {
-		t.Fatalf("create org: %d %s", a.status, a.body)
-	}
+	c, orgID := srv.loginAndCreateOrg(t, "Outage")
 
 	if err := pg.Stop(ctx); err != nil {
 		t.Fatal(err)
@@ -95,7 +79,7 @@ func runPostgresDownTest(t *testing.T, outage time.Duration, writers int) {
 				default:
 				}
 				name := fmt.Sprintf("OUT_W%d_%03d", w, i)
-				a := c.do("POST", "/orgs/"+org.ID+"/secrets", map[string]any{"name": name, "values": map[string]any{"production": "v1-" + name}}, "")
+				a := c.do("POST", "/orgs/"+orgID+"/secrets", map[string]any{"name": name, "values": map[string]any{"production": "v1-" + name}}, "")
 				var s secretState
 				if a.status != http.StatusCreated || json.Unmarshal(a.body, &s) != nil || s.Name != name {
 					mu.Lock()
@@ -103,7 +87,7 @@ func runPostgresDownTest(t *testing.T, outage time.Duration, writers int) {
 					mu.Unlock()
 					continue
 				}
-				b := c.do("PATCH", "/orgs/"+org.ID+"/secrets/"+s.ID, map[string]any{"values": map[string]any{"staging": "v2"}, "expected_version": 1}, "")
+				b := c.do("PATCH", "/orgs/"+orgID+"/secrets/"+s.ID, map[string]any{"values": map[string]any{"staging": "v2"}, "expected_version": 1}, "")
 				var u secretState
 				if b.status != http.StatusOK || json.Unmarshal(b.body, &u) != nil || u.Version != 2 {
 					mu.Lock()
@@ -132,13 +116,11 @@ func runPostgresDownTest(t *testing.T, outage time.Duration, writers int) {
 
 	// The read models catch up: the list shows every acknowledged secret.
 	var caughtUp time.Duration
-	var page struct {
-		Items []secretState `json:"items"`
-	}
+	var items []secretState
 	for time.Since(back) < 60*time.Second {
-		r := c.do("GET", "/orgs/"+org.ID+"/secrets?limit=1000", nil, "")
-		if r.status == http.StatusOK && json.Unmarshal(r.body, &page) == nil && len(page.Items) >= len(acked) {
-			caughtUp = time.Since(back)
+		all, err := c.listSecrets(orgID)
+		if err == nil && len(all) >= len(acked) {
+			caughtUp, items = time.Since(back), all
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -153,7 +135,7 @@ func runPostgresDownTest(t *testing.T, outage time.Duration, writers int) {
 		t.Errorf("read models caught up %v after PostgreSQL returned, promised 5 s", caughtUp)
 	}
 	present := map[string]int{}
-	for _, s := range page.Items {
+	for _, s := range items {
 		if _, dup := present[s.Name]; dup {
 			t.Errorf("%s listed twice", s.Name)
 		}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,7 +47,8 @@ type faultServer struct {
 	log                       *os.File
 }
 
-func newFaultServer(t *testing.T) *faultServer {
+// newFaultServer prepares a server on dbURL ("" for a new test database).
+func newFaultServer(t *testing.T, dbURL string) *faultServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -60,8 +62,11 @@ func newFaultServer(t *testing.T) *faultServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { logFile.Close() })
+	if dbURL == "" {
+		dbURL = pgtest.NewDatabase(t)
+	}
 	s := &faultServer{
-		bin: buildBinary(t), dataDir: filepath.Join(dir, "data"), dbURL: pgtest.NewDatabase(t), addr: addr,
+		bin: buildBinary(t), dataDir: filepath.Join(dir, "data"), dbURL: dbURL, addr: addr,
 		email: "fault@example.com", password: "a long fault-test passphrase " + randomHex(t, 8), log: logFile,
 	}
 	t.Cleanup(func() {
@@ -106,6 +111,28 @@ func (s *faultServer) start(t *testing.T) time.Duration {
 	}
 	t.Fatalf("server not ready within 60 s")
 	return 0
+}
+
+// loginAndCreateOrg logs the bootstrap admin in and creates an organization.
+func (s *faultServer) loginAndCreateOrg(t *testing.T, name string) (*faultClient, string) {
+	t.Helper()
+	c := &faultClient{base: "http://" + s.addr, http: &http.Client{Timeout: 30 * time.Second}}
+	var login struct {
+		Token string `json:"token"`
+	}
+	a := c.do("POST", "/auth/login", map[string]any{"email": s.email, "password": s.password}, "")
+	if a.status != http.StatusOK || json.Unmarshal(a.body, &login) != nil {
+		t.Fatalf("login: %d %s", a.status, a.body)
+	}
+	c.token = login.Token
+	var org struct {
+		ID string `json:"id"`
+	}
+	a = c.do("POST", "/orgs", map[string]any{"name": name}, "")
+	if a.status != http.StatusCreated || json.Unmarshal(a.body, &org) != nil {
+		t.Fatalf("create org: %d %s", a.status, a.body)
+	}
+	return c, org.ID
 }
 
 // kill sends SIGKILL and reaps the process.
@@ -185,6 +212,31 @@ func (c *faultClient) untilAnswered(ctx context.Context, method, path string, bo
 	}
 }
 
+// listSecrets reads every page of an organization's secrets.
+func (c *faultClient) listSecrets(orgID string) ([]secretState, error) {
+	var all []secretState
+	cursor := ""
+	for {
+		path := "/orgs/" + orgID + "/secrets?limit=1000"
+		if cursor != "" {
+			path += "&cursor=" + url.QueryEscape(cursor)
+		}
+		a := c.do("GET", path, nil, "")
+		var page struct {
+			Items      []secretState `json:"items"`
+			NextCursor *string       `json:"next_cursor"`
+		}
+		if a.status != http.StatusOK || json.Unmarshal(a.body, &page) != nil {
+			return nil, fmt.Errorf("list secrets: %d %s", a.status, a.body)
+		}
+		all = append(all, page.Items...)
+		if page.NextCursor == nil {
+			return all, nil
+		}
+		cursor = *page.NextCursor
+	}
+}
+
 // acked is one acknowledged command and the answer it got, for the replay check.
 type acked struct {
 	method, path, key string
@@ -213,24 +265,9 @@ type writerLog struct {
 }
 
 func runKillTest(t *testing.T, plan killTestPlan) {
-	srv := newFaultServer(t)
+	srv := newFaultServer(t, "")
 	firstStart := srv.start(t)
-	c := &faultClient{base: "http://" + srv.addr, http: &http.Client{Timeout: 30 * time.Second}}
-	var login struct {
-		Token string `json:"token"`
-	}
-	a := c.do("POST", "/auth/login", map[string]any{"email": srv.email, "password": srv.password}, "")
-	if a.status != http.StatusOK || json.Unmarshal(a.body, &login) != nil {
-		t.Fatalf("login: %d %s", a.status, a.body)
-	}
-	c.token = login.Token
-	var org struct {
-		ID string `json:"id"`
-	}
-	a = c.do("POST", "/orgs", map[string]any{"name": "Faults"}, "org-1")
-	if a.status != http.StatusCreated || json.Unmarshal(a.body, &org) != nil {
-		t.Fatalf("create org: %d %s", a.status, a.body)
-	}
+	c, orgID := srv.loginAndCreateOrg(t, "Faults")
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -239,7 +276,7 @@ func runKillTest(t *testing.T, plan killTestPlan) {
 	var wg sync.WaitGroup
 	for w := range plan.writers {
 		logs[w] = &writerLog{secrets: map[string]*secretState{}, values: map[string]string{}}
-		wg.Go(func() { runWriter(ctx, c, org.ID, w, logs[w], &retries) })
+		wg.Go(func() { runWriter(ctx, c, orgID, w, logs[w], &retries) })
 	}
 
 	var restarts []time.Duration
@@ -273,15 +310,12 @@ func runKillTest(t *testing.T, plan killTestPlan) {
 
 	// Every acknowledged secret is there exactly once, at the version its
 	// acknowledged commands made, with the last acknowledged value.
-	var page struct {
-		Items []secretState `json:"items"`
-	}
-	a = c.untilAnswered(context.Background(), "GET", "/orgs/"+org.ID+"/secrets?limit=1000", nil, "", &retries)
-	if a.status != http.StatusOK || json.Unmarshal(a.body, &page) != nil {
-		t.Fatalf("list: %d %s", a.status, a.body)
+	items, err := c.listSecrets(orgID)
+	if err != nil {
+		t.Fatal(err)
 	}
 	present := map[string]secretState{}
-	for _, s := range page.Items {
+	for _, s := range items {
 		if _, dup := present[s.Name]; dup {
 			t.Errorf("secret %s listed twice", s.Name)
 		}
@@ -302,7 +336,7 @@ func runKillTest(t *testing.T, plan killTestPlan) {
 			var rev struct {
 				Value string `json:"value"`
 			}
-			r := c.untilAnswered(context.Background(), "POST", "/orgs/"+org.ID+"/secrets/"+s.ID+"/reveal", map[string]any{"env": "production"}, "", &retries)
+			r := c.untilAnswered(context.Background(), "POST", "/orgs/"+orgID+"/secrets/"+s.ID+"/reveal", map[string]any{"env": "production"}, "", &retries)
 			if r.status != http.StatusOK || json.Unmarshal(r.body, &rev) != nil || rev.Value != l.values[name] {
 				t.Errorf("secret %s reveals %d %s, acknowledged value %q", name, r.status, r.body, l.values[name])
 			}
