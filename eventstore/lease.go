@@ -19,13 +19,42 @@ var ErrLeaseLost = errors.New("eventstore: lease lost")
 // Lease is a named, expiring claim in NATS KV: whoever creates the key holds it, and
 // keeps it by rewriting it (at the revision it last wrote) before the bucket's TTL
 // lets it expire. A holder that stops renewing loses it within the TTL.
+//
+// Revisions are the KV stream's sequences, so they only grow: every write of the key,
+// by any holder, gets a revision above all earlier ones, even after the entry expired.
+// A holder's revision therefore orders its tenure against every other holder's, which
+// makes it a fencing token for whatever the holder writes elsewhere (see Status).
 type Lease struct {
 	kv     jetstream.KeyValue
 	name   string
 	holder string
+	ttl    time.Duration
 
-	mu  sync.Mutex // guards rev: renewals and the release may come from different goroutines
+	mu  sync.Mutex // guards the fields below: renewals, releases and readers run on different goroutines
 	rev uint64
+	// held is whether this holder's last write or read of the key found it its own.
+	held bool
+	// seenHolder and seenRev are the key's holder and revision when last written or
+	// read (empty and 0: nobody held it), seenAt when that revision was first seen here.
+	seenHolder string
+	seenRev    uint64
+	seenAt     time.Time
+}
+
+// LeaseStatus is what a lease's holder last knew of it, for logs and metrics.
+type LeaseStatus struct {
+	// Holder is who holds the lease as last seen; "" when nobody did.
+	Holder string
+	// Held is whether this process holds it: it wrote the key last, and less than
+	// the TTL ago. A holder whose renewals fail stops counting itself after the TTL,
+	// when another replica may have taken it.
+	Held bool
+	// Revision is the key's revision as last seen; 0 when nobody held it.
+	Revision uint64
+	// RenewedAt is when this process first saw that revision (wrote or read it): the
+	// lease's age is the time since. It is this process's clock, not the server's, so
+	// a clock skew between replicas does not show as an old or young lease.
+	RenewedAt time.Time
 }
 
 // Lease opens the lease name for holder; entries expire ttl after their last renewal.
@@ -36,14 +65,14 @@ func (s *Store) Lease(ctx context.Context, name, holder string, ttl time.Duratio
 	if err != nil {
 		return nil, fmt.Errorf("leases bucket: %w", err)
 	}
-	return &Lease{kv: kv, name: name, holder: holder}, nil
+	return &Lease{kv: kv, name: name, holder: holder, ttl: ttl}, nil
 }
 
 // TryAcquire takes the lease if nobody holds it, and reports whether this holder has it.
 func (l *Lease) TryAcquire(ctx context.Context) (bool, error) {
 	rev, err := l.kv.Create(ctx, l.name, []byte(l.holder))
 	if err == nil {
-		l.setRev(rev)
+		l.wrote(rev)
 		return true, nil
 	}
 	if !errors.Is(err, jetstream.ErrKeyExists) {
@@ -51,16 +80,23 @@ func (l *Lease) TryAcquire(ctx context.Context) (bool, error) {
 	}
 	e, err := l.kv.Get(ctx, l.name)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		l.saw("", 0)
 		return false, nil // expired in between: the next try may win it
 	}
 	if err != nil {
 		return false, fmt.Errorf("acquire lease %s: %w", l.name, err)
 	}
 	if string(e.Value()) != l.holder {
+		l.saw(string(e.Value()), e.Revision())
 		return false, nil
 	}
-	l.setRev(e.Revision())
-	return true, l.Renew(ctx)
+	// The entry is this holder's own, from before a renewal failed: take it back at
+	// its revision, which no other holder can have written since.
+	l.wrote(e.Revision())
+	if err := l.Renew(ctx); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // Renew keeps the lease; ErrLeaseLost when someone else has taken it since.
@@ -68,11 +104,12 @@ func (l *Lease) Renew(ctx context.Context) error {
 	rev, err := l.kv.Update(ctx, l.name, []byte(l.holder), l.revision())
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) {
+			l.lost()
 			return ErrLeaseLost
 		}
 		return fmt.Errorf("renew lease %s: %w", l.name, err)
 	}
-	l.setRev(rev)
+	l.wrote(rev)
 	return nil
 }
 
@@ -82,6 +119,7 @@ func (l *Lease) Release(ctx context.Context) error {
 	if err != nil && !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("release lease %s: %w", l.name, err)
 	}
+	l.lost()
 	return nil
 }
 
@@ -95,8 +133,28 @@ func (l *Lease) TakeOver(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("take over lease %s: %w", l.name, err)
 	}
-	l.setRev(rev)
+	l.wrote(rev)
 	return nil
+}
+
+// Holder is the name this lease holds under.
+func (l *Lease) Holder() string { return l.holder }
+
+// TTL is how long the lease lasts after its last renewal.
+func (l *Lease) TTL() time.Duration { return l.ttl }
+
+// Status is what this process last knew of the lease. Its Revision, read right after
+// TryAcquire said the lease is held, is a fencing token: any later holder's revisions
+// are higher.
+func (l *Lease) Status() LeaseStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return LeaseStatus{
+		Holder:    l.seenHolder,
+		Held:      l.held && time.Since(l.seenAt) < l.ttl,
+		Revision:  l.seenRev,
+		RenewedAt: l.seenAt,
+	}
 }
 
 func (l *Lease) revision() uint64 {
@@ -105,8 +163,36 @@ func (l *Lease) revision() uint64 {
 	return l.rev
 }
 
-func (l *Lease) setRev(rev uint64) {
+// wrote records that this holder wrote (or found its own) entry at rev.
+func (l *Lease) wrote(rev uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.rev = rev
+	l.rev, l.held = rev, true
+	l.seenLocked(l.holder, rev)
+}
+
+// saw records another holder's entry (or none) found while trying to acquire.
+func (l *Lease) saw(holder string, rev uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.held = false
+	l.seenLocked(holder, rev)
+}
+
+// lost records that this holder no longer has the lease (taken or released); who
+// has it now is learnt on the next TryAcquire.
+func (l *Lease) lost() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.held = false
+	if l.seenHolder == l.holder {
+		l.seenLocked("", 0)
+	}
+}
+
+func (l *Lease) seenLocked(holder string, rev uint64) {
+	if holder != l.seenHolder || rev != l.seenRev || l.seenAt.IsZero() {
+		l.seenAt = time.Now()
+	}
+	l.seenHolder, l.seenRev = holder, rev
 }

@@ -82,3 +82,117 @@ func TestLeaseTakeOverReplacesAStaleHolder(t *testing.T) {
 		t.Fatalf("new holder renewing: %v", err)
 	}
 }
+
+// The lease's revisions are its fencing tokens: they must grow across holders, across
+// an expiry (a holder killed without releasing), a release and a take-over, or a
+// paused old holder could not be told from the current one.
+func TestLeaseRevisionsGrowAcrossHolders(t *testing.T) {
+	t.Parallel()
+	s := eventstoretest.New(t).Store
+	ctx := context.Background()
+	const ttl = time.Second
+	open := func(holder string) *eventstore.Lease {
+		t.Helper()
+		l, err := s.Lease(ctx, "job", holder, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	a, b, c := open("a"), open("b"), open("c")
+	if ok, err := a.TryAcquire(ctx); !ok || err != nil {
+		t.Fatalf("a: %v %v", ok, err)
+	}
+	first := a.Status().Revision
+	if err := a.Renew(ctx); err != nil {
+		t.Fatal(err)
+	}
+	renewed := a.Status().Revision
+	if renewed <= first {
+		t.Fatalf("renewal revision %d, want above %d", renewed, first)
+	}
+	// a stops renewing without releasing, as after kill -9: b gets the lease once the
+	// entry expires, at a higher revision.
+	deadline := time.Now().Add(5 * ttl)
+	for {
+		ok, err := b.TryAcquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("b never got the expired lease")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	afterExpiry := b.Status().Revision
+	if afterExpiry <= renewed {
+		t.Fatalf("revision after expiry %d, want above %d", afterExpiry, renewed)
+	}
+	if err := b.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := c.TryAcquire(ctx); !ok || err != nil {
+		t.Fatalf("c after release: %v %v", ok, err)
+	}
+	afterRelease := c.Status().Revision
+	if afterRelease <= afterExpiry {
+		t.Fatalf("revision after release %d, want above %d", afterRelease, afterExpiry)
+	}
+	if err := a.TakeOver(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if tookOver := a.Status().Revision; tookOver <= afterRelease {
+		t.Fatalf("revision after take-over %d, want above %d", tookOver, afterRelease)
+	}
+}
+
+// Status says who holds the lease, whether this process does, and since when the
+// revision it last saw was written: what the standby logs and /metrics show.
+func TestLeaseStatus(t *testing.T) {
+	t.Parallel()
+	s := eventstoretest.New(t).Store
+	ctx := context.Background()
+	const ttl = time.Second
+	a, err := s.Lease(ctx, "job", "a", ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Lease(ctx, "job", "b", ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := b.Status(); st.Held || st.Holder != "" || st.Revision != 0 {
+		t.Fatalf("before any try: %+v, want nothing known", st)
+	}
+	if ok, err := a.TryAcquire(ctx); !ok || err != nil {
+		t.Fatalf("a: %v %v", ok, err)
+	}
+	held := a.Status()
+	if !held.Held || held.Holder != "a" || held.Revision == 0 || time.Since(held.RenewedAt) > ttl {
+		t.Fatalf("holder's status: %+v", held)
+	}
+	if ok, err := b.TryAcquire(ctx); ok || err != nil {
+		t.Fatalf("b while a holds: %v %v", ok, err)
+	}
+	if st := b.Status(); st.Held || st.Holder != "a" || st.Revision != held.Revision {
+		t.Fatalf("standby's status: %+v, want a's lease at %d", st, held.Revision)
+	}
+	// Without renewals a stops counting itself the holder once the TTL has passed,
+	// whether or not it has heard that it lost the lease.
+	time.Sleep(ttl + 100*time.Millisecond)
+	if st := a.Status(); st.Held {
+		t.Fatalf("a's status a TTL after its last renewal: %+v, want not held", st)
+	}
+	if err := a.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := b.TryAcquire(ctx); !ok || err != nil {
+		t.Fatalf("b after a's lease ended: %v %v", ok, err)
+	}
+	if st := b.Status(); !st.Held || st.Holder != "b" || st.Revision <= held.Revision {
+		t.Fatalf("b's status as holder: %+v", st)
+	}
+}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/keyledger/keyledger/eventstore"
 )
 
 // metrics are the server's counters, exposed at /metrics in the Prometheus text
@@ -50,6 +52,10 @@ func (s *Server) serveMetrics(c *fiber.Ctx) error {
 		fmt.Fprintf(&b, "keyledger_projection_stalled 0\n")
 	}
 
+	if l, ok := s.projectorLease(); ok {
+		writeLeaseMetrics(&b, metric, l)
+	}
+
 	ctx, cancel := context.WithTimeout(c.UserContext(), readyTimeout)
 	defer cancel()
 	head, herr := s.store.LastSeq(ctx)
@@ -73,4 +79,46 @@ func (s *Server) serveMetrics(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, "text/plain; version=0.0.4; charset=utf-8")
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.SendString(b.String())
+}
+
+// projectorLeaseReporter is what /metrics and /readyz ask of a read model whose
+// projector runs under a lease in this process (projections.DB does when serve wires
+// a lease); without it nothing about the lease is shown.
+type projectorLeaseReporter interface {
+	ProjectorLease() (eventstore.LeaseStatus, bool)
+}
+
+func (s *Server) projectorLease() (eventstore.LeaseStatus, bool) {
+	r, ok := s.rm.(projectorLeaseReporter)
+	if !ok {
+		return eventstore.LeaseStatus{}, false
+	}
+	return r.ProjectorLease()
+}
+
+// writeLeaseMetrics shows who projects and how fresh the lease is. The age is what a
+// failover alert wants: it grows past the lease's TTL only when the holder stopped
+// renewing and no standby has taken over.
+func writeLeaseMetrics(b *strings.Builder, metric func(name, typ, help string), l eventstore.LeaseStatus) {
+	metric("keyledger_projector_lease_held", "gauge", "1 while this replica holds the projector lease (and so projects), else 0.")
+	held := 0
+	if l.Held {
+		held = 1
+	}
+	fmt.Fprintf(b, "keyledger_projector_lease_held %d\n", held)
+	if l.Holder == "" {
+		return // nobody holds it as last seen: no holder and no age to tell
+	}
+	metric("keyledger_projector_lease_holder", "gauge", "Always 1; the holder label names the replica that holds the projector lease, as last seen.")
+	fmt.Fprintf(b, "keyledger_projector_lease_holder{holder=\"%s\"} 1\n", escapeLabel(l.Holder))
+	metric("keyledger_projector_lease_revision", "gauge", "The projector lease's revision as last seen: the holder's fencing token grows with every holder.")
+	fmt.Fprintf(b, "keyledger_projector_lease_revision %d\n", l.Revision)
+	metric("keyledger_projector_lease_age_seconds", "gauge", "Seconds since this replica last saw the projector lease renewed.")
+	fmt.Fprintf(b, "keyledger_projector_lease_age_seconds %.3f\n", time.Since(l.RenewedAt).Seconds())
+}
+
+// escapeLabel escapes a label value for the Prometheus text format. The holder comes
+// from NATS, where any client may have written it, so it is escaped, not trusted.
+func escapeLabel(v string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(v)
 }

@@ -29,6 +29,17 @@ type readiness struct {
 	// the logs, not in this public body).
 	Projection string  `json:"projection"`
 	StalledSeq *uint64 `json:"stalled_seq,omitempty"`
+	// ProjectorLease says which replica projects, when this process runs a leased
+	// projector: operators ask any replica behind the load balancer and learn which
+	// one to look at. It does not affect Status: a standby is as ready as the holder.
+	ProjectorLease *leaseReadiness `json:"projector_lease,omitempty"`
+}
+
+// leaseReadiness is the projector lease as /readyz shows it. Holder is "" while nobody
+// holds it (between a holder's end and the next one's start).
+type leaseReadiness struct {
+	Holder string `json:"holder"`
+	Held   bool   `json:"held_here"`
 }
 
 // projectionHealth is what /readyz and /metrics ask of a read model that runs a
@@ -58,6 +69,9 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	r := readiness{Status: "ready", NATS: "ok", Postgres: "ok", Projection: "ok"}
 	if st, stalled := s.projectionStall(); stalled {
 		r.Projection, r.Status, r.StalledSeq = "stalled", "unavailable", &st.Seq
+	}
+	if l, ok := s.projectorLease(); ok {
+		r.ProjectorLease = &leaseReadiness{Holder: l.Holder, Held: l.Held}
 	}
 	head, err := s.store.LastSeq(ctx)
 	if err != nil {

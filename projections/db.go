@@ -39,6 +39,8 @@ type DB struct {
 	lastPoll time.Time
 	// stall is set while this process's live projector cannot advance.
 	stall *Stall
+	// lease is the lease this process's live projector runs under, if any.
+	lease leaseStatus
 }
 
 // Open connects to databaseURL, applies migrations and returns the read model.
@@ -261,6 +263,33 @@ func (db *DB) Checkpoint(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("checkpoint: %w", err)
 	}
 	return uint64(seq), nil
+}
+
+// claimCheckpoint records fence, a projector's lease revision, as the live read
+// models' fence unless a higher one is there already (ErrFenced then). From then on
+// a projector with a lower revision, one that lost its lease while paused, cannot
+// commit (applyBatch checks under the same row's lock).
+func (db *DB) claimCheckpoint(ctx context.Context, fence uint64) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, setSearchPath); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO projection_checkpoints (name, seq, fence) VALUES ($1, 0, $2)
+			ON CONFLICT (name) DO UPDATE SET fence = EXCLUDED.fence WHERE projection_checkpoints.fence <= EXCLUDED.fence`,
+			CheckpointName, int64(fence))
+		if err != nil || tag.RowsAffected() == 1 {
+			return err
+		}
+		var stored int64
+		if err := tx.QueryRow(ctx, `SELECT fence FROM projection_checkpoints WHERE name = $1`, CheckpointName).Scan(&stored); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: read models claimed by lease revision %d, this projector's is %d", ErrFenced, stored, fence)
+	})
+	if err != nil && !errors.Is(err, ErrFenced) {
+		return fmt.Errorf("claim read models at lease revision %d: %w", fence, err)
+	}
+	return err
 }
 
 // notify records that the read models reached seq and wakes waiters.

@@ -25,7 +25,7 @@ func TestProjectorLeaseFailsOver(t *testing.T) {
 		pctx, cancel := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		wg.Go(func() {
-			_ = projections.NewProjector(r.db, r.env.Store, nil).WithLease(lease, 300*time.Millisecond).Run(pctx)
+			_ = projections.NewProjector(r.db, r.env.Store, nil).WithLease(lease, 300*time.Millisecond, 300*time.Millisecond).Run(pctx)
 		})
 		stop := func() { cancel(); wg.Wait() }
 		t.Cleanup(stop)

@@ -16,6 +16,10 @@ import (
 // errBehind means the follower is ahead of the checkpoint and must restart from it.
 var errBehind = errors.New("projection checkpoint is behind the follower")
 
+// ErrFenced means a projector holding a newer lease has claimed the read models: this
+// one lost its lease (it was paused, say, past the lease's TTL) and must not commit.
+var ErrFenced = errors.New("projections: fenced off by a newer projector lease")
+
 // maxBatch bounds how many events one transaction applies.
 const maxBatch = 500
 
@@ -39,6 +43,11 @@ type Projector struct {
 	// lease, when set, keeps this projector idle unless it holds it.
 	lease      projectorLease
 	renewEvery time.Duration
+	pollEvery  time.Duration
+	// fence is the lease revision of the current tenure (0 without a lease): the
+	// checkpoint row keeps the highest fence that claimed it, and a batch commits
+	// only while its fence is not below that. Only Run's goroutine uses it.
+	fence uint64
 	// failures counts the attempts in a row that failed without applying an event;
 	// next is the first sequence the current attempt tries to apply; failingSince is
 	// when the current run of failures began. Only runLoop's goroutine uses them.
@@ -55,68 +64,105 @@ func NewProjector(db *DB, events eventFollower, logger *slog.Logger) *Projector 
 	return &Projector{db: db, events: events, log: logger}
 }
 
-// projectorLease is a lease that makes one replica the active projector.
+// projectorLease is a lease that makes one replica the active projector. Its
+// Status().Revision right after TryAcquire holds is the tenure's fencing token.
 type projectorLease interface {
 	TryAcquire(ctx context.Context) (bool, error)
 	Renew(ctx context.Context) error
 	Release(ctx context.Context) error
+	Status() eventstore.LeaseStatus
 }
 
 // WithLease makes the projector run only while it holds lease, renewing it every
-// renewEvery (a third of the lease's TTL, say). Replicas without the lease wait and
-// take over when the holder stops; their read-your-writes waits poll the checkpoint.
-func (p *Projector) WithLease(lease projectorLease, renewEvery time.Duration) *Projector {
-	p.lease, p.renewEvery = lease, renewEvery
+// renewEvery (a quarter of the lease's TTL, say, so that three renewals in a row may
+// fail before it expires). Replicas without the lease try to take it every pollEvery,
+// and so take over at most pollEvery after the holder's entry expires; meanwhile their
+// read-your-writes waits poll the checkpoint.
+func (p *Projector) WithLease(lease projectorLease, renewEvery, pollEvery time.Duration) *Projector {
+	p.lease, p.renewEvery, p.pollEvery = lease, renewEvery, pollEvery
 	return p
 }
 
 // Run applies events until ctx ends. After an error (Postgres or NATS unreachable) it
 // starts again from the checkpoint, so it neither skips nor applies an event twice.
+// Without a lease it returns ErrFenced (wrapped) if a leased projector has claimed the
+// read models it writes.
 func (p *Projector) Run(ctx context.Context) error {
 	if p.lease == nil {
 		return p.runLoop(ctx)
 	}
+	if p.schema == "" {
+		p.db.reportLease(p.lease)
+		defer p.db.reportLease(nil)
+	}
+	standby := standbyLog{log: p.log}
 	for {
 		held, err := p.lease.TryAcquire(ctx)
-		if err != nil && ctx.Err() == nil {
-			p.log.Warn("projector lease", "err", err)
-		}
-		if held {
-			p.log.Info("projector lease acquired: projecting")
+		switch {
+		case err != nil && ctx.Err() == nil:
+			standby.failed(err)
+		case held:
+			standby.reset()
 			p.runLeased(ctx)
+		case err == nil:
+			standby.note(p.lease.Status())
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(p.renewEvery):
+		case <-time.After(p.pollEvery):
 		}
 	}
 }
 
-// runLeased projects until ctx ends or the lease is lost, then gives the lease up.
+// standbyLog says once that this replica stands by, and again when the holder changes,
+// instead of on every poll; likewise for failed tries (NATS unreachable), which it
+// repeats only every standbyErrorEvery tries.
+type standbyLog struct {
+	log      *slog.Logger
+	logged   bool
+	holder   string
+	failures int
+}
+
+// standbyErrorEvery is how many failed tries in a row pass between two warnings.
+const standbyErrorEvery = 40
+
+func (s *standbyLog) failed(err error) {
+	if s.failures%standbyErrorEvery == 0 {
+		s.log.Warn("projector lease: cannot reach it", "err", err, "tries", s.failures+1)
+	}
+	s.failures++
+}
+
+func (s *standbyLog) note(st eventstore.LeaseStatus) {
+	s.failures = 0
+	if s.logged && (st.Holder == "" || st.Holder == s.holder) {
+		return
+	}
+	holder := st.Holder
+	if holder == "" {
+		holder = "unknown (expiring)"
+	}
+	s.log.Info("projector standing by: another replica holds the lease", "holder", holder, "revision", st.Revision)
+	s.logged, s.holder = true, st.Holder
+}
+
+func (s *standbyLog) reset() { s.logged, s.holder, s.failures = false, "", 0 }
+
+// runLeased projects until ctx ends, the lease is lost or a newer holder fences this
+// one off, then gives the lease up.
 func (p *Projector) runLeased(ctx context.Context) {
+	st := p.lease.Status()
+	p.fence = st.Revision
+	p.log.Info("projector lease acquired: projecting", "holder", st.Holder, "revision", st.Revision)
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var renewing sync.WaitGroup
-	renewing.Add(1)
-	go func() {
-		defer renewing.Done()
-		t := time.NewTicker(p.renewEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-lctx.Done():
-				return
-			case <-t.C:
-				if err := p.lease.Renew(lctx); err != nil && lctx.Err() == nil {
-					p.log.Warn("projector lease lost: standing by", "err", err)
-					cancel()
-					return
-				}
-			}
-		}
-	}()
-	_ = p.runLoop(lctx)
+	renewing.Go(func() { p.renew(lctx, cancel) })
+	if err := p.runLoop(lctx); err != nil {
+		p.log.Warn("projector lease lost: fenced off by a newer holder; standing by", "err", err)
+	}
 	// The renewal must have stopped before the release: a renewal after it would
 	// take the lease back for a projector that no longer runs.
 	cancel()
@@ -128,6 +174,33 @@ func (p *Projector) runLeased(ctx context.Context) {
 	}
 }
 
+// renew keeps the lease every renewEvery until ctx ends; when a renewal fails it
+// stops the tenure (stop). A renewal that merely timed out stops it too: the replica
+// stands by and, if its entry is still there, takes it back on its next try. Keeping
+// on projecting would be safe (the fence refuses a holder that lost the lease) but
+// would leave a replica that cannot reach NATS looking like the holder.
+func (p *Projector) renew(ctx context.Context, stop context.CancelFunc) {
+	t := time.NewTicker(p.renewEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		// Bounded, so that a renewal stuck on a NATS request is noticed before the
+		// entry expires under it.
+		rctx, cancel := context.WithTimeout(ctx, 2*p.renewEvery)
+		err := p.lease.Renew(rctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			p.log.Warn("projector lease lost: standing by", "err", err)
+			stop()
+			return
+		}
+	}
+}
+
 func (p *Projector) runLoop(ctx context.Context) error {
 	// A projector that stops (shutdown, lease lost) no longer speaks for the read
 	// models: the replica that takes over reports its own state.
@@ -136,6 +209,11 @@ func (p *Projector) runLoop(ctx context.Context) error {
 		err := p.runOnce(ctx)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if errors.Is(err, ErrFenced) {
+			// Retrying cannot help: only a newer lease would, and the caller stands
+			// by for one.
+			return err
 		}
 		backoff := p.failed(err)
 		select {
@@ -208,6 +286,13 @@ func (p *Projector) clearStall() {
 }
 
 func (p *Projector) runOnce(ctx context.Context) error {
+	// Every attempt of a leased projector claims the read models first: from then on
+	// an older holder cannot commit, even one that has no event to apply yet.
+	if p.fence != 0 {
+		if err := p.db.claimCheckpoint(ctx, p.fence); err != nil {
+			return err
+		}
+	}
 	cp, err := p.checkpoint(ctx)
 	if err != nil {
 		return err
@@ -259,6 +344,30 @@ func (p *Projector) runOnce(ctx context.Context) error {
 		p.progressed(last)
 		p.next = last + 1
 	}
+}
+
+// leaseStatus is what a projector's lease tells about itself.
+type leaseStatus interface {
+	Status() eventstore.LeaseStatus
+}
+
+// ProjectorLease reports the lease that this process's live projector runs under: who
+// holds it, whether this process does, and when it was last renewed as far as this
+// process has seen. false when the projector runs without a lease, or none runs.
+func (db *DB) ProjectorLease() (eventstore.LeaseStatus, bool) {
+	db.mu.Lock()
+	l := db.lease
+	db.mu.Unlock()
+	if l == nil {
+		return eventstore.LeaseStatus{}, false
+	}
+	return l.Status(), true
+}
+
+func (db *DB) reportLease(l leaseStatus) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.lease = l
 }
 
 // PublishChanges makes the projector publish change notices for what it applies.
@@ -335,16 +444,22 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 		if err := p.scope(ctx, tx); err != nil {
 			return err
 		}
-		var cp int64
-		err := tx.QueryRow(ctx, `SELECT seq FROM projection_checkpoints WHERE name = $1 FOR UPDATE`, CheckpointName).Scan(&cp)
+		var cp, fence int64
+		err := tx.QueryRow(ctx, `SELECT seq, fence FROM projection_checkpoints WHERE name = $1 FOR UPDATE`, CheckpointName).Scan(&cp, &fence)
 		if errors.Is(err, pgx.ErrNoRows) {
 			_, err = tx.Exec(ctx, `INSERT INTO projection_checkpoints (name, seq) VALUES ($1, 0) ON CONFLICT DO NOTHING`, CheckpointName)
 			if err == nil {
-				err = tx.QueryRow(ctx, `SELECT seq FROM projection_checkpoints WHERE name = $1 FOR UPDATE`, CheckpointName).Scan(&cp)
+				err = tx.QueryRow(ctx, `SELECT seq, fence FROM projection_checkpoints WHERE name = $1 FOR UPDATE`, CheckpointName).Scan(&cp, &fence)
 			}
 		}
 		if err != nil {
 			return fmt.Errorf("lock checkpoint: %w", err)
+		}
+		// Checked under the row lock, before anything is applied or published: a newer
+		// holder's claim waits for this lock, so it lands either before this check
+		// (and this batch is refused) or after this commit (and it reads its checkpoint).
+		if uint64(fence) > p.fence {
+			return fmt.Errorf("%w: read models claimed by lease revision %d, this projector's is %d", ErrFenced, fence, p.fence)
 		}
 		last = uint64(cp)
 		res := newBatchTx(ctx, tx, p.db)
@@ -381,8 +496,17 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 		if err := p.publish(ctx, notes, res); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE projection_checkpoints SET seq = $2 WHERE name = $1`, CheckpointName, int64(last))
-		return err
+		// The fence condition repeats the check above so that this statement alone
+		// can never let an older holder's batch through.
+		tag, err := tx.Exec(ctx, `UPDATE projection_checkpoints SET seq = $2 WHERE name = $1 AND fence <= $3`,
+			CheckpointName, int64(last), int64(p.fence))
+		if err != nil {
+			return fmt.Errorf("advance checkpoint: %w", err)
+		}
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("%w: checkpoint not advanced to %d at lease revision %d", ErrFenced, last, p.fence)
+		}
+		return nil
 	})
 	if err != nil {
 		return 0, err

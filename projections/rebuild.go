@@ -116,12 +116,21 @@ func (db *DB) switchTo(ctx context.Context, schema string, progress *atomic.Uint
 		if err := tx.QueryRow(ctx, `SELECT schema FROM `+pointerTable+` WHERE id = 1 FOR UPDATE`).Scan(&old); err != nil {
 			return err
 		}
-		var live int64
-		err := tx.QueryRow(ctx, `SELECT seq FROM `+pgx.Identifier{old, "projection_checkpoints"}.Sanitize()+` WHERE name = $1 FOR UPDATE`, CheckpointName).Scan(&live)
+		var live, fence int64
+		err := tx.QueryRow(ctx, `SELECT seq, fence FROM `+pgx.Identifier{old, "projection_checkpoints"}.Sanitize()+` WHERE name = $1 FOR UPDATE`, CheckpointName).Scan(&live, &fence)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
 		if err := waitProgress(ctx, progress, uint64(live)); err != nil {
+			return err
+		}
+		// The fence moves with the read models: without it, a paused former lease
+		// holder could commit into the new schema until the live holder's next batch.
+		// It also fences the rebuild's own projector off the schema it no longer owns.
+		_, err = tx.Exec(ctx, `INSERT INTO `+pgx.Identifier{schema, "projection_checkpoints"}.Sanitize()+` (name, seq, fence) VALUES ($1, 0, $2)
+			ON CONFLICT (name) DO UPDATE SET fence = GREATEST(EXCLUDED.fence, `+pgx.Identifier{schema, "projection_checkpoints"}.Sanitize()+`.fence)`,
+			CheckpointName, fence)
+		if err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE `+pointerTable+` SET schema = $1, switched_at = now() WHERE id = 1`, schema)

@@ -48,7 +48,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return err
 	}
 	// One replica projects at a time; the others stand by and take over within the
-	// lease's TTL when it stops.
+	// lease's TTL (plus a poll) when it stops without releasing, at once when it does.
 	lease, err := p.store.Lease(ctx, projections.CheckpointName, leaseHolder(), projectorLeaseTTL)
 	if err != nil {
 		return fmt.Errorf("projector lease: %w", err)
@@ -62,7 +62,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 			return fmt.Errorf("projector lease: %w", err)
 		}
 	}
-	projector := projections.NewProjector(p.db, p.store, logger).PublishChanges(changes).WithLease(lease, projectorLeaseTTL/3)
+	projector := projections.NewProjector(p.db, p.store, logger).PublishChanges(changes).WithLease(lease, projectorLeaseRenew, projectorLeasePoll)
 	projCtx, stopProjector := context.WithCancel(context.WithoutCancel(ctx))
 	var projWG sync.WaitGroup
 	projWG.Go(func() {
@@ -113,8 +113,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	return nil
 }
 
-// projectorLeaseTTL is how long a projector that stopped renewing keeps the lease.
-const projectorLeaseTTL = 9 * time.Second
+// The projector lease's timing. After kill -9 of the holder its entry outlives its
+// last renewal by the TTL; the server's expiry timer removes it within about 250 ms
+// after that (nats-server checks ages on a timer with that floor), and a standby
+// takes it on its next poll: at most TTL + 250 ms + poll, about 2.5 s, after the last
+// renewal. The holder renews four times per TTL, so three renewals in a row may be
+// lost or late (a GC pause, a slow fsync, a NATS reconnect) before it loses the lease;
+// if it is paused for longer, the fence on the checkpoint refuses its late commits.
+// Each standby costs NATS two requests per poll, which is little.
+const (
+	projectorLeaseTTL   = 2 * time.Second
+	projectorLeaseRenew = projectorLeaseTTL / 4
+	projectorLeasePoll  = 250 * time.Millisecond
+)
 
 // leaseHolder names this process among the replicas.
 func leaseHolder() string {
