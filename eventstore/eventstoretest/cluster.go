@@ -49,7 +49,6 @@ type ClusterOption func(*clusterOptions)
 type clusterOptions struct {
 	syncAlways bool
 	noWait     bool
-	startTime  time.Duration
 }
 
 // WithSyncAlways makes every node fsync each JetStream write, as production does: a
