@@ -27,7 +27,7 @@ type Bucket struct {
 
 // Bucket opens (or creates) a KV bucket whose entries expire after ttl (0: never).
 func (s *Store) Bucket(ctx context.Context, name string, ttl time.Duration) (*Bucket, error) {
-	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := createBucket(ctx, s.js, jetstream.KeyValueConfig{
 		Bucket: name, History: 1, TTL: ttl, Storage: jetstream.FileStorage, Replicas: s.reps,
 	})
 	if err != nil {

@@ -133,16 +133,18 @@ func (s *Store) Changes(ctx context.Context, opts ...ChangesOption) (*Changes, e
 }
 
 // changesMaxAge is the existing change stream's max age, 0 when there is no stream
-// (or it keeps notices forever).
+// (or it keeps notices forever). It retries like the setup step it belongs to.
 func (s *Store) changesMaxAge(ctx context.Context) (time.Duration, error) {
-	st, err := s.js.Stream(ctx, ChangesStream)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("stream %s: %w", ChangesStream, err)
-	}
-	return st.CachedInfo().Config.MaxAge, nil
+	return retrySetup(ctx, s.nc, func(ctx context.Context) (time.Duration, error) {
+		st, err := s.js.Stream(ctx, ChangesStream)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("stream %s: %w", ChangesStream, err)
+		}
+		return st.CachedInfo().Config.MaxAge, nil
+	})
 }
 
 // Publish stores a notice once: a re-publish of the same event's notice (after a

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -116,6 +117,10 @@ func (e *Embedded) Connect(name string) (*nats.Conn, error) {
 	}
 	return nc, nil
 }
+
+// InProcessConn opens a connection to the embedded server; it makes an Embedded a
+// nats.InProcessConnProvider, for clients that pick the server at each (re)connect.
+func (e *Embedded) InProcessConn() (net.Conn, error) { return e.ns.InProcessConn() }
 
 // Shutdown stops the server and waits until it has stopped. Drain client connections first.
 func (e *Embedded) Shutdown() {

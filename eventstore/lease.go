@@ -59,7 +59,7 @@ type LeaseStatus struct {
 
 // Lease opens the lease name for holder; entries expire ttl after their last renewal.
 func (s *Store) Lease(ctx context.Context, name, holder string, ttl time.Duration) (*Lease, error) {
-	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := createBucket(ctx, s.js, jetstream.KeyValueConfig{
 		Bucket: LeasesBucket, History: 1, TTL: ttl, Storage: jetstream.FileStorage, Replicas: s.reps,
 	})
 	if err != nil {

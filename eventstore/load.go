@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/keyledger/keyledger/domain"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/synadia-io/orbit.go/jetstreamext"
 )
@@ -45,38 +47,129 @@ func (s *Store) LoadUntil(ctx context.Context, agg Aggregate, until uint64) (Loa
 	}
 }
 
+// loadFrom reads up to loadBatch events of subject from stream sequence from on into
+// out. Fewer than loadBatch means the subject has nothing more (or the read passed
+// until); a read that NATS cut short is retried, and if the log still does not answer
+// completely it is an error wrapping ErrUnavailable, never a short history (STYLE 15).
 func (s *Store) loadFrom(ctx context.Context, subject string, from, until uint64, out *Loaded) (int, error) {
-	msgs, err := jetstreamext.GetBatch(ctx, s.js, StreamName, loadBatch,
-		jetstreamext.GetBatchSeq(from), jetstreamext.GetBatchSubject(subject))
-	if errors.Is(err, jetstreamext.ErrBatchUnsupported) {
-		return s.loadOneByOne(ctx, subject, from, until, out)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("load %s: %w", subject, err)
-	}
-	n := 0
-	for raw, err := range msgs {
-		if errors.Is(err, jetstreamext.ErrNoMessages) {
-			break
-		}
-		if errors.Is(err, jetstreamext.ErrBatchUnsupported) && n == 0 {
+	n, short := 0, 0
+	for n < loadBatch {
+		r, err := s.getBatch(ctx, subject, from, until, loadBatch-n, out)
+		switch {
+		case errors.Is(err, jetstreamext.ErrBatchUnsupported) && n == 0 && r.read == 0:
 			return s.loadOneByOne(ctx, subject, from, until, out)
-		}
-		if err != nil {
+		case errors.Is(err, errShortRead):
+			short++
+			if short >= loadAttempts || ctx.Err() != nil {
+				return 0, fmt.Errorf("load %s from sequence %d: %w (%d tries: %w)", subject, from, ErrUnavailable, short, err)
+			}
+		case err != nil:
 			return 0, fmt.Errorf("load %s: %w", subject, err)
 		}
-		n++
-		if until > 0 && raw.Sequence > until {
+		n += r.read
+		if r.pastUntil {
 			return 0, nil
+		}
+		if r.complete {
+			return n, nil
+		}
+		if r.read > 0 {
+			from, short = out.LastSeq+1, 0
+		}
+	}
+	return n, nil
+}
+
+// loadAttempts is how many times a batch that NATS cut short (no answer in time, a
+// gap) is asked for before the load fails: a stream leader election takes seconds,
+// longer than a request should wait for it.
+const loadAttempts = 3
+
+// errShortRead means a direct-get batch ended before its end marker: the client's
+// timeout passed, or a message of the batch was lost.
+var errShortRead = errors.New("the batch ended before the log said it was complete")
+
+// Headers the server adds to each message of a direct-get batch.
+const (
+	headerNumPending = "Nats-Num-Pending"   // messages of the subject after this one
+	headerLastSeq    = "Nats-Last-Sequence" // the previous message of the batch; 0 on the first
+)
+
+// batchRead is what one direct-get request gave.
+type batchRead struct {
+	read      int  // messages appended to the Loaded
+	complete  bool // the subject has nothing after the last message read
+	pastUntil bool // a message after until was reached: the load is complete
+}
+
+// getBatch asks for up to want messages of subject from sequence from, and tells from
+// the server's own headers whether what arrived is everything. Each message carries
+// Nats-Num-Pending (how many messages of the subject follow it) and Nats-Last-Sequence
+// (the sequence of the one before it in the batch). The iterator of jetstreamext ends
+// without an error when the request times out, so a batch is complete only when the
+// last message says nothing follows, or the server answered "no messages"; a gap in
+// the chain or a batch that stopped with messages pending but no answer is a short read.
+func (s *Store) getBatch(ctx context.Context, subject string, from, until uint64, want int, out *Loaded) (batchRead, error) {
+	// RequestMany waits for ctx's deadline when it has one: bound each request by the
+	// connection's request timeout, so that an unanswered one is retried in time.
+	rctx, cancel := context.WithTimeout(ctx, s.nc.Opts.Timeout)
+	defer cancel()
+	msgs, err := jetstreamext.GetBatch(rctx, s.js, StreamName, want,
+		jetstreamext.GetBatchSeq(from), jetstreamext.GetBatchSubject(subject))
+	if err != nil {
+		return batchRead{}, err
+	}
+	var r batchRead
+	var prev uint64
+	pending := uint64(1) // nothing has said the subject is exhausted yet
+	for raw, err := range msgs {
+		if errors.Is(err, jetstreamext.ErrNoMessages) {
+			r.complete = r.read == 0
+			break
+		}
+		if errors.Is(err, jetstreamext.ErrBatchUnsupported) && r.read > 0 {
+			// A status reply (503: no responders) after messages: not the server's version.
+			return r, fmt.Errorf("%w: %w", errShortRead, err)
+		}
+		if err != nil {
+			return r, err
+		}
+		if last, ok := headerUint(raw.Header, headerLastSeq); !ok || (r.read > 0 && last != prev) {
+			return r, fmt.Errorf("%w: message %d follows %d, the server says %d", errShortRead, raw.Sequence, prev, last)
+		}
+		if until > 0 && raw.Sequence > until {
+			r.pastUntil = true
+			return r, nil
 		}
 		recs, err := s.decode(ctx, raw.Sequence, raw.Data)
 		if err != nil {
-			return 0, err
+			return r, err
 		}
 		out.Events = append(out.Events, recs...)
 		out.LastSeq = raw.Sequence
+		prev = raw.Sequence
+		r.read++
+		if pending, _ = headerUint(raw.Header, headerNumPending); pending == 0 {
+			r.complete = true
+		}
 	}
-	return n, nil
+	if r.complete || pending > 0 && r.read > 0 {
+		// Complete, or cut short with the rest still pending (the batch limit, the
+		// server's byte limit or a timeout): the caller asks again from LastSeq+1.
+		return r, nil
+	}
+	return r, fmt.Errorf("%w: no answer in %s", errShortRead, s.nc.Opts.Timeout)
+}
+
+// headerUint reads a numeric header the server added. The server appends its headers
+// after the message's own, so the last value is the server's.
+func headerUint(h nats.Header, key string) (uint64, bool) {
+	vs := h.Values(key)
+	if len(vs) == 0 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(vs[len(vs)-1], 10, 64)
+	return v, err == nil
 }
 
 // ScanScope calls fn with every event of one organization (or the platform scope), in
@@ -122,6 +215,9 @@ func (s *Store) loadOneByOne(ctx context.Context, subject string, from, until ui
 		raw, err := s.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return n, nil
+		}
+		if IsUnavailable(err) {
+			return 0, fmt.Errorf("load %s at sequence %d: %w: %w", subject, seq, ErrUnavailable, err)
 		}
 		if err != nil {
 			return 0, fmt.Errorf("load %s: %w", subject, err)

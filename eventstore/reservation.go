@@ -34,7 +34,7 @@ type Reservations struct {
 
 // Reservations opens (or creates) the reservations bucket.
 func (s *Store) Reservations(ctx context.Context) (*Reservations, error) {
-	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := createBucket(ctx, s.js, jetstream.KeyValueConfig{
 		Bucket: ReservationsBucket, History: 1, Storage: jetstream.FileStorage, Replicas: s.reps,
 	})
 	if err != nil {

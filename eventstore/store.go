@@ -79,26 +79,32 @@ func Open(ctx context.Context, nc *nats.Conn, master MasterKey, opts Options) (*
 }
 
 // createStream creates or updates a stream, retrying while a cluster that has just
-// started has no JetStream meta leader yet.
+// started has no JetStream meta leader yet (see retrySetup).
+//
+// It creates first and updates only a stream that exists with another configuration.
+// jetstream's CreateOrUpdateStream does it the other way round, and two replicas doing
+// that at the same instant on a fresh cluster (update: not found; create) are both
+// left without an answer until their timeout (nats-server 2.15), attempt after attempt.
 func createStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
-	wait := 100 * time.Millisecond
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st, err := js.CreateOrUpdateStream(ctx, cfg)
-		if err == nil || time.Now().After(deadline) || errors.Is(err, context.Canceled) {
-			return st, err
+	return retrySetup(ctx, js.Conn(), func(ctx context.Context) (jetstream.Stream, error) {
+		st, err := js.CreateStream(ctx, cfg)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return js.UpdateStream(ctx, cfg)
 		}
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && apiErr.Code == 400 {
-			return nil, err
+		return st, err
+	})
+}
+
+// createBucket creates or updates a KV bucket like createStream: replicas that start
+// together on a fresh cluster create the same buckets at the same instant.
+func createBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	return retrySetup(ctx, js.Conn(), func(ctx context.Context) (jetstream.KeyValue, error) {
+		kv, err := js.CreateKeyValue(ctx, cfg)
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			return js.UpdateKeyValue(ctx, cfg)
 		}
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		wait = min(wait*2, 2*time.Second)
-	}
+		return kv, err
+	})
 }
 
 // Keyring returns the store's keyring, for sealing and opening secret values.

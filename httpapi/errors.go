@@ -20,7 +20,14 @@ const (
 	// codeUnsupportedMediaType refuses a body that is not declared as JSON.
 	codeUnsupportedMediaType = "unsupported_media_type"
 	codeInternal             = "internal"
+	// codeUnavailable answers a request while the event log (or the NATS buckets
+	// beside it) does not answer: the server is fine, the request may be retried.
+	codeUnavailable = "unavailable"
 )
+
+// retryAfterSeconds is the Retry-After of an unavailable answer: a JetStream leader
+// election takes a few seconds, and clients should not hammer NATS while it runs.
+const retryAfterSeconds = "2"
 
 // errorRow is one row of the error table: a stable code, its status and its title.
 type errorRow struct {
@@ -50,6 +57,7 @@ var errorTable = []errorRow{
 	{string(domain.CodeValidation), fiber.StatusUnprocessableEntity, "Validation failed"},
 	{codeRateLimited, fiber.StatusTooManyRequests, "Too many attempts"},
 	{codeInternal, fiber.StatusInternalServerError, "Internal error"},
+	{codeUnavailable, fiber.StatusServiceUnavailable, "Unavailable"},
 }
 
 func lookupRow(code string) (errorRow, bool) {
@@ -136,6 +144,9 @@ func classify(err error) (code, detail string, fields []domain.FieldError) {
 	if errors.As(err, &fe) {
 		return fiberCode(fe.Code)
 	}
+	if eventstore.IsUnavailable(err) {
+		return codeUnavailable, "The event log is unavailable for now; retry after the time in Retry-After.", nil
+	}
 	return codeInternal, "", nil
 }
 
@@ -169,6 +180,11 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	var audited *commands.AuditedError
 	if errors.As(err, &audited) && audited.Seq > 0 {
 		c.Set(headerSeq, strconv.FormatUint(audited.Seq, 10))
+	}
+	if p.Code == codeUnavailable {
+		// Logged (at warning: the server is not broken) so that an operator sees why.
+		s.log.Warn("request refused: event log unavailable", "method", c.Method(), "path", c.Path(), "err", err)
+		c.Set(fiber.HeaderRetryAfter, retryAfterSeconds)
 	}
 	return writeProblem(c, s.secure, p)
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestErrorTable drives every row of the error table with an error that belongs to it
@@ -36,6 +39,7 @@ func TestErrorTable(t *testing.T) {
 		string(domain.CodeValidation):           domain.Invalid("name", "is required"),
 		codeRateLimited:                         &apiError{code: codeRateLimited, detail: "Too many failed logins."},
 		codeInternal:                            errors.New("pq: connection refused to 10.0.0.1 with password hunter2"),
+		codeUnavailable:                         fmt.Errorf("load kl.events.x: %w", eventstore.ErrUnavailable),
 	}
 	if len(cases) != len(errorTable) {
 		t.Fatalf("%d cases for %d rows: cover every row", len(cases), len(errorTable))
@@ -79,6 +83,14 @@ func TestErrorMappingDetails(t *testing.T) {
 		{"audited refusal keeps its code", &commands.AuditedError{Err: domain.Errorf(domain.CodeForbidden, "no"), Seq: 7}, http.StatusForbidden, "forbidden"},
 		{"domain version conflict", domain.Errorf(domain.CodeVersionConflict, "stale"), http.StatusConflict, "version_conflict"},
 		{"unknown domain code is internal", &domain.Error{Code: "mystery", Message: "x"}, http.StatusInternalServerError, codeInternal},
+		{"no response from stream", fmt.Errorf("append: %w", jetstream.ErrNoStreamResponse), http.StatusServiceUnavailable, codeUnavailable},
+		{"session bucket timeout", fmt.Errorf("KEYLEDGER_SESSIONS get: %w", context.DeadlineExceeded), http.StatusServiceUnavailable, codeUnavailable},
+		{"nats timeout", fmt.Errorf("stream info: %w", nats.ErrTimeout), http.StatusServiceUnavailable, codeUnavailable},
+		{"no responders", fmt.Errorf("load: %w", nats.ErrNoResponders), http.StatusServiceUnavailable, codeUnavailable},
+		{"connection closed", fmt.Errorf("publish: %w", nats.ErrConnectionClosed), http.StatusServiceUnavailable, codeUnavailable},
+		{"connection reconnecting", fmt.Errorf("publish: %w", nats.ErrConnectionReconnecting), http.StatusServiceUnavailable, codeUnavailable},
+		{"jetstream 503", &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"}, http.StatusServiceUnavailable, codeUnavailable},
+		{"cancelled is not unavailable", fmt.Errorf("load: %w", context.Canceled), http.StatusInternalServerError, codeInternal},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,6 +4,9 @@ package eventstoretest
 
 import (
 	"context"
+	"errors"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,10 +19,38 @@ const TestMasterKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1
 
 // Env is a running embedded server with one open store.
 type Env struct {
+	// Server is the running server; StopNATS and StartNATS replace it.
 	Server *eventstore.Embedded
 	Conn   *nats.Conn
 	Store  *eventstore.Store
 	Dir    string
+
+	current *currentServer
+}
+
+// currentServer is the server the test's connection (re)connects to: after StartNATS,
+// the connection's reconnect finds the new server, as a client of a restarted NATS does.
+type currentServer struct {
+	mu  sync.Mutex
+	srv *eventstore.Embedded // nil while stopped
+}
+
+func (c *currentServer) InProcessConn() (net.Conn, error) {
+	c.mu.Lock()
+	srv := c.srv
+	c.mu.Unlock()
+	if srv == nil {
+		return nil, errors.New("eventstoretest: NATS is stopped")
+	}
+	return srv.InProcessConn()
+}
+
+func (c *currentServer) swap(srv *eventstore.Embedded) *eventstore.Embedded {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.srv
+	c.srv = srv
+	return old
 }
 
 // New starts an embedded server in tb's temp dir and opens a store; both stop at cleanup.
@@ -32,14 +63,18 @@ func New(tb testing.TB) *Env {
 	if err != nil {
 		tb.Fatalf("start embedded nats: %v", err)
 	}
-	nc, err := srv.Connect("test")
+	current := &currentServer{srv: srv}
+	nc, err := nats.Connect("", nats.InProcessServer(current), nats.Name("test"),
+		nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	if err != nil {
 		srv.Shutdown()
 		tb.Fatalf("connect: %v", err)
 	}
 	tb.Cleanup(func() {
 		_ = nc.Drain()
-		srv.Shutdown()
+		if srv := current.swap(nil); srv != nil {
+			srv.Shutdown()
+		}
 	})
 	key, err := eventstore.ParseMasterKey(TestMasterKey)
 	if err != nil {
@@ -49,5 +84,30 @@ func New(tb testing.TB) *Env {
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}
-	return &Env{Server: srv, Conn: nc, Store: store, Dir: dir}
+	return &Env{Server: srv, Conn: nc, Store: store, Dir: dir, current: current}
+}
+
+// StopNATS shuts the server down, as a crash or an outage would: the store's
+// connection keeps trying to reconnect, and every request fails until StartNATS.
+func (e *Env) StopNATS(tb testing.TB) {
+	tb.Helper()
+	if srv := e.current.swap(nil); srv != nil {
+		srv.Shutdown()
+	}
+}
+
+// StartNATS starts the server again on the same files after StopNATS; the store's
+// connection reconnects to it within its reconnect wait.
+func (e *Env) StartNATS(tb testing.TB) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv, err := eventstore.StartEmbedded(ctx, eventstore.EmbeddedOptions{Dir: e.Dir})
+	if err != nil {
+		tb.Fatalf("restart embedded nats: %v", err)
+	}
+	if old := e.current.swap(srv); old != nil {
+		old.Shutdown()
+	}
+	e.Server = srv
 }
