@@ -17,3 +17,9 @@ func TestStressKillNine(t *testing.T) {
 func TestStressPostgresDown(t *testing.T) {
 	runPostgresDownTest(t, 30*time.Second, 8)
 }
+
+// TestStressClusterFailover kills the stream leader, then the lease holder, under 8
+// writers on a three-node cluster with two replicas.
+func TestStressClusterFailover(t *testing.T) {
+	runClusterTest(t, clusterPlan{writers: 8, phase: 5 * time.Second})
+}

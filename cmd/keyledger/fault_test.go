@@ -38,11 +38,13 @@ type killTestPlan struct {
 	interval time.Duration // running time between two kills
 }
 
-// faultServer is a `keyledger serve --dev` child process on a data dir and database
-// that outlive it, so that it can be killed and started again.
+// faultServer is a `keyledger serve` child process on a data dir and database that
+// outlive it, so that it can be killed and started again. Without args it runs with
+// --dev (embedded NATS); args replace that (a replica on an external cluster).
 type faultServer struct {
 	bin, dataDir, dbURL, addr string
 	email, password           string
+	args, env                 []string
 	cmd                       *exec.Cmd
 	log                       *os.File
 }
@@ -90,9 +92,13 @@ func tail(b []byte, n int) []byte {
 func (s *faultServer) start(t *testing.T) time.Duration {
 	t.Helper()
 	began := time.Now()
-	cmd := exec.Command(s.bin, "serve", "--dev", "--data-dir", s.dataDir, "--addr", s.addr)
-	cmd.Env = append(os.Environ(), "KEYLEDGER_DATABASE_URL="+s.dbURL,
-		"KEYLEDGER_BOOTSTRAP_ADMIN_EMAIL="+s.email, "KEYLEDGER_BOOTSTRAP_ADMIN_PASSWORD="+s.password)
+	args := s.args
+	if args == nil {
+		args = []string{"--dev"}
+	}
+	cmd := exec.Command(s.bin, append([]string{"serve", "--data-dir", s.dataDir, "--addr", s.addr}, args...)...)
+	cmd.Env = append(append(os.Environ(), "KEYLEDGER_DATABASE_URL="+s.dbURL,
+		"KEYLEDGER_BOOTSTRAP_ADMIN_EMAIL="+s.email, "KEYLEDGER_BOOTSTRAP_ADMIN_PASSWORD="+s.password), s.env...)
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -161,18 +167,37 @@ type answer struct {
 	seq    string
 }
 
+// faultClient calls one server, or several replicas behind it as a load balancer
+// would: a replica that does not answer is passed over for the next one.
 type faultClient struct {
 	base, token string
 	http        *http.Client
+	replicas    []string // when set, requests rotate through them
+	next        atomic.Int64
 }
 
 func (c *faultClient) do(method, path string, body any, key string) answer {
+	if len(c.replicas) == 0 {
+		return c.doAt(c.base, method, path, body, key)
+	}
+	start := int(c.next.Add(1))
+	var a answer
+	for i := range c.replicas {
+		a = c.doAt(c.replicas[(start+i)%len(c.replicas)], method, path, body, key)
+		if a.status != 0 {
+			return a
+		}
+	}
+	return a
+}
+
+func (c *faultClient) doAt(base, method, path string, body any, key string) answer {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, c.base+"/api/v1"+path, rd)
+	req, _ := http.NewRequest(method, base+"/api/v1"+path, rd)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

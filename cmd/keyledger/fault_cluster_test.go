@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/eventstoretest"
+	"github.com/keyledger/keyledger/projections/pgtest"
+)
+
+// TestClusterFailover is the short form of the cluster fault test that `make test`
+// runs: two replicas started at the same instant on a fresh three-node cluster, then
+// the event stream's leader and the projector lease's holder are killed under
+// writers. TestStressClusterFailover runs it with 8 writers and longer phases.
+func TestClusterFailover(t *testing.T) {
+	t.Parallel()
+	runClusterTest(t, clusterPlan{writers: 4, phase: 2 * time.Second})
+}
+
+type clusterPlan struct {
+	writers int
+	phase   time.Duration // running time before, between and after the faults
+}
+
+// readiness is what the fault test reads of /readyz.
+type readiness struct {
+	Checkpoint     uint64 `json:"checkpoint"`
+	ProjectorLease *struct {
+		Holder string `json:"holder"`
+		Held   bool   `json:"held_here"`
+	} `json:"projector_lease"`
+}
+
+func readyzOf(addr string) (readiness, int) {
+	var r readiness
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		return r, 0
+	}
+	defer resp.Body.Close()
+	_ = json.NewDecoder(resp.Body).Decode(&r)
+	return r, resp.StatusCode
+}
+
+func runClusterTest(t *testing.T, plan clusterPlan) {
+	if testing.Short() {
+		t.Skip("starts a NATS cluster and two replicas")
+	}
+	cluster := eventstoretest.NewCluster(t, 3, eventstoretest.WithSyncAlways())
+	dbURL := pgtest.NewDatabase(t)
+	key := hex.EncodeToString([]byte(randomHex(t, 16)))[:64]
+	replicas := make([]*faultServer, 2)
+	for i := range replicas {
+		replicas[i] = newFaultServer(t, dbURL)
+		replicas[i].args = []string{"--nats-url", cluster.URL(), "--replicas", "3", "--master-key", key}
+		replicas[i].email, replicas[i].password = replicas[0].email, replicas[0].password
+		replicas[i].dataDir = filepath.Join(t.TempDir(), fmt.Sprint("replica", i))
+	}
+
+	// Both replicas at the same instant, on a cluster that has no stream or bucket yet.
+	var startWG sync.WaitGroup
+	starts := make([]time.Duration, len(replicas))
+	for i, r := range replicas {
+		startWG.Go(func() { starts[i] = r.start(t) })
+	}
+	startWG.Wait()
+
+	c, orgID := replicas[0].loginAndCreateOrg(t, "Cluster")
+	c.replicas = []string{"http://" + replicas[0].addr, "http://" + replicas[1].addr}
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var retries atomic.Int64
+	logs := make([]*writerLog, plan.writers)
+	var wg sync.WaitGroup
+	for w := range plan.writers {
+		logs[w] = &writerLog{secrets: map[string]*secretState{}, values: map[string]string{}}
+		wg.Go(func() { runWriter(ctx, c, orgID, w, logs[w], &retries) })
+	}
+
+	// Fault 1: the event stream's leader dies.
+	time.Sleep(plan.phase)
+	leader, ok := cluster.StreamLeader(eventstore.StreamName)
+	if !ok {
+		t.Fatal("the event stream has no leader")
+	}
+	before := retries.Load()
+	killed := time.Now()
+	cluster.Kill(leader)
+	wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	newLeader, err := cluster.WaitStreamLeader(wctx, eventstore.StreamName)
+	cancel()
+	if err != nil {
+		t.Fatalf("no new stream leader: %v", err)
+	}
+	streamFailover := time.Since(killed)
+	time.Sleep(plan.phase)
+	streamRetries := retries.Load() - before
+	cluster.Restart(t, leader)
+
+	// Fault 2: the replica that holds the projector lease dies (kill -9).
+	time.Sleep(plan.phase)
+	holder := -1
+	for i, r := range replicas {
+		if rd, _ := readyzOf(r.addr); rd.ProjectorLease != nil && rd.ProjectorLease.Held {
+			holder = i
+		}
+	}
+	if holder < 0 {
+		t.Fatal("no replica says it holds the projector lease")
+	}
+	standby := replicas[1-holder]
+	before = retries.Load()
+	killed = time.Now()
+	replicas[holder].kill()
+	var leaseFailover time.Duration
+	for time.Since(killed) < 30*time.Second {
+		if rd, _ := readyzOf(standby.addr); rd.ProjectorLease != nil && rd.ProjectorLease.Held {
+			leaseFailover = time.Since(killed)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if leaseFailover == 0 {
+		t.Fatal("the standby did not take the projector lease within 30 s")
+	}
+	if leaseFailover > 3*time.Second {
+		t.Errorf("the standby took the projector lease %v after the holder died; the contract is 3 s", leaseFailover)
+	}
+	time.Sleep(plan.phase)
+	stop()
+	wg.Wait()
+	leaseRetries := retries.Load() - before
+
+	// Every acknowledged command is there exactly once, and a retry of each returns
+	// its first answer; the survivor's read models show them all.
+	c.replicas = []string{"http://" + standby.addr}
+	ops := 0
+	for w, l := range logs {
+		ops += l.ops
+		for _, msg := range l.wrong {
+			t.Errorf("writer %d: %s", w, msg)
+		}
+		for _, ack := range l.acked {
+			again := c.untilAnswered(context.Background(), ack.method, ack.path, ack.body, ack.key, &retries)
+			if again.status != ack.answer.status || string(again.body) != string(ack.answer.body) || again.seq != ack.answer.seq {
+				t.Errorf("writer %d: retry of %s %s (key %s) answered %d %s, first %d %s", w, ack.method, ack.path, ack.key,
+					again.status, again.body, ack.answer.status, ack.answer.body)
+			}
+		}
+	}
+	want := 0
+	for _, l := range logs {
+		want += len(l.secrets)
+	}
+	var items []secretState
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		all, err := c.listSecrets(orgID)
+		if err == nil && len(all) >= want {
+			items = all
+			break
+		}
+	}
+	present := map[string]secretState{}
+	for _, s := range items {
+		if _, dup := present[s.Name]; dup {
+			t.Errorf("secret %s listed twice", s.Name)
+		}
+		present[s.Name] = s
+	}
+	for _, l := range logs {
+		for name, s := range l.secrets {
+			got, ok := present[name]
+			if !ok {
+				t.Errorf("acknowledged secret %s is missing", name)
+				continue
+			}
+			if got.ID != s.ID || got.Version != s.Version {
+				t.Errorf("secret %s: present %+v, acknowledged %+v", name, got, *s)
+			}
+		}
+	}
+	if len(present) != want {
+		t.Errorf("%d secrets present, %d acknowledged", len(present), want)
+	}
+	fmt.Printf("cluster fault test: 3 NATS nodes (R3, fsync always), 2 replicas started together in %v and %v; %d writers; "+
+		"stream leader killed (node %d -> %d): new leader after %v, %d client retries (no answer or 5xx) in the next %v; "+
+		"lease holder killed (replica %d): standby projecting after %v, %d client retries in the next %v; "+
+		"%d commands acknowledged, %d secrets acknowledged, %d present; wrong answers: %d\n",
+		starts[0].Round(time.Millisecond), starts[1].Round(time.Millisecond), plan.writers,
+		leader, newLeader, streamFailover.Round(time.Millisecond), streamRetries, plan.phase,
+		holder, leaseFailover.Round(time.Millisecond), leaseRetries, plan.phase,
+		ops, want, len(present), countWrong(logs))
+}
