@@ -71,26 +71,20 @@ func (h *CreateSecretHandler) Handle(ctx context.Context, m Meta, c CreateSecret
 			return secretResult(ctx, h.log, lo, p, ls.at(seq), Result{Seq: seq, ID: id, Replayed: true}), err
 		}
 	}
-	if err := domain.Authorize(p, domain.ActionCreate, domain.Target{}); err != nil {
+	// The domain decides everything (authorization, name, description, values) before
+	// the name is reserved: a refused attempt reserves nothing.
+	ev, err := domain.CreateSecret(ctx, p, lo.org.ID(), id, domain.NewSecretInput{
+		Name: c.Name, Description: c.Description, OwnerID: m.UserID, Values: c.Values,
+	}, h.keys)
+	if err != nil {
 		return SecretResult{}, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretCreated, "", "", err)
 	}
-	name, err := domain.ParseSecretName(c.Name)
-	if err != nil {
-		return SecretResult{}, err
-	}
-	if err := domain.ValidateDescription(c.Description); err != nil {
-		return SecretResult{}, err
-	}
-	for env, v := range c.Values {
-		if err := domain.ValidateValue(env, v); err != nil {
-			return SecretResult{}, err
-		}
-	}
+	name := ev.Name
 	key := NameReservationKey(lo.org.ID(), name)
 	if err := h.reserve(ctx, lo.org.ID(), key, id, name); err != nil {
 		return SecretResult{}, err
 	}
-	recs, err := h.create(ctx, m, p, lo.org.ID(), id, name, c)
+	recs, err := h.create(ctx, m, lo.org.ID(), id, ev)
 	if err != nil {
 		if rerr := h.names.Release(context.WithoutCancel(ctx), key, id); rerr != nil {
 			return SecretResult{}, errors.Join(err, rerr)
@@ -131,25 +125,13 @@ func (h *CreateSecretHandler) reserve(ctx context.Context, orgID, key, id string
 	return nil
 }
 
-func (h *CreateSecretHandler) create(ctx context.Context, m Meta, p domain.Principal, orgID, id string, name domain.SecretName, c CreateSecret) (eventstore.Appended, error) {
-	values := map[domain.Environment]domain.ValueVersion{}
-	for env, v := range c.Values {
-		sealed, err := h.keys.SealValue(ctx, eventstore.ValueRef{OrgID: orgID, SecretID: id, Env: env, Version: 1}, v)
-		if err != nil {
-			return nil, err
-		}
-		values[env] = domain.ValueVersion{Version: 1, Mask: domain.Mask(v), Sealed: sealed}
-	}
-	ev, err := domain.CreateSecret(p, domain.NewSecretInput{Name: name, Description: c.Description, OwnerID: m.UserID, Values: values})
-	if err != nil {
-		return nil, err
-	}
+func (h *CreateSecretHandler) create(ctx context.Context, m Meta, orgID, id string, ev domain.SecretCreated) (eventstore.Appended, error) {
 	recs, err := h.log.Append(ctx, eventstore.Pending{
 		Aggregate: secretAggregate(orgID, id), ExpectedSeq: 0, Version: 1,
 		Events: []domain.Event{ev}, Actor: m.actor(), MsgID: m.msgID("create_secret", orgID), Idempotency: m.mark(),
 	})
 	if errors.Is(err, eventstore.ErrVersionConflict) {
-		return nil, nameTaken(name)
+		return nil, nameTaken(ev.Name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create secret: %w", err)

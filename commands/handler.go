@@ -19,11 +19,10 @@ type eventLog interface {
 	Append(ctx context.Context, p eventstore.Pending) (eventstore.Appended, error)
 }
 
-// valueKeys seals and opens secret values.
-type valueKeys interface {
-	SealValue(ctx context.Context, ref eventstore.ValueRef, v domain.Plaintext) (string, error)
-	OpenValue(ctx context.Context, ref eventstore.ValueRef, sealed string) (domain.Plaintext, error)
-}
+// valueKeys seals and opens secret values: the domain's port, which the keyring
+// implements. Handlers hand it to the decisions; only a reveal or a fetch opens a
+// value themselves, after the decision allowed it.
+type valueKeys = domain.ValueSealer
 
 // Meta is who runs a command and how: the acting user, whether it is a platform
 // super-admin, where the request came from, and the client's idempotency key.

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/keyledger/keyledger/domain"
-	"github.com/keyledger/keyledger/eventstore"
 )
 
 // RollbackSecret sets an environment's value to a copy of an earlier version.
@@ -37,27 +36,7 @@ func (h *RollbackSecretHandler) Handle(ctx context.Context, m Meta, c RollbackSe
 		if seq, ok, err := m.replayed(ls.events); ok || err != nil {
 			return secretResult(ctx, h.log, lo, p, ls.at(seq), Result{Seq: seq, ID: c.SecretID, Replayed: true}), err
 		}
-		s := ls.secret
-		if !s.Exists() {
-			return SecretResult{}, domain.Errorf(domain.CodeNotFound, "The secret was not found.")
-		}
-		if err := domain.Authorize(p, domain.ActionModify, domain.Target{OwnerID: s.OwnerID()}); err != nil {
-			return SecretResult{}, err
-		}
-		old, ok := s.ValueAt(c.Env, c.Version)
-		if !ok {
-			return SecretResult{}, domain.Errorf(domain.CodeNotFound, "The %s value has no version %d.", c.Env, c.Version)
-		}
-		v, err := h.keys.OpenValue(ctx, eventstore.ValueRef{OrgID: c.OrgID, SecretID: c.SecretID, Env: c.Env, Version: old.Version}, old.Sealed)
-		if err != nil {
-			return SecretResult{}, err
-		}
-		next := s.NextValueVersion(c.Env)
-		sealed, err := h.keys.SealValue(ctx, eventstore.ValueRef{OrgID: c.OrgID, SecretID: c.SecretID, Env: c.Env, Version: next}, v)
-		if err != nil {
-			return SecretResult{}, err
-		}
-		ev, err := s.Rollback(p, c.Env, c.Version, domain.ValueVersion{Version: next, Mask: domain.Mask(v), Sealed: sealed})
+		ev, err := ls.secret.Rollback(ctx, p, c.Env, c.Version, h.keys)
 		if err != nil {
 			return SecretResult{}, err
 		}

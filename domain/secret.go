@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"context"
 	"slices"
 	"time"
 )
@@ -83,46 +84,65 @@ func (s *Secret) NextValueVersion(env Environment) int {
 	return 1
 }
 
-// NewSecretInput is what creating a secret needs. Values are already sealed, each at
-// version 1.
+// NewSecretInput is what creating a secret needs: the name as typed, and each
+// environment's value in clear (the decision seals it, at version 1).
 type NewSecretInput struct {
-	Name        SecretName
+	Name        string
 	Description string
 	OwnerID     string
-	Values      map[Environment]ValueVersion
+	Values      map[Environment]Plaintext
 }
 
-// CreateSecret decides whether p may create the secret described by in.
-func CreateSecret(p Principal, in NewSecretInput) (Event, error) {
+// CreateSecret decides whether p may create the secret described by in, as secret id
+// of organization orgID: authorization first (a refusal says nothing about the
+// input), then the name, description and values, each sealed through sealer.
+func CreateSecret(ctx context.Context, p Principal, orgID, id string, in NewSecretInput, sealer ValueSealer) (SecretCreated, error) {
 	if err := Authorize(p, ActionCreate, Target{}); err != nil {
-		return nil, err
+		return SecretCreated{}, err
 	}
-	name, err := ParseSecretName(string(in.Name))
+	name, err := ParseSecretName(in.Name)
 	if err != nil {
-		return nil, err
+		return SecretCreated{}, err
 	}
-	in.Name = name
 	if err := ValidateDescription(in.Description); err != nil {
-		return nil, err
+		return SecretCreated{}, err
 	}
-	for env, v := range in.Values {
+	ev := SecretCreated{Name: name, Description: in.Description, OwnerID: in.OwnerID}
+	if len(in.Values) > 0 {
+		ev.Values = make(map[Environment]ValueVersion, len(in.Values))
+	}
+	for _, env := range sortedEnvironments(in.Values) {
+		v := in.Values[env]
 		if err := knownEnvironment(env); err != nil {
-			return nil, err
+			return SecretCreated{}, err
 		}
-		if v.Version != 1 {
-			return nil, Invalid("values."+string(env), "a new secret's values start at version 1")
+		if err := ValidateValue(env, v); err != nil {
+			return SecretCreated{}, err
+		}
+		if ev.Values[env], err = sealNew(ctx, sealer, orgID, id, env, 1, v); err != nil {
+			return SecretCreated{}, err
 		}
 	}
-	return SecretCreated(in), nil
+	return ev, nil
 }
 
-// SecretChange is an update of a secret. Set holds sealed values at their next
-// versions, already stripped of values equal to the current ones; Remove lists the
-// environments whose value is removed.
+// sortedEnvironments lists a map's environments in a fixed order, so that a decision
+// that refuses one of several values always names the same one.
+func sortedEnvironments[V any](m map[Environment]V) []Environment {
+	envs := make([]Environment, 0, len(m))
+	for env := range m {
+		envs = append(envs, env)
+	}
+	slices.Sort(envs)
+	return envs
+}
+
+// SecretChange is an update of a secret as the caller asks it: a new description, and
+// per environment a new value in clear (a nil value removes that environment's value).
+// Environments not in Values are left as they are.
 type SecretChange struct {
 	Description     *string
-	Set             map[Environment]ValueVersion
-	Remove          []Environment
+	Values          map[Environment]*Plaintext
 	ExpectedVersion *int
 }
 
@@ -146,8 +166,10 @@ func (s *Secret) target(policy RevealPolicy) Target {
 	return Target{OwnerID: s.ownerID, RevealPolicy: policy}
 }
 
-// Update decides a change. It returns no event when nothing would change.
-func (s *Secret) Update(p Principal, c SecretChange) ([]Event, error) {
+// Update decides a change. A value equal to the current one is not a change and gets
+// no new version; the decision returns no event when nothing would change. New values
+// are sealed through sealer for their next versions.
+func (s *Secret) Update(ctx context.Context, p Principal, c SecretChange, sealer ValueSealer) ([]Event, error) {
 	if err := s.mustExist(); err != nil {
 		return nil, err
 	}
@@ -165,27 +187,53 @@ func (s *Secret) Update(p Principal, c SecretChange) ([]Event, error) {
 		d := *c.Description
 		ev.Description = &d
 	}
-	for env, v := range c.Set {
+	for _, env := range sortedEnvironments(c.Values) {
 		if err := knownEnvironment(env); err != nil {
 			return nil, err
 		}
-		if v.Version != s.NextValueVersion(env) {
-			return nil, Errorf(CodeVersionConflict, "The %s value was changed by someone else.", env)
+		v := c.Values[env]
+		if v == nil {
+			if _, set := s.Value(env); set {
+				ev.Removed = append(ev.Removed, env)
+			}
+			continue
+		}
+		if err := ValidateValue(env, *v); err != nil {
+			return nil, err
+		}
+		same, err := s.holds(ctx, sealer, env, *v)
+		if err != nil {
+			return nil, err
+		}
+		if same {
+			continue
+		}
+		sealed, err := sealNew(ctx, sealer, s.orgID, s.id, env, s.NextValueVersion(env), *v)
+		if err != nil {
+			return nil, err
 		}
 		if ev.Set == nil {
 			ev.Set = map[Environment]ValueVersion{}
 		}
-		ev.Set[env] = v
-	}
-	for _, env := range c.Remove {
-		if _, set := s.Value(env); set && !slices.Contains(ev.Removed, env) {
-			ev.Removed = append(ev.Removed, env)
-		}
+		ev.Set[env] = sealed
 	}
 	if ev.Description == nil && len(ev.Set) == 0 && len(ev.Removed) == 0 {
 		return nil, nil
 	}
 	return []Event{ev}, nil
+}
+
+// holds reports whether env's current value is v.
+func (s *Secret) holds(ctx context.Context, sealer ValueSealer, env Environment, v Plaintext) (bool, error) {
+	cur, ok := s.Value(env)
+	if !ok {
+		return false, nil
+	}
+	old, err := sealer.OpenValue(ctx, ValueRef{OrgID: s.orgID, SecretID: s.id, Env: env, Version: cur.Version}, cur.Sealed)
+	if err != nil {
+		return false, err
+	}
+	return old.Reveal() == v.Reveal(), nil
 }
 
 // DeleteValue decides removing the value in one environment.
@@ -214,20 +262,26 @@ func (s *Secret) Delete(p Principal) (Event, error) {
 	return SecretDeleted{Name: s.name}, nil
 }
 
-// Rollback decides setting env's value to a copy of an earlier version. resealed is
-// that old value sealed again for the next version.
-func (s *Secret) Rollback(p Principal, env Environment, from int, resealed ValueVersion) (Event, error) {
+// Rollback decides setting env's value to a copy of an earlier version: the old value
+// is opened and sealed again as the next version (history is never rewritten).
+func (s *Secret) Rollback(ctx context.Context, p Principal, env Environment, from int, sealer ValueSealer) (Event, error) {
 	if err := s.mustExist(); err != nil {
 		return nil, err
 	}
 	if err := Authorize(p, ActionModify, s.target(RevealAllowed)); err != nil {
 		return nil, err
 	}
-	if _, ok := s.ValueAt(env, from); !ok {
+	old, ok := s.ValueAt(env, from)
+	if !ok {
 		return nil, Errorf(CodeNotFound, "The %s value has no version %d.", env, from)
 	}
-	if resealed.Version != s.NextValueVersion(env) {
-		return nil, Errorf(CodeVersionConflict, "The %s value was changed by someone else.", env)
+	v, err := sealer.OpenValue(ctx, ValueRef{OrgID: s.orgID, SecretID: s.id, Env: env, Version: old.Version}, old.Sealed)
+	if err != nil {
+		return nil, err
+	}
+	resealed, err := sealNew(ctx, sealer, s.orgID, s.id, env, s.NextValueVersion(env), v)
+	if err != nil {
+		return nil, err
 	}
 	return SecretRolledBack{Env: env, FromVersion: from, Value: resealed}, nil
 }

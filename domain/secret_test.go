@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -38,6 +39,44 @@ func values(kv ...any) map[domain.Environment]domain.ValueVersion {
 
 func ptr[T any](v T) *T { return &v }
 
+// fakeSealer stands in for the keyring: a value "x" seals as "sealed:x" (what vv
+// writes) and opens back, so that expected events can be written with vv.
+type fakeSealer struct{}
+
+func (fakeSealer) SealValue(_ context.Context, _ domain.ValueRef, v domain.Plaintext) (string, error) {
+	return "sealed:" + v.Reveal(), nil
+}
+
+func (fakeSealer) OpenValue(_ context.Context, _ domain.ValueRef, sealed string) (domain.Plaintext, error) {
+	return domain.NewPlaintext(strings.TrimPrefix(sealed, "sealed:")), nil
+}
+
+var sealer fakeSealer
+
+// plain is values in clear, for creating a secret.
+func plain(kv ...any) map[domain.Environment]domain.Plaintext {
+	m := map[domain.Environment]domain.Plaintext{}
+	for i := 0; i < len(kv); i += 2 {
+		m[kv[i].(domain.Environment)] = domain.NewPlaintext(kv[i+1].(string))
+	}
+	return m
+}
+
+// set is an update's values: a string sets that environment's value, nil removes it.
+func set(kv ...any) map[domain.Environment]*domain.Plaintext {
+	m := map[domain.Environment]*domain.Plaintext{}
+	for i := 0; i < len(kv); i += 2 {
+		env := kv[i].(domain.Environment)
+		if kv[i+1] == nil {
+			m[env] = nil
+			continue
+		}
+		v := domain.NewPlaintext(kv[i+1].(string))
+		m[env] = &v
+	}
+	return m
+}
+
 // created is the usual first event: development and production set, staging not.
 func created() domain.SecretCreated {
 	return domain.SecretCreated{
@@ -59,7 +98,7 @@ func TestCreateSecret(t *testing.T) {
 			Name:        "STRIPE_SECRET_KEY",
 			Description: "Stripe",
 			OwnerID:     creator.UserID,
-			Values:      values(domain.Development, vv(1, "dev-1"), domain.Production, vv(1, "prod-1")),
+			Values:      plain(domain.Development, "dev-1", domain.Production, "prod-1"),
 		}
 		if edit != nil {
 			edit(&in)
@@ -89,16 +128,17 @@ func TestCreateSecret(t *testing.T) {
 		{"1000-character description", creator, input(func(in *domain.NewSecretInput) { in.Description = strings.Repeat("d", 1000) }),
 			func() domain.Event { e := created(); e.Description = strings.Repeat("d", 1000); return e }(), "", ""},
 		{"1001-character description", creator, input(func(in *domain.NewSecretInput) { in.Description = strings.Repeat("d", 1001) }), nil, domain.CodeValidation, "description"},
-		{"value not at version 1", creator, input(func(in *domain.NewSecretInput) { in.Values[domain.Staging] = vv(2, "stg") }), nil, domain.CodeValidation, "values.staging"},
-		{"value in an unknown environment", creator, input(func(in *domain.NewSecretInput) { in.Values["qa"] = vv(1, "qa") }), nil, domain.CodeValidation, "values.qa"},
+		{"empty value", creator, input(func(in *domain.NewSecretInput) { in.Values[domain.Staging] = domain.NewPlaintext("") }), nil, domain.CodeValidation, "values.staging"},
+		{"value in an unknown environment", creator, input(func(in *domain.NewSecretInput) { in.Values["qa"] = domain.NewPlaintext("qa") }), nil, domain.CodeValidation, "values.qa"},
+		{"viewer is refused before the values are looked at", viewer, input(func(in *domain.NewSecretInput) { in.Values[domain.Staging] = domain.NewPlaintext("") }), nil, domain.CodeForbidden, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := domain.CreateSecret(tt.p, tt.in)
+			got, err := domain.CreateSecret(context.Background(), tt.p, orgID, secretID, tt.in, sealer)
 			if tt.err != "" {
 				thenValid(t, err, tt.err, tt.field)
-				if got != nil {
+				if got.Name != "" {
 					t.Fatalf("a refused creation returned %#v", got)
 				}
 				return
@@ -111,7 +151,7 @@ func TestCreateSecret(t *testing.T) {
 func TestSecretUpdate(t *testing.T) {
 	t.Parallel()
 	update := func(p domain.Principal, c domain.SecretChange) func(*domain.Secret) ([]domain.Event, error) {
-		return func(s *domain.Secret) ([]domain.Event, error) { return s.Update(p, c) }
+		return func(s *domain.Secret) ([]domain.Event, error) { return s.Update(context.Background(), p, c, sealer) }
 	}
 	runScenarios(t, freshSecret, []secretScenario{
 		{
@@ -139,7 +179,7 @@ func TestSecretUpdate(t *testing.T) {
 		{
 			name:  "empty change at the current version is no event",
 			given: []domain.Event{created()},
-			when:  update(creator, domain.SecretChange{ExpectedVersion: ptr(1), Set: values()}),
+			when:  update(creator, domain.SecretChange{ExpectedVersion: ptr(1), Values: set()}),
 		},
 		{
 			name:  "description too long",
@@ -150,13 +190,13 @@ func TestSecretUpdate(t *testing.T) {
 		{
 			name:  "value set at the next version of a set environment",
 			given: []domain.Event{created()},
-			when:  update(creator, domain.SecretChange{Set: values(domain.Production, vv(2, "prod-2"))}),
+			when:  update(creator, domain.SecretChange{Values: set(domain.Production, "prod-2")}),
 			then:  []domain.Event{domain.SecretUpdated{Set: values(domain.Production, vv(2, "prod-2"))}},
 		},
 		{
 			name:  "first value of an environment is version 1",
 			given: []domain.Event{created()},
-			when:  update(creator, domain.SecretChange{Set: values(domain.Staging, vv(1, "stg-1"))}),
+			when:  update(creator, domain.SecretChange{Values: set(domain.Staging, "stg-1")}),
 			then:  []domain.Event{domain.SecretUpdated{Set: values(domain.Staging, vv(1, "stg-1"))}},
 		},
 		{
@@ -164,8 +204,7 @@ func TestSecretUpdate(t *testing.T) {
 			given: []domain.Event{created()},
 			when: update(creator, domain.SecretChange{
 				Description: ptr("new"),
-				Set:         values(domain.Staging, vv(1, "stg-1"), domain.Production, vv(2, "prod-2")),
-				Remove:      []domain.Environment{domain.Development},
+				Values:      set(domain.Staging, "stg-1", domain.Production, "prod-2", domain.Development, nil),
 			}),
 			then: []domain.Event{domain.SecretUpdated{
 				Description: ptr("new"),
@@ -174,44 +213,49 @@ func TestSecretUpdate(t *testing.T) {
 			}},
 		},
 		{
-			name:  "value at a stale version",
+			name:  "the current value again is no event",
 			given: []domain.Event{created()},
-			when:  update(creator, domain.SecretChange{Set: values(domain.Production, vv(1, "prod-again"))}),
-			err:   domain.CodeVersionConflict,
+			when:  update(creator, domain.SecretChange{Values: set(domain.Production, "prod-1")}),
 		},
 		{
-			name:  "value at a version that skips one",
+			name:  "an unchanged value beside a changed one gets no new version",
 			given: []domain.Event{created()},
-			when:  update(creator, domain.SecretChange{Set: values(domain.Production, vv(3, "prod-3"))}),
-			err:   domain.CodeVersionConflict,
+			when:  update(creator, domain.SecretChange{Values: set(domain.Production, "prod-1", domain.Development, "dev-2")}),
+			then:  []domain.Event{domain.SecretUpdated{Set: values(domain.Development, vv(2, "dev-2"))}},
+		},
+		{
+			name:  "an empty value is refused",
+			given: []domain.Event{created()},
+			when:  update(creator, domain.SecretChange{Values: set(domain.Staging, "")}),
+			err:   domain.CodeValidation, field: "values.staging",
 		},
 		{
 			name:  "value in an unknown environment",
 			given: []domain.Event{created()},
-			when:  update(creator, domain.SecretChange{Set: values(domain.Environment("qa"), vv(1, "qa-1"))}),
+			when:  update(creator, domain.SecretChange{Values: set(domain.Environment("qa"), "qa-1")}),
 			err:   domain.CodeValidation, field: "values.qa",
 		},
 		{
 			name:  "remove a set value",
 			given: []domain.Event{created()},
-			when:  update(creator, domain.SecretChange{Remove: []domain.Environment{domain.Production}}),
+			when:  update(creator, domain.SecretChange{Values: set(domain.Production, nil)}),
 			then:  []domain.Event{domain.SecretUpdated{Removed: []domain.Environment{domain.Production}}},
 		},
 		{
 			name:  "remove the same environment twice is one removal",
 			given: []domain.Event{created()},
-			when:  update(creator, domain.SecretChange{Remove: []domain.Environment{domain.Production, domain.Production}}),
+			when:  update(creator, domain.SecretChange{Values: set(domain.Production, nil)}),
 			then:  []domain.Event{domain.SecretUpdated{Removed: []domain.Environment{domain.Production}}},
 		},
 		{
 			name:  "remove an unset environment is no event",
 			given: []domain.Event{created()},
-			when:  update(creator, domain.SecretChange{Remove: []domain.Environment{domain.Staging}}),
+			when:  update(creator, domain.SecretChange{Values: set(domain.Staging, nil)}),
 		},
 		{
 			name:  "remove an already removed environment is no event",
 			given: []domain.Event{created(), domain.SecretValueDeleted{Env: domain.Production, Version: 1}},
-			when:  update(creator, domain.SecretChange{Remove: []domain.Environment{domain.Production}}),
+			when:  update(creator, domain.SecretChange{Values: set(domain.Production, nil)}),
 		},
 		{
 			name:  "expected version is current",
@@ -270,7 +314,7 @@ func TestSecretUpdate(t *testing.T) {
 		{
 			name:  "owner overrides ownership",
 			given: []domain.Event{created()},
-			when:  update(orgOwner, domain.SecretChange{Set: values(domain.Production, vv(2, "prod-2"))}),
+			when:  update(orgOwner, domain.SecretChange{Values: set(domain.Production, "prod-2")}),
 			then:  []domain.Event{domain.SecretUpdated{Set: values(domain.Production, vv(2, "prod-2"))}},
 		},
 		{
@@ -368,10 +412,10 @@ func TestDeletedSecretIsNotFound(t *testing.T) {
 	}
 	decisions := map[string]func(*domain.Secret, domain.Principal) ([]domain.Event, error){
 		"update": func(s *domain.Secret, p domain.Principal) ([]domain.Event, error) {
-			return s.Update(p, domain.SecretChange{Description: ptr("back")})
+			return s.Update(context.Background(), p, domain.SecretChange{Description: ptr("back")}, sealer)
 		},
 		"update with nothing to change": func(s *domain.Secret, p domain.Principal) ([]domain.Event, error) {
-			return s.Update(p, domain.SecretChange{})
+			return s.Update(context.Background(), p, domain.SecretChange{}, sealer)
 		},
 		"delete value": func(s *domain.Secret, p domain.Principal) ([]domain.Event, error) {
 			return one(s.DeleteValue(p, domain.Production))
@@ -380,7 +424,7 @@ func TestDeletedSecretIsNotFound(t *testing.T) {
 			return one(s.Delete(p))
 		},
 		"rollback": func(s *domain.Secret, p domain.Principal) ([]domain.Event, error) {
-			return one(s.Rollback(p, domain.Production, 1, vv(3, "prod-1-again")))
+			return one(s.Rollback(context.Background(), p, domain.Production, 1, sealer))
 		},
 		"reveal": func(s *domain.Secret, p domain.Principal) ([]domain.Event, error) {
 			_, err := s.Reveal(p, domain.RevealAllowed, domain.Production)
@@ -415,84 +459,80 @@ func TestSecretRollback(t *testing.T) {
 		created(), // production v1
 		domain.SecretUpdated{Set: values(domain.Production, vv(2, "prod-2"))},
 	}
-	rollback := func(p domain.Principal, env domain.Environment, from int, resealed domain.ValueVersion) func(*domain.Secret) ([]domain.Event, error) {
-		return func(s *domain.Secret) ([]domain.Event, error) { return one(s.Rollback(p, env, from, resealed)) }
+	rollback := func(p domain.Principal, env domain.Environment, from int) func(*domain.Secret) ([]domain.Event, error) {
+		return func(s *domain.Secret) ([]domain.Event, error) {
+			return one(s.Rollback(context.Background(), p, env, from, sealer))
+		}
 	}
 	runScenarios(t, freshSecret, []secretScenario{
 		{
 			name:  "to an older version makes a new version",
 			given: history,
-			when:  rollback(creator, domain.Production, 1, vv(3, "prod-1-resealed")),
-			then:  []domain.Event{domain.SecretRolledBack{Env: domain.Production, FromVersion: 1, Value: vv(3, "prod-1-resealed")}},
+			when:  rollback(creator, domain.Production, 1),
+			then:  []domain.Event{domain.SecretRolledBack{Env: domain.Production, FromVersion: 1, Value: vv(3, "prod-1")}},
 		},
 		{
 			name:  "to the current version still makes a new version",
 			given: history,
-			when:  rollback(creator, domain.Production, 2, vv(3, "prod-2-resealed")),
-			then:  []domain.Event{domain.SecretRolledBack{Env: domain.Production, FromVersion: 2, Value: vv(3, "prod-2-resealed")}},
+			when:  rollback(creator, domain.Production, 2),
+			then:  []domain.Event{domain.SecretRolledBack{Env: domain.Production, FromVersion: 2, Value: vv(3, "prod-2")}},
 		},
 		{
 			name:  "of a removed value brings it back",
 			given: append(history[:2:2], domain.SecretValueDeleted{Env: domain.Production, Version: 2}),
-			when:  rollback(creator, domain.Production, 1, vv(3, "prod-1-resealed")),
-			then:  []domain.Event{domain.SecretRolledBack{Env: domain.Production, FromVersion: 1, Value: vv(3, "prod-1-resealed")}},
+			when:  rollback(creator, domain.Production, 1),
+			then:  []domain.Event{domain.SecretRolledBack{Env: domain.Production, FromVersion: 1, Value: vv(3, "prod-1")}},
 		},
 		{
 			name:  "to a version that never existed",
 			given: history,
-			when:  rollback(creator, domain.Production, 5, vv(3, "x")),
+			when:  rollback(creator, domain.Production, 5),
 			err:   domain.CodeNotFound,
 		},
 		{
 			name:  "to version 0",
 			given: history,
-			when:  rollback(creator, domain.Production, 0, vv(3, "x")),
+			when:  rollback(creator, domain.Production, 0),
 			err:   domain.CodeNotFound,
 		},
 		{
 			name:  "in an environment that never had a value",
 			given: history,
-			when:  rollback(creator, domain.Staging, 1, vv(1, "x")),
+			when:  rollback(creator, domain.Staging, 1),
 			err:   domain.CodeNotFound,
-		},
-		{
-			name:  "resealed for a stale version",
-			given: history,
-			when:  rollback(creator, domain.Production, 1, vv(2, "x")),
-			err:   domain.CodeVersionConflict,
 		},
 		{
 			name:  "non-owner editor",
 			given: history,
-			when:  rollback(otherEditor, domain.Production, 1, vv(3, "x")),
+			when:  rollback(otherEditor, domain.Production, 1),
 			err:   domain.CodeForbidden,
 		},
 		{
 			name:  "viewer",
 			given: history,
-			when:  rollback(viewer, domain.Production, 1, vv(3, "x")),
+			when:  rollback(viewer, domain.Production, 1),
 			err:   domain.CodeForbidden,
 		},
 		{
 			name:  "non-member",
 			given: history,
-			when:  rollback(outsider, domain.Production, 1, vv(3, "x")),
+			when:  rollback(outsider, domain.Production, 1),
 			err:   domain.CodeNotFound,
 		},
 		{
 			name:  "admin overrides ownership",
 			given: history,
-			when:  rollback(orgAdmin, domain.Production, 1, vv(3, "prod-1-resealed")),
-			then:  []domain.Event{domain.SecretRolledBack{Env: domain.Production, FromVersion: 1, Value: vv(3, "prod-1-resealed")}},
+			when:  rollback(orgAdmin, domain.Production, 1),
+			then:  []domain.Event{domain.SecretRolledBack{Env: domain.Production, FromVersion: 1, Value: vv(3, "prod-1")}},
 		},
 	})
 
 	// Then: the rolled-back value is current, at the new version, and history is kept.
-	s := given(t, freshSecret(), append(history[:2:2], domain.SecretRolledBack{Env: domain.Production, FromVersion: 1, Value: vv(3, "prod-1-resealed")})...)
-	if cur, ok := s.Value(domain.Production); !ok || cur != vv(3, "prod-1-resealed") {
+	s := given(t, freshSecret(), append(history[:2:2], domain.SecretRolledBack{Env: domain.Production, FromVersion: 1, Value: vv(3, "prod-1")})...)
+	if cur, ok := s.Value(domain.Production); !ok || cur != vv(3, "prod-1") {
 		t.Fatalf("after rollback Value = %+v, %v", cur, ok)
 	}
-	for v, tag := range map[int]string{1: "prod-1", 2: "prod-2", 3: "prod-1-resealed"} {
+	for v, tag := range map[int]string{1: "prod-1", 2: "prod-2", 3: "prod-1"} {
 		if got, ok := s.ValueAt(domain.Production, v); !ok || got != vv(v, tag) {
 			t.Fatalf("ValueAt(production, %d) = %+v, %v", v, got, ok)
 		}
@@ -571,14 +611,18 @@ func TestSecretVersionsPerEnvironment(t *testing.T) {
 	if next != 2 {
 		t.Fatalf("NextValueVersion after v1 = %d, want 2", next)
 	}
-	evs, err := s.Update(creator, domain.SecretChange{Set: values(domain.Production, vv(next, "p2")), ExpectedVersion: ptr(1)})
+	evs, err := s.Update(context.Background(), creator, domain.SecretChange{Values: set(domain.Production, "p2"), ExpectedVersion: ptr(1)}, sealer)
 	decideAndApply(t, s, 1, evs, err)
 	assertValue(t, s, domain.Production, 2, true)
 	assertVersion(t, s, 2)
 
-	// A writer who still thinks v2 is next loses.
-	_, err = s.Update(creator, domain.SecretChange{Set: values(domain.Production, vv(2, "p2-bis"))})
+	// A writer who still thinks the secret is at version 1 loses; the same value again
+	// is no change at all.
+	_, err = s.Update(context.Background(), creator, domain.SecretChange{Values: set(domain.Production, "p2-bis"), ExpectedVersion: ptr(1)}, sealer)
 	thenCode(t, err, domain.CodeVersionConflict)
+	if evs, err := s.Update(context.Background(), creator, domain.SecretChange{Values: set(domain.Production, "p2")}, sealer); err != nil || len(evs) != 0 {
+		t.Fatalf("the current value again: %v, %v; want no event", evs, err)
+	}
 
 	// Remove.
 	ev, err := s.DeleteValue(creator, domain.Production)
@@ -597,19 +641,17 @@ func TestSecretVersionsPerEnvironment(t *testing.T) {
 	if next != 3 {
 		t.Fatalf("NextValueVersion after removal = %d, want 3", next)
 	}
-	_, err = s.Update(creator, domain.SecretChange{Set: values(domain.Production, vv(1, "p-restart"))})
-	thenCode(t, err, domain.CodeVersionConflict)
-	evs, err = s.Update(creator, domain.SecretChange{Set: values(domain.Production, vv(next, "p3")), ExpectedVersion: ptr(3)})
+	evs, err = s.Update(context.Background(), creator, domain.SecretChange{Values: set(domain.Production, "p3"), ExpectedVersion: ptr(3)}, sealer)
 	decideAndApply(t, s, 3, evs, err)
 	assertValue(t, s, domain.Production, 3, true)
 	assertVersion(t, s, 4)
 
 	// Remove through Update, then roll back to v1: v4.
-	evs, err = s.Update(creator, domain.SecretChange{Remove: []domain.Environment{domain.Production}})
+	evs, err = s.Update(context.Background(), creator, domain.SecretChange{Values: set(domain.Production, nil)}, sealer)
 	decideAndApply(t, s, 4, evs, err)
 	assertValue(t, s, domain.Production, 0, false)
 	assertVersion(t, s, 5)
-	ev, err = s.Rollback(creator, domain.Production, 1, vv(s.NextValueVersion(domain.Production), "p1-again"))
+	ev, err = s.Rollback(context.Background(), creator, domain.Production, 1, sealer)
 	decideAndApply(t, s, 5, []domain.Event{ev}, err)
 	assertValue(t, s, domain.Production, 4, true)
 	assertVersion(t, s, 6)

@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -104,11 +105,11 @@ func TestNamedTextRefusedByEveryDecision(t *testing.T) {
 			return err
 		}},
 		"secret description at creation": {"description", func(s string) error {
-			_, err := domain.CreateSecret(creator, domain.NewSecretInput{Name: "A", Description: s, OwnerID: creator.UserID})
+			_, err := domain.CreateSecret(context.Background(), creator, orgID, secretID, domain.NewSecretInput{Name: "A", Description: s, OwnerID: creator.UserID}, sealer)
 			return err
 		}},
 		"secret description change": {"description", func(s string) error {
-			_, err := secret.Update(creator, domain.SecretChange{Description: &s})
+			_, err := secret.Update(context.Background(), creator, domain.SecretChange{Description: &s}, sealer)
 			return err
 		}},
 	}
@@ -130,8 +131,8 @@ func TestNamedTextAcceptsOrdinaryText(t *testing.T) {
 		t.Fatalf("Register: %v, %v", ev, err)
 	}
 	desc := "Rotated monthly.\n\tOwner: payments team"
-	ev, err := domain.CreateSecret(creator, domain.NewSecretInput{Name: "A", Description: desc, OwnerID: creator.UserID})
-	if err != nil || ev.(domain.SecretCreated).Description != desc {
+	ev, err := domain.CreateSecret(context.Background(), creator, orgID, secretID, domain.NewSecretInput{Name: "A", Description: desc, OwnerID: creator.UserID}, sealer)
+	if err != nil || ev.Description != desc {
 		t.Fatalf("CreateSecret: %v, %v", ev, err)
 	}
 	if _, err := domain.CreatePersonalToken("u", "laptop (work) — 2026", nil, "h", at(0).Add(-time.Hour)); err != nil {

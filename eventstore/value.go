@@ -11,20 +11,16 @@ import (
 // ValueRef names where a secret value belongs. It is the associated data of the value's
 // ciphertext, so a sealed value copied to another secret, environment or version fails
 // to open.
-type ValueRef struct {
-	OrgID    string
-	SecretID string
-	Env      domain.Environment
-	Version  int
-}
+type ValueRef = domain.ValueRef
 
-func (r ValueRef) aad() []byte {
+// valueAAD binds a sealed value to where it belongs.
+func valueAAD(r ValueRef) []byte {
 	return []byte("keyledger/value/" + r.OrgID + "/" + r.SecretID + "/" + string(r.Env) + "/" + strconv.Itoa(r.Version))
 }
 
 // SealValue encrypts a secret value on its own, with the organization's data key.
 func (k *Keyring) SealValue(ctx context.Context, ref ValueRef, v domain.Plaintext) (string, error) {
-	s, err := k.Seal(ctx, ref.OrgID, []byte(v.Reveal()), ref.aad())
+	s, err := k.Seal(ctx, ref.OrgID, []byte(v.Reveal()), valueAAD(ref))
 	if err != nil {
 		return "", fmt.Errorf("seal value: %w", err)
 	}
@@ -34,7 +30,7 @@ func (k *Keyring) SealValue(ctx context.Context, ref ValueRef, v domain.Plaintex
 // OpenValue decrypts a sealed secret value. Only the API edge calls it, for an
 // authorized, audited reveal or fetch.
 func (k *Keyring) OpenValue(ctx context.Context, ref ValueRef, sealed string) (domain.Plaintext, error) {
-	b, err := k.Open(ctx, ref.OrgID, sealed, ref.aad())
+	b, err := k.Open(ctx, ref.OrgID, sealed, valueAAD(ref))
 	if err != nil {
 		return domain.Plaintext{}, fmt.Errorf("open value: %w", err)
 	}
