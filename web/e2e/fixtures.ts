@@ -3,6 +3,7 @@
 // and UI steps such as logging in.
 import { randomBytes } from 'node:crypto';
 import { expect, request, test as base, type APIRequestContext, type Page } from '@playwright/test';
+import { expectAccessible } from './axe';
 
 export const PASSWORD = 'correct-horse-battery-staple';
 
@@ -133,6 +134,14 @@ interface Fixtures {
 
 export const test = base.extend<Fixtures>({
   baseURL: async ({}, use) => use(serverUrl()),
+  // Every test ends with an axe check of the page where it stopped, so each view and state
+  // the suite reaches stays free of critical and serious WCAG 2.2 A/AA violations (UI.md).
+  page: async ({ page }, use, testInfo) => {
+    await use(page);
+    if (testInfo.status !== testInfo.expectedStatus || page.isClosed()) return;
+    if (!page.url().startsWith(serverUrl())) return;
+    await expectAccessible(page, `the page where "${testInfo.title}" ended`);
+  },
   owner: async ({}, use) => {
     const api = await Api.signup('Olivia Owner');
     await use(api);

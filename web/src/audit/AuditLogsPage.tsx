@@ -171,7 +171,8 @@ function AuditLogs() {
             {filtered ? 'Try a wider date range or fewer filters.' : 'Entries appear here as soon as anyone changes or reveals a secret.'}
           </EmptyState>
         ) : (
-          <div className="table-scroll">
+          // Scrolls sideways in a narrow window: focusable, so the keyboard can scroll it too.
+          <div className="table-scroll" tabIndex={0} role="region" aria-label="Audit trail, scrollable">
             <table className="table audit-table" aria-label="Audit trail">
               <thead>
                 <tr>

@@ -52,6 +52,7 @@ export function AddSecretDialog({ orgId, currentEnv, onClose, onCreated }: AddSe
   const nameProblem = secretNameProblem(name);
   const submit = (e: React.FormEvent) => {
     e.preventDefault();
+    if (create.isPending) return;
     setTouched(true);
     if (nameProblem) return;
     const body: NewSecret = { name: name.trim() };
@@ -74,7 +75,8 @@ export function AddSecretDialog({ orgId, currentEnv, onClose, onCreated }: AddSe
           <button type="button" className="button button-secondary" onClick={onClose}>
             Cancel
           </button>
-          <button type="submit" form="add-secret-form" className="button button-primary" disabled={create.isPending}>
+          {/* aria-disabled, not disabled, while creating: the button keeps keyboard focus. */}
+          <button type="submit" form="add-secret-form" className="button button-primary" aria-disabled={create.isPending || undefined}>
             {create.isPending ? 'Creating…' : 'Create Secret'}
           </button>
         </>

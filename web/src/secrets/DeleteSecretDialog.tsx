@@ -1,6 +1,6 @@
 // Deleting asks the user to type "delete". In an environment view the default is to remove
 // that environment's value only; removing the whole secret is a separate, explicit choice.
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { TriangleAlert } from 'lucide-react';
 import { api, environmentName, type EnvSlug, type SecretRow } from '../api';
@@ -23,10 +23,14 @@ export function DeleteSecretDialog({ orgId, secret, env, onClose, onDeleted }: D
   const queryClient = useQueryClient();
   const toast = useToast();
   const envName = env ? environmentName(env) : '';
+  // A deleted secret, or the only value the view shows, takes its row (and the button that
+  // opened this dialog) with it.
+  const deleted = useRef(false);
 
   const remove = useMutation({
     mutationFn: () => api.deleteSecret(orgId, secret.id, scope === 'env' ? env : undefined),
     onSuccess: () => {
+      deleted.current = true;
       void queryClient.invalidateQueries({ queryKey: ['org', orgId, 'secrets'] });
       void queryClient.invalidateQueries({ queryKey: ['org', orgId, 'secret', secret.id] });
       toast.success(scope === 'env' ? `Deleted the ${envName} value of ${secret.name}` : `Deleted ${secret.name}`);
@@ -45,6 +49,7 @@ export function DeleteSecretDialog({ orgId, secret, env, onClose, onDeleted }: D
       title="Delete secret"
       size="sm"
       onClose={onClose}
+      openerGone={() => deleted.current}
       footer={
         <>
           <button type="button" className="button button-secondary" onClick={onClose}>
@@ -54,7 +59,8 @@ export function DeleteSecretDialog({ orgId, secret, env, onClose, onDeleted }: D
             type="submit"
             form="delete-secret-form"
             className="button button-danger"
-            disabled={!confirmed || remove.isPending}
+            disabled={!confirmed}
+            aria-disabled={remove.isPending || undefined}
           >
             Delete
           </button>
@@ -66,7 +72,7 @@ export function DeleteSecretDialog({ orgId, secret, env, onClose, onDeleted }: D
         className="form"
         onSubmit={(e) => {
           e.preventDefault();
-          if (confirmed) remove.mutate();
+          if (confirmed && !remove.isPending) remove.mutate();
         }}
       >
         <div className="danger-callout">

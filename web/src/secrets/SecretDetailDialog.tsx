@@ -1,7 +1,7 @@
 // The detail / edit view of one secret: read-only identity, each environment's mask and
 // version, editable description and values. Save sends only what changed, guarded by the
 // version the user started from.
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState, type RefObject } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Copy, History, Lock, SquarePen, Trash2 } from 'lucide-react';
 import { api, ApiError, ENVIRONMENTS, type EnvSlug, type Role, type SecretRow } from '../api';
@@ -79,6 +79,17 @@ function SecretEditor({ orgId, row, currentEnv, role, onClose, onDelete }: Secre
     }
   }, [row, base, patch]);
 
+  // The footer's buttons change under the user (Save turns disabled once saved, Discard turns
+  // into Close, the unsaved-changes question comes and goes), which would drop keyboard focus
+  // to <body>: these hand it to the button that is the next step, after the render.
+  const saveRef = useRef<HTMLButtonElement>(null);
+  const closeRef = useRef<HTMLButtonElement>(null);
+  const focusNext = useRef<RefObject<HTMLButtonElement | null> | null>(null);
+  useEffect(() => {
+    focusNext.current?.current?.focus();
+    focusNext.current = null;
+  });
+
   const save = useMutation({
     mutationFn: () => {
       if (!patch) throw new Error('Nothing to save.');
@@ -90,6 +101,7 @@ function SecretEditor({ orgId, row, currentEnv, role, onClose, onDelete }: Secre
       void queryClient.invalidateQueries({ queryKey: ['org', orgId, 'secret', row.id, 'versions'] });
       setBase(updated);
       setDraft(draftFrom(updated));
+      if (document.activeElement === saveRef.current || document.activeElement === document.body) focusNext.current = closeRef;
       toast.success(`Saved ${updated.name} — version ${updated.version}`);
     },
     onError: (err) => {
@@ -99,6 +111,7 @@ function SecretEditor({ orgId, row, currentEnv, role, onClose, onDelete }: Secre
   });
 
   const discard = () => {
+    focusNext.current = closeRef;
     setBase(row);
     setDraft(draftFrom(row));
   };
@@ -131,7 +144,14 @@ function SecretEditor({ orgId, row, currentEnv, role, onClose, onDelete }: Secre
               Discard your unsaved changes to {changes.join(', ')}?
             </span>
             <div className="dialog-footer-spacer" />
-            <button type="button" className="button button-secondary" onClick={() => setConfirmingClose(false)}>
+            <button
+              type="button"
+              className="button button-secondary"
+              onClick={() => {
+                focusNext.current = saveRef;
+                setConfirmingClose(false);
+              }}
+            >
               Keep editing
             </button>
             <button type="button" className="button button-danger" onClick={onClose}>
@@ -156,16 +176,18 @@ function SecretEditor({ orgId, row, currentEnv, role, onClose, onDelete }: Secre
               Discard
             </button>
           ) : (
-            <button type="button" className="button button-secondary" onClick={onClose}>
+            <button ref={closeRef} type="button" className="button button-secondary" onClick={onClose}>
               Close
             </button>
           )}
           <WithTooltip text={canModify ? undefined : denied}>
             <button
+              ref={saveRef}
               type="submit"
               form="secret-edit-form"
               className="button button-primary"
-              disabled={!canModify || patch === null || save.isPending}
+              disabled={!canModify || patch === null}
+              aria-disabled={save.isPending || undefined}
             >
               {save.isPending ? 'Saving…' : 'Save'}
             </button>
@@ -203,7 +225,7 @@ function SecretEditor({ orgId, row, currentEnv, role, onClose, onDelete }: Secre
           className="form"
           onSubmit={(e) => {
             e.preventDefault();
-            if (patch) save.mutate();
+            if (patch && !save.isPending) save.mutate();
           }}
         >
           <dl className="meta-grid">

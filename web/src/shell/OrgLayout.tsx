@@ -10,6 +10,8 @@ import { Sidebar } from './Sidebar';
 import { OrganizationSwitcher } from './OrganizationSwitcher';
 import { ThemeToggle } from './ThemeToggle';
 import { AccountMenu } from './AccountMenu';
+import { SkipLink } from './SkipLink';
+import { MAIN_CONTENT_ID } from '../ui/Dialog';
 import { useSecretChanges } from '../secrets/useSecretChanges';
 
 export function OrgLayout() {
@@ -31,6 +33,7 @@ export function OrgLayout() {
 
   return (
     <div className="app">
+      <SkipLink />
       <Sidebar orgId={orgId} />
       <div className="main-column">
         <header className="app-header">
@@ -39,7 +42,7 @@ export function OrgLayout() {
           <ThemeToggle />
           <AccountMenu user={me.data.user} roleLabel={access ? roleLabel(access.role) : undefined} />
         </header>
-        <main className="page">
+        <main className="page" id={MAIN_CONTENT_ID} tabIndex={-1}>
           {access && !notFound ? (
             <OrgAccessProvider value={access}>
               <Outlet />

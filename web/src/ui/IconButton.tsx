@@ -1,5 +1,6 @@
 // Small icon-only buttons with an accessible name and a tooltip. When the user's role does
-// not allow the action, the button is disabled and the tooltip says why.
+// not allow the action, the button is disabled and the tooltip says why. While busy it is
+// aria-disabled, not disabled: a disabled button loses keyboard focus (UI.md).
 import { forwardRef, useId, type ReactNode } from 'react';
 import { useFloatingTooltip } from './FloatingTooltip';
 
@@ -9,6 +10,7 @@ interface IconButtonProps {
   onClick?: () => void;
   /** When set, the button is disabled and this sentence is shown as its tooltip. */
   disabledReason?: string;
+  /** While set, clicks are ignored and the button says it is busy, but it keeps focus. */
   busy?: boolean;
   tone?: 'default' | 'danger' | 'active';
   pressed?: boolean;
@@ -31,10 +33,12 @@ export const IconButton = forwardRef<HTMLButtonElement, IconButtonProps>(functio
         aria-pressed={pressed}
         aria-describedby={disabledReason ? reasonId : undefined}
         aria-busy={busy || undefined}
-        disabled={Boolean(disabledReason) || busy}
+        aria-disabled={busy || undefined}
+        disabled={Boolean(disabledReason)}
         onClick={(e) => {
           e.stopPropagation();
           hide();
+          if (busy) return;
           onClick?.();
         }}
       >

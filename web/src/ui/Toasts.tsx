@@ -54,7 +54,7 @@ export function ToastProvider({ children }: { children: ReactNode }) {
       {children}
       {/* In <body>, outside #root: still announced while a dialog hides the app behind it. */}
       {createPortal(
-      <div className="toasts" aria-label="Notifications">
+      <div className="toasts" role="region" aria-label="Notifications">
         {toasts.map((t) => (
           <div key={t.id} className={`toast toast-${t.kind}`} role={t.kind === 'error' ? 'alert' : 'status'}>
             <span className="toast-icon" aria-hidden="true">
