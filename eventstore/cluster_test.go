@@ -115,7 +115,7 @@ func TestClusterKillAndRestartStreamLeader(t *testing.T) {
 	t.Parallel()
 	cl := eventstoretest.NewCluster(t, 3)
 	nc := cl.Connect(t, "t")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	key, _ := eventstore.ParseMasterKey(eventstoretest.TestMasterKey)
 	s, err := eventstore.Open(ctx, nc, key, eventstore.Options{Replicas: 3})
@@ -134,8 +134,19 @@ func TestClusterKillAndRestartStreamLeader(t *testing.T) {
 	if next == leader {
 		t.Fatalf("node %d still leads after it was killed", leader)
 	}
-	if _, err := s.LastSeq(ctx); err != nil {
-		t.Fatalf("stream info with node %d down: %v", leader, err)
+	// The new leader answers once the cluster has settled on it; on a loaded machine the
+	// first requests after an election may go unanswered (a client sees 503 then).
+	var infoErr error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, infoErr = s.LastSeq(rctx)
+		rcancel()
+		if infoErr == nil {
+			break
+		}
+	}
+	if infoErr != nil {
+		t.Fatalf("stream info with node %d down: %v", leader, infoErr)
 	}
 	cl.Restart(t, leader)
 	if err := cl.WaitReady(ctx); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -231,6 +232,13 @@ func TestRecordedCommandAnswersSuccessWhileTheReadModelsLag(t *testing.T) {
 	newOrg.JSON(t, &o)
 	answers["/orgs/"+o.ID] = newOrg
 	env.StartProjector(t)
+	// The server waits only 200 ms here: wait for the read models to catch up first.
+	var newest uint64
+	for _, answer := range answers {
+		seq, _ := strconv.ParseUint(answer.Header.Get("X-Keyledger-Seq"), 10, 64)
+		newest = max(newest, seq)
+	}
+	env.Wait(t, newest)
 	for path, answer := range answers {
 		var fromLog, fromReadModel map[string]any
 		answer.JSON(t, &fromLog)
