@@ -41,6 +41,8 @@ type DB struct {
 	stall *Stall
 	// lease is the lease this process's live projector runs under, if any.
 	lease leaseStatus
+	// names is the grid's index of open, sorted names per organization.
+	names nameIndex
 }
 
 // Open connects to databaseURL, applies migrations and returns the read model.
@@ -226,6 +228,12 @@ func (db *DB) inOrg(ctx context.Context, orgID string, fn func(pgx.Tx) error) er
 	return db.scoped(ctx, orgID, "", fn)
 }
 
+// inOrgSnapshot is inOrg with one snapshot for every statement (repeatable read): the
+// checkpoint it reads and the rows it reads agree, which the name index relies on.
+func (db *DB) inOrgSnapshot(ctx context.Context, orgID string, fn func(pgx.Tx) error) error {
+	return db.scopedTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, orgID, "", fn)
+}
+
 // asUser runs fn in a read-only transaction that row-level security scopes to one
 // user: their own user row, memberships, the organizations they belong to and their
 // personal tokens. It is for queries about one user across orgs.
@@ -237,7 +245,11 @@ func (db *DB) asUser(ctx context.Context, userID string, fn func(pgx.Tx) error) 
 // (the one not used to ""), so that nothing a session set before on a pooled
 // connection widens what fn sees.
 func (db *DB) scoped(ctx context.Context, orgID, userID string, fn func(pgx.Tx) error) error {
-	return pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	return db.scopedTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly}, orgID, userID, fn)
+}
+
+func (db *DB) scopedTx(ctx context.Context, opts pgx.TxOptions, orgID, userID string, fn func(pgx.Tx) error) error {
+	return pgx.BeginTxFunc(ctx, db.pool, opts, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		b.Queue(setSearchPath)
 		b.Queue(`SET LOCAL ROLE ` + readerRole)

@@ -24,8 +24,8 @@ func (db *DB) applySecret(ctx context.Context, r domain.Recorded, notes *notices
 		if err != nil {
 			return err
 		}
-		w.exec(`INSERT INTO secrets (org_id, id, name_sealed, description_sealed, owner_id, created_at, updated_at, version)
-			VALUES ($1, $2, $3, $4, $5, $6, $6, 1) ON CONFLICT DO NOTHING`, org, id, name, desc, e.OwnerID, r.Time)
+		w.exec(`INSERT INTO secrets (org_id, id, name_sealed, description_sealed, owner_id, created_at, updated_at, version, changed_seq)
+			VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7) ON CONFLICT DO NOTHING`, org, id, name, desc, e.OwnerID, r.Time, int64(r.Seq))
 		for _, env := range sortedEnvs(keys(e.Values)) {
 			if err := setValue(r, env, e.Values[env], "created", notes, w); err != nil {
 				return err
@@ -97,11 +97,13 @@ func deleteSecret(r domain.Recorded, notes *notices, w *batchTx) error {
 		notes.add(r, "secret.deleted", "", 0, 0)
 	}
 	w.exec(`DELETE FROM secrets WHERE org_id = $1 AND id = $2`, r.OrgID, r.AggregateID)
+	w.exec(`INSERT INTO secret_deletions (org_id, secret_id, seq) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, r.OrgID, r.AggregateID, int64(r.Seq))
 	return nil
 }
 
 func bumpSecret(r domain.Recorded, w *batchTx) {
-	w.exec(`UPDATE secrets SET version = version + 1, updated_at = $3 WHERE org_id = $1 AND id = $2`, r.OrgID, r.AggregateID, r.Time)
+	w.exec(`UPDATE secrets SET version = version + 1, updated_at = $3, changed_seq = $4 WHERE org_id = $1 AND id = $2`,
+		r.OrgID, r.AggregateID, r.Time, int64(r.Seq))
 }
 
 type oldValue struct {

@@ -2,7 +2,10 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -48,25 +51,110 @@ const (
 	MaxLimit     = 1000
 )
 
-// ListSecrets returns a page of the grid sorted by name (byte order). Names are sealed
-// in Postgres, so filtering by q and sorting happen here, after opening them with the
-// organization's data key.
+// ListSecrets returns a page of the grid sorted by name (byte order). Its cost does not
+// grow with the organization: names come from the name index (name_index.go), and only
+// the page's rows are read and their descriptions opened.
 func (db *DB) ListSecrets(ctx context.Context, orgID string, f SecretFilter) ([]SecretRow, string, error) {
 	if !isUUID(orgID) {
 		return nil, "", notFound("organization")
 	}
-	rows, err := db.loadSecrets(ctx, orgID, "")
+	limit, after, err := pageBounds(f)
 	if err != nil {
 		return nil, "", err
 	}
-	kept, next, err := pageSecrets(rows, f)
+	q := strings.ToUpper(f.Q)
+	for attempt := 0; ; attempt++ {
+		var rows []SecretRow
+		var next string
+		err := db.inOrgSnapshot(ctx, orgID, func(tx pgx.Tx) error {
+			var seq int64
+			var schema string
+			if err := tx.QueryRow(ctx, `SELECT COALESCE((SELECT seq FROM projection_checkpoints WHERE name = $1), 0), current_schema()`,
+				CheckpointName).Scan(&seq, &schema); err != nil {
+				return fmt.Errorf("grid snapshot: %w", err)
+			}
+			on := db.names.org(orgID)
+			on.mu.Lock()
+			err := db.syncNames(ctx, tx, orgID, on, schema, uint64(seq))
+			var picked []*nameEntry
+			var more bool
+			if err == nil {
+				picked, more = on.page(f.Env, q, after, limit)
+				// Copies: the entries may change once the lock is given back.
+				picked = slices.Clone(picked)
+				for i, e := range picked {
+					c := *e
+					picked[i] = &c
+				}
+			}
+			on.mu.Unlock()
+			if err != nil {
+				return err
+			}
+			if rows, err = db.pageRows(ctx, tx, orgID, picked); err != nil {
+				return err
+			}
+			if more && len(picked) > 0 {
+				next = encodeCursor(picked[len(picked)-1].name)
+			}
+			return nil
+		})
+		if errors.Is(err, errStaleSnapshot) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		if err := db.openDescriptions(ctx, rows); err != nil {
+			return nil, "", err
+		}
+		return rows, next, nil
+	}
+}
+
+// pageBounds reads a page's limit and cursor; a bad one is a validation error.
+func pageBounds(f SecretFilter) (int, string, error) {
+	limit := f.Limit
+	if limit == 0 {
+		limit = DefaultLimit
+	}
+	if limit < 1 || limit > MaxLimit {
+		return 0, "", domain.Invalid("limit", "must be between 1 and 1000")
+	}
+	if f.Cursor == "" {
+		return limit, "", nil
+	}
+	after, err := decodeCursor(f.Cursor)
+	return limit, after, err
+}
+
+// pageRows reads the grid rows of the picked secrets, in the picked order, with the
+// names the index holds (the sealed ones are not opened again).
+func (db *DB) pageRows(ctx context.Context, tx pgx.Tx, orgID string, picked []*nameEntry) ([]SecretRow, error) {
+	if len(picked) == 0 {
+		return []SecretRow{}, nil
+	}
+	ids := make([]string, len(picked))
+	for i, e := range picked {
+		ids[i] = e.id
+	}
+	found, err := scanSecrets(ctx, tx, orgID, secretRowsSQL+` AND s.id = ANY($2::uuid[])`, orgID, ids)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	if err := db.openDescriptions(ctx, kept); err != nil {
-		return nil, "", err
+	db.names.rowsRead.Add(int64(len(found)))
+	byID := make(map[string]*SecretRow, len(found))
+	for _, r := range found {
+		byID[r.ID] = r
 	}
-	return kept, next, nil
+	out := make([]SecretRow, 0, len(picked))
+	for _, e := range picked {
+		if r := byID[e.id]; r != nil {
+			r.Name = e.name
+			out = append(out, *r)
+		}
+	}
+	return out, nil
 }
 
 // GetSecret returns one row of the grid.
@@ -87,67 +175,35 @@ func (db *DB) GetSecret(ctx context.Context, orgID, secretID string) (SecretRow,
 	return rows[0], nil
 }
 
+// secretRowsSQL reads grid rows with their values: one row per secret and
+// environment, folded by scanSecrets.
+const secretRowsSQL = `SELECT s.id::text, s.name_sealed, s.description_sealed, s.owner_id::text, COALESCE(u.email, ''), COALESCE(u.name, ''),
+		s.created_at, s.updated_at, s.version,
+		v.env, v.is_set, v.version, v.mask, v.sealed, v.updated_at
+	FROM secrets s
+	LEFT JOIN users u ON u.id = s.owner_id
+	LEFT JOIN secret_values v ON v.org_id = s.org_id AND v.secret_id = s.id
+	WHERE s.org_id = $1`
+
 // loadSecrets reads the org's secrets (or one) with their values, and opens the names.
 // Descriptions stay sealed in the returned rows until openDescriptions.
 func (db *DB) loadSecrets(ctx context.Context, orgID, secretID string) ([]SecretRow, error) {
-	byID := map[string]*SecretRow{}
-	var order []*SecretRow
+	var found []*SecretRow
 	err := db.inOrg(ctx, orgID, func(tx pgx.Tx) error {
-		sql := `SELECT s.id::text, s.name_sealed, s.description_sealed, s.owner_id::text, COALESCE(u.email, ''), COALESCE(u.name, ''),
-				s.created_at, s.updated_at, s.version,
-				v.env, v.is_set, v.version, v.mask, v.sealed, v.updated_at
-			FROM secrets s
-			LEFT JOIN users u ON u.id = s.owner_id
-			LEFT JOIN secret_values v ON v.org_id = s.org_id AND v.secret_id = s.id
-			WHERE s.org_id = $1`
-		args := []any{orgID}
+		sql, args := secretRowsSQL, []any{orgID}
 		if secretID != "" {
 			sql += ` AND s.id = $2`
 			args = append(args, secretID)
 		}
-		rows, err := tx.Query(ctx, sql, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var r SecretRow
-			var nameSealed, descSealed string
-			var env, mask, sealed *string
-			var isSet *bool
-			var version *int
-			var vAt *time.Time
-			if err := rows.Scan(&r.ID, &nameSealed, &descSealed, &r.Owner.ID, &r.Owner.Email, &r.Owner.Name,
-				&r.CreatedAt, &r.UpdatedAt, &r.Version, &env, &isSet, &version, &mask, &sealed, &vAt); err != nil {
-				return err
-			}
-			row := byID[r.ID]
-			if row == nil {
-				r.OrgID = orgID
-				r.Name, r.Description = nameSealed, descSealed
-				r.Environments = map[domain.Environment]EnvState{}
-				row = &r
-				byID[r.ID] = row
-				order = append(order, row)
-			}
-			if env != nil {
-				st := EnvState{Set: *isSet, Version: *version, UpdatedAt: *vAt}
-				if mask != nil {
-					st.Mask = *mask
-				}
-				if sealed != nil {
-					st.Sealed = *sealed
-				}
-				row.Environments[domain.Environment(*env)] = st
-			}
-		}
-		return rows.Err()
+		var err error
+		found, err = scanSecrets(ctx, tx, orgID, sql, args...)
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("load secrets: %w", err)
+		return nil, err
 	}
-	out := make([]SecretRow, 0, len(order))
-	for _, r := range order {
+	out := make([]SecretRow, 0, len(found))
+	for _, r := range found {
 		name, err := db.keys.Open(ctx, orgID, r.Name, nameAAD(orgID, r.ID))
 		if err != nil {
 			return nil, fmt.Errorf("open name of secret %s: %w", r.ID, err)
@@ -156,6 +212,53 @@ func (db *DB) loadSecrets(ctx context.Context, orgID, secretID string) ([]Secret
 		out = append(out, *r)
 	}
 	return out, nil
+}
+
+// scanSecrets runs a secretRowsSQL query and folds its rows into one SecretRow per
+// secret, in the order they come; names and descriptions stay sealed.
+func scanSecrets(ctx context.Context, tx pgx.Tx, orgID, sql string, args ...any) ([]*SecretRow, error) {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("load secrets: %w", err)
+	}
+	defer rows.Close()
+	byID := map[string]*SecretRow{}
+	var order []*SecretRow
+	for rows.Next() {
+		var r SecretRow
+		var nameSealed, descSealed string
+		var env, mask, sealed *string
+		var isSet *bool
+		var version *int
+		var vAt *time.Time
+		if err := rows.Scan(&r.ID, &nameSealed, &descSealed, &r.Owner.ID, &r.Owner.Email, &r.Owner.Name,
+			&r.CreatedAt, &r.UpdatedAt, &r.Version, &env, &isSet, &version, &mask, &sealed, &vAt); err != nil {
+			return nil, fmt.Errorf("load secrets: %w", err)
+		}
+		row := byID[r.ID]
+		if row == nil {
+			r.OrgID = orgID
+			r.Name, r.Description = nameSealed, descSealed
+			r.Environments = map[domain.Environment]EnvState{}
+			row = &r
+			byID[r.ID] = row
+			order = append(order, row)
+		}
+		if env != nil {
+			st := EnvState{Set: *isSet, Version: *version, UpdatedAt: *vAt}
+			if mask != nil {
+				st.Mask = *mask
+			}
+			if sealed != nil {
+				st.Sealed = *sealed
+			}
+			row.Environments[domain.Environment(*env)] = st
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load secrets: %w", err)
+	}
+	return order, nil
 }
 
 // openDescriptions replaces each row's sealed description with its text.

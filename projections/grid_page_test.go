@@ -1,0 +1,158 @@
+package projections_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/projections"
+)
+
+// A grid page costs what it shows: after the first page has opened an organization's
+// names once, a page of 10 reads 10 rows and opens only the names that changed since,
+// in an organization of 20 secrets as in one of 400. Sort, q, env and deep pages stay
+// correct, across creates and deletes made after the index was built.
+func TestGridPageCostDoesNotGrowWithTheOrganization(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, true)
+	ctx := context.Background()
+	cost := func(orgID string, n int) projections.GridCost {
+		t.Helper()
+		org, err := r.h.CreateOrganization.Handle(ctx, r.owner, commands.CreateOrganization{Name: fmt.Sprint("Org ", n)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var last uint64
+		for i := range n {
+			// Names out of order, so that sorting is exercised.
+			res, err := r.h.CreateSecret.Handle(ctx, r.owner, commands.CreateSecret{OrgID: org.ID, Name: fmt.Sprintf("KEY_%04d", (i*7919)%n),
+				Values: map[domain.Environment]domain.Plaintext{domain.Production: domain.NewPlaintext("v")}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = res.Seq
+		}
+		r.wait(t, last)
+		if _, _, err := r.db.ListSecrets(ctx, org.ID, projections.SecretFilter{Limit: 10}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := r.h.CreateSecret.Handle(ctx, r.owner, commands.CreateSecret{OrgID: org.ID, Name: "AAA_NEW"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.wait(t, res.Seq)
+		before := r.db.GridCost()
+		rows, next, err := r.db.ListSecrets(ctx, org.ID, projections.SecretFilter{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 10 || rows[0].Name != "AAA_NEW" || rows[1].Name != "KEY_0000" || next == "" {
+			t.Fatalf("first page %v, next %q", names(rows), next)
+		}
+		after := r.db.GridCost()
+		return projections.GridCost{NamesOpened: after.NamesOpened - before.NamesOpened, RowsRead: after.RowsRead - before.RowsRead}
+	}
+	small, large := cost("small", 20), cost("large", 400)
+	if small != large || small.NamesOpened != 1 || small.RowsRead != 10 {
+		t.Fatalf("a page of 10 cost %+v in an org of 20 and %+v in an org of 400; want 1 name opened and 10 rows read in both", small, large)
+	}
+}
+
+func names(rows []projections.SecretRow) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.Name
+	}
+	return out
+}
+
+// The index answers exactly what a scan of every secret would: every page in order,
+// with q and env filters, after creates, value changes and deletes.
+func TestGridPagesMatchAFullScan(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, true)
+	ctx := context.Background()
+	want := map[string][]domain.Environment{}
+	ids := map[string]string{}
+	var last uint64
+	for i := range 60 {
+		name := fmt.Sprintf("%s_%02d", []string{"STRIPE", "DB", "AWS_KEY", "A_B"}[i%4], (i*37)%60)
+		envs := []domain.Environment{domain.Development, domain.Staging, domain.Production}[:1+i%3]
+		vals := map[domain.Environment]domain.Plaintext{}
+		for _, e := range envs {
+			vals[e] = domain.NewPlaintext("v")
+		}
+		res, err := r.h.CreateSecret.Handle(ctx, r.owner, commands.CreateSecret{OrgID: r.orgID, Name: name, Values: vals})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[name], ids[name], last = envs, res.ID, res.Seq
+	}
+	r.wait(t, last)
+	check := func(stage string) {
+		t.Helper()
+		for _, f := range []projections.SecretFilter{{Limit: 7}, {Limit: 7, Q: "b_"}, {Limit: 5, Env: domain.Staging}, {Limit: 3, Q: "key", Env: domain.Production}} {
+			var expect []string
+			for name, envs := range want {
+				if (f.Q == "" || strings.Contains(name, strings.ToUpper(f.Q))) && (f.Env == "" || slices.Contains(envs, f.Env)) {
+					expect = append(expect, name)
+				}
+			}
+			slices.Sort(expect)
+			var got []string
+			f.Cursor = ""
+			for {
+				rows, next, err := r.db.ListSecrets(ctx, r.orgID, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, names(rows)...)
+				if next == "" {
+					break
+				}
+				f.Cursor = next
+			}
+			if !slices.Equal(got, expect) {
+				t.Fatalf("%s, filter %+v:\n got %v\nwant %v", stage, f, got, expect)
+			}
+		}
+	}
+	check("after creating")
+	// Change the index after it was built: delete one, remove a value of another, set
+	// a value of a third, create one.
+	var all []string
+	for name := range want {
+		all = append(all, name)
+	}
+	slices.Sort(all)
+	deleted := all[3]
+	if _, err := r.h.DeleteSecret.Handle(ctx, r.owner, commands.DeleteSecret{OrgID: r.orgID, SecretID: ids[deleted]}); err != nil {
+		t.Fatal(err)
+	}
+	delete(want, deleted)
+	prod, stg := domain.Production, domain.Staging
+	withProd := all[slices.IndexFunc(all, func(n string) bool { return n != deleted && slices.Contains(want[n], prod) })]
+	if _, err := r.h.DeleteSecret.Handle(ctx, r.owner, commands.DeleteSecret{OrgID: r.orgID, SecretID: ids[withProd], Env: &prod}); err != nil {
+		t.Fatal(err)
+	}
+	want[withProd] = slices.DeleteFunc(slices.Clone(want[withProd]), func(e domain.Environment) bool { return e == prod })
+	noStaging := all[slices.IndexFunc(all, func(n string) bool { return n != deleted && !slices.Contains(want[n], stg) })]
+	v := domain.NewPlaintext("now set")
+	res, err := r.h.UpdateSecret.Handle(ctx, r.owner, commands.UpdateSecret{OrgID: r.orgID, SecretID: ids[noStaging],
+		Values: map[domain.Environment]*domain.Plaintext{stg: &v}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want[noStaging] = append(want[noStaging], stg)
+	created, err := r.h.CreateSecret.Handle(ctx, r.owner, commands.CreateSecret{OrgID: r.orgID, Name: "DB_NEW"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want["DB_NEW"] = nil
+	r.wait(t, max(res.Seq, created.Seq))
+	check("after changes")
+}

@@ -1,0 +1,219 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/keyledger/keyledger/domain"
+)
+
+// Names are sealed in Postgres, so Postgres can neither sort nor search them. A grid
+// page used to open every name of the organization and sort in Go: O(org) decryptions
+// per page. The name index keeps each organization's names open and sorted in memory,
+// so a page is a binary search, a scan of names (no decryption) and a query for the
+// page's own rows. It stays current without trusting anything but the read models: a
+// page's snapshot reads the rows changed (and the tombstones written) since the
+// checkpoint the index reflects, so another replica's projector keeps it as current
+// as this one's. Only the names of changed secrets are opened.
+
+// envBits records, per entry, in which environments a value is set (the env filter).
+var envBits = map[domain.Environment]uint8{domain.Development: 1, domain.Staging: 2, domain.Production: 4}
+
+type nameEntry struct {
+	id   string
+	name string
+	envs uint8
+}
+
+// orgNames is one organization's index, as of checkpoint seq in schema.
+type orgNames struct {
+	mu     sync.Mutex
+	schema string
+	seq    uint64
+	loaded bool
+	byID   map[string]*nameEntry
+	sorted []*nameEntry // by name, byte order
+}
+
+// nameIndex holds the organizations' indexes a process has served.
+type nameIndex struct {
+	mu   sync.Mutex
+	orgs map[string]*orgNames
+	// opened counts names opened (decrypted) and rowsRead the grid rows read, so that a
+	// test can pin the cost of a page (it must not grow with the organization).
+	opened   atomic.Int64
+	rowsRead atomic.Int64
+}
+
+// maxIndexedOrgs bounds the memory the index takes: beyond it an organization's index
+// is dropped to make room (and rebuilt from the read models when next asked for).
+const maxIndexedOrgs = 4096
+
+func (ix *nameIndex) org(orgID string) *orgNames {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.orgs == nil {
+		ix.orgs = map[string]*orgNames{}
+	}
+	on := ix.orgs[orgID]
+	if on == nil {
+		if len(ix.orgs) >= maxIndexedOrgs {
+			for other := range ix.orgs {
+				delete(ix.orgs, other)
+				break
+			}
+		}
+		on = &orgNames{}
+		ix.orgs[orgID] = on
+	}
+	return on
+}
+
+// errStaleSnapshot means the index already reflects more than a page's snapshot: the
+// page takes a newer snapshot, or rows the index lists could be missing from it.
+var errStaleSnapshot = errors.New("projections: snapshot older than the name index")
+
+// sync brings on up to checkpoint seq of schema within tx: a full load the first time
+// (and after a rebuild switched schemas), else the rows changed and deleted since.
+func (db *DB) syncNames(ctx context.Context, tx pgx.Tx, orgID string, on *orgNames, schema string, seq uint64) error {
+	switch {
+	case !on.loaded || on.schema != schema:
+		on.byID, on.sorted, on.loaded = map[string]*nameEntry{}, nil, false
+		if err := db.readNames(ctx, tx, orgID, on, 0); err != nil {
+			return err
+		}
+	case seq < on.seq:
+		return errStaleSnapshot
+	case seq == on.seq:
+		return nil
+	default:
+		rows, err := tx.Query(ctx, `SELECT secret_id::text FROM secret_deletions WHERE org_id = $1 AND seq > $2`, orgID, int64(on.seq))
+		if err != nil {
+			return fmt.Errorf("read deletions: %w", err)
+		}
+		gone, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("read deletions: %w", err)
+		}
+		for _, id := range gone {
+			on.remove(id)
+		}
+		if err := db.readNames(ctx, tx, orgID, on, on.seq); err != nil {
+			return err
+		}
+	}
+	on.schema, on.seq, on.loaded = schema, seq, true
+	return nil
+}
+
+// readNames reads (and opens) the names of the org's secrets changed after sequence
+// since, with the environments their values are set in, into on.
+func (db *DB) readNames(ctx context.Context, tx pgx.Tx, orgID string, on *orgNames, since uint64) error {
+	rows, err := tx.Query(ctx, `SELECT s.id::text, s.name_sealed,
+			COALESCE(array_agg(v.env) FILTER (WHERE v.is_set), '{}')
+		FROM secrets s LEFT JOIN secret_values v ON v.org_id = s.org_id AND v.secret_id = s.id
+		WHERE s.org_id = $1 AND s.changed_seq > $2
+		GROUP BY s.id, s.name_sealed`, orgID, int64(since))
+	if err != nil {
+		return fmt.Errorf("read names: %w", err)
+	}
+	type changed struct {
+		id, sealed string
+		envs       []string
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (changed, error) {
+		var c changed
+		return c, row.Scan(&c.id, &c.sealed, &c.envs)
+	})
+	if err != nil {
+		return fmt.Errorf("read names: %w", err)
+	}
+	for _, c := range list {
+		name, err := db.keys.Open(ctx, orgID, c.sealed, nameAAD(orgID, c.id))
+		if err != nil {
+			return fmt.Errorf("open name of secret %s: %w", c.id, err)
+		}
+		db.names.opened.Add(1)
+		e := &nameEntry{id: c.id, name: string(name)}
+		for _, env := range c.envs {
+			e.envs |= envBits[domain.Environment(env)]
+		}
+		on.put(e)
+	}
+	return nil
+}
+
+func (on *orgNames) search(name, id string) (int, bool) {
+	return slices.BinarySearchFunc(on.sorted, name, func(e *nameEntry, n string) int {
+		if c := strings.Compare(e.name, n); c != 0 {
+			return c
+		}
+		return strings.Compare(e.id, id)
+	})
+}
+
+func (on *orgNames) remove(id string) {
+	e := on.byID[id]
+	if e == nil {
+		return
+	}
+	delete(on.byID, id)
+	if i, ok := on.search(e.name, e.id); ok {
+		on.sorted = slices.Delete(on.sorted, i, i+1)
+	}
+}
+
+func (on *orgNames) put(e *nameEntry) {
+	on.remove(e.id)
+	on.byID[e.id] = e
+	i, _ := on.search(e.name, e.id)
+	on.sorted = slices.Insert(on.sorted, i, e)
+}
+
+// page picks the ids of one grid page: names after the cursor's, in order, kept by the
+// environment and q filters, at most limit of them, and whether more follow.
+func (on *orgNames) page(env domain.Environment, q, after string, limit int) ([]*nameEntry, bool) {
+	start := 0
+	if after != "" {
+		start, _ = slices.BinarySearchFunc(on.sorted, after, func(e *nameEntry, n string) int {
+			if e.name <= n {
+				return -1
+			}
+			return 1
+		})
+	}
+	bit := envBits[env]
+	out := make([]*nameEntry, 0, min(limit, len(on.sorted)))
+	for _, e := range on.sorted[start:] {
+		if bit != 0 && e.envs&bit == 0 {
+			continue
+		}
+		if q != "" && !strings.Contains(e.name, q) {
+			continue
+		}
+		if len(out) == limit {
+			return out, true
+		}
+		out = append(out, e)
+	}
+	return out, false
+}
+
+// GridCost is how much the grid has cost this process so far: names opened
+// (decrypted) and grid rows read. A page must cost what it shows, whatever the size of
+// its organization; tests pin that shape with it.
+type GridCost struct {
+	NamesOpened int64
+	RowsRead    int64
+}
+
+// GridCost reports the grid's cost so far.
+func (db *DB) GridCost() GridCost {
+	return GridCost{NamesOpened: db.names.opened.Load(), RowsRead: db.names.rowsRead.Load()}
+}
