@@ -115,7 +115,9 @@ func (s *Store) Append(ctx context.Context, p Pending) (Appended, error) {
 	if !p.Unchecked {
 		opts = append(opts, jetstream.WithExpectLastSequencePerSubject(p.ExpectedSeq))
 	}
+	published := time.Now()
 	ack, err := s.js.PublishMsg(ctx, msg, opts...)
+	s.observeAppend(time.Since(published), classifyAppend(err))
 	if err != nil {
 		if !isWrongLastSequence(err) {
 			return nil, fmt.Errorf("append %s: %w", env.Type, err)
@@ -138,6 +140,15 @@ func (s *Store) Append(ctx context.Context, p Pending) (Appended, error) {
 		}
 	}
 	return out, nil
+}
+
+// classifyAppend names a publish error for the append observer: a lost race is a
+// version conflict, whatever error code the server used for it.
+func classifyAppend(err error) error {
+	if err != nil && isWrongLastSequence(err) {
+		return fmt.Errorf("%w: %w", ErrVersionConflict, err)
+	}
+	return err
 }
 
 func isWrongLastSequence(err error) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -39,6 +40,33 @@ type Store struct {
 	keys   *Keyring
 	now    func() time.Time
 	reps   int
+	// appendObserver, when set, hears every append's wait for JetStream's ack. It is
+	// atomic because it is set after Open, while other goroutines may append.
+	appendObserver atomic.Pointer[AppendObserver]
+}
+
+// AppendObserver hears how long one append waited for JetStream to acknowledge it, for
+// metrics. The ack comes after the server has stored the message, which includes its
+// fsync when the server syncs every write (the embedded server does) and, on a
+// cluster, the replicas' agreement. err is nil, wraps ErrVersionConflict, or is why
+// the append failed.
+type AppendObserver func(took time.Duration, err error)
+
+// ObserveAppends makes every later append report to o; nil stops the reports. It is
+// a setter rather than an Option so that the process can wire its metrics after the
+// store is open.
+func (s *Store) ObserveAppends(o AppendObserver) {
+	if o == nil {
+		s.appendObserver.Store(nil)
+		return
+	}
+	s.appendObserver.Store(&o)
+}
+
+func (s *Store) observeAppend(took time.Duration, err error) {
+	if o := s.appendObserver.Load(); o != nil {
+		(*o)(took, err)
+	}
 }
 
 // Open makes sure the stream exists with the settings the design requires and returns

@@ -96,6 +96,9 @@ type Config struct {
 	// 429 until the window has passed.
 	LoginFailures int
 	LoginWindow   time.Duration
+	// Metrics are served at /metrics; nil makes the server its own, which then show
+	// nothing of the event store's appends or the projector's batches.
+	Metrics *Metrics
 }
 
 // Server is the HTTP API. It embeds the Fiber app: Listener, Test and
@@ -114,7 +117,7 @@ type Server struct {
 	idem        *eventstore.Bucket
 	limiter     *loginLimiter
 	ui          *ui
-	metrics     metrics
+	metrics     *Metrics
 	proxies     trustedProxies
 	fetch       *commands.FetchValuesHandler
 	feed        *eventstore.Changes
@@ -131,7 +134,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cmd: cfg.Commands, rm: cfg.ReadModel, store: cfg.Store, log: cfg.Logger,
-		secure: cfg.Secure, now: cfg.Now, waitTimeout: cfg.WaitTimeout,
+		secure: cfg.Secure, now: cfg.Now, waitTimeout: cfg.WaitTimeout, metrics: cfg.Metrics,
+	}
+	if s.metrics == nil {
+		m, err := NewMetrics()
+		if err != nil {
+			return nil, err
+		}
+		s.metrics = m
 	}
 	switch cfg.Signup {
 	case SignupOpen:
@@ -205,7 +215,9 @@ func (s *Server) fiberConfig() fiber.Config {
 }
 
 // routes registers every route. Each API route names its middleware explicitly:
-// authenticate (who, CSRF, min_seq) and idempotent (replays of mutations).
+// authenticate (who, CSRF, min_seq) and idempotent (replays of mutations); a route
+// that runs a command wraps its handler in command, which times it under the
+// command's name.
 func (s *Server) routes() {
 	app := s.App
 	app.Use(s.securityHeaders)
@@ -221,45 +233,45 @@ func (s *Server) routes() {
 	api := app.Group("/api/v1")
 	auth, idem := s.authenticate, s.idempotent
 
-	api.Post("/auth/signup", s.signup)
-	api.Post("/auth/login", s.login)
+	api.Post("/auth/signup", s.command("register_user", s.signup))
+	api.Post("/auth/login", s.command("authenticate", s.login))
 	api.Post("/auth/logout", s.logout)
 	api.Get("/me", auth, s.me)
-	api.Post("/admin/users", auth, idem, s.createUser)
+	api.Post("/admin/users", auth, idem, s.command("register_user", s.createUser))
 	// Token creation is not replayed from the idempotency store: the store would keep
 	// a usable credential for a day.
-	api.Post("/auth/tokens", auth, s.createToken)
+	api.Post("/auth/tokens", auth, s.command("create_personal_token", s.createToken))
 	api.Get("/auth/tokens", auth, s.listTokens)
-	api.Delete("/auth/tokens/:id", auth, idem, s.revokeToken)
+	api.Delete("/auth/tokens/:id", auth, idem, s.command("revoke_personal_token", s.revokeToken))
 
 	api.Get("/orgs", auth, s.listOrgs)
-	api.Post("/orgs", auth, idem, s.createOrg)
+	api.Post("/orgs", auth, idem, s.command("create_organization", s.createOrg))
 	api.Get("/orgs/:org", auth, s.getOrg)
-	api.Patch("/orgs/:org", auth, idem, s.updateOrg)
+	api.Patch("/orgs/:org", auth, idem, s.command("update_organization", s.updateOrg))
 	api.Get("/orgs/:org/environments", auth, s.listEnvironments)
 	api.Get("/orgs/:org/members", auth, s.listMembers)
-	api.Post("/orgs/:org/members", auth, idem, s.addMember)
-	api.Patch("/orgs/:org/members/:user", auth, idem, s.changeMemberRole)
-	api.Delete("/orgs/:org/members/:user", auth, idem, s.removeMember)
+	api.Post("/orgs/:org/members", auth, idem, s.command("add_member", s.addMember))
+	api.Patch("/orgs/:org/members/:user", auth, idem, s.command("change_member_role", s.changeMemberRole))
+	api.Delete("/orgs/:org/members/:user", auth, idem, s.command("remove_member", s.removeMember))
 
 	api.Get("/orgs/:org/secrets", auth, s.listSecrets)
-	api.Post("/orgs/:org/secrets", auth, idem, s.createSecret)
+	api.Post("/orgs/:org/secrets", auth, idem, s.command("create_secret", s.createSecret))
 	api.Get("/orgs/:org/secrets/:secret", auth, s.getSecret)
-	api.Patch("/orgs/:org/secrets/:secret", auth, idem, s.updateSecret)
-	api.Delete("/orgs/:org/secrets/:secret", auth, idem, s.deleteSecret)
+	api.Patch("/orgs/:org/secrets/:secret", auth, idem, s.command("update_secret", s.updateSecret))
+	api.Delete("/orgs/:org/secrets/:secret", auth, idem, s.command("delete_secret", s.deleteSecret))
 	// Reveal is never replayed: its response holds a value in clear.
-	api.Post("/orgs/:org/secrets/:secret/reveal", auth, s.revealSecret)
+	api.Post("/orgs/:org/secrets/:secret/reveal", auth, s.command("reveal_secret", s.revealSecret))
 	api.Get("/orgs/:org/secrets/:secret/versions", auth, s.listVersions)
-	api.Post("/orgs/:org/secrets/:secret/rollback", auth, idem, s.rollbackSecret)
+	api.Post("/orgs/:org/secrets/:secret/rollback", auth, idem, s.command("rollback_secret", s.rollbackSecret))
 
 	api.Get("/orgs/:org/audit", auth, s.listAudit)
 	api.Get("/orgs/:org/audit/export", auth, s.exportAudit)
 	api.Get("/orgs/:org/audit/verify", auth, s.verifyAudit)
 
-	api.Post("/orgs/:org/service-tokens", auth, idem, s.createServiceToken)
+	api.Post("/orgs/:org/service-tokens", auth, idem, s.command("create_service_token", s.createServiceToken))
 	api.Get("/orgs/:org/service-tokens", auth, s.listServiceTokens)
-	api.Delete("/orgs/:org/service-tokens/:id", auth, idem, s.revokeServiceToken)
-	api.Get("/orgs/:org/environments/:env/values", s.serviceTokenOrUser, s.fetchValues)
+	api.Delete("/orgs/:org/service-tokens/:id", auth, idem, s.command("revoke_service_token", s.revokeServiceToken))
+	api.Get("/orgs/:org/environments/:env/values", s.serviceTokenOrUser, s.command("fetch_values", s.fetchValues))
 	api.Get("/orgs/:org/changes", auth, s.changes)
 
 	app.All("/api/*", func(*fiber.Ctx) error { return errNotFound() })

@@ -54,6 +54,36 @@ type Projector struct {
 	failures     int
 	next         uint64
 	failingSince time.Time
+	// batches, when set, hears about the live projector's batches (metrics).
+	batches BatchObserver
+}
+
+// BatchObserver hears about the batches a projector applies, for metrics. It is
+// declared here, where it is used, so that projections depends on no metrics library.
+type BatchObserver interface {
+	// BatchStarted says that the projector holds events not yet committed, the
+	// oldest recorded at oldest: the age of the oldest event the read models lack.
+	BatchStarted(oldest time.Time)
+	// BatchApplied says that a batch was committed.
+	BatchApplied(b AppliedBatch)
+}
+
+// AppliedBatch is one committed batch as a BatchObserver sees it.
+type AppliedBatch struct {
+	// Events counts the events applied (a message may hold several; events already
+	// below the checkpoint are not counted).
+	Events int
+	// Took is the batch's transaction, from begin to commit.
+	Took time.Duration
+	// Oldest and Newest are the record times of its first and last event.
+	Oldest, Newest time.Time
+}
+
+// ObserveBatches makes the projector report its batches to o. A rebuild's projector
+// never reports: its batches say nothing about the live read models.
+func (p *Projector) ObserveBatches(o BatchObserver) *Projector {
+	p.batches = o
+	return p
 }
 
 // NewProjector wires a projector.
@@ -335,15 +365,52 @@ func (p *Projector) runOnce(ctx context.Context) error {
 				break drain
 			}
 		}
+		prev := p.next - 1
 		p.next = batch[0].Seq
+		p.batchStarted(batch)
+		started := time.Now()
 		last, err := p.applyBatch(ctx, batch)
 		if err != nil {
 			return err
 		}
+		p.batchApplied(batch, prev, last, time.Since(started))
 		p.applied(last)
 		p.progressed(last)
 		p.next = last + 1
 	}
+}
+
+// batchStarted tells the batch observer the record time of the oldest event in hand.
+func (p *Projector) batchStarted(batch []eventstore.Delivery) {
+	if p.batches == nil || p.schema != "" {
+		return
+	}
+	for _, d := range batch {
+		if len(d.Records) > 0 {
+			p.batches.BatchStarted(d.Records[0].Time)
+			return
+		}
+	}
+}
+
+// batchApplied tells the batch observer what a committed batch applied: the events
+// after prev (the checkpoint this projector last knew) up to last.
+func (p *Projector) batchApplied(batch []eventstore.Delivery, prev, last uint64, took time.Duration) {
+	if p.batches == nil || p.schema != "" {
+		return
+	}
+	b := AppliedBatch{Took: took}
+	for _, d := range batch {
+		if d.Seq <= prev || d.Seq > last || len(d.Records) == 0 {
+			continue
+		}
+		if b.Oldest.IsZero() {
+			b.Oldest = d.Records[0].Time
+		}
+		b.Newest = d.Records[len(d.Records)-1].Time
+		b.Events += len(d.Records)
+	}
+	p.batches.BatchApplied(b)
 }
 
 // leaseStatus is what a projector's lease tells about itself.

@@ -42,6 +42,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	defer p.close()
 
+	// The metrics come first: the event store and the projector report into them
+	// before the server that shows them exists.
+	metrics, err := httpapi.NewMetrics()
+	if err != nil {
+		return err
+	}
+	p.store.ObserveAppends(metrics.ObserveAppend)
+
 	// serve owns the change stream's retention: it sets (or updates) the max age.
 	changes, err := p.store.Changes(ctx, eventstore.WithChangesMaxAge(c.ChangesMaxAge))
 	if err != nil {
@@ -62,7 +70,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 			return fmt.Errorf("projector lease: %w", err)
 		}
 	}
-	projector := projections.NewProjector(p.db, p.store, logger).PublishChanges(changes).WithLease(lease, projectorLeaseRenew, projectorLeasePoll)
+	projector := projections.NewProjector(p.db, p.store, logger).PublishChanges(changes).ObserveBatches(metrics).WithLease(lease, projectorLeaseRenew, projectorLeasePoll)
 	projCtx, stopProjector := context.WithCancel(context.WithoutCancel(ctx))
 	var projWG sync.WaitGroup
 	projWG.Go(func() {
@@ -84,6 +92,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		Signup:    c.Signup,
 		Secure:    c.secure(),
 		Assets:    web.Assets(),
+		Metrics:   metrics,
 
 		TrustedProxies: c.proxies(),
 	})
