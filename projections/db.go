@@ -54,11 +54,8 @@ func Open(ctx context.Context, databaseURL string, keys *eventstore.Keyring, log
 		logger = slog.New(slog.DiscardHandler)
 	}
 	db := &DB{pool: pool, keys: keys, log: logger, advance: make(chan struct{})}
+	// migrate also prepares the reader role, under its lock: see there.
 	if err := db.migrate(ctx); err != nil {
-		pool.Close()
-		return nil, err
-	}
-	if err := db.prepareReaderRole(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}

@@ -44,9 +44,9 @@ const (
 // quoting, are let through (keyledger_rm_1, keyledger_rm_<base36 time>).
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 
-// migrate makes sure the pointer and the live schema exist and applies the embedded
-// migrations that have not run yet, under an advisory lock so that replicas starting
-// together do not race.
+// migrate makes sure the pointer and the live schema exist, applies the embedded
+// migrations that have not run yet and prepares the reader role, under an advisory lock
+// so that replicas starting together do not race.
 func (db *DB) migrate(ctx context.Context) (err error) {
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
@@ -79,7 +79,13 @@ func (db *DB) migrate(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("read model pointer: %w", err)
 	}
-	return migrateSchema(ctx, conn.Conn(), schema, db.log)
+	if err := migrateSchema(ctx, conn.Conn(), schema, db.log); err != nil {
+		return err
+	}
+	// Still under the lock: replicas starting together would otherwise GRANT on the
+	// same objects at once, and Postgres fails one of them ("tuple concurrently
+	// updated").
+	return db.prepareReaderRole(ctx)
 }
 
 // releaseMigrationConn returns a connection that migrated to the pool, or closes it
