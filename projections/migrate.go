@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"regexp"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
@@ -39,10 +38,20 @@ const (
 	legacyTable = "schema_migrations"
 )
 
-// schemaName is what a read-model schema's name may be. tern writes its version table's
-// name into its SQL as given, so only plain lower-case identifiers, which need no
-// quoting, are let through (keyledger_rm_1, keyledger_rm_<base36 time>).
-var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+// plainIdentifier tells whether a read-model schema's name is a lower-case identifier
+// that needs no quoting (keyledger_rm_1, keyledger_rm_<base36 time>). tern writes its
+// version table's name into its SQL as given, so no other name is let through.
+func plainIdentifier(name string) bool {
+	if name == "" || (name[0] >= '0' && name[0] <= '9') {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
 
 // migrate makes sure the pointer and the live schema exist, applies the embedded
 // migrations that have not run yet and prepares the reader role, under an advisory lock
@@ -105,7 +114,7 @@ func releaseMigrationConn(ctx context.Context, conn *pgxpool.Conn, failed bool) 
 // if that runner migrated it, and has tern apply the migrations it lacks, recording
 // them in the schema's own version table.
 func migrateSchema(ctx context.Context, conn *pgx.Conn, schema string, logger *slog.Logger) error {
-	if !schemaName.MatchString(schema) {
+	if !plainIdentifier(schema) {
 		return fmt.Errorf("migrate: read-model schema name %q is not a plain identifier", schema)
 	}
 	files, err := migrationNames()
