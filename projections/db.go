@@ -2,12 +2,9 @@ package projections
 
 import (
 	"context"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"sort"
 	"sync"
 	"time"
 
@@ -15,9 +12,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/keyledger/keyledger/eventstore"
 )
-
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
 
 // readerRole is the role every query runs as (SET LOCAL ROLE): not the tables' owner
 // and NOBYPASSRLS, so row-level security always binds it. Keyledger connects as the
@@ -62,11 +56,8 @@ func Open(ctx context.Context, databaseURL string, keys *eventstore.Keyring, log
 		logger = slog.New(slog.DiscardHandler)
 	}
 	db := &DB{pool: pool, keys: keys, log: logger, advance: make(chan struct{})}
+	// migrate also prepares the reader role, under its lock: see there.
 	if err := db.migrate(ctx); err != nil {
-		pool.Close()
-		return nil, err
-	}
-	if err := db.prepareReaderRole(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -91,80 +82,6 @@ const pointerTable = "public.keyledger_read_model"
 // setSearchPath is the statement every transaction starts with: it follows the pointer,
 // so a switch after a rebuild takes effect on the next transaction of every replica.
 const setSearchPath = `SELECT set_config('search_path', (SELECT schema FROM ` + pointerTable + ` WHERE id = 1), true)`
-
-// migrate makes sure the pointer and the live schema exist and applies the embedded
-// migrations that have not run yet, under an advisory lock so that replicas starting
-// together do not race.
-func (db *DB) migrate(ctx context.Context) error {
-	conn, err := db.pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(7243001)`); err != nil {
-		return fmt.Errorf("migrate lock: %w", err)
-	}
-	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7243001)`) }()
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+pointerTable+` (
-		id integer PRIMARY KEY CHECK (id = 1), schema text NOT NULL, switched_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	var schema string
-	err = conn.QueryRow(ctx, `SELECT schema FROM `+pointerTable+` WHERE id = 1`).Scan(&schema)
-	if errors.Is(err, pgx.ErrNoRows) {
-		schema = "keyledger_rm_1"
-		if err := migrateSchema(ctx, conn.Conn(), schema, db.log); err != nil {
-			return err
-		}
-		_, err = conn.Exec(ctx, `INSERT INTO `+pointerTable+` (id, schema) VALUES (1, $1)`, schema)
-	}
-	if err != nil {
-		return fmt.Errorf("read model pointer: %w", err)
-	}
-	return migrateSchema(ctx, conn.Conn(), schema, db.log)
-}
-
-// migrateSchema creates schema if needed and applies the migrations it lacks.
-func migrateSchema(ctx context.Context, conn *pgx.Conn, schema string, logger *slog.Logger) error {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	sort.Strings(names)
-	ident := pgx.Identifier{schema}.Sanitize()
-	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+ident); err != nil {
-			return fmt.Errorf("create schema %s: %w", schema, err)
-		}
-		if _, err := tx.Exec(ctx, `SELECT set_config('search_path', $1, true)`, schema); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		for _, name := range names {
-			var done bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE name = $1)`, name).Scan(&done); err != nil {
-				return fmt.Errorf("migrate %s: %w", name, err)
-			}
-			if done {
-				continue
-			}
-			sql, err := migrationFiles.ReadFile(name)
-			if err != nil {
-				return fmt.Errorf("migrate %s: %w", name, err)
-			}
-			if _, err := tx.Exec(ctx, string(sql)); err != nil {
-				return fmt.Errorf("migrate %s in %s: %w", name, schema, err)
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (name) VALUES ($1)`, name); err != nil {
-				return fmt.Errorf("migrate %s: %w", name, err)
-			}
-			logger.Info("applied migration", "schema", schema, "name", name)
-		}
-		return grantReader(ctx, tx, schema)
-	})
-}
 
 // grantReader lets the reader role (see prepareReaderRole) read a schema, when the role
 // exists.

@@ -41,7 +41,7 @@ func (db *DB) Rebuild(ctx context.Context, events eventFollower, head streamHead
 		return RebuildReport{}, fmt.Errorf("rebuild: %w", err)
 	}
 	err = migrateSchema(ctx, conn.Conn(), schema, logger)
-	conn.Release()
+	releaseMigrationConn(ctx, conn, err != nil)
 	if err != nil {
 		return RebuildReport{}, err
 	}
