@@ -89,6 +89,7 @@ type wrappedKey struct {
 type Keyring struct {
 	master MasterKey
 	kv     jetstream.KeyValue
+	leader leaderGetter
 	mu     sync.Mutex
 	cache  map[string]cipher.AEAD // "<scope>/<version>"
 }
@@ -101,7 +102,7 @@ func NewKeyring(ctx context.Context, js jetstream.JetStream, master MasterKey, r
 	if err != nil {
 		return nil, fmt.Errorf("keys bucket: %w", err)
 	}
-	return &Keyring{master: master, kv: kv, cache: map[string]cipher.AEAD{}}, nil
+	return &Keyring{master: master, kv: kv, leader: leaderGetter{js: js, bucket: KeysBucket}, cache: map[string]cipher.AEAD{}}, nil
 }
 
 // currentVersion is the DEK version new data is sealed with. Rotation adds versions;
@@ -134,26 +135,27 @@ func (k *Keyring) dek(ctx context.Context, scope string, version int, create boo
 	if ok {
 		return a, nil
 	}
-	entry, err := k.kv.Get(ctx, name)
+	stored, err := k.storedDEK(ctx, name)
 	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound) && create:
-		if err := k.createDEK(ctx, name, scope, version); err != nil {
+	case errors.Is(err, ErrNoKey) && create:
+		raw, err := k.createDEK(ctx, name, scope, version)
+		if err != nil {
 			return nil, err
 		}
-		entry, err = k.kv.Get(ctx, name)
-		if err != nil {
-			return nil, fmt.Errorf("data key %s: %w", name, err)
-		}
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-		return nil, fmt.Errorf("data key %s: %w", name, ErrNoKey)
+		return k.remember(name, raw)
 	case err != nil:
-		return nil, fmt.Errorf("data key %s: %w", name, err)
+		return nil, err
 	}
-	raw, err := k.unwrap(entry.Value(), scope, version)
+	raw, err := k.unwrap(stored, scope, version)
 	if err != nil {
 		return nil, err
 	}
-	a, err = newAEAD(raw)
+	return k.remember(name, raw)
+}
+
+// remember caches the AEAD of a data key.
+func (k *Keyring) remember(name string, raw []byte) (cipher.AEAD, error) {
+	a, err := newAEAD(raw)
 	if err != nil {
 		return nil, fmt.Errorf("data key %s: %w", name, err)
 	}
@@ -163,20 +165,51 @@ func (k *Keyring) dek(ctx context.Context, scope string, version int, create boo
 	return a, nil
 }
 
-func (k *Keyring) createDEK(ctx context.Context, name, scope string, version int) error {
+// storedDEK reads a wrapped data key. A direct get's "not found" is confirmed with the
+// stream leader first: a lagging replica must never make a key look missing.
+func (k *Keyring) storedDEK(ctx context.Context, name string) ([]byte, error) {
+	entry, err := k.kv.Get(ctx, name)
+	if err == nil {
+		return entry.Value(), nil
+	}
+	if !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, fmt.Errorf("data key %s: %w", name, err)
+	}
+	v, ok, err := k.leader.get(ctx, name)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("data key %s: %w", name, err)
+	case !ok:
+		return nil, fmt.Errorf("data key %s: %w", name, ErrNoKey)
+	}
+	return v, nil
+}
+
+// createDEK makes a data key and stores it wrapped, unless another process made it
+// first; it returns the key that is stored either way.
+func (k *Keyring) createDEK(ctx context.Context, name, scope string, version int) ([]byte, error) {
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
-		return fmt.Errorf("create data key: %w", err)
+		return nil, fmt.Errorf("create data key: %w", err)
 	}
 	wrapped, err := k.wrap(raw, scope, version)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	// Create fails when another process made the key first; then we use theirs.
-	if _, err := k.kv.Create(ctx, name, wrapped); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
-		return fmt.Errorf("create data key %s: %w", name, err)
+	_, err = k.kv.Create(ctx, name, wrapped)
+	if err == nil {
+		return raw, nil
 	}
-	return nil
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		return nil, fmt.Errorf("create data key %s: %w", name, err)
+	}
+	// Another process made it first: use theirs, read from the leader (a direct get
+	// could still miss it on a lagging replica).
+	stored, ok, err := k.leader.get(ctx, name)
+	if err != nil || !ok {
+		return nil, fmt.Errorf("data key %s: %w", name, errors.Join(err, ErrNoKey))
+	}
+	return k.unwrap(stored, scope, version)
 }
 
 func (k *Keyring) wrap(raw []byte, scope string, version int) ([]byte, error) {
