@@ -254,6 +254,11 @@ func (p *Projector) runLoop(ctx context.Context) error {
 	}
 }
 
+// maxRetryBackoff bounds the wait between two attempts: the read models must catch up
+// within 5 s of PostgreSQL returning (API.md), so a projector that failed for a long
+// outage may not sleep for long once it is over; one attempt a second costs nothing.
+const maxRetryBackoff = time.Second
+
 // failed records a failed attempt and says how long to wait before the next. The
 // projector never skips an event it cannot apply: after pgArgs, what is left is
 // infrastructure (Postgres down, a permission, a full disk), and skipping would make
@@ -265,13 +270,13 @@ func (p *Projector) failed(err error) time.Duration {
 		p.failingSince = time.Now()
 	}
 	p.failures++
-	backoff := min(100*time.Millisecond<<min(p.failures-1, 6), 5*time.Second)
+	backoff := min(100*time.Millisecond<<min(p.failures-1, 6), maxRetryBackoff)
 	if p.failures < stallAfter {
 		p.log.Warn("projector restarting", "seq", p.next, "err", err, "attempt", p.failures, "after", backoff)
 		return backoff
 	}
 	prev, stalled := p.stalled()
-	if !stalled || prev.Seq != p.next || (p.failures-stallAfter)%12 == 0 {
+	if !stalled || prev.Seq != p.next || (p.failures-stallAfter)%int(time.Minute/maxRetryBackoff) == 0 {
 		// Once on stalling, again when it moves, and about once a minute while it lasts.
 		p.log.Error("projection stalled: cannot apply event", "seq", p.next, "err", err,
 			"attempts", p.failures, "since", p.failingSince, "schema", p.schema)
