@@ -53,7 +53,7 @@ environment.`,
 			use: "set NAME=VALUE… --org O --env E", short: "create secrets or set their values",
 			long: `Create each named secret, or set its value in the environment. A VALUE of "-" is read
 from standard input (without its last newline), so that it stays out of the shell's
-history.`,
+history. A value equal to the current one is not a new version: set says "unchanged".`,
 			needEnv: true, do: func(ctx context.Context, s secretsSession) error { return s.set(ctx, cl.stdin, cl.stdout) },
 		}),
 		cl.newSecretsSubcommand(secretsSubcommand{
@@ -278,37 +278,52 @@ func (s secretsSession) set(ctx context.Context, stdin io.Reader, w io.Writer) e
 		return err
 	}
 	for _, a := range as {
-		sec, ok := existing[a.name]
-		verb := "updated"
+		before, ok := existing[a.name]
+		var after client.Secret
+		verb := "created"
 		if ok {
-			sec, err = s.update(ctx, sec.ID, a.value)
+			after, err = s.update(ctx, before.ID, a.value)
+			verb = updateVerb(before, after, s.env)
 		} else {
-			verb = "created"
-			sec, err = s.c.CreateSecret(ctx, s.orgID, client.CreateSecretRequest{Name: a.name, Values: map[string]string{s.env: a.value}})
+			after, err = s.c.CreateSecret(ctx, s.orgID, client.CreateSecretRequest{Name: a.name, Values: map[string]string{s.env: a.value}})
 			if client.IsCode(err, client.CodeSecretNameTaken) {
 				// Someone created it in the meantime: set its value instead.
-				verb = "updated"
-				sec, err = s.updateByName(ctx, a.name, a.value)
+				before, after, err = s.updateByName(ctx, a.name, a.value)
+				verb = updateVerb(before, after, s.env)
 			}
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", a.name, err)
 		}
-		fmt.Fprintf(w, "%s: %s, %s %s\n", sec.Name, verb, s.env, envCell(sec.Environments.Env(s.env)))
+		fmt.Fprintf(w, "%s: %s, %s %s\n", after.Name, verb, s.env, envCell(after.Environments.Env(s.env)))
 	}
 	return nil
+}
+
+// updateVerb says what an update did to env's value, from the server's answer: the
+// server gives a value equal to the current one no new version, and saying "updated"
+// then would send the user looking for a change that never happened.
+func updateVerb(before, after client.Secret, env string) string {
+	was, is := before.Environments.Env(env), after.Environments.Env(env)
+	if was.Set && is.Set && was.Version == is.Version {
+		return "unchanged"
+	}
+	return "updated"
 }
 
 func (s secretsSession) update(ctx context.Context, id, value string) (client.Secret, error) {
 	return s.c.UpdateSecret(ctx, s.orgID, id, client.UpdateSecretRequest{Values: map[string]*string{s.env: &value}})
 }
 
-func (s secretsSession) updateByName(ctx context.Context, name, value string) (client.Secret, error) {
-	sec, err := s.findSecret(ctx, name)
+// updateByName sets the value of the secret named name; it returns the secret as found
+// before the update and as the server answered it.
+func (s secretsSession) updateByName(ctx context.Context, name, value string) (before, after client.Secret, err error) {
+	before, err = s.findSecret(ctx, name)
 	if err != nil {
-		return client.Secret{}, err
+		return before, after, err
 	}
-	return s.update(ctx, sec.ID, value)
+	after, err = s.update(ctx, before.ID, value)
+	return before, after, err
 }
 
 func (s secretsSession) delete(ctx context.Context, w io.Writer) error {
