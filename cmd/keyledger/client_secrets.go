@@ -38,8 +38,8 @@ func newSecretsCommand(cl cli) *cobra.Command {
 		use: "list --org O [--env E] [--q TEXT]", short: "list the secrets and which environments have a value",
 		long: `List the organization's secrets: for each environment whether it has a value and its
 version, never the value or its mask. --env lists the secrets with a value in that
-environment.`,
-		envUsage: "only secrets with a value in this environment",
+environment, and only its column.`,
+		envUsage: "only secrets with a value in this environment, and only its column",
 		do:       func(ctx context.Context, s secretsSession) error { return s.list(ctx, cl.stdout, q) },
 	})
 	list.Flags().StringVar(&q, "q", "", "only names containing this text")
@@ -181,17 +181,30 @@ func (s secretsSession) findSecret(ctx context.Context, name string) (client.Sec
 	return sec, nil
 }
 
+// list prints a row per secret. With --env only that environment's column is shown:
+// the user asked about one environment, and the others' columns would only be noise.
 func (s secretsSession) list(ctx context.Context, w io.Writer, q string) error {
 	if len(s.args) > 0 {
 		return errors.New(secretsUsage)
 	}
-	t := newTable(w, "NAME", "DEVELOPMENT", "STAGING", "PRODUCTION", "OWNER")
+	envs := []string{client.Development, client.Staging, client.Production}
+	if s.env != "" {
+		envs = []string{s.env}
+	}
+	header := []string{"NAME"}
+	for _, e := range envs {
+		header = append(header, strings.ToUpper(e))
+	}
+	t := newTable(w, append(header, "OWNER")...)
 	for sec, err := range s.c.AllSecrets(ctx, s.orgID, client.SecretFilter{Env: s.env, Q: q, Limit: 1000}) {
 		if err != nil {
 			return err
 		}
-		e := sec.Environments
-		t.row(sec.Name, envCell(e.Development), envCell(e.Staging), envCell(e.Production), sec.Owner.Email)
+		row := []string{sec.Name}
+		for _, e := range envs {
+			row = append(row, envCell(sec.Environments.Env(e)))
+		}
+		t.row(append(row, sec.Owner.Email)...)
 	}
 	return t.flush()
 }
