@@ -131,8 +131,12 @@ func optionalEnvironment(raw string) (string, error) {
 }
 
 // resolveOrg turns --org (an id or a name) into an organization id. An id is used as
-// it is, without a round trip, so that a service token (which cannot list
-// organizations) works with it.
+// it is, without a round trip. A name is looked up in GET /orgs, which a personal
+// token or a login may call. A service token may not: it only fetches values, the
+// values route needs the id, and the token itself carries only its own id, so no call
+// of the API turns a name into an id for it. Like Infisical's --projectId for machine
+// identities, it takes the id, which the dashboard's address bar and `keyledger orgs`
+// show.
 func resolveOrg(ctx context.Context, c *client.Client, org, token string) (string, error) {
 	org = strings.TrimSpace(org)
 	if org == "" {
@@ -142,7 +146,9 @@ func resolveOrg(ctx context.Context, c *client.Client, org, token string) (strin
 		return org, nil
 	}
 	if strings.HasPrefix(token, "kl_st_") {
-		return "", errors.New("with a service token, --org must be the organization's id, not its name")
+		return "", fmt.Errorf("with a service token, --org must be the organization's id, not its name %q: "+
+			"a service token cannot look organizations up. Set --org or KEYLEDGER_ORG to the id "+
+			"(in the dashboard's address, /orgs/ID/…, or from `keyledger orgs` as a member)", org)
 	}
 	orgs, err := c.ListOrgs(ctx)
 	if err != nil {

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"context"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/httpapi/client"
 )
 
 // TestSetOfAnUnchangedValueSaysSo: the server gives a value equal to the current one
@@ -50,5 +55,92 @@ func TestListWithAnEnvironmentShowsOnlyItsColumn(t *testing.T) {
 	}
 	if got = env.main(t, "secrets", "list", "--org", "Acme", "--env", "production").ok(t).stdout; !strings.HasPrefix(got, "NAME          PRODUCTION  OWNER\n") {
 		t.Errorf("--env production with KEYLEDGER_ENV=staging printed\n%s", got)
+	}
+}
+
+// TestServiceTokenOrgByName: a service token cannot look organization names up (the
+// API lets it only fetch values, by the organization's id); the error says where the
+// id is and how to pass it.
+func TestServiceTokenOrgByName(t *testing.T) {
+	t.Parallel()
+	h := newCLIHarness(t)
+	h.seed(t)
+	issued, err := h.apiClient(t, h.alice.Token).CreateServiceToken(context.Background(), h.org.ID, client.CreateServiceTokenRequest{Name: "ci", Environments: []string{"production"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := h.withToken(issued.Token)
+	for _, line := range [][]string{
+		{"run", "--org", "Acme", "--env", "production", "--", "true"},
+		{"export", "--org", "Acme", "--env", "production"},
+	} {
+		res := svc.cli(t, "", line...)
+		res.failed(t, `--org must be the organization's id, not its name "Acme"`)
+		res.failed(t, "KEYLEDGER_ORG")
+		res.failed(t, "keyledger orgs")
+	}
+	// KEYLEDGER_ORG holds the id for every command.
+	svc.vars["KEYLEDGER_ORG"] = h.org.ID
+	if out := svc.cli(t, "", "export", "--env", "production", "--format", "json").ok(t).stdout; !strings.Contains(out, "postgres://prod/db") {
+		t.Errorf("export with KEYLEDGER_ORG printed %q", out)
+	}
+}
+
+// TestReadmeServiceTokenExample runs the README's service-token example as a new user
+// would paste it, with the token and the organization's id put in: it used to pass
+// the organization's name, which a service token cannot use.
+func TestReadmeServiceTokenExample(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var example []string
+	for block := range strings.SplitSeq(string(readme), "```sh\n") {
+		body, _, _ := strings.Cut(block, "```")
+		if strings.Contains(body, "KEYLEDGER_TOKEN=kl_st_") {
+			example = strings.Split(strings.TrimSpace(body), "\n")
+			break
+		}
+	}
+	if len(example) == 0 {
+		t.Fatal("README.md has no sh example with a service token (KEYLEDGER_TOKEN=kl_st_…)")
+	}
+	h := newCLIHarness(t)
+	h.seed(t)
+	issued, err := h.apiClient(t, h.alice.Token).CreateServiceToken(context.Background(), h.org.ID, client.CreateServiceTokenRequest{Name: "ci", Environments: []string{"production"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := h.withToken("")
+	var args []string
+	for _, line := range example {
+		line, _, _ = strings.Cut(line, "#")
+		fields := strings.Fields(line)
+		switch {
+		case len(fields) == 0:
+		case fields[0] == "export" && len(fields) == 2:
+			name, value, _ := strings.Cut(fields[1], "=")
+			switch {
+			case strings.HasPrefix(value, "kl_st_"):
+				value = issued.Token
+			case uuid.Validate(value) == nil:
+				value = h.org.ID
+			}
+			svc.vars[name] = value
+		case fields[0] == "keyledger":
+			args = fields[1:]
+		default:
+			t.Fatalf("the example has a line this test cannot follow: %q", line)
+		}
+	}
+	if len(args) == 0 {
+		t.Fatalf("the example runs no keyledger command:\n%s", strings.Join(example, "\n"))
+	}
+	// The example's program is the user's; `true` stands in for it.
+	args[len(args)-1] = "true"
+	res := svc.cli(t, "", args...).ok(t)
+	if res.code != -1 {
+		t.Errorf("the example exited %d", res.code)
 	}
 }
