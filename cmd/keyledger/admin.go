@@ -6,58 +6,83 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
+	"github.com/spf13/cobra"
 )
 
-// admin runs platform administration subcommands against the event log directly.
-func admin(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	if len(args) == 0 || args[0] != "create-user" {
-		return errors.New("usage: keyledger admin create-user --email E --name N [--password P | --password-stdin] [--superadmin]")
+// newAdminCommand is `keyledger admin`: platform administration against the event log
+// directly.
+func newAdminCommand(cl cli) *cobra.Command {
+	return newGroupCommand("admin", groupServer, "platform administration against the event log directly",
+		newCreateUserCommand(cl))
+}
+
+// createUserOptions are the flags of `admin create-user` besides the server's.
+type createUserOptions struct {
+	email, name, password string
+	fromStdin, superadmin bool
+}
+
+func newCreateUserCommand(cl cli) *cobra.Command {
+	fs, c := offlineFlags("admin create-user", cl.stderr, cl.getenv)
+	var o createUserOptions
+	cmd := &cobra.Command{
+		Use:   "create-user --email E [--name N] [--password-stdin] [--superadmin]",
+		Short: "create a platform user (--superadmin for an admin)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return createUser(cmd.Context(), c, o, cl)
+		},
 	}
-	fs, c := serverFlags("admin create-user", stderr, getenv)
-	email := fs.String("email", "", "the user's email")
-	name := fs.String("name", "", "the user's name")
-	password := fs.String("password", "", "the password (prefer --password-stdin)")
-	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input")
-	superadmin := fs.Bool("superadmin", false, "make the user a platform super-admin")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
+	cmd.Flags().StringVar(&o.email, "email", "", "the user's email")
+	cmd.Flags().StringVar(&o.name, "name", "", "the user's name (default: the email's local part)")
+	cmd.Flags().StringVar(&o.password, "password", "", "the password (prefer --password-stdin)")
+	cmd.Flags().BoolVar(&o.fromStdin, "password-stdin", false, "read the password from standard input")
+	cmd.Flags().BoolVar(&o.superadmin, "superadmin", false, "make the user a platform super-admin")
+	addFlags(cmd, fs)
+	completeServerFlags(cmd)
+	return cmd
+}
+
+// createUser registers a user directly in the log.
+func createUser(ctx context.Context, c *config, o createUserOptions, cl cli) error {
 	if err := c.finish(); err != nil {
 		return err
 	}
-	pw := *password
-	if *fromStdin {
-		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	pw := o.password
+	if o.fromStdin {
+		if cl.stdin == nil {
+			return errors.New("--password-stdin: no standard input")
+		}
+		line, err := bufio.NewReader(cl.stdin).ReadString('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("read password: %w", err)
 		}
 		pw = strings.TrimRight(line, "\r\n")
 	}
-	if *email == "" || pw == "" {
+	if o.email == "" || pw == "" {
 		return errors.New("--email and a password are required")
 	}
-	if *name == "" {
-		*name = strings.SplitN(*email, "@", 2)[0]
+	if o.name == "" {
+		o.name = strings.SplitN(o.email, "@", 2)[0]
 	}
-	p, err := openPlatform(ctx, c, newLogger(c.LogLevel, stderr))
+	p, err := openPlatform(ctx, c, newLogger(c.LogLevel, cl.stderr))
 	if err != nil {
 		return err
 	}
 	defer p.close()
 	res, err := p.handlers.RegisterUser.Handle(ctx, commands.Meta{Actor: domain.Actor{UserAgent: "keyledger-cli"}},
-		commands.RegisterUser{Email: *email, Name: *name, Password: domain.NewPlaintext(pw), Superadmin: *superadmin})
+		commands.RegisterUser{Email: o.email, Name: o.name, Password: domain.NewPlaintext(pw), Superadmin: o.superadmin})
 	if err != nil {
 		return err
 	}
 	kind := "user"
-	if *superadmin {
+	if o.superadmin {
 		kind = "super-admin"
 	}
-	fmt.Fprintf(stdout, "created %s %s (%s)\n", kind, *email, res.ID)
+	fmt.Fprintf(cl.stdout, "created %s %s (%s)\n", kind, o.email, res.ID)
 	return nil
 }

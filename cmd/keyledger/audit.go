@@ -6,23 +6,37 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/spf13/cobra"
 )
 
-// auditCmd runs `keyledger audit verify --org ID`: recompute the org's audit hash chain
-// from the log and compare it with the stored trail.
-func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	if len(args) == 0 || args[0] != "verify" {
-		return errors.New("usage: keyledger audit verify --org ID")
+// newAuditCommand is `keyledger audit`.
+func newAuditCommand(cl cli) *cobra.Command {
+	fs, c := offlineFlags("audit verify", cl.stderr, cl.getenv)
+	var org string
+	verify := &cobra.Command{
+		Use:   "verify --org ID",
+		Short: "recompute the org's audit hash chain from the log",
+		Long: `Recompute the organization's audit hash chain from the event log, compare it with
+the stored trail, print the result as JSON and fail at the first broken link.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return auditVerify(cmd.Context(), c, org, cl.stdout, cl.stderr)
+		},
 	}
-	fs, c := serverFlags("audit verify", stderr, getenv)
-	org := fs.String("org", "", "organization id")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
+	verify.Flags().StringVar(&org, "org", "", "organization id")
+	addFlags(verify, fs)
+	completeServerFlags(verify)
+	return newGroupCommand("audit", groupServer, "check the audit trail", verify)
+}
+
+// auditVerify runs `keyledger audit verify --org ID`: recompute the org's audit hash
+// chain from the log and compare it with the stored trail.
+func auditVerify(ctx context.Context, c *config, org string, stdout, stderr io.Writer) error {
 	if err := c.finish(); err != nil {
 		return err
 	}
-	if *org == "" {
+	if org == "" {
 		return errors.New("--org is required")
 	}
 	p, err := openPlatform(ctx, c, newLogger(c.LogLevel, stderr))
@@ -30,7 +44,7 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	defer p.close()
-	res, err := p.db.VerifyAudit(ctx, *org, p.store)
+	res, err := p.db.VerifyAudit(ctx, org, p.store)
 	if err != nil {
 		return err
 	}
@@ -45,15 +59,26 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	return nil
 }
 
-// projectionsCmd runs `keyledger projections rebuild`.
-func projectionsCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	if len(args) == 0 || args[0] != "rebuild" {
-		return errors.New("usage: keyledger projections rebuild")
+// newProjectionsCommand is `keyledger projections`.
+func newProjectionsCommand(cl cli) *cobra.Command {
+	fs, c := offlineFlags("projections rebuild", cl.stderr, cl.getenv)
+	rebuild := &cobra.Command{
+		Use:   "rebuild",
+		Short: "rebuild every read model into a fresh schema and switch",
+		Long: `Rebuild every read model from sequence 1 into a fresh schema and switch the
+server to it once it has caught up.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return projectionsRebuild(cmd.Context(), c, cl.stdout, cl.stderr)
+		},
 	}
-	fs, c := serverFlags("projections rebuild", stderr, getenv)
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
+	addFlags(rebuild, fs)
+	completeServerFlags(rebuild)
+	return newGroupCommand("projections", groupServer, "manage the read models", rebuild)
+}
+
+// projectionsRebuild runs `keyledger projections rebuild`.
+func projectionsRebuild(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	if err := c.finish(); err != nil {
 		return err
 	}

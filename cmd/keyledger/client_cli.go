@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"runtime"
@@ -12,21 +11,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/httpapi/client"
+	"github.com/spf13/cobra"
 )
-
-// clientUsage is the part of the usage text about the client commands.
-const clientUsage = `Client (talks to a server over HTTP; KEYLEDGER_TOKEN and KEYLEDGER_SERVER override the login):
-  login --server URL --email E [--password-stdin]
-                             log in and keep a personal access token in the config dir
-  logout                     revoke that token and forget it
-  orgs                       list your organizations
-  secrets list|get|set|delete|history --org O [--env E]
-                             manage secrets (set NAME=VALUE…, VALUE - reads stdin)
-  export --org O --env E [--format dotenv|json|yaml]
-                             print an environment's values
-  run --org O --env E [--fallback] -- CMD ARGS…
-                             run CMD with the environment's values in its environment
-`
 
 // defaultServer is the server the client commands talk to without a login or
 // KEYLEDGER_SERVER.
@@ -35,71 +21,69 @@ const defaultServer = "http://127.0.0.1:8080"
 // defaultCallTimeout bounds one client command's calls to the server.
 const defaultCallTimeout = 30 * time.Second
 
-// cli is what a client command reads and writes. Standard input is passed in, not
-// taken from os.Stdin, so that tests can feed it.
+// cli is what a command reads and writes. Standard input, the variables and the
+// process's exit are passed in, not taken from the os package, so that tests can feed
+// and watch them.
 type cli struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	// exit ends the process with a child's exit code (os.Exit; tests pass a recorder):
+	// a wrapper such as `keyledger run` must pass its child's code through.
+	exit func(int)
 }
 
-// clientCommand runs the client commands: login, logout, orgs, secrets, export and
-// run. exit ends the process with a child's exit code (os.Exit; tests pass a recorder):
-// a wrapper such as `keyledger run` must pass its child's code through.
+// clientCommand runs a command line (a client command, as tests use it) through the
+// command tree with the given standard input and exit.
 func clientCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string, exit func(int)) error {
-	cl := cli{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
-	switch args[0] {
-	case "login":
-		return cl.login(ctx, args[1:])
-	case "logout":
-		return cl.logout(ctx, args[1:])
-	case "orgs":
-		return cl.orgs(ctx, args[1:])
-	case "secrets":
-		return cl.secrets(ctx, args[1:])
-	case "export":
-		return cl.export(ctx, args[1:])
-	case "run":
-		code, err := cl.runChild(ctx, args[1:])
-		if err != nil {
-			return err
-		}
-		if code != 0 {
-			exit(code)
-		}
-		return nil
-	}
-	return fmt.Errorf("unknown client command %q", args[0])
+	return execute(ctx, cli{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, exit: exit}, args)
 }
 
-// newFlags makes a flag set that reports to stderr and knows --server.
-func (cl cli) newFlags(name string) (*flag.FlagSet, *string) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(cl.stderr)
-	server := fs.String("server", "", "server URL (default: KEYLEDGER_SERVER, the login's server, or "+defaultServer+")")
-	return fs, server
+// clientFlags are the flags that client commands share.
+type clientFlags struct {
+	server, org, env string
 }
 
-// parseInterspersed parses flags that may come before, between or after positional
-// arguments (`secrets set A=1 --env production B=2`); "--" ends the flags.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return positional, nil
-		}
-		consumed := len(args) - len(rest)
-		if consumed > 0 && args[consumed-1] == "--" {
-			return append(positional, rest...), nil
-		}
-		positional = append(positional, rest[0])
-		args = rest[1:]
+// addServerFlag declares --server, which every client command takes.
+func (f *clientFlags) addServerFlag(cmd *cobra.Command) {
+	cmd.Flags().SortFlags = false
+	cmd.Flags().StringVar(&f.server, "server", "", "server URL (default: KEYLEDGER_SERVER, the login's server, or "+defaultServer+")")
+}
+
+// addOrgFlag declares --org, set by KEYLEDGER_ORG when not given.
+func (f *clientFlags) addOrgFlag(cmd *cobra.Command, cl cli) {
+	cmd.Flags().StringVar(&f.org, "org", "", "organization name or id (a service token needs the id)")
+	withEnv(cmd.Flags(), "org", "KEYLEDGER_ORG")
+	_ = cmd.RegisterFlagCompletionFunc("org", cl.completeOrgs)
+}
+
+// addEnvFlag declares --env, set by KEYLEDGER_ENV when not given.
+func (f *clientFlags) addEnvFlag(cmd *cobra.Command, usage string) {
+	cmd.Flags().StringVar(&f.env, "env", "", usage)
+	withEnv(cmd.Flags(), "env", "KEYLEDGER_ENV")
+	completeWith(cmd, "env", client.Development, client.Staging, client.Production)
+}
+
+// completeOrgs offers the names of the caller's organizations when the shell
+// completes --org; without a login (or with a service token) it offers nothing.
+func (cl cli) completeOrgs(cmd *cobra.Command, _ []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	server, _ := cmd.Flags().GetString("server")
+	c, _, err := cl.connect(server)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), 3*time.Second)
+	defer cancel()
+	orgs, err := c.ListOrgs(ctx)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	out := make([]cobra.Completion, 0, len(orgs))
+	for _, o := range orgs {
+		out = append(out, cobra.CompletionWithDesc(o.Name, o.ID))
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
 }
 
 // connect returns a client for the resolved server and token.
@@ -146,19 +130,13 @@ func optionalEnvironment(raw string) (string, error) {
 	return environmentSlug(raw)
 }
 
-// orgFlag declares --org, defaulting to KEYLEDGER_ORG.
-func (cl cli) orgFlag(fs *flag.FlagSet) *string {
-	return fs.String("org", cl.getenv("KEYLEDGER_ORG"), "organization id or name (KEYLEDGER_ORG)")
-}
-
-// envFlag declares --env, defaulting to KEYLEDGER_ENV.
-func (cl cli) envFlag(fs *flag.FlagSet, usage string) *string {
-	return fs.String("env", cl.getenv("KEYLEDGER_ENV"), usage+" (KEYLEDGER_ENV)")
-}
-
 // resolveOrg turns --org (an id or a name) into an organization id. An id is used as
-// it is, without a round trip, so that a service token (which cannot list
-// organizations) works with it.
+// it is, without a round trip. A name is looked up in GET /orgs, which a personal
+// token or a login may call. A service token may not: it only fetches values, the
+// values route needs the id, and the token itself carries only its own id, so no call
+// of the API turns a name into an id for it. Like Infisical's --projectId for machine
+// identities, it takes the id, which the dashboard's address bar and `keyledger orgs`
+// show.
 func resolveOrg(ctx context.Context, c *client.Client, org, token string) (string, error) {
 	org = strings.TrimSpace(org)
 	if org == "" {
@@ -168,7 +146,9 @@ func resolveOrg(ctx context.Context, c *client.Client, org, token string) (strin
 		return org, nil
 	}
 	if strings.HasPrefix(token, "kl_st_") {
-		return "", errors.New("with a service token, --org must be the organization's id, not its name")
+		return "", fmt.Errorf("with a service token, --org must be the organization's id, not its name %q: "+
+			"a service token cannot look organizations up. Set --org or KEYLEDGER_ORG to the id "+
+			"(in the dashboard's address, /orgs/ID/…, or from `keyledger orgs` as a member)", org)
 	}
 	orgs, err := c.ListOrgs(ctx)
 	if err != nil {
@@ -192,17 +172,32 @@ func resolveOrg(ctx context.Context, c *client.Client, org, token string) (strin
 	return "", fmt.Errorf("several organizations are named %q in different cases: use its id (see `keyledger orgs`)", org)
 }
 
+// newOrgsCommand is `keyledger orgs [list]`.
+func newOrgsCommand(cl cli) *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:     "orgs [list]",
+		Short:   "list your organizations",
+		Long:    "List the organizations you belong to: their ids, names and your role.",
+		GroupID: groupClient,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 1 || (len(args) == 1 && args[0] != "list") {
+				return errors.New("usage: keyledger orgs [list]")
+			}
+			return nil
+		},
+		ValidArgs: []string{"list"},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return cl.orgs(cmd.Context(), f.server)
+		},
+	}
+	f.addServerFlag(cmd)
+	return cmd
+}
+
 // orgs lists the caller's organizations.
-func (cl cli) orgs(ctx context.Context, args []string) error {
-	fs, server := cl.newFlags("orgs")
-	rest, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 1 || (len(rest) == 1 && rest[0] != "list") {
-		return errors.New("usage: keyledger orgs [list]")
-	}
-	c, _, err := cl.connect(*server)
+func (cl cli) orgs(ctx context.Context, server string) error {
+	c, _, err := cl.connect(server)
 	if err != nil {
 		return err
 	}

@@ -10,37 +10,52 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/spf13/cobra"
 )
+
+// newExportCommand is `keyledger export`.
+func newExportCommand(cl cli) *cobra.Command {
+	var f clientFlags
+	var format string
+	cmd := &cobra.Command{
+		Use:   "export --org O --env E [--format dotenv|json|yaml]",
+		Short: "print an environment's values",
+		Long: `Print an environment's values, sorted by name, as dotenv (single-quoted, so a POSIX
+shell, godotenv and docker compose read them back exactly), JSON or YAML. The fetch is
+audited as secrets.fetched, as run's is.`,
+		GroupID: groupClient,
+		Args:    usageArgs("usage: keyledger export --org O --env E [--format dotenv|json|yaml]"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return cl.export(cmd.Context(), f, format)
+		},
+	}
+	f.addServerFlag(cmd)
+	f.addOrgFlag(cmd, cl)
+	f.addEnvFlag(cmd, "environment: development, staging or production (or dev, stg, prod)")
+	cmd.Flags().StringVar(&format, "format", "dotenv", "dotenv, json or yaml")
+	completeWith(cmd, "format", "dotenv", "json", "yaml")
+	return cmd
+}
 
 // export prints an environment's values as dotenv, JSON or YAML. It uses the same
 // audited fetch as `run` (secrets.fetched).
-func (cl cli) export(ctx context.Context, args []string) error {
-	fs, server := cl.newFlags("export")
-	org := cl.orgFlag(fs)
-	env := cl.envFlag(fs, "environment: development, staging or production")
-	format := fs.String("format", "dotenv", "dotenv, json or yaml")
-	rest, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return fmt.Errorf("usage: keyledger export --org O --env E [--format dotenv|json|yaml]")
-	}
-	write := exportFormat(*format)
+func (cl cli) export(ctx context.Context, f clientFlags, format string) error {
+	write := exportFormat(format)
 	if write == nil {
-		return fmt.Errorf("unknown format %q: use dotenv, json or yaml", *format)
+		return fmt.Errorf("unknown format %q: use dotenv, json or yaml", format)
 	}
-	slug, err := environmentSlug(*env)
+	slug, err := environmentSlug(f.env)
 	if err != nil {
 		return err
 	}
-	c, cred, err := cl.connect(*server)
+	c, cred, err := cl.connect(f.server)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, defaultCallTimeout)
 	defer cancel()
-	orgID, err := resolveOrg(ctx, c, *org, cred.Token)
+	orgID, err := resolveOrg(ctx, c, f.org, cred.Token)
 	if err != nil {
 		return err
 	}

@@ -134,14 +134,22 @@ func TestJSONDoesNotEscapeHTML(t *testing.T) {
 	}
 }
 
+// TestParseInterspersed: flags may come before, between or after NAME=VALUE
+// arguments, and "--" ends them, in the command tree as the binary parses it.
 func TestParseInterspersed(t *testing.T) {
 	t.Parallel()
-	cl := cli{stderr: &bytes.Buffer{}, getenv: func(string) string { return "" }}
-	fs, _ := cl.newFlags("test")
-	env := fs.String("env", "", "")
-	rest, err := parseInterspersed(fs, []string{"A=1", "--env", "dev", "B=2", "--", "--not-a-flag"})
-	if err != nil || *env != "dev" || strings.Join(rest, " ") != "A=1 B=2 --not-a-flag" {
-		t.Fatalf("rest %q, env %q, err %v", rest, *env, err)
+	root := newRootCommand(cli{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, getenv: func(string) string { return "" }})
+	set, _, err := root.Find([]string{"secrets", "set"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := set.ParseFlags([]string{"A=1", "--env", "dev", "B=2", "--", "--not-a-flag"}); err != nil {
+		t.Fatal(err)
+	}
+	rest := set.Flags().Args()
+	env, _ := set.Flags().GetString("env")
+	if env != "dev" || strings.Join(rest, " ") != "A=1 B=2 --not-a-flag" {
+		t.Fatalf("rest %q, env %q", rest, env)
 	}
 }
 

@@ -11,35 +11,67 @@ import (
 	"strings"
 
 	"github.com/keyledger/keyledger/httpapi/client"
+	"github.com/spf13/cobra"
 )
+
+// loginOptions are login's flags.
+type loginOptions struct {
+	server, email, tokenName string
+	fromStdin                bool
+}
+
+// newLoginCommand is `keyledger login`.
+func newLoginCommand(cl cli) *cobra.Command {
+	var o loginOptions
+	cmd := &cobra.Command{
+		Use:   "login --server URL --email E [--password-stdin]",
+		Short: "log in and keep a personal access token in the config dir",
+		Long: `Log in with your email and password, issue a personal access token named after this
+machine, end the password session and keep the server and the token in
+$XDG_CONFIG_HOME/keyledger/config.json (0600). The password is read without echo from
+the terminal, or as one line of standard input.`,
+		GroupID: groupClient,
+		Args:    usageArgs("usage: keyledger login --server URL --email E [--password-stdin]"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return cl.login(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().SortFlags = false
+	cmd.Flags().StringVar(&o.server, "server", "", "server URL (default: KEYLEDGER_SERVER, the login's server, or "+defaultServer+")")
+	cmd.Flags().StringVar(&o.email, "email", "", "your email")
+	cmd.Flags().BoolVar(&o.fromStdin, "password-stdin", false, "read the password from standard input (one line)")
+	cmd.Flags().StringVar(&o.tokenName, "token-name", "", `name of the personal access token (default "keyledger-cli on HOSTNAME")`)
+	return cmd
+}
+
+// usageArgs refuses positional arguments with a command's usage line.
+func usageArgs(usage string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return errors.New(usage)
+		}
+		return nil
+	}
+}
 
 // login logs in with a password, issues a personal access token named after this
 // machine, ends the password session and keeps {server, token} in the config dir.
-func (cl cli) login(ctx context.Context, args []string) error {
-	fs, server := cl.newFlags("login")
-	email := fs.String("email", "", "your email")
-	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input (one line)")
-	tokenName := fs.String("token-name", "", `name of the personal access token (default "keyledger-cli on HOSTNAME")`)
-	if rest, err := parseInterspersed(fs, args); err != nil {
-		return err
-	} else if len(rest) > 0 {
-		return errors.New("usage: keyledger login --server URL --email E [--password-stdin]")
-	}
-	if *email == "" {
+func (cl cli) login(ctx context.Context, o loginOptions) error {
+	if o.email == "" {
 		return errors.New("--email is required")
 	}
-	cred, err := resolveCredentials(cl.getenv, *server)
+	cred, err := resolveCredentials(cl.getenv, o.server)
 	if err != nil {
 		// An unreadable login file is what this login replaces.
-		cred = credentials{Server: cmp.Or(*server, cl.getenv("KEYLEDGER_SERVER"), defaultServer)}
+		cred = credentials{Server: cmp.Or(o.server, cl.getenv("KEYLEDGER_SERVER"), defaultServer)}
 	}
-	password, err := cl.readPassword(*fromStdin)
+	password, err := cl.readPassword(o.fromStdin)
 	if err != nil {
 		return err
 	}
-	if *tokenName == "" {
+	if o.tokenName == "" {
 		host, _ := os.Hostname()
-		*tokenName = "keyledger-cli on " + host
+		o.tokenName = "keyledger-cli on " + host
 	}
 	ctx, cancel := context.WithTimeout(ctx, defaultCallTimeout)
 	defer cancel()
@@ -47,7 +79,7 @@ func (cl cli) login(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	sess, err := anon.Login(ctx, *email, password)
+	sess, err := anon.Login(ctx, o.email, password)
 	if err != nil {
 		return err
 	}
@@ -55,7 +87,7 @@ func (cl cli) login(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	issued, err := user.CreatePersonalToken(ctx, client.CreatePersonalTokenRequest{Name: *tokenName})
+	issued, err := user.CreatePersonalToken(ctx, client.CreatePersonalTokenRequest{Name: o.tokenName})
 	if err != nil {
 		return err
 	}
@@ -67,7 +99,7 @@ func (cl cli) login(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("save the login: %w", err)
 	}
-	fmt.Fprintf(cl.stdout, "Logged in to %s as %s; token %q saved in %s\n", anon.BaseURL(), sess.User.Email, *tokenName, path)
+	fmt.Fprintf(cl.stdout, "Logged in to %s as %s; token %q saved in %s\n", anon.BaseURL(), sess.User.Email, o.tokenName, path)
 	return nil
 }
 
@@ -97,14 +129,24 @@ func (cl cli) readPassword(fromStdin bool) (string, error) {
 	return pw, nil
 }
 
-// logout revokes the saved personal access token and forgets it.
-func (cl cli) logout(ctx context.Context, args []string) error {
-	fs, server := cl.newFlags("logout")
-	if rest, err := parseInterspersed(fs, args); err != nil {
-		return err
-	} else if len(rest) > 0 {
-		return errors.New("usage: keyledger logout")
+// newLogoutCommand is `keyledger logout`.
+func newLogoutCommand(cl cli) *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:     "logout",
+		Short:   "revoke the saved token and forget it",
+		GroupID: groupClient,
+		Args:    usageArgs("usage: keyledger logout"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return cl.logout(cmd.Context(), f.server)
+		},
 	}
+	f.addServerFlag(cmd)
+	return cmd
+}
+
+// logout revokes the saved personal access token and forgets it.
+func (cl cli) logout(ctx context.Context, server string) error {
 	saved, err := loadCredentials(cl.getenv)
 	if err != nil {
 		return err
@@ -113,10 +155,10 @@ func (cl cli) logout(ctx context.Context, args []string) error {
 		fmt.Fprintln(cl.stdout, "Not logged in.")
 		return nil
 	}
-	if *server == "" {
-		*server = saved.Server
+	if server == "" {
+		server = saved.Server
 	}
-	c, err := newAPIClient(*server, saved.Token)
+	c, err := newAPIClient(server, saved.Token)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/httpapi/client"
+	"github.com/spf13/cobra"
 )
 
 // Exit codes of a command wrapper when the command cannot run (as env, nohup and
@@ -34,25 +35,52 @@ type runOptions struct {
 	argv             []string
 }
 
-func (cl cli) runFlags(args []string) (runOptions, error) {
-	fs, server := cl.newFlags("run")
-	org := cl.orgFlag(fs)
-	env := cl.envFlag(fs, "environment: development, staging or production")
+// newRunCommand is `keyledger run -- CMD`.
+func newRunCommand(cl cli) *cobra.Command {
+	var f clientFlags
 	var o runOptions
-	fs.BoolVar(&o.fallback, "fallback", false, "when the server is unreachable, start from the encrypted cache of the last successful fetch")
-	fs.StringVar(&o.fallbackFile, "fallback-file", "", "the cache file (default: one per server, org and env under the user cache dir)")
-	fs.BoolVar(&o.forwardSignals, "forward-signals", false, "forward SIGINT and SIGQUIT even when the terminal already sends them to CMD")
-	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long to wait for the server before giving up (or falling back)")
-	if err := fs.Parse(args); err != nil {
-		return o, err
+	cmd := &cobra.Command{
+		Use:   "run --org O --env E [--fallback] -- CMD [ARGS…]",
+		Short: "run CMD with the environment's values in its environment",
+		Long: `Fetch the environment's values and run CMD with them added to its environment.
+Signals are forwarded to CMD and its exit code becomes keyledger's. Flags end at CMD:
+what follows it is CMD's.
+
+Every successful run keeps an AES-256-GCM cache of the values, keyed from the token;
+with --fallback, run starts from that cache when the fetch fails, and says why on
+stderr.`,
+		GroupID: groupClient,
+		Args:    cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.server, o.org, o.argv = f.server, f.org, args
+			if len(o.argv) == 0 {
+				return errors.New("usage: keyledger run --org O --env E [--fallback] -- CMD [ARGS…]")
+			}
+			slug, err := environmentSlug(f.env)
+			if err != nil {
+				return err
+			}
+			o.env = slug
+			code, err := cl.runChild(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				cl.exit(code)
+			}
+			return nil
+		},
 	}
-	o.server, o.org, o.argv = *server, *org, fs.Args()
-	if len(o.argv) == 0 {
-		return o, errors.New("usage: keyledger run --org O --env E [--fallback] -- CMD [ARGS…]")
-	}
-	slug, err := environmentSlug(*env)
-	o.env = slug
-	return o, err
+	// CMD's own flags (sh -c, ls -l) are not keyledger's.
+	cmd.Flags().SetInterspersed(false)
+	f.addServerFlag(cmd)
+	f.addOrgFlag(cmd, cl)
+	f.addEnvFlag(cmd, "environment: development, staging or production (or dev, stg, prod)")
+	cmd.Flags().BoolVar(&o.fallback, "fallback", false, "when the server is unreachable, start from the encrypted cache of the last successful fetch")
+	cmd.Flags().StringVar(&o.fallbackFile, "fallback-file", "", "the cache file (default: one per server, org and env under the user cache dir)")
+	cmd.Flags().BoolVar(&o.forwardSignals, "forward-signals", false, "forward SIGINT and SIGQUIT even when the terminal already sends them to CMD")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 10*time.Second, "how long to wait for the server before giving up (or falling back)")
+	return cmd
 }
 
 // runChild runs `keyledger run`: it fetches the environment's values, starts CMD with
@@ -62,11 +90,7 @@ func (cl cli) runFlags(args []string) (runOptions, error) {
 // the fallback cache while CMD starts instead of before, it runs the same way on every
 // OS and inside tests, and the price — one idle process and forwarded signals — is
 // small. Nothing of the values is printed.
-func (cl cli) runChild(ctx context.Context, args []string) (int, error) {
-	o, err := cl.runFlags(args)
-	if err != nil {
-		return 0, err
-	}
+func (cl cli) runChild(ctx context.Context, o runOptions) (int, error) {
 	c, cred, err := cl.connect(o.server)
 	if err != nil {
 		return 0, err

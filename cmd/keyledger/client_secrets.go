@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/httpapi/client"
+	"github.com/spf13/cobra"
 )
 
 const secretsUsage = `usage:
@@ -27,46 +28,84 @@ type secretsSession struct {
 	args  []string
 }
 
-// secrets runs `keyledger secrets SUBCOMMAND`.
-func (cl cli) secrets(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return errors.New(secretsUsage)
+// secretsAction is what one secrets subcommand does once connected.
+type secretsAction func(context.Context, secretsSession) error
+
+// newSecretsCommand is `keyledger secrets`.
+func newSecretsCommand(cl cli) *cobra.Command {
+	var q string
+	list := cl.newSecretsSubcommand(secretsSubcommand{
+		use: "list --org O [--env E] [--q TEXT]", short: "list the secrets and which environments have a value",
+		long: `List the organization's secrets: for each environment whether it has a value and its
+version, never the value or its mask. --env lists the secrets with a value in that
+environment, and only its column.`,
+		envUsage: "only secrets with a value in this environment, and only its column",
+		do:       func(ctx context.Context, s secretsSession) error { return s.list(ctx, cl.stdout, q) },
+	})
+	list.Flags().StringVar(&q, "q", "", "only names containing this text")
+	return newGroupCommand("secrets", groupClient, "manage secrets",
+		list,
+		cl.newSecretsSubcommand(secretsSubcommand{
+			use: "get NAME --org O --env E", short: "print a secret's value in an environment",
+			needEnv: true, do: func(ctx context.Context, s secretsSession) error { return s.get(ctx, cl.stdout) },
+		}),
+		cl.newSecretsSubcommand(secretsSubcommand{
+			use: "set NAME=VALUE… --org O --env E", short: "create secrets or set their values",
+			long: `Create each named secret, or set its value in the environment. A VALUE of "-" is read
+from standard input (without its last newline), so that it stays out of the shell's
+history. A value equal to the current one is not a new version: set says "unchanged".`,
+			needEnv: true, do: func(ctx context.Context, s secretsSession) error { return s.set(ctx, cl.stdin, cl.stdout) },
+		}),
+		cl.newSecretsSubcommand(secretsSubcommand{
+			use: "delete NAME --org O [--env E]", short: "delete a secret, or only its value in an environment",
+			envUsage: "delete only the value in this environment (default: the whole secret)",
+			do:       func(ctx context.Context, s secretsSession) error { return s.delete(ctx, cl.stdout) },
+		}),
+		cl.newSecretsSubcommand(secretsSubcommand{
+			use: "history NAME --org O [--env E]", short: "list a secret's versions",
+			envUsage: "only this environment's versions",
+			do:       func(ctx context.Context, s secretsSession) error { return s.history(ctx, cl.stdout) },
+		}),
+	)
+}
+
+// secretsSubcommand describes one secrets subcommand.
+type secretsSubcommand struct {
+	use, short, long string
+	// envUsage is --env's help when the environment is optional.
+	envUsage string
+	needEnv  bool
+	do       secretsAction
+}
+
+// newSecretsSubcommand makes a secrets subcommand: it takes --server, --org and --env,
+// connects, resolves the organization and runs d.do within the call timeout.
+func (cl cli) newSecretsSubcommand(d secretsSubcommand) *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:   d.use,
+		Short: d.short,
+		Long:  d.long,
+		// The subcommands check their own arguments, with the usage of all of them.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), defaultCallTimeout)
+			defer cancel()
+			session, err := cl.openSecrets(ctx, f.server, f.org, f.env, d.needEnv, args)
+			if err != nil {
+				return err
+			}
+			return d.do(ctx, session)
+		},
 	}
-	sub := args[0]
-	fs, server := cl.newFlags("secrets " + sub)
-	org := cl.orgFlag(fs)
-	env := cl.envFlag(fs, "environment: development, staging or production")
-	var q *string
-	if sub == "list" {
-		q = fs.String("q", "", "only names containing this text")
+	f.addServerFlag(cmd)
+	f.addOrgFlag(cmd, cl)
+	envUsage := d.envUsage
+	if d.needEnv {
+		envUsage = "environment: development, staging or production (or dev, stg, prod)"
 	}
-	rest, err := parseInterspersed(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	var needEnv bool
-	var do func(context.Context, secretsSession) error
-	switch sub {
-	case "list":
-		do = func(ctx context.Context, s secretsSession) error { return s.list(ctx, cl.stdout, *q) }
-	case "get":
-		needEnv, do = true, func(ctx context.Context, s secretsSession) error { return s.get(ctx, cl.stdout) }
-	case "set":
-		needEnv, do = true, func(ctx context.Context, s secretsSession) error { return s.set(ctx, cl.stdin, cl.stdout) }
-	case "delete":
-		do = func(ctx context.Context, s secretsSession) error { return s.delete(ctx, cl.stdout) }
-	case "history":
-		do = func(ctx context.Context, s secretsSession) error { return s.history(ctx, cl.stdout) }
-	default:
-		return fmt.Errorf("unknown secrets command %q\n%s", sub, secretsUsage)
-	}
-	ctx, cancel := context.WithTimeout(ctx, defaultCallTimeout)
-	defer cancel()
-	session, err := cl.openSecrets(ctx, *server, *org, *env, needEnv, rest)
-	if err != nil {
-		return err
-	}
-	return do(ctx, session)
+	f.addEnvFlag(cmd, envUsage)
+	return cmd
 }
 
 func (cl cli) openSecrets(ctx context.Context, server, org, env string, needEnv bool, args []string) (secretsSession, error) {
@@ -142,17 +181,30 @@ func (s secretsSession) findSecret(ctx context.Context, name string) (client.Sec
 	return sec, nil
 }
 
+// list prints a row per secret. With --env only that environment's column is shown:
+// the user asked about one environment, and the others' columns would only be noise.
 func (s secretsSession) list(ctx context.Context, w io.Writer, q string) error {
 	if len(s.args) > 0 {
 		return errors.New(secretsUsage)
 	}
-	t := newTable(w, "NAME", "DEVELOPMENT", "STAGING", "PRODUCTION", "OWNER")
+	envs := []string{client.Development, client.Staging, client.Production}
+	if s.env != "" {
+		envs = []string{s.env}
+	}
+	header := []string{"NAME"}
+	for _, e := range envs {
+		header = append(header, strings.ToUpper(e))
+	}
+	t := newTable(w, append(header, "OWNER")...)
 	for sec, err := range s.c.AllSecrets(ctx, s.orgID, client.SecretFilter{Env: s.env, Q: q, Limit: 1000}) {
 		if err != nil {
 			return err
 		}
-		e := sec.Environments
-		t.row(sec.Name, envCell(e.Development), envCell(e.Staging), envCell(e.Production), sec.Owner.Email)
+		row := []string{sec.Name}
+		for _, e := range envs {
+			row = append(row, envCell(sec.Environments.Env(e)))
+		}
+		t.row(append(row, sec.Owner.Email)...)
 	}
 	return t.flush()
 }
@@ -239,37 +291,52 @@ func (s secretsSession) set(ctx context.Context, stdin io.Reader, w io.Writer) e
 		return err
 	}
 	for _, a := range as {
-		sec, ok := existing[a.name]
-		verb := "updated"
+		before, ok := existing[a.name]
+		var after client.Secret
+		verb := "created"
 		if ok {
-			sec, err = s.update(ctx, sec.ID, a.value)
+			after, err = s.update(ctx, before.ID, a.value)
+			verb = updateVerb(before, after, s.env)
 		} else {
-			verb = "created"
-			sec, err = s.c.CreateSecret(ctx, s.orgID, client.CreateSecretRequest{Name: a.name, Values: map[string]string{s.env: a.value}})
+			after, err = s.c.CreateSecret(ctx, s.orgID, client.CreateSecretRequest{Name: a.name, Values: map[string]string{s.env: a.value}})
 			if client.IsCode(err, client.CodeSecretNameTaken) {
 				// Someone created it in the meantime: set its value instead.
-				verb = "updated"
-				sec, err = s.updateByName(ctx, a.name, a.value)
+				before, after, err = s.updateByName(ctx, a.name, a.value)
+				verb = updateVerb(before, after, s.env)
 			}
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", a.name, err)
 		}
-		fmt.Fprintf(w, "%s: %s, %s %s\n", sec.Name, verb, s.env, envCell(sec.Environments.Env(s.env)))
+		fmt.Fprintf(w, "%s: %s, %s %s\n", after.Name, verb, s.env, envCell(after.Environments.Env(s.env)))
 	}
 	return nil
+}
+
+// updateVerb says what an update did to env's value, from the server's answer: the
+// server gives a value equal to the current one no new version, and saying "updated"
+// then would send the user looking for a change that never happened.
+func updateVerb(before, after client.Secret, env string) string {
+	was, is := before.Environments.Env(env), after.Environments.Env(env)
+	if was.Set && is.Set && was.Version == is.Version {
+		return "unchanged"
+	}
+	return "updated"
 }
 
 func (s secretsSession) update(ctx context.Context, id, value string) (client.Secret, error) {
 	return s.c.UpdateSecret(ctx, s.orgID, id, client.UpdateSecretRequest{Values: map[string]*string{s.env: &value}})
 }
 
-func (s secretsSession) updateByName(ctx context.Context, name, value string) (client.Secret, error) {
-	sec, err := s.findSecret(ctx, name)
+// updateByName sets the value of the secret named name; it returns the secret as found
+// before the update and as the server answered it.
+func (s secretsSession) updateByName(ctx context.Context, name, value string) (before, after client.Secret, err error) {
+	before, err = s.findSecret(ctx, name)
 	if err != nil {
-		return client.Secret{}, err
+		return before, after, err
 	}
-	return s.update(ctx, sec.ID, value)
+	after, err = s.update(ctx, before.ID, value)
+	return before, after, err
 }
 
 func (s secretsSession) delete(ctx context.Context, w io.Writer) error {

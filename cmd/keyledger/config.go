@@ -1,13 +1,14 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
 // config is the server's configuration: every flag has a KEYLEDGER_* variable with the
@@ -35,42 +36,61 @@ type config struct {
 	// BehindTLSProxy says that clients reach the server through a load balancer that
 	// terminates TLS: the server listens in plain HTTP, but browsers speak HTTPS.
 	BehindTLSProxy bool
-	// behindTLSProxyEnv is KEYLEDGER_BEHIND_TLS_PROXY as given, checked by finish.
-	behindTLSProxyEnv string
+	// fromEnv fills the flags the command line left out from their variables; finish
+	// calls it, so that a config parsed without the command tree (as tests do) reads
+	// its variables too.
+	fromEnv func() error
 }
 
-func envOr(getenv func(string) string, name, def string) string {
-	if v := getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
-// serverFlags declares the flags shared by serve and migrate.
-func serverFlags(name string, stderr io.Writer, getenv func(string) string) (*flag.FlagSet, *config) {
+// serverFlags declares serve's flags, each with its KEYLEDGER_ variable, which finish
+// reads for every flag the command line left out.
+func serverFlags(name string, stderr io.Writer, getenv func(string) string) (*pflag.FlagSet, *config) {
 	c := &config{}
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.SortFlags = false
 	fs.BoolVar(&c.Dev, "dev", false, "development mode: embedded NATS, a local PostgreSQL, a generated master key and a bootstrap admin")
-	fs.StringVar(&c.Addr, "addr", envOr(getenv, "KEYLEDGER_ADDR", "127.0.0.1:8080"), "listen address (KEYLEDGER_ADDR)")
-	fs.StringVar(&c.DataDir, "data-dir", envOr(getenv, "KEYLEDGER_DATA_DIR", "./.keyledger"), "data directory for embedded NATS, the dev database and keys (KEYLEDGER_DATA_DIR)")
-	fs.StringVar(&c.DatabaseURL, "database-url", getenv("KEYLEDGER_DATABASE_URL"), "PostgreSQL URL (KEYLEDGER_DATABASE_URL)")
-	fs.StringVar(&c.NATSURL, "nats-url", getenv("KEYLEDGER_NATS_URL"), "external NATS URL; unset runs NATS embedded (KEYLEDGER_NATS_URL)")
-	fs.StringVar(&c.MasterKey, "master-key", getenv("KEYLEDGER_MASTER_KEY"), "master key, 64 hex digits or base64 of 32 bytes (KEYLEDGER_MASTER_KEY)")
-	fs.StringVar(&c.MasterKeyFile, "master-key-file", getenv("KEYLEDGER_MASTER_KEY_FILE"), "file holding the master key (KEYLEDGER_MASTER_KEY_FILE)")
-	fs.StringVar(&c.Signup, "signup", getenv("KEYLEDGER_SIGNUP"), "open or closed; default open with --dev, else closed (KEYLEDGER_SIGNUP)")
-	fs.StringVar(&c.TLSCert, "tls-cert", getenv("KEYLEDGER_TLS_CERT"), "TLS certificate file (KEYLEDGER_TLS_CERT)")
-	fs.StringVar(&c.TLSKey, "tls-key", getenv("KEYLEDGER_TLS_KEY"), "TLS key file (KEYLEDGER_TLS_KEY)")
-	fs.StringVar(&c.BootstrapEmail, "bootstrap-admin-email", getenv("KEYLEDGER_BOOTSTRAP_ADMIN_EMAIL"), "create this super-admin at start if missing (KEYLEDGER_BOOTSTRAP_ADMIN_EMAIL)")
-	fs.StringVar(&c.BootstrapPassword, "bootstrap-admin-password", getenv("KEYLEDGER_BOOTSTRAP_ADMIN_PASSWORD"), "its password (KEYLEDGER_BOOTSTRAP_ADMIN_PASSWORD)")
-	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "KEYLEDGER_LOG_LEVEL", "info"), "debug, info, warn or error (KEYLEDGER_LOG_LEVEL)")
-	fs.StringVar(&c.TrustedProxies, "trusted-proxies", getenv("KEYLEDGER_TRUSTED_PROXIES"), "comma-separated addresses or CIDRs of load balancers whose X-Forwarded-For is believed (KEYLEDGER_TRUSTED_PROXIES)")
-	fs.StringVar(&c.changesMaxAge, "changes-max-age", envOr(getenv, "KEYLEDGER_CHANGES_MAX_AGE", "7d"), "how long the change stream keeps notices, e.g. 7d or 36h (KEYLEDGER_CHANGES_MAX_AGE)")
-	c.behindTLSProxyEnv = getenv("KEYLEDGER_BEHIND_TLS_PROXY")
-	behind, _ := strconv.ParseBool(c.behindTLSProxyEnv)
-	fs.BoolVar(&c.BehindTLSProxy, "behind-tls-proxy", behind, "clients reach this server over HTTPS through a TLS-terminating load balancer: session cookies get Secure and responses HSTS (KEYLEDGER_BEHIND_TLS_PROXY)")
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&c.DataDir, "data-dir", "./.keyledger", "data directory for embedded NATS, the dev database and keys")
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL")
+	fs.StringVar(&c.NATSURL, "nats-url", "", "external NATS URL; unset runs NATS embedded")
+	fs.StringVar(&c.MasterKey, "master-key", "", "master key, 64 hex digits or base64 of 32 bytes")
+	fs.StringVar(&c.MasterKeyFile, "master-key-file", "", "file holding the master key")
 	fs.IntVar(&c.Replicas, "replicas", 1, "replicas of the JetStream stream and buckets on an external cluster")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.Signup, "signup", "", "open or closed; default open with --dev, else closed")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS key file")
+	fs.BoolVar(&c.BehindTLSProxy, "behind-tls-proxy", false, "clients reach this server over HTTPS through a TLS-terminating load balancer: session cookies get Secure and responses HSTS")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDRs of load balancers whose X-Forwarded-For is believed")
+	fs.StringVar(&c.BootstrapEmail, "bootstrap-admin-email", "", "create this super-admin at start if missing")
+	fs.StringVar(&c.BootstrapPassword, "bootstrap-admin-password", "", "its password")
+	fs.StringVar(&c.changesMaxAge, "changes-max-age", "7d", "how long the change stream keeps notices, e.g. 7d or 36h")
+	fs.VisitAll(func(f *pflag.Flag) { withEnv(fs, f.Name, flagVariable(f.Name)) })
+	c.fromEnv = func() error { return applyEnv(fs, getenv) }
 	return fs, c
+}
+
+// offlineFlags are serverFlags for the commands that open the log and the database
+// but serve nothing (migrate, admin, replay, audit, projections, keys): their help
+// leaves out the flags about serving HTTP and the dashboard. Those stay accepted,
+// hidden, so that a script that passed them (they did nothing there) keeps working.
+func offlineFlags(name string, stderr io.Writer, getenv func(string) string) (*pflag.FlagSet, *config) {
+	fs, c := serverFlags(name, stderr, getenv)
+	serveOnly := []string{
+		"addr", "signup", "tls-cert", "tls-key", "bootstrap-admin-email", "bootstrap-admin-password",
+		"trusted-proxies", "changes-max-age", "behind-tls-proxy",
+	}
+	for _, n := range serveOnly {
+		_ = fs.MarkHidden(n)
+	}
+	return fs, c
+}
+
+// flagVariable is a server flag's variable: KEYLEDGER_ and the flag's name in upper
+// snake case (--data-dir, KEYLEDGER_DATA_DIR). One rule, so none can drift.
+func flagVariable(flag string) string {
+	return "KEYLEDGER_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
 // proxies splits the trusted-proxies setting.
@@ -85,6 +105,11 @@ func (c *config) proxies() []string {
 }
 
 func (c *config) finish() error {
+	if c.fromEnv != nil {
+		if err := c.fromEnv(); err != nil {
+			return err
+		}
+	}
 	abs, err := filepath.Abs(c.DataDir)
 	if err != nil {
 		return fmt.Errorf("data dir: %w", err)
@@ -98,9 +123,6 @@ func (c *config) finish() error {
 	}
 	if c.Signup != "open" && c.Signup != "closed" {
 		return fmt.Errorf("KEYLEDGER_SIGNUP must be open or closed, not %q", c.Signup)
-	}
-	if _, err := strconv.ParseBool(c.behindTLSProxyEnv); c.behindTLSProxyEnv != "" && err != nil {
-		return fmt.Errorf("KEYLEDGER_BEHIND_TLS_PROXY must be true or false, not %q", c.behindTLSProxyEnv)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("set both KEYLEDGER_TLS_CERT and KEYLEDGER_TLS_KEY, or neither")

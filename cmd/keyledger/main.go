@@ -1,12 +1,12 @@
 // Command keyledger is the one Keyledger binary: the server (serve), operations
-// (migrate, admin create-user, version) and, later, the client commands. Everything is
-// wired here by hand; no package keeps global state.
+// (migrate, admin, replay, audit, projections, keys, version) and the client commands
+// (login, logout, orgs, secrets, export, run). The command tree (root.go) is built by a
+// function for each run; everything is wired here by hand and no package keeps global
+// state.
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,11 +21,7 @@ var version = "dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv); err != nil {
 		fmt.Fprintln(os.Stderr, "keyledger:", oneLine(err))
 		os.Exit(1)
 	}
@@ -54,51 +50,21 @@ func oneLine(err error) string {
 	return b.String()
 }
 
-const usage = `Usage: keyledger <command> [flags]
-
-Server:
-  serve [--dev]              run the API and the dashboard
-  migrate                    apply the read-model migrations and exit
-  admin create-user          create a platform user (--superadmin for an admin)
-  replay --org ID [--until T | --until-seq N] --format json
-                             print an org's state at an instant, from the log alone
-  audit verify --org ID      recompute the org's audit hash chain from the log
-  projections rebuild        rebuild every read model into a fresh schema and switch
-  keys rotate --new-master-key-file F
-                             wrap every data key again under a new master key
-  version                    print the version
-
-` + clientUsage
-
+// run runs one command line: args without the program's name. Standard input and
+// the process's exit are the real ones; the tests that need their own use execute.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return errors.New("no command given")
+	return execute(ctx, cli{stdin: os.Stdin, stdout: stdout, stderr: stderr, getenv: getenv, exit: os.Exit}, args)
+}
+
+// execute builds the command tree for cl and runs args through it. The tree is built
+// per call, from what cl carries, so that nothing is kept between runs.
+func execute(ctx context.Context, cl cli, args []string) error {
+	root := newRootCommand(cl)
+	// cobra reads os.Args when the arguments are nil: an empty command line must stay
+	// empty (and print the usage), in tests too.
+	if args == nil {
+		args = []string{}
 	}
-	switch args[0] {
-	case "serve":
-		return serve(ctx, args[1:], stdout, stderr, getenv)
-	case "migrate":
-		return migrate(ctx, args[1:], stdout, stderr, getenv)
-	case "admin":
-		return admin(ctx, args[1:], stdout, stderr, getenv)
-	case "replay":
-		return replay(ctx, args[1:], stdout, stderr, getenv)
-	case "audit":
-		return auditCmd(ctx, args[1:], stdout, stderr, getenv)
-	case "projections":
-		return projectionsCmd(ctx, args[1:], stdout, stderr, getenv)
-	case "keys":
-		return keysCmd(ctx, args[1:], stdout, stderr, getenv)
-	case "login", "logout", "orgs", "secrets", "export", "run":
-		return clientCommand(ctx, args, os.Stdin, stdout, stderr, getenv, os.Exit)
-	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "keyledger", version)
-		return nil
-	case "help", "--help", "-h":
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q", args[0])
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
 }

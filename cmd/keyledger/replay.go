@@ -10,31 +10,56 @@ import (
 
 	"github.com/keyledger/keyledger/httpapi"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/spf13/cobra"
 )
+
+// replayOptions are replay's flags besides the server's.
+type replayOptions struct {
+	org, until, format string
+	untilSeq           uint64
+}
+
+// newReplayCommand is `keyledger replay`.
+func newReplayCommand(cl cli) *cobra.Command {
+	fs, c := offlineFlags("replay", cl.stderr, cl.getenv)
+	var o replayOptions
+	cmd := &cobra.Command{
+		Use:   "replay --org ID [--until T | --until-seq N] [--format json]",
+		Short: "print an org's state at an instant, from the log alone",
+		Long: `Print an organization's secrets, members and settings as they were at an instant
+or a stream sequence, rebuilt from the event log alone (no database), as JSON in the
+API's row shape. Values are never printed.`,
+		GroupID: groupServer,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return replay(cmd.Context(), c, o, cl.stdout, cl.stderr)
+		},
+	}
+	cmd.Flags().StringVar(&o.org, "org", "", "organization id")
+	cmd.Flags().StringVar(&o.until, "until", "", "an RFC 3339 instant: the state as it was then")
+	cmd.Flags().Uint64Var(&o.untilSeq, "until-seq", 0, "a stream sequence: the state after it")
+	cmd.Flags().StringVar(&o.format, "format", "json", "output format (json)")
+	completeWith(cmd, "format", "json")
+	addFlags(cmd, fs)
+	completeServerFlags(cmd)
+	return cmd
+}
 
 // replay prints an organization's state at an instant or sequence, rebuilt from the log
 // alone (no database), as JSON in the API's row shape.
-func replay(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs, c := serverFlags("replay", stderr, getenv)
-	org := fs.String("org", "", "organization id")
-	until := fs.String("until", "", "an RFC 3339 instant: the state as it was then")
-	untilSeq := fs.Uint64("until-seq", 0, "a stream sequence: the state after it")
-	format := fs.String("format", "json", "output format (json)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
+func replay(ctx context.Context, c *config, o replayOptions, stdout, stderr io.Writer) error {
 	if err := c.finish(); err != nil {
 		return err
 	}
-	if *org == "" {
+	if o.org == "" {
 		return errors.New("--org is required")
 	}
-	if *format != "json" {
-		return fmt.Errorf("unknown format %q (json)", *format)
+	if o.format != "json" {
+		return fmt.Errorf("unknown format %q (json)", o.format)
 	}
-	limit := projections.ReplayLimit{UntilSeq: *untilSeq}
-	if *until != "" {
-		t, err := time.Parse(time.RFC3339Nano, *until)
+	limit := projections.ReplayLimit{UntilSeq: o.untilSeq}
+	if o.until != "" {
+		t, err := time.Parse(time.RFC3339Nano, o.until)
 		if err != nil {
 			return fmt.Errorf("--until: %w", err)
 		}
@@ -45,7 +70,7 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 		return err
 	}
 	defer p.close()
-	state, err := projections.ReplayOrg(ctx, p.store, *org, limit)
+	state, err := projections.ReplayOrg(ctx, p.store, o.org, limit)
 	if err != nil {
 		return err
 	}

@@ -16,16 +16,35 @@ import (
 	"github.com/keyledger/keyledger/httpapi"
 	"github.com/keyledger/keyledger/projections"
 	"github.com/keyledger/keyledger/web"
+	"github.com/spf13/cobra"
 )
+
+// newServeCommand is `keyledger serve`.
+func newServeCommand(cl cli) *cobra.Command {
+	fs, c := serverFlags("serve", cl.stderr, cl.getenv)
+	cmd := &cobra.Command{
+		Use:   "serve [--dev]",
+		Short: "run the API and the dashboard",
+		Long: `Run the API and the dashboard until SIGINT or SIGTERM.
+
+--dev runs everything on this machine: embedded NATS, a local PostgreSQL (or
+--database-url), a generated master key and a bootstrap admin whose login it prints.
+Every flag has a KEYLEDGER_ variable with the same meaning; a flag wins over it.`,
+		GroupID: groupServer,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), c, cl.stdout, cl.stderr)
+		},
+	}
+	addFlags(cmd, fs)
+	completeServerFlags(cmd)
+	return cmd
+}
 
 // serve runs the server until ctx ends (SIGINT or SIGTERM), then shuts down in order:
 // stop accepting HTTP and finish requests, stop the projector, drain NATS, stop
 // embedded NATS and the dev database.
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs, c := serverFlags("serve", stderr, getenv)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
+func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	if err := c.finish(); err != nil {
 		return err
 	}
