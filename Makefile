@@ -19,7 +19,7 @@ DOMAIN_DIR ?= domain
 # has_script NAME succeeds when web/package.json defines the npm script NAME.
 has_script = node -e 'process.exit(require("./web/package.json").scripts?.[process.argv[1]] ? 0 : 1)' $(1)
 
-.PHONY: build web web-deps run lint check-domain-imports test-go test-web test-e2e e2e-run test test-stress fuzz
+.PHONY: build web web-deps run lint check-domain-imports check-wire-imports check-api-types test-go test-web test-e2e e2e-run test test-stress fuzz
 
 ## build: the UI first (go:embed takes whatever is in web/dist), then the binary.
 build:
@@ -56,6 +56,7 @@ lint:
 	unformatted="$$(gofmt -l $$files)"; \
 	if [ -n "$$unformatted" ]; then echo "these files need gofmt -w:"; echo "$$unformatted"; exit 1; fi
 	$(MAKE) check-domain-imports
+	$(MAKE) check-wire-imports
 
 ## check-domain-imports: DOMAIN_DIR (domain/) may depend on the standard library only.
 check-domain-imports:
@@ -63,6 +64,15 @@ check-domain-imports:
 	deps="$$($(GO) list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./$(DOMAIN_DIR)/...)"; \
 	outside="$$(grep -v -E '^$(MODULE)/$(DOMAIN_DIR)(/|$$)' <<<"$$deps" || true)"; \
 	if [ -n "$$outside" ]; then echo "$(DOMAIN_DIR)/ depends on packages outside the standard library:"; echo "$$outside"; exit 1; fi
+
+## check-wire-imports: httpapi/wire is standard library only (same check as domain/), and
+## the Go client and the NATS subscriber, which downstream services import, pull in
+## neither Fiber nor pgx.
+check-wire-imports:
+	@$(MAKE) check-domain-imports DOMAIN_DIR=httpapi/wire
+	@echo "httpapi/client and eventstore/subscriber import neither Fiber nor pgx"; \
+	heavy="$$($(GO) list -deps ./httpapi/client ./eventstore/subscriber | grep -E '^github.com/(gofiber|jackc)/' || true)"; \
+	if [ -n "$$heavy" ]; then echo "these come in with the client or the subscriber:"; echo "$$heavy"; exit 1; fi
 
 ## test-go: every Go package, race detector on. Postgres: see projections/pgtest.
 test-go:

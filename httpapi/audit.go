@@ -11,41 +11,17 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/httpapi/wire"
 	"github.com/keyledger/keyledger/projections"
 )
 
 // auditExportTimeout bounds one export stream.
 const auditExportTimeout = 30 * time.Minute
 
-// auditItemJSON is one audit entry as API.md shows it; details is an addition.
-type auditItemJSON struct {
-	ID         string    `json:"id"`
-	Seq        uint64    `json:"seq"`
-	At         time.Time `json:"at"`
-	Action     string    `json:"action"`
-	Outcome    string    `json:"outcome"`
-	Actor      actorJSON `json:"actor"`
-	SecretID   *string   `json:"secret_id"`
-	SecretName *string   `json:"secret_name"`
-	Env        *string   `json:"env"`
-	IP         string    `json:"ip"`
-	UserAgent  string    `json:"user_agent"`
-	Details    string    `json:"details,omitempty"`
-	// Names are the secrets a secrets.fetched entry handed out.
-	Names []string `json:"names,omitempty"`
-}
-
-func optional(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-func auditItemOut(e projections.AuditEntry) auditItemJSON {
-	return auditItemJSON{
+func auditItemOut(e projections.AuditEntry) wire.AuditItem {
+	return wire.AuditItem{
 		ID: e.ID(), Seq: e.Seq, At: e.At.UTC(), Action: e.Action, Outcome: e.Outcome,
-		Actor:    actorJSON{ID: e.ActorID, Email: e.ActorEmail},
+		Actor:    wire.Actor{ID: e.ActorID, Email: e.ActorEmail},
 		SecretID: optional(e.SecretID), SecretName: optional(e.SecretName), Env: optional(e.Env),
 		IP: e.IP, UserAgent: e.UserAgent, Details: e.Details, Names: e.Names,
 	}
@@ -115,11 +91,11 @@ func (s *Server) listAudit(c *fiber.Ctx) error {
 	if err != nil {
 		return badAuditQuery(err)
 	}
-	items := make([]auditItemJSON, 0, len(entries))
+	items := make([]wire.AuditItem, 0, len(entries))
 	for _, e := range entries {
 		items = append(items, auditItemOut(e))
 	}
-	return c.JSON(fiber.Map{"items": items, "next_cursor": optional(next)})
+	return c.JSON(wire.Page[wire.AuditItem]{Items: items, NextCursor: next})
 }
 
 // csvHeader is the export's header row, as API.md fixes it.
@@ -241,5 +217,7 @@ func (s *Server) verifyAudit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(res)
+	// A conversion, not a copy: it stops compiling if the read model's result and the
+	// wire shape drift apart.
+	return c.JSON(wire.AuditVerification(res))
 }

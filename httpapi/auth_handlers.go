@@ -7,19 +7,12 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/httpapi/wire"
 	"github.com/keyledger/keyledger/projections"
 )
 
-// userJSON is a user as responses show it.
-type userJSON struct {
-	ID         string `json:"id"`
-	Email      string `json:"email"`
-	Name       string `json:"name"`
-	Superadmin bool   `json:"superadmin"`
-}
-
-func userFromReadModel(u projections.User) userJSON {
-	return userJSON{ID: u.ID, Email: u.Email, Name: u.Name, Superadmin: u.Superadmin}
+func userFromReadModel(u projections.User) wire.User {
+	return wire.User{ID: u.ID, Email: u.Email, Name: u.Name, Superadmin: u.Superadmin}
 }
 
 type signupRequest struct {
@@ -73,7 +66,7 @@ func (s *Server) registerUser(c *fiber.Ctx, req signupRequest, superadmin bool) 
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"user": userJSON{ID: u.ID(), Email: u.Email(), Name: u.Name(), Superadmin: u.Superadmin()}})
+	return c.Status(fiber.StatusCreated).JSON(wire.UserEnvelope{User: wire.User{ID: u.ID(), Email: u.Email(), Name: u.Name(), Superadmin: u.Superadmin()}})
 }
 
 type loginRequest struct {
@@ -112,10 +105,10 @@ func (s *Server) login(c *fiber.Ctx) error {
 		return err
 	}
 	s.setSessionCookies(c, token, sess.CSRF, sess.ExpiresAt)
-	return c.JSON(fiber.Map{
-		"user":       userJSON{ID: u.ID, Email: u.Email, Name: u.Name, Superadmin: u.Superadmin},
-		"token":      token,
-		"expires_at": sess.ExpiresAt,
+	return c.JSON(wire.LoginResult{
+		User:      wire.User{ID: u.ID, Email: u.Email, Name: u.Name, Superadmin: u.Superadmin},
+		Token:     token,
+		ExpiresAt: &sess.ExpiresAt,
 	})
 }
 
@@ -158,16 +151,10 @@ func (s *Server) logout(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-type membershipJSON struct {
-	OrgID   string      `json:"org_id"`
-	OrgName string      `json:"org_name"`
-	Role    domain.Role `json:"role"`
-}
-
 // me is the caller and the organizations it belongs to.
 func (s *Server) me(c *fiber.Ctx) error {
 	id := identityOf(c)
-	user := userJSON{ID: id.UserID, Email: id.Email, Name: id.Name, Superadmin: id.Superadmin}
+	user := wire.User{ID: id.UserID, Email: id.Email, Name: id.Name, Superadmin: id.Superadmin}
 	u, err := s.rm.GetUser(c.UserContext(), id.UserID)
 	switch {
 	case err == nil:
@@ -179,9 +166,9 @@ func (s *Server) me(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]membershipJSON, 0, len(ms))
+	out := make([]wire.Membership, 0, len(ms))
 	for _, m := range ms {
-		out = append(out, membershipJSON{OrgID: m.OrgID, OrgName: m.OrgName, Role: m.Role})
+		out = append(out, wire.Membership{OrgID: m.OrgID, OrgName: m.OrgName, Role: string(m.Role)})
 	}
-	return c.JSON(fiber.Map{"user": user, "memberships": out})
+	return c.JSON(wire.Me{User: user, Memberships: out})
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/httpapi/wire"
 )
 
 // sseHeartbeat keeps idle change streams (and the proxies on their way) alive.
@@ -72,7 +74,7 @@ func (s *Server) changes(c *fiber.Ctx) error {
 				if !ok {
 					return
 				}
-				data, err := json.Marshal(n)
+				data, err := json.Marshal(noticeOut(n))
 				if err != nil {
 					return
 				}
@@ -101,6 +103,16 @@ func (s *Server) changes(c *fiber.Ctx) error {
 		}
 	})
 	return nil
+}
+
+// noticeOut is a notice as the feed sends it: the wire shape, whose name the feed has
+// opened; the stored, sealed form never leaves the server.
+func noticeOut(n eventstore.ChangeNotice) wire.ChangeNotice {
+	return wire.ChangeNotice{
+		Type: n.Type, OrgID: n.OrgID, SecretID: n.SecretID, Name: n.Name, Env: n.Env,
+		OldVersion: n.OldVersion, NewVersion: n.NewVersion, ActorID: n.ActorID, At: n.At, Seq: n.Seq,
+		Part: n.Part, Parts: n.Parts,
+	}
 }
 
 // streamAllowed runs the request's checks again for an open stream: the credentials

@@ -8,6 +8,7 @@ import (
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/httpapi/wire"
 )
 
 // Codes the HTTP layer adds to the domain's (which are API codes already).
@@ -72,14 +73,19 @@ func lookupRow(code string) (errorRow, bool) {
 // problemTypeBase prefixes a problem's type URI; the code completes it.
 const problemTypeBase = "urn:keyledger:problem:"
 
-// problem is an RFC 9457 problem details body.
-type problem struct {
-	Type   string              `json:"type"`
-	Title  string              `json:"title"`
-	Status int                 `json:"status"`
-	Detail string              `json:"detail"`
-	Code   string              `json:"code"`
-	Errors []domain.FieldError `json:"errors,omitempty"`
+// problem is an RFC 9457 problem details body, in the wire package's shape.
+type problem = wire.Problem
+
+// fieldErrors is the domain's field errors as the wire names them.
+func fieldErrors(fields []domain.FieldError) []wire.FieldError {
+	if fields == nil {
+		return nil
+	}
+	out := make([]wire.FieldError, 0, len(fields))
+	for _, f := range fields {
+		out = append(out, wire.FieldError{Field: f.Field, Message: f.Message})
+	}
+	return out
 }
 
 // apiError is an error the HTTP layer raises itself (bad JSON, CSRF, rate limits).
@@ -119,10 +125,10 @@ func toProblem(err error) (problem, bool) {
 	}
 	p := problem{Type: problemTypeBase + code, Title: row.Title, Status: row.Status, Detail: detail, Code: code}
 	if code == string(domain.CodeValidation) || code == string(domain.CodeTooLarge) {
-		p.Errors = fields
+		p.Errors = fieldErrors(fields)
 	}
 	if code == string(domain.CodeValidation) && len(p.Errors) == 0 {
-		p.Errors = []domain.FieldError{}
+		p.Errors = []wire.FieldError{}
 	}
 	return p, code == codeInternal
 }

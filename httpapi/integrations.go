@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/httpapi/wire"
 	"github.com/keyledger/keyledger/projections"
 )
 
@@ -17,18 +18,20 @@ type createServiceTokenRequest struct {
 	ExpiresAt    *time.Time `json:"expires_at"`
 }
 
-type serviceTokenJSON struct {
-	ID           string               `json:"id"`
-	Name         string               `json:"name"`
-	Environments []domain.Environment `json:"environments"`
-	ExpiresAt    *time.Time           `json:"expires_at"`
-	CreatedAt    time.Time            `json:"created_at"`
-	CreatedBy    string               `json:"created_by"`
-	Token        string               `json:"token,omitempty"`
+func serviceTokenOut(t projections.ServiceTokenInfo) wire.ServiceToken {
+	return wire.ServiceToken{ID: t.ID, Name: t.Name, Environments: envSlugs(t.Environments), ExpiresAt: t.ExpiresAt, CreatedAt: t.CreatedAt.UTC(), CreatedBy: t.CreatedBy}
 }
 
-func serviceTokenOut(t projections.ServiceTokenInfo) serviceTokenJSON {
-	return serviceTokenJSON{ID: t.ID, Name: t.Name, Environments: t.Environments, ExpiresAt: t.ExpiresAt, CreatedAt: t.CreatedAt.UTC(), CreatedBy: t.CreatedBy}
+// envSlugs is environments as the wire names them; nil stays nil (null), as before.
+func envSlugs(envs []domain.Environment) []string {
+	if envs == nil {
+		return nil
+	}
+	out := make([]string, 0, len(envs))
+	for _, e := range envs {
+		out = append(out, string(e))
+	}
+	return out
 }
 
 func (s *Server) createServiceToken(c *fiber.Ctx) error {
@@ -64,7 +67,7 @@ func (s *Server) createServiceToken(c *fiber.Ctx) error {
 			return c.Status(fiber.StatusCreated).JSON(out)
 		}
 	}
-	return c.Status(fiber.StatusCreated).JSON(serviceTokenJSON{ID: res.ID, Token: res.Token, Name: req.Name, Environments: envs, ExpiresAt: req.ExpiresAt})
+	return c.Status(fiber.StatusCreated).JSON(wire.ServiceToken{ID: res.ID, Token: res.Token, Name: req.Name, Environments: envSlugs(envs), ExpiresAt: req.ExpiresAt})
 }
 
 func (s *Server) listServiceTokens(c *fiber.Ctx) error {
@@ -79,11 +82,11 @@ func (s *Server) listServiceTokens(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	items := make([]serviceTokenJSON, 0, len(tokens))
+	items := make([]wire.ServiceToken, 0, len(tokens))
 	for _, t := range tokens {
 		items = append(items, serviceTokenOut(t))
 	}
-	return c.JSON(fiber.Map{"items": items})
+	return c.JSON(wire.List[wire.ServiceToken]{Items: items})
 }
 
 func (s *Server) revokeServiceToken(c *fiber.Ctx) error {
@@ -136,7 +139,7 @@ func (s *Server) fetchValues(c *fiber.Ctx) error {
 		values[k] = v.Reveal()
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(fiber.Map{"values": values, "seq": got.Seq})
+	return c.JSON(wire.Values{Values: values, Seq: got.Seq})
 }
 
 // serviceTokenOrUser lets a service token through to the one route that takes it

@@ -1,24 +1,15 @@
 package httpapi
 
 import (
-	"time"
-
 	"github.com/gofiber/fiber/v2"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/httpapi/wire"
 	"github.com/keyledger/keyledger/projections"
 )
 
-type memberJSON struct {
-	UserID  string      `json:"user_id"`
-	Email   string      `json:"email"`
-	Name    string      `json:"name"`
-	Role    domain.Role `json:"role"`
-	AddedAt time.Time   `json:"added_at"`
-}
-
-func memberOut(m projections.Member) memberJSON {
-	return memberJSON{UserID: m.UserID, Email: m.Email, Name: m.Name, Role: m.Role, AddedAt: m.AddedAt.UTC()}
+func memberOut(m projections.Member) wire.Member {
+	return wire.Member{UserID: m.UserID, Email: m.Email, Name: m.Name, Role: string(m.Role), AddedAt: m.AddedAt.UTC()}
 }
 
 // manager checks that the caller may manage the organization (priority ≥ 100), which
@@ -39,11 +30,11 @@ func (s *Server) listMembers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]memberJSON, 0, len(ms))
+	out := make([]wire.Member, 0, len(ms))
 	for _, m := range ms {
 		out = append(out, memberOut(m))
 	}
-	return c.JSON(fiber.Map{"items": out})
+	return c.JSON(wire.List[wire.Member]{Items: out})
 }
 
 // answerMember answers a command on a membership from its own result: the member as
@@ -53,7 +44,7 @@ func (s *Server) answerMember(c *fiber.Ctx, orgID string, res commands.Result) e
 	if err != nil {
 		return err
 	}
-	return c.JSON(memberJSON{UserID: m.UserID, Email: m.Email, Name: m.Name, Role: m.Role, AddedAt: m.AddedAt.UTC()})
+	return c.JSON(wire.Member{UserID: m.UserID, Email: m.Email, Name: m.Name, Role: string(m.Role), AddedAt: m.AddedAt.UTC()})
 }
 
 type addMemberRequest struct {

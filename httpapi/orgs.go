@@ -2,11 +2,11 @@ package httpapi
 
 import (
 	"context"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/httpapi/wire"
 	"github.com/keyledger/keyledger/projections"
 )
 
@@ -47,22 +47,10 @@ func (s *Server) orgAccessOf(ctx context.Context, id identity, orgID string) (pr
 	return o, p, nil
 }
 
-// orgJSON is an organization with the caller's role (null for a super-admin who is not
+// orgOut is an organization with the caller's role (null for a super-admin who is not
 // a member).
-type orgJSON struct {
-	ID           string              `json:"id"`
-	Name         string              `json:"name"`
-	Role         *domain.Role        `json:"role"`
-	RevealPolicy domain.RevealPolicy `json:"reveal_policy"`
-	CreatedAt    time.Time           `json:"created_at"`
-}
-
-func orgOut(o projections.Org, role domain.Role) orgJSON {
-	out := orgJSON{ID: o.ID, Name: o.Name, RevealPolicy: o.RevealPolicy, CreatedAt: o.CreatedAt.UTC()}
-	if role != "" {
-		out.Role = &role
-	}
-	return out
+func orgOut(o projections.Org, role domain.Role) wire.Org {
+	return wire.Org{ID: o.ID, Name: o.Name, Role: optional(string(role)), RevealPolicy: string(o.RevealPolicy), CreatedAt: o.CreatedAt.UTC()}
 }
 
 type createOrgRequest struct {
@@ -108,11 +96,8 @@ func (s *Server) answerOrg(c *fiber.Ctx, res commands.Result) error {
 	if err != nil {
 		return err
 	}
-	out := orgJSON{ID: o.ID(), Name: o.Name(), RevealPolicy: o.RevealPolicy(), CreatedAt: o.CreatedAt().UTC()}
-	if role := o.Role(identityOf(c).UserID); role != "" {
-		out.Role = &role
-	}
-	return c.JSON(out)
+	return c.JSON(wire.Org{ID: o.ID(), Name: o.Name(), Role: optional(string(o.Role(identityOf(c).UserID))),
+		RevealPolicy: string(o.RevealPolicy()), CreatedAt: o.CreatedAt().UTC()})
 }
 
 func (s *Server) listOrgs(c *fiber.Ctx) error {
@@ -120,7 +105,7 @@ func (s *Server) listOrgs(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]orgJSON, 0, len(ms))
+	out := make([]wire.Org, 0, len(ms))
 	for _, m := range ms {
 		o, err := s.rm.GetOrg(c.UserContext(), m.OrgID)
 		if domain.IsCode(err, domain.CodeNotFound) {
@@ -131,7 +116,7 @@ func (s *Server) listOrgs(c *fiber.Ctx) error {
 		}
 		out = append(out, orgOut(o, m.Role))
 	}
-	return c.JSON(fiber.Map{"items": out})
+	return c.JSON(wire.List[wire.Org]{Items: out})
 }
 
 func (s *Server) getOrg(c *fiber.Ctx) error {
@@ -164,18 +149,13 @@ func (s *Server) updateOrg(c *fiber.Ctx) error {
 	return s.answerOrg(c, res)
 }
 
-type environmentJSON struct {
-	Slug domain.Environment `json:"slug"`
-	Name string             `json:"name"`
-}
-
 func (s *Server) listEnvironments(c *fiber.Ctx) error {
 	if _, _, err := s.orgAccess(c); err != nil {
 		return err
 	}
-	out := []environmentJSON{}
+	out := []wire.Environment{}
 	for _, e := range domain.Environments() {
-		out = append(out, environmentJSON{Slug: e, Name: e.DisplayName()})
+		out = append(out, wire.Environment{Slug: string(e), Name: e.DisplayName()})
 	}
-	return c.JSON(fiber.Map{"items": out})
+	return c.JSON(wire.List[wire.Environment]{Items: out})
 }

@@ -6,18 +6,12 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/httpapi/wire"
 )
 
 type createTokenRequest struct {
 	Name      string     `json:"name"`
 	ExpiresAt *time.Time `json:"expires_at"`
-}
-
-type tokenJSON struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
-	ExpiresAt *time.Time `json:"expires_at"`
-	CreatedAt time.Time  `json:"created_at"`
 }
 
 // createToken issues a personal access token; the token is in this response only.
@@ -31,7 +25,7 @@ func (s *Server) createToken(c *fiber.Ctx) error {
 		return s.refused(c, err)
 	}
 	s.settle(c, issued.Result)
-	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"id": issued.ID, "token": issued.Token, "name": strings.TrimSpace(req.Name), "expires_at": req.ExpiresAt})
+	return c.Status(fiber.StatusCreated).JSON(wire.IssuedToken{ID: issued.ID, Token: issued.Token, Name: strings.TrimSpace(req.Name), ExpiresAt: req.ExpiresAt})
 }
 
 // listTokens lists the caller's personal access tokens, without the tokens.
@@ -40,11 +34,11 @@ func (s *Server) listTokens(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]tokenJSON, 0, len(ts))
+	out := make([]wire.PersonalToken, 0, len(ts))
 	for _, t := range ts {
-		out = append(out, tokenJSON{ID: t.ID, Name: t.Name, ExpiresAt: t.ExpiresAt, CreatedAt: t.CreatedAt.UTC()})
+		out = append(out, wire.PersonalToken{ID: t.ID, Name: t.Name, ExpiresAt: t.ExpiresAt, CreatedAt: t.CreatedAt.UTC()})
 	}
-	return c.JSON(fiber.Map{"items": out})
+	return c.JSON(wire.List[wire.PersonalToken]{Items: out})
 }
 
 // revokeToken ends one of the caller's personal access tokens.

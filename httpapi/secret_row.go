@@ -1,68 +1,32 @@
 package httpapi
 
 import (
-	"time"
-
 	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/httpapi/wire"
 	"github.com/keyledger/keyledger/projections"
 )
 
 // SecretView is a secret row as API.md shows it, without the caller's permissions:
 // masks and versions, never a value or a sealed value. Offline tools (keyledger replay)
-// print it too, so that their rows have the API's shape.
-type SecretView struct {
-	ID           string           `json:"id"`
-	Name         string           `json:"name"`
-	Description  string           `json:"description"`
-	Owner        ownerJSON        `json:"owner"`
-	CreatedAt    time.Time        `json:"created_at"`
-	UpdatedAt    time.Time        `json:"updated_at"`
-	Version      int              `json:"version"`
-	Environments environmentsJSON `json:"environments"`
-}
+// print it too, so that their rows have the API's shape. The shape itself is the wire
+// package's, shared with the Go client.
+type SecretView = wire.SecretView
 
-// secretJSON is a row with the permissions the caller has on it.
-type secretJSON struct {
-	SecretView
-	Permissions domain.SecretPermissions `json:"permissions"`
-}
-
-type ownerJSON struct {
-	ID    string `json:"id"`
-	Email string `json:"email"`
-	Name  string `json:"name"`
-}
-
-// environmentsJSON always has all three environments, in display order.
-type environmentsJSON struct {
-	Development envJSON `json:"development"`
-	Staging     envJSON `json:"staging"`
-	Production  envJSON `json:"production"`
-}
-
-// envJSON is one environment's state: {"set": false} when it has no value.
-type envJSON struct {
-	Set       bool       `json:"set"`
-	Version   int        `json:"version,omitempty"`
-	Mask      string     `json:"mask,omitempty"`
-	UpdatedAt *time.Time `json:"updated_at,omitempty"`
-}
-
-func envOut(st projections.EnvState) envJSON {
+func envOut(st projections.EnvState) wire.EnvState {
 	if !st.Set {
-		return envJSON{}
+		return wire.EnvState{}
 	}
 	at := st.UpdatedAt.UTC()
-	return envJSON{Set: true, Version: st.Version, Mask: st.Mask, UpdatedAt: &at}
+	return wire.EnvState{Set: true, Version: st.Version, Mask: st.Mask, UpdatedAt: &at}
 }
 
 // SecretViewOf renders a row.
 func SecretViewOf(r projections.SecretRow) SecretView {
 	return SecretView{
 		ID: r.ID, Name: r.Name, Description: r.Description,
-		Owner:     ownerJSON{ID: r.Owner.ID, Email: r.Owner.Email, Name: r.Owner.Name},
+		Owner:     wire.Owner{ID: r.Owner.ID, Email: r.Owner.Email, Name: r.Owner.Name},
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), Version: r.Version,
-		Environments: environmentsJSON{
+		Environments: wire.Environments{
 			Development: envOut(r.Environments[domain.Development]),
 			Staging:     envOut(r.Environments[domain.Staging]),
 			Production:  envOut(r.Environments[domain.Production]),
@@ -72,9 +36,18 @@ func SecretViewOf(r projections.SecretRow) SecretView {
 
 // secretOut renders a row with the permissions p has on it in an organization with
 // the given reveal policy.
-func secretOut(r projections.SecretRow, p domain.Principal, policy domain.RevealPolicy) secretJSON {
-	return secretJSON{
+func secretOut(r projections.SecretRow, p domain.Principal, policy domain.RevealPolicy) wire.Secret {
+	perms := domain.PermissionsFor(p, domain.Target{OwnerID: r.Owner.ID, RevealPolicy: policy})
+	return wire.Secret{
 		SecretView:  SecretViewOf(r),
-		Permissions: domain.PermissionsFor(p, domain.Target{OwnerID: r.Owner.ID, RevealPolicy: policy}),
+		Permissions: wire.Permissions{Reveal: perms.Reveal, Modify: perms.Modify, Delete: perms.Delete},
 	}
+}
+
+// optional is nil for an empty string: the wire's null.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/httpapi/wire"
 	"github.com/keyledger/keyledger/projections"
 )
 
@@ -71,15 +72,11 @@ func (s *Server) listSecrets(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	items := make([]secretJSON, 0, len(rows))
+	items := make([]wire.Secret, 0, len(rows))
 	for _, r := range rows {
 		items = append(items, secretOut(r, p, org.RevealPolicy))
 	}
-	var nextCursor *string
-	if next != "" {
-		nextCursor = &next
-	}
-	return c.JSON(fiber.Map{"items": items, "next_cursor": nextCursor})
+	return c.JSON(wire.Page[wire.Secret]{Items: items, NextCursor: next})
 }
 
 // answerSecret answers a secret command from its own result: the row the command left
@@ -250,7 +247,7 @@ func (s *Server) revealSecret(c *fiber.Ctx) error {
 	s.metrics.reveals.Add(1)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderPragma, "no-cache")
-	return c.JSON(fiber.Map{"value": rev.Value.Reveal(), "env": env, "version": rev.Version, "hide_after_seconds": hideAfterSeconds})
+	return c.JSON(wire.Revealed{Value: rev.Value.Reveal(), Env: string(env), Version: rev.Version, HideAfterSeconds: hideAfterSeconds})
 }
 
 type rollbackRequest struct {
@@ -280,20 +277,6 @@ func (s *Server) rollbackSecret(c *fiber.Ctx) error {
 	return s.answerSecret(c, res)
 }
 
-type versionJSON struct {
-	Env     domain.Environment `json:"env"`
-	Version int                `json:"version"`
-	Action  string             `json:"action"`
-	Actor   actorJSON          `json:"actor"`
-	At      time.Time          `json:"at"`
-	Mask    string             `json:"mask,omitempty"`
-}
-
-type actorJSON struct {
-	ID    string `json:"id"`
-	Email string `json:"email"`
-}
-
 func (s *Server) listVersions(c *fiber.Ctx) error {
 	var env domain.Environment
 	if raw := c.Query("env"); raw != "" {
@@ -311,10 +294,10 @@ func (s *Server) listVersions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]versionJSON, 0, len(vs))
+	out := make([]wire.SecretVersion, 0, len(vs))
 	for _, v := range vs {
-		out = append(out, versionJSON{Env: v.Env, Version: v.Version, Action: v.Action,
-			Actor: actorJSON{ID: v.ActorID, Email: v.ActorEmail}, At: v.At.UTC(), Mask: v.Mask})
+		out = append(out, wire.SecretVersion{Env: string(v.Env), Version: v.Version, Action: v.Action,
+			Actor: wire.Actor{ID: v.ActorID, Email: v.ActorEmail}, At: v.At.UTC(), Mask: v.Mask})
 	}
-	return c.JSON(fiber.Map{"items": out})
+	return c.JSON(wire.List[wire.SecretVersion]{Items: out})
 }

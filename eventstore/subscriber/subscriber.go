@@ -5,9 +5,10 @@
 // new value fetches it with a service token.
 //
 // Notices on NATS carry ids, not names: the stream stores each secret's name sealed with
-// the organization's data key (ChangeNotice.NameSealed), which only Keyledger itself can
-// open, so a subscriber needs no master key and learns no names from NATS. Name is
-// always empty here. A service that wants names keys its work by SecretID, or follows
+// the organization's data key (wire.SealedChangeNotice.NameSealed), which only Keyledger
+// itself can open, so a subscriber needs no master key and learns no names from NATS.
+// Name is always empty here. The notice's shape is httpapi/wire's, the one the API's
+// feed and the Go client use too. A service that wants names keys its work by SecretID, or follows
 // the API's change feed (GET /api/v1/orgs/{org}/changes), which sends them to members.
 package subscriber
 
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/httpapi/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -37,7 +39,7 @@ type Options struct {
 
 // Handler handles one notice (ids only: Name is empty, NameSealed opaque). Returning an error asks for the notice again (after a
 // short delay); returning nil acknowledges it for good.
-type Handler func(ctx context.Context, n eventstore.ChangeNotice) error
+type Handler func(ctx context.Context, n wire.SealedChangeNotice) error
 
 // Run follows the feed until ctx ends, calling h for each notice in order. Notices are
 // acknowledged only after h returns nil, and the acknowledgement is confirmed by the
@@ -82,7 +84,7 @@ func Run(ctx context.Context, js jetstream.JetStream, opts Options, h Handler) e
 }
 
 func handle(ctx context.Context, msg jetstream.Msg, h Handler) error {
-	var n eventstore.ChangeNotice
+	var n wire.SealedChangeNotice
 	if err := json.Unmarshal(msg.Data(), &n); err != nil {
 		// Not a notice this version understands: take it off the queue.
 		return msg.Term()

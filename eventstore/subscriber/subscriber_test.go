@@ -11,6 +11,7 @@ import (
 	"github.com/keyledger/keyledger/eventstore"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
 	"github.com/keyledger/keyledger/eventstore/subscriber"
+	"github.com/keyledger/keyledger/httpapi/wire"
 )
 
 // A downstream subscriber stopped during ten changes and restarted receives all ten,
@@ -40,7 +41,7 @@ func TestSubscriberResumesAfterDowntime(t *testing.T) {
 		done := make(chan error, 1)
 		go func() {
 			done <- subscriber.Run(rctx, env.Store.JetStream(), subscriber.Options{OrgID: org, Env: "production", Durable: "billing"},
-				func(_ context.Context, n eventstore.ChangeNotice) error {
+				func(_ context.Context, n wire.SealedChangeNotice) error {
 					mu.Lock()
 					got = append(got, n.Seq)
 					if len(got) == until {
@@ -93,9 +94,9 @@ func TestSubscriberGetsIDsAndNoName(t *testing.T) {
 	}
 	rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	var got eventstore.ChangeNotice
+	var got wire.SealedChangeNotice
 	err = subscriber.Run(rctx, env.Store.JetStream(), subscriber.Options{OrgID: org, Durable: "names"},
-		func(_ context.Context, n eventstore.ChangeNotice) error {
+		func(_ context.Context, n wire.SealedChangeNotice) error {
 			got = n
 			cancel()
 			return nil

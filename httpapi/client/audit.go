@@ -8,22 +8,13 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/keyledger/keyledger/httpapi/wire"
 )
 
-// AuditEntry is one entry of an organization's audit trail.
-type AuditEntry struct {
-	ID         string    `json:"id"`
-	Seq        uint64    `json:"seq"`
-	At         time.Time `json:"at"`
-	Action     string    `json:"action"`
-	Outcome    string    `json:"outcome"`
-	Actor      Actor     `json:"actor"`
-	SecretID   string    `json:"secret_id"`
-	SecretName string    `json:"secret_name"`
-	Env        string    `json:"env"`
-	IP         string    `json:"ip"`
-	UserAgent  string    `json:"user_agent"`
-}
+// AuditEntry is one entry of an organization's audit trail. SecretID, SecretName and
+// Env are nil on entries that concern no secret or environment.
+type AuditEntry = wire.AuditItem
 
 // AuditFilter narrows ListAudit and ExportAudit; zero fields are left out.
 type AuditFilter struct {
@@ -56,11 +47,9 @@ func (f AuditFilter) query() url.Values {
 	return q
 }
 
-// AuditPage is one page of the audit trail, newest first.
-type AuditPage struct {
-	Items      []AuditEntry `json:"items"`
-	NextCursor string       `json:"next_cursor"`
-}
+// AuditPage is one page of the audit trail, newest first; NextCursor is nil on the
+// last.
+type AuditPage = wire.Page[AuditEntry]
 
 // ListAudit returns one page of an organization's audit trail.
 func (c *Client) ListAudit(ctx context.Context, org string, f AuditFilter, opts ...CallOption) (AuditPage, error) {
@@ -112,11 +101,7 @@ func (c *Client) ExportAudit(ctx context.Context, org, format string, f AuditFil
 }
 
 // AuditVerification is the result of checking an organization's audit hash chain.
-type AuditVerification struct {
-	OK      bool   `json:"ok"`
-	Checked int    `json:"checked"`
-	Head    string `json:"head"`
-}
+type AuditVerification = wire.AuditVerification
 
 // VerifyAudit checks the hash chain over an organization's audit trail.
 func (c *Client) VerifyAudit(ctx context.Context, org string, opts ...CallOption) (AuditVerification, error) {

@@ -4,15 +4,12 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/keyledger/keyledger/httpapi/wire"
 )
 
 // User is a platform user.
-type User struct {
-	ID         string `json:"id"`
-	Email      string `json:"email"`
-	Name       string `json:"name"`
-	Superadmin bool   `json:"superadmin"`
-}
+type User = wire.User
 
 // SignupRequest is the body of POST /auth/signup and, with Superadmin, of POST
 // /admin/users.
@@ -23,32 +20,23 @@ type SignupRequest struct {
 	Superadmin bool   `json:"superadmin,omitempty"`
 }
 
-type userEnvelope struct {
-	User User `json:"user"`
-}
-
 // Signup registers a user when the server's sign-up is open (403 otherwise).
 // Superadmin must be false here.
 func (c *Client) Signup(ctx context.Context, req SignupRequest, opts ...CallOption) (User, error) {
-	var out userEnvelope
+	var out wire.UserEnvelope
 	err := c.do(ctx, request{method: http.MethodPost, path: "/auth/signup", body: req, opts: opts}, &out)
 	return out.User, err
 }
 
 // CreateUser creates a user as a platform super-admin (POST /admin/users).
 func (c *Client) CreateUser(ctx context.Context, req SignupRequest, opts ...CallOption) (User, error) {
-	var out userEnvelope
+	var out wire.UserEnvelope
 	err := c.do(ctx, request{method: http.MethodPost, path: "/admin/users", body: req, opts: opts}, &out)
 	return out.User, err
 }
 
 // LoginResult is a new session: Token is a bearer token for it.
-type LoginResult struct {
-	User  User   `json:"user"`
-	Token string `json:"token"`
-	// ExpiresAt is when the session ends, when the server says so.
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-}
+type LoginResult = wire.LoginResult
 
 // Login checks a password and starts a session. The client itself keeps no state:
 // make a new Client WithToken(result.Token) to act as the user.
@@ -65,17 +53,10 @@ func (c *Client) Logout(ctx context.Context) error {
 }
 
 // Membership is one organization the caller belongs to.
-type Membership struct {
-	OrgID   string `json:"org_id"`
-	OrgName string `json:"org_name"`
-	Role    string `json:"role"`
-}
+type Membership = wire.Membership
 
 // Me is the caller and its organizations.
-type Me struct {
-	User        User         `json:"user"`
-	Memberships []Membership `json:"memberships"`
-}
+type Me = wire.Me
 
 // Me returns the caller.
 func (c *Client) Me(ctx context.Context, opts ...CallOption) (Me, error) {
@@ -91,18 +72,10 @@ type CreatePersonalTokenRequest struct {
 }
 
 // IssuedToken is a new token; Token is shown this once.
-type IssuedToken struct {
-	ID    string `json:"id"`
-	Token string `json:"token"`
-}
+type IssuedToken = wire.IssuedToken
 
 // PersonalToken is a personal access token as listed (without the token).
-type PersonalToken struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
-	ExpiresAt *time.Time `json:"expires_at"`
-	CreatedAt time.Time  `json:"created_at"`
-}
+type PersonalToken = wire.PersonalToken
 
 // CreatePersonalToken issues a personal access token (kl_pat_…) for the caller. The
 // server does not replay token creation from its idempotency store.
@@ -114,9 +87,7 @@ func (c *Client) CreatePersonalToken(ctx context.Context, req CreatePersonalToke
 
 // ListPersonalTokens lists the caller's personal access tokens.
 func (c *Client) ListPersonalTokens(ctx context.Context, opts ...CallOption) ([]PersonalToken, error) {
-	var out struct {
-		Items []PersonalToken `json:"items"`
-	}
+	var out wire.List[PersonalToken]
 	err := c.do(ctx, request{method: http.MethodGet, path: "/auth/tokens", opts: opts}, &out)
 	return out.Items, err
 }

@@ -12,28 +12,16 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/keyledger/keyledger/httpapi/wire"
 )
 
 // Notice is one change of a secret, from the change feed. It never carries a value or
 // a mask. OldVersion or NewVersion is 0 when the change has none (a first value, a
-// removed one). It mirrors the wire JSON (eventstore.ChangeNotice on the server) on
-// purpose: this package depends on the standard library only, so an integration that
+// removed one). The shape is the wire package's, which the server's feed renders; like
+// this package, wire depends on the standard library only, so an integration that
 // imports it does not pull in NATS.
-type Notice struct {
-	Type       string    `json:"type"`
-	OrgID      string    `json:"org_id"`
-	SecretID   string    `json:"secret_id"`
-	Name       string    `json:"name"`
-	Env        string    `json:"env"`
-	OldVersion int       `json:"old_version"`
-	NewVersion int       `json:"new_version"`
-	ActorID    string    `json:"actor_id"`
-	At         time.Time `json:"at"`
-	Seq        uint64    `json:"seq"`
-	// Part and Parts number the notices one event made (one per environment).
-	Part  int `json:"part"`
-	Parts int `json:"parts"`
-}
+type Notice = wire.ChangeNotice
 
 // ChangeStream delivers an organization's change notices until its context ends or
 // Close is called. It reconnects by itself after a broken connection or a 5xx,

@@ -9,7 +9,8 @@
 // IsCode. Network failures come back as a *NetworkError; IsUnavailable tells an outage
 // (unreachable server, timeout, 5xx) from a refusal.
 //
-// The package imports the standard library only: it must not import the server's
-// packages (httpapi, domain, commands, projections), so that it describes the wire
-// contract and nothing else.
+// The package imports the standard library and httpapi/wire only (whose types it
+// names, such as Secret and Notice, and which is standard library only too): it must not
+// import the server's packages (httpapi, domain, commands, projections), so that an
+// integration that imports it pulls in neither Fiber, pgx nor NATS.
 package client

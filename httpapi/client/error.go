@@ -9,44 +9,37 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+
+	"github.com/keyledger/keyledger/httpapi/wire"
 )
 
 // Problem codes of API.md, for IsCode and comparisons with Error.Code.
 const (
-	CodeInvalidJSON      = "invalid_json"
-	CodeInvalidRequest   = "invalid_request"
-	CodeUnauthenticated  = "unauthenticated"
-	CodeForbidden        = "forbidden"
-	CodeRevealDisabled   = "reveal_disabled"
-	CodeCSRF             = "csrf"
-	CodeNotFound         = "not_found"
-	CodeSecretNameTaken  = "secret_name_taken"
-	CodeVersionConflict  = "version_conflict"
-	CodeLastOwner        = "last_owner"
-	CodeEmailTaken       = "email_taken"
-	CodeTooLarge         = "too_large"
-	CodeValidationFailed = "validation_failed"
-	CodeRateLimited      = "rate_limited"
-	CodeInternal         = "internal"
+	CodeInvalidJSON      = wire.CodeInvalidJSON
+	CodeInvalidRequest   = wire.CodeInvalidRequest
+	CodeUnauthenticated  = wire.CodeUnauthenticated
+	CodeForbidden        = wire.CodeForbidden
+	CodeRevealDisabled   = wire.CodeRevealDisabled
+	CodeCSRF             = wire.CodeCSRF
+	CodeNotFound         = wire.CodeNotFound
+	CodeSecretNameTaken  = wire.CodeSecretNameTaken
+	CodeVersionConflict  = wire.CodeVersionConflict
+	CodeLastOwner        = wire.CodeLastOwner
+	CodeEmailTaken       = wire.CodeEmailTaken
+	CodeTooLarge         = wire.CodeTooLarge
+	CodeValidationFailed = wire.CodeValidationFailed
+	CodeRateLimited      = wire.CodeRateLimited
+	CodeInternal         = wire.CodeInternal
 )
 
 // Error is an error response: the server's problem+json (RFC 9457) body and the
 // HTTP status. A response that is not problem+json (a proxy's 502 page, say) still
-// becomes an Error, with an empty Code.
-type Error struct {
-	Status int          `json:"status"`
-	Type   string       `json:"type"`
-	Code   string       `json:"code"`
-	Title  string       `json:"title"`
-	Detail string       `json:"detail"`
-	Errors []FieldError `json:"errors,omitempty"`
-}
+// becomes an Error, with an empty Code. It is the wire package's Problem as a type of
+// its own, so that it can be an error; Status is the response's, whatever the body says.
+type Error wire.Problem
 
 // FieldError names a field that breaks a rule (validation_failed, too_large).
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
+type FieldError = wire.FieldError
 
 // Error is the problem's detail: a sentence written for people.
 func (e *Error) Error() string {
@@ -73,7 +66,7 @@ func decodeError(resp *http.Response) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if mt == "application/problem+json" || mt == "application/json" {
-		var p Error
+		var p wire.Problem
 		if json.Unmarshal(body, &p) == nil {
 			e.Type, e.Code, e.Title, e.Detail, e.Errors = p.Type, p.Code, p.Title, p.Detail, p.Errors
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/keyledger/keyledger/httpapi/wire"
 )
 
 // CreateServiceTokenRequest is the body of POST /orgs/{org}/service-tokens.
@@ -14,15 +16,7 @@ type CreateServiceTokenRequest struct {
 }
 
 // ServiceToken is a service token as listed (without the token).
-type ServiceToken struct {
-	ID           string     `json:"id"`
-	Name         string     `json:"name"`
-	Environments []string   `json:"environments"`
-	ExpiresAt    *time.Time `json:"expires_at"`
-	CreatedAt    time.Time  `json:"created_at"`
-	// CreatedBy is the id of the user who created it.
-	CreatedBy string `json:"created_by,omitempty"`
-}
+type ServiceToken = wire.ServiceToken
 
 // CreateServiceToken issues a token (kl_st_…) that fetches the organization's values
 // in the given environments.
@@ -34,9 +28,7 @@ func (c *Client) CreateServiceToken(ctx context.Context, org string, req CreateS
 
 // ListServiceTokens lists an organization's service tokens.
 func (c *Client) ListServiceTokens(ctx context.Context, org string, opts ...CallOption) ([]ServiceToken, error) {
-	var out struct {
-		Items []ServiceToken `json:"items"`
-	}
+	var out wire.List[ServiceToken]
 	err := c.do(ctx, request{method: http.MethodGet, path: orgPath(org, "service-tokens"), opts: opts}, &out)
 	return out.Items, err
 }
@@ -48,10 +40,7 @@ func (c *Client) RevokeServiceToken(ctx context.Context, org, id string, opts ..
 
 // Values is every value of one environment, by secret name, and the stream sequence
 // of the audit record the fetch made.
-type Values struct {
-	Values map[string]string `json:"values"`
-	Seq    uint64            `json:"seq"`
-}
+type Values = wire.Values
 
 // Values fetches every value of an environment in clear (a service token scoped to
 // env, or a member allowed to reveal). The server audits it as secrets.fetched.

@@ -3,32 +3,27 @@ package client
 import (
 	"context"
 	"net/http"
-	"time"
+
+	"github.com/keyledger/keyledger/httpapi/wire"
 )
 
 // Roles of API.md.
 const (
-	RoleOwner  = "owner"
-	RoleAdmin  = "admin"
-	RoleEditor = "editor"
-	RoleViewer = "viewer"
+	RoleOwner  = wire.RoleOwner
+	RoleAdmin  = wire.RoleAdmin
+	RoleEditor = wire.RoleEditor
+	RoleViewer = wire.RoleViewer
 )
 
 // Reveal policies of an organization.
 const (
-	RevealAllowed  = "allowed"
-	RevealDisabled = "disabled"
+	RevealAllowed  = wire.RevealAllowed
+	RevealDisabled = wire.RevealDisabled
 )
 
 // Org is an organization with the caller's role in it. Role is nil for a platform
 // super-admin who is not a member.
-type Org struct {
-	ID           string    `json:"id"`
-	Name         string    `json:"name"`
-	Role         *string   `json:"role"`
-	RevealPolicy string    `json:"reveal_policy"`
-	CreatedAt    time.Time `json:"created_at"`
-}
+type Org = wire.Org
 
 // CreateOrg creates an organization owned by the caller.
 func (c *Client) CreateOrg(ctx context.Context, name string, opts ...CallOption) (Org, error) {
@@ -39,9 +34,7 @@ func (c *Client) CreateOrg(ctx context.Context, name string, opts ...CallOption)
 
 // ListOrgs lists the organizations the caller belongs to.
 func (c *Client) ListOrgs(ctx context.Context, opts ...CallOption) ([]Org, error) {
-	var out struct {
-		Items []Org `json:"items"`
-	}
+	var out wire.List[Org]
 	err := c.do(ctx, request{method: http.MethodGet, path: "/orgs", opts: opts}, &out)
 	return out.Items, err
 }
@@ -67,41 +60,28 @@ func (c *Client) UpdateOrg(ctx context.Context, org string, req UpdateOrgRequest
 }
 
 // Environment is one of the three environments of every organization.
-type Environment struct {
-	Slug string `json:"slug"`
-	Name string `json:"name"`
-}
+type Environment = wire.Environment
 
 // Environment slugs.
 const (
-	Development = "development"
-	Staging     = "staging"
-	Production  = "production"
+	Development = wire.Development
+	Staging     = wire.Staging
+	Production  = wire.Production
 )
 
 // ListEnvironments lists an organization's environments.
 func (c *Client) ListEnvironments(ctx context.Context, org string, opts ...CallOption) ([]Environment, error) {
-	var out struct {
-		Items []Environment `json:"items"`
-	}
+	var out wire.List[Environment]
 	err := c.do(ctx, request{method: http.MethodGet, path: orgPath(org, "environments"), opts: opts}, &out)
 	return out.Items, err
 }
 
 // Member is a user's membership of an organization.
-type Member struct {
-	UserID  string    `json:"user_id"`
-	Email   string    `json:"email"`
-	Name    string    `json:"name"`
-	Role    string    `json:"role"`
-	AddedAt time.Time `json:"added_at"`
-}
+type Member = wire.Member
 
 // ListMembers lists an organization's members (admins and owners only).
 func (c *Client) ListMembers(ctx context.Context, org string, opts ...CallOption) ([]Member, error) {
-	var out struct {
-		Items []Member `json:"items"`
-	}
+	var out wire.List[Member]
 	err := c.do(ctx, request{method: http.MethodGet, path: orgPath(org, "members"), opts: opts}, &out)
 	return out.Items, err
 }

@@ -7,64 +7,30 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/keyledger/keyledger/httpapi/wire"
 )
 
-// Secret is a secret row: masks and versions, never a value.
-type Secret struct {
-	ID           string       `json:"id"`
-	Name         string       `json:"name"`
-	Description  string       `json:"description"`
-	Owner        Owner        `json:"owner"`
-	CreatedAt    time.Time    `json:"created_at"`
-	UpdatedAt    time.Time    `json:"updated_at"`
-	Version      int          `json:"version"`
-	Environments Environments `json:"environments"`
-	Permissions  Permissions  `json:"permissions"`
-}
+// Secret is a secret row: masks and versions, never a value. Its shape is the wire
+// package's, which the server renders.
+type Secret = wire.Secret
+
+// SecretView is a secret row without the caller's permissions (Secret embeds it).
+type SecretView = wire.SecretView
 
 // Owner is the user who owns a secret.
-type Owner struct {
-	ID    string `json:"id"`
-	Email string `json:"email"`
-	Name  string `json:"name"`
-}
+type Owner = wire.Owner
 
-// Environments is a secret's state in each of the three environments.
-type Environments struct {
-	Development EnvState `json:"development"`
-	Staging     EnvState `json:"staging"`
-	Production  EnvState `json:"production"`
-}
-
-// Env returns the state of the environment with the given slug (the zero EnvState for
-// an unknown slug).
-func (e Environments) Env(slug string) EnvState {
-	switch slug {
-	case Development:
-		return e.Development
-	case Staging:
-		return e.Staging
-	case Production:
-		return e.Production
-	}
-	return EnvState{}
-}
+// Environments is a secret's state in each of the three environments; Env(slug)
+// picks one.
+type Environments = wire.Environments
 
 // EnvState is one environment of a secret: whether it has a value, the value's
 // version and mask.
-type EnvState struct {
-	Set       bool       `json:"set"`
-	Version   int        `json:"version,omitempty"`
-	Mask      string     `json:"mask,omitempty"`
-	UpdatedAt *time.Time `json:"updated_at,omitempty"`
-}
+type EnvState = wire.EnvState
 
 // Permissions is what the caller may do with a secret.
-type Permissions struct {
-	Reveal bool `json:"reveal"`
-	Modify bool `json:"modify"`
-	Delete bool `json:"delete"`
-}
+type Permissions = wire.Permissions
 
 // SecretFilter narrows ListSecrets; zero fields are left out of the query.
 type SecretFilter struct {
@@ -101,10 +67,7 @@ func (f SecretFilter) query() url.Values {
 }
 
 // SecretPage is one page of secrets, sorted by name; NextCursor is empty on the last.
-type SecretPage struct {
-	Items      []Secret `json:"items"`
-	NextCursor string   `json:"next_cursor"`
-}
+type SecretPage = wire.Page[Secret]
 
 // ListSecrets returns one page of an organization's secrets.
 func (c *Client) ListSecrets(ctx context.Context, org string, f SecretFilter, opts ...CallOption) (SecretPage, error) {
@@ -187,12 +150,7 @@ func (c *Client) DeleteSecret(ctx context.Context, org, id, env string, opts ...
 }
 
 // Revealed is a secret's value in one environment. The server audits every reveal.
-type Revealed struct {
-	Value            string `json:"value"`
-	Env              string `json:"env"`
-	Version          int    `json:"version"`
-	HideAfterSeconds int    `json:"hide_after_seconds"`
-}
+type Revealed = wire.Revealed
 
 // RevealSecret returns the value of a secret in env.
 func (c *Client) RevealSecret(ctx context.Context, org, id, env string) (Revealed, error) {
@@ -203,27 +161,17 @@ func (c *Client) RevealSecret(ctx context.Context, org, id, env string) (Reveale
 }
 
 // Actor is who did something.
-type Actor struct {
-	ID    string `json:"id"`
-	Email string `json:"email"`
-}
+type Actor = wire.Actor
 
 // SecretVersion is one entry of a secret's value history.
-type SecretVersion struct {
-	Env     string    `json:"env"`
-	Version int       `json:"version"`
-	Action  string    `json:"action"`
-	Actor   Actor     `json:"actor"`
-	At      time.Time `json:"at"`
-	Mask    string    `json:"mask,omitempty"`
-}
+type SecretVersion = wire.SecretVersion
 
 // Version history actions.
 const (
-	ActionCreated    = "created"
-	ActionUpdated    = "updated"
-	ActionDeleted    = "deleted"
-	ActionRolledBack = "rolled_back"
+	ActionCreated    = wire.ActionCreated
+	ActionUpdated    = wire.ActionUpdated
+	ActionDeleted    = wire.ActionDeleted
+	ActionRolledBack = wire.ActionRolledBack
 )
 
 // SecretVersions lists a secret's value history, newest first, in env or (env empty)
@@ -233,9 +181,7 @@ func (c *Client) SecretVersions(ctx context.Context, org, id, env string, opts .
 	if env != "" {
 		q = url.Values{"env": {env}}
 	}
-	var out struct {
-		Items []SecretVersion `json:"items"`
-	}
+	var out wire.List[SecretVersion]
 	err := c.do(ctx, request{method: http.MethodGet, path: orgPath(org, "secrets", id, "versions"), query: q, opts: opts}, &out)
 	return out.Items, err
 }

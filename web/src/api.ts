@@ -2,12 +2,20 @@
 // dashboard makes goes through `request` below: same-origin cookies, the CSRF header on
 // mutations, and problem+json errors turned into ApiError.
 
+import type { components } from './api.gen';
+
 export const API_BASE = '/api/v1';
 const CSRF_COOKIE = 'keyledger_csrf';
 
-export type EnvSlug = 'development' | 'staging' | 'production';
-export type Role = 'owner' | 'admin' | 'editor' | 'viewer';
-export type RevealPolicy = 'allowed' | 'disabled';
+// The wire types are generated from the served OpenAPI document (httpapi/openapi.json)
+// by `npm run gen:api` into api.gen.ts; the names below are the ones the UI uses. Never
+// write a response shape by hand here: change the document and generate again
+// (src/api.gen.test.ts fails while api.gen.ts is stale).
+type Schemas = components['schemas'];
+
+export type EnvSlug = Schemas['Environment'];
+export type Role = Schemas['Role'];
+export type RevealPolicy = Schemas['RevealPolicy'];
 
 export interface EnvironmentInfo {
   slug: EnvSlug;
@@ -26,111 +34,37 @@ export function environmentName(slug: string): string {
   return ENVIRONMENTS.find((e) => e.slug === slug)?.name ?? slug;
 }
 
-export const ROLE_PRIORITY: Record<Role, number> = { viewer: 10, editor: 20, admin: 100, owner: 200 };
+/**
+ * Role priorities as API.md fixes them. Typed by the generated Role, so a role added to
+ * the document does not compile until it has a priority here.
+ */
+export const ROLE_PRIORITY: Readonly<Record<Role, number>> = { viewer: 10, editor: 20, admin: 100, owner: 200 };
+/** A platform super-admin counts as this in every organization. */
+export const SUPERADMIN_PRIORITY = 1000;
+/** Members, service tokens, org settings and the audit trail need at least this. */
+export const ADMIN_PRIORITY = ROLE_PRIORITY.admin;
 
-export interface User {
-  id: string;
-  email: string;
-  name: string;
-  superadmin: boolean;
-}
-
-export interface Membership {
-  org_id: string;
-  org_name: string;
-  role: Role;
-}
-
-export interface Me {
-  user: User;
-  memberships: Membership[];
-}
-
-export interface Organization {
-  id: string;
-  name: string;
-  role: Role;
-  reveal_policy: RevealPolicy;
-  created_at: string;
-}
-
-export interface EnvironmentValue {
-  set: boolean;
-  version?: number;
-  mask?: string;
-  updated_at?: string;
-}
-
-export interface SecretOwner {
-  id: string;
-  email: string;
-  name: string;
-}
-
-export interface SecretRow {
-  id: string;
-  name: string;
-  description: string;
-  owner: SecretOwner;
-  created_at: string;
-  updated_at: string;
-  version: number;
-  environments: Record<EnvSlug, EnvironmentValue>;
-  permissions: { reveal: boolean; modify: boolean; delete: boolean };
-}
+export type User = Schemas['User'];
+export type Membership = Schemas['Membership'];
+export type Me = Schemas['Me'];
+/** An organization with the caller's role (null for a super-admin who is not a member). */
+export type Organization = Schemas['Organization'];
+export type EnvironmentValue = Schemas['EnvState'];
+export type SecretOwner = Schemas['Owner'];
+export type SecretRow = Schemas['SecretRow'];
 
 export interface Page<T> {
   items: T[];
   next_cursor?: string | null;
 }
 
-export type ValuesPatch = Partial<Record<EnvSlug, string | null>>;
-
-export interface SecretPatch {
-  description?: string;
-  values?: ValuesPatch;
-  expected_version?: number;
-}
-
-export interface NewSecret {
-  name: string;
-  description?: string;
-  values?: Partial<Record<EnvSlug, string>>;
-}
-
-export interface RevealedValue {
-  value: string;
-  env: EnvSlug;
-  version: number;
-  hide_after_seconds: number;
-}
-
-export type VersionAction = 'created' | 'updated' | 'deleted' | 'rolled_back';
-
-export interface SecretVersion {
-  env: EnvSlug;
-  version: number;
-  action: VersionAction;
-  actor: { id: string; email: string };
-  at: string;
-  mask?: string;
-}
-
-export interface AuditItem {
-  id: string;
-  seq: number;
-  at: string;
-  action: string;
-  outcome: 'success' | 'denied';
-  actor: { id: string; email: string } | null;
-  secret_id?: string | null;
-  secret_name?: string | null;
-  env?: string | null;
-  ip?: string | null;
-  user_agent?: string | null;
-  /** A human sentence the server may add, e.g. "bob@acme.dev: editor → admin". */
-  details?: string;
-}
+export type NewSecret = Schemas['CreateSecretRequest'];
+export type SecretPatch = Schemas['UpdateSecretRequest'];
+export type ValuesPatch = NonNullable<SecretPatch['values']>;
+export type RevealedValue = Schemas['Revealed'];
+export type SecretVersion = Schemas['Version'];
+export type VersionAction = SecretVersion['action'];
+export type AuditItem = Schemas['AuditItem'];
 
 export interface AuditFilter {
   actor?: string;
@@ -141,53 +75,15 @@ export interface AuditFilter {
   to?: string;
 }
 
-export interface AuditVerification {
-  ok: boolean;
-  checked: number;
-  head?: string;
-}
-
-export interface Member {
-  user_id: string;
-  email: string;
-  name: string;
-  role: Role;
-  added_at: string;
-}
-
-export interface ServiceToken {
-  id: string;
-  name: string;
-  environments: EnvSlug[];
-  created_at?: string;
-  expires_at?: string | null;
-  revoked_at?: string | null;
-  last_used_at?: string | null;
-}
-
-export interface CreatedToken {
-  id: string;
-  token: string;
-}
-
+export type AuditVerification = Schemas['AuditVerification'];
+export type Member = Schemas['Member'];
+export type ServiceToken = Schemas['ServiceToken'];
+export type CreatedToken = Schemas['IssuedToken'];
+/** A new service token: the listed fields and the token, shown this once. */
+export type CreatedServiceToken = ServiceToken & { token: string };
 /** A change notice from the SSE feed: never a value or a mask. */
-export interface ChangeNotice {
-  type: string;
-  org_id: string;
-  secret_id: string;
-  name: string;
-  env?: string | null;
-  old_version?: number | null;
-  new_version?: number | null;
-  actor_id?: string;
-  at: string;
-  seq: number;
-}
-
-export interface FieldError {
-  field: string;
-  message: string;
-}
+export type ChangeNotice = Schemas['ChangeNotice'];
+export type FieldError = Schemas['FieldError'];
 
 /** An API failure, carrying the problem+json fields so the UI can show `detail` as is. */
 export class ApiError extends Error {
@@ -329,7 +225,7 @@ export const api = {
   // Authentication
   me: () => request<Me>('GET', '/me'),
   login: (email: string, password: string) =>
-    request<{ user: User; token: string }>('POST', '/auth/login', { body: { email, password } }),
+    request<Schemas['LoginResponse']>('POST', '/auth/login', { body: { email, password } }),
   signup: (name: string, email: string, password: string) =>
     request<{ user: User }>('POST', '/auth/signup', { body: { email, password, name } }),
   logout: () => request<void>('POST', '/auth/logout'),
@@ -377,8 +273,8 @@ export const api = {
 
   // Service tokens
   listServiceTokens: (orgId: string) => request<Page<ServiceToken>>('GET', `${org(orgId)}/service-tokens`),
-  createServiceToken: (orgId: string, body: { name: string; environments: EnvSlug[]; expires_at?: string }) =>
-    request<CreatedToken>('POST', `${org(orgId)}/service-tokens`, { body, idempotencyKey: newIdempotencyKey() }),
+  createServiceToken: (orgId: string, body: Schemas['CreateServiceTokenRequest']) =>
+    request<CreatedServiceToken>('POST', `${org(orgId)}/service-tokens`, { body, idempotencyKey: newIdempotencyKey() }),
   revokeServiceToken: (orgId: string, id: string) =>
     request<void>('DELETE', `${org(orgId)}/service-tokens/${encodeURIComponent(id)}`),
 

@@ -1,7 +1,7 @@
 // The signed-in user and their memberships (GET /me), and the organization being viewed.
 import { createContext, useContext, type ReactNode } from 'react';
 import { useQuery, type QueryClient } from '@tanstack/react-query';
-import { api, ApiError, ROLE_PRIORITY, type Me, type Organization, type Role } from './api';
+import { ADMIN_PRIORITY, api, ApiError, ROLE_PRIORITY, SUPERADMIN_PRIORITY, type Me, type Organization, type Role } from './api';
 
 export const meQueryKey = ['me'] as const;
 
@@ -42,7 +42,7 @@ export function accessFor(me: Me, orgId: string, org: Organization | undefined):
   const role = membership?.role ?? org?.role;
   if (!role) return undefined;
   const superadmin = Boolean(me.user.superadmin);
-  const priority = superadmin ? 1000 : ROLE_PRIORITY[role];
+  const priority = superadmin ? SUPERADMIN_PRIORITY : ROLE_PRIORITY[role];
   return {
     orgId,
     org,
@@ -51,7 +51,7 @@ export function accessFor(me: Me, orgId: string, org: Organization | undefined):
     superadmin,
     priority,
     canCreateSecrets: priority >= ROLE_PRIORITY.editor,
-    canAdminister: priority >= 100,
+    canAdminister: priority >= ADMIN_PRIORITY,
     isOwner: role === 'owner' || superadmin,
     me,
   };

@@ -17,8 +17,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/keyledger/keyledger/eventstore"
 	"github.com/keyledger/keyledger/eventstore/subscriber"
+	"github.com/keyledger/keyledger/httpapi/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -47,7 +47,7 @@ func run(ctx context.Context, url string, opts subscriber.Options) error {
 	if err != nil {
 		return err
 	}
-	return subscriber.Run(ctx, js, opts, func(_ context.Context, n eventstore.ChangeNotice) error {
+	return subscriber.Run(ctx, js, opts, func(_ context.Context, n wire.SealedChangeNotice) error {
 		fmt.Printf("seq %d: %s secret %s in %s, version %d -> %d, by %s at %s\n",
 			n.Seq, n.Type, n.SecretID, n.Env, n.OldVersion, n.NewVersion, n.ActorID, n.At.Format("15:04:05"))
 		return nil
