@@ -134,7 +134,9 @@ func (b *benchRun) seed(ctx context.Context) (benchPhaseResult, error) {
 		}
 		return err
 	}}
+	stopProgress := b.logProgress(ctx, &next, len(ids))
 	res := b.measure(ctx, phase, b.cfg.SeedClients, time.Time{})
+	stopProgress()
 	for _, id := range ids {
 		if id != "" {
 			b.ids = append(b.ids, id)
@@ -145,6 +147,30 @@ func (b *benchRun) seed(ctx context.Context) (benchPhaseResult, error) {
 	}
 	b.logger.Info("bench: seeded", "secrets", len(b.ids), "ops_per_s", fmt.Sprintf("%.0f", res.OpsPerSecond), "errors", res.Errors)
 	return res, nil
+}
+
+// seedProgressEvery is how often seeding says how far it is: it takes minutes at
+// 100,000 secrets, and silence would look like a hang.
+const seedProgressEvery = 15 * time.Second
+
+// logProgress logs how many of total creates have started until the returned stop.
+func (b *benchRun) logProgress(ctx context.Context, started *atomic.Int64, total int) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(seedProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				b.logger.Info("bench: seeding", "started", min(int(started.Load()), total), "of", total)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // findDeepCursor walks the grid (untimed) to the page that starts half-way through the
