@@ -19,7 +19,7 @@ DOMAIN_DIR ?= domain
 # has_script NAME succeeds when web/package.json defines the npm script NAME.
 has_script = node -e 'process.exit(require("./web/package.json").scripts?.[process.argv[1]] ? 0 : 1)' $(1)
 
-.PHONY: build web web-deps run lint check-domain-imports check-wire-imports check-api-types test-go test-web test-e2e e2e-run test test-stress fuzz
+.PHONY: build web web-deps run lint check-domain-imports check-wire-imports check-api-types test-go test-web test-e2e e2e-run test test-stress fuzz bench
 
 ## build: the UI first (go:embed takes whatever is in web/dist), then the binary.
 build:
@@ -90,6 +90,14 @@ test-stress:
 ## projector); the parsers' own fuzz targets run with -fuzz as usual.
 fuzz:
 	$(GO) test -tags stress -count=1 -v -run '^TestStressHostileText$$' ./httpapi/ -args -hostile-for $(FUZZTIME)
+
+## bench: build the binary, then `keyledger bench $(BENCH_ARGS)`: a fresh server on
+## loopback, an org of --secrets secrets, timed phases at --clients clients (see
+## BENCHMARKS.md). The version is the commit, so that a --json file says what it measured.
+BENCH_ARGS ?=
+bench:
+	$(GO) build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o bin/keyledger ./cmd/keyledger
+	./bin/keyledger bench $(BENCH_ARGS)
 
 ## test-web: the UI's unit tests.
 test-web: web-deps

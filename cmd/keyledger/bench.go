@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// benchConfig is what `keyledger bench` was asked to do.
+type benchConfig struct {
+	Binary      string
+	DatabaseURL string
+	Secrets     int
+	Clients     int
+	SeedClients int
+	Duration    time.Duration
+	Timeout     time.Duration
+	JSON        string
+	LogLevel    string
+}
+
+// newBenchCommand is `keyledger bench`: a load generator against a fresh server that it
+// starts itself, so that two commits are compared on the same footing.
+func newBenchCommand(cl cli) *cobra.Command {
+	c := &benchConfig{}
+	fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
+	fs.IntVar(&c.Secrets, "secrets", 100_000, "secrets seeded into the benchmark's organization")
+	fs.IntVar(&c.Clients, "clients", 32, "concurrent clients in every timed phase")
+	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "length of every timed phase")
+	fs.StringVar(&c.JSON, "json", "", "also write the results as JSON to this file")
+	fs.IntVar(&c.SeedClients, "seed-clients", 64, "concurrent creates while seeding")
+	fs.DurationVar(&c.Timeout, "timeout", 30*time.Second, "bound on one request; a request that takes longer is an error")
+	fs.StringVar(&c.Binary, "binary", "", "keyledger binary to start as the server (default: this one)")
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "an empty PostgreSQL database for the server (default: a new database on KEYLEDGER_TEST_DATABASE_URL, else a throwaway cluster)")
+	withEnv(fs, "database-url", "KEYLEDGER_DATABASE_URL")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "the benchmark's own progress log: debug, info, warn, error")
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "benchmark a fresh server on loopback and print a table",
+		Long: `Start a fresh keyledger server on loopback (embedded NATS in a temp dir, an empty
+PostgreSQL database), seed an organization with --secrets secrets, then run each phase
+for --duration at --clients concurrent clients: create, read one secret, hot update
+(with and without expected_version), grid page (first, deep, q= search), reveal, values
+fetch with a service token, mixed 90/10 read/write. Every phase prints operations per
+second, latency percentiles, errors (any non-2xx answer, 409s included), and the
+server's RSS and CPU seconds. --json writes the same for comparing commits.`,
+		GroupID: groupServer,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBenchCommand(cmd.Context(), c, cl.stdout, cl.stderr, cl.getenv)
+		},
+	}
+	addFlags(cmd, fs)
+	completeWith(cmd, "log-level", "debug", "info", "warn", "error")
+	_ = cmd.MarkFlagFilename("binary")
+	return cmd
+}
+
+// validate refuses settings that would make a phase meaningless rather than slow.
+func (c *benchConfig) validate() error {
+	switch {
+	case c.Secrets < 1:
+		return errors.New("--secrets must be at least 1")
+	case c.Clients < 1:
+		return errors.New("--clients must be at least 1")
+	case c.SeedClients < 1:
+		return errors.New("--seed-clients must be at least 1")
+	case c.Duration <= 0:
+		return errors.New("--duration must be positive")
+	case c.Timeout <= 0:
+		return errors.New("--timeout must be positive")
+	}
+	return nil
+}
+
+// runBenchCommand prepares the database and the server, runs the benchmark and writes
+// its report; whatever it started is stopped again, also after an error or Ctrl-C.
+func runBenchCommand(ctx context.Context, c *benchConfig, stdout, stderr io.Writer, getenv func(string) string) (err error) {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	logger := newLogger(c.LogLevel, stderr)
+	binary := c.Binary
+	if binary == "" {
+		if binary, err = os.Executable(); err != nil {
+			return fmt.Errorf("bench: find this binary: %w", err)
+		}
+	}
+	tmp, err := os.MkdirTemp("", "keyledger-bench-*")
+	if err != nil {
+		return fmt.Errorf("bench: temp dir: %w", err)
+	}
+	defer func() { err = errors.Join(err, os.RemoveAll(tmp)) }()
+	// Run as root, pgcluster runs PostgreSQL as the postgres user, who must be able to
+	// enter this directory to reach its cluster; listing it stays private, and the
+	// server's data dir inside is 0700.
+	if err := os.Chmod(tmp, 0o711); err != nil {
+		return fmt.Errorf("bench: temp dir: %w", err)
+	}
+
+	// Cleanup must run after Ctrl-C has cancelled ctx, so it gets a context of its own.
+	cleanupCtx := context.WithoutCancel(ctx)
+	db, err := openBenchDatabase(ctx, c.DatabaseURL, getenv, filepath.Join(tmp, "postgres"), logger)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, db.close(cleanupCtx)) }()
+
+	srv, err := startBenchServer(ctx, binary, filepath.Join(tmp, "data"), db.url, logger)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, srv.stop(cleanupCtx)) }()
+
+	report, err := runBench(ctx, c, srv, logger)
+	if err != nil {
+		return err
+	}
+	report.Database = db.kind
+	if err := writeBenchTable(stdout, report); err != nil {
+		return fmt.Errorf("bench: write table: %w", err)
+	}
+	if c.JSON != "" {
+		if err := writeBenchJSON(c.JSON, report); err != nil {
+			return err
+		}
+		logger.Info("bench: JSON written", "file", c.JSON)
+	}
+	return nil
+}
+
+// runBench seeds the organization and runs every phase against srv.
+func runBench(ctx context.Context, c *benchConfig, srv *benchServer, logger *slog.Logger) (*benchReport, error) {
+	report := newBenchReport(c)
+	b, err := newBenchRun(ctx, c, srv, logger)
+	if err != nil {
+		return nil, err
+	}
+	seed, err := b.seed(ctx)
+	if err != nil {
+		return nil, err
+	}
+	report.Phases = append(report.Phases, seed)
+	if err := b.findDeepCursor(ctx); err != nil {
+		return nil, err
+	}
+	for _, p := range b.phases() {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		logger.Info("bench: phase", "name", p.name, "clients", c.Clients, "duration", c.Duration)
+		res := b.runPhase(ctx, p)
+		logger.Info("bench: phase done", "name", p.name, "ops_per_s", fmt.Sprintf("%.0f", res.OpsPerSecond), "errors", res.Errors)
+		report.Phases = append(report.Phases, res)
+	}
+	final, err := srv.stats()
+	if err != nil {
+		return nil, err
+	}
+	report.FinalRSSMB, report.PeakRSSMB = mb(final.rss), mb(final.peakRSS)
+	report.ServerCPUSeconds = final.cpuSeconds
+	return report, nil
+}

@@ -1,0 +1,324 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/keyledger/keyledger/httpapi/client"
+)
+
+// benchRun is the state the phases share: the clients, the organization and the
+// secrets seeded into it.
+type benchRun struct {
+	cfg     *benchConfig
+	srv     *benchServer
+	logger  *slog.Logger
+	admin   *client.Client
+	service *client.Client
+	org     string
+
+	ids        []string // seeded secrets, read-only once seeding is done
+	hot        string   // updated by every client without expected_version
+	hotChecked string   // updated by every client with expected_version
+	// hotVersion is the newest version of hotChecked any client has seen.
+	hotVersion atomic.Int64
+	deepCursor string
+	created    atomic.Int64 // names of the create phase
+}
+
+// benchPhase is one timed phase: op is one operation, timed as a whole.
+type benchPhase struct {
+	name string
+	op   func(ctx context.Context, w *benchWorker) error
+}
+
+// benchWorker is one client's own state; it is never shared.
+type benchWorker struct {
+	rng *mrand.Rand
+}
+
+// newBenchRun logs in as the bootstrap admin and creates the organization and a
+// service token for its production values.
+func newBenchRun(ctx context.Context, c *benchConfig, srv *benchServer, logger *slog.Logger) (*benchRun, error) {
+	// One idle connection per client: with net/http's default of 2 most requests of a
+	// 32-client phase would open a new TCP connection and measure that.
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.MaxIdleConns = 0
+	t.MaxIdleConnsPerHost = max(c.Clients, c.SeedClients) + 8
+	hc := &http.Client{Transport: t}
+
+	anon, err := client.New(srv.baseURL, client.WithHTTPClient(hc))
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	login, err := anon.Login(ctx, srv.email, srv.password)
+	if err != nil {
+		return nil, fmt.Errorf("bench: log in as the bootstrap admin: %w", err)
+	}
+	admin, err := client.New(srv.baseURL, client.WithHTTPClient(hc), client.WithToken(login.Token), client.WithUserAgent("keyledger-bench"))
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	org, err := admin.CreateOrg(ctx, "Bench")
+	if err != nil {
+		return nil, fmt.Errorf("bench: create the organization: %w", err)
+	}
+	token, err := admin.CreateServiceToken(ctx, org.ID, client.CreateServiceTokenRequest{Name: "bench", Environments: []string{client.Production}})
+	if err != nil {
+		return nil, fmt.Errorf("bench: create a service token: %w", err)
+	}
+	service, err := client.New(srv.baseURL, client.WithHTTPClient(hc), client.WithToken(token.Token), client.WithUserAgent("keyledger-bench"))
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	return &benchRun{cfg: c, srv: srv, logger: logger, admin: admin, service: service, org: org.ID}, nil
+}
+
+// benchValue is a fresh random value, so that no update is a no-op the server skips.
+func benchValue() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return "bench_" + hex.EncodeToString(b)
+}
+
+// seedName is the name of seeded secret i; the zero padding keeps the grid's name order
+// equal to i's order, and makes q=SEED_<prefix> match a block of 100 secrets.
+func seedName(i int) string { return fmt.Sprintf("BENCH_SEED_%07d", i) }
+
+// seed creates the two hot secrets and cfg.Secrets others, with a value in every
+// environment, at cfg.SeedClients concurrent creates. It is reported as a phase of its
+// own; a failed create is an error there, and the run goes on with the secrets made.
+func (b *benchRun) seed(ctx context.Context) (benchPhaseResult, error) {
+	for i, hot := range []*string{&b.hot, &b.hotChecked} {
+		s, err := b.admin.CreateSecret(ctx, b.org, client.CreateSecretRequest{
+			Name:   fmt.Sprintf("BENCH_HOT_%d", i),
+			Values: map[string]string{client.Production: benchValue()},
+		})
+		if err != nil {
+			return benchPhaseResult{}, fmt.Errorf("bench: create a hot secret: %w", err)
+		}
+		*hot = s.ID
+	}
+	checked, err := b.admin.GetSecret(ctx, b.org, b.hotChecked)
+	if err != nil {
+		return benchPhaseResult{}, fmt.Errorf("bench: read a hot secret: %w", err)
+	}
+	b.hotVersion.Store(int64(checked.Version))
+	b.logger.Info("bench: seeding", "secrets", b.cfg.Secrets, "clients", b.cfg.SeedClients)
+	ids := make([]string, b.cfg.Secrets)
+	var next atomic.Int64
+	phase := benchPhase{name: "seed (create)", op: func(ctx context.Context, _ *benchWorker) error {
+		i := int(next.Add(1)) - 1
+		if i >= len(ids) {
+			return errPhaseDone
+		}
+		s, err := b.admin.CreateSecret(ctx, b.org, client.CreateSecretRequest{
+			Name: seedName(i),
+			Values: map[string]string{
+				client.Development: benchValue(), client.Staging: benchValue(), client.Production: benchValue(),
+			},
+		})
+		if err == nil {
+			ids[i] = s.ID
+		}
+		return err
+	}}
+	stopProgress := b.logProgress(ctx, &next, len(ids))
+	res := b.measure(ctx, phase, b.cfg.SeedClients, time.Time{})
+	stopProgress()
+	for _, id := range ids {
+		if id != "" {
+			b.ids = append(b.ids, id)
+		}
+	}
+	if len(b.ids) == 0 {
+		return res, errors.New("bench: seeding created no secret")
+	}
+	b.logger.Info("bench: seeded", "secrets", len(b.ids), "ops_per_s", fmt.Sprintf("%.0f", res.OpsPerSecond), "errors", res.Errors)
+	return res, nil
+}
+
+// seedProgressEvery is how often seeding says how far it is: it takes minutes at
+// 100,000 secrets, and silence would look like a hang.
+const seedProgressEvery = 15 * time.Second
+
+// logProgress logs how many of total creates have started until the returned stop.
+func (b *benchRun) logProgress(ctx context.Context, started *atomic.Int64, total int) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(seedProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				b.logger.Info("bench: seeding", "started", min(int(started.Load()), total), "of", total)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// findDeepCursor walks the grid (untimed) to the page that starts half-way through the
+// seeded secrets, for the deep-page phase.
+func (b *benchRun) findDeepCursor(ctx context.Context) error {
+	target := len(b.ids) / 2
+	if target == 0 {
+		return nil
+	}
+	limit := min(1000, target)
+	var seen int
+	cursor := ""
+	for seen < target {
+		page, err := b.admin.ListSecrets(ctx, b.org, client.SecretFilter{Limit: limit, Cursor: cursor})
+		if err != nil {
+			return fmt.Errorf("bench: walk the grid to a deep page: %w", err)
+		}
+		seen += len(page.Items)
+		if page.NextCursor == "" || len(page.Items) == 0 {
+			break
+		}
+		cursor = page.NextCursor
+	}
+	b.deepCursor = cursor
+	return nil
+}
+
+// phases are the timed phases, in the order they run.
+func (b *benchRun) phases() []benchPhase {
+	prod := client.Production
+	randomID := func(w *benchWorker) string { return b.ids[w.rng.IntN(len(b.ids))] }
+	setProd := func() map[string]*string { v := benchValue(); return map[string]*string{prod: &v} }
+	return []benchPhase{
+		{"create", func(ctx context.Context, _ *benchWorker) error {
+			_, err := b.admin.CreateSecret(ctx, b.org, client.CreateSecretRequest{
+				Name: fmt.Sprintf("BENCH_NEW_%07d", b.created.Add(1)), Values: map[string]string{prod: benchValue()},
+			})
+			return err
+		}},
+		{"read one secret", func(ctx context.Context, w *benchWorker) error {
+			_, err := b.admin.GetSecret(ctx, b.org, randomID(w))
+			return err
+		}},
+		{"hot update", func(ctx context.Context, _ *benchWorker) error {
+			_, err := b.admin.UpdateSecret(ctx, b.org, b.hot, client.UpdateSecretRequest{Values: setProd()})
+			return err
+		}},
+		{"hot update, expected_version", b.checkedUpdate},
+		{"grid first page", func(ctx context.Context, _ *benchWorker) error {
+			_, err := b.admin.ListSecrets(ctx, b.org, client.SecretFilter{Limit: 100})
+			return err
+		}},
+		{"grid deep page", func(ctx context.Context, _ *benchWorker) error {
+			_, err := b.admin.ListSecrets(ctx, b.org, client.SecretFilter{Limit: 100, Cursor: b.deepCursor})
+			return err
+		}},
+		{"grid q= search", func(ctx context.Context, w *benchWorker) error {
+			// A different block of 100 names each time, so no answer is a repeat.
+			q := fmt.Sprintf("seed_%05d", w.rng.IntN(max(1, len(b.ids)/100)))
+			_, err := b.admin.ListSecrets(ctx, b.org, client.SecretFilter{Limit: 100, Q: q})
+			return err
+		}},
+		{"reveal", func(ctx context.Context, w *benchWorker) error {
+			_, err := b.admin.RevealSecret(ctx, b.org, randomID(w), prod)
+			return err
+		}},
+		{"values (service token)", func(ctx context.Context, _ *benchWorker) error {
+			_, err := b.service.Values(ctx, b.org, prod)
+			return err
+		}},
+		{"mixed 90/10 read/write", func(ctx context.Context, w *benchWorker) error {
+			id := randomID(w)
+			if w.rng.IntN(10) == 0 {
+				_, err := b.admin.UpdateSecret(ctx, b.org, id, client.UpdateSecretRequest{Values: setProd()})
+				return err
+			}
+			_, err := b.admin.GetSecret(ctx, b.org, id)
+			return err
+		}},
+	}
+}
+
+// checkedUpdate updates the hot secret with the newest version any client has seen,
+// as a careful client does. A 409 is an error of the phase; the client then reads the
+// secret again (inside the failed operation) to learn the version it missed.
+func (b *benchRun) checkedUpdate(ctx context.Context, _ *benchWorker) error {
+	v := int(b.hotVersion.Load())
+	s, err := b.admin.UpdateSecret(ctx, b.org, b.hotChecked, client.UpdateSecretRequest{
+		Values: map[string]*string{client.Production: new(benchValue())}, ExpectedVersion: &v,
+	})
+	if err == nil {
+		b.noteHotVersion(s.Version)
+		return nil
+	}
+	if client.IsCode(err, client.CodeVersionConflict) {
+		if fresh, gerr := b.admin.GetSecret(ctx, b.org, b.hotChecked); gerr == nil {
+			b.noteHotVersion(fresh.Version)
+		}
+	}
+	return err
+}
+
+// noteHotVersion raises hotVersion to v unless a newer one is known.
+func (b *benchRun) noteHotVersion(v int) {
+	for {
+		cur := b.hotVersion.Load()
+		if int64(v) <= cur || b.hotVersion.CompareAndSwap(cur, int64(v)) {
+			return
+		}
+	}
+}
+
+// errPhaseDone ends a worker of a phase that has a fixed amount of work (seeding).
+var errPhaseDone = errors.New("phase done")
+
+// runPhase runs p for the configured duration at the configured clients.
+func (b *benchRun) runPhase(ctx context.Context, p benchPhase) benchPhaseResult {
+	return b.measure(ctx, p, b.cfg.Clients, time.Now().Add(b.cfg.Duration))
+}
+
+// measure runs p's operation in a loop on each of clients workers until deadline (or,
+// with a zero deadline, until the operation says errPhaseDone). No operation starts
+// after the deadline; those under way finish (each bounded by cfg.Timeout) and count,
+// and the phase's time runs until the last has finished, so the tail is not hidden.
+func (b *benchRun) measure(ctx context.Context, p benchPhase, clients int, deadline time.Time) benchPhaseResult {
+	before, _ := b.srv.stats()
+	start := time.Now()
+	samples := make([]benchSamples, clients)
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Go(func() {
+			w := &benchWorker{rng: mrand.New(mrand.NewPCG(uint64(i), uint64(start.UnixNano())))}
+			s := &samples[i]
+			for ctx.Err() == nil && (deadline.IsZero() || time.Now().Before(deadline)) {
+				opCtx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
+				t0 := time.Now()
+				err := p.op(opCtx, w)
+				took := time.Since(t0)
+				cancel()
+				if errors.Is(err, errPhaseDone) {
+					return
+				}
+				s.add(took, err)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	after, _ := b.srv.stats()
+	return summarize(p.name, clients, elapsed, samples, before, after)
+}

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/keyledger/keyledger/httpapi/client"
+)
+
+// benchSamples is one worker's record of a phase: the latency of every successful
+// operation and the failed ones by kind.
+type benchSamples struct {
+	ok     []time.Duration
+	errors map[string]int
+}
+
+func (s *benchSamples) add(took time.Duration, err error) {
+	if err == nil {
+		s.ok = append(s.ok, took)
+		return
+	}
+	if s.errors == nil {
+		s.errors = map[string]int{}
+	}
+	s.errors[errorKind(err)]++
+}
+
+// errorKind names a failure without its text: a status and problem code, a timeout or
+// a network failure.
+func errorKind(err error) string {
+	var apiErr *client.Error
+	var netErr *client.NetworkError
+	switch {
+	case errors.As(err, &apiErr):
+		if apiErr.Code != "" {
+			return strconv.Itoa(apiErr.Status) + " " + apiErr.Code
+		}
+		return strconv.Itoa(apiErr.Status)
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.As(err, &netErr):
+		return "network"
+	}
+	return "other"
+}
+
+// benchPhaseResult is one row of the report. Latencies are of successful operations;
+// ops per second counts successful operations over the phase's whole time.
+type benchPhaseResult struct {
+	Name         string         `json:"name"`
+	Clients      int            `json:"clients"`
+	Seconds      float64        `json:"seconds"`
+	Ops          int            `json:"ops"`
+	Errors       int            `json:"errors"`
+	ErrorKinds   map[string]int `json:"error_kinds,omitempty"`
+	OpsPerSecond float64        `json:"ops_per_second"`
+	P50Ms        float64        `json:"p50_ms"`
+	P90Ms        float64        `json:"p90_ms"`
+	P99Ms        float64        `json:"p99_ms"`
+	MaxMs        float64        `json:"max_ms"`
+	// ServerRSSMB is the server's resident memory at the end of the phase.
+	ServerRSSMB float64 `json:"server_rss_mb"`
+	// ServerCPUSeconds is the CPU time (user + system) the server used in the phase.
+	ServerCPUSeconds float64 `json:"server_cpu_seconds"`
+}
+
+func summarize(name string, clients int, elapsed time.Duration, samples []benchSamples, before, after procStats) benchPhaseResult {
+	r := benchPhaseResult{Name: name, Clients: clients, Seconds: elapsed.Seconds()}
+	var all []time.Duration
+	for _, s := range samples {
+		all = append(all, s.ok...)
+		for k, n := range s.errors {
+			if r.ErrorKinds == nil {
+				r.ErrorKinds = map[string]int{}
+			}
+			r.ErrorKinds[k] += n
+			r.Errors += n
+		}
+	}
+	slices.Sort(all)
+	r.Ops = len(all)
+	r.OpsPerSecond = float64(r.Ops) / elapsed.Seconds()
+	r.P50Ms, r.P90Ms, r.P99Ms = percentileMs(all, 50), percentileMs(all, 90), percentileMs(all, 99)
+	if len(all) > 0 {
+		r.MaxMs = ms(all[len(all)-1])
+	}
+	r.ServerRSSMB = mb(after.rss)
+	r.ServerCPUSeconds = after.cpuSeconds - before.cpuSeconds
+	return r
+}
+
+// percentileMs is the nearest-rank percentile of sorted, in milliseconds.
+func percentileMs(sorted []time.Duration, p int) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := (p*len(sorted) + 99) / 100 // ceil(p/100 * n)
+	return ms(sorted[max(rank, 1)-1])
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// benchReport is the whole run, as printed and as written with --json.
+type benchReport struct {
+	Date             time.Time          `json:"date"`
+	Commit           string             `json:"commit"`
+	Modified         bool               `json:"modified"`
+	GoVersion        string             `json:"go_version"`
+	CPUs             int                `json:"cpus"`
+	Secrets          int                `json:"secrets"`
+	Clients          int                `json:"clients"`
+	Duration         string             `json:"duration"`
+	Database         string             `json:"database"`
+	Phases           []benchPhaseResult `json:"phases"`
+	FinalRSSMB       float64            `json:"final_rss_mb"`
+	PeakRSSMB        float64            `json:"peak_rss_mb"`
+	ServerCPUSeconds float64            `json:"server_cpu_seconds"`
+}
+
+// newBenchReport describes the run: the commit comes from the binary's build
+// information, which go build records inside a git checkout unless -buildvcs=false;
+// then the version set at build time (make bench sets git describe) stands in.
+func newBenchReport(c *benchConfig) *benchReport {
+	r := &benchReport{
+		Date: time.Now().UTC().Truncate(time.Second), Commit: version, GoVersion: runtime.Version(),
+		CPUs: runtime.NumCPU(), Secrets: c.Secrets, Clients: c.Clients, Duration: c.Duration.String(),
+	}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				r.Commit = s.Value
+			case "vcs.modified":
+				r.Modified = s.Value == "true"
+			}
+		}
+	}
+	return r
+}
+
+// writeBenchTable prints the report as an aligned table.
+func writeBenchTable(w io.Writer, r *benchReport) error {
+	commit := r.Commit
+	if r.Modified {
+		commit += " (modified)"
+	}
+	fmt.Fprintf(w, "keyledger bench %s, commit %s, %s, %d CPUs\n", r.Date.Format(time.DateOnly), commit, r.GoVersion, r.CPUs)
+	fmt.Fprintf(w, "%d secrets, %d clients, %s per phase, database: %s\n\n", r.Secrets, r.Clients, r.Duration, r.Database)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "phase\tops/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\terrors\tserver RSS MB\tserver CPU s\t")
+	for _, p := range r.Phases {
+		fmt.Fprintf(tw, "%s\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%.0f\t%.1f\t\n",
+			p.Name, p.OpsPerSecond, p.P50Ms, p.P90Ms, p.P99Ms, p.MaxMs, errorsCell(p), p.ServerRSSMB, p.ServerCPUSeconds)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "\nserver at the end: RSS %.0f MB, peak RSS %.0f MB, %.1f CPU s in all\n", r.FinalRSSMB, r.PeakRSSMB, r.ServerCPUSeconds)
+	return err
+}
+
+// errorsCell is "0", or the count, the share of all operations and the kinds.
+func errorsCell(p benchPhaseResult) string {
+	if p.Errors == 0 {
+		return "0"
+	}
+	kinds := make([]string, 0, len(p.ErrorKinds))
+	for k := range p.ErrorKinds {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	s := fmt.Sprintf("%d (%.0f%%:", p.Errors, 100*float64(p.Errors)/float64(p.Errors+p.Ops))
+	for _, k := range kinds {
+		s += fmt.Sprintf(" %s×%d", k, p.ErrorKinds[k])
+	}
+	return s + ")"
+}
+
+// writeBenchJSON writes the report to path.
+func writeBenchJSON(path string, r *benchReport) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("bench: encode JSON: %w", err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("bench: write %s: %w", path, err)
+	}
+	return nil
+}

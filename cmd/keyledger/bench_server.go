@@ -1,0 +1,338 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/keyledger/keyledger/projections/pgcluster"
+)
+
+// benchDatabase is the empty database the benchmark's server keeps its read models in.
+type benchDatabase struct {
+	url   string
+	kind  string // what it is, for the report; never the URL, which may hold a password
+	close func(context.Context) error
+}
+
+// openBenchDatabase finds PostgreSQL the way the tests do (projections/pgtest): a URL
+// given to the bench, else a new database on KEYLEDGER_TEST_DATABASE_URL, else a
+// throwaway cluster from the machine's binaries in dir, tuned like the test cluster.
+// Docker is not tried: the bench is part of the production binary, and pgtest's
+// container path pulls testcontainers in.
+func openBenchDatabase(ctx context.Context, given string, getenv func(string) string, dir string, logger *slog.Logger) (*benchDatabase, error) {
+	noop := func(context.Context) error { return nil }
+	if given != "" {
+		// A database that already holds read models belongs to another log: the fresh
+		// server's projector would start from someone else's checkpoint.
+		if err := requireEmptyDatabase(ctx, given); err != nil {
+			return nil, err
+		}
+		return &benchDatabase{url: given, kind: "given database", close: noop}, nil
+	}
+	if admin := getenv("KEYLEDGER_TEST_DATABASE_URL"); admin != "" {
+		return createBenchDatabase(ctx, admin, logger)
+	}
+	logger.Info("bench: starting a throwaway PostgreSQL cluster", "dir", dir)
+	cluster, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Fast: true, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("bench: start PostgreSQL: %w", err)
+	}
+	u, err := cluster.EnsureDatabase(ctx, "keyledger")
+	if err != nil {
+		return nil, errors.Join(err, cluster.Stop(context.WithoutCancel(ctx)))
+	}
+	return &benchDatabase{url: u, kind: "throwaway cluster (fsync off, like the test cluster)", close: cluster.Stop}, nil
+}
+
+// requireEmptyDatabase refuses a database that has tables of its own.
+func requireEmptyDatabase(ctx context.Context, dbURL string) error {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return fmt.Errorf("bench: connect to the database: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var tables int
+	err = conn.QueryRow(ctx, `SELECT count(*) FROM information_schema.tables
+		WHERE table_schema NOT IN ('pg_catalog', 'information_schema')`).Scan(&tables)
+	if err != nil {
+		return fmt.Errorf("bench: inspect the database: %w", err)
+	}
+	if tables > 0 {
+		return fmt.Errorf("bench: the database given has %d tables; the bench needs an empty one", tables)
+	}
+	return nil
+}
+
+// createBenchDatabase creates a uniquely named database on the server of adminURL and
+// drops it again on close.
+func createBenchDatabase(ctx context.Context, adminURL string, logger *slog.Logger) (*benchDatabase, error) {
+	suffix := make([]byte, 6)
+	_, _ = rand.Read(suffix)
+	name := "keyledger_bench_" + hex.EncodeToString(suffix)
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		return nil, fmt.Errorf("bench: KEYLEDGER_TEST_DATABASE_URL is not a URL: %w", err)
+	}
+	exec := func(ctx context.Context, sql string) error {
+		conn, err := pgx.Connect(ctx, adminURL)
+		if err != nil {
+			return fmt.Errorf("bench: connect to KEYLEDGER_TEST_DATABASE_URL: %w", err)
+		}
+		defer conn.Close(context.WithoutCancel(ctx))
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			return fmt.Errorf("bench: %s: %w", sql, err)
+		}
+		return nil
+	}
+	ident := pgx.Identifier{name}.Sanitize()
+	if err := exec(ctx, "CREATE DATABASE "+ident); err != nil {
+		return nil, err
+	}
+	logger.Info("bench: created database", "name", name)
+	u.Path = "/" + name
+	return &benchDatabase{
+		url:   u.String(),
+		kind:  "new database on KEYLEDGER_TEST_DATABASE_URL",
+		close: func(ctx context.Context) error { return exec(ctx, "DROP DATABASE "+ident+" WITH (FORCE)") },
+	}, nil
+}
+
+// benchServer is `keyledger serve --dev` running as a child process.
+type benchServer struct {
+	cmd      *exec.Cmd
+	pid      int
+	baseURL  string
+	email    string
+	password string
+	logPath  string
+	exited   chan struct{}
+	waitErr  error
+}
+
+// serverStartTimeout bounds start-up: migrations, NATS and the bootstrap admin.
+const serverStartTimeout = 2 * time.Minute
+
+// startBenchServer runs binary as a dev server on a free loopback port with its data in
+// dataDir, and returns once it answers /readyz. The child gets none of the caller's
+// KEYLEDGER_ variables, so that a developer's settings (an external NATS, a master key)
+// cannot leak into the measurement.
+func startBenchServer(ctx context.Context, binary, dataDir, dbURL string, logger *slog.Logger) (*benchServer, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("bench: data dir: %w", err)
+	}
+	pw := make([]byte, 18)
+	_, _ = rand.Read(pw)
+	s := &benchServer{
+		email:    "bench@keyledger.local",
+		password: hex.EncodeToString(pw),
+		logPath:  filepath.Join(filepath.Dir(dataDir), "server.log"),
+		exited:   make(chan struct{}),
+	}
+	logFile, err := os.Create(s.logPath)
+	if err != nil {
+		return nil, fmt.Errorf("bench: server log: %w", err)
+	}
+	s.cmd = exec.Command(binary, "serve", "--dev", "--addr", "127.0.0.1:0", "--data-dir", dataDir,
+		"--bootstrap-admin-email", s.email, "--log-level", "warn")
+	s.cmd.Env = append(withoutKeyledgerVars(os.Environ()),
+		"KEYLEDGER_DATABASE_URL="+dbURL,
+		"KEYLEDGER_BOOTSTRAP_ADMIN_PASSWORD="+s.password)
+	s.cmd.Stderr = logFile
+	stdout, err := s.cmd.StdoutPipe()
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("bench: %w", err), logFile.Close())
+	}
+	if err := s.cmd.Start(); err != nil {
+		return nil, errors.Join(fmt.Errorf("bench: start %s serve: %w", binary, err), logFile.Close())
+	}
+	s.pid = s.cmd.Process.Pid
+	addr := make(chan string, 1)
+	go s.readStdout(stdout, addr)
+	go func() {
+		s.waitErr = s.cmd.Wait()
+		_ = logFile.Close()
+		close(s.exited)
+	}()
+	logger.Info("bench: server starting", "pid", s.pid, "log", s.logPath)
+	if err := s.awaitReady(ctx, addr); err != nil {
+		return nil, errors.Join(err, s.stop(context.WithoutCancel(ctx)))
+	}
+	logger.Info("bench: server ready", "url", s.baseURL)
+	return s, nil
+}
+
+// withoutKeyledgerVars drops every KEYLEDGER_ variable from env.
+func withoutKeyledgerVars(env []string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "KEYLEDGER_") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// readStdout hands the URL of the welcome line to addr, then drains the pipe so the
+// child never blocks on a full one.
+func (s *benchServer) readStdout(r io.Reader, addr chan<- string) {
+	const marker = "Keyledger is running at "
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), marker); ok {
+			addr <- strings.TrimSuffix(rest, "/")
+			break
+		}
+	}
+	_, _ = io.Copy(io.Discard, r)
+}
+
+// awaitReady waits for the welcome line, then for /readyz to answer 200.
+func (s *benchServer) awaitReady(ctx context.Context, addr <-chan string) error {
+	ctx, cancel := context.WithTimeout(ctx, serverStartTimeout)
+	defer cancel()
+	select {
+	case s.baseURL = <-addr:
+	case <-s.exited:
+		return fmt.Errorf("bench: the server exited during start-up (%v): %s", s.waitErr, s.logTail())
+	case <-ctx.Done():
+		return fmt.Errorf("bench: the server did not start: %w; %s", ctx.Err(), s.logTail())
+	}
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.baseURL+"/readyz", nil)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-s.exited:
+			return fmt.Errorf("bench: the server exited during start-up (%v): %s", s.waitErr, s.logTail())
+		case <-ctx.Done():
+			return fmt.Errorf("bench: the server never became ready: %w; %s", ctx.Err(), s.logTail())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// logTail is the end of the server's log, for an error that says why it failed.
+func (s *benchServer) logTail() string {
+	b, err := os.ReadFile(s.logPath)
+	if err != nil {
+		return "no server log"
+	}
+	const keep = 2000
+	if len(b) > keep {
+		b = b[len(b)-keep:]
+	}
+	return "server log ends: " + strings.TrimSpace(string(b))
+}
+
+// serverStopTimeout is how long a SIGTERMed server may take before it is killed.
+const serverStopTimeout = 30 * time.Second
+
+// stop asks the server to shut down and kills it if it does not in time.
+func (s *benchServer) stop(ctx context.Context) error {
+	select {
+	case <-s.exited:
+		return nil
+	default:
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("bench: stop the server: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, serverStopTimeout)
+	defer cancel()
+	select {
+	case <-s.exited:
+		return nil
+	case <-ctx.Done():
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+		return fmt.Errorf("bench: the server did not stop within %v and was killed", serverStopTimeout)
+	}
+}
+
+// procStats is what the kernel says about the server process.
+type procStats struct {
+	rss        int64 // bytes
+	peakRSS    int64 // bytes, VmHWM
+	cpuSeconds float64
+}
+
+// clockTicksPerSecond is USER_HZ, the unit of /proc/<pid>/stat's CPU times. It is 100
+// on every Linux architecture Go supports, and reading sysconf would need cgo.
+const clockTicksPerSecond = 100
+
+// stats reads the server's RSS and CPU time from /proc.
+func (s *benchServer) stats() (procStats, error) {
+	return readProcStats(s.pid)
+}
+
+func readProcStats(pid int) (procStats, error) {
+	var st procStats
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return st, fmt.Errorf("bench: server status: %w", err)
+	}
+	for line := range strings.Lines(string(status)) {
+		key, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		switch key {
+		case "VmRSS":
+			st.rss = parseKB(value)
+		case "VmHWM":
+			st.peakRSS = parseKB(value)
+		}
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return st, fmt.Errorf("bench: server stat: %w", err)
+	}
+	// The command name in parentheses may hold spaces; the fields after it do not.
+	i := strings.LastIndexByte(string(stat), ')')
+	if i < 0 {
+		return st, errors.New("bench: server stat: no command name")
+	}
+	fields := strings.Fields(string(stat[i+1:]))
+	// After the name: state is field 3 of proc(5), utime 14 and stime 15.
+	if len(fields) < 13 {
+		return st, errors.New("bench: server stat: too few fields")
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return st, fmt.Errorf("bench: server stat: %w", err)
+	}
+	st.cpuSeconds = float64(utime+stime) / clockTicksPerSecond
+	return st, nil
+}
+
+// parseKB reads " 1234 kB" as bytes; a malformed value is 0.
+func parseKB(v string) int64 {
+	n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+	return n * 1024
+}
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }
