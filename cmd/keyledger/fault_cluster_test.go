@@ -77,15 +77,9 @@ func runClusterTest(t *testing.T, plan clusterPlan) {
 	c, orgID := replicas[0].loginAndCreateOrg(t, "Cluster")
 	c.replicas = []string{"http://" + replicas[0].addr, "http://" + replicas[1].addr}
 
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
 	var retries atomic.Int64
-	logs := make([]*writerLog, plan.writers)
-	var wg sync.WaitGroup
-	for w := range plan.writers {
-		logs[w] = &writerLog{secrets: map[string]*secretState{}, values: map[string]string{}}
-		wg.Go(func() { runWriter(ctx, c, orgID, w, logs[w], &retries) })
-	}
+	logs, stop := startWriters(c, orgID, plan.writers, &retries)
+	defer stop()
 
 	// Fault 1: the event stream's leader dies.
 	time.Sleep(plan.phase)
@@ -138,60 +132,12 @@ func runClusterTest(t *testing.T, plan clusterPlan) {
 	}
 	time.Sleep(plan.phase)
 	stop()
-	wg.Wait()
 	leaseRetries := retries.Load() - before
 
 	// Every acknowledged command is there exactly once, and a retry of each returns
 	// its first answer; the survivor's read models show them all.
 	c.replicas = []string{"http://" + standby.addr}
-	ops := 0
-	for w, l := range logs {
-		ops += l.ops
-		for _, msg := range l.wrong {
-			t.Errorf("writer %d: %s", w, msg)
-		}
-		for _, ack := range l.acked {
-			again := c.untilAnswered(context.Background(), ack.method, ack.path, ack.body, ack.key, &retries)
-			if again.status != ack.answer.status || string(again.body) != string(ack.answer.body) || again.seq != ack.answer.seq {
-				t.Errorf("writer %d: retry of %s %s (key %s) answered %d %s, first %d %s", w, ack.method, ack.path, ack.key,
-					again.status, again.body, ack.answer.status, ack.answer.body)
-			}
-		}
-	}
-	want := 0
-	for _, l := range logs {
-		want += len(l.secrets)
-	}
-	var items []secretState
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		all, err := c.listSecrets(orgID)
-		if err == nil && len(all) >= want {
-			items = all
-			break
-		}
-	}
-	present := map[string]secretState{}
-	for _, s := range items {
-		if _, dup := present[s.Name]; dup {
-			t.Errorf("secret %s listed twice", s.Name)
-		}
-		present[s.Name] = s
-	}
-	for _, l := range logs {
-		for name, s := range l.secrets {
-			got, ok := present[name]
-			if !ok {
-				t.Errorf("acknowledged secret %s is missing", name)
-				continue
-			}
-			if got.ID != s.ID || got.Version != s.Version {
-				t.Errorf("secret %s: present %+v, acknowledged %+v", name, got, *s)
-			}
-		}
-	}
-	if len(present) != want {
-		t.Errorf("%d secrets present, %d acknowledged", len(present), want)
-	}
+	v := verifyAcknowledged(t, c, orgID, logs, &retries, true)
 	fmt.Printf("cluster fault test: 3 NATS nodes (R3, fsync always), 2 replicas started together in %v and %v; %d writers; "+
 		"stream leader killed (node %d -> %d): new leader after %v, %d client retries (no answer or 5xx) in the next %v; "+
 		"lease holder killed (replica %d): standby projecting after %v, %d client retries in the next %v; "+
@@ -199,5 +145,5 @@ func runClusterTest(t *testing.T, plan clusterPlan) {
 		starts[0].Round(time.Millisecond), starts[1].Round(time.Millisecond), plan.writers,
 		leader, newLeader, streamFailover.Round(time.Millisecond), streamRetries, plan.phase,
 		holder, leaseFailover.Round(time.Millisecond), leaseRetries, plan.phase,
-		ops, want, len(present), countWrong(logs))
+		v.ops, v.acknowledged, v.present, countWrong(logs))
 }

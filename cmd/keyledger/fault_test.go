@@ -294,15 +294,9 @@ func runKillTest(t *testing.T, plan killTestPlan) {
 	firstStart := srv.start(t)
 	c, orgID := srv.loginAndCreateOrg(t, "Faults")
 
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
 	var retries atomic.Int64
-	logs := make([]*writerLog, plan.writers)
-	var wg sync.WaitGroup
-	for w := range plan.writers {
-		logs[w] = &writerLog{secrets: map[string]*secretState{}, values: map[string]string{}}
-		wg.Go(func() { runWriter(ctx, c, orgID, w, logs[w], &retries) })
-	}
+	logs, stop := startWriters(c, orgID, plan.writers, &retries)
+	defer stop()
 
 	var restarts []time.Duration
 	for range plan.kills {
@@ -312,32 +306,66 @@ func runKillTest(t *testing.T, plan killTestPlan) {
 	}
 	time.Sleep(plan.interval)
 	stop()
-	wg.Wait()
 	// A final crash and restart: what was acknowledged must all be there.
 	srv.kill()
 	restarts = append(restarts, srv.start(t))
 
-	ops, replayed := 0, 0
+	v := verifyAcknowledged(t, c, orgID, logs, &retries, true)
+	slices.Sort(restarts)
+	fmt.Printf("kill -9 fault test: %d kills under %d writers; %d commands acknowledged, %d retries after no answer or 5xx, "+
+		"%d acknowledged commands retried afterwards with their key; %d secrets acknowledged, %d present; wrong answers: %d; "+
+		"first start %v, restart to ready p50 %v max %v\n",
+		plan.kills, plan.writers, v.ops, retries.Load(), v.replayed, v.acknowledged, v.present, countWrong(logs),
+		firstStart.Round(time.Millisecond), restarts[len(restarts)/2].Round(time.Millisecond), restarts[len(restarts)-1].Round(time.Millisecond))
+}
+
+// startWriters starts n writers on orgID; stop ends them once each has finished the
+// command it is in.
+func startWriters(c *faultClient, orgID string, n int, retries *atomic.Int64) ([]*writerLog, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := make([]*writerLog, n)
+	var wg sync.WaitGroup
+	for w := range n {
+		logs[w] = &writerLog{secrets: map[string]*secretState{}, values: map[string]string{}}
+		wg.Go(func() { runWriter(ctx, c, orgID, w, logs[w], retries) })
+	}
+	return logs, func() { cancel(); wg.Wait() }
+}
+
+// verified is what verifyAcknowledged counted.
+type verified struct {
+	ops, replayed, acknowledged, present int
+}
+
+// verifyAcknowledged holds the server to what the writers were told: no wrong answer,
+// every acknowledged command retried with its key returns its first answer, every
+// acknowledged secret is listed exactly once (once the read models have caught up) at
+// its acknowledged versions, and, with reveal, reveals its last acknowledged value.
+func verifyAcknowledged(t *testing.T, c *faultClient, orgID string, logs []*writerLog, retries *atomic.Int64, reveal bool) verified {
+	t.Helper()
+	var v verified
 	for w, l := range logs {
-		ops += l.ops
+		v.ops += l.ops
+		v.acknowledged += len(l.secrets)
 		for _, msg := range l.wrong {
 			t.Errorf("writer %d: %s", w, msg)
 		}
 		for _, ack := range l.acked {
-			again := c.untilAnswered(context.Background(), ack.method, ack.path, ack.body, ack.key, &retries)
+			again := c.untilAnswered(context.Background(), ack.method, ack.path, ack.body, ack.key, retries)
 			if again.status != ack.answer.status || !bytes.Equal(again.body, ack.answer.body) || again.seq != ack.answer.seq {
 				t.Errorf("writer %d: retry of %s %s (key %s) answered %d %s (seq %s), first %d %s (seq %s)", w, ack.method, ack.path, ack.key,
 					again.status, again.body, again.seq, ack.answer.status, ack.answer.body, ack.answer.seq)
 			}
-			replayed++
+			v.replayed++
 		}
 	}
-
-	// Every acknowledged secret is there exactly once, at the version its
-	// acknowledged commands made, with the last acknowledged value.
-	items, err := c.listSecrets(orgID)
-	if err != nil {
-		t.Fatal(err)
+	var items []secretState
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		all, err := c.listSecrets(orgID)
+		if err == nil && len(all) >= v.acknowledged {
+			items = all
+			break
+		}
 	}
 	present := map[string]secretState{}
 	for _, s := range items {
@@ -346,10 +374,9 @@ func runKillTest(t *testing.T, plan killTestPlan) {
 		}
 		present[s.Name] = s
 	}
-	want := 0
+	v.present = len(present)
 	for _, l := range logs {
 		for name, s := range l.secrets {
-			want++
 			got, ok := present[name]
 			if !ok {
 				t.Errorf("acknowledged secret %s is missing", name)
@@ -358,24 +385,22 @@ func runKillTest(t *testing.T, plan killTestPlan) {
 			if got.ID != s.ID || got.Version != s.Version || got.Environments["production"].Version != s.Environments["production"].Version {
 				t.Errorf("secret %s: present %+v, acknowledged %+v", name, got, *s)
 			}
+			if !reveal {
+				continue
+			}
 			var rev struct {
 				Value string `json:"value"`
 			}
-			r := c.untilAnswered(context.Background(), "POST", "/orgs/"+orgID+"/secrets/"+s.ID+"/reveal", map[string]any{"env": "production"}, "", &retries)
+			r := c.untilAnswered(context.Background(), "POST", "/orgs/"+orgID+"/secrets/"+s.ID+"/reveal", map[string]any{"env": "production"}, "", retries)
 			if r.status != http.StatusOK || json.Unmarshal(r.body, &rev) != nil || rev.Value != l.values[name] {
 				t.Errorf("secret %s reveals %d %s, acknowledged value %q", name, r.status, r.body, l.values[name])
 			}
 		}
 	}
-	if len(present) != want {
-		t.Errorf("%d secrets present, %d acknowledged", len(present), want)
+	if v.present != v.acknowledged {
+		t.Errorf("%d secrets present, %d acknowledged", v.present, v.acknowledged)
 	}
-	slices.Sort(restarts)
-	fmt.Printf("kill -9 fault test: %d kills under %d writers; %d commands acknowledged, %d retries after no answer or 5xx, "+
-		"%d acknowledged commands retried afterwards with their key; %d secrets acknowledged, %d present; wrong answers: %d; "+
-		"first start %v, restart to ready p50 %v max %v\n",
-		plan.kills, plan.writers, ops, retries.Load(), replayed, want, len(present), countWrong(logs),
-		firstStart.Round(time.Millisecond), restarts[len(restarts)/2].Round(time.Millisecond), restarts[len(restarts)-1].Round(time.Millisecond))
+	return v
 }
 
 func countWrong(logs []*writerLog) int {
