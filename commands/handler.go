@@ -265,13 +265,13 @@ func secretResult(ctx context.Context, log eventLog, lo loadedOrg, p domain.Prin
 	return out
 }
 
-// after is the secret with the events just appended applied.
+// after applies the events just appended to the loaded secret and returns it: the
+// decision is made, so the aggregate may move on instead of being replayed again.
 func (ls loadedSecret) after(recs eventstore.Appended) *domain.Secret {
-	s := ls.at(ls.lastSeq)
 	for _, r := range recs {
-		s.Apply(r)
+		ls.secret.Apply(r)
 	}
-	return s
+	return ls.secret
 }
 
 // actor is the event's actor: the request's origin with the acting user filled in.

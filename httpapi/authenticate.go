@@ -43,6 +43,12 @@ func (s *Server) meta(c *fiber.Ctx) commands.Meta {
 	if len(ua) > maxUserAgent {
 		ua = strings.ToValidUTF8(ua[:maxUserAgent], "")
 	}
+	// Only a request with an Idempotency-Key needs its hash (to bind the key to it):
+	// hashing every command's body for nothing would be work on the hot path.
+	var reqHash string
+	if c.Get(headerIdempotencyKey) != "" {
+		reqHash = requestHash(c)
+	}
 	return commands.Meta{
 		UserID:     id.UserID,
 		Superadmin: id.Superadmin,
@@ -50,7 +56,7 @@ func (s *Server) meta(c *fiber.Ctx) commands.Meta {
 		// The key travels with the command's events into the log, bound to this
 		// request, so that a retry finds its first result there even after a crash.
 		IdempotencyKey: c.Get(headerIdempotencyKey),
-		RequestHash:    requestHash(c),
+		RequestHash:    reqHash,
 	}
 }
 

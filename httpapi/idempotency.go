@@ -7,6 +7,7 @@ import (
 	"errors"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
 )
@@ -30,13 +31,6 @@ type storedResponse struct {
 	ContentType string `json:"content_type,omitempty"`
 	Seq         string `json:"seq,omitempty"`
 	Body        []byte `json:"body,omitempty"`
-}
-
-// idempotencyKey is the store key of a client's key: the caller and the key, not the
-// request, so that the same key sent with another request is recognised.
-func idempotencyKey(userID, key string) string {
-	sum := sha256.Sum256([]byte(userID + "\x00" + key))
-	return hex.EncodeToString(sum[:])
 }
 
 // requestHash identifies a request: method, URL (query included) and body.
@@ -63,7 +57,9 @@ func (s *Server) idempotent(c *fiber.Ctx) error {
 	if len(key) > maxIdempotencyKey {
 		return errInvalidRequest("Idempotency-Key must be at most 255 characters.")
 	}
-	storeKey := idempotencyKey(identityOf(c).UserID, key)
+	// The same name the command's events carry in the log: the caller and the key,
+	// not the request, so that the same key with another request is recognised.
+	storeKey := commands.IdempotencyKeyHash(identityOf(c).UserID, key)
 	hash := requestHash(c)
 	b, err := s.idem.Get(c.UserContext(), storeKey)
 	switch {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyledger/keyledger/eventstore/eventstoretest"
 	"github.com/keyledger/keyledger/httpapi/apitest"
 	"github.com/keyledger/keyledger/projections"
 )
@@ -64,29 +65,7 @@ func TestMetricsAndReadinessShowTheProjectorLease(t *testing.T) {
 
 	// Another replica holds the lease; its name comes from NATS and must be escaped.
 	const other = `other "replica" \ 1`
-	otherLease, err := env.NATS.Store.Lease(ctx, projections.CheckpointName, other, ttl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := otherLease.TryAcquire(ctx); !ok || err != nil {
-		t.Fatalf("other replica's lease: %v %v", ok, err)
-	}
-	renewCtx, stopRenewing := context.WithCancel(ctx)
-	var renewing sync.WaitGroup
-	renewing.Go(func() {
-		for {
-			select {
-			case <-renewCtx.Done():
-				return
-			case <-time.After(300 * time.Millisecond):
-				if err := otherLease.Renew(renewCtx); err != nil && renewCtx.Err() == nil {
-					t.Errorf("other replica lost its lease: %v", err)
-					return
-				}
-			}
-		}
-	})
-	t.Cleanup(func() { stopRenewing(); renewing.Wait() })
+	otherLease := eventstoretest.HoldLease(t, env.NATS.Store, projections.CheckpointName, other, ttl, 300*time.Millisecond)
 
 	env.StopProjector()
 	here, err := env.NATS.Store.Lease(ctx, projections.CheckpointName, "replica-here", ttl)
@@ -118,11 +97,7 @@ func TestMetricsAndReadinessShowTheProjectorLease(t *testing.T) {
 	}
 
 	// The other replica stops and releases: this one takes over and says so.
-	stopRenewing()
-	renewing.Wait()
-	if err := otherLease.Release(ctx); err != nil {
-		t.Fatal(err)
-	}
+	otherLease.Release(t)
 	body = waitMetrics(t, anon,
 		"keyledger_projector_lease_held 1",
 		`keyledger_projector_lease_holder{holder="replica-here"} 1`)

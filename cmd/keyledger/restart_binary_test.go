@@ -2,16 +2,15 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/eventstoretest"
 	"github.com/keyledger/keyledger/projections"
 	"github.com/keyledger/keyledger/projections/pgtest"
 	natsserver "github.com/nats-io/nats-server/v2/server"
@@ -185,29 +184,7 @@ func TestExternalNATSRespectsAnotherReplicasLease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := store.Lease(ctx, projections.CheckpointName, "another-replica", projectorLeaseTTL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := other.TryAcquire(ctx); !ok || err != nil {
-		t.Fatalf("another replica's lease: %v %v", ok, err)
-	}
-	renewCtx, stopRenewing := context.WithCancel(ctx)
-	var renewing sync.WaitGroup
-	renewing.Go(func() {
-		for {
-			select {
-			case <-renewCtx.Done():
-				return
-			case <-time.After(time.Second):
-				if err := other.Renew(renewCtx); err != nil && renewCtx.Err() == nil {
-					t.Errorf("another replica lost its lease: %v", err)
-					return
-				}
-			}
-		}
-	})
-	t.Cleanup(func() { stopRenewing(); renewing.Wait() })
+	other := eventstoretest.HoldLease(t, store, projections.CheckpointName, "another-replica", projectorLeaseTTL, time.Second)
 
 	startServer(t, bin, cleanEnv(), "--nats-url", natsURL, "--master-key", testMasterKey, "--database-url", dbURL,
 		"--data-dir", t.TempDir(),
@@ -221,11 +198,7 @@ func TestExternalNATSRespectsAnotherReplicasLease(t *testing.T) {
 		t.Fatal("the server projected while another replica held the lease")
 	}
 
-	stopRenewing()
-	renewing.Wait()
-	if err := other.Release(ctx); err != nil {
-		t.Fatal(err)
-	}
+	other.Release(t)
 	if _, ok := waitCheckpoint(t, db, head, 15*time.Second); !ok {
 		t.Fatal("the server did not take the lease over after the other replica released it")
 	}
