@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/keyledger/keyledger/projections/pgcluster"
 )
 
@@ -62,14 +60,7 @@ func openBenchDatabase(ctx context.Context, given string, getenv func(string) st
 
 // requireEmptyDatabase refuses a database that has tables of its own.
 func requireEmptyDatabase(ctx context.Context, dbURL string) error {
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		return fmt.Errorf("bench: connect to the database: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	var tables int
-	err = conn.QueryRow(ctx, `SELECT count(*) FROM information_schema.tables
-		WHERE table_schema NOT IN ('pg_catalog', 'information_schema')`).Scan(&tables)
+	tables, err := pgcluster.UserTables(ctx, dbURL)
 	if err != nil {
 		return fmt.Errorf("bench: inspect the database: %w", err)
 	}
@@ -85,32 +76,12 @@ func createBenchDatabase(ctx context.Context, adminURL string, logger *slog.Logg
 	suffix := make([]byte, 6)
 	_, _ = rand.Read(suffix)
 	name := "keyledger_bench_" + hex.EncodeToString(suffix)
-	u, err := url.Parse(adminURL)
+	u, drop, err := pgcluster.CreateDatabase(ctx, adminURL, name)
 	if err != nil {
-		return nil, fmt.Errorf("bench: KEYLEDGER_TEST_DATABASE_URL is not a URL: %w", err)
-	}
-	exec := func(ctx context.Context, sql string) error {
-		conn, err := pgx.Connect(ctx, adminURL)
-		if err != nil {
-			return fmt.Errorf("bench: connect to KEYLEDGER_TEST_DATABASE_URL: %w", err)
-		}
-		defer conn.Close(context.WithoutCancel(ctx))
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			return fmt.Errorf("bench: %s: %w", sql, err)
-		}
-		return nil
-	}
-	ident := pgx.Identifier{name}.Sanitize()
-	if err := exec(ctx, "CREATE DATABASE "+ident); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bench: database on KEYLEDGER_TEST_DATABASE_URL: %w", err)
 	}
 	logger.Info("bench: created database", "name", name)
-	u.Path = "/" + name
-	return &benchDatabase{
-		url:   u.String(),
-		kind:  "new database on KEYLEDGER_TEST_DATABASE_URL",
-		close: func(ctx context.Context) error { return exec(ctx, "DROP DATABASE "+ident+" WITH (FORCE)") },
-	}, nil
+	return &benchDatabase{url: u, kind: "new database on KEYLEDGER_TEST_DATABASE_URL", close: drop}, nil
 }
 
 // benchServer is `keyledger serve --dev` running as a child process.
