@@ -13,16 +13,17 @@ type ScopeLoader interface {
 	ScanScope(ctx context.Context, scope string, until uint64, fn func(domain.Recorded) error) error
 }
 
-// AuditVerification is the result of checking an organization's audit chain.
+// AuditVerification is the result of checking an organization's audit chain. Its JSON
+// shape is wire.AuditVerification's, which the API and the CLI print.
 type AuditVerification struct {
-	OK      bool   `json:"ok"`
-	Checked int    `json:"checked"`
-	Head    string `json:"head"`
+	OK      bool
+	Checked int
+	Head    string
 	// BrokenSeq and BrokenID name the first entry that does not check out, and Reason
 	// says why; empty when OK.
-	BrokenSeq uint64 `json:"broken_seq,omitempty"`
-	BrokenID  string `json:"broken_id,omitempty"`
-	Reason    string `json:"reason,omitempty"`
+	BrokenSeq uint64
+	BrokenID  string
+	Reason    string
 }
 
 // logResolver resolves names and emails from the log itself, as they were when each

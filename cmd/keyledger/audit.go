@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/keyledger/keyledger/httpapi/wire"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -50,7 +51,8 @@ func auditVerify(ctx context.Context, c *config, org string, stdout, stderr io.W
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(res); err != nil {
+	// The API's shape, so that the CLI and GET …/audit/verify print the same thing.
+	if err := enc.Encode(wire.AuditVerification(res)); err != nil {
 		return err
 	}
 	if !res.OK {
