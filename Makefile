@@ -19,7 +19,7 @@ DOMAIN_DIR ?= domain
 # has_script NAME succeeds when web/package.json defines the npm script NAME.
 has_script = node -e 'process.exit(require("./web/package.json").scripts?.[process.argv[1]] ? 0 : 1)' $(1)
 
-.PHONY: build web web-deps run lint check-domain-imports check-wire-imports check-api-types test-go test-web test-e2e e2e-run test test-stress fuzz bench
+.PHONY: build web web-deps run lint check-domain-imports check-wire-imports check-httpapi-imports check-api-types test-go test-web test-e2e e2e-run test test-stress fuzz bench
 
 ## build: the UI first (go:embed takes whatever is in web/dist), then the binary.
 build:
@@ -57,6 +57,7 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "these files need gofmt -w:"; echo "$$unformatted"; exit 1; fi
 	$(MAKE) check-domain-imports
 	$(MAKE) check-wire-imports
+	$(MAKE) check-httpapi-imports
 
 ## check-domain-imports: DOMAIN_DIR (domain/) may depend on the standard library only.
 check-domain-imports:
@@ -67,12 +68,26 @@ check-domain-imports:
 
 ## check-wire-imports: httpapi/wire is standard library only (same check as domain/), and
 ## the Go client and the NATS subscriber, which downstream services import, pull in
-## neither Fiber nor pgx.
+## neither Fiber nor pgx; the subscriber does not pull in the NATS server either.
 check-wire-imports:
 	@$(MAKE) check-domain-imports DOMAIN_DIR=httpapi/wire
 	@echo "httpapi/client and eventstore/subscriber import neither Fiber nor pgx"; \
 	heavy="$$($(GO) list -deps ./httpapi/client ./eventstore/subscriber | grep -E '^github.com/(gofiber|jackc)/' || true)"; \
 	if [ -n "$$heavy" ]; then echo "these come in with the client or the subscriber:"; echo "$$heavy"; exit 1; fi
+	@echo "eventstore/subscriber does not pull in nats-server"; \
+	server="$$($(GO) list -deps ./eventstore/subscriber | grep -E '^github.com/nats-io/nats-server' || true)"; \
+	if [ -n "$$server" ]; then echo "these come in with the subscriber:"; echo "$$server"; exit 1; fi
+
+## check-httpapi-imports: httpapi (its non-test files) imports no NATS package and no
+## part of eventstore but eventstore/storeerr, which is standard library only. The
+## check is on direct imports: NATS still comes in transitively through commands and
+## projections, which are built on the log.
+check-httpapi-imports:
+	@$(MAKE) check-domain-imports DOMAIN_DIR=eventstore/storeerr
+	@echo "httpapi imports no NATS package and not eventstore"; \
+	direct="$$($(GO) list -f '{{join .Imports "\n"}}' ./httpapi)"; \
+	bad="$$(grep -E '^github.com/nats-io/|^$(MODULE)/eventstore(/|$$)' <<<"$$direct" | grep -v -x '$(MODULE)/eventstore/storeerr' || true)"; \
+	if [ -n "$$bad" ]; then echo "httpapi imports these directly:"; echo "$$bad"; exit 1; fi
 
 ## test-go: every Go package, race detector on. Postgres: see projections/pgtest.
 test-go:

@@ -10,6 +10,7 @@ import (
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
+	"github.com/keyledger/keyledger/eventstore/reservation"
 )
 
 type fixture struct {
@@ -22,7 +23,7 @@ func newFixture(tb testing.TB) fixture {
 	tb.Helper()
 	env := eventstoretest.New(tb)
 	ctx := context.Background()
-	names, err := env.Store.Reservations(ctx)
+	names, err := reservation.Open(ctx, env.Store)
 	if err != nil {
 		tb.Fatal(err)
 	}

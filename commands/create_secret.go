@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/reservation"
 )
 
 // CreateSecret creates a secret with optional values per environment.
@@ -21,8 +22,8 @@ type CreateSecret struct {
 
 // nameReservations keeps secret names unique per organization.
 type nameReservations interface {
-	Reserve(ctx context.Context, key, holder string) (eventstore.Reservation, error)
-	TakeOver(ctx context.Context, stale eventstore.Reservation, holder string) (eventstore.Reservation, error)
+	Reserve(ctx context.Context, key, holder string) (reservation.Reservation, error)
+	TakeOver(ctx context.Context, stale reservation.Reservation, holder string) (reservation.Reservation, error)
 	Release(ctx context.Context, key, holder string) error
 }
 
@@ -45,7 +46,7 @@ func NewCreateSecretHandler(log eventLog, keys valueKeys, names nameReservations
 
 // NameReservationKey is the reservation key of a secret name in an organization.
 func NameReservationKey(orgID string, name domain.SecretName) string {
-	return eventstore.ReservationKey(orgID, string(name))
+	return reservation.ReservationKey(orgID, string(name))
 }
 
 func nameTaken(name domain.SecretName) error {
@@ -100,10 +101,10 @@ func (h *CreateSecretHandler) Handle(ctx context.Context, m Meta, c CreateSecret
 
 func (h *CreateSecretHandler) reserve(ctx context.Context, orgID, key, id string, name domain.SecretName) error {
 	cur, err := h.names.Reserve(ctx, key, id)
-	if err == nil || (errors.Is(err, eventstore.ErrReserved) && cur.Holder == id) {
+	if err == nil || (errors.Is(err, reservation.ErrReserved) && cur.Holder == id) {
 		return nil
 	}
-	if !errors.Is(err, eventstore.ErrReserved) {
+	if !errors.Is(err, reservation.ErrReserved) {
 		return err
 	}
 	// Someone holds the name: it is free again only if their secret is gone, or was
@@ -117,7 +118,7 @@ func (h *CreateSecretHandler) reserve(ctx context.Context, orgID, key, id string
 		return nameTaken(name)
 	}
 	if _, err := h.names.TakeOver(ctx, cur, id); err != nil {
-		if errors.Is(err, eventstore.ErrReserved) {
+		if errors.Is(err, reservation.ErrReserved) {
 			return nameTaken(name)
 		}
 		return err

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/reservation"
 )
 
 // Handlers is every command handler, wired to one event store. It is built once in
@@ -28,7 +29,7 @@ type Handlers struct {
 }
 
 // New wires every handler to store, its keyring and the name reservations.
-func New(store *eventstore.Store, names *eventstore.Reservations, now func() time.Time) *Handlers {
+func New(store *eventstore.Store, names *reservation.Reservations, now func() time.Time) *Handlers {
 	if now == nil {
 		now = time.Now
 	}

@@ -8,7 +8,11 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/changefeed"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
+	"github.com/keyledger/keyledger/eventstore/lease"
+	"github.com/keyledger/keyledger/eventstore/natskv"
+	"github.com/keyledger/keyledger/eventstore/reservation"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
@@ -25,16 +29,16 @@ func openReplica(ctx context.Context, nc *nats.Conn) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.Reservations(ctx); err != nil {
+	if _, err := reservation.Open(ctx, s); err != nil {
 		return err
 	}
-	if _, err := s.Bucket(ctx, "KEYLEDGER_SESSIONS", time.Hour); err != nil {
+	if _, err := natskv.Open(ctx, s, "KEYLEDGER_SESSIONS", time.Hour); err != nil {
 		return err
 	}
-	if _, err := s.Lease(ctx, "projector", nc.Opts.Name, 10*time.Second); err != nil {
+	if _, err := lease.Open(ctx, s, "projector", nc.Opts.Name, 10*time.Second); err != nil {
 		return err
 	}
-	_, err = s.Changes(ctx)
+	_, err = changefeed.Open(ctx, s)
 	return err
 }
 

@@ -1,8 +1,23 @@
-// Package eventstore owns Keyledger's event log: the JetStream stream and its subject
-// layout, appending with optimistic concurrency, loading one aggregate's events,
-// following the log from a sequence, the embedded NATS server, and envelope encryption
-// (the master key, per-organization data keys and sealing).
+// Package eventstore owns Keyledger's event log, and only the log: the JetStream stream
+// and its subject layout, appending with optimistic concurrency, loading one
+// aggregate's events, following the log from a sequence, envelope encryption (the
+// master key, per-organization data keys and sealing, in the KEYLEDGER_KEYS bucket),
+// gets confirmed by a stream's leader, and telling an unavailable log (IsUnavailable)
+// from a refusal.
 //
-// It imports domain and the NATS client libraries; it knows nothing of Postgres or HTTP.
-// Names, descriptions and values never leave this package unsealed towards NATS.
+// What lives beside the log on the same JetStream has a package of its own, each on a
+// *Store (CreateStream, CreateBucket, RetrySetup and FollowOrdered are exported for
+// them):
+//
+//   - eventstore/natskv: sealed key-value buckets (sessions, idempotency records);
+//   - eventstore/reservation: unique-value reservations (secret names);
+//   - eventstore/lease: the projector's lease, a fencing token;
+//   - eventstore/changefeed: the change-notice stream, KEYLEDGER_CHANGES;
+//   - eventstore/embedded: the in-process NATS server and its data-dir lock;
+//   - eventstore/storeerr: the sentinel errors consumers without NATS match;
+//   - eventstore/subscriber: what a downstream service follows the change stream with.
+//
+// It imports domain and the NATS client libraries (never nats-server: the embedded
+// server is eventstore/embedded's); it knows nothing of Postgres or HTTP. Names,
+// descriptions and values never leave this package unsealed towards NATS.
 package eventstore

@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/embedded"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
 )
 
@@ -53,7 +54,7 @@ func TestAcknowledgedAppendsSurviveKill9(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	srv, err := eventstore.StartEmbedded(ctx, eventstore.EmbeddedOptions{Dir: dir})
+	srv, err := embedded.StartEmbedded(ctx, embedded.EmbeddedOptions{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +91,7 @@ func TestAppenderChild(t *testing.T) {
 		t.Skip("run only as the child of TestAcknowledgedAppendsSurviveKill9")
 	}
 	ctx := context.Background()
-	srv, err := eventstore.StartEmbedded(ctx, eventstore.EmbeddedOptions{Dir: dir})
+	srv, err := embedded.StartEmbedded(ctx, embedded.EmbeddedOptions{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/embedded"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
 )
 
@@ -164,8 +165,8 @@ func TestSealedValueIsBoundToWhereItBelongs(t *testing.T) {
 func TestEmbeddedServerLocksItsDirectory(t *testing.T) {
 	t.Parallel()
 	env := eventstoretest.New(t)
-	_, err := eventstore.StartEmbedded(context.Background(), eventstore.EmbeddedOptions{Dir: env.Dir})
-	if !errors.Is(err, eventstore.ErrDirLocked) {
+	_, err := embedded.StartEmbedded(context.Background(), embedded.EmbeddedOptions{Dir: env.Dir})
+	if !errors.Is(err, embedded.ErrDirLocked) {
 		t.Fatalf("second server on the same dir: %v, want ErrDirLocked", err)
 	}
 }

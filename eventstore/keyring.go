@@ -11,8 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,27 +50,6 @@ func ParseMasterKey(s string) (MasterKey, error) {
 	}
 	sum := sha256.Sum256(raw)
 	return MasterKey{key: raw, id: hex.EncodeToString(sum[:4])}, nil
-}
-
-// GenerateMasterKeyFile writes a new random master key to path (mode 0600) unless a key
-// is already there, and returns the key in the file.
-func GenerateMasterKeyFile(path string) (MasterKey, bool, error) {
-	if b, err := os.ReadFile(path); err == nil {
-		k, err := ParseMasterKey(string(b))
-		return k, false, err
-	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return MasterKey{}, false, fmt.Errorf("generate master key: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return MasterKey{}, false, fmt.Errorf("generate master key: %w", err)
-	}
-	if err := os.WriteFile(path, []byte(hex.EncodeToString(raw)+"\n"), 0o600); err != nil {
-		return MasterKey{}, false, fmt.Errorf("generate master key: %w", err)
-	}
-	k, err := ParseMasterKey(hex.EncodeToString(raw))
-	return k, true, err
 }
 
 // ID is a short fingerprint of the master key, recorded beside each wrapped data key.

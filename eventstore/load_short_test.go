@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/domain"
-	"github.com/nats-io/nats-server/v2/server"
+	"github.com/keyledger/keyledger/eventstore/embedded"
 	"github.com/nats-io/nats.go"
 )
 
@@ -71,7 +71,7 @@ func (c *stallingConn) Close() error {
 
 // stallingProvider hands nats.InProcessServer a stallingConn to the server.
 type stallingProvider struct {
-	ns   *server.Server
+	ns   nats.InProcessConnProvider
 	conn *stallingConn
 }
 
@@ -90,7 +90,7 @@ func (p *stallingProvider) InProcessConn() (net.Conn, error) {
 func TestLoadCutShortIsAnError(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv, err := StartEmbedded(ctx, EmbeddedOptions{Dir: t.TempDir()})
+	srv, err := embedded.StartEmbedded(ctx, embedded.EmbeddedOptions{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestLoadCutShortIsAnError(t *testing.T) {
 
 	// A second client of the same server whose connection can be stalled; its request
 	// timeout is what ends an unanswered batch.
-	provider := &stallingProvider{ns: srv.ns}
+	provider := &stallingProvider{ns: srv}
 	nc, err := nats.Connect("", nats.InProcessServer(provider), nats.Timeout(300*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/keyledger/keyledger/eventstore/storeerr"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -21,8 +22,9 @@ const SubjectPrefix = "kl.events"
 // retried Idempotency-Key is recognised for at least ten minutes.
 const DuplicateWindow = 15 * time.Minute
 
-// ErrVersionConflict means the aggregate changed since it was loaded.
-var ErrVersionConflict = errors.New("eventstore: version conflict")
+// ErrVersionConflict means the aggregate changed since it was loaded. It is
+// storeerr's, so that consumers without NATS match it too.
+var ErrVersionConflict = storeerr.ErrVersionConflict
 
 // Options configure a Store.
 type Options struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/keyledger/keyledger/eventstore/storeerr"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -11,7 +12,8 @@ import (
 // ErrUnavailable means the log did not answer completely in time: a load that could
 // not be read to its end, for example while the stream elects a new leader. It is not
 // "no events": the caller may retry later, and must not act on a partial history.
-var ErrUnavailable = errors.New("eventstore: the event log is unavailable")
+// It is storeerr's, so that consumers without NATS match it too.
+var ErrUnavailable = storeerr.ErrUnavailable
 
 // IsUnavailable reports whether err says that NATS or JetStream could not be reached
 // or did not answer in time, as opposed to refusing the request: a timeout, no

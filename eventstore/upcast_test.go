@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore/embedded"
 	"github.com/nats-io/nats.go"
 )
 
@@ -45,7 +46,7 @@ func TestLoadUpcastsAV1EventInTheLog(t *testing.T) {
 func newInternalStore(tb testing.TB) *Store {
 	tb.Helper()
 	ctx := context.Background()
-	srv, err := StartEmbedded(ctx, EmbeddedOptions{Dir: tb.TempDir()})
+	srv, err := embedded.StartEmbedded(ctx, embedded.EmbeddedOptions{Dir: tb.TempDir()})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/keyledger/keyledger/eventstore"
-	"github.com/keyledger/keyledger/httpapi/wire"
 )
 
 // sseHeartbeat keeps idle change streams (and the proxies on their way) alive.
@@ -74,7 +72,7 @@ func (s *Server) changes(c *fiber.Ctx) error {
 				if !ok {
 					return
 				}
-				data, err := json.Marshal(noticeOut(n))
+				data, err := json.Marshal(n)
 				if err != nil {
 					return
 				}
@@ -105,16 +103,6 @@ func (s *Server) changes(c *fiber.Ctx) error {
 	return nil
 }
 
-// noticeOut is a notice as the feed sends it: the wire shape, whose name the feed has
-// opened; the stored, sealed form never leaves the server.
-func noticeOut(n eventstore.ChangeNotice) wire.ChangeNotice {
-	return wire.ChangeNotice{
-		Type: n.Type, OrgID: n.OrgID, SecretID: n.SecretID, Name: n.Name, Env: n.Env,
-		OldVersion: n.OldVersion, NewVersion: n.NewVersion, ActorID: n.ActorID, At: n.At, Seq: n.Seq,
-		Part: n.Part, Parts: n.Parts,
-	}
-}
-
 // streamAllowed runs the request's checks again for an open stream: the credentials
 // (the session in its bucket, a personal token against the log, expiry included) and
 // the caller's access to the organization. Any failure ends the stream, a failed check
@@ -131,7 +119,7 @@ func (s *Server) streamAllowed(ctx context.Context, creds credentials, orgID str
 		return true
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		// The stream is ending anyway (client gone, server shutting down).
-	case isAccessLost(err):
+	case s.isAccessLost(err):
 		s.log.Info("change stream closed: the caller lost access", "org", orgID)
 	default:
 		s.log.Warn("change stream closed: access check failed", "org", orgID, "err", err)
@@ -141,7 +129,7 @@ func (s *Server) streamAllowed(ctx context.Context, creds credentials, orgID str
 
 // isAccessLost tells a refusal (unauthenticated, not found, forbidden) from a check
 // that could not be made.
-func isAccessLost(err error) bool {
-	p, _ := toProblem(err)
+func (s *Server) isAccessLost(err error) bool {
+	p, _ := toProblem(err, s.unavailable)
 	return p.Status == fiber.StatusUnauthorized || p.Status == fiber.StatusNotFound || p.Status == fiber.StatusForbidden
 }

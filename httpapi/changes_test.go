@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/changefeed"
 	"github.com/keyledger/keyledger/httpapi/apitest"
 	"github.com/synadia-io/orbit.go/jetstreamext"
 )
@@ -178,7 +178,7 @@ func TestChangeFeedNamesSecretsThatTheStreamStoresSealed(t *testing.T) {
 		t.Fatal("no notice on the SSE feed")
 	}
 	ctx := context.Background()
-	msgs, err := jetstreamext.GetBatch(ctx, env.NATS.Store.JetStream(), eventstore.ChangesStream, 1000)
+	msgs, err := jetstreamext.GetBatch(ctx, env.NATS.Store.JetStream(), changefeed.ChangesStream, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}

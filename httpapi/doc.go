@@ -10,6 +10,12 @@
 // never writes to Postgres, never logs a request body, and opens a secret value only in
 // the reveal handler, whose response is neither cached nor stored.
 //
-// It may import every Keyledger package below it (domain, eventstore, commands,
-// projections); nothing imports it but cmd/keyledger and its own tests.
+// It imports domain, commands, projections, httpapi/wire and eventstore/storeerr, but
+// no NATS package and not eventstore: what it needs of the log and of the stores beside
+// it is declared in ports.go (EventLog, SessionRecords, IdempotencyRecords,
+// ChangeFeed), and cmd/keyledger (or httpapi/apitest) opens the NATS-backed
+// implementations and passes them in Config, with eventstore.IsUnavailable as
+// Config.Unavailable. `make check-httpapi-imports` checks the direct imports; NATS still
+// comes in transitively through commands and projections, which are NATS-bound. Nothing
+// imports httpapi but cmd/keyledger and its own tests.
 package httpapi

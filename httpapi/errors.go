@@ -7,7 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
-	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/storeerr"
 	"github.com/keyledger/keyledger/httpapi/wire"
 )
 
@@ -109,9 +109,10 @@ func errUnauthenticated() error {
 func errNotFound() error { return domain.Errorf(domain.CodeNotFound, "The resource was not found.") }
 
 // toProblem turns any error into the problem the client sees, and reports whether it
-// is an internal error (which the caller logs).
-func toProblem(err error) (problem, bool) {
-	code, detail, fields := classify(err)
+// is an internal error (which the caller logs). unavailable is the server's
+// Config.Unavailable: whether err means the log did not answer in time.
+func toProblem(err error, unavailable func(error) bool) (problem, bool) {
+	code, detail, fields := classify(err, unavailable)
 	row, ok := lookupRow(code)
 	if !ok {
 		code, detail, fields = codeInternal, "", nil
@@ -134,7 +135,7 @@ func toProblem(err error) (problem, bool) {
 }
 
 // classify finds an error's code, a safe detail and the fields it names.
-func classify(err error) (code, detail string, fields []domain.FieldError) {
+func classify(err error, unavailable func(error) bool) (code, detail string, fields []domain.FieldError) {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return ae.code, ae.detail, nil
@@ -143,14 +144,14 @@ func classify(err error) (code, detail string, fields []domain.FieldError) {
 	if errors.As(err, &de) {
 		return string(de.Code), de.Message, de.Fields
 	}
-	if errors.Is(err, eventstore.ErrVersionConflict) {
+	if errors.Is(err, storeerr.ErrVersionConflict) {
 		return string(domain.CodeVersionConflict), "A concurrent write won; reload and retry.", nil
 	}
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
 		return fiberCode(fe.Code)
 	}
-	if eventstore.IsUnavailable(err) {
+	if errors.Is(err, storeerr.ErrUnavailable) || (unavailable != nil && unavailable(err)) {
 		return codeUnavailable, "The event log is unavailable for now; retry after the time in Retry-After.", nil
 	}
 	return codeInternal, "", nil
@@ -177,7 +178,7 @@ func fiberCode(status int) (code, detail string, fields []domain.FieldError) {
 // errorHandler is Fiber's ErrorHandler: every error of every route (and of the server
 // itself, such as a body over the limit) ends here and leaves as problem+json.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
-	p, internal := toProblem(err)
+	p, internal := toProblem(err, s.unavailable)
 	if internal {
 		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
 	} else {

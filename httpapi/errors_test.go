@@ -50,7 +50,7 @@ func TestErrorTable(t *testing.T) {
 			if !ok {
 				t.Fatalf("no case for row %q", row.Code)
 			}
-			p, internal := toProblem(err)
+			p, internal := toProblem(err, eventstore.IsUnavailable)
 			if p.Code != row.Code || p.Status != row.Status {
 				t.Fatalf("got %d %q, want %d %q", p.Status, p.Code, row.Status, row.Code)
 			}
@@ -94,7 +94,7 @@ func TestErrorMappingDetails(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p, _ := toProblem(tc.err)
+			p, _ := toProblem(tc.err, eventstore.IsUnavailable)
 			if p.Status != tc.status || p.Code != tc.code {
 				t.Fatalf("got %d %q, want %d %q", p.Status, p.Code, tc.status, tc.code)
 			}

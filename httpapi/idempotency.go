@@ -9,7 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
-	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/storeerr"
 )
 
 const (
@@ -74,7 +74,7 @@ func (s *Server) idempotent(c *fiber.Ctx) error {
 		if rec.Status >= 400 {
 			return replay(c, rec)
 		}
-	case !errors.Is(err, eventstore.ErrNotFound):
+	case !errors.Is(err, storeerr.ErrNotFound):
 		return err
 	default:
 		// Bind the key before the command runs: after a crash between the command and

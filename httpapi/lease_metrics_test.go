@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
+	"github.com/keyledger/keyledger/eventstore/lease"
 	"github.com/keyledger/keyledger/httpapi/apitest"
 	"github.com/keyledger/keyledger/projections"
 )
@@ -68,7 +69,7 @@ func TestMetricsAndReadinessShowTheProjectorLease(t *testing.T) {
 	otherLease := eventstoretest.HoldLease(t, env.NATS.Store, projections.CheckpointName, other, ttl, 300*time.Millisecond)
 
 	env.StopProjector()
-	here, err := env.NATS.Store.Lease(ctx, projections.CheckpointName, "replica-here", ttl)
+	here, err := lease.Open(ctx, env.NATS.Store, projections.CheckpointName, "replica-here", ttl)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/storeerr"
 	"github.com/keyledger/keyledger/projections"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -130,7 +130,7 @@ func (m *Metrics) observeRequest(method, route string, status int, took time.Dur
 func (m *Metrics) ObserveAppend(took time.Duration, err error) {
 	outcome := "ok"
 	switch {
-	case errors.Is(err, eventstore.ErrVersionConflict):
+	case errors.Is(err, storeerr.ErrVersionConflict):
 		outcome = "conflict"
 	case err != nil:
 		outcome = "error"
@@ -187,16 +187,16 @@ func (s *Server) command(name string, h fiber.Handler) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
 		err := h(c)
-		s.metrics.commandTime.WithLabelValues(name, statusClass(answeredStatus(c, err))).Observe(time.Since(start).Seconds())
+		s.metrics.commandTime.WithLabelValues(name, statusClass(answeredStatus(c, err, s.unavailable))).Observe(time.Since(start).Seconds())
 		return err
 	}
 }
 
 // answeredStatus is the status a request is answered with: the error's, when the
 // handler failed (the error handler writes it later), else the response's.
-func answeredStatus(c *fiber.Ctx, err error) int {
+func answeredStatus(c *fiber.Ctx, err error, unavailable func(error) bool) int {
 	if err != nil {
-		p, _ := toProblem(err)
+		p, _ := toProblem(err, unavailable)
 		return p.Status
 	}
 	return c.Response().StatusCode()
@@ -337,13 +337,13 @@ func (s *Server) scrapeState(ctx context.Context) *scrape {
 // projector runs under a lease in this process (projections.DB does when serve wires
 // a lease); without it nothing about the lease is shown.
 type projectorLeaseReporter interface {
-	ProjectorLease() (eventstore.LeaseStatus, bool)
+	ProjectorLease() (projections.LeaseStatus, bool)
 }
 
-func (s *Server) projectorLease() (eventstore.LeaseStatus, bool) {
+func (s *Server) projectorLease() (projections.LeaseStatus, bool) {
 	r, ok := s.rm.(projectorLeaseReporter)
 	if !ok {
-		return eventstore.LeaseStatus{}, false
+		return projections.LeaseStatus{}, false
 	}
 	return r.ProjectorLease()
 }
@@ -351,7 +351,7 @@ func (s *Server) projectorLease() (eventstore.LeaseStatus, bool) {
 // leaseMetrics shows who projects and how fresh the lease is. The age is what a
 // failover alert wants: it grows past the lease's TTL only when the holder stopped
 // renewing and no standby has taken over.
-func (s *Server) leaseMetrics(out *scrape, l eventstore.LeaseStatus) {
+func (s *Server) leaseMetrics(out *scrape, l projections.LeaseStatus) {
 	d := out.descs
 	held := 0.0
 	if l.Held {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyledger/keyledger/eventstore/changefeed"
 	"github.com/keyledger/keyledger/httpapi"
 	"github.com/keyledger/keyledger/httpapi/apitest"
 	"github.com/keyledger/keyledger/projections"
@@ -84,7 +85,7 @@ func observedProjector(tb testing.TB, env *apitest.Env, m *httpapi.Metrics) (sto
 	tb.Helper()
 	env.StopProjector()
 	ctx, cancel := context.WithCancel(context.Background())
-	changes, err := env.NATS.Store.Changes(ctx)
+	changes, err := changefeed.Open(ctx, env.NATS.Store)
 	if err != nil {
 		cancel()
 		tb.Fatalf("changes: %v", err)

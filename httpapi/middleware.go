@@ -50,7 +50,7 @@ func (s *Server) securityHeaders(c *fiber.Ctx) error {
 func (s *Server) requestLog(c *fiber.Ctx) error {
 	start := time.Now()
 	err := c.Next()
-	status := answeredStatus(c, err)
+	status := answeredStatus(c, err, s.unavailable)
 	s.metrics.observeRequest(c.Method(), c.Route().Path, status, time.Since(start))
 	level := slog.LevelInfo
 	if isProbe(c.Path()) {

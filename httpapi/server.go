@@ -11,7 +11,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
-	"github.com/keyledger/keyledger/eventstore"
 	"github.com/keyledger/keyledger/projections"
 )
 
@@ -63,7 +62,6 @@ const (
 	// refused with a clean 413 (fasthttp refuses a larger one before reading it and
 	// closes the connection, which clients often see as a reset, not as the 413).
 	readBodyLimit         = 8 << 20
-	openBucketsTimeout    = 30 * time.Second
 	defaultReadHeaderSize = 16 << 10
 )
 
@@ -71,10 +69,23 @@ const (
 type Config struct {
 	Commands  *commands.Handlers
 	ReadModel ReadModel
-	// Store is the event store: the session and idempotency buckets live beside the
-	// log, and readiness asks it how far the log goes.
-	Store  *eventstore.Store
-	Logger *slog.Logger
+	// Store is the event log (*eventstore.Store): the views a command is answered
+	// from, as_of and audit verification, and how far the log goes (readiness).
+	Store EventLog
+	// Sessions and Idempotency are the buckets beside the log (SessionsBucket and
+	// IdempotencyBucket, *natskv.Bucket), opened by the caller: Sessions' entries
+	// expire no sooner than SessionTTL, Idempotency's after IdempotencyTTL.
+	Sessions    SessionRecords
+	Idempotency IdempotencyRecords
+	// Changes is the change feed the SSE stream follows (*changefeed.Changes).
+	Changes ChangeFeed
+	// Keys open the values an integration fetches (the store's keyring).
+	Keys domain.ValueSealer
+	// Unavailable reports whether an error means that the log or a bucket did not
+	// answer in time (eventstore.IsUnavailable): such requests are answered 503 with
+	// Retry-After instead of 500.
+	Unavailable func(error) bool
+	Logger      *slog.Logger
 	// Signup is "open" or "closed"; empty means closed.
 	Signup string
 	// Secure means clients reach the server over TLS: cookies get Secure, responses
@@ -107,34 +118,37 @@ type Server struct {
 	*fiber.App
 	cmd         *commands.Handlers
 	rm          ReadModel
-	store       *eventstore.Store
+	store       EventLog
 	log         *slog.Logger
 	signupOpen  bool
 	secure      bool
 	now         func() time.Time
 	waitTimeout time.Duration
 	sessions    *sessionStore
-	idem        *eventstore.Bucket
+	idem        IdempotencyRecords
 	limiter     *loginLimiter
 	ui          *ui
 	metrics     *Metrics
 	proxies     trustedProxies
 	fetch       *commands.FetchValuesHandler
-	feed        *eventstore.Changes
+	feed        ChangeFeed
+	unavailable func(error) bool
 	// streams is the parent of every long-lived response (the change feed); Shutdown
 	// cancels it so that a graceful stop does not wait for clients that never hang up.
 	streams     context.Context
 	stopStreams context.CancelFunc
 }
 
-// New builds the server and opens its buckets.
+// New builds the server on the stores its caller opened.
 func New(cfg Config) (*Server, error) {
-	if cfg.Commands == nil || cfg.ReadModel == nil || cfg.Store == nil {
-		return nil, errors.New("httpapi: Commands, ReadModel and Store are required")
+	if cfg.Commands == nil || cfg.ReadModel == nil || cfg.Store == nil || cfg.Sessions == nil ||
+		cfg.Idempotency == nil || cfg.Changes == nil || cfg.Keys == nil || cfg.Unavailable == nil {
+		return nil, errors.New("httpapi: Commands, ReadModel, Store, Sessions, Idempotency, Changes, Keys and Unavailable are required")
 	}
 	s := &Server{
 		cmd: cfg.Commands, rm: cfg.ReadModel, store: cfg.Store, log: cfg.Logger,
 		secure: cfg.Secure, now: cfg.Now, waitTimeout: cfg.WaitTimeout, metrics: cfg.Metrics,
+		idem: cfg.Idempotency, feed: cfg.Changes, unavailable: cfg.Unavailable,
 	}
 	if s.metrics == nil {
 		m, err := NewMetrics()
@@ -176,22 +190,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.proxies = proxies
-	// New has no caller context: cmd/keyledger builds the server once at start-up, and
-	// opening two buckets is bounded here.
-	ctx, cancel := context.WithTimeout(context.Background(), openBucketsTimeout)
-	defer cancel()
-	sb, err := cfg.Store.Bucket(ctx, SessionsBucket, ttl)
-	if err != nil {
-		return nil, err
-	}
-	s.sessions = &sessionStore{bucket: sb, ttl: ttl, now: s.now}
-	if s.idem, err = cfg.Store.Bucket(ctx, IdempotencyBucket, IdempotencyTTL); err != nil {
-		return nil, err
-	}
-	if s.feed, err = cfg.Store.Changes(ctx); err != nil {
-		return nil, err
-	}
-	s.fetch = commands.NewFetchValuesHandler(cfg.Store, cfg.Store.Keyring(), cfg.ReadModel)
+	s.sessions = &sessionStore{bucket: cfg.Sessions, ttl: ttl, now: s.now}
+	s.fetch = commands.NewFetchValuesHandler(cfg.Store, cfg.Keys, cfg.ReadModel)
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.ui = newUI(cfg.Assets)
 	s.App = fiber.New(s.fiberConfig())

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/commands"
-	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/storeerr"
 )
 
 // Cookie names of a browser session.
@@ -41,7 +41,7 @@ type session struct {
 // sessionStore keeps sessions in a bucket beside the log, so every replica sees a
 // login and a logout at once.
 type sessionStore struct {
-	bucket *eventstore.Bucket
+	bucket SessionRecords
 	ttl    time.Duration
 	now    func() time.Time
 }
@@ -91,7 +91,7 @@ func (ss *sessionStore) lookup(ctx context.Context, token string) (string, sessi
 	}
 	key := sessionKey(token)
 	b, err := ss.bucket.Get(ctx, key)
-	if errors.Is(err, eventstore.ErrNotFound) {
+	if errors.Is(err, storeerr.ErrNotFound) {
 		return "", session{}, errUnauthenticated()
 	}
 	if err != nil {

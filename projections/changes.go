@@ -5,17 +5,17 @@ import (
 	"fmt"
 
 	"github.com/keyledger/keyledger/domain"
-	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/httpapi/wire"
 )
 
-// changePublisher publishes change notices; eventstore.Changes is one.
+// changePublisher publishes change notices; changefeed.Changes is one.
 type changePublisher interface {
-	Publish(ctx context.Context, n eventstore.ChangeNotice) error
+	Publish(ctx context.Context, n wire.ChangeNotice) error
 }
 
 // notices collects the change notices of a batch while it is applied.
 type notices struct {
-	list []eventstore.ChangeNotice
+	list []wire.ChangeNotice
 }
 
 func (n *notices) add(r domain.Recorded, typ string, env domain.Environment, oldVersion, newVersion int) {
@@ -26,7 +26,7 @@ func (n *notices) add(r domain.Recorded, typ string, env domain.Environment, old
 	if actor == "" {
 		actor = r.Actor.TokenID
 	}
-	n.list = append(n.list, eventstore.ChangeNotice{
+	n.list = append(n.list, wire.ChangeNotice{
 		Type: typ, OrgID: r.OrgID, SecretID: r.AggregateID, Env: string(env),
 		OldVersion: oldVersion, NewVersion: newVersion, ActorID: actor, At: r.Time, Seq: r.Seq,
 	})

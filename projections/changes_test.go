@@ -8,13 +8,14 @@ import (
 
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
-	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/changefeed"
+	"github.com/keyledger/keyledger/httpapi/wire"
 	"github.com/keyledger/keyledger/projections"
 )
 
-func collect(tb testing.TB, ch <-chan eventstore.ChangeNotice, n int) []eventstore.ChangeNotice {
+func collect(tb testing.TB, ch <-chan wire.ChangeNotice, n int) []wire.ChangeNotice {
 	tb.Helper()
-	var out []eventstore.ChangeNotice
+	var out []wire.ChangeNotice
 	timeout := time.After(10 * time.Second)
 	for len(out) < n {
 		select {
@@ -37,7 +38,7 @@ func TestChangeFeedIsGaplessAndResumable(t *testing.T) {
 	r := newRig(t, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	changes, err := r.env.Store.Changes(ctx)
+	changes, err := changefeed.Open(ctx, r.env.Store)
 	if err != nil {
 		t.Fatal(err)
 	}

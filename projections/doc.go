@@ -20,6 +20,7 @@
 // query runs as keyledger_reader (NOBYPASSRLS, not the owner), in a transaction
 // scoped to one organization (keyledger.org_id) or one user (keyledger.user_id).
 //
-// It imports domain, eventstore and pgx; never HTTP. Secret values, names and
-// descriptions are stored sealed.
+// It imports domain, eventstore (and eventstore/lease), httpapi/wire for the change
+// notices it publishes (the one Go shape of the change feed), and pgx; never HTTP.
+// Secret values, names and descriptions are stored sealed.
 package projections

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/lease"
 	"github.com/keyledger/keyledger/projections"
 )
 
@@ -69,7 +70,7 @@ func (g *gate) release() {
 // projector's Release on the way out does nothing, as after kill -9: the entry stays
 // until it expires.
 type testLease struct {
-	*eventstore.Lease
+	*lease.Lease
 	paused *gate
 
 	mu     sync.Mutex
@@ -78,7 +79,7 @@ type testLease struct {
 
 func newTestLease(tb testing.TB, r *rig, holder string, ttl time.Duration) *testLease {
 	tb.Helper()
-	l, err := r.env.Store.Lease(context.Background(), projections.CheckpointName, holder, ttl)
+	l, err := lease.Open(context.Background(), r.env.Store, projections.CheckpointName, holder, ttl)
 	if err != nil {
 		tb.Fatal(err)
 	}

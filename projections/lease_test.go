@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore/lease"
 	"github.com/keyledger/keyledger/projections"
 )
 
@@ -18,7 +19,7 @@ func TestProjectorLeaseFailsOver(t *testing.T) {
 	ctx := context.Background()
 	start := func(holder string) context.CancelFunc {
 		t.Helper()
-		lease, err := r.env.Store.Lease(ctx, "read_models", holder, time.Second)
+		lease, err := lease.Open(ctx, r.env.Store, "read_models", holder, time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,7 +13,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore/changefeed"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
+	"github.com/keyledger/keyledger/eventstore/reservation"
 	"github.com/keyledger/keyledger/projections"
 	"github.com/keyledger/keyledger/projections/pgtest"
 	"github.com/synadia-io/orbit.go/jetstreamext"
@@ -40,7 +42,7 @@ func newRig(tb testing.TB, runProjector bool) *rig {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(db.Close)
-	names, err := env.Store.Reservations(ctx)
+	names, err := reservation.Open(ctx, env.Store)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -260,7 +262,7 @@ func TestNoPlaintextInLogOrDatabase(t *testing.T) {
 	r := newRig(t, false)
 	ctx := context.Background()
 	// The projector publishes change notices, so the change stream is checked too.
-	changes, err := r.env.Store.Changes(ctx)
+	changes, err := changefeed.Open(ctx, r.env.Store)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/lease"
 )
 
 // errBehind means the follower is ahead of the checkpoint and must restart from it.
@@ -100,7 +101,7 @@ type projectorLease interface {
 	TryAcquire(ctx context.Context) (bool, error)
 	Renew(ctx context.Context) error
 	Release(ctx context.Context) error
-	Status() eventstore.LeaseStatus
+	Status() lease.LeaseStatus
 }
 
 // WithLease makes the projector run only while it holds lease, renewing it every
@@ -165,7 +166,7 @@ func (s *standbyLog) failed(err error) {
 	s.failures++
 }
 
-func (s *standbyLog) note(st eventstore.LeaseStatus) {
+func (s *standbyLog) note(st lease.LeaseStatus) {
 	s.failures = 0
 	if s.logged && (st.Holder == "" || st.Holder == s.holder) {
 		return
@@ -420,18 +421,22 @@ func (p *Projector) batchApplied(batch []eventstore.Delivery, prev, last uint64,
 
 // leaseStatus is what a projector's lease tells about itself.
 type leaseStatus interface {
-	Status() eventstore.LeaseStatus
+	Status() lease.LeaseStatus
 }
+
+// LeaseStatus is what ProjectorLease reports (eventstore/lease's). The alias lets a
+// consumer that must not import NATS packages (httpapi) name it.
+type LeaseStatus = lease.LeaseStatus
 
 // ProjectorLease reports the lease that this process's live projector runs under: who
 // holds it, whether this process does, and when it was last renewed as far as this
 // process has seen. false when the projector runs without a lease, or none runs.
-func (db *DB) ProjectorLease() (eventstore.LeaseStatus, bool) {
+func (db *DB) ProjectorLease() (LeaseStatus, bool) {
 	db.mu.Lock()
 	l := db.lease
 	db.mu.Unlock()
 	if l == nil {
-		return eventstore.LeaseStatus{}, false
+		return lease.LeaseStatus{}, false
 	}
 	return l.Status(), true
 }

@@ -16,6 +16,8 @@ import (
 
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/embedded"
+	"github.com/keyledger/keyledger/eventstore/reservation"
 	"github.com/keyledger/keyledger/projections"
 	"github.com/keyledger/keyledger/projections/pgcluster"
 	"github.com/nats-io/nats.go"
@@ -27,10 +29,10 @@ import (
 // open in reverse order.
 type platform struct {
 	log      *slog.Logger
-	embedded *eventstore.Embedded
+	embedded *embedded.Embedded
 	nc       *nats.Conn
 	store    *eventstore.Store
-	names    *eventstore.Reservations
+	names    *reservation.Reservations
 	cluster  *pgcluster.Cluster
 	db       *projections.DB
 	handlers *commands.Handlers
@@ -81,7 +83,7 @@ func (p *platform) openLog(ctx context.Context, c *config) error {
 	if err != nil {
 		return fmt.Errorf("open the event log on %s: %w%s", natsWhere(c), err, jetStreamHint(err))
 	}
-	p.names, err = p.store.Reservations(ctx)
+	p.names, err = reservation.Open(ctx, p.store)
 	if err != nil {
 		return fmt.Errorf("open the name reservations on %s: %w%s", natsWhere(c), err, jetStreamHint(err))
 	}
@@ -122,7 +124,7 @@ func loadMasterKey(c *config, logger *slog.Logger) (eventstore.MasterKey, error)
 		return k, nil
 	case c.Dev:
 		path := filepath.Join(c.DataDir, "master.key")
-		k, created, err := eventstore.GenerateMasterKeyFile(path)
+		k, created, err := generateMasterKeyFile(path)
 		if err != nil {
 			return eventstore.MasterKey{}, fmt.Errorf("development master key %s: %w", path, err)
 		}
@@ -152,7 +154,7 @@ func (p *platform) openNATS(ctx context.Context, c *config) error {
 		p.closers = append(p.closers, func() { _ = nc.Drain() })
 		return nil
 	}
-	emb, err := eventstore.StartEmbedded(ctx, eventstore.EmbeddedOptions{Dir: filepath.Join(c.DataDir, "nats")})
+	emb, err := embedded.StartEmbedded(ctx, embedded.EmbeddedOptions{Dir: filepath.Join(c.DataDir, "nats")})
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/changefeed"
+	"github.com/keyledger/keyledger/eventstore/lease"
+	"github.com/keyledger/keyledger/eventstore/natskv"
 	"github.com/keyledger/keyledger/httpapi"
 	"github.com/keyledger/keyledger/projections"
 	"github.com/keyledger/keyledger/web"
@@ -70,13 +73,13 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	p.store.ObserveAppends(metrics.ObserveAppend)
 
 	// serve owns the change stream's retention: it sets (or updates) the max age.
-	changes, err := p.store.Changes(ctx, eventstore.WithChangesMaxAge(c.ChangesMaxAge))
+	changes, err := changefeed.Open(ctx, p.store, changefeed.WithChangesMaxAge(c.ChangesMaxAge))
 	if err != nil {
 		return err
 	}
 	// One replica projects at a time; the others stand by and take over within the
 	// lease's TTL (plus a poll) when it stops without releasing, at once when it does.
-	lease, err := p.store.Lease(ctx, projections.CheckpointName, leaseHolder(), projectorLeaseTTL)
+	projectorLease, err := lease.Open(ctx, p.store, projections.CheckpointName, leaseHolder(), projectorLeaseTTL)
 	if err != nil {
 		return fmt.Errorf("projector lease: %w", err)
 	}
@@ -85,11 +88,11 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		// no other replica can hold the lease: an entry there is a previous life of this
 		// process (kill -9) that will never renew it. Waiting out its TTL would leave the
 		// read models stale for seconds after every restart.
-		if err := lease.TakeOver(ctx); err != nil {
+		if err := projectorLease.TakeOver(ctx); err != nil {
 			return fmt.Errorf("projector lease: %w", err)
 		}
 	}
-	projector := projections.NewProjector(p.db, p.store, logger).PublishChanges(changes).ObserveBatches(metrics).WithLease(lease, projectorLeaseRenew, projectorLeasePoll)
+	projector := projections.NewProjector(p.db, p.store, logger).PublishChanges(changes).ObserveBatches(metrics).WithLease(projectorLease, projectorLeaseRenew, projectorLeasePoll)
 	projCtx, stopProjector := context.WithCancel(context.WithoutCancel(ctx))
 	var projWG sync.WaitGroup
 	projWG.Go(func() {
@@ -103,15 +106,30 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The API keeps sessions and remembered idempotent refusals in buckets beside the
+	// log, sealed with the platform key, so that every replica sees them.
+	sessions, err := natskv.Open(ctx, p.store, httpapi.SessionsBucket, httpapi.DefaultSessionTTL)
+	if err != nil {
+		return err
+	}
+	idempotency, err := natskv.Open(ctx, p.store, httpapi.IdempotencyBucket, httpapi.IdempotencyTTL)
+	if err != nil {
+		return err
+	}
 	srv, err := httpapi.New(httpapi.Config{
-		Commands:  p.handlers,
-		ReadModel: p.db,
-		Store:     p.store,
-		Logger:    logger,
-		Signup:    c.Signup,
-		Secure:    c.secure(),
-		Assets:    web.Assets(),
-		Metrics:   metrics,
+		Commands:    p.handlers,
+		ReadModel:   p.db,
+		Store:       p.store,
+		Sessions:    sessions,
+		Idempotency: idempotency,
+		Changes:     changes,
+		Keys:        p.store.Keyring(),
+		Unavailable: eventstore.IsUnavailable,
+		Logger:      logger,
+		Signup:      c.Signup,
+		Secure:      c.secure(),
+		Assets:      web.Assets(),
+		Metrics:     metrics,
 
 		TrustedProxies: c.proxies(),
 	})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/embedded"
 	"github.com/nats-io/nats.go"
 )
 
@@ -20,7 +21,7 @@ const TestMasterKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1
 // Env is a running embedded server with one open store.
 type Env struct {
 	// Server is the running server; StopNATS and StartNATS replace it.
-	Server *eventstore.Embedded
+	Server *embedded.Embedded
 	Conn   *nats.Conn
 	Store  *eventstore.Store
 	Dir    string
@@ -32,7 +33,7 @@ type Env struct {
 // the connection's reconnect finds the new server, as a client of a restarted NATS does.
 type currentServer struct {
 	mu  sync.Mutex
-	srv *eventstore.Embedded // nil while stopped
+	srv *embedded.Embedded // nil while stopped
 }
 
 func (c *currentServer) InProcessConn() (net.Conn, error) {
@@ -45,7 +46,7 @@ func (c *currentServer) InProcessConn() (net.Conn, error) {
 	return srv.InProcessConn()
 }
 
-func (c *currentServer) swap(srv *eventstore.Embedded) *eventstore.Embedded {
+func (c *currentServer) swap(srv *embedded.Embedded) *embedded.Embedded {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old := c.srv
@@ -59,7 +60,7 @@ func New(tb testing.TB) *Env {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	dir := tb.TempDir()
-	srv, err := eventstore.StartEmbedded(ctx, eventstore.EmbeddedOptions{Dir: dir})
+	srv, err := embedded.StartEmbedded(ctx, embedded.EmbeddedOptions{Dir: dir})
 	if err != nil {
 		tb.Fatalf("start embedded nats: %v", err)
 	}
@@ -102,7 +103,7 @@ func (e *Env) StartNATS(tb testing.TB) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	srv, err := eventstore.StartEmbedded(ctx, eventstore.EmbeddedOptions{Dir: e.Dir})
+	srv, err := embedded.StartEmbedded(ctx, embedded.EmbeddedOptions{Dir: e.Dir})
 	if err != nil {
 		tb.Fatalf("restart embedded nats: %v", err)
 	}

@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/lease"
 )
 
 // HeldLease is a lease another replica holds, renewed in the background, as tests
 // that check who projects need one.
 type HeldLease struct {
-	lease *eventstore.Lease
+	lease *lease.Lease
 	stop  func()
 }
 
@@ -21,7 +22,7 @@ type HeldLease struct {
 func HoldLease(tb testing.TB, store *eventstore.Store, name, holder string, ttl, renewEvery time.Duration) *HeldLease {
 	tb.Helper()
 	ctx := context.Background()
-	l, err := store.Lease(ctx, name, holder, ttl)
+	l, err := lease.Open(ctx, store, name, holder, ttl)
 	if err != nil {
 		tb.Fatal(err)
 	}

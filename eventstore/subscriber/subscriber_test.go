@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/changefeed"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
 	"github.com/keyledger/keyledger/eventstore/subscriber"
 	"github.com/keyledger/keyledger/httpapi/wire"
@@ -20,14 +20,14 @@ func TestSubscriberResumesAfterDowntime(t *testing.T) {
 	t.Parallel()
 	env := eventstoretest.New(t)
 	ctx := context.Background()
-	changes, err := env.Store.Changes(ctx)
+	changes, err := changefeed.Open(ctx, env.Store)
 	if err != nil {
 		t.Fatal(err)
 	}
 	org := "11111111-1111-1111-1111-111111111111"
 	publish := func(seq uint64) {
 		t.Helper()
-		n := eventstore.ChangeNotice{Type: "secret.updated", OrgID: org, SecretID: "s", Name: "KEY", Env: "production", NewVersion: int(seq), Seq: seq}
+		n := wire.ChangeNotice{Type: "secret.updated", OrgID: org, SecretID: "s", Name: "KEY", Env: "production", NewVersion: int(seq), Seq: seq}
 		if err := changes.Publish(ctx, n); err != nil {
 			t.Fatal(err)
 		}
@@ -84,12 +84,12 @@ func TestSubscriberGetsIDsAndNoName(t *testing.T) {
 	if _, err := env.Store.Keyring().Seal(ctx, org, []byte("x"), nil); err != nil {
 		t.Fatal(err)
 	}
-	changes, err := env.Store.Changes(ctx)
+	changes, err := changefeed.Open(ctx, env.Store)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const marker = "SUBSCRIBER_MARKER_X4"
-	if err := changes.Publish(ctx, eventstore.ChangeNotice{Type: "secret.created", OrgID: org, SecretID: "secret-1", Name: marker, Env: "staging", NewVersion: 1, Seq: 3, Parts: 1}); err != nil {
+	if err := changes.Publish(ctx, wire.ChangeNotice{Type: "secret.created", OrgID: org, SecretID: "secret-1", Name: marker, Env: "staging", NewVersion: 1, Seq: 3, Parts: 1}); err != nil {
 		t.Fatal(err)
 	}
 	rctx, cancel := context.WithTimeout(ctx, 15*time.Second)

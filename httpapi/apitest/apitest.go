@@ -23,7 +23,11 @@ import (
 
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/changefeed"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
+	"github.com/keyledger/keyledger/eventstore/natskv"
+	"github.com/keyledger/keyledger/eventstore/reservation"
 	"github.com/keyledger/keyledger/httpapi"
 	"github.com/keyledger/keyledger/projections"
 	"github.com/keyledger/keyledger/projections/pgtest"
@@ -59,7 +63,7 @@ func New(tb testing.TB, configure ...func(*httpapi.Config)) *Env {
 		tb.Fatalf("apitest: open read models: %v", err)
 	}
 	tb.Cleanup(db.Close)
-	names, err := nats.Store.Reservations(ctx)
+	names, err := reservation.Open(ctx, nats.Store)
 	if err != nil {
 		tb.Fatalf("apitest: reservations: %v", err)
 	}
@@ -68,11 +72,13 @@ func New(tb testing.TB, configure ...func(*httpapi.Config)) *Env {
 
 	cfg := httpapi.Config{
 		Commands: env.Commands, ReadModel: db, Store: nats.Store, Signup: httpapi.SignupOpen,
+		Keys: nats.Store.Keyring(), Unavailable: eventstore.IsUnavailable,
 		WaitTimeout: 10 * time.Second,
 	}
 	for _, f := range configure {
 		f(&cfg)
 	}
+	env.openStores(ctx, tb, &cfg)
 	srv, err := httpapi.New(cfg)
 	if err != nil {
 		tb.Fatalf("apitest: new server: %v", err)
@@ -97,10 +103,37 @@ func New(tb testing.TB, configure ...func(*httpapi.Config)) *Env {
 	return env
 }
 
+// openStores opens the NATS-backed stores the server keeps beside the log, as serve
+// does, for those the configuration left unset; the sessions' bucket lasts as long as
+// a session does (SessionTTL).
+func (e *Env) openStores(ctx context.Context, tb testing.TB, cfg *httpapi.Config) {
+	tb.Helper()
+	var err error
+	if cfg.Sessions == nil {
+		ttl := cfg.SessionTTL
+		if ttl <= 0 {
+			ttl = httpapi.DefaultSessionTTL
+		}
+		if cfg.Sessions, err = natskv.Open(ctx, e.NATS.Store, httpapi.SessionsBucket, ttl); err != nil {
+			tb.Fatalf("apitest: sessions: %v", err)
+		}
+	}
+	if cfg.Idempotency == nil {
+		if cfg.Idempotency, err = natskv.Open(ctx, e.NATS.Store, httpapi.IdempotencyBucket, httpapi.IdempotencyTTL); err != nil {
+			tb.Fatalf("apitest: idempotency: %v", err)
+		}
+	}
+	if cfg.Changes == nil {
+		if cfg.Changes, err = changefeed.Open(ctx, e.NATS.Store); err != nil {
+			tb.Fatalf("apitest: changes: %v", err)
+		}
+	}
+}
+
 func (e *Env) runProjector(tb testing.TB) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	changes, err := e.NATS.Store.Changes(ctx)
+	changes, err := changefeed.Open(ctx, e.NATS.Store)
 	if err != nil {
 		tb.Fatalf("apitest: changes: %v", err)
 	}

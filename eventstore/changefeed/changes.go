@@ -1,4 +1,4 @@
-package eventstore
+package changefeed
 
 import (
 	"cmp"
@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/httpapi/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -29,43 +31,22 @@ const headerEventSeq = "Kl-Seq"
 // resume without a gap, and outlasts the 24 hours webhook deliveries are retried for.
 const DefaultChangesMaxAge = 7 * 24 * time.Hour
 
-// ChangeNotice tells that a secret changed. It never holds a value or a mask.
-//
-// The stream stores the secret's name sealed with the organization's data key
-// (NameSealed), never in clear: a subscriber on NATS gets ids only, and Follow (the
-// API's reader, which holds the keyring) opens the name into Name.
-type ChangeNotice struct {
-	Type     string `json:"type"`
-	OrgID    string `json:"org_id"`
-	SecretID string `json:"secret_id"`
-	// Name is the secret's name in clear. Publish never stores it; Follow fills it in.
-	// It is empty on a notice read straight from NATS, and when the name could not be
-	// opened (the organization's keys were shredded).
-	Name string `json:"name"`
-	// NameSealed is the name as the stream stores it, bound to the notice's org,
-	// secret and event sequence. Only the holder of the master key opens it.
-	NameSealed string    `json:"name_sealed,omitempty"`
-	Env        string    `json:"env"`
-	OldVersion int       `json:"old_version"`
-	NewVersion int       `json:"new_version"`
-	ActorID    string    `json:"actor_id"`
-	At         time.Time `json:"at"`
-	Seq        uint64    `json:"seq"`
-	// Part and Parts number the notices one event produced (one per environment it
-	// touched), so that a consumer resuming by event sequence knows when it has them all.
-	Part  int `json:"part"`
-	Parts int `json:"parts"`
-}
+// The notices are httpapi/wire's: Publish takes a wire.ChangeNotice with the secret's
+// name in clear and stores it as a wire.SealedChangeNotice, whose Name is empty and
+// whose NameSealed holds the name sealed with the organization's data key, never in
+// clear (a subscriber on NATS gets ids only); Follow (the API's reader, which holds the
+// keyring) opens the name again into wire.ChangeNotice.Name. Name is empty when it
+// could not be opened (the organization's keys were shredded).
 
 // nameAAD binds a sealed name to the notice it belongs to, so that it cannot be
 // copied into a notice of another organization, secret or event.
-func (n ChangeNotice) nameAAD() []byte {
+func nameAAD(n wire.ChangeNotice) []byte {
 	return []byte("keyledger/change-name/" + n.OrgID + "/" + n.SecretID + "/" + strconv.FormatUint(n.Seq, 10))
 }
 
-// Subject is the notice's subject; changes that touch no value (a description) go on
+// Subject is a notice's subject; changes that touch no value (a description) go on
 // the "meta" environment token.
-func (n ChangeNotice) Subject() string {
+func Subject(n wire.ChangeNotice) string {
 	env := n.Env
 	if env == "" {
 		env = "meta"
@@ -77,7 +58,7 @@ func (n ChangeNotice) Subject() string {
 type Changes struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
-	keys   *Keyring
+	keys   *eventstore.Keyring
 }
 
 // ChangesOption adjusts how Changes opens the change stream.
@@ -94,11 +75,11 @@ func WithChangesMaxAge(d time.Duration) ChangesOption {
 	return func(o *changesOptions) { o.maxAge = d }
 }
 
-// Changes opens (or creates) the change-notice stream. Without WithChangesMaxAge an
-// existing stream keeps its retention limit, so that a second opener (the HTTP server
-// beside the projector) does not undo what serve configured; a new stream, or an old
+// Open opens (or creates) the change-notice stream beside s's log. Without
+// WithChangesMaxAge an existing stream keeps its retention limit, so that a second
+// opener (a tool, a test) does not undo what serve configured; a new stream, or an old
 // one that kept notices forever, gets DefaultChangesMaxAge.
-func (s *Store) Changes(ctx context.Context, opts ...ChangesOption) (*Changes, error) {
+func Open(ctx context.Context, s *eventstore.Store, opts ...ChangesOption) (*Changes, error) {
 	var o changesOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -108,13 +89,13 @@ func (s *Store) Changes(ctx context.Context, opts ...ChangesOption) (*Changes, e
 	}
 	maxAge := o.maxAge
 	if maxAge == 0 {
-		current, err := s.changesMaxAge(ctx)
+		current, err := changesMaxAge(ctx, s.JetStream())
 		if err != nil {
 			return nil, err
 		}
 		maxAge = cmp.Or(current, DefaultChangesMaxAge)
 	}
-	st, err := createStream(ctx, s.js, jetstream.StreamConfig{
+	st, err := eventstore.CreateStream(ctx, s.JetStream(), jetstream.StreamConfig{
 		Name:        ChangesStream,
 		Description: "Keyledger change notices (no values, names sealed), after projection",
 		Subjects:    []string{ChangesSubjectPrefix + ".>"},
@@ -122,21 +103,21 @@ func (s *Store) Changes(ctx context.Context, opts ...ChangesOption) (*Changes, e
 		Retention:   jetstream.LimitsPolicy,
 		MaxAge:      maxAge,
 		// JetStream refuses a duplicate window longer than the max age.
-		Duplicates:  min(DuplicateWindow, maxAge),
-		Replicas:    s.reps,
+		Duplicates:  min(eventstore.DuplicateWindow, maxAge),
+		Replicas:    s.Replicas(),
 		AllowDirect: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", ChangesStream, err)
 	}
-	return &Changes{js: s.js, stream: st, keys: s.keys}, nil
+	return &Changes{js: s.JetStream(), stream: st, keys: s.Keyring()}, nil
 }
 
 // changesMaxAge is the existing change stream's max age, 0 when there is no stream
 // (or it keeps notices forever). It retries like the setup step it belongs to.
-func (s *Store) changesMaxAge(ctx context.Context) (time.Duration, error) {
-	return retrySetup(ctx, s.nc, func(ctx context.Context) (time.Duration, error) {
-		st, err := s.js.Stream(ctx, ChangesStream)
+func changesMaxAge(ctx context.Context, js jetstream.JetStream) (time.Duration, error) {
+	return eventstore.RetrySetup(ctx, js.Conn(), func(ctx context.Context) (time.Duration, error) {
+		st, err := js.Stream(ctx, ChangesStream)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			return 0, nil
 		}
@@ -150,17 +131,18 @@ func (s *Store) changesMaxAge(ctx context.Context) (time.Duration, error) {
 // Publish stores a notice once: a re-publish of the same event's notice (after a
 // projector restart) is de-duplicated by its message id. The name is sealed before it
 // is stored; the stored notice carries no name in clear.
-func (c *Changes) Publish(ctx context.Context, n ChangeNotice) error {
+func (c *Changes) Publish(ctx context.Context, n wire.ChangeNotice) error {
 	sealed, err := c.sealName(ctx, n)
 	if err != nil {
 		return err
 	}
-	n.Name, n.NameSealed = "", sealed
-	data, err := json.Marshal(n)
+	stored := wire.SealedChangeNotice{ChangeNotice: n, NameSealed: sealed}
+	stored.Name = ""
+	data, err := json.Marshal(stored)
 	if err != nil {
 		return fmt.Errorf("encode change: %w", err)
 	}
-	msg := &nats.Msg{Subject: n.Subject(), Data: data, Header: nats.Header{}}
+	msg := &nats.Msg{Subject: Subject(n), Data: data, Header: nats.Header{}}
 	msg.Header.Set(headerEventSeq, strconv.FormatUint(n.Seq, 10))
 	id := strconv.FormatUint(n.Seq, 10) + "." + n.Env
 	if _, err := c.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(ChangesStream)); err != nil {
@@ -173,32 +155,32 @@ func (c *Changes) Publish(ctx context.Context, n ChangeNotice) error {
 // organization without one (crypto-shredded while its last events were projected)
 // gets no name rather than a fresh key: a new key would bring a name back to life
 // after the erasure, and one erased org must not stop the projector for everyone.
-func (c *Changes) sealName(ctx context.Context, n ChangeNotice) (string, error) {
+func (c *Changes) sealName(ctx context.Context, n wire.ChangeNotice) (string, error) {
 	if n.Name == "" {
 		return "", nil
 	}
-	if _, err := c.keys.dek(ctx, n.OrgID, currentVersion, false); errors.Is(err, ErrNoKey) {
-		return "", nil
-	} else if err != nil {
+	if ok, err := c.keys.HasKey(ctx, n.OrgID); err != nil {
 		return "", fmt.Errorf("seal change name: %w", err)
+	} else if !ok {
+		return "", nil
 	}
-	sealed, err := c.keys.Seal(ctx, n.OrgID, []byte(n.Name), n.nameAAD())
+	sealed, err := c.keys.Seal(ctx, n.OrgID, []byte(n.Name), nameAAD(n))
 	if err != nil {
 		return "", fmt.Errorf("seal change name: %w", err)
 	}
 	return sealed, nil
 }
 
-// openName returns n with its name opened and the sealed form dropped. A name that
-// does not open (its organization's keys were shredded) is left empty: the notice's
-// ids still tell what changed.
-func (c *Changes) openName(ctx context.Context, n ChangeNotice) ChangeNotice {
-	sealed := n.NameSealed
-	n.Name, n.NameSealed = "", ""
-	if sealed == "" {
+// openName returns the stored notice with its name opened and the sealed form dropped.
+// A name that does not open (its organization's keys were shredded) is left empty: the
+// notice's ids still tell what changed.
+func (c *Changes) openName(ctx context.Context, stored wire.SealedChangeNotice) wire.ChangeNotice {
+	n := stored.ChangeNotice
+	n.Name = ""
+	if stored.NameSealed == "" {
 		return n
 	}
-	if name, err := c.keys.Open(ctx, n.OrgID, sealed, n.nameAAD()); err == nil {
+	if name, err := c.keys.Open(ctx, n.OrgID, stored.NameSealed, nameAAD(n)); err == nil {
 		n.Name = string(name)
 	}
 	return n
@@ -241,7 +223,7 @@ func (c *Changes) startAfter(ctx context.Context, eventSeq uint64) (uint64, erro
 // Follow delivers an organization's notices for events after afterEventSeq (0: all),
 // in order, then new ones as they come, until ctx ends, with their names opened. A
 // position older than the stream keeps (its max age) starts at the oldest notice kept.
-func (c *Changes) Follow(ctx context.Context, orgID string, afterEventSeq uint64) (<-chan ChangeNotice, error) {
+func (c *Changes) Follow(ctx context.Context, orgID string, afterEventSeq uint64) (<-chan wire.ChangeNotice, error) {
 	start, err := c.startAfter(ctx, afterEventSeq)
 	if err != nil {
 		return nil, err
@@ -251,10 +233,10 @@ func (c *Changes) Follow(ctx context.Context, orgID string, afterEventSeq uint64
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    max(start, 1),
 	}
-	out, err := followOrdered(ctx, c.js, ChangesStream, cfg, 64, func(msg jetstream.Msg) (ChangeNotice, bool) {
-		var n ChangeNotice
+	out, err := eventstore.FollowOrdered(ctx, c.js, ChangesStream, cfg, 64, func(msg jetstream.Msg) (wire.ChangeNotice, bool) {
+		var n wire.SealedChangeNotice
 		if json.Unmarshal(msg.Data(), &n) != nil || n.Seq <= afterEventSeq {
-			return n, false
+			return wire.ChangeNotice{}, false
 		}
 		return c.openName(ctx, n), true
 	})

@@ -1,4 +1,4 @@
-package eventstore_test
+package lease_test
 
 import (
 	"context"
@@ -6,19 +6,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyledger/keyledger/eventstore"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
+	"github.com/keyledger/keyledger/eventstore/lease"
 )
 
 func TestLeaseHasOneHolder(t *testing.T) {
 	t.Parallel()
 	s := eventstoretest.New(t).Store
 	ctx := context.Background()
-	a, err := s.Lease(ctx, "job", "a", time.Minute)
+	a, err := lease.Open(ctx, s, "job", "a", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := s.Lease(ctx, "job", "b", time.Minute)
+	b, err := lease.Open(ctx, s, "job", "b", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestLeaseHasOneHolder(t *testing.T) {
 	if ok, err := b.TryAcquire(ctx); !ok || err != nil {
 		t.Fatalf("b after release: %v %v", ok, err)
 	}
-	if err := a.Renew(ctx); !errors.Is(err, eventstore.ErrLeaseLost) {
+	if err := a.Renew(ctx); !errors.Is(err, lease.ErrLeaseLost) {
 		t.Fatalf("a renewing b's lease: %v", err)
 	}
 }
@@ -52,14 +52,14 @@ func TestLeaseTakeOverReplacesAStaleHolder(t *testing.T) {
 	t.Parallel()
 	s := eventstoretest.New(t).Store
 	ctx := context.Background()
-	old, err := s.Lease(ctx, "job", "previous-life", time.Minute)
+	old, err := lease.Open(ctx, s, "job", "previous-life", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := old.TryAcquire(ctx); !ok || err != nil {
 		t.Fatalf("old: %v %v", ok, err)
 	}
-	restarted, err := s.Lease(ctx, "job", "restarted", time.Minute)
+	restarted, err := lease.Open(ctx, s, "job", "restarted", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestLeaseTakeOverReplacesAStaleHolder(t *testing.T) {
 	if ok, err := restarted.TryAcquire(ctx); !ok || err != nil {
 		t.Fatalf("after TakeOver: %v %v, want held", ok, err)
 	}
-	if err := old.Renew(ctx); !errors.Is(err, eventstore.ErrLeaseLost) {
+	if err := old.Renew(ctx); !errors.Is(err, lease.ErrLeaseLost) {
 		t.Fatalf("old holder renewing after the take-over: %v, want ErrLeaseLost", err)
 	}
 	if ok, err := old.TryAcquire(ctx); ok || err != nil {
@@ -91,9 +91,9 @@ func TestLeaseRevisionsGrowAcrossHolders(t *testing.T) {
 	s := eventstoretest.New(t).Store
 	ctx := context.Background()
 	const ttl = time.Second
-	open := func(holder string) *eventstore.Lease {
+	open := func(holder string) *lease.Lease {
 		t.Helper()
-		l, err := s.Lease(ctx, "job", holder, ttl)
+		l, err := lease.Open(ctx, s, "job", holder, ttl)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,11 +156,11 @@ func TestLeaseStatus(t *testing.T) {
 	s := eventstoretest.New(t).Store
 	ctx := context.Background()
 	const ttl = time.Second
-	a, err := s.Lease(ctx, "job", "a", ttl)
+	a, err := lease.Open(ctx, s, "job", "a", ttl)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := s.Lease(ctx, "job", "b", ttl)
+	b, err := lease.Open(ctx, s, "job", "b", ttl)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package eventstore_test
+package changefeed_test
 
 import (
 	"context"
@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/changefeed"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
+	"github.com/keyledger/keyledger/httpapi/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -18,7 +20,7 @@ const changesOrg = "33333333-3333-3333-3333-333333333333"
 
 func changesMaxAge(tb testing.TB, js jetstream.JetStream) time.Duration {
 	tb.Helper()
-	st, err := js.Stream(context.Background(), eventstore.ChangesStream)
+	st, err := js.Stream(context.Background(), changefeed.ChangesStream)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -34,38 +36,38 @@ func TestChangeStreamHasARetentionLimit(t *testing.T) {
 	ctx := context.Background()
 	js := env.Store.JetStream()
 	// A stream as older versions made it: no max age.
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: eventstore.ChangesStream, Subjects: []string{eventstore.ChangesSubjectPrefix + ".>"}, Storage: jetstream.FileStorage}); err != nil {
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: changefeed.ChangesStream, Subjects: []string{changefeed.ChangesSubjectPrefix + ".>"}, Storage: jetstream.FileStorage}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.Store.Changes(ctx); err != nil {
+	if _, err := changefeed.Open(ctx, env.Store); err != nil {
 		t.Fatal(err)
 	}
-	if got := changesMaxAge(t, js); got != eventstore.DefaultChangesMaxAge {
-		t.Fatalf("an unlimited stream was opened with max age %s, want %s", got, eventstore.DefaultChangesMaxAge)
+	if got := changesMaxAge(t, js); got != changefeed.DefaultChangesMaxAge {
+		t.Fatalf("an unlimited stream was opened with max age %s, want %s", got, changefeed.DefaultChangesMaxAge)
 	}
-	if _, err := env.Store.Changes(ctx, eventstore.WithChangesMaxAge(36*time.Hour)); err != nil {
+	if _, err := changefeed.Open(ctx, env.Store, changefeed.WithChangesMaxAge(36*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if got := changesMaxAge(t, js); got != 36*time.Hour {
 		t.Fatalf("max age %s after configuring 36h", got)
 	}
 	// Another opener (the HTTP server) does not undo the configured limit.
-	if _, err := env.Store.Changes(ctx); err != nil {
+	if _, err := changefeed.Open(ctx, env.Store); err != nil {
 		t.Fatal(err)
 	}
 	if got := changesMaxAge(t, js); got != 36*time.Hour {
 		t.Fatalf("max age %s after a second opener, want the configured 36h", got)
 	}
-	if _, err := env.Store.Changes(ctx, eventstore.WithChangesMaxAge(-time.Hour)); err == nil {
+	if _, err := changefeed.Open(ctx, env.Store, changefeed.WithChangesMaxAge(-time.Hour)); err == nil {
 		t.Fatal("a negative max age was accepted")
 	}
 
 	fresh := eventstoretest.New(t)
-	if _, err := fresh.Store.Changes(ctx); err != nil {
+	if _, err := changefeed.Open(ctx, fresh.Store); err != nil {
 		t.Fatal(err)
 	}
-	if got := changesMaxAge(t, fresh.Store.JetStream()); got != eventstore.DefaultChangesMaxAge {
-		t.Fatalf("a new stream has max age %s, want %s", got, eventstore.DefaultChangesMaxAge)
+	if got := changesMaxAge(t, fresh.Store.JetStream()); got != changefeed.DefaultChangesMaxAge {
+		t.Fatalf("a new stream has max age %s, want %s", got, changefeed.DefaultChangesMaxAge)
 	}
 }
 
@@ -79,16 +81,16 @@ func TestChangeNoticeNameIsSealedAtRest(t *testing.T) {
 	if _, err := env.Store.Keyring().Seal(ctx, changesOrg, []byte("x"), nil); err != nil {
 		t.Fatal(err)
 	}
-	changes, err := env.Store.Changes(ctx)
+	changes, err := changefeed.Open(ctx, env.Store)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const marker = "MARKER_NAME_7Q2"
-	n := eventstore.ChangeNotice{Type: "secret.created", OrgID: changesOrg, SecretID: "s1", Name: marker, Env: "production", NewVersion: 1, Seq: 5, Parts: 1}
+	n := wire.ChangeNotice{Type: "secret.created", OrgID: changesOrg, SecretID: "s1", Name: marker, Env: "production", NewVersion: 1, Seq: 5, Parts: 1}
 	if err := changes.Publish(ctx, n); err != nil {
 		t.Fatal(err)
 	}
-	st, err := env.Store.JetStream().Stream(ctx, eventstore.ChangesStream)
+	st, err := env.Store.JetStream().Stream(ctx, changefeed.ChangesStream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +101,7 @@ func TestChangeNoticeNameIsSealedAtRest(t *testing.T) {
 	if strings.Contains(strings.ToUpper(string(raw.Data)+" "+raw.Subject), marker) {
 		t.Fatalf("the stored notice holds the name in clear: %s", raw.Data)
 	}
-	var stored eventstore.ChangeNotice
+	var stored wire.SealedChangeNotice
 	if err := json.Unmarshal(raw.Data, &stored); err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +116,7 @@ func TestChangeNoticeNameIsSealedAtRest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg := &nats.Msg{Subject: moved.Subject(), Data: data, Header: nats.Header{"Kl-Seq": []string{"6"}}}
+	msg := &nats.Msg{Subject: changefeed.Subject(moved.ChangeNotice), Data: data, Header: nats.Header{"Kl-Seq": []string{"6"}}}
 	if _, err := env.Store.JetStream().PublishMsg(ctx, msg); err != nil {
 		t.Fatal(err)
 	}
@@ -125,8 +127,9 @@ func TestChangeNoticeNameIsSealedAtRest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := []eventstore.ChangeNotice{<-feed, <-feed}
-	if got[0].Name != marker || got[0].NameSealed != "" || got[0].Seq != 5 {
+	// Follow delivers wire.ChangeNotice, which has no field for the sealed form.
+	got := []wire.ChangeNotice{<-feed, <-feed}
+	if got[0].Name != marker || got[0].Seq != 5 {
 		t.Fatalf("followed notice %+v, want the name opened", got[0])
 	}
 	if got[1].Seq != 6 || got[1].Name != "" {
@@ -140,11 +143,11 @@ func TestChangeNoticeOfShreddedOrgCreatesNoKey(t *testing.T) {
 	t.Parallel()
 	env := eventstoretest.New(t)
 	ctx := context.Background()
-	changes, err := env.Store.Changes(ctx)
+	changes, err := changefeed.Open(ctx, env.Store)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := eventstore.ChangeNotice{Type: "secret.deleted", OrgID: changesOrg, SecretID: "s1", Name: "GONE", Env: "production", Seq: 9, Parts: 1}
+	n := wire.ChangeNotice{Type: "secret.deleted", OrgID: changesOrg, SecretID: "s1", Name: "GONE", Env: "production", Seq: 9, Parts: 1}
 	if err := changes.Publish(ctx, n); err != nil {
 		t.Fatal(err)
 	}
@@ -159,20 +162,20 @@ func TestFollowFromBeforeRetentionStartsAtOldestKept(t *testing.T) {
 	t.Parallel()
 	env := eventstoretest.New(t)
 	ctx := context.Background()
-	changes, err := env.Store.Changes(ctx, eventstore.WithChangesMaxAge(time.Second))
+	changes, err := changefeed.Open(ctx, env.Store, changefeed.WithChangesMaxAge(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	publish := func(seq uint64) {
 		t.Helper()
-		n := eventstore.ChangeNotice{Type: "secret.updated", OrgID: changesOrg, SecretID: "s1", Env: "production", Seq: seq, Parts: 1}
+		n := wire.ChangeNotice{Type: "secret.updated", OrgID: changesOrg, SecretID: "s1", Env: "production", Seq: seq, Parts: 1}
 		if err := changes.Publish(ctx, n); err != nil {
 			t.Fatal(err)
 		}
 	}
 	publish(1)
 	publish(2)
-	st, err := env.Store.JetStream().Stream(ctx, eventstore.ChangesStream)
+	st, err := env.Store.JetStream().Stream(ctx, changefeed.ChangesStream)
 	if err != nil {
 		t.Fatal(err)
 	}

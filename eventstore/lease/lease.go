@@ -1,4 +1,4 @@
-package eventstore
+package lease
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/keyledger/keyledger/eventstore"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -57,10 +58,11 @@ type LeaseStatus struct {
 	RenewedAt time.Time
 }
 
-// Lease opens the lease name for holder; entries expire ttl after their last renewal.
-func (s *Store) Lease(ctx context.Context, name, holder string, ttl time.Duration) (*Lease, error) {
-	kv, err := createBucket(ctx, s.js, jetstream.KeyValueConfig{
-		Bucket: LeasesBucket, History: 1, TTL: ttl, Storage: jetstream.FileStorage, Replicas: s.reps,
+// Open opens the lease name for holder, in the leases bucket beside s's log; entries
+// expire ttl after their last renewal.
+func Open(ctx context.Context, s *eventstore.Store, name, holder string, ttl time.Duration) (*Lease, error) {
+	kv, err := eventstore.CreateBucket(ctx, s.JetStream(), jetstream.KeyValueConfig{
+		Bucket: LeasesBucket, History: 1, TTL: ttl, Storage: jetstream.FileStorage, Replicas: s.Replicas(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("leases bucket: %w", err)

@@ -1,4 +1,4 @@
-package eventstore
+package reservation
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/keyledger/keyledger/eventstore"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -32,10 +33,10 @@ type Reservations struct {
 	kv jetstream.KeyValue
 }
 
-// Reservations opens (or creates) the reservations bucket.
-func (s *Store) Reservations(ctx context.Context) (*Reservations, error) {
-	kv, err := createBucket(ctx, s.js, jetstream.KeyValueConfig{
-		Bucket: ReservationsBucket, History: 1, Storage: jetstream.FileStorage, Replicas: s.reps,
+// Open opens (or creates) the reservations bucket beside s's log.
+func Open(ctx context.Context, s *eventstore.Store) (*Reservations, error) {
+	kv, err := eventstore.CreateBucket(ctx, s.JetStream(), jetstream.KeyValueConfig{
+		Bucket: ReservationsBucket, History: 1, Storage: jetstream.FileStorage, Replicas: s.Replicas(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reservations bucket: %w", err)

@@ -1,4 +1,4 @@
-package eventstore
+package natskv
 
 import (
 	"context"
@@ -7,11 +7,14 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/storeerr"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// ErrNotFound means a bucket has no such key.
-var ErrNotFound = errors.New("eventstore: key not found")
+// ErrNotFound means a bucket has no such key. It is storeerr's, so that consumers
+// without NATS match it too.
+var ErrNotFound = storeerr.ErrNotFound
 
 // ErrExists means a bucket key was created by someone else first.
 var ErrExists = errors.New("eventstore: key exists")
@@ -21,19 +24,20 @@ var ErrExists = errors.New("eventstore: key exists")
 // so nothing readable lands in NATS.
 type Bucket struct {
 	kv   jetstream.KeyValue
-	keys *Keyring
+	keys *eventstore.Keyring
 	name string
 }
 
-// Bucket opens (or creates) a KV bucket whose entries expire after ttl (0: never).
-func (s *Store) Bucket(ctx context.Context, name string, ttl time.Duration) (*Bucket, error) {
-	kv, err := createBucket(ctx, s.js, jetstream.KeyValueConfig{
-		Bucket: name, History: 1, TTL: ttl, Storage: jetstream.FileStorage, Replicas: s.reps,
+// Open opens (or creates) a KV bucket beside s's log whose entries expire after ttl
+// (0: never), sealed with s's keyring.
+func Open(ctx context.Context, s *eventstore.Store, name string, ttl time.Duration) (*Bucket, error) {
+	kv, err := eventstore.CreateBucket(ctx, s.JetStream(), jetstream.KeyValueConfig{
+		Bucket: name, History: 1, TTL: ttl, Storage: jetstream.FileStorage, Replicas: s.Replicas(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", name, err)
 	}
-	return &Bucket{kv: kv, keys: s.keys, name: name}, nil
+	return &Bucket{kv: kv, keys: s.Keyring(), name: name}, nil
 }
 
 func (b *Bucket) aad(key string) []byte { return []byte("keyledger/kv/" + b.name + "/" + key) }

@@ -1,0 +1,54 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The functions below are the log's set-up and reading steps, exported for the
+// packages that keep their own streams and buckets beside the log on the same
+// JetStream (eventstore/natskv, eventstore/reservation, eventstore/lease,
+// eventstore/changefeed): they create them the way the log's own are created, with
+// the same retries while a cluster forms.
+
+// CreateStream creates or updates a stream, retrying while a cluster that has just
+// started has no JetStream meta leader yet (see createStream).
+func CreateStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	return createStream(ctx, js, cfg)
+}
+
+// CreateBucket creates or updates a KV bucket like CreateStream.
+func CreateBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	return createBucket(ctx, js, cfg)
+}
+
+// RetrySetup runs one idempotent set-up step until it succeeds or gets a definitive
+// answer (see retrySetup).
+func RetrySetup[T any](ctx context.Context, nc *nats.Conn, step func(context.Context) (T, error)) (T, error) {
+	return retrySetup(ctx, nc, step)
+}
+
+// FollowOrdered runs an ordered consumer on stream and sends what convert makes of
+// each message (those it declines are skipped) until ctx ends or the consumer fails;
+// the channel is closed then.
+func FollowOrdered[T any](ctx context.Context, js jetstream.JetStream, stream string, cfg jetstream.OrderedConsumerConfig, buffer int, convert func(jetstream.Msg) (T, bool)) (<-chan T, error) {
+	return followOrdered(ctx, js, stream, cfg, buffer, convert)
+}
+
+// HasKey reports whether scope has a current data key, without creating one: a caller
+// that must not bring an erased (crypto-shredded) organization's key back to life
+// checks it before sealing.
+func (k *Keyring) HasKey(ctx context.Context, scope string) (bool, error) {
+	_, err := k.dek(ctx, scope, currentVersion, false)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrNoKey):
+		return false, nil
+	}
+	return false, fmt.Errorf("data key of %s: %w", scope, err)
+}
