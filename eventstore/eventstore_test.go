@@ -10,7 +10,6 @@ import (
 
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
-	"github.com/keyledger/keyledger/eventstore/embedded"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
 )
 
@@ -159,15 +158,6 @@ func TestSealedValueIsBoundToWhereItBelongs(t *testing.T) {
 	}
 	if _, err := k.OpenValue(ctx, ref, sealed); !errors.Is(err, eventstore.ErrNoKey) {
 		t.Fatalf("after shredding: %v, want ErrNoKey", err)
-	}
-}
-
-func TestEmbeddedServerLocksItsDirectory(t *testing.T) {
-	t.Parallel()
-	env := eventstoretest.New(t)
-	_, err := embedded.StartEmbedded(context.Background(), embedded.EmbeddedOptions{Dir: env.Dir})
-	if !errors.Is(err, embedded.ErrDirLocked) {
-		t.Fatalf("second server on the same dir: %v, want ErrDirLocked", err)
 	}
 }
 
