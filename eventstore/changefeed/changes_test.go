@@ -1,6 +1,7 @@
 package changefeed_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -72,7 +73,9 @@ func TestChangeStreamHasARetentionLimit(t *testing.T) {
 }
 
 // The stream stores a notice's name sealed, never in clear; Follow opens it, and a
-// sealed name copied into another notice does not open there.
+// sealed name copied into another notice does not open there. What it stores is
+// wire.SealedChangeNotice, the type eventstore/subscriber decodes: it decodes strictly
+// (no field the wire type lacks) and every field survives.
 func TestChangeNoticeNameIsSealedAtRest(t *testing.T) {
 	t.Parallel()
 	env := eventstoretest.New(t)
@@ -86,7 +89,8 @@ func TestChangeNoticeNameIsSealedAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	const marker = "MARKER_NAME_7Q2"
-	n := wire.ChangeNotice{Type: "secret.created", OrgID: changesOrg, SecretID: "s1", Name: marker, Env: "production", NewVersion: 1, Seq: 5, Parts: 1}
+	n := wire.ChangeNotice{Type: "secret.created", OrgID: changesOrg, SecretID: "s1", Name: marker, Env: "production",
+		OldVersion: 1, NewVersion: 2, ActorID: "u1", At: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Seq: 5, Part: 0, Parts: 1}
 	if err := changes.Publish(ctx, n); err != nil {
 		t.Fatal(err)
 	}
@@ -101,9 +105,16 @@ func TestChangeNoticeNameIsSealedAtRest(t *testing.T) {
 	if strings.Contains(strings.ToUpper(string(raw.Data)+" "+raw.Subject), marker) {
 		t.Fatalf("the stored notice holds the name in clear: %s", raw.Data)
 	}
+	dec := json.NewDecoder(bytes.NewReader(raw.Data))
+	dec.DisallowUnknownFields()
 	var stored wire.SealedChangeNotice
-	if err := json.Unmarshal(raw.Data, &stored); err != nil {
-		t.Fatal(err)
+	if err := dec.Decode(&stored); err != nil {
+		t.Fatalf("the stored notice %s does not decode as wire.SealedChangeNotice: %v", raw.Data, err)
+	}
+	want := n
+	want.Name = ""
+	if stored.ChangeNotice != want {
+		t.Fatalf("stored %+v, want every field but the name as published: %+v", stored.ChangeNotice, want)
 	}
 	if stored.Name != "" || !strings.HasPrefix(stored.NameSealed, "kl1.") || stored.SecretID != "s1" || stored.Seq != 5 {
 		t.Fatalf("stored notice %+v", stored)
