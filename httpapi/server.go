@@ -71,7 +71,8 @@ type Config struct {
 	ReadModel ReadModel
 	// Store is the event log (*eventstore.Store): the views a command is answered
 	// from, as_of and audit verification, and how far the log goes (readiness).
-	Store EventLog
+	Store  EventLog
+	Logger *slog.Logger
 	// Sessions and Idempotency are the buckets beside the log (SessionsBucket and
 	// IdempotencyBucket, *natskv.Bucket), opened by the caller: Sessions' entries
 	// expire no sooner than SessionTTL, Idempotency's after IdempotencyTTL.
@@ -85,7 +86,6 @@ type Config struct {
 	// answer in time (eventstore.IsUnavailable): such requests are answered 503 with
 	// Retry-After instead of 500.
 	Unavailable func(error) bool
-	Logger      *slog.Logger
 	// Signup is "open" or "closed"; empty means closed.
 	Signup string
 	// Secure means clients reach the server over TLS: cookies get Secure, responses

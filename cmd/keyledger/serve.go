@@ -117,19 +117,20 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		return err
 	}
 	srv, err := httpapi.New(httpapi.Config{
-		Commands:    p.handlers,
-		ReadModel:   p.db,
-		Store:       p.store,
+		Commands:  p.handlers,
+		ReadModel: p.db,
+		Store:     p.store,
+		Logger:    logger,
+		Signup:    c.Signup,
+		Secure:    c.secure(),
+		Assets:    web.Assets(),
+		Metrics:   metrics,
+
 		Sessions:    sessions,
 		Idempotency: idempotency,
 		Changes:     changes,
 		Keys:        p.store.Keyring(),
 		Unavailable: eventstore.IsUnavailable,
-		Logger:      logger,
-		Signup:      c.Signup,
-		Secure:      c.secure(),
-		Assets:      web.Assets(),
-		Metrics:     metrics,
 
 		TrustedProxies: c.proxies(),
 	})
