@@ -177,7 +177,7 @@ func (c *Changes) sealName(ctx context.Context, n ChangeNotice) (string, error) 
 	if n.Name == "" {
 		return "", nil
 	}
-	if _, err := c.keys.dek(ctx, n.OrgID, currentVersion, false); errors.Is(err, ErrNoKey) {
+	if _, err := c.keys.keys(ctx, n.OrgID, false); errors.Is(err, ErrNoKey) {
 		return "", nil
 	} else if err != nil {
 		return "", fmt.Errorf("seal change name: %w", err)

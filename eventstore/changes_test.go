@@ -103,7 +103,7 @@ func TestChangeNoticeNameIsSealedAtRest(t *testing.T) {
 	if err := json.Unmarshal(raw.Data, &stored); err != nil {
 		t.Fatal(err)
 	}
-	if stored.Name != "" || !strings.HasPrefix(stored.NameSealed, "kl1.") || stored.SecretID != "s1" || stored.Seq != 5 {
+	if stored.Name != "" || !strings.HasPrefix(stored.NameSealed, "kl2.") || stored.SecretID != "s1" || stored.Seq != 5 {
 		t.Fatalf("stored notice %+v", stored)
 	}
 
