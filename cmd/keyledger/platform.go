@@ -77,7 +77,7 @@ func (p *platform) openLog(ctx context.Context, c *config) error {
 	if err := p.openNATS(ctx, c); err != nil {
 		return err
 	}
-	p.store, err = eventstore.Open(ctx, p.nc, master, eventstore.Options{Replicas: c.Replicas})
+	p.store, err = eventstore.Open(ctx, p.nc, master, eventstore.Options{Replicas: c.Replicas, DataKeyMaxEncryptions: c.DataKeyMaxEncryptions, Logger: p.log})
 	if err != nil {
 		return fmt.Errorf("open the event log on %s: %w%s", natsWhere(c), err, jetStreamHint(err))
 	}

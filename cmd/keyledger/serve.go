@@ -98,6 +98,16 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		}
 	})
 	defer func() { stopProjector(); projWG.Wait() }()
+	// The keyring hears other replicas' data-key rotations and shreds, and flushes its
+	// encryption counters; it stops (with a last flush) before NATS is drained.
+	keysCtx, stopKeys := context.WithCancel(context.WithoutCancel(ctx))
+	var keysWG sync.WaitGroup
+	keysWG.Go(func() {
+		if err := p.store.Keyring().Run(keysCtx); err != nil && keysCtx.Err() == nil {
+			logger.Error("keyring watch stopped", "err", err)
+		}
+	})
+	defer func() { stopKeys(); keysWG.Wait() }()
 
 	login, err := bootstrapAdmin(ctx, c, p.handlers)
 	if err != nil {
