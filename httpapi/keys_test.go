@@ -12,6 +12,7 @@ import (
 	"github.com/keyledger/keyledger/eventstore"
 	"github.com/keyledger/keyledger/httpapi/apitest"
 	"github.com/keyledger/keyledger/httpapi/wire"
+	"github.com/keyledger/keyledger/projections"
 )
 
 // Rotating an organization's data key over HTTP: values sealed before still reveal, a
@@ -154,6 +155,14 @@ func TestRotateDataKeyOverHTTP(t *testing.T) {
 	alice.Do(t, "GET", o+"/keys", nil).Expect(t, http.StatusOK).JSON(t, &keys)
 	if len(keys.Items) != 3 {
 		t.Fatalf("a refused rotation changed the keys: %+v", keys.Items)
+	}
+	// Replay from the log alone shows both rotations, with who made them.
+	state, err := projections.ReplayOrg(ctx, env.NATS.Store, org.ID, projections.ReplayLimit{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs := state.DataKeyRotations; len(rs) != 2 || rs[0].Version != 2 || rs[1].Version != 3 || rs[0].ActorID == "" || rs[0].ActorID == rs[1].ActorID {
+		t.Fatalf("replayed rotations %+v", rs)
 	}
 }
 
