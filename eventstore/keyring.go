@@ -952,6 +952,7 @@ func (k *Keyring) Run(ctx context.Context) error {
 	defer func() { _ = w.Stop() }()
 	tick := time.NewTicker(k.opts.FlushInterval)
 	defer tick.Stop()
+	updates := w.Updates()
 	for {
 		select {
 		case <-ctx.Done():
@@ -963,9 +964,13 @@ func (k *Keyring) Run(ctx context.Context) error {
 			if err := k.Flush(ctx); err != nil && ctx.Err() == nil {
 				k.log.WarnContext(ctx, "flush data key counters", "err", err)
 			}
-		case e, ok := <-w.Updates():
+		case e, ok := <-updates:
 			if !ok {
-				return fmt.Errorf("watch keys: %w", ctx.Err())
+				if ctx.Err() != nil {
+					updates = nil // ends through ctx.Done, with the last flush
+					continue
+				}
+				return errors.New("watch keys: the watch ended")
 			}
 			if e != nil {
 				k.heard(ctx, e)
@@ -1025,19 +1030,8 @@ func (k *Keyring) Shred(ctx context.Context, scope string) error {
 	} else if !errors.Is(err, ErrNoKey) && !errors.Is(err, ErrDecrypt) {
 		return fmt.Errorf("shred %s: %w", scope, err)
 	}
-	lister, err := k.kv.ListKeys(ctx, jetstream.MetaOnly())
-	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
-		return fmt.Errorf("shred %s: %w", scope, err)
-	}
-	names := []string{keysetName(scope), countName(scope)}
-	if lister != nil {
-		for name := range lister.Keys() {
-			if s, _, ok := parseKeyName(name); ok && s == scope {
-				names = append(names, name)
-			}
-		}
-	}
-	for _, name := range names {
+	// Keys from before keysets were only ever version 1.
+	for _, name := range []string{keysetName(scope), keyName(scope, 1), countName(scope)} {
 		if err := k.kv.Purge(ctx, name); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 			return fmt.Errorf("shred %s: %w", scope, err)
 		}
