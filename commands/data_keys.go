@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
@@ -78,6 +79,38 @@ func (h *DataKeysHandler) Rotate(ctx context.Context, m Meta, c RotateDataKey) (
 		return appendOrgEvents(ctx, h.log, m, lo, []domain.Event{ev}, "rotate_data_key")
 	})
 	return res, version, err
+}
+
+// RecordAutomaticRotation records DataKeyRotated{Automatic: true} on the organization,
+// for a rotation the keyring made by itself past its encryption limit (the keyring's
+// RotationObserver). A scope that is no organization (the platform's) records nothing.
+// The message id makes a repeated report of one rotation land once.
+func (h *DataKeysHandler) RecordAutomaticRotation(ctx context.Context, orgID string, version int) error {
+	if validID("organization", orgID) != nil {
+		return nil
+	}
+	_, err := retry(ctx, func() (Result, error) {
+		lo, err := loadOrganization(ctx, h.log, orgID)
+		if err != nil || !lo.org.Exists() {
+			return Result{}, err
+		}
+		ev, err := lo.org.RecordAutomaticDataKeyRotation(version)
+		if err != nil {
+			return Result{}, err
+		}
+		recs, err := h.log.Append(ctx, eventstore.Pending{
+			Aggregate: orgAggregate(orgID), ExpectedSeq: lo.lastSeq, Version: lo.version + 1,
+			Events: []domain.Event{ev}, MsgID: eventstore.MessageID("auto_rotate_data_key", orgID, strconv.Itoa(version)),
+		})
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{Seq: recs.Seq(), ID: orgID}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("record automatic rotation of %s to version %d: %w", orgID, version, err)
+	}
+	return nil
 }
 
 // rotatedVersion finds the version a replayed rotation recorded at seq.

@@ -88,11 +88,14 @@ type OrganizationUpdated struct {
 	RevealPolicy *RevealPolicy `json:"reveal_policy,omitempty"`
 }
 
-// DataKeyRotated records that an owner or admin rotated the organization's data key:
-// Version is the data-key version new data is sealed with from then on. The key itself
-// lives in the keyring, never in the log; the event is not an audit-trail action.
+// DataKeyRotated records a rotation of the organization's data key: Version is the
+// data-key version new data is sealed with from then on. An owner or admin rotated it
+// (the event's actor), or, when Automatic, the keyring did after the previous version
+// reached its encryption limit. The key itself lives in the keyring, never in the log;
+// the event is not an audit-trail action.
 type DataKeyRotated struct {
-	Version int `json:"version"`
+	Version   int  `json:"version"`
+	Automatic bool `json:"automatic,omitempty"`
 }
 
 // MemberAdded makes a user a member of an organization.

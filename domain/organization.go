@@ -114,6 +114,18 @@ func (o *Organization) RotateDataKey(p Principal, version int) (Event, error) {
 	return DataKeyRotated{Version: version}, nil
 }
 
+// RecordAutomaticDataKeyRotation decides recording a rotation the keyring made by itself
+// past the encryption limit; no principal decided it.
+func (o *Organization) RecordAutomaticDataKeyRotation(version int) (Event, error) {
+	if err := o.mustExist(); err != nil {
+		return nil, err
+	}
+	if version < 2 {
+		return nil, Invalid("version", "must be 2 or more after a rotation")
+	}
+	return DataKeyRotated{Version: version, Automatic: true}, nil
+}
+
 // AuthorizeDataKeys checks that p may see and rotate the organization's data keys.
 func (o *Organization) AuthorizeDataKeys(p Principal) error {
 	if err := o.mustExist(); err != nil {

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -142,6 +143,10 @@ type KeyVersion struct {
 	Encryptions uint64
 }
 
+// RotationObserver hears each automatic rotation this keyring made: scope's data key
+// passed the encryption limit and version is now its active one.
+type RotationObserver func(ctx context.Context, scope string, version int)
+
 // KeyringOptions configure a Keyring.
 type KeyringOptions struct {
 	// Replicas of the keys bucket: 1 embedded, 3 on a cluster.
@@ -222,6 +227,18 @@ type Keyring struct {
 	rotating map[string]bool
 	// rotateMu serializes this keyring's rotations.
 	rotateMu sync.Mutex
+	// observer, when set, hears automatic rotations; set after the keyring is open.
+	observer atomic.Pointer[RotationObserver]
+}
+
+// ObserveRotations makes o hear every later automatic rotation (nil stops it). The
+// process records them in the log; a manual rotation is recorded by its command.
+func (k *Keyring) ObserveRotations(o RotationObserver) {
+	if o == nil {
+		k.observer.Store(nil)
+		return
+	}
+	k.observer.Store(&o)
 }
 
 // NewKeyring opens (or creates) the keys bucket with default options.
@@ -695,23 +712,32 @@ func (k *Keyring) count(ctx context.Context, scope string, version int) {
 		delete(k.rotating, scope)
 		k.mu.Unlock()
 	}()
-	v, err := k.rotate(ctx, scope, version)
+	v, made, err := k.rotate(ctx, scope, version)
 	if err != nil {
 		k.log.WarnContext(ctx, "automatic data key rotation failed", "scope", scope, "version", version, "err", err)
 		return
 	}
+	if !made {
+		return // another replica rotated first, and records it
+	}
 	k.log.InfoContext(ctx, "data key rotated: encryption limit reached", "scope", scope, "from", version, "to", v, "limit", k.opts.MaxEncryptions)
+	if o := k.observer.Load(); o != nil {
+		// Still marked as rotating: the observer's own seals do not rotate again.
+		(*o)(context.WithoutCancel(ctx), scope, v)
+	}
 }
 
 // Rotate adds a new version to scope's keyset and makes it the primary: new data is
 // sealed with it; everything sealed before still opens. It returns the new version.
 func (k *Keyring) Rotate(ctx context.Context, scope string) (int, error) {
-	return k.rotate(ctx, scope, 0)
+	v, _, err := k.rotate(ctx, scope, 0)
+	return v, err
 }
 
 // rotate adds a version; when onlyFrom is not 0 it does so only while onlyFrom is still
-// the primary (an automatic rotation that another replica may have made already).
-func (k *Keyring) rotate(ctx context.Context, scope string, onlyFrom int) (int, error) {
+// the primary (an automatic rotation that another replica may have made already). made
+// says whether this call added the version it returns.
+func (k *Keyring) rotate(ctx context.Context, scope string, onlyFrom int) (version int, made bool, err error) {
 	k.rotateMu.Lock()
 	defer k.rotateMu.Unlock()
 	for attempt := 0; ; attempt++ {
@@ -720,15 +746,15 @@ func (k *Keyring) rotate(ctx context.Context, scope string, onlyFrom int) (int, 
 			sk, err = k.createKeyset(ctx, scope)
 		}
 		if err != nil {
-			return 0, fmt.Errorf("rotate %s: %w", scope, err)
+			return 0, false, fmt.Errorf("rotate %s: %w", scope, err)
 		}
 		if onlyFrom != 0 && sk.primary.Version != onlyFrom {
 			k.remember(scope, sk)
-			return sk.primary.Version, nil
+			return sk.primary.Version, false, nil
 		}
 		next, value, err := k.addVersion(scope, sk)
 		if err != nil {
-			return 0, fmt.Errorf("rotate %s: %w", scope, err)
+			return 0, false, fmt.Errorf("rotate %s: %w", scope, err)
 		}
 		var rev uint64
 		if sk.revision == 0 {
@@ -741,17 +767,17 @@ func (k *Keyring) rotate(ctx context.Context, scope string, onlyFrom int) (int, 
 			if attempt < 5 && (errors.Is(err, jetstream.ErrKeyExists) || isWrongSequence(err)) {
 				continue // another replica wrote first: read again
 			}
-			return 0, fmt.Errorf("rotate %s: %w", scope, err)
+			return 0, false, fmt.Errorf("rotate %s: %w", scope, err)
 		}
 		sk, err = k.openKeyset(scope, value, rev)
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		k.remember(scope, sk)
 		if err := k.flushScope(ctx, scope); err != nil {
 			k.log.WarnContext(ctx, "flush data key counters", "scope", scope, "err", err)
 		}
-		return next, nil
+		return next, true, nil
 	}
 }
 

@@ -6,7 +6,9 @@ import (
 	"crypto/cipher"
 	"encoding/base64"
 	"errors"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -146,6 +148,14 @@ func TestKeyringRotatesPastTheEncryptionLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var heard []string
+	var heardMu sync.Mutex
+	observe := func(_ context.Context, scope string, version int) {
+		heardMu.Lock()
+		heard = append(heard, scope+"@"+strconv.Itoa(version))
+		heardMu.Unlock()
+	}
+	k.ObserveRotations(observe)
 	var versions []int
 	for range 5 {
 		sealed, err := k.Seal(ctx, "org-limit", []byte("x"), nil)
@@ -166,6 +176,7 @@ func TestKeyringRotatesPastTheEncryptionLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	other.ObserveRotations(observe)
 	vs, err := other.Versions(ctx, "org-limit")
 	if err != nil || states(vs) != "1:retired 2:active" || vs[0].Encryptions != 3 || vs[1].Encryptions != 2 {
 		t.Fatalf("versions: %+v %v", vs, err)
@@ -177,6 +188,20 @@ func TestKeyringRotatesPastTheEncryptionLimit(t *testing.T) {
 	sealed, err := other.Seal(ctx, "org-limit", []byte("x"), nil)
 	if v, _ := SealedVersion(sealed); err != nil || v != 3 {
 		t.Fatalf("after the third seal of version 2: version %d %v", v, err)
+	}
+	// Each automatic rotation was reported once, by the keyring that made it.
+	if strings.Join(heard, " ") != "org-limit@2 org-limit@3" {
+		t.Fatalf("observed rotations %v", heard)
+	}
+	// A keyring that finds the version rotated already by another does not rotate or
+	// report again.
+	late, err := NewKeyringWith(ctx, s.js, s.keys.master, KeyringOptions{MaxEncryptions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	late.ObserveRotations(observe)
+	if v, made, err := late.rotate(ctx, "org-limit", 2); err != nil || made || v != 3 {
+		t.Fatalf("a late automatic rotation from version 2: %d %v %v", v, made, err)
 	}
 }
 

@@ -38,11 +38,12 @@ type ReplayedOrg struct {
 }
 
 // DataKeyRotation is one DataKeyRotated of the log: who made which version the active
-// one, and when.
+// one, and when; Automatic rotations (past the encryption limit) have no actor.
 type DataKeyRotation struct {
-	Version int       `json:"version"`
-	At      time.Time `json:"at"`
-	ActorID string    `json:"actor_id"`
+	Version   int       `json:"version"`
+	At        time.Time `json:"at"`
+	ActorID   string    `json:"actor_id"`
+	Automatic bool      `json:"automatic"`
 }
 
 // ReplayOrg rebuilds an organization's grid, members and settings as they were at
@@ -87,7 +88,7 @@ func ReplayOrg(ctx context.Context, log ScopeLoader, orgID string, limit ReplayL
 			case domain.MemberAdded:
 				memberSince[e.UserID] = r.Time
 			case domain.DataKeyRotated:
-				out.DataKeyRotations = append(out.DataKeyRotations, DataKeyRotation{Version: e.Version, At: r.Time, ActorID: r.Actor.UserID})
+				out.DataKeyRotations = append(out.DataKeyRotations, DataKeyRotation{Version: e.Version, At: r.Time, ActorID: r.Actor.UserID, Automatic: e.Automatic})
 			}
 		case domain.AggregateSecret:
 			s := secrets[r.AggregateID]

@@ -86,6 +86,13 @@ func (p *platform) openLog(ctx context.Context, c *config) error {
 		return fmt.Errorf("open the name reservations on %s: %w%s", natsWhere(c), err, jetStreamHint(err))
 	}
 	p.handlers = commands.New(p.store, p.names, time.Now)
+	// A rotation the keyring makes by itself (past --data-key-max-encryptions) is
+	// recorded on the organization, as a manual one is by its command.
+	p.store.Keyring().ObserveRotations(func(ctx context.Context, scope string, version int) {
+		if err := p.handlers.DataKeys.RecordAutomaticRotation(ctx, scope, version); err != nil {
+			p.log.WarnContext(ctx, "automatic data key rotation not recorded", "err", err)
+		}
+	})
 	return nil
 }
 
