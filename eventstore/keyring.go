@@ -228,7 +228,9 @@ type Keyring struct {
 	// rotateMu serializes this keyring's rotations.
 	rotateMu sync.Mutex
 	// observer, when set, hears automatic rotations; set after the keyring is open.
-	observer atomic.Pointer[RotationObserver]
+	// observing counts the reports under way.
+	observer  atomic.Pointer[RotationObserver]
+	observing sync.WaitGroup
 }
 
 // ObserveRotations makes o hear every later automatic rotation (nil stops it). The
@@ -722,8 +724,10 @@ func (k *Keyring) count(ctx context.Context, scope string, version int) {
 	}
 	k.log.InfoContext(ctx, "data key rotated: encryption limit reached", "scope", scope, "from", version, "to", v, "limit", k.opts.MaxEncryptions)
 	if o := k.observer.Load(); o != nil {
-		// Still marked as rotating: the observer's own seals do not rotate again.
-		(*o)(context.WithoutCancel(ctx), scope, v)
+		// Apart from this seal: the observer appends to the log, and this seal may be
+		// part of an append to the very same organization. Run waits for it at the end.
+		octx := context.WithoutCancel(ctx)
+		k.observing.Go(func() { (*o)(octx, scope, v) })
 	}
 }
 
@@ -969,7 +973,8 @@ func (k *Keyring) setStored(scope string, counts map[int]uint64) {
 
 // Run keeps the keyring in step with the other replicas until ctx ends: a rotation or a
 // shred on any replica reaches this one's cache through a watch on the bucket, and the
-// encryption counters are flushed every FlushInterval (and once more at the end).
+// encryption counters are flushed every FlushInterval (and once more at the end, after
+// the reports of automatic rotations under way).
 func (k *Keyring) Run(ctx context.Context) error {
 	w, err := k.kv.WatchFiltered(ctx, []string{"*.keyset", "*.v1"}, jetstream.UpdatesOnly())
 	if err != nil {
@@ -982,6 +987,7 @@ func (k *Keyring) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			k.observing.Wait()
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			err := k.Flush(fctx)
 			cancel()
