@@ -277,9 +277,6 @@ func NewKeyringWith(ctx context.Context, js jetstream.JetStream, master MasterKe
 	}, nil
 }
 
-// MaxEncryptions is the number of seals after which a version is rotated.
-func (k *Keyring) MaxEncryptions() uint64 { return k.opts.MaxEncryptions }
-
 func keyName(scope string, version int) string {
 	return scope + ".v" + strconv.Itoa(version)
 }
