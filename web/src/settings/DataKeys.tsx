@@ -6,7 +6,7 @@ import { KeyRound } from 'lucide-react';
 import { api, type DataKey } from '../api';
 import { SkeletonRows } from '../ui/States';
 import { useToast } from '../ui/Toasts';
-import { formatDate } from '../ui/dates';
+import { formatDateTime } from '../ui/dates';
 
 const STATE_LABEL: Record<DataKey['state'], string> = { active: 'active', retired: 'retired', destroyed: 'destroyed' };
 
@@ -59,7 +59,7 @@ export function DataKeysSection({ orgId }: { orgId: string }) {
                     <td>
                       <span className={`chip key-state key-${k.state}`}>{STATE_LABEL[k.state]}</span>
                     </td>
-                    <td className="muted">{formatDate(k.created_at)}</td>
+                    <td className="muted">{formatDateTime(k.created_at)}</td>
                   </tr>
                 ))}
               </tbody>
