@@ -103,8 +103,19 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	keysCtx, stopKeys := context.WithCancel(context.WithoutCancel(ctx))
 	var keysWG sync.WaitGroup
 	keysWG.Go(func() {
-		if err := p.store.Keyring().Run(keysCtx); err != nil && keysCtx.Err() == nil {
-			logger.Error("keyring watch stopped", "err", err)
+		for {
+			err := p.store.Keyring().Run(keysCtx)
+			if keysCtx.Err() != nil {
+				return
+			}
+			// Without the watch this replica would seal with a rotated-away version until
+			// it restarts: start it again.
+			logger.Error("keyring watch stopped; restarting it", "err", err)
+			select {
+			case <-keysCtx.Done():
+				return
+			case <-time.After(time.Second):
+			}
 		}
 	})
 	defer func() { stopKeys(); keysWG.Wait() }()
