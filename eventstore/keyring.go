@@ -978,6 +978,10 @@ func (k *Keyring) Run(ctx context.Context) error {
 		return fmt.Errorf("watch keys: %w", err)
 	}
 	defer func() { _ = w.Stop() }()
+	// What was cached before the watch began may have missed a change: read again.
+	k.mu.Lock()
+	k.cache = map[string]*scopeKeys{}
+	k.mu.Unlock()
 	tick := time.NewTicker(k.opts.FlushInterval)
 	defer tick.Stop()
 	updates := w.Updates()
