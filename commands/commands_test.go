@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
 	"github.com/keyledger/keyledger/eventstore/reservation"
 )
@@ -17,6 +18,7 @@ type fixture struct {
 	h     *commands.Handlers
 	owner commands.Meta
 	orgID string
+	store *eventstore.Store
 }
 
 func newFixture(tb testing.TB) fixture {
@@ -37,7 +39,7 @@ func newFixture(tb testing.TB) fixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return fixture{h: h, owner: owner, orgID: org.ID}
+	return fixture{h: h, owner: owner, orgID: org.ID, store: env.Store}
 }
 
 func TestCreateSecretNameUniqueUnderConcurrency(t *testing.T) {
@@ -160,5 +162,34 @@ func TestOutsiderGetsNotFound(t *testing.T) {
 	_, err = f.h.CreateSecret.Handle(ctx, commands.Meta{UserID: out.ID}, commands.CreateSecret{OrgID: f.orgID, Name: "X"})
 	if !domain.IsCode(err, domain.CodeNotFound) {
 		t.Fatalf("outsider create: got %v, want not_found", err)
+	}
+}
+
+// A rotation the keyring made by itself is recorded on the organization once, with no
+// actor; the platform scope records nothing.
+func TestRecordAutomaticDataKeyRotation(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	for range 2 { // the second report of the same rotation lands on the first
+		if err := f.h.DataKeys.RecordAutomaticRotation(ctx, f.orgID, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.h.DataKeys.RecordAutomaticRotation(ctx, domain.PlatformScope, 2); err != nil {
+		t.Fatalf("platform scope: %v", err)
+	}
+	l, err := f.store.Load(ctx, eventstore.Aggregate{OrgID: f.orgID, Type: domain.AggregateOrganization, ID: f.orgID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []domain.Recorded
+	for _, r := range l.Events {
+		if _, ok := r.Event.(domain.DataKeyRotated); ok {
+			got = append(got, r)
+		}
+	}
+	if len(got) != 1 || got[0].Event != (domain.DataKeyRotated{Version: 2, Automatic: true}) || got[0].Actor != (domain.Actor{}) {
+		t.Fatalf("recorded %+v", got)
 	}
 }

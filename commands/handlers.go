@@ -14,6 +14,7 @@ type Handlers struct {
 	Authenticate       *AuthenticateHandler
 	CreateOrganization *CreateOrganizationHandler
 	UpdateOrganization *UpdateOrganizationHandler
+	DataKeys           *DataKeysHandler
 	AddMember          *AddMemberHandler
 	ChangeMemberRole   *ChangeMemberRoleHandler
 	RemoveMember       *RemoveMemberHandler
@@ -39,6 +40,7 @@ func New(store *eventstore.Store, names *reservation.Reservations, now func() ti
 		Authenticate:       NewAuthenticateHandler(store),
 		CreateOrganization: NewCreateOrganizationHandler(store),
 		UpdateOrganization: NewUpdateOrganizationHandler(store),
+		DataKeys:           NewDataKeysHandler(store, keys),
 		AddMember:          NewAddMemberHandler(store),
 		ChangeMemberRole:   NewChangeMemberRoleHandler(store),
 		RemoveMember:       NewRemoveMemberHandler(store),

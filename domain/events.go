@@ -88,6 +88,16 @@ type OrganizationUpdated struct {
 	RevealPolicy *RevealPolicy `json:"reveal_policy,omitempty"`
 }
 
+// DataKeyRotated records a rotation of the organization's data key: Version is the
+// data-key version new data is sealed with from then on. An owner or admin rotated it
+// (the event's actor), or, when Automatic, the keyring did after the previous version
+// reached its encryption limit. The key itself lives in the keyring, never in the log;
+// the event is not an audit-trail action.
+type DataKeyRotated struct {
+	Version   int  `json:"version"`
+	Automatic bool `json:"automatic,omitempty"`
+}
+
 // MemberAdded makes a user a member of an organization.
 type MemberAdded struct {
 	UserID string `json:"user_id"`
@@ -162,6 +172,7 @@ type SecretRolledBack struct {
 func (UserRegistered) EventType() string      { return "UserRegistered" }
 func (OrganizationCreated) EventType() string { return "OrganizationCreated" }
 func (OrganizationUpdated) EventType() string { return "OrganizationUpdated" }
+func (DataKeyRotated) EventType() string      { return "DataKeyRotated" }
 func (MemberAdded) EventType() string         { return "MemberAdded" }
 func (MemberRoleChanged) EventType() string   { return "MemberRoleChanged" }
 func (MemberRemoved) EventType() string       { return "MemberRemoved" }
@@ -197,6 +208,8 @@ func DecodeEvent(eventType string, schema int, data []byte) (Event, error) {
 		return decodeAs[OrganizationCreated](data)
 	case "OrganizationUpdated":
 		return decodeAs[OrganizationUpdated](data)
+	case "DataKeyRotated":
+		return decodeAs[DataKeyRotated](data)
 	case "MemberAdded":
 		return decodeAs[MemberAdded](data)
 	case "MemberRoleChanged":

@@ -22,6 +22,7 @@ func everyEvent() map[string]domain.Event {
 		"UserRegistered":      domain.UserRegistered{Email: "alice@example.com", Name: "Alice Ünïcode", PasswordHash: "$argon2id$v=19$...", Superadmin: true},
 		"OrganizationCreated": domain.OrganizationCreated{Name: "Acme", OwnerID: "u-1"},
 		"OrganizationUpdated": domain.OrganizationUpdated{Name: ptr("Acme Corp"), RevealPolicy: ptr(domain.RevealDisabled)},
+		"DataKeyRotated":      domain.DataKeyRotated{Version: 2, Automatic: true},
 		"MemberAdded":         domain.MemberAdded{UserID: "u-2", Role: domain.RoleEditor},
 		"MemberRoleChanged":   domain.MemberRoleChanged{UserID: "u-2", From: domain.RoleEditor, To: domain.RoleOwner},
 		"MemberRemoved":       domain.MemberRemoved{UserID: "u-2", Role: domain.RoleOwner},
@@ -195,6 +196,7 @@ func TestAuditAction(t *testing.T) {
 		"UserRegistered":       "",
 		"OrganizationCreated":  "",
 		"OrganizationUpdated":  "org.updated",
+		"DataKeyRotated":       "", // recorded on the organization, not an audit action
 		"MemberAdded":          "member.added",
 		"MemberRoleChanged":    "member.role_changed",
 		"MemberRemoved":        "member.removed",

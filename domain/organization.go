@@ -102,6 +102,38 @@ func (o *Organization) Update(p Principal, name *string, policy *RevealPolicy) (
 	return []Event{ev}, nil
 }
 
+// RotateDataKey decides recording a rotation of the organization's data key to
+// version, which the keyring has just made. Only owners and admins rotate.
+func (o *Organization) RotateDataKey(p Principal, version int) (Event, error) {
+	if err := o.AuthorizeDataKeys(p); err != nil {
+		return nil, err
+	}
+	if version < 2 {
+		return nil, Invalid("version", "must be 2 or more after a rotation")
+	}
+	return DataKeyRotated{Version: version}, nil
+}
+
+// RecordAutomaticDataKeyRotation decides recording a rotation the keyring made by itself
+// past the encryption limit; no principal decided it.
+func (o *Organization) RecordAutomaticDataKeyRotation(version int) (Event, error) {
+	if err := o.mustExist(); err != nil {
+		return nil, err
+	}
+	if version < 2 {
+		return nil, Invalid("version", "must be 2 or more after a rotation")
+	}
+	return DataKeyRotated{Version: version, Automatic: true}, nil
+}
+
+// AuthorizeDataKeys checks that p may see and rotate the organization's data keys.
+func (o *Organization) AuthorizeDataKeys(p Principal) error {
+	if err := o.mustExist(); err != nil {
+		return err
+	}
+	return Authorize(p, ActionManage, Target{})
+}
+
 // needsOwner reports whether touching a member of role r (or granting r) takes an owner.
 func (o *Organization) authorizeMemberChange(p Principal, roles ...Role) error {
 	if err := Authorize(p, ActionManage, Target{}); err != nil {

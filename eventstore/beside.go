@@ -43,7 +43,7 @@ func FollowOrdered[T any](ctx context.Context, js jetstream.JetStream, stream st
 // that must not bring an erased (crypto-shredded) organization's key back to life
 // checks it before sealing.
 func (k *Keyring) HasKey(ctx context.Context, scope string) (bool, error) {
-	_, err := k.dek(ctx, scope, currentVersion, false)
+	_, err := k.keys(ctx, scope, false)
 	switch {
 	case err == nil:
 		return true, nil

@@ -5,6 +5,11 @@
 // gets confirmed by a stream's leader, and telling an unavailable log (IsUnavailable)
 // from a refusal.
 //
+// Each organization's data keys are one Tink keyset (tink-go): its versions 1, 2, …,
+// the active one sealing, the retired ones still opening, rotated on request or past
+// an encryption limit, kept encrypted by the master key in KV KEYLEDGER_KEYS and
+// watched there so that every replica follows a rotation or a shred (keyring.go).
+//
 // What lives beside the log on the same JetStream has a package of its own, each on a
 // *Store (CreateStream, CreateBucket, RetrySetup and FollowOrdered are exported for
 // them):
@@ -17,7 +22,7 @@
 //   - eventstore/storeerr: the sentinel errors consumers without NATS match;
 //   - eventstore/subscriber: what a downstream service follows the change stream with.
 //
-// It imports domain and the NATS client libraries (never nats-server: the embedded
+// It imports domain, the NATS client libraries and tink-go (never nats-server: the embedded
 // server is eventstore/embedded's); it knows nothing of Postgres or HTTP. Names,
 // descriptions and values never leave this package unsealed towards NATS.
 package eventstore

@@ -1,26 +1,58 @@
 package eventstore
 
 import (
+	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/tink-crypto/tink-go/v2/aead"
+	"github.com/tink-crypto/tink-go/v2/aead/aesgcm"
+	"github.com/tink-crypto/tink-go/v2/aead/subtle"
+	"github.com/tink-crypto/tink-go/v2/insecuresecretdataaccess"
+	"github.com/tink-crypto/tink-go/v2/keyset"
+	"github.com/tink-crypto/tink-go/v2/secretdata"
+	"github.com/tink-crypto/tink-go/v2/tink"
 )
 
 // KeysBucket is the JetStream KV bucket holding wrapped data keys. It is apart from the
 // event stream so that keys can be rotated and purged (crypto-shredding).
+//
+// Per scope (an organization id, or the platform scope) it holds:
+//
+//	<scope>.keyset     the scope's Tink keyset (AES-256-GCM keys, one per data-key
+//	                   version), encrypted by the master key with the associated data
+//	                   "keyledger/keyset/<scope>", beside its version list (storedKeyset)
+//	<scope>.v1         a data key written before keysets existed (raw AES-256-GCM key
+//	                   wrapped by the master key); read, never written any more
+//	<scope>.count      encryptions per version, flushed from every replica's counters
+//	<scope>.destroyed  after Shred: which versions existed and when they were destroyed
+//	                   (no key material)
 const KeysBucket = "KEYLEDGER_KEYS"
+
+// DefaultDataKeyMaxEncryptions is how many values one data-key version seals before the
+// keyring rotates to a new version. AES-GCM with random 96-bit nonces must stay well
+// under 2^32 encryptions per key (NIST SP 800-38D §8.3) so that the chance of a repeated
+// nonce — which would leak the XOR of two plaintexts and the authentication key — stays
+// below 2^-32; 2^31 leaves a factor of two for the counters of several replicas that
+// are not flushed yet.
+const DefaultDataKeyMaxEncryptions = 1 << 31
+
+// DefaultKeyFlushInterval is how often Run writes the encryption counters to the bucket.
+const DefaultKeyFlushInterval = 10 * time.Second
 
 // ErrDecrypt means a ciphertext did not open: wrong key, wrong associated data, or
 // tampering. It never says which, and never carries the plaintext.
@@ -55,249 +87,985 @@ func ParseMasterKey(s string) (MasterKey, error) {
 // ID is a short fingerprint of the master key, recorded beside each wrapped data key.
 func (m MasterKey) ID() string { return m.id }
 
+// aead is the master key as a Tink AEAD, for encrypting keysets.
+func (m MasterKey) aead() (tink.AEAD, error) {
+	a, err := subtle.NewAESGCM(m.key)
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	return a, nil
+}
+
+// KeyState is the state of one data-key version.
+type KeyState string
+
+// The states of a data-key version.
+const (
+	// KeyActive is the primary version: new data is sealed with it.
+	KeyActive KeyState = "active"
+	// KeyRetired versions seal nothing new but still open what they sealed.
+	KeyRetired KeyState = "retired"
+	// KeyDestroyed versions were shredded: what they sealed is unreadable for good.
+	KeyDestroyed KeyState = "destroyed"
+)
+
+// KeyVersion describes one data-key version of a scope.
+type KeyVersion struct {
+	Version   int
+	CreatedAt time.Time
+	State     KeyState
+	// Encryptions is how many seals the version made, as far as the bucket's counters
+	// and this replica's unflushed ones know.
+	Encryptions uint64
+}
+
+// RotationObserver hears each automatic rotation this keyring made: scope's data key
+// passed the encryption limit and version is now its active one.
+type RotationObserver func(ctx context.Context, scope string, version int)
+
+// KeyringOptions configure a Keyring.
+type KeyringOptions struct {
+	// Replicas of the keys bucket: 1 embedded, 3 on a cluster.
+	Replicas int
+	// MaxEncryptions rotates a scope's data key once its primary version has sealed
+	// this many values; 0 means DefaultDataKeyMaxEncryptions.
+	MaxEncryptions uint64
+	// FlushInterval is how often Run flushes the encryption counters; 0 means
+	// DefaultKeyFlushInterval.
+	FlushInterval time.Duration
+	// Logger hears automatic rotations and failed flushes; nil discards.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
 type wrappedKey struct {
 	KEK     string `json:"kek"`
 	Wrapped []byte `json:"wrapped"`
 }
 
-// Keyring seals and opens data with per-organization data keys (DEKs), creating a DEK
-// the first time an organization needs one. DEKs are stored wrapped by the master key
-// in a KV bucket and cached unwrapped in memory.
+// storedKeyset is the value of "<scope>.keyset".
+type storedKeyset struct {
+	KEK string `json:"kek"`
+	// Keyset is the Tink keyset, binary, encrypted by the master key with the
+	// associated data keysetAAD(scope).
+	Keyset   []byte          `json:"keyset"`
+	Versions []storedVersion `json:"versions"`
+}
+
+// storedVersion maps a data-key version to its Tink key id. Versions made by this
+// keyring have key id == version (the ciphertext's Tink prefix names the version); a
+// data key from before keysets is imported as version 1 with Tink's "no prefix" output,
+// which is exactly the old "nonce || ciphertext || tag" layout.
+type storedVersion struct {
+	Version   int       `json:"version"`
+	KeyID     uint32    `json:"key_id"`
+	CreatedAt time.Time `json:"created_at"`
+	Legacy    bool      `json:"legacy,omitempty"`
+}
+
+// destroyedRecord is the value of "<scope>.destroyed".
+type destroyedRecord struct {
+	Versions    []storedVersion `json:"versions"`
+	DestroyedAt time.Time       `json:"destroyed_at"`
+}
+
+// scopeKeys is one scope's keyset, opened, as cached.
+type scopeKeys struct {
+	primitive tink.AEAD
+	handle    *keyset.Handle
+	versions  []storedVersion
+	primary   storedVersion
+	byKeyID   map[uint32]int
+	// revision of "<scope>.keyset"; 0 when the scope has only a pre-keyset key.
+	revision uint64
+}
+
+// Keyring seals and opens data with per-scope data keys (DEKs), creating the first
+// version the first time a scope needs one. Each scope's versions are the keys of one
+// Tink keyset, stored encrypted by the master key in a KV bucket and cached opened in
+// memory. Run keeps the cache in step with other replicas and flushes the counters.
 type Keyring struct {
 	master MasterKey
 	kv     jetstream.KeyValue
 	leader leaderGetter
-	mu     sync.Mutex
-	cache  map[string]cipher.AEAD // "<scope>/<version>"
+	opts   KeyringOptions
+	log    *slog.Logger
+	now    func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]*scopeKeys
+	// counts are encryptions per "<scope>" and version not yet flushed; stored are the
+	// totals the bucket held at the last flush.
+	counts map[string]map[int]uint64
+	stored map[string]map[int]uint64
+	// rotating marks scopes with an automatic rotation under way.
+	rotating map[string]bool
+	// rotateMu serializes this keyring's rotations.
+	rotateMu sync.Mutex
+	// observer, when set, hears automatic rotations; set after the keyring is open.
+	// observing counts the reports under way.
+	observer  atomic.Pointer[RotationObserver]
+	observing sync.WaitGroup
 }
 
-// NewKeyring opens (or creates) the keys bucket.
+// ObserveRotations makes o hear every later automatic rotation (nil stops it). The
+// process records them in the log; a manual rotation is recorded by its command.
+func (k *Keyring) ObserveRotations(o RotationObserver) {
+	if o == nil {
+		k.observer.Store(nil)
+		return
+	}
+	k.observer.Store(&o)
+}
+
+// NewKeyring opens (or creates) the keys bucket with default options.
 func NewKeyring(ctx context.Context, js jetstream.JetStream, master MasterKey, replicas int) (*Keyring, error) {
+	return NewKeyringWith(ctx, js, master, KeyringOptions{Replicas: replicas})
+}
+
+// NewKeyringWith opens (or creates) the keys bucket.
+func NewKeyringWith(ctx context.Context, js jetstream.JetStream, master MasterKey, opts KeyringOptions) (*Keyring, error) {
 	kv, err := createBucket(ctx, js, jetstream.KeyValueConfig{
-		Bucket: KeysBucket, History: 1, Storage: jetstream.FileStorage, Replicas: max(replicas, 1),
+		Bucket: KeysBucket, History: 1, Storage: jetstream.FileStorage, Replicas: max(opts.Replicas, 1),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("keys bucket: %w", err)
 	}
-	return &Keyring{master: master, kv: kv, leader: leaderGetter{js: js, bucket: KeysBucket}, cache: map[string]cipher.AEAD{}}, nil
+	if opts.MaxEncryptions == 0 {
+		opts.MaxEncryptions = DefaultDataKeyMaxEncryptions
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = DefaultKeyFlushInterval
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Keyring{
+		master: master, kv: kv, leader: leaderGetter{js: js, bucket: KeysBucket}, opts: opts, log: logger, now: now,
+		cache: map[string]*scopeKeys{}, counts: map[string]map[int]uint64{}, stored: map[string]map[int]uint64{},
+		rotating: map[string]bool{},
+	}, nil
 }
-
-// currentVersion is the DEK version new data is sealed with. Rotation adds versions;
-// the first is 1.
-const currentVersion = 1
 
 func keyName(scope string, version int) string {
 	return scope + ".v" + strconv.Itoa(version)
 }
 
-func newAEAD(key []byte) (cipher.AEAD, error) {
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
-}
+func keysetName(scope string) string    { return scope + ".keyset" }
+func countName(scope string) string     { return scope + ".count" }
+func destroyedName(scope string) string { return scope + ".destroyed" }
 
-func (k *Keyring) wrapAAD(scope string, version int) []byte {
+func legacyWrapAAD(scope string, version int) []byte {
 	return []byte("keyledger/dek/" + scope + "/" + strconv.Itoa(version))
 }
 
-// dek returns the data key of scope at version, creating version 1 when it is missing
-// and create is true.
-func (k *Keyring) dek(ctx context.Context, scope string, version int, create bool) (cipher.AEAD, error) {
-	name := keyName(scope, version)
+func keysetAAD(scope string) []byte {
+	return []byte("keyledger/keyset/" + scope)
+}
+
+// aesGCMParams are the parameters of every data key: AES-256-GCM with a 96-bit random
+// nonce and a 128-bit tag.
+func aesGCMParams(variant aesgcm.Variant) (*aesgcm.Parameters, error) {
+	return aesgcm.NewParameters(aesgcm.ParametersOpts{KeySizeInBytes: 32, IVSizeInBytes: 12, TagSizeInBytes: 16, Variant: variant})
+}
+
+// newVersionKey makes a fresh data key whose Tink key id is its version.
+func newVersionKey(version int) (*aesgcm.Key, error) {
+	params, err := aesGCMParams(aesgcm.VariantTink)
+	if err != nil {
+		return nil, err
+	}
+	b, err := secretdata.NewBytesFromRand(32)
+	if err != nil {
+		return nil, err
+	}
+	return aesgcm.NewKey(b, uint32(version), params)
+}
+
+// legacyKey imports a data key from before keysets; its output has no prefix, as it had.
+func legacyKey(raw []byte) (*aesgcm.Key, error) {
+	params, err := aesGCMParams(aesgcm.VariantNoPrefix)
+	if err != nil {
+		return nil, err
+	}
+	return aesgcm.NewKey(secretdata.NewBytesFromData(raw, insecuresecretdataaccess.Token{}), 0, params)
+}
+
+// open builds the cached form of a keyset handle.
+func newScopeKeys(h *keyset.Handle, versions []storedVersion, revision uint64) (*scopeKeys, error) {
+	p, err := aead.New(h)
+	if err != nil {
+		return nil, fmt.Errorf("keyset primitive: %w", err)
+	}
+	primary, err := h.Primary()
+	if err != nil {
+		return nil, fmt.Errorf("keyset primary: %w", err)
+	}
+	sk := &scopeKeys{primitive: p, handle: h, versions: versions, byKeyID: map[uint32]int{}, revision: revision}
+	for _, v := range versions {
+		sk.byKeyID[v.KeyID] = v.Version
+		if v.KeyID == primary.KeyID() {
+			sk.primary = v
+		}
+	}
+	if sk.primary.Version == 0 {
+		return nil, fmt.Errorf("keyset primary %d has no version: %w", primary.KeyID(), ErrDecrypt)
+	}
+	return sk, nil
+}
+
+// keys returns scope's keys: from the cache, else from the bucket; when the scope has
+// none and create is true, it makes version 1.
+func (k *Keyring) keys(ctx context.Context, scope string, create bool) (*scopeKeys, error) {
 	k.mu.Lock()
-	a, ok := k.cache[name]
+	sk, ok := k.cache[scope]
 	k.mu.Unlock()
 	if ok {
-		return a, nil
+		return sk, nil
 	}
-	stored, err := k.storedDEK(ctx, name)
-	switch {
-	case errors.Is(err, ErrNoKey) && create:
-		raw, err := k.createDEK(ctx, name, scope, version)
-		if err != nil {
-			return nil, err
-		}
-		return k.remember(name, raw)
-	case err != nil:
-		return nil, err
-	}
-	raw, err := k.unwrap(stored, scope, version)
-	if err != nil {
-		return nil, err
-	}
-	return k.remember(name, raw)
+	return k.load(ctx, scope, create)
 }
 
-// remember caches the AEAD of a data key.
-func (k *Keyring) remember(name string, raw []byte) (cipher.AEAD, error) {
-	a, err := newAEAD(raw)
+// load reads scope's keys from the bucket (confirming misses with the leader) and caches
+// them.
+func (k *Keyring) load(ctx context.Context, scope string, create bool) (*scopeKeys, error) {
+	sk, err := k.read(ctx, scope)
+	if errors.Is(err, ErrNoKey) && create {
+		sk, err = k.createKeyset(ctx, scope)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("data key %s: %w", name, err)
+		return nil, err
 	}
 	k.mu.Lock()
-	k.cache[name] = a
+	_, known := k.stored[scope]
 	k.mu.Unlock()
-	return a, nil
+	if !known {
+		// What the versions sealed before this process started counts towards the limit.
+		if counts, _, err := k.storedCounts(ctx, scope); err == nil {
+			k.setStored(scope, counts)
+		}
+	}
+	k.remember(scope, sk)
+	return sk, nil
 }
 
-// storedDEK reads a wrapped data key. A direct get's "not found" is confirmed with the
-// stream leader first: a lagging replica must never make a key look missing.
-func (k *Keyring) storedDEK(ctx context.Context, name string) ([]byte, error) {
+// remember caches sk unless what is cached is newer: a later revision of the keyset
+// with at least as many versions.
+func (k *Keyring) remember(scope string, sk *scopeKeys) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if cur, ok := k.cache[scope]; ok && cur.revision > sk.revision && len(cur.versions) >= len(sk.versions) {
+		return
+	}
+	k.cache[scope] = sk
+}
+
+// read returns scope's keys as the bucket holds them: its keyset, else its data key from
+// before keysets, else ErrNoKey.
+func (k *Keyring) read(ctx context.Context, scope string) (*scopeKeys, error) {
+	v, rev, err := k.get(ctx, keysetName(scope))
+	if err == nil {
+		return k.openKeyset(scope, v, rev)
+	}
+	if !errors.Is(err, ErrNoKey) {
+		return nil, err
+	}
+	v, _, err = k.get(ctx, keyName(scope, 1))
+	if err != nil {
+		return nil, err
+	}
+	created := k.now().UTC()
+	if e, err := k.kv.Get(ctx, keyName(scope, 1)); err == nil {
+		created = e.Created().UTC()
+	}
+	return k.openLegacy(scope, v, created)
+}
+
+// get reads one bucket entry. A direct get's "not found" is confirmed with the stream
+// leader first: a lagging replica must never make a key look missing. The revision is
+// 0 when the leader answered.
+func (k *Keyring) get(ctx context.Context, name string) ([]byte, uint64, error) {
 	entry, err := k.kv.Get(ctx, name)
 	if err == nil {
-		return entry.Value(), nil
+		return entry.Value(), entry.Revision(), nil
 	}
 	if !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, fmt.Errorf("data key %s: %w", name, err)
+		return nil, 0, fmt.Errorf("data key %s: %w", name, err)
 	}
 	v, ok, err := k.leader.get(ctx, name)
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("data key %s: %w", name, err)
+		return nil, 0, fmt.Errorf("data key %s: %w", name, err)
 	case !ok:
-		return nil, fmt.Errorf("data key %s: %w", name, ErrNoKey)
+		return nil, 0, fmt.Errorf("data key %s: %w", name, ErrNoKey)
 	}
-	return v, nil
+	return v, 0, nil
 }
 
-// createDEK makes a data key and stores it wrapped, unless another process made it
-// first; it returns the key that is stored either way.
-func (k *Keyring) createDEK(ctx context.Context, name, scope string, version int) ([]byte, error) {
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return nil, fmt.Errorf("create data key: %w", err)
-	}
-	wrapped, err := k.wrap(raw, scope, version)
+// openLegacy makes a one-version keyset of a data key stored before keysets.
+func (k *Keyring) openLegacy(scope string, stored []byte, created time.Time) (*scopeKeys, error) {
+	raw, err := k.unwrapLegacy(stored, scope, 1)
 	if err != nil {
 		return nil, err
 	}
-	_, err = k.kv.Create(ctx, name, wrapped)
+	lk, err := legacyKey(raw)
+	if err != nil {
+		return nil, fmt.Errorf("data key %s: %w", scope, err)
+	}
+	m := keyset.NewManager()
+	id, err := m.AddKey(lk)
+	if err != nil {
+		return nil, fmt.Errorf("data key %s: %w", scope, err)
+	}
+	if err := m.SetPrimary(id); err != nil {
+		return nil, fmt.Errorf("data key %s: %w", scope, err)
+	}
+	h, err := m.Handle()
+	if err != nil {
+		return nil, fmt.Errorf("data key %s: %w", scope, err)
+	}
+	return newScopeKeys(h, []storedVersion{{Version: 1, KeyID: id, CreatedAt: created, Legacy: true}}, 0)
+}
+
+// openKeyset decrypts a stored keyset.
+func (k *Keyring) openKeyset(scope string, value []byte, revision uint64) (*scopeKeys, error) {
+	var s storedKeyset
+	if err := json.Unmarshal(value, &s); err != nil {
+		return nil, fmt.Errorf("keyset %s: %w", scope, err)
+	}
+	if s.KEK != k.master.id {
+		return nil, fmt.Errorf("keyset %s is encrypted by master key %s, not %s: %w", scope, s.KEK, k.master.id, ErrDecrypt)
+	}
+	h, err := k.decryptKeyset(scope, s.Keyset, k.master)
+	if err != nil {
+		return nil, err
+	}
+	return newScopeKeys(h, s.Versions, revision)
+}
+
+func (k *Keyring) decryptKeyset(scope string, enc []byte, master MasterKey) (*keyset.Handle, error) {
+	kek, err := master.aead()
+	if err != nil {
+		return nil, err
+	}
+	h, err := keyset.ReadWithAssociatedData(keyset.NewBinaryReader(bytes.NewReader(enc)), kek, keysetAAD(scope))
+	if err != nil {
+		return nil, fmt.Errorf("keyset %s: %w", scope, ErrDecrypt)
+	}
+	return h, nil
+}
+
+// encode encrypts a keyset handle for the bucket under master.
+func encodeKeyset(scope string, h *keyset.Handle, versions []storedVersion, master MasterKey) ([]byte, error) {
+	kek, err := master.aead()
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := h.WriteWithAssociatedData(keyset.NewBinaryWriter(&buf), kek, keysetAAD(scope)); err != nil {
+		return nil, fmt.Errorf("encrypt keyset %s: %w", scope, err)
+	}
+	return json.Marshal(storedKeyset{KEK: master.id, Keyset: buf.Bytes(), Versions: versions})
+}
+
+// createKeyset makes scope's keyset with version 1 and stores it, unless another process
+// made it first; it returns the keyset that is stored either way.
+func (k *Keyring) createKeyset(ctx context.Context, scope string) (*scopeKeys, error) {
+	key, err := newVersionKey(1)
+	if err != nil {
+		return nil, fmt.Errorf("create data key: %w", err)
+	}
+	m := keyset.NewManager()
+	id, err := m.AddKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("create data key: %w", err)
+	}
+	if err := m.SetPrimary(id); err != nil {
+		return nil, fmt.Errorf("create data key: %w", err)
+	}
+	h, err := m.Handle()
+	if err != nil {
+		return nil, fmt.Errorf("create data key: %w", err)
+	}
+	versions := []storedVersion{{Version: 1, KeyID: id, CreatedAt: k.now().UTC()}}
+	value, err := encodeKeyset(scope, h, versions, k.master)
+	if err != nil {
+		return nil, err
+	}
+	rev, err := k.kv.Create(ctx, keysetName(scope), value)
 	if err == nil {
-		return raw, nil
+		return newScopeKeys(h, versions, rev)
 	}
 	if !errors.Is(err, jetstream.ErrKeyExists) {
-		return nil, fmt.Errorf("create data key %s: %w", name, err)
+		return nil, fmt.Errorf("create data key %s: %w", scope, err)
 	}
 	// Another process made it first: use theirs, read from the leader (a direct get
 	// could still miss it on a lagging replica).
-	stored, ok, err := k.leader.get(ctx, name)
+	stored, ok, err := k.leader.get(ctx, keysetName(scope))
 	if err != nil || !ok {
-		return nil, fmt.Errorf("data key %s: %w", name, errors.Join(err, ErrNoKey))
+		return nil, fmt.Errorf("data key %s: %w", scope, errors.Join(err, ErrNoKey))
 	}
-	return k.unwrap(stored, scope, version)
+	return k.openKeyset(scope, stored, 0)
 }
 
-func (k *Keyring) wrap(raw []byte, scope string, version int) ([]byte, error) {
-	kek, err := newAEAD(k.master.key)
-	if err != nil {
-		return nil, fmt.Errorf("wrap data key: %w", err)
-	}
-	nonce := make([]byte, kek.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, fmt.Errorf("wrap data key: %w", err)
-	}
-	ct := kek.Seal(nonce, nonce, raw, k.wrapAAD(scope, version))
-	return json.Marshal(wrappedKey{KEK: k.master.id, Wrapped: ct})
+func (k *Keyring) unwrapLegacy(stored []byte, scope string, version int) ([]byte, error) {
+	return unwrapLegacyWith(k.master, stored, scope, version)
 }
 
-func (k *Keyring) unwrap(stored []byte, scope string, version int) ([]byte, error) {
+func unwrapLegacyWith(master MasterKey, stored []byte, scope string, version int) ([]byte, error) {
 	var w wrappedKey
 	if err := json.Unmarshal(stored, &w); err != nil {
 		return nil, fmt.Errorf("data key %s/%d: %w", scope, version, err)
 	}
-	if w.KEK != k.master.id {
-		return nil, fmt.Errorf("data key %s/%d is wrapped by master key %s, not %s: %w", scope, version, w.KEK, k.master.id, ErrDecrypt)
+	if w.KEK != master.id {
+		return nil, fmt.Errorf("data key %s/%d is wrapped by master key %s, not %s: %w", scope, version, w.KEK, master.id, ErrDecrypt)
 	}
-	kek, err := newAEAD(k.master.key)
+	kek, err := master.aead()
 	if err != nil {
-		return nil, fmt.Errorf("unwrap data key: %w", err)
+		return nil, err
 	}
-	if len(w.Wrapped) < kek.NonceSize() {
-		return nil, ErrDecrypt
-	}
-	raw, err := kek.Open(nil, w.Wrapped[:kek.NonceSize()], w.Wrapped[kek.NonceSize():], k.wrapAAD(scope, version))
+	raw, err := kek.Decrypt(w.Wrapped, legacyWrapAAD(scope, version))
 	if err != nil {
 		return nil, ErrDecrypt
 	}
 	return raw, nil
 }
 
-// seal encrypts plaintext under scope's current DEK, bound to aad. The result carries
-// the DEK version.
-func (k *Keyring) seal(ctx context.Context, scope string, plaintext, aad []byte) (ciphertext []byte, version int, err error) {
-	a, err := k.dek(ctx, scope, currentVersion, true)
-	if err != nil {
-		return nil, 0, err
-	}
-	nonce := make([]byte, a.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, 0, fmt.Errorf("seal: %w", err)
-	}
-	return a.Seal(nonce, nonce, plaintext, aad), currentVersion, nil
-}
-
-func (k *Keyring) open(ctx context.Context, scope string, version int, ciphertext, aad []byte) ([]byte, error) {
-	a, err := k.dek(ctx, scope, version, false)
+func wrapLegacy(master MasterKey, raw []byte, scope string, version int) ([]byte, error) {
+	kek, err := master.aead()
 	if err != nil {
 		return nil, err
 	}
-	if len(ciphertext) < a.NonceSize() {
+	ct, err := kek.Encrypt(raw, legacyWrapAAD(scope, version))
+	if err != nil {
+		return nil, fmt.Errorf("wrap data key: %w", err)
+	}
+	return json.Marshal(wrappedKey{KEK: master.id, Wrapped: ct})
+}
+
+// Ciphertext formats. Both are text, so they fit JSON and Postgres text columns.
+//
+//	kl1.<version>.<base64url(nonce || ciphertext || tag)>   before keysets; version is 1
+//	kl2.<base64url(0x01 || uint32 BE version || nonce || ciphertext || tag)>
+//
+// kl2 is Tink's AEAD output with its "TINK" prefix; the key id in the prefix is the
+// data-key version. A scope whose primary version is still its data key from before
+// keysets keeps writing kl1, so that nothing changes for it until its first rotation.
+const (
+	sealedV1 = "kl1"
+	sealedV2 = "kl2"
+)
+
+// Seal encrypts data for scope (an organization id, or the platform scope) bound to the
+// associated data aad, as self-describing text naming the data-key version (see the
+// formats above).
+func (k *Keyring) Seal(ctx context.Context, scope string, data, aad []byte) (string, error) {
+	sk, err := k.keys(ctx, scope, true)
+	if err != nil {
+		return "", err
+	}
+	ct, err := sk.primitive.Encrypt(data, aad)
+	if err != nil {
+		return "", fmt.Errorf("seal: %w", err)
+	}
+	k.count(ctx, scope, sk.primary.Version)
+	if sk.primary.Legacy {
+		return sealedV1 + "." + strconv.Itoa(sk.primary.Version) + "." + base64.RawURLEncoding.EncodeToString(ct), nil
+	}
+	return sealedV2 + "." + base64.RawURLEncoding.EncodeToString(ct), nil
+}
+
+// Open reverses Seal; a text sealed for another scope or aad fails with ErrDecrypt, and
+// one whose scope has no keys (never made, or shredded) with ErrNoKey.
+func (k *Keyring) Open(ctx context.Context, scope, sealed string, aad []byte) ([]byte, error) {
+	version, ct, ok := parseSealed(sealed)
+	if !ok {
 		return nil, ErrDecrypt
 	}
-	pt, err := a.Open(nil, ciphertext[:a.NonceSize()], ciphertext[a.NonceSize():], aad)
+	sk, err := k.keys(ctx, scope, false)
+	if err != nil {
+		return nil, err
+	}
+	if !sk.hasVersion(version) {
+		// Sealed with a version this replica has not heard of yet: another replica
+		// rotated. Read the keyset again before saying no.
+		if sk, err = k.load(ctx, scope, false); err != nil {
+			return nil, err
+		}
+		if !sk.hasVersion(version) {
+			// A direct get may come from a lagging replica; the leader has it all.
+			v, ok, err := k.leader.get(ctx, keysetName(scope))
+			if err != nil || !ok {
+				return nil, ErrDecrypt
+			}
+			if sk, err = k.openKeyset(scope, v, 0); err != nil || !sk.hasVersion(version) {
+				return nil, ErrDecrypt
+			}
+			k.remember(scope, sk)
+		}
+	}
+	pt, err := sk.primitive.Decrypt(ct, aad)
 	if err != nil {
 		return nil, ErrDecrypt
 	}
 	return pt, nil
 }
 
-// Seal encrypts data for scope (an organization id, or the platform scope) bound to the
-// associated data aad, as a self-describing text "kl1.<dek version>.<base64>".
-func (k *Keyring) Seal(ctx context.Context, scope string, data, aad []byte) (string, error) {
-	ct, v, err := k.seal(ctx, scope, data, aad)
-	if err != nil {
-		return "", err
+func (sk *scopeKeys) hasVersion(version int) bool {
+	for _, v := range sk.versions {
+		if v.Version == version {
+			return true
+		}
 	}
-	return "kl1." + strconv.Itoa(v) + "." + base64.RawURLEncoding.EncodeToString(ct), nil
+	return false
 }
 
-// Open reverses Seal; a text sealed for another scope or aad fails with ErrDecrypt.
-func (k *Keyring) Open(ctx context.Context, scope, sealed string, aad []byte) ([]byte, error) {
-	parts := strings.SplitN(sealed, ".", 3)
-	if len(parts) != 3 || parts[0] != "kl1" {
-		return nil, ErrDecrypt
+// parseSealed returns the version a sealed text names and its ciphertext.
+func parseSealed(sealed string) (int, []byte, bool) {
+	switch {
+	case strings.HasPrefix(sealed, sealedV1+"."):
+		parts := strings.SplitN(sealed, ".", 3)
+		if len(parts) != 3 {
+			return 0, nil, false
+		}
+		v, err := strconv.Atoi(parts[1])
+		if err != nil || v < 1 {
+			return 0, nil, false
+		}
+		ct, err := base64.RawURLEncoding.DecodeString(parts[2])
+		if err != nil {
+			return 0, nil, false
+		}
+		return v, ct, true
+	case strings.HasPrefix(sealed, sealedV2+"."):
+		ct, err := base64.RawURLEncoding.DecodeString(sealed[len(sealedV2)+1:])
+		if err != nil || len(ct) < 5 || ct[0] != 0x01 {
+			return 0, nil, false
+		}
+		v := binary.BigEndian.Uint32(ct[1:5])
+		if v < 1 || v > 1<<30 {
+			return 0, nil, false
+		}
+		return int(v), ct, true
 	}
-	v, err := strconv.Atoi(parts[1])
-	if err != nil || v < 1 {
-		return nil, ErrDecrypt
-	}
-	ct, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil {
-		return nil, ErrDecrypt
-	}
-	return k.open(ctx, scope, v, ct, aad)
+	return 0, nil, false
 }
 
-// Shred deletes every version of scope's data key: all that was sealed for it becomes
-// unreadable for good.
+// SealedVersion is the data-key version a sealed text names, for tools and tests.
+func SealedVersion(sealed string) (int, bool) {
+	v, _, ok := parseSealed(sealed)
+	return v, ok
+}
+
+// count adds one encryption by scope's version and rotates the scope when the version
+// has passed the limit.
+func (k *Keyring) count(ctx context.Context, scope string, version int) {
+	k.mu.Lock()
+	c := k.counts[scope]
+	if c == nil {
+		c = map[int]uint64{}
+		k.counts[scope] = c
+	}
+	c[version]++
+	total := c[version] + k.stored[scope][version]
+	due := total >= k.opts.MaxEncryptions && !k.rotating[scope]
+	if due {
+		k.rotating[scope] = true
+	}
+	k.mu.Unlock()
+	if !due {
+		return
+	}
+	defer func() {
+		k.mu.Lock()
+		delete(k.rotating, scope)
+		k.mu.Unlock()
+	}()
+	v, made, err := k.rotate(ctx, scope, version)
+	if err != nil {
+		k.log.WarnContext(ctx, "automatic data key rotation failed", "scope", scope, "version", version, "err", err)
+		return
+	}
+	if !made {
+		return // another replica rotated first, and records it
+	}
+	k.log.InfoContext(ctx, "data key rotated: encryption limit reached", "scope", scope, "from", version, "to", v, "limit", k.opts.MaxEncryptions)
+	if o := k.observer.Load(); o != nil {
+		// Apart from this seal: the observer appends to the log, and this seal may be
+		// part of an append to the very same organization. Run waits for it at the end.
+		octx := context.WithoutCancel(ctx)
+		k.observing.Go(func() { (*o)(octx, scope, v) })
+	}
+}
+
+// Rotate adds a new version to scope's keyset and makes it the primary: new data is
+// sealed with it; everything sealed before still opens. It returns the new version.
+func (k *Keyring) Rotate(ctx context.Context, scope string) (int, error) {
+	v, _, err := k.rotate(ctx, scope, 0)
+	return v, err
+}
+
+// rotate adds a version; when onlyFrom is not 0 it does so only while onlyFrom is still
+// the primary (an automatic rotation that another replica may have made already). made
+// says whether this call added the version it returns.
+func (k *Keyring) rotate(ctx context.Context, scope string, onlyFrom int) (version int, made bool, err error) {
+	k.rotateMu.Lock()
+	defer k.rotateMu.Unlock()
+	for attempt := 0; ; attempt++ {
+		sk, err := k.read(ctx, scope)
+		if errors.Is(err, ErrNoKey) {
+			sk, err = k.createKeyset(ctx, scope)
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("rotate %s: %w", scope, err)
+		}
+		if onlyFrom != 0 && sk.primary.Version != onlyFrom {
+			k.remember(scope, sk)
+			return sk.primary.Version, false, nil
+		}
+		next, value, err := k.addVersion(scope, sk)
+		if err != nil {
+			return 0, false, fmt.Errorf("rotate %s: %w", scope, err)
+		}
+		var rev uint64
+		if sk.revision == 0 {
+			// A scope whose only key is from before keysets gets its keyset now.
+			rev, err = k.kv.Create(ctx, keysetName(scope), value)
+		} else {
+			rev, err = k.kv.Update(ctx, keysetName(scope), value, sk.revision)
+		}
+		if err != nil {
+			if attempt < 5 && (errors.Is(err, jetstream.ErrKeyExists) || isWrongSequence(err)) {
+				continue // another replica wrote first: read again
+			}
+			return 0, false, fmt.Errorf("rotate %s: %w", scope, err)
+		}
+		sk, err = k.openKeyset(scope, value, rev)
+		if err != nil {
+			return 0, false, err
+		}
+		k.remember(scope, sk)
+		if err := k.flushScope(ctx, scope); err != nil {
+			k.log.WarnContext(ctx, "flush data key counters", "scope", scope, "err", err)
+		}
+		return next, true, nil
+	}
+}
+
+func isWrongSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+}
+
+// addVersion returns scope's keyset with one more version, primary, encrypted.
+func (k *Keyring) addVersion(scope string, sk *scopeKeys) (int, []byte, error) {
+	next := 1
+	for _, v := range sk.versions {
+		next = max(next, v.Version+1)
+	}
+	key, err := newVersionKey(next)
+	if err != nil {
+		return 0, nil, err
+	}
+	m := keyset.NewManagerFromHandle(sk.handle)
+	id, err := m.AddKey(key)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := m.SetPrimary(id); err != nil {
+		return 0, nil, err
+	}
+	h, err := m.Handle()
+	if err != nil {
+		return 0, nil, err
+	}
+	versions := append(append([]storedVersion(nil), sk.versions...), storedVersion{Version: next, KeyID: id, CreatedAt: k.now().UTC()})
+	value, err := encodeKeyset(scope, h, versions, k.master)
+	return next, value, err
+}
+
+// Versions lists scope's data-key versions, oldest first. A scope never used has none;
+// a shredded one lists its versions as destroyed.
+func (k *Keyring) Versions(ctx context.Context, scope string) ([]KeyVersion, error) {
+	sk, err := k.read(ctx, scope)
+	if errors.Is(err, ErrNoKey) {
+		return k.destroyedVersions(ctx, scope)
+	}
+	if err != nil {
+		return nil, err
+	}
+	k.remember(scope, sk)
+	counts, _, err := k.storedCounts(ctx, scope)
+	if err != nil {
+		return nil, err
+	}
+	k.setStored(scope, counts)
+	k.mu.Lock()
+	pending := k.counts[scope]
+	out := make([]KeyVersion, 0, len(sk.versions))
+	for _, v := range sk.versions {
+		state := KeyRetired
+		if v.Version == sk.primary.Version {
+			state = KeyActive
+		}
+		out = append(out, KeyVersion{Version: v.Version, CreatedAt: v.CreatedAt, State: state, Encryptions: counts[v.Version] + pending[v.Version]})
+	}
+	k.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out, nil
+}
+
+func (k *Keyring) destroyedVersions(ctx context.Context, scope string) ([]KeyVersion, error) {
+	v, _, err := k.get(ctx, destroyedName(scope))
+	if errors.Is(err, ErrNoKey) {
+		return []KeyVersion{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var d destroyedRecord
+	if err := json.Unmarshal(v, &d); err != nil {
+		return nil, fmt.Errorf("destroyed keys %s: %w", scope, err)
+	}
+	out := make([]KeyVersion, 0, len(d.Versions))
+	for _, sv := range d.Versions {
+		out = append(out, KeyVersion{Version: sv.Version, CreatedAt: sv.CreatedAt, State: KeyDestroyed})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out, nil
+}
+
+// storedCounts reads scope's flushed counters and their revision (0: none yet).
+func (k *Keyring) storedCounts(ctx context.Context, scope string) (map[int]uint64, uint64, error) {
+	e, err := k.kv.Get(ctx, countName(scope))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return map[int]uint64{}, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("key counters %s: %w", scope, err)
+	}
+	var byText map[string]uint64
+	if err := json.Unmarshal(e.Value(), &byText); err != nil {
+		return nil, 0, fmt.Errorf("key counters %s: %w", scope, err)
+	}
+	out := make(map[int]uint64, len(byText))
+	for s, n := range byText {
+		if v, err := strconv.Atoi(s); err == nil {
+			out[v] = n
+		}
+	}
+	return out, e.Revision(), nil
+}
+
+// Flush writes every scope's unflushed encryption counts to the bucket.
+func (k *Keyring) Flush(ctx context.Context) error {
+	k.mu.Lock()
+	scopes := make([]string, 0, len(k.counts))
+	for s := range k.counts {
+		scopes = append(scopes, s)
+	}
+	k.mu.Unlock()
+	var errs []error
+	for _, s := range scopes {
+		errs = append(errs, k.flushScope(ctx, s))
+	}
+	return errors.Join(errs...)
+}
+
+// flushScope adds scope's unflushed counts to the bucket's, compare-and-set, and
+// learns the totals (other replicas' counts included).
+func (k *Keyring) flushScope(ctx context.Context, scope string) error {
+	k.mu.Lock()
+	pending := k.counts[scope]
+	delete(k.counts, scope)
+	k.mu.Unlock()
+	err := k.addCounts(ctx, scope, pending)
+	if err != nil {
+		// Keep them for the next flush.
+		k.mu.Lock()
+		c := k.counts[scope]
+		if c == nil {
+			c = map[int]uint64{}
+			k.counts[scope] = c
+		}
+		for v, n := range pending {
+			c[v] += n
+		}
+		k.mu.Unlock()
+	}
+	return err
+}
+
+func (k *Keyring) addCounts(ctx context.Context, scope string, pending map[int]uint64) error {
+	for attempt := 0; ; attempt++ {
+		counts, rev, err := k.storedCounts(ctx, scope)
+		if err != nil {
+			return err
+		}
+		if len(pending) == 0 {
+			k.setStored(scope, counts)
+			return nil
+		}
+		for v, n := range pending {
+			counts[v] += n
+		}
+		byText := make(map[string]uint64, len(counts))
+		for v, n := range counts {
+			byText[strconv.Itoa(v)] = n
+		}
+		value, err := json.Marshal(byText)
+		if err != nil {
+			return err
+		}
+		if rev == 0 {
+			_, err = k.kv.Create(ctx, countName(scope), value)
+		} else {
+			_, err = k.kv.Update(ctx, countName(scope), value, rev)
+		}
+		if err == nil {
+			k.setStored(scope, counts)
+			return nil
+		}
+		if attempt >= 10 || !(errors.Is(err, jetstream.ErrKeyExists) || isWrongSequence(err)) {
+			return fmt.Errorf("key counters %s: %w", scope, err)
+		}
+	}
+}
+
+func (k *Keyring) setStored(scope string, counts map[int]uint64) {
+	k.mu.Lock()
+	k.stored[scope] = counts
+	k.mu.Unlock()
+}
+
+// Run keeps the keyring in step with the other replicas until ctx ends: a rotation or a
+// shred on any replica reaches this one's cache through a watch on the bucket, and the
+// encryption counters are flushed every FlushInterval (and once more at the end, after
+// the reports of automatic rotations under way).
+func (k *Keyring) Run(ctx context.Context) error {
+	w, err := k.kv.WatchFiltered(ctx, []string{"*.keyset", "*.v1"}, jetstream.UpdatesOnly())
+	if err != nil {
+		return fmt.Errorf("watch keys: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	// What was cached before the watch began may have missed a change: read again.
+	k.mu.Lock()
+	k.cache = map[string]*scopeKeys{}
+	k.mu.Unlock()
+	tick := time.NewTicker(k.opts.FlushInterval)
+	defer tick.Stop()
+	updates := w.Updates()
+	for {
+		select {
+		case <-ctx.Done():
+			k.observing.Wait()
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			err := k.Flush(fctx)
+			cancel()
+			return err
+		case <-tick.C:
+			if err := k.Flush(ctx); err != nil && ctx.Err() == nil {
+				k.log.WarnContext(ctx, "flush data key counters", "err", err)
+			}
+		case e, ok := <-updates:
+			if !ok {
+				if ctx.Err() != nil {
+					updates = nil // ends through ctx.Done, with the last flush
+					continue
+				}
+				return errors.New("watch keys: the watch ended")
+			}
+			if e != nil {
+				k.heard(ctx, e)
+			}
+		}
+	}
+}
+
+// heard applies one change of the bucket to the cache.
+func (k *Keyring) heard(ctx context.Context, e jetstream.KeyValueEntry) {
+	name := e.Key()
+	i := strings.LastIndexByte(name, '.')
+	if i < 0 {
+		return
+	}
+	scope := name[:i]
+	if e.Operation() != jetstream.KeyValuePut {
+		k.evict(scope)
+		return
+	}
+	k.mu.Lock()
+	_, cached := k.cache[scope]
+	k.mu.Unlock()
+	if !cached || name != keysetName(scope) {
+		return
+	}
+	var s storedKeyset
+	if err := json.Unmarshal(e.Value(), &s); err == nil && s.KEK != k.master.id {
+		// Rewrapped under a new master key (keys rotate): what is cached stays right
+		// until this process restarts with the new key.
+		return
+	}
+	sk, err := k.openKeyset(scope, e.Value(), e.Revision())
+	if err != nil {
+		k.log.WarnContext(ctx, "keyset changed but does not open", "scope", scope, "err", err)
+		k.evict(scope)
+		return
+	}
+	k.remember(scope, sk)
+}
+
+func (k *Keyring) evict(scope string) {
+	k.mu.Lock()
+	delete(k.cache, scope)
+	delete(k.counts, scope)
+	delete(k.stored, scope)
+	k.mu.Unlock()
+}
+
+// Shred destroys every version of scope's data key: all that was sealed for it becomes
+// unreadable for good. The bucket keeps only which versions there were (no key
+// material); every replica running Run drops the scope from its cache.
 func (k *Keyring) Shred(ctx context.Context, scope string) error {
-	for v := 1; v <= currentVersion; v++ {
-		if err := k.kv.Purge(ctx, keyName(scope, v)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+	var versions []storedVersion
+	if sk, err := k.read(ctx, scope); err == nil {
+		versions = sk.versions
+	} else if !errors.Is(err, ErrNoKey) && !errors.Is(err, ErrDecrypt) {
+		return fmt.Errorf("shred %s: %w", scope, err)
+	}
+	// Keys from before keysets were only ever version 1.
+	for _, name := range []string{keysetName(scope), keyName(scope, 1), countName(scope)} {
+		if err := k.kv.Purge(ctx, name); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 			return fmt.Errorf("shred %s: %w", scope, err)
 		}
-		k.mu.Lock()
-		delete(k.cache, keyName(scope, v))
-		k.mu.Unlock()
+	}
+	k.evict(scope)
+	if len(versions) > 0 {
+		for i := range versions {
+			versions[i].KeyID = 0
+		}
+		rec, err := json.Marshal(destroyedRecord{Versions: versions, DestroyedAt: k.now().UTC()})
+		if err != nil {
+			return fmt.Errorf("shred %s: %w", scope, err)
+		}
+		if _, err := k.kv.Put(ctx, destroyedName(scope), rec); err != nil {
+			return fmt.Errorf("shred %s: %w", scope, err)
+		}
 	}
 	return nil
 }
 
-// Rewrap wraps every stored data key again under next, the new master key, and returns
-// how many it rewrapped. Data keys themselves do not change, so nothing sealed with them
-// needs rewriting; after it, only next opens them. Each key is replaced at the revision
-// it was read at, so a concurrent writer is never overwritten.
+// Rewrap encrypts every stored keyset (and data key from before keysets) again under
+// next, the new master key, and returns how many it rewrapped. Data keys themselves do
+// not change, so nothing sealed with them needs rewriting; after it, only next opens
+// them. Each entry is replaced at the revision it was read at, so a concurrent writer
+// is never overwritten.
 func (k *Keyring) Rewrap(ctx context.Context, next MasterKey) (int, error) {
 	lister, err := k.kv.ListKeys(ctx)
 	if err != nil {
@@ -309,10 +1077,6 @@ func (k *Keyring) Rewrap(ctx context.Context, next MasterKey) (int, error) {
 	}
 	n := 0
 	for _, name := range names {
-		scope, version, ok := parseKeyName(name)
-		if !ok {
-			continue
-		}
 		entry, err := k.kv.Get(ctx, name)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue
@@ -320,20 +1084,19 @@ func (k *Keyring) Rewrap(ctx context.Context, next MasterKey) (int, error) {
 		if err != nil {
 			return n, fmt.Errorf("data key %s: %w", name, err)
 		}
-		var w wrappedKey
-		if err := json.Unmarshal(entry.Value(), &w); err != nil {
-			return n, fmt.Errorf("data key %s: %w", name, err)
+		var rewrapped []byte
+		if scope, ok := strings.CutSuffix(name, ".keyset"); ok {
+			rewrapped, err = k.rewrapKeyset(scope, entry.Value(), next)
+		} else if scope, version, ok := parseKeyName(name); ok {
+			rewrapped, err = k.rewrapLegacy(scope, version, entry.Value(), next)
+		} else {
+			continue
 		}
-		if w.KEK == next.id {
+		if err != nil {
+			return n, err
+		}
+		if rewrapped == nil {
 			continue // already under the new key (a rotation that was interrupted)
-		}
-		raw, err := k.unwrap(entry.Value(), scope, version)
-		if err != nil {
-			return n, err
-		}
-		rewrapped, err := (&Keyring{master: next}).wrap(raw, scope, version)
-		if err != nil {
-			return n, err
 		}
 		if _, err := k.kv.Update(ctx, name, rewrapped, entry.Revision()); err != nil {
 			return n, fmt.Errorf("rewrap %s: %w", name, err)
@@ -343,7 +1106,40 @@ func (k *Keyring) Rewrap(ctx context.Context, next MasterKey) (int, error) {
 	return n, nil
 }
 
-// parseKeyName splits "<scope>.v<version>".
+func (k *Keyring) rewrapKeyset(scope string, value []byte, next MasterKey) ([]byte, error) {
+	var s storedKeyset
+	if err := json.Unmarshal(value, &s); err != nil {
+		return nil, fmt.Errorf("keyset %s: %w", scope, err)
+	}
+	if s.KEK == next.id {
+		return nil, nil
+	}
+	if s.KEK != k.master.id {
+		return nil, fmt.Errorf("keyset %s is encrypted by master key %s, not %s: %w", scope, s.KEK, k.master.id, ErrDecrypt)
+	}
+	h, err := k.decryptKeyset(scope, s.Keyset, k.master)
+	if err != nil {
+		return nil, err
+	}
+	return encodeKeyset(scope, h, s.Versions, next)
+}
+
+func (k *Keyring) rewrapLegacy(scope string, version int, value []byte, next MasterKey) ([]byte, error) {
+	var w wrappedKey
+	if err := json.Unmarshal(value, &w); err != nil {
+		return nil, fmt.Errorf("data key %s/%d: %w", scope, version, err)
+	}
+	if w.KEK == next.id {
+		return nil, nil
+	}
+	raw, err := k.unwrapLegacy(value, scope, version)
+	if err != nil {
+		return nil, err
+	}
+	return wrapLegacy(next, raw, scope, version)
+}
+
+// parseKeyName splits "<scope>.v<version>", the name of a data key from before keysets.
 func parseKeyName(name string) (string, int, bool) {
 	i := strings.LastIndex(name, ".v")
 	if i < 0 {

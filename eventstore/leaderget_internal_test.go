@@ -2,7 +2,6 @@ package eventstore
 
 import (
 	"context"
-	"crypto/cipher"
 	"testing"
 )
 
@@ -34,7 +33,7 @@ func TestLeaderGetReadsWhatTheBucketHolds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.keys.cache = map[string]cipher.AEAD{}
+	s.keys.cache = map[string]*scopeKeys{}
 	if got, err := s.keys.Open(ctx, "org-c", sealed, []byte("aad")); err != nil || string(got) != "x" {
 		t.Fatalf("open after the cache was dropped: %q %v", got, err)
 	}

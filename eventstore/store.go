@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +33,11 @@ type Options struct {
 	Replicas int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// DataKeyMaxEncryptions rotates a data key past this many seals; 0 means
+	// DefaultDataKeyMaxEncryptions.
+	DataKeyMaxEncryptions uint64
+	// Logger hears the keyring's automatic rotations; nil discards.
+	Logger *slog.Logger
 }
 
 // Store appends to and reads from the event log.
@@ -97,7 +103,7 @@ func Open(ctx context.Context, nc *nats.Conn, master MasterKey, opts Options) (*
 	if err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", StreamName, err)
 	}
-	keys, err := NewKeyring(ctx, js, master, reps)
+	keys, err := NewKeyringWith(ctx, js, master, KeyringOptions{Replicas: reps, MaxEncryptions: opts.DataKeyMaxEncryptions, Logger: opts.Logger, Now: opts.Now})
 	if err != nil {
 		return nil, err
 	}

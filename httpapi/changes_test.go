@@ -191,7 +191,7 @@ func TestChangeFeedNamesSecretsThatTheStreamStoresSealed(t *testing.T) {
 		if strings.Contains(strings.ToUpper(string(m.Data)), marker) {
 			t.Fatalf("the change stream stores the name in clear: %s", m.Data)
 		}
-		if !strings.Contains(string(m.Data), `"name_sealed":"kl1.`) {
+		if !strings.Contains(string(m.Data), `"name_sealed":"kl2.`) {
 			t.Fatalf("a stored notice has no sealed name: %s", m.Data)
 		}
 	}

@@ -271,6 +271,13 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	do(alice, "GET", o+"/members", nil).Expect(t, http.StatusOK)
 	do(bob, "GET", o+"/members", nil).Expect(t, http.StatusForbidden)
 
+	// Data keys.
+	do(alice, "POST", o+"/keys/rotate", nil).Expect(t, http.StatusOK)
+	do(bob, "POST", o+"/keys/rotate", nil).Expect(t, http.StatusForbidden)
+	do(alice, "GET", o+"/keys", nil).Expect(t, http.StatusOK)
+	do(bob, "GET", o+"/keys", nil).Expect(t, http.StatusForbidden)
+	do(alice, "GET", "/orgs/00000000-0000-0000-0000-000000000000/keys", nil).Expect(t, http.StatusNotFound)
+
 	// Secrets.
 	var sec apitest.Secret
 	do(alice, "POST", o+"/secrets", map[string]any{"name": "stripe_key", "description": "Stripe",

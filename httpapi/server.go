@@ -249,6 +249,8 @@ func (s *Server) routes() {
 	api.Get("/orgs/:org", auth, s.getOrg)
 	api.Patch("/orgs/:org", auth, idem, s.command("update_organization", s.updateOrg))
 	api.Get("/orgs/:org/environments", auth, s.listEnvironments)
+	api.Get("/orgs/:org/keys", auth, s.listDataKeys)
+	api.Post("/orgs/:org/keys/rotate", auth, idem, s.command("rotate_data_key", s.rotateDataKey))
 	api.Get("/orgs/:org/members", auth, s.listMembers)
 	api.Post("/orgs/:org/members", auth, idem, s.command("add_member", s.addMember))
 	api.Patch("/orgs/:org/members/:user", auth, idem, s.command("change_member_role", s.changeMemberRole))

@@ -33,6 +33,17 @@ type ReplayedOrg struct {
 	Members []Member    `json:"members"`
 	Secrets []SecretRow `json:"secrets"`
 	Seq     uint64      `json:"seq"`
+	// DataKeyRotations are the rotations of the organization's data key, oldest first.
+	DataKeyRotations []DataKeyRotation `json:"data_key_rotations"`
+}
+
+// DataKeyRotation is one DataKeyRotated of the log: who made which version the active
+// one, and when; Automatic rotations (past the encryption limit) have no actor.
+type DataKeyRotation struct {
+	Version   int       `json:"version"`
+	At        time.Time `json:"at"`
+	ActorID   string    `json:"actor_id"`
+	Automatic bool      `json:"automatic"`
 }
 
 // ReplayOrg rebuilds an organization's grid, members and settings as they were at
@@ -61,7 +72,7 @@ func ReplayOrg(ctx context.Context, log ScopeLoader, orgID string, limit ReplayL
 	org := domain.NewOrganization(orgID)
 	secrets := map[string]*domain.Secret{}
 	var order []string
-	out := ReplayedOrg{}
+	out := ReplayedOrg{DataKeyRotations: []DataKeyRotation{}}
 	memberSince := map[string]time.Time{}
 	err = log.ScanScope(ctx, orgID, limit.UntilSeq, func(r domain.Recorded) error {
 		if !limit.includes(r) {
@@ -76,6 +87,8 @@ func ReplayOrg(ctx context.Context, log ScopeLoader, orgID string, limit ReplayL
 				memberSince[e.OwnerID] = r.Time
 			case domain.MemberAdded:
 				memberSince[e.UserID] = r.Time
+			case domain.DataKeyRotated:
+				out.DataKeyRotations = append(out.DataKeyRotations, DataKeyRotation{Version: e.Version, At: r.Time, ActorID: r.Actor.UserID, Automatic: e.Automatic})
 			}
 		case domain.AggregateSecret:
 			s := secrets[r.AggregateID]

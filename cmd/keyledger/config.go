@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyledger/keyledger/eventstore"
 	"github.com/spf13/pflag"
 )
 
@@ -29,6 +30,8 @@ type config struct {
 	LogLevel          string
 	Replicas          int
 	TrustedProxies    string
+	// DataKeyMaxEncryptions rotates an organization's data key after this many seals.
+	DataKeyMaxEncryptions uint64
 	// ChangesMaxAge is how long the change stream keeps a notice; finish parses it from
 	// changesMaxAge, the flag's text, which also takes days ("7d").
 	ChangesMaxAge time.Duration
@@ -66,6 +69,7 @@ func serverFlags(name string, stderr io.Writer, getenv func(string) string) (*pf
 	fs.StringVar(&c.BootstrapEmail, "bootstrap-admin-email", "", "create this super-admin at start if missing")
 	fs.StringVar(&c.BootstrapPassword, "bootstrap-admin-password", "", "its password")
 	fs.StringVar(&c.changesMaxAge, "changes-max-age", "7d", "how long the change stream keeps notices, e.g. 7d or 36h")
+	fs.Uint64Var(&c.DataKeyMaxEncryptions, "data-key-max-encryptions", eventstore.DefaultDataKeyMaxEncryptions, "rotate an organization's data key after it sealed this many values (AES-GCM with random nonces: at most 2^32)")
 	fs.VisitAll(func(f *pflag.Flag) { withEnv(fs, f.Name, flagVariable(f.Name)) })
 	c.fromEnv = func() error { return applyEnv(fs, getenv) }
 	return fs, c
@@ -129,6 +133,9 @@ func (c *config) finish() error {
 	}
 	if c.ChangesMaxAge, err = parseMaxAge(c.changesMaxAge); err != nil {
 		return fmt.Errorf("KEYLEDGER_CHANGES_MAX_AGE: %w", err)
+	}
+	if c.DataKeyMaxEncryptions == 0 || c.DataKeyMaxEncryptions > 1<<32 {
+		return fmt.Errorf("KEYLEDGER_DATA_KEY_MAX_ENCRYPTIONS must be between 1 and 2^32 (4294967296), not %d", c.DataKeyMaxEncryptions)
 	}
 	return nil
 }

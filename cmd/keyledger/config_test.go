@@ -42,3 +42,40 @@ func TestChangesMaxAgeFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestDataKeyMaxEncryptionsFlag(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		flag, env string
+		want      uint64
+		ok        bool
+	}{
+		{"", "", 1 << 31, true},
+		{"", "1000000", 1000000, true},
+		{"5000", "1000000", 5000, true},
+		{"4294967296", "", 1 << 32, true},
+		{"4294967297", "", 0, false},
+		{"0", "", 0, false},
+		{"", "-1", 0, false},
+		{"", "lots", 0, false},
+	} {
+		getenv := func(name string) string {
+			if name == "KEYLEDGER_DATA_KEY_MAX_ENCRYPTIONS" {
+				return tc.env
+			}
+			return ""
+		}
+		fs, c := serverFlags("serve", nil, getenv)
+		var args []string
+		if tc.flag != "" {
+			args = []string{"--data-key-max-encryptions", tc.flag}
+		}
+		err := fs.Parse(args)
+		if err == nil {
+			err = c.finish()
+		}
+		if (err == nil) != tc.ok || (tc.ok && c.DataKeyMaxEncryptions != tc.want) {
+			t.Errorf("flag %q env %q: %d, %v; want %d (ok %v)", tc.flag, tc.env, c.DataKeyMaxEncryptions, err, tc.want, tc.ok)
+		}
+	}
+}

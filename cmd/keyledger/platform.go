@@ -79,7 +79,7 @@ func (p *platform) openLog(ctx context.Context, c *config) error {
 	if err := p.openNATS(ctx, c); err != nil {
 		return err
 	}
-	p.store, err = eventstore.Open(ctx, p.nc, master, eventstore.Options{Replicas: c.Replicas})
+	p.store, err = eventstore.Open(ctx, p.nc, master, eventstore.Options{Replicas: c.Replicas, DataKeyMaxEncryptions: c.DataKeyMaxEncryptions, Logger: p.log})
 	if err != nil {
 		return fmt.Errorf("open the event log on %s: %w%s", natsWhere(c), err, jetStreamHint(err))
 	}
@@ -88,6 +88,13 @@ func (p *platform) openLog(ctx context.Context, c *config) error {
 		return fmt.Errorf("open the name reservations on %s: %w%s", natsWhere(c), err, jetStreamHint(err))
 	}
 	p.handlers = commands.New(p.store, p.names, time.Now)
+	// A rotation the keyring makes by itself (past --data-key-max-encryptions) is
+	// recorded on the organization, as a manual one is by its command.
+	p.store.Keyring().ObserveRotations(func(ctx context.Context, scope string, version int) {
+		if err := p.handlers.DataKeys.RecordAutomaticRotation(ctx, scope, version); err != nil {
+			p.log.WarnContext(ctx, "automatic data key rotation not recorded", "err", err)
+		}
+	})
 	return nil
 }
 

@@ -93,5 +93,6 @@ func replayJSON(s projections.ReplayedOrg) map[string]any {
 		"seq":     s.Seq,
 		"org":     map[string]any{"id": s.Org.ID, "name": s.Org.Name, "reveal_policy": s.Org.RevealPolicy, "created_at": s.Org.CreatedAt},
 		"members": members, "secrets": secrets,
+		"data_key_rotations": s.DataKeyRotations,
 	}
 }

@@ -113,7 +113,7 @@ func TestOfflineCommandsListOnlyTheirFlags(t *testing.T) {
 func TestEveryServeFlagHasItsVariable(t *testing.T) {
 	t.Parallel()
 	// A value from the variable and another from the command line, by the flag's type.
-	values := map[string][2]string{"bool": {"true", "false"}, "int": {"3", "5"}, "string": {"from-env", "from-flag"}}
+	values := map[string][2]string{"bool": {"true", "false"}, "int": {"3", "5"}, "uint64": {"7", "9"}, "string": {"from-env", "from-flag"}}
 	fs, _ := serverFlags("serve", nil, func(string) string { return "" })
 	fs.VisitAll(func(f *pflag.Flag) {
 		variable := "KEYLEDGER_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))

@@ -101,6 +101,27 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		}
 	})
 	defer func() { stopProjector(); projWG.Wait() }()
+	// The keyring hears other replicas' data-key rotations and shreds, and flushes its
+	// encryption counters; it stops (with a last flush) before NATS is drained.
+	keysCtx, stopKeys := context.WithCancel(context.WithoutCancel(ctx))
+	var keysWG sync.WaitGroup
+	keysWG.Go(func() {
+		for {
+			err := p.store.Keyring().Run(keysCtx)
+			if keysCtx.Err() != nil {
+				return
+			}
+			// Without the watch this replica would seal with a rotated-away version until
+			// it restarts: start it again.
+			logger.Error("keyring watch stopped; restarting it", "err", err)
+			select {
+			case <-keysCtx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	})
+	defer func() { stopKeys(); keysWG.Wait() }()
 
 	login, err := bootstrapAdmin(ctx, c, p.handlers)
 	if err != nil {

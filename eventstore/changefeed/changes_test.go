@@ -116,7 +116,7 @@ func TestChangeNoticeNameIsSealedAtRest(t *testing.T) {
 	if stored.ChangeNotice != want {
 		t.Fatalf("stored %+v, want every field but the name as published: %+v", stored.ChangeNotice, want)
 	}
-	if stored.Name != "" || !strings.HasPrefix(stored.NameSealed, "kl1.") || stored.SecretID != "s1" || stored.Seq != 5 {
+	if stored.Name != "" || !strings.HasPrefix(stored.NameSealed, "kl2.") || stored.SecretID != "s1" || stored.Seq != 5 {
 		t.Fatalf("stored notice %+v", stored)
 	}
 

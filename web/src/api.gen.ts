@@ -51,6 +51,14 @@ export interface paths {
     /** The three environments */
     get: operations["listEnvironments"];
   };
+  "/orgs/{org}/keys": {
+    /** The organization's data-key versions, oldest first (owner or admin) */
+    get: operations["listDataKeys"];
+  };
+  "/orgs/{org}/keys/rotate": {
+    /** Rotate the data key: new data is sealed under a new version, everything sealed before still opens (owner or admin) */
+    post: operations["rotateDataKey"];
+  };
   "/orgs/{org}/members": {
     /** Members (priority ≥ 100) */
     get: operations["listMembers"];
@@ -385,6 +393,14 @@ export interface components {
     EnvironmentInfo: {
       slug: components["schemas"]["Environment"];
       name: string;
+    };
+    /** @description One version of an organization's data key: active seals new data, retired still opens what it sealed, destroyed was erased. */
+    DataKey: {
+      version: number;
+      /** Format: date-time */
+      created_at: string;
+      /** @enum {string} */
+      state: "active" | "retired" | "destroyed";
     };
     /** @description Every value of one environment by secret name, and the sequence of the audit record the fetch made. */
     Values: {
@@ -790,6 +806,60 @@ export interface operations {
       };
       401: components["responses"]["Unauthenticated"];
       404: components["responses"]["NotFound"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /** The organization's data-key versions, oldest first (owner or admin) */
+  listDataKeys: {
+    parameters: {
+      query?: {
+        min_seq?: components["parameters"]["MinSeq"];
+      };
+      path: {
+        org: components["parameters"]["Org"];
+      };
+    };
+    responses: {
+      /** @description Data-key versions */
+      200: {
+        content: {
+          "application/json": {
+            items: components["schemas"]["DataKey"][];
+          };
+        };
+      };
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /** Rotate the data key: new data is sealed under a new version, everything sealed before still opens (owner or admin) */
+  rotateDataKey: {
+    parameters: {
+      header?: {
+        "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+      };
+      path: {
+        org: components["parameters"]["Org"];
+      };
+    };
+    responses: {
+      /** @description The version new data is sealed with from now on */
+      200: {
+        headers: {
+          "X-Keyledger-Seq": components["headers"]["Seq"];
+        };
+        content: {
+          "application/json": {
+            version: number;
+          };
+        };
+      };
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      409: components["responses"]["Conflict"];
       503: components["responses"]["Unavailable"];
     };
   };

@@ -78,6 +78,8 @@ export interface AuditFilter {
 export type AuditVerification = Schemas['AuditVerification'];
 export type Member = Schemas['Member'];
 export type ServiceToken = Schemas['ServiceToken'];
+/** One version of the organization's data key: active seals new data, retired still opens. */
+export type DataKey = Schemas['DataKey'];
 export type CreatedToken = Schemas['IssuedToken'];
 /** A new service token: the listed fields and the token, shown this once. */
 export type CreatedServiceToken = ServiceToken & { token: string };
@@ -237,6 +239,11 @@ export const api = {
     request<Organization>('POST', '/orgs', { body: { name }, idempotencyKey: newIdempotencyKey() }),
   updateOrg: (orgId: string, patch: { name?: string; reveal_policy?: RevealPolicy }) =>
     request<Organization>('PATCH', org(orgId), { body: patch }),
+
+  // Data keys
+  listDataKeys: (orgId: string) => request<{ items: DataKey[] }>('GET', `${org(orgId)}/keys`),
+  rotateDataKey: (orgId: string) =>
+    request<{ version: number }>('POST', `${org(orgId)}/keys/rotate`, { idempotencyKey: newIdempotencyKey() }),
 
   // Members
   listMembers: (orgId: string) => request<Page<Member>>('GET', `${org(orgId)}/members`),

@@ -1,0 +1,85 @@
+package eventstore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/eventstoretest"
+)
+
+// Two replicas on a three-node cluster (R3 keys bucket): a data-key rotation on one is
+// what the other seals with soon after, both open each other's ciphertexts, and a shred
+// on one evicts the organization from the other's cache.
+func TestDataKeyRotationAcrossClusterReplicas(t *testing.T) {
+	t.Parallel()
+	cl := eventstoretest.NewCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*eventstore.SetupTimeout)
+	defer cancel()
+	key, err := eventstore.ParseMasterKey(eventstoretest.TestMasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := eventstore.Open(ctx, cl.Connect(t, "replica-a"), key, eventstore.Options{Replicas: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := eventstore.Open(ctx, cl.Connect(t, "replica-b"), key, eventstore.Options{Replicas: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Keyring().Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-done })
+
+	const org = "org-cluster"
+	ka, kb := a.Keyring(), b.Keyring()
+	first, err := ka.Seal(ctx, org, []byte("one"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := kb.Open(ctx, org, first, nil); err != nil || string(got) != "one" {
+		t.Fatalf("replica b opens a's version 1: %q %v", got, err)
+	}
+	if v, err := ka.Rotate(ctx, org); err != nil || v != 2 {
+		t.Fatalf("rotate: %d %v", v, err)
+	}
+	second, err := ka.Seal(ctx, org, []byte("two"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := kb.Open(ctx, org, second, nil); err != nil || string(got) != "two" {
+		t.Fatalf("replica b opens a's version 2: %q %v", got, err)
+	}
+	poll(t, "replica b to seal with version 2", func() bool {
+		sealed, err := kb.Seal(ctx, org, []byte("x"), nil)
+		v, _ := eventstore.SealedVersion(sealed)
+		return err == nil && v == 2
+	})
+	vs, err := kb.Versions(ctx, org)
+	if err != nil || len(vs) != 2 || vs[0].State != eventstore.KeyRetired || vs[1].State != eventstore.KeyActive {
+		t.Fatalf("versions on replica b: %+v %v", vs, err)
+	}
+	if err := ka.Shred(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "replica b to drop the shredded keys", func() bool {
+		_, err := kb.Open(ctx, org, first, nil)
+		return errors.Is(err, eventstore.ErrNoKey)
+	})
+}
+
+// poll waits for cond; the generous bound only stops a broken watch from hanging the run.
+func poll(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,328 @@
+package eventstore
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/base64"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Made by the keyring before keysets (commit d224d2c) with the test master key
+// 000102…1f: the bucket entry "legacy-org.v1" and a value it sealed.
+const (
+	legacyWrapped   = `{"kek":"630dcd29","wrapped":"4tmg2JOa/q/2QHvteoc+6TSO9Th0knZ/mBHAMTpeWkQkaYVltfl55EoJScqgAwYJ/RIoYrC5vvfvCTre"}`
+	legacySealed    = "kl1.1.s8P1r3HG_OGEOftpnrFQOjrwrSDmNYpuoLo8gvLK4H041nxGQd-oM8jOgBYHKCZuhHBnYlZZYjb1HKO0bUY"
+	legacyPlaintext = "sealed by keyledger before keysets"
+	legacyAAD       = "keyledger/test/legacy"
+)
+
+func mustOpen(t *testing.T, k *Keyring, scope, sealed, aad, want string) {
+	t.Helper()
+	got, err := k.Open(context.Background(), scope, sealed, []byte(aad))
+	if err != nil || string(got) != want {
+		t.Fatalf("open %.12s…: %q %v, want %q", sealed, got, err, want)
+	}
+}
+
+func states(vs []KeyVersion) string {
+	var b strings.Builder
+	for _, v := range vs {
+		b.WriteString(" " + string(rune('0'+v.Version)) + ":" + string(v.State))
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// A data dir from before keysets keeps working without rewriting anything: its kl1
+// ciphertexts open, the scope keeps sealing kl1 with version 1 until a rotation, and
+// after the rotation both versions open and new data is kl2 under version 2.
+func TestKeyringOpensWhatTheOldKeyringSealed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newInternalStore(t)
+	k := s.keys
+	if _, err := k.kv.Put(ctx, "legacy-org.v1", []byte(legacyWrapped)); err != nil {
+		t.Fatal(err)
+	}
+	mustOpen(t, k, "legacy-org", legacySealed, legacyAAD, legacyPlaintext)
+	if _, err := k.Open(ctx, "legacy-org", legacySealed, []byte("other aad")); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("open with other aad: %v", err)
+	}
+	before, err := k.Seal(ctx, "legacy-org", []byte("still v1"), []byte("a"))
+	if err != nil || !strings.HasPrefix(before, "kl1.1.") {
+		t.Fatalf("seal before rotation: %q %v", before, err)
+	}
+	// It is byte for byte what the old keyring wrote: plain AES-256-GCM, nonce first,
+	// under the raw key of "legacy-org.v1" (a rollback would still read it).
+	raw, err := unwrapLegacyWith(k.master, []byte(legacyWrapped), "legacy-org", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := aes.NewCipher(raw)
+	gcm, _ := cipher.NewGCM(block)
+	ct, _ := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(before, "kl1.1."))
+	if pt, err := gcm.Open(nil, ct[:12], ct[12:], []byte("a")); err != nil || string(pt) != "still v1" {
+		t.Fatalf("the old layout does not open what the keyset sealed under version 1: %q %v", pt, err)
+	}
+	vs, err := k.Versions(ctx, "legacy-org")
+	if err != nil || states(vs) != "1:active" {
+		t.Fatalf("versions before rotation: %v %v", states(vs), err)
+	}
+	v, err := k.Rotate(ctx, "legacy-org")
+	if err != nil || v != 2 {
+		t.Fatalf("rotate: %d %v", v, err)
+	}
+	after, err := k.Seal(ctx, "legacy-org", []byte("v2"), []byte("a"))
+	if err != nil || !strings.HasPrefix(after, "kl2.") {
+		t.Fatalf("seal after rotation: %q %v", after, err)
+	}
+	if n, ok := SealedVersion(after); !ok || n != 2 {
+		t.Fatalf("sealed version %d %v", n, ok)
+	}
+	vs, err = k.Versions(ctx, "legacy-org")
+	if err != nil || states(vs) != "1:retired 2:active" {
+		t.Fatalf("versions after rotation: %v %v", states(vs), err)
+	}
+	// A fresh keyring (another process) reads the keyset and opens all three.
+	fresh, err := NewKeyring(ctx, s.js, k.master, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOpen(t, fresh, "legacy-org", legacySealed, legacyAAD, legacyPlaintext)
+	mustOpen(t, fresh, "legacy-org", before, "a", "still v1")
+	mustOpen(t, fresh, "legacy-org", after, "a", "v2")
+
+	// keys rotate (the master key) rewraps the keyset and the old entry alike.
+	next, _ := ParseMasterKey("1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100")
+	if n, err := k.Rewrap(ctx, next); err != nil || n != 2 {
+		t.Fatalf("rewrap: %d %v", n, err)
+	}
+	withNext, err := NewKeyring(ctx, s.js, next, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOpen(t, withNext, "legacy-org", legacySealed, legacyAAD, legacyPlaintext)
+	mustOpen(t, withNext, "legacy-org", after, "a", "v2")
+	withOld, err := NewKeyring(ctx, s.js, k.master, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := withOld.Open(ctx, "legacy-org", after, []byte("a")); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("open with the old master key after rewrap: %v", err)
+	}
+}
+
+// A keyset is bound to its scope: copied under another scope's name it does not open.
+func TestKeysetIsBoundToItsScope(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newInternalStore(t)
+	k := s.keys
+	if _, err := k.Seal(ctx, "org-a", []byte("x"), nil); err != nil {
+		t.Fatal(err)
+	}
+	e, err := k.kv.Get(ctx, "org-a.keyset")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.kv.Put(ctx, "org-b.keyset", e.Value()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Seal(ctx, "org-b", []byte("x"), nil); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("seal with a keyset copied from another scope: %v", err)
+	}
+}
+
+// Past the limit of encryptions a version is rotated on its own; the counters reach
+// the bucket when flushed.
+func TestKeyringRotatesPastTheEncryptionLimit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newInternalStore(t)
+	k, err := NewKeyringWith(ctx, s.js, s.keys.master, KeyringOptions{MaxEncryptions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var heard []string
+	var heardMu sync.Mutex
+	observe := func(_ context.Context, scope string, version int) {
+		heardMu.Lock()
+		heard = append(heard, scope+"@"+strconv.Itoa(version))
+		heardMu.Unlock()
+	}
+	k.ObserveRotations(observe)
+	var versions []int
+	for range 5 {
+		sealed, err := k.Seal(ctx, "org-limit", []byte("x"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := SealedVersion(sealed)
+		versions = append(versions, v)
+	}
+	if want := []int{1, 1, 1, 2, 2}; !equalInts(versions, want) {
+		t.Fatalf("sealed with versions %v, want %v", versions, want)
+	}
+	if err := k.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Another replica, starting now, learns the counts from the bucket.
+	other, err := NewKeyringWith(ctx, s.js, s.keys.master, KeyringOptions{MaxEncryptions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.ObserveRotations(observe)
+	vs, err := other.Versions(ctx, "org-limit")
+	if err != nil || states(vs) != "1:retired 2:active" || vs[0].Encryptions != 3 || vs[1].Encryptions != 2 {
+		t.Fatalf("versions: %+v %v", vs, err)
+	}
+	// Its next seal is the third of version 2: it rotates to 3.
+	if _, err := other.Seal(ctx, "org-limit", []byte("x"), nil); err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := other.Seal(ctx, "org-limit", []byte("x"), nil)
+	if v, _ := SealedVersion(sealed); err != nil || v != 3 {
+		t.Fatalf("after the third seal of version 2: version %d %v", v, err)
+	}
+	// Each automatic rotation was reported once, by the keyring that made it.
+	k.observing.Wait()
+	other.observing.Wait()
+	if strings.Join(heard, " ") != "org-limit@2 org-limit@3" {
+		t.Fatalf("observed rotations %v", heard)
+	}
+	// A keyring that finds the version rotated already by another does not rotate again
+	// (and so reports nothing: count reports only what rotate made).
+	late, err := NewKeyringWith(ctx, s.js, s.keys.master, KeyringOptions{MaxEncryptions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, made, err := late.rotate(ctx, "org-limit", 2); err != nil || made || v != 3 {
+		t.Fatalf("a late automatic rotation from version 2: %d %v %v", v, made, err)
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// A rotation on one replica reaches another one's cache through the watch, and a
+// ciphertext of a version a replica has not heard of yet still opens there. Shred
+// evicts the scope from every replica.
+func TestRotationAndShredReachEveryReplica(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newInternalStore(t)
+	one := s.keys
+	two, err := NewKeyring(ctx, s.js, one.master, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notRunning, err := NewKeyring(ctx, s.js, one.master, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- two.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-done })
+
+	first, err := two.Seal(ctx, "org-r", []byte("one"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOpen(t, notRunning, "org-r", first, "", "one") // caches version 1 only
+	if v, err := one.Rotate(ctx, "org-r"); err != nil || v != 2 {
+		t.Fatalf("rotate: %d %v", v, err)
+	}
+	second, err := one.Seal(ctx, "org-r", []byte("two"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOpen(t, notRunning, "org-r", second, "", "two")
+
+	waitFor(t, "the other replica to seal with version 2", func() bool {
+		sealed, err := two.Seal(ctx, "org-r", []byte("x"), nil)
+		v, _ := SealedVersion(sealed)
+		return err == nil && v == 2
+	})
+
+	if err := one.Shred(ctx, "org-r"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the other replica to drop the shredded keys", func() bool {
+		_, err := two.Open(ctx, "org-r", first, nil)
+		return errors.Is(err, ErrNoKey)
+	})
+	vs, err := two.Versions(ctx, "org-r")
+	if err != nil || states(vs) != "1:destroyed 2:destroyed" {
+		t.Fatalf("versions after shred: %v %v", states(vs), err)
+	}
+	lister, err := one.kv.ListKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range lister.Keys() {
+		if strings.HasPrefix(name, "org-r.") && name != "org-r.destroyed" {
+			t.Errorf("after shred the bucket still holds %s", name)
+		}
+	}
+}
+
+// waitFor polls cond; the generous bound only stops a broken watch from hanging the run.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// BenchmarkSeal measures the hot path: one seal of a 64-byte value under a cached
+// keyset, counter included.
+func BenchmarkSeal(b *testing.B) {
+	ctx := context.Background()
+	s := newInternalStore(b)
+	value, aad := make([]byte, 64), []byte("keyledger/bench")
+	if _, err := s.keys.Seal(ctx, "org-bench", value, aad); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.keys.Seal(ctx, "org-bench", value, aad); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkOpen measures opening one sealed value under a cached keyset.
+func BenchmarkOpen(b *testing.B) {
+	ctx := context.Background()
+	s := newInternalStore(b)
+	value, aad := make([]byte, 64), []byte("keyledger/bench")
+	sealed, err := s.keys.Seal(ctx, "org-bench", value, aad)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.keys.Open(ctx, "org-bench", sealed, aad); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
