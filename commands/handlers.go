@@ -13,6 +13,7 @@ type Handlers struct {
 	Authenticate       *AuthenticateHandler
 	CreateOrganization *CreateOrganizationHandler
 	UpdateOrganization *UpdateOrganizationHandler
+	EraseOrganization  *EraseOrganizationHandler
 	AddMember          *AddMemberHandler
 	ChangeMemberRole   *ChangeMemberRoleHandler
 	RemoveMember       *RemoveMemberHandler
@@ -38,6 +39,7 @@ func New(store *eventstore.Store, names *eventstore.Reservations, now func() tim
 		Authenticate:       NewAuthenticateHandler(store),
 		CreateOrganization: NewCreateOrganizationHandler(store),
 		UpdateOrganization: NewUpdateOrganizationHandler(store),
+		EraseOrganization:  NewEraseOrganizationHandler(store, store),
 		AddMember:          NewAddMemberHandler(store),
 		ChangeMemberRole:   NewChangeMemberRoleHandler(store),
 		RemoveMember:       NewRemoveMemberHandler(store),

@@ -143,6 +143,9 @@ func classify(err error) (code, detail string, fields []domain.FieldError) {
 	if errors.As(err, &de) {
 		return string(de.Code), de.Message, de.Fields
 	}
+	if errors.Is(err, eventstore.ErrErased) {
+		return string(domain.CodeNotFound), "The organization was not found.", nil
+	}
 	if errors.Is(err, eventstore.ErrVersionConflict) {
 		return string(domain.CodeVersionConflict), "A concurrent write won; reload and retry.", nil
 	}
