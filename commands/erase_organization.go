@@ -68,7 +68,7 @@ func (h *EraseOrganizationHandler) Handle(ctx context.Context, m Meta, c EraseOr
 	if err != nil {
 		return Result{}, err
 	}
-	er := eventstore.Erasure{OrgID: c.OrgID, Seq: recs.Seq(), Time: recs[0].Time, Actor: recs[0].Actor}
+	er := eventstore.Erasure{OrgID: c.OrgID, Seq: recs.Seq(), EventID: recs[0].EventID, Time: recs[0].Time, Actor: recs[0].Actor}
 	// The erasure is recorded, so this command answers success whatever happens next
 	// (a recorded command never answers an error). A failed shred here is finished by
 	// the projector, which shreds before it drops the rows and stalls loudly until it can.

@@ -70,10 +70,10 @@ func (s *Store) decode(ctx context.Context, seq uint64, data []byte) ([]domain.R
 	if err := json.Unmarshal(data, &env); err != nil {
 		return nil, fmt.Errorf("event %d: envelope: %w", seq, err)
 	}
-	if er, ok := s.erased.get(env.Org); ok {
+	if at, ok := s.erased.get(env.Org); ok {
 		// Its keys are destroyed: nothing of it is opened, not even an event sealed
 		// under a key that a command racing the erasure created.
-		return nil, fmt.Errorf("event %d: %w", seq, &ErasedError{OrgID: env.Org, Seq: er.Seq})
+		return nil, fmt.Errorf("event %d: %w", seq, &ErasedError{OrgID: env.Org, Seq: at})
 	}
 	parts := make([]envelopeEvent, 0, 1+len(env.More))
 	parts = append(parts, envelopeEvent{ID: env.ID, Type: env.Type, Schema: env.Schema, Payload: env.Payload})

@@ -64,29 +64,27 @@ func ErasureAggregate(orgID string) Aggregate {
 	return Aggregate{OrgID: domain.PlatformScope, Type: domain.AggregateErasure, ID: orgID}
 }
 
-// erasedOrgs remembers the organizations this process knows to be erased. An erasure
-// is forever, so an entry never goes stale; a missing entry only costs a look-up.
+// erasedOrgs remembers the organizations this process knows to be erased, with the
+// sequence of their erasure record. An erasure is forever, so an entry never goes
+// stale; a missing entry only costs a look-up in the log.
 type erasedOrgs struct {
-	m sync.Map // org id → Erasure
+	m sync.Map // org id → uint64
 }
 
-func (e *erasedOrgs) get(orgID string) (Erasure, bool) {
+func (e *erasedOrgs) get(orgID string) (uint64, bool) {
 	v, ok := e.m.Load(orgID)
 	if !ok {
-		return Erasure{}, false
+		return 0, false
 	}
-	return v.(Erasure), true
+	return v.(uint64), true
 }
 
-func (e *erasedOrgs) put(er Erasure) { e.m.Store(er.OrgID, er) }
+func (e *erasedOrgs) put(orgID string, seq uint64) { e.m.LoadOrStore(orgID, seq) }
 
 // ErasureOf returns the organization's erasure record, and false when it was not erased.
 func (s *Store) ErasureOf(ctx context.Context, orgID string) (Erasure, bool, error) {
 	if orgID == "" || orgID == domain.PlatformScope {
 		return Erasure{}, false, nil
-	}
-	if er, ok := s.erased.get(orgID); ok {
-		return er, true, nil
 	}
 	raw, err := s.stream.GetLastMsgForSubject(ctx, ErasureAggregate(orgID).Subject())
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -106,7 +104,7 @@ func (s *Store) erasureFrom(ctx context.Context, seq uint64, data []byte) (Erasu
 	for _, r := range recs {
 		if e, ok := r.Event.(domain.OrganizationErased); ok {
 			er := Erasure{OrgID: e.OrgID, Seq: r.Seq, EventID: r.EventID, Time: r.Time, Actor: r.Actor}
-			s.erased.put(er)
+			s.erased.put(er.OrgID, er.Seq)
 			return er, true, nil
 		}
 	}
@@ -143,7 +141,7 @@ func (s *Store) ShredOrganization(ctx context.Context, er Erasure) error {
 	if er.OrgID == "" || er.OrgID == domain.PlatformScope {
 		return errors.New("eventstore: shred needs an organization")
 	}
-	s.erased.put(er)
+	s.erased.put(er.OrgID, er.Seq)
 	if err := s.keys.Shred(ctx, er.OrgID); err != nil {
 		return fmt.Errorf("shred organization %s: %w", er.OrgID, err)
 	}
@@ -155,6 +153,9 @@ func (s *Store) ShredOrganization(ctx context.Context, er Erasure) error {
 func (s *Store) erasedEvent(ctx context.Context, org string, openErr error) error {
 	if !errors.Is(openErr, ErrNoKey) && !errors.Is(openErr, ErrDecrypt) {
 		return openErr
+	}
+	if seq, ok := s.erased.get(org); ok {
+		return &ErasedError{OrgID: org, Seq: seq, Err: openErr}
 	}
 	er, ok, err := s.ErasureOf(ctx, org)
 	if err != nil || !ok {

@@ -99,7 +99,7 @@ func (p *Projector) eraseOrganization(ctx context.Context, r domain.Recorded, e 
 		return nil
 	}
 	if src, ok := p.events.(erasureSource); ok {
-		er := eventstore.Erasure{OrgID: e.OrgID, Seq: r.Seq, Time: r.Time, Actor: r.Actor}
+		er := eventstore.Erasure{OrgID: e.OrgID, Seq: r.Seq, EventID: r.EventID, Time: r.Time, Actor: r.Actor}
 		if err := src.ShredOrganization(ctx, er); err != nil {
 			return fmt.Errorf("erase organization at %d: %w", r.Seq, err)
 		}
