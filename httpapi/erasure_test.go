@@ -336,7 +336,7 @@ func scanForNeedles(t *testing.T, env *apitest.Env, needles []string) {
 	if err != nil {
 		t.Fatalf("pg_dump: %v", err)
 	}
-	if !strings.Contains(string(dump), "Root") {
+	if !strings.Contains(string(dump), "@erase.test") {
 		t.Fatal("the pg_dump does not look complete: no user in it")
 	}
 	for _, n := range needles {
