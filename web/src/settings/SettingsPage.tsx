@@ -7,6 +7,7 @@ import { AdminOnly } from '../ui/AdminOnly';
 import { PageHeader } from '../ui/States';
 import { useToast } from '../ui/Toasts';
 import { formatDate } from '../ui/dates';
+import { DangerZone } from './DangerZone';
 
 export function SettingsPage() {
   return (
@@ -93,6 +94,7 @@ function Settings() {
           </button>
         </div>
       </form>
+      <DangerZone />
     </div>
   );
 }
