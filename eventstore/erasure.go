@@ -145,6 +145,23 @@ func (s *Store) ShredOrganization(ctx context.Context, er Erasure) error {
 	if err := s.keys.Shred(ctx, er.OrgID); err != nil {
 		return fmt.Errorf("shred organization %s: %w", er.OrgID, err)
 	}
+	return s.purgeChangeNotices(ctx, er.OrgID)
+}
+
+// purgeChangeNotices drops the organization's change notices, so that no subscriber,
+// new or resuming, receives anything of it any more (their names were sealed with the
+// keys just destroyed; their ids and times are the organization's too).
+func (s *Store) purgeChangeNotices(ctx context.Context, orgID string) error {
+	st, err := s.js.Stream(ctx, ChangesStream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("change notices of %s: %w", orgID, err)
+	}
+	if err := st.Purge(ctx, jetstream.WithPurgeSubject(ChangesSubjectPrefix+"."+orgID+".>")); err != nil {
+		return fmt.Errorf("purge the change notices of %s: %w", orgID, err)
+	}
 	return nil
 }
 

@@ -114,6 +114,9 @@ func TestEraseOrganization(t *testing.T) {
 	if _, err := env.DB.Rebuild(ctx, env.NATS.Store, env.NATS.Store, nil); err != nil {
 		t.Fatal(err)
 	}
+	if n := countChangeNotices(t, env, e.org.ID); n == 0 {
+		t.Fatal("the org has no change notices before its erasure: the check after it would prove nothing")
+	}
 
 	outsider.Do(t, "DELETE", o, map[string]any{"confirm": e.org.Name}).Problem(t, http.StatusNotFound, "not_found")
 	e.admin.Do(t, "DELETE", o, map[string]any{"confirm": e.org.Name}).Problem(t, http.StatusForbidden, "forbidden")
@@ -183,6 +186,7 @@ func TestEraseOrganization(t *testing.T) {
 	// fresh store calls them erased, and the wrapped keys are gone.
 	expectUnreadable(t, env, e.org.ID)
 	scanForNeedles(t, env, e.needles)
+	expectNoChangeNotices(t, env, e.org.ID)
 
 	// A rebuild brings nothing back and is not stalled by the unreadable events.
 	rep, err := env.DB.Rebuild(ctx, env.NATS.Store, env.NATS.Store, nil)
@@ -390,5 +394,36 @@ func expectNoRows(t *testing.T, url, orgID string) {
 		if n != 0 {
 			t.Errorf("%s holds %d rows of the erased org", tbl, n)
 		}
+	}
+}
+
+// countChangeNotices counts the org's notices in the change stream.
+func countChangeNotices(t *testing.T, env *apitest.Env, orgID string) int {
+	t.Helper()
+	msgs, err := jetstreamext.GetBatch(context.Background(), env.NATS.Store.JetStream(), eventstore.ChangesStream, 10000,
+		jetstreamext.GetBatchSubject(eventstore.ChangesSubjectPrefix+"."+orgID+".>"))
+	if errors.Is(err, jetstreamext.ErrNoMessages) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, err := range msgs {
+		if errors.Is(err, jetstreamext.ErrNoMessages) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	return n
+}
+
+func expectNoChangeNotices(t *testing.T, env *apitest.Env, orgID string) {
+	t.Helper()
+	if n := countChangeNotices(t, env, orgID); n != 0 {
+		t.Fatalf("the change stream still holds %d notices of the erased org", n)
 	}
 }
