@@ -47,7 +47,8 @@ func (h *AuthenticateTokenHandler) Handle(ctx context.Context, token, orgID stri
 		}
 		l, err := h.log.Load(ctx, serviceTokenAggregate(orgID, id))
 		if err != nil {
-			return TokenIdentity{}, err
+			// A token of an erased organization is gone with it; its routes are not_found.
+			return TokenIdentity{}, notFoundIfErased(err)
 		}
 		t := domain.NewServiceToken(orgID, id)
 		for _, r := range l.Events {

@@ -149,7 +149,7 @@ func loadOrganization(ctx context.Context, log eventLog, orgID string) (loadedOr
 	}
 	l, err := log.Load(ctx, orgAggregate(orgID))
 	if err != nil {
-		return loadedOrg{}, fmt.Errorf("load organization: %w", err)
+		return loadedOrg{}, notFoundIfErased(fmt.Errorf("load organization: %w", err))
 	}
 	o := domain.NewOrganization(orgID)
 	for _, r := range l.Events {
@@ -205,7 +205,7 @@ func loadSecret(ctx context.Context, log eventLog, orgID, secretID string) (load
 	}
 	l, err := log.Load(ctx, secretAggregate(orgID, secretID))
 	if err != nil {
-		return loadedSecret{}, fmt.Errorf("load secret: %w", err)
+		return loadedSecret{}, notFoundIfErased(fmt.Errorf("load secret: %w", err))
 	}
 	s := domain.NewSecret(orgID, secretID)
 	for _, r := range l.Events {

@@ -15,6 +15,7 @@ type Handlers struct {
 	CreateOrganization *CreateOrganizationHandler
 	UpdateOrganization *UpdateOrganizationHandler
 	DataKeys           *DataKeysHandler
+	EraseOrganization  *EraseOrganizationHandler
 	AddMember          *AddMemberHandler
 	ChangeMemberRole   *ChangeMemberRoleHandler
 	RemoveMember       *RemoveMemberHandler
@@ -41,6 +42,7 @@ func New(store *eventstore.Store, names *reservation.Reservations, now func() ti
 		CreateOrganization: NewCreateOrganizationHandler(store),
 		UpdateOrganization: NewUpdateOrganizationHandler(store),
 		DataKeys:           NewDataKeysHandler(store, keys),
+		EraseOrganization:  NewEraseOrganizationHandler(store, store),
 		AddMember:          NewAddMemberHandler(store),
 		ChangeMemberRole:   NewChangeMemberRoleHandler(store),
 		RemoveMember:       NewRemoveMemberHandler(store),

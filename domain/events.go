@@ -240,6 +240,8 @@ func DecodeEvent(eventType string, schema int, data []byte) (Event, error) {
 		return decodeAs[PersonalTokenRevoked](data)
 	case "SecretsFetched":
 		return decodeAs[SecretsFetched](data)
+	case "OrganizationErased":
+		return decodeAs[OrganizationErased](data)
 	}
 	return nil, fmt.Errorf("decode: unknown event type %q", eventType)
 }

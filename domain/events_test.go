@@ -40,6 +40,7 @@ func everyEvent() map[string]domain.Event {
 		"PersonalTokenCreated": domain.PersonalTokenCreated{UserID: "u-1", Name: "laptop", ExpiresAt: &expires, SecretHash: "h"},
 		"PersonalTokenRevoked": domain.PersonalTokenRevoked{},
 		"SecretsFetched":       domain.SecretsFetched{Env: domain.Production, Names: []string{"A", "B_2"}},
+		"OrganizationErased":   domain.OrganizationErased{OrgID: "o-1"},
 	}
 }
 
@@ -212,6 +213,7 @@ func TestAuditAction(t *testing.T) {
 		"PersonalTokenCreated": "",
 		"PersonalTokenRevoked": "",
 		"SecretsFetched":       "secrets.fetched",
+		"OrganizationErased":   "",
 	}
 	for typ, ev := range everyEvent() {
 		t.Run(typ, func(t *testing.T) {

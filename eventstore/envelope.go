@@ -70,6 +70,11 @@ func (s *Store) decode(ctx context.Context, seq uint64, data []byte) ([]domain.R
 	if err := json.Unmarshal(data, &env); err != nil {
 		return nil, fmt.Errorf("event %d: envelope: %w", seq, err)
 	}
+	if at, ok := s.erased.get(env.Org); ok {
+		// Its keys are destroyed: nothing of it is opened, not even an event sealed
+		// under a key that a command racing the erasure created.
+		return nil, fmt.Errorf("event %d: %w", seq, &ErasedError{OrgID: env.Org, Seq: at})
+	}
 	parts := make([]envelopeEvent, 0, 1+len(env.More))
 	parts = append(parts, envelopeEvent{ID: env.ID, Type: env.Type, Schema: env.Schema, Payload: env.Payload})
 	parts = append(parts, env.More...)
@@ -77,7 +82,7 @@ func (s *Store) decode(ctx context.Context, seq uint64, data []byte) ([]domain.R
 	for i, p := range parts {
 		plain, err := s.keys.Open(ctx, env.Org, p.Payload, env.aad(env.Version+i, p.Type))
 		if err != nil {
-			return nil, fmt.Errorf("event %d (%s): %w", seq, p.Type, err)
+			return nil, fmt.Errorf("event %d (%s): %w", seq, p.Type, s.erasedEvent(ctx, env.Org, err))
 		}
 		ev, err := domain.DecodeEvent(p.Type, p.Schema, plain)
 		if err != nil {

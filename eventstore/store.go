@@ -51,6 +51,8 @@ type Store struct {
 	// appendObserver, when set, hears every append's wait for JetStream's ack. It is
 	// atomic because it is set after Open, while other goroutines may append.
 	appendObserver atomic.Pointer[AppendObserver]
+	// erased holds the organizations known to be erased (crypto-shredded).
+	erased erasedOrgs
 }
 
 // AppendObserver hears how long one append waited for JetStream to acknowledge it, for

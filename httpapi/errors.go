@@ -144,6 +144,9 @@ func classify(err error, unavailable func(error) bool) (code, detail string, fie
 	if errors.As(err, &de) {
 		return string(de.Code), de.Message, de.Fields
 	}
+	if errors.Is(err, storeerr.ErrErased) {
+		return string(domain.CodeNotFound), "The organization was not found.", nil
+	}
 	if errors.Is(err, storeerr.ErrVersionConflict) {
 		return string(domain.CodeVersionConflict), "A concurrent write won; reload and retry.", nil
 	}

@@ -332,6 +332,13 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	do(alice, "DELETE", s, nil).Expect(t, http.StatusNoContent)
 	do(alice, "GET", s, nil).Expect(t, http.StatusNotFound)
 	do(alice, "DELETE", o+"/members/"+member.UserID, nil).Expect(t, http.StatusNoContent)
+	// Erasure, after everything else: the organization answers nothing afterwards.
+	do(root, "GET", "/admin/audit", nil).Expect(t, http.StatusOK)
+	do(alice, "GET", "/admin/audit", nil).Expect(t, http.StatusForbidden)
+	do(alice, "DELETE", o, map[string]any{"confirm": "Acme"}).Expect(t, http.StatusUnprocessableEntity)
+	do(alice, "DELETE", o, map[string]any{"confirm": "Acme Inc"}).Expect(t, http.StatusNoContent)
+	do(alice, "DELETE", o, map[string]any{"confirm": "Acme Inc"}).Expect(t, http.StatusNotFound)
+	do(root, "GET", "/admin/audit", nil).Expect(t, http.StatusOK)
 	do(alice, "POST", "/auth/logout", nil).Expect(t, http.StatusNoContent)
 	c.report(t)
 }

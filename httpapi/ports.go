@@ -24,6 +24,8 @@ type EventLog interface {
 	commands.Log
 	projections.ScopeLoader
 	LastSeq(ctx context.Context) (uint64, error)
+	// Erasures lists the organizations' erasure records, newest first.
+	Erasures(ctx context.Context) ([]commands.ErasureRecord, error)
 }
 
 // SessionRecords keeps sessions beside the log, so that every replica sees a login and

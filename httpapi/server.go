@@ -238,6 +238,7 @@ func (s *Server) routes() {
 	api.Post("/auth/logout", s.logout)
 	api.Get("/me", auth, s.me)
 	api.Post("/admin/users", auth, idem, s.command("register_user", s.createUser))
+	api.Get("/admin/audit", auth, s.platformAudit)
 	// Token creation is not replayed from the idempotency store: the store would keep
 	// a usable credential for a day.
 	api.Post("/auth/tokens", auth, s.command("create_personal_token", s.createToken))
@@ -248,6 +249,7 @@ func (s *Server) routes() {
 	api.Post("/orgs", auth, idem, s.command("create_organization", s.createOrg))
 	api.Get("/orgs/:org", auth, s.getOrg)
 	api.Patch("/orgs/:org", auth, idem, s.command("update_organization", s.updateOrg))
+	api.Delete("/orgs/:org", auth, idem, s.command("erase_organization", s.eraseOrg))
 	api.Get("/orgs/:org/environments", auth, s.listEnvironments)
 	api.Get("/orgs/:org/keys", auth, s.listDataKeys)
 	api.Post("/orgs/:org/keys/rotate", auth, idem, s.command("rotate_data_key", s.rotateDataKey))

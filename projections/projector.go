@@ -57,6 +57,9 @@ type Projector struct {
 	failingSince time.Time
 	// batches, when set, hears about the live projector's batches (metrics).
 	batches BatchObserver
+	// erased maps each erased organization to its erasure record's sequence: their
+	// events are passed over (erasure.go). Only runLoop's goroutine uses it.
+	erased map[string]uint64
 }
 
 // BatchObserver hears about the batches a projector applies, for metrics. It is
@@ -335,6 +338,9 @@ func (p *Projector) runOnce(ctx context.Context) error {
 	}
 	p.applied(cp)
 	p.next = cp + 1
+	if err := p.loadErasures(ctx); err != nil {
+		return err
+	}
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	deliveries, err := p.events.Follow(fctx, cp+1, 2*maxBatch)
@@ -553,16 +559,10 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 			if d.Seq <= last {
 				continue
 			}
-			if d.Err != nil {
-				// An event that cannot be opened (its org's keys were shredded) is
-				// passed over; the log keeps it.
-				p.log.Warn("skipping unreadable event", "seq", d.Seq, "err", d.Err)
-			} else {
-				for _, r := range d.Records {
-					if err := p.db.apply(ctx, r, notes, res); err != nil {
-						return fmt.Errorf("apply event %d (%s): %w", d.Seq, r.Event.EventType(), err)
-					}
-				}
+			// An event of an erased organization is passed over (the log keeps it);
+			// any other that cannot be opened stalls the projection.
+			if err := p.applyDelivery(ctx, d, notes, res); err != nil {
+				return err
 			}
 			notes.number(d.Seq)
 			last = d.Seq

@@ -45,6 +45,9 @@ func auditVerify(ctx context.Context, c *config, org string, stdout, stderr io.W
 		return err
 	}
 	defer p.close()
+	if erased, err := reportErasure(ctx, p.store, org, stdout, stderr); erased || err != nil {
+		return err
+	}
 	res, err := p.db.VerifyAudit(ctx, org, p.store)
 	if err != nil {
 		return err

@@ -70,6 +70,9 @@ func replay(ctx context.Context, c *config, o replayOptions, stdout, stderr io.W
 		return err
 	}
 	defer p.close()
+	if erased, err := reportErasure(ctx, p.store, o.org, stdout, stderr); erased || err != nil {
+		return err
+	}
 	state, err := projections.ReplayOrg(ctx, p.store, o.org, limit)
 	if err != nil {
 		return err

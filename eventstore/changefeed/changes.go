@@ -15,13 +15,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// ChangesStream holds change notices, published after projection on
-// keyledger.changes.<org_id>.<env>, so that downstream services can resume from their
-// last sequence after downtime and miss nothing.
-const ChangesStream = "KEYLEDGER_CHANGES"
+// ChangesStream holds change notices (the name is part of the wire contract).
+const ChangesStream = wire.ChangesStream
 
 // ChangesSubjectPrefix starts every change notice's subject.
-const ChangesSubjectPrefix = "keyledger.changes"
+const ChangesSubjectPrefix = wire.ChangesSubjectPrefix
 
 // headerEventSeq carries the event-log sequence a notice stems from.
 const headerEventSeq = "Kl-Seq"

@@ -22,3 +22,7 @@ var ErrUnavailable = errors.New("eventstore: the event log is unavailable")
 
 // ErrNotFound means a key-value bucket has no such key.
 var ErrNotFound = errors.New("eventstore: key not found")
+
+// ErrErased means an event or an aggregate belongs to an organization that was erased
+// (crypto-shredded): its keys are gone, and it answers as if it had never existed.
+var ErrErased = errors.New("eventstore: organization erased")

@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/keyledger/keyledger/eventstore/changefeed"
 	"github.com/keyledger/keyledger/httpapi/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -53,9 +52,9 @@ func Run(ctx context.Context, js jetstream.JetStream, opts Options, h Handler) e
 	if env == "" {
 		env = ">"
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, changefeed.ChangesStream, jetstream.ConsumerConfig{
+	cons, err := js.CreateOrUpdateConsumer(ctx, wire.ChangesStream, jetstream.ConsumerConfig{
 		Durable:       opts.Durable,
-		FilterSubject: changefeed.ChangesSubjectPrefix + "." + opts.OrgID + "." + env,
+		FilterSubject: wire.ChangesSubjectPrefix + "." + opts.OrgID + "." + env,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       max(opts.AckWait, 30*time.Second),
 		MaxAckPending: 1, // one at a time: order is kept even when a notice is retried

@@ -32,3 +32,11 @@ type SealedChangeNotice struct {
 	ChangeNotice
 	NameSealed string `json:"name_sealed,omitempty"`
 }
+
+// ChangesStream is the JetStream stream that holds change notices, published after
+// projection on keyledger.changes.<org_id>.<env>, so that downstream services can
+// resume from their last sequence after downtime and miss nothing.
+const ChangesStream = "KEYLEDGER_CHANGES"
+
+// ChangesSubjectPrefix starts every change notice's subject.
+const ChangesSubjectPrefix = "keyledger.changes"

@@ -35,6 +35,10 @@ export interface paths {
     /** Create a user (super-admins only) */
     post: operations["createUser"];
   };
+  "/admin/audit": {
+    /** The platform audit trail (super-admins only): organization erasures, newest first */
+    get: operations["platformAudit"];
+  };
   "/orgs": {
     /** Organizations the caller belongs to */
     get: operations["listOrgs"];
@@ -44,6 +48,11 @@ export interface paths {
   "/orgs/{org}": {
     /** An organization */
     get: operations["getOrg"];
+    /**
+     * Erase the organization: crypto-shredding (owner or super-admin)
+     * @description Destroys the organization's data keys, so its events, which stay in the log, can no longer be opened; its secrets, members, tokens, webhooks and audit rows leave the read models. Afterwards every route of the organization answers 404. The erasure is recorded in the platform audit trail (GET /admin/audit). confirm must be the organization's exact name, else 422 on confirm. A retry with the same Idempotency-Key answers 204 again; any other request after the erasure answers 404.
+     */
+    delete: operations["eraseOrg"];
     /** Rename or change the reveal policy (priority ≥ 100) */
     patch: operations["updateOrg"];
   };
@@ -282,7 +291,7 @@ export interface components {
       /** Format: date-time */
       at: string;
       /** @enum {string} */
-      action: "secret.created" | "secret.updated" | "secret.deleted" | "secret.revealed" | "secret.rolled_back" | "secrets.fetched" | "member.added" | "member.role_changed" | "member.removed" | "org.updated" | "token.created" | "token.revoked";
+      action: "secret.created" | "secret.updated" | "secret.deleted" | "secret.revealed" | "secret.rolled_back" | "secrets.fetched" | "member.added" | "member.role_changed" | "member.removed" | "org.updated" | "token.created" | "token.revoked" | "org.erased";
       /** @enum {string} */
       outcome: "success" | "denied";
       actor: components["schemas"]["Actor"];
@@ -302,6 +311,26 @@ export interface components {
       broken_seq?: number;
       broken_id?: string;
       reason?: string;
+    };
+    PlatformAuditItem: {
+      id: string;
+      seq: number;
+      /** Format: date-time */
+      at: string;
+      /** @enum {string} */
+      action: "org.erased";
+      actor: components["schemas"]["Actor"];
+      /**
+       * Format: uuid
+       * @description the erased organization; its name is not kept
+       */
+      org_id: string;
+      ip: string;
+      user_agent: string;
+    };
+    EraseOrgRequest: {
+      /** @description the organization's exact name */
+      confirm?: string;
     };
     ServiceToken: {
       /** Format: uuid */
@@ -673,6 +702,27 @@ export interface operations {
       503: components["responses"]["Unavailable"];
     };
   };
+  /** The platform audit trail (super-admins only): organization erasures, newest first */
+  platformAudit: {
+    parameters: {
+      query?: {
+        min_seq?: components["parameters"]["MinSeq"];
+      };
+    };
+    responses: {
+      /** @description The platform audit trail */
+      200: {
+        content: {
+          "application/json": {
+            items: components["schemas"]["PlatformAuditItem"][];
+          };
+        };
+      };
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
   /** Organizations the caller belongs to */
   listOrgs: {
     parameters: {
@@ -745,6 +795,41 @@ export interface operations {
       };
       401: components["responses"]["Unauthenticated"];
       404: components["responses"]["NotFound"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /**
+   * Erase the organization: crypto-shredding (owner or super-admin)
+   * @description Destroys the organization's data keys, so its events, which stay in the log, can no longer be opened; its secrets, members, tokens, webhooks and audit rows leave the read models. Afterwards every route of the organization answers 404. The erasure is recorded in the platform audit trail (GET /admin/audit). confirm must be the organization's exact name, else 422 on confirm. A retry with the same Idempotency-Key answers 204 again; any other request after the erasure answers 404.
+   */
+  eraseOrg: {
+    parameters: {
+      header?: {
+        "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+      };
+      path: {
+        org: components["parameters"]["Org"];
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["EraseOrgRequest"];
+      };
+    };
+    responses: {
+      /** @description Erased */
+      204: {
+        headers: {
+          "X-Keyledger-Seq": components["headers"]["Seq"];
+        };
+        content: never;
+      };
+      400: components["responses"]["BadRequest"];
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      415: components["responses"]["UnsupportedMediaType"];
+      422: components["responses"]["Validation"];
       503: components["responses"]["Unavailable"];
     };
   };

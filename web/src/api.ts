@@ -239,6 +239,9 @@ export const api = {
     request<Organization>('POST', '/orgs', { body: { name }, idempotencyKey: newIdempotencyKey() }),
   updateOrg: (orgId: string, patch: { name?: string; reveal_policy?: RevealPolicy }) =>
     request<Organization>('PATCH', org(orgId), { body: patch }),
+  /** Crypto-shreds the organization; confirm is its exact name. */
+  eraseOrg: (orgId: string, confirm: string) =>
+    request<void>('DELETE', org(orgId), { body: { confirm } satisfies Schemas['EraseOrgRequest'], idempotencyKey: newIdempotencyKey() }),
 
   // Data keys
   listDataKeys: (orgId: string) => request<{ items: DataKey[] }>('GET', `${org(orgId)}/keys`),

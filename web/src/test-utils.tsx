@@ -9,13 +9,13 @@ import { RevealStore } from './secrets/revealStore';
 import { RevealStoreProvider } from './secrets/RevealStoreContext';
 import type { SecretRow } from './api';
 
-export function renderWithProviders(ui: ReactElement, { reveals = new RevealStore() } = {}) {
+export function renderWithProviders(ui: ReactElement, { reveals = new RevealStore(), initialPath = '/' } = {}) {
   const queryClient = new QueryClient({ defaultOptions: { queries: { retry: false }, mutations: { retry: false } } });
   const wrapper = ({ children }: { children: ReactNode }) => (
     <QueryClientProvider client={queryClient}>
       <RevealStoreProvider store={reveals}>
         <ToastProvider>
-          <MemoryRouter>{children}</MemoryRouter>
+          <MemoryRouter initialEntries={[initialPath]}>{children}</MemoryRouter>
         </ToastProvider>
       </RevealStoreProvider>
     </QueryClientProvider>

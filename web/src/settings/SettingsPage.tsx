@@ -8,6 +8,7 @@ import { PageHeader } from '../ui/States';
 import { useToast } from '../ui/Toasts';
 import { formatDate } from '../ui/dates';
 import { DataKeysSection } from './DataKeys';
+import { DangerZone } from './DangerZone';
 
 export function SettingsPage() {
   return (
@@ -95,6 +96,7 @@ function Settings() {
         </div>
       </form>
       <DataKeysSection orgId={orgId} />
+      <DangerZone />
     </div>
   );
 }
