@@ -89,5 +89,5 @@ func (h *FetchValuesHandler) authorize(ctx context.Context, m Meta, c FetchValue
 	if err != nil {
 		return err
 	}
-	return domain.Authorize(p, domain.ActionReveal, domain.Target{RevealPolicy: lo.org.RevealPolicy()})
+	return domain.Authorize(p, domain.ActionFetch, domain.Target{RevealPolicy: lo.org.RevealPolicy()})
 }

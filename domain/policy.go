@@ -47,6 +47,9 @@ const (
 	ActionCreate Action = "create"
 	ActionModify Action = "modify"
 	ActionDelete Action = "delete"
+	// ActionFetch is a member's server-side fetch of an environment's values (what an
+	// integration does with a service token): the same bar as a reveal.
+	ActionFetch Action = "fetch"
 	// ActionManage covers members, service tokens, org settings and the audit trail.
 	ActionManage Action = "manage"
 )
@@ -70,7 +73,7 @@ func Authorize(p Principal, a Action, t Target) error {
 	switch a {
 	case ActionView:
 		return nil
-	case ActionReveal:
+	case ActionReveal, ActionFetch:
 		if t.RevealPolicy == RevealDisabled {
 			return Errorf(CodeRevealDisabled, "Revealing values is disabled in this organization.")
 		}
