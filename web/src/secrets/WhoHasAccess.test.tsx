@@ -46,7 +46,7 @@ describe('Who has access', () => {
 
     fireEvent.change(screen.getByLabelText('As of'), { target: { value: '2026-01-02T03:04:05' } });
     await waitFor(() => expect(calls.filter((c) => c.url.includes('/access?')).length).toBe(2));
-    const second = new URL(calls.filter((c) => c.url.includes('/access?'))[1].url, 'http://x');
+    const second = new URL(calls.filter((c) => c.url.includes('/access?'))[1]?.url ?? '', 'http://x');
     expect(second.searchParams.get('at')).toBe(new Date('2026-01-02T03:04:05').toISOString());
   });
 

@@ -48,6 +48,9 @@ export function WhoHasAccess({ orgId, secret }: { orgId: string; secret: SecretR
     queryKey: ['org', orgId, 'secret', secret.id, 'access', at ?? 'now', secret.version],
     queryFn: () => api.accessReview(orgId, secret.id, at),
     placeholderData: (prev) => prev,
+    // Membership, tokens and the reveal policy change without the secret changing: an
+    // access review is asked again each time the tab opens.
+    refetchOnMount: 'always',
     retry: false,
   });
   const subjects = review.data?.subjects ?? [];
