@@ -30,7 +30,8 @@ func (s *Server) accessInstant(c *fiber.Ctx) (time.Time, error) {
 // admins only), from the log: the caller's right to ask is checked now, the answer is
 // about then.
 func (s *Server) accessReview(c *fiber.Ctx) error {
-	if _, err := s.auditAccess(c); err != nil {
+	org, err := s.auditAccess(c)
+	if err != nil {
 		return err
 	}
 	secretID := c.Query("secret_id")
@@ -41,7 +42,7 @@ func (s *Server) accessReview(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	review, err := projections.AccessAt(c.UserContext(), s.store, c.Params("org"), secretID, at)
+	review, err := projections.AccessAt(c.UserContext(), s.store, org.ID, secretID, at)
 	if err != nil {
 		return err
 	}
