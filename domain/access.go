@@ -38,7 +38,7 @@ type AccessSubject struct {
 // service tokens, one of its secrets and the platform's users, as they were at an
 // instant, and answers who could do what to that secret then. Every answer comes from
 // the same rules the commands use: Authorize for members and super-admins, a service
-// token's Usable and scope for integrations.
+// token's Usable (what authenticates it) and AuthorizeServiceTokenFetch for integrations.
 type AccessReview struct {
 	orgID    string
 	secretID string
@@ -133,10 +133,13 @@ func (a *AccessReview) Subjects() ([]AccessSubject, error) {
 		if !t.Usable(a.at) {
 			continue
 		}
-		s := AccessSubject{Kind: SubjectServiceToken, ID: id, Name: t.Name(), Environments: t.Environments(), ExpiresAt: t.ExpiresAt(), Can: []Action{}}
-		if len(t.Environments()) > 0 {
-			// A usable token fetches its scope's values; the reveal policy does not
-			// bind integrations (FetchValues checks only the scope).
+		s := AccessSubject{Kind: SubjectServiceToken, ID: id, Name: t.Name(), ExpiresAt: t.ExpiresAt(), Can: []Action{}}
+		for _, env := range Environments() {
+			if AuthorizeServiceTokenFetch(t.Environments(), env) == nil {
+				s.Environments = append(s.Environments, env)
+			}
+		}
+		if len(s.Environments) > 0 {
 			s.Can = append(s.Can, ActionFetch)
 		}
 		tokens = append(tokens, s)

@@ -193,3 +193,26 @@ func TestAccessReviewCanAgreesWithAuthorize(t *testing.T) {
 		}
 	}
 }
+
+func TestAuthorizeServiceTokenFetchIsTheTokensScope(t *testing.T) {
+	t.Parallel()
+	scope := []domain.Environment{domain.Staging, domain.Production}
+	for _, tc := range []struct {
+		env  domain.Environment
+		want domain.Code
+	}{
+		{domain.Development, domain.CodeForbidden},
+		{domain.Staging, ""},
+		{domain.Production, ""},
+	} {
+		err := domain.AuthorizeServiceTokenFetch(scope, tc.env)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v, want allowed", tc.env, err)
+			}
+			continue
+		}
+		thenCode(t, err, tc.want)
+	}
+	thenCode(t, domain.AuthorizeServiceTokenFetch(nil, domain.Production), domain.CodeForbidden)
+}
