@@ -78,16 +78,11 @@ func (h *FetchValuesHandler) authorize(ctx context.Context, m Meta, c FetchValue
 		if c.Token.OrgID != c.OrgID {
 			return domain.Errorf(domain.CodeNotFound, "The organization was not found.")
 		}
-		for _, e := range c.Token.Environments {
-			if e == c.Env {
-				return nil
-			}
-		}
-		return domain.Errorf(domain.CodeForbidden, "This service token is not scoped to %s.", c.Env)
+		return domain.AuthorizeServiceTokenFetch(c.Token.Environments, c.Env)
 	}
 	lo, p, err := memberPrincipal(ctx, h.log, m, c.OrgID)
 	if err != nil {
 		return err
 	}
-	return domain.Authorize(p, domain.ActionReveal, domain.Target{RevealPolicy: lo.org.RevealPolicy()})
+	return domain.Authorize(p, domain.ActionFetch, domain.Target{RevealPolicy: lo.org.RevealPolicy()})
 }

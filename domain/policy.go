@@ -1,5 +1,7 @@
 package domain
 
+import "slices"
+
 // Principal is who is acting in an organization: a user with the role it holds there
 // (empty when it is not a member), or a platform super-admin.
 type Principal struct {
@@ -47,6 +49,9 @@ const (
 	ActionCreate Action = "create"
 	ActionModify Action = "modify"
 	ActionDelete Action = "delete"
+	// ActionFetch is a member's server-side fetch of an environment's values (what an
+	// integration does with a service token): the same bar as a reveal.
+	ActionFetch Action = "fetch"
 	// ActionManage covers members, service tokens, org settings and the audit trail.
 	ActionManage Action = "manage"
 )
@@ -70,7 +75,7 @@ func Authorize(p Principal, a Action, t Target) error {
 	switch a {
 	case ActionView:
 		return nil
-	case ActionReveal:
+	case ActionReveal, ActionFetch:
 		if t.RevealPolicy == RevealDisabled {
 			return Errorf(CodeRevealDisabled, "Revealing values is disabled in this organization.")
 		}
@@ -95,6 +100,16 @@ func Authorize(p Principal, a Action, t Target) error {
 		return Errorf(CodeForbidden, "Only owners and admins can do this.")
 	}
 	return Errorf(CodeForbidden, "Unknown action.")
+}
+
+// AuthorizeServiceTokenFetch is the policy for an integration's fetch of env's values
+// with a service token that authenticated (usable: not revoked, not expired): the token's
+// scope decides, and the organization's reveal policy, which governs people, does not.
+func AuthorizeServiceTokenFetch(scope []Environment, env Environment) error {
+	if slices.Contains(scope, env) {
+		return nil
+	}
+	return Errorf(CodeForbidden, "This service token is not scoped to %s.", env)
 }
 
 // SecretPermissions are what a principal may do with one secret, as a row shows them.

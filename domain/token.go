@@ -99,6 +99,7 @@ func (t *ServiceToken) Environments() []Environment { return t.environments }
 func (t *ServiceToken) SecretHash() string          { return t.secretHash }
 func (t *ServiceToken) Exists() bool                { return t.exists }
 func (t *ServiceToken) Revoked() bool               { return t.revoked }
+func (t *ServiceToken) ExpiresAt() *time.Time       { return t.expiresAt }
 
 // CreateServiceToken decides creating a service token; it takes priority ≥ 100.
 func CreateServiceToken(p Principal, name string, envs []Environment, expires *time.Time, secretHash string, now time.Time) (Event, error) {

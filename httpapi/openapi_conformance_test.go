@@ -318,6 +318,10 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	}
 	do(alice, "POST", o+"/service-tokens", map[string]any{"name": "deploy", "environments": []string{"production"}}).Expect(t, http.StatusCreated).JSON(t, &st)
 	do(alice, "GET", o+"/service-tokens", nil).Expect(t, http.StatusOK)
+	do(alice, "GET", o+"/access?secret_id="+sec.ID, nil).Expect(t, http.StatusOK)
+	do(alice, "GET", o+"/access?secret_id="+sec.ID+"&at=yesterday", nil).Expect(t, http.StatusBadRequest)
+	do(alice, "GET", o+"/access?secret_id=00000000-0000-0000-0000-000000000000", nil).Expect(t, http.StatusNotFound)
+	do(bob, "GET", o+"/access?secret_id="+sec.ID, nil).Expect(t, http.StatusForbidden)
 	svc := env.Anonymous()
 	svc.Token = st.Token
 	do(svc, "GET", o+"/environments/production/values", nil).Expect(t, http.StatusOK)

@@ -23,6 +23,7 @@ import (
 type EventLog interface {
 	commands.Log
 	projections.ScopeLoader
+	projections.AsOfLoader
 	LastSeq(ctx context.Context) (uint64, error)
 	// Erasures lists the organizations' erasure records, newest first.
 	Erasures(ctx context.Context) ([]commands.ErasureRecord, error)

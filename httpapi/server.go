@@ -271,6 +271,7 @@ func (s *Server) routes() {
 	api.Get("/orgs/:org/audit", auth, s.listAudit)
 	api.Get("/orgs/:org/audit/export", auth, s.exportAudit)
 	api.Get("/orgs/:org/audit/verify", auth, s.verifyAudit)
+	api.Get("/orgs/:org/access", auth, s.accessReview)
 
 	api.Post("/orgs/:org/service-tokens", auth, idem, s.command("create_service_token", s.createServiceToken))
 	api.Get("/orgs/:org/service-tokens", auth, s.listServiceTokens)

@@ -20,6 +20,10 @@
 // query runs as keyledger_reader (NOBYPASSRLS, not the owner), in a transaction
 // scoped to one organization (keyledger.org_id) or one user (keyledger.user_id).
 //
+// Some questions are answered from the log alone, never from a read model, so that a row
+// edited in Postgres cannot change the answer: an organization replayed to an instant
+// (ReplayOrg, SecretsAsOf) and the access review of a secret (AccessAt).
+//
 // It imports domain, eventstore (and eventstore/lease), httpapi/wire for the change
 // notices it publishes (the one Go shape of the change feed), and pgx; never HTTP.
 // Secret values, names and descriptions are stored sealed.

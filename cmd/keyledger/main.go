@@ -1,6 +1,6 @@
 // Command keyledger is the one Keyledger binary: the server (serve), operations
 // (migrate, admin, replay, audit, projections, keys, version) and the client commands
-// (login, logout, orgs, secrets, export, run). The command tree (root.go) is built by a
+// (login, logout, orgs, secrets, access, export, run). The command tree (root.go) is built by a
 // function for each run; everything is wired here by hand and no package keeps global
 // state.
 package main

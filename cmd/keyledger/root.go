@@ -71,6 +71,7 @@ KEYLEDGER_DATA_DIR); a flag given on the command line wins.`,
 		newLogoutCommand(cl),
 		newOrgsCommand(cl),
 		newSecretsCommand(cl),
+		newAccessCommand(cl),
 		newExportCommand(cl),
 		newRunCommand(cl),
 	)

@@ -136,6 +136,13 @@ export interface paths {
     /** Change notices as Server-Sent Events; id is the event sequence, resume with Last-Event-ID */
     get: operations["changes"];
   };
+  "/orgs/{org}/access": {
+    /**
+     * Who could do what to one secret at an instant, computed from the log (priority ≥ 100)
+     * @description Folds the organization's membership (members, roles, removals, reveal policy), its service tokens (scope, expiry, revocation), the platform's users (emails, super-admins) and the secret as they were at `at`, and lets the permission policy decide each subject's `can`. Personal access tokens act as their user and are not listed separately. Revoked and expired service tokens and removed members are not listed. A secret that did not exist at `at` (not yet created, or deleted) is 404.
+     */
+    get: operations["accessReview"];
+  };
 }
 
 export type webhooks = Record<string, never>;
@@ -437,6 +444,36 @@ export interface components {
         [key: string]: string;
       };
       seq: number;
+    };
+    AccessReview: {
+      /** Format: date-time */
+      at: string;
+      secret_id: string;
+      /** @description The secret's name at `at` */
+      secret_name: string;
+      /** @description The secret's owner at `at` */
+      owner_id: string;
+      subjects: components["schemas"]["AccessSubject"][];
+    };
+    AccessSubject: {
+      /** @enum {string} */
+      kind: "user" | "service_token";
+      id: string;
+      /** @description Users only */
+      email?: string;
+      name: string;
+      /** @description The user's role; absent for a super-admin who is not a member, and for service tokens */
+      role?: components["schemas"]["Role"];
+      /** @description A platform super-admin (acts in every organization) */
+      superadmin?: boolean;
+      /** @description A service token's scope */
+      environments?: components["schemas"]["Environment"][];
+      /**
+       * Format: date-time
+       * @description A service token's expiry
+       */
+      expires_at?: string;
+      can: ("reveal" | "modify" | "delete" | "fetch")[];
     };
   };
   responses: {
@@ -1554,6 +1591,37 @@ export interface operations {
         };
       };
       401: components["responses"]["Unauthenticated"];
+      404: components["responses"]["NotFound"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /**
+   * Who could do what to one secret at an instant, computed from the log (priority ≥ 100)
+   * @description Folds the organization's membership (members, roles, removals, reveal policy), its service tokens (scope, expiry, revocation), the platform's users (emails, super-admins) and the secret as they were at `at`, and lets the permission policy decide each subject's `can`. Personal access tokens act as their user and are not listed separately. Revoked and expired service tokens and removed members are not listed. A secret that did not exist at `at` (not yet created, or deleted) is 404.
+   */
+  accessReview: {
+    parameters: {
+      query: {
+        /** @description The secret's id */
+        secret_id: string;
+        /** @description RFC 3339 instant, not in the future; default now */
+        at?: string;
+        min_seq?: components["parameters"]["MinSeq"];
+      };
+      path: {
+        org: components["parameters"]["Org"];
+      };
+    };
+    responses: {
+      /** @description The subjects with access */
+      200: {
+        content: {
+          "application/json": components["schemas"]["AccessReview"];
+        };
+      };
+      400: components["responses"]["BadRequest"];
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
       503: components["responses"]["Unavailable"];
     };

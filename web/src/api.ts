@@ -76,6 +76,9 @@ export interface AuditFilter {
 }
 
 export type AuditVerification = Schemas['AuditVerification'];
+export type AccessReview = Schemas['AccessReview'];
+export type AccessSubject = Schemas['AccessSubject'];
+export type AccessAction = AccessSubject['can'][number];
 export type Member = Schemas['Member'];
 export type ServiceToken = Schemas['ServiceToken'];
 /** One version of the organization's data key: active seals new data, retired still opens. */
@@ -280,6 +283,9 @@ export const api = {
   auditExportUrl: (orgId: string, filter: AuditFilter) =>
     buildUrl(`${org(orgId)}/audit/export`, { ...filter, format: 'csv' }),
   verifyAudit: (orgId: string) => request<AuditVerification>('GET', `${org(orgId)}/audit/verify`),
+  /** Who could do what to a secret at an instant (default now), from the log; owners and admins. */
+  accessReview: (orgId: string, secretId: string, at?: string) =>
+    request<AccessReview>('GET', `${org(orgId)}/access`, { query: { secret_id: secretId, at } }),
 
   // Service tokens
   listServiceTokens: (orgId: string) => request<Page<ServiceToken>>('GET', `${org(orgId)}/service-tokens`),

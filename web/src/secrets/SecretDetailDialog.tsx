@@ -3,7 +3,7 @@
 // version the user started from.
 import { useEffect, useMemo, useRef, useState, type RefObject } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Copy, History, Lock, SquarePen, Trash2 } from 'lucide-react';
+import { Copy, History, Lock, SquarePen, Trash2, Users } from 'lucide-react';
 import { api, ApiError, ENVIRONMENTS, type EnvSlug, type Role, type SecretRow } from '../api';
 import { Dialog } from '../ui/Dialog';
 import { useToast } from '../ui/Toasts';
@@ -14,6 +14,7 @@ import { changedFields, computeSecretPatch, draftFrom, withRemoved, withValue, t
 import { ownerName } from './ownerName';
 import { deleteDeniedReason, modifyDeniedReason } from './SecretCells';
 import { VersionHistory } from './VersionHistory';
+import { WhoHasAccess } from './WhoHasAccess';
 import { EnvironmentValueEditor } from './EnvironmentValueEditor';
 import { copyText } from './clipboard';
 
@@ -23,11 +24,13 @@ interface SecretDetailDialogProps {
   initial?: SecretRow;
   currentEnv: EnvSlug | 'all';
   role: Role;
+  /** Owners, admins and super-admins may review who has access (the API refuses others). */
+  canReviewAccess?: boolean;
   onClose: () => void;
   onDelete: (row: SecretRow) => void;
 }
 
-export function SecretDetailDialog({ orgId, secretId, initial, currentEnv, role, onClose, onDelete }: SecretDetailDialogProps) {
+export function SecretDetailDialog({ orgId, secretId, initial, currentEnv, role, canReviewAccess = false, onClose, onDelete }: SecretDetailDialogProps) {
   const query = useQuery({
     queryKey: ['org', orgId, 'secret', secretId],
     queryFn: () => api.getSecret(orgId, secretId),
@@ -43,7 +46,7 @@ export function SecretDetailDialog({ orgId, secretId, initial, currentEnv, role,
       </Dialog>
     );
   }
-  return <SecretEditor key={row.id} orgId={orgId} row={row} currentEnv={currentEnv} role={role} onClose={onClose} onDelete={onDelete} />;
+  return <SecretEditor key={row.id} orgId={orgId} row={row} currentEnv={currentEnv} role={role} canReviewAccess={canReviewAccess} onClose={onClose} onDelete={onDelete} />;
 }
 
 interface SecretEditorProps {
@@ -51,16 +54,17 @@ interface SecretEditorProps {
   row: SecretRow;
   currentEnv: EnvSlug | 'all';
   role: Role;
+  canReviewAccess: boolean;
   onClose: () => void;
   onDelete: (row: SecretRow) => void;
 }
 
-function SecretEditor({ orgId, row, currentEnv, role, onClose, onDelete }: SecretEditorProps) {
+function SecretEditor({ orgId, row, currentEnv, role, canReviewAccess, onClose, onDelete }: SecretEditorProps) {
   // `base` is the version the user started editing from; the draft is compared with it, and
   // its version is sent as expected_version so that a concurrent save is refused, not lost.
   const [base, setBase] = useState<SecretRow>(row);
   const [draft, setDraft] = useState<SecretDraft>(() => draftFrom(row));
-  const [tab, setTab] = useState<'details' | 'history'>('details');
+  const [tab, setTab] = useState<'details' | 'history' | 'access'>('details');
   const queryClient = useQueryClient();
   const toast = useToast();
   const canModify = row.permissions.modify;
@@ -215,9 +219,16 @@ function SecretEditor({ orgId, row, currentEnv, role, onClose, onDelete }: Secre
         <button type="button" role="tab" aria-selected={tab === 'history'} className={`tab${tab === 'history' ? ' active' : ''}`} onClick={() => setTab('history')}>
           <History size={15} aria-hidden="true" /> Version history
         </button>
+        {canReviewAccess ? (
+          <button type="button" role="tab" aria-selected={tab === 'access'} className={`tab${tab === 'access' ? ' active' : ''}`} onClick={() => setTab('access')}>
+            <Users size={15} aria-hidden="true" /> Who has access
+          </button>
+        ) : null}
       </div>
 
-      {tab === 'history' ? (
+      {tab === 'access' ? (
+        <WhoHasAccess orgId={orgId} secret={row} />
+      ) : tab === 'history' ? (
         <VersionHistory orgId={orgId} secret={row} initialEnv={historyEnv} canModify={canModify} deniedReason={denied} />
       ) : (
         <form

@@ -156,6 +156,7 @@ export function SecretsPage() {
           initial={openRow}
           currentEnv={view}
           role={access.role}
+          canReviewAccess={access.canAdminister}
           onClose={() => setParam('secret', null)}
           onDelete={setDeleting}
         />
