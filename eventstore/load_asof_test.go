@@ -22,11 +22,12 @@ func TestLoadAsOfReadsOnlyTheAggregatesUpToTheInstant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A clock that moves one minute per append: minute(i) is the i-th append's time.
+	// A clock set to minute i before the i-th append: minute(i) is its time, however
+	// often the store (or its keyring) reads the clock during one append.
 	epoch := time.Date(2026, 3, 4, 5, 6, 0, 0, time.UTC)
 	minute := func(i int64) time.Time { return epoch.Add(time.Duration(i) * time.Minute) }
 	var ticks atomic.Int64
-	store, err := eventstore.Open(ctx, env.Conn, key, eventstore.Options{Now: func() time.Time { return minute(ticks.Add(1) - 1) }})
+	store, err := eventstore.Open(ctx, env.Conn, key, eventstore.Options{Now: func() time.Time { return minute(ticks.Load()) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,6 +51,7 @@ func TestLoadAsOfReadsOnlyTheAggregatesUpToTheInstant(t *testing.T) {
 		if _, err := store.Append(ctx, p); err != nil {
 			t.Fatalf("append: %v", err)
 		}
+		ticks.Add(1)
 	}
 	anyToken := eventstore.Aggregate{OrgID: org, Type: domain.AggregateServiceToken, ID: eventstore.AnyID}
 	for _, tc := range []struct {
