@@ -227,6 +227,10 @@ func DecodeEvent(eventType string, schema int, data []byte) (Event, error) {
 		return decodeAs[PersonalTokenRevoked](data)
 	case "SecretsFetched":
 		return decodeAs[SecretsFetched](data)
+	case "WebhookCreated":
+		return decodeAs[WebhookCreated](data)
+	case "WebhookDeleted":
+		return decodeAs[WebhookDeleted](data)
 	}
 	return nil, fmt.Errorf("decode: unknown event type %q", eventType)
 }

@@ -39,6 +39,8 @@ func everyEvent() map[string]domain.Event {
 		"PersonalTokenCreated": domain.PersonalTokenCreated{UserID: "u-1", Name: "laptop", ExpiresAt: &expires, SecretHash: "h"},
 		"PersonalTokenRevoked": domain.PersonalTokenRevoked{},
 		"SecretsFetched":       domain.SecretsFetched{Env: domain.Production, Names: []string{"A", "B_2"}},
+		"WebhookCreated":       domain.WebhookCreated{URL: "https://hooks.example.com/k?token=abc", Environments: []domain.Environment{domain.Production}, Description: "deploys", SigningSecret: "whsec_x"},
+		"WebhookDeleted":       domain.WebhookDeleted{},
 	}
 }
 
@@ -54,6 +56,7 @@ func minimalEvents() []domain.Event {
 		domain.AccessDenied{Action: domain.AuditMemberAdded, Code: domain.CodeForbidden},
 		domain.ServiceTokenCreated{Name: "forever", Environments: []domain.Environment{domain.Development}, SecretHash: "h"},
 		domain.PersonalTokenCreated{UserID: "u-1", Name: "forever", SecretHash: "h"},
+		domain.WebhookCreated{URL: "https://example.com/", SigningSecret: "whsec_x"},
 	}
 }
 
@@ -210,6 +213,8 @@ func TestAuditAction(t *testing.T) {
 		"PersonalTokenCreated": "",
 		"PersonalTokenRevoked": "",
 		"SecretsFetched":       "secrets.fetched",
+		"WebhookCreated":       "webhook.created",
+		"WebhookDeleted":       "webhook.deleted",
 	}
 	for typ, ev := range everyEvent() {
 		t.Run(typ, func(t *testing.T) {
