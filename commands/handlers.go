@@ -25,6 +25,8 @@ type Handlers struct {
 	RevokeServiceToken *RevokeServiceTokenHandler
 	PersonalTokens     *PersonalTokenHandler
 	AuthenticateToken  *AuthenticateTokenHandler
+	CreateWebhook      *CreateWebhookHandler
+	DeleteWebhook      *DeleteWebhookHandler
 }
 
 // New wires every handler to store, its keyring and the name reservations.
@@ -50,5 +52,7 @@ func New(store *eventstore.Store, names *eventstore.Reservations, now func() tim
 		RevokeServiceToken: NewRevokeServiceTokenHandler(store),
 		PersonalTokens:     NewPersonalTokenHandler(store, now),
 		AuthenticateToken:  NewAuthenticateTokenHandler(store, now),
+		CreateWebhook:      NewCreateWebhookHandler(store),
+		DeleteWebhook:      NewDeleteWebhookHandler(store),
 	}
 }
