@@ -22,6 +22,11 @@ type CreateWebhook struct {
 	URL          string
 	Environments []domain.Environment
 	Description  string
+	// CheckURL, when set, judges the endpoint after the decision allowed it and before
+	// anything is recorded: whether its address may be reached is the network's
+	// question (the API refuses loopback and private addresses). Its error is the
+	// command's.
+	CheckURL func(ctx context.Context, url string) error
 }
 
 // CreatedWebhook is the new webhook as the log recorded it, signing secret included:
@@ -78,6 +83,11 @@ func (h *CreateWebhookHandler) Handle(ctx context.Context, m Meta, c CreateWebho
 	ev, err := domain.CreateWebhook(p, c.URL, c.Environments, c.Description, secret)
 	if err != nil {
 		return CreatedWebhook{}, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditWebhookCreated, "", "", err)
+	}
+	if c.CheckURL != nil {
+		if err := c.CheckURL(ctx, ev.(domain.WebhookCreated).URL); err != nil {
+			return CreatedWebhook{}, err
+		}
 	}
 	recs, err := h.log.Append(ctx, eventstore.Pending{
 		Aggregate: webhookAggregate(c.OrgID, id), Version: 1, Events: []domain.Event{ev}, Actor: m.actor(),

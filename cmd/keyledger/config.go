@@ -36,6 +36,10 @@ type config struct {
 	// BehindTLSProxy says that clients reach the server through a load balancer that
 	// terminates TLS: the server listens in plain HTTP, but browsers speak HTTPS.
 	BehindTLSProxy bool
+	// WebhookAllowPrivate lets webhooks reach loopback, private and link-local
+	// addresses; --dev does too. WebhookTimeout bounds one delivery attempt.
+	WebhookAllowPrivate bool
+	WebhookTimeout      time.Duration
 	// fromEnv fills the flags the command line left out from their variables; finish
 	// calls it, so that a config parsed without the command tree (as tests do) reads
 	// its variables too.
@@ -66,6 +70,8 @@ func serverFlags(name string, stderr io.Writer, getenv func(string) string) (*pf
 	fs.StringVar(&c.BootstrapEmail, "bootstrap-admin-email", "", "create this super-admin at start if missing")
 	fs.StringVar(&c.BootstrapPassword, "bootstrap-admin-password", "", "its password")
 	fs.StringVar(&c.changesMaxAge, "changes-max-age", "7d", "how long the change stream keeps notices, e.g. 7d or 36h")
+	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks use loopback, private and link-local addresses (on with --dev)")
+	fs.DurationVar(&c.WebhookTimeout, "webhook-timeout", 10*time.Second, "how long one webhook delivery attempt may take")
 	fs.VisitAll(func(f *pflag.Flag) { withEnv(fs, f.Name, flagVariable(f.Name)) })
 	c.fromEnv = func() error { return applyEnv(fs, getenv) }
 	return fs, c
@@ -79,7 +85,7 @@ func offlineFlags(name string, stderr io.Writer, getenv func(string) string) (*p
 	fs, c := serverFlags(name, stderr, getenv)
 	serveOnly := []string{
 		"addr", "signup", "tls-cert", "tls-key", "bootstrap-admin-email", "bootstrap-admin-password",
-		"trusted-proxies", "changes-max-age", "behind-tls-proxy",
+		"trusted-proxies", "changes-max-age", "behind-tls-proxy", "webhook-allow-private", "webhook-timeout",
 	}
 	for _, n := range serveOnly {
 		_ = fs.MarkHidden(n)
@@ -129,6 +135,12 @@ func (c *config) finish() error {
 	}
 	if c.ChangesMaxAge, err = parseMaxAge(c.changesMaxAge); err != nil {
 		return fmt.Errorf("KEYLEDGER_CHANGES_MAX_AGE: %w", err)
+	}
+	if c.WebhookTimeout <= 0 {
+		return fmt.Errorf("KEYLEDGER_WEBHOOK_TIMEOUT must be positive, not %s", c.WebhookTimeout)
+	}
+	if c.Dev {
+		c.WebhookAllowPrivate = true
 	}
 	return nil
 }

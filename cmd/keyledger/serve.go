@@ -99,6 +99,12 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	})
 	defer func() { stopProjector(); projWG.Wait() }()
 
+	hooks, stopHooks, err := startWebhooks(ctx, c, p, changes, logger)
+	if err != nil {
+		return err
+	}
+	defer stopHooks()
+
 	login, err := bootstrapAdmin(ctx, c, p.handlers)
 	if err != nil {
 		return err
@@ -112,8 +118,10 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		Secure:    c.secure(),
 		Assets:    web.Assets(),
 		Metrics:   metrics,
+		Webhooks:  hooks,
 
-		TrustedProxies: c.proxies(),
+		WebhookAllowPrivate: c.WebhookAllowPrivate,
+		TrustedProxies:      c.proxies(),
 	})
 	if err != nil {
 		return err

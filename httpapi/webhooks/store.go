@@ -268,32 +268,32 @@ func (s *Store) List(ctx context.Context, orgID, webhookID string, limit int) ([
 
 // Redeliver makes a delivery pending again, due now, with a fresh retry window; the
 // engine sends it on its next pass.
-func (s *Store) Redeliver(ctx context.Context, orgID, webhookID, id string, now time.Time) error {
+func (s *Store) Redeliver(ctx context.Context, orgID, webhookID, id string, now time.Time) (*Delivery, error) {
 	if _, err := uuid.Parse(id); err != nil {
-		return ErrNotFound
+		return nil, ErrNotFound
 	}
 	key := deliveryKey(orgID, webhookID, id)
 	for range 8 {
 		e, err := s.deliveries.Get(ctx, key)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return ErrNotFound
+			return nil, ErrNotFound
 		}
 		if err != nil {
-			return fmt.Errorf("redeliver: %w", err)
+			return nil, fmt.Errorf("redeliver: %w", err)
 		}
 		d, err := s.decode(ctx, key, e.Value())
 		if err != nil {
-			return ErrNotFound
+			return nil, ErrNotFound
 		}
 		due := now.UTC()
 		d.Status, d.NextAttemptAt, d.RetryUntil = StatusPending, &due, now.Add(s.retryFor).UTC()
 		if _, err := s.update(ctx, d, e.Revision()); err == nil {
-			return nil
+			return d, nil
 		} else if !isWrongRevision(err) {
-			return err
+			return nil, err
 		}
 	}
-	return errors.New("redeliver: the delivery kept changing; try again")
+	return nil, errors.New("redeliver: the delivery kept changing; try again")
 }
 
 func isWrongRevision(err error) bool { return errors.Is(err, jetstream.ErrKeyRevisionMismatch) }
