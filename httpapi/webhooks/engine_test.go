@@ -91,32 +91,8 @@ func (rc *receiver) waitFor(t *testing.T, what string, cond func([]received) boo
 func newEnv(t *testing.T, retryFor time.Duration) *apitest.Env {
 	t.Helper()
 	env := apitest.New(t, func(c *httpapi.Config) { c.WebhookAllowPrivate = true })
-	startEngine(t, env, retryFor)
+	env.StartWebhooks(t, retryFor)
 	return env
-}
-
-func startEngine(t *testing.T, env *apitest.Env, retryFor time.Duration) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	store, err := webhooks.OpenStore(ctx, env.NATS.Store, retryFor)
-	if err != nil {
-		t.Fatal(err)
-	}
-	feed, err := env.NATS.Store.Changes(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := webhooks.NewEngine(webhooks.Config{
-		Feed: feed, Log: env.NATS.Store, Roster: env.DB, Store: store, Guard: webhooks.Guard{AllowPrivate: true},
-		Timeout: 5 * time.Second, RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond,
-		Tick: 20 * time.Millisecond, RosterEvery: 50 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = engine.Run(ctx) })
-	t.Cleanup(func() { cancel(); wg.Wait() })
 }
 
 type createdWebhook struct {
