@@ -7,6 +7,7 @@ import { AdminOnly } from '../ui/AdminOnly';
 import { PageHeader } from '../ui/States';
 import { useToast } from '../ui/Toasts';
 import { formatDate } from '../ui/dates';
+import { SettingsNav } from './SettingsNav';
 
 export function SettingsPage() {
   return (
@@ -47,6 +48,7 @@ function Settings() {
   return (
     <div>
       <PageHeader title="Settings" description={org ? `Created ${formatDate(org.created_at)}` : undefined} />
+      <SettingsNav orgId={orgId} />
       <form
         className="card settings-form"
         onSubmit={(e) => {
