@@ -40,6 +40,7 @@ type config struct {
 	// addresses; --dev does too. WebhookTimeout bounds one delivery attempt.
 	WebhookAllowPrivate bool
 	WebhookTimeout      time.Duration
+	webhookTimeout      string
 	// fromEnv fills the flags the command line left out from their variables; finish
 	// calls it, so that a config parsed without the command tree (as tests do) reads
 	// its variables too.
@@ -71,7 +72,7 @@ func serverFlags(name string, stderr io.Writer, getenv func(string) string) (*pf
 	fs.StringVar(&c.BootstrapPassword, "bootstrap-admin-password", "", "its password")
 	fs.StringVar(&c.changesMaxAge, "changes-max-age", "7d", "how long the change stream keeps notices, e.g. 7d or 36h")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks use loopback, private and link-local addresses (on with --dev)")
-	fs.DurationVar(&c.WebhookTimeout, "webhook-timeout", 10*time.Second, "how long one webhook delivery attempt may take")
+	fs.StringVar(&c.webhookTimeout, "webhook-timeout", "10s", "how long one webhook delivery attempt may take, e.g. 10s")
 	fs.VisitAll(func(f *pflag.Flag) { withEnv(fs, f.Name, flagVariable(f.Name)) })
 	c.fromEnv = func() error { return applyEnv(fs, getenv) }
 	return fs, c
@@ -136,8 +137,8 @@ func (c *config) finish() error {
 	if c.ChangesMaxAge, err = parseMaxAge(c.changesMaxAge); err != nil {
 		return fmt.Errorf("KEYLEDGER_CHANGES_MAX_AGE: %w", err)
 	}
-	if c.WebhookTimeout <= 0 {
-		return fmt.Errorf("KEYLEDGER_WEBHOOK_TIMEOUT must be positive, not %s", c.WebhookTimeout)
+	if c.WebhookTimeout, err = time.ParseDuration(strings.TrimSpace(c.webhookTimeout)); err != nil || c.WebhookTimeout <= 0 {
+		return fmt.Errorf("KEYLEDGER_WEBHOOK_TIMEOUT must be a positive duration such as 10s, not %q", c.webhookTimeout)
 	}
 	if c.Dev {
 		c.WebhookAllowPrivate = true
