@@ -119,6 +119,7 @@ type Webhook struct {
 	description   string
 	signingSecret string
 	createdSeq    uint64
+	deletedSeq    uint64
 	exists        bool
 	deleted       bool
 }
@@ -137,6 +138,16 @@ func (w *Webhook) SigningSecret() string       { return w.signingSecret }
 // CreatedSeq is the log sequence of the webhook's creation: it receives the notices of
 // later events.
 func (w *Webhook) CreatedSeq() uint64 { return w.createdSeq }
+
+// Receives reports whether the notices of the event at seq go to this webhook (if
+// their environment matches): those of events after its creation and before its
+// removal.
+func (w *Webhook) Receives(seq uint64) bool {
+	return w.exists && seq > w.createdSeq && (!w.deleted || seq < w.deletedSeq)
+}
+
+// DeletedSeq is the log sequence of the webhook's removal; 0 while it is active.
+func (w *Webhook) DeletedSeq() uint64 { return w.deletedSeq }
 
 // Active reports whether the webhook exists and was not deleted.
 func (w *Webhook) Active() bool { return w.exists && !w.deleted }
@@ -167,6 +178,6 @@ func (w *Webhook) Apply(r Recorded) {
 	case WebhookCreated:
 		w.exists, w.url, w.environments, w.description, w.signingSecret, w.createdSeq = true, e.URL, e.Environments, e.Description, e.SigningSecret, r.Seq
 	case WebhookDeleted:
-		w.deleted = true
+		w.deleted, w.deletedSeq = true, r.Seq
 	}
 }

@@ -77,8 +77,11 @@ func TestWebhookDecisions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !w.Receives(8) || w.Receives(7) {
+		t.Fatal("a webhook receives the notices of events after its creation")
+	}
 	w.Apply(domain.Recorded{Seq: 8, Event: del})
-	if w.Active() {
+	if w.Active() || w.DeletedSeq() != 8 || w.Receives(8) || w.Receives(9) {
 		t.Fatal("deleted webhook still active")
 	}
 	if _, err := w.Delete(admin); domain.ErrorCode(err) != domain.CodeNotFound {

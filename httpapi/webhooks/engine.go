@@ -222,10 +222,11 @@ type active struct {
 
 func (e *Engine) runActive(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	a := &active{e: e, idx: newIndex(), targets: map[string]*target{}, followers: map[string]context.CancelFunc{},
 		slots: make(chan struct{}, e.cfg.Concurrency)}
-	defer a.inflight.Wait()
+	// Attempts in flight end with the tenure (their deliveries stay pending) before it
+	// is over.
+	defer func() { cancel(); a.inflight.Wait() }()
 	loaded, watchErr := make(chan struct{}), make(chan error, 1)
 	go func() { watchErr <- a.watch(ctx, loaded) }()
 	select {
@@ -323,13 +324,22 @@ func (a *active) refreshRoster(ctx context.Context) {
 		a.mu.Unlock()
 		go a.follow(fctx, t)
 	}
+	var gone []*target
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	for id, cancel := range a.followers {
 		if !seen[id] {
 			cancel()
+			gone = append(gone, a.targets[id])
 			delete(a.followers, id)
 			delete(a.targets, id)
+		}
+	}
+	a.mu.Unlock()
+	// A removed webhook's position is of no more use; its deliveries expire with the
+	// bucket's age limit, and none is sent any more.
+	for _, t := range gone {
+		if err := a.e.cfg.Store.deleteCursor(ctx, t.orgID, t.id); err != nil && ctx.Err() == nil {
+			a.e.log.Warn("webhook removed: cannot drop its feed position", "webhook", t.id, "err", err)
 		}
 	}
 }
@@ -353,7 +363,7 @@ func (a *active) target(id string) *target {
 func (a *active) follow(ctx context.Context, t *target) {
 	for {
 		err := a.followOnce(ctx, t)
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(err, errRemoved) {
 			return
 		}
 		a.e.log.Warn("webhook feed: following again", "webhook", t.id, "err", err)
@@ -376,11 +386,26 @@ func (a *active) followOnce(ctx context.Context, t *target) error {
 	if err != nil {
 		return err
 	}
+	hook := t.hook
 	for n := range feed {
 		if n.Seq <= cursor {
 			continue
 		}
-		if t.hook.Matches(n.Env) {
+		if n.Part == 0 {
+			// The webhook as the log knows it now: a removal recorded before this event
+			// (it is in the log, since this event's notice is) ends the webhook's feed
+			// here, whatever the roster says yet.
+			if hook, _, err = commands.LoadWebhook(ctx, a.e.cfg.Log, t.orgID, t.id); err != nil {
+				return err
+			}
+		}
+		if !hook.Receives(n.Seq) {
+			if hook.DeletedSeq() != 0 {
+				return errRemoved
+			}
+			continue
+		}
+		if hook.Matches(n.Env) {
 			if err := store.create(ctx, newDelivery(t, n, store.retryFor)); err != nil {
 				return err
 			}
@@ -394,6 +419,9 @@ func (a *active) followOnce(ctx context.Context, t *target) error {
 	}
 	return errors.New("the change feed ended")
 }
+
+// errRemoved ends the feed of a webhook that was removed.
+var errRemoved = errors.New("webhooks: the webhook was removed")
 
 func newDelivery(t *target, n eventstore.ChangeNotice, retryFor time.Duration) *Delivery {
 	now := time.Now().UTC()

@@ -227,6 +227,13 @@ func (s *Store) setCursor(ctx context.Context, orgID, webhookID string, seq uint
 	return nil
 }
 
+func (s *Store) deleteCursor(ctx context.Context, orgID, webhookID string) error {
+	if err := s.cursors.Purge(ctx, cursorKey(orgID, webhookID)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("drop webhook cursor: %w", err)
+	}
+	return nil
+}
+
 // List is a webhook's deliveries, newest event first, at most limit of them.
 func (s *Store) List(ctx context.Context, orgID, webhookID string, limit int) ([]Delivery, error) {
 	w, err := s.deliveries.Watch(ctx, "d."+orgID+"."+webhookID+".*", jetstream.IgnoreDeletes())
