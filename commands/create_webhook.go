@@ -120,11 +120,14 @@ func webhookOf(orgID, id string, events []domain.Recorded) *domain.Webhook {
 	return w
 }
 
+// aggregateLoader is the part of the event store that reads one aggregate.
+type aggregateLoader interface {
+	Load(ctx context.Context, agg eventstore.Aggregate) (eventstore.Loaded, error)
+}
+
 // LoadWebhook reads a webhook from the log: the delivery engine takes its URL and
 // signing secret from here, the only place they are kept.
-func LoadWebhook(ctx context.Context, log interface {
-	Load(ctx context.Context, agg eventstore.Aggregate) (eventstore.Loaded, error)
-}, orgID, id string) (*domain.Webhook, uint64, error) {
+func LoadWebhook(ctx context.Context, log aggregateLoader, orgID, id string) (*domain.Webhook, uint64, error) {
 	if err := validID("webhook", id); err != nil {
 		return nil, 0, err
 	}

@@ -103,7 +103,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	def(&cfg.Timeout, DefaultTimeout)
 	def(&cfg.RetryBase, DefaultRetryBase)
 	def(&cfg.RetryMax, DefaultRetryMax)
-	def(&cfg.Tick, 100*time.Millisecond)
+	def(&cfg.Tick, 250*time.Millisecond)
 	def(&cfg.RosterEvery, time.Second)
 	def(&cfg.LeaseRenew, 500*time.Millisecond)
 	def(&cfg.LeasePoll, 250*time.Millisecond)

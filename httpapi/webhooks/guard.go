@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"syscall"
+	"time"
 )
 
 // ErrForbiddenAddress means a webhook's host is, or resolves to, an address that
@@ -48,6 +49,9 @@ func Forbidden(addr netip.Addr) bool {
 	return false
 }
 
+// lookupTimeout bounds the name lookup of a URL being registered.
+const lookupTimeout = 5 * time.Second
+
 // resolver is the part of net.Resolver the guard uses.
 type resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
@@ -86,6 +90,8 @@ func (g Guard) CheckURL(ctx context.Context, raw string) error {
 	if g.AllowPrivate {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
 	addrs, err := g.resolver().LookupNetIP(ctx, "ip", host)
 	if err != nil || len(addrs) == 0 {
 		return fmt.Errorf("%w: the host %s does not resolve", ErrForbiddenAddress, host)
