@@ -1,14 +1,12 @@
 package webhooks
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -253,6 +251,9 @@ func (e *Engine) runActive(ctx context.Context) error {
 			a.refreshRoster(ctx)
 		case <-tick.C:
 			a.schedule(ctx)
+		case <-a.idx.wake:
+			// A delivery became pending or an attempt ended: no need to wait for the tick.
+			a.schedule(ctx)
 		}
 	}
 }
@@ -352,6 +353,8 @@ func (a *active) stopFollowers() {
 	}
 }
 
+func (a *active) known(webhookID string) bool { return a.target(webhookID) != nil }
+
 func (a *active) target(id string) *target {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -435,10 +438,7 @@ func newDelivery(t *target, n eventstore.ChangeNotice, retryFor time.Duration) *
 // schedule starts the due head of every (webhook, secret) whose head is not in flight.
 func (a *active) schedule(ctx context.Context) {
 	now := time.Now()
-	for _, h := range a.idx.heads() {
-		if h.d.NextAttemptAt != nil && h.d.NextAttemptAt.After(now) {
-			continue
-		}
+	for _, h := range a.idx.due(now, cap(a.slots)-len(a.slots), a.known) {
 		t := a.target(h.d.WebhookID)
 		if t == nil {
 			continue
@@ -496,89 +496,4 @@ func (e *Engine) backoff(attempts int) time.Duration {
 		d *= 2
 	}
 	return min(d, e.cfg.RetryMax)
-}
-
-// index holds the pending deliveries and which are in flight.
-type index struct {
-	mu      sync.Mutex
-	pending map[string]entry
-	// busy holds the deliveries in flight and those whose outcome was written at a
-	// revision the watch has not shown yet: neither may start again until it has.
-	busy map[string]*busyState
-}
-
-// busyState is a delivery in flight: want is the revision its outcome was written at
-// (0 while in flight), seen the newest revision the watch showed since it started.
-type busyState struct{ want, seen uint64 }
-
-type entry struct {
-	key string
-	rev uint64
-	d   *Delivery
-}
-
-func newIndex() *index { return &index{pending: map[string]entry{}, busy: map[string]*busyState{}} }
-
-func (x *index) apply(key string, rev uint64, d *Delivery) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if b, ok := x.busy[key]; ok {
-		b.seen = max(b.seen, rev)
-		if b.want != 0 && rev >= b.want {
-			delete(x.busy, key)
-		}
-	}
-	if d.Status == StatusPending {
-		x.pending[key] = entry{key: key, rev: rev, d: d}
-	} else {
-		delete(x.pending, key)
-	}
-}
-
-func (x *index) start(key string) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.busy[key] = &busyState{}
-}
-
-// finish ends an attempt; rev is the revision its outcome was written at (0: none was,
-// the stored state stands).
-func (x *index) finish(key string, rev uint64) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	b, ok := x.busy[key]
-	if !ok || rev == 0 || b.seen >= rev {
-		delete(x.busy, key)
-		return
-	}
-	b.want = rev
-}
-
-// heads is the first pending delivery of each (webhook, secret) in which none is busy.
-func (x *index) heads() []entry {
-	type group struct{ webhook, secret string }
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	heads := map[group]entry{}
-	blocked := map[group]bool{}
-	for key, e := range x.pending {
-		g := group{e.d.WebhookID, e.d.SecretID}
-		if _, busy := x.busy[key]; busy {
-			blocked[g] = true
-		}
-		if h, ok := heads[g]; !ok || e.d.before(h.d) {
-			heads[g] = e
-		}
-	}
-	out := make([]entry, 0, len(heads))
-	for g, h := range heads {
-		if !blocked[g] {
-			out = append(out, h)
-		}
-	}
-	// Oldest events first, so that a backlog drains in the order it came.
-	slices.SortFunc(out, func(a, b entry) int {
-		return cmp.Or(cmp.Compare(a.d.Seq, b.d.Seq), cmp.Compare(a.d.Part, b.d.Part), cmp.Compare(a.key, b.key))
-	})
-	return out
 }
