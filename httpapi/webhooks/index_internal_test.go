@@ -54,7 +54,7 @@ func TestIndexKeepsOrderPerSecret(t *testing.T) {
 	// A redelivery of k1 (written elsewhere) makes it s1's head again.
 	x.apply("k1", 6, pendingDelivery("w", "s1", 1, now))
 	for _, e := range x.due(now, 10, all) {
-		if e.d.SecretID == "s1" && e.key != "k1" {
+		if e.d.WebhookID == "w" && e.d.SecretID == "s1" && e.key != "k1" {
 			t.Fatalf("s1's head is %s, want the redelivered k1", e.key)
 		}
 	}
