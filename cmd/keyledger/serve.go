@@ -99,7 +99,7 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	})
 	defer func() { stopProjector(); projWG.Wait() }()
 
-	hooks, stopHooks, err := startWebhooks(ctx, c, p, changes, logger)
+	hooks, stopHooks, err := startWebhooks(ctx, c, p, changes, metrics, logger)
 	if err != nil {
 		return err
 	}

@@ -7,13 +7,18 @@ import (
 	"sync"
 
 	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/httpapi"
 	"github.com/keyledger/keyledger/httpapi/webhooks"
 )
 
 // startWebhooks opens the webhook delivery state and runs the delivery engine: one
 // replica at a time delivers, under its own lease (timed like the projector's), and
 // the others take over when it stops. The returned stop ends the engine.
-func startWebhooks(ctx context.Context, c *config, p *platform, changes *eventstore.Changes, logger *slog.Logger) (*webhooks.Store, func(), error) {
+func startWebhooks(ctx context.Context, c *config, p *platform, changes *eventstore.Changes, metrics *httpapi.Metrics, logger *slog.Logger) (*webhooks.Store, func(), error) {
+	wm, err := metrics.Webhooks()
+	if err != nil {
+		return nil, nil, err
+	}
 	hooks, err := webhooks.OpenStore(ctx, p.store, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("webhooks: %w", err)
@@ -32,7 +37,7 @@ func startWebhooks(ctx context.Context, c *config, p *platform, changes *eventst
 		Feed: changes, Log: p.store, Roster: p.db, Store: hooks,
 		Guard: webhooks.Guard{AllowPrivate: c.WebhookAllowPrivate},
 		Lease: lease, LeaseRenew: projectorLeaseRenew, LeasePoll: projectorLeasePoll,
-		Logger: logger.With("component", "webhooks"), Timeout: c.WebhookTimeout,
+		Logger: logger.With("component", "webhooks"), Timeout: c.WebhookTimeout, Metrics: wm,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -405,8 +405,9 @@ func (c *Client) String() string { return fmt.Sprintf("client(%s)", c.Email) }
 
 // StartWebhooks runs a webhook delivery engine beside the API, as serve does, with
 // private addresses allowed (receivers in tests are on loopback) and short retries
-// (50 ms doubling to 200 ms) for retryFor (0: the default day). It stops with the test.
-func (e *Env) StartWebhooks(tb testing.TB, retryFor time.Duration) {
+// (50 ms doubling to 200 ms) for retryFor (0: the default day), reporting to metrics
+// when given. It stops with the test.
+func (e *Env) StartWebhooks(tb testing.TB, retryFor time.Duration, metrics ...*httpapi.WebhookMetrics) {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	store, err := webhooks.OpenStore(ctx, e.NATS.Store, retryFor)
@@ -417,11 +418,15 @@ func (e *Env) StartWebhooks(tb testing.TB, retryFor time.Duration) {
 	if err != nil {
 		tb.Fatalf("apitest: changes: %v", err)
 	}
-	engine, err := webhooks.NewEngine(webhooks.Config{
+	cfg := webhooks.Config{
 		Feed: feed, Log: e.NATS.Store, Roster: e.DB, Store: store, Guard: webhooks.Guard{AllowPrivate: true},
 		Timeout: 5 * time.Second, RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond,
 		Tick: 20 * time.Millisecond, RosterEvery: 50 * time.Millisecond,
-	})
+	}
+	if len(metrics) > 0 && metrics[0] != nil {
+		cfg.Metrics = metrics[0]
+	}
+	engine, err := webhooks.NewEngine(cfg)
 	if err != nil {
 		tb.Fatalf("apitest: webhook engine: %v", err)
 	}

@@ -56,6 +56,12 @@ type engineLease interface {
 	Release(ctx context.Context) error
 }
 
+// observer hears about attempts and the backlog, for metrics (httpapi.WebhookMetrics).
+type observer interface {
+	WebhookAttempt(outcome string)
+	WebhookPending(n int)
+}
+
 // Config is what an Engine needs. Zero tunables take their defaults.
 type Config struct {
 	Feed   changeFeed
@@ -69,6 +75,8 @@ type Config struct {
 	LeaseRenew time.Duration
 	LeasePoll  time.Duration
 	Logger     *slog.Logger
+	// Metrics, when set, hears about every attempt and the backlog.
+	Metrics observer
 
 	Timeout   time.Duration
 	RetryBase time.Duration
@@ -438,6 +446,9 @@ func newDelivery(t *target, n eventstore.ChangeNotice, retryFor time.Duration) *
 // schedule starts the due head of every (webhook, secret) whose head is not in flight.
 func (a *active) schedule(ctx context.Context) {
 	now := time.Now()
+	if a.e.cfg.Metrics != nil {
+		a.e.cfg.Metrics.WebhookPending(a.idx.size())
+	}
 	for _, h := range a.idx.due(now, cap(a.slots)-len(a.slots), a.known) {
 		t := a.target(h.d.WebhookID)
 		if t == nil {
@@ -469,14 +480,18 @@ func (a *active) attempt(ctx context.Context, t *target, h entry) {
 	now := time.Now().UTC()
 	d.Attempts++
 	d.LastStatusCode, d.LastError = code, errText
+	outcome := "retry"
 	switch {
 	case errText == "":
-		d.Status, d.NextAttemptAt = StatusDelivered, nil
+		d.Status, d.NextAttemptAt, outcome = StatusDelivered, nil, "delivered"
 	case !now.Before(d.RetryUntil):
-		d.Status, d.NextAttemptAt = StatusFailed, nil
+		d.Status, d.NextAttemptAt, outcome = StatusFailed, nil, "failed"
 	default:
 		next := now.Add(a.e.backoff(d.Attempts))
 		d.NextAttemptAt = &next
+	}
+	if a.e.cfg.Metrics != nil {
+		a.e.cfg.Metrics.WebhookAttempt(outcome)
 	}
 	rev, err := a.e.cfg.Store.update(ctx, &d, h.rev)
 	if err != nil && !isWrongRevision(err) && ctx.Err() == nil {

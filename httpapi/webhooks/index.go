@@ -115,6 +115,13 @@ func (x *index) unbusy(key string, b *busyState) {
 	x.nudge()
 }
 
+// size is the number of pending deliveries.
+func (x *index) size() int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return len(x.pending)
+}
+
 // start marks a pending delivery in flight.
 func (x *index) start(key string) {
 	x.mu.Lock()

@@ -7,6 +7,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keyledger/keyledger/httpapi"
+	"github.com/keyledger/keyledger/httpapi/apitest"
 )
 
 // A receiver that fails three times, then succeeds, gets the same delivery four times;
@@ -14,7 +17,16 @@ import (
 // the attempts.
 func TestFailingReceiverGetsRetriesInOrderThenDelivered(t *testing.T) {
 	t.Parallel()
-	env := newEnv(t, 0)
+	metrics, err := httpapi.NewMetrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hookMetrics, err := metrics.Webhooks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := apitest.New(t, func(c *httpapi.Config) { c.WebhookAllowPrivate, c.Metrics = true, metrics })
+	env.StartWebhooks(t, 0, hookMetrics)
 	alice := env.SignUp(t, "alice@example.com", "Alice")
 	org := alice.CreateOrg(t, "Acme")
 	var mu sync.Mutex
@@ -92,6 +104,12 @@ func TestFailingReceiverGetsRetriesInOrderThenDelivered(t *testing.T) {
 	}
 	if first.Status != "delivered" || first.Attempts != 4 || first.LastStatusCode == nil || *first.LastStatusCode != 204 || first.LastError != nil {
 		t.Fatalf("first delivery after success: %+v", first)
+	}
+
+	// The metrics counted the three retries and, so far, at least the first success.
+	text := string(env.Anonymous().DoURL(t, "GET", "/metrics", nil).Expect(t, http.StatusOK).Body)
+	if !strings.Contains(text, `keyledger_webhook_attempts_total{outcome="retry"} 3`) || strings.Contains(text, `keyledger_webhook_attempts_total{outcome="delivered"} 0`) {
+		t.Fatalf("webhook metrics:\n%s", grepLines(text, "keyledger_webhook"))
 	}
 
 	// Redeliver sends the same delivery again, with the same body and id.
@@ -198,4 +216,14 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 	if n := len(target.requests()); n != 0 {
 		t.Fatalf("the redirect's target got %d requests", n)
 	}
+}
+
+func grepLines(text, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
