@@ -8,7 +8,9 @@
 // from the PostgreSQL read models through the narrow ReadModel interface, after
 // waiting for the projection to reach the sequence a command produced. The package
 // never writes to Postgres, never logs a request body, and opens a secret value only in
-// the reveal handler, whose response is neither cached nor stored.
+// the reveal handler, whose response is neither cached nor stored. Webhook delivery
+// lives in httpapi/webhooks (the engine, its state in NATS, the address guard); this
+// package serves its routes.
 //
 // It may import every Keyledger package below it (domain, eventstore, commands,
 // projections); nothing imports it but cmd/keyledger and its own tests.

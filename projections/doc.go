@@ -21,5 +21,6 @@
 // scoped to one organization (keyledger.org_id) or one user (keyledger.user_id).
 //
 // It imports domain, eventstore and pgx; never HTTP. Secret values, names and
-// descriptions are stored sealed.
+// descriptions are stored sealed, and so are webhook URLs and descriptions (a webhook's
+// signing secret is never here: it stays sealed in the log).
 package projections
