@@ -50,7 +50,10 @@ func deliveryOut(d webhooks.Delivery) wire.WebhookDelivery {
 func (s *Server) checkWebhookURL(ctx context.Context, raw string) error {
 	if err := s.hookGuard.CheckURL(ctx, raw); err != nil {
 		msg := "must be on a public address (loopback, private and link-local addresses are refused unless the server allows them)"
-		if !errors.Is(err, webhooks.ErrForbiddenAddress) {
+		switch {
+		case errors.Is(err, webhooks.ErrUnresolvable):
+			msg = "must name a host that resolves to an address"
+		case !errors.Is(err, webhooks.ErrForbiddenAddress):
 			msg = "must be an absolute http or https URL"
 		}
 		return &domain.Error{Code: domain.CodeValidation, Message: "url: " + msg, Fields: []domain.FieldError{{Field: "url", Message: msg}}}

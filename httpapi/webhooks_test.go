@@ -46,6 +46,11 @@ func TestWebhookURLsOnInternalAddressesAreRefused(t *testing.T) {
 			t.Errorf("%q: errors %+v", u, p.Errors)
 		}
 	}
+	// A name that does not resolve (.invalid never does) is refused as such.
+	p := alice.Do(t, "POST", path, map[string]any{"url": "https://hooks.keyledger.invalid/"}).Problem(t, http.StatusUnprocessableEntity, "validation_failed")
+	if len(p.Errors) != 1 || p.Errors[0].Field != "url" || !strings.Contains(p.Errors[0].Message, "resolves") {
+		t.Errorf("unresolvable host: errors %+v", p.Errors)
+	}
 	var list struct {
 		Items []webhookOut `json:"items"`
 	}

@@ -15,6 +15,9 @@ import (
 // webhooks may not reach (loopback, private, link-local, …).
 var ErrForbiddenAddress = errors.New("webhooks: address not allowed")
 
+// ErrUnresolvable means a webhook's host name does not resolve to any address.
+var ErrUnresolvable = errors.New("webhooks: host does not resolve")
+
 // forbiddenPrefixes are the networks that are not the public internet, beyond what
 // netip.Addr's own predicates cover: "this network", shared address space (CGNAT),
 // IETF protocol assignments, benchmarking, reserved and broadcast, and IPv6's
@@ -94,7 +97,7 @@ func (g Guard) CheckURL(ctx context.Context, raw string) error {
 	defer cancel()
 	addrs, err := g.resolver().LookupNetIP(ctx, "ip", host)
 	if err != nil || len(addrs) == 0 {
-		return fmt.Errorf("%w: the host %s does not resolve", ErrForbiddenAddress, host)
+		return fmt.Errorf("%w: %s", ErrUnresolvable, host)
 	}
 	for _, a := range addrs {
 		if Forbidden(a) {
