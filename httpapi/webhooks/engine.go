@@ -146,7 +146,16 @@ func newClient(g Guard, timeout time.Duration) *http.Client {
 // Run delivers until ctx ends: always without a lease, else while it holds it.
 func (e *Engine) Run(ctx context.Context) error {
 	if e.cfg.Lease == nil {
-		return e.runActive(ctx)
+		for {
+			if err := e.runActive(ctx); err != nil && ctx.Err() == nil {
+				e.log.Warn("webhook deliveries stopped: starting again", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(e.cfg.LeasePoll):
+			}
+		}
 	}
 	logged := false
 	for {
@@ -291,9 +300,14 @@ func (a *active) watch(ctx context.Context, loaded chan struct{}) error {
 				continue
 			}
 			d, err := a.e.cfg.Store.decode(ctx, en.Key(), en.Value())
-			if err != nil {
-				// A delivery of an organization whose keys were destroyed: nothing to send.
+			if errors.Is(err, eventstore.ErrNoKey) || errors.Is(err, eventstore.ErrDecrypt) || errors.Is(err, errMalformed) {
+				// A delivery of an organization whose keys were destroyed (or one that
+				// can never be read): nothing to send.
 				continue
+			}
+			if err != nil {
+				// Skipping it could lose a delivery: the tenure starts again instead.
+				return fmt.Errorf("watch deliveries: %w", err)
 			}
 			a.idx.apply(en.Key(), en.Revision(), d)
 		}

@@ -34,6 +34,9 @@ const (
 	StatusFailed    = "failed"
 )
 
+// errMalformed means a stored delivery cannot be read whatever is tried again.
+var errMalformed = errors.New("webhooks: malformed delivery")
+
 // ErrNotFound means there is no such delivery.
 var ErrNotFound = errors.New("webhooks: delivery not found")
 
@@ -163,7 +166,7 @@ func (s *Store) encode(ctx context.Context, d *Delivery) ([]byte, error) {
 func (s *Store) decode(ctx context.Context, key string, value []byte) (*Delivery, error) {
 	parts := strings.Split(key, ".")
 	if len(parts) != 4 || parts[0] != "d" {
-		return nil, fmt.Errorf("delivery key %q: unexpected", key)
+		return nil, fmt.Errorf("%w: key %q", errMalformed, key)
 	}
 	b, err := s.keys.Open(ctx, parts[1], string(value), aad(key))
 	if err != nil {
@@ -171,7 +174,7 @@ func (s *Store) decode(ctx context.Context, key string, value []byte) (*Delivery
 	}
 	var d Delivery
 	if err := json.Unmarshal(b, &d); err != nil {
-		return nil, fmt.Errorf("decode delivery: %w", err)
+		return nil, fmt.Errorf("%w: %w", errMalformed, err)
 	}
 	return &d, nil
 }
