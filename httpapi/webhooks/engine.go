@@ -361,6 +361,7 @@ func (a *active) refreshRoster(ctx context.Context) {
 	// A removed webhook's position is of no more use; its deliveries expire with the
 	// bucket's age limit, and none is sent any more.
 	for _, t := range gone {
+		a.idx.dropWebhook(t.id)
 		if err := a.e.cfg.Store.deleteCursor(ctx, t.orgID, t.id); err != nil && ctx.Err() == nil {
 			a.e.log.Warn("webhook removed: cannot drop its feed position", "webhook", t.id, "err", err)
 		}

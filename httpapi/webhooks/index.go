@@ -115,6 +115,18 @@ func (x *index) unbusy(key string, b *busyState) {
 	x.nudge()
 }
 
+// dropWebhook forgets the pending deliveries of a removed webhook (the bucket's age
+// limit removes them from NATS; none is sent any more).
+func (x *index) dropWebhook(webhookID string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for key, e := range x.pending {
+		if e.d.WebhookID == webhookID {
+			x.remove(key)
+		}
+	}
+}
+
 // size is the number of pending deliveries.
 func (x *index) size() int {
 	x.mu.Lock()

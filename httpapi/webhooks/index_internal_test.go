@@ -62,3 +62,21 @@ func TestIndexKeepsOrderPerSecret(t *testing.T) {
 		t.Fatalf("limit 1: %d", len(got))
 	}
 }
+
+func TestIndexForgetsARemovedWebhook(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	x := newIndex()
+	x.apply("k1", 1, pendingDelivery("w", "s1", 1, now))
+	x.apply("k2", 2, pendingDelivery("w", "s2", 2, now))
+	x.apply("k3", 3, pendingDelivery("w2", "s1", 3, now))
+	x.start("k1")
+	x.dropWebhook("w")
+	if x.size() != 1 {
+		t.Fatalf("%d pending after dropping w, want 1", x.size())
+	}
+	x.finish("k1", 0)
+	if got := x.due(now, 10, func(string) bool { return true }); len(got) != 1 || got[0].key != "k3" {
+		t.Fatalf("due %v", got)
+	}
+}
