@@ -107,3 +107,31 @@ test('an endpoint URL the server refuses is shown on the Endpoint URL field', as
   await expect(add.getByRole('alert')).toContainText('Endpoint URL must use https or http');
   await expect(url).toHaveAttribute('aria-invalid', 'true');
 });
+
+for (const theme of ['light', 'dark'] as const) {
+  test.describe(`webhooks page, ${theme} theme`, () => {
+    test.use({ colorScheme: theme });
+
+    test('has no critical or serious axe violation', async ({ page, owner, org }) => {
+      const receiver = await startReceiver();
+      try {
+        await owner.call('POST', `/orgs/${org.id}/webhooks`, { url: receiver.url, description: 'axe' }, 201);
+        await owner.createSecret(org.id, 'AXE_HOOKED', { staging: 'axe-value-0001' });
+        await expect.poll(() => receiver.received.length, { timeout: 30_000 }).toBeGreaterThanOrEqual(1);
+        await logIn(page, owner.user.email);
+        await page.goto(`/orgs/${org.id}/settings/webhooks`);
+        await expect(page.getByRole('link', { name: 'Webhooks' })).toHaveAttribute('aria-current', 'page');
+        await page.getByRole('button', { name: 'Deliveries' }).click();
+        await expect(page.getByRole('button', { name: 'Redeliver' })).toBeVisible();
+        await expectAccessible(page, `the webhooks page with deliveries (${theme})`);
+        await page.getByRole('button', { name: 'Add webhook' }).click();
+        await expect(page.getByRole('dialog', { name: 'Add webhook' })).toBeVisible();
+        await expectAccessible(page, `the add webhook dialog (${theme})`);
+        await page.keyboard.press('Escape');
+        await expect(page.getByRole('button', { name: 'Add webhook' })).toBeFocused();
+      } finally {
+        receiver.server.close();
+      }
+    });
+  });
+}
