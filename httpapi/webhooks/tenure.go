@@ -237,6 +237,12 @@ func (a *active) attempt(ctx context.Context, t *target, h entry) {
 	rev, err := a.e.cfg.Store.update(ctx, &d, h.rev)
 	if err != nil && !isWrongRevision(err) && ctx.Err() == nil {
 		a.e.log.Warn("webhook delivery: cannot record the attempt", "webhook", t.id, "delivery", d.ID, "err", err)
+		// The stored delivery is still due: wait before it may go again, so that a NATS
+		// outage does not turn into a stream of repeats at the receiver.
+		select {
+		case <-ctx.Done():
+		case <-time.After(min(a.e.backoff(d.Attempts), 5*time.Second)):
+		}
 	}
 	if errText != "" {
 		a.e.log.Info("webhook delivery failed", "webhook", t.id, "delivery", d.ID, "seq", d.Seq, "attempts", d.Attempts,
