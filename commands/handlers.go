@@ -28,6 +28,8 @@ type Handlers struct {
 	RevokeServiceToken *RevokeServiceTokenHandler
 	PersonalTokens     *PersonalTokenHandler
 	AuthenticateToken  *AuthenticateTokenHandler
+	CreateWebhook      *CreateWebhookHandler
+	DeleteWebhook      *DeleteWebhookHandler
 }
 
 // New wires every handler to store, its keyring and the name reservations.
@@ -55,5 +57,7 @@ func New(store *eventstore.Store, names *reservation.Reservations, now func() ti
 		RevokeServiceToken: NewRevokeServiceTokenHandler(store),
 		PersonalTokens:     NewPersonalTokenHandler(store, now),
 		AuthenticateToken:  NewAuthenticateTokenHandler(store, now),
+		CreateWebhook:      NewCreateWebhookHandler(store),
+		DeleteWebhook:      NewDeleteWebhookHandler(store),
 	}
 }

@@ -74,6 +74,10 @@ func AuditAction(e Event) string {
 		return AuditTokenRevoked
 	case SecretsFetched:
 		return AuditSecretsFetched
+	case WebhookCreated:
+		return AuditWebhookCreated
+	case WebhookDeleted:
+		return AuditWebhookDeleted
 	case AccessDenied:
 		return e.Action
 	}

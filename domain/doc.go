@@ -1,4 +1,4 @@
-// Package domain holds Keyledger's aggregates (Secret, Organization, User), their
+// Package domain holds Keyledger's aggregates (Secret, Organization, User, Webhook), their
 // events, the value objects they are made of (SecretName, Environment, Role), the
 // permission policy and masking.
 //

@@ -242,6 +242,10 @@ func DecodeEvent(eventType string, schema int, data []byte) (Event, error) {
 		return decodeAs[SecretsFetched](data)
 	case "OrganizationErased":
 		return decodeAs[OrganizationErased](data)
+	case "WebhookCreated":
+		return decodeAs[WebhookCreated](data)
+	case "WebhookDeleted":
+		return decodeAs[WebhookDeleted](data)
 	}
 	return nil, fmt.Errorf("decode: unknown event type %q", eventType)
 }

@@ -41,6 +41,8 @@ func everyEvent() map[string]domain.Event {
 		"PersonalTokenRevoked": domain.PersonalTokenRevoked{},
 		"SecretsFetched":       domain.SecretsFetched{Env: domain.Production, Names: []string{"A", "B_2"}},
 		"OrganizationErased":   domain.OrganizationErased{OrgID: "o-1"},
+		"WebhookCreated":       domain.WebhookCreated{URL: "https://hooks.example.com/k?token=abc", Environments: []domain.Environment{domain.Production}, Description: "deploys", SigningSecret: "whsec_x"},
+		"WebhookDeleted":       domain.WebhookDeleted{},
 	}
 }
 
@@ -56,6 +58,7 @@ func minimalEvents() []domain.Event {
 		domain.AccessDenied{Action: domain.AuditMemberAdded, Code: domain.CodeForbidden},
 		domain.ServiceTokenCreated{Name: "forever", Environments: []domain.Environment{domain.Development}, SecretHash: "h"},
 		domain.PersonalTokenCreated{UserID: "u-1", Name: "forever", SecretHash: "h"},
+		domain.WebhookCreated{URL: "https://example.com/", SigningSecret: "whsec_x"},
 	}
 }
 
@@ -214,6 +217,8 @@ func TestAuditAction(t *testing.T) {
 		"PersonalTokenRevoked": "",
 		"SecretsFetched":       "secrets.fetched",
 		"OrganizationErased":   "",
+		"WebhookCreated":       "webhook.created",
+		"WebhookDeleted":       "webhook.deleted",
 	}
 	for typ, ev := range everyEvent() {
 		t.Run(typ, func(t *testing.T) {

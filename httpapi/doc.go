@@ -8,7 +8,9 @@
 // from the PostgreSQL read models through the narrow ReadModel interface, after
 // waiting for the projection to reach the sequence a command produced. The package
 // never writes to Postgres, never logs a request body, and opens a secret value only in
-// the reveal handler, whose response is neither cached nor stored.
+// the reveal handler, whose response is neither cached nor stored. Webhook delivery
+// lives in httpapi/webhooks (the engine, its state in NATS, the address guard); this
+// package serves its routes.
 //
 // It imports domain, commands, projections, httpapi/wire and eventstore/storeerr, but
 // no NATS package and not eventstore: what it needs of the log and of the stores beside

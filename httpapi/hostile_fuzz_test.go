@@ -109,6 +109,7 @@ func (hr *hostileRig) check(t *testing.T, s string) {
 	}
 	answered("service token", owner.Do(t, "POST", orgPath+"/service-tokens", `{"name":`+h+`,"environments":["production"]}`))
 	answered("personal token", owner.Do(t, "POST", "/auth/tokens", `{"name":`+h+`}`))
+	answered("webhook", owner.Do(t, "POST", orgPath+"/webhooks", `{"url":"https://93.184.215.14/","description":`+h+`}`))
 	answered("idempotency key", owner.Do(t, "POST", orgPath+"/secrets", fmt.Sprintf(`{"name":"IDEM_%d"}`, i), "Idempotency-Key", headerValue(s)))
 	answered("list q", owner.Do(t, "GET", orgPath+"/secrets?q="+urlQuery(s), nil))
 	answered("audit filter", owner.Do(t, "GET", orgPath+"/audit?actor="+urlQuery(s)+"&cursor="+urlQuery(s), nil))

@@ -35,6 +35,8 @@ func TestNamedTextRefusesControlCharacters(t *testing.T) {
 			{"secret name", "POST", "/orgs/" + org.ID + "/secrets", "name", map[string]any{"name": bad}},
 			{"secret description", "POST", "/orgs/" + org.ID + "/secrets", "description", map[string]any{"name": "DESCRIBED", "description": bad}},
 			{"secret description change", "PATCH", "/orgs/" + org.ID + "/secrets/" + sec.ID, "description", map[string]any{"description": bad}},
+			{"webhook url", "POST", "/orgs/" + org.ID + "/webhooks", "url", map[string]any{"url": "https://93.184.215.14/" + bad}},
+			{"webhook description", "POST", "/orgs/" + org.ID + "/webhooks", "description", map[string]any{"url": "https://93.184.215.14/", "description": bad}},
 		}
 		for _, c := range cases {
 			p := alice.Do(t, c.method, c.path, c.body).Problem(t, http.StatusUnprocessableEntity, "validation_failed")

@@ -19,6 +19,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/keyledger/keyledger/httpapi"
 	"github.com/keyledger/keyledger/httpapi/apitest"
 )
 
@@ -214,7 +215,9 @@ func (c *conformance) report(t *testing.T) {
 // usual refusals) and validates each response against the served document.
 func TestResponsesMatchOpenAPI(t *testing.T) {
 	t.Parallel()
-	env := apitest.New(t)
+	// Webhook receivers in tests are on loopback.
+	env := apitest.New(t, func(cfg *httpapi.Config) { cfg.WebhookAllowPrivate = true })
+	env.StartWebhooks(t, 0)
 	c := newConformance(t, env)
 	do := func(cl *apitest.Client, method, path string, body any, headers ...string) *apitest.Response {
 		t.Helper()
@@ -331,6 +334,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	do(svc, "GET", o+"/environments/production/values", nil).Expect(t, http.StatusUnauthorized)
 	c.changeFeed(t, env, alice, o)
 	do(env.Anonymous(), "GET", o+"/changes", nil).Expect(t, http.StatusUnauthorized)
+	c.webhooks(t, alice, bob, o, do)
 
 	// Removals last: they change what the requests above could see.
 	do(alice, "DELETE", s, nil).Expect(t, http.StatusNoContent)
@@ -377,4 +381,45 @@ func (c *conformance) changeFeed(t *testing.T, env *apitest.Env, cl *apitest.Cli
 	if !strings.Contains(body.String(), "data: ") {
 		t.Errorf("the change feed sent no notice: %s", body.String())
 	}
+}
+
+// webhooks drives the webhook routes: a receiver on loopback gets a delivery, which is
+// listed and redelivered; then the webhook is removed.
+func (c *conformance) webhooks(t *testing.T, alice, bob *apitest.Client, o string, do func(*apitest.Client, string, string, any, ...string) *apitest.Response) {
+	t.Helper()
+	receiver := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer receiver.Close()
+	var hook struct {
+		ID string `json:"id"`
+	}
+	do(alice, "POST", o+"/webhooks", map[string]any{"url": receiver.URL, "environments": []string{"production"}, "description": "deploys"}).
+		Expect(t, http.StatusCreated).JSON(t, &hook)
+	h := o + "/webhooks/" + hook.ID
+	do(alice, "POST", o+"/webhooks", map[string]any{"url": "ftp://example.com/"}).Expect(t, http.StatusUnprocessableEntity)
+	do(bob, "POST", o+"/webhooks", map[string]any{"url": receiver.URL}).Expect(t, http.StatusForbidden)
+	do(alice, "GET", o+"/webhooks", nil).Expect(t, http.StatusOK)
+	do(bob, "GET", o+"/webhooks", nil).Expect(t, http.StatusForbidden)
+	do(alice, "PATCH", o+"/secrets/"+alice.CreateSecret(t, strings.TrimPrefix(o, "/orgs/"), "HOOKED", map[string]string{"production": "v1"}).ID,
+		map[string]any{"values": map[string]string{"production": "v2"}}).Expect(t, http.StatusOK)
+	var list struct {
+		Items []struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		} `json:"items"`
+	}
+	deadline := time.Now().Add(time.Minute)
+	for len(list.Items) < 2 || list.Items[0].Status != "delivered" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no delivery listed: %+v", list)
+		}
+		time.Sleep(20 * time.Millisecond)
+		do(alice, "GET", h+"/deliveries", nil).Expect(t, http.StatusOK).JSON(t, &list)
+	}
+	do(alice, "GET", h+"/deliveries?limit=0", nil).Expect(t, http.StatusBadRequest)
+	do(bob, "GET", h+"/deliveries", nil).Expect(t, http.StatusForbidden)
+	do(alice, "GET", o+"/webhooks/00000000-0000-4000-8000-000000000000/deliveries", nil).Expect(t, http.StatusNotFound)
+	do(alice, "POST", h+"/deliveries/"+list.Items[0].ID+"/redeliver", nil).Expect(t, http.StatusAccepted)
+	do(alice, "POST", h+"/deliveries/00000000-0000-4000-8000-000000000000/redeliver", nil).Expect(t, http.StatusNotFound)
+	do(alice, "DELETE", h, nil).Expect(t, http.StatusNoContent)
+	do(alice, "DELETE", h, nil).Expect(t, http.StatusNotFound)
 }

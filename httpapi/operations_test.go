@@ -113,7 +113,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	if doc.OpenAPI != "3.1.0" {
 		t.Fatalf("openapi %q", doc.OpenAPI)
 	}
-	params := strings.NewReplacer(":org", "{org}", ":secret", "{secret}", ":user", "{user_id}", ":id", "{id}", ":env", "{env}")
+	params := strings.NewReplacer(":org", "{org}", ":secret", "{secret}", ":user", "{user_id}", ":id", "{id}", ":env", "{env}", ":delivery", "{delivery}")
 	served := map[string]bool{}
 	for _, route := range env.Server.GetRoutes(true) {
 		if !strings.HasPrefix(route.Path, "/api/v1/") || route.Method == http.MethodHead {

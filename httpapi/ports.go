@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"time"
 
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/httpapi/webhooks"
 	"github.com/keyledger/keyledger/httpapi/wire"
 	"github.com/keyledger/keyledger/projections"
 )
@@ -53,4 +55,11 @@ type IdempotencyRecords interface {
 // *changefeed.Changes implements it.
 type ChangeFeed interface {
 	Follow(ctx context.Context, orgID string, afterEventSeq uint64) (<-chan wire.ChangeNotice, error)
+}
+
+// WebhookDeliveries is the webhooks' delivery state, kept beside the log
+// (*webhooks.Store): the API lists a webhook's deliveries and sends one again.
+type WebhookDeliveries interface {
+	List(ctx context.Context, orgID, webhookID string, limit int) ([]webhooks.Delivery, error)
+	Redeliver(ctx context.Context, orgID, webhookID, id string, now time.Time) (*webhooks.Delivery, error)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/httpapi/webhooks"
 	"github.com/keyledger/keyledger/projections"
 )
 
@@ -28,6 +29,8 @@ type ReadModel interface {
 	GetUser(ctx context.Context, userID string) (projections.User, error)
 	ListPersonalTokens(ctx context.Context, userID string) ([]projections.PersonalTokenInfo, error)
 	ListServiceTokens(ctx context.Context, orgID string) ([]projections.ServiceTokenInfo, error)
+	ListWebhooks(ctx context.Context, orgID string) ([]projections.WebhookInfo, error)
+	GetWebhook(ctx context.Context, orgID, id string) (projections.WebhookInfo, error)
 	SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error)
 	ListAudit(ctx context.Context, orgID string, f projections.AuditFilter) ([]projections.AuditEntry, string, error)
 	StreamAudit(ctx context.Context, orgID string, f projections.AuditFilter, fn func(projections.AuditEntry) error) error
@@ -110,6 +113,11 @@ type Config struct {
 	// Metrics are served at /metrics; nil makes the server its own, which then show
 	// nothing of the event store's appends or the projector's batches.
 	Metrics *Metrics
+	// Webhooks is the webhooks' delivery state (*webhooks.Store).
+	Webhooks WebhookDeliveries
+	// WebhookAllowPrivate lets webhooks use loopback, private and link-local addresses
+	// (serve --dev, --webhook-allow-private).
+	WebhookAllowPrivate bool
 }
 
 // Server is the HTTP API. It embeds the Fiber app: Listener, Test and
@@ -133,6 +141,8 @@ type Server struct {
 	fetch       *commands.FetchValuesHandler
 	feed        ChangeFeed
 	unavailable func(error) bool
+	hooks       WebhookDeliveries
+	hookGuard   webhooks.Guard
 	// streams is the parent of every long-lived response (the change feed); Shutdown
 	// cancels it so that a graceful stop does not wait for clients that never hang up.
 	streams     context.Context
@@ -142,8 +152,8 @@ type Server struct {
 // New builds the server on the stores its caller opened.
 func New(cfg Config) (*Server, error) {
 	if cfg.Commands == nil || cfg.ReadModel == nil || cfg.Store == nil || cfg.Sessions == nil ||
-		cfg.Idempotency == nil || cfg.Changes == nil || cfg.Keys == nil || cfg.Unavailable == nil {
-		return nil, errors.New("httpapi: Commands, ReadModel, Store, Sessions, Idempotency, Changes, Keys and Unavailable are required")
+		cfg.Idempotency == nil || cfg.Changes == nil || cfg.Keys == nil || cfg.Unavailable == nil || cfg.Webhooks == nil {
+		return nil, errors.New("httpapi: Commands, ReadModel, Store, Sessions, Idempotency, Changes, Keys, Unavailable and Webhooks are required")
 	}
 	s := &Server{
 		cmd: cfg.Commands, rm: cfg.ReadModel, store: cfg.Store, log: cfg.Logger,
@@ -191,6 +201,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.proxies = proxies
 	s.sessions = &sessionStore{bucket: cfg.Sessions, ttl: ttl, now: s.now}
+	s.hooks, s.hookGuard = cfg.Webhooks, webhooks.Guard{AllowPrivate: cfg.WebhookAllowPrivate}
 	s.fetch = commands.NewFetchValuesHandler(cfg.Store, cfg.Keys, cfg.ReadModel)
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.ui = newUI(cfg.Assets)
@@ -278,6 +289,13 @@ func (s *Server) routes() {
 	api.Delete("/orgs/:org/service-tokens/:id", auth, idem, s.command("revoke_service_token", s.revokeServiceToken))
 	api.Get("/orgs/:org/environments/:env/values", s.serviceTokenOrUser, s.command("fetch_values", s.fetchValues))
 	api.Get("/orgs/:org/changes", auth, s.changes)
+	// Webhook creation is not replayed from the idempotency store (its answer holds the
+	// signing secret); the log answers a retry with the same key.
+	api.Post("/orgs/:org/webhooks", auth, s.command("create_webhook", s.createWebhook))
+	api.Get("/orgs/:org/webhooks", auth, s.listWebhooks)
+	api.Delete("/orgs/:org/webhooks/:id", auth, idem, s.command("delete_webhook", s.deleteWebhook))
+	api.Get("/orgs/:org/webhooks/:id/deliveries", auth, s.listDeliveries)
+	api.Post("/orgs/:org/webhooks/:id/deliveries/:delivery/redeliver", auth, idem, s.redeliverWebhook)
 
 	app.All("/api/*", func(*fiber.Ctx) error { return errNotFound() })
 	app.Get("/*", s.ui.serve)

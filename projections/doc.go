@@ -26,5 +26,7 @@
 //
 // It imports domain, eventstore (and eventstore/lease), httpapi/wire for the change
 // notices it publishes (the one Go shape of the change feed), and pgx; never HTTP.
-// Secret values, names and descriptions are stored sealed.
+// Secret values, names and descriptions are stored sealed,
+// and so are webhook URLs and descriptions (a webhook's signing secret is never here:
+// it stays sealed in the log).
 package projections

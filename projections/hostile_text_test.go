@@ -227,7 +227,7 @@ func TestRowLevelSecurityHasNoBypass(t *testing.T) {
 		return n
 	}
 	for _, table := range []string{"orgs", "members", "secrets", "secret_values", "secret_versions", "secret_names",
-		"audit_log", "audit_heads", "service_tokens", "users", "personal_tokens"} {
+		"audit_log", "audit_heads", "service_tokens", "users", "personal_tokens", "webhooks"} {
 		if n := count("", `SELECT count(*) FROM `+table); n != 0 {
 			t.Errorf("with bypass_rls on and no scope, the reader sees %d rows of %s", n, table)
 		}

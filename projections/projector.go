@@ -605,6 +605,9 @@ func (db *DB) apply(ctx context.Context, r domain.Recorded, notes *notices, w *b
 		return err
 	}
 	applyTokens(r, w)
+	if err := db.applyWebhooks(ctx, r, w); err != nil {
+		return err
+	}
 	return db.applyAudit(ctx, r, w)
 }
 

@@ -39,6 +39,11 @@ type config struct {
 	// BehindTLSProxy says that clients reach the server through a load balancer that
 	// terminates TLS: the server listens in plain HTTP, but browsers speak HTTPS.
 	BehindTLSProxy bool
+	// WebhookAllowPrivate lets webhooks reach loopback, private and link-local
+	// addresses; --dev does too. WebhookTimeout bounds one delivery attempt.
+	WebhookAllowPrivate bool
+	WebhookTimeout      time.Duration
+	webhookTimeout      string
 	// fromEnv fills the flags the command line left out from their variables; finish
 	// calls it, so that a config parsed without the command tree (as tests do) reads
 	// its variables too.
@@ -70,6 +75,8 @@ func serverFlags(name string, stderr io.Writer, getenv func(string) string) (*pf
 	fs.StringVar(&c.BootstrapPassword, "bootstrap-admin-password", "", "its password")
 	fs.StringVar(&c.changesMaxAge, "changes-max-age", "7d", "how long the change stream keeps notices, e.g. 7d or 36h")
 	fs.Uint64Var(&c.DataKeyMaxEncryptions, "data-key-max-encryptions", eventstore.DefaultDataKeyMaxEncryptions, "rotate an organization's data key after it sealed this many values (AES-GCM with random nonces: at most 2^32)")
+	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks use loopback, private and link-local addresses (on with --dev)")
+	fs.StringVar(&c.webhookTimeout, "webhook-timeout", "10s", "how long one webhook delivery attempt may take, e.g. 10s")
 	fs.VisitAll(func(f *pflag.Flag) { withEnv(fs, f.Name, flagVariable(f.Name)) })
 	c.fromEnv = func() error { return applyEnv(fs, getenv) }
 	return fs, c
@@ -83,7 +90,7 @@ func offlineFlags(name string, stderr io.Writer, getenv func(string) string) (*p
 	fs, c := serverFlags(name, stderr, getenv)
 	serveOnly := []string{
 		"addr", "signup", "tls-cert", "tls-key", "bootstrap-admin-email", "bootstrap-admin-password",
-		"trusted-proxies", "changes-max-age", "behind-tls-proxy",
+		"trusted-proxies", "changes-max-age", "behind-tls-proxy", "webhook-allow-private", "webhook-timeout",
 	}
 	for _, n := range serveOnly {
 		_ = fs.MarkHidden(n)
@@ -136,6 +143,12 @@ func (c *config) finish() error {
 	}
 	if c.DataKeyMaxEncryptions == 0 || c.DataKeyMaxEncryptions > 1<<32 {
 		return fmt.Errorf("KEYLEDGER_DATA_KEY_MAX_ENCRYPTIONS must be between 1 and 2^32 (4294967296), not %d", c.DataKeyMaxEncryptions)
+	}
+	if c.WebhookTimeout, err = time.ParseDuration(strings.TrimSpace(c.webhookTimeout)); err != nil || c.WebhookTimeout <= 0 {
+		return fmt.Errorf("KEYLEDGER_WEBHOOK_TIMEOUT must be a positive duration such as 10s, not %q", c.webhookTimeout)
+	}
+	if c.Dev {
+		c.WebhookAllowPrivate = true
 	}
 	return nil
 }

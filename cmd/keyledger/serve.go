@@ -123,6 +123,12 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	})
 	defer func() { stopKeys(); keysWG.Wait() }()
 
+	hooks, stopHooks, err := startWebhooks(ctx, c, p, changes, metrics, logger)
+	if err != nil {
+		return err
+	}
+	defer stopHooks()
+
 	login, err := bootstrapAdmin(ctx, c, p.handlers)
 	if err != nil {
 		return err
@@ -146,6 +152,7 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		Secure:    c.secure(),
 		Assets:    web.Assets(),
 		Metrics:   metrics,
+		Webhooks:  hooks,
 
 		Sessions:    sessions,
 		Idempotency: idempotency,
@@ -153,7 +160,8 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		Keys:        p.store.Keyring(),
 		Unavailable: eventstore.IsUnavailable,
 
-		TrustedProxies: c.proxies(),
+		WebhookAllowPrivate: c.WebhookAllowPrivate,
+		TrustedProxies:      c.proxies(),
 	})
 	if err != nil {
 		return err

@@ -29,6 +29,7 @@ import (
 	"github.com/keyledger/keyledger/eventstore/natskv"
 	"github.com/keyledger/keyledger/eventstore/reservation"
 	"github.com/keyledger/keyledger/httpapi"
+	"github.com/keyledger/keyledger/httpapi/webhooks"
 	"github.com/keyledger/keyledger/projections"
 	"github.com/keyledger/keyledger/projections/pgtest"
 )
@@ -126,6 +127,11 @@ func (e *Env) openStores(ctx context.Context, tb testing.TB, cfg *httpapi.Config
 	if cfg.Changes == nil {
 		if cfg.Changes, err = changefeed.Open(ctx, e.NATS.Store); err != nil {
 			tb.Fatalf("apitest: changes: %v", err)
+		}
+	}
+	if cfg.Webhooks == nil {
+		if cfg.Webhooks, err = webhooks.OpenStore(ctx, e.NATS.Store, 0); err != nil {
+			tb.Fatalf("apitest: webhook deliveries: %v", err)
 		}
 	}
 }
@@ -434,3 +440,35 @@ func (c *Client) CreateSecret(tb testing.TB, orgID, name string, values map[stri
 
 // String names the client in test output.
 func (c *Client) String() string { return fmt.Sprintf("client(%s)", c.Email) }
+
+// StartWebhooks runs a webhook delivery engine beside the API, as serve does, with
+// private addresses allowed (receivers in tests are on loopback) and short retries
+// (50 ms doubling to 200 ms) for retryFor (0: the default day), reporting to metrics
+// when given. It stops with the test.
+func (e *Env) StartWebhooks(tb testing.TB, retryFor time.Duration, metrics ...*httpapi.WebhookMetrics) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	store, err := webhooks.OpenStore(ctx, e.NATS.Store, retryFor)
+	if err != nil {
+		tb.Fatalf("apitest: webhook store: %v", err)
+	}
+	feed, err := changefeed.Open(ctx, e.NATS.Store)
+	if err != nil {
+		tb.Fatalf("apitest: changes: %v", err)
+	}
+	cfg := webhooks.Config{
+		Feed: feed, Log: e.NATS.Store, Roster: e.DB, Store: store, Guard: webhooks.Guard{AllowPrivate: true},
+		Timeout: 5 * time.Second, RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond,
+		Tick: 20 * time.Millisecond, RosterEvery: 50 * time.Millisecond,
+	}
+	if len(metrics) > 0 && metrics[0] != nil {
+		cfg.Metrics = metrics[0]
+	}
+	engine, err := webhooks.NewEngine(cfg)
+	if err != nil {
+		tb.Fatalf("apitest: webhook engine: %v", err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = engine.Run(ctx) })
+	tb.Cleanup(func() { cancel(); wg.Wait() })
+}

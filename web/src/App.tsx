@@ -15,6 +15,7 @@ import { AuditLogsPage } from './audit/AuditLogsPage';
 import { MembersPage } from './members/MembersPage';
 import { ServiceTokensPage } from './tokens/ServiceTokensPage';
 import { SettingsPage } from './settings/SettingsPage';
+import { WebhooksPage } from './webhooks/WebhooksPage';
 import { RevealStore } from './secrets/revealStore';
 import { RevealStoreProvider } from './secrets/RevealStoreContext';
 
@@ -130,6 +131,7 @@ export function App() {
                 <Route path="members" element={<MembersPage />} />
                 <Route path="service-tokens" element={<ServiceTokensPage />} />
                 <Route path="settings" element={<SettingsPage />} />
+                <Route path="settings/webhooks" element={<WebhooksPage />} />
                 <Route path="*" element={<Navigate to="secrets" replace />} />
               </Route>
               <Route path="*" element={<Home />} />

@@ -143,6 +143,24 @@ export interface paths {
      */
     get: operations["accessReview"];
   };
+  "/orgs/{org}/webhooks": {
+    /** Webhooks (never their signing secrets) */
+    get: operations["listWebhooks"];
+    /** Register a webhook; its signing secret is shown once */
+    post: operations["createWebhook"];
+  };
+  "/orgs/{org}/webhooks/{id}": {
+    /** Remove a webhook (pending deliveries stop) */
+    delete: operations["deleteWebhook"];
+  };
+  "/orgs/{org}/webhooks/{id}/deliveries": {
+    /** A webhook's deliveries, newest event first */
+    get: operations["listWebhookDeliveries"];
+  };
+  "/orgs/{org}/webhooks/{id}/deliveries/{delivery}/redeliver": {
+    /** Send a delivery again (pending, due now, a fresh retry window) */
+    post: operations["redeliverWebhookDelivery"];
+  };
 }
 
 export type webhooks = Record<string, never>;
@@ -298,7 +316,7 @@ export interface components {
       /** Format: date-time */
       at: string;
       /** @enum {string} */
-      action: "secret.created" | "secret.updated" | "secret.deleted" | "secret.revealed" | "secret.rolled_back" | "secrets.fetched" | "member.added" | "member.role_changed" | "member.removed" | "org.updated" | "token.created" | "token.revoked" | "org.erased";
+      action: "secret.created" | "secret.updated" | "secret.deleted" | "secret.revealed" | "secret.rolled_back" | "secrets.fetched" | "member.added" | "member.role_changed" | "member.removed" | "org.updated" | "token.created" | "token.revoked" | "org.erased" | "webhook.created" | "webhook.deleted";
       /** @enum {string} */
       outcome: "success" | "denied";
       actor: components["schemas"]["Actor"];
@@ -474,6 +492,48 @@ export interface components {
        */
       expires_at?: string;
       can: ("reveal" | "modify" | "delete" | "fetch")[];
+    };
+    Webhook: {
+      /** Format: uuid */
+      id: string;
+      /** @description the endpoint (http or https) */
+      url: string;
+      /** @description the notices sent; empty means every environment and the changes that touch none (a description) */
+      environments: components["schemas"]["Environment"][];
+      description: string;
+      /** Format: date-time */
+      created_at: string;
+      created_by: string;
+      /** @description whsec_…, only in the create response: the HMAC-SHA256 key of Keyledger-Signature */
+      signing_secret?: string;
+    };
+    CreateWebhookRequest: {
+      /** @description http or https; loopback, private and link-local addresses are refused (422) unless the server allows them */
+      url: string;
+      environments?: components["schemas"]["Environment"][];
+      description?: string;
+    };
+    WebhookDelivery: {
+      /** @description also sent as Keyledger-Delivery */
+      id: string;
+      /**
+       * Format: int64
+       * @description the event log sequence of the notice
+       */
+      seq: number;
+      /** Format: uuid */
+      secret_id: string;
+      /** @description the notice's environment; empty for a change that touches none */
+      env: string;
+      /** @enum {string} */
+      status: "pending" | "delivered" | "failed";
+      attempts: number;
+      last_status_code: number | null;
+      last_error: string | null;
+      /** Format: date-time */
+      next_attempt_at: string | null;
+      /** Format: date-time */
+      created_at: string;
     };
   };
   responses: {
@@ -1620,6 +1680,137 @@ export interface operations {
         };
       };
       400: components["responses"]["BadRequest"];
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /** Webhooks (never their signing secrets) */
+  listWebhooks: {
+    parameters: {
+      query?: {
+        min_seq?: components["parameters"]["MinSeq"];
+      };
+      path: {
+        org: components["parameters"]["Org"];
+      };
+    };
+    responses: {
+      /** @description Webhooks */
+      200: {
+        content: {
+          "application/json": {
+            items: components["schemas"]["Webhook"][];
+          };
+        };
+      };
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /** Register a webhook; its signing secret is shown once */
+  createWebhook: {
+    parameters: {
+      header?: {
+        "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+      };
+      path: {
+        org: components["parameters"]["Org"];
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["CreateWebhookRequest"];
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        content: {
+          "application/json": components["schemas"]["Webhook"];
+        };
+      };
+      400: components["responses"]["BadRequest"];
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      415: components["responses"]["UnsupportedMediaType"];
+      422: components["responses"]["Validation"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /** Remove a webhook (pending deliveries stop) */
+  deleteWebhook: {
+    parameters: {
+      header?: {
+        "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+      };
+      path: {
+        org: components["parameters"]["Org"];
+        id: string;
+      };
+    };
+    responses: {
+      /** @description Removed */
+      204: {
+        content: never;
+      };
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /** A webhook's deliveries, newest event first */
+  listWebhookDeliveries: {
+    parameters: {
+      query?: {
+        limit?: number;
+        min_seq?: components["parameters"]["MinSeq"];
+      };
+      path: {
+        org: components["parameters"]["Org"];
+        id: string;
+      };
+    };
+    responses: {
+      /** @description Deliveries */
+      200: {
+        content: {
+          "application/json": {
+            items: components["schemas"]["WebhookDelivery"][];
+          };
+        };
+      };
+      400: components["responses"]["BadRequest"];
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /** Send a delivery again (pending, due now, a fresh retry window) */
+  redeliverWebhookDelivery: {
+    parameters: {
+      header?: {
+        "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+      };
+      path: {
+        org: components["parameters"]["Org"];
+        id: string;
+        delivery: string;
+      };
+    };
+    responses: {
+      /** @description Queued */
+      202: {
+        content: {
+          "application/json": components["schemas"]["WebhookDelivery"];
+        };
+      };
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];

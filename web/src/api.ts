@@ -88,6 +88,9 @@ export type CreatedToken = Schemas['IssuedToken'];
 export type CreatedServiceToken = ServiceToken & { token: string };
 /** A change notice from the SSE feed: never a value or a mask. */
 export type ChangeNotice = Schemas['ChangeNotice'];
+export type Webhook = Schemas['Webhook'];
+export type CreatedWebhook = Webhook & { signing_secret: string };
+export type WebhookDelivery = Schemas['WebhookDelivery'];
 export type FieldError = Schemas['FieldError'];
 
 /** An API failure, carrying the problem+json fields so the UI can show `detail` as is. */
@@ -293,6 +296,19 @@ export const api = {
     request<CreatedServiceToken>('POST', `${org(orgId)}/service-tokens`, { body, idempotencyKey: newIdempotencyKey() }),
   revokeServiceToken: (orgId: string, id: string) =>
     request<void>('DELETE', `${org(orgId)}/service-tokens/${encodeURIComponent(id)}`),
+
+  // Webhooks
+  listWebhooks: (orgId: string) => request<Page<Webhook>>('GET', `${org(orgId)}/webhooks`),
+  createWebhook: (orgId: string, body: Schemas['CreateWebhookRequest']) =>
+    request<CreatedWebhook>('POST', `${org(orgId)}/webhooks`, { body, idempotencyKey: newIdempotencyKey() }),
+  deleteWebhook: (orgId: string, id: string) => request<void>('DELETE', `${org(orgId)}/webhooks/${encodeURIComponent(id)}`),
+  listWebhookDeliveries: (orgId: string, id: string) =>
+    request<Page<WebhookDelivery>>('GET', `${org(orgId)}/webhooks/${encodeURIComponent(id)}/deliveries`),
+  redeliverWebhook: (orgId: string, id: string, delivery: string) =>
+    request<WebhookDelivery>(
+      'POST',
+      `${org(orgId)}/webhooks/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(delivery)}/redeliver`,
+    ),
 
   /** The URL of the org's change feed (text/event-stream). */
   changesUrl: (orgId: string) => buildUrl(`${org(orgId)}/changes`),

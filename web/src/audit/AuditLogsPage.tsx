@@ -24,6 +24,8 @@ export const AUDIT_ACTIONS = [
   'org.updated',
   'token.created',
   'token.revoked',
+  'webhook.created',
+  'webhook.deleted',
 ] as const;
 
 const PAGE_SIZE = 50;

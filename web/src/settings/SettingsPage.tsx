@@ -9,6 +9,7 @@ import { useToast } from '../ui/Toasts';
 import { formatDate } from '../ui/dates';
 import { DataKeysSection } from './DataKeys';
 import { DangerZone } from './DangerZone';
+import { SettingsNav } from './SettingsNav';
 
 export function SettingsPage() {
   return (
@@ -49,6 +50,7 @@ function Settings() {
   return (
     <div>
       <PageHeader title="Settings" description={org ? `Created ${formatDate(org.created_at)}` : undefined} />
+      <SettingsNav orgId={orgId} />
       <form
         className="card settings-form"
         onSubmit={(e) => {
