@@ -28,10 +28,11 @@ func NewDeleteSecretHandler(log eventLog, names nameReservations) *DeleteSecretH
 // its name.
 func (h *DeleteSecretHandler) Handle(ctx context.Context, m Meta, c DeleteSecret) (Result, error) {
 	res, err := retry(ctx, func() (Result, error) {
-		lo, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID)
+		lo, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID, true)
 		if err != nil {
 			return Result{}, err
 		}
+		defer ls.release()
 		if seq, ok, err := m.replayed(ls.events); ok || err != nil {
 			return Result{Seq: seq, ID: c.SecretID, Replayed: true}, err
 		}

@@ -43,6 +43,8 @@ type Store struct {
 	// appendObserver, when set, hears every append's wait for JetStream's ack. It is
 	// atomic because it is set after Open, while other goroutines may append.
 	appendObserver atomic.Pointer[AppendObserver]
+	// loaded counts the messages loads have opened (EventsLoaded).
+	loaded atomic.Uint64
 }
 
 // AppendObserver hears how long one append waited for JetStream to acknowledge it, for
