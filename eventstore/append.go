@@ -111,9 +111,12 @@ func (s *Store) Append(ctx context.Context, p Pending) (Appended, error) {
 	msg := &nats.Msg{Subject: p.Aggregate.Subject(), Data: data, Header: nats.Header{}}
 	msg.Header.Set(headerType, env.Type)
 	msg.Header.Set(headerEventID, env.ID)
-	expectHeaders(msg, msgID, !p.Unchecked, p.ExpectedSeq)
+	opts := []jetstream.PublishOpt{jetstream.WithMsgID(msgID), jetstream.WithExpectStream(StreamName)}
+	if !p.Unchecked {
+		opts = append(opts, jetstream.WithExpectLastSequencePerSubject(p.ExpectedSeq))
+	}
 	published := time.Now()
-	ack, err := s.commits.publish(ctx, msg, !p.Unchecked)
+	ack, err := s.js.PublishMsg(ctx, msg, opts...)
 	s.observeAppend(time.Since(published), classifyAppend(err))
 	if err != nil {
 		if !isWrongLastSequence(err) {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -31,8 +30,6 @@ type Reservation struct {
 // Reservations reserves unique values atomically with KV Create.
 type Reservations struct {
 	kv jetstream.KeyValue
-	// commits lets concurrent reservations of new keys share fsyncs (see groupCommit).
-	commits *groupCommit
 }
 
 // Reservations opens (or creates) the reservations bucket.
@@ -43,40 +40,7 @@ func (s *Store) Reservations(ctx context.Context) (*Reservations, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reservations bucket: %w", err)
 	}
-	commits := &groupCommit{js: s.js}
-	if err := allowAtomicPublish(ctx, s.js, "KV_"+ReservationsBucket); err != nil {
-		// Reservations still work, one fsync each.
-		commits.single.Store(true)
-	}
-	return &Reservations{kv: kv, commits: commits}, nil
-}
-
-// allowAtomicPublish turns atomic batches on for a stream that the client library
-// created (a KV bucket's), so that group commit can store its writes together.
-func allowAtomicPublish(ctx context.Context, js jetstream.JetStream, stream string) error {
-	st, err := js.Stream(ctx, stream)
-	if err != nil {
-		return err
-	}
-	cfg := st.CachedInfo().Config
-	if cfg.AllowAtomicPublish {
-		return nil
-	}
-	cfg.AllowAtomicPublish = true
-	_, err = js.UpdateStream(ctx, cfg)
-	return err
-}
-
-// create is kv.Create of a key that has never been written, through group commit:
-// the common case of a new name. Any other answer (the key exists or was deleted,
-// an error) goes the ordinary way, kv.Create, which knows about delete markers.
-func (r *Reservations) create(ctx context.Context, key, holder string) (uint64, error) {
-	msg := &nats.Msg{Subject: "$KV." + ReservationsBucket + "." + key, Data: []byte(holder), Header: nats.Header{}}
-	msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
-	if ack, err := r.commits.publish(ctx, msg, true); err == nil {
-		return ack.Sequence, nil
-	}
-	return r.kv.Create(ctx, key, []byte(holder))
+	return &Reservations{kv: kv}, nil
 }
 
 // ReservationKey makes a bucket key of a scope and a value without the value in clear.
@@ -88,7 +52,7 @@ func ReservationKey(scope, value string) string {
 // Reserve takes key for holder. When someone holds it already it returns ErrReserved
 // and the current reservation, so that the caller can check whether it is stale.
 func (r *Reservations) Reserve(ctx context.Context, key, holder string) (Reservation, error) {
-	rev, err := r.create(ctx, key, holder)
+	rev, err := r.kv.Create(ctx, key, []byte(holder))
 	if err == nil {
 		return Reservation{Key: key, Holder: holder, Revision: rev}, nil
 	}

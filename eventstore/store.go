@@ -45,8 +45,6 @@ type Store struct {
 	appendObserver atomic.Pointer[AppendObserver]
 	// loaded counts the messages loads have opened (EventsLoaded).
 	loaded atomic.Uint64
-	// commits makes concurrent appends share fsyncs.
-	commits *groupCommit
 }
 
 // AppendObserver hears how long one append waited for JetStream to acknowledge it, for
@@ -95,8 +93,6 @@ func Open(ctx context.Context, nc *nats.Conn, master MasterKey, opts Options) (*
 		DenyDelete:  true,
 		DenyPurge:   true,
 		AllowDirect: true,
-		// Group commit stores concurrent appends as atomic batches, one fsync each.
-		AllowAtomicPublish: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", StreamName, err)
@@ -109,7 +105,7 @@ func Open(ctx context.Context, nc *nats.Conn, master MasterKey, opts Options) (*
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{nc: nc, js: js, stream: stream, keys: keys, now: now, reps: reps, commits: &groupCommit{js: js}}, nil
+	return &Store{nc: nc, js: js, stream: stream, keys: keys, now: now, reps: reps}, nil
 }
 
 // createStream creates or updates a stream, retrying while a cluster that has just
