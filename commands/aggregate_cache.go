@@ -259,7 +259,8 @@ func (cl *cachedLog) secretTurn(ctx context.Context, orgID, secretID string, tru
 		c.release(e)
 		return loadedSecret{}, err
 	}
-	return loadedSecret{secret: e.state, events: events, full: full, lastSeq: e.lastSeq, version: e.version, log: cl, turn: e}, nil
+	return loadedSecret{secret: e.state, events: events, full: full, lastSeq: e.lastSeq, version: e.version, log: cl, turn: e,
+		endTurn: sync.OnceFunc(func() { c.release(e) })}, nil
 }
 
 // appended moves a held secret past its own append. A duplicate (a retried

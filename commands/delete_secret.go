@@ -45,6 +45,7 @@ func (h *DeleteSecretHandler) Handle(ctx context.Context, m Meta, c DeleteSecret
 		if err != nil {
 			return Result{}, err
 		}
+		name := ls.secret.Name()
 		r, err := appendSecretEvents(ctx, h.log, m, lo, ls, p, []domain.Event{ev}, "delete_secret")
 		if err != nil {
 			return Result{}, err
@@ -52,7 +53,7 @@ func (h *DeleteSecretHandler) Handle(ctx context.Context, m Meta, c DeleteSecret
 		if c.Env == nil {
 			// The deletion is recorded: a failure to free the name now is not the
 			// caller's error (a later create takes a deleted secret's name over).
-			_ = h.names.Release(context.WithoutCancel(ctx), NameReservationKey(c.OrgID, ls.secret.Name()), c.SecretID)
+			_ = h.names.Release(context.WithoutCancel(ctx), NameReservationKey(c.OrgID, name), c.SecretID)
 		}
 		return r.Result, nil
 	})

@@ -202,6 +202,8 @@ type loadedSecret struct {
 	// which only this command may read until release.
 	log  *cachedLog
 	turn *cachedAggregate[*domain.Secret]
+	// endTurn gives the turn back, once however often it is called.
+	endTurn func()
 }
 
 // at is the secret as it was after the events up to stream sequence seq: what an
@@ -233,10 +235,11 @@ func (ls loadedSecret) current() *domain.Secret {
 	return ls.secret
 }
 
-// release ends the command's turn on the secret, if it holds one.
+// release ends the command's turn on the secret, if it holds one; after it, the
+// command must not read ls.secret again. Calling it twice is harmless.
 func (ls loadedSecret) release() {
-	if ls.turn != nil {
-		ls.log.secrets.release(ls.turn)
+	if ls.endTurn != nil {
+		ls.endTurn()
 	}
 }
 

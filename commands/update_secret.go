@@ -51,7 +51,9 @@ func (h *UpdateSecretHandler) Handle(ctx context.Context, m Meta, c UpdateSecret
 			return SecretResult{}, err
 		}
 		if len(evs) == 0 {
-			return secretResult(ctx, h.log, lo, p, ls.current(), Result{ID: c.SecretID}), nil
+			cur := ls.current()
+			ls.release()
+			return secretResult(ctx, h.log, lo, p, cur, Result{ID: c.SecretID}), nil
 		}
 		return appendSecretEvents(ctx, h.log, m, lo, ls, p, evs, "update_secret")
 	})
@@ -72,5 +74,9 @@ func appendSecretEvents(ctx context.Context, log eventLog, m Meta, lo loadedOrg,
 		}
 		return SecretResult{}, err
 	}
-	return secretResult(ctx, log, lo, p, ls.after(ctx, m, recs), Result{Seq: recs.Seq(), ID: s.ID()}), nil
+	after := ls.after(ctx, m, recs)
+	// The secret is recorded and the answer is a copy: the next writer's turn may
+	// begin before the owner is looked up for the answer.
+	ls.release()
+	return secretResult(ctx, log, lo, p, after, Result{Seq: recs.Seq(), ID: after.ID()}), nil
 }
