@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/google/uuid"
@@ -93,8 +94,16 @@ func errKeyReused() error {
 	return domain.Errorf(domain.CodeIdempotencyKeyReused, "This Idempotency-Key was already used with another request; send a new key.")
 }
 
-// maxAttempts bounds the load-decide-append loop when concurrent writers race.
-const maxAttempts = 8
+// Writers in one process take turns on a secret (cachedLog), so a lost race means
+// another replica (or another kind of command) wrote in between. The loop then reloads
+// and decides again: at least minAttempts times, and after that for as long as the
+// conflicts have lasted less than conflictBudget, so that a write without
+// expected_version is not refused while a few replicas contend for one secret (each
+// attempt loses to at most one write per other replica), yet never loops forever.
+const (
+	minAttempts    = 8
+	conflictBudget = 5 * time.Second
+)
 
 // idNamespace derives deterministic ids (users from emails, secrets from idempotency keys).
 var idNamespace = uuid.MustParse("6f1c1c52-8f0e-4a47-9d4e-5b0e8f3a7c11")
@@ -301,19 +310,27 @@ func secretForMember(ctx context.Context, log eventLog, m Meta, orgID, secretID 
 	return lo, ls, p, nil
 }
 
-// retry runs attempt until it does not lose a race, at most maxAttempts times.
+// retry runs attempt until it does not lose a race: see minAttempts. Between lost
+// races it waits a little, at random, so that replicas contending for one aggregate
+// do not collide again in lockstep.
 func retry[T any](ctx context.Context, attempt func() (T, error)) (T, error) {
 	var zero T
-	for range maxAttempts {
+	started := time.Now()
+	for n := 1; ; n++ {
 		r, err := attempt()
 		if !errors.Is(err, eventstore.ErrVersionConflict) {
 			return r, err
 		}
-		if ctx.Err() != nil {
+		if n >= minAttempts && time.Since(started) >= conflictBudget {
+			return zero, &domain.Error{Code: domain.CodeVersionConflict, Message: "A concurrent write won; please retry."}
+		}
+		pause := time.Duration(rand.Int64N(int64(time.Millisecond) * int64(min(n, 20))))
+		select {
+		case <-ctx.Done():
 			return zero, ctx.Err()
+		case <-time.After(pause):
 		}
 	}
-	return zero, &domain.Error{Code: domain.CodeVersionConflict, Message: "A concurrent write won; please retry."}
 }
 
 // SecretResult is a command's result on a secret together with the secret as the
