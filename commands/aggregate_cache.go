@@ -44,10 +44,11 @@ type cachedLog struct {
 	orgs    *aggregateCache[*domain.Organization]
 	secrets *aggregateCache[*domain.Secret]
 	users   *aggregateCache[*domain.User]
-	now     func() time.Time
 }
 
-func newCachedLog(log tailLog, size int, now func() time.Time) *cachedLog {
+// newCachedLog wraps log. The cache's ages and the idempotency window are measured
+// on the wall clock, as Meta.replayed measures them.
+func newCachedLog(log tailLog, size int) *cachedLog {
 	return &cachedLog{
 		tailLog: log,
 		orgs: newAggregateCache(size, func(a eventstore.Aggregate) *domain.Organization { return domain.NewOrganization(a.ID) },
@@ -56,7 +57,6 @@ func newCachedLog(log tailLog, size int, now func() time.Time) *cachedLog {
 			(*domain.Secret).Apply, (*domain.Secret).Clone),
 		users: newAggregateCache(size, func(a eventstore.Aggregate) *domain.User { return domain.NewUser(a.ID) },
 			(*domain.User).Apply, func(u *domain.User) *domain.User { c := *u; return &c }),
-		now: now,
 	}
 }
 
@@ -88,7 +88,8 @@ type cachedAggregate[T any] struct {
 	users int
 
 	loaded  bool
-	stale   bool // an append lost a race: read the log before trusting state again
+	stale   bool      // an append lost a race: read the log before trusting state again
+	checked time.Time // when the entry was last brought up to date with the log
 	state   T
 	lastSeq uint64
 	version int
@@ -155,7 +156,7 @@ func (c *aggregateCache[T]) refresh(ctx context.Context, log tailLog, e *cachedA
 		}
 		e.state, e.lastSeq, e.version, e.marks, e.marksCut = c.fresh(e.agg), 0, 0, nil, false
 		c.take(e, l.Events, now)
-		e.loaded, e.stale = true, false
+		e.loaded, e.stale, e.checked = true, false, now
 		return nil
 	}
 	l, err := log.LoadAfter(ctx, e.agg, e.lastSeq)
@@ -163,7 +164,7 @@ func (c *aggregateCache[T]) refresh(ctx context.Context, log tailLog, e *cachedA
 		return err
 	}
 	c.take(e, l.Events, now)
-	e.stale = false
+	e.stale, e.checked = false, now
 	return nil
 }
 
@@ -204,15 +205,18 @@ func (c *aggregateCache[T]) history(ctx context.Context, log tailLog, e *cachedA
 }
 
 // snapshot reads the aggregate up to date and returns a copy of it that stays as it
-// is, with its last sequence, version and idempotency history.
-func (c *aggregateCache[T]) snapshot(ctx context.Context, log tailLog, agg eventstore.Aggregate, now time.Time) (state T, events []domain.Recorded, lastSeq uint64, version int, err error) {
+// is, with its last sequence, version and idempotency history. An entry read from
+// the log less than maxAge ago is not read again (0: always read).
+func (c *aggregateCache[T]) snapshot(ctx context.Context, log tailLog, agg eventstore.Aggregate, now time.Time, maxAge time.Duration) (state T, events []domain.Recorded, lastSeq uint64, version int, err error) {
 	e, err := c.acquire(ctx, agg)
 	if err != nil {
 		return state, nil, 0, 0, err
 	}
 	defer c.release(e)
-	if err := c.refresh(ctx, log, e, now); err != nil {
-		return state, nil, 0, 0, err
+	if !e.loaded || e.stale || now.Sub(e.checked) >= maxAge {
+		if err := c.refresh(ctx, log, e, now); err != nil {
+			return state, nil, 0, 0, err
+		}
 	}
 	events, _, err = c.history(ctx, log, e)
 	if err != nil {
@@ -223,16 +227,22 @@ func (c *aggregateCache[T]) snapshot(ctx context.Context, log tailLog, agg event
 
 // organization is loadOrganization through the cache.
 func (cl *cachedLog) organization(ctx context.Context, orgID string) (loadedOrg, error) {
-	o, events, lastSeq, version, err := cl.orgs.snapshot(ctx, cl.tailLog, orgAggregate(orgID), cl.now())
+	o, events, lastSeq, version, err := cl.orgs.snapshot(ctx, cl.tailLog, orgAggregate(orgID), time.Now(), 0)
 	if err != nil {
 		return loadedOrg{}, err
 	}
 	return loadedOrg{org: o, events: events, lastSeq: lastSeq, version: version}, nil
 }
 
-// user is LoadUser through the cache.
-func (cl *cachedLog) user(ctx context.Context, id string) (*domain.User, error) {
-	u, _, _, _, err := cl.users.snapshot(ctx, cl.tailLog, userAggregate(id), cl.now())
+// ownerMaxAge is how stale the owner named in a command's answer may be. The
+// owner's name and email are shown, never used to decide (authentication reads users
+// on its own path), and reading the owner's log on every command was one more log
+// round trip per write.
+const ownerMaxAge = 250 * time.Millisecond
+
+// owner is LoadUser through the cache, for the owner named in an answer.
+func (cl *cachedLog) owner(ctx context.Context, id string) (*domain.User, error) {
+	u, _, _, _, err := cl.users.snapshot(ctx, cl.tailLog, userAggregate(id), time.Now(), ownerMaxAge)
 	return u, err
 }
 
@@ -249,7 +259,7 @@ func (cl *cachedLog) secretTurn(ctx context.Context, orgID, secretID string, tru
 		return loadedSecret{}, err
 	}
 	if !trust || !e.loaded || e.stale {
-		if err := c.refresh(ctx, cl.tailLog, e, cl.now()); err != nil {
+		if err := c.refresh(ctx, cl.tailLog, e, time.Now()); err != nil {
 			c.release(e)
 			return loadedSecret{}, err
 		}
@@ -268,10 +278,10 @@ func (cl *cachedLog) secretTurn(ctx context.Context, orgID, secretID string, tru
 // the secret is read from the log instead.
 func (cl *cachedLog) appended(ctx context.Context, e *cachedAggregate[*domain.Secret], recs eventstore.Appended, duplicatePossible bool) {
 	if duplicatePossible || recs.Seq() <= e.lastSeq {
-		if err := cl.secrets.refresh(ctx, cl.tailLog, e, cl.now()); err != nil {
+		if err := cl.secrets.refresh(ctx, cl.tailLog, e, time.Now()); err != nil {
 			e.loaded = false
 		}
 		return
 	}
-	cl.secrets.take(e, recs, cl.now())
+	cl.secrets.take(e, recs, time.Now())
 }

@@ -268,7 +268,7 @@ func loadSecret(ctx context.Context, log eventLog, orgID, secretID string) (load
 		return loadedSecret{}, err
 	}
 	if cl, ok := log.(*cachedLog); ok {
-		s, events, lastSeq, version, err := cl.secrets.snapshot(ctx, cl.tailLog, secretAggregate(orgID, secretID), cl.now())
+		s, events, lastSeq, version, err := cl.secrets.snapshot(ctx, cl.tailLog, secretAggregate(orgID, secretID), time.Now(), 0)
 		if err != nil {
 			return loadedSecret{}, fmt.Errorf("load secret: %w", err)
 		}
@@ -358,7 +358,7 @@ func secretResult(ctx context.Context, log eventLog, lo loadedOrg, p domain.Prin
 // loadOwner is LoadUser, through the aggregate cache when there is one.
 func loadOwner(ctx context.Context, log eventLog, id string) (*domain.User, error) {
 	if cl, ok := log.(*cachedLog); ok && validID("user", id) == nil {
-		return cl.user(ctx, id)
+		return cl.owner(ctx, id)
 	}
 	return LoadUser(ctx, log, id)
 }

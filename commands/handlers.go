@@ -36,7 +36,7 @@ func New(store *eventstore.Store, names *eventstore.Reservations, now func() tim
 		now = time.Now
 	}
 	keys := store.Keyring()
-	log := newCachedLog(store, CacheSize, now)
+	log := newCachedLog(store, CacheSize)
 	return &Handlers{
 		RegisterUser:       NewRegisterUserHandler(log),
 		Authenticate:       NewAuthenticateHandler(log),
