@@ -86,6 +86,9 @@ type cachedAggregate[T any] struct {
 	// users counts the commands that acquired it and have not released it (guarded
 	// by the cache's mu): such an entry is not evicted.
 	users int
+	// mu guards the fields below in shared use (sharedSnapshot), where readers do
+	// not take turns; a cache used with turns leaves them to the turn's holder.
+	mu sync.Mutex
 
 	loaded  bool
 	stale   bool      // an append lost a race: read the log before trusting state again
@@ -102,26 +105,12 @@ type cachedAggregate[T any] struct {
 // acquire waits for the aggregate's turn (or ctx) and returns its entry, which the
 // caller must give back with release.
 func (c *aggregateCache[T]) acquire(ctx context.Context, agg eventstore.Aggregate) (*cachedAggregate[T], error) {
-	key := agg.Subject()
-	c.mu.Lock()
-	var e *cachedAggregate[T]
-	if el, ok := c.byKey[key]; ok {
-		c.lru.MoveToFront(el)
-		e = el.Value.(*cachedAggregate[T])
-	} else {
-		e = &cachedAggregate[T]{agg: agg, turn: make(chan struct{}, 1)}
-		c.byKey[key] = c.lru.PushFront(e)
-		c.evictLocked()
-	}
-	e.users++
-	c.mu.Unlock()
+	e := c.ref(agg)
 	select {
 	case e.turn <- struct{}{}:
 		return e, nil
 	case <-ctx.Done():
-		c.mu.Lock()
-		e.users--
-		c.mu.Unlock()
+		c.unref(e)
 		return nil, ctx.Err()
 	}
 }
@@ -129,9 +118,7 @@ func (c *aggregateCache[T]) acquire(ctx context.Context, agg eventstore.Aggregat
 // release ends the holder's turn.
 func (c *aggregateCache[T]) release(e *cachedAggregate[T]) {
 	<-e.turn
-	c.mu.Lock()
-	e.users--
-	c.mu.Unlock()
+	c.unref(e)
 }
 
 func (c *aggregateCache[T]) evictLocked() {
@@ -225,9 +212,81 @@ func (c *aggregateCache[T]) snapshot(ctx context.Context, log tailLog, agg event
 	return c.clone(e.state), events, e.lastSeq, e.version, nil
 }
 
+// sharedSnapshot is snapshot without taking the aggregate's turn, for aggregates
+// that every command reads and no command holds (organizations, users): the log is
+// read outside any lock, so that concurrent commands of one organization do not
+// queue behind each other's round trips. Events that another reader applied in the
+// meantime are skipped by their sequence (a message's events share one).
+func (c *aggregateCache[T]) sharedSnapshot(ctx context.Context, log tailLog, agg eventstore.Aggregate, now time.Time, maxAge time.Duration) (state T, events []domain.Recorded, lastSeq uint64, version int, err error) {
+	e := c.ref(agg)
+	defer c.unref(e)
+	e.mu.Lock()
+	loaded, after, fresh := e.loaded && !e.stale, e.lastSeq, now.Sub(e.checked) < maxAge
+	e.mu.Unlock()
+	if !loaded || !fresh {
+		var l eventstore.Loaded
+		if loaded {
+			l, err = log.LoadAfter(ctx, e.agg, after)
+		} else {
+			l, err = log.Load(ctx, e.agg)
+		}
+		if err != nil {
+			return state, nil, 0, 0, err
+		}
+		e.mu.Lock()
+		switch {
+		case !loaded && !e.loaded:
+			e.state, e.lastSeq, e.version, e.marks, e.marksCut = c.fresh(e.agg), 0, 0, nil, false
+			c.take(e, l.Events, now)
+			e.loaded = true
+		case loaded || e.loaded:
+			var newer []domain.Recorded
+			for _, r := range l.Events {
+				if r.Seq > e.lastSeq {
+					newer = append(newer, r)
+				}
+			}
+			c.take(e, newer, now)
+		}
+		e.stale, e.checked = false, now
+		e.mu.Unlock()
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	events, _, err = c.history(ctx, log, e)
+	if err != nil {
+		return state, nil, 0, 0, err
+	}
+	return c.clone(e.state), events, e.lastSeq, e.version, nil
+}
+
+// ref finds or adds the entry of agg and marks it in use (not evictable).
+func (c *aggregateCache[T]) ref(agg eventstore.Aggregate) *cachedAggregate[T] {
+	key := agg.Subject()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var e *cachedAggregate[T]
+	if el, ok := c.byKey[key]; ok {
+		c.lru.MoveToFront(el)
+		e = el.Value.(*cachedAggregate[T])
+	} else {
+		e = &cachedAggregate[T]{agg: agg, turn: make(chan struct{}, 1)}
+		c.byKey[key] = c.lru.PushFront(e)
+		c.evictLocked()
+	}
+	e.users++
+	return e
+}
+
+func (c *aggregateCache[T]) unref(e *cachedAggregate[T]) {
+	c.mu.Lock()
+	e.users--
+	c.mu.Unlock()
+}
+
 // organization is loadOrganization through the cache.
 func (cl *cachedLog) organization(ctx context.Context, orgID string) (loadedOrg, error) {
-	o, events, lastSeq, version, err := cl.orgs.snapshot(ctx, cl.tailLog, orgAggregate(orgID), time.Now(), 0)
+	o, events, lastSeq, version, err := cl.orgs.sharedSnapshot(ctx, cl.tailLog, orgAggregate(orgID), time.Now(), 0)
 	if err != nil {
 		return loadedOrg{}, err
 	}
@@ -242,7 +301,7 @@ const ownerMaxAge = 250 * time.Millisecond
 
 // owner is LoadUser through the cache, for the owner named in an answer.
 func (cl *cachedLog) owner(ctx context.Context, id string) (*domain.User, error) {
-	u, _, _, _, err := cl.users.snapshot(ctx, cl.tailLog, userAggregate(id), time.Now(), ownerMaxAge)
+	u, _, _, _, err := cl.users.sharedSnapshot(ctx, cl.tailLog, userAggregate(id), time.Now(), ownerMaxAge)
 	return u, err
 }
 

@@ -165,3 +165,42 @@ func TestHotSecretWritersTakeTurns(t *testing.T) {
 		t.Fatalf("version after %d writers and one more: %d, want %d", writers, res.Secret.Version(), writers+2)
 	}
 }
+
+// Membership is read fresh from the log by every command, cached or not: a member
+// removed on another replica is refused on the next request here, while concurrent
+// commands of the organization keep working.
+func TestCachedOrganizationSeesRemovalOnAnotherReplica(t *testing.T) {
+	t.Parallel()
+	f := newCacheFixture(t)
+	ctx := context.Background()
+	u, err := f.h.RegisterUser.Handle(ctx, commands.Meta{}, commands.RegisterUser{Email: "member@example.com", Name: "Member", Password: domain.NewPlaintext("correct horse battery")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.h.AddMember.Handle(ctx, f.owner, commands.AddMember{OrgID: f.orgID, Email: "member@example.com", Role: domain.RoleAdmin}); err != nil {
+		t.Fatal(err)
+	}
+	member := commands.Meta{UserID: u.ID}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 16 {
+		wg.Go(func() {
+			_, err := f.h.RevealSecret.Handle(ctx, member, commands.RevealSecret{OrgID: f.orgID, SecretID: f.secret, Env: domain.Production})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a member's concurrent reveal: %v", err)
+		}
+	}
+	if _, err := f.h2.RemoveMember.Handle(ctx, f.owner, commands.RemoveMember{OrgID: f.orgID, UserID: u.ID}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.h.RevealSecret.Handle(ctx, member, commands.RevealSecret{OrgID: f.orgID, SecretID: f.secret, Env: domain.Production})
+	if !domain.IsCode(err, domain.CodeNotFound) {
+		t.Fatalf("reveal by a member removed on the other replica: %v, want not_found", err)
+	}
+}
