@@ -455,6 +455,9 @@ func (p *Projector) publish(ctx context.Context, notes *notices, res *batchTx) e
 	if err := notes.resolveNames(res); err != nil {
 		return err
 	}
+	if b, ok := p.changes.(batchPublisher); ok {
+		return b.PublishBatch(ctx, notes.list)
+	}
 	for _, n := range notes.list {
 		if err := p.changes.Publish(ctx, n); err != nil {
 			return err
