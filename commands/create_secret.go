@@ -69,7 +69,10 @@ func (h *CreateSecretHandler) Handle(ctx context.Context, m Meta, c CreateSecret
 			return SecretResult{}, err
 		}
 		if seq, ok, err := m.replayed(ls.events); ok || err != nil {
-			return secretResult(ctx, h.log, lo, p, ls.at(seq), Result{Seq: seq, ID: id, Replayed: true}), err
+			if err != nil {
+				return SecretResult{}, err
+			}
+			return ls.replayedResult(ctx, h.log, lo, p, seq, id)
 		}
 	}
 	// The domain decides everything (authorization, name, description, values) before

@@ -28,10 +28,11 @@ func NewDeleteSecretHandler(log eventLog, names nameReservations) *DeleteSecretH
 // its name.
 func (h *DeleteSecretHandler) Handle(ctx context.Context, m Meta, c DeleteSecret) (Result, error) {
 	res, err := retry(ctx, func() (Result, error) {
-		lo, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID)
+		lo, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID, true)
 		if err != nil {
 			return Result{}, err
 		}
+		defer ls.release()
 		if seq, ok, err := m.replayed(ls.events); ok || err != nil {
 			return Result{Seq: seq, ID: c.SecretID, Replayed: true}, err
 		}
@@ -44,6 +45,7 @@ func (h *DeleteSecretHandler) Handle(ctx context.Context, m Meta, c DeleteSecret
 		if err != nil {
 			return Result{}, err
 		}
+		name := ls.secret.Name()
 		r, err := appendSecretEvents(ctx, h.log, m, lo, ls, p, []domain.Event{ev}, "delete_secret")
 		if err != nil {
 			return Result{}, err
@@ -51,7 +53,7 @@ func (h *DeleteSecretHandler) Handle(ctx context.Context, m Meta, c DeleteSecret
 		if c.Env == nil {
 			// The deletion is recorded: a failure to free the name now is not the
 			// caller's error (a later create takes a deleted secret's name over).
-			_ = h.names.Release(context.WithoutCancel(ctx), NameReservationKey(c.OrgID, ls.secret.Name()), c.SecretID)
+			_ = h.names.Release(context.WithoutCancel(ctx), NameReservationKey(c.OrgID, name), c.SecretID)
 		}
 		return r.Result, nil
 	})

@@ -1,7 +1,12 @@
 // Package commands holds one handler per command (CreateSecret, UpdateSecret,
 // RevealSecret, AddMember, …). Each loads the aggregates it needs from the event log,
 // lets the domain decide, and appends the resulting event with the version it loaded,
-// retrying a bounded number of times when a concurrent write won.
+// retrying (bounded in time) when a concurrent write won.
+//
+// Aggregates come through one in-memory cache shared by the handlers (cachedLog in
+// aggregate_cache.go): a command reads only the events after the cached ones, so its
+// cost does not grow with the aggregate's history, and commands on one secret take
+// turns instead of racing to a version conflict.
 //
 // It imports domain, eventstore and eventstore/reservation only: no SQL, no HTTP. Log
 // is the log as the handlers use it, exported so that the HTTP edge can hold it for the

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/google/uuid"
@@ -93,8 +94,16 @@ func errKeyReused() error {
 	return domain.Errorf(domain.CodeIdempotencyKeyReused, "This Idempotency-Key was already used with another request; send a new key.")
 }
 
-// maxAttempts bounds the load-decide-append loop when concurrent writers race.
-const maxAttempts = 8
+// Writers in one process take turns on a secret (cachedLog), so a lost race means
+// another replica (or another kind of command) wrote in between. The loop then reloads
+// and decides again: at least minAttempts times, and after that for as long as the
+// conflicts have lasted less than conflictBudget, so that a write without
+// expected_version is not refused while a few replicas contend for one secret (each
+// attempt loses to at most one write per other replica), yet never loops forever.
+const (
+	minAttempts    = 8
+	conflictBudget = 5 * time.Second
+)
 
 // idNamespace derives deterministic ids (users from emails, secrets from idempotency keys).
 var idNamespace = uuid.MustParse("6f1c1c52-8f0e-4a47-9d4e-5b0e8f3a7c11")
@@ -147,6 +156,16 @@ func loadOrganization(ctx context.Context, log eventLog, orgID string) (loadedOr
 	if err := validID("organization", orgID); err != nil {
 		return loadedOrg{}, err
 	}
+	if cl, ok := log.(*cachedLog); ok {
+		lo, err := cl.organization(ctx, orgID)
+		if err != nil {
+			return loadedOrg{}, fmt.Errorf("load organization: %w", err)
+		}
+		if !lo.org.Exists() {
+			return loadedOrg{}, domain.Errorf(domain.CodeNotFound, "The organization was not found.")
+		}
+		return lo, nil
+	}
 	l, err := log.Load(ctx, orgAggregate(orgID))
 	if err != nil {
 		return loadedOrg{}, notFoundIfErased(fmt.Errorf("load organization: %w", err))
@@ -180,28 +199,80 @@ func memberPrincipal(ctx context.Context, log eventLog, m Meta, orgID string) (l
 }
 
 type loadedSecret struct {
-	secret  *domain.Secret
+	secret *domain.Secret
+	// events is what an Idempotency-Key is checked against: the whole history when
+	// full, else the events of the last IdempotencyWindow that carry a key.
 	events  []domain.Recorded
+	full    bool
 	lastSeq uint64
 	version int
+	// log is set when the secret came through the aggregate cache; turn when this
+	// command holds the secret's turn and secret is the cached aggregate itself,
+	// which only this command may read until release.
+	log  *cachedLog
+	turn *cachedAggregate[*domain.Secret]
+	// endTurn gives the turn back, once however often it is called.
+	endTurn func()
 }
 
 // at is the secret as it was after the events up to stream sequence seq: what an
 // earlier request with the same Idempotency-Key saw as its result.
-func (ls loadedSecret) at(seq uint64) *domain.Secret {
+func (ls loadedSecret) at(ctx context.Context, seq uint64) (*domain.Secret, error) {
+	events := ls.events
+	if !ls.full {
+		l, err := ls.log.LoadUntil(ctx, secretAggregate(ls.secret.OrgID(), ls.secret.ID()), seq)
+		if err != nil {
+			return nil, fmt.Errorf("load secret: %w", err)
+		}
+		events = l.Events
+	}
 	s := domain.NewSecret(ls.secret.OrgID(), ls.secret.ID())
-	for _, r := range ls.events {
+	for _, r := range events {
 		if r.Seq > seq {
 			break
 		}
 		s.Apply(r)
 	}
-	return s
+	return s, nil
 }
 
+// current is the secret as loaded, for an answer read after the command is over.
+func (ls loadedSecret) current() *domain.Secret {
+	if ls.turn != nil {
+		return ls.secret.Clone()
+	}
+	return ls.secret
+}
+
+// release ends the command's turn on the secret, if it holds one; after it, the
+// command must not read ls.secret again. Calling it twice is harmless.
+func (ls loadedSecret) release() {
+	if ls.endTurn != nil {
+		ls.endTurn()
+	}
+}
+
+// replayedResult answers a request whose Idempotency-Key the secret's history holds
+// at seq: the secret as that first request left it.
+func (ls loadedSecret) replayedResult(ctx context.Context, log eventLog, lo loadedOrg, p domain.Principal, seq uint64, id string) (SecretResult, error) {
+	s, err := ls.at(ctx, seq)
+	if err != nil {
+		return SecretResult{}, err
+	}
+	return secretResult(ctx, log, lo, p, s, Result{Seq: seq, ID: id, Replayed: true}), nil
+}
+
+// loadSecret reads a secret for a look, without taking its turn.
 func loadSecret(ctx context.Context, log eventLog, orgID, secretID string) (loadedSecret, error) {
 	if err := validID("secret", secretID); err != nil {
 		return loadedSecret{}, err
+	}
+	if cl, ok := log.(*cachedLog); ok {
+		s, events, lastSeq, version, err := cl.secrets.snapshot(ctx, cl.tailLog, secretAggregate(orgID, secretID), time.Now(), 0)
+		if err != nil {
+			return loadedSecret{}, fmt.Errorf("load secret: %w", err)
+		}
+		return loadedSecret{secret: s, events: events, lastSeq: lastSeq, version: version, log: cl}, nil
 	}
 	l, err := log.Load(ctx, secretAggregate(orgID, secretID))
 	if err != nil {
@@ -211,36 +282,55 @@ func loadSecret(ctx context.Context, log eventLog, orgID, secretID string) (load
 	for _, r := range l.Events {
 		s.Apply(r)
 	}
-	return loadedSecret{secret: s, events: l.Events, lastSeq: l.LastSeq, version: l.Version()}, nil
+	return loadedSecret{secret: s, events: l.Events, full: true, lastSeq: l.LastSeq, version: l.Version()}, nil
 }
 
 // secretForMember loads the organization (failing with not_found for non-members) and
-// one of its secrets: the start of every command on a secret.
-func secretForMember(ctx context.Context, log eventLog, m Meta, orgID, secretID string) (loadedOrg, loadedSecret, domain.Principal, error) {
+// one of its secrets: the start of every command on a secret. Through the aggregate
+// cache it takes the secret's turn, which the caller must release; a write (write
+// true) without an Idempotency-Key trusts the cached secret without reading the log,
+// since its append's expected sequence catches a stale one.
+func secretForMember(ctx context.Context, log eventLog, m Meta, orgID, secretID string, write bool) (loadedOrg, loadedSecret, domain.Principal, error) {
 	lo, p, err := memberPrincipal(ctx, log, m, orgID)
 	if err != nil {
 		return loadedOrg{}, loadedSecret{}, domain.Principal{}, err
 	}
-	ls, err := loadSecret(ctx, log, orgID, secretID)
-	if err != nil {
+	cl, ok := log.(*cachedLog)
+	if !ok {
+		ls, err := loadSecret(ctx, log, orgID, secretID)
+		return lo, ls, p, err
+	}
+	if err := validID("secret", secretID); err != nil {
 		return loadedOrg{}, loadedSecret{}, domain.Principal{}, err
+	}
+	ls, err := cl.secretTurn(ctx, orgID, secretID, write && m.IdempotencyKey == "")
+	if err != nil {
+		return loadedOrg{}, loadedSecret{}, domain.Principal{}, fmt.Errorf("load secret: %w", err)
 	}
 	return lo, ls, p, nil
 }
 
-// retry runs attempt until it does not lose a race, at most maxAttempts times.
+// retry runs attempt until it does not lose a race: see minAttempts. Between lost
+// races it waits a little, at random, so that replicas contending for one aggregate
+// do not collide again in lockstep.
 func retry[T any](ctx context.Context, attempt func() (T, error)) (T, error) {
 	var zero T
-	for range maxAttempts {
+	started := time.Now()
+	for n := 1; ; n++ {
 		r, err := attempt()
 		if !errors.Is(err, eventstore.ErrVersionConflict) {
 			return r, err
 		}
-		if ctx.Err() != nil {
+		if n >= minAttempts && time.Since(started) >= conflictBudget {
+			return zero, &domain.Error{Code: domain.CodeVersionConflict, Message: "A concurrent write won; please retry."}
+		}
+		pause := time.Duration(rand.Int64N(int64(time.Millisecond) * int64(min(n, 20))))
+		select {
+		case <-ctx.Done():
 			return zero, ctx.Err()
+		case <-time.After(pause):
 		}
 	}
-	return zero, &domain.Error{Code: domain.CodeVersionConflict, Message: "A concurrent write won; please retry."}
 }
 
 // SecretResult is a command's result on a secret together with the secret as the
@@ -259,19 +349,44 @@ type SecretResult struct {
 // secretResult completes r with the secret s as it stands after the command.
 func secretResult(ctx context.Context, log eventLog, lo loadedOrg, p domain.Principal, s *domain.Secret, r Result) SecretResult {
 	out := SecretResult{Result: r, Secret: s, Principal: p, RevealPolicy: lo.org.RevealPolicy()}
-	if owner, err := LoadUser(ctx, log, s.OwnerID()); err == nil && owner.Exists() {
+	if owner, err := loadOwner(ctx, log, s.OwnerID()); err == nil && owner.Exists() {
 		out.Owner = owner
 	}
 	return out
 }
 
+// loadOwner is LoadUser, through the aggregate cache when there is one.
+func loadOwner(ctx context.Context, log eventLog, id string) (*domain.User, error) {
+	if cl, ok := log.(*cachedLog); ok && validID("user", id) == nil {
+		return cl.owner(ctx, id)
+	}
+	return LoadUser(ctx, log, id)
+}
+
 // after applies the events just appended to the loaded secret and returns it: the
 // decision is made, so the aggregate may move on instead of being replayed again.
-func (ls loadedSecret) after(recs eventstore.Appended) *domain.Secret {
-	for _, r := range recs {
-		ls.secret.Apply(r)
+// A secret held through the cache moves on in the cache, and the answer is a copy.
+func (ls loadedSecret) after(ctx context.Context, m Meta, recs eventstore.Appended) *domain.Secret {
+	if ls.turn == nil {
+		for _, r := range recs {
+			ls.secret.Apply(r)
+		}
+		return ls.secret
 	}
-	return ls.secret
+	before := ls.turn.lastSeq
+	ls.log.appended(ctx, ls.turn, recs, m.IdempotencyKey != "")
+	out := ls.turn.state.Clone()
+	if ls.turn.loaded && ls.turn.lastSeq >= recs.Seq() {
+		return out
+	}
+	// The cache could not be brought up to date (it reloads next time): answer from
+	// the state before plus the events just recorded.
+	if before < recs.Seq() {
+		for _, r := range recs {
+			out.Apply(r)
+		}
+	}
+	return out
 }
 
 // actor is the event's actor: the request's origin with the acting user filled in.

@@ -32,32 +32,36 @@ type Handlers struct {
 	DeleteWebhook      *DeleteWebhookHandler
 }
 
-// New wires every handler to store, its keyring and the name reservations.
+// New wires every handler to store, its keyring and the name reservations. The
+// handlers share one aggregate cache (cachedLog) over the store: recently used
+// organizations, secrets and users stay in memory, and commands on one secret take
+// turns.
 func New(store *eventstore.Store, names *reservation.Reservations, now func() time.Time) *Handlers {
 	if now == nil {
 		now = time.Now
 	}
 	keys := store.Keyring()
+	log := newCachedLog(store, CacheSize)
 	return &Handlers{
-		RegisterUser:       NewRegisterUserHandler(store),
-		Authenticate:       NewAuthenticateHandler(store),
-		CreateOrganization: NewCreateOrganizationHandler(store),
-		UpdateOrganization: NewUpdateOrganizationHandler(store),
-		DataKeys:           NewDataKeysHandler(store, keys),
-		EraseOrganization:  NewEraseOrganizationHandler(store, store),
-		AddMember:          NewAddMemberHandler(store),
-		ChangeMemberRole:   NewChangeMemberRoleHandler(store),
-		RemoveMember:       NewRemoveMemberHandler(store),
-		CreateSecret:       NewCreateSecretHandler(store, keys, names, now),
-		UpdateSecret:       NewUpdateSecretHandler(store, keys),
-		DeleteSecret:       NewDeleteSecretHandler(store, names),
-		RevealSecret:       NewRevealSecretHandler(store, keys),
-		RollbackSecret:     NewRollbackSecretHandler(store, keys),
-		CreateServiceToken: NewCreateServiceTokenHandler(store, now),
-		RevokeServiceToken: NewRevokeServiceTokenHandler(store),
-		PersonalTokens:     NewPersonalTokenHandler(store, now),
-		AuthenticateToken:  NewAuthenticateTokenHandler(store, now),
-		CreateWebhook:      NewCreateWebhookHandler(store),
-		DeleteWebhook:      NewDeleteWebhookHandler(store),
+		RegisterUser:       NewRegisterUserHandler(log),
+		Authenticate:       NewAuthenticateHandler(log),
+		CreateOrganization: NewCreateOrganizationHandler(log),
+		UpdateOrganization: NewUpdateOrganizationHandler(log),
+		DataKeys:           NewDataKeysHandler(log, keys),
+		EraseOrganization:  NewEraseOrganizationHandler(log, store),
+		AddMember:          NewAddMemberHandler(log),
+		ChangeMemberRole:   NewChangeMemberRoleHandler(log),
+		RemoveMember:       NewRemoveMemberHandler(log),
+		CreateSecret:       NewCreateSecretHandler(log, keys, names, now),
+		UpdateSecret:       NewUpdateSecretHandler(log, keys),
+		DeleteSecret:       NewDeleteSecretHandler(log, names),
+		RevealSecret:       NewRevealSecretHandler(log, keys),
+		RollbackSecret:     NewRollbackSecretHandler(log, keys),
+		CreateServiceToken: NewCreateServiceTokenHandler(log, now),
+		RevokeServiceToken: NewRevokeServiceTokenHandler(log),
+		PersonalTokens:     NewPersonalTokenHandler(log, now),
+		AuthenticateToken:  NewAuthenticateTokenHandler(log, now),
+		CreateWebhook:      NewCreateWebhookHandler(log),
+		DeleteWebhook:      NewDeleteWebhookHandler(log),
 	}
 }

@@ -36,11 +36,13 @@ func NewRevealSecretHandler(log eventLog, keys valueKeys) *RevealSecretHandler {
 // Handle checks the policy against the log's current state, records the reveal (or the
 // refusal) as an event, and only then opens the value: no reveal goes unaudited.
 func (h *RevealSecretHandler) Handle(ctx context.Context, m Meta, c RevealSecret) (Revealed, error) {
-	lo, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID)
+	lo, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID, false)
 	if err != nil {
 		return Revealed{}, err
 	}
 	vv, err := ls.secret.Reveal(p, lo.org.RevealPolicy(), c.Env)
+	// The decision is made: the secret's turn is not held over the audit append.
+	ls.release()
 	if err != nil {
 		return Revealed{}, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretRevealed, c.SecretID, c.Env, err)
 	}

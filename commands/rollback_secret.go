@@ -29,12 +29,16 @@ func NewRollbackSecretHandler(log eventLog, keys valueKeys) *RollbackSecretHandl
 // never rewritten.
 func (h *RollbackSecretHandler) Handle(ctx context.Context, m Meta, c RollbackSecret) (SecretResult, error) {
 	res, err := retry(ctx, func() (SecretResult, error) {
-		lo, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID)
+		lo, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID, true)
 		if err != nil {
 			return SecretResult{}, err
 		}
+		defer ls.release()
 		if seq, ok, err := m.replayed(ls.events); ok || err != nil {
-			return secretResult(ctx, h.log, lo, p, ls.at(seq), Result{Seq: seq, ID: c.SecretID, Replayed: true}), err
+			if err != nil {
+				return SecretResult{}, err
+			}
+			return ls.replayedResult(ctx, h.log, lo, p, seq, c.SecretID)
 		}
 		ev, err := ls.secret.Rollback(ctx, p, c.Env, c.Version, h.keys)
 		if err != nil {

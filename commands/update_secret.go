@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
@@ -32,12 +33,16 @@ func NewUpdateSecretHandler(log eventLog, keys valueKeys) *UpdateSecretHandler {
 // value equal to the current one is not a change and gets no new version.
 func (h *UpdateSecretHandler) Handle(ctx context.Context, m Meta, c UpdateSecret) (SecretResult, error) {
 	res, err := retry(ctx, func() (SecretResult, error) {
-		lo, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID)
+		lo, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID, true)
 		if err != nil {
 			return SecretResult{}, err
 		}
+		defer ls.release()
 		if seq, ok, err := m.replayed(ls.events); ok || err != nil {
-			return secretResult(ctx, h.log, lo, p, ls.at(seq), Result{Seq: seq, ID: c.SecretID, Replayed: true}), err
+			if err != nil {
+				return SecretResult{}, err
+			}
+			return ls.replayedResult(ctx, h.log, lo, p, seq, c.SecretID)
 		}
 		evs, err := ls.secret.Update(ctx, p, domain.SecretChange{
 			Description: c.Description, Values: c.Values, ExpectedVersion: c.ExpectedVersion,
@@ -46,7 +51,9 @@ func (h *UpdateSecretHandler) Handle(ctx context.Context, m Meta, c UpdateSecret
 			return SecretResult{}, err
 		}
 		if len(evs) == 0 {
-			return secretResult(ctx, h.log, lo, p, ls.secret, Result{ID: c.SecretID}), nil
+			cur := ls.current()
+			ls.release()
+			return secretResult(ctx, h.log, lo, p, cur, Result{ID: c.SecretID}), nil
 		}
 		return appendSecretEvents(ctx, h.log, m, lo, ls, p, evs, "update_secret")
 	})
@@ -62,7 +69,14 @@ func appendSecretEvents(ctx context.Context, log eventLog, m Meta, lo loadedOrg,
 		Events: evs, Actor: m.actor(), MsgID: m.msgID(command, s.OrgID(), s.ID()), Idempotency: m.mark(),
 	})
 	if err != nil {
+		if errors.Is(err, eventstore.ErrVersionConflict) && ls.turn != nil {
+			ls.turn.stale = true
+		}
 		return SecretResult{}, err
 	}
-	return secretResult(ctx, log, lo, p, ls.after(recs), Result{Seq: recs.Seq(), ID: s.ID()}), nil
+	after := ls.after(ctx, m, recs)
+	// The secret is recorded and the answer is a copy: the next writer's turn may
+	// begin before the owner is looked up for the answer.
+	ls.release()
+	return secretResult(ctx, log, lo, p, after, Result{Seq: recs.Seq(), ID: after.ID()}), nil
 }

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"maps"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -214,6 +215,15 @@ func (o *Organization) RemoveMember(p Principal, userID string) (Event, error) {
 		return nil, Errorf(CodeLastOwner, "The organization must keep at least one owner.")
 	}
 	return MemberRemoved{UserID: userID, Role: cur}, nil
+}
+
+// Clone returns a copy of the organization that later Apply calls on either one
+// leave unchanged, for callers that read it while commands move the original on.
+func (o *Organization) Clone() *Organization {
+	c := *o
+	c.members = make(map[string]Role, len(o.members))
+	maps.Copy(c.members, o.members)
+	return &c
 }
 
 // Apply changes the organization's state by one recorded event.

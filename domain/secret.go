@@ -27,7 +27,10 @@ type envValue struct {
 	current   ValueVersion
 	updatedAt time.Time
 	last      int
-	history   map[int]ValueVersion
+	// history holds every version of the value, ascending by version. It only grows
+	// by appending, so a Clone shares it: the clone's slice is capped at its length,
+	// and versions appended later go to positions the clone never reads.
+	history []ValueVersion
 }
 
 // NewSecret returns an empty secret aggregate, ready to replay its events into.
@@ -71,8 +74,11 @@ func (s *Secret) ValueAt(env Environment, version int) (ValueVersion, bool) {
 	if v == nil {
 		return ValueVersion{}, false
 	}
-	vv, ok := v.history[version]
-	return vv, ok
+	i, ok := slices.BinarySearchFunc(v.history, version, func(vv ValueVersion, version int) int { return vv.Version - version })
+	if !ok {
+		return ValueVersion{}, false
+	}
+	return v.history[i], true
 }
 
 // NextValueVersion is the version the next value set in env will get: a removed value
@@ -338,12 +344,44 @@ func (s *Secret) Apply(r Recorded) {
 func (s *Secret) setValue(env Environment, v ValueVersion, at time.Time) {
 	ev := s.values[env]
 	if ev == nil {
-		ev = &envValue{history: map[int]ValueVersion{}}
+		ev = &envValue{}
 		s.values[env] = ev
 	}
 	ev.set, ev.current, ev.updatedAt = true, v, at
 	ev.last = max(ev.last, v.Version)
-	ev.history[v.Version] = v
+	ev.history = withVersion(ev.history, v)
+}
+
+// withVersion records v in an ascending history. A new version is appended in place;
+// a version that is not the newest (a log never makes one, but Apply is total) goes
+// into a copy, so that no clone sharing the history sees it change.
+func withVersion(history []ValueVersion, v ValueVersion) []ValueVersion {
+	if n := len(history); n == 0 || history[n-1].Version < v.Version {
+		return append(history, v)
+	}
+	i, found := slices.BinarySearchFunc(history, v.Version, func(vv ValueVersion, version int) int { return vv.Version - version })
+	out := make([]ValueVersion, 0, len(history)+1)
+	out = append(out, history[:i]...)
+	out = append(out, v)
+	if found {
+		i++
+	}
+	return append(out, history[i:]...)
+}
+
+// Clone returns a copy of the secret that later Apply calls on either one leave
+// unchanged. It costs O(environments), not O(history): value histories are shared
+// append-only (see envValue.history). Commands keep a secret in memory and hand
+// clones to the callers that read it after the command is over.
+func (s *Secret) Clone() *Secret {
+	c := *s
+	c.values = make(map[Environment]*envValue, len(s.values))
+	for env, v := range s.values {
+		cv := *v
+		cv.history = v.history[:len(v.history):len(v.history)]
+		c.values[env] = &cv
+	}
+	return &c
 }
 
 func (s *Secret) removeValue(env Environment, at time.Time) {

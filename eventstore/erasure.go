@@ -182,3 +182,25 @@ func (s *Store) erasedEvent(ctx context.Context, org string, openErr error) erro
 	}
 	return &ErasedError{OrgID: org, Seq: er.Seq, Err: openErr}
 }
+
+// notErased answers an ErasedError for an organization that was erased. While the
+// organization's keys are in the keyring's memory it costs two map look-ups; a shred,
+// on this replica or (through the keyring's watch) on another, drops them, and then
+// the erasure record in the log says why.
+func (s *Store) notErased(ctx context.Context, orgID string) error {
+	if orgID == "" || orgID == domain.PlatformScope {
+		return nil
+	}
+	if seq, ok := s.erased.get(orgID); ok {
+		return &ErasedError{OrgID: orgID, Seq: seq, Err: ErrNoKey}
+	}
+	has, err := s.keys.HasKey(ctx, orgID)
+	if err != nil || has {
+		return err
+	}
+	er, ok, err := s.ErasureOf(ctx, orgID)
+	if err != nil || !ok {
+		return err
+	}
+	return &ErasedError{OrgID: orgID, Seq: er.Seq, Err: ErrNoKey}
+}

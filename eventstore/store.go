@@ -53,6 +53,8 @@ type Store struct {
 	appendObserver atomic.Pointer[AppendObserver]
 	// erased holds the organizations known to be erased (crypto-shredded).
 	erased erasedOrgs
+	// loaded counts the messages loads have opened (EventsLoaded).
+	loaded atomic.Uint64
 }
 
 // AppendObserver hears how long one append waited for JetStream to acknowledge it, for

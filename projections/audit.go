@@ -50,6 +50,54 @@ func (r *batchTx) secretName(orgID, secretID string) (string, error) {
 	return string(name), nil
 }
 
+// prefetchNames reads, in one round trip, the names of the secrets the batch's audit
+// entries will name and that are not known yet (a batch of reveals names many
+// secrets; one query each made the rebuild a round trip per event). A secret the
+// batch creates is not in the table yet, and its SecretCreated names it first.
+func (r *batchTx) prefetchNames(recs []domain.Recorded) error {
+	var orgs, ids []string
+	asked := map[string]bool{}
+	for _, rec := range recs {
+		if domain.AuditAction(rec.Event) == "" || rec.OrgID == domain.PlatformScope {
+			continue
+		}
+		id, _, _ := auditSubject(rec)
+		key := rec.OrgID + "/" + id
+		if id == "" || asked[key] || !isUUID(id) || !isUUID(rec.OrgID) {
+			continue
+		}
+		asked[key] = true
+		if _, ok := r.names[key]; !ok {
+			orgs, ids = append(orgs, rec.OrgID), append(ids, id)
+		}
+	}
+	if len(ids) < 2 {
+		return nil
+	}
+	rows, err := r.query(`SELECT n.org_id::text, n.secret_id::text, n.name_sealed FROM secret_names n
+		JOIN unnest($1::uuid[], $2::uuid[]) AS want(org_id, secret_id) ON n.org_id = want.org_id AND n.secret_id = want.secret_id`, orgs, ids)
+	if err != nil {
+		return fmt.Errorf("secret names: %w", err)
+	}
+	type sealedName struct{ org, id, sealed string }
+	found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (sealedName, error) {
+		var n sealedName
+		err := row.Scan(&n.org, &n.id, &n.sealed)
+		return n, err
+	})
+	if err != nil {
+		return fmt.Errorf("secret names: %w", err)
+	}
+	for _, n := range found {
+		name, err := r.db.keys.Open(r.ctx, n.org, n.sealed, nameAAD(n.org, n.id))
+		if err != nil {
+			return fmt.Errorf("open secret name: %w", err)
+		}
+		r.names[n.org+"/"+n.id] = string(name)
+	}
+	return nil
+}
+
 func (r *batchTx) email(userID string) (string, error) {
 	if !isUUID(userID) {
 		return "", nil

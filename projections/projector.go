@@ -466,6 +466,9 @@ func (p *Projector) publish(ctx context.Context, notes *notices, res *batchTx) e
 	if err := notes.resolveNames(res); err != nil {
 		return err
 	}
+	if b, ok := p.changes.(batchPublisher); ok {
+		return b.PublishBatch(ctx, notes.list)
+	}
 	for _, n := range notes.list {
 		if err := p.changes.Publish(ctx, n); err != nil {
 			return err
@@ -555,6 +558,9 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 			// switched to a rebuilt schema under it): start again from their checkpoint.
 			return fmt.Errorf("%w: checkpoint %d, next delivery %d", errBehind, last, first)
 		}
+		if err := res.prefetchNames(unapplied(batch, last)); err != nil {
+			return err
+		}
 		for _, d := range batch {
 			if d.Seq <= last {
 				continue
@@ -589,6 +595,17 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 		return 0, err
 	}
 	return last, nil
+}
+
+// unapplied is the events of the deliveries after sequence last.
+func unapplied(batch []eventstore.Delivery, last uint64) []domain.Recorded {
+	var out []domain.Recorded
+	for _, d := range batch {
+		if d.Seq > last && d.Err == nil {
+			out = append(out, d.Records...)
+		}
+	}
+	return out
 }
 
 // nameAAD and descriptionAAD bind a sealed read-model field to its secret.

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyledger/keyledger/eventstore"
 	"github.com/keyledger/keyledger/httpapi/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
 // ChangesStream holds change notices (the name is part of the wire contract).
@@ -54,6 +56,8 @@ func Subject(n wire.ChangeNotice) string {
 
 // Changes publishes and reads change notices.
 type Changes struct {
+	// single turns atomic batches off: the server refused them as such.
+	single atomic.Bool
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	keys   *eventstore.Keyring
@@ -104,6 +108,8 @@ func Open(ctx context.Context, s *eventstore.Store, opts ...ChangesOption) (*Cha
 		Duplicates:  min(eventstore.DuplicateWindow, maxAge),
 		Replicas:    s.Replicas(),
 		AllowDirect: true,
+		// A projector batch's notices are stored as one atomic batch (PublishBatch).
+		AllowAtomicPublish: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", ChangesStream, err)
@@ -130,23 +136,100 @@ func changesMaxAge(ctx context.Context, js jetstream.JetStream) (time.Duration, 
 // projector restart) is de-duplicated by its message id. The name is sealed before it
 // is stored; the stored notice carries no name in clear.
 func (c *Changes) Publish(ctx context.Context, n wire.ChangeNotice) error {
-	sealed, err := c.sealName(ctx, n)
+	msg, err := c.message(ctx, n)
 	if err != nil {
 		return err
+	}
+	if _, err := c.js.PublishMsg(ctx, msg); err != nil {
+		return fmt.Errorf("publish change %s: %w", msg.Header.Get(jetstream.MsgIDHeader), err)
+	}
+	return nil
+}
+
+// minChangeBatch is how many notices make an atomic batch worth it. The server syncs
+// every message it stores on its own, and stages an atomic batch of a single-replica
+// file stream in a temporary store of its own (several file syncs): measured on a
+// loaded 2-core machine, one batch cost about as much as 15-25 single publishes.
+const minChangeBatch = 24
+
+// PublishBatch stores notices like Publish, in order. Many go as JetStream atomic
+// batches (one sync for all instead of one each); when the server refuses a batch (a
+// notice re-published after a restart is a duplicate, which fails the whole batch),
+// its notices are published one by one, so that each is stored exactly once.
+func (c *Changes) PublishBatch(ctx context.Context, notices []wire.ChangeNotice) error {
+	msgs := make([]*nats.Msg, len(notices))
+	for i, n := range notices {
+		msg, err := c.message(ctx, n)
+		if err != nil {
+			return err
+		}
+		msgs[i] = msg
+	}
+	for len(msgs) > 0 {
+		part := msgs[:min(len(msgs), maxChangeBatch)]
+		msgs = msgs[len(part):]
+		if len(part) >= minChangeBatch && !c.single.Load() {
+			ack, err := jetstreamext.PublishMsgBatch(ctx, c.js, part, jetstreamext.BatchFlowControl{AckFirst: false})
+			if err == nil && ack.BatchSize == uint64(len(part)) {
+				continue
+			}
+			if atomicPublishRefused(err) {
+				c.single.Store(true)
+			}
+			for _, m := range part {
+				for _, h := range []string{jetstreamext.BatchIDHeader, jetstreamext.BatchSeqHeader, jetstreamext.BatchCommitHeader} {
+					m.Header.Del(h)
+				}
+				m.Reply = ""
+			}
+		}
+		for _, m := range part {
+			if _, err := c.js.PublishMsg(ctx, m); err != nil {
+				return fmt.Errorf("publish change %s: %w", m.Header.Get(jetstream.MsgIDHeader), err)
+			}
+		}
+	}
+	return nil
+}
+
+// maxChangeBatch stays under the server's limit of 1,000 messages per atomic batch.
+const maxChangeBatch = 500
+
+// atomicPublishRefused says that the server takes no atomic batches on the stream at
+// all (disabled, or a server older than 2.12, which answers with no responders or an
+// unknown-header error): then notices go one by one from now on.
+func atomicPublishRefused(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode == jsErrAtomicPublishDisabled || apiErr.ErrorCode == jsErrAtomicPublishUnsupportedHeader
+	}
+	return false
+}
+
+// JetStream API error codes of atomic publish (nats-server 2.12+).
+const (
+	jsErrAtomicPublishDisabled          = 10174
+	jsErrAtomicPublishUnsupportedHeader = 10177
+)
+
+// message is a notice as stored: its name sealed, its message id derived from the
+// event's sequence and environment.
+func (c *Changes) message(ctx context.Context, n wire.ChangeNotice) (*nats.Msg, error) {
+	sealed, err := c.sealName(ctx, n)
+	if err != nil {
+		return nil, err
 	}
 	stored := wire.SealedChangeNotice{ChangeNotice: n, NameSealed: sealed}
 	stored.Name = ""
 	data, err := json.Marshal(stored)
 	if err != nil {
-		return fmt.Errorf("encode change: %w", err)
+		return nil, fmt.Errorf("encode change: %w", err)
 	}
 	msg := &nats.Msg{Subject: Subject(n), Data: data, Header: nats.Header{}}
 	msg.Header.Set(headerEventSeq, strconv.FormatUint(n.Seq, 10))
-	id := strconv.FormatUint(n.Seq, 10) + "." + n.Env
-	if _, err := c.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(ChangesStream)); err != nil {
-		return fmt.Errorf("publish change %s: %w", id, err)
-	}
-	return nil
+	msg.Header.Set(jetstream.MsgIDHeader, strconv.FormatUint(n.Seq, 10)+"."+n.Env)
+	msg.Header.Set(jetstream.ExpectedStreamHeader, ChangesStream)
+	return msg, nil
 }
 
 // sealName seals the notice's name with its organization's existing data key. An

@@ -223,3 +223,58 @@ func TestFollowFromBeforeRetentionStartsAtOldestKept(t *testing.T) {
 		}
 	}
 }
+
+// A projector batch's notices are stored together, in order, each once: a batch
+// re-published after a restart (all of it duplicates, then new notices) stores only
+// the new ones.
+func TestPublishBatchStoresEachNoticeOnceInOrder(t *testing.T) {
+	t.Parallel()
+	env := eventstoretest.New(t)
+	ctx := context.Background()
+	c, err := changefeed.Open(ctx, env.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notice := func(seq uint64) wire.ChangeNotice {
+		return wire.ChangeNotice{Type: "secret.updated", OrgID: changesOrg, SecretID: changesOrg, Env: "production",
+			NewVersion: int(seq), At: time.Now().UTC(), Seq: seq}
+	}
+	var first []wire.ChangeNotice
+	for seq := range uint64(40) {
+		first = append(first, notice(seq+1))
+	}
+	if err := c.PublishBatch(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	again := append(first[30:], notice(41), notice(42))
+	for seq := uint64(43); seq <= 70; seq++ {
+		again = append(again, notice(seq))
+	}
+	if err := c.PublishBatch(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	st, err := env.Store.JetStream().Stream(ctx, wire.ChangesStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for want := uint64(1); want <= 70; want++ {
+		raw, err := st.GetMsg(ctx, want)
+		if err != nil {
+			t.Fatalf("message %d: %v", want, err)
+		}
+		var n wire.ChangeNotice
+		if err := json.Unmarshal(raw.Data, &n); err != nil {
+			t.Fatal(err)
+		}
+		if n.Seq != want {
+			t.Fatalf("message %d holds the notice of event %d", want, n.Seq)
+		}
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 70 {
+		t.Fatalf("the stream holds %d notices, want 70", info.State.Msgs)
+	}
+}
