@@ -34,11 +34,24 @@ type FetchValuesHandler struct {
 	log    eventLog
 	keys   valueKeys
 	values sealedValues
+	// maxNames bounds the names the audit event lists (domain.NewSecretsFetched).
+	maxNames int
 }
 
 // NewFetchValuesHandler wires the handler.
 func NewFetchValuesHandler(log eventLog, keys valueKeys, values sealedValues) *FetchValuesHandler {
-	return &FetchValuesHandler{log: log, keys: keys, values: values}
+	return &FetchValuesHandler{log: log, keys: keys, values: values, maxNames: domain.MaxFetchedNames}
+}
+
+// WithMaxNames sets how many names one audit event lists before it records a count and
+// a digest instead (n <= 0: domain.MaxFetchedNames), so that a test can cross the
+// bound with a few secrets.
+func (h *FetchValuesHandler) WithMaxNames(n int) *FetchValuesHandler {
+	if n <= 0 {
+		n = domain.MaxFetchedNames
+	}
+	h.maxNames = n
+	return h
 }
 
 // Handle authorizes, records the fetch, then opens the values.
@@ -57,7 +70,7 @@ func (h *FetchValuesHandler) Handle(ctx context.Context, m Meta, c FetchValues) 
 	sort.Strings(names)
 	recs, err := h.log.Append(ctx, eventstore.Pending{
 		Aggregate: accessAggregate(c.OrgID, c.OrgID), Unchecked: true,
-		Events: []domain.Event{domain.SecretsFetched{Env: c.Env, Names: names}}, Actor: m.actor(),
+		Events: []domain.Event{domain.NewSecretsFetched(c.Env, names, h.maxNames)}, Actor: m.actor(),
 	})
 	if err != nil {
 		return FetchedValues{}, fmt.Errorf("record fetch: %w", err)

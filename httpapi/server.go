@@ -96,6 +96,9 @@ type Config struct {
 	// 429 until the window has passed.
 	LoginFailures int
 	LoginWindow   time.Duration
+	// MaxFetchedNames is how many names a values fetch's audit event lists before it
+	// records their count and digest instead (domain.MaxFetchedNames when zero).
+	MaxFetchedNames int
 	// Metrics are served at /metrics; nil makes the server its own, which then show
 	// nothing of the event store's appends or the projector's batches.
 	Metrics *Metrics
@@ -191,7 +194,7 @@ func New(cfg Config) (*Server, error) {
 	if s.feed, err = cfg.Store.Changes(ctx); err != nil {
 		return nil, err
 	}
-	s.fetch = commands.NewFetchValuesHandler(cfg.Store, cfg.Store.Keyring(), cfg.ReadModel)
+	s.fetch = commands.NewFetchValuesHandler(cfg.Store, cfg.Store.Keyring(), cfg.ReadModel).WithMaxNames(cfg.MaxFetchedNames)
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.ui = newUI(cfg.Assets)
 	s.App = fiber.New(s.fiberConfig())
