@@ -206,7 +206,7 @@ func (on *orgNames) page(env domain.Environment, q, after string, limit int) ([]
 }
 
 // GridCost is how much the grid has cost this process so far: names opened
-// (decrypted) and grid rows read. A page must cost what it shows, whatever the size of
+// (decrypted, by the grid, one secret's read or a values fetch) and grid rows read. A page must cost what it shows, whatever the size of
 // its organization; tests pin that shape with it.
 type GridCost struct {
 	NamesOpened int64
