@@ -18,6 +18,9 @@ type TokenIdentity struct {
 	Superadmin   bool
 	OrgID        string
 	Environments []domain.Environment
+	// ExpiresAt is when the token stops authenticating (nil: never), so that a cached
+	// identity expires on time.
+	ExpiresAt *time.Time
 }
 
 // AuthenticateTokenHandler checks kl_st_ and kl_pat_ tokens against the log, so a
@@ -56,7 +59,7 @@ func (h *AuthenticateTokenHandler) Handle(ctx context.Context, token, orgID stri
 		if !t.Usable(h.now()) || subtle.ConstantTimeCompare([]byte(t.SecretHash()), []byte(hash)) != 1 {
 			return TokenIdentity{}, bad
 		}
-		return TokenIdentity{TokenID: id, Service: true, OrgID: orgID, Environments: t.Environments()}, nil
+		return TokenIdentity{TokenID: id, Service: true, OrgID: orgID, Environments: t.Environments(), ExpiresAt: t.ExpiresAt()}, nil
 	}
 	l, err := h.log.Load(ctx, personalTokenAggregate(id))
 	if err != nil {
@@ -76,7 +79,7 @@ func (h *AuthenticateTokenHandler) Handle(ctx context.Context, token, orgID stri
 	if !u.Exists() {
 		return TokenIdentity{}, bad
 	}
-	return TokenIdentity{TokenID: id, UserID: u.ID(), Superadmin: u.Superadmin()}, nil
+	return TokenIdentity{TokenID: id, UserID: u.ID(), Superadmin: u.Superadmin(), ExpiresAt: t.ExpiresAt()}, nil
 }
 
 // IsServiceToken reports whether a bearer token is a service token (kl_st_…), which

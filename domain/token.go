@@ -150,6 +150,7 @@ func (t *ServiceToken) Environments() []Environment { return t.environments }
 func (t *ServiceToken) SecretHash() string          { return t.secretHash }
 func (t *ServiceToken) Exists() bool                { return t.exists }
 func (t *ServiceToken) Revoked() bool               { return t.revoked }
+func (t *ServiceToken) ExpiresAt() *time.Time       { return t.expiresAt }
 
 // CreateServiceToken decides creating a service token; it takes priority ≥ 100.
 func CreateServiceToken(p Principal, name string, envs []Environment, expires *time.Time, secretHash string, now time.Time) (Event, error) {
@@ -225,9 +226,10 @@ type PersonalToken struct {
 func NewPersonalToken(id string) *PersonalToken { return &PersonalToken{id: id} }
 
 // Getters.
-func (t *PersonalToken) ID() string         { return t.id }
-func (t *PersonalToken) UserID() string     { return t.userID }
-func (t *PersonalToken) SecretHash() string { return t.secretHash }
+func (t *PersonalToken) ID() string            { return t.id }
+func (t *PersonalToken) UserID() string        { return t.userID }
+func (t *PersonalToken) SecretHash() string    { return t.secretHash }
+func (t *PersonalToken) ExpiresAt() *time.Time { return t.expiresAt }
 
 // CreatePersonalToken decides creating a personal token for userID.
 func CreatePersonalToken(userID, name string, expires *time.Time, secretHash string, now time.Time) (Event, error) {

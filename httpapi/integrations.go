@@ -91,6 +91,9 @@ func (s *Server) listServiceTokens(c *fiber.Ctx) error {
 
 func (s *Server) revokeServiceToken(c *fiber.Ctx) error {
 	res, err := s.cmd.RevokeServiceToken.Handle(c.UserContext(), s.meta(c), commands.RevokeServiceToken{OrgID: c.Params("org"), TokenID: c.Params("id")})
+	if ferr := s.forgetToken(c.UserContext(), c.Params("id"), err); ferr != nil {
+		return ferr
+	}
 	if err != nil {
 		return s.refused(c, err)
 	}
@@ -121,7 +124,7 @@ func (s *Server) fetchValues(c *fiber.Ctx) error {
 	cmd := commands.FetchValues{OrgID: orgID, Env: env}
 	if c.Locals(identityLocal{}) == nil {
 		token, _ := bearerServiceToken(c)
-		ti, err := s.cmd.AuthenticateToken.Handle(c.UserContext(), token, orgID)
+		ti, err := s.authenticateToken(c.UserContext(), token, orgID)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/httpapi/authcache"
 	"github.com/keyledger/keyledger/projections"
 )
 
@@ -96,6 +97,9 @@ type Config struct {
 	// 429 until the window has passed.
 	LoginFailures int
 	LoginWindow   time.Duration
+	// AuthCache tunes the authentication cache (httpapi/authcache); zero values take
+	// its defaults.
+	AuthCache authcache.Options
 	// MaxFetchedNames is how many names a values fetch's audit event lists before it
 	// records their count and digest instead (domain.MaxFetchedNames when zero).
 	MaxFetchedNames int
@@ -123,6 +127,7 @@ type Server struct {
 	metrics     *Metrics
 	proxies     trustedProxies
 	fetch       *commands.FetchValuesHandler
+	auth        *authcache.Cache
 	feed        *eventstore.Changes
 	// streams is the parent of every long-lived response (the change feed); Shutdown
 	// cancels it so that a graceful stop does not wait for clients that never hang up.
@@ -192,6 +197,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if s.feed, err = cfg.Store.Changes(ctx); err != nil {
+		return nil, err
+	}
+	ac := cfg.AuthCache
+	ac.Replicas, ac.Logger = cfg.Store.Replicas(), s.log
+	if s.auth, err = authcache.Open(ctx, cfg.Store.JetStream(), ac); err != nil {
 		return nil, err
 	}
 	s.fetch = commands.NewFetchValuesHandler(cfg.Store, cfg.Store.Keyring(), cfg.ReadModel).WithMaxNames(cfg.MaxFetchedNames)
@@ -284,5 +294,6 @@ func (s *Server) routes() {
 // Shutdown ends the change streams, then shuts the HTTP server down gracefully.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopStreams()
+	defer s.auth.Close()
 	return s.ShutdownWithContext(ctx)
 }
