@@ -166,6 +166,12 @@ func (db *DB) scoped(ctx context.Context, orgID, userID string, fn func(pgx.Tx) 
 }
 
 func (db *DB) scopedTx(ctx context.Context, opts pgx.TxOptions, orgID, userID string, fn func(pgx.Tx) error) error {
+	if begin, ok := scopedBegin(opts, orgID, userID); ok {
+		// One round trip opens and scopes the transaction (a read used to spend two
+		// before its first query: BEGIN, then the scoping batch).
+		opts.BeginQuery = begin
+		return pgx.BeginTxFunc(ctx, db.pool, opts, fn)
+	}
 	return pgx.BeginTxFunc(ctx, db.pool, opts, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		b.Queue(setSearchPath)
@@ -176,6 +182,29 @@ func (db *DB) scopedTx(ctx context.Context, opts pgx.TxOptions, orgID, userID st
 		}
 		return fn(tx)
 	})
+}
+
+// scopedBegin is the BEGIN of a scoped read transaction with its scoping statements, as
+// one simple-protocol query. The scope is spelled into the text, so only ids that are
+// UUIDs (or empty) take this way; ok is false otherwise, and the caller sets the scope
+// with parameters.
+func scopedBegin(opts pgx.TxOptions, orgID, userID string) (string, bool) {
+	if opts.BeginQuery != "" || (orgID != "" && !isUUID(orgID)) || (userID != "" && !isUUID(userID)) {
+		return "", false
+	}
+	begin := "BEGIN"
+	switch opts.IsoLevel {
+	case "":
+	case pgx.RepeatableRead, pgx.Serializable, pgx.ReadCommitted:
+		begin += " ISOLATION LEVEL " + string(opts.IsoLevel)
+	default:
+		return "", false
+	}
+	if opts.AccessMode == pgx.ReadOnly {
+		begin += " READ ONLY"
+	}
+	return begin + "; " + setSearchPath + "; SET LOCAL ROLE " + readerRole +
+		"; SELECT set_config('keyledger.org_id', '" + orgID + "', true), set_config('keyledger.user_id', '" + userID + "', true)", true
 }
 
 // Checkpoint is the last stream sequence the read models reflect.
