@@ -74,6 +74,37 @@ func (db *DB) GetOrg(ctx context.Context, orgID string) (Org, error) {
 	return o, nil
 }
 
+// OrgAccess reads an organization and userID's role in it ("" when not a member) in
+// one transaction, one round trip: every request on an organization needs both, and
+// the role is read fresh each time, so a removal bites on the next request.
+func (db *DB) OrgAccess(ctx context.Context, orgID, userID string) (Org, domain.Role, error) {
+	if !isUUID(orgID) {
+		return Org{}, "", notFound("organization")
+	}
+	var user any // NULL: no member row matches (a service token, a malformed id)
+	if isUUID(userID) {
+		user = userID
+	}
+	var o Org
+	var role domain.Role
+	var found bool
+	err := db.inOrg(ctx, orgID, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT o.id IS NOT NULL, COALESCE(o.id::text, ''), COALESCE(o.name, ''), COALESCE(o.reveal_policy, ''),
+				COALESCE(o.created_at, 'epoch'), COALESCE(m.role, '')
+			FROM (SELECT 1) one
+			LEFT JOIN orgs o ON o.id = $1
+			LEFT JOIN members m ON m.org_id = $1 AND m.user_id = $2::uuid`, orgID, user).
+			Scan(&found, &o.ID, &o.Name, &o.RevealPolicy, &o.CreatedAt, &role)
+	})
+	if err != nil {
+		return Org{}, "", fmt.Errorf("org access: %w", err)
+	}
+	if !found {
+		return Org{}, role, notFound("organization")
+	}
+	return o, role, nil
+}
+
 // MembershipsOf lists the organizations a user belongs to, by name.
 func (db *DB) MembershipsOf(ctx context.Context, userID string) ([]Membership, error) {
 	if !isUUID(userID) {
