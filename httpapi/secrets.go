@@ -76,7 +76,7 @@ func (s *Server) listSecrets(c *fiber.Ctx) error {
 	for _, r := range rows {
 		items = append(items, secretOut(r, p, org.RevealPolicy))
 	}
-	return c.JSON(wire.Page[wire.Secret]{Items: items, NextCursor: next})
+	return c.JSON(wire.Page[wire.Secret]{Items: items, NextCursor: next}.Encodable())
 }
 
 // answerSecret answers a secret command from its own result: the row the command left
