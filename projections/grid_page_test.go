@@ -131,7 +131,7 @@ func TestGridPagesMatchAFullScan(t *testing.T) {
 	r.wait(t, last)
 	check := func(stage string) {
 		t.Helper()
-		for _, f := range []projections.SecretFilter{{Limit: 7}, {Limit: 7, Q: "b_"}, {Limit: 5, Env: domain.Staging}, {Limit: 3, Q: "key", Env: domain.Production}} {
+		for _, f := range []projections.SecretFilter{{Limit: 7}, {Limit: 7, Q: "b_"}, {Limit: 5, Env: domain.Staging}, {Limit: 3, Q: "key", Env: domain.Production}, {Limit: 4, Q: "ripe_1"}, {Limit: 2, Q: "_B_", Env: domain.Development}, {Limit: 5, Q: "none_such"}} {
 			var expect []string
 			for name, envs := range want {
 				if (f.Q == "" || strings.Contains(name, strings.ToUpper(f.Q))) && (f.Env == "" || slices.Contains(envs, f.Env)) {
