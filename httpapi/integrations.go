@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -131,18 +133,41 @@ func (s *Server) fetchValues(c *fiber.Ctx) error {
 		cmd.Token = &ti
 		m.Actor.TokenID = ti.TokenID
 	}
+	// A fetch holds a whole environment's values, sealed and open, and its answer: a
+	// few at a time (about one per core, which is what they are bound by) keep the
+	// server's memory bounded; the others wait their turn.
+	select {
+	case s.fetchSlots <- struct{}{}:
+	case <-c.UserContext().Done():
+		return c.UserContext().Err()
+	}
+	body, seq, err := s.fetchBody(c, m, cmd)
+	<-s.fetchSlots
+	if err != nil {
+		return err
+	}
+	c.Set(headerSeq, strconv.FormatUint(seq, 10))
+	s.waitFor(c, seq)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(body)
+}
+
+// fetchBody runs the fetch and encodes its answer.
+func (s *Server) fetchBody(c *fiber.Ctx, m commands.Meta, cmd commands.FetchValues) ([]byte, uint64, error) {
 	got, err := s.fetch.Handle(c.UserContext(), m, cmd)
 	if err != nil {
-		return s.refused(c, err)
+		return nil, 0, s.refused(c, err)
 	}
-	c.Set(headerSeq, strconv.FormatUint(got.Seq, 10))
-	s.waitFor(c, got.Seq)
 	values := make(map[string]string, len(got.Values))
 	for k, v := range got.Values {
 		values[k] = v.Reveal()
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(wire.Values{Values: values, Seq: got.Seq})
+	body, err := json.Marshal(wire.Values{Values: values, Seq: got.Seq})
+	if err != nil {
+		return nil, 0, fmt.Errorf("encode values: %w", err)
+	}
+	return body, got.Seq, nil
 }
 
 // serviceTokenOrUser lets a service token through to the one route that takes it

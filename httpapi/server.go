@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -129,6 +130,7 @@ type Server struct {
 	proxies     trustedProxies
 	fetch       *commands.FetchValuesHandler
 	auth        *authcache.Cache
+	fetchSlots  chan struct{} // bounds values fetches in progress (memory)
 	feed        *eventstore.Changes
 	// streams is the parent of every long-lived response (the change feed); Shutdown
 	// cancels it so that a graceful stop does not wait for clients that never hang up.
@@ -205,6 +207,7 @@ func New(cfg Config) (*Server, error) {
 	if s.auth, err = authcache.Open(ctx, cfg.Store.JetStream(), ac); err != nil {
 		return nil, err
 	}
+	s.fetchSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
 	s.fetch = commands.NewFetchValuesHandler(cfg.Store, cfg.Store.Keyring(), cfg.ReadModel).WithMaxNames(cfg.MaxFetchedNames)
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.ui = newUI(cfg.Assets)
