@@ -23,8 +23,10 @@ type TokenIdentity struct {
 	ExpiresAt *time.Time
 }
 
-// AuthenticateTokenHandler checks kl_st_ and kl_pat_ tokens against the log, so a
-// revocation takes effect on the next request on every replica.
+// AuthenticateTokenHandler checks kl_st_ and kl_pat_ tokens against the log. The API
+// edge keeps what it returns in a cache that a revocation invalidates on every replica
+// before it is answered (httpapi/authcache), so this runs once per token and replica,
+// not per request.
 type AuthenticateTokenHandler struct {
 	log eventLog
 	now func() time.Time
