@@ -166,13 +166,20 @@ func (db *DB) scoped(ctx context.Context, orgID, userID string, fn func(pgx.Tx) 
 }
 
 func (db *DB) scopedTx(ctx context.Context, opts pgx.TxOptions, orgID, userID string, fn func(pgx.Tx) error) error {
+	return db.scopedTxOn(ctx, db.pool, opts, orgID, userID, fn)
+}
+
+// scopedTxOn is scopedTx on a given pool or connection.
+func (db *DB) scopedTxOn(ctx context.Context, on interface {
+	BeginTx(context.Context, pgx.TxOptions) (pgx.Tx, error)
+}, opts pgx.TxOptions, orgID, userID string, fn func(pgx.Tx) error) error {
 	if begin, ok := scopedBegin(opts, orgID, userID); ok {
 		// One round trip opens and scopes the transaction (a read used to spend two
 		// before its first query: BEGIN, then the scoping batch).
 		opts.BeginQuery = begin
-		return pgx.BeginTxFunc(ctx, db.pool, opts, fn)
+		return pgx.BeginTxFunc(ctx, on, opts, fn)
 	}
-	return pgx.BeginTxFunc(ctx, db.pool, opts, func(tx pgx.Tx) error {
+	return pgx.BeginTxFunc(ctx, on, opts, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		b.Queue(setSearchPath)
 		b.Queue(`SET LOCAL ROLE ` + readerRole)
@@ -182,6 +189,72 @@ func (db *DB) scopedTx(ctx context.Context, opts pgx.TxOptions, orgID, userID st
 		}
 		return fn(tx)
 	})
+}
+
+// scopedQuery runs one query in a read-only transaction scoped to orgID and userID, in
+// one round trip (a pipeline: BEGIN, the scoping statements, the query, COMMIT): for
+// the hot single-row reads, where a transaction otherwise costs three. read consumes
+// the rows.
+//
+// The pipeline needs the query prepared on the connection already: pgx prepares a new
+// statement before the pipeline runs, outside the transaction, where search_path does
+// not name the read models yet. A query that is not yet prepared on the connection
+// that runs it therefore takes the ordinary transaction once, which prepares it there
+// (PostgreSQL re-plans it by itself after a rebuild switches schemas).
+func (db *DB) scopedQuery(ctx context.Context, orgID, userID, sql string, args []any, read func(pgx.Rows) error) error {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("acquire connection: %w", err)
+	}
+	defer conn.Release()
+	// Prepare is free when the connection has the statement (named by its text, which
+	// is how a batch finds it); otherwise it fails here, outside the read models.
+	if _, err := conn.Conn().Prepare(ctx, sql, sql); err != nil {
+		return db.scopedTxOn(ctx, conn, pgx.TxOptions{AccessMode: pgx.ReadOnly}, orgID, userID, func(tx pgx.Tx) error {
+			if _, err := tx.Conn().Prepare(ctx, sql, sql); err != nil {
+				return fmt.Errorf("prepare: %w", err)
+			}
+			rows, err := tx.Query(ctx, sql, args...)
+			if err != nil {
+				return err
+			}
+			return read(rows)
+		})
+	}
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN READ ONLY`)
+	b.Queue(setSearchPath)
+	b.Queue(`SET LOCAL ROLE ` + readerRole)
+	b.Queue(`SELECT set_config('keyledger.org_id', $1, true), set_config('keyledger.user_id', $2, true)`, orgID, userID)
+	b.Queue(sql, args...)
+	b.Queue(`COMMIT`)
+	br := conn.SendBatch(ctx, b)
+	err = func() error {
+		for range 4 {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("scope transaction: %w", err)
+			}
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		if err := read(rows); err != nil {
+			return err
+		}
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		return nil
+	}()
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil && conn.Conn().PgConn().TxStatus() != 'I' {
+		// Left inside the failed transaction: do not hand the connection back.
+		_ = conn.Conn().Close(context.WithoutCancel(ctx))
+	}
+	return err
 }
 
 // scopedBegin is the BEGIN of a scoped read transaction with its scoping statements, as

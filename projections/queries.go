@@ -88,13 +88,14 @@ func (db *DB) OrgAccess(ctx context.Context, orgID, userID string) (Org, domain.
 	var o Org
 	var role domain.Role
 	var found bool
-	err := db.inOrg(ctx, orgID, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT o.id IS NOT NULL, COALESCE(o.id::text, ''), COALESCE(o.name, ''), COALESCE(o.reveal_policy, ''),
+	err := db.scopedQuery(ctx, orgID, "", `SELECT o.id IS NOT NULL, COALESCE(o.id::text, ''), COALESCE(o.name, ''), COALESCE(o.reveal_policy, ''),
 				COALESCE(o.created_at, 'epoch'), COALESCE(m.role, '')
 			FROM (SELECT 1) one
 			LEFT JOIN orgs o ON o.id = $1
-			LEFT JOIN members m ON m.org_id = $1 AND m.user_id = $2::uuid`, orgID, user).
-			Scan(&found, &o.ID, &o.Name, &o.RevealPolicy, &o.CreatedAt, &role)
+			LEFT JOIN members m ON m.org_id = $1 AND m.user_id = $2::uuid`, []any{orgID, user}, func(rows pgx.Rows) error {
+		row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[orgAccessRow])
+		found, o, role = row.Found, Org{ID: row.ID, Name: row.Name, RevealPolicy: row.RevealPolicy, CreatedAt: row.CreatedAt}, row.Role
+		return err
 	})
 	if err != nil {
 		return Org{}, "", fmt.Errorf("org access: %w", err)
@@ -103,6 +104,14 @@ func (db *DB) OrgAccess(ctx context.Context, orgID, userID string) (Org, domain.
 		return Org{}, role, notFound("organization")
 	}
 	return o, role, nil
+}
+
+type orgAccessRow struct {
+	Found        bool
+	ID, Name     string
+	RevealPolicy domain.RevealPolicy
+	CreatedAt    time.Time
+	Role         domain.Role
 }
 
 // MembershipsOf lists the organizations a user belongs to, by name.

@@ -196,16 +196,21 @@ const secretRowsSQL = `SELECT s.id::text, s.name_sealed, s.description_sealed, s
 // Descriptions stay sealed in the returned rows until openDescriptions.
 func (db *DB) loadSecrets(ctx context.Context, orgID, secretID string) ([]SecretRow, error) {
 	var found []*SecretRow
-	err := db.inOrg(ctx, orgID, func(tx pgx.Tx) error {
-		sql, args := secretRowsSQL, []any{orgID}
-		if secretID != "" {
-			sql += ` AND s.id = $2`
-			args = append(args, secretID)
-		}
-		var err error
-		found, err = scanSecrets(ctx, tx, orgID, sql, args...)
-		return err
-	})
+	var err error
+	if secretID != "" {
+		// One secret: the hot read, in one round trip.
+		err = db.scopedQuery(ctx, orgID, "", secretRowsSQL+` AND s.id = $2`, []any{orgID, secretID}, func(rows pgx.Rows) error {
+			var err error
+			found, err = foldSecretRows(rows, orgID)
+			return err
+		})
+	} else {
+		err = db.inOrg(ctx, orgID, func(tx pgx.Tx) error {
+			var err error
+			found, err = scanSecrets(ctx, tx, orgID, secretRowsSQL, orgID)
+			return err
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -229,6 +234,11 @@ func scanSecrets(ctx context.Context, tx pgx.Tx, orgID, sql string, args ...any)
 	if err != nil {
 		return nil, fmt.Errorf("load secrets: %w", err)
 	}
+	return foldSecretRows(rows, orgID)
+}
+
+// foldSecretRows folds secretRowsSQL rows into one SecretRow per secret, in order.
+func foldSecretRows(rows pgx.Rows, orgID string) ([]*SecretRow, error) {
 	defer rows.Close()
 	byID := map[string]*SecretRow{}
 	var order []*SecretRow
