@@ -134,7 +134,8 @@ func (s *Server) fetchValues(c *fiber.Ctx) error {
 		m.Actor.TokenID = ti.TokenID
 	}
 	// A fetch holds a whole environment's values, sealed and open, and its answer: a
-	// few at a time (about one per core, which is what they are bound by) keep the
+	// few at a time (two per core: a fetch also waits for its audit record to be
+	// durable) keep the
 	// server's memory bounded; the others wait their turn.
 	select {
 	case s.fetchSlots <- struct{}{}:

@@ -207,7 +207,7 @@ func New(cfg Config) (*Server, error) {
 	if s.auth, err = authcache.Open(ctx, cfg.Store.JetStream(), ac); err != nil {
 		return nil, err
 	}
-	s.fetchSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+	s.fetchSlots = make(chan struct{}, 2*max(1, runtime.GOMAXPROCS(0)))
 	s.fetch = commands.NewFetchValuesHandler(cfg.Store, cfg.Store.Keyring(), cfg.ReadModel).WithMaxNames(cfg.MaxFetchedNames)
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.ui = newUI(cfg.Assets)
