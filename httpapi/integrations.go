@@ -134,9 +134,8 @@ func (s *Server) fetchValues(c *fiber.Ctx) error {
 		m.Actor.TokenID = ti.TokenID
 	}
 	// A fetch holds a whole environment's values, sealed and open, and its answer: a
-	// few at a time (two per core: a fetch also waits for its audit record to be
-	// durable) keep the
-	// server's memory bounded; the others wait their turn.
+	// few at a time (two per core, since a fetch also waits for its audit record to be
+	// durable) keep the server's memory bounded; the others wait their turn.
 	select {
 	case s.fetchSlots <- struct{}{}:
 	case <-c.UserContext().Done():
