@@ -71,12 +71,17 @@ func TestGridPageCostDoesNotGrowWithTheOrganization(t *testing.T) {
 		if len(deep) != 10 || deep[0].Name != fmt.Sprintf("KEY_%04d", n/2-1) {
 			t.Fatalf("deep page %v", names(deep))
 		}
+		examined := r.db.GridCost().NamesExamined
 		search, _, err := r.db.ListSecrets(ctx, org.ID, projections.SecretFilter{Limit: 10, Q: "_001"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(search) != 10 || search[0].Name != "KEY_0010" || search[9].Name != "KEY_0019" {
 			t.Fatalf("q= page %v", names(search))
+		}
+		// The names holding "001": KEY_0001 and KEY_0010 to KEY_0019, in both orgs.
+		if got := r.db.GridCost().NamesExamined - examined; got != 11 {
+			t.Fatalf("a q= page in an org of %d examined %d names of the index, want the 11 that hold its rarest trigram", n, got)
 		}
 		values, err := r.db.SealedValues(ctx, org.ID, domain.Production)
 		if err != nil {

@@ -49,6 +49,8 @@ type orgNames struct {
 	all   []*nameEntry
 	grams map[uint32][]uint32
 	dead  int
+	// examined counts the entries pages have looked at (see GridCost).
+	examined int64
 }
 
 // nameIndex holds the organizations' indexes a process has served.
@@ -59,6 +61,7 @@ type nameIndex struct {
 	// test can pin the cost of a page (it must not grow with the organization).
 	opened   atomic.Int64
 	rowsRead atomic.Int64
+	examined atomic.Int64
 }
 
 // maxIndexedOrgs bounds the memory the index takes: beyond it an organization's index
@@ -251,6 +254,7 @@ func (on *orgNames) searchPage(bit uint8, q, after string, limit int) ([]*nameEn
 		cand = intersect(lists[0], lists[1])
 	}
 	var out []*nameEntry
+	on.examined += int64(len(cand))
 	for _, i := range cand {
 		e := on.all[i]
 		if e.dead || (bit != 0 && e.envs&bit == 0) || (after != "" && e.name <= after) || !strings.Contains(e.name, q) {
@@ -314,6 +318,7 @@ func (on *orgNames) scanPage(bit uint8, q, after string, limit int) ([]*nameEntr
 	}
 	out := make([]*nameEntry, 0, min(limit, len(on.sorted)))
 	for _, e := range on.sorted[start:] {
+		on.examined++
 		if bit != 0 && e.envs&bit == 0 {
 			continue
 		}
@@ -334,9 +339,12 @@ func (on *orgNames) scanPage(bit uint8, q, after string, limit int) ([]*nameEntr
 type GridCost struct {
 	NamesOpened int64
 	RowsRead    int64
+	// NamesExamined counts index entries a page looked at (in memory, no decryption):
+	// a q= page must not scan the organization either.
+	NamesExamined int64
 }
 
 // GridCost reports the grid's cost so far.
 func (db *DB) GridCost() GridCost {
-	return GridCost{NamesOpened: db.names.opened.Load(), RowsRead: db.names.rowsRead.Load()}
+	return GridCost{NamesOpened: db.names.opened.Load(), RowsRead: db.names.rowsRead.Load(), NamesExamined: db.names.examined.Load()}
 }

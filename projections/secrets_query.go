@@ -71,7 +71,9 @@ func (db *DB) ListSecrets(ctx context.Context, orgID string, f SecretFilter) ([]
 			if err != nil {
 				return err
 			}
+			examined := on.examined
 			picked, more := on.page(f.Env, q, after, limit)
+			db.names.examined.Add(on.examined - examined)
 			// Copies: the entries may change once the lock is given back.
 			picked = slices.Clone(picked)
 			for i, e := range picked {
