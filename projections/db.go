@@ -191,34 +191,59 @@ func (db *DB) scopedTxOn(ctx context.Context, on interface {
 	})
 }
 
-// scopedQuery runs one query in a read-only transaction scoped to orgID and userID, in
-// one round trip (a pipeline: BEGIN, the scoping statements, the query, COMMIT): for
-// the hot single-row reads, where a transaction otherwise costs three. read consumes
-// the rows.
-//
-// The pipeline needs the query prepared on the connection already: pgx prepares a new
-// statement before the pipeline runs, outside the transaction, where search_path does
-// not name the read models yet. A query that is not yet prepared on the connection
-// that runs it therefore takes the ordinary transaction once, which prepares it there
-// (PostgreSQL re-plans it by itself after a rebuild switches schemas).
+// scopedRead is one query of scopedQueries and what consumes its rows.
+type scopedRead struct {
+	sql  string
+	args []any
+	read func(pgx.Rows) error
+}
+
+// scopedQuery runs one query in a read-only transaction scoped to orgID and userID in
+// one round trip; see scopedQueries.
 func (db *DB) scopedQuery(ctx context.Context, orgID, userID, sql string, args []any, read func(pgx.Rows) error) error {
+	return db.scopedQueries(ctx, orgID, userID, scopedRead{sql: sql, args: args, read: read})
+}
+
+// scopedQueries runs queries in one read-only transaction scoped to orgID and userID,
+// in one round trip (a pipeline: BEGIN, the scoping statements, the queries, COMMIT):
+// for the hot reads, where a transaction otherwise costs three round trips.
+//
+// The pipeline needs the queries prepared on the connection already: pgx prepares a
+// new statement before the pipeline runs, outside the transaction, where search_path
+// does not name the read models yet. When one is not prepared on the connection that
+// runs it, the queries take the ordinary transaction once, which prepares them there
+// (PostgreSQL re-plans a prepared statement by itself after a rebuild switches schemas).
+func (db *DB) scopedQueries(ctx context.Context, orgID, userID string, queries ...scopedRead) error {
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("acquire connection: %w", err)
 	}
 	defer conn.Release()
-	// Prepare is free when the connection has the statement (named by its text, which
-	// is how a batch finds it); otherwise it fails here, outside the read models.
-	if _, err := conn.Conn().Prepare(ctx, sql, sql); err != nil {
+	prepared := true
+	for _, q := range queries {
+		// Prepare is free when the connection has the statement (named by its text,
+		// which is how a batch finds it); otherwise it fails here, outside the read
+		// models.
+		if _, err := conn.Conn().Prepare(ctx, q.sql, q.sql); err != nil {
+			prepared = false
+			break
+		}
+	}
+	if !prepared {
 		return db.scopedTxOn(ctx, conn, pgx.TxOptions{AccessMode: pgx.ReadOnly}, orgID, userID, func(tx pgx.Tx) error {
-			if _, err := tx.Conn().Prepare(ctx, sql, sql); err != nil {
-				return fmt.Errorf("prepare: %w", err)
+			for _, q := range queries {
+				if _, err := tx.Conn().Prepare(ctx, q.sql, q.sql); err != nil {
+					return fmt.Errorf("prepare: %w", err)
+				}
+				rows, err := tx.Query(ctx, q.sql, q.args...)
+				if err != nil {
+					return err
+				}
+				if err := q.read(rows); err != nil {
+					return err
+				}
 			}
-			rows, err := tx.Query(ctx, sql, args...)
-			if err != nil {
-				return err
-			}
-			return read(rows)
+			return nil
 		})
 	}
 	b := &pgx.Batch{}
@@ -226,7 +251,9 @@ func (db *DB) scopedQuery(ctx context.Context, orgID, userID, sql string, args [
 	b.Queue(setSearchPath)
 	b.Queue(`SET LOCAL ROLE ` + readerRole)
 	b.Queue(`SELECT set_config('keyledger.org_id', $1, true), set_config('keyledger.user_id', $2, true)`, orgID, userID)
-	b.Queue(sql, args...)
+	for _, q := range queries {
+		b.Queue(q.sql, q.args...)
+	}
 	b.Queue(`COMMIT`)
 	br := conn.SendBatch(ctx, b)
 	err = func() error {
@@ -235,12 +262,14 @@ func (db *DB) scopedQuery(ctx context.Context, orgID, userID, sql string, args [
 				return fmt.Errorf("scope transaction: %w", err)
 			}
 		}
-		rows, err := br.Query()
-		if err != nil {
-			return err
-		}
-		if err := read(rows); err != nil {
-			return err
+		for _, q := range queries {
+			rows, err := br.Query()
+			if err != nil {
+				return err
+			}
+			if err := q.read(rows); err != nil {
+				return err
+			}
 		}
 		if _, err := br.Exec(); err != nil {
 			return fmt.Errorf("commit: %w", err)
