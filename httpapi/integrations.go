@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -159,15 +157,60 @@ func (s *Server) fetchBody(c *fiber.Ctx, m commands.Meta, cmd commands.FetchValu
 	if err != nil {
 		return nil, 0, s.refused(c, err)
 	}
-	values := make(map[string]string, len(got.Values))
-	for k, v := range got.Values {
-		values[k] = v.Reveal()
+	return encodeValues(got), got.Seq, nil
+}
+
+// encodeValues writes wire.Values for a fetch, in one buffer and in the fetch's (name)
+// order: as encoding/json would write the map, without building it.
+func encodeValues(got commands.FetchedValues) []byte {
+	size := 32
+	for _, v := range got.Values {
+		size += len(v.Name) + v.Value.Len() + 8
 	}
-	body, err := json.Marshal(wire.Values{Values: values, Seq: got.Seq})
-	if err != nil {
-		return nil, 0, fmt.Errorf("encode values: %w", err)
+	b := make([]byte, 0, size)
+	b = append(b, `{"values":{`...)
+	for i, v := range got.Values {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, v.Name)
+		b = append(b, ':')
+		b = appendJSONString(b, v.Value.Reveal())
 	}
-	return body, got.Seq, nil
+	b = append(b, `},"seq":`...)
+	b = strconv.AppendUint(b, got.Seq, 10)
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string. s is valid UTF-8 (values and names are
+// checked when they are set); control characters, quotes and backslashes are escaped,
+// and so are <, > and &, as encoding/json does.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // serviceTokenOrUser lets a service token through to the one route that takes it
