@@ -18,10 +18,15 @@ type TokenIdentity struct {
 	Superadmin   bool
 	OrgID        string
 	Environments []domain.Environment
+	// ExpiresAt is when the token stops authenticating (nil: never), so that a cached
+	// identity expires on time.
+	ExpiresAt *time.Time
 }
 
-// AuthenticateTokenHandler checks kl_st_ and kl_pat_ tokens against the log, so a
-// revocation takes effect on the next request on every replica.
+// AuthenticateTokenHandler checks kl_st_ and kl_pat_ tokens against the log. The API
+// edge keeps what it returns in a cache that a revocation invalidates on every replica
+// before it is answered (httpapi/authcache), so this runs once per token and replica,
+// not per request.
 type AuthenticateTokenHandler struct {
 	log eventLog
 	now func() time.Time
@@ -57,7 +62,7 @@ func (h *AuthenticateTokenHandler) Handle(ctx context.Context, token, orgID stri
 		if !t.Usable(h.now()) || subtle.ConstantTimeCompare([]byte(t.SecretHash()), []byte(hash)) != 1 {
 			return TokenIdentity{}, bad
 		}
-		return TokenIdentity{TokenID: id, Service: true, OrgID: orgID, Environments: t.Environments()}, nil
+		return TokenIdentity{TokenID: id, Service: true, OrgID: orgID, Environments: t.Environments(), ExpiresAt: t.ExpiresAt()}, nil
 	}
 	l, err := h.log.Load(ctx, personalTokenAggregate(id))
 	if err != nil {
@@ -77,7 +82,7 @@ func (h *AuthenticateTokenHandler) Handle(ctx context.Context, token, orgID stri
 	if !u.Exists() {
 		return TokenIdentity{}, bad
 	}
-	return TokenIdentity{TokenID: id, UserID: u.ID(), Superadmin: u.Superadmin()}, nil
+	return TokenIdentity{TokenID: id, UserID: u.ID(), Superadmin: u.Superadmin(), ExpiresAt: t.ExpiresAt()}, nil
 }
 
 // IsServiceToken reports whether a bearer token is a service token (kl_st_…), which

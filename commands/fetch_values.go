@@ -23,10 +23,18 @@ type sealedValues interface {
 	SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error)
 }
 
-// FetchedValues is the environment's values by name, and the audit record's sequence.
+// FetchedValues is the environment's values sorted by name, and the audit record's
+// sequence. A sorted list, not a map: an environment may hold 100,000 values, and the
+// API edge encodes them in this order without building a map (or sorting) again.
 type FetchedValues struct {
-	Values map[string]domain.Plaintext
+	Values []NamedValue
 	Seq    uint64
+}
+
+// NamedValue is one fetched value.
+type NamedValue struct {
+	Name  string
+	Value domain.Plaintext
 }
 
 // FetchValuesHandler handles FetchValues.
@@ -34,11 +42,24 @@ type FetchValuesHandler struct {
 	log    eventLog
 	keys   valueKeys
 	values sealedValues
+	// maxNames bounds the names the audit event lists (domain.NewSecretsFetched).
+	maxNames int
 }
 
 // NewFetchValuesHandler wires the handler.
 func NewFetchValuesHandler(log eventLog, keys valueKeys, values sealedValues) *FetchValuesHandler {
-	return &FetchValuesHandler{log: log, keys: keys, values: values}
+	return &FetchValuesHandler{log: log, keys: keys, values: values, maxNames: domain.MaxFetchedNames}
+}
+
+// WithMaxNames sets how many names one audit event lists before it records a count and
+// a digest instead (n <= 0: domain.MaxFetchedNames), so that a test can cross the
+// bound with a few secrets.
+func (h *FetchValuesHandler) WithMaxNames(n int) *FetchValuesHandler {
+	if n <= 0 {
+		n = domain.MaxFetchedNames
+	}
+	h.maxNames = n
+	return h
 }
 
 // Handle authorizes, records the fetch, then opens the values.
@@ -50,25 +71,26 @@ func (h *FetchValuesHandler) Handle(ctx context.Context, m Meta, c FetchValues) 
 	if err != nil {
 		return FetchedValues{}, err
 	}
+	sort.Slice(sealed, func(i, j int) bool { return sealed[i].Name < sealed[j].Name })
 	names := make([]string, 0, len(sealed))
 	for _, s := range sealed {
 		names = append(names, string(s.Name))
 	}
-	sort.Strings(names)
 	recs, err := h.log.Append(ctx, eventstore.Pending{
 		Aggregate: accessAggregate(c.OrgID, c.OrgID), Unchecked: true,
-		Events: []domain.Event{domain.SecretsFetched{Env: c.Env, Names: names}}, Actor: m.actor(),
+		Events: []domain.Event{domain.NewSecretsFetched(c.Env, names, h.maxNames)}, Actor: m.actor(),
 	})
 	if err != nil {
 		return FetchedValues{}, fmt.Errorf("record fetch: %w", err)
 	}
-	out := FetchedValues{Values: make(map[string]domain.Plaintext, len(sealed)), Seq: recs.Seq()}
-	for _, s := range sealed {
+	out := FetchedValues{Values: make([]NamedValue, 0, len(sealed)), Seq: recs.Seq()}
+	for i, s := range sealed {
 		v, err := h.keys.OpenValue(ctx, eventstore.ValueRef{OrgID: c.OrgID, SecretID: s.SecretID, Env: c.Env, Version: s.Version}, s.Sealed)
 		if err != nil {
 			return FetchedValues{}, err
 		}
-		out.Values[string(s.Name)] = v
+		sealed[i].Sealed = "" // let the ciphertext go as the plaintext arrives
+		out.Values = append(out.Values, NamedValue{Name: string(s.Name), Value: v})
 	}
 	return out, nil
 }

@@ -8,7 +8,8 @@ import (
 )
 
 // RevokeServiceToken ends a service token; the next request with it is refused on every
-// replica, since tokens are checked against the log.
+// replica: tokens are checked against the log, and the API edge invalidates its cached
+// copies on every replica before it answers (httpapi/authcache).
 type RevokeServiceToken struct {
 	OrgID   string
 	TokenID string

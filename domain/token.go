@@ -1,6 +1,8 @@
 package domain
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"strings"
 	"time"
@@ -40,10 +42,59 @@ type PersonalTokenCreated struct {
 type PersonalTokenRevoked struct{}
 
 // SecretsFetched records a server-side fetch of an environment's values, by a service
-// token or a member. Names are the secrets whose values left the server.
+// token or a member. Names are the secrets whose values left the server, sorted.
+//
+// One event is one message in the log, and a message has a maximum size (1 MiB by
+// default on a NATS server). A fetch of more than MaxFetchedNames values therefore
+// does not list the names: it records how many values left (Count) and NamesSHA256,
+// the hex SHA-256 of the sorted names each followed by a newline (see
+// FetchedNamesDigest), which anyone holding the log can recompute from the
+// environment's secrets at the event's sequence (keyledger replay --until-seq).
 type SecretsFetched struct {
 	Env   Environment `json:"env"`
 	Names []string    `json:"names"`
+	// Count is how many values left the server when Names is not the full list (0:
+	// Names is the full list, as in every event recorded before the bound).
+	Count int `json:"count,omitempty"`
+	// NamesSHA256 digests the full sorted list of names when Names does not hold it.
+	NamesSHA256 string `json:"names_sha256,omitempty"`
+}
+
+// MaxFetchedNames is how many names one secrets.fetched event lists at most. With
+// names of MaxSecretNameLength bytes the sealed event stays far below 1 MiB (a test
+// in eventstore pins that); beyond it the event records a count and a digest.
+const MaxFetchedNames = 1000
+
+// NewSecretsFetched records a fetch of env's values named sorted (in byte order): the
+// names themselves when there are at most limit of them (limit <= 0 means
+// MaxFetchedNames), else their count and digest.
+func NewSecretsFetched(env Environment, sorted []string, limit int) SecretsFetched {
+	if limit <= 0 {
+		limit = MaxFetchedNames
+	}
+	if len(sorted) <= limit {
+		return SecretsFetched{Env: env, Names: sorted}
+	}
+	return SecretsFetched{Env: env, Count: len(sorted), NamesSHA256: FetchedNamesDigest(sorted)}
+}
+
+// FetchedNamesDigest is the hex SHA-256 of names (sorted by the caller), each followed
+// by a newline; a secret name never holds one.
+func FetchedNamesDigest(sorted []string) string {
+	h := sha256.New()
+	for _, n := range sorted {
+		h.Write([]byte(n))
+		h.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Fetched is how many values the fetch handed out.
+func (e SecretsFetched) Fetched() int {
+	if e.NamesSHA256 != "" {
+		return e.Count
+	}
+	return len(e.Names)
 }
 
 // EventType implementations.
@@ -175,9 +226,10 @@ type PersonalToken struct {
 func NewPersonalToken(id string) *PersonalToken { return &PersonalToken{id: id} }
 
 // Getters.
-func (t *PersonalToken) ID() string         { return t.id }
-func (t *PersonalToken) UserID() string     { return t.userID }
-func (t *PersonalToken) SecretHash() string { return t.secretHash }
+func (t *PersonalToken) ID() string            { return t.id }
+func (t *PersonalToken) UserID() string        { return t.userID }
+func (t *PersonalToken) SecretHash() string    { return t.secretHash }
+func (t *PersonalToken) ExpiresAt() *time.Time { return t.expiresAt }
 
 // CreatePersonalToken decides creating a personal token for userID.
 func CreatePersonalToken(userID, name string, expires *time.Time, secretHash string, now time.Time) (Event, error) {

@@ -95,7 +95,7 @@ func (s *Server) listAudit(c *fiber.Ctx) error {
 	for _, e := range entries {
 		items = append(items, auditItemOut(e))
 	}
-	return c.JSON(wire.Page[wire.AuditItem]{Items: items, NextCursor: next})
+	return c.JSON(wire.Page[wire.AuditItem]{Items: items, NextCursor: next}.Encodable())
 }
 
 // csvHeader is the export's header row, as API.md fixes it.

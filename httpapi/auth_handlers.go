@@ -145,6 +145,9 @@ func (s *Server) logout(c *fiber.Ctx) error {
 			if err := s.sessions.end(c.UserContext(), id.SessionKey); err != nil {
 				return err
 			}
+			if err := s.auth.Invalidate(c.UserContext(), tagSession+id.SessionKey); err != nil {
+				return err
+			}
 		}
 	}
 	s.clearSessionCookies(c)

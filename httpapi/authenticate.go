@@ -143,7 +143,7 @@ func (s *Server) identifyCredentials(ctx context.Context, cr credentials) (ident
 func (s *Server) identifyToken(ctx context.Context, token string) (identified, error) {
 	switch {
 	case commands.IsPersonalToken(token):
-		ti, err := s.cmd.AuthenticateToken.Handle(ctx, token, "")
+		ti, err := s.authenticateToken(ctx, token, "")
 		if err != nil {
 			return identified{}, err
 		}
@@ -156,7 +156,7 @@ func (s *Server) identifyToken(ctx context.Context, token string) (identified, e
 }
 
 func (s *Server) identifySession(ctx context.Context, token string) (identified, error) {
-	key, sess, err := s.sessions.lookup(ctx, token)
+	key, sess, err := s.lookupSession(ctx, token)
 	if err != nil {
 		return identified{}, err
 	}

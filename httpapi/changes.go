@@ -104,7 +104,8 @@ func (s *Server) changes(c *fiber.Ctx) error {
 }
 
 // streamAllowed runs the request's checks again for an open stream: the credentials
-// (the session in its bucket, a personal token against the log, expiry included) and
+// (the session, a personal token, expiry included; from the authentication cache, which
+// revocations and logouts invalidate on every replica) and
 // the caller's access to the organization. Any failure ends the stream, a failed check
 // included: a client resumes with Last-Event-ID and is checked afresh.
 func (s *Server) streamAllowed(ctx context.Context, creds credentials, orgID string) bool {

@@ -91,6 +91,9 @@ func (s *Server) listServiceTokens(c *fiber.Ctx) error {
 
 func (s *Server) revokeServiceToken(c *fiber.Ctx) error {
 	res, err := s.cmd.RevokeServiceToken.Handle(c.UserContext(), s.meta(c), commands.RevokeServiceToken{OrgID: c.Params("org"), TokenID: c.Params("id")})
+	if ferr := s.forgetToken(c.UserContext(), c.Params("id"), err); ferr != nil {
+		return ferr
+	}
 	if err != nil {
 		return s.refused(c, err)
 	}
@@ -121,25 +124,93 @@ func (s *Server) fetchValues(c *fiber.Ctx) error {
 	cmd := commands.FetchValues{OrgID: orgID, Env: env}
 	if c.Locals(identityLocal{}) == nil {
 		token, _ := bearerServiceToken(c)
-		ti, err := s.cmd.AuthenticateToken.Handle(c.UserContext(), token, orgID)
+		ti, err := s.authenticateToken(c.UserContext(), token, orgID)
 		if err != nil {
 			return err
 		}
 		cmd.Token = &ti
 		m.Actor.TokenID = ti.TokenID
 	}
+	// A fetch holds a whole environment's values, sealed and open, and its answer: a
+	// few at a time (two per core, since a fetch also waits for its audit record to be
+	// durable) keep the server's memory bounded; the others wait their turn.
+	select {
+	case s.fetchSlots <- struct{}{}:
+	case <-c.UserContext().Done():
+		return c.UserContext().Err()
+	}
+	body, seq, err := s.fetchBody(c, m, cmd)
+	<-s.fetchSlots
+	if err != nil {
+		return err
+	}
+	c.Set(headerSeq, strconv.FormatUint(seq, 10))
+	s.waitFor(c, seq)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(body)
+}
+
+// fetchBody runs the fetch and encodes its answer.
+func (s *Server) fetchBody(c *fiber.Ctx, m commands.Meta, cmd commands.FetchValues) ([]byte, uint64, error) {
 	got, err := s.fetch.Handle(c.UserContext(), m, cmd)
 	if err != nil {
-		return s.refused(c, err)
+		return nil, 0, s.refused(c, err)
 	}
-	c.Set(headerSeq, strconv.FormatUint(got.Seq, 10))
-	s.waitFor(c, got.Seq)
-	values := make(map[string]string, len(got.Values))
-	for k, v := range got.Values {
-		values[k] = v.Reveal()
+	return encodeValues(got), got.Seq, nil
+}
+
+// encodeValues writes wire.Values for a fetch, in one buffer and in the fetch's (name)
+// order: as encoding/json would write the map, without building it.
+func encodeValues(got commands.FetchedValues) []byte {
+	size := 32
+	for _, v := range got.Values {
+		size += len(v.Name) + v.Value.Len() + 8
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(wire.Values{Values: values, Seq: got.Seq})
+	b := make([]byte, 0, size)
+	b = append(b, `{"values":{`...)
+	for i, v := range got.Values {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, v.Name)
+		b = append(b, ':')
+		b = appendJSONString(b, v.Value.Reveal())
+	}
+	b = append(b, `},"seq":`...)
+	b = strconv.AppendUint(b, got.Seq, 10)
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string. s is valid UTF-8 (values and names are
+// checked when they are set); control characters, quotes and backslashes are escaped,
+// and so are <, > and &, as encoding/json does.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // serviceTokenOrUser lets a service token through to the one route that takes it

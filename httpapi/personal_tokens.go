@@ -44,6 +44,9 @@ func (s *Server) listTokens(c *fiber.Ctx) error {
 // revokeToken ends one of the caller's personal access tokens.
 func (s *Server) revokeToken(c *fiber.Ctx) error {
 	res, err := s.cmd.PersonalTokens.Revoke(c.UserContext(), s.meta(c), commands.RevokePersonalToken{TokenID: c.Params("id")})
+	if ferr := s.forgetToken(c.UserContext(), c.Params("id"), err); ferr != nil {
+		return ferr
+	}
 	if err != nil {
 		return s.refused(c, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/httpapi/authcache"
 	"github.com/keyledger/keyledger/httpapi/webhooks"
 	"github.com/keyledger/keyledger/httpapi/wire"
 	"github.com/keyledger/keyledger/projections"
@@ -62,4 +63,16 @@ type ChangeFeed interface {
 type WebhookDeliveries interface {
 	List(ctx context.Context, orgID, webhookID string, limit int) ([]webhooks.Delivery, error)
 	Redeliver(ctx context.Context, orgID, webhookID, id string, now time.Time) (*webhooks.Delivery, error)
+}
+
+// CredentialCache keeps known tokens and sessions in memory on this replica
+// (*authcache.Cache): Invalidate returns once every replica has dropped what the tags
+// name, so that a revocation bites on the next request everywhere.
+type CredentialCache interface {
+	Get(key string) (any, bool)
+	Begin() authcache.Gen
+	Put(g authcache.Gen, key string, tags []string, value any)
+	Invalidate(ctx context.Context, tags ...string) error
+	Stats() authcache.Stats
+	Close()
 }

@@ -76,7 +76,7 @@ func (s *Server) listSecrets(c *fiber.Ctx) error {
 	for _, r := range rows {
 		items = append(items, secretOut(r, p, org.RevealPolicy))
 	}
-	return c.JSON(wire.Page[wire.Secret]{Items: items, NextCursor: next})
+	return c.JSON(wire.Page[wire.Secret]{Items: items, NextCursor: next}.Encodable())
 }
 
 // answerSecret answers a secret command from its own result: the row the command left
@@ -91,15 +91,24 @@ func (s *Server) answerSecret(c *fiber.Ctx, res commands.SecretResult) error {
 
 // writeSecret answers with one row as the caller sees it.
 func (s *Server) writeSecret(c *fiber.Ctx, secretID string) error {
-	org, p, err := s.orgAccess(c)
+	// The organization, the caller's role and the row in one read; checked in the
+	// order orgAccess and GetSecret check them.
+	id := identityOf(c)
+	a, err := s.rm.SecretAccess(c.UserContext(), c.Params("org"), id.UserID, secretID)
 	if err != nil {
 		return err
 	}
-	row, err := s.rm.GetSecret(c.UserContext(), org.ID, secretID)
-	if err != nil {
+	p := domain.Principal{UserID: id.UserID, Role: a.Role, Superadmin: id.Superadmin}
+	if err := domain.Authorize(p, domain.ActionView, domain.Target{}); err != nil {
 		return err
 	}
-	return c.JSON(secretOut(row, p, org.RevealPolicy))
+	if a.OrgErr != nil {
+		return a.OrgErr
+	}
+	if a.SecretErr != nil {
+		return a.SecretErr
+	}
+	return c.JSON(secretOut(a.Secret, p, a.Org.RevealPolicy))
 }
 
 func (s *Server) getSecret(c *fiber.Ctx) error {

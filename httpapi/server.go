@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/httpapi/webhooks"
+	"github.com/keyledger/keyledger/httpapi/authcache"
 	"github.com/keyledger/keyledger/projections"
 )
 
@@ -24,6 +26,8 @@ type ReadModel interface {
 	GetOrg(ctx context.Context, orgID string) (projections.Org, error)
 	MembershipsOf(ctx context.Context, userID string) ([]projections.Membership, error)
 	RoleOf(ctx context.Context, orgID, userID string) (domain.Role, error)
+	OrgAccess(ctx context.Context, orgID, userID string) (projections.Org, domain.Role, error)
+	SecretAccess(ctx context.Context, orgID, userID, secretID string) (projections.SecretAccess, error)
 	ListMembers(ctx context.Context, orgID string) ([]projections.Member, error)
 	GetMember(ctx context.Context, orgID, userID string) (projections.Member, error)
 	GetUser(ctx context.Context, userID string) (projections.User, error)
@@ -110,6 +114,15 @@ type Config struct {
 	// 429 until the window has passed.
 	LoginFailures int
 	LoginWindow   time.Duration
+	// Credentials is the authentication cache (*authcache.Cache, opened with AuthCache's
+	// options by the wiring); the server closes it on Shutdown.
+	Credentials CredentialCache
+	// AuthCache tunes the authentication cache (httpapi/authcache); zero values take
+	// its defaults.
+	AuthCache authcache.Options
+	// MaxFetchedNames is how many names a values fetch's audit event lists before it
+	// records their count and digest instead (domain.MaxFetchedNames when zero).
+	MaxFetchedNames int
 	// Metrics are served at /metrics; nil makes the server its own, which then show
 	// nothing of the event store's appends or the projector's batches.
 	Metrics *Metrics
@@ -143,6 +156,8 @@ type Server struct {
 	unavailable func(error) bool
 	hooks       WebhookDeliveries
 	hookGuard   webhooks.Guard
+	auth        CredentialCache
+	fetchSlots  chan struct{} // bounds values fetches in progress (memory)
 	// streams is the parent of every long-lived response (the change feed); Shutdown
 	// cancels it so that a graceful stop does not wait for clients that never hang up.
 	streams     context.Context
@@ -152,8 +167,8 @@ type Server struct {
 // New builds the server on the stores its caller opened.
 func New(cfg Config) (*Server, error) {
 	if cfg.Commands == nil || cfg.ReadModel == nil || cfg.Store == nil || cfg.Sessions == nil ||
-		cfg.Idempotency == nil || cfg.Changes == nil || cfg.Keys == nil || cfg.Unavailable == nil || cfg.Webhooks == nil {
-		return nil, errors.New("httpapi: Commands, ReadModel, Store, Sessions, Idempotency, Changes, Keys, Unavailable and Webhooks are required")
+		cfg.Idempotency == nil || cfg.Changes == nil || cfg.Keys == nil || cfg.Unavailable == nil || cfg.Webhooks == nil || cfg.Credentials == nil {
+		return nil, errors.New("httpapi: Commands, ReadModel, Store, Sessions, Idempotency, Changes, Keys, Unavailable, Webhooks and Credentials are required")
 	}
 	s := &Server{
 		cmd: cfg.Commands, rm: cfg.ReadModel, store: cfg.Store, log: cfg.Logger,
@@ -202,7 +217,9 @@ func New(cfg Config) (*Server, error) {
 	s.proxies = proxies
 	s.sessions = &sessionStore{bucket: cfg.Sessions, ttl: ttl, now: s.now}
 	s.hooks, s.hookGuard = cfg.Webhooks, webhooks.Guard{AllowPrivate: cfg.WebhookAllowPrivate}
-	s.fetch = commands.NewFetchValuesHandler(cfg.Store, cfg.Keys, cfg.ReadModel)
+	s.auth = cfg.Credentials
+	s.fetchSlots = make(chan struct{}, 2*max(1, runtime.GOMAXPROCS(0)))
+	s.fetch = commands.NewFetchValuesHandler(cfg.Store, cfg.Keys, cfg.ReadModel).WithMaxNames(cfg.MaxFetchedNames)
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.ui = newUI(cfg.Assets)
 	s.App = fiber.New(s.fiberConfig())
@@ -304,5 +321,6 @@ func (s *Server) routes() {
 // Shutdown ends the change streams, then shuts the HTTP server down gracefully.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopStreams()
+	defer s.auth.Close()
 	return s.ShutdownWithContext(ctx)
 }

@@ -27,6 +27,9 @@ const (
 // never mistaken for a personal (kl_pat_) or service (kl_st_) token.
 const sessionTokenPrefix = "kl_sess_"
 
+// maxSessionToken is the longest session token looked up; longer ones are refused.
+const maxSessionToken = 128
+
 // session is what the server remembers of a login, under the hash of its token. The
 // token itself is never stored.
 type session struct {
@@ -86,7 +89,7 @@ func (ss *sessionStore) create(ctx context.Context, u commands.AuthenticatedUser
 
 // lookup returns the live session of token, or unauthenticated.
 func (ss *sessionStore) lookup(ctx context.Context, token string) (string, session, error) {
-	if !strings.HasPrefix(token, sessionTokenPrefix) || len(token) > 128 {
+	if !strings.HasPrefix(token, sessionTokenPrefix) || len(token) > maxSessionToken {
 		return "", session{}, errUnauthenticated()
 	}
 	key := sessionKey(token)

@@ -87,7 +87,9 @@ func auditEntries(r domain.Recorded, res auditResolver) ([]AuditEntry, error) {
 		return nil, err
 	}
 	base.Details = details
-	if f, ok := r.Event.(domain.SecretsFetched); ok {
+	if f, ok := r.Event.(domain.SecretsFetched); ok && len(f.Names) > 0 {
+		// No names (an empty environment, or more than one event lists) are stored as
+		// none and read back as nil: the hash must see the same on both sides.
 		base.Names = f.Names
 	}
 	if secretID != "" {
@@ -162,7 +164,13 @@ func auditSubject(r domain.Recorded) (secretID string, envs []domain.Environment
 		}
 		return e.SecretID, nil, ""
 	case domain.SecretsFetched:
-		return "", []domain.Environment{e.Env}, strconv.Itoa(len(e.Names)) + " secrets"
+		details = strconv.Itoa(e.Fetched()) + " secrets"
+		if e.NamesSHA256 != "" {
+			// Too many to list in one event: the entry says so, and carries the digest
+			// of the names (in the hashed chain, like every detail).
+			details += "; names not listed (too many for one event), SHA-256 of the sorted names: " + e.NamesSHA256
+		}
+		return "", []domain.Environment{e.Env}, details
 	case domain.OrganizationUpdated:
 		if e.RevealPolicy != nil {
 			details = "reveal_policy " + string(*e.RevealPolicy)

@@ -14,13 +14,14 @@ import (
 
 // A grid page costs what it shows: after the first page has opened an organization's
 // names once, a page of 10 reads 10 rows and opens only the names that changed since,
-// in an organization of 20 secrets as in one of 400. Sort, q, env and deep pages stay
-// correct, across creates and deletes made after the index was built.
+// in an organization of 20 secrets as in one of 400; a deep page, a q= page and a
+// values fetch open no name at all. Sort, q, env and deep pages stay correct, across
+// creates and deletes made after the index was built.
 func TestGridPageCostDoesNotGrowWithTheOrganization(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, true)
 	ctx := context.Background()
-	cost := func(orgID string, n int) projections.GridCost {
+	cost := func(orgID string, n int) [2]projections.GridCost {
 		t.Helper()
 		org, err := r.h.CreateOrganization.Handle(ctx, r.owner, commands.CreateOrganization{Name: fmt.Sprint("Org ", n)})
 		if err != nil {
@@ -54,11 +55,51 @@ func TestGridPageCostDoesNotGrowWithTheOrganization(t *testing.T) {
 			t.Fatalf("first page %v, next %q", names(rows), next)
 		}
 		after := r.db.GridCost()
-		return projections.GridCost{NamesOpened: after.NamesOpened - before.NamesOpened, RowsRead: after.RowsRead - before.RowsRead}
+		first := projections.GridCost{NamesOpened: after.NamesOpened - before.NamesOpened, RowsRead: after.RowsRead - before.RowsRead}
+
+		// A deep page (half-way through), a q= page and a values fetch open no name
+		// again, and the pages read only their own rows.
+		_, mid, err := r.db.ListSecrets(ctx, org.ID, projections.SecretFilter{Limit: n / 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before = r.db.GridCost()
+		deep, _, err := r.db.ListSecrets(ctx, org.ID, projections.SecretFilter{Limit: 10, Cursor: mid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(deep) != 10 || deep[0].Name != fmt.Sprintf("KEY_%04d", n/2-1) {
+			t.Fatalf("deep page %v", names(deep))
+		}
+		examined := r.db.GridCost().NamesExamined
+		search, _, err := r.db.ListSecrets(ctx, org.ID, projections.SecretFilter{Limit: 10, Q: "_001"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(search) != 10 || search[0].Name != "KEY_0010" || search[9].Name != "KEY_0019" {
+			t.Fatalf("q= page %v", names(search))
+		}
+		// The names holding "001": KEY_0001 and KEY_0010 to KEY_0019, in both orgs.
+		if got := r.db.GridCost().NamesExamined - examined; got != 11 {
+			t.Fatalf("a q= page in an org of %d examined %d names of the index, want the 11 that hold its rarest trigram", n, got)
+		}
+		values, err := r.db.SealedValues(ctx, org.ID, domain.Production)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(values) != n || values[0].Name != "KEY_0000" || values[n-1].Name != domain.SecretName(fmt.Sprintf("KEY_%04d", n-1)) {
+			t.Fatalf("values fetch: %d values", len(values))
+		}
+		after = r.db.GridCost()
+		more := projections.GridCost{NamesOpened: after.NamesOpened - before.NamesOpened, RowsRead: after.RowsRead - before.RowsRead}
+		return [2]projections.GridCost{first, more}
 	}
 	small, large := cost("small", 20), cost("large", 400)
-	if small != large || small.NamesOpened != 1 || small.RowsRead != 10 {
-		t.Fatalf("a page of 10 cost %+v in an org of 20 and %+v in an org of 400; want 1 name opened and 10 rows read in both", small, large)
+	if small != large || small[0].NamesOpened != 1 || small[0].RowsRead != 10 {
+		t.Fatalf("a page of 10 cost %+v in an org of 20 and %+v in an org of 400; want 1 name opened and 10 rows read in both", small[0], large[0])
+	}
+	if small[1].NamesOpened != 0 || small[1].RowsRead != 20 {
+		t.Fatalf("a deep page, a q= page and a values fetch cost %+v in an org of 20 and %+v in an org of 400; want no name opened and 20 rows read in both", small[1], large[1])
 	}
 }
 
@@ -95,7 +136,7 @@ func TestGridPagesMatchAFullScan(t *testing.T) {
 	r.wait(t, last)
 	check := func(stage string) {
 		t.Helper()
-		for _, f := range []projections.SecretFilter{{Limit: 7}, {Limit: 7, Q: "b_"}, {Limit: 5, Env: domain.Staging}, {Limit: 3, Q: "key", Env: domain.Production}} {
+		for _, f := range []projections.SecretFilter{{Limit: 7}, {Limit: 7, Q: "b_"}, {Limit: 5, Env: domain.Staging}, {Limit: 3, Q: "key", Env: domain.Production}, {Limit: 4, Q: "ripe_1"}, {Limit: 2, Q: "_B_", Env: domain.Development}, {Limit: 5, Q: "none_such"}} {
 			var expect []string
 			for name, envs := range want {
 				if (f.Q == "" || strings.Contains(name, strings.ToUpper(f.Q))) && (f.Env == "" || slices.Contains(envs, f.Env)) {

@@ -29,6 +29,9 @@ type nameEntry struct {
 	id   string
 	name string
 	envs uint8
+	// idx is the entry's place in orgNames.all; dead marks one replaced or removed.
+	idx  uint32
+	dead bool
 }
 
 // orgNames is one organization's index, as of checkpoint seq in schema.
@@ -39,6 +42,15 @@ type orgNames struct {
 	loaded bool
 	byID   map[string]*nameEntry
 	sorted []*nameEntry // by name, byte order
+	// all holds every entry put, by idx (dead ones until compaction); grams maps each
+	// trigram (three bytes) of a name to the idxs of the entries holding it, ascending,
+	// so that a q= search of three bytes or more reads the entries that can match
+	// instead of scanning the organization.
+	all   []*nameEntry
+	grams map[uint32][]uint32
+	dead  int
+	// examined counts the entries pages have looked at (see GridCost).
+	examined int64
 }
 
 // nameIndex holds the organizations' indexes a process has served.
@@ -49,6 +61,7 @@ type nameIndex struct {
 	// test can pin the cost of a page (it must not grow with the organization).
 	opened   atomic.Int64
 	rowsRead atomic.Int64
+	examined atomic.Int64
 }
 
 // maxIndexedOrgs bounds the memory the index takes: beyond it an organization's index
@@ -85,6 +98,7 @@ func (db *DB) syncNames(ctx context.Context, tx pgx.Tx, orgID string, on *orgNam
 	switch {
 	case !on.loaded || on.schema != schema:
 		on.byID, on.sorted, on.loaded = map[string]*nameEntry{}, nil, false
+		on.all, on.grams, on.dead = nil, map[uint32][]uint32{}, 0
 		if err := db.readNames(ctx, tx, orgID, on, 0); err != nil {
 			return err
 		}
@@ -167,6 +181,11 @@ func (on *orgNames) remove(id string) {
 	if i, ok := on.search(e.name, e.id); ok {
 		on.sorted = slices.Delete(on.sorted, i, i+1)
 	}
+	e.dead = true
+	on.dead++
+	if on.dead > 1024 && on.dead > len(on.all)/2 {
+		on.compact()
+	}
 }
 
 func (on *orgNames) put(e *nameEntry) {
@@ -174,11 +193,120 @@ func (on *orgNames) put(e *nameEntry) {
 	on.byID[e.id] = e
 	i, _ := on.search(e.name, e.id)
 	on.sorted = slices.Insert(on.sorted, i, e)
+	on.addGrams(e)
+}
+
+// addGrams gives e the next idx and lists it under each of its name's trigrams.
+func (on *orgNames) addGrams(e *nameEntry) {
+	if on.grams == nil {
+		on.grams = map[uint32][]uint32{}
+	}
+	e.idx = uint32(len(on.all))
+	on.all = append(on.all, e)
+	for _, g := range trigrams(e.name) {
+		on.grams[g] = append(on.grams[g], e.idx)
+	}
+}
+
+// compact drops the dead entries from all and grams.
+func (on *orgNames) compact() {
+	live := on.sorted
+	on.all, on.grams, on.dead = make([]*nameEntry, 0, len(live)), make(map[uint32][]uint32, len(on.grams)), 0
+	for _, e := range live {
+		on.addGrams(e)
+	}
+}
+
+// trigrams are the distinct three-byte windows of s, each packed in a uint32.
+func trigrams(s string) []uint32 {
+	if len(s) < 3 {
+		return nil
+	}
+	out := make([]uint32, 0, len(s)-2)
+	for i := 0; i+3 <= len(s); i++ {
+		g := uint32(s[i])<<16 | uint32(s[i+1])<<8 | uint32(s[i+2])
+		if !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// searchPage is page for a q of three bytes or more: the candidates are the entries
+// holding q's two rarest trigrams, so its cost is theirs, not the organization's.
+func (on *orgNames) searchPage(bit uint8, q, after string, limit int) ([]*nameEntry, bool) {
+	var lists [][]uint32
+	for _, g := range trigrams(q) {
+		l := on.grams[g]
+		if len(l) == 0 {
+			return []*nameEntry{}, false
+		}
+		lists = append(lists, l)
+	}
+	slices.SortFunc(lists, func(a, b []uint32) int { return len(a) - len(b) })
+	if len(lists[0]) > 64 && len(lists[0]) > len(on.sorted)/8 {
+		// Common letters: matches are dense, so the ordered scan finds a page soon,
+		// where sorting every candidate would cost the organization.
+		return on.scanPage(bit, q, after, limit)
+	}
+	cand := lists[0]
+	if len(lists) > 1 {
+		cand = intersect(lists[0], lists[1])
+	}
+	var out []*nameEntry
+	on.examined += int64(len(cand))
+	for _, i := range cand {
+		e := on.all[i]
+		if e.dead || (bit != 0 && e.envs&bit == 0) || (after != "" && e.name <= after) || !strings.Contains(e.name, q) {
+			continue
+		}
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b *nameEntry) int {
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	if len(out) > limit {
+		return out[:limit], true
+	}
+	if out == nil {
+		out = []*nameEntry{}
+	}
+	return out, false
+}
+
+// intersect is the idxs in both ascending lists.
+func intersect(a, b []uint32) []uint32 {
+	out := make([]uint32, 0, min(len(a), len(b)))
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i] < b[j]:
+			i++
+		case a[i] > b[j]:
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	return out
 }
 
 // page picks the ids of one grid page: names after the cursor's, in order, kept by the
 // environment and q filters, at most limit of them, and whether more follow.
 func (on *orgNames) page(env domain.Environment, q, after string, limit int) ([]*nameEntry, bool) {
+	bit := envBits[env]
+	if len(q) >= 3 {
+		return on.searchPage(bit, q, after, limit)
+	}
+	return on.scanPage(bit, q, after, limit)
+}
+
+// scanPage is page by a scan in name order from the cursor.
+func (on *orgNames) scanPage(bit uint8, q, after string, limit int) ([]*nameEntry, bool) {
 	start := 0
 	if after != "" {
 		start, _ = slices.BinarySearchFunc(on.sorted, after, func(e *nameEntry, n string) int {
@@ -188,9 +316,9 @@ func (on *orgNames) page(env domain.Environment, q, after string, limit int) ([]
 			return 1
 		})
 	}
-	bit := envBits[env]
 	out := make([]*nameEntry, 0, min(limit, len(on.sorted)))
 	for _, e := range on.sorted[start:] {
+		on.examined++
 		if bit != 0 && e.envs&bit == 0 {
 			continue
 		}
@@ -206,14 +334,17 @@ func (on *orgNames) page(env domain.Environment, q, after string, limit int) ([]
 }
 
 // GridCost is how much the grid has cost this process so far: names opened
-// (decrypted) and grid rows read. A page must cost what it shows, whatever the size of
+// (decrypted, by the grid, one secret's read or a values fetch) and grid rows read. A page must cost what it shows, whatever the size of
 // its organization; tests pin that shape with it.
 type GridCost struct {
 	NamesOpened int64
 	RowsRead    int64
+	// NamesExamined counts index entries a page looked at (in memory, no decryption):
+	// a q= page must not scan the organization either.
+	NamesExamined int64
 }
 
 // GridCost reports the grid's cost so far.
 func (db *DB) GridCost() GridCost {
-	return GridCost{NamesOpened: db.names.opened.Load(), RowsRead: db.names.rowsRead.Load()}
+	return GridCost{NamesOpened: db.names.opened.Load(), RowsRead: db.names.rowsRead.Load(), NamesExamined: db.names.examined.Load()}
 }

@@ -74,6 +74,101 @@ func (db *DB) GetOrg(ctx context.Context, orgID string) (Org, error) {
 	return o, nil
 }
 
+// OrgAccess reads an organization and userID's role in it ("" when not a member) in
+// one round trip: every request on an organization needs both, and the role is read
+// fresh each time, so a removal bites on the next request.
+func (db *DB) OrgAccess(ctx context.Context, orgID, userID string) (Org, domain.Role, error) {
+	if !isUUID(orgID) {
+		return Org{}, "", notFound("organization")
+	}
+	var a orgAccessRow
+	if err := db.scopedQueries(ctx, orgID, "", a.query(orgID, userID)); err != nil {
+		return Org{}, "", fmt.Errorf("org access: %w", err)
+	}
+	return a.result()
+}
+
+// SecretAccess is OrgAccess and GetSecret in one round trip, for GET …/secrets/{id}.
+// The caller authorizes with the role before it shows the row or the errors.
+func (db *DB) SecretAccess(ctx context.Context, orgID, userID, secretID string) (SecretAccess, error) {
+	if !isUUID(orgID) {
+		return SecretAccess{OrgErr: notFound("organization"), SecretErr: notFound("secret")}, nil
+	}
+	var a orgAccessRow
+	queries := []scopedRead{a.query(orgID, userID)}
+	var found []*SecretRow
+	if isUUID(secretID) {
+		queries = append(queries, scopedRead{sql: secretRowsSQL + ` AND s.id = $2`, args: []any{orgID, secretID}, read: func(rows pgx.Rows) error {
+			var err error
+			found, err = foldSecretRows(rows, orgID)
+			return err
+		}})
+	}
+	if err := db.scopedQueries(ctx, orgID, "", queries...); err != nil {
+		return SecretAccess{}, fmt.Errorf("secret access: %w", err)
+	}
+	var out SecretAccess
+	out.Org, out.Role, out.OrgErr = a.result()
+	if len(found) == 0 {
+		out.SecretErr = notFound("secret")
+		return out, nil
+	}
+	row := *found[0]
+	name, err := db.keys.Open(ctx, orgID, row.Name, nameAAD(orgID, row.ID))
+	if err != nil {
+		return SecretAccess{}, fmt.Errorf("open name of secret %s: %w", row.ID, err)
+	}
+	db.names.opened.Add(1)
+	row.Name = string(name)
+	rows := []SecretRow{row}
+	if err := db.openDescriptions(ctx, rows); err != nil {
+		return SecretAccess{}, err
+	}
+	out.Secret = rows[0]
+	return out, nil
+}
+
+// SecretAccess is what SecretAccess read: the organization and the caller's role (or
+// OrgErr, not_found), and the secret (or SecretErr, not_found).
+type SecretAccess struct {
+	Org       Org
+	Role      domain.Role
+	OrgErr    error
+	Secret    SecretRow
+	SecretErr error
+}
+
+func (a *orgAccessRow) query(orgID, userID string) scopedRead {
+	var user any // NULL: no member row matches (a service token, a malformed id)
+	if isUUID(userID) {
+		user = userID
+	}
+	return scopedRead{sql: `SELECT o.id IS NOT NULL, COALESCE(o.id::text, ''), COALESCE(o.name, ''), COALESCE(o.reveal_policy, ''),
+				COALESCE(o.created_at, 'epoch'), COALESCE(m.role, '')
+			FROM (SELECT 1) one
+			LEFT JOIN orgs o ON o.id = $1
+			LEFT JOIN members m ON m.org_id = $1 AND m.user_id = $2::uuid`, args: []any{orgID, user}, read: func(rows pgx.Rows) error {
+		var err error
+		*a, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[orgAccessRow])
+		return err
+	}}
+}
+
+func (a orgAccessRow) result() (Org, domain.Role, error) {
+	if !a.Found {
+		return Org{}, a.Role, notFound("organization")
+	}
+	return Org{ID: a.ID, Name: a.Name, RevealPolicy: a.RevealPolicy, CreatedAt: a.CreatedAt}, a.Role, nil
+}
+
+type orgAccessRow struct {
+	Found        bool
+	ID, Name     string
+	RevealPolicy domain.RevealPolicy
+	CreatedAt    time.Time
+	Role         domain.Role
+}
+
 // MembershipsOf lists the organizations a user belongs to, by name.
 func (db *DB) MembershipsOf(ctx context.Context, userID string) ([]Membership, error) {
 	if !isUUID(userID) {

@@ -67,30 +67,20 @@ func (db *DB) ListSecrets(ctx context.Context, orgID string, f SecretFilter) ([]
 		var rows []SecretRow
 		var next string
 		err := db.inOrgSnapshot(ctx, orgID, func(tx pgx.Tx) error {
-			var seq int64
-			var schema string
-			if err := tx.QueryRow(ctx, `SELECT COALESCE((SELECT seq FROM projection_checkpoints WHERE name = $1), 0), current_schema()`,
-				CheckpointName).Scan(&seq, &schema); err != nil {
-				return fmt.Errorf("grid snapshot: %w", err)
-			}
-			on := db.names.org(orgID)
-			on.mu.Lock()
-			err := db.syncNames(ctx, tx, orgID, on, schema, uint64(seq))
-			var picked []*nameEntry
-			var more bool
-			if err == nil {
-				picked, more = on.page(f.Env, q, after, limit)
-				// Copies: the entries may change once the lock is given back.
-				picked = slices.Clone(picked)
-				for i, e := range picked {
-					c := *e
-					picked[i] = &c
-				}
-			}
-			on.mu.Unlock()
+			on, err := db.lockedNames(ctx, tx, orgID)
 			if err != nil {
 				return err
 			}
+			examined := on.examined
+			picked, more := on.page(f.Env, q, after, limit)
+			db.names.examined.Add(on.examined - examined)
+			// Copies: the entries may change once the lock is given back.
+			picked = slices.Clone(picked)
+			for i, e := range picked {
+				c := *e
+				picked[i] = &c
+			}
+			on.mu.Unlock()
 			if rows, err = db.pageRows(ctx, tx, orgID, picked); err != nil {
 				return err
 			}
@@ -110,6 +100,25 @@ func (db *DB) ListSecrets(ctx context.Context, orgID string, f SecretFilter) ([]
 		}
 		return rows, next, nil
 	}
+}
+
+// lockedNames returns the organization's name index brought up to the snapshot of tx
+// (a repeatable-read transaction), locked: the caller unlocks it. errStaleSnapshot
+// means the index is newer than the snapshot; take a new one.
+func (db *DB) lockedNames(ctx context.Context, tx pgx.Tx, orgID string) (*orgNames, error) {
+	var seq int64
+	var schema string
+	if err := tx.QueryRow(ctx, `SELECT COALESCE((SELECT seq FROM projection_checkpoints WHERE name = $1), 0), current_schema()`,
+		CheckpointName).Scan(&seq, &schema); err != nil {
+		return nil, fmt.Errorf("name index snapshot: %w", err)
+	}
+	on := db.names.org(orgID)
+	on.mu.Lock()
+	if err := db.syncNames(ctx, tx, orgID, on, schema, uint64(seq)); err != nil {
+		on.mu.Unlock()
+		return nil, err
+	}
+	return on, nil
 }
 
 // pageBounds reads a page's limit and cursor; a bad one is a validation error.
@@ -189,16 +198,21 @@ const secretRowsSQL = `SELECT s.id::text, s.name_sealed, s.description_sealed, s
 // Descriptions stay sealed in the returned rows until openDescriptions.
 func (db *DB) loadSecrets(ctx context.Context, orgID, secretID string) ([]SecretRow, error) {
 	var found []*SecretRow
-	err := db.inOrg(ctx, orgID, func(tx pgx.Tx) error {
-		sql, args := secretRowsSQL, []any{orgID}
-		if secretID != "" {
-			sql += ` AND s.id = $2`
-			args = append(args, secretID)
-		}
-		var err error
-		found, err = scanSecrets(ctx, tx, orgID, sql, args...)
-		return err
-	})
+	var err error
+	if secretID != "" {
+		// One secret: the hot read, in one round trip.
+		err = db.scopedQuery(ctx, orgID, "", secretRowsSQL+` AND s.id = $2`, []any{orgID, secretID}, func(rows pgx.Rows) error {
+			var err error
+			found, err = foldSecretRows(rows, orgID)
+			return err
+		})
+	} else {
+		err = db.inOrg(ctx, orgID, func(tx pgx.Tx) error {
+			var err error
+			found, err = scanSecrets(ctx, tx, orgID, secretRowsSQL, orgID)
+			return err
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -208,6 +222,7 @@ func (db *DB) loadSecrets(ctx context.Context, orgID, secretID string) ([]Secret
 		if err != nil {
 			return nil, fmt.Errorf("open name of secret %s: %w", r.ID, err)
 		}
+		db.names.opened.Add(1)
 		r.Name = string(name)
 		out = append(out, *r)
 	}
@@ -221,6 +236,11 @@ func scanSecrets(ctx context.Context, tx pgx.Tx, orgID, sql string, args ...any)
 	if err != nil {
 		return nil, fmt.Errorf("load secrets: %w", err)
 	}
+	return foldSecretRows(rows, orgID)
+}
+
+// foldSecretRows folds secretRowsSQL rows into one SecretRow per secret, in order.
+func foldSecretRows(rows pgx.Rows, orgID string) ([]*SecretRow, error) {
 	defer rows.Close()
 	byID := map[string]*SecretRow{}
 	var order []*SecretRow
@@ -275,17 +295,50 @@ func (db *DB) openDescriptions(ctx context.Context, rows []SecretRow) error {
 }
 
 // SealedValues returns every current value of one environment, still sealed, for an
-// integration fetch.
+// integration fetch, sorted by name. Its cost is the environment's values: the names
+// come from the name index (opened once per process, then only those of changed
+// secrets), not from opening every name of the organization per fetch.
 func (db *DB) SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error) {
-	rows, err := db.loadSecrets(ctx, orgID, "")
-	if err != nil {
-		return nil, err
+	if !isUUID(orgID) {
+		return nil, notFound("organization")
 	}
-	out := make([]domain.StoredValue, 0, len(rows))
-	for _, r := range rows {
-		if st := r.Environments[env]; st.Set {
-			out = append(out, domain.StoredValue{SecretID: r.ID, Name: domain.SecretName(r.Name), Version: st.Version, Sealed: st.Sealed})
+	for attempt := 0; ; attempt++ {
+		var out []domain.StoredValue
+		err := db.inOrgSnapshot(ctx, orgID, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `SELECT secret_id::text, version, sealed FROM secret_values
+				WHERE org_id = $1 AND env = $2 AND is_set`, orgID, string(env))
+			if err != nil {
+				return fmt.Errorf("read values: %w", err)
+			}
+			out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.StoredValue, error) {
+				var v domain.StoredValue
+				return v, row.Scan(&v.SecretID, &v.Version, &v.Sealed)
+			})
+			if err != nil {
+				return fmt.Errorf("read values: %w", err)
+			}
+			on, err := db.lockedNames(ctx, tx, orgID)
+			if err != nil {
+				return err
+			}
+			defer on.mu.Unlock()
+			for i := range out {
+				e := on.byID[out[i].SecretID]
+				if e == nil {
+					// The index and the values come from one snapshot.
+					return fmt.Errorf("read values: secret %s has a value but no name in the index", out[i].SecretID)
+				}
+				out[i].Name = domain.SecretName(e.name)
+			}
+			return nil
+		})
+		if errors.Is(err, errStaleSnapshot) && attempt < 3 {
+			continue
 		}
+		if err != nil {
+			return nil, err
+		}
+		slices.SortFunc(out, func(a, b domain.StoredValue) int { return strings.Compare(string(a.Name), string(b.Name)) })
+		return out, nil
 	}
-	return out, nil
 }

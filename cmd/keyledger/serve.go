@@ -17,6 +17,7 @@ import (
 	"github.com/keyledger/keyledger/eventstore/lease"
 	"github.com/keyledger/keyledger/eventstore/natskv"
 	"github.com/keyledger/keyledger/httpapi"
+	"github.com/keyledger/keyledger/httpapi/authcache"
 	"github.com/keyledger/keyledger/projections"
 	"github.com/keyledger/keyledger/web"
 	"github.com/spf13/cobra"
@@ -143,6 +144,12 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Every replica keeps known tokens and sessions in memory; a revocation or a logout
+	// answers once every replica has dropped them (httpapi/authcache).
+	credentials, err := authcache.Open(ctx, p.store.JetStream(), authcache.Options{Replicas: p.store.Replicas(), Logger: logger})
+	if err != nil {
+		return err
+	}
 	srv, err := httpapi.New(httpapi.Config{
 		Commands:  p.handlers,
 		ReadModel: p.db,
@@ -159,11 +166,13 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		Changes:     changes,
 		Keys:        p.store.Keyring(),
 		Unavailable: eventstore.IsUnavailable,
+		Credentials: credentials,
 
 		WebhookAllowPrivate: c.WebhookAllowPrivate,
 		TrustedProxies:      c.proxies(),
 	})
 	if err != nil {
+		credentials.Close()
 		return err
 	}
 	ln, err := listen(c.Addr, tlsConfig)

@@ -29,6 +29,7 @@ import (
 	"github.com/keyledger/keyledger/eventstore/natskv"
 	"github.com/keyledger/keyledger/eventstore/reservation"
 	"github.com/keyledger/keyledger/httpapi"
+	"github.com/keyledger/keyledger/httpapi/authcache"
 	"github.com/keyledger/keyledger/httpapi/webhooks"
 	"github.com/keyledger/keyledger/projections"
 	"github.com/keyledger/keyledger/projections/pgtest"
@@ -127,6 +128,13 @@ func (e *Env) openStores(ctx context.Context, tb testing.TB, cfg *httpapi.Config
 	if cfg.Changes == nil {
 		if cfg.Changes, err = changefeed.Open(ctx, e.NATS.Store); err != nil {
 			tb.Fatalf("apitest: changes: %v", err)
+		}
+	}
+	if cfg.Credentials == nil {
+		opts := cfg.AuthCache
+		opts.Replicas, opts.Logger = e.NATS.Store.Replicas(), cfg.Logger
+		if cfg.Credentials, err = authcache.Open(ctx, e.NATS.Store.JetStream(), opts); err != nil {
+			tb.Fatalf("apitest: authentication cache: %v", err)
 		}
 	}
 	if cfg.Webhooks == nil {

@@ -1,0 +1,111 @@
+package authcache
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/keyledger/keyledger/eventstore/eventstoretest"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func open(t *testing.T, env *eventstoretest.Env, opts Options) *Cache {
+	t.Helper()
+	nc, err := env.Server.Connect("authcache-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	c, err := Open(context.Background(), jetstreamOf(t, nc), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// Two replicas: an invalidation on one drops the entry on the other before it returns.
+func TestInvalidateReachesEveryReplica(t *testing.T) {
+	t.Parallel()
+	env := eventstoretest.New(t)
+	a, b := open(t, env, Options{}), open(t, env, Options{})
+	b.Put(b.Begin(), "k", []string{"token:1"}, "v")
+	b.Put(b.Begin(), "other", []string{"token:2"}, "w")
+	if v, ok := b.Get("k"); !ok || v != "v" {
+		t.Fatalf("get %v %v", v, ok)
+	}
+	if err := a.Invalidate(context.Background(), "token:1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.Get("k"); ok {
+		t.Fatal("the entry survived the invalidation on the other replica")
+	}
+	if _, ok := b.Get("other"); !ok {
+		t.Fatal("an unrelated entry was dropped")
+	}
+	if s := a.Stats(); s.Fenced != 0 {
+		t.Fatalf("a live replica was fenced: %+v", s)
+	}
+}
+
+// A value loaded while an invalidation arrived is not kept.
+func TestPutAfterAnInvalidationIsDropped(t *testing.T) {
+	t.Parallel()
+	env := eventstoretest.New(t)
+	a := open(t, env, Options{})
+	g := a.Begin()
+	if err := a.Invalidate(context.Background(), "token:1"); err != nil {
+		t.Fatal(err)
+	}
+	a.Put(g, "k", []string{"token:1"}, "stale")
+	if _, ok := a.Get("k"); ok {
+		t.Fatal("a value loaded before an invalidation was kept")
+	}
+}
+
+// A replica that does not hear invalidations (here: it stopped listening) is fenced:
+// when Invalidate returns, it no longer answers from its cache; it registers again,
+// empty, and caches anew.
+func TestASilentReplicaIsFencedBeforeInvalidateReturns(t *testing.T) {
+	t.Parallel()
+	env := eventstoretest.New(t)
+	opts := Options{Heartbeat: 50 * time.Millisecond, Freshness: 400 * time.Millisecond, AckTimeout: 300 * time.Millisecond}
+	a, b := open(t, env, opts), open(t, env, opts)
+	b.Put(b.Begin(), "k", []string{"token:1"}, "v")
+	if err := b.sub.Unsubscribe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Invalidate(context.Background(), "token:1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.Get("k"); ok {
+		t.Fatal("the silent replica still answers from its cache after Invalidate returned")
+	}
+	if s := a.Stats(); s.Fenced != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b.Put(b.Begin(), "k2", []string{"token:2"}, "v2")
+		if _, ok := b.Get("k2"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the fenced replica never registered again")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, ok := b.Get("k"); ok {
+		t.Fatal("the fenced replica kept its old entries")
+	}
+}
+
+func jetstreamOf(t *testing.T, nc *nats.Conn) jetstream.JetStream {
+	t.Helper()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
