@@ -68,6 +68,12 @@ func (s *Store) Append(ctx context.Context, p Pending) (Appended, error) {
 	if len(p.Events) == 0 {
 		return nil, ErrNoEvents
 	}
+	// Sealing for an organization whose keys are gone would make it a new key: an
+	// erased organization must stay erased, whatever a late command (or a credential a
+	// replica still remembers) asks.
+	if err := s.notErased(ctx, p.Aggregate.OrgID); err != nil {
+		return nil, err
+	}
 	// Microseconds: what Postgres keeps, so replays and read models agree to the tick.
 	now := s.now().UTC().Truncate(time.Microsecond)
 	entropy := ulid.Monotonic(rand.Reader, 0)

@@ -24,6 +24,11 @@ func (s *Server) eraseOrg(c *fiber.Ctx) error {
 	if err != nil {
 		return s.refused(c, err)
 	}
+	// Service tokens of the organization that replicas remember must go at once: the
+	// organization answers 404 from now on, to every credential.
+	if err := s.auth.Invalidate(c.UserContext(), tagOrg+c.Params("org")); err != nil {
+		return err
+	}
 	s.settle(c, res)
 	return c.SendStatus(fiber.StatusNoContent)
 }
