@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
 	"github.com/keyledger/keyledger/projections/pgtest"
 )
@@ -23,7 +24,8 @@ func TestReplayAndAuditVerifySayTheOrgWasErased(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir, dbURL := t.TempDir(), pgtest.NewDatabase(t)
-	c := &config{Dev: true, DataDir: dir, DatabaseURL: dbURL, MasterKey: eventstoretest.TestMasterKey, LogLevel: "error", changesMaxAge: "7d"}
+	c := &config{Dev: true, DataDir: dir, DatabaseURL: dbURL, MasterKey: eventstoretest.TestMasterKey, LogLevel: "error", changesMaxAge: "7d",
+		DataKeyMaxEncryptions: eventstore.DefaultDataKeyMaxEncryptions, webhookTimeout: "10s"}
 	if err := c.finish(); err != nil {
 		t.Fatal(err)
 	}
