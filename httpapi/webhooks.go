@@ -87,7 +87,12 @@ func (s *Server) createWebhook(c *fiber.Ctx) error {
 	if envOut == nil {
 		envOut = []string{}
 	}
-	out := wire.Webhook{ID: res.ID, URL: w.URL(), Environments: envOut, Description: w.Description(), SigningSecret: w.SigningSecret(), CreatedBy: s.meta(c).UserID}
+	out := wire.Webhook{ID: res.ID, URL: w.URL(), Environments: envOut, Description: w.Description(), CreatedBy: s.meta(c).UserID}
+	if !res.Replayed {
+		// A replay never hands out a credential a second time (API.md), as a service
+		// token's does not: the signing secret is shown once, to the first answer.
+		out.SigningSecret = w.SigningSecret()
+	}
 	if info, err := s.rm.GetWebhook(c.UserContext(), c.Params("org"), res.ID); err == nil {
 		out.CreatedAt, out.CreatedBy = info.CreatedAt.UTC(), info.CreatedBy
 	}
