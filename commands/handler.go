@@ -6,9 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
@@ -311,25 +311,45 @@ func secretForMember(ctx context.Context, log eventLog, m Meta, orgID, secretID 
 }
 
 // retry runs attempt until it does not lose a race: see minAttempts. Between lost
-// races it waits a little, at random, so that replicas contending for one aggregate
-// do not collide again in lockstep.
+// races it waits a little, at random (up to about 20 ms, growing with the attempts),
+// so that replicas contending for one aggregate do not collide again in lockstep.
+// Any other outcome, success or error, ends it at once.
 func retry[T any](ctx context.Context, attempt func() (T, error)) (T, error) {
 	var zero T
 	started := time.Now()
-	for n := 1; ; n++ {
+	n, settled := 0, false
+	r, err := backoff.Retry(ctx, func() (T, error) {
+		n++
 		r, err := attempt()
-		if !errors.Is(err, eventstore.ErrVersionConflict) {
-			return r, err
+		switch {
+		case !errors.Is(err, eventstore.ErrVersionConflict):
+			settled = true
+			if err != nil {
+				return r, backoff.Permanent(err)
+			}
+			return r, nil
+		case n >= minAttempts && time.Since(started) >= conflictBudget:
+			settled = true
+			return zero, backoff.Permanent(&domain.Error{Code: domain.CodeVersionConflict, Message: "A concurrent write won; please retry."})
 		}
-		if n >= minAttempts && time.Since(started) >= conflictBudget {
-			return zero, &domain.Error{Code: domain.CodeVersionConflict, Message: "A concurrent write won; please retry."}
-		}
-		pause := time.Duration(rand.Int64N(int64(time.Millisecond) * int64(min(n, 20))))
-		select {
-		case <-ctx.Done():
-			return zero, ctx.Err()
-		case <-time.After(pause):
-		}
+		return zero, err
+	}, backoff.WithBackOff(newConflictBackoff()), backoff.WithMaxElapsedTime(0))
+	if cerr := ctx.Err(); !settled && cerr != nil {
+		// ctx ended between two lost races.
+		return zero, cerr
+	}
+	return r, err
+}
+
+// newConflictBackoff is the pause between two lost races: random in [0, 2·interval],
+// the interval growing from 0.5 ms by half each time up to 10 ms. The budget
+// (minAttempts, conflictBudget) is retry's, not the backoff's: it never stops itself.
+func newConflictBackoff() *backoff.ExponentialBackOff {
+	return &backoff.ExponentialBackOff{
+		InitialInterval:     500 * time.Microsecond,
+		RandomizationFactor: 1,
+		Multiplier:          1.5,
+		MaxInterval:         10 * time.Millisecond,
 	}
 }
 

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"context"
 	"maps"
 	"strings"
 	"time"
@@ -158,10 +159,34 @@ func (o *Organization) owners() int {
 	return n
 }
 
-// AddMember decides adding userID with role.
-func (o *Organization) AddMember(p Principal, userID string, role Role) (Event, error) {
+// UserDirectory is the port through which the organization finds the user an email
+// names while it decides to add a member: the log implements it. email is normalized;
+// found is false when no user is registered with it.
+type UserDirectory interface {
+	UserByEmail(ctx context.Context, email string) (userID string, found bool, err error)
+}
+
+// AddMember decides adding the registered user that email names, with role. Only an
+// owner or an admin may, and only an owner may add an owner; the email is looked up
+// once the caller may add members, so that a refusal never says whether an address is
+// registered. An email that is invalid or names nobody is a validation error on email.
+func (o *Organization) AddMember(ctx context.Context, p Principal, email string, role Role, users UserDirectory) (Event, error) {
 	if err := o.mustExist(); err != nil {
 		return nil, err
+	}
+	if err := Authorize(p, ActionManage, Target{}); err != nil {
+		return nil, err
+	}
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return nil, err
+	}
+	userID, found, err := users.UserByEmail(ctx, email)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, Invalid("email", "no user is registered with this email")
 	}
 	if err := o.authorizeMemberChange(p, role); err != nil {
 		return nil, err

@@ -1,6 +1,8 @@
 package domain_test
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -112,7 +114,9 @@ func TestOrganizationApply(t *testing.T) {
 func TestOrganizationAddMember(t *testing.T) {
 	t.Parallel()
 	add := func(p domain.Principal, userID string, role domain.Role) func(*domain.Organization) ([]domain.Event, error) {
-		return func(o *domain.Organization) ([]domain.Event, error) { return one(o.AddMember(p, userID, role)) }
+		return func(o *domain.Organization) ([]domain.Event, error) {
+			return one(o.AddMember(context.Background(), p, userID+"@example.com", role, &directory{}))
+		}
 	}
 	added := func(role domain.Role) []domain.Event {
 		return []domain.Event{domain.MemberAdded{UserID: newcomer, Role: role}}
@@ -135,6 +139,90 @@ func TestOrganizationAddMember(t *testing.T) {
 		{name: "a removed member may be added again", given: append(staffed(), domain.MemberRemoved{UserID: editor.UserID, Role: domain.RoleEditor}),
 			when: add(admin, editor.UserID, domain.RoleViewer), then: []domain.Event{domain.MemberAdded{UserID: editor.UserID, Role: domain.RoleViewer}}},
 	})
+}
+
+// directory is a domain.UserDirectory where every test user u-NAME is registered as
+// u-NAME@example.com; it records the emails it was asked about, and fails with err.
+type directory struct {
+	asked []string
+	err   error
+}
+
+func (d *directory) UserByEmail(_ context.Context, email string) (string, bool, error) {
+	d.asked = append(d.asked, email)
+	if d.err != nil {
+		return "", false, d.err
+	}
+	id, ok := strings.CutSuffix(email, "@example.com")
+	if !ok || !strings.HasPrefix(id, "u-") {
+		return "", false, nil
+	}
+	return id, true, nil
+}
+
+// AddMember authorizes before it reads or looks up the email, so that a refusal says
+// nothing about which addresses are registered; then the email (invalid, or nobody's)
+// is a validation error on email, before the role is checked.
+func TestOrganizationAddMemberDecidesTheEmail(t *testing.T) {
+	t.Parallel()
+	lookupFailed := errors.New("log unavailable")
+	tests := []struct {
+		name      string
+		p         domain.Principal
+		email     string
+		role      domain.Role
+		lookupErr error
+		want      domain.Event
+		err       domain.Code
+		field     string
+		asked     []string
+	}{
+		{name: "viewer with an unregistered email is forbidden, not told", p: member, email: "nobody@example.org", role: domain.RoleViewer, err: domain.CodeForbidden},
+		{name: "editor with a registered email is forbidden", p: editor, email: newcomer + "@example.com", role: domain.RoleViewer, err: domain.CodeForbidden},
+		{name: "editor with an invalid email is forbidden", p: editor, email: "not an email", role: domain.RoleViewer, err: domain.CodeForbidden},
+		{name: "non-member gets not_found", p: outsider, email: "nobody@example.org", role: domain.RoleViewer, err: domain.CodeNotFound},
+		{name: "invalid email", p: admin, email: "not an email", role: domain.RoleViewer, err: domain.CodeValidation, field: "email"},
+		{name: "empty email", p: admin, email: "  ", role: domain.RoleViewer, err: domain.CodeValidation, field: "email"},
+		{name: "nobody registered with the email", p: admin, email: "nobody@example.org", role: domain.RoleViewer,
+			err: domain.CodeValidation, field: "email", asked: []string{"nobody@example.org"}},
+		{name: "an unregistered email comes before the owner role", p: admin, email: "nobody@example.org", role: domain.RoleOwner,
+			err: domain.CodeValidation, field: "email", asked: []string{"nobody@example.org"}},
+		{name: "admin adding an owner is forbidden", p: admin, email: newcomer + "@example.com", role: domain.RoleOwner,
+			err: domain.CodeForbidden, asked: []string{newcomer + "@example.com"}},
+		{name: "the email is normalized before the lookup", p: admin, email: "  U-NEWCOMER@Example.COM ", role: domain.RoleEditor,
+			want: domain.MemberAdded{UserID: newcomer, Role: domain.RoleEditor}, asked: []string{newcomer + "@example.com"}},
+		{name: "a failed lookup is no decision", p: founder, email: newcomer + "@example.com", role: domain.RoleViewer, lookupErr: lookupFailed,
+			asked: []string{newcomer + "@example.com"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			o := given(t, freshOrg(), staffed()...)
+			d := &directory{err: tt.lookupErr}
+			got, err := o.AddMember(context.Background(), tt.p, tt.email, tt.role, d)
+			switch {
+			case tt.lookupErr != nil:
+				if !errors.Is(err, tt.lookupErr) || got != nil {
+					t.Fatalf("got %#v, %v; want the lookup's error and no event", got, err)
+				}
+			case tt.err != "":
+				thenCode(t, err, tt.err)
+				if tt.field != "" {
+					thenField(t, err, tt.field)
+				}
+				if got != nil {
+					t.Fatalf("a refused decision returned %#v", got)
+				}
+			default:
+				if err != nil || got != tt.want {
+					t.Fatalf("got %#v, %v; want %#v", got, err, tt.want)
+				}
+			}
+			if strings.Join(d.asked, ",") != strings.Join(tt.asked, ",") {
+				t.Fatalf("looked up %q, want %q", d.asked, tt.asked)
+			}
+		})
+	}
 }
 
 func TestOrganizationChangeRole(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -45,8 +46,11 @@ func retrySetup[T any](ctx context.Context, nc *nats.Conn, step func(context.Con
 	ctx, cancel := context.WithTimeout(ctx, SetupTimeout)
 	defer cancel()
 	start := time.Now()
-	wait := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
+	var zero T
+	var last error
+	attempts := 0
+	v, err := backoff.Retry(ctx, func() (T, error) {
+		attempts++
 		actx, acancel := context.WithTimeout(ctx, setupAttemptTimeout)
 		v, err := step(actx)
 		acancel()
@@ -54,16 +58,25 @@ func retrySetup[T any](ctx context.Context, nc *nats.Conn, step func(context.Con
 			return v, nil
 		}
 		if definitive := setupDefinitive(nc, err); definitive != nil {
-			var zero T
-			return zero, definitive
+			return zero, backoff.Permanent(definitive)
 		}
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			var zero T
-			return zero, fmt.Errorf("not ready after %d attempts in %s (%w): %w", attempt, time.Since(start).Round(time.Millisecond), context.Cause(ctx), err)
-		}
-		wait = min(wait*2, 2*time.Second)
+		last = err
+		return zero, err
+	}, backoff.WithBackOff(newSetupBackoff()), backoff.WithMaxElapsedTime(0))
+	if err != nil && last != nil && ctx.Err() != nil && errors.Is(err, context.Cause(ctx)) {
+		return zero, fmt.Errorf("not ready after %d attempts in %s (%w): %w", attempts, time.Since(start).Round(time.Millisecond), context.Cause(ctx), last)
+	}
+	return v, err
+}
+
+// newSetupBackoff spaces the attempts of a setup step: 100 ms, doubling, at most 2 s;
+// SetupTimeout (ctx), not the backoff, ends them.
+func newSetupBackoff() *backoff.ExponentialBackOff {
+	return &backoff.ExponentialBackOff{
+		InitialInterval:     100 * time.Millisecond,
+		RandomizationFactor: 0,
+		Multiplier:          2,
+		MaxInterval:         2 * time.Second,
 	}
 }
 

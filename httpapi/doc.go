@@ -15,9 +15,9 @@
 // It imports domain, commands, projections, httpapi/wire and eventstore/storeerr, but
 // no NATS package and not eventstore: what it needs of the log and of the stores beside
 // it is declared in ports.go (EventLog, SessionRecords, IdempotencyRecords,
-// ChangeFeed), and cmd/keyledger (or httpapi/apitest) opens the NATS-backed
-// implementations and passes them in Config, with eventstore.IsUnavailable as
+// ChangeFeed), and cmd/keyledger/app (used by serve and by httpapi/apitest) opens the
+// NATS-backed implementations and passes them in Config, with eventstore.IsUnavailable as
 // Config.Unavailable. `make check-httpapi-imports` checks the direct imports; NATS still
 // comes in transitively through commands and projections, which are NATS-bound. Nothing
-// imports httpapi but cmd/keyledger and its own tests.
+// imports httpapi but cmd/keyledger (and its app package) and its own tests.
 package httpapi

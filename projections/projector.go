@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
@@ -55,6 +56,11 @@ type Projector struct {
 	failures     int
 	next         uint64
 	failingSince time.Time
+	// retry spaces the attempts of a run of failures; it starts again from its first
+	// interval when a new run of failures begins. followingSince is when the current
+	// attempt's follower started (zero until it has). Only runLoop's goroutine uses them.
+	retry          *backoff.ExponentialBackOff
+	followingSince time.Time
 	// batches, when set, hears about the live projector's batches (metrics).
 	batches BatchObserver
 	// erased maps each erased organization to its erasure record's sequence: their
@@ -239,6 +245,7 @@ func (p *Projector) runLoop(ctx context.Context) error {
 	// A projector that stops (shutdown, lease lost) no longer speaks for the read
 	// models: the replica that takes over reports its own state.
 	defer p.clearStall()
+	p.retry = newRetryBackoff()
 	for {
 		err := p.runOnce(ctx)
 		if ctx.Err() != nil {
@@ -249,9 +256,12 @@ func (p *Projector) runLoop(ctx context.Context) error {
 			// by for one.
 			return err
 		}
-		backoff := p.failed(err)
+		if p.ranHealthy() {
+			p.recovered(p.next - 1)
+		}
+		wait := p.failed(err)
 		select {
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		case <-ctx.Done():
 			return nil
 		}
@@ -263,6 +273,30 @@ func (p *Projector) runLoop(ctx context.Context) error {
 // outage may not sleep for long once it is over; one attempt a second costs nothing.
 const maxRetryBackoff = time.Second
 
+// newRetryBackoff is the projector's schedule between failed attempts: 100 ms, doubling,
+// at most maxRetryBackoff (100, 200, 400, 800 ms, then 1 s), without jitter (one
+// projector runs per cluster: nobody to collide with), and never giving up.
+func newRetryBackoff() *backoff.ExponentialBackOff {
+	b := &backoff.ExponentialBackOff{
+		InitialInterval:     100 * time.Millisecond,
+		RandomizationFactor: 0,
+		Multiplier:          2,
+		MaxInterval:         maxRetryBackoff,
+	}
+	b.Reset()
+	return b
+}
+
+// ranHealthy says whether the attempt that just ended was healthy even though it
+// ended in an error: its follower ran for at least maxRetryBackoff. A failure after
+// such a run is a new run of failures and starts the backoff again from its first
+// interval; waiting longer would not space attempts any more than the attempt's own
+// duration already did. An idle projector (no event to apply, so no progress to
+// reset on) used to keep the backoff, and the failure count, of failures long past.
+func (p *Projector) ranHealthy() bool {
+	return !p.followingSince.IsZero() && time.Since(p.followingSince) >= maxRetryBackoff
+}
+
 // failed records a failed attempt and says how long to wait before the next. The
 // projector never skips an event it cannot apply: after pgArgs, what is left is
 // infrastructure (Postgres down, a permission, a full disk), and skipping would make
@@ -272,9 +306,10 @@ const maxRetryBackoff = time.Second
 func (p *Projector) failed(err error) time.Duration {
 	if p.failures == 0 {
 		p.failingSince = time.Now()
+		p.retry.Reset()
 	}
 	p.failures++
-	backoff := min(100*time.Millisecond<<min(p.failures-1, 6), maxRetryBackoff)
+	backoff := p.retry.NextBackOff()
 	if p.failures < stallAfter {
 		p.log.Warn("projector restarting", "seq", p.next, "err", err, "attempt", p.failures, "after", backoff)
 		return backoff
@@ -292,7 +327,11 @@ func (p *Projector) failed(err error) time.Duration {
 }
 
 // progressed records that an attempt applied events, which ends a stall.
-func (p *Projector) progressed(last uint64) {
+func (p *Projector) progressed(last uint64) { p.recovered(last) }
+
+// recovered ends a run of failures (events applied up to last, or a healthy run): it
+// clears the stall, and the next failure starts the backoff from its first interval.
+func (p *Projector) recovered(last uint64) {
 	if p.failures == 0 {
 		return
 	}
@@ -325,6 +364,7 @@ func (p *Projector) clearStall() {
 }
 
 func (p *Projector) runOnce(ctx context.Context) error {
+	p.followingSince = time.Time{}
 	// Every attempt of a leased projector claims the read models first: from then on
 	// an older holder cannot commit, even one that has no event to apply yet.
 	if p.fence != 0 {
@@ -347,6 +387,7 @@ func (p *Projector) runOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	p.followingSince = time.Now()
 	for {
 		var first eventstore.Delivery
 		var ok bool

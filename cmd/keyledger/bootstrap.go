@@ -1,29 +1,27 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/keyledger/keyledger/commands"
-	"github.com/keyledger/keyledger/domain"
 )
 
-// bootstrapLogin is the super-admin created at start, printed for the newcomer.
+// bootstrapLogin is the super-admin created at start, printed for the newcomer;
+// Created says that this start registered it.
 type bootstrapLogin struct {
 	Email    string
 	Password string
 	Created  bool
 }
 
-// bootstrapAdmin makes sure the configured super-admin exists. In dev mode without
-// configured credentials it generates a password once and keeps it (0600) in the data
-// dir, so every later start can print the same login.
-func bootstrapAdmin(ctx context.Context, c *config, h *commands.Handlers) (*bootstrapLogin, error) {
+// bootstrapLoginOf is the super-admin that serve makes sure of at start (app.Admin),
+// nil when none is configured. In dev mode without configured credentials it
+// generates a password once and keeps it (0600) in the data dir, so every later start
+// can print the same login.
+func bootstrapLoginOf(c *config) (*bootstrapLogin, error) {
 	email, password := c.BootstrapEmail, c.BootstrapPassword
 	if email == "" && !c.Dev {
 		return nil, nil
@@ -39,15 +37,7 @@ func bootstrapAdmin(ctx context.Context, c *config, h *commands.Handlers) (*boot
 	if password == "" {
 		return nil, fmt.Errorf("KEYLEDGER_BOOTSTRAP_ADMIN_EMAIL is set but KEYLEDGER_BOOTSTRAP_ADMIN_PASSWORD is not")
 	}
-	_, err := h.RegisterUser.Handle(ctx, commands.Meta{Actor: domain.Actor{UserAgent: "keyledger-bootstrap"}},
-		commands.RegisterUser{Email: email, Name: "Administrator", Password: domain.NewPlaintext(password), Superadmin: true})
-	switch {
-	case err == nil:
-		return &bootstrapLogin{Email: email, Password: password, Created: true}, nil
-	case domain.IsCode(err, domain.CodeEmailTaken):
-		return &bootstrapLogin{Email: email, Password: password}, nil
-	}
-	return nil, fmt.Errorf("bootstrap admin: %w", err)
+	return &bootstrapLogin{Email: email, Password: password}, nil
 }
 
 func devPassword(path string) (string, error) {

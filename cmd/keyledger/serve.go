@@ -7,18 +7,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"sync"
 	"time"
 
-	"github.com/keyledger/keyledger/eventstore"
-	"github.com/keyledger/keyledger/eventstore/changefeed"
-	"github.com/keyledger/keyledger/eventstore/lease"
-	"github.com/keyledger/keyledger/eventstore/natskv"
+	"github.com/keyledger/keyledger/cmd/keyledger/app"
 	"github.com/keyledger/keyledger/httpapi"
-	"github.com/keyledger/keyledger/httpapi/authcache"
-	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/httpapi/webhooks"
 	"github.com/keyledger/keyledger/web"
 	"github.com/spf13/cobra"
 )
@@ -64,138 +58,56 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer p.close()
-
-	// The metrics come first: the event store and the projector report into them
-	// before the server that shows them exists.
-	metrics, err := httpapi.NewMetrics()
+	login, err := bootstrapLoginOf(c)
 	if err != nil {
 		return err
 	}
-	p.store.ObserveAppends(metrics.ObserveAppend)
-
-	// serve owns the change stream's retention: it sets (or updates) the max age.
-	changes, err := changefeed.Open(ctx, p.store, changefeed.WithChangesMaxAge(c.ChangesMaxAge))
-	if err != nil {
-		return err
+	var admin *app.Admin
+	if login != nil {
+		admin = &app.Admin{Email: login.Email, Password: login.Password}
 	}
-	// One replica projects at a time; the others stand by and take over within the
-	// lease's TTL (plus a poll) when it stops without releasing, at once when it does.
-	projectorLease, err := lease.Open(ctx, p.store, projections.CheckpointName, leaseHolder(), projectorLeaseTTL)
-	if err != nil {
-		return fmt.Errorf("projector lease: %w", err)
-	}
-	if p.embedded != nil {
-		// Embedded NATS listens on no port and its data dir is locked by this process, so
-		// no other replica can hold the lease: an entry there is a previous life of this
-		// process (kill -9) that will never renew it. Waiting out its TTL would leave the
-		// read models stale for seconds after every restart.
-		if err := projectorLease.TakeOver(ctx); err != nil {
-			return fmt.Errorf("projector lease: %w", err)
-		}
-	}
-	projector := projections.NewProjector(p.db, p.store, logger).PublishChanges(changes).ObserveBatches(metrics).WithLease(projectorLease, projectorLeaseRenew, projectorLeasePoll)
-	projCtx, stopProjector := context.WithCancel(context.WithoutCancel(ctx))
-	var projWG sync.WaitGroup
-	projWG.Go(func() {
-		if err := projector.Run(projCtx); err != nil {
-			logger.Error("projector stopped", "err", err)
-		}
-	})
-	defer func() { stopProjector(); projWG.Wait() }()
-	// The keyring hears other replicas' data-key rotations and shreds, and flushes its
-	// encryption counters; it stops (with a last flush) before NATS is drained.
-	keysCtx, stopKeys := context.WithCancel(context.WithoutCancel(ctx))
-	var keysWG sync.WaitGroup
-	keysWG.Go(func() {
-		for {
-			err := p.store.Keyring().Run(keysCtx)
-			if keysCtx.Err() != nil {
-				return
-			}
-			// Without the watch this replica would seal with a rotated-away version until
-			// it restarts: start it again.
-			logger.Error("keyring watch stopped; restarting it", "err", err)
-			select {
-			case <-keysCtx.Done():
-				return
-			case <-time.After(time.Second):
-			}
-		}
-	})
-	defer func() { stopKeys(); keysWG.Wait() }()
-
-	hooks, stopHooks, err := startWebhooks(ctx, c, p, changes, metrics, logger)
-	if err != nil {
-		return err
-	}
-	defer stopHooks()
-
-	login, err := bootstrapAdmin(ctx, c, p.handlers)
-	if err != nil {
-		return err
-	}
-	// The API keeps sessions and remembered idempotent refusals in buckets beside the
-	// log, sealed with the platform key, so that every replica sees them.
-	sessions, err := natskv.Open(ctx, p.store, httpapi.SessionsBucket, httpapi.DefaultSessionTTL)
-	if err != nil {
-		return err
-	}
-	idempotency, err := natskv.Open(ctx, p.store, httpapi.IdempotencyBucket, httpapi.IdempotencyTTL)
-	if err != nil {
-		return err
-	}
-	// Every replica keeps known tokens and sessions in memory; a revocation or a logout
-	// answers once every replica has dropped them (httpapi/authcache).
-	credentials, err := authcache.Open(ctx, p.store.JetStream(), authcache.Options{Replicas: p.store.Replicas(), Logger: logger})
-	if err != nil {
-		return err
-	}
-	srv, err := httpapi.New(httpapi.Config{
-		Commands:  p.handlers,
-		ReadModel: p.db,
-		Store:     p.store,
-		Logger:    logger,
-		Signup:    c.Signup,
-		Secure:    c.secure(),
-		Assets:    web.Assets(),
-		Metrics:   metrics,
-		Webhooks:  hooks,
-
-		Sessions:    sessions,
-		Idempotency: idempotency,
-		Changes:     changes,
-		Keys:        p.store.Keyring(),
-		Unavailable: eventstore.IsUnavailable,
-		Credentials: credentials,
-
-		WebhookAllowPrivate: c.WebhookAllowPrivate,
-		TrustedProxies:      c.proxies(),
+	a, err := app.Start(ctx, app.Config{
+		Store: p.store, DB: p.db, Commands: p.handlers, Logger: logger,
+		LeaseHolder: leaseHolder(), LeaseTTL: projectorLeaseTTL, LeaseRenew: projectorLeaseRenew, LeasePoll: projectorLeasePoll,
+		OwnNATS:       p.embedded != nil,
+		ChangesMaxAge: c.ChangesMaxAge,
+		Webhooks: &webhooks.Config{
+			Guard:   webhooks.Guard{AllowPrivate: c.WebhookAllowPrivate},
+			Timeout: c.WebhookTimeout,
+		},
+		Admin: admin,
+		HTTP: httpapi.Config{
+			Logger:              logger,
+			Signup:              c.Signup,
+			Secure:              c.secure(),
+			Assets:              web.Assets(),
+			WebhookAllowPrivate: c.WebhookAllowPrivate,
+			TrustedProxies:      c.proxies(),
+		},
+		Addr: c.Addr,
+		TLS:  tlsConfig,
 	})
 	if err != nil {
-		credentials.Close()
 		return err
 	}
-	ln, err := listen(c.Addr, tlsConfig)
-	if err != nil {
-		return err
+	if login != nil {
+		login.Created = a.AdminCreated
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Listener(ln) }()
-	printWelcome(stdout, c, ln.Addr().String(), login)
-	logger.Info("keyledger serving", "addr", ln.Addr().String(), "dev", c.Dev, "nats", natsMode(c))
+	printWelcome(stdout, c, a.Addr(), login)
+	logger.Info("keyledger serving", "addr", a.Addr(), "dev", c.Dev, "nats", natsMode(c))
 
+	var failed error
 	select {
-	case err := <-errc:
-		return fmt.Errorf("http server: %w", err)
+	case failed = <-a.Failed():
 	case <-ctx.Done():
+		logger.Info("shutting down")
 	}
-	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	if err := a.Close(sctx); err != nil {
 		logger.Warn("http shutdown", "err", err)
 	}
-	return nil
+	return failed
 }
 
 // The projector lease's timing. After kill -9 of the holder its entry outlives its
@@ -230,17 +142,6 @@ func loadTLS(c *config) (*tls.Config, error) {
 		return nil, fmt.Errorf("TLS certificate %s and key %s: %w", c.TLSCert, c.TLSKey, err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
-}
-
-func listen(addr string, tlsConfig *tls.Config) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", addr, err)
-	}
-	if tlsConfig == nil {
-		return ln, nil
-	}
-	return tls.NewListener(ln, tlsConfig), nil
 }
 
 func natsMode(c *config) string {

@@ -1,6 +1,7 @@
 // Package apitest runs the whole Keyledger API for tests: embedded NATS with the event
-// store, a fresh PostgreSQL database with the read models and a running projector, and
-// the Fiber app on a real loopback listener. Clients sign up, log in and call it over
+// store, a fresh PostgreSQL database with the read models, and the server wired by
+// cmd/keyledger/app as serve wires it (projector, keyring watch, metrics, change feed,
+// buckets) with the Fiber app on a real loopback listener. Clients sign up, log in and call it over
 // HTTP like any other client.
 //
 // A package that uses it calls pgtest.Main(m) from its TestMain. It is for tests only.
@@ -12,24 +13,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/keyledger/keyledger/cmd/keyledger/app"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
-	"github.com/keyledger/keyledger/eventstore"
-	"github.com/keyledger/keyledger/eventstore/changefeed"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
-	"github.com/keyledger/keyledger/eventstore/natskv"
 	"github.com/keyledger/keyledger/eventstore/reservation"
 	"github.com/keyledger/keyledger/httpapi"
-	"github.com/keyledger/keyledger/httpapi/authcache"
 	"github.com/keyledger/keyledger/httpapi/webhooks"
 	"github.com/keyledger/keyledger/projections"
 	"github.com/keyledger/keyledger/projections/pgtest"
@@ -49,11 +45,13 @@ type Env struct {
 	// DatabaseURL is the read models' database, for tests that break it on purpose.
 	DatabaseURL string
 
-	stopProjector func()
+	app *app.App
 }
 
-// New starts an API with open sign-up. configure, when given, adjusts the server's
-// Config before it is built.
+// New starts an API with open sign-up, wired by app.Start as serve wires it, on
+// embedded NATS and a fresh database: one process, so the projector runs without a
+// lease, and no webhook engine (StartWebhooks runs one). configure, when given,
+// adjusts the server's Config before it is built; what it leaves unset the app fills in.
 func New(tb testing.TB, configure ...func(*httpapi.Config)) *Env {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -70,102 +68,34 @@ func New(tb testing.TB, configure ...func(*httpapi.Config)) *Env {
 		tb.Fatalf("apitest: reservations: %v", err)
 	}
 	env := &Env{NATS: nats, DB: db, Commands: commands.New(nats.Store, names, time.Now), DatabaseURL: dbURL}
-	env.runProjector(tb)
 
-	cfg := httpapi.Config{
-		Commands: env.Commands, ReadModel: db, Store: nats.Store, Signup: httpapi.SignupOpen,
-		Keys: nats.Store.Keyring(), Unavailable: eventstore.IsUnavailable,
-		WaitTimeout: 10 * time.Second,
-	}
+	cfg := httpapi.Config{Signup: httpapi.SignupOpen, WaitTimeout: 10 * time.Second}
 	for _, f := range configure {
 		f(&cfg)
 	}
-	env.openStores(ctx, tb, &cfg)
-	srv, err := httpapi.New(cfg)
+	a, err := app.Start(ctx, app.Config{Store: nats.Store, DB: db, Commands: env.Commands, HTTP: cfg, Addr: "127.0.0.1:0"})
 	if err != nil {
-		tb.Fatalf("apitest: new server: %v", err)
+		tb.Fatalf("apitest: start: %v", err)
 	}
-	env.Server = srv
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("apitest: listen: %v", err)
-	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = srv.Listener(ln)
-	}()
 	tb.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(sctx)
-		<-served
+		_ = a.Close(sctx)
 	})
-	env.BaseURL = "http://" + ln.Addr().String()
+	env.app, env.Server = a, a.Server
+	env.BaseURL = "http://" + a.Addr()
 	return env
-}
-
-// openStores opens the NATS-backed stores the server keeps beside the log, as serve
-// does, for those the configuration left unset; the sessions' bucket lasts as long as
-// a session does (SessionTTL).
-func (e *Env) openStores(ctx context.Context, tb testing.TB, cfg *httpapi.Config) {
-	tb.Helper()
-	var err error
-	if cfg.Sessions == nil {
-		ttl := cfg.SessionTTL
-		if ttl <= 0 {
-			ttl = httpapi.DefaultSessionTTL
-		}
-		if cfg.Sessions, err = natskv.Open(ctx, e.NATS.Store, httpapi.SessionsBucket, ttl); err != nil {
-			tb.Fatalf("apitest: sessions: %v", err)
-		}
-	}
-	if cfg.Idempotency == nil {
-		if cfg.Idempotency, err = natskv.Open(ctx, e.NATS.Store, httpapi.IdempotencyBucket, httpapi.IdempotencyTTL); err != nil {
-			tb.Fatalf("apitest: idempotency: %v", err)
-		}
-	}
-	if cfg.Changes == nil {
-		if cfg.Changes, err = changefeed.Open(ctx, e.NATS.Store); err != nil {
-			tb.Fatalf("apitest: changes: %v", err)
-		}
-	}
-	if cfg.Credentials == nil {
-		opts := cfg.AuthCache
-		opts.Replicas, opts.Logger = e.NATS.Store.Replicas(), cfg.Logger
-		if cfg.Credentials, err = authcache.Open(ctx, e.NATS.Store.JetStream(), opts); err != nil {
-			tb.Fatalf("apitest: authentication cache: %v", err)
-		}
-	}
-	if cfg.Webhooks == nil {
-		if cfg.Webhooks, err = webhooks.OpenStore(ctx, e.NATS.Store, 0); err != nil {
-			tb.Fatalf("apitest: webhook deliveries: %v", err)
-		}
-	}
-}
-
-func (e *Env) runProjector(tb testing.TB) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	changes, err := changefeed.Open(ctx, e.NATS.Store)
-	if err != nil {
-		tb.Fatalf("apitest: changes: %v", err)
-	}
-	wg.Go(func() { _ = projections.NewProjector(e.DB, e.NATS.Store, nil).PublishChanges(changes).Run(ctx) })
-	var once sync.Once
-	e.stopProjector = func() { once.Do(func() { cancel(); wg.Wait() }) }
-	tb.Cleanup(e.stopProjector)
 }
 
 // StopProjector stops the read models where they are, as a projector that lags or a
 // read side that is down would: commands are still recorded in the log.
-func (e *Env) StopProjector() { e.stopProjector() }
+func (e *Env) StopProjector() { e.app.StopProjector() }
 
 // StartProjector starts a projector again after StopProjector; it resumes from the
 // read models' checkpoint.
 func (e *Env) StartProjector(tb testing.TB) {
 	tb.Helper()
-	e.runProjector(tb)
+	e.app.StartProjector()
 }
 
 // Client is one caller. With Token set it authenticates with Authorization: Bearer;
@@ -455,28 +385,23 @@ func (c *Client) String() string { return fmt.Sprintf("client(%s)", c.Email) }
 // when given. It stops with the test.
 func (e *Env) StartWebhooks(tb testing.TB, retryFor time.Duration, metrics ...*httpapi.WebhookMetrics) {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	store, err := webhooks.OpenStore(ctx, e.NATS.Store, retryFor)
 	if err != nil {
 		tb.Fatalf("apitest: webhook store: %v", err)
 	}
-	feed, err := changefeed.Open(ctx, e.NATS.Store)
-	if err != nil {
-		tb.Fatalf("apitest: changes: %v", err)
-	}
 	cfg := webhooks.Config{
-		Feed: feed, Log: e.NATS.Store, Roster: e.DB, Store: store, Guard: webhooks.Guard{AllowPrivate: true},
+		Feed: e.app.Changes, Log: e.NATS.Store, Roster: e.DB, Store: store, Guard: webhooks.Guard{AllowPrivate: true},
 		Timeout: 5 * time.Second, RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond,
 		Tick: 20 * time.Millisecond, RosterEvery: 50 * time.Millisecond,
 	}
 	if len(metrics) > 0 && metrics[0] != nil {
 		cfg.Metrics = metrics[0]
 	}
-	engine, err := webhooks.NewEngine(cfg)
+	stop, err := app.RunWebhooks(cfg, nil)
 	if err != nil {
 		tb.Fatalf("apitest: webhook engine: %v", err)
 	}
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = engine.Run(ctx) })
-	tb.Cleanup(func() { cancel(); wg.Wait() })
+	tb.Cleanup(stop)
 }

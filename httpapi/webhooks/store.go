@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -123,29 +124,42 @@ func OpenStore(ctx context.Context, store *eventstore.Store, retryFor time.Durat
 // configuration (two replicas updating one bucket at once is what to avoid).
 func openBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	var last error
-	for attempt := range 60 {
+	kv, err := backoff.Retry(ctx, func() (jetstream.KeyValue, error) {
 		kv, err := js.KeyValue(ctx, cfg.Bucket)
 		if err == nil {
 			return kv, nil
 		}
 		if errors.Is(err, jetstream.ErrBucketNotFound) {
 			kv, err = js.CreateKeyValue(ctx, cfg)
-			if err == nil || errors.Is(err, jetstream.ErrBucketExists) {
-				if err == nil {
-					return kv, nil
-				}
-				continue
+			if err == nil {
+				return kv, nil
+			}
+			if errors.Is(err, jetstream.ErrBucketExists) {
+				// Another replica created it in between: open it at once.
+				return nil, backoff.RetryAfter(0)
 			}
 		}
 		last = err
 		// A cluster that is still forming answers nothing for a while.
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, errors.Join(ctx.Err(), last))
-		case <-time.After(min(time.Duration(attempt+1)*100*time.Millisecond, time.Second)):
-		}
+		return nil, err
+	}, backoff.WithBackOff(newBucketBackoff()), backoff.WithMaxTries(60), backoff.WithMaxElapsedTime(0))
+	switch {
+	case err == nil:
+		return kv, nil
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, errors.Join(ctx.Err(), last))
 	}
 	return nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, last)
+}
+
+// newBucketBackoff spaces the attempts to open a bucket: 100 ms, doubling, at most 1 s.
+func newBucketBackoff() *backoff.ExponentialBackOff {
+	return &backoff.ExponentialBackOff{
+		InitialInterval:     100 * time.Millisecond,
+		RandomizationFactor: 0,
+		Multiplier:          2,
+		MaxInterval:         time.Second,
+	}
 }
 
 func aad(key string) []byte { return []byte("keyledger/webhook-delivery/" + key) }
