@@ -15,6 +15,15 @@ import (
 // loadBatch is how many events one direct-get request returns.
 const loadBatch = 500
 
+// SyncQueueLen is the queue length a Store's connection should give its synchronous
+// subscriptions (nats.SyncQueueLen(eventstore.SyncQueueLen)). A load's batch direct
+// get subscribes synchronously for its replies, and the client allocates (and zeroes)
+// that queue for every subscription: at nats.go's default of 65,536 entries, 512 KiB
+// per load, which was a third of a reveal's CPU and most of its garbage. It must hold
+// a whole batch (loadBatch messages and the end-of-batch status), or a burst would be
+// dropped as a slow consumer and the load retried.
+const SyncQueueLen = 2 * loadBatch
+
 // Loaded is an aggregate's history.
 type Loaded struct {
 	Events []domain.Recorded
