@@ -58,6 +58,18 @@ func (s *Store) LoadAfter(ctx context.Context, agg Aggregate, after uint64) (Loa
 	if err := s.notErased(ctx, agg.OrgID); err != nil {
 		return Loaded{}, err
 	}
+	if after > 0 {
+		// Usually nothing is new: ask for the subject's last message first. The
+		// server finds it in its subject index, where a batch get from after+1 first
+		// counts the subject's pending messages by walking the message block that
+		// after is in (a fifth of a reveal's CPU, nats-server's NumPending, when it
+		// was the first request).
+		// Anything else (something new, no answer) takes the batch path, which
+		// tells a short read from an unavailable log.
+		if raw, err := s.stream.GetLastMsgForSubject(ctx, agg.Subject()); err == nil && raw.Sequence <= after {
+			return Loaded{}, nil
+		}
+	}
 	return s.loadRange(ctx, agg, after+1, 0)
 }
 
