@@ -12,8 +12,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
-	"github.com/keyledger/keyledger/httpapi/webhooks"
 	"github.com/keyledger/keyledger/httpapi/authcache"
+	"github.com/keyledger/keyledger/httpapi/webhooks"
 	"github.com/keyledger/keyledger/projections"
 )
 
