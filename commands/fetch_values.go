@@ -77,7 +77,7 @@ func (h *FetchValuesHandler) Handle(ctx context.Context, m Meta, c FetchValues) 
 		names = append(names, string(s.Name))
 	}
 	recs, err := h.log.Append(ctx, eventstore.Pending{
-		Aggregate: accessAggregate(c.OrgID, c.OrgID), Unchecked: true,
+		Aggregate: accessAggregate(c.OrgID), Unchecked: true,
 		Events: []domain.Event{domain.NewSecretsFetched(c.Env, names, h.maxNames)}, Actor: m.actor(),
 	})
 	if err != nil {

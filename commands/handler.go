@@ -418,8 +418,14 @@ func (m Meta) actor() domain.Actor {
 	return a
 }
 
-func accessAggregate(orgID, id string) eventstore.Aggregate {
-	return eventstore.Aggregate{OrgID: orgID, Type: domain.AggregateAccess, ID: id}
+// accessAggregate is where an organization's access records (reveals, fetches,
+// denied attempts) are appended: one subject per organization, so that concurrent
+// records share messages (eventstore coalesces unchecked appends per subject, one
+// fsync for many). Reveals and denied attempts on a secret went to a subject per
+// secret before; those records stay where they are and are read as before (every
+// reader goes by the event, not the subject).
+func accessAggregate(orgID string) eventstore.Aggregate {
+	return eventstore.Aggregate{OrgID: orgID, Type: domain.AggregateAccess, ID: orgID}
 }
 
 // AuditedError is a refusal that was recorded in the log: Seq is the sequence of its
@@ -445,7 +451,7 @@ func recordDenied(ctx context.Context, log eventLog, m Meta, orgID, action, secr
 		target = secretID
 	}
 	recs, aerr := log.Append(context.WithoutCancel(ctx), eventstore.Pending{
-		Aggregate: accessAggregate(orgID, target), Unchecked: true,
+		Aggregate: accessAggregate(orgID), Unchecked: true,
 		Events: []domain.Event{domain.AccessDenied{Action: action, SecretID: secretID, Env: env, Code: code}},
 		Actor:  m.actor(), MsgID: m.msgID("denied", action, target),
 	})

@@ -47,7 +47,7 @@ func (h *RevealSecretHandler) Handle(ctx context.Context, m Meta, c RevealSecret
 		return Revealed{}, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretRevealed, c.SecretID, c.Env, err)
 	}
 	recs, err := h.log.Append(ctx, eventstore.Pending{
-		Aggregate: accessAggregate(c.OrgID, c.SecretID), Unchecked: true,
+		Aggregate: accessAggregate(c.OrgID), Unchecked: true,
 		Events: []domain.Event{domain.SecretRevealed{SecretID: c.SecretID, Env: c.Env, Version: vv.Version}},
 		Actor:  m.actor(),
 	})

@@ -74,38 +74,16 @@ func (s *Store) Append(ctx context.Context, p Pending) (Appended, error) {
 	if err := s.notErased(ctx, p.Aggregate.OrgID); err != nil {
 		return nil, err
 	}
-	// Microseconds: what Postgres keeps, so replays and read models agree to the tick.
-	now := s.now().UTC().Truncate(time.Microsecond)
-	entropy := ulid.Monotonic(rand.Reader, 0)
-	ids := make([]string, len(p.Events))
-	for i := range ids {
-		id, err := ulid.New(ulid.Timestamp(now), entropy)
-		if err != nil {
-			return nil, fmt.Errorf("event id: %w", err)
-		}
-		ids[i] = id.String()
-	}
-	first := p.Events[0]
-	env := envelope{
-		ID: ids[0], Type: first.EventType(), Schema: domain.SchemaVersion(first.EventType()),
-		Org: p.Aggregate.OrgID, AggType: p.Aggregate.Type, AggID: p.Aggregate.ID,
-		Version: p.Version, Time: now, Actor: p.Actor,
-	}
-	if !p.Idempotency.IsZero() {
-		mark := p.Idempotency
-		env.Idem = &mark
-	}
-	var err error
-	if env.Payload, err = s.seal(ctx, env, env.Version, env.Type, first); err != nil {
+	prep, err := s.prepare(ctx, p)
+	if err != nil {
 		return nil, err
 	}
-	for i, ev := range p.Events[1:] {
-		part := envelopeEvent{ID: ids[i+1], Type: ev.EventType(), Schema: domain.SchemaVersion(ev.EventType())}
-		if part.Payload, err = s.seal(ctx, env, env.Version+i+1, part.Type, ev); err != nil {
-			return nil, err
-		}
-		env.More = append(env.More, part)
+	if p.Unchecked && p.MsgID == "" {
+		// No expectation and no caller's message id: it may share one message (and so
+		// one fsync) with the other unchecked appends to its subject waiting with it.
+		return s.groups.append(ctx, s, prep)
 	}
+	env := prep.env
 	data, err := json.Marshal(env)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", env.Type, err)
@@ -138,14 +116,74 @@ func (s *Store) Append(ctx context.Context, p Pending) (Appended, error) {
 	if ack.Duplicate {
 		return s.recordAt(ctx, ack.Sequence)
 	}
-	out := make(Appended, len(p.Events))
-	for i, ev := range p.Events {
+	return prep.recorded(ack.Sequence), nil
+}
+
+// prepared is one append's events, identified and sealed, ready to be published alone
+// (env) or as part of a coalesced message.
+type prepared struct {
+	p   Pending
+	env envelope
+	ids []string
+	now time.Time
+}
+
+// prepare gives the events their ids and time and seals them into an envelope.
+func (s *Store) prepare(ctx context.Context, p Pending) (*prepared, error) {
+	// Microseconds: what Postgres keeps, so replays and read models agree to the tick.
+	now := s.now().UTC().Truncate(time.Microsecond)
+	entropy := ulid.Monotonic(rand.Reader, 0)
+	ids := make([]string, len(p.Events))
+	for i := range ids {
+		id, err := ulid.New(ulid.Timestamp(now), entropy)
+		if err != nil {
+			return nil, fmt.Errorf("event id: %w", err)
+		}
+		ids[i] = id.String()
+	}
+	first := p.Events[0]
+	env := envelope{
+		ID: ids[0], Type: first.EventType(), Schema: domain.SchemaVersion(first.EventType()),
+		Org: p.Aggregate.OrgID, AggType: p.Aggregate.Type, AggID: p.Aggregate.ID,
+		Version: p.Version, Time: now, Actor: p.Actor,
+	}
+	if !p.Idempotency.IsZero() {
+		mark := p.Idempotency
+		env.Idem = &mark
+	}
+	var err error
+	if env.Payload, err = s.seal(ctx, env, env.Version, env.Type, first); err != nil {
+		return nil, err
+	}
+	for i, ev := range p.Events[1:] {
+		part := envelopeEvent{ID: ids[i+1], Type: ev.EventType(), Schema: domain.SchemaVersion(ev.EventType())}
+		if part.Payload, err = s.seal(ctx, env, env.Version+i+1, part.Type, ev); err != nil {
+			return nil, err
+		}
+		env.More = append(env.More, part)
+	}
+	return &prepared{p: p, env: env, ids: ids, now: now}, nil
+}
+
+// recorded is the append's events as stored at seq.
+func (a *prepared) recorded(seq uint64) Appended {
+	out := make(Appended, len(a.p.Events))
+	for i, ev := range a.p.Events {
 		out[i] = domain.Recorded{
-			Seq: ack.Sequence, EventID: ids[i], OrgID: env.Org, AggregateType: env.AggType,
-			AggregateID: env.AggID, Time: now, Actor: p.Actor, Event: ev, Idempotency: p.Idempotency,
+			Seq: seq, EventID: a.ids[i], OrgID: a.env.Org, AggregateType: a.env.AggType,
+			AggregateID: a.env.AggID, Time: a.now, Actor: a.p.Actor, Event: ev, Idempotency: a.p.Idempotency,
 		}
 	}
-	return out, nil
+	return out
+}
+
+// size is roughly what the append adds to a message, in bytes.
+func (a *prepared) size() int {
+	n := len(a.env.Payload) + 256
+	for _, m := range a.env.More {
+		n += len(m.Payload) + 128
+	}
+	return n
 }
 
 // classifyAppend names a publish error for the append observer: a lost race is a

@@ -1,5 +1,7 @@
 // Package eventstore owns Keyledger's event log, and only the log: the JetStream stream
-// and its subject layout, appending with optimistic concurrency, loading one
+// and its subject layout, appending with optimistic concurrency (and, for unchecked
+// appends such as audit records, coalescing concurrent ones to one subject into one
+// message: group.go), loading one
 // aggregate's events, following the log from a sequence, envelope encryption (the
 // master key, per-organization data keys and sealing, in the KEYLEDGER_KEYS bucket),
 // gets confirmed by a stream's leader, and telling an unavailable log (IsUnavailable)

@@ -41,11 +41,27 @@ type envelope struct {
 
 // envelopeEvent is one further event of a multi-event message; its version is the
 // envelope's plus its position (1 for the first of More).
+//
+// A coalesced message (several callers' unchecked appends to one subject, written as
+// one message: appendGroup) starts each further caller's events with Own: from that
+// event on, the events are that caller's, with its actor, time and idempotency mark,
+// and versions count from Own.Version. Messages without Own (every message written
+// before coalescing existed) decode as they always did.
 type envelopeEvent struct {
-	ID      string `json:"id"`
-	Type    string `json:"type"`
-	Schema  int    `json:"schema"`
-	Payload string `json:"payload"`
+	ID      string      `json:"id"`
+	Type    string      `json:"type"`
+	Schema  int         `json:"schema"`
+	Payload string      `json:"payload"`
+	Own     *eventOwner `json:"own,omitempty"`
+}
+
+// eventOwner is what a coalesced message records per caller: what an envelope's own
+// fields record for its first caller.
+type eventOwner struct {
+	Version int                     `json:"version"`
+	Time    time.Time               `json:"time"`
+	Actor   domain.Actor            `json:"actor"`
+	Idem    *domain.IdempotencyMark `json:"idem,omitempty"`
 }
 
 func (e envelope) aad(version int, eventType string) []byte {
@@ -79,8 +95,13 @@ func (s *Store) decode(ctx context.Context, seq uint64, data []byte) ([]domain.R
 	parts = append(parts, envelopeEvent{ID: env.ID, Type: env.Type, Schema: env.Schema, Payload: env.Payload})
 	parts = append(parts, env.More...)
 	out := make([]domain.Recorded, 0, len(parts))
+	owner := eventOwner{Version: env.Version, Time: env.Time, Actor: env.Actor, Idem: env.Idem}
+	first := 0 // the position of the current owner's first event
 	for i, p := range parts {
-		plain, err := s.keys.Open(ctx, env.Org, p.Payload, env.aad(env.Version+i, p.Type))
+		if p.Own != nil {
+			owner, first = *p.Own, i
+		}
+		plain, err := s.keys.Open(ctx, env.Org, p.Payload, env.aad(owner.Version+i-first, p.Type))
 		if err != nil {
 			return nil, fmt.Errorf("event %d (%s): %w", seq, p.Type, s.erasedEvent(ctx, env.Org, err))
 		}
@@ -90,10 +111,10 @@ func (s *Store) decode(ctx context.Context, seq uint64, data []byte) ([]domain.R
 		}
 		rec := domain.Recorded{
 			Seq: seq, EventID: p.ID, OrgID: env.Org, AggregateType: env.AggType,
-			AggregateID: env.AggID, Time: env.Time, Actor: env.Actor, Event: ev,
+			AggregateID: env.AggID, Time: owner.Time, Actor: owner.Actor, Event: ev,
 		}
-		if env.Idem != nil {
-			rec.Idempotency = *env.Idem
+		if owner.Idem != nil {
+			rec.Idempotency = *owner.Idem
 		}
 		out = append(out, rec)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strconv"
 	"testing"
 
 	"github.com/keyledger/keyledger/domain"
@@ -39,5 +40,31 @@ func TestLoadOneByOneMatchesBatchedLoad(t *testing.T) {
 	}
 	if n != 7 || !reflect.DeepEqual(batched, single) || single.LastSeq != last-1 {
 		t.Fatalf("one by one (%d): %+v\nbatched: %+v", n, single, batched)
+	}
+}
+
+// The embedded server's connections keep small synchronous-subscription queues (a
+// load allocates one per batch request), still large enough for a whole batch: a
+// load of two batches reads every event without a slow-consumer drop.
+func TestLoadWithTheSmallSyncQueue(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newInternalStore(t)
+	if got := s.nc.Opts.SubChanLen; got != SyncQueueLen {
+		t.Fatalf("the embedded server's connection queues %d messages per synchronous subscription, want %d", got, SyncQueueLen)
+	}
+	org := "66666666-6666-6666-6666-666666666666"
+	agg := Aggregate{OrgID: org, Type: domain.AggregateSecret, ID: org}
+	const events = loadBatch + 150
+	for i := range events {
+		desc := strconv.Itoa(i)
+		if _, err := s.Append(ctx, Pending{Aggregate: agg, ExpectedSeq: 0, Unchecked: true, MsgID: "m" + desc,
+			Events: []domain.Event{domain.SecretUpdated{Description: &desc}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := s.Load(ctx, agg)
+	if err != nil || l.Version() != events {
+		t.Fatalf("loaded %d events, %v; want %d", l.Version(), err, events)
 	}
 }

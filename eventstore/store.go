@@ -55,6 +55,9 @@ type Store struct {
 	erased erasedOrgs
 	// loaded counts the messages loads have opened (EventsLoaded).
 	loaded atomic.Uint64
+	// groups coalesces concurrent unchecked appends per subject (group.go).
+	groups                      appendGroups
+	groupedMsgs, groupedAppends atomic.Uint64
 }
 
 // AppendObserver hears how long one append waited for JetStream to acknowledge it, for

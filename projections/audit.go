@@ -22,6 +22,8 @@ type batchTx struct {
 	// deferred holds the audit inserts, sent in one round trip at the end.
 	heads    map[string]string
 	deferred *pgx.Batch
+	// idx numbers the entries of the message being applied (entryIndex).
+	idx entryIndex
 }
 
 func newBatchTx(ctx context.Context, tx pgx.Tx, db *DB) *batchTx {
@@ -194,6 +196,7 @@ func (db *DB) applyAudit(ctx context.Context, r domain.Recorded, res *batchTx) e
 	if err != nil || len(entries) == 0 {
 		return err
 	}
+	res.idx.number(r.Seq, entries)
 	prev, err := res.head(r.OrgID)
 	if err != nil {
 		return err

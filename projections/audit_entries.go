@@ -35,12 +35,35 @@ type AuditEntry struct {
 }
 
 // ID is the entry's public id: the event id, with the entry's index when one event
-// made several entries (one per environment).
+// made several entries (one per environment) or its message held earlier audited
+// events (entryIndex).
 func (e AuditEntry) ID() string {
 	if e.Idx == 0 {
 		return e.EventID
 	}
 	return e.EventID + "." + strconv.Itoa(e.Idx)
+}
+
+// entryIndex numbers the audit entries of one log message: a message holding several
+// audited events (a coalesced message of access records, one per caller) gives each
+// event its own rows, the second event's entries after the first's, so that
+// (seq, idx) stays unique. A message with one audited event numbers its entries from
+// 0, as it always did. The projector and verification from the log both use it.
+type entryIndex struct {
+	seq  uint64
+	next int
+}
+
+// number shifts the entries of one event of message seq past those of the message's
+// earlier events.
+func (x *entryIndex) number(seq uint64, entries []AuditEntry) {
+	if seq != x.seq {
+		x.seq, x.next = seq, 0
+	}
+	for i := range entries {
+		entries[i].Idx += x.next
+	}
+	x.next += len(entries)
 }
 
 // auditResolver supplies what an entry shows beyond its event: a secret's name and a

@@ -116,6 +116,7 @@ func expectedAudit(ctx context.Context, log ScopeLoader, orgID string, until uin
 	}
 	var out []AuditEntry
 	prev := ""
+	var idx entryIndex
 	err = log.ScanScope(ctx, orgID, until, func(r domain.Recorded) error {
 		if c, ok := r.Event.(domain.SecretCreated); ok {
 			res.names[r.AggregateID] = string(c.Name)
@@ -124,6 +125,7 @@ func expectedAudit(ctx context.Context, log ScopeLoader, orgID string, until uin
 		if err != nil {
 			return err
 		}
+		idx.number(r.Seq, entries)
 		for _, e := range entries {
 			e.PrevHash = prev
 			e.Hash = chainHash(prev, e)

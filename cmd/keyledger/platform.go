@@ -153,7 +153,8 @@ func (p *platform) openNATS(ctx context.Context, c *config) error {
 	if c.NATSURL != "" {
 		// nats.Connect takes no context: the timeout bounds each server's dial and
 		// handshake, and without RetryOnFailedConnect a first failure is returned at once.
-		nc, err := nats.Connect(c.NATSURL, nats.Name("keyledger"), nats.MaxReconnects(-1), nats.Timeout(natsConnectTimeout))
+		nc, err := nats.Connect(c.NATSURL, nats.Name("keyledger"), nats.MaxReconnects(-1), nats.Timeout(natsConnectTimeout),
+			nats.SyncQueueLen(eventstore.SyncQueueLen))
 		if err != nil {
 			return fmt.Errorf("connect to NATS at %s: %w", redactNATSURL(c.NATSURL), withoutURL(err))
 		}

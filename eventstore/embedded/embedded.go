@@ -109,9 +109,14 @@ func deadlineOf(ctx context.Context) time.Time {
 	return d
 }
 
+// syncQueueLen is eventstore.SyncQueueLen (this package cannot import eventstore,
+// whose tests import it): the queue of a synchronous subscription, which a load's
+// batch direct get allocates per request.
+const syncQueueLen = 1000
+
 // Connect opens a client connection to the embedded server.
 func (e *Embedded) Connect(name string) (*nats.Conn, error) {
-	nc, err := nats.Connect("", nats.InProcessServer(e.ns), nats.Name(name), nats.MaxReconnects(-1))
+	nc, err := nats.Connect("", nats.InProcessServer(e.ns), nats.Name(name), nats.MaxReconnects(-1), nats.SyncQueueLen(syncQueueLen))
 	if err != nil {
 		return nil, fmt.Errorf("connect embedded nats: %w", err)
 	}

@@ -66,7 +66,7 @@ func New(tb testing.TB) *Env {
 	}
 	current := &currentServer{srv: srv}
 	nc, err := nats.Connect("", nats.InProcessServer(current), nats.Name("test"),
-		nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+		nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond), nats.SyncQueueLen(eventstore.SyncQueueLen))
 	if err != nil {
 		srv.Shutdown()
 		tb.Fatalf("connect: %v", err)
