@@ -507,11 +507,39 @@ func (k *Keyring) createKeyset(ctx context.Context, scope string) (*scopeKeys, e
 	}
 	// Another process made it first: use theirs, read from the leader (a direct get
 	// could still miss it on a lagging replica).
-	stored, ok, err := k.leader.get(ctx, keysetName(scope))
-	if err != nil || !ok {
-		return nil, fmt.Errorf("data key %s: %w", scope, errors.Join(err, ErrNoKey))
+	stored, err := k.leaderGetCreated(ctx, keysetName(scope))
+	if err != nil {
+		return nil, fmt.Errorf("data key %s: %w", scope, err)
 	}
 	return k.openKeyset(scope, stored, 0)
+}
+
+// leaderGetCreated reads an entry whose creation another process just won. On a
+// clustered bucket the leader refuses a second create as soon as the first is
+// proposed, which can be before the first is applied to its store: for a moment its
+// message get still finds nothing. Two replicas started together meet exactly that
+// (TestClusterFailover once saw "data key not found" at bootstrap), so the read is
+// retried for a few seconds before the key counts as missing.
+func (k *Keyring) leaderGetCreated(ctx context.Context, name string) ([]byte, error) {
+	wait := 10 * time.Millisecond
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		stored, ok, err := k.leader.get(ctx, name)
+		switch {
+		case err != nil:
+			return nil, err
+		case ok:
+			return stored, nil
+		case time.Now().After(deadline):
+			return nil, ErrNoKey
+		}
+		select {
+		case <-ctx.Done():
+			return nil, errors.Join(ctx.Err(), ErrNoKey)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 250*time.Millisecond)
+	}
 }
 
 func (k *Keyring) unwrapLegacy(stored []byte, scope string, version int) ([]byte, error) {
