@@ -12,14 +12,15 @@ func memberOut(m projections.Member) wire.Member {
 	return wire.Member{UserID: m.UserID, Email: m.Email, Name: m.Name, Role: string(m.Role), AddedAt: m.AddedAt.UTC()}
 }
 
-// manager checks that the caller may manage the organization (priority ≥ 100), which
-// listing its members takes too.
-func (s *Server) manager(c *fiber.Ctx) (domain.Principal, error) {
-	_, p, err := s.orgAccess(c)
+// manager checks that the caller may manage the organization in the path (priority ≥
+// 100: owners and admins), which listing its members, tokens, webhooks and audit trail
+// takes, and returns the organization.
+func (s *Server) manager(c *fiber.Ctx) (projections.Org, error) {
+	org, p, err := s.orgAccess(c)
 	if err != nil {
-		return domain.Principal{}, err
+		return projections.Org{}, err
 	}
-	return p, domain.Authorize(p, domain.ActionManage, domain.Target{})
+	return org, domain.Authorize(p, domain.ActionManage, domain.Target{})
 }
 
 func (s *Server) listMembers(c *fiber.Ctx) error {

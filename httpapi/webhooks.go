@@ -102,22 +102,16 @@ func (s *Server) createWebhook(c *fiber.Ctx) error {
 
 // webhookAccess is the organization's webhook named in the path, for an owner or admin.
 func (s *Server) webhookAccess(c *fiber.Ctx) (projections.WebhookInfo, error) {
-	org, p, err := s.orgAccess(c)
+	org, err := s.manager(c)
 	if err != nil {
-		return projections.WebhookInfo{}, err
-	}
-	if err := domain.Authorize(p, domain.ActionManage, domain.Target{}); err != nil {
 		return projections.WebhookInfo{}, err
 	}
 	return s.rm.GetWebhook(c.UserContext(), org.ID, c.Params("id"))
 }
 
 func (s *Server) listWebhooks(c *fiber.Ctx) error {
-	org, p, err := s.orgAccess(c)
+	org, err := s.manager(c)
 	if err != nil {
-		return err
-	}
-	if err := domain.Authorize(p, domain.ActionManage, domain.Target{}); err != nil {
 		return err
 	}
 	hooks, err := s.rm.ListWebhooks(c.UserContext(), org.ID)
