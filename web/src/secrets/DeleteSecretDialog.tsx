@@ -5,6 +5,7 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { TriangleAlert } from 'lucide-react';
 import { api, environmentName, type EnvSlug, type SecretRow } from '../api';
 import { Dialog } from '../ui/Dialog';
+import { TypedConfirmField } from '../ui/TypedConfirmField';
 import { useToast } from '../ui/Toasts';
 import { DELETE_CONFIRMATION_WORD, isDeleteConfirmed } from './deleteConfirm';
 
@@ -110,20 +111,13 @@ export function DeleteSecretDialog({ orgId, secret, env, onClose, onDeleted }: D
             </label>
           </fieldset>
         ) : null}
-        <div className="field">
-          <label htmlFor="delete-confirm">
-            Type <code>{DELETE_CONFIRMATION_WORD}</code> to confirm
-          </label>
-          <input
-            id="delete-confirm" data-autofocus
-            aria-label="Type delete to confirm"
-            className="input"
-            value={typed}
-            autoComplete="off"
-            spellCheck={false}
-            onChange={(e) => setTyped(e.target.value)}
-          />
-        </div>
+        <TypedConfirmField
+          id="delete-confirm"
+          word={DELETE_CONFIRMATION_WORD}
+          label="Type delete to confirm"
+          value={typed}
+          onChange={setTyped}
+        />
       </form>
     </Dialog>
   );

@@ -9,6 +9,7 @@ import { TriangleAlert } from 'lucide-react';
 import { api } from '../api';
 import { refreshMe } from '../session';
 import { Dialog } from '../ui/Dialog';
+import { isTypedConfirmed, TypedConfirmField } from '../ui/TypedConfirmField';
 import { useToast } from '../ui/Toasts';
 
 interface DeleteOrganizationDialogProps {
@@ -19,7 +20,7 @@ interface DeleteOrganizationDialogProps {
 
 /** The confirmation matches only the organization's name exactly: no trimming, no case folding. */
 export function isOrgNameConfirmed(typed: string, orgName: string): boolean {
-  return orgName !== '' && typed === orgName;
+  return isTypedConfirmed(typed, orgName);
 }
 
 export function DeleteOrganizationDialog({ orgId, orgName, onClose }: DeleteOrganizationDialogProps) {
@@ -91,21 +92,13 @@ export function DeleteOrganizationDialog({ orgId, orgName, onClose }: DeleteOrga
             <p>The erasure itself (who, when, from where) is kept in the platform audit trail.</p>
           </div>
         </div>
-        <div className="field">
-          <label htmlFor="delete-org-confirm">
-            Type <code>{orgName}</code> to confirm
-          </label>
-          <input
-            id="delete-org-confirm"
-            data-autofocus
-            aria-label="Type the organization's name to confirm"
-            className="input"
-            value={typed}
-            autoComplete="off"
-            spellCheck={false}
-            onChange={(e) => setTyped(e.target.value)}
-          />
-        </div>
+        <TypedConfirmField
+          id="delete-org-confirm"
+          word={orgName}
+          label="Type the organization's name to confirm"
+          value={typed}
+          onChange={setTyped}
+        />
       </form>
     </Dialog>
   );
