@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/keyledger/keyledger/httpapi/wire"
 	"io"
+
+	"github.com/keyledger/keyledger/httpapi/wire"
 
 	"github.com/spf13/cobra"
 )

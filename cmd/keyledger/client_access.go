@@ -63,13 +63,9 @@ func (cl cli) access(ctx context.Context, f clientFlags, secret, rawAt string) e
 		}
 		at = t
 	}
-	c, cred, err := cl.connect(f.server)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(ctx, defaultCallTimeout)
 	defer cancel()
-	orgID, err := resolveOrg(ctx, c, f.org, cred.Token)
+	c, orgID, err := cl.connectOrg(ctx, f.server, f.org)
 	if err != nil {
 		return err
 	}

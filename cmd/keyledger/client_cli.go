@@ -87,6 +87,17 @@ func (cl cli) completeOrgs(cmd *cobra.Command, _ []string, _ string) ([]cobra.Co
 }
 
 // connect returns a client for the resolved server and token.
+// connectOrg connects to the server and resolves the --org flag (a name or an id) to
+// the organization's id: the start of every client command that works on one org.
+func (cl cli) connectOrg(ctx context.Context, serverFlag, org string) (*client.Client, string, error) {
+	c, cred, err := cl.connect(serverFlag)
+	if err != nil {
+		return nil, "", err
+	}
+	orgID, err := resolveOrg(ctx, c, org, cred.Token)
+	return c, orgID, err
+}
+
 func (cl cli) connect(serverFlag string) (*client.Client, credentials, error) {
 	cred, err := resolveCredentials(cl.getenv, serverFlag)
 	if err != nil {

@@ -49,13 +49,9 @@ func (cl cli) export(ctx context.Context, f clientFlags, format string) error {
 	if err != nil {
 		return err
 	}
-	c, cred, err := cl.connect(f.server)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(ctx, defaultCallTimeout)
 	defer cancel()
-	orgID, err := resolveOrg(ctx, c, f.org, cred.Token)
+	c, orgID, err := cl.connectOrg(ctx, f.server, f.org)
 	if err != nil {
 		return err
 	}

@@ -116,11 +116,7 @@ func (cl cli) openSecrets(ctx context.Context, server, org, env string, needEnv 
 	if err != nil {
 		return secretsSession{}, err
 	}
-	c, cred, err := cl.connect(server)
-	if err != nil {
-		return secretsSession{}, err
-	}
-	orgID, err := resolveOrg(ctx, c, org, cred.Token)
+	c, orgID, err := cl.connectOrg(ctx, server, org)
 	if err != nil {
 		return secretsSession{}, err
 	}

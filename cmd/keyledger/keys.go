@@ -75,20 +75,10 @@ rotation is recorded in the log. (keys rotate, by contrast, changes the master k
 	return cmd
 }
 
-// keysOrg connects and resolves --org.
-func (cl cli) keysOrg(ctx context.Context, f clientFlags) (*client.Client, string, error) {
-	c, cred, err := cl.connect(f.server)
-	if err != nil {
-		return nil, "", err
-	}
-	org, err := resolveOrg(ctx, c, f.org, cred.Token)
-	return c, org, err
-}
-
 func (cl cli) keysList(ctx context.Context, f clientFlags) error {
 	ctx, cancel := context.WithTimeout(ctx, defaultCallTimeout)
 	defer cancel()
-	c, org, err := cl.keysOrg(ctx, f)
+	c, org, err := cl.connectOrg(ctx, f.server, f.org)
 	if err != nil {
 		return err
 	}
@@ -106,7 +96,7 @@ func (cl cli) keysList(ctx context.Context, f clientFlags) error {
 func (cl cli) keysRotateData(ctx context.Context, f clientFlags) error {
 	ctx, cancel := context.WithTimeout(ctx, defaultCallTimeout)
 	defer cancel()
-	c, org, err := cl.keysOrg(ctx, f)
+	c, org, err := cl.connectOrg(ctx, f.server, f.org)
 	if err != nil {
 		return err
 	}
