@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,6 +26,9 @@ type benchConfig struct {
 	Timeout     time.Duration
 	JSON        string
 	LogLevel    string
+	// Phases, when not empty, keeps only the timed phases whose names start with one
+	// of these prefixes (seeding always runs): for profiling one phase.
+	Phases []string
 }
 
 // newBenchCommand is `keyledger bench`: a load generator against a fresh server that it
@@ -42,6 +46,7 @@ func newBenchCommand(cl cli) *cobra.Command {
 	fs.StringVar(&c.DatabaseURL, "database-url", "", "an empty PostgreSQL database for the server (default: a new database on KEYLEDGER_TEST_DATABASE_URL, else a throwaway cluster)")
 	withEnv(fs, "database-url", "KEYLEDGER_DATABASE_URL")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "the benchmark's own progress log: debug, info, warn, error")
+	fs.StringSliceVar(&c.Phases, "phases", nil, "run only the timed phases whose names start with one of these comma-separated prefixes, e.g. grid,reveal (default: all)")
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "benchmark a fresh server on loopback and print a table",
@@ -62,6 +67,19 @@ server's RSS and CPU seconds. --json writes the same for comparing commits.`,
 	completeWith(cmd, "log-level", "debug", "info", "warn", "error")
 	_ = cmd.MarkFlagFilename("binary")
 	return cmd
+}
+
+// wantsPhase says whether --phases selects the phase called name.
+func (c *benchConfig) wantsPhase(name string) bool {
+	if len(c.Phases) == 0 {
+		return true
+	}
+	for _, prefix := range c.Phases {
+		if strings.HasPrefix(name, strings.TrimSpace(prefix)) {
+			return true
+		}
+	}
+	return false
 }
 
 // validate refuses settings that would make a phase meaningless rather than slow.
@@ -153,6 +171,9 @@ func runBench(ctx context.Context, c *benchConfig, srv *benchServer, logger *slo
 		return nil, err
 	}
 	for _, p := range b.phases() {
+		if !c.wantsPhase(p.name) {
+			continue
+		}
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("bench: %w", err)
 		}
