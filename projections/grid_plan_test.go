@@ -1,0 +1,87 @@
+package projections_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/projections"
+)
+
+// A grid page's query reaches its rows by key: Postgres looks at no row of the
+// organization beyond the page's own, even when its tables were never analyzed (as
+// right after seeding or a rebuild filled them). The page's query used to pick its
+// hundred secrets by filtering every secret row of the organization, and to scan an
+// environment's every value row for each of them: a page cost O(organization) in
+// Postgres although the name index had made it O(page) in Go.
+func TestGridPageQueryReadsOnlyThePageRows(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, true)
+	ctx := context.Background()
+	all := map[domain.Environment]domain.Plaintext{
+		domain.Development: domain.NewPlaintext("dev"), domain.Staging: domain.NewPlaintext("stg"), domain.Production: domain.NewPlaintext("prd"),
+	}
+	var last uint64
+	for i := range 300 {
+		res, err := r.h.CreateSecret.Handle(ctx, r.owner, commands.CreateSecret{OrgID: r.orgID, Name: fmt.Sprintf("KEY_%04d", i), Values: all})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = res.Seq
+	}
+	r.wait(t, last)
+	page, _, err := r.db.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(page))
+	for i, row := range page {
+		ids[i] = row.ID
+	}
+
+	conn, err := pgx.Connect(ctx, r.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var schema string
+	if err := conn.QueryRow(ctx, `SELECT table_schema FROM information_schema.tables WHERE table_name = 'secret_values' ORDER BY table_schema DESC LIMIT 1`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `SELECT set_config('search_path', $1, false)`, schema); err != nil {
+		t.Fatal(err)
+	}
+	var plan []map[string]any
+	if err := conn.QueryRow(ctx, `EXPLAIN (ANALYZE, FORMAT JSON) `+projections.PageRowsSQL, r.orgID, ids).Scan(&plan); err != nil {
+		t.Fatal(err)
+	}
+	var removed, read float64
+	var walk func(n map[string]any)
+	walk = func(n map[string]any) {
+		for _, k := range []string{"Rows Removed by Filter", "Rows Removed by Join Filter", "Rows Removed by Index Recheck"} {
+			if v, ok := n[k].(float64); ok {
+				removed += v
+			}
+		}
+		if rel, _ := n["Relation Name"].(string); rel == "secrets" || rel == "secret_values" {
+			rows, _ := n["Actual Rows"].(float64)
+			loops, _ := n["Actual Loops"].(float64)
+			read += rows * loops
+		}
+		kids, _ := n["Plans"].([]any)
+		for _, k := range kids {
+			if m, ok := k.(map[string]any); ok {
+				walk(m)
+			}
+		}
+	}
+	walk(plan[0]["Plan"].(map[string]any))
+	if want := float64(len(ids) * 4); removed != 0 || read > want {
+		out, _ := json.MarshalIndent(plan, "", " ")
+		t.Fatalf("a page of %d secrets read %v rows of secrets and secret_values (at most %v) and threw %v away:\n%s", len(ids), read, want, removed, out)
+	}
+}
