@@ -30,6 +30,7 @@ type ReadModel interface {
 	RoleOf(ctx context.Context, orgID, userID string) (domain.Role, error)
 	OrgAccess(ctx context.Context, orgID, userID string) (projections.Org, domain.Role, error)
 	SecretAccess(ctx context.Context, orgID, userID, secretID string) (projections.SecretAccess, error)
+	SecretPageAt(ctx context.Context, orgID, userID string, f projections.SecretFilter) (projections.SecretPage, bool, error)
 	ListMembers(ctx context.Context, orgID string) ([]projections.Member, error)
 	GetMember(ctx context.Context, orgID, userID string) (projections.Member, error)
 	GetUser(ctx context.Context, userID string) (projections.User, error)

@@ -214,6 +214,16 @@ func (db *DB) scopedQuery(ctx context.Context, orgID, userID, sql string, args [
 // runs it, the queries take the ordinary transaction once, which prepares them there
 // (PostgreSQL re-plans a prepared statement by itself after a rebuild switches schemas).
 func (db *DB) scopedQueries(ctx context.Context, orgID, userID string, queries ...scopedRead) error {
+	return db.scopedQueriesIn(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly}, orgID, userID, queries...)
+}
+
+// scopedQueriesIn is scopedQueries in a read-only transaction of opts' isolation level:
+// REPEATABLE READ gives every query of the pipeline one snapshot.
+func (db *DB) scopedQueriesIn(ctx context.Context, opts pgx.TxOptions, orgID, userID string, queries ...scopedRead) error {
+	begin := "BEGIN READ ONLY"
+	if opts.IsoLevel != "" {
+		begin = "BEGIN ISOLATION LEVEL " + string(opts.IsoLevel) + " READ ONLY"
+	}
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("acquire connection: %w", err)
@@ -230,7 +240,7 @@ func (db *DB) scopedQueries(ctx context.Context, orgID, userID string, queries .
 		}
 	}
 	if !prepared {
-		return db.scopedTxOn(ctx, conn, pgx.TxOptions{AccessMode: pgx.ReadOnly}, orgID, userID, func(tx pgx.Tx) error {
+		return db.scopedTxOn(ctx, conn, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: opts.IsoLevel}, orgID, userID, func(tx pgx.Tx) error {
 			for _, q := range queries {
 				if _, err := tx.Conn().Prepare(ctx, q.sql, q.sql); err != nil {
 					return fmt.Errorf("prepare: %w", err)
@@ -247,7 +257,7 @@ func (db *DB) scopedQueries(ctx context.Context, orgID, userID string, queries .
 		})
 	}
 	b := &pgx.Batch{}
-	b.Queue(`BEGIN READ ONLY`)
+	b.Queue(begin)
 	b.Queue(setSearchPath)
 	b.Queue(`SET LOCAL ROLE ` + readerRole)
 	b.Queue(`SELECT set_config('keyledger.org_id', $1, true), set_config('keyledger.user_id', $2, true)`, orgID, userID)

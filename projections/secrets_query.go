@@ -69,15 +69,7 @@ func (db *DB) ListSecrets(ctx context.Context, orgID string, f SecretFilter) ([]
 			if err != nil {
 				return err
 			}
-			examined := on.examined
-			picked, more := on.page(f.Env, q, after, limit)
-			db.names.examined.Add(on.examined - examined)
-			// Copies: the entries may change once the lock is given back.
-			picked = slices.Clone(picked)
-			for i, e := range picked {
-				c := *e
-				picked[i] = &c
-			}
+			picked, more := db.pickPage(on, f.Env, q, after, limit)
 			on.mu.Unlock()
 			if rows, err = db.pageRows(ctx, tx, orgID, picked); err != nil {
 				return err
@@ -106,8 +98,7 @@ func (db *DB) ListSecrets(ctx context.Context, orgID string, f SecretFilter) ([]
 func (db *DB) lockedNames(ctx context.Context, tx pgx.Tx, orgID string) (*orgNames, error) {
 	var seq int64
 	var schema string
-	if err := tx.QueryRow(ctx, `SELECT COALESCE((SELECT seq FROM projection_checkpoints WHERE name = $1), 0), current_schema()`,
-		CheckpointName).Scan(&seq, &schema); err != nil {
+	if err := tx.QueryRow(ctx, checkpointSQL, CheckpointName).Scan(&seq, &schema); err != nil {
 		return nil, fmt.Errorf("name index snapshot: %w", err)
 	}
 	on := db.names.org(orgID)
@@ -117,6 +108,20 @@ func (db *DB) lockedNames(ctx context.Context, tx pgx.Tx, orgID string) (*orgNam
 		return nil, err
 	}
 	return on, nil
+}
+
+// pickPage picks a page's entries from on, which the caller holds locked, and
+// returns copies: the entries may change once the lock is given back.
+func (db *DB) pickPage(on *orgNames, env domain.Environment, q, after string, limit int) ([]*nameEntry, bool) {
+	examined := on.examined
+	picked, more := on.page(env, q, after, limit)
+	db.names.examined.Add(on.examined - examined)
+	picked = slices.Clone(picked)
+	for i, e := range picked {
+		c := *e
+		picked[i] = &c
+	}
+	return picked, more
 }
 
 // pageBounds reads a page's limit and cursor; a bad one is a validation error.
@@ -150,6 +155,12 @@ func (db *DB) pageRows(ctx context.Context, tx pgx.Tx, orgID string, picked []*n
 		return nil, err
 	}
 	db.names.rowsRead.Add(int64(len(found)))
+	return inPickedOrder(found, picked), nil
+}
+
+// inPickedOrder is the rows read for the picked entries, in the picked order, named
+// as the index names them.
+func inPickedOrder(found []*SecretRow, picked []*nameEntry) []SecretRow {
 	byID := make(map[string]*SecretRow, len(found))
 	for _, r := range found {
 		byID[r.ID] = r
@@ -161,7 +172,7 @@ func (db *DB) pageRows(ctx context.Context, tx pgx.Tx, orgID string, picked []*n
 			out = append(out, *r)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // GetSecret returns one row of the grid.
