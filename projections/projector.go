@@ -32,7 +32,7 @@ type eventFollower interface {
 
 // Projector follows the event log and keeps the read models up to date.
 type Projector struct {
-	db     *DB
+	db     *writer
 	events eventFollower
 	log    *slog.Logger
 	// schema, when set, is where this projector writes instead of the live schema
@@ -96,12 +96,13 @@ func (p *Projector) ObserveBatches(o BatchObserver) *Projector {
 	return p
 }
 
-// NewProjector wires a projector.
-func NewProjector(db *DB, events eventFollower, logger *slog.Logger) *Projector {
+// NewProjector wires a projector that writes every read model of rm and reports its
+// progress, stalls and lease through rm.Progress.
+func NewProjector(rm *ReadModels, events eventFollower, logger *slog.Logger) *Projector {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Projector{db: db, events: events, log: logger}
+	return &Projector{db: rm.writer, events: events, log: logger}
 }
 
 // projectorLease is a lease that makes one replica the active projector. Its
@@ -466,34 +467,6 @@ func (p *Projector) batchApplied(batch []eventstore.Delivery, prev, last uint64,
 	p.batches.BatchApplied(b)
 }
 
-// leaseStatus is what a projector's lease tells about itself.
-type leaseStatus interface {
-	Status() lease.LeaseStatus
-}
-
-// LeaseStatus is what ProjectorLease reports (eventstore/lease's). The alias lets a
-// consumer that must not import NATS packages (httpapi) name it.
-type LeaseStatus = lease.LeaseStatus
-
-// ProjectorLease reports the lease that this process's live projector runs under: who
-// holds it, whether this process does, and when it was last renewed as far as this
-// process has seen. false when the projector runs without a lease, or none runs.
-func (db *DB) ProjectorLease() (LeaseStatus, bool) {
-	db.mu.Lock()
-	l := db.lease
-	db.mu.Unlock()
-	if l == nil {
-		return lease.LeaseStatus{}, false
-	}
-	return l.Status(), true
-}
-
-func (db *DB) reportLease(l leaseStatus) {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	db.lease = l
-}
-
 // PublishChanges makes the projector publish change notices for what it applies.
 func (p *Projector) PublishChanges(c changePublisher) *Projector {
 	p.changes = c
@@ -656,44 +629,4 @@ func nameAAD(orgID, secretID string) []byte {
 
 func descriptionAAD(orgID, secretID string) []byte {
 	return []byte("keyledger/readmodel/" + orgID + "/" + secretID + "/description")
-}
-
-func (db *DB) apply(ctx context.Context, r domain.Recorded, notes *notices, w *batchTx) error {
-	if err := db.applyReadModel(ctx, r, notes, w); err != nil {
-		return err
-	}
-	applyTokens(r, w)
-	if err := db.applyWebhooks(ctx, r, w); err != nil {
-		return err
-	}
-	return db.applyAudit(ctx, r, w)
-}
-
-func (db *DB) applyReadModel(ctx context.Context, r domain.Recorded, notes *notices, w *batchTx) error {
-	switch e := r.Event.(type) {
-	case domain.UserRegistered:
-		w.exec(`INSERT INTO users (id, email, name, superadmin, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
-			r.AggregateID, e.Email, e.Name, e.Superadmin, r.Time)
-		return nil
-	case domain.OrganizationCreated:
-		w.exec(`INSERT INTO orgs (id, org_id, name, reveal_policy, created_at, updated_at) VALUES ($1, $1, $2, $3, $4, $4) ON CONFLICT DO NOTHING`,
-			r.OrgID, e.Name, string(e.RevealPolicy), r.Time)
-		w.exec(`INSERT INTO members (org_id, user_id, role, added_at) VALUES ($1, $2, 'owner', $3) ON CONFLICT DO NOTHING`, r.OrgID, e.OwnerID, r.Time)
-		return nil
-	case domain.OrganizationUpdated:
-		w.exec(`UPDATE orgs SET name = COALESCE($2, name), reveal_policy = COALESCE($3, reveal_policy), updated_at = $4 WHERE id = $1`,
-			r.OrgID, e.Name, (*string)(e.RevealPolicy), r.Time)
-		return nil
-	case domain.MemberAdded:
-		w.exec(`INSERT INTO members (org_id, user_id, role, added_at) VALUES ($1, $2, $3, $4) ON CONFLICT (org_id, user_id) DO UPDATE SET role = EXCLUDED.role`,
-			r.OrgID, e.UserID, string(e.Role), r.Time)
-		return nil
-	case domain.MemberRoleChanged:
-		w.exec(`UPDATE members SET role = $3 WHERE org_id = $1 AND user_id = $2`, r.OrgID, e.UserID, string(e.To))
-		return nil
-	case domain.MemberRemoved:
-		w.exec(`DELETE FROM members WHERE org_id = $1 AND user_id = $2`, r.OrgID, e.UserID)
-		return nil
-	}
-	return db.applySecret(ctx, r, notes, w)
 }

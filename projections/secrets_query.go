@@ -12,6 +12,14 @@ import (
 	"github.com/keyledger/keyledger/domain"
 )
 
+// Secrets answers the secrets grid (through the name index it shares with the
+// projector), one secret, a secret with the caller's access, its value versions and an
+// environment's sealed values.
+type Secrets struct {
+	*store
+	names *nameIndex
+}
+
 // EnvState is a secret's value state in one environment. Sealed is the value's
 // ciphertext, for the API edge to open on an authorized reveal; it is never shown.
 type EnvState struct {
@@ -54,7 +62,7 @@ const (
 // ListSecrets returns a page of the grid sorted by name (byte order). Its cost does not
 // grow with the organization: names come from the name index (name_index.go), and only
 // the page's rows are read and their descriptions opened.
-func (db *DB) ListSecrets(ctx context.Context, orgID string, f SecretFilter) ([]SecretRow, string, error) {
+func (db *Secrets) ListSecrets(ctx context.Context, orgID string, f SecretFilter) ([]SecretRow, string, error) {
 	if !isUUID(orgID) {
 		return nil, "", notFound("organization")
 	}
@@ -105,7 +113,7 @@ func (db *DB) ListSecrets(ctx context.Context, orgID string, f SecretFilter) ([]
 // lockedNames returns the organization's name index brought up to the snapshot of tx
 // (a repeatable-read transaction), locked: the caller unlocks it. errStaleSnapshot
 // means the index is newer than the snapshot; take a new one.
-func (db *DB) lockedNames(ctx context.Context, tx pgx.Tx, orgID string) (*orgNames, error) {
+func (db *Secrets) lockedNames(ctx context.Context, tx pgx.Tx, orgID string) (*orgNames, error) {
 	var seq int64
 	var schema string
 	if err := tx.QueryRow(ctx, `SELECT COALESCE((SELECT seq FROM projection_checkpoints WHERE name = $1), 0), current_schema()`,
@@ -139,7 +147,7 @@ func pageBounds(f SecretFilter) (int, string, error) {
 
 // pageRows reads the grid rows of the picked secrets, in the picked order, with the
 // names the index holds (the sealed ones are not opened again).
-func (db *DB) pageRows(ctx context.Context, tx pgx.Tx, orgID string, picked []*nameEntry) ([]SecretRow, error) {
+func (db *Secrets) pageRows(ctx context.Context, tx pgx.Tx, orgID string, picked []*nameEntry) ([]SecretRow, error) {
 	if len(picked) == 0 {
 		return []SecretRow{}, nil
 	}
@@ -167,7 +175,7 @@ func (db *DB) pageRows(ctx context.Context, tx pgx.Tx, orgID string, picked []*n
 }
 
 // GetSecret returns one row of the grid.
-func (db *DB) GetSecret(ctx context.Context, orgID, secretID string) (SecretRow, error) {
+func (db *Secrets) GetSecret(ctx context.Context, orgID, secretID string) (SecretRow, error) {
 	if !isUUID(orgID) || !isUUID(secretID) {
 		return SecretRow{}, notFound("secret")
 	}
@@ -196,7 +204,7 @@ const secretRowsSQL = `SELECT s.id::text, s.name_sealed, s.description_sealed, s
 
 // loadSecrets reads the org's secrets (or one) with their values, and opens the names.
 // Descriptions stay sealed in the returned rows until openDescriptions.
-func (db *DB) loadSecrets(ctx context.Context, orgID, secretID string) ([]SecretRow, error) {
+func (db *Secrets) loadSecrets(ctx context.Context, orgID, secretID string) ([]SecretRow, error) {
 	var found []*SecretRow
 	var err error
 	if secretID != "" {
@@ -282,7 +290,7 @@ func foldSecretRows(rows pgx.Rows, orgID string) ([]*SecretRow, error) {
 }
 
 // openDescriptions replaces each row's sealed description with its text.
-func (db *DB) openDescriptions(ctx context.Context, rows []SecretRow) error {
+func (db *Secrets) openDescriptions(ctx context.Context, rows []SecretRow) error {
 	for i := range rows {
 		r := &rows[i]
 		d, err := db.keys.Open(ctx, r.OrgID, r.Description, descriptionAAD(r.OrgID, r.ID))
@@ -298,7 +306,7 @@ func (db *DB) openDescriptions(ctx context.Context, rows []SecretRow) error {
 // integration fetch, sorted by name. Its cost is the environment's values: the names
 // come from the name index (opened once per process, then only those of changed
 // secrets), not from opening every name of the organization per fetch.
-func (db *DB) SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error) {
+func (db *Secrets) SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error) {
 	if !isUUID(orgID) {
 		return nil, notFound("organization")
 	}

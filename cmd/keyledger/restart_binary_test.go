@@ -80,7 +80,7 @@ func (s *server) createOrg(tb testing.TB, token, name string) uint64 {
 
 // openReadModels opens the server's database from the test, after the server has
 // migrated it, to watch the projection's checkpoint.
-func openReadModels(tb testing.TB, dbURL string) *projections.DB {
+func openReadModels(tb testing.TB, dbURL string) *projections.ReadModels {
 	tb.Helper()
 	db, err := projections.Open(tb.Context(), dbURL, nil, nil)
 	if err != nil {
@@ -91,11 +91,11 @@ func openReadModels(tb testing.TB, dbURL string) *projections.DB {
 }
 
 // waitCheckpoint polls until the read models reach seq or limit passes, and says when.
-func waitCheckpoint(tb testing.TB, db *projections.DB, seq uint64, limit time.Duration) (time.Time, bool) {
+func waitCheckpoint(tb testing.TB, db *projections.ReadModels, seq uint64, limit time.Duration) (time.Time, bool) {
 	tb.Helper()
 	deadline := time.Now().Add(limit)
 	for {
-		cp, err := db.Checkpoint(tb.Context())
+		cp, err := db.Progress.Checkpoint(tb.Context())
 		if err != nil {
 			tb.Fatal(err)
 		}
