@@ -18,7 +18,7 @@ import (
 
 func auditOf(t *testing.T, env *apitest.Env, orgID string) []projections.AuditEntry {
 	t.Helper()
-	entries, _, err := env.DB.ListAudit(context.Background(), orgID, projections.AuditFilter{})
+	entries, _, err := env.DB.Audit.ListAudit(context.Background(), orgID, projections.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,7 +75,7 @@ func (s *Server) listAudit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	entries, next, err := s.rm.ListAudit(c.UserContext(), org.ID, f)
+	entries, next, err := s.rm.Audit.ListAudit(c.UserContext(), org.ID, f)
 	if err != nil {
 		return badAuditQuery(err)
 	}
@@ -120,7 +120,7 @@ func (s *Server) exportAudit(c *fiber.Ctx) error {
 		defer cancel()
 		write := exportWriter(format, w)
 		n := 0
-		err := rm.StreamAudit(ctx, org.ID, f, func(e projections.AuditEntry) error {
+		err := rm.Audit.StreamAudit(ctx, org.ID, f, func(e projections.AuditEntry) error {
 			if err := write(e); err != nil {
 				return err
 			}
@@ -201,7 +201,7 @@ func (s *Server) verifyAudit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.rm.VerifyAudit(c.UserContext(), org.ID, s.store)
+	res, err := s.rm.Audit.VerifyAudit(c.UserContext(), org.ID, s.store)
 	if err != nil {
 		return err
 	}

@@ -158,14 +158,14 @@ func (s *Server) logout(c *fiber.Ctx) error {
 func (s *Server) me(c *fiber.Ctx) error {
 	id := identityOf(c)
 	user := wire.User{ID: id.UserID, Email: id.Email, Name: id.Name, Superadmin: id.Superadmin}
-	u, err := s.rm.GetUser(c.UserContext(), id.UserID)
+	u, err := s.rm.Directory.GetUser(c.UserContext(), id.UserID)
 	switch {
 	case err == nil:
 		user = userFromReadModel(u)
 	case !domain.IsCode(err, domain.CodeNotFound):
 		return err
 	}
-	ms, err := s.rm.MembershipsOf(c.UserContext(), id.UserID)
+	ms, err := s.rm.Directory.MembershipsOf(c.UserContext(), id.UserID)
 	if err != nil {
 		return err
 	}

@@ -72,7 +72,7 @@ func otherReplica(t *testing.T, env *apitest.Env) (*apitest.Env, *httpapi.Server
 		t.Fatal(err)
 	}
 	srv, err := httpapi.New(httpapi.Config{
-		Commands: commands.New(store, names, time.Now), ReadModel: db, Store: store,
+		Commands: commands.New(store, names, time.Now), ReadModel: httpapi.ReadModelOf(db), Store: store,
 		Signup: httpapi.SignupOpen, WaitTimeout: 10 * time.Second,
 		Sessions: sessions, Idempotency: idempotency, Changes: changes, Keys: store.Keyring(),
 		Unavailable: eventstore.IsUnavailable, Webhooks: hooks, Credentials: credentials,

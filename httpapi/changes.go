@@ -39,7 +39,7 @@ func (s *Server) changes(c *fiber.Ctx) error {
 	raw := c.Get("Last-Event-ID", c.Query("last_event_id"))
 	var after uint64
 	if raw == "" {
-		after, err = s.rm.Checkpoint(c.UserContext())
+		after, err = s.rm.Progress.Checkpoint(c.UserContext())
 		if err != nil {
 			return err
 		}

@@ -21,7 +21,7 @@ func (s *Server) waitFor(c *fiber.Ctx, seq uint64) {
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), s.waitTimeout)
 	defer cancel()
-	if err := s.rm.WaitFor(ctx, seq); err != nil {
+	if err := s.rm.Progress.WaitFor(ctx, seq); err != nil {
 		s.log.Warn("projection did not reach the sequence in time", "seq", seq, "err", err)
 	}
 }

@@ -5,7 +5,7 @@
 // limits, idempotent replays and security headers.
 //
 // Writes go through the command handlers (which decide against the log); reads come
-// from the PostgreSQL read models through the narrow ReadModel interface, after
+// from the PostgreSQL read models through ReadModel's narrow ports (one per job), after
 // waiting for the projection to reach the sequence a command produced. The package
 // never writes to Postgres, never logs a request body, and opens a secret value only in
 // the reveal handler, whose response is neither cached nor stored. Webhook delivery

@@ -49,7 +49,7 @@ func (s *Server) platformAudit(c *fiber.Ctx) error {
 	for _, er := range ers {
 		email, ok := emails[er.Actor.UserID]
 		if !ok && er.Actor.UserID != "" {
-			if u, err := s.rm.GetUser(c.UserContext(), er.Actor.UserID); err == nil {
+			if u, err := s.rm.Directory.GetUser(c.UserContext(), er.Actor.UserID); err == nil {
 				email = u.Email
 			} else if !domain.IsCode(err, domain.CodeNotFound) {
 				return err

@@ -74,7 +74,7 @@ func TestErasureInterruptedByACrashIsFinishedOnRestart(t *testing.T) {
 
 func expectFinished(t *testing.T, env *apitest.Env, e erasedOrg) {
 	t.Helper()
-	if st, stalled := env.DB.ProjectionStall(); stalled {
+	if st, stalled := env.DB.Progress.ProjectionStall(); stalled {
 		t.Fatalf("projection stalled: %+v", st)
 	}
 	expectUnreadable(t, env, e.org.ID)
@@ -107,7 +107,7 @@ func TestUnreadableEventOfAnOrgNotErasedStallsTheProjection(t *testing.T) {
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		st, stalled := env.DB.ProjectionStall()
+		st, stalled := env.DB.Progress.ProjectionStall()
 		if stalled {
 			if st.Seq != ack.Sequence || !strings.Contains(st.Reason, "not found") && !strings.Contains(st.Reason, "does not open") {
 				t.Fatalf("stalled at %d (%s), want at %d on the unreadable event", st.Seq, st.Reason, ack.Sequence)
@@ -115,7 +115,7 @@ func TestUnreadableEventOfAnOrgNotErasedStallsTheProjection(t *testing.T) {
 			return
 		}
 		if time.Now().After(deadline) {
-			cp, _ := env.DB.Checkpoint(context.Background())
+			cp, _ := env.DB.Progress.Checkpoint(context.Background())
 			t.Fatalf("the projection did not stall on an unreadable event of an org not erased (checkpoint %d, event %d)", cp, ack.Sequence)
 		}
 		time.Sleep(50 * time.Millisecond)

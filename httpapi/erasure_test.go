@@ -198,7 +198,7 @@ func TestEraseOrganization(t *testing.T) {
 	if err != nil || rep.Events < head {
 		t.Fatalf("rebuild reached %d of %d (%v)", rep.Events, head, err)
 	}
-	if st, stalled := env.DB.ProjectionStall(); stalled {
+	if st, stalled := env.DB.Progress.ProjectionStall(); stalled {
 		t.Fatalf("projection stalled after the rebuild: %+v", st)
 	}
 	expectNoRows(t, env.DatabaseURL, e.org.ID)

@@ -120,7 +120,7 @@ func (hr *hostileRig) check(t *testing.T, s string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := env.DB.WaitFor(ctx, head); err != nil {
+	if err := env.DB.Progress.WaitFor(ctx, head); err != nil {
 		t.Fatalf("after %q the projector did not reach the log's head %d: %v", s, head, err)
 	}
 }

@@ -56,7 +56,7 @@ func (s *Server) createServiceToken(c *fiber.Ctx) error {
 		return s.refused(c, err)
 	}
 	s.settle(c, res.Result)
-	tokens, err := s.rm.ListServiceTokens(c.UserContext(), orgID)
+	tokens, err := s.rm.Tokens.ListServiceTokens(c.UserContext(), orgID)
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func (s *Server) listServiceTokens(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	tokens, err := s.rm.ListServiceTokens(c.UserContext(), org.ID)
+	tokens, err := s.rm.Tokens.ListServiceTokens(c.UserContext(), org.ID)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ func (s *Server) listMembers(c *fiber.Ctx) error {
 	if _, err := s.manager(c); err != nil {
 		return err
 	}
-	ms, err := s.rm.ListMembers(c.UserContext(), c.Params("org"))
+	ms, err := s.rm.Directory.ListMembers(c.UserContext(), c.Params("org"))
 	if err != nil {
 		return err
 	}

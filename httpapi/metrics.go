@@ -306,7 +306,7 @@ func (s *Server) scrapeState(ctx context.Context) *scrape {
 		s.leaseMetrics(out, lease)
 	}
 	head, herr := s.store.LastSeq(ctx)
-	cp, cerr := s.rm.Checkpoint(ctx)
+	cp, cerr := s.rm.Progress.Checkpoint(ctx)
 	if herr == nil {
 		out.gauge(d.streamLastSeq, float64(head))
 	}
@@ -334,14 +334,14 @@ func (s *Server) scrapeState(ctx context.Context) *scrape {
 }
 
 // projectorLeaseReporter is what /metrics and /readyz ask of a read model whose
-// projector runs under a lease in this process (projections.DB does when serve wires
+// projector runs under a lease in this process (projections.Progress does when serve wires
 // a lease); without it nothing about the lease is shown.
 type projectorLeaseReporter interface {
 	ProjectorLease() (projections.LeaseStatus, bool)
 }
 
 func (s *Server) projectorLease() (projections.LeaseStatus, bool) {
-	r, ok := s.rm.(projectorLeaseReporter)
+	r, ok := s.rm.Progress.(projectorLeaseReporter)
 	if !ok {
 		return projections.LeaseStatus{}, false
 	}

@@ -43,7 +43,7 @@ type leaseReadiness struct {
 }
 
 // projectionHealth is what /readyz and /metrics ask of a read model that runs a
-// projector in this process (projections.DB does); a read model without it is
+// projector in this process (projections.Progress does); a read model without it is
 // never reported stalled.
 type projectionHealth interface {
 	ProjectionStall() (projections.Stall, bool)
@@ -52,7 +52,7 @@ type projectionHealth interface {
 // projectionStall reports whether the read models' projector in this process is
 // stalled.
 func (s *Server) projectionStall() (projections.Stall, bool) {
-	h, ok := s.rm.(projectionHealth)
+	h, ok := s.rm.Progress.(projectionHealth)
 	if !ok {
 		return projections.Stall{}, false
 	}
@@ -80,9 +80,9 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	} else {
 		r.StreamSeq = &head
 	}
-	cp, err := s.rm.Checkpoint(ctx)
+	cp, err := s.rm.Progress.Checkpoint(ctx)
 	if err == nil {
-		err = s.rm.Ping(ctx)
+		err = s.rm.Health.Ping(ctx)
 	}
 	if err != nil {
 		s.log.Warn("readyz: postgres", "err", err)

@@ -18,7 +18,7 @@ func (s *Server) principal(c *fiber.Ctx, orgID string) (domain.Principal, error)
 
 // principalOf is principal for a caller known outside a request (an open stream).
 func (s *Server) principalOf(ctx context.Context, id identity, orgID string) (domain.Principal, error) {
-	role, err := s.rm.RoleOf(ctx, orgID, id.UserID)
+	role, err := s.rm.Directory.RoleOf(ctx, orgID, id.UserID)
 	if err != nil {
 		return domain.Principal{}, err
 	}
@@ -38,7 +38,7 @@ func (s *Server) orgAccess(c *fiber.Ctx) (projections.Org, domain.Principal, err
 func (s *Server) orgAccessOf(ctx context.Context, id identity, orgID string) (projections.Org, domain.Principal, error) {
 	// One read for both (it was two transactions); the role is checked first, as
 	// principalOf does, so that an outsider learns nothing of the organization.
-	o, role, orgErr := s.rm.OrgAccess(ctx, orgID, id.UserID)
+	o, role, orgErr := s.rm.Directory.OrgAccess(ctx, orgID, id.UserID)
 	if orgErr != nil && !domain.IsCode(orgErr, domain.CodeNotFound) {
 		return projections.Org{}, domain.Principal{}, orgErr
 	}
@@ -86,7 +86,7 @@ func (s *Server) writeOrg(c *fiber.Ctx, orgID string) error {
 	if err != nil {
 		return err
 	}
-	o, err := s.rm.GetOrg(c.UserContext(), orgID)
+	o, err := s.rm.Directory.GetOrg(c.UserContext(), orgID)
 	if err != nil {
 		return err
 	}
@@ -106,13 +106,13 @@ func (s *Server) answerOrg(c *fiber.Ctx, res commands.Result) error {
 }
 
 func (s *Server) listOrgs(c *fiber.Ctx) error {
-	ms, err := s.rm.MembershipsOf(c.UserContext(), identityOf(c).UserID)
+	ms, err := s.rm.Directory.MembershipsOf(c.UserContext(), identityOf(c).UserID)
 	if err != nil {
 		return err
 	}
 	out := make([]wire.Org, 0, len(ms))
 	for _, m := range ms {
-		o, err := s.rm.GetOrg(c.UserContext(), m.OrgID)
+		o, err := s.rm.Directory.GetOrg(c.UserContext(), m.OrgID)
 		if domain.IsCode(err, domain.CodeNotFound) {
 			continue
 		}

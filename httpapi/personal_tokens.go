@@ -30,7 +30,7 @@ func (s *Server) createToken(c *fiber.Ctx) error {
 
 // listTokens lists the caller's personal access tokens, without the tokens.
 func (s *Server) listTokens(c *fiber.Ctx) error {
-	ts, err := s.rm.ListPersonalTokens(c.UserContext(), identityOf(c).UserID)
+	ts, err := s.rm.Tokens.ListPersonalTokens(c.UserContext(), identityOf(c).UserID)
 	if err != nil {
 		return err
 	}

@@ -57,7 +57,7 @@ func (s *Server) listSecrets(c *fiber.Ctx) error {
 	if asOf == nil {
 		// The access and the page in one read, when the name index is current.
 		id := identityOf(c)
-		page, ok, err := s.rm.SecretPageAt(c.UserContext(), c.Params("org"), id.UserID, f)
+		page, ok, err := s.rm.Secrets.SecretPageAt(c.UserContext(), c.Params("org"), id.UserID, f)
 		if err != nil {
 			return err
 		}
@@ -82,7 +82,7 @@ func (s *Server) listSecrets(c *fiber.Ctx) error {
 	if asOf != nil {
 		rows, next, err = projections.SecretsAsOf(c.UserContext(), s.store, org.ID, *asOf, f)
 	} else {
-		rows, next, err = s.rm.ListSecrets(c.UserContext(), org.ID, f)
+		rows, next, err = s.rm.Secrets.ListSecrets(c.UserContext(), org.ID, f)
 	}
 	if domain.IsCode(err, domain.CodeValidation) {
 		// The read model names a bad cursor or limit: a query parameter, not a field.
@@ -118,7 +118,7 @@ func (s *Server) writeSecret(c *fiber.Ctx, secretID string) error {
 	// The organization, the caller's role and the row in one read; checked in the
 	// order orgAccess and GetSecret check them.
 	id := identityOf(c)
-	a, err := s.rm.SecretAccess(c.UserContext(), c.Params("org"), id.UserID, secretID)
+	a, err := s.rm.Secrets.SecretAccess(c.UserContext(), c.Params("org"), id.UserID, secretID)
 	if err != nil {
 		return err
 	}
@@ -323,7 +323,7 @@ func (s *Server) listVersions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	vs, err := s.rm.ListVersions(c.UserContext(), org.ID, c.Params("secret"), env)
+	vs, err := s.rm.Secrets.ListVersions(c.UserContext(), org.ID, c.Params("secret"), env)
 	if err != nil {
 		return err
 	}

@@ -16,36 +16,7 @@ import (
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/httpapi/authcache"
 	"github.com/keyledger/keyledger/httpapi/webhooks"
-	"github.com/keyledger/keyledger/projections"
 )
-
-// ReadModel is what the API reads: the projections' queries, read-your-writes waiting
-// and health. *projections.DB implements it.
-type ReadModel interface {
-	ListSecrets(ctx context.Context, orgID string, f projections.SecretFilter) ([]projections.SecretRow, string, error)
-	GetSecret(ctx context.Context, orgID, secretID string) (projections.SecretRow, error)
-	ListVersions(ctx context.Context, orgID, secretID string, env domain.Environment) ([]projections.ValueVersionEntry, error)
-	GetOrg(ctx context.Context, orgID string) (projections.Org, error)
-	MembershipsOf(ctx context.Context, userID string) ([]projections.Membership, error)
-	RoleOf(ctx context.Context, orgID, userID string) (domain.Role, error)
-	OrgAccess(ctx context.Context, orgID, userID string) (projections.Org, domain.Role, error)
-	SecretAccess(ctx context.Context, orgID, userID, secretID string) (projections.SecretAccess, error)
-	SecretPageAt(ctx context.Context, orgID, userID string, f projections.SecretFilter) (projections.SecretPage, bool, error)
-	ListMembers(ctx context.Context, orgID string) ([]projections.Member, error)
-	GetMember(ctx context.Context, orgID, userID string) (projections.Member, error)
-	GetUser(ctx context.Context, userID string) (projections.User, error)
-	ListPersonalTokens(ctx context.Context, userID string) ([]projections.PersonalTokenInfo, error)
-	ListServiceTokens(ctx context.Context, orgID string) ([]projections.ServiceTokenInfo, error)
-	ListWebhooks(ctx context.Context, orgID string) ([]projections.WebhookInfo, error)
-	GetWebhook(ctx context.Context, orgID, id string) (projections.WebhookInfo, error)
-	SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error)
-	ListAudit(ctx context.Context, orgID string, f projections.AuditFilter) ([]projections.AuditEntry, string, error)
-	StreamAudit(ctx context.Context, orgID string, f projections.AuditFilter, fn func(projections.AuditEntry) error) error
-	VerifyAudit(ctx context.Context, orgID string, log projections.ScopeLoader) (projections.AuditVerification, error)
-	WaitFor(ctx context.Context, seq uint64) error
-	Checkpoint(ctx context.Context) (uint64, error)
-	Ping(ctx context.Context) error
-}
 
 // Signup policies.
 const (
@@ -169,9 +140,9 @@ type Server struct {
 
 // New builds the server on the stores its caller opened.
 func New(cfg Config) (*Server, error) {
-	if cfg.Commands == nil || cfg.ReadModel == nil || cfg.Store == nil || cfg.Sessions == nil ||
+	if cfg.Commands == nil || !cfg.ReadModel.complete() || cfg.Store == nil || cfg.Sessions == nil ||
 		cfg.Idempotency == nil || cfg.Changes == nil || cfg.Keys == nil || cfg.Unavailable == nil || cfg.Webhooks == nil || cfg.Credentials == nil {
-		return nil, errors.New("httpapi: Commands, ReadModel, Store, Sessions, Idempotency, Changes, Keys, Unavailable, Webhooks and Credentials are required")
+		return nil, errors.New("httpapi: Commands, every part of ReadModel, Store, Sessions, Idempotency, Changes, Keys, Unavailable, Webhooks and Credentials are required")
 	}
 	s := &Server{
 		cmd: cfg.Commands, rm: cfg.ReadModel, store: cfg.Store, log: cfg.Logger,
@@ -222,7 +193,7 @@ func New(cfg Config) (*Server, error) {
 	s.hooks, s.hookGuard = cfg.Webhooks, webhooks.Guard{AllowPrivate: cfg.WebhookAllowPrivate}
 	s.auth = cfg.Credentials
 	s.fetchSlots = make(chan struct{}, 2*max(1, runtime.GOMAXPROCS(0)))
-	s.fetch = commands.NewFetchValuesHandler(cfg.Store, cfg.Keys, cfg.ReadModel).WithMaxNames(cfg.MaxFetchedNames)
+	s.fetch = commands.NewFetchValuesHandler(cfg.Store, cfg.Keys, cfg.ReadModel.Secrets).WithMaxNames(cfg.MaxFetchedNames)
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.ui = newUI(cfg.Assets)
 	s.App = fiber.New(s.fiberConfig())

@@ -93,7 +93,7 @@ func (s *Server) createWebhook(c *fiber.Ctx) error {
 		// token's does not: the signing secret is shown once, to the first answer.
 		out.SigningSecret = w.SigningSecret()
 	}
-	if info, err := s.rm.GetWebhook(c.UserContext(), c.Params("org"), res.ID); err == nil {
+	if info, err := s.rm.Webhooks.GetWebhook(c.UserContext(), c.Params("org"), res.ID); err == nil {
 		out.CreatedAt, out.CreatedBy = info.CreatedAt.UTC(), info.CreatedBy
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
@@ -106,7 +106,7 @@ func (s *Server) webhookAccess(c *fiber.Ctx) (projections.WebhookInfo, error) {
 	if err != nil {
 		return projections.WebhookInfo{}, err
 	}
-	return s.rm.GetWebhook(c.UserContext(), org.ID, c.Params("id"))
+	return s.rm.Webhooks.GetWebhook(c.UserContext(), org.ID, c.Params("id"))
 }
 
 func (s *Server) listWebhooks(c *fiber.Ctx) error {
@@ -114,7 +114,7 @@ func (s *Server) listWebhooks(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	hooks, err := s.rm.ListWebhooks(c.UserContext(), org.ID)
+	hooks, err := s.rm.Webhooks.ListWebhooks(c.UserContext(), org.ID)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ import (
 type batchTx struct {
 	ctx    context.Context
 	tx     pgx.Tx
-	db     *DB
+	db     *writer
 	names  map[string]string
 	emails map[string]string
 	// heads are the organizations' audit chain heads, locked and read once per batch;
@@ -26,7 +26,7 @@ type batchTx struct {
 	idx entryIndex
 }
 
-func newBatchTx(ctx context.Context, tx pgx.Tx, db *DB) *batchTx {
+func newBatchTx(ctx context.Context, tx pgx.Tx, db *writer) *batchTx {
 	return &batchTx{ctx: ctx, tx: tx, db: db, names: map[string]string{}, emails: map[string]string{},
 		heads: map[string]string{}, deferred: &pgx.Batch{}}
 }
@@ -182,7 +182,7 @@ func (r *batchTx) flush(lastSeq uint64) error {
 }
 
 // applyAudit appends an event's audit entries to its organization's chain.
-func (db *DB) applyAudit(ctx context.Context, r domain.Recorded, res *batchTx) error {
+func (db *writer) applyAudit(ctx context.Context, r domain.Recorded, res *batchTx) error {
 	if c, ok := r.Event.(domain.SecretCreated); ok {
 		sealed, err := db.keys.Seal(ctx, r.OrgID, []byte(c.Name), nameAAD(r.OrgID, r.AggregateID))
 		if err != nil {
@@ -233,7 +233,7 @@ func namesAAD(e AuditEntry) []byte {
 }
 
 // sealNames seals the entry's list of secret names, if it has one.
-func (db *DB) sealNames(ctx context.Context, e AuditEntry) (*string, error) {
+func (db *writer) sealNames(ctx context.Context, e AuditEntry) (*string, error) {
 	if len(e.Names) == 0 {
 		return nil, nil
 	}

@@ -67,7 +67,7 @@ func TestCoalescedRevealsKeepTheirOwnAuditRows(t *testing.T) {
 	}
 	r.wait(t, last)
 
-	entries, _, err := r.db.ListAudit(ctx, r.orgID, projections.AuditFilter{Action: domain.AuditSecretRevealed})
+	entries, _, err := r.db.Audit.ListAudit(ctx, r.orgID, projections.AuditFilter{Action: domain.AuditSecretRevealed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestCoalescedRevealsKeepTheirOwnAuditRows(t *testing.T) {
 	seen := 0
 	cursor := ""
 	for {
-		page, next, err := r.db.ListAudit(ctx, r.orgID, projections.AuditFilter{Action: domain.AuditSecretRevealed, Limit: 3, Cursor: cursor})
+		page, next, err := r.db.Audit.ListAudit(ctx, r.orgID, projections.AuditFilter{Action: domain.AuditSecretRevealed, Limit: 3, Cursor: cursor})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +98,7 @@ func TestCoalescedRevealsKeepTheirOwnAuditRows(t *testing.T) {
 	if seen != k {
 		t.Fatalf("paging saw %d entries, want %d", seen, k)
 	}
-	v, err := r.db.VerifyAudit(ctx, r.orgID, r.env.Store)
+	v, err := r.db.Audit.VerifyAudit(ctx, r.orgID, r.env.Store)
 	if err != nil {
 		t.Fatal(err)
 	}

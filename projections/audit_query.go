@@ -14,6 +14,12 @@ import (
 	"github.com/keyledger/keyledger/domain"
 )
 
+// AuditTrail answers an organization's audit trail (a page, a stream for the CSV
+// export) and verifies its hash chain against the log.
+type AuditTrail struct {
+	*store
+}
+
 // AuditFilter narrows the audit trail. Zero fields do not filter.
 type AuditFilter struct {
 	// Actor is a user or token id, or an email.
@@ -108,7 +114,7 @@ func decodeAuditCursor(c string) (int64, int, error) {
 const auditColumns = `seq, idx, event_id, at, action, outcome, actor_id, actor_email, COALESCE(secret_id::text, ''),
 	COALESCE(secret_name_sealed, ''), COALESCE(env, ''), details, ip, user_agent, prev_hash, hash, COALESCE(names_sealed, '')`
 
-func (db *DB) scanAudit(ctx context.Context, orgID string, rows pgx.Rows) (AuditEntry, error) {
+func (db *AuditTrail) scanAudit(ctx context.Context, orgID string, rows pgx.Rows) (AuditEntry, error) {
 	e := AuditEntry{OrgID: orgID}
 	var seq int64
 	var nameSealed, namesSealed string
@@ -138,7 +144,7 @@ func (db *DB) scanAudit(ctx context.Context, orgID string, rows pgx.Rows) (Audit
 }
 
 // ListAudit returns a page of the audit trail, newest first.
-func (db *DB) ListAudit(ctx context.Context, orgID string, f AuditFilter) ([]AuditEntry, string, error) {
+func (db *AuditTrail) ListAudit(ctx context.Context, orgID string, f AuditFilter) ([]AuditEntry, string, error) {
 	if !isUUID(orgID) {
 		return nil, "", notFound("organization")
 	}
@@ -183,7 +189,7 @@ func (db *DB) ListAudit(ctx context.Context, orgID string, f AuditFilter) ([]Aud
 
 // StreamAudit calls fn for every entry of the filtered trail, newest first, reading
 // rows as Postgres sends them: memory stays constant however long the trail is.
-func (db *DB) StreamAudit(ctx context.Context, orgID string, f AuditFilter, fn func(AuditEntry) error) error {
+func (db *AuditTrail) StreamAudit(ctx context.Context, orgID string, f AuditFilter, fn func(AuditEntry) error) error {
 	if !isUUID(orgID) {
 		return notFound("organization")
 	}

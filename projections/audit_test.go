@@ -51,7 +51,7 @@ func TestAuditTrailRecordsEveryActionAndOutcome(t *testing.T) {
 	r := newRig(t, true)
 	ctx := context.Background()
 	_, secretID, viewer := auditScenario(t, r)
-	entries, next, err := r.db.ListAudit(ctx, r.orgID, projections.AuditFilter{})
+	entries, next, err := r.db.Audit.ListAudit(ctx, r.orgID, projections.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,23 +71,23 @@ func TestAuditTrailRecordsEveryActionAndOutcome(t *testing.T) {
 	if reveal.ActorID != viewer.UserID || reveal.ActorEmail != "viewer@example.com" || reveal.IP != "10.0.0.7" || reveal.UserAgent != "curl/8" || reveal.SecretName != "API_KEY" || reveal.SecretID != secretID {
 		t.Fatalf("reveal entry = %+v", reveal)
 	}
-	denied, _, err := r.db.ListAudit(ctx, r.orgID, projections.AuditFilter{Actor: "viewer@example.com", Action: "secret.updated"})
+	denied, _, err := r.db.Audit.ListAudit(ctx, r.orgID, projections.AuditFilter{Actor: "viewer@example.com", Action: "secret.updated"})
 	if err != nil || len(denied) != 1 || denied[0].Outcome != "denied" {
 		t.Fatalf("filtered: %+v %v", denied, err)
 	}
-	page, cursor, err := r.db.ListAudit(ctx, r.orgID, projections.AuditFilter{Limit: 3})
+	page, cursor, err := r.db.Audit.ListAudit(ctx, r.orgID, projections.AuditFilter{Limit: 3})
 	if err != nil || len(page) != 3 || cursor == "" {
 		t.Fatalf("page: %d %q %v", len(page), cursor, err)
 	}
-	rest, _, err := r.db.ListAudit(ctx, r.orgID, projections.AuditFilter{Limit: 100, Cursor: cursor})
+	rest, _, err := r.db.Audit.ListAudit(ctx, r.orgID, projections.AuditFilter{Limit: 100, Cursor: cursor})
 	if err != nil || len(rest) != len(entries)-3 || rest[0].ID() != entries[3].ID() {
 		t.Fatalf("second page: %d %v", len(rest), err)
 	}
 	n := 0
-	if err := r.db.StreamAudit(ctx, r.orgID, projections.AuditFilter{Env: domain.Production}, func(projections.AuditEntry) error { n++; return nil }); err != nil || n != 4 {
+	if err := r.db.Audit.StreamAudit(ctx, r.orgID, projections.AuditFilter{Env: domain.Production}, func(projections.AuditEntry) error { n++; return nil }); err != nil || n != 4 {
 		t.Fatalf("stream production entries: %d %v", n, err)
 	}
-	versions, err := r.db.ListVersions(ctx, r.orgID, secretID, domain.Production)
+	versions, err := r.db.Secrets.ListVersions(ctx, r.orgID, secretID, domain.Production)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,14 +105,14 @@ func TestAuditVerifyDetectsAnEditedRow(t *testing.T) {
 	r := newRig(t, true)
 	ctx := context.Background()
 	auditScenario(t, r)
-	ok, err := r.db.VerifyAudit(ctx, r.orgID, r.env.Store)
+	ok, err := r.db.Audit.VerifyAudit(ctx, r.orgID, r.env.Store)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !ok.OK || ok.Checked != 8 || ok.Head == "" {
 		t.Fatalf("verify before tampering = %+v", ok)
 	}
-	entries, _, err := r.db.ListAudit(ctx, r.orgID, projections.AuditFilter{Action: "secret.revealed"})
+	entries, _, err := r.db.Audit.ListAudit(ctx, r.orgID, projections.AuditFilter{Action: "secret.revealed"})
 	if err != nil || len(entries) != 1 {
 		t.Fatal(entries, err)
 	}
@@ -120,7 +120,7 @@ func TestAuditVerifyDetectsAnEditedRow(t *testing.T) {
 	if _, err := conn.Exec(ctx, `SET keyledger.bypass_rls = 'on'; UPDATE audit_log SET ip = '192.0.2.1' WHERE org_id = '`+r.orgID+`' AND action = 'secret.revealed'`); err != nil {
 		t.Fatal(err)
 	}
-	bad, err := r.db.VerifyAudit(ctx, r.orgID, r.env.Store)
+	bad, err := r.db.Audit.VerifyAudit(ctx, r.orgID, r.env.Store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestReplayMatchesReadModelAndTravelsInTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	live, _, err := r.db.ListSecrets(ctx, r.orgID, projections.SecretFilter{})
+	live, _, err := r.db.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

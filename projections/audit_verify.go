@@ -39,8 +39,8 @@ func (r logResolver) email(userID string) (string, error)           { return r.e
 // VerifyAudit recomputes an organization's audit entries and their hash chain from the
 // log and compares them, link by link, with the stored trail. It reports the first
 // entry that was edited, removed or added behind the projector's back.
-func (db *DB) VerifyAudit(ctx context.Context, orgID string, log ScopeLoader) (AuditVerification, error) {
-	until, err := db.Checkpoint(ctx)
+func (db *AuditTrail) VerifyAudit(ctx context.Context, orgID string, log ScopeLoader) (AuditVerification, error) {
+	until, err := db.checkpoint(ctx)
 	if err != nil {
 		return AuditVerification{}, err
 	}

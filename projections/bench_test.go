@@ -38,7 +38,7 @@ func BenchmarkCreateSecret(b *testing.B) {
 				return
 			}
 			acked := time.Now()
-			if err := r.db.WaitFor(ctx, res.Seq); err != nil {
+			if err := r.db.Progress.WaitFor(ctx, res.Seq); err != nil {
 				b.Error(err)
 				return
 			}

@@ -3,6 +3,25 @@
 // applies events in batches, writing rows and the new checkpoint in one transaction.
 // It owns the SQL migrations, the read-model queries, and read-your-writes waiting.
 //
+// Open returns ReadModels, split by job so that each consumer takes only what it uses:
+//
+//   - Pool: the connection pool (Open migrates and prepares the reader role), Ping, Close.
+//   - Progress: how far the read models are (Checkpoint, WaitFor for read-your-writes)
+//     and the live projector's health (ProjectionStall, ProjectorLease).
+//   - Secrets: the grid (ListSecrets, through the name index), GetSecret, SecretAccess,
+//     ListVersions, SealedValues, GridCost.
+//   - Directory: organizations, memberships, roles, members, users.
+//   - AuditTrail: ListAudit, StreamAudit, VerifyAudit.
+//   - Tokens: service and personal tokens.
+//   - Webhooks: an organization's webhooks and the delivery engine's roster.
+//
+// The Projector (NewProjector) and ReadModels.Rebuild are the only writers; they write
+// every read model through an unexported writer (the apply* methods, one file per
+// projection: secrets_grid.go, audit.go, tokens.go, webhooks.go, writer.go for orgs,
+// users and members). Every part embeds the unexported store (pool, keyring, scoped
+// transactions), whose methods are unexported so that no part exposes another's job;
+// methods keep the receiver name db from the single type they came from.
+//
 // The projector is total over what the log holds. The domain refuses NUL and control
 // characters in names, but the log is never rewritten and may hold older events with
 // them, so every text the projector writes passes one choke point (pgArgs) that
@@ -12,7 +31,7 @@
 // would make the read models lie: it retries with backoff, forever, one event per
 // transaction so that it knows which one, and from the third failure in a row it is
 // stalled: an ERROR log naming the sequence and the reason, Stall from
-// DB.ProjectionStall (so /readyz fails and /metrics shows keyledger_projection_stalled
+// Progress.ProjectionStall (so /readyz fails and /metrics shows keyledger_projection_stalled
 // 1 and the sequence), until an attempt succeeds.
 //
 // Row-level security has no switch. Keyledger connects as the tables' owner (or a

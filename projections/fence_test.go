@@ -219,7 +219,7 @@ func (l *logRecorder) waitFor(tb testing.TB, limit time.Duration, parts ...strin
 
 // replica opens its own read-model connection, as another process would, so that
 // its projector's progress reaches the rig's waits only through Postgres.
-func (r *rig) replica(tb testing.TB) *projections.DB {
+func (r *rig) replica(tb testing.TB) *projections.ReadModels {
 	tb.Helper()
 	db, err := projections.Open(context.Background(), r.url, r.env.Store.Keyring(), nil)
 	if err != nil {
@@ -231,7 +231,7 @@ func (r *rig) replica(tb testing.TB) *projections.DB {
 
 func (r *rig) checkpoint(tb testing.TB) uint64 {
 	tb.Helper()
-	cp, err := r.db.Checkpoint(context.Background())
+	cp, err := r.db.Progress.Checkpoint(context.Background())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -244,14 +244,14 @@ func (r *rig) checkpoint(tb testing.TB) uint64 {
 func assertAppliedOnceInOrder(tb testing.TB, r *rig, secrets ...string) {
 	tb.Helper()
 	ctx := context.Background()
-	v, err := r.db.VerifyAudit(ctx, r.orgID, r.env.Store)
+	v, err := r.db.Audit.VerifyAudit(ctx, r.orgID, r.env.Store)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	if !v.OK {
 		tb.Fatalf("audit trail does not verify: %+v", v)
 	}
-	entries, _, err := r.db.ListAudit(ctx, r.orgID, projections.AuditFilter{})
+	entries, _, err := r.db.Audit.ListAudit(ctx, r.orgID, projections.AuditFilter{})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -264,7 +264,7 @@ func assertAppliedOnceInOrder(tb testing.TB, r *rig, secrets ...string) {
 	if len(slices.Compact(sorted)) != len(seqs) {
 		tb.Fatalf("audit entries repeat a sequence: %v", seqs)
 	}
-	rows, _, err := r.db.ListSecrets(ctx, r.orgID, projections.SecretFilter{})
+	rows, _, err := r.db.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -362,7 +362,7 @@ func TestStandbyProjectsWithinThreeSecondsOfAKill(t *testing.T) {
 	after := r.create(t, "AFTER", values)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := r.db.WaitFor(ctx, after.Seq); err != nil {
+	if err := r.db.Progress.WaitFor(ctx, after.Seq); err != nil {
 		t.Fatalf("standby never projected: %v", err)
 	}
 	took := time.Since(killed)

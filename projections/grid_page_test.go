@@ -38,7 +38,7 @@ func TestGridPageCostDoesNotGrowWithTheOrganization(t *testing.T) {
 			last = res.Seq
 		}
 		r.wait(t, last)
-		if _, _, err := r.db.ListSecrets(ctx, org.ID, projections.SecretFilter{Limit: 10}); err != nil {
+		if _, _, err := r.db.Secrets.ListSecrets(ctx, org.ID, projections.SecretFilter{Limit: 10}); err != nil {
 			t.Fatal(err)
 		}
 		res, err := r.h.CreateSecret.Handle(ctx, r.owner, commands.CreateSecret{OrgID: org.ID, Name: "AAA_NEW"})
@@ -46,33 +46,33 @@ func TestGridPageCostDoesNotGrowWithTheOrganization(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.wait(t, res.Seq)
-		before := r.db.GridCost()
-		rows, next, err := r.db.ListSecrets(ctx, org.ID, projections.SecretFilter{Limit: 10})
+		before := r.db.Secrets.GridCost()
+		rows, next, err := r.db.Secrets.ListSecrets(ctx, org.ID, projections.SecretFilter{Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(rows) != 10 || rows[0].Name != "AAA_NEW" || rows[1].Name != "KEY_0000" || next == "" {
 			t.Fatalf("first page %v, next %q", names(rows), next)
 		}
-		after := r.db.GridCost()
+		after := r.db.Secrets.GridCost()
 		first := projections.GridCost{NamesOpened: after.NamesOpened - before.NamesOpened, RowsRead: after.RowsRead - before.RowsRead}
 
 		// A deep page (half-way through), a q= page and a values fetch open no name
 		// again, and the pages read only their own rows.
-		_, mid, err := r.db.ListSecrets(ctx, org.ID, projections.SecretFilter{Limit: n / 2})
+		_, mid, err := r.db.Secrets.ListSecrets(ctx, org.ID, projections.SecretFilter{Limit: n / 2})
 		if err != nil {
 			t.Fatal(err)
 		}
-		before = r.db.GridCost()
-		deep, _, err := r.db.ListSecrets(ctx, org.ID, projections.SecretFilter{Limit: 10, Cursor: mid})
+		before = r.db.Secrets.GridCost()
+		deep, _, err := r.db.Secrets.ListSecrets(ctx, org.ID, projections.SecretFilter{Limit: 10, Cursor: mid})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(deep) != 10 || deep[0].Name != fmt.Sprintf("KEY_%04d", n/2-1) {
 			t.Fatalf("deep page %v", names(deep))
 		}
-		examined := r.db.GridCost().NamesExamined
-		search, _, err := r.db.ListSecrets(ctx, org.ID, projections.SecretFilter{Limit: 10, Q: "_001"})
+		examined := r.db.Secrets.GridCost().NamesExamined
+		search, _, err := r.db.Secrets.ListSecrets(ctx, org.ID, projections.SecretFilter{Limit: 10, Q: "_001"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,17 +80,17 @@ func TestGridPageCostDoesNotGrowWithTheOrganization(t *testing.T) {
 			t.Fatalf("q= page %v", names(search))
 		}
 		// The names holding "001": KEY_0001 and KEY_0010 to KEY_0019, in both orgs.
-		if got := r.db.GridCost().NamesExamined - examined; got != 11 {
+		if got := r.db.Secrets.GridCost().NamesExamined - examined; got != 11 {
 			t.Fatalf("a q= page in an org of %d examined %d names of the index, want the 11 that hold its rarest trigram", n, got)
 		}
-		values, err := r.db.SealedValues(ctx, org.ID, domain.Production)
+		values, err := r.db.Secrets.SealedValues(ctx, org.ID, domain.Production)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(values) != n || values[0].Name != "KEY_0000" || values[n-1].Name != domain.SecretName(fmt.Sprintf("KEY_%04d", n-1)) {
 			t.Fatalf("values fetch: %d values", len(values))
 		}
-		after = r.db.GridCost()
+		after = r.db.Secrets.GridCost()
 		more := projections.GridCost{NamesOpened: after.NamesOpened - before.NamesOpened, RowsRead: after.RowsRead - before.RowsRead}
 		return [2]projections.GridCost{first, more}
 	}
@@ -147,7 +147,7 @@ func TestGridPagesMatchAFullScan(t *testing.T) {
 			var got []string
 			f.Cursor = ""
 			for {
-				rows, next, err := r.db.ListSecrets(ctx, r.orgID, f)
+				rows, next, err := r.db.Secrets.ListSecrets(ctx, r.orgID, f)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -34,7 +34,7 @@ func TestGridPageQueryReadsOnlyThePageRows(t *testing.T) {
 		last = res.Seq
 	}
 	r.wait(t, last)
-	page, _, err := r.db.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 20})
+	page, _, err := r.db.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 20})
 	if err != nil {
 		t.Fatal(err)
 	}

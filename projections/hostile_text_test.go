@@ -65,28 +65,28 @@ func TestProjectorIsTotalOverHostileText(t *testing.T) {
 			t.Errorf("%s = %q, want its NUL replaced by U+FFFD", what, s)
 		}
 	}
-	u, err := r.db.GetUser(ctx, userID)
+	u, err := r.db.Directory.GetUser(ctx, userID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	clean("user name", u.Name)
 	clean("user email", u.Email)
-	o, err := r.db.GetOrg(ctx, orgID)
+	o, err := r.db.Directory.GetOrg(ctx, orgID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	clean("org name", o.Name)
-	sts, err := r.db.ListServiceTokens(ctx, orgID)
+	sts, err := r.db.Tokens.ListServiceTokens(ctx, orgID)
 	if err != nil || len(sts) != 1 {
 		t.Fatalf("service tokens %+v, %v", sts, err)
 	}
 	clean("service token name", sts[0].Name)
-	pts, err := r.db.ListPersonalTokens(ctx, userID)
+	pts, err := r.db.Tokens.ListPersonalTokens(ctx, userID)
 	if err != nil || len(pts) != 1 {
 		t.Fatalf("personal tokens %+v, %v", pts, err)
 	}
 	clean("personal token name", pts[0].Name)
-	row, err := r.db.GetSecret(ctx, orgID, secretID)
+	row, err := r.db.Secrets.GetSecret(ctx, orgID, secretID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestProjectorIsTotalOverHostileText(t *testing.T) {
 	if m := row.Environments[domain.Production].Mask; m != "\uFFFD\uFFFD\uFFFD\uFFFD***\uFFFD\uFFFD" {
 		t.Errorf("mask = %q, want control characters replaced", m)
 	}
-	versions, err := r.db.ListVersions(ctx, orgID, secretID, domain.Production)
+	versions, err := r.db.Secrets.ListVersions(ctx, orgID, secretID, domain.Production)
 	if err != nil || len(versions) != 2 {
 		t.Fatalf("versions %+v, %v", versions, err)
 	}
@@ -106,7 +106,7 @@ func TestProjectorIsTotalOverHostileText(t *testing.T) {
 			t.Errorf("version mask %q shows a control character", v.Mask)
 		}
 	}
-	entries, _, err := r.db.ListAudit(ctx, orgID, projections.AuditFilter{})
+	entries, _, err := r.db.Audit.ListAudit(ctx, orgID, projections.AuditFilter{})
 	if err != nil || len(entries) < 5 {
 		t.Fatalf("audit %d entries, %v", len(entries), err)
 	}
@@ -114,7 +114,7 @@ func TestProjectorIsTotalOverHostileText(t *testing.T) {
 		clean("audit ip", e.IP)
 		clean("audit user agent", e.UserAgent)
 	}
-	v, err := r.db.VerifyAudit(ctx, orgID, r.env.Store)
+	v, err := r.db.Audit.VerifyAudit(ctx, orgID, r.env.Store)
 	if err != nil || !v.OK {
 		t.Fatalf("audit verification %+v, %v", v, err)
 	}
@@ -157,7 +157,7 @@ func TestStalledProjectionIsReportedAndRecovers(t *testing.T) {
 	ctx := context.Background()
 	before := r.create(t, "BEFORE", nil)
 	r.wait(t, before.Seq)
-	if _, stalled := r.db.ProjectionStall(); stalled {
+	if _, stalled := r.db.Progress.ProjectionStall(); stalled {
 		t.Fatal("stalled before anything failed")
 	}
 	undo := failInserts(t, r.url, "personal_tokens")
@@ -169,19 +169,19 @@ func TestStalledProjectionIsReportedAndRecovers(t *testing.T) {
 	var st projections.Stall
 	eventually(t, "the projection reports a stall", func() bool {
 		var stalled bool
-		st, stalled = r.db.ProjectionStall()
+		st, stalled = r.db.Progress.ProjectionStall()
 		return stalled
 	})
 	if st.Seq != tok.Seq || st.Attempts < 3 || !strings.Contains(st.Reason, "refuses writes") {
 		t.Fatalf("stall %+v, want it stuck on seq %d", st, tok.Seq)
 	}
-	if cp, err := r.db.Checkpoint(ctx); err != nil || cp != tok.Seq-1 {
+	if cp, err := r.db.Progress.Checkpoint(ctx); err != nil || cp != tok.Seq-1 {
 		t.Fatalf("checkpoint %d, %v: want %d, the event before the stuck one (none skipped)", cp, err, tok.Seq-1)
 	}
 	undo()
 	r.wait(t, later.Seq)
-	eventually(t, "the stall clears", func() bool { _, stalled := r.db.ProjectionStall(); return !stalled })
-	if pts, err := r.db.ListPersonalTokens(ctx, r.owner.UserID); err != nil || len(pts) != 1 {
+	eventually(t, "the stall clears", func() bool { _, stalled := r.db.Progress.ProjectionStall(); return !stalled })
+	if pts, err := r.db.Tokens.ListPersonalTokens(ctx, r.owner.UserID); err != nil || len(pts) != 1 {
 		t.Fatalf("after recovery: personal tokens %+v, %v", pts, err)
 	}
 }
@@ -252,16 +252,16 @@ func TestRowLevelSecurityHasNoBypass(t *testing.T) {
 		t.Errorf("scoped to Bob, the reader sees %d orgs he is not a member of", n)
 	}
 	// The queries still answer what they should through the scopes.
-	if pts, err := r.db.ListPersonalTokens(ctx, r.owner.UserID); err != nil || len(pts) != 1 {
+	if pts, err := r.db.Tokens.ListPersonalTokens(ctx, r.owner.UserID); err != nil || len(pts) != 1 {
 		t.Fatalf("Olivia's tokens %+v, %v", pts, err)
 	}
-	if ms, err := r.db.MembershipsOf(ctx, r.owner.UserID); err != nil || len(ms) != 1 || ms[0].OrgName != "Acme" {
+	if ms, err := r.db.Directory.MembershipsOf(ctx, r.owner.UserID); err != nil || len(ms) != 1 || ms[0].OrgName != "Acme" {
 		t.Fatalf("Olivia's memberships %+v, %v", ms, err)
 	}
-	if ms, err := r.db.ListMembers(ctx, r.orgID); err != nil || len(ms) != 1 || ms[0].Email != "owner@example.com" {
+	if ms, err := r.db.Directory.ListMembers(ctx, r.orgID); err != nil || len(ms) != 1 || ms[0].Email != "owner@example.com" {
 		t.Fatalf("Acme's members %+v, %v", ms, err)
 	}
-	if u, err := r.db.GetUser(ctx, bob.ID); err != nil || u.Email != "bob@example.com" {
+	if u, err := r.db.Directory.GetUser(ctx, bob.ID); err != nil || u.Email != "bob@example.com" {
 		t.Fatalf("Bob %+v, %v", u, err)
 	}
 }

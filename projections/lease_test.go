@@ -39,7 +39,7 @@ func TestProjectorLeaseFailsOver(t *testing.T) {
 	stopA()              // A stops and releases; B must take over
 	second := r.create(t, "AFTER_FAILOVER", map[domain.Environment]string{domain.Production: "y"})
 	r.wait(t, second.Seq)
-	if _, err := r.db.GetSecret(ctx, r.orgID, second.ID); err != nil {
+	if _, err := r.db.Secrets.GetSecret(ctx, r.orgID, second.ID); err != nil {
 		t.Fatalf("after failover: %v", err)
 	}
 }

@@ -56,7 +56,7 @@ func plainIdentifier(name string) bool {
 // migrate makes sure the pointer and the live schema exist, applies the embedded
 // migrations that have not run yet and prepares the reader role, under an advisory lock
 // so that replicas starting together do not race.
-func (db *DB) migrate(ctx context.Context) (err error) {
+func (db *store) migrate(ctx context.Context) (err error) {
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)

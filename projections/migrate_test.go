@@ -47,7 +47,7 @@ func appliedMigrations(rec *logRecorder) []string {
 	return names
 }
 
-func openRecorded(tb testing.TB, url string) (*projections.DB, *logRecorder, error) {
+func openRecorded(tb testing.TB, url string) (*projections.ReadModels, *logRecorder, error) {
 	tb.Helper()
 	rec := newLogRecorder()
 	db, err := projections.Open(context.Background(), url, nil, rec.logger())
@@ -192,7 +192,7 @@ func TestMigrateAdoptsHandWrittenRunnersBookkeeping(t *testing.T) {
 			if oldRows != tc.old {
 				t.Fatalf("hand-written runner's table has %d rows, want the %d it wrote", oldRows, tc.old)
 			}
-			if cp, err := db.Checkpoint(ctx); err != nil || cp != 42 {
+			if cp, err := db.Progress.Checkpoint(ctx); err != nil || cp != 42 {
 				t.Fatalf("checkpoint after adoption = %d, %v; want the 42 written before", cp, err)
 			}
 
@@ -285,7 +285,7 @@ func TestRebuildSchemaHasItsOwnVersionTable(t *testing.T) {
 		}
 	}
 	// The switch is visible to the API's queries, which run in the new schema.
-	rows, _, err := r.db.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 10})
+	rows, _, err := r.db.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 10})
 	if err != nil || len(rows) != 1 {
 		t.Fatalf("secrets after rebuild = %d rows, %v; want 1", len(rows), err)
 	}

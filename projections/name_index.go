@@ -94,7 +94,7 @@ var errStaleSnapshot = errors.New("projections: snapshot older than the name ind
 
 // sync brings on up to checkpoint seq of schema within tx: a full load the first time
 // (and after a rebuild switched schemas), else the rows changed and deleted since.
-func (db *DB) syncNames(ctx context.Context, tx pgx.Tx, orgID string, on *orgNames, schema string, seq uint64) error {
+func (db *Secrets) syncNames(ctx context.Context, tx pgx.Tx, orgID string, on *orgNames, schema string, seq uint64) error {
 	switch {
 	case !on.loaded || on.schema != schema:
 		on.byID, on.sorted, on.loaded = map[string]*nameEntry{}, nil, false
@@ -128,7 +128,7 @@ func (db *DB) syncNames(ctx context.Context, tx pgx.Tx, orgID string, on *orgNam
 
 // readNames reads (and opens) the names of the org's secrets changed after sequence
 // since, with the environments their values are set in, into on.
-func (db *DB) readNames(ctx context.Context, tx pgx.Tx, orgID string, on *orgNames, since uint64) error {
+func (db *Secrets) readNames(ctx context.Context, tx pgx.Tx, orgID string, on *orgNames, since uint64) error {
 	rows, err := tx.Query(ctx, `SELECT s.id::text, s.name_sealed,
 			COALESCE(array_agg(v.env) FILTER (WHERE v.is_set), '{}')
 		FROM secrets s LEFT JOIN secret_values v ON v.org_id = s.org_id AND v.secret_id = s.id
@@ -345,6 +345,6 @@ type GridCost struct {
 }
 
 // GridCost reports the grid's cost so far.
-func (db *DB) GridCost() GridCost {
+func (db *Secrets) GridCost() GridCost {
 	return GridCost{NamesOpened: db.names.opened.Load(), RowsRead: db.names.rowsRead.Load(), NamesExamined: db.names.examined.Load()}
 }

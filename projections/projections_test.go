@@ -25,7 +25,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 type rig struct {
 	env   *eventstoretest.Env
-	db    *projections.DB
+	db    *projections.ReadModels
 	url   string
 	h     *commands.Handlers
 	owner commands.Meta
@@ -63,7 +63,7 @@ func newRig(tb testing.TB, runProjector bool) *rig {
 	return r
 }
 
-func (r *rig) startProjector(tb testing.TB, db *projections.DB) context.CancelFunc {
+func (r *rig) startProjector(tb testing.TB, db *projections.ReadModels) context.CancelFunc {
 	tb.Helper()
 	return r.startProjectorWith(tb, projections.NewProjector(db, r.env.Store, nil))
 }
@@ -86,7 +86,7 @@ func (r *rig) wait(tb testing.TB, seq uint64) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := r.db.WaitFor(ctx, seq); err != nil {
+	if err := r.db.Progress.WaitFor(ctx, seq); err != nil {
 		tb.Fatal(err)
 	}
 }
@@ -113,7 +113,7 @@ func TestGridReflectsCommands(t *testing.T) {
 	r.create(t, "DB_URL", map[domain.Environment]string{domain.Staging: "postgres://staging"})
 	r.wait(t, a.Seq+1)
 
-	rows, next, err := r.db.ListSecrets(ctx, r.orgID, projections.SecretFilter{})
+	rows, next, err := r.db.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,19 +124,19 @@ func TestGridReflectsCommands(t *testing.T) {
 	if !prod.Set || prod.Version != 1 || prod.Mask != "sk_live_***RgA1" || rows[1].Owner.Name != "Olivia Owner" || rows[1].Description != "about stripe_secret_key" {
 		t.Fatalf("row = %+v", rows[1])
 	}
-	byEnv, _, err := r.db.ListSecrets(ctx, r.orgID, projections.SecretFilter{Env: domain.Staging})
+	byEnv, _, err := r.db.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{Env: domain.Staging})
 	if err != nil || len(byEnv) != 1 || byEnv[0].Name != "DB_URL" {
 		t.Fatalf("env filter: %+v %v", byEnv, err)
 	}
-	byQ, _, err := r.db.ListSecrets(ctx, r.orgID, projections.SecretFilter{Q: "secret_k"})
+	byQ, _, err := r.db.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{Q: "secret_k"})
 	if err != nil || len(byQ) != 1 || byQ[0].Name != "STRIPE_SECRET_KEY" {
 		t.Fatalf("q filter: %+v %v", byQ, err)
 	}
-	page, next, err := r.db.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1})
+	page, next, err := r.db.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1})
 	if err != nil || len(page) != 1 || next == "" {
 		t.Fatalf("page 1: %+v %q %v", page, next, err)
 	}
-	page2, next2, err := r.db.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1, Cursor: next})
+	page2, next2, err := r.db.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1, Cursor: next})
 	if err != nil || len(page2) != 1 || page2[0].Name != "STRIPE_SECRET_KEY" || next2 != "" {
 		t.Fatalf("page 2: %+v %q %v", page2, next2, err)
 	}
@@ -148,7 +148,7 @@ func TestGridReflectsCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.wait(t, upd.Seq)
-	row, err := r.db.GetSecret(ctx, r.orgID, a.ID)
+	row, err := r.db.Secrets.GetSecret(ctx, r.orgID, a.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,14 +160,14 @@ func TestGridReflectsCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.wait(t, del.Seq)
-	if _, err := r.db.GetSecret(ctx, r.orgID, a.ID); !domain.IsCode(err, domain.CodeNotFound) {
+	if _, err := r.db.Secrets.GetSecret(ctx, r.orgID, a.ID); !domain.IsCode(err, domain.CodeNotFound) {
 		t.Fatalf("deleted secret: %v", err)
 	}
-	role, err := r.db.RoleOf(ctx, r.orgID, r.owner.UserID)
+	role, err := r.db.Directory.RoleOf(ctx, r.orgID, r.owner.UserID)
 	if err != nil || role != domain.RoleOwner {
 		t.Fatalf("role = %q, %v", role, err)
 	}
-	ms, err := r.db.MembershipsOf(ctx, r.owner.UserID)
+	ms, err := r.db.Directory.MembershipsOf(ctx, r.owner.UserID)
 	if err != nil || len(ms) != 1 || ms[0].OrgName != "Acme" {
 		t.Fatalf("memberships = %+v, %v", ms, err)
 	}
@@ -210,14 +210,14 @@ func TestProjectorRestartMidStream(t *testing.T) {
 	}
 	t.Cleanup(fresh.Close)
 	r.startProjector(t, fresh)
-	if err := fresh.WaitFor(ctx, last); err != nil {
+	if err := fresh.Progress.WaitFor(ctx, last); err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := r.db.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1000})
+	got, _, err := r.db.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _, err := fresh.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1000})
+	want, _, err := fresh.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
-	"github.com/keyledger/keyledger/eventstore/lease"
 )
 
 // errBehind means the follower is ahead of the checkpoint and must restart from it.
@@ -32,7 +30,7 @@ type eventFollower interface {
 
 // Projector follows the event log and keeps the read models up to date.
 type Projector struct {
-	db     *DB
+	db     *writer
 	events eventFollower
 	log    *slog.Logger
 	// schema, when set, is where this projector writes instead of the live schema
@@ -96,31 +94,13 @@ func (p *Projector) ObserveBatches(o BatchObserver) *Projector {
 	return p
 }
 
-// NewProjector wires a projector.
-func NewProjector(db *DB, events eventFollower, logger *slog.Logger) *Projector {
+// NewProjector wires a projector that writes every read model of rm and reports its
+// progress, stalls and lease through rm.Progress.
+func NewProjector(rm *ReadModels, events eventFollower, logger *slog.Logger) *Projector {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Projector{db: db, events: events, log: logger}
-}
-
-// projectorLease is a lease that makes one replica the active projector. Its
-// Status().Revision right after TryAcquire holds is the tenure's fencing token.
-type projectorLease interface {
-	TryAcquire(ctx context.Context) (bool, error)
-	Renew(ctx context.Context) error
-	Release(ctx context.Context) error
-	Status() lease.LeaseStatus
-}
-
-// WithLease makes the projector run only while it holds lease, renewing it every
-// renewEvery (a quarter of the lease's TTL, say, so that three renewals in a row may
-// fail before it expires). Replicas without the lease try to take it every pollEvery,
-// and so take over at most pollEvery after the holder's entry expires; meanwhile their
-// read-your-writes waits poll the checkpoint.
-func (p *Projector) WithLease(lease projectorLease, renewEvery, pollEvery time.Duration) *Projector {
-	p.lease, p.renewEvery, p.pollEvery = lease, renewEvery, pollEvery
-	return p
+	return &Projector{db: rm.writer, events: events, log: logger}
 }
 
 // Run applies events until ctx ends. After an error (Postgres or NATS unreachable) it
@@ -155,92 +135,6 @@ func (p *Projector) Run(ctx context.Context) error {
 	}
 }
 
-// standbyLog says once that this replica stands by, and again when the holder changes,
-// instead of on every poll; likewise for failed tries (NATS unreachable), which it
-// repeats only every standbyErrorEvery tries.
-type standbyLog struct {
-	log      *slog.Logger
-	logged   bool
-	holder   string
-	failures int
-}
-
-// standbyErrorEvery is how many failed tries in a row pass between two warnings.
-const standbyErrorEvery = 40
-
-func (s *standbyLog) failed(err error) {
-	if s.failures%standbyErrorEvery == 0 {
-		s.log.Warn("projector lease: cannot reach it", "err", err, "tries", s.failures+1)
-	}
-	s.failures++
-}
-
-func (s *standbyLog) note(st lease.LeaseStatus) {
-	s.failures = 0
-	if s.logged && (st.Holder == "" || st.Holder == s.holder) {
-		return
-	}
-	holder := st.Holder
-	if holder == "" {
-		holder = "unknown (expiring)"
-	}
-	s.log.Info("projector standing by: another replica holds the lease", "holder", holder, "revision", st.Revision)
-	s.logged, s.holder = true, st.Holder
-}
-
-func (s *standbyLog) reset() { s.logged, s.holder, s.failures = false, "", 0 }
-
-// runLeased projects until ctx ends, the lease is lost or a newer holder fences this
-// one off, then gives the lease up.
-func (p *Projector) runLeased(ctx context.Context) {
-	st := p.lease.Status()
-	p.fence = st.Revision
-	p.log.Info("projector lease acquired: projecting", "holder", st.Holder, "revision", st.Revision)
-	lctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var renewing sync.WaitGroup
-	renewing.Go(func() { p.renew(lctx, cancel) })
-	if err := p.runLoop(lctx); err != nil {
-		p.log.Warn("projector lease lost: fenced off by a newer holder; standing by", "err", err)
-	}
-	// The renewal must have stopped before the release: a renewal after it would
-	// take the lease back for a projector that no longer runs.
-	cancel()
-	renewing.Wait()
-	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer rcancel()
-	if err := p.lease.Release(rctx); err != nil {
-		p.log.Warn("release projector lease", "err", err)
-	}
-}
-
-// renew keeps the lease every renewEvery until ctx ends; when a renewal fails it
-// stops the tenure (stop). A renewal that merely timed out stops it too: the replica
-// stands by and, if its entry is still there, takes it back on its next try. Keeping
-// on projecting would be safe (the fence refuses a holder that lost the lease) but
-// would leave a replica that cannot reach NATS looking like the holder.
-func (p *Projector) renew(ctx context.Context, stop context.CancelFunc) {
-	t := time.NewTicker(p.renewEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		// Bounded, so that a renewal stuck on a NATS request is noticed before the
-		// entry expires under it.
-		rctx, cancel := context.WithTimeout(ctx, 2*p.renewEvery)
-		err := p.lease.Renew(rctx)
-		cancel()
-		if err != nil && ctx.Err() == nil {
-			p.log.Warn("projector lease lost: standing by", "err", err)
-			stop()
-			return
-		}
-	}
-}
-
 func (p *Projector) runLoop(ctx context.Context) error {
 	// A projector that stops (shutdown, lease lost) no longer speaks for the read
 	// models: the replica that takes over reports its own state.
@@ -265,101 +159,6 @@ func (p *Projector) runLoop(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		}
-	}
-}
-
-// maxRetryBackoff bounds the wait between two attempts: the read models must catch up
-// within 5 s of PostgreSQL returning (API.md), so a projector that failed for a long
-// outage may not sleep for long once it is over; one attempt a second costs nothing.
-const maxRetryBackoff = time.Second
-
-// newRetryBackoff is the projector's schedule between failed attempts: 100 ms, doubling,
-// at most maxRetryBackoff (100, 200, 400, 800 ms, then 1 s), without jitter (one
-// projector runs per cluster: nobody to collide with), and never giving up.
-func newRetryBackoff() *backoff.ExponentialBackOff {
-	b := &backoff.ExponentialBackOff{
-		InitialInterval:     100 * time.Millisecond,
-		RandomizationFactor: 0,
-		Multiplier:          2,
-		MaxInterval:         maxRetryBackoff,
-	}
-	b.Reset()
-	return b
-}
-
-// ranHealthy says whether the attempt that just ended was healthy even though it
-// ended in an error: its follower ran for at least maxRetryBackoff. A failure after
-// such a run is a new run of failures and starts the backoff again from its first
-// interval; waiting longer would not space attempts any more than the attempt's own
-// duration already did. An idle projector (no event to apply, so no progress to
-// reset on) used to keep the backoff, and the failure count, of failures long past.
-func (p *Projector) ranHealthy() bool {
-	return !p.followingSince.IsZero() && time.Since(p.followingSince) >= maxRetryBackoff
-}
-
-// failed records a failed attempt and says how long to wait before the next. The
-// projector never skips an event it cannot apply: after pgArgs, what is left is
-// infrastructure (Postgres down, a permission, a full disk), and skipping would make
-// the read models lie. It retries with backoff, forever, and from stallAfter failures
-// on it is loud: an ERROR naming the sequence, and a stall that /readyz and /metrics
-// report. The first success clears it.
-func (p *Projector) failed(err error) time.Duration {
-	if p.failures == 0 {
-		p.failingSince = time.Now()
-		p.retry.Reset()
-	}
-	p.failures++
-	backoff := p.retry.NextBackOff()
-	if p.failures < stallAfter {
-		p.log.Warn("projector restarting", "seq", p.next, "err", err, "attempt", p.failures, "after", backoff)
-		return backoff
-	}
-	prev, stalled := p.stalled()
-	if !stalled || prev.Seq != p.next || (p.failures-stallAfter)%int(time.Minute/maxRetryBackoff) == 0 {
-		// Once on stalling, again when it moves, and about once a minute while it lasts.
-		p.log.Error("projection stalled: cannot apply event", "seq", p.next, "err", err,
-			"attempts", p.failures, "since", p.failingSince, "schema", p.schema)
-	} else {
-		p.log.Warn("projection still stalled", "seq", p.next, "err", err, "attempt", p.failures, "after", backoff)
-	}
-	p.setStall(Stall{Seq: p.next, Reason: err.Error(), Since: p.failingSince, Attempts: p.failures})
-	return backoff
-}
-
-// progressed records that an attempt applied events, which ends a stall.
-func (p *Projector) progressed(last uint64) { p.recovered(last) }
-
-// recovered ends a run of failures (events applied up to last, or a healthy run): it
-// clears the stall, and the next failure starts the backoff from its first interval.
-func (p *Projector) recovered(last uint64) {
-	if p.failures == 0 {
-		return
-	}
-	if _, stalled := p.stalled(); stalled {
-		p.log.Info("projection recovered", "seq", last, "failed_attempts", p.failures, "since", p.failingSince)
-	}
-	p.failures = 0
-	p.clearStall()
-}
-
-// A rebuild's projector (schema set) reports through its logs only: the live read
-// models are not stalled because a rebuild is.
-func (p *Projector) stalled() (Stall, bool) {
-	if p.schema != "" {
-		return Stall{Seq: p.next}, p.failures > stallAfter
-	}
-	return p.db.ProjectionStall()
-}
-
-func (p *Projector) setStall(s Stall) {
-	if p.schema == "" {
-		p.db.setStall(s)
-	}
-}
-
-func (p *Projector) clearStall() {
-	if p.schema == "" {
-		p.db.clearStall()
 	}
 }
 
@@ -464,34 +263,6 @@ func (p *Projector) batchApplied(batch []eventstore.Delivery, prev, last uint64,
 		b.Events += len(d.Records)
 	}
 	p.batches.BatchApplied(b)
-}
-
-// leaseStatus is what a projector's lease tells about itself.
-type leaseStatus interface {
-	Status() lease.LeaseStatus
-}
-
-// LeaseStatus is what ProjectorLease reports (eventstore/lease's). The alias lets a
-// consumer that must not import NATS packages (httpapi) name it.
-type LeaseStatus = lease.LeaseStatus
-
-// ProjectorLease reports the lease that this process's live projector runs under: who
-// holds it, whether this process does, and when it was last renewed as far as this
-// process has seen. false when the projector runs without a lease, or none runs.
-func (db *DB) ProjectorLease() (LeaseStatus, bool) {
-	db.mu.Lock()
-	l := db.lease
-	db.mu.Unlock()
-	if l == nil {
-		return lease.LeaseStatus{}, false
-	}
-	return l.Status(), true
-}
-
-func (db *DB) reportLease(l leaseStatus) {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	db.lease = l
 }
 
 // PublishChanges makes the projector publish change notices for what it applies.
@@ -656,44 +427,4 @@ func nameAAD(orgID, secretID string) []byte {
 
 func descriptionAAD(orgID, secretID string) []byte {
 	return []byte("keyledger/readmodel/" + orgID + "/" + secretID + "/description")
-}
-
-func (db *DB) apply(ctx context.Context, r domain.Recorded, notes *notices, w *batchTx) error {
-	if err := db.applyReadModel(ctx, r, notes, w); err != nil {
-		return err
-	}
-	applyTokens(r, w)
-	if err := db.applyWebhooks(ctx, r, w); err != nil {
-		return err
-	}
-	return db.applyAudit(ctx, r, w)
-}
-
-func (db *DB) applyReadModel(ctx context.Context, r domain.Recorded, notes *notices, w *batchTx) error {
-	switch e := r.Event.(type) {
-	case domain.UserRegistered:
-		w.exec(`INSERT INTO users (id, email, name, superadmin, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
-			r.AggregateID, e.Email, e.Name, e.Superadmin, r.Time)
-		return nil
-	case domain.OrganizationCreated:
-		w.exec(`INSERT INTO orgs (id, org_id, name, reveal_policy, created_at, updated_at) VALUES ($1, $1, $2, $3, $4, $4) ON CONFLICT DO NOTHING`,
-			r.OrgID, e.Name, string(e.RevealPolicy), r.Time)
-		w.exec(`INSERT INTO members (org_id, user_id, role, added_at) VALUES ($1, $2, 'owner', $3) ON CONFLICT DO NOTHING`, r.OrgID, e.OwnerID, r.Time)
-		return nil
-	case domain.OrganizationUpdated:
-		w.exec(`UPDATE orgs SET name = COALESCE($2, name), reveal_policy = COALESCE($3, reveal_policy), updated_at = $4 WHERE id = $1`,
-			r.OrgID, e.Name, (*string)(e.RevealPolicy), r.Time)
-		return nil
-	case domain.MemberAdded:
-		w.exec(`INSERT INTO members (org_id, user_id, role, added_at) VALUES ($1, $2, $3, $4) ON CONFLICT (org_id, user_id) DO UPDATE SET role = EXCLUDED.role`,
-			r.OrgID, e.UserID, string(e.Role), r.Time)
-		return nil
-	case domain.MemberRoleChanged:
-		w.exec(`UPDATE members SET role = $3 WHERE org_id = $1 AND user_id = $2`, r.OrgID, e.UserID, string(e.To))
-		return nil
-	case domain.MemberRemoved:
-		w.exec(`DELETE FROM members WHERE org_id = $1 AND user_id = $2`, r.OrgID, e.UserID)
-		return nil
-	}
-	return db.applySecret(ctx, r, notes, w)
 }

@@ -30,7 +30,8 @@ type RebuildReport struct {
 // answering, then switches every reader and the live projector to it in one
 // transaction. The schema it replaced is dropped by the next rebuild. The switch holds the live checkpoint's row
 // lock, so no event lands in the old schema alone.
-func (db *DB) Rebuild(ctx context.Context, events eventFollower, head streamHead, logger *slog.Logger) (RebuildReport, error) {
+func (rm *ReadModels) Rebuild(ctx context.Context, events eventFollower, head streamHead, logger *slog.Logger) (RebuildReport, error) {
+	db := rm.writer
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -78,7 +79,7 @@ func (db *DB) Rebuild(ctx context.Context, events eventFollower, head streamHead
 // dropStaleSchemas drops read-model schemas older than the one just replaced. The
 // replaced one is kept until the next rebuild: readers that began before the switch may
 // still be in it, and dropping tables under them would deadlock with their locks.
-func (db *DB) dropStaleSchemas(ctx context.Context, live, previous string, logger *slog.Logger) {
+func (db *writer) dropStaleSchemas(ctx context.Context, live, previous string, logger *slog.Logger) {
 	rows, err := db.pool.Query(ctx, `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'keyledger\_rm\_%' AND nspname <> ALL($1)`, []string{live, previous})
 	if err != nil {
 		logger.Warn("list old read-model schemas", "err", err)
@@ -110,7 +111,7 @@ func waitProgress(ctx context.Context, progress *atomic.Uint64, target uint64) e
 }
 
 // switchTo points the read models at schema once it has caught up with the live ones.
-func (db *DB) switchTo(ctx context.Context, schema string, progress *atomic.Uint64) (string, error) {
+func (db *writer) switchTo(ctx context.Context, schema string, progress *atomic.Uint64) (string, error) {
 	var old string
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT schema FROM `+pointerTable+` WHERE id = 1 FOR UPDATE`).Scan(&old); err != nil {

@@ -71,21 +71,21 @@ type snapshot struct {
 func snap(tb testing.TB, r *rig) snapshot {
 	tb.Helper()
 	ctx := context.Background()
-	rows, _, err := r.db.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1000})
+	rows, _, err := r.db.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1000})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	var audit []projections.AuditEntry
-	if err := r.db.StreamAudit(ctx, r.orgID, projections.AuditFilter{}, func(e projections.AuditEntry) error { audit = append(audit, e); return nil }); err != nil {
+	if err := r.db.Audit.StreamAudit(ctx, r.orgID, projections.AuditFilter{}, func(e projections.AuditEntry) error { audit = append(audit, e); return nil }); err != nil {
 		tb.Fatal(err)
 	}
-	members, err := r.db.ListMembers(ctx, r.orgID)
+	members, err := r.db.Directory.ListMembers(ctx, r.orgID)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	versions := ""
 	for _, row := range rows {
-		vs, err := r.db.ListVersions(ctx, r.orgID, row.ID, "")
+		vs, err := r.db.Secrets.ListVersions(ctx, r.orgID, row.ID, "")
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -112,7 +112,7 @@ func TestRebuildEqualsLiveReadModelWhileServing(t *testing.T) {
 	for range 2 {
 		wg.Go(func() {
 			for !stop.Load() {
-				if _, _, err := r.db.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 10}); err != nil {
+				if _, _, err := r.db.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 10}); err != nil {
 					failures.Add(1)
 					t.Errorf("read during rebuild: %v", err)
 				}
@@ -138,7 +138,7 @@ func TestRebuildEqualsLiveReadModelWhileServing(t *testing.T) {
 	if before != after {
 		t.Fatalf("rebuilt read models differ from the live ones")
 	}
-	ok, err := r.db.VerifyAudit(ctx, r.orgID, r.env.Store)
+	ok, err := r.db.Audit.VerifyAudit(ctx, r.orgID, r.env.Store)
 	if err != nil || !ok.OK {
 		t.Fatalf("verify after rebuild: %+v %v", ok, err)
 	}
@@ -147,10 +147,10 @@ func TestRebuildEqualsLiveReadModelWhileServing(t *testing.T) {
 	res := r.create(t, "AFTER_REBUILD", map[domain.Environment]string{domain.Staging: "s"})
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := r.db.WaitFor(wctx, res.Seq); err != nil {
+	if err := r.db.Progress.WaitFor(wctx, res.Seq); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.db.GetSecret(ctx, r.orgID, res.ID); err != nil {
+	if _, err := r.db.Secrets.GetSecret(ctx, r.orgID, res.ID); err != nil {
 		t.Fatalf("a secret created after the switch: %v", err)
 	}
 }

@@ -25,7 +25,7 @@ func TestSecretAccessSurvivesARebuildSwitch(t *testing.T) {
 	check := func(stage, description string) {
 		t.Helper()
 		for range 12 { // more than the pool's connections, so most run the pipeline
-			a, err := r.db.SecretAccess(ctx, r.orgID, r.owner.UserID, res.ID)
+			a, err := r.db.Secrets.SecretAccess(ctx, r.orgID, r.owner.UserID, res.ID)
 			if err != nil {
 				t.Fatalf("%s: %v", stage, err)
 			}
@@ -34,11 +34,11 @@ func TestSecretAccessSurvivesARebuildSwitch(t *testing.T) {
 				t.Fatalf("%s: %+v", stage, a)
 			}
 		}
-		out, err := r.db.SecretAccess(ctx, r.orgID, "00000000-0000-4000-8000-000000000000", res.ID)
+		out, err := r.db.Secrets.SecretAccess(ctx, r.orgID, "00000000-0000-4000-8000-000000000000", res.ID)
 		if err != nil || out.Role != "" {
 			t.Fatalf("%s: an outsider's access %+v, %v", stage, out, err)
 		}
-		gone, err := r.db.SecretAccess(ctx, r.orgID, r.owner.UserID, "00000000-0000-4000-8000-000000000000")
+		gone, err := r.db.Secrets.SecretAccess(ctx, r.orgID, r.owner.UserID, "00000000-0000-4000-8000-000000000000")
 		if err != nil || !domain.IsCode(gone.SecretErr, domain.CodeNotFound) {
 			t.Fatalf("%s: a missing secret %+v, %v", stage, gone, err)
 		}

@@ -12,7 +12,7 @@ import (
 // applySecret projects secret events into the grid (secrets, secret_values) and the
 // version history (secret_versions). Writes are queued on w; only what a change notice
 // needs (the version before) is read.
-func (db *DB) applySecret(ctx context.Context, r domain.Recorded, notes *notices, w *batchTx) error {
+func (db *writer) applySecret(ctx context.Context, r domain.Recorded, notes *notices, w *batchTx) error {
 	org, id := r.OrgID, r.AggregateID
 	switch e := r.Event.(type) {
 	case domain.SecretCreated:

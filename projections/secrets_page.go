@@ -27,7 +27,7 @@ type SecretPage struct {
 // index up to date and name a bad filter. A page used to cost five round trips: the
 // access, then BEGIN, the checkpoint, the rows and COMMIT. The caller authorizes with
 // the role before it shows the rows or the errors.
-func (db *DB) SecretPageAt(ctx context.Context, orgID, userID string, f SecretFilter) (page SecretPage, ok bool, err error) {
+func (db *Secrets) SecretPageAt(ctx context.Context, orgID, userID string, f SecretFilter) (page SecretPage, ok bool, err error) {
 	if !isUUID(orgID) {
 		return SecretPage{}, false, nil
 	}

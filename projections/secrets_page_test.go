@@ -34,16 +34,16 @@ func TestSecretPageAtStandsOnlyOnACurrentIndex(t *testing.T) {
 		create(fmt.Sprintf("KEY_%02d", 11-i))
 	}
 	f := projections.SecretFilter{Limit: 5}
-	if _, ok, err := r.db.SecretPageAt(ctx, r.orgID, r.owner.UserID, f); err != nil || ok {
+	if _, ok, err := r.db.Secrets.SecretPageAt(ctx, r.orgID, r.owner.UserID, f); err != nil || ok {
 		t.Fatalf("before the index is loaded: ok %v, err %v", ok, err)
 	}
 	same := func() {
 		t.Helper()
-		want, wantNext, err := r.db.ListSecrets(ctx, r.orgID, f)
+		want, wantNext, err := r.db.Secrets.ListSecrets(ctx, r.orgID, f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		page, ok, err := r.db.SecretPageAt(ctx, r.orgID, r.owner.UserID, f)
+		page, ok, err := r.db.Secrets.SecretPageAt(ctx, r.orgID, r.owner.UserID, f)
 		if err != nil || !ok {
 			t.Fatalf("on a current index: ok %v, err %v", ok, err)
 		}
@@ -58,21 +58,21 @@ func TestSecretPageAtStandsOnlyOnACurrentIndex(t *testing.T) {
 		}
 	}
 	same()
-	f.Cursor = func() string { _, next, _ := r.db.ListSecrets(ctx, r.orgID, f); return next }()
+	f.Cursor = func() string { _, next, _ := r.db.Secrets.ListSecrets(ctx, r.orgID, f); return next }()
 	same()
 	f.Cursor = ""
 
 	create("AAA_FIRST")
-	if _, ok, err := r.db.SecretPageAt(ctx, r.orgID, r.owner.UserID, f); err != nil || ok {
+	if _, ok, err := r.db.Secrets.SecretPageAt(ctx, r.orgID, r.owner.UserID, f); err != nil || ok {
 		t.Fatalf("after a change the index has not seen: ok %v, err %v", ok, err)
 	}
 	same()
 
-	page, ok, err := r.db.SecretPageAt(ctx, r.orgID, "00000000-0000-4000-8000-000000000001", f)
+	page, ok, err := r.db.Secrets.SecretPageAt(ctx, r.orgID, "00000000-0000-4000-8000-000000000001", f)
 	if err != nil || !ok || page.Role != "" || page.OrgErr != nil {
 		t.Fatalf("a non-member: ok %v, role %q, org err %v, err %v", ok, page.Role, page.OrgErr, err)
 	}
-	if _, ok, _ := r.db.SecretPageAt(ctx, "not-a-uuid", r.owner.UserID, f); ok {
+	if _, ok, _ := r.db.Secrets.SecretPageAt(ctx, "not-a-uuid", r.owner.UserID, f); ok {
 		t.Fatal("a malformed organization id took the fast path")
 	}
 }

@@ -12,6 +12,14 @@ import (
 	"github.com/keyledger/keyledger/domain"
 )
 
+// Secrets answers the secrets grid (through the name index it shares with the
+// projector), one secret, a secret with the caller's access, its value versions and an
+// environment's sealed values.
+type Secrets struct {
+	*store
+	names *nameIndex
+}
+
 // EnvState is a secret's value state in one environment, as the grid shows it.
 type EnvState struct {
 	Set       bool
@@ -52,7 +60,7 @@ const (
 // ListSecrets returns a page of the grid sorted by name (byte order). Its cost does not
 // grow with the organization: names come from the name index (name_index.go), and only
 // the page's rows are read and their descriptions opened.
-func (db *DB) ListSecrets(ctx context.Context, orgID string, f SecretFilter) ([]SecretRow, string, error) {
+func (db *Secrets) ListSecrets(ctx context.Context, orgID string, f SecretFilter) ([]SecretRow, string, error) {
 	if !isUUID(orgID) {
 		return nil, "", notFound("organization")
 	}
@@ -95,7 +103,7 @@ func (db *DB) ListSecrets(ctx context.Context, orgID string, f SecretFilter) ([]
 // lockedNames returns the organization's name index brought up to the snapshot of tx
 // (a repeatable-read transaction), locked: the caller unlocks it. errStaleSnapshot
 // means the index is newer than the snapshot; take a new one.
-func (db *DB) lockedNames(ctx context.Context, tx pgx.Tx, orgID string) (*orgNames, error) {
+func (db *Secrets) lockedNames(ctx context.Context, tx pgx.Tx, orgID string) (*orgNames, error) {
 	var seq int64
 	var schema string
 	if err := tx.QueryRow(ctx, checkpointSQL, CheckpointName).Scan(&seq, &schema); err != nil {
@@ -112,7 +120,7 @@ func (db *DB) lockedNames(ctx context.Context, tx pgx.Tx, orgID string) (*orgNam
 
 // pickPage picks a page's entries from on, which the caller holds locked, and
 // returns copies: the entries may change once the lock is given back.
-func (db *DB) pickPage(on *orgNames, env domain.Environment, q, after string, limit int) ([]*nameEntry, bool) {
+func (db *Secrets) pickPage(on *orgNames, env domain.Environment, q, after string, limit int) ([]*nameEntry, bool) {
 	examined := on.examined
 	picked, more := on.page(env, q, after, limit)
 	db.names.examined.Add(on.examined - examined)
@@ -142,7 +150,7 @@ func pageBounds(f SecretFilter) (int, string, error) {
 
 // pageRows reads the grid rows of the picked secrets, in the picked order, with the
 // names the index holds (the sealed ones are not opened again).
-func (db *DB) pageRows(ctx context.Context, tx pgx.Tx, orgID string, picked []*nameEntry) ([]SecretRow, error) {
+func (db *Secrets) pageRows(ctx context.Context, tx pgx.Tx, orgID string, picked []*nameEntry) ([]SecretRow, error) {
 	if len(picked) == 0 {
 		return []SecretRow{}, nil
 	}
@@ -176,7 +184,7 @@ func inPickedOrder(found []*SecretRow, picked []*nameEntry) []SecretRow {
 }
 
 // GetSecret returns one row of the grid.
-func (db *DB) GetSecret(ctx context.Context, orgID, secretID string) (SecretRow, error) {
+func (db *Secrets) GetSecret(ctx context.Context, orgID, secretID string) (SecretRow, error) {
 	if !isUUID(orgID) || !isUUID(secretID) {
 		return SecretRow{}, notFound("secret")
 	}
@@ -224,7 +232,7 @@ const secretRowsRest = `s.description_sealed, s.owner_id::text, COALESCE(u.email
 
 // loadSecret reads one secret's row with its values and opens its name. The
 // description stays sealed until openDescriptions.
-func (db *DB) loadSecret(ctx context.Context, orgID, secretID string) ([]SecretRow, error) {
+func (db *Secrets) loadSecret(ctx context.Context, orgID, secretID string) ([]SecretRow, error) {
 	var found []*SecretRow
 	// The hot read, in one round trip.
 	err := db.scopedQuery(ctx, orgID, "", secretRowsSQL, []any{orgID, []string{secretID}}, func(rows pgx.Rows) error {
@@ -292,7 +300,7 @@ func foldSecretRows(rows pgx.Rows, orgID string) ([]*SecretRow, error) {
 }
 
 // openDescriptions replaces each row's sealed description with its text.
-func (db *DB) openDescriptions(ctx context.Context, rows []SecretRow) error {
+func (db *Secrets) openDescriptions(ctx context.Context, rows []SecretRow) error {
 	for i := range rows {
 		r := &rows[i]
 		d, err := db.keys.Open(ctx, r.OrgID, r.Description, descriptionAAD(r.OrgID, r.ID))
@@ -308,7 +316,7 @@ func (db *DB) openDescriptions(ctx context.Context, rows []SecretRow) error {
 // integration fetch, sorted by name. Its cost is the environment's values: the names
 // come from the name index (opened once per process, then only those of changed
 // secrets), not from opening every name of the organization per fetch.
-func (db *DB) SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error) {
+func (db *Secrets) SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error) {
 	if !isUUID(orgID) {
 		return nil, notFound("organization")
 	}

@@ -20,7 +20,7 @@ type Stall struct {
 
 // ProjectionStall reports whether the projector of this process is stalled, and
 // where. A stalled projection is a failing /readyz and a metric, never silence.
-func (db *DB) ProjectionStall() (Stall, bool) {
+func (db *Progress) ProjectionStall() (Stall, bool) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.stall == nil {
@@ -29,13 +29,13 @@ func (db *DB) ProjectionStall() (Stall, bool) {
 	return *db.stall, true
 }
 
-func (db *DB) setStall(s Stall) {
+func (db *Progress) setStall(s Stall) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	db.stall = &s
 }
 
-func (db *DB) clearStall() {
+func (db *Progress) clearStall() {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	db.stall = nil

@@ -108,7 +108,7 @@ func TestRebuildAndReplay100k(t *testing.T) {
 	t.Logf("wrote %d events in %s", last, time.Since(start).Round(time.Millisecond))
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	if err := r.db.WaitFor(wctx, last); err != nil {
+	if err := r.db.Progress.WaitFor(wctx, last); err != nil {
 		t.Fatal(err)
 	}
 
@@ -133,14 +133,14 @@ func TestRebuildAndReplay100k(t *testing.T) {
 	}
 	d := time.Since(began)
 	t.Logf("replay: %d events in %s = %.0f events/s, peak heap %.1f MiB, %d live secrets", state.Seq, d.Round(time.Millisecond), float64(state.Seq)/d.Seconds(), float64(<-peak)/(1<<20), len(state.Secrets))
-	live, _, err := r.db.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1000})
+	live, _, err := r.db.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(state.Secrets) != len(ids) || len(live) != min(1000, len(ids)) {
 		t.Fatalf("replay has %d secrets, read model %d, want %d", len(state.Secrets), len(live), len(ids))
 	}
-	ok, err := r.db.VerifyAudit(ctx, r.orgID, r.env.Store)
+	ok, err := r.db.Audit.VerifyAudit(ctx, r.orgID, r.env.Store)
 	if err != nil || !ok.OK {
 		t.Fatalf("verify: %+v %v", ok, err)
 	}
@@ -173,7 +173,7 @@ func TestAuditExportOfAMillionRowsInConstantMemory(t *testing.T) {
 	peak := peakHeap(stop)
 	began = time.Now()
 	n := 0
-	err = r.db.StreamAudit(ctx, r.orgID, projections.AuditFilter{}, func(projections.AuditEntry) error { n++; return nil })
+	err = r.db.Audit.StreamAudit(ctx, r.orgID, projections.AuditFilter{}, func(projections.AuditEntry) error { n++; return nil })
 	close(stop)
 	if err != nil {
 		t.Fatal(err)

@@ -29,6 +29,12 @@ type PersonalTokenInfo struct {
 	RevokedAt *time.Time
 }
 
+// Tokens answers an organization's service tokens and a user's personal tokens
+// (never a token's secret: only its hash is in the log).
+type Tokens struct {
+	*store
+}
+
 func applyTokens(r domain.Recorded, w *batchTx) {
 	switch e := r.Event.(type) {
 	case domain.ServiceTokenCreated:
@@ -50,7 +56,7 @@ func applyTokens(r domain.Recorded, w *batchTx) {
 
 // ListServiceTokens lists an organization's service tokens that are not revoked,
 // newest first.
-func (db *DB) ListServiceTokens(ctx context.Context, orgID string) ([]ServiceTokenInfo, error) {
+func (db *Tokens) ListServiceTokens(ctx context.Context, orgID string) ([]ServiceTokenInfo, error) {
 	if !isUUID(orgID) {
 		return nil, notFound("organization")
 	}
@@ -79,7 +85,7 @@ func (db *DB) ListServiceTokens(ctx context.Context, orgID string) ([]ServiceTok
 }
 
 // ListPersonalTokens lists a user's personal access tokens that are not revoked.
-func (db *DB) ListPersonalTokens(ctx context.Context, userID string) ([]PersonalTokenInfo, error) {
+func (db *Tokens) ListPersonalTokens(ctx context.Context, userID string) ([]PersonalTokenInfo, error) {
 	if !isUUID(userID) {
 		return []PersonalTokenInfo{}, nil
 	}

@@ -22,7 +22,7 @@ type ValueVersionEntry struct {
 
 // ListVersions returns a secret's value history, newest first, optionally for one
 // environment. A deleted secret keeps its history.
-func (db *DB) ListVersions(ctx context.Context, orgID, secretID string, env domain.Environment) ([]ValueVersionEntry, error) {
+func (db *Secrets) ListVersions(ctx context.Context, orgID, secretID string, env domain.Environment) ([]ValueVersionEntry, error) {
 	if !isUUID(orgID) || !isUUID(secretID) {
 		return nil, notFound("secret")
 	}

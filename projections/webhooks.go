@@ -24,12 +24,18 @@ type WebhookInfo struct {
 	CreatedSeq uint64
 }
 
+// Webhooks answers an organization's webhooks and, for the delivery engine, every
+// organization's (WebhookRoster), with URLs and descriptions opened.
+type Webhooks struct {
+	*store
+}
+
 // webhookAAD binds a sealed webhook field to its webhook.
 func webhookAAD(orgID, id, field string) []byte {
 	return []byte("keyledger/readmodel/" + orgID + "/webhook/" + id + "/" + field)
 }
 
-func (db *DB) applyWebhooks(ctx context.Context, r domain.Recorded, w *batchTx) error {
+func (db *writer) applyWebhooks(ctx context.Context, r domain.Recorded, w *batchTx) error {
 	switch e := r.Event.(type) {
 	case domain.WebhookCreated:
 		u, err := db.keys.Seal(ctx, r.OrgID, []byte(e.URL), webhookAAD(r.OrgID, r.AggregateID, "url"))
@@ -55,7 +61,7 @@ func (db *DB) applyWebhooks(ctx context.Context, r domain.Recorded, w *batchTx) 
 
 const webhookColumns = `org_id::text, id::text, url_sealed, description_sealed, environments, created_at, created_by, created_seq`
 
-func (db *DB) scanWebhook(ctx context.Context, row pgx.CollectableRow) (WebhookInfo, error) {
+func (db *Webhooks) scanWebhook(ctx context.Context, row pgx.CollectableRow) (WebhookInfo, error) {
 	var w WebhookInfo
 	var urlSealed, descSealed string
 	var envs []string
@@ -80,7 +86,7 @@ func (db *DB) scanWebhook(ctx context.Context, row pgx.CollectableRow) (WebhookI
 }
 
 // ListWebhooks lists an organization's webhooks, oldest first.
-func (db *DB) ListWebhooks(ctx context.Context, orgID string) ([]WebhookInfo, error) {
+func (db *Webhooks) ListWebhooks(ctx context.Context, orgID string) ([]WebhookInfo, error) {
 	if !isUUID(orgID) {
 		return nil, notFound("organization")
 	}
@@ -100,7 +106,7 @@ func (db *DB) ListWebhooks(ctx context.Context, orgID string) ([]WebhookInfo, er
 }
 
 // GetWebhook is one of an organization's webhooks; not_found when it has no such one.
-func (db *DB) GetWebhook(ctx context.Context, orgID, id string) (WebhookInfo, error) {
+func (db *Webhooks) GetWebhook(ctx context.Context, orgID, id string) (WebhookInfo, error) {
 	if !isUUID(orgID) || !isUUID(id) {
 		return WebhookInfo{}, notFound("webhook")
 	}
@@ -126,7 +132,7 @@ func (db *DB) GetWebhook(ctx context.Context, orgID, id string) (WebhookInfo, er
 // only (no URL): the delivery engine's roster, which takes each webhook's URL and
 // secret from the log. Like the projector, it reads as the tables' owner, across
 // organizations; the API never calls it.
-func (db *DB) WebhookRoster(ctx context.Context) ([]WebhookInfo, error) {
+func (db *Webhooks) WebhookRoster(ctx context.Context) ([]WebhookInfo, error) {
 	var out []WebhookInfo
 	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, setSearchPath); err != nil {

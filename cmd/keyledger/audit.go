@@ -49,7 +49,7 @@ func auditVerify(ctx context.Context, c *config, org string, stdout, stderr io.W
 	if erased, err := reportErasure(ctx, p.store, org, stdout, stderr); erased || err != nil {
 		return err
 	}
-	res, err := p.db.VerifyAudit(ctx, org, p.store)
+	res, err := p.db.Audit.VerifyAudit(ctx, org, p.store)
 	if err != nil {
 		return err
 	}

@@ -73,7 +73,7 @@ func TestFailoverAfterKillingTheLeaseHolder(t *testing.T) {
 	killed := time.Now()
 	seq := standby.createOrg(t, login.Token, "After the kill")
 	db := openReadModels(t, dbURL)
-	at, ok := waitCheckpoint(t, db, seq, 15*time.Second)
+	at, ok := waitCheckpoint(t, db.Progress, seq, 15*time.Second)
 	if !ok {
 		t.Fatalf("the read models never reached sequence %d after the holder's kill", seq)
 	}

@@ -34,7 +34,7 @@ type platform struct {
 	store    *eventstore.Store
 	names    *reservation.Reservations
 	cluster  *pgcluster.Cluster
-	db       *projections.DB
+	db       *projections.ReadModels
 	handlers *commands.Handlers
 	closers  []func()
 }

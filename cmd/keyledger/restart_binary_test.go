@@ -80,7 +80,7 @@ func (s *server) createOrg(tb testing.TB, token, name string) uint64 {
 
 // openReadModels opens the server's database from the test, after the server has
 // migrated it, to watch the projection's checkpoint.
-func openReadModels(tb testing.TB, dbURL string) *projections.DB {
+func openReadModels(tb testing.TB, dbURL string) *projections.ReadModels {
 	tb.Helper()
 	db, err := projections.Open(tb.Context(), dbURL, nil, nil)
 	if err != nil {
@@ -91,11 +91,11 @@ func openReadModels(tb testing.TB, dbURL string) *projections.DB {
 }
 
 // waitCheckpoint polls until the read models reach seq or limit passes, and says when.
-func waitCheckpoint(tb testing.TB, db *projections.DB, seq uint64, limit time.Duration) (time.Time, bool) {
+func waitCheckpoint(tb testing.TB, progress *projections.Progress, seq uint64, limit time.Duration) (time.Time, bool) {
 	tb.Helper()
 	deadline := time.Now().Add(limit)
 	for {
-		cp, err := db.Checkpoint(tb.Context())
+		cp, err := progress.Checkpoint(tb.Context())
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -131,7 +131,7 @@ func TestRestartAfterKillProjectsAtOnce(t *testing.T) {
 	restarted := startServer(t, bin, env, args...)
 	seq := restarted.createOrg(t, token, "After the restart")
 	db := openReadModels(t, dbURL)
-	at, ok := waitCheckpoint(t, db, seq, 15*time.Second)
+	at, ok := waitCheckpoint(t, db.Progress, seq, 15*time.Second)
 	if !ok {
 		t.Fatalf("the read models never reached sequence %d after the restart", seq)
 	}
@@ -194,12 +194,12 @@ func TestExternalNATSRespectsAnotherReplicasLease(t *testing.T) {
 		t.Fatalf("the bootstrap admin left no event: head %d, %v", head, err)
 	}
 	db := openReadModels(t, dbURL)
-	if _, ok := waitCheckpoint(t, db, head, 2*time.Second); ok {
+	if _, ok := waitCheckpoint(t, db.Progress, head, 2*time.Second); ok {
 		t.Fatal("the server projected while another replica held the lease")
 	}
 
 	other.Release(t)
-	if _, ok := waitCheckpoint(t, db, head, 15*time.Second); !ok {
+	if _, ok := waitCheckpoint(t, db.Progress, head, 15*time.Second); !ok {
 		t.Fatal("the server did not take the lease over after the other replica released it")
 	}
 }

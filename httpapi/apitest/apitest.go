@@ -37,7 +37,7 @@ const Password = "correct horse battery staple"
 // Env is one running API with everything behind it.
 type Env struct {
 	NATS     *eventstoretest.Env
-	DB       *projections.DB
+	DB       *projections.ReadModels
 	Commands *commands.Handlers
 	Server   *httpapi.Server
 	// BaseURL is http://127.0.0.1:PORT.
@@ -150,7 +150,7 @@ func (e *Env) Wait(tb testing.TB, seq uint64) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := e.DB.WaitFor(ctx, seq); err != nil {
+	if err := e.DB.Progress.WaitFor(ctx, seq); err != nil {
 		tb.Fatalf("apitest: wait for %d: %v", seq, err)
 	}
 }
@@ -392,7 +392,7 @@ func (e *Env) StartWebhooks(tb testing.TB, retryFor time.Duration, metrics ...*h
 		tb.Fatalf("apitest: webhook store: %v", err)
 	}
 	cfg := webhooks.Config{
-		Feed: e.app.Changes, Log: e.NATS.Store, Roster: e.DB, Store: store, Guard: webhooks.Guard{AllowPrivate: true},
+		Feed: e.app.Changes, Log: e.NATS.Store, Roster: e.DB.Webhooks, Store: store, Guard: webhooks.Guard{AllowPrivate: true},
 		Timeout: 5 * time.Second, RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond,
 		Tick: 20 * time.Millisecond, RosterEvery: 50 * time.Millisecond,
 	}

@@ -40,7 +40,7 @@ type eventLog interface {
 	Load(ctx context.Context, agg eventstore.Aggregate) (eventstore.Loaded, error)
 }
 
-// roster lists every organization's webhooks; projections.DB is one.
+// roster lists every organization's webhooks; projections.Webhooks is one.
 type roster interface {
 	WebhookRoster(ctx context.Context) ([]projections.WebhookInfo, error)
 }

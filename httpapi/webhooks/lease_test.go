@@ -34,7 +34,7 @@ func TestStandbyEngineTakesOverDeliveries(t *testing.T) {
 			t.Fatal(err)
 		}
 		engine, err := webhooks.NewEngine(webhooks.Config{
-			Feed: feed, Log: env.NATS.Store, Roster: env.DB, Store: store, Guard: webhooks.Guard{AllowPrivate: true},
+			Feed: feed, Log: env.NATS.Store, Roster: env.DB.Webhooks, Store: store, Guard: webhooks.Guard{AllowPrivate: true},
 			Lease: lz, LeaseRenew: 250 * time.Millisecond, LeasePoll: 100 * time.Millisecond,
 			RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond, Tick: 20 * time.Millisecond, RosterEvery: 50 * time.Millisecond,
 		})

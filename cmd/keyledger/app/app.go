@@ -26,9 +26,11 @@ import (
 // models and the command handlers, opened by the caller), how this replica takes part
 // in the cluster, and the HTTP server's settings.
 type Config struct {
-	// Store, DB and Commands are the platform: required.
+	// Store, DB and Commands are the platform: required. DB is the read models; the
+	// app hands each consumer the part it uses (the API its ports, the webhook engine
+	// the webhook roster) and runs the projector that writes them all.
 	Store    *eventstore.Store
-	DB       *projections.DB
+	DB       *projections.ReadModels
 	Commands *commands.Handlers
 	// Logger receives the app's logs; nil discards them. HTTP.Logger, when nil, is
 	// left so (the server then logs nothing).
@@ -278,7 +280,7 @@ func (a *App) startWebhooks(ctx context.Context) error {
 		return nil
 	}
 	ec := *cfg.Webhooks
-	ec.Feed, ec.Log, ec.Roster = a.Changes, cfg.Store, cfg.DB
+	ec.Feed, ec.Log, ec.Roster = a.Changes, cfg.Store, cfg.DB.Webhooks
 	if ec.Store == nil {
 		ec.Store = hooks
 	}
@@ -351,8 +353,8 @@ func (a *App) openStores(ctx context.Context) error {
 	if h.Commands == nil {
 		h.Commands = a.cfg.Commands
 	}
-	if h.ReadModel == nil {
-		h.ReadModel = a.cfg.DB
+	if h.ReadModel == (httpapi.ReadModel{}) {
+		h.ReadModel = httpapi.ReadModelOf(a.cfg.DB)
 	}
 	if h.Store == nil {
 		h.Store = a.cfg.Store

@@ -11,6 +11,12 @@ import (
 	"github.com/keyledger/keyledger/domain"
 )
 
+// Directory answers who is who: organizations, a user's memberships and role, an
+// organization's members, and users.
+type Directory struct {
+	*store
+}
+
 // UserRef names a user as rows show it.
 type UserRef struct {
 	ID    string
@@ -56,7 +62,7 @@ func notFound(what string) error {
 }
 
 // GetOrg returns an organization.
-func (db *DB) GetOrg(ctx context.Context, orgID string) (Org, error) {
+func (db *Directory) GetOrg(ctx context.Context, orgID string) (Org, error) {
 	if !isUUID(orgID) {
 		return Org{}, notFound("organization")
 	}
@@ -77,7 +83,7 @@ func (db *DB) GetOrg(ctx context.Context, orgID string) (Org, error) {
 // OrgAccess reads an organization and userID's role in it ("" when not a member) in
 // one round trip: every request on an organization needs both, and the role is read
 // fresh each time, so a removal bites on the next request.
-func (db *DB) OrgAccess(ctx context.Context, orgID, userID string) (Org, domain.Role, error) {
+func (db *Directory) OrgAccess(ctx context.Context, orgID, userID string) (Org, domain.Role, error) {
 	if !isUUID(orgID) {
 		return Org{}, "", notFound("organization")
 	}
@@ -86,56 +92,6 @@ func (db *DB) OrgAccess(ctx context.Context, orgID, userID string) (Org, domain.
 		return Org{}, "", fmt.Errorf("org access: %w", err)
 	}
 	return a.result()
-}
-
-// SecretAccess is OrgAccess and GetSecret in one round trip, for GET …/secrets/{id}.
-// The caller authorizes with the role before it shows the row or the errors.
-func (db *DB) SecretAccess(ctx context.Context, orgID, userID, secretID string) (SecretAccess, error) {
-	if !isUUID(orgID) {
-		return SecretAccess{OrgErr: notFound("organization"), SecretErr: notFound("secret")}, nil
-	}
-	var a orgAccessRow
-	queries := []scopedRead{a.query(orgID, userID)}
-	var found []*SecretRow
-	if isUUID(secretID) {
-		queries = append(queries, scopedRead{sql: secretRowsSQL, args: []any{orgID, []string{secretID}}, read: func(rows pgx.Rows) error {
-			var err error
-			found, err = foldSecretRows(rows, orgID)
-			return err
-		}})
-	}
-	if err := db.scopedQueries(ctx, orgID, "", queries...); err != nil {
-		return SecretAccess{}, fmt.Errorf("secret access: %w", err)
-	}
-	var out SecretAccess
-	out.Org, out.Role, out.OrgErr = a.result()
-	if len(found) == 0 {
-		out.SecretErr = notFound("secret")
-		return out, nil
-	}
-	row := *found[0]
-	name, err := db.keys.Open(ctx, orgID, row.Name, nameAAD(orgID, row.ID))
-	if err != nil {
-		return SecretAccess{}, fmt.Errorf("open name of secret %s: %w", row.ID, err)
-	}
-	db.names.opened.Add(1)
-	row.Name = string(name)
-	rows := []SecretRow{row}
-	if err := db.openDescriptions(ctx, rows); err != nil {
-		return SecretAccess{}, err
-	}
-	out.Secret = rows[0]
-	return out, nil
-}
-
-// SecretAccess is what SecretAccess read: the organization and the caller's role (or
-// OrgErr, not_found), and the secret (or SecretErr, not_found).
-type SecretAccess struct {
-	Org       Org
-	Role      domain.Role
-	OrgErr    error
-	Secret    SecretRow
-	SecretErr error
 }
 
 func (a *orgAccessRow) query(orgID, userID string) scopedRead {
@@ -170,7 +126,7 @@ type orgAccessRow struct {
 }
 
 // MembershipsOf lists the organizations a user belongs to, by name.
-func (db *DB) MembershipsOf(ctx context.Context, userID string) ([]Membership, error) {
+func (db *Directory) MembershipsOf(ctx context.Context, userID string) ([]Membership, error) {
 	if !isUUID(userID) {
 		return nil, nil
 	}
@@ -194,7 +150,7 @@ func (db *DB) MembershipsOf(ctx context.Context, userID string) ([]Membership, e
 }
 
 // RoleOf returns a user's role in an organization, or "" when it is not a member.
-func (db *DB) RoleOf(ctx context.Context, orgID, userID string) (domain.Role, error) {
+func (db *Directory) RoleOf(ctx context.Context, orgID, userID string) (domain.Role, error) {
 	if !isUUID(orgID) || !isUUID(userID) {
 		return "", nil
 	}
@@ -219,7 +175,7 @@ func scanMember(r pgx.CollectableRow) (Member, error) {
 }
 
 // ListMembers lists an organization's members by email.
-func (db *DB) ListMembers(ctx context.Context, orgID string) ([]Member, error) {
+func (db *Directory) ListMembers(ctx context.Context, orgID string) ([]Member, error) {
 	if !isUUID(orgID) {
 		return nil, notFound("organization")
 	}
@@ -240,7 +196,7 @@ func (db *DB) ListMembers(ctx context.Context, orgID string) ([]Member, error) {
 }
 
 // GetMember returns one member.
-func (db *DB) GetMember(ctx context.Context, orgID, userID string) (Member, error) {
+func (db *Directory) GetMember(ctx context.Context, orgID, userID string) (Member, error) {
 	if !isUUID(orgID) || !isUUID(userID) {
 		return Member{}, notFound("member")
 	}
@@ -264,7 +220,7 @@ func (db *DB) GetMember(ctx context.Context, orgID, userID string) (Member, erro
 }
 
 // GetUser returns a user.
-func (db *DB) GetUser(ctx context.Context, userID string) (User, error) {
+func (db *Directory) GetUser(ctx context.Context, userID string) (User, error) {
 	if !isUUID(userID) {
 		return User{}, notFound("user")
 	}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,58 +19,14 @@ const readerRole = "keyledger_reader"
 // CheckpointName is the checkpoint row of the read models.
 const CheckpointName = "read_models"
 
-// DB is the read-model database.
-type DB struct {
+// store is the connection every read-model type shares: the pool, the keyring that
+// opens sealed fields, and the scoped transactions every query runs in. Its methods are
+// unexported on purpose: each type that embeds it (Pool, Progress, the query types, the
+// projector's writer) then shows only its own job's exported methods.
+type store struct {
 	pool *pgxpool.Pool
 	keys *eventstore.Keyring
 	log  *slog.Logger
-
-	mu       sync.Mutex
-	applied  uint64
-	advance  chan struct{}
-	lastPoll time.Time
-	// stall is set while this process's live projector cannot advance.
-	stall *Stall
-	// lease is the lease this process's live projector runs under, if any.
-	lease leaseStatus
-	// names is the grid's index of open, sorted names per organization.
-	names nameIndex
-}
-
-// Open connects to databaseURL, applies migrations and returns the read model.
-func Open(ctx context.Context, databaseURL string, keys *eventstore.Keyring, logger *slog.Logger) (*DB, error) {
-	cfg, err := pgxpool.ParseConfig(databaseURL)
-	if err != nil {
-		return nil, fmt.Errorf("database url: %w", err)
-	}
-	if cfg.MaxConns < 16 {
-		cfg.MaxConns = 16
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("connect postgres: %w", err)
-	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	db := &DB{pool: pool, keys: keys, log: logger, advance: make(chan struct{})}
-	// migrate also prepares the reader role, under its lock: see there.
-	if err := db.migrate(ctx); err != nil {
-		pool.Close()
-		return nil, err
-	}
-	return db, nil
-}
-
-// Close closes the pool.
-func (db *DB) Close() { db.pool.Close() }
-
-// Ping checks that Postgres answers.
-func (db *DB) Ping(ctx context.Context) error {
-	if err := db.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("ping postgres: %w", err)
-	}
-	return nil
 }
 
 // pointerTable names the schema that holds the live read models. Rebuilding fills a
@@ -100,7 +54,7 @@ func grantReader(ctx context.Context, tx pgx.Tx, schema string) error {
 // prepareReaderRole makes sure the reader role exists, that the connecting role may
 // switch to it, and that it may read the live schema. Without it row-level security
 // would not bind the API's queries (the owner is exempt), so Open fails instead.
-func (db *DB) prepareReaderRole(ctx context.Context) error {
+func (db *store) prepareReaderRole(ctx context.Context) error {
 	_, err := db.pool.Exec(ctx, `DO $$ BEGIN
 		IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '`+readerRole+`') THEN
 			CREATE ROLE `+readerRole+` NOLOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT;
@@ -141,36 +95,36 @@ func (db *DB) prepareReaderRole(ctx context.Context) error {
 
 // inOrg runs fn in a read-only transaction that row-level security scopes to one
 // organization.
-func (db *DB) inOrg(ctx context.Context, orgID string, fn func(pgx.Tx) error) error {
+func (db *store) inOrg(ctx context.Context, orgID string, fn func(pgx.Tx) error) error {
 	return db.scoped(ctx, orgID, "", fn)
 }
 
 // inOrgSnapshot is inOrg with one snapshot for every statement (repeatable read): the
 // checkpoint it reads and the rows it reads agree, which the name index relies on.
-func (db *DB) inOrgSnapshot(ctx context.Context, orgID string, fn func(pgx.Tx) error) error {
+func (db *store) inOrgSnapshot(ctx context.Context, orgID string, fn func(pgx.Tx) error) error {
 	return db.scopedTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, orgID, "", fn)
 }
 
 // asUser runs fn in a read-only transaction that row-level security scopes to one
 // user: their own user row, memberships, the organizations they belong to and their
 // personal tokens. It is for queries about one user across orgs.
-func (db *DB) asUser(ctx context.Context, userID string, fn func(pgx.Tx) error) error {
+func (db *store) asUser(ctx context.Context, userID string, fn func(pgx.Tx) error) error {
 	return db.scoped(ctx, "", userID, fn)
 }
 
 // scoped runs fn as the reader role with both scope settings set for the transaction
 // (the one not used to ""), so that nothing a session set before on a pooled
 // connection widens what fn sees.
-func (db *DB) scoped(ctx context.Context, orgID, userID string, fn func(pgx.Tx) error) error {
+func (db *store) scoped(ctx context.Context, orgID, userID string, fn func(pgx.Tx) error) error {
 	return db.scopedTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly}, orgID, userID, fn)
 }
 
-func (db *DB) scopedTx(ctx context.Context, opts pgx.TxOptions, orgID, userID string, fn func(pgx.Tx) error) error {
+func (db *store) scopedTx(ctx context.Context, opts pgx.TxOptions, orgID, userID string, fn func(pgx.Tx) error) error {
 	return db.scopedTxOn(ctx, db.pool, opts, orgID, userID, fn)
 }
 
 // scopedTxOn is scopedTx on a given pool or connection.
-func (db *DB) scopedTxOn(ctx context.Context, on interface {
+func (db *store) scopedTxOn(ctx context.Context, on interface {
 	BeginTx(context.Context, pgx.TxOptions) (pgx.Tx, error)
 }, opts pgx.TxOptions, orgID, userID string, fn func(pgx.Tx) error) error {
 	if begin, ok := scopedBegin(opts, orgID, userID); ok {
@@ -200,7 +154,7 @@ type scopedRead struct {
 
 // scopedQuery runs one query in a read-only transaction scoped to orgID and userID in
 // one round trip; see scopedQueries.
-func (db *DB) scopedQuery(ctx context.Context, orgID, userID, sql string, args []any, read func(pgx.Rows) error) error {
+func (db *store) scopedQuery(ctx context.Context, orgID, userID, sql string, args []any, read func(pgx.Rows) error) error {
 	return db.scopedQueries(ctx, orgID, userID, scopedRead{sql: sql, args: args, read: read})
 }
 
@@ -213,13 +167,13 @@ func (db *DB) scopedQuery(ctx context.Context, orgID, userID, sql string, args [
 // does not name the read models yet. When one is not prepared on the connection that
 // runs it, the queries take the ordinary transaction once, which prepares them there
 // (PostgreSQL re-plans a prepared statement by itself after a rebuild switches schemas).
-func (db *DB) scopedQueries(ctx context.Context, orgID, userID string, queries ...scopedRead) error {
+func (db *store) scopedQueries(ctx context.Context, orgID, userID string, queries ...scopedRead) error {
 	return db.scopedQueriesIn(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly}, orgID, userID, queries...)
 }
 
 // scopedQueriesIn is scopedQueries in a read-only transaction of opts' isolation level:
 // REPEATABLE READ gives every query of the pipeline one snapshot.
-func (db *DB) scopedQueriesIn(ctx context.Context, opts pgx.TxOptions, orgID, userID string, queries ...scopedRead) error {
+func (db *store) scopedQueriesIn(ctx context.Context, opts pgx.TxOptions, orgID, userID string, queries ...scopedRead) error {
 	begin := "BEGIN READ ONLY"
 	if opts.IsoLevel != "" {
 		begin = "BEGIN ISOLATION LEVEL " + string(opts.IsoLevel) + " READ ONLY"
@@ -319,8 +273,9 @@ func scopedBegin(opts pgx.TxOptions, orgID, userID string) (string, bool) {
 		"; SELECT set_config('keyledger.org_id', '" + orgID + "', true), set_config('keyledger.user_id', '" + userID + "', true)", true
 }
 
-// Checkpoint is the last stream sequence the read models reflect.
-func (db *DB) Checkpoint(ctx context.Context) (uint64, error) {
+// checkpoint is the last stream sequence the read models reflect. Progress.Checkpoint
+// shows it; the audit verification reads it too.
+func (db *store) checkpoint(ctx context.Context) (uint64, error) {
 	var seq int64
 	// The checkpoint belongs to no org or user: an unscoped reader transaction sees it.
 	err := db.scoped(ctx, "", "", func(tx pgx.Tx) error {
@@ -333,88 +288,4 @@ func (db *DB) Checkpoint(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("checkpoint: %w", err)
 	}
 	return uint64(seq), nil
-}
-
-// claimCheckpoint records fence, a projector's lease revision, as the live read
-// models' fence unless a higher one is there already (ErrFenced then). From then on
-// a projector with a lower revision, one that lost its lease while paused, cannot
-// commit (applyBatch checks under the same row's lock).
-func (db *DB) claimCheckpoint(ctx context.Context, fence uint64) error {
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, setSearchPath); err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `INSERT INTO projection_checkpoints (name, seq, fence) VALUES ($1, 0, $2)
-			ON CONFLICT (name) DO UPDATE SET fence = EXCLUDED.fence WHERE projection_checkpoints.fence <= EXCLUDED.fence`,
-			CheckpointName, int64(fence))
-		if err != nil || tag.RowsAffected() == 1 {
-			return err
-		}
-		var stored int64
-		if err := tx.QueryRow(ctx, `SELECT fence FROM projection_checkpoints WHERE name = $1`, CheckpointName).Scan(&stored); err != nil {
-			return err
-		}
-		return fmt.Errorf("%w: read models claimed by lease revision %d, this projector's is %d", ErrFenced, stored, fence)
-	})
-	if err != nil && !errors.Is(err, ErrFenced) {
-		return fmt.Errorf("claim read models at lease revision %d: %w", fence, err)
-	}
-	return err
-}
-
-// notify records that the read models reached seq and wakes waiters.
-func (db *DB) notify(seq uint64) {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if seq <= db.applied {
-		return
-	}
-	db.applied = seq
-	close(db.advance)
-	db.advance = make(chan struct{})
-}
-
-// pollInterval is how often waiters ask Postgres for the checkpoint.
-const pollInterval = 20 * time.Millisecond
-
-// claimPoll lets one waiter at a time ask Postgres: however many requests wait, the
-// process reads the checkpoint at most once per poll interval.
-func (db *DB) claimPoll() bool {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if time.Since(db.lastPoll) < pollInterval {
-		return false
-	}
-	db.lastPoll = time.Now()
-	return true
-}
-
-// WaitFor returns once the read models reflect stream sequence seq, or when ctx ends.
-// A projector in this process wakes it at once; otherwise (another replica projects)
-// it polls the checkpoint.
-func (db *DB) WaitFor(ctx context.Context, seq uint64) error {
-	poll := time.NewTicker(pollInterval)
-	defer poll.Stop()
-	for {
-		db.mu.Lock()
-		applied, advance := db.applied, db.advance
-		db.mu.Unlock()
-		if applied >= seq {
-			return nil
-		}
-		select {
-		case <-advance:
-		case <-poll.C:
-			if !db.claimPoll() {
-				continue // another waiter just asked; its answer wakes us too
-			}
-			cp, err := db.Checkpoint(ctx)
-			if err != nil {
-				return err
-			}
-			db.notify(cp)
-		case <-ctx.Done():
-			return fmt.Errorf("wait for projection of %d (at %d): %w", seq, applied, ctx.Err())
-		}
-	}
 }

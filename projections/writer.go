@@ -1,0 +1,86 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/keyledger/keyledger/domain"
+)
+
+// writer is what a projector writes with: the connection, the grid's name index (an
+// erased organization leaves it) and the live Progress it reports to. A rebuild's
+// projector writes with the same writer into its own schema and reports elsewhere.
+type writer struct {
+	*store
+	*Progress
+	names *nameIndex
+}
+
+// claimCheckpoint records fence, a projector's lease revision, as the live read
+// models' fence unless a higher one is there already (ErrFenced then). From then on
+// a projector with a lower revision, one that lost its lease while paused, cannot
+// commit (applyBatch checks under the same row's lock).
+func (db *writer) claimCheckpoint(ctx context.Context, fence uint64) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, setSearchPath); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO projection_checkpoints (name, seq, fence) VALUES ($1, 0, $2)
+			ON CONFLICT (name) DO UPDATE SET fence = EXCLUDED.fence WHERE projection_checkpoints.fence <= EXCLUDED.fence`,
+			CheckpointName, int64(fence))
+		if err != nil || tag.RowsAffected() == 1 {
+			return err
+		}
+		var stored int64
+		if err := tx.QueryRow(ctx, `SELECT fence FROM projection_checkpoints WHERE name = $1`, CheckpointName).Scan(&stored); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: read models claimed by lease revision %d, this projector's is %d", ErrFenced, stored, fence)
+	})
+	if err != nil && !errors.Is(err, ErrFenced) {
+		return fmt.Errorf("claim read models at lease revision %d: %w", fence, err)
+	}
+	return err
+}
+
+func (db *writer) apply(ctx context.Context, r domain.Recorded, notes *notices, w *batchTx) error {
+	if err := db.applyReadModel(ctx, r, notes, w); err != nil {
+		return err
+	}
+	applyTokens(r, w)
+	if err := db.applyWebhooks(ctx, r, w); err != nil {
+		return err
+	}
+	return db.applyAudit(ctx, r, w)
+}
+
+func (db *writer) applyReadModel(ctx context.Context, r domain.Recorded, notes *notices, w *batchTx) error {
+	switch e := r.Event.(type) {
+	case domain.UserRegistered:
+		w.exec(`INSERT INTO users (id, email, name, superadmin, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
+			r.AggregateID, e.Email, e.Name, e.Superadmin, r.Time)
+		return nil
+	case domain.OrganizationCreated:
+		w.exec(`INSERT INTO orgs (id, org_id, name, reveal_policy, created_at, updated_at) VALUES ($1, $1, $2, $3, $4, $4) ON CONFLICT DO NOTHING`,
+			r.OrgID, e.Name, string(e.RevealPolicy), r.Time)
+		w.exec(`INSERT INTO members (org_id, user_id, role, added_at) VALUES ($1, $2, 'owner', $3) ON CONFLICT DO NOTHING`, r.OrgID, e.OwnerID, r.Time)
+		return nil
+	case domain.OrganizationUpdated:
+		w.exec(`UPDATE orgs SET name = COALESCE($2, name), reveal_policy = COALESCE($3, reveal_policy), updated_at = $4 WHERE id = $1`,
+			r.OrgID, e.Name, (*string)(e.RevealPolicy), r.Time)
+		return nil
+	case domain.MemberAdded:
+		w.exec(`INSERT INTO members (org_id, user_id, role, added_at) VALUES ($1, $2, $3, $4) ON CONFLICT (org_id, user_id) DO UPDATE SET role = EXCLUDED.role`,
+			r.OrgID, e.UserID, string(e.Role), r.Time)
+		return nil
+	case domain.MemberRoleChanged:
+		w.exec(`UPDATE members SET role = $3 WHERE org_id = $1 AND user_id = $2`, r.OrgID, e.UserID, string(e.To))
+		return nil
+	case domain.MemberRemoved:
+		w.exec(`DELETE FROM members WHERE org_id = $1 AND user_id = $2`, r.OrgID, e.UserID)
+		return nil
+	}
+	return db.applySecret(ctx, r, notes, w)
+}
