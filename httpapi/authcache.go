@@ -52,6 +52,27 @@ func (s *Server) authenticateToken(ctx context.Context, token, orgID string) (co
 	return ti, nil
 }
 
+// identifyServiceToken is AuthenticateToken.IdentifyServiceToken (a service token
+// whose organization the request does not name) with the cache in front. It is cached
+// apart from the same token checked against a named organization (an empty orgID in
+// the key), under the same tags, so that a revocation drops both.
+func (s *Server) identifyServiceToken(ctx context.Context, token string) (commands.TokenIdentity, error) {
+	key := tokenCacheKey(token, "")
+	if v, ok := s.auth.Get(key); ok {
+		ti := v.(commands.TokenIdentity)
+		if ti.ExpiresAt == nil || s.now().Before(*ti.ExpiresAt) {
+			return ti, nil
+		}
+	}
+	g := s.auth.Begin()
+	ti, err := s.cmd.AuthenticateToken.IdentifyServiceToken(ctx, token)
+	if err != nil {
+		return commands.TokenIdentity{}, err
+	}
+	s.auth.Put(g, key, []string{tagToken + ti.TokenID, tagOrg + ti.OrgID}, ti)
+	return ti, nil
+}
+
 // lookupSession is sessionStore.lookup with the cache in front.
 func (s *Server) lookupSession(ctx context.Context, token string) (string, session, error) {
 	if !strings.HasPrefix(token, sessionTokenPrefix) || len(token) > maxSessionToken {
