@@ -85,6 +85,10 @@ func TestServiceTokenOrgByName(t *testing.T) {
 		res := svc.cli(t, "", line...)
 		res.failed(t, `this service token (ci) belongs to the organization "Acme" (id `+h.org.ID+`), not to "Globex"`)
 	}
+	// The shell is offered the token's one organization for --org.
+	if out := svc.cli(t, "", "__complete", "export", "--org", "").ok(t).stdout; !strings.HasPrefix(out, "Acme\t"+h.org.ID+"\n") {
+		t.Errorf("completing --org with a service token offered %q", out)
+	}
 	// KEYLEDGER_ORG takes the name too.
 	svc.vars["KEYLEDGER_ORG"] = "Acme"
 	if out := svc.cli(t, "", "export", "--env", "production", "--format", "json").ok(t).stdout; !strings.Contains(out, "postgres://prod/db") {
