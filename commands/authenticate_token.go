@@ -12,8 +12,10 @@ import (
 // (UserID, Superadmin); a service token for an organization's integration (OrgID,
 // Environments) and no user.
 type TokenIdentity struct {
-	TokenID      string
-	Service      bool
+	TokenID string
+	Service bool
+	// Name is a service token's name, which GET /me shows to the integration using it.
+	Name         string
 	UserID       string
 	Superadmin   bool
 	OrgID        string
@@ -28,13 +30,46 @@ type TokenIdentity struct {
 // before it is answered (httpapi/authcache), so this runs once per token and replica,
 // not per request.
 type AuthenticateTokenHandler struct {
-	log eventLog
-	now func() time.Time
+	log  eventLog
+	orgs aggregateLocator
+	now  func() time.Time
+}
+
+// aggregateLocator finds the organization an aggregate belongs to from its type and id
+// alone (*eventstore.Store's OrgOf): a service token names its own id, not its
+// organization's.
+type aggregateLocator interface {
+	OrgOf(ctx context.Context, aggregateType, id string) (orgID string, ok bool, err error)
 }
 
 // NewAuthenticateTokenHandler wires the handler.
-func NewAuthenticateTokenHandler(log eventLog, now func() time.Time) *AuthenticateTokenHandler {
-	return &AuthenticateTokenHandler{log: log, now: now}
+func NewAuthenticateTokenHandler(log eventLog, orgs aggregateLocator, now func() time.Time) *AuthenticateTokenHandler {
+	return &AuthenticateTokenHandler{log: log, orgs: orgs, now: now}
+}
+
+// IdentifyServiceToken authenticates a service token without being told its
+// organization, for a caller that asks who it is (GET /me): the log says which
+// organization holds the token's id, and the token is then checked there as Handle
+// checks it. Anything but a usable service token, including one of an erased
+// organization, is unauthenticated.
+func (h *AuthenticateTokenHandler) IdentifyServiceToken(ctx context.Context, token string) (TokenIdentity, error) {
+	bad := domain.Errorf(domain.CodeUnauthenticated, "The token is invalid, expired or revoked.")
+	prefix, id, _, ok := parseToken(token)
+	if !ok || prefix != ServiceTokenPrefix {
+		return TokenIdentity{}, bad
+	}
+	orgID, found, err := h.orgs.OrgOf(ctx, domain.AggregateServiceToken, id)
+	if err != nil {
+		return TokenIdentity{}, err
+	}
+	if !found {
+		return TokenIdentity{}, bad
+	}
+	ti, err := h.Handle(ctx, token, orgID)
+	if domain.IsCode(err, domain.CodeNotFound) {
+		return TokenIdentity{}, bad
+	}
+	return ti, err
 }
 
 // Handle returns the token's identity, or unauthenticated for a malformed, unknown,
@@ -62,7 +97,7 @@ func (h *AuthenticateTokenHandler) Handle(ctx context.Context, token, orgID stri
 		if !t.Usable(h.now()) || subtle.ConstantTimeCompare([]byte(t.SecretHash()), []byte(hash)) != 1 {
 			return TokenIdentity{}, bad
 		}
-		return TokenIdentity{TokenID: id, Service: true, OrgID: orgID, Environments: t.Environments(), ExpiresAt: t.ExpiresAt()}, nil
+		return TokenIdentity{TokenID: id, Service: true, Name: t.Name(), OrgID: orgID, Environments: t.Environments(), ExpiresAt: t.ExpiresAt()}, nil
 	}
 	l, err := h.log.Load(ctx, personalTokenAggregate(id))
 	if err != nil {

@@ -60,7 +60,7 @@ func New(store *eventstore.Store, names *reservation.Reservations, now func() ti
 		CreateServiceToken: NewCreateServiceTokenHandler(log, now),
 		RevokeServiceToken: NewRevokeServiceTokenHandler(log),
 		PersonalTokens:     NewPersonalTokenHandler(log, now),
-		AuthenticateToken:  NewAuthenticateTokenHandler(log, now),
+		AuthenticateToken:  NewAuthenticateTokenHandler(log, store, now),
 		CreateWebhook:      NewCreateWebhookHandler(log),
 		DeleteWebhook:      NewDeleteWebhookHandler(log),
 	}

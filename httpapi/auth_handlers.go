@@ -154,8 +154,12 @@ func (s *Server) logout(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-// me is the caller and the organizations it belongs to.
+// me is the caller and the organizations it belongs to; for a service token, the
+// token and its organization (serviceTokenMe).
 func (s *Server) me(c *fiber.Ctx) error {
+	if c.Locals(identityLocal{}) == nil {
+		return s.serviceTokenMe(c)
+	}
 	id := identityOf(c)
 	user := wire.User{ID: id.UserID, Email: id.Email, Name: id.Name, Superadmin: id.Superadmin}
 	u, err := s.rm.Directory.GetUser(c.UserContext(), id.UserID)
@@ -174,4 +178,27 @@ func (s *Server) me(c *fiber.Ctx) error {
 		out = append(out, wire.Membership{OrgID: m.OrgID, OrgName: m.OrgName, Role: string(m.Role)})
 	}
 	return c.JSON(wire.Me{User: user, Memberships: out})
+}
+
+// serviceTokenMe answers GET /me for a service token, which names neither its
+// organization nor a user: the log says which organization holds it (and checks it
+// there), so that an integration given an organization's name can find the id the
+// values route needs, and see its own scope.
+func (s *Server) serviceTokenMe(c *fiber.Ctx) error {
+	token, _ := bearerServiceToken(c)
+	ti, err := s.identifyServiceToken(c.UserContext(), token)
+	if err != nil {
+		return err
+	}
+	if err := s.waitMinSeq(c); err != nil {
+		return err
+	}
+	org, err := s.rm.GetOrg(c.UserContext(), ti.OrgID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(wire.ServiceTokenMe{ServiceToken: wire.ServiceTokenSelf{
+		ID: ti.TokenID, Name: ti.Name, OrgID: ti.OrgID, OrgName: org.Name,
+		Environments: envSlugs(ti.Environments), ExpiresAt: ti.ExpiresAt,
+	}})
 }

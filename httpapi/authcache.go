@@ -30,7 +30,28 @@ func tokenCacheKey(token, orgID string) string {
 
 // authenticateToken is AuthenticateToken with the cache in front.
 func (s *Server) authenticateToken(ctx context.Context, token, orgID string) (commands.TokenIdentity, error) {
-	key := tokenCacheKey(token, orgID)
+	return s.cachedToken(tokenCacheKey(token, orgID), func() (commands.TokenIdentity, error) {
+		return s.cmd.AuthenticateToken.Handle(ctx, token, orgID)
+	})
+}
+
+// anyOrg stands for the organization in the cache key of a service token that was
+// found in whichever organization holds it (identifyServiceToken), apart from the same
+// token checked against an organization a request names.
+const anyOrg = "*"
+
+// identifyServiceToken is AuthenticateToken.IdentifyServiceToken (a service token
+// whose organization the request does not name) with the cache in front.
+func (s *Server) identifyServiceToken(ctx context.Context, token string) (commands.TokenIdentity, error) {
+	return s.cachedToken(tokenCacheKey(token, anyOrg), func() (commands.TokenIdentity, error) {
+		return s.cmd.AuthenticateToken.IdentifyServiceToken(ctx, token)
+	})
+}
+
+// cachedToken answers a token's identity from the cache under key while it has not
+// expired, else from load, and caches what load found under the tags that end it: the
+// token's own, and its organization's (a service token) or its user's.
+func (s *Server) cachedToken(key string, load func() (commands.TokenIdentity, error)) (commands.TokenIdentity, error) {
 	if v, ok := s.auth.Get(key); ok {
 		ti := v.(commands.TokenIdentity)
 		if ti.ExpiresAt == nil || s.now().Before(*ti.ExpiresAt) {
@@ -38,7 +59,7 @@ func (s *Server) authenticateToken(ctx context.Context, token, orgID string) (co
 		}
 	}
 	g := s.auth.Begin()
-	ti, err := s.cmd.AuthenticateToken.Handle(ctx, token, orgID)
+	ti, err := load()
 	if err != nil {
 		return commands.TokenIdentity{}, err
 	}

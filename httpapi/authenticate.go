@@ -149,7 +149,8 @@ func (s *Server) identifyToken(ctx context.Context, token string) (identified, e
 		}
 		return identified{identity: identity{UserID: ti.UserID, Superadmin: ti.Superadmin, TokenID: ti.TokenID}}, nil
 	case commands.IsServiceToken(token):
-		// Service tokens speak for an integration, not a user: they only fetch values.
+		// Service tokens speak for an integration, not a user: they only fetch values
+		// and ask who they are, on routes that check them themselves (serviceTokenOrUser).
 		return identified{}, errUnauthenticated()
 	}
 	return s.identifySession(ctx, token)

@@ -210,8 +210,9 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// serviceTokenOrUser lets a service token through to the one route that takes it
-// (the values fetch); anything else goes through the usual authentication.
+// serviceTokenOrUser lets a service token through to the routes that take one (the
+// values fetch, GET /me), which check it themselves; anything else goes through the
+// usual authentication.
 func (s *Server) serviceTokenOrUser(c *fiber.Ctx) error {
 	if _, ok := bearerServiceToken(c); ok {
 		return c.Next()

@@ -328,6 +328,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	svc := env.Anonymous()
 	svc.Token = st.Token
 	do(svc, "GET", o+"/environments/production/values", nil).Expect(t, http.StatusOK)
+	do(svc, "GET", "/me", nil).Expect(t, http.StatusOK)
 	do(svc, "GET", o+"/environments/development/values", nil).Expect(t, http.StatusForbidden)
 	do(alice, "GET", o+"/environments/production/values", nil).Expect(t, http.StatusOK)
 	do(alice, "DELETE", o+"/service-tokens/"+st.ID, nil).Expect(t, http.StatusNoContent)

@@ -242,7 +242,8 @@ func (s *Server) routes() {
 	api.Post("/auth/signup", s.command("register_user", s.signup))
 	api.Post("/auth/login", s.command("authenticate", s.login))
 	api.Post("/auth/logout", s.logout)
-	api.Get("/me", auth, s.me)
+	// A service token may ask who it is (which organization, which environments).
+	api.Get("/me", s.serviceTokenOrUser, s.me)
 	api.Post("/admin/users", auth, idem, s.command("register_user", s.createUser))
 	api.Get("/admin/audit", auth, s.platformAudit)
 	// Token creation is not replayed from the idempotency store: the store would keep

@@ -53,7 +53,7 @@ func (f *clientFlags) addServerFlag(cmd *cobra.Command) {
 
 // addOrgFlag declares --org, set by KEYLEDGER_ORG when not given.
 func (f *clientFlags) addOrgFlag(cmd *cobra.Command, cl cli) {
-	cmd.Flags().StringVar(&f.org, "org", "", "organization name or id (a service token needs the id)")
+	cmd.Flags().StringVar(&f.org, "org", "", "organization name or id")
 	withEnv(cmd.Flags(), "org", "KEYLEDGER_ORG")
 	_ = cmd.RegisterFlagCompletionFunc("org", cl.completeOrgs)
 }
@@ -66,15 +66,23 @@ func (f *clientFlags) addEnvFlag(cmd *cobra.Command, usage string) {
 }
 
 // completeOrgs offers the names of the caller's organizations when the shell
-// completes --org; without a login (or with a service token) it offers nothing.
+// completes --org (a service token's: its one organization); without a login it offers
+// nothing.
 func (cl cli) completeOrgs(cmd *cobra.Command, _ []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
 	server, _ := cmd.Flags().GetString("server")
-	c, _, err := cl.connect(server)
+	c, cred, err := cl.connect(server)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), 3*time.Second)
 	defer cancel()
+	if strings.HasPrefix(cred.Token, "kl_st_") {
+		self, err := c.CurrentServiceToken(ctx)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return []cobra.Completion{cobra.CompletionWithDesc(self.OrgName, self.OrgID)}, cobra.ShellCompDirectiveNoFileComp
+	}
 	orgs, err := c.ListOrgs(ctx)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
@@ -86,7 +94,6 @@ func (cl cli) completeOrgs(cmd *cobra.Command, _ []string, _ string) ([]cobra.Co
 	return out, cobra.ShellCompDirectiveNoFileComp
 }
 
-// connect returns a client for the resolved server and token.
 // connectOrg connects to the server and resolves the --org flag (a name or an id) to
 // the organization's id: the start of every client command that works on one org.
 func (cl cli) connectOrg(ctx context.Context, serverFlag, org string) (*client.Client, string, error) {
@@ -98,6 +105,7 @@ func (cl cli) connectOrg(ctx context.Context, serverFlag, org string) (*client.C
 	return c, orgID, err
 }
 
+// connect returns a client for the resolved server and token.
 func (cl cli) connect(serverFlag string) (*client.Client, credentials, error) {
 	cred, err := resolveCredentials(cl.getenv, serverFlag)
 	if err != nil {
@@ -142,12 +150,11 @@ func optionalEnvironment(raw string) (string, error) {
 }
 
 // resolveOrg turns --org (an id or a name) into an organization id. An id is used as
-// it is, without a round trip. A name is looked up in GET /orgs, which a personal
-// token or a login may call. A service token may not: it only fetches values, the
-// values route needs the id, and the token itself carries only its own id, so no call
-// of the API turns a name into an id for it. Like Infisical's --projectId for machine
-// identities, it takes the id, which the dashboard's address bar and `keyledger orgs`
-// show.
+// it is, without a round trip. A name is looked up: with a login or a personal token
+// among the caller's organizations (GET /orgs); with a service token, which belongs to
+// exactly one organization, in what GET /me says of the token, so that
+// `KEYLEDGER_TOKEN=kl_st_… keyledger run --org Acme` works as it does for Doppler's and
+// Infisical's service tokens. A name is matched exactly, else without regard to case.
 func resolveOrg(ctx context.Context, c *client.Client, org, token string) (string, error) {
 	org = strings.TrimSpace(org)
 	if org == "" {
@@ -157,9 +164,7 @@ func resolveOrg(ctx context.Context, c *client.Client, org, token string) (strin
 		return org, nil
 	}
 	if strings.HasPrefix(token, "kl_st_") {
-		return "", fmt.Errorf("with a service token, --org must be the organization's id, not its name %q: "+
-			"a service token cannot look organizations up. Set --org or KEYLEDGER_ORG to the id "+
-			"(in the dashboard's address, /orgs/ID/…, or from `keyledger orgs` as a member)", org)
+		return serviceTokenOrg(ctx, c, org)
 	}
 	orgs, err := c.ListOrgs(ctx)
 	if err != nil {
@@ -181,6 +186,22 @@ func resolveOrg(ctx context.Context, c *client.Client, org, token string) (strin
 		return "", fmt.Errorf("you belong to no organization named %q (see `keyledger orgs`)", org)
 	}
 	return "", fmt.Errorf("several organizations are named %q in different cases: use its id (see `keyledger orgs`)", org)
+}
+
+// serviceTokenOrg resolves --org by name for a service token: the token's own
+// organization when the name is its name, else an error that names the organization
+// the token does belong to.
+func serviceTokenOrg(ctx context.Context, c *client.Client, org string) (string, error) {
+	self, err := c.CurrentServiceToken(ctx)
+	if err != nil {
+		return "", fmt.Errorf("look up the service token's organization: %w", err)
+	}
+	if self.OrgName == org || strings.EqualFold(self.OrgName, org) {
+		return self.OrgID, nil
+	}
+	return "", fmt.Errorf("this service token (%s) belongs to the organization %q (id %s), not to %q: "+
+		"a service token reads only its own organization; use a token of %q, or set --org to %q",
+		self.Name, self.OrgName, self.OrgID, org, org, self.OrgName)
 }
 
 // newOrgsCommand is `keyledger orgs [list]`.

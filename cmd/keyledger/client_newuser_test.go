@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -58,37 +59,52 @@ func TestListWithAnEnvironmentShowsOnlyItsColumn(t *testing.T) {
 	}
 }
 
-// TestServiceTokenOrgByName: a service token cannot look organization names up (the
-// API lets it only fetch values, by the organization's id); the error says where the
-// id is and how to pass it.
+// TestServiceTokenOrgByName: a service token takes --org as its organization's name,
+// as Doppler's and Infisical's do (the CLI asks GET /me which organization the token
+// belongs to); it used to need the id. Another organization's name is refused with an
+// error that names the token's own.
 func TestServiceTokenOrgByName(t *testing.T) {
 	t.Parallel()
 	h := newCLIHarness(t)
 	h.seed(t)
+	h.alice.CreateOrg(t, "Globex")
 	issued, err := h.apiClient(t, h.alice.Token).CreateServiceToken(context.Background(), h.org.ID, client.CreateServiceTokenRequest{Name: "ci", Environments: []string{"production"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc := h.withToken(issued.Token)
+	for _, org := range []string{"Acme", "acme", h.org.ID} {
+		if out := svc.cli(t, "", "export", "--org", org, "--env", "production", "--format", "json").ok(t).stdout; !strings.Contains(out, "postgres://prod/db") {
+			t.Errorf("export --org %s printed %q", org, out)
+		}
+	}
 	for _, line := range [][]string{
-		{"run", "--org", "Acme", "--env", "production", "--", "true"},
-		{"export", "--org", "Acme", "--env", "production"},
+		{"run", "--org", "Globex", "--env", "production", "--", "true"},
+		{"export", "--org", "Globex", "--env", "production"},
 	} {
 		res := svc.cli(t, "", line...)
-		res.failed(t, `--org must be the organization's id, not its name "Acme"`)
-		res.failed(t, "KEYLEDGER_ORG")
-		res.failed(t, "keyledger orgs")
+		res.failed(t, `this service token (ci) belongs to the organization "Acme" (id `+h.org.ID+`), not to "Globex"`)
 	}
-	// KEYLEDGER_ORG holds the id for every command.
-	svc.vars["KEYLEDGER_ORG"] = h.org.ID
+	// The shell is offered the token's one organization for --org.
+	if out := svc.cli(t, "", "__complete", "export", "--org", "").ok(t).stdout; !strings.HasPrefix(out, "Acme\t"+h.org.ID+"\n") {
+		t.Errorf("completing --org with a service token offered %q", out)
+	}
+	// KEYLEDGER_ORG takes the name too.
+	svc.vars["KEYLEDGER_ORG"] = "Acme"
 	if out := svc.cli(t, "", "export", "--env", "production", "--format", "json").ok(t).stdout; !strings.Contains(out, "postgres://prod/db") {
 		t.Errorf("export with KEYLEDGER_ORG printed %q", out)
 	}
+	// A revoked token is told as the server says it, not as a wrong name.
+	if err := h.apiClient(t, h.alice.Token).RevokeServiceToken(context.Background(), h.org.ID, issued.ID); err != nil {
+		t.Fatal(err)
+	}
+	svc.cli(t, "", "export", "--org", "Acme", "--env", "production").failed(t, "invalid, expired or revoked")
 }
 
 // TestReadmeServiceTokenExample runs the README's service-token example as a new user
-// would paste it, with the token and the organization's id put in: it used to pass
-// the organization's name, which a service token cannot use.
+// would paste it, with the token put in (and an organization's id, should the example
+// use one). It names the organization (`--org Acme`), which a service token could not
+// use before GET /me answered one.
 func TestReadmeServiceTokenExample(t *testing.T) {
 	t.Parallel()
 	readme, err := os.ReadFile("../../README.md")
@@ -113,6 +129,17 @@ func TestReadmeServiceTokenExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := h.withToken("")
+	// substitute puts the test's token and organization id where the example has
+	// placeholders for them.
+	substitute := func(value string) string {
+		switch {
+		case strings.HasPrefix(value, "kl_st_"):
+			return issued.Token
+		case uuid.Validate(value) == nil:
+			return h.org.ID
+		}
+		return value
+	}
 	var args []string
 	for _, line := range example {
 		line, _, _ = strings.Cut(line, "#")
@@ -121,15 +148,17 @@ func TestReadmeServiceTokenExample(t *testing.T) {
 		case len(fields) == 0:
 		case fields[0] == "export" && len(fields) == 2:
 			name, value, _ := strings.Cut(fields[1], "=")
-			switch {
-			case strings.HasPrefix(value, "kl_st_"):
-				value = issued.Token
-			case uuid.Validate(value) == nil:
-				value = h.org.ID
-			}
-			svc.vars[name] = value
+			svc.vars[name] = substitute(value)
 		case fields[0] == "keyledger":
 			args = fields[1:]
+		case strings.Contains(fields[0], "=") && slices.Contains(fields, "keyledger"):
+			// VAR=value … keyledger ARGS: the variables for this one command.
+			at := slices.Index(fields, "keyledger")
+			for _, assign := range fields[:at] {
+				name, value, _ := strings.Cut(assign, "=")
+				svc.vars[name] = substitute(value)
+			}
+			args = fields[at+1:]
 		default:
 			t.Fatalf("the example has a line this test cannot follow: %q", line)
 		}

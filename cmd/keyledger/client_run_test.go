@@ -40,7 +40,7 @@ func TestRunPassesValuesAndTheExitCode(t *testing.T) {
 		t.Fatalf("through run: %q", out.stdout)
 	}
 
-	// A service token needs the organization's id, and only reaches its environments.
+	// A service token takes its organization's id or name, and only reaches its environments.
 	ctx := context.Background()
 	issued, err := h.apiClient(t, h.alice.Token).CreateServiceToken(ctx, h.org.ID, client.CreateServiceTokenRequest{Name: "ci", Environments: []string{"production"}})
 	if err != nil {
@@ -51,7 +51,9 @@ func TestRunPassesValuesAndTheExitCode(t *testing.T) {
 	if !strings.HasPrefix(res.stdout, "postgres://prod/db") || res.code != 3 {
 		t.Fatalf("with a service token: %q, %d", res.stdout, res.code)
 	}
-	svc.cli(t, "", "run", "--org", "Acme", "--env", "production", "--", "true").failed(t, "must be the organization's id")
+	if res = svc.cli(t, "", append([]string{"run", "--org", "Acme", "--env", "production"}, printVars...)...).ok(t); !strings.HasPrefix(res.stdout, "postgres://prod/db") {
+		t.Fatalf("with a service token and the organization's name: %q", res.stdout)
+	}
 	svc.cli(t, "", "run", "--org", h.org.ID, "--env", "staging", "--", "true").failed(t, "not scoped to staging")
 
 	a.cli(t, "", "run", "--org", "Acme", "--env", "production").failed(t, "usage")

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -36,6 +37,24 @@ func (c *Client) ListServiceTokens(ctx context.Context, org string, opts ...Call
 // RevokeServiceToken revokes a service token; it stops working on the next request.
 func (c *Client) RevokeServiceToken(ctx context.Context, org, id string, opts ...CallOption) error {
 	return c.do(ctx, request{method: http.MethodDelete, path: orgPath(org, "service-tokens", id), opts: opts}, nil)
+}
+
+// ServiceTokenSelf is the calling service token as GET /me describes it, with the
+// organization it belongs to.
+type ServiceTokenSelf = wire.ServiceTokenSelf
+
+// CurrentServiceToken asks the server which service token the client's token is (GET
+// /me with a kl_st_… token): its organization's id and name, and its scope. With a
+// user's token or session it fails: use Me.
+func (c *Client) CurrentServiceToken(ctx context.Context, opts ...CallOption) (ServiceTokenSelf, error) {
+	var out wire.ServiceTokenMe
+	if err := c.do(ctx, request{method: http.MethodGet, path: "/me", opts: opts}, &out); err != nil {
+		return ServiceTokenSelf{}, err
+	}
+	if out.ServiceToken.OrgID == "" {
+		return ServiceTokenSelf{}, errors.New("keyledger: the server describes this caller as a user, not a service token")
+	}
+	return out.ServiceToken, nil
 }
 
 // Values is every value of one environment, by secret name, and the stream sequence

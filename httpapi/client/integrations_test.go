@@ -71,10 +71,20 @@ func TestServiceTokensAndValues(t *testing.T) {
 	}
 	_, err = svc.Values(ctx, org.ID, client.Staging)
 	wantProblem(t, err, http.StatusForbidden, client.CodeForbidden)
+	self, err := svc.CurrentServiceToken(ctx)
+	if err != nil || self.ID != issued.ID || self.OrgID != org.ID || self.OrgName != "Acme" || self.Name != "deploy" ||
+		len(self.Environments) != 1 || self.Environments[0] != client.Production {
+		t.Fatalf("the service token asks who it is: %+v, %v", self, err)
+	}
+	if _, err := alice.CurrentServiceToken(ctx); err == nil {
+		t.Fatal("CurrentServiceToken with a user's session: no error")
+	}
 	if err := alice.RevokeServiceToken(ctx, org.ID, issued.ID); err != nil {
 		t.Fatalf("revoke: %v", err)
 	}
 	_, err = svc.Values(ctx, org.ID, client.Production)
+	wantProblem(t, err, http.StatusUnauthorized, client.CodeUnauthenticated)
+	_, err = svc.CurrentServiceToken(ctx)
 	wantProblem(t, err, http.StatusUnauthorized, client.CodeUnauthenticated)
 }
 

@@ -31,3 +31,22 @@ type ServiceToken struct {
 	CreatedBy string `json:"created_by"`
 	Token     string `json:"token,omitempty"`
 }
+
+// ServiceTokenMe is GET /me asked with a service token: the token and the one
+// organization it belongs to, so that an integration can turn an organization's name
+// into its id (as `keyledger run --org NAME` does) and check its own scope. A user's
+// GET /me is Me.
+type ServiceTokenMe struct {
+	ServiceToken ServiceTokenSelf `json:"service_token"`
+}
+
+// ServiceTokenSelf is the calling service token as GET /me describes it: never the
+// token itself.
+type ServiceTokenSelf struct {
+	ID           string     `json:"id"`
+	Name         string     `json:"name"`
+	OrgID        string     `json:"org_id"`
+	OrgName      string     `json:"org_name"`
+	Environments []string   `json:"environments"`
+	ExpiresAt    *time.Time `json:"expires_at"`
+}

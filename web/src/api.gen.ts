@@ -28,7 +28,10 @@ export interface paths {
     delete: operations["revokeToken"];
   };
   "/me": {
-    /** The caller and its memberships */
+    /**
+     * The caller and its memberships, or the calling service token and its organization
+     * @description A user (session, personal access token) gets `Me`. A service token gets `ServiceTokenMe`: the token, never its secret, and the one organization it belongs to, so that an integration can turn an organization’s name into the id the values route takes.
+     */
     get: operations["me"];
   };
   "/admin/users": {
@@ -369,6 +372,20 @@ export interface components {
       created_by: string;
       /** @description kl_st_…, only in the create response */
       token?: string;
+    };
+    ServiceTokenMe: {
+      service_token: components["schemas"]["ServiceTokenSelf"];
+    };
+    ServiceTokenSelf: {
+      /** Format: uuid */
+      id: string;
+      name: string;
+      /** Format: uuid */
+      org_id: string;
+      org_name: string;
+      environments: components["schemas"]["Environment"][];
+      /** Format: date-time */
+      expires_at: string | null;
     };
     CreateServiceTokenRequest: {
       name: string;
@@ -748,7 +765,10 @@ export interface operations {
       503: components["responses"]["Unavailable"];
     };
   };
-  /** The caller and its memberships */
+  /**
+   * The caller and its memberships, or the calling service token and its organization
+   * @description A user (session, personal access token) gets `Me`. A service token gets `ServiceTokenMe`: the token, never its secret, and the one organization it belongs to, so that an integration can turn an organization’s name into the id the values route takes.
+   */
   me: {
     parameters: {
       query?: {
@@ -756,10 +776,10 @@ export interface operations {
       };
     };
     responses: {
-      /** @description Me */
+      /** @description Me, or ServiceTokenMe for a service token */
       200: {
         content: {
-          "application/json": components["schemas"]["Me"];
+          "application/json": components["schemas"]["Me"] | components["schemas"]["ServiceTokenMe"];
         };
       };
       401: components["responses"]["Unauthenticated"];

@@ -1,15 +1,17 @@
 // Members: invite an existing user by email, change roles, remove. The server keeps at
 // least one owner and explains a refusal in `detail`, which is shown as is.
 import { useState } from 'react';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { UserMinus, UserPlus, Users } from 'lucide-react';
 import { api, ApiError, type Member, type Role } from '../api';
 import { roleLabel, useOrgAccess } from '../session';
 import { AdminOnly } from '../ui/AdminOnly';
 import { ConfirmDialog } from '../ui/ConfirmDialog';
-import { EmptyState, PageHeader, SkeletonRows } from '../ui/States';
+import { ListCard } from '../ui/ListCard';
+import { EmptyState, PageHeader } from '../ui/States';
 import { useToast } from '../ui/Toasts';
 import { formatDate } from '../ui/dates';
+import { useOrgList } from '../ui/useOrgList';
 import { WithTooltip } from '../ui/IconButton';
 
 const ROLES: Role[] = ['viewer', 'editor', 'admin', 'owner'];
@@ -27,8 +29,7 @@ function Members() {
   const queryClient = useQueryClient();
   const toast = useToast();
   const [removing, setRemoving] = useState<Member | null>(null);
-  const members = useQuery({ queryKey: ['org', orgId, 'members'], queryFn: () => api.listMembers(orgId) });
-  const refresh = () => queryClient.invalidateQueries({ queryKey: ['org', orgId, 'members'] });
+  const { list: members, items: unsorted, refresh } = useOrgList(orgId, 'members', () => api.listMembers(orgId));
 
   const changeRole = useMutation({
     mutationFn: ({ member, role }: { member: Member; role: Role }) => api.changeRole(orgId, member.user_id, role),
@@ -43,86 +44,72 @@ function Members() {
     },
   });
 
-  const items = [...(members.data?.items ?? [])].sort((a, b) => (a.name || a.email).localeCompare(b.name || b.email));
+  const items = [...unsorted].sort((a, b) => (a.name || a.email).localeCompare(b.name || b.email));
   const ownerCount = items.filter((m) => m.role === 'owner').length;
 
   return (
     <div>
       <PageHeader title="Members" description={`People who can see ${orgName}'s secrets, and what they may do.`} />
       <InviteMemberForm orgId={orgId} canAddOwner={isOwner} onAdded={() => void refresh()} />
-      <div className="card">
-        {members.isPending ? (
-          <SkeletonRows rows={4} />
-        ) : items.length === 0 ? (
-          <EmptyState icon={<Users size={28} />} title="No members" />
-        ) : (
-          <table className="table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Email</th>
-                <th scope="col">Role</th>
-                <th scope="col">Added</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((m) => {
-                const lastOwner = m.role === 'owner' && ownerCount <= 1;
-                const ownerLocked = m.role === 'owner' && !isOwner;
-                const lockReason = lastOwner ? 'An organization always keeps one owner' : ownerLocked ? 'Only an owner can change an owner' : undefined;
-                return (
-                  <tr key={m.user_id}>
-                    <td>
-                      <span className="owner-cell">
-                        <span className="avatar avatar-sm" aria-hidden="true">
-                          {(m.name || m.email).charAt(0).toUpperCase()}
-                        </span>
-                        {m.name || '—'}
-                        {m.user_id === me.user.id ? <span className="badge">you</span> : null}
-                      </span>
-                    </td>
-                    <td className="muted">{m.email}</td>
-                    <td>
-                      <WithTooltip text={lockReason}>
-                        <select
-                          aria-label={`Role of ${m.email}`}
-                          className="select select-sm"
-                          value={m.role}
-                          disabled={Boolean(lockReason) || changeRole.isPending}
-                          onChange={(e) => changeRole.mutate({ member: m, role: e.target.value as Role })}
-                        >
-                          {ROLES.filter((r) => r !== 'owner' || isOwner || m.role === 'owner').map((r) => (
-                            <option key={r} value={r}>
-                              {roleLabel(r)}
-                            </option>
-                          ))}
-                        </select>
-                      </WithTooltip>
-                    </td>
-                    <td className="muted">{formatDate(m.added_at)}</td>
-                    <td className="table-actions">
-                      <WithTooltip text={lockReason}>
-                        <button
-                          type="button"
-                          className="button button-ghost-danger button-sm"
-                          aria-label={`Remove ${m.email}`}
-                          disabled={Boolean(lockReason)}
-                          onClick={() => setRemoving(m)}
-                        >
-                          <UserMinus size={15} aria-hidden="true" /> Remove
-                        </button>
-                      </WithTooltip>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        )}
-      </div>
+      <ListCard
+        query={members}
+        isEmpty={items.length === 0}
+        loadingRows={4}
+        loadError="The members could not be loaded."
+        empty={<EmptyState icon={<Users size={28} />} title="No members" />}
+        columns={['Name', 'Email', 'Role', 'Added']}
+      >
+        {items.map((m) => {
+          const lastOwner = m.role === 'owner' && ownerCount <= 1;
+          const ownerLocked = m.role === 'owner' && !isOwner;
+          const lockReason = lastOwner ? 'An organization always keeps one owner' : ownerLocked ? 'Only an owner can change an owner' : undefined;
+          return (
+            <tr key={m.user_id}>
+              <td>
+                <span className="owner-cell">
+                  <span className="avatar avatar-sm" aria-hidden="true">
+                    {(m.name || m.email).charAt(0).toUpperCase()}
+                  </span>
+                  {m.name || '—'}
+                  {m.user_id === me.user.id ? <span className="badge">you</span> : null}
+                </span>
+              </td>
+              <td className="muted">{m.email}</td>
+              <td>
+                <WithTooltip text={lockReason}>
+                  <select
+                    aria-label={`Role of ${m.email}`}
+                    className="select select-sm"
+                    value={m.role}
+                    disabled={Boolean(lockReason) || changeRole.isPending}
+                    onChange={(e) => changeRole.mutate({ member: m, role: e.target.value as Role })}
+                  >
+                    {ROLES.filter((r) => r !== 'owner' || isOwner || m.role === 'owner').map((r) => (
+                      <option key={r} value={r}>
+                        {roleLabel(r)}
+                      </option>
+                    ))}
+                  </select>
+                </WithTooltip>
+              </td>
+              <td className="muted">{formatDate(m.added_at)}</td>
+              <td className="table-actions">
+                <WithTooltip text={lockReason}>
+                  <button
+                    type="button"
+                    className="button button-ghost-danger button-sm"
+                    aria-label={`Remove ${m.email}`}
+                    disabled={Boolean(lockReason)}
+                    onClick={() => setRemoving(m)}
+                  >
+                    <UserMinus size={15} aria-hidden="true" /> Remove
+                  </button>
+                </WithTooltip>
+              </td>
+            </tr>
+          );
+        })}
+      </ListCard>
       {removing ? (
         <RemoveMemberDialog
           orgId={orgId}

@@ -1,17 +1,21 @@
 // Service tokens let CI and servers fetch values of chosen environments. A new token is
 // shown once; revoking one stops it at once.
 import { useState } from 'react';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Copy, Plus, Webhook } from 'lucide-react';
-import { api, ENVIRONMENTS, environmentName, type EnvSlug, type ServiceToken } from '../api';
+import { useMutation } from '@tanstack/react-query';
+import { Webhook } from 'lucide-react';
+import { api, type EnvSlug, type ServiceToken } from '../api';
 import { useOrgAccess } from '../session';
+import { AddButton } from '../ui/AddButton';
 import { AdminOnly } from '../ui/AdminOnly';
 import { ConfirmDialog } from '../ui/ConfirmDialog';
-import { Dialog } from '../ui/Dialog';
-import { EmptyState, PageHeader, SkeletonRows } from '../ui/States';
+import { EnvironmentCheckboxes, EnvironmentChips } from '../ui/EnvironmentCheckboxes';
+import { FormDialog } from '../ui/FormDialog';
+import { ListCard } from '../ui/ListCard';
+import { ShownOnceDialog } from '../ui/ShownOnceDialog';
+import { EmptyState, PageHeader } from '../ui/States';
 import { useToast } from '../ui/Toasts';
 import { formatDate } from '../ui/dates';
-import { copyText } from '../secrets/clipboard';
+import { useOrgList } from '../ui/useOrgList';
 
 export function ServiceTokensPage() {
   return (
@@ -26,69 +30,52 @@ function ServiceTokens() {
   const [creating, setCreating] = useState(false);
   const [created, setCreated] = useState<{ name: string; token: string } | null>(null);
   const [revoking, setRevoking] = useState<ServiceToken | null>(null);
-  const queryClient = useQueryClient();
-  const tokens = useQuery({ queryKey: ['org', orgId, 'service-tokens'], queryFn: () => api.listServiceTokens(orgId) });
-  const refresh = () => queryClient.invalidateQueries({ queryKey: ['org', orgId, 'service-tokens'] });
   // The server lists live tokens only (a revoked one leaves the list), so nothing to filter.
-  const items = tokens.data?.items ?? [];
+  const { list: tokens, items, refresh } = useOrgList(orgId, 'service-tokens', () => api.listServiceTokens(orgId));
 
   return (
     <div>
       <PageHeader
         title="Service Tokens"
         description="Tokens for CI pipelines and servers to fetch the values of chosen environments."
-        actions={
-          <button type="button" className="button button-primary" onClick={() => setCreating(true)}>
-            <Plus size={16} aria-hidden="true" /> Create token
-          </button>
-        }
+        actions={<AddButton label="Create token" onClick={() => setCreating(true)} />}
       />
-      <div className="card">
-        {tokens.isPending ? (
-          <SkeletonRows rows={3} />
-        ) : items.length === 0 ? (
-          <EmptyState icon={<Webhook size={28} />} title="No service tokens" action={<button type="button" className="button button-secondary" onClick={() => setCreating(true)}>Create the first token</button>}>
+      <ListCard
+        query={tokens}
+        isEmpty={items.length === 0}
+        loadingRows={3}
+        loadError="The service tokens could not be loaded."
+        empty={
+          <EmptyState
+            icon={<Webhook size={28} />}
+            title="No service tokens"
+            action={
+              <button type="button" className="button button-secondary" onClick={() => setCreating(true)}>
+                Create the first token
+              </button>
+            }
+          >
             A service token can read the values of the environments you choose, and nothing else.
           </EmptyState>
-        ) : (
-          <table className="table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Environments</th>
-                <th scope="col">Created</th>
-                <th scope="col">Expires</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((t) => (
-                <tr key={t.id}>
-                  <td className="strong">{t.name}</td>
-                  <td>
-                    <span className="chips">
-                      {(t.environments ?? []).map((e) => (
-                        <span key={e} className={`chip env-chip env-${e}`}>
-                          {environmentName(e)}
-                        </span>
-                      ))}
-                    </span>
-                  </td>
-                  <td className="muted">{formatDate(t.created_at)}</td>
-                  <td className="muted">{t.expires_at ? formatDate(t.expires_at) : 'Never'}</td>
-                  <td className="table-actions">
-                    <button type="button" className="button button-ghost-danger button-sm" aria-label={`Revoke ${t.name}`} onClick={() => setRevoking(t)}>
-                      Revoke
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-      </div>
+        }
+        columns={['Name', 'Environments', 'Created', 'Expires']}
+      >
+        {items.map((t) => (
+          <tr key={t.id}>
+            <td className="strong">{t.name}</td>
+            <td>
+              <EnvironmentChips envs={t.environments ?? []} />
+            </td>
+            <td className="muted">{formatDate(t.created_at)}</td>
+            <td className="muted">{t.expires_at ? formatDate(t.expires_at) : 'Never'}</td>
+            <td className="table-actions">
+              <button type="button" className="button button-ghost-danger button-sm" aria-label={`Revoke ${t.name}`} onClick={() => setRevoking(t)}>
+                Revoke
+              </button>
+            </td>
+          </tr>
+        ))}
+      </ListCard>
       {creating ? (
         <CreateTokenDialog
           orgId={orgId}
@@ -132,87 +119,45 @@ function CreateTokenDialog({ orgId, onClose, onCreated }: { orgId: string; onClo
     onError: (err) => toast.error(err),
   });
   return (
-    <Dialog
+    <FormDialog
       title="Create service token"
+      formId="create-token-form"
+      submitLabel="Create token"
+      canSubmit={Boolean(name.trim()) && envs.length > 0 && !create.isPending}
+      onSubmit={() => create.mutate()}
       onClose={onClose}
-      footer={
-        <>
-          <button type="button" className="button button-secondary" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" form="create-token-form" className="button button-primary" disabled={!name.trim() || envs.length === 0 || create.isPending}>
-            Create token
-          </button>
-        </>
-      }
     >
-      <form
-        id="create-token-form"
-        className="form"
-        onSubmit={(e) => {
-          e.preventDefault();
-          create.mutate();
-        }}
-      >
-        <div className="field">
-          <label htmlFor="token-name">Token name</label>
-          <input id="token-name" data-autofocus className="input" placeholder="github-actions-deploy" value={name} onChange={(e) => setName(e.target.value)} />
-        </div>
-        <fieldset className="fieldset">
-          <legend>Environments it can read</legend>
-          <div className="checkbox-row">
-            {ENVIRONMENTS.map((env) => (
-              <label key={env.slug} className="checkbox">
-                <input
-                  type="checkbox"
-                  checked={envs.includes(env.slug)}
-                  onChange={(e) => setEnvs((all) => (e.target.checked ? [...all, env.slug] : all.filter((x) => x !== env.slug)))}
-                />
-                {env.name}
-              </label>
-            ))}
-          </div>
-        </fieldset>
-        <div className="field">
-          <label htmlFor="token-expires">
-            Expires <span className="optional" aria-hidden="true">optional</span>
-          </label>
-          <input id="token-expires" className="input" type="date" value={expires} onChange={(e) => setExpires(e.target.value)} />
-        </div>
-      </form>
-    </Dialog>
+      <div className="field">
+        <label htmlFor="token-name">Token name</label>
+        <input id="token-name" data-autofocus className="input" placeholder="github-actions-deploy" value={name} onChange={(e) => setName(e.target.value)} />
+      </div>
+      <EnvironmentCheckboxes legend="Environments it can read" checked={envs} onChange={setEnvs} />
+      <div className="field">
+        <label htmlFor="token-expires">
+          Expires <span className="optional" aria-hidden="true">optional</span>
+        </label>
+        <input id="token-expires" className="input" type="date" value={expires} onChange={(e) => setExpires(e.target.value)} />
+      </div>
+    </FormDialog>
   );
 }
 
 function TokenCreatedDialog({ name, token, onClose }: { name: string; token: string; onClose: () => void }) {
-  const toast = useToast();
   return (
-    <Dialog
+    <ShownOnceDialog
       title="Token created"
-      onClose={onClose}
-      footer={
-        <button type="button" className="button button-primary" onClick={onClose}>
-          Done
-        </button>
+      warning={
+        <>
+          Copy the token for <strong>{name}</strong> now. It is shown only once and cannot be recovered.
+        </>
       }
-    >
-      <div className="banner banner-warning" role="status">
-        Copy the token for <strong>{name}</strong> now. It is shown only once and cannot be recovered.
-      </div>
-      <div className="field">
-        <label htmlFor="created-token">Service token</label>
-        <div className="input-with-button">
-          <input id="created-token" data-autofocus className="input input-mono input-readonly" readOnly value={token} onFocus={(e) => e.target.select()} />
-          <button
-            type="button"
-            className="button button-secondary"
-            onClick={() => void copyText(token).then(() => toast.success('Copied the token'), (err: unknown) => toast.error(err))}
-          >
-            <Copy size={15} aria-hidden="true" /> Copy token
-          </button>
-        </div>
-      </div>
-    </Dialog>
+      fieldId="created-token"
+      fieldLabel="Service token"
+      value={token}
+      copyLabel="Copy token"
+      copied="Copied the token"
+      onClose={onClose}
+    />
   );
 }
 

@@ -3,16 +3,20 @@
 // and any of them can be sent again.
 import { useId, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Copy, Plus, Send } from 'lucide-react';
-import { ApiError, api, ENVIRONMENTS, environmentName, type CreatedWebhook, type EnvSlug, type Webhook, type WebhookDelivery } from '../api';
+import { Send } from 'lucide-react';
+import { ApiError, api, environmentName, type CreatedWebhook, type EnvSlug, type Webhook, type WebhookDelivery } from '../api';
 import { useOrgAccess } from '../session';
+import { AddButton } from '../ui/AddButton';
 import { AdminOnly } from '../ui/AdminOnly';
 import { ConfirmDialog } from '../ui/ConfirmDialog';
-import { Dialog } from '../ui/Dialog';
+import { EnvironmentCheckboxes, EnvironmentChips } from '../ui/EnvironmentCheckboxes';
+import { FormDialog } from '../ui/FormDialog';
+import { ListCard } from '../ui/ListCard';
+import { ShownOnceDialog } from '../ui/ShownOnceDialog';
 import { EmptyState, PageHeader, SkeletonRows } from '../ui/States';
 import { useToast } from '../ui/Toasts';
 import { formatDate, formatDateTime } from '../ui/dates';
-import { copyText } from '../secrets/clipboard';
+import { useOrgList } from '../ui/useOrgList';
 import { SettingsNav } from '../settings/SettingsNav';
 
 export function WebhooksPage() {
@@ -23,70 +27,45 @@ export function WebhooksPage() {
   );
 }
 
-const webhooksKey = (orgId: string) => ['org', orgId, 'webhooks'];
-
 /** The webhooks of one organization: the page without the access check. */
 export function WebhooksOf({ orgId }: { orgId: string }) {
   const [adding, setAdding] = useState(false);
   const [created, setCreated] = useState<CreatedWebhook | null>(null);
   const [removing, setRemoving] = useState<Webhook | null>(null);
   const [open, setOpen] = useState<string | null>(null);
-  const queryClient = useQueryClient();
-  const hooks = useQuery({ queryKey: webhooksKey(orgId), queryFn: () => api.listWebhooks(orgId) });
-  const refresh = () => queryClient.invalidateQueries({ queryKey: webhooksKey(orgId) });
-  const items = hooks.data?.items ?? [];
+  const { list: hooks, items, refresh } = useOrgList(orgId, 'webhooks', () => api.listWebhooks(orgId));
 
   return (
     <div>
       <PageHeader
         title="Webhooks"
         description="Endpoints that receive every change of a secret as a signed POST, retried for a day until they answer 2xx."
-        actions={
-          <button type="button" className="button button-primary" onClick={() => setAdding(true)}>
-            <Plus size={16} aria-hidden="true" /> Add webhook
-          </button>
-        }
+        actions={<AddButton label="Add webhook" onClick={() => setAdding(true)} />}
       />
       <SettingsNav orgId={orgId} />
-      <div className="card">
-        {hooks.isPending ? (
-          <SkeletonRows rows={3} />
-        ) : hooks.isError ? (
-          <div className="banner banner-error" role="alert">
-            {hooks.error instanceof ApiError ? hooks.error.detail : 'The webhooks could not be loaded.'}
-          </div>
-        ) : items.length === 0 ? (
+      <ListCard
+        query={hooks}
+        isEmpty={items.length === 0}
+        loadingRows={3}
+        loadError="The webhooks could not be loaded."
+        empty={
           <EmptyState icon={<Send size={28} />} title="No webhooks">
             A webhook receives each change notice (never a value) as JSON, signed with its own secret.
           </EmptyState>
-        ) : (
-          <table className="table">
-            <thead>
-              <tr>
-                <th scope="col">Endpoint</th>
-                <th scope="col">Environments</th>
-                <th scope="col">Description</th>
-                <th scope="col">Created</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((w) => (
-                <WebhookRow
-                  key={w.id}
-                  orgId={orgId}
-                  webhook={w}
-                  open={open === w.id}
-                  onToggle={() => setOpen((cur) => (cur === w.id ? null : w.id))}
-                  onRemove={() => setRemoving(w)}
-                />
-              ))}
-            </tbody>
-          </table>
-        )}
-      </div>
+        }
+        columns={['Endpoint', 'Environments', 'Description', 'Created']}
+      >
+        {items.map((w) => (
+          <WebhookRow
+            key={w.id}
+            orgId={orgId}
+            webhook={w}
+            open={open === w.id}
+            onToggle={() => setOpen((cur) => (cur === w.id ? null : w.id))}
+            onRemove={() => setRemoving(w)}
+          />
+        ))}
+      </ListCard>
       {adding ? (
         <AddWebhookDialog
           orgId={orgId}
@@ -120,19 +99,6 @@ export function WebhooksOf({ orgId }: { orgId: string }) {
   );
 }
 
-function EnvironmentChips({ envs }: { envs: string[] }) {
-  if (envs.length === 0) return <span className="muted">All environments</span>;
-  return (
-    <span className="chips">
-      {envs.map((e) => (
-        <span key={e} className={`chip env-chip env-${e}`}>
-          {environmentName(e)}
-        </span>
-      ))}
-    </span>
-  );
-}
-
 function WebhookRow({ orgId, webhook, open, onToggle, onRemove }: { orgId: string; webhook: Webhook; open: boolean; onToggle: () => void; onRemove: () => void }) {
   const panelId = useId();
   return (
@@ -140,7 +106,7 @@ function WebhookRow({ orgId, webhook, open, onToggle, onRemove }: { orgId: strin
       <tr>
         <td className="strong mono">{webhook.url}</td>
         <td>
-          <EnvironmentChips envs={webhook.environments} />
+          <EnvironmentChips envs={webhook.environments} none="All environments" />
         </td>
         <td className="muted">{webhook.description || '—'}</td>
         <td className="muted">{formatDate(webhook.created_at)}</td>
@@ -243,104 +209,70 @@ export function AddWebhookDialog({ orgId, onClose, onCreated }: { orgId: string;
   });
   const urlError = create.error instanceof ApiError ? create.error.fieldError('url') : undefined;
   return (
-    <Dialog
+    <FormDialog
       title="Add webhook"
+      formId="add-webhook-form"
+      submitLabel="Create webhook"
+      canSubmit={Boolean(url.trim()) && !create.isPending}
+      onSubmit={() => {
+        if (url.trim()) create.mutate();
+      }}
       onClose={onClose}
-      footer={
-        <>
-          <button type="button" className="button button-secondary" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" form="add-webhook-form" className="button button-primary" disabled={!url.trim() || create.isPending}>
-            Create webhook
-          </button>
-        </>
-      }
     >
-      <form
-        id="add-webhook-form"
-        className="form"
-        onSubmit={(e) => {
-          e.preventDefault();
-          if (url.trim()) create.mutate();
-        }}
-      >
-        <div className="field">
-          <label htmlFor="webhook-url">Endpoint URL</label>
-          <input
-            id="webhook-url"
-            data-autofocus
-            className="input input-mono"
-            type="url"
-            inputMode="url"
-            placeholder="https://hooks.example.com/keyledger"
-            value={url}
-            aria-invalid={Boolean(urlError)}
-            aria-describedby="webhook-url-hint"
-            onChange={(e) => setUrl(e.target.value)}
-          />
-          <div id="webhook-url-hint" className={urlError ? 'field-error' : 'field-hint'} role={urlError ? 'alert' : undefined}>
-            {urlError ? `Endpoint URL ${urlError}.` : 'https or http, on a public address.'}
-          </div>
+      <div className="field">
+        <label htmlFor="webhook-url">Endpoint URL</label>
+        <input
+          id="webhook-url"
+          data-autofocus
+          className="input input-mono"
+          type="url"
+          inputMode="url"
+          placeholder="https://hooks.example.com/keyledger"
+          value={url}
+          aria-invalid={Boolean(urlError)}
+          aria-describedby="webhook-url-hint"
+          onChange={(e) => setUrl(e.target.value)}
+        />
+        <div id="webhook-url-hint" className={urlError ? 'field-error' : 'field-hint'} role={urlError ? 'alert' : undefined}>
+          {urlError ? `Endpoint URL ${urlError}.` : 'https or http, on a public address.'}
         </div>
-        <fieldset className="fieldset">
-          <legend>Environments</legend>
-          <div className="checkbox-row">
-            {ENVIRONMENTS.map((env) => (
-              <label key={env.slug} className="checkbox">
-                <input
-                  type="checkbox"
-                  checked={envs.includes(env.slug)}
-                  onChange={(e) => setEnvs((all) => (e.target.checked ? [...all, env.slug] : all.filter((x) => x !== env.slug)))}
-                />
-                {env.name}
-              </label>
-            ))}
-          </div>
-          <div className="field-hint">None checked: every environment, and changes that touch none (a description).</div>
-        </fieldset>
-        <div className="field">
-          <label htmlFor="webhook-description">
-            Description <span className="optional" aria-hidden="true">optional</span>
-          </label>
-          <input id="webhook-description" className="input" value={description} onChange={(e) => setDescription(e.target.value)} />
-        </div>
-      </form>
-    </Dialog>
+      </div>
+      <EnvironmentCheckboxes
+        legend="Environments"
+        checked={envs}
+        onChange={setEnvs}
+        hint="None checked: every environment, and changes that touch none (a description)."
+      />
+      <div className="field">
+        <label htmlFor="webhook-description">
+          Description <span className="optional" aria-hidden="true">optional</span>
+        </label>
+        <input id="webhook-description" className="input" value={description} onChange={(e) => setDescription(e.target.value)} />
+      </div>
+    </FormDialog>
   );
 }
 
 function SigningSecretDialog({ webhook, onClose }: { webhook: CreatedWebhook; onClose: () => void }) {
-  const toast = useToast();
   return (
-    <Dialog
+    <ShownOnceDialog
       title="Webhook added"
-      onClose={onClose}
-      footer={
-        <button type="button" className="button button-primary" onClick={onClose}>
-          Done
-        </button>
+      warning={
+        <>
+          Copy the signing secret for <strong className="mono">{webhook.url}</strong> now. It is shown only once.
+        </>
       }
-    >
-      <div className="banner banner-warning" role="status">
-        Copy the signing secret for <strong className="mono">{webhook.url}</strong> now. It is shown only once.
-      </div>
-      <div className="field">
-        <label htmlFor="webhook-secret">Signing secret</label>
-        <div className="input-with-button">
-          <input id="webhook-secret" data-autofocus className="input input-mono input-readonly" readOnly value={webhook.signing_secret} onFocus={(e) => e.target.select()} />
-          <button
-            type="button"
-            className="button button-secondary"
-            onClick={() => void copyText(webhook.signing_secret).then(() => toast.success('Copied the signing secret'), (err: unknown) => toast.error(err))}
-          >
-            <Copy size={15} aria-hidden="true" /> Copy secret
-          </button>
-        </div>
-        <div className="field-hint">
+      fieldId="webhook-secret"
+      fieldLabel="Signing secret"
+      value={webhook.signing_secret}
+      copyLabel="Copy secret"
+      copied="Copied the signing secret"
+      hint={
+        <>
           Each request carries <code>Keyledger-Signature: t=…,v1=…</code>: the hex HMAC-SHA256 of <code>t.body</code> with this secret.
-        </div>
-      </div>
-    </Dialog>
+        </>
+      }
+      onClose={onClose}
+    />
   );
 }
