@@ -193,7 +193,7 @@ func (s *Server) serviceTokenMe(c *fiber.Ctx) error {
 	if err := s.waitMinSeq(c); err != nil {
 		return err
 	}
-	org, err := s.rm.GetOrg(c.UserContext(), ti.OrgID)
+	org, err := s.rm.Directory.GetOrg(c.UserContext(), ti.OrgID)
 	if err != nil {
 		return err
 	}
