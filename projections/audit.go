@@ -24,6 +24,20 @@ type batchTx struct {
 	deferred *pgx.Batch
 	// idx numbers the entries of the message being applied (entryIndex).
 	idx entryIndex
+	// evSeq and evIdx place the secret event being applied in its message (0 for
+	// the first): a shared message may change one environment several times, and
+	// each change keeps its own version row (recordVersion).
+	evSeq uint64
+	evIdx int
+}
+
+// nextSecretEvent moves the secret event's place on to the event at seq.
+func (r *batchTx) nextSecretEvent(seq uint64) {
+	if seq != r.evSeq {
+		r.evSeq, r.evIdx = seq, 0
+		return
+	}
+	r.evIdx++
 }
 
 func newBatchTx(ctx context.Context, tx pgx.Tx, db *DB) *batchTx {

@@ -14,6 +14,7 @@ import (
 // needs (the version before) is read.
 func (db *DB) applySecret(ctx context.Context, r domain.Recorded, notes *notices, w *batchTx) error {
 	org, id := r.OrgID, r.AggregateID
+	w.nextSecretEvent(r.Seq)
 	switch e := r.Event.(type) {
 	case domain.SecretCreated:
 		name, err := db.keys.Seal(ctx, org, []byte(e.Name), nameAAD(org, id))
@@ -182,7 +183,7 @@ func recordVersion(r domain.Recorded, env domain.Environment, version int, actio
 	if actor == "" {
 		actor = r.Actor.TokenID
 	}
-	w.exec(`INSERT INTO secret_versions (org_id, secret_id, env, version, action, actor_id, at, mask, seq)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-		r.OrgID, r.AggregateID, string(env), version, action, actor, r.Time, mask, int64(r.Seq))
+	w.exec(`INSERT INTO secret_versions (org_id, secret_id, env, version, action, actor_id, at, mask, seq, idx)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
+		r.OrgID, r.AggregateID, string(env), version, action, actor, r.Time, mask, int64(r.Seq), w.evIdx)
 }
