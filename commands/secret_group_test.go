@@ -112,14 +112,14 @@ func TestHotSecretWritersShareOneMessage(t *testing.T) {
 	<-publishing
 	three, five := 3, 5
 	writers := []groupWriter{
-		{value: "a", env: domain.Production},                  // 1: version 3
+		{value: "a", env: domain.Production},                   // 1: version 3
 		{value: "b", env: domain.Production, expected: &three}, // 2: version 4
 		{value: "c", env: domain.Production, expected: &three}, // 3: refused, 4 is current
-		{value: "b", env: domain.Production},                  // 4: unchanged: still 4
-		{description: "d"},                                    // 5: version 5
-		{value: "s", env: domain.Staging, expected: &five},    // 6: version 6
-		{value: "x7", env: domain.Production},                 // 7: version 7
-		{value: "x8", env: domain.Production},                 // 8: version 8
+		{value: "b", env: domain.Production},                   // 4: unchanged: still 4
+		{description: "d"},                                     // 5: version 5
+		{value: "s", env: domain.Staging, expected: &five},     // 6: version 6
+		{value: "x7", env: domain.Production},                  // 7: version 7
+		{value: "x8", env: domain.Production},                  // 8: version 8
 	}
 	wait := queueWriters(t, f, f.h, 1, writers)
 	release()
