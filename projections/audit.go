@@ -29,6 +29,11 @@ type batchTx struct {
 	// each change keeps its own version row (recordVersion).
 	evSeq uint64
 	evIdx int
+	// values are the value versions this batch has written, by valueKey: a message
+	// of grouped updates changes one secret's values many times, and each change's
+	// notice needs the version before it, which would otherwise cost a round trip to
+	// Postgres per event (currentVersion).
+	values map[string]valueState
 }
 
 // nextSecretEvent moves the secret event's place on to the event at seq.
@@ -42,7 +47,7 @@ func (r *batchTx) nextSecretEvent(seq uint64) {
 
 func newBatchTx(ctx context.Context, tx pgx.Tx, db *DB) *batchTx {
 	return &batchTx{ctx: ctx, tx: tx, db: db, names: map[string]string{}, emails: map[string]string{},
-		heads: map[string]string{}, deferred: &pgx.Batch{}}
+		heads: map[string]string{}, deferred: &pgx.Batch{}, values: map[string]valueState{}}
 }
 
 func (r *batchTx) secretName(orgID, secretID string) (string, error) {
