@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -64,6 +65,8 @@ type groupWriter struct {
 	value, description string
 	env                domain.Environment
 	expected           *int
+	// large sets every environment to a value of 20 kB (built from value).
+	large bool
 }
 
 // queueWriters starts each writer after the previous one has queued (so their order
@@ -78,7 +81,14 @@ func queueWriters(t *testing.T, f cacheFixture, h *commands.Handlers, first int,
 			m := f.owner
 			m.Actor.UserAgent = fmt.Sprint("client-", first+i)
 			c := commands.UpdateSecret{OrgID: f.orgID, SecretID: f.secret, ExpectedVersion: w.expected}
-			if w.value != "" {
+			switch {
+			case w.large:
+				c.Values = map[domain.Environment]*domain.Plaintext{}
+				for _, env := range domain.Environments() {
+					v := domain.NewPlaintext(strings.Repeat(w.value+string(env), 20_000/len(w.value+string(env))))
+					c.Values[env] = &v
+				}
+			case w.value != "":
 				v := domain.NewPlaintext(w.value)
 				c.Values = map[domain.Environment]*domain.Plaintext{w.env: &v}
 			}
@@ -277,5 +287,39 @@ func TestKeyedWriteAmongGroupedWritersReplays(t *testing.T) {
 	}
 	if got := f.update(t, f.h2, f.owner, "last"); got.Secret.Version() != 19 {
 		t.Fatalf("version after 17 writes and one more: %d, want 19", got.Secret.Version())
+	}
+}
+
+// A group is bounded like a coalesced message (eventstore.MaxSharedBytes): writers
+// whose events would not fit wait for the next message, decided again then, and
+// every one lands once, in order.
+func TestHotSecretGroupIsBoundedInBytes(t *testing.T) {
+	t.Parallel()
+	f := newCacheFixture(t)
+	publishing, release := holdFirstPublish(t, f.store)
+	first := f.updateAsync(f.h, "w0")
+	<-publishing
+	var writers []groupWriter
+	for i := range 6 {
+		// About 110 kB of sealed events each: four fit in one message, not five.
+		writers = append(writers, groupWriter{value: fmt.Sprint("big", i), large: true})
+	}
+	writers = append(writers, groupWriter{value: "small", env: domain.Production})
+	wait := queueWriters(t, f, f.h, 1, writers)
+	release()
+	first(t)
+	results, errs := wait()
+	seqs := map[uint64]bool{}
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("writer %d: %v", i+1, err)
+		}
+		if got := results[i].Secret.Version(); got != i+3 {
+			t.Errorf("writer %d answered version %d, want %d", i+1, got, i+3)
+		}
+		seqs[results[i].Seq] = true
+	}
+	if len(seqs) != 2 {
+		t.Fatalf("7 writers (6 of about 110 kB) in %d messages, want 2 (at most 512 KiB each)", len(seqs))
 	}
 }
