@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyledger/keyledger/domain"
@@ -17,6 +18,7 @@ type tailLog interface {
 	eventLog
 	historyLog
 	LoadAfter(ctx context.Context, agg eventstore.Aggregate, after uint64) (eventstore.Loaded, error)
+	AppendShared(ctx context.Context, parts []eventstore.Pending) ([]eventstore.Appended, error)
 }
 
 // CacheSize is how many aggregates of each kind (organizations, secrets, users) the
@@ -44,6 +46,8 @@ type cachedLog struct {
 	orgs    *aggregateCache[*domain.Organization]
 	secrets *aggregateCache[*domain.Secret]
 	users   *aggregateCache[*domain.User]
+	// queuedWriters counts the writers waiting for a group (QueuedWriters).
+	queuedWriters atomic.Int64
 }
 
 // newCachedLog wraps log. The cache's ages and the idempotency window are measured
@@ -100,6 +104,10 @@ type cachedAggregate[T any] struct {
 	// mark, oldest first; marksCut says that older ones in the window were dropped.
 	marks    []domain.Recorded
 	marksCut bool
+
+	// writes queues the writers of a secret for group commit (secret_group.go);
+	// unused for other kinds.
+	writes writeQueue
 }
 
 // acquire waits for the aggregate's turn (or ctx) and returns its entry, which the

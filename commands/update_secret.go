@@ -33,6 +33,9 @@ func NewUpdateSecretHandler(log eventLog, keys valueKeys) *UpdateSecretHandler {
 // value equal to the current one is not a change and gets no new version.
 func (h *UpdateSecretHandler) Handle(ctx context.Context, m Meta, c UpdateSecret) (SecretResult, error) {
 	res, err := retry(ctx, func() (SecretResult, error) {
+		if cl, ok := h.log.(*cachedLog); ok && m.IdempotencyKey == "" {
+			return h.grouped(ctx, cl, m, c)
+		}
 		lo, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID, true)
 		if err != nil {
 			return SecretResult{}, err
@@ -58,6 +61,26 @@ func (h *UpdateSecretHandler) Handle(ctx context.Context, m Meta, c UpdateSecret
 		return appendSecretEvents(ctx, h.log, m, lo, ls, p, evs, "update_secret")
 	})
 	return res, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretUpdated, c.SecretID, "", err)
+}
+
+// grouped decides and appends the update in a group with the other writers of the
+// secret queued at the same time (secret_group.go): one message for all of them.
+func (h *UpdateSecretHandler) grouped(ctx context.Context, cl *cachedLog, m Meta, c UpdateSecret) (SecretResult, error) {
+	lo, p, err := memberPrincipal(ctx, cl, m, c.OrgID)
+	if err != nil {
+		return SecretResult{}, err
+	}
+	if err := validID("secret", c.SecretID); err != nil {
+		return SecretResult{}, err
+	}
+	change := domain.SecretChange{Description: c.Description, Values: c.Values, ExpectedVersion: c.ExpectedVersion}
+	w := cl.writeSecret(ctx, c.OrgID, c.SecretID, m.actor(), func(ctx context.Context, s *domain.Secret) ([]domain.Event, error) {
+		return s.Update(ctx, p, change, h.keys)
+	})
+	if w.err != nil {
+		return SecretResult{}, w.err
+	}
+	return secretResult(ctx, cl, lo, p, w.state, Result{Seq: w.recs.Seq(), ID: c.SecretID}), nil
 }
 
 // appendSecretEvents appends one decision's events to a secret, atomically, and

@@ -140,18 +140,11 @@ func (g *appendGroups) lead(ctx context.Context, s *Store, subject string, q *ap
 // every further append's events after its own, the first of each marked with its
 // owner.
 func (s *Store) publishGroup(ctx context.Context, subject string, batch []*groupedAppend) (uint64, error) {
-	env := batch[0].prep.env
-	if len(batch) > 1 {
-		more := make([]envelopeEvent, 0, len(env.More)+2*len(batch))
-		more = append(more, env.More...)
-		for _, a := range batch[1:] {
-			e := a.prep.env
-			own := &eventOwner{Version: e.Version, Time: e.Time, Actor: e.Actor, Idem: e.Idem}
-			more = append(more, envelopeEvent{ID: e.ID, Type: e.Type, Schema: e.Schema, Payload: e.Payload, Own: own})
-			more = append(more, e.More...)
-		}
-		env.More = more
+	preps := make([]*prepared, len(batch))
+	for i, a := range batch {
+		preps[i] = a.prep
 	}
+	env := combined(preps)
 	data, err := json.Marshal(env)
 	if err != nil {
 		return 0, fmt.Errorf("encode %s: %w", env.Type, err)
@@ -168,4 +161,24 @@ func (s *Store) publishGroup(ctx context.Context, subject string, batch []*group
 	s.groupedMsgs.Add(1)
 	s.groupedAppends.Add(uint64(len(batch)))
 	return ack.Sequence, nil
+}
+
+// combined is the envelope of one message holding several appends: the first
+// append's envelope, with every further append's events after its own, the first of
+// each marked with its owner (envelopeEvent.Own).
+func combined(preps []*prepared) envelope {
+	env := preps[0].env
+	if len(preps) == 1 {
+		return env
+	}
+	more := make([]envelopeEvent, 0, len(env.More)+2*len(preps))
+	more = append(more, env.More...)
+	for _, a := range preps[1:] {
+		e := a.env
+		own := &eventOwner{Version: e.Version, Time: e.Time, Actor: e.Actor, Idem: e.Idem}
+		more = append(more, envelopeEvent{ID: e.ID, Type: e.Type, Schema: e.Schema, Payload: e.Payload, Own: own})
+		more = append(more, e.More...)
+	}
+	env.More = more
+	return env
 }

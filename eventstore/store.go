@@ -58,6 +58,8 @@ type Store struct {
 	// groups coalesces concurrent unchecked appends per subject (group.go).
 	groups                      appendGroups
 	groupedMsgs, groupedAppends atomic.Uint64
+	// sharedMsgs and sharedParts count AppendShared messages and their decisions.
+	sharedMsgs, sharedParts atomic.Uint64
 }
 
 // AppendObserver hears how long one append waited for JetStream to acknowledge it, for

@@ -24,11 +24,30 @@ type batchTx struct {
 	deferred *pgx.Batch
 	// idx numbers the entries of the message being applied (entryIndex).
 	idx entryIndex
+	// evSeq and evIdx place the secret event being applied in its message (0 for
+	// the first): a shared message may change one environment several times, and
+	// each change keeps its own version row (recordVersion).
+	evSeq uint64
+	evIdx int
+	// values are the value versions this batch has written, by valueKey: a message
+	// of grouped updates changes one secret's values many times, and each change's
+	// notice needs the version before it, which would otherwise cost a round trip to
+	// Postgres per event (currentVersion).
+	values map[string]valueState
+}
+
+// nextSecretEvent moves the secret event's place on to the event at seq.
+func (r *batchTx) nextSecretEvent(seq uint64) {
+	if seq != r.evSeq {
+		r.evSeq, r.evIdx = seq, 0
+		return
+	}
+	r.evIdx++
 }
 
 func newBatchTx(ctx context.Context, tx pgx.Tx, db *writer) *batchTx {
 	return &batchTx{ctx: ctx, tx: tx, db: db, names: map[string]string{}, emails: map[string]string{},
-		heads: map[string]string{}, deferred: &pgx.Batch{}}
+		heads: map[string]string{}, deferred: &pgx.Batch{}, values: map[string]valueState{}}
 }
 
 func (r *batchTx) secretName(orgID, secretID string) (string, error) {

@@ -90,3 +90,54 @@ func TestChangeFeedIsGaplessAndResumable(t *testing.T) {
 		t.Fatalf("resumed after %d: %+v", u.Seq, after)
 	}
 }
+
+// Notices of one secret changed many times in one projector batch (a hot secret's
+// updates, grouped or not) chain their versions: each names the version the change
+// before it left, which the batch remembers instead of reading it back from
+// Postgres per event.
+func TestNoticesOfOneBatchChainVersions(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	changes, err := changefeed.Open(ctx, r.env.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.create(t, "HOT_KEY", map[domain.Environment]string{domain.Production: "p-1"})
+	set := func(v *domain.Plaintext) commands.SecretResult {
+		t.Helper()
+		res, err := r.h.UpdateSecret.Handle(ctx, r.owner, commands.UpdateSecret{OrgID: r.orgID, SecretID: s.ID, Values: map[domain.Environment]*domain.Plaintext{domain.Production: v}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	for _, v := range []string{"p-2", "p-3", "p-4"} {
+		p := domain.NewPlaintext(v)
+		set(&p)
+	}
+	set(nil)
+	p5 := domain.NewPlaintext("p-5")
+	last := set(&p5)
+	// The projector starts with every event waiting: they are applied in one batch.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = projections.NewProjector(r.db, r.env.Store, nil).PublishChanges(changes).Run(ctx)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	r.wait(t, last.Seq)
+	all, err := changes.Follow(ctx, r.orgID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, n := range collect(t, all, 6) {
+		lines = append(lines, fmt.Sprintf("%s %d->%d", n.Type, n.OldVersion, n.NewVersion))
+	}
+	want := []string{"secret.created 0->1", "secret.updated 1->2", "secret.updated 2->3", "secret.updated 3->4", "secret.deleted 4->0", "secret.updated 0->5"}
+	if fmt.Sprint(lines) != fmt.Sprint(want) {
+		t.Fatalf("notices:\n got %v\nwant %v", lines, want)
+	}
+}

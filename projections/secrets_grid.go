@@ -14,6 +14,7 @@ import (
 // needs (the version before) is read.
 func (db *writer) applySecret(ctx context.Context, r domain.Recorded, notes *notices, w *batchTx) error {
 	org, id := r.OrgID, r.AggregateID
+	w.nextSecretEvent(r.Seq)
 	switch e := r.Event.(type) {
 	case domain.SecretCreated:
 		name, err := db.keys.Seal(ctx, org, []byte(e.Name), nameAAD(org, id))
@@ -74,6 +75,9 @@ func (db *writer) applySecret(ctx context.Context, r domain.Recorded, notes *not
 }
 
 func deleteSecret(r domain.Recorded, notes *notices, w *batchTx) error {
+	for _, env := range domain.Environments() {
+		delete(w.values, valueKey(r, env))
+	}
 	if notes == nil {
 		// No change notices to write (a rebuild): what the rows held does not matter,
 		// and a queued statement saves the batch a round trip to Postgres.
@@ -124,8 +128,25 @@ type oldValue struct {
 	set     bool
 }
 
-// currentVersion is env's value version before a change, 0 when none is set.
+// valueState is one environment's value version as the batch left it.
+type valueState struct {
+	version int
+	set     bool
+}
+
+func valueKey(r domain.Recorded, env domain.Environment) string {
+	return r.OrgID + "/" + r.AggregateID + "/" + string(env)
+}
+
+// currentVersion is env's value version before a change, 0 when none is set: as an
+// earlier event of the batch left it, else as Postgres has it.
 func currentVersion(r domain.Recorded, env domain.Environment, w *batchTx) (int, error) {
+	if st, ok := w.values[valueKey(r, env)]; ok {
+		if !st.set {
+			return 0, nil
+		}
+		return st.version, nil
+	}
 	var version int
 	var set bool
 	err := w.queryRow(`SELECT version, is_set FROM secret_values WHERE org_id = $1 AND secret_id = $2 AND env = $3`,
@@ -151,6 +172,7 @@ func setValue(r domain.Recorded, env domain.Environment, v domain.ValueVersion, 
 	}
 	// The mask was made when the command ran; one recorded before masks hid control
 	// characters may show some, and a grid must not.
+	w.values[valueKey(r, env)] = valueState{version: v.Version, set: true}
 	mask := domain.ReplaceControls(v.Mask)
 	w.exec(`INSERT INTO secret_values (org_id, secret_id, env, is_set, version, mask, sealed, updated_at)
 		VALUES ($1, $2, $3, true, $4, $5, $6, $7)
@@ -172,6 +194,7 @@ func removeValue(r domain.Recorded, env domain.Environment, notes *notices, w *b
 	if err != nil {
 		return fmt.Errorf("remove value: %w", err)
 	}
+	w.values[valueKey(r, env)] = valueState{version: version}
 	notes.add(r, "secret.deleted", env, version, 0)
 	recordVersion(r, env, version, "deleted", nil, w)
 	return nil
@@ -182,7 +205,7 @@ func recordVersion(r domain.Recorded, env domain.Environment, version int, actio
 	if actor == "" {
 		actor = r.Actor.TokenID
 	}
-	w.exec(`INSERT INTO secret_versions (org_id, secret_id, env, version, action, actor_id, at, mask, seq)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-		r.OrgID, r.AggregateID, string(env), version, action, actor, r.Time, mask, int64(r.Seq))
+	w.exec(`INSERT INTO secret_versions (org_id, secret_id, env, version, action, actor_id, at, mask, seq, idx)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
+		r.OrgID, r.AggregateID, string(env), version, action, actor, r.Time, mask, int64(r.Seq), w.evIdx)
 }

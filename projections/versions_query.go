@@ -38,7 +38,7 @@ func (db *Secrets) ListVersions(ctx context.Context, orgID, secretID string, env
 		rows, err := tx.Query(ctx, `SELECT v.env, v.version, v.action, v.actor_id, COALESCE(u.email, ''), v.at, COALESCE(v.mask, '')
 			FROM secret_versions v LEFT JOIN users u ON u.id::text = v.actor_id
 			WHERE v.org_id = $1 AND v.secret_id = $2 AND ($3 = '' OR v.env = $3)
-			ORDER BY v.seq DESC, v.env`, orgID, secretID, string(env))
+			ORDER BY v.seq DESC, v.idx DESC, v.env`, orgID, secretID, string(env))
 		if err != nil {
 			return err
 		}
