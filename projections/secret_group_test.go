@@ -97,7 +97,7 @@ func TestGroupedUpdatesProjectPerCaller(t *testing.T) {
 	}
 	r.wait(t, group)
 
-	row, err := r.db.GetSecret(ctx, r.orgID, s.ID)
+	row, err := r.db.Secrets.GetSecret(ctx, r.orgID, s.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestGroupedUpdatesProjectPerCaller(t *testing.T) {
 		t.Fatalf("grid row: version %d, production %+v, staging %+v; want 7, production v5, staging v1", row.Version, prod, staging)
 	}
 
-	versions, err := r.db.ListVersions(ctx, r.orgID, s.ID, domain.Production)
+	versions, err := r.db.Secrets.ListVersions(ctx, r.orgID, s.ID, domain.Production)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestGroupedUpdatesProjectPerCaller(t *testing.T) {
 		t.Fatalf("production's history, newest first:\n got %v\nwant %v", got, want)
 	}
 
-	entries, _, err := r.db.ListAudit(ctx, r.orgID, projections.AuditFilter{Limit: projections.MaxLimit})
+	entries, _, err := r.db.Audit.ListAudit(ctx, r.orgID, projections.AuditFilter{Limit: projections.MaxLimit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestGroupedUpdatesProjectPerCaller(t *testing.T) {
 	if len(callers) != 5 || len(ids) != 5 {
 		t.Fatalf("the group's audit entries: %d callers, %d distinct ids; want 5 each", len(callers), len(ids))
 	}
-	v, err := r.db.VerifyAudit(ctx, r.orgID, r.env.Store)
+	v, err := r.db.Audit.VerifyAudit(ctx, r.orgID, r.env.Store)
 	if err != nil {
 		t.Fatal(err)
 	}
