@@ -298,7 +298,7 @@ func (cl *cachedLog) organization(ctx context.Context, orgID string) (loadedOrg,
 	if err != nil {
 		return loadedOrg{}, err
 	}
-	return loadedOrg{org: o, events: events, lastSeq: lastSeq, version: version}, nil
+	return loadedOrg{org: o, events: events, lastSeq: lastSeq, eventCount: version}, nil
 }
 
 // ownerMaxAge is how stale the owner named in a command's answer may be. The
@@ -336,7 +336,7 @@ func (cl *cachedLog) secretTurn(ctx context.Context, orgID, secretID string, tru
 		c.release(e)
 		return loadedSecret{}, err
 	}
-	return loadedSecret{secret: e.state, events: events, full: full, lastSeq: e.lastSeq, version: e.version, log: cl, turn: e,
+	return loadedSecret{secret: e.state, events: events, full: full, lastSeq: e.lastSeq, eventCount: e.version, log: cl, turn: e,
 		endTurn: sync.OnceFunc(func() { c.release(e) })}, nil
 }
 

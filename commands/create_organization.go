@@ -49,7 +49,7 @@ func (h *CreateOrganizationHandler) Handle(ctx context.Context, m Meta, c Create
 		}
 	}
 	recs, err := h.log.Append(ctx, eventstore.Pending{
-		Aggregate: orgAggregate(id), ExpectedSeq: 0, Version: 1,
+		Aggregate: orgAggregate(id), ExpectedSeq: 0, Position: 1,
 		Events: []domain.Event{ev}, Actor: m.actor(), MsgID: m.msgID("create_org"), Idempotency: m.mark(),
 	})
 	if err != nil {

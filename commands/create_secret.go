@@ -116,7 +116,7 @@ func (h *CreateSecretHandler) reserve(ctx context.Context, orgID, key, id string
 	if err != nil {
 		return err
 	}
-	stale := ls.secret.Deleted() || (ls.version == 0 && h.now().Sub(cur.Created) > staleReservation)
+	stale := ls.secret.Deleted() || (ls.eventCount == 0 && h.now().Sub(cur.Created) > staleReservation)
 	if !stale {
 		return nameTaken(name)
 	}
@@ -131,7 +131,7 @@ func (h *CreateSecretHandler) reserve(ctx context.Context, orgID, key, id string
 
 func (h *CreateSecretHandler) create(ctx context.Context, m Meta, orgID, id string, ev domain.SecretCreated) (eventstore.Appended, error) {
 	recs, err := h.log.Append(ctx, eventstore.Pending{
-		Aggregate: secretAggregate(orgID, id), ExpectedSeq: 0, Version: 1,
+		Aggregate: secretAggregate(orgID, id), ExpectedSeq: 0, Position: 1,
 		Events: []domain.Event{ev}, Actor: m.actor(), MsgID: m.msgID("create_secret", orgID), Idempotency: m.mark(),
 	})
 	if errors.Is(err, eventstore.ErrVersionConflict) {

@@ -68,7 +68,7 @@ func (h *CreateServiceTokenHandler) Handle(ctx context.Context, m Meta, c Create
 		return IssuedToken{}, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditTokenCreated, "", "", err)
 	}
 	recs, err := h.log.Append(ctx, eventstore.Pending{
-		Aggregate: serviceTokenAggregate(c.OrgID, id), Version: 1, Events: []domain.Event{ev}, Actor: m.actor(),
+		Aggregate: serviceTokenAggregate(c.OrgID, id), Position: 1, Events: []domain.Event{ev}, Actor: m.actor(),
 		Idempotency: m.mark(),
 	})
 	if err != nil {

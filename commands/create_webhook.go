@@ -90,7 +90,7 @@ func (h *CreateWebhookHandler) Handle(ctx context.Context, m Meta, c CreateWebho
 		}
 	}
 	recs, err := h.log.Append(ctx, eventstore.Pending{
-		Aggregate: webhookAggregate(c.OrgID, id), Version: 1, Events: []domain.Event{ev}, Actor: m.actor(),
+		Aggregate: webhookAggregate(c.OrgID, id), Position: 1, Events: []domain.Event{ev}, Actor: m.actor(),
 		Idempotency: m.mark(),
 	})
 	if err != nil {

@@ -99,7 +99,7 @@ func (h *DataKeysHandler) RecordAutomaticRotation(ctx context.Context, orgID str
 			return Result{}, err
 		}
 		recs, err := h.log.Append(ctx, eventstore.Pending{
-			Aggregate: orgAggregate(orgID), ExpectedSeq: lo.lastSeq, Version: lo.version + 1,
+			Aggregate: orgAggregate(orgID), ExpectedSeq: lo.lastSeq, Position: lo.eventCount + 1,
 			Events: []domain.Event{ev}, MsgID: eventstore.MessageID("auto_rotate_data_key", orgID, strconv.Itoa(version)),
 		})
 		if err != nil {

@@ -46,7 +46,7 @@ func (h *DeleteWebhookHandler) Handle(ctx context.Context, m Meta, c DeleteWebho
 			return Result{}, err
 		}
 		recs, err := h.log.Append(ctx, eventstore.Pending{
-			Aggregate: webhookAggregate(c.OrgID, c.WebhookID), ExpectedSeq: l.LastSeq, Version: l.Version() + 1,
+			Aggregate: webhookAggregate(c.OrgID, c.WebhookID), ExpectedSeq: l.LastSeq, Position: l.EventCount() + 1,
 			Events: []domain.Event{ev}, Actor: m.actor(), MsgID: m.msgID("delete_webhook", c.WebhookID), Idempotency: m.mark(),
 		})
 		if err != nil {

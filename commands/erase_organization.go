@@ -55,7 +55,7 @@ func (h *EraseOrganizationHandler) Handle(ctx context.Context, m Meta, c EraseOr
 		return Result{}, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditOrgErased, "", "", err)
 	}
 	recs, err := h.log.Append(ctx, eventstore.Pending{
-		Aggregate: eventstore.ErasureAggregate(c.OrgID), ExpectedSeq: 0, Version: 1,
+		Aggregate: eventstore.ErasureAggregate(c.OrgID), ExpectedSeq: 0, Position: 1,
 		Events: []domain.Event{ev}, Actor: m.actor(), MsgID: m.msgID("erase_org", c.OrgID), Idempotency: m.mark(),
 	})
 	if errors.Is(err, eventstore.ErrVersionConflict) {

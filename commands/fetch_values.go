@@ -85,7 +85,7 @@ func (h *FetchValuesHandler) Handle(ctx context.Context, m Meta, c FetchValues) 
 	}
 	out := FetchedValues{Values: make([]NamedValue, 0, len(sealed)), Seq: recs.Seq()}
 	for i, s := range sealed {
-		v, err := h.keys.OpenValue(ctx, eventstore.ValueRef{OrgID: c.OrgID, SecretID: s.SecretID, Env: c.Env, Version: s.Version}, s.Sealed)
+		v, err := h.keys.OpenValue(ctx, eventstore.ValueRef{OrgID: c.OrgID, SecretID: s.SecretID, Env: c.Env, ValueVersion: s.Version}, s.Sealed)
 		if err != nil {
 			return FetchedValues{}, err
 		}

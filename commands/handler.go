@@ -146,10 +146,10 @@ func validID(field, id string) error {
 }
 
 type loadedOrg struct {
-	org     *domain.Organization
-	events  []domain.Recorded
-	lastSeq uint64
-	version int
+	org        *domain.Organization
+	events     []domain.Recorded
+	lastSeq    uint64
+	eventCount int
 }
 
 func loadOrganization(ctx context.Context, log eventLog, orgID string) (loadedOrg, error) {
@@ -177,7 +177,7 @@ func loadOrganization(ctx context.Context, log eventLog, orgID string) (loadedOr
 	if !o.Exists() {
 		return loadedOrg{}, domain.Errorf(domain.CodeNotFound, "The organization was not found.")
 	}
-	return loadedOrg{org: o, events: l.Events, lastSeq: l.LastSeq, version: l.Version()}, nil
+	return loadedOrg{org: o, events: l.Events, lastSeq: l.LastSeq, eventCount: l.EventCount()}, nil
 }
 
 // principal is the caller as the organization's log knows it.
@@ -202,10 +202,10 @@ type loadedSecret struct {
 	secret *domain.Secret
 	// events is what an Idempotency-Key is checked against: the whole history when
 	// full, else the events of the last IdempotencyWindow that carry a key.
-	events  []domain.Recorded
-	full    bool
-	lastSeq uint64
-	version int
+	events     []domain.Recorded
+	full       bool
+	lastSeq    uint64
+	eventCount int
 	// log is set when the secret came through the aggregate cache; turn when this
 	// command holds the secret's turn and secret is the cached aggregate itself,
 	// which only this command may read until release.
@@ -272,7 +272,7 @@ func loadSecret(ctx context.Context, log eventLog, orgID, secretID string) (load
 		if err != nil {
 			return loadedSecret{}, fmt.Errorf("load secret: %w", err)
 		}
-		return loadedSecret{secret: s, events: events, lastSeq: lastSeq, version: version, log: cl}, nil
+		return loadedSecret{secret: s, events: events, lastSeq: lastSeq, eventCount: version, log: cl}, nil
 	}
 	l, err := log.Load(ctx, secretAggregate(orgID, secretID))
 	if err != nil {
@@ -282,7 +282,7 @@ func loadSecret(ctx context.Context, log eventLog, orgID, secretID string) (load
 	for _, r := range l.Events {
 		s.Apply(r)
 	}
-	return loadedSecret{secret: s, events: l.Events, full: true, lastSeq: l.LastSeq, version: l.Version()}, nil
+	return loadedSecret{secret: s, events: l.Events, full: true, lastSeq: l.LastSeq, eventCount: l.EventCount()}, nil
 }
 
 // secretForMember loads the organization (failing with not_found for non-members) and

@@ -41,7 +41,7 @@ func (h *PersonalTokenHandler) Create(ctx context.Context, m Meta, c CreatePerso
 	if err != nil {
 		return IssuedToken{}, err
 	}
-	recs, err := h.log.Append(ctx, eventstore.Pending{Aggregate: personalTokenAggregate(id), Version: 1, Events: []domain.Event{ev}, Actor: m.actor()})
+	recs, err := h.log.Append(ctx, eventstore.Pending{Aggregate: personalTokenAggregate(id), Position: 1, Events: []domain.Event{ev}, Actor: m.actor()})
 	if err != nil {
 		return IssuedToken{}, err
 	}
@@ -70,7 +70,7 @@ func (h *PersonalTokenHandler) Revoke(ctx context.Context, m Meta, c RevokePerso
 			return Result{}, err
 		}
 		recs, err := h.log.Append(ctx, eventstore.Pending{
-			Aggregate: personalTokenAggregate(c.TokenID), ExpectedSeq: l.LastSeq, Version: l.Version() + 1,
+			Aggregate: personalTokenAggregate(c.TokenID), ExpectedSeq: l.LastSeq, Position: l.EventCount() + 1,
 			Events: []domain.Event{ev}, Actor: m.actor(), Idempotency: m.mark(),
 		})
 		if err != nil {

@@ -63,7 +63,7 @@ func (h *RegisterUserHandler) Handle(ctx context.Context, m Meta, c RegisterUser
 		actor.UserID = id
 	}
 	recs, err := h.log.Append(ctx, eventstore.Pending{
-		Aggregate: userAggregate(id), ExpectedSeq: l.LastSeq, Version: l.Version() + 1,
+		Aggregate: userAggregate(id), ExpectedSeq: l.LastSeq, Position: l.EventCount() + 1,
 		Events: []domain.Event{ev}, Actor: actor, MsgID: m.msgID("register_user", email), Idempotency: m.mark(),
 	})
 	if errors.Is(err, eventstore.ErrVersionConflict) {

@@ -54,7 +54,7 @@ func (h *RevealSecretHandler) Handle(ctx context.Context, m Meta, c RevealSecret
 	if err != nil {
 		return Revealed{}, fmt.Errorf("record reveal: %w", err)
 	}
-	v, err := h.keys.OpenValue(ctx, eventstore.ValueRef{OrgID: c.OrgID, SecretID: c.SecretID, Env: c.Env, Version: vv.Version}, vv.Sealed)
+	v, err := h.keys.OpenValue(ctx, eventstore.ValueRef{OrgID: c.OrgID, SecretID: c.SecretID, Env: c.Env, ValueVersion: vv.Version}, vv.Sealed)
 	if err != nil {
 		return Revealed{}, err
 	}

@@ -51,7 +51,7 @@ func (h *RevokeServiceTokenHandler) Handle(ctx context.Context, m Meta, c Revoke
 			return Result{}, err
 		}
 		recs, err := h.log.Append(ctx, eventstore.Pending{
-			Aggregate: serviceTokenAggregate(c.OrgID, c.TokenID), ExpectedSeq: l.LastSeq, Version: l.Version() + 1,
+			Aggregate: serviceTokenAggregate(c.OrgID, c.TokenID), ExpectedSeq: l.LastSeq, Position: l.EventCount() + 1,
 			Events: []domain.Event{ev}, Actor: m.actor(), MsgID: m.msgID("revoke_service_token", c.TokenID), Idempotency: m.mark(),
 		})
 		if err != nil {

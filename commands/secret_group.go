@@ -186,7 +186,7 @@ func (cl *cachedLog) writeGroup(ctx context.Context, e *cachedAggregate[*domain.
 			continue
 		}
 		parts = append(parts, eventstore.Pending{
-			Aggregate: e.agg, ExpectedSeq: e.lastSeq, Version: version + 1, Events: evs, Actor: w.actor,
+			Aggregate: e.agg, ExpectedSeq: e.lastSeq, Position: version + 1, Events: evs, Actor: w.actor,
 		})
 		version += len(evs)
 		// The next decision sees this one's events; their time is provisional (a

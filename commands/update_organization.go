@@ -46,7 +46,7 @@ func (h *UpdateOrganizationHandler) Handle(ctx context.Context, m Meta, c Update
 // appendOrgEvents appends one decision's events to an organization, atomically.
 func appendOrgEvents(ctx context.Context, log eventLog, m Meta, lo loadedOrg, evs []domain.Event, command string) (Result, error) {
 	recs, err := log.Append(ctx, eventstore.Pending{
-		Aggregate: orgAggregate(lo.org.ID()), ExpectedSeq: lo.lastSeq, Version: lo.version + 1,
+		Aggregate: orgAggregate(lo.org.ID()), ExpectedSeq: lo.lastSeq, Position: lo.eventCount + 1,
 		Events: evs, Actor: m.actor(), MsgID: m.msgID(command, lo.org.ID()), Idempotency: m.mark(),
 	})
 	if err != nil {

@@ -88,7 +88,7 @@ func (h *UpdateSecretHandler) grouped(ctx context.Context, cl *cachedLog, m Meta
 func appendSecretEvents(ctx context.Context, log eventLog, m Meta, lo loadedOrg, ls loadedSecret, p domain.Principal, evs []domain.Event, command string) (SecretResult, error) {
 	s := ls.secret
 	recs, err := log.Append(ctx, eventstore.Pending{
-		Aggregate: secretAggregate(s.OrgID(), s.ID()), ExpectedSeq: ls.lastSeq, Version: ls.version + 1,
+		Aggregate: secretAggregate(s.OrgID(), s.ID()), ExpectedSeq: ls.lastSeq, Position: ls.eventCount + 1,
 		Events: evs, Actor: m.actor(), MsgID: m.msgID(command, s.OrgID(), s.ID()), Idempotency: m.mark(),
 	})
 	if err != nil {

@@ -6,10 +6,10 @@ import "context"
 // version it belongs to. Sealing binds the ciphertext to it, so a value copied to
 // another place does not open.
 type ValueRef struct {
-	OrgID    string
-	SecretID string
-	Env      Environment
-	Version  int
+	OrgID        string
+	SecretID     string
+	Env          Environment
+	ValueVersion int
 }
 
 // ValueSealer is the port through which the domain seals and opens secret values while
@@ -23,7 +23,7 @@ type ValueSealer interface {
 
 // sealNew seals v as version of env's value of secret s.
 func sealNew(ctx context.Context, sealer ValueSealer, orgID, secretID string, env Environment, version int, v Plaintext) (ValueVersion, error) {
-	sealed, err := sealer.SealValue(ctx, ValueRef{OrgID: orgID, SecretID: secretID, Env: env, Version: version}, v)
+	sealed, err := sealer.SealValue(ctx, ValueRef{OrgID: orgID, SecretID: secretID, Env: env, ValueVersion: version}, v)
 	if err != nil {
 		return ValueVersion{}, err
 	}

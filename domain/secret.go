@@ -235,7 +235,7 @@ func (s *Secret) holds(ctx context.Context, sealer ValueSealer, env Environment,
 	if !ok {
 		return false, nil
 	}
-	old, err := sealer.OpenValue(ctx, ValueRef{OrgID: s.orgID, SecretID: s.id, Env: env, Version: cur.Version}, cur.Sealed)
+	old, err := sealer.OpenValue(ctx, ValueRef{OrgID: s.orgID, SecretID: s.id, Env: env, ValueVersion: cur.Version}, cur.Sealed)
 	if err != nil {
 		return false, err
 	}
@@ -281,7 +281,7 @@ func (s *Secret) Rollback(ctx context.Context, p Principal, env Environment, fro
 	if !ok {
 		return nil, Errorf(CodeNotFound, "The %s value has no version %d.", env, from)
 	}
-	v, err := sealer.OpenValue(ctx, ValueRef{OrgID: s.orgID, SecretID: s.id, Env: env, Version: old.Version}, old.Sealed)
+	v, err := sealer.OpenValue(ctx, ValueRef{OrgID: s.orgID, SecretID: s.id, Env: env, ValueVersion: old.Version}, old.Sealed)
 	if err != nil {
 		return nil, err
 	}

@@ -35,11 +35,13 @@ type Pending struct {
 	// Unchecked appends without a concurrency expectation: for append-only records
 	// such as audit events, where no decision depends on the aggregate's state.
 	Unchecked bool
-	// Version is the aggregate's version after the first event (its event count);
-	// each further event counts one more.
-	Version int
-	Events  []domain.Event
-	Actor   domain.Actor
+	// Position is the first event's place in its aggregate's history (1 for the
+	// aggregate's first event: the event count before it, plus one); each further
+	// event counts one more. It is bound into each event's AAD, so an event copied to
+	// another place in the history does not open.
+	Position int
+	Events   []domain.Event
+	Actor    domain.Actor
 	// MsgID de-duplicates retries: the same id within DuplicateWindow is stored once.
 	// Empty means a fresh id.
 	MsgID string
@@ -145,19 +147,19 @@ func (s *Store) prepare(ctx context.Context, p Pending) (*prepared, error) {
 	env := envelope{
 		ID: ids[0], Type: first.EventType(), Schema: domain.SchemaVersion(first.EventType()),
 		Org: p.Aggregate.OrgID, AggType: p.Aggregate.Type, AggID: p.Aggregate.ID,
-		Version: p.Version, Time: now, Actor: p.Actor,
+		Position: p.Position, Time: now, Actor: p.Actor,
 	}
 	if !p.Idempotency.IsZero() {
 		mark := p.Idempotency
 		env.Idem = &mark
 	}
 	var err error
-	if env.Payload, err = s.seal(ctx, env, env.Version, env.Type, first); err != nil {
+	if env.Payload, err = s.seal(ctx, env, env.Position, env.Type, first); err != nil {
 		return nil, err
 	}
 	for i, ev := range p.Events[1:] {
 		part := envelopeEvent{ID: ids[i+1], Type: ev.EventType(), Schema: domain.SchemaVersion(ev.EventType())}
-		if part.Payload, err = s.seal(ctx, env, env.Version+i+1, part.Type, ev); err != nil {
+		if part.Payload, err = s.seal(ctx, env, env.Position+i+1, part.Type, ev); err != nil {
 			return nil, err
 		}
 		env.More = append(env.More, part)

@@ -24,6 +24,21 @@
 //   - eventstore/storeerr: the sentinel errors consumers without NATS match;
 //   - eventstore/subscriber: what a downstream service follows the change stream with.
 //
+// Four numbers are named apart across the code (and the API's "version" is only the
+// last two):
+//
+//   - a sequence (Seq, LastSeq, ExpectedSeq) is a message's place in the JetStream
+//     stream, the log's clock and the optimistic-concurrency token;
+//   - a position (Pending.Position, Loaded.EventCount) is an event's place in its
+//     aggregate's own history, bound into the event's AAD;
+//   - a secret's version (domain.Secret.Version, the API's version and
+//     expected_version) counts the changes made to that secret;
+//   - a value version (domain.ValueRef.ValueVersion, ValueVersion.Version, the API's
+//     per-environment version) numbers one environment's values, 1, 2, …
+//
+// A data key's version (KeyVersion.Version) is a fifth, of the keyring, never mixed
+// with these.
+//
 // It imports domain, the NATS client libraries and tink-go (never nats-server: the embedded
 // server is eventstore/embedded's); it knows nothing of Postgres or HTTP. Names,
 // descriptions and values never leave this package unsealed towards NATS.

@@ -105,7 +105,7 @@ func TestAppenderChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; ; i++ {
-		r, err := s.Append(ctx, eventstore.Pending{Aggregate: secretAgg(fmt.Sprintf("77777777-7777-7777-7777-%012d", i)), Version: 1, Events: []domain.Event{created(fmt.Sprint("K", i))}})
+		r, err := s.Append(ctx, eventstore.Pending{Aggregate: secretAgg(fmt.Sprintf("77777777-7777-7777-7777-%012d", i)), Position: 1, Events: []domain.Event{created(fmt.Sprint("K", i))}})
 		if err != nil {
 			t.Fatal(err)
 		}

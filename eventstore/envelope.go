@@ -23,17 +23,17 @@ const (
 // the event's JSON sealed with the organization's data key and bound to org,
 // aggregate, version (the event's) and type.
 type envelope struct {
-	ID      string          `json:"id"`
-	Type    string          `json:"type"`
-	Schema  int             `json:"schema"`
-	Org     string          `json:"org"`
-	AggType string          `json:"agg_type"`
-	AggID   string          `json:"agg_id"`
-	Version int             `json:"version"`
-	Time    time.Time       `json:"time"`
-	Actor   domain.Actor    `json:"actor"`
-	Payload string          `json:"payload"`
-	More    []envelopeEvent `json:"more,omitempty"`
+	ID       string          `json:"id"`
+	Type     string          `json:"type"`
+	Schema   int             `json:"schema"`
+	Org      string          `json:"org"`
+	AggType  string          `json:"agg_type"`
+	AggID    string          `json:"agg_id"`
+	Position int             `json:"version"`
+	Time     time.Time       `json:"time"`
+	Actor    domain.Actor    `json:"actor"`
+	Payload  string          `json:"payload"`
+	More     []envelopeEvent `json:"more,omitempty"`
 	// Idem is the client request the events answer (hashes only), so that a retry
 	// after a crash finds its first result in the log.
 	Idem *domain.IdempotencyMark `json:"idem,omitempty"`
@@ -45,7 +45,7 @@ type envelope struct {
 // A coalesced message (several callers' unchecked appends to one subject, written as
 // one message: appendGroup) starts each further caller's events with Own: from that
 // event on, the events are that caller's, with its actor, time and idempotency mark,
-// and versions count from Own.Version. Messages without Own (every message written
+// and positions count from Own.Position. Messages without Own (every message written
 // before coalescing existed) decode as they always did.
 type envelopeEvent struct {
 	ID      string      `json:"id"`
@@ -58,10 +58,10 @@ type envelopeEvent struct {
 // eventOwner is what a coalesced message records per caller: what an envelope's own
 // fields record for its first caller.
 type eventOwner struct {
-	Version int                     `json:"version"`
-	Time    time.Time               `json:"time"`
-	Actor   domain.Actor            `json:"actor"`
-	Idem    *domain.IdempotencyMark `json:"idem,omitempty"`
+	Position int                     `json:"version"`
+	Time     time.Time               `json:"time"`
+	Actor    domain.Actor            `json:"actor"`
+	Idem     *domain.IdempotencyMark `json:"idem,omitempty"`
 }
 
 func (e envelope) aad(version int, eventType string) []byte {
@@ -95,13 +95,13 @@ func (s *Store) decode(ctx context.Context, seq uint64, data []byte) ([]domain.R
 	parts = append(parts, envelopeEvent{ID: env.ID, Type: env.Type, Schema: env.Schema, Payload: env.Payload})
 	parts = append(parts, env.More...)
 	out := make([]domain.Recorded, 0, len(parts))
-	owner := eventOwner{Version: env.Version, Time: env.Time, Actor: env.Actor, Idem: env.Idem}
+	owner := eventOwner{Position: env.Position, Time: env.Time, Actor: env.Actor, Idem: env.Idem}
 	first := 0 // the position of the current owner's first event
 	for i, p := range parts {
 		if p.Own != nil {
 			owner, first = *p.Own, i
 		}
-		plain, err := s.keys.Open(ctx, env.Org, p.Payload, env.aad(owner.Version+i-first, p.Type))
+		plain, err := s.keys.Open(ctx, env.Org, p.Payload, env.aad(owner.Position+i-first, p.Type))
 		if err != nil {
 			return nil, fmt.Errorf("event %d (%s): %w", seq, p.Type, s.erasedEvent(ctx, env.Org, err))
 		}

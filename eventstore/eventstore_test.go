@@ -26,33 +26,33 @@ func TestAppendLoadAndOptimisticConcurrency(t *testing.T) {
 	s := eventstoretest.New(t).Store
 	ctx := context.Background()
 	agg := secretAgg("22222222-2222-2222-2222-222222222222")
-	first, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, ExpectedSeq: 0, Version: 1, Events: []domain.Event{created("A")}, Actor: domain.Actor{UserID: "u1", IP: "127.0.0.1"}})
+	first, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, ExpectedSeq: 0, Position: 1, Events: []domain.Event{created("A")}, Actor: domain.Actor{UserID: "u1", IP: "127.0.0.1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	desc := "d"
-	if _, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, ExpectedSeq: 0, Version: 1, Events: []domain.Event{created("A")}}); !errors.Is(err, eventstore.ErrVersionConflict) {
+	if _, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, ExpectedSeq: 0, Position: 1, Events: []domain.Event{created("A")}}); !errors.Is(err, eventstore.ErrVersionConflict) {
 		t.Fatalf("second create: %v, want ErrVersionConflict", err)
 	}
-	second, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, ExpectedSeq: first.Seq(), Version: 2, Events: []domain.Event{domain.SecretUpdated{Description: &desc}}})
+	second, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, ExpectedSeq: first.Seq(), Position: 2, Events: []domain.Event{domain.SecretUpdated{Description: &desc}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, ExpectedSeq: first.Seq(), Version: 2, Events: []domain.Event{domain.SecretUpdated{Description: &desc}}}); !errors.Is(err, eventstore.ErrVersionConflict) {
+	if _, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, ExpectedSeq: first.Seq(), Position: 2, Events: []domain.Event{domain.SecretUpdated{Description: &desc}}}); !errors.Is(err, eventstore.ErrVersionConflict) {
 		t.Fatalf("stale append: %v, want ErrVersionConflict", err)
 	}
 	l, err := s.Load(ctx, agg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.Version() != 2 || l.LastSeq != second.Seq() || l.Events[0].Actor.IP != "127.0.0.1" {
+	if l.EventCount() != 2 || l.LastSeq != second.Seq() || l.Events[0].Actor.IP != "127.0.0.1" {
 		t.Fatalf("loaded %+v", l)
 	}
 	if got := l.Events[0].Event.(domain.SecretCreated).Name; got != "A" {
 		t.Fatalf("decoded name %q", got)
 	}
 	empty, err := s.Load(ctx, secretAgg("33333333-3333-3333-3333-333333333333"))
-	if err != nil || empty.Version() != 0 || empty.LastSeq != 0 {
+	if err != nil || empty.EventCount() != 0 || empty.LastSeq != 0 {
 		t.Fatalf("empty aggregate: %+v %v", empty, err)
 	}
 }
@@ -62,7 +62,7 @@ func TestAppendWithSameMessageIDIsStoredOnce(t *testing.T) {
 	s := eventstoretest.New(t).Store
 	ctx := context.Background()
 	agg := secretAgg("44444444-4444-4444-4444-444444444444")
-	p := eventstore.Pending{Aggregate: agg, Version: 1, Events: []domain.Event{created("B")}, MsgID: "user|key-1"}
+	p := eventstore.Pending{Aggregate: agg, Position: 1, Events: []domain.Event{created("B")}, MsgID: "user|key-1"}
 	a, err := s.Append(ctx, p)
 	if err != nil {
 		t.Fatal(err)
@@ -75,8 +75,8 @@ func TestAppendWithSameMessageIDIsStoredOnce(t *testing.T) {
 		t.Fatalf("retry stored again: %d then %d", a.Seq(), b.Seq())
 	}
 	l, err := s.Load(ctx, agg)
-	if err != nil || l.Version() != 1 {
-		t.Fatalf("events stored: %d, %v", l.Version(), err)
+	if err != nil || l.EventCount() != 1 {
+		t.Fatalf("events stored: %d, %v", l.EventCount(), err)
 	}
 }
 
@@ -90,7 +90,7 @@ func TestConcurrentAppendsExactlyOneWins(t *testing.T) {
 	wins := 0
 	for range 20 {
 		wg.Go(func() {
-			_, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, Version: 1, Events: []domain.Event{created("C")}})
+			_, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, Position: 1, Events: []domain.Event{created("C")}})
 			mu.Lock()
 			defer mu.Unlock()
 			if err == nil {
@@ -113,7 +113,7 @@ func TestFollowDeliversInOrderFromASequence(t *testing.T) {
 	defer cancel()
 	var seqs []uint64
 	for i := range 10 {
-		r, err := s.Append(ctx, eventstore.Pending{Aggregate: secretAgg(fmt.Sprintf("66666666-6666-6666-6666-%012d", i)), Version: 1, Events: []domain.Event{created(fmt.Sprint("K", i))}})
+		r, err := s.Append(ctx, eventstore.Pending{Aggregate: secretAgg(fmt.Sprintf("66666666-6666-6666-6666-%012d", i)), Position: 1, Events: []domain.Event{created(fmt.Sprint("K", i))}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,7 +135,7 @@ func TestSealedValueIsBoundToWhereItBelongs(t *testing.T) {
 	t.Parallel()
 	k := eventstoretest.New(t).Store.Keyring()
 	ctx := context.Background()
-	ref := eventstore.ValueRef{OrgID: "o1", SecretID: "s1", Env: domain.Production, Version: 1}
+	ref := eventstore.ValueRef{OrgID: "o1", SecretID: "s1", Env: domain.Production, ValueVersion: 1}
 	sealed, err := k.SealValue(ctx, ref, domain.NewPlaintext("hunter2-value"))
 	if err != nil {
 		t.Fatal(err)
@@ -145,9 +145,9 @@ func TestSealedValueIsBoundToWhereItBelongs(t *testing.T) {
 		t.Fatalf("open: %v", err)
 	}
 	for name, other := range map[string]eventstore.ValueRef{
-		"other env":     {OrgID: "o1", SecretID: "s1", Env: domain.Staging, Version: 1},
-		"other version": {OrgID: "o1", SecretID: "s1", Env: domain.Production, Version: 2},
-		"other secret":  {OrgID: "o1", SecretID: "s2", Env: domain.Production, Version: 1},
+		"other env":     {OrgID: "o1", SecretID: "s1", Env: domain.Staging, ValueVersion: 1},
+		"other version": {OrgID: "o1", SecretID: "s1", Env: domain.Production, ValueVersion: 2},
+		"other secret":  {OrgID: "o1", SecretID: "s2", Env: domain.Production, ValueVersion: 1},
 	} {
 		if _, err := k.OpenValue(ctx, other, sealed); !errors.Is(err, eventstore.ErrDecrypt) {
 			t.Errorf("%s: %v, want ErrDecrypt", name, err)
@@ -185,7 +185,7 @@ func TestAppendRecordsEveryEventOfADecisionAtomically(t *testing.T) {
 	agg := secretAgg("33333333-3333-3333-3333-333333333333")
 	d1, d2 := "one", "two"
 	mark := domain.IdempotencyMark{Key: "k", Request: "r"}
-	recs, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, Version: 1, Idempotency: mark,
+	recs, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, Position: 1, Idempotency: mark,
 		Events: []domain.Event{created("MULTI"), domain.SecretUpdated{Description: &d1}, domain.SecretUpdated{Description: &d2}}})
 	if err != nil {
 		t.Fatal(err)
@@ -194,7 +194,7 @@ func TestAppendRecordsEveryEventOfADecisionAtomically(t *testing.T) {
 		t.Fatalf("appended %+v", recs)
 	}
 	// A stale expectation refuses the whole decision: none of its events lands.
-	if _, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, ExpectedSeq: 0, Version: 4,
+	if _, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, ExpectedSeq: 0, Position: 4,
 		Events: []domain.Event{domain.SecretUpdated{Description: &d1}, domain.SecretDeleted{}}}); !errors.Is(err, eventstore.ErrVersionConflict) {
 		t.Fatalf("stale multi-event append: %v", err)
 	}
@@ -202,8 +202,8 @@ func TestAppendRecordsEveryEventOfADecisionAtomically(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.Version() != 3 || l.LastSeq != recs.Seq() {
-		t.Fatalf("loaded version %d last %d", l.Version(), l.LastSeq)
+	if l.EventCount() != 3 || l.LastSeq != recs.Seq() {
+		t.Fatalf("loaded version %d last %d", l.EventCount(), l.LastSeq)
 	}
 	for i, r := range l.Events {
 		if r.EventID != recs[i].EventID || r.Idempotency != mark || r.Event.EventType() != recs[i].Event.EventType() {
@@ -223,7 +223,7 @@ func TestAppendRecordsEveryEventOfADecisionAtomically(t *testing.T) {
 	if d.Err != nil || len(d.Records) != 3 || d.Seq != recs.Seq() {
 		t.Fatalf("follower got %+v", d)
 	}
-	if _, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, Version: 4}); !errors.Is(err, eventstore.ErrNoEvents) {
+	if _, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, Position: 4}); !errors.Is(err, eventstore.ErrNoEvents) {
 		t.Fatalf("empty append: %v", err)
 	}
 }

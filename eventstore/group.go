@@ -175,7 +175,7 @@ func combined(preps []*prepared) envelope {
 	more = append(more, env.More...)
 	for _, a := range preps[1:] {
 		e := a.env
-		own := &eventOwner{Version: e.Version, Time: e.Time, Actor: e.Actor, Idem: e.Idem}
+		own := &eventOwner{Position: e.Position, Time: e.Time, Actor: e.Actor, Idem: e.Idem}
 		more = append(more, envelopeEvent{ID: e.ID, Type: e.Type, Schema: e.Schema, Payload: e.Payload, Own: own})
 		more = append(more, e.More...)
 	}

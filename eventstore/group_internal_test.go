@@ -84,7 +84,7 @@ func TestCoalescedAppendsKeepTheirOwners(t *testing.T) {
 	})
 	pending := func(i int) Pending {
 		p := Pending{
-			Aggregate: agg, Unchecked: true, Version: i,
+			Aggregate: agg, Unchecked: true, Position: i,
 			Actor:  domain.Actor{UserID: fmt.Sprintf("u-%d", i), UserAgent: fmt.Sprintf("agent-%d", i)},
 			Events: []domain.Event{domain.SecretRevealed{SecretID: fmt.Sprintf("s-%d", i), Env: domain.Production, Version: i}},
 		}

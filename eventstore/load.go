@@ -31,8 +31,9 @@ type Loaded struct {
 	LastSeq uint64
 }
 
-// Version is the aggregate's event count.
-func (l Loaded) Version() int { return len(l.Events) }
+// EventCount is how many events the aggregate has: the Position of its next event,
+// minus one.
+func (l Loaded) EventCount() int { return len(l.Events) }
 
 // Load reads every event of one aggregate, in order, with direct-get batches.
 func (s *Store) Load(ctx context.Context, agg Aggregate) (Loaded, error) {

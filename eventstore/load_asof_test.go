@@ -40,13 +40,13 @@ func TestLoadAsOfReadsOnlyTheAggregatesUpToTheInstant(t *testing.T) {
 	desc := "changed"
 	token := domain.ServiceTokenCreated{Name: "t", Environments: []domain.Environment{domain.Production}, SecretHash: "h"}
 	for _, p := range []eventstore.Pending{
-		{Aggregate: secretA, Version: 1, Events: []domain.Event{created("A")}},                                              // minute 0
-		{Aggregate: tokenX, Version: 1, Events: []domain.Event{token}},                                                      // 1
-		{Aggregate: elsewhere, Version: 1, Events: []domain.Event{token}},                                                   // 2
-		{Aggregate: tokenY, Version: 1, Events: []domain.Event{token}},                                                      // 3
-		{Aggregate: secretB, Version: 1, Events: []domain.Event{created("B")}},                                              // 4
-		{Aggregate: secretA, Unchecked: true, Version: 2, Events: []domain.Event{domain.SecretUpdated{Description: &desc}}}, // 5
-		{Aggregate: tokenX, Unchecked: true, Version: 2, Events: []domain.Event{domain.ServiceTokenRevoked{Name: "t"}}},     // 6
+		{Aggregate: secretA, Position: 1, Events: []domain.Event{created("A")}},                                              // minute 0
+		{Aggregate: tokenX, Position: 1, Events: []domain.Event{token}},                                                      // 1
+		{Aggregate: elsewhere, Position: 1, Events: []domain.Event{token}},                                                   // 2
+		{Aggregate: tokenY, Position: 1, Events: []domain.Event{token}},                                                      // 3
+		{Aggregate: secretB, Position: 1, Events: []domain.Event{created("B")}},                                              // 4
+		{Aggregate: secretA, Unchecked: true, Position: 2, Events: []domain.Event{domain.SecretUpdated{Description: &desc}}}, // 5
+		{Aggregate: tokenX, Unchecked: true, Position: 2, Events: []domain.Event{domain.ServiceTokenRevoked{Name: "t"}}},     // 6
 	} {
 		if _, err := store.Append(ctx, p); err != nil {
 			t.Fatalf("append: %v", err)

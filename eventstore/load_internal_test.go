@@ -64,7 +64,7 @@ func TestLoadWithTheSmallSyncQueue(t *testing.T) {
 		}
 	}
 	l, err := s.Load(ctx, agg)
-	if err != nil || l.Version() != events {
-		t.Fatalf("loaded %d events, %v; want %d", l.Version(), err, events)
+	if err != nil || l.EventCount() != events {
+		t.Fatalf("loaded %d events, %v; want %d", l.EventCount(), err, events)
 	}
 }

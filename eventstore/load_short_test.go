@@ -127,8 +127,8 @@ func TestLoadCutShortIsAnError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l, err := reader.Load(ctx, agg); err != nil || l.Version() != events {
-		t.Fatalf("load before the stall: %d events, %v; want %d", l.Version(), err, events)
+	if l, err := reader.Load(ctx, agg); err != nil || l.EventCount() != events {
+		t.Fatalf("load before the stall: %d events, %v; want %d", l.EventCount(), err, events)
 	}
 
 	for _, tc := range []struct {
@@ -145,10 +145,10 @@ func TestLoadCutShortIsAnError(t *testing.T) {
 		took := time.Since(began)
 		provider.conn.resume()
 		if !errors.Is(err, ErrUnavailable) {
-			t.Fatalf("%s: Load gave %d of %d events and error %v, want ErrUnavailable", tc.name, l.Version(), events, err)
+			t.Fatalf("%s: Load gave %d of %d events and error %v, want ErrUnavailable", tc.name, l.EventCount(), events, err)
 		}
-		if l.Version() != 0 {
-			t.Fatalf("%s: a failed load returned %d events", tc.name, l.Version())
+		if l.EventCount() != 0 {
+			t.Fatalf("%s: a failed load returned %d events", tc.name, l.EventCount())
 		}
 		if took > 5*time.Second {
 			t.Fatalf("%s: took %s to give up", tc.name, took)

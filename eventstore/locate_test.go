@@ -20,7 +20,7 @@ func TestOrgOfFindsTheOrganizationOfAnAggregate(t *testing.T) {
 	)
 	// Another aggregate type with the same id in another org must not be taken for it.
 	other := eventstore.Aggregate{OrgID: orgA, Type: domain.AggregateSecret, ID: token}
-	if _, err := s.Append(ctx, eventstore.Pending{Aggregate: other, Version: 1, Events: []domain.Event{created("A")}}); err != nil {
+	if _, err := s.Append(ctx, eventstore.Pending{Aggregate: other, Position: 1, Events: []domain.Event{created("A")}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok, err := s.OrgOf(ctx, domain.AggregateServiceToken, token); err != nil || ok {
@@ -28,7 +28,7 @@ func TestOrgOfFindsTheOrganizationOfAnAggregate(t *testing.T) {
 	}
 	agg := eventstore.Aggregate{OrgID: orgB, Type: domain.AggregateServiceToken, ID: token}
 	ev := domain.ServiceTokenCreated{Name: "deploy", Environments: []domain.Environment{domain.Production}, SecretHash: "h"}
-	if _, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, Version: 1, Events: []domain.Event{ev}}); err != nil {
+	if _, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, Position: 1, Events: []domain.Event{ev}}); err != nil {
 		t.Fatal(err)
 	}
 	org, ok, err := s.OrgOf(ctx, domain.AggregateServiceToken, token)

@@ -16,7 +16,7 @@ func TestRewrapMovesDataKeysToANewMasterKey(t *testing.T) {
 	t.Parallel()
 	env := eventstoretest.New(t)
 	ctx := context.Background()
-	ref := eventstore.ValueRef{OrgID: "o1", SecretID: "s1", Env: domain.Production, Version: 1}
+	ref := eventstore.ValueRef{OrgID: "o1", SecretID: "s1", Env: domain.Production, ValueVersion: 1}
 	sealed, err := env.Store.Keyring().SealValue(ctx, ref, domain.NewPlaintext("before-rotation"))
 	if err != nil {
 		t.Fatal(err)

@@ -54,12 +54,12 @@ func (s *Store) AppendShared(ctx context.Context, parts []Pending) ([]Appended, 
 		return nil, ErrNoEvents
 	}
 	first := parts[0]
-	version := first.Version
+	version := first.Position
 	for i, p := range parts {
 		if len(p.Events) == 0 {
 			return nil, ErrNoEvents
 		}
-		if p.Aggregate != first.Aggregate || p.Unchecked || p.MsgID != "" || p.Version != version ||
+		if p.Aggregate != first.Aggregate || p.Unchecked || p.MsgID != "" || p.Position != version ||
 			(i > 0 && p.ExpectedSeq != first.ExpectedSeq) {
 			return nil, ErrSharedAppend
 		}

@@ -19,18 +19,18 @@ func TestAppendSharedKeepsEachDecision(t *testing.T) {
 	s := eventstoretest.New(t).Store
 	ctx := context.Background()
 	agg := secretAgg("44444444-4444-4444-4444-444444444444")
-	first, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, Version: 1, Events: []domain.Event{created("A")}, Actor: domain.Actor{UserID: "u1"}})
+	first, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, Position: 1, Events: []domain.Event{created("A")}, Actor: domain.Actor{UserID: "u1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d1, d2, d3 := "one", "two", "three"
 	update := func(d *string) domain.Event { return domain.SecretUpdated{Description: d} }
 	parts := []eventstore.Pending{
-		{Aggregate: agg, ExpectedSeq: first.Seq(), Version: 2, Events: []domain.Event{update(&d1)}, Actor: domain.Actor{UserID: "u2", UserAgent: "a"}},
-		{Aggregate: agg, ExpectedSeq: first.Seq(), Version: 3, Events: []domain.Event{update(&d2), update(&d3)}, Actor: domain.Actor{UserID: "u3", UserAgent: "b"},
+		{Aggregate: agg, ExpectedSeq: first.Seq(), Position: 2, Events: []domain.Event{update(&d1)}, Actor: domain.Actor{UserID: "u2", UserAgent: "a"}},
+		{Aggregate: agg, ExpectedSeq: first.Seq(), Position: 3, Events: []domain.Event{update(&d2), update(&d3)}, Actor: domain.Actor{UserID: "u3", UserAgent: "b"},
 			Idempotency: domain.IdempotencyMark{Key: "k", Request: "r"}},
 	}
-	if _, err := s.AppendShared(ctx, []eventstore.Pending{parts[0], {Aggregate: agg, ExpectedSeq: first.Seq(), Version: 4, Events: parts[1].Events}}); !errors.Is(err, eventstore.ErrSharedAppend) {
+	if _, err := s.AppendShared(ctx, []eventstore.Pending{parts[0], {Aggregate: agg, ExpectedSeq: first.Seq(), Position: 4, Events: parts[1].Events}}); !errors.Is(err, eventstore.ErrSharedAppend) {
 		t.Fatalf("parts with a gap in their versions: %v, want ErrSharedAppend", err)
 	}
 	out, err := s.AppendShared(ctx, parts)
@@ -47,8 +47,8 @@ func TestAppendSharedKeepsEachDecision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.Version() != 4 || l.LastSeq != out[0].Seq() {
-		t.Fatalf("loaded version %d at %d, want 4 at %d", l.Version(), l.LastSeq, out[0].Seq())
+	if l.EventCount() != 4 || l.LastSeq != out[0].Seq() {
+		t.Fatalf("loaded version %d at %d, want 4 at %d", l.EventCount(), l.LastSeq, out[0].Seq())
 	}
 	for i, want := range []struct {
 		user, agent, desc, key string

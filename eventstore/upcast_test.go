@@ -19,10 +19,10 @@ func TestLoadUpcastsAV1EventInTheLog(t *testing.T) {
 	s := newInternalStore(t)
 	org := "99999999-9999-9999-9999-999999999999"
 	env := envelope{ID: "01HZZZZZZZZZZZZZZZZZZZZZZZ", Type: "OrganizationCreated", Schema: 1, Org: org,
-		AggType: domain.AggregateOrganization, AggID: org, Version: 1, Time: time.Now().UTC()}
+		AggType: domain.AggregateOrganization, AggID: org, Position: 1, Time: time.Now().UTC()}
 	plain := []byte(`{"name":"Old Co","owner_id":"u-old"}`)
 	var err error
-	env.Payload, err = s.keys.Seal(ctx, org, plain, env.aad(env.Version, env.Type))
+	env.Payload, err = s.keys.Seal(ctx, org, plain, env.aad(env.Position, env.Type))
 	if err != nil {
 		t.Fatal(err)
 	}

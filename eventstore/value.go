@@ -15,7 +15,7 @@ type ValueRef = domain.ValueRef
 
 // valueAAD binds a sealed value to where it belongs.
 func valueAAD(r ValueRef) []byte {
-	return []byte("keyledger/value/" + r.OrgID + "/" + r.SecretID + "/" + string(r.Env) + "/" + strconv.Itoa(r.Version))
+	return []byte("keyledger/value/" + r.OrgID + "/" + r.SecretID + "/" + string(r.Env) + "/" + strconv.Itoa(r.ValueVersion))
 }
 
 // SealValue encrypts a secret value on its own, with the organization's data key.

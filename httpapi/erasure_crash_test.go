@@ -30,7 +30,7 @@ func TestErasureInterruptedByACrashIsFinishedOnRestart(t *testing.T) {
 		env.StopProjector()
 		// What the handler's first step leaves when the process dies right after it.
 		recs, err := env.NATS.Store.Append(context.Background(), eventstore.Pending{
-			Aggregate: eventstore.ErasureAggregate(e.org.ID), ExpectedSeq: 0, Version: 1,
+			Aggregate: eventstore.ErasureAggregate(e.org.ID), ExpectedSeq: 0, Position: 1,
 			Events: []domain.Event{domain.OrganizationErased{OrgID: e.org.ID}},
 			Actor:  domain.Actor{UserID: e.owner.UserID, IP: "192.0.2.7", UserAgent: "crash-test"},
 		})

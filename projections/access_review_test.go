@@ -38,22 +38,22 @@ func seedAccess(tb testing.TB, users, tokens, updates, noise int) accessFixture 
 	for i := range ids {
 		ids[i] = uuid.NewString()
 		app(eventstore.Pending{Aggregate: eventstore.Aggregate{OrgID: domain.PlatformScope, Type: domain.AggregateUser, ID: ids[i]},
-			Version: 1, Events: []domain.Event{domain.UserRegistered{Email: fmt.Sprintf("u%04d@example.com", i), Name: "U", Superadmin: i == users-1}}})
+			Position: 1, Events: []domain.Event{domain.UserRegistered{Email: fmt.Sprintf("u%04d@example.com", i), Name: "U", Superadmin: i == users-1}}})
 	}
 	orgAgg := eventstore.Aggregate{OrgID: f.orgID, Type: domain.AggregateOrganization, ID: f.orgID}
-	app(eventstore.Pending{Aggregate: orgAgg, Version: 1, Events: []domain.Event{domain.OrganizationCreated{Name: "Acme", OwnerID: ids[0], RevealPolicy: domain.RevealAllowed}}})
+	app(eventstore.Pending{Aggregate: orgAgg, Position: 1, Events: []domain.Event{domain.OrganizationCreated{Name: "Acme", OwnerID: ids[0], RevealPolicy: domain.RevealAllowed}}})
 	for i := 1; i < users-1; i++ {
-		app(eventstore.Pending{Aggregate: orgAgg, Version: i + 1, Events: []domain.Event{domain.MemberAdded{UserID: ids[i], Role: domain.RoleEditor}}})
+		app(eventstore.Pending{Aggregate: orgAgg, Position: i + 1, Events: []domain.Event{domain.MemberAdded{UserID: ids[i], Role: domain.RoleEditor}}})
 	}
 	secret := eventstore.Aggregate{OrgID: f.orgID, Type: domain.AggregateSecret, ID: f.secretID}
-	app(eventstore.Pending{Aggregate: secret, Version: 1, Events: []domain.Event{domain.SecretCreated{Name: "KEY", OwnerID: ids[1]}}})
+	app(eventstore.Pending{Aggregate: secret, Position: 1, Events: []domain.Event{domain.SecretCreated{Name: "KEY", OwnerID: ids[1]}}})
 	for i := range updates {
 		d := fmt.Sprint(i)
-		app(eventstore.Pending{Aggregate: secret, Version: i + 2, Events: []domain.Event{domain.SecretUpdated{Description: &d}}})
+		app(eventstore.Pending{Aggregate: secret, Position: i + 2, Events: []domain.Event{domain.SecretUpdated{Description: &d}}})
 	}
 	for i := range tokens {
 		app(eventstore.Pending{Aggregate: eventstore.Aggregate{OrgID: f.orgID, Type: domain.AggregateServiceToken, ID: uuid.NewString()},
-			Version: 1, Events: []domain.Event{domain.ServiceTokenCreated{Name: fmt.Sprintf("t%02d", i), Environments: []domain.Environment{domain.Production}, SecretHash: "h"}}})
+			Position: 1, Events: []domain.Event{domain.ServiceTokenCreated{Name: fmt.Sprintf("t%02d", i), Environments: []domain.Environment{domain.Production}, SecretHash: "h"}}})
 	}
 	// Noise: reveals of the secret and other secrets, 100 events a message.
 	for n := 0; n < noise; n += 100 {
@@ -61,9 +61,9 @@ func seedAccess(tb testing.TB, users, tokens, updates, noise int) accessFixture 
 		for i := range evs {
 			evs[i] = domain.SecretRevealed{SecretID: f.secretID, Env: domain.Production, Version: 1}
 		}
-		app(eventstore.Pending{Aggregate: eventstore.Aggregate{OrgID: f.orgID, Type: domain.AggregateAccess, ID: f.secretID}, Version: n + 1, Events: evs})
+		app(eventstore.Pending{Aggregate: eventstore.Aggregate{OrgID: f.orgID, Type: domain.AggregateAccess, ID: f.secretID}, Position: n + 1, Events: evs})
 		app(eventstore.Pending{Aggregate: eventstore.Aggregate{OrgID: f.orgID, Type: domain.AggregateSecret, ID: uuid.NewString()},
-			Version: 1, Events: []domain.Event{domain.SecretCreated{Name: "OTHER", OwnerID: ids[0]}}})
+			Position: 1, Events: []domain.Event{domain.SecretCreated{Name: "OTHER", OwnerID: ids[0]}}})
 	}
 	return f
 }

@@ -18,7 +18,7 @@ import (
 // version of Keyledger (or anything else with the keys) may have.
 func appendRaw(tb testing.TB, r *rig, agg eventstore.Aggregate, ev domain.Event, actor domain.Actor) domain.Recorded {
 	tb.Helper()
-	recs, err := r.env.Store.Append(context.Background(), eventstore.Pending{Aggregate: agg, Unchecked: true, Version: 1, Events: []domain.Event{ev}, Actor: actor})
+	recs, err := r.env.Store.Append(context.Background(), eventstore.Pending{Aggregate: agg, Unchecked: true, Position: 1, Events: []domain.Event{ev}, Actor: actor})
 	if err != nil {
 		tb.Fatal(err)
 	}
