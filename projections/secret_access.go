@@ -18,7 +18,7 @@ func (db *Secrets) SecretAccess(ctx context.Context, orgID, userID, secretID str
 	queries := []scopedRead{a.query(orgID, userID)}
 	var found []*SecretRow
 	if isUUID(secretID) {
-		queries = append(queries, scopedRead{sql: secretRowsSQL, args: []any{orgID, []string{secretID}}, read: func(rows pgx.Rows) error {
+		queries = append(queries, scopedRead{sql: secretRowsSQL, args: []any{orgID, secretID}, read: func(rows pgx.Rows) error {
 			var err error
 			found, err = foldSecretRows(rows, orgID)
 			return err

@@ -201,27 +201,29 @@ func (db *Secrets) GetSecret(ctx context.Context, orgID, secretID string) (Secre
 	return rows[0], nil
 }
 
-// secretRowsSQL reads the grid rows of the secrets whose ids are in $2 (of the
-// organization $1), one row per secret, in $2's order: each environment's value is a
-// join of its own (a row per secret and environment cost three times the rows to fold,
-// each column through a pointer). Every table is reached by its primary key from the
+// secretRowsSQL reads one secret's grid row ($2, of the organization $1) with its
+// values, one row: each environment's value is a join of its own (a row per secret and
+// environment cost three times the rows to fold, each column through a pointer). The
+// sealed values stay in Postgres: a row shows masks, and a reveal opens the value from
+// the log.
+const secretRowsSQL = `SELECT s.id::text, s.name_sealed, ` + secretColumns + `
+	FROM secrets s
+	LEFT JOIN users u ON u.id = s.owner_id
+	LEFT JOIN secret_values d ON d.org_id = s.org_id AND d.secret_id = s.id AND d.env = 'development'
+	LEFT JOIN secret_values g ON g.org_id = s.org_id AND g.secret_id = s.id AND g.env = 'staging'
+	LEFT JOIN secret_values p ON p.org_id = s.org_id AND p.secret_id = s.id AND p.env = 'production'
+	WHERE s.org_id = $1 AND s.id = $2`
+
+// pageRowsSQL reads the grid rows of a page's secrets (ids $2, of the organization
+// $1) in $2's order, without their sealed names (the name index has them, and they
+// are a fifth of a row's bytes). Every table is reached by its primary key from the
 // ids, whatever the planner believes of the tables' sizes: with the statistics of a
-// freshly filled read model it read the organization's every secret row to pick a
-// page's hundred, and every value row of an environment for each of them. The sealed
-// values stay in Postgres: a row shows masks, and a reveal opens the value from the log.
-const secretRowsSQL = `SELECT s.id::text, s.name_sealed, ` + secretRowsRest
-
-// pageRowsSQL is secretRowsSQL for a grid page, whose names come from the name index:
-// the sealed names (a fifth of a row's bytes) are not read.
-const pageRowsSQL = `SELECT s.id::text, '', ` + secretRowsRest
-
-// The LIMIT 1s keep each lateral subquery a lookup by key per id: without them the
-// planner flattens it into a join it may plan as a scan.
-const secretRowsRest = `s.description_sealed, s.owner_id::text, COALESCE(u.email, ''), COALESCE(u.name, ''),
-		s.created_at, s.updated_at, s.version,
-		d.env IS NOT NULL, COALESCE(d.is_set, false), COALESCE(d.version, 0), COALESCE(d.mask, ''), COALESCE(d.updated_at, 'epoch'),
-		g.env IS NOT NULL, COALESCE(g.is_set, false), COALESCE(g.version, 0), COALESCE(g.mask, ''), COALESCE(g.updated_at, 'epoch'),
-		p.env IS NOT NULL, COALESCE(p.is_set, false), COALESCE(p.version, 0), COALESCE(p.mask, ''), COALESCE(p.updated_at, 'epoch')
+// freshly filled read model the page's query read the organization's every secret row
+// to pick a hundred, and every value row of an environment for each of them. The
+// LIMIT 1s keep each lateral subquery a lookup by key per id: without them the planner
+// flattens it into a join it may plan as a scan. (One secret's read keeps the plain
+// joins: the lateral form cost Postgres twice the time for one row.)
+const pageRowsSQL = `SELECT s.id::text, '', ` + secretColumns + `
 	FROM unnest($2::uuid[]) WITH ORDINALITY AS want(id, ord)
 	CROSS JOIN LATERAL (SELECT * FROM secrets WHERE org_id = $1 AND id = want.id LIMIT 1) s
 	LEFT JOIN users u ON u.id = s.owner_id
@@ -230,12 +232,20 @@ const secretRowsRest = `s.description_sealed, s.owner_id::text, COALESCE(u.email
 	LEFT JOIN LATERAL (SELECT * FROM secret_values WHERE org_id = $1 AND secret_id = want.id AND env = 'production' LIMIT 1) p ON true
 	ORDER BY want.ord`
 
+// secretColumns are a grid row's columns after its id and name, as foldSecretRows reads
+// them: each environment's presence, set flag, version, mask and time.
+const secretColumns = `s.description_sealed, s.owner_id::text, COALESCE(u.email, ''), COALESCE(u.name, ''),
+		s.created_at, s.updated_at, s.version,
+		d.env IS NOT NULL, COALESCE(d.is_set, false), COALESCE(d.version, 0), COALESCE(d.mask, ''), COALESCE(d.updated_at, 'epoch'),
+		g.env IS NOT NULL, COALESCE(g.is_set, false), COALESCE(g.version, 0), COALESCE(g.mask, ''), COALESCE(g.updated_at, 'epoch'),
+		p.env IS NOT NULL, COALESCE(p.is_set, false), COALESCE(p.version, 0), COALESCE(p.mask, ''), COALESCE(p.updated_at, 'epoch')`
+
 // loadSecret reads one secret's row with its values and opens its name. The
 // description stays sealed until openDescriptions.
 func (db *Secrets) loadSecret(ctx context.Context, orgID, secretID string) ([]SecretRow, error) {
 	var found []*SecretRow
 	// The hot read, in one round trip.
-	err := db.scopedQuery(ctx, orgID, "", secretRowsSQL, []any{orgID, []string{secretID}}, func(rows pgx.Rows) error {
+	err := db.scopedQuery(ctx, orgID, "", secretRowsSQL, []any{orgID, secretID}, func(rows pgx.Rows) error {
 		var err error
 		found, err = foldSecretRows(rows, orgID)
 		return err
