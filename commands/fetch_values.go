@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sort"
 
 	"github.com/keyledger/keyledger/domain"
@@ -44,11 +45,32 @@ type FetchValuesHandler struct {
 	values sealedValues
 	// maxNames bounds the names the audit event lists (domain.NewSecretsFetched).
 	maxNames int
+	// opening admits the fetches that read and open values at one time. A fetch is
+	// CPU-bound (an environment of 100,000 values is 100,000 decryptions) and holds
+	// the whole environment twice while it works (sealed, then in clear): 32
+	// concurrent fetches of such an environment held over a gigabyte at once for no
+	// more throughput than a few.
+	opening chan struct{}
 }
+
+// DefaultConcurrentFetches is how many values fetches open values at one time by
+// default: the cores, and at least two.
+func DefaultConcurrentFetches() int { return max(2, runtime.GOMAXPROCS(0)) }
 
 // NewFetchValuesHandler wires the handler.
 func NewFetchValuesHandler(log eventLog, keys valueKeys, values sealedValues) *FetchValuesHandler {
-	return &FetchValuesHandler{log: log, keys: keys, values: values, maxNames: domain.MaxFetchedNames}
+	return &FetchValuesHandler{log: log, keys: keys, values: values, maxNames: domain.MaxFetchedNames,
+		opening: make(chan struct{}, DefaultConcurrentFetches())}
+}
+
+// WithConcurrentFetches sets how many fetches read and open values at one time (n <= 0:
+// DefaultConcurrentFetches); the others wait their turn, or until their context ends.
+func (h *FetchValuesHandler) WithConcurrentFetches(n int) *FetchValuesHandler {
+	if n <= 0 {
+		n = DefaultConcurrentFetches()
+	}
+	h.opening = make(chan struct{}, n)
+	return h
 }
 
 // WithMaxNames sets how many names one audit event lists before it records a count and
@@ -66,6 +88,12 @@ func (h *FetchValuesHandler) WithMaxNames(n int) *FetchValuesHandler {
 func (h *FetchValuesHandler) Handle(ctx context.Context, m Meta, c FetchValues) (FetchedValues, error) {
 	if err := h.authorize(ctx, m, c); err != nil {
 		return FetchedValues{}, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretsFetched, "", c.Env, err)
+	}
+	select {
+	case h.opening <- struct{}{}:
+		defer func() { <-h.opening }()
+	case <-ctx.Done():
+		return FetchedValues{}, ctx.Err()
 	}
 	sealed, err := h.values.SealedValues(ctx, c.OrgID, c.Env)
 	if err != nil {

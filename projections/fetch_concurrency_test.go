@@ -1,0 +1,108 @@
+package projections_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/domain"
+)
+
+// sealedValuesReader is what a values fetch reads of the read models.
+type sealedValuesReader interface {
+	SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error)
+}
+
+// countingValues is the real read model, counting the fetches inside it at once.
+type countingValues struct {
+	sealedValuesReader
+	now, most atomic.Int32
+}
+
+func (c *countingValues) SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error) {
+	n := c.now.Add(1)
+	defer c.now.Add(-1)
+	for {
+		m := c.most.Load()
+		if n <= m || c.most.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	time.Sleep(20 * time.Millisecond) // long enough for the others to pile up
+	return c.sealedValuesReader.SealedValues(ctx, orgID, env)
+}
+
+// Values fetches open values a few at a time: each holds its environment's values
+// twice while it works, so 32 at once held 32 environments for no more throughput
+// than the cores give. The others wait their turn (or until their caller gives up),
+// and every one of them gets its values.
+func TestValuesFetchesOpenValuesAFewAtATime(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, true)
+	ctx := context.Background()
+	var last uint64
+	for i := range 5 {
+		res, err := r.h.CreateSecret.Handle(ctx, r.owner, commands.CreateSecret{OrgID: r.orgID, Name: fmt.Sprintf("KEY_%d", i),
+			Values: map[domain.Environment]domain.Plaintext{domain.Production: domain.NewPlaintext(fmt.Sprint("value-", i))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = res.Seq
+	}
+	r.wait(t, last)
+	spy := &countingValues{sealedValuesReader: r.db.Secrets}
+	h := commands.NewFetchValuesHandler(r.env.Store, r.env.Store.Keyring(), spy).WithConcurrentFetches(2)
+	var wg sync.WaitGroup
+	for range 12 {
+		wg.Go(func() {
+			got, err := h.Handle(ctx, r.owner, commands.FetchValues{OrgID: r.orgID, Env: domain.Production})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if len(got.Values) != 5 || got.Values[0].Value.Reveal() != "value-0" {
+				t.Errorf("fetched %d values", len(got.Values))
+			}
+		})
+	}
+	wg.Wait()
+	if most := spy.most.Load(); most != 2 {
+		t.Fatalf("%d fetches read values at once, want 2", most)
+	}
+
+	// A caller who gives up while waiting leaves with its context's error.
+	hold := make(chan struct{})
+	blocked := &blockingValues{sealedValuesReader: r.db.Secrets, hold: hold, entered: make(chan struct{})}
+	h2 := commands.NewFetchValuesHandler(r.env.Store, r.env.Store.Keyring(), blocked).WithConcurrentFetches(1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = h2.Handle(ctx, r.owner, commands.FetchValues{OrgID: r.orgID, Env: domain.Production})
+	}()
+	<-blocked.entered
+	waiting, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := h2.Handle(waiting, r.owner, commands.FetchValues{OrgID: r.orgID, Env: domain.Production}); err == nil {
+		t.Fatal("a fetch waiting past its deadline got values")
+	}
+	close(hold)
+	<-done
+}
+
+// blockingValues holds the first fetch inside the read model until hold closes.
+type blockingValues struct {
+	sealedValuesReader
+	hold    chan struct{}
+	entered chan struct{}
+	once    sync.Once
+}
+
+func (b *blockingValues) SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error) {
+	b.once.Do(func() { close(b.entered) })
+	<-b.hold
+	return b.sealedValuesReader.SealedValues(ctx, orgID, env)
+}
