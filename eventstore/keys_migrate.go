@@ -1,0 +1,209 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// KeysBucket is the KV bucket where data keys lived before KeysetsStream. A keyring
+// that finds it moves what it holds to KeysetsStream and KeyCountsBucket and deletes
+// it (deleting a stream removes its files, and with them every purged or superseded
+// revision that a KV bucket cannot erase), then leaves a sealed, empty stream of the
+// same name behind as a fence: an older keyledger would otherwise create the bucket
+// anew, find no data key for any organization and make new ones, sealing events that
+// this version could never open. Against the fence it fails at start-up instead.
+const KeysBucket = "KEYLEDGER_KEYS"
+
+const (
+	keysBucketStream = "KV_" + KeysBucket
+	keysFenceNote    = "Keyledger: the data keys moved to " + KeysetsStream + "; this sealed stream keeps older versions from recreating " + KeysBucket
+)
+
+// errFenceTaken means that a stream named like the keys bucket exists and is not the
+// fence: the bucket itself, which the migration must move first.
+var errFenceTaken = errors.New("eventstore: the keys bucket exists beside the moved keys")
+
+// migrateKeysBucket moves the keys bucket, if there is one, to KeysetsStream and
+// KeyCountsBucket. Each step is idempotent and every crash between two steps leaves
+// a state that the next start finishes: a key is copied only to a scope that has none
+// in the stream (a later state is never overwritten), the bucket is deleted only after
+// every key it holds is read back from the stream, and a bucket found beside the
+// fence's place is moved again before anything else (never just deleted).
+func migrateKeysBucket(ctx context.Context, js jetstream.JetStream, store keysetStore, counts jetstream.KeyValue, replicas int) error {
+	for attempt := 0; ; attempt++ {
+		if err := moveKeysBucket(ctx, js, store, counts); err != nil {
+			return err
+		}
+		err := fenceKeysBucket(ctx, js, replicas)
+		if errors.Is(err, errFenceTaken) && attempt < 3 {
+			continue // the bucket came back (or was not visible a moment ago): move it
+		}
+		return err
+	}
+}
+
+// moveKeysBucket copies and then deletes the keys bucket; without one (or with the
+// fence in its place) it does nothing.
+func moveKeysBucket(ctx context.Context, js jetstream.JetStream, store keysetStore, counts jetstream.KeyValue) error {
+	st, err := retrySetup(ctx, js.Conn(), func(ctx context.Context) (jetstream.Stream, error) {
+		st, err := js.Stream(ctx, keysBucketStream)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, nil
+		}
+		return st, err
+	})
+	if err != nil {
+		return fmt.Errorf("keys bucket: %w", err)
+	}
+	if st == nil || st.CachedInfo().Config.Description == keysFenceNote {
+		return nil
+	}
+	kv, err := js.KeyValue(ctx, KeysBucket)
+	if err != nil {
+		return fmt.Errorf("keys bucket: %w", err)
+	}
+	scopes, err := copyKeysBucket(ctx, kv, store, counts)
+	if err != nil {
+		return err
+	}
+	for _, scope := range scopes {
+		if _, ok, err := store.last(ctx, scope); err != nil || !ok {
+			return fmt.Errorf("move data key of %s: not in %s after the copy (%w); the keys bucket is kept", scope, KeysetsStream, err)
+		}
+	}
+	if err := js.DeleteStream(ctx, keysBucketStream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("delete the keys bucket: %w", err)
+	}
+	return nil
+}
+
+// bucketScope is what the keys bucket holds for one scope.
+type bucketScope struct {
+	keyset, legacy, destroyed jetstream.KeyValueEntry
+}
+
+// copyKeysBucket copies every scope's state to the stream, unless the stream has one
+// already, and every counter to the counts bucket, unless it has one; it returns the
+// scopes whose state it read.
+func copyKeysBucket(ctx context.Context, kv jetstream.KeyValue, store keysetStore, counts jetstream.KeyValue) ([]string, error) {
+	lister, err := kv.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list the keys bucket: %w", err)
+	}
+	var names []string
+	for name := range lister.Keys() {
+		names = append(names, name)
+	}
+	byScope := map[string]*bucketScope{}
+	for _, name := range names {
+		e, err := kv.Get(ctx, name)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the keys bucket's %s: %w", name, err)
+		}
+		if scope, ok := strings.CutSuffix(name, ".count"); ok {
+			if _, err := counts.Create(ctx, countName(scope), e.Value()); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+				return nil, fmt.Errorf("move key counters of %s: %w", scope, err)
+			}
+			continue
+		}
+		scope, kind, ok := bucketEntryScope(name)
+		if !ok {
+			continue
+		}
+		bs := byScope[scope]
+		if bs == nil {
+			bs = &bucketScope{}
+			byScope[scope] = bs
+		}
+		switch kind {
+		case kindKeyset:
+			bs.keyset = e
+		case kindLegacy:
+			bs.legacy = e
+		case kindDestroyed:
+			bs.destroyed = e
+		}
+	}
+	scopes := make([]string, 0, len(byScope))
+	for scope, bs := range byScope {
+		// An erased scope stays erased, whatever a racing command stored after it.
+		e, kind := bs.destroyed, kindDestroyed
+		if e == nil {
+			e, kind = bs.keyset, kindKeyset
+		}
+		if e == nil {
+			e, kind = bs.legacy, kindLegacy
+		}
+		if _, err := store.put(ctx, scope, kind, e.Value(), 0, e.Created()); err != nil && !isWrongSequence(err) {
+			return nil, fmt.Errorf("move data key of %s: %w", scope, err)
+		}
+		scopes = append(scopes, scope)
+	}
+	return scopes, nil
+}
+
+// bucketEntryScope splits a keys-bucket name into its scope and the kind it holds.
+func bucketEntryScope(name string) (string, string, bool) {
+	if scope, ok := strings.CutSuffix(name, ".keyset"); ok {
+		return scope, kindKeyset, true
+	}
+	if scope, ok := strings.CutSuffix(name, ".destroyed"); ok {
+		return scope, kindDestroyed, true
+	}
+	if scope, v, ok := parseKeyName(name); ok && v == 1 {
+		return scope, kindLegacy, true
+	}
+	return "", "", false
+}
+
+// fenceKeysBucket makes sure the fence stands where the keys bucket was: a sealed
+// stream, empty, on the bucket's subjects. A stream that the server recovers from a
+// bucket deleted half-way (a kill between removing its metadata and its files) is
+// purged (its files removed) before it is sealed.
+func fenceKeysBucket(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	cfg := jetstream.StreamConfig{
+		Name:        keysBucketStream,
+		Description: keysFenceNote,
+		Subjects:    []string{"$KV." + KeysBucket + ".>"},
+		Storage:     jetstream.FileStorage,
+		Replicas:    max(replicas, 1),
+		MaxMsgs:     -1,
+		MaxBytes:    -1,
+		MaxAge:      0,
+	}
+	st, err := retrySetup(ctx, js.Conn(), func(ctx context.Context) (jetstream.Stream, error) {
+		st, err := js.CreateStream(ctx, cfg)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return js.Stream(ctx, keysBucketStream)
+		}
+		return st, err
+	})
+	if err != nil {
+		return fmt.Errorf("fence the keys bucket: %w", err)
+	}
+	info := st.CachedInfo()
+	if info.Config.Description != keysFenceNote {
+		return errFenceTaken
+	}
+	if info.Config.Sealed {
+		return nil
+	}
+	if info.State.Msgs > 0 {
+		if err := st.Purge(ctx); err != nil {
+			return fmt.Errorf("fence the keys bucket: %w", err)
+		}
+	}
+	sealed := info.Config
+	sealed.Sealed = true
+	if _, err := js.UpdateStream(ctx, sealed); err != nil {
+		return fmt.Errorf("fence the keys bucket: %w", err)
+	}
+	return nil
+}
