@@ -242,7 +242,7 @@ func NewKeyringWith(ctx context.Context, js jetstream.JetStream, master MasterKe
 	if err := migrateKeysBucket(ctx, js, store, countKV, opts.Replicas); err != nil {
 		return nil, err
 	}
-	if err := store.sweep(ctx); err != nil {
+	if _, err := retrySetup(ctx, js.Conn(), func(ctx context.Context) (struct{}, error) { return struct{}{}, store.sweep(ctx) }); err != nil {
 		return nil, fmt.Errorf("erase superseded data keys: %w", err)
 	}
 	if opts.MaxEncryptions == 0 {

@@ -178,32 +178,49 @@ func fenceKeysBucket(ctx context.Context, js jetstream.JetStream, replicas int) 
 		MaxBytes:    -1,
 		MaxAge:      0,
 	}
-	st, err := retrySetup(ctx, js.Conn(), func(ctx context.Context) (jetstream.Stream, error) {
-		st, err := js.CreateStream(ctx, cfg)
-		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			return js.Stream(ctx, keysBucketStream)
-		}
-		return st, err
+	// One step, retried as a whole like every set-up step: on a cluster that is still
+	// placing its streams a request can go unanswered, and replicas starting together
+	// fence at the same instant.
+	_, err := retrySetup(ctx, js.Conn(), func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, fenceOnce(ctx, js, cfg)
 	})
 	if err != nil {
 		return fmt.Errorf("fence the keys bucket: %w", err)
+	}
+	return nil
+}
+
+func fenceOnce(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
+	st, err := js.CreateStream(ctx, cfg)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		st, err = js.Stream(ctx, keysBucketStream)
+	}
+	if err != nil {
+		return err
 	}
 	info := st.CachedInfo()
 	if info.Config.Description != keysFenceNote {
 		return errFenceTaken
 	}
-	if info.Config.Sealed {
+	if info.Config.Sealed && info.State.Msgs == 0 {
 		return nil
 	}
+	err = nil
 	if info.State.Msgs > 0 {
-		if err := st.Purge(ctx); err != nil {
-			return fmt.Errorf("fence the keys bucket: %w", err)
-		}
+		err = st.Purge(ctx)
 	}
-	sealed := info.Config
-	sealed.Sealed = true
-	if _, err := js.UpdateStream(ctx, sealed); err != nil {
-		return fmt.Errorf("fence the keys bucket: %w", err)
+	if err == nil {
+		sealed := info.Config
+		sealed.Sealed = true
+		_, err = js.UpdateStream(ctx, sealed)
+	}
+	if err != nil {
+		// Another replica may have sealed it in between (its purge first).
+		if again, ierr := js.Stream(ctx, keysBucketStream); ierr == nil &&
+			again.CachedInfo().Config.Sealed && again.CachedInfo().State.Msgs == 0 {
+			return nil
+		}
+		return err
 	}
 	return nil
 }
