@@ -192,8 +192,12 @@ func fenceKeysBucket(ctx context.Context, js jetstream.JetStream, replicas int) 
 
 func fenceOnce(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
 	st, err := js.CreateStream(ctx, cfg)
-	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		st, err = js.Stream(ctx, keysBucketStream)
+	if err != nil {
+		// It exists: as the fence (a clustered server answers a create that meets the
+		// sealed fence with an update error), or as something else.
+		if again, ierr := js.Stream(ctx, keysBucketStream); ierr == nil {
+			st, err = again, nil
+		}
 	}
 	if err != nil {
 		return err
@@ -212,15 +216,21 @@ func fenceOnce(ctx context.Context, js jetstream.JetStream, cfg jetstream.Stream
 	if err == nil {
 		sealed := info.Config
 		sealed.Sealed = true
+		sealed.DenyDelete, sealed.DenyPurge = true, true // what sealing implies
 		_, err = js.UpdateStream(ctx, sealed)
 	}
-	if err != nil {
-		// Another replica may have sealed it in between (its purge first).
-		if again, ierr := js.Stream(ctx, keysBucketStream); ierr == nil &&
-			again.CachedInfo().Config.Sealed && again.CachedInfo().State.Msgs == 0 {
-			return nil
-		}
-		return err
+	if err != nil && fenced(ctx, js) {
+		return nil // another replica sealed it in between (its purge first)
 	}
-	return nil
+	return err
+}
+
+// fenced says whether the fence stands, sealed and empty.
+func fenced(ctx context.Context, js jetstream.JetStream) bool {
+	st, err := js.Stream(ctx, keysBucketStream)
+	if err != nil {
+		return false
+	}
+	info := st.CachedInfo()
+	return info.Config.Description == keysFenceNote && info.Config.Sealed && info.State.Msgs == 0
 }
