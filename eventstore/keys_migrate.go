@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -38,7 +39,7 @@ func migrateKeysBucket(ctx context.Context, js jetstream.JetStream, store keyset
 		if err := moveKeysBucket(ctx, js, store, counts); err != nil {
 			return err
 		}
-		err := fenceKeysBucket(ctx, js, replicas)
+		err := fenceKeysBucket(ctx, js, store, counts, replicas)
 		if errors.Is(err, errFenceTaken) && attempt < 3 {
 			continue // the bucket came back (or was not visible a moment ago): move it
 		}
@@ -62,18 +63,12 @@ func moveKeysBucket(ctx context.Context, js jetstream.JetStream, store keysetSto
 	if st == nil || st.CachedInfo().Config.Description == keysFenceNote {
 		return nil
 	}
-	kv, err := js.KeyValue(ctx, KeysBucket)
-	if err != nil {
-		return fmt.Errorf("keys bucket: %w", err)
-	}
-	scopes, err := copyKeysBucket(ctx, kv, store, counts)
+	entries, err := bucketEntries(ctx, st)
 	if err != nil {
 		return err
 	}
-	for _, scope := range scopes {
-		if _, ok, err := store.last(ctx, scope); err != nil || !ok {
-			return fmt.Errorf("move data key of %s: not in %s after the copy (%w); the keys bucket is kept", scope, KeysetsStream, err)
-		}
+	if err := copyEntries(ctx, entries, store, counts); err != nil {
+		return err
 	}
 	if err := js.DeleteStream(ctx, keysBucketStream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return fmt.Errorf("delete the keys bucket: %w", err)
@@ -81,35 +76,51 @@ func moveKeysBucket(ctx context.Context, js jetstream.JetStream, store keysetSto
 	return nil
 }
 
-// bucketScope is what the keys bucket holds for one scope.
-type bucketScope struct {
-	keyset, legacy, destroyed jetstream.KeyValueEntry
+// bucketEntry is a live entry of the keys bucket.
+type bucketEntry struct {
+	value   []byte
+	created time.Time
 }
 
-// copyKeysBucket copies every scope's state to the stream, unless the stream has one
-// already, and every counter to the counts bucket, unless it has one; it returns the
-// scopes whose state it read.
-func copyKeysBucket(ctx context.Context, kv jetstream.KeyValue, store keysetStore, counts jetstream.KeyValue) ([]string, error) {
-	lister, err := kv.ListKeys(ctx)
+// bucketEntries reads the live entries of the keys bucket's stream (or of the fence
+// with what it recovered): the last message of each key, unless that is a delete or
+// purge marker. It reads the stream's messages one by one, from the leader, so that
+// it works on the fence too, which is not a KV bucket.
+func bucketEntries(ctx context.Context, st jetstream.Stream) (map[string]bucketEntry, error) {
+	info, err := st.Info(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list the keys bucket: %w", err)
+		return nil, fmt.Errorf("keys bucket: %w", err)
 	}
-	var names []string
-	for name := range lister.Keys() {
-		names = append(names, name)
-	}
-	byScope := map[string]*bucketScope{}
-	for _, name := range names {
-		e, err := kv.Get(ctx, name)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
+	prefix := "$KV." + KeysBucket + "."
+	out := map[string]bucketEntry{}
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read the keys bucket's %s: %w", name, err)
+			return nil, fmt.Errorf("read the keys bucket at %d: %w", seq, err)
 		}
+		name := strings.TrimPrefix(m.Subject, prefix)
+		if op := m.Header.Get("KV-Operation"); op != "" {
+			delete(out, name)
+			continue
+		}
+		out[name] = bucketEntry{value: m.Data, created: m.Time.UTC()}
+	}
+	return out, nil
+}
+
+// copyEntries copies every scope's state to the stream, unless the stream has one
+// already, and every counter to the counts bucket, unless it has one; then it reads
+// every scope back from the stream, and fails unless all are there.
+func copyEntries(ctx context.Context, entries map[string]bucketEntry, store keysetStore, counts jetstream.KeyValue) error {
+	type scopeEntries struct{ keyset, legacy, destroyed *bucketEntry }
+	byScope := map[string]*scopeEntries{}
+	for name, e := range entries {
 		if scope, ok := strings.CutSuffix(name, ".count"); ok {
-			if _, err := counts.Create(ctx, countName(scope), e.Value()); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
-				return nil, fmt.Errorf("move key counters of %s: %w", scope, err)
+			if _, err := counts.Create(ctx, countName(scope), e.value); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+				return fmt.Errorf("move key counters of %s: %w", scope, err)
 			}
 			continue
 		}
@@ -117,36 +128,39 @@ func copyKeysBucket(ctx context.Context, kv jetstream.KeyValue, store keysetStor
 		if !ok {
 			continue
 		}
-		bs := byScope[scope]
-		if bs == nil {
-			bs = &bucketScope{}
-			byScope[scope] = bs
+		se := byScope[scope]
+		if se == nil {
+			se = &scopeEntries{}
+			byScope[scope] = se
 		}
 		switch kind {
 		case kindKeyset:
-			bs.keyset = e
+			se.keyset = &e
 		case kindLegacy:
-			bs.legacy = e
+			se.legacy = &e
 		case kindDestroyed:
-			bs.destroyed = e
+			se.destroyed = &e
 		}
 	}
-	scopes := make([]string, 0, len(byScope))
-	for scope, bs := range byScope {
+	for scope, se := range byScope {
 		// An erased scope stays erased, whatever a racing command stored after it.
-		e, kind := bs.destroyed, kindDestroyed
+		e, kind := se.destroyed, kindDestroyed
 		if e == nil {
-			e, kind = bs.keyset, kindKeyset
+			e, kind = se.keyset, kindKeyset
 		}
 		if e == nil {
-			e, kind = bs.legacy, kindLegacy
+			e, kind = se.legacy, kindLegacy
 		}
-		if _, err := store.put(ctx, scope, kind, e.Value(), 0, e.Created()); err != nil && !isWrongSequence(err) {
-			return nil, fmt.Errorf("move data key of %s: %w", scope, err)
+		if _, err := store.put(ctx, scope, kind, e.value, 0, e.created); err != nil && !isWrongSequence(err) {
+			return fmt.Errorf("move data key of %s: %w", scope, err)
 		}
-		scopes = append(scopes, scope)
 	}
-	return scopes, nil
+	for scope := range byScope {
+		if _, ok, err := store.last(ctx, scope); err != nil || !ok {
+			return fmt.Errorf("move data key of %s: not in %s after the copy (%w); the keys bucket is kept", scope, KeysetsStream, err)
+		}
+	}
+	return nil
 }
 
 // bucketEntryScope splits a keys-bucket name into its scope and the kind it holds.
@@ -164,10 +178,11 @@ func bucketEntryScope(name string) (string, string, bool) {
 }
 
 // fenceKeysBucket makes sure the fence stands where the keys bucket was: a sealed
-// stream, empty, on the bucket's subjects. A stream that the server recovers from a
-// bucket deleted half-way (a kill between removing its metadata and its files) is
-// purged (its files removed) before it is sealed.
-func fenceKeysBucket(ctx context.Context, js jetstream.JetStream, replicas int) error {
+// stream, empty, on the bucket's subjects. Messages that the server recovers into it
+// from a bucket deleted half-way (a kill between removing its metadata and its files)
+// are moved like the bucket's, and then purged (their files removed) before the fence
+// is sealed.
+func fenceKeysBucket(ctx context.Context, js jetstream.JetStream, store keysetStore, counts jetstream.KeyValue, replicas int) error {
 	cfg := jetstream.StreamConfig{
 		Name:        keysBucketStream,
 		Description: keysFenceNote,
@@ -182,7 +197,7 @@ func fenceKeysBucket(ctx context.Context, js jetstream.JetStream, replicas int) 
 	// placing its streams a request can go unanswered, and replicas starting together
 	// fence at the same instant.
 	_, err := retrySetup(ctx, js.Conn(), func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, fenceOnce(ctx, js, cfg)
+		return struct{}{}, fenceOnce(ctx, js, store, counts, cfg)
 	})
 	if err != nil {
 		return fmt.Errorf("fence the keys bucket: %w", err)
@@ -190,7 +205,7 @@ func fenceKeysBucket(ctx context.Context, js jetstream.JetStream, replicas int) 
 	return nil
 }
 
-func fenceOnce(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
+func fenceOnce(ctx context.Context, js jetstream.JetStream, store keysetStore, counts jetstream.KeyValue, cfg jetstream.StreamConfig) error {
 	st, err := js.CreateStream(ctx, cfg)
 	if err != nil {
 		// It exists: as the fence (a clustered server answers a create that meets the
@@ -211,7 +226,16 @@ func fenceOnce(ctx context.Context, js jetstream.JetStream, cfg jetstream.Stream
 	}
 	err = nil
 	if info.State.Msgs > 0 {
-		err = st.Purge(ctx)
+		// Keys the server recovered into the fence: a bucket deleted half-way, or one
+		// that a moment ago was not there. Whatever they are, they are moved before
+		// the purge removes them.
+		var entries map[string]bucketEntry
+		if entries, err = bucketEntries(ctx, st); err == nil {
+			err = copyEntries(ctx, entries, store, counts)
+		}
+		if err == nil {
+			err = st.Purge(ctx)
+		}
 	}
 	if err == nil {
 		sealed := info.Config

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyledger/keyledger/eventstore/embedded"
 	"github.com/nats-io/nats.go/jetstream"
@@ -15,19 +16,33 @@ import (
 // stream's metadata but before it removed its files, leaves those files behind with
 // no stream the server loads (nats-server skips a directory without metadata). The
 // fence is created in that directory: the server recovers the old messages into it,
-// and the keyring purges them before it seals the fence, so that no wrapped key
-// stays behind in a file nobody looks at.
+// and the keyring moves what they hold (a key it had moved already stays as it is; one
+// it had not, say because the bucket was not visible a moment ago, is moved now) and
+// purges them before it seals the fence, so that no superseded wrapped key stays
+// behind in a file nobody looks at and no key is lost.
 func TestKeysBucketDeletedHalfWayLeavesNoFiles(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
-	const needle = "wrapped-key-of-a-bucket-deleted-half-way"
+	const needle = "superseded-wrapped-key-of-a-bucket-deleted-half-way"
 	withEmbedded(t, dir, func(js jetstream.JetStream) {
 		kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: KeysBucket, History: 1, Storage: jetstream.FileStorage})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := kv.Put(ctx, "org-x.keyset", []byte(needle)); err != nil {
+		for name, value := range map[string][]string{"org-x.keyset": {needle, "current-x"}, "org-y.keyset": {"current-y"}} {
+			for _, v := range value {
+				if _, err := kv.Put(ctx, name, []byte(v)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		// org-x was moved before the bucket's deletion began; org-y was not.
+		store, err := openKeysetStore(ctx, js, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.put(ctx, "org-x", kindKeyset, []byte("current-x"), 0, time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -50,8 +65,14 @@ func TestKeysBucketDeletedHalfWayLeavesNoFiles(t *testing.T) {
 	}
 	withEmbedded(t, dir, func(js jetstream.JetStream) {
 		key, _ := ParseMasterKey("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
-		if _, err := NewKeyring(ctx, js, key, 1); err != nil {
+		k, err := NewKeyring(ctx, js, key, 1)
+		if err != nil {
 			t.Fatal(err)
+		}
+		for scope, want := range map[string]string{"org-x": "current-x", "org-y": "current-y"} {
+			if e, ok, err := k.store.last(ctx, scope); err != nil || !ok || string(e.value) != want {
+				t.Fatalf("%s after the fence: %q %v %v, want %q", scope, e.value, ok, err, want)
+			}
 		}
 		fence, err := js.Stream(ctx, keysBucketStream)
 		if err != nil {

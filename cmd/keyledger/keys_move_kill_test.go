@@ -51,7 +51,7 @@ func TestKeysMoveSurvivesKillNine(t *testing.T) {
 			if runKeysOpen(t, bin, dataDir, after) {
 				killed++
 			}
-			withNATS(t, natsDir, func(js jetstream.JetStream) { states[expectKeysSomewhere(t, js, seed)]++ })
+			withNATS(t, natsDir, func(js jetstream.JetStream) { states[expectKeysSomewhere(t, js, natsDir, seed)]++ })
 		}
 		runKeysOpen(t, bin, dataDir, 0)
 		withNATS(t, natsDir, func(js jetstream.JetStream) {
@@ -137,12 +137,16 @@ func withNATS(t *testing.T, dir string, f func(jetstream.JetStream)) {
 // expectKeysSomewhere checks, without moving anything, that every seeded scope's data
 // key is in the old bucket or in the keysets stream, and names the state of the move
 // it found.
-func expectKeysSomewhere(t *testing.T, js jetstream.JetStream, seed eventstoretest.OldKeysBucket) string {
+func expectKeysSomewhere(t *testing.T, js jetstream.JetStream, natsDir string, seed eventstoretest.OldKeysBucket) string {
 	t.Helper()
 	ctx := context.Background()
 	var bucket jetstream.KeyValue
 	state := "bucket deleted"
-	if st, err := js.Stream(ctx, "KV_"+eventstore.KeysBucket); err == nil {
+	st, err := js.Stream(ctx, "KV_"+eventstore.KeysBucket)
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Fatalf("after a kill: the keys bucket's stream: %v", err)
+	}
+	if err == nil {
 		switch {
 		case !strings.Contains(st.CachedInfo().Config.Description, eventstore.KeysetsStream):
 			if bucket, err = js.KeyValue(ctx, eventstore.KeysBucket); err != nil {
@@ -194,7 +198,30 @@ func expectKeysSomewhere(t *testing.T, js jetstream.JetStream, seed eventstorete
 				continue
 			}
 		}
-		t.Fatalf("after a kill the data key of %s is neither in the keys bucket nor in the keysets stream", v.Scope)
+		var names []string
+		for n := range js.StreamNames(ctx).Name() {
+			names = append(names, n)
+		}
+		var ks any
+		if keysets != nil {
+			ks = keysets.CachedInfo().State
+		}
+		t.Fatalf("after a kill (state %s, streams %v, keysets %+v, files %v) the data key of %s is neither in the keys bucket nor in the keysets stream",
+			state, names, ks, streamDirs(natsDir), v.Scope)
 	}
 	return state
+}
+
+// streamDirs lists the files of every stream directory under natsDir, for the report
+// of a failure.
+func streamDirs(natsDir string) []string {
+	var out []string
+	_ = filepath.WalkDir(natsDir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && strings.Contains(path, "streams") && (!d.IsDir() || strings.HasPrefix(d.Name(), ".")) {
+			rel, _ := filepath.Rel(natsDir, path)
+			out = append(out, rel)
+		}
+		return nil
+	})
+	return out
 }
