@@ -266,10 +266,6 @@ func NewKeyringWith(ctx context.Context, js jetstream.JetStream, master MasterKe
 	}, nil
 }
 
-func keyName(scope string, version int) string {
-	return scope + ".v" + strconv.Itoa(version)
-}
-
 func countName(scope string) string { return scope + ".count" }
 
 func legacyWrapAAD(scope string, version int) []byte {
