@@ -28,20 +28,20 @@ import (
 	"github.com/tink-crypto/tink-go/v2/tink"
 )
 
-// KeysBucket is the JetStream KV bucket holding wrapped data keys. It is apart from the
-// event stream so that keys can be rotated and purged (crypto-shredding).
+// Data keys live apart from the event stream so that they can be rotated and erased
+// (crypto-shredding). Per scope (an organization id, or the platform scope) the last
+// message of kl.keysets.<scope> in KeysetsStream (keyset_stream.go) is one of:
 //
-// Per scope (an organization id, or the platform scope) it holds:
+//	keyset     the scope's Tink keyset (AES-256-GCM keys, one per data-key version),
+//	           encrypted by the master key with the associated data
+//	           "keyledger/keyset/<scope>", beside its version list (storedKeyset)
+//	legacy     a data key written before keysets existed (raw AES-256-GCM key wrapped
+//	           by the master key), moved from the keys bucket; never written any more
+//	destroyed  after Shred: which versions existed and when they were destroyed (no
+//	           key material)
 //
-//	<scope>.keyset     the scope's Tink keyset (AES-256-GCM keys, one per data-key
-//	                   version), encrypted by the master key with the associated data
-//	                   "keyledger/keyset/<scope>", beside its version list (storedKeyset)
-//	<scope>.v1         a data key written before keysets existed (raw AES-256-GCM key
-//	                   wrapped by the master key); read, never written any more
-//	<scope>.count      encryptions per version, flushed from every replica's counters
-//	<scope>.destroyed  after Shred: which versions existed and when they were destroyed
-//	                   (no key material)
-const KeysBucket = "KEYLEDGER_KEYS"
+// and "<scope>.count" in KeyCountsBucket holds the encryptions per version, flushed
+// from every replica's counters.
 
 // DefaultDataKeyMaxEncryptions is how many values one data-key version seals before the
 // keyring rotates to a new version. AES-GCM with random 96-bit nonces must stay well
@@ -187,11 +187,12 @@ type scopeKeys struct {
 // memory. Run keeps the cache in step with other replicas and flushes the counters.
 type Keyring struct {
 	master MasterKey
-	kv     jetstream.KeyValue
-	leader leaderGetter
-	opts   KeyringOptions
-	log    *slog.Logger
-	now    func() time.Time
+	store  keysetStore
+	// countKV holds the flushed encryption counters.
+	countKV jetstream.KeyValue
+	opts    KeyringOptions
+	log     *slog.Logger
+	now     func() time.Time
 
 	mu    sync.Mutex
 	cache map[string]*scopeKeys
@@ -224,13 +225,25 @@ func NewKeyring(ctx context.Context, js jetstream.JetStream, master MasterKey, r
 	return NewKeyringWith(ctx, js, master, KeyringOptions{Replicas: replicas})
 }
 
-// NewKeyringWith opens (or creates) the keys bucket.
+// NewKeyringWith opens (or creates) the keysets stream and the counters bucket, moves
+// the keys bucket of an older version there, and erases whatever superseded keys an
+// interrupted rotation or shred left behind.
 func NewKeyringWith(ctx context.Context, js jetstream.JetStream, master MasterKey, opts KeyringOptions) (*Keyring, error) {
-	kv, err := createBucket(ctx, js, jetstream.KeyValueConfig{
-		Bucket: KeysBucket, History: 1, Storage: jetstream.FileStorage, Replicas: max(opts.Replicas, 1),
+	store, err := openKeysetStore(ctx, js, opts.Replicas)
+	if err != nil {
+		return nil, err
+	}
+	countKV, err := createBucket(ctx, js, jetstream.KeyValueConfig{
+		Bucket: KeyCountsBucket, History: 1, Storage: jetstream.FileStorage, Replicas: max(opts.Replicas, 1),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("keys bucket: %w", err)
+		return nil, fmt.Errorf("key counters bucket: %w", err)
+	}
+	if err := migrateKeysBucket(ctx, js, store, countKV, opts.Replicas); err != nil {
+		return nil, err
+	}
+	if _, err := retrySetup(ctx, js.Conn(), func(ctx context.Context) (struct{}, error) { return struct{}{}, store.sweep(ctx) }); err != nil {
+		return nil, fmt.Errorf("erase superseded data keys: %w", err)
 	}
 	if opts.MaxEncryptions == 0 {
 		opts.MaxEncryptions = DefaultDataKeyMaxEncryptions
@@ -247,19 +260,13 @@ func NewKeyringWith(ctx context.Context, js jetstream.JetStream, master MasterKe
 		now = time.Now
 	}
 	return &Keyring{
-		master: master, kv: kv, leader: leaderGetter{js: js, bucket: KeysBucket}, opts: opts, log: logger, now: now,
+		master: master, store: store, countKV: countKV, opts: opts, log: logger, now: now,
 		cache: map[string]*scopeKeys{}, counts: map[string]map[int]uint64{}, stored: map[string]map[int]uint64{},
 		rotating: map[string]bool{},
 	}, nil
 }
 
-func keyName(scope string, version int) string {
-	return scope + ".v" + strconv.Itoa(version)
-}
-
-func keysetName(scope string) string    { return scope + ".keyset" }
-func countName(scope string) string     { return scope + ".count" }
-func destroyedName(scope string) string { return scope + ".destroyed" }
+func countName(scope string) string { return scope + ".count" }
 
 func legacyWrapAAD(scope string, version int) []byte {
 	return []byte("keyledger/dek/" + scope + "/" + strconv.Itoa(version))
@@ -366,50 +373,34 @@ func (k *Keyring) remember(scope string, sk *scopeKeys) {
 	k.cache[scope] = sk
 }
 
-// read returns scope's keys as the bucket holds them: its keyset, else its data key from
-// before keysets, else ErrNoKey.
+// read returns scope's keys as the keysets stream's leader holds them: its keyset,
+// else its data key from before keysets, else ErrNoKey (never made, or destroyed).
 func (k *Keyring) read(ctx context.Context, scope string) (*scopeKeys, error) {
-	v, rev, err := k.get(ctx, keysetName(scope))
-	if err == nil {
-		return k.openKeyset(scope, v, rev)
-	}
-	if !errors.Is(err, ErrNoKey) {
-		return nil, err
-	}
-	v, _, err = k.get(ctx, keyName(scope, 1))
+	e, ok, err := k.store.last(ctx, scope)
 	if err != nil {
 		return nil, err
 	}
-	created := k.now().UTC()
-	if e, err := k.kv.Get(ctx, keyName(scope, 1)); err == nil {
-		created = e.Created().UTC()
+	if !ok {
+		return nil, fmt.Errorf("data key %s: %w", scope, ErrNoKey)
 	}
-	return k.openLegacy(scope, v, created)
+	return k.decode(scope, e)
 }
 
-// get reads one bucket entry. A direct get's "not found" is confirmed with the stream
-// leader first: a lagging replica must never make a key look missing. The revision is
-// 0 when the leader answered.
-func (k *Keyring) get(ctx context.Context, name string) ([]byte, uint64, error) {
-	entry, err := k.kv.Get(ctx, name)
-	if err == nil {
-		return entry.Value(), entry.Revision(), nil
+// decode opens a message of the keysets stream.
+func (k *Keyring) decode(scope string, e keyEntry) (*scopeKeys, error) {
+	switch e.kind {
+	case kindKeyset:
+		return k.openKeyset(scope, e.value, e.seq)
+	case kindLegacy:
+		return k.openLegacy(scope, e.value, e.created, e.seq)
+	case kindDestroyed:
+		return nil, fmt.Errorf("data key %s: destroyed: %w", scope, ErrNoKey)
 	}
-	if !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, 0, fmt.Errorf("data key %s: %w", name, err)
-	}
-	v, ok, err := k.leader.get(ctx, name)
-	switch {
-	case err != nil:
-		return nil, 0, fmt.Errorf("data key %s: %w", name, err)
-	case !ok:
-		return nil, 0, fmt.Errorf("data key %s: %w", name, ErrNoKey)
-	}
-	return v, 0, nil
+	return nil, fmt.Errorf("data key %s: unknown kind %q: %w", scope, e.kind, ErrDecrypt)
 }
 
 // openLegacy makes a one-version keyset of a data key stored before keysets.
-func (k *Keyring) openLegacy(scope string, stored []byte, created time.Time) (*scopeKeys, error) {
+func (k *Keyring) openLegacy(scope string, stored []byte, created time.Time, revision uint64) (*scopeKeys, error) {
 	raw, err := k.unwrapLegacy(stored, scope, 1)
 	if err != nil {
 		return nil, err
@@ -430,7 +421,7 @@ func (k *Keyring) openLegacy(scope string, stored []byte, created time.Time) (*s
 	if err != nil {
 		return nil, fmt.Errorf("data key %s: %w", scope, err)
 	}
-	return newScopeKeys(h, []storedVersion{{Version: 1, KeyID: id, CreatedAt: created, Legacy: true}}, 0)
+	return newScopeKeys(h, []storedVersion{{Version: 1, KeyID: id, CreatedAt: created, Legacy: true}}, revision)
 }
 
 // openKeyset decrypts a stored keyset.
@@ -498,48 +489,19 @@ func (k *Keyring) createKeyset(ctx context.Context, scope string) (*scopeKeys, e
 	if err != nil {
 		return nil, err
 	}
-	rev, err := k.kv.Create(ctx, keysetName(scope), value)
+	seq, err := k.store.put(ctx, scope, kindKeyset, value, 0, time.Time{})
 	if err == nil {
-		return newScopeKeys(h, versions, rev)
+		return newScopeKeys(h, versions, seq)
 	}
-	if !errors.Is(err, jetstream.ErrKeyExists) {
+	if !isWrongSequence(err) {
 		return nil, fmt.Errorf("create data key %s: %w", scope, err)
 	}
-	// Another process made it first: use theirs, read from the leader (a direct get
-	// could still miss it on a lagging replica).
-	stored, err := k.leaderGetCreated(ctx, keysetName(scope))
+	// Another process made it first (or the scope was shredded): use what is stored.
+	e, err := k.store.lastAfterConflict(ctx, scope, 0)
 	if err != nil {
-		return nil, fmt.Errorf("data key %s: %w", scope, err)
+		return nil, err
 	}
-	return k.openKeyset(scope, stored, 0)
-}
-
-// leaderGetCreated reads an entry whose creation another process just won. On a
-// clustered bucket the leader refuses a second create as soon as the first is
-// proposed, which can be before the first is applied to its store: for a moment its
-// message get still finds nothing. Two replicas started together meet exactly that
-// (TestClusterFailover once saw "data key not found" at bootstrap), so the read is
-// retried for a few seconds before the key counts as missing.
-func (k *Keyring) leaderGetCreated(ctx context.Context, name string) ([]byte, error) {
-	wait := 10 * time.Millisecond
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		stored, ok, err := k.leader.get(ctx, name)
-		switch {
-		case err != nil:
-			return nil, err
-		case ok:
-			return stored, nil
-		case time.Now().After(deadline):
-			return nil, ErrNoKey
-		}
-		select {
-		case <-ctx.Done():
-			return nil, errors.Join(ctx.Err(), ErrNoKey)
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 250*time.Millisecond)
-	}
+	return k.decode(scope, e)
 }
 
 func (k *Keyring) unwrapLegacy(stored []byte, scope string, version int) ([]byte, error) {
@@ -627,15 +589,7 @@ func (k *Keyring) Open(ctx context.Context, scope, sealed string, aad []byte) ([
 			return nil, err
 		}
 		if !sk.hasVersion(version) {
-			// A direct get may come from a lagging replica; the leader has it all.
-			v, ok, err := k.leader.get(ctx, keysetName(scope))
-			if err != nil || !ok {
-				return nil, ErrDecrypt
-			}
-			if sk, err = k.openKeyset(scope, v, 0); err != nil || !sk.hasVersion(version) {
-				return nil, ErrDecrypt
-			}
-			k.remember(scope, sk)
+			return nil, ErrDecrypt
 		}
 	}
 	pt, err := sk.primitive.Decrypt(ct, aad)
@@ -761,15 +715,10 @@ func (k *Keyring) rotate(ctx context.Context, scope string, onlyFrom int) (versi
 		if err != nil {
 			return 0, false, fmt.Errorf("rotate %s: %w", scope, err)
 		}
-		var rev uint64
-		if sk.revision == 0 {
-			// A scope whose only key is from before keysets gets its keyset now.
-			rev, err = k.kv.Create(ctx, keysetName(scope), value)
-		} else {
-			rev, err = k.kv.Update(ctx, keysetName(scope), value, sk.revision)
-		}
+		// A scope whose only key is from before keysets gets its keyset now.
+		rev, err := k.store.put(ctx, scope, kindKeyset, value, sk.revision, time.Time{})
 		if err != nil {
-			if attempt < 5 && (errors.Is(err, jetstream.ErrKeyExists) || isWrongSequence(err)) {
+			if attempt < 5 && isWrongSequence(err) {
 				continue // another replica wrote first: read again
 			}
 			return 0, false, fmt.Errorf("rotate %s: %w", scope, err)
@@ -779,16 +728,16 @@ func (k *Keyring) rotate(ctx context.Context, scope string, onlyFrom int) (versi
 			return 0, false, err
 		}
 		k.remember(scope, sk)
+		// The new keyset holds every version the old one did; the old one goes. Should
+		// this fail (or the process die first), the next start's sweep erases it.
+		if err := k.store.eraseBefore(ctx, scope, rev); err != nil {
+			k.log.WarnContext(ctx, "erase the superseded keyset", "scope", scope, "err", err)
+		}
 		if err := k.flushScope(ctx, scope); err != nil {
 			k.log.WarnContext(ctx, "flush data key counters", "scope", scope, "err", err)
 		}
 		return next, true, nil
 	}
-}
-
-func isWrongSequence(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
 }
 
 // addVersion returns scope's keyset with one more version, primary, encrypted.
@@ -850,15 +799,15 @@ func (k *Keyring) Versions(ctx context.Context, scope string) ([]KeyVersion, err
 }
 
 func (k *Keyring) destroyedVersions(ctx context.Context, scope string) ([]KeyVersion, error) {
-	v, _, err := k.get(ctx, destroyedName(scope))
-	if errors.Is(err, ErrNoKey) {
-		return []KeyVersion{}, nil
-	}
+	e, ok, err := k.store.last(ctx, scope)
 	if err != nil {
 		return nil, err
 	}
+	if !ok || e.kind != kindDestroyed {
+		return []KeyVersion{}, nil
+	}
 	var d destroyedRecord
-	if err := json.Unmarshal(v, &d); err != nil {
+	if err := json.Unmarshal(e.value, &d); err != nil {
 		return nil, fmt.Errorf("destroyed keys %s: %w", scope, err)
 	}
 	out := make([]KeyVersion, 0, len(d.Versions))
@@ -871,7 +820,7 @@ func (k *Keyring) destroyedVersions(ctx context.Context, scope string) ([]KeyVer
 
 // storedCounts reads scope's flushed counters and their revision (0: none yet).
 func (k *Keyring) storedCounts(ctx context.Context, scope string) (map[int]uint64, uint64, error) {
-	e, err := k.kv.Get(ctx, countName(scope))
+	e, err := k.countKV.Get(ctx, countName(scope))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return map[int]uint64{}, 0, nil
 	}
@@ -952,9 +901,9 @@ func (k *Keyring) addCounts(ctx context.Context, scope string, pending map[int]u
 			return err
 		}
 		if rev == 0 {
-			_, err = k.kv.Create(ctx, countName(scope), value)
+			_, err = k.countKV.Create(ctx, countName(scope), value)
 		} else {
-			_, err = k.kv.Update(ctx, countName(scope), value, rev)
+			_, err = k.countKV.Update(ctx, countName(scope), value, rev)
 		}
 		if err == nil {
 			k.setStored(scope, counts)
@@ -970,212 +919,4 @@ func (k *Keyring) setStored(scope string, counts map[int]uint64) {
 	k.mu.Lock()
 	k.stored[scope] = counts
 	k.mu.Unlock()
-}
-
-// Run keeps the keyring in step with the other replicas until ctx ends: a rotation or a
-// shred on any replica reaches this one's cache through a watch on the bucket, and the
-// encryption counters are flushed every FlushInterval (and once more at the end, after
-// the reports of automatic rotations under way).
-func (k *Keyring) Run(ctx context.Context) error {
-	w, err := k.kv.WatchFiltered(ctx, []string{"*.keyset", "*.v1"}, jetstream.UpdatesOnly())
-	if err != nil {
-		return fmt.Errorf("watch keys: %w", err)
-	}
-	defer func() { _ = w.Stop() }()
-	// What was cached before the watch began may have missed a change: read again.
-	k.mu.Lock()
-	k.cache = map[string]*scopeKeys{}
-	k.mu.Unlock()
-	tick := time.NewTicker(k.opts.FlushInterval)
-	defer tick.Stop()
-	updates := w.Updates()
-	for {
-		select {
-		case <-ctx.Done():
-			k.observing.Wait()
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			err := k.Flush(fctx)
-			cancel()
-			return err
-		case <-tick.C:
-			if err := k.Flush(ctx); err != nil && ctx.Err() == nil {
-				k.log.WarnContext(ctx, "flush data key counters", "err", err)
-			}
-		case e, ok := <-updates:
-			if !ok {
-				if ctx.Err() != nil {
-					updates = nil // ends through ctx.Done, with the last flush
-					continue
-				}
-				return errors.New("watch keys: the watch ended")
-			}
-			if e != nil {
-				k.heard(ctx, e)
-			}
-		}
-	}
-}
-
-// heard applies one change of the bucket to the cache.
-func (k *Keyring) heard(ctx context.Context, e jetstream.KeyValueEntry) {
-	name := e.Key()
-	i := strings.LastIndexByte(name, '.')
-	if i < 0 {
-		return
-	}
-	scope := name[:i]
-	if e.Operation() != jetstream.KeyValuePut {
-		k.evict(scope)
-		return
-	}
-	k.mu.Lock()
-	_, cached := k.cache[scope]
-	k.mu.Unlock()
-	if !cached || name != keysetName(scope) {
-		return
-	}
-	var s storedKeyset
-	if err := json.Unmarshal(e.Value(), &s); err == nil && s.KEK != k.master.id {
-		// Rewrapped under a new master key (keys rotate): what is cached stays right
-		// until this process restarts with the new key.
-		return
-	}
-	sk, err := k.openKeyset(scope, e.Value(), e.Revision())
-	if err != nil {
-		k.log.WarnContext(ctx, "keyset changed but does not open", "scope", scope, "err", err)
-		k.evict(scope)
-		return
-	}
-	k.remember(scope, sk)
-}
-
-func (k *Keyring) evict(scope string) {
-	k.mu.Lock()
-	delete(k.cache, scope)
-	delete(k.counts, scope)
-	delete(k.stored, scope)
-	k.mu.Unlock()
-}
-
-// Shred destroys every version of scope's data key: all that was sealed for it becomes
-// unreadable for good. The bucket keeps only which versions there were (no key
-// material); every replica running Run drops the scope from its cache.
-func (k *Keyring) Shred(ctx context.Context, scope string) error {
-	var versions []storedVersion
-	if sk, err := k.read(ctx, scope); err == nil {
-		versions = sk.versions
-	} else if !errors.Is(err, ErrNoKey) && !errors.Is(err, ErrDecrypt) {
-		return fmt.Errorf("shred %s: %w", scope, err)
-	}
-	// Keys from before keysets were only ever version 1.
-	for _, name := range []string{keysetName(scope), keyName(scope, 1), countName(scope)} {
-		if err := k.kv.Purge(ctx, name); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-			return fmt.Errorf("shred %s: %w", scope, err)
-		}
-	}
-	k.evict(scope)
-	if len(versions) > 0 {
-		for i := range versions {
-			versions[i].KeyID = 0
-		}
-		rec, err := json.Marshal(destroyedRecord{Versions: versions, DestroyedAt: k.now().UTC()})
-		if err != nil {
-			return fmt.Errorf("shred %s: %w", scope, err)
-		}
-		if _, err := k.kv.Put(ctx, destroyedName(scope), rec); err != nil {
-			return fmt.Errorf("shred %s: %w", scope, err)
-		}
-	}
-	return nil
-}
-
-// Rewrap encrypts every stored keyset (and data key from before keysets) again under
-// next, the new master key, and returns how many it rewrapped. Data keys themselves do
-// not change, so nothing sealed with them needs rewriting; after it, only next opens
-// them. Each entry is replaced at the revision it was read at, so a concurrent writer
-// is never overwritten.
-func (k *Keyring) Rewrap(ctx context.Context, next MasterKey) (int, error) {
-	lister, err := k.kv.ListKeys(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("list data keys: %w", err)
-	}
-	var names []string
-	for name := range lister.Keys() {
-		names = append(names, name)
-	}
-	n := 0
-	for _, name := range names {
-		entry, err := k.kv.Get(ctx, name)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue
-		}
-		if err != nil {
-			return n, fmt.Errorf("data key %s: %w", name, err)
-		}
-		var rewrapped []byte
-		if scope, ok := strings.CutSuffix(name, ".keyset"); ok {
-			rewrapped, err = k.rewrapKeyset(scope, entry.Value(), next)
-		} else if scope, version, ok := parseKeyName(name); ok {
-			rewrapped, err = k.rewrapLegacy(scope, version, entry.Value(), next)
-		} else {
-			continue
-		}
-		if err != nil {
-			return n, err
-		}
-		if rewrapped == nil {
-			continue // already under the new key (a rotation that was interrupted)
-		}
-		if _, err := k.kv.Update(ctx, name, rewrapped, entry.Revision()); err != nil {
-			return n, fmt.Errorf("rewrap %s: %w", name, err)
-		}
-		n++
-	}
-	return n, nil
-}
-
-func (k *Keyring) rewrapKeyset(scope string, value []byte, next MasterKey) ([]byte, error) {
-	var s storedKeyset
-	if err := json.Unmarshal(value, &s); err != nil {
-		return nil, fmt.Errorf("keyset %s: %w", scope, err)
-	}
-	if s.KEK == next.id {
-		return nil, nil
-	}
-	if s.KEK != k.master.id {
-		return nil, fmt.Errorf("keyset %s is encrypted by master key %s, not %s: %w", scope, s.KEK, k.master.id, ErrDecrypt)
-	}
-	h, err := k.decryptKeyset(scope, s.Keyset, k.master)
-	if err != nil {
-		return nil, err
-	}
-	return encodeKeyset(scope, h, s.Versions, next)
-}
-
-func (k *Keyring) rewrapLegacy(scope string, version int, value []byte, next MasterKey) ([]byte, error) {
-	var w wrappedKey
-	if err := json.Unmarshal(value, &w); err != nil {
-		return nil, fmt.Errorf("data key %s/%d: %w", scope, version, err)
-	}
-	if w.KEK == next.id {
-		return nil, nil
-	}
-	raw, err := k.unwrapLegacy(value, scope, version)
-	if err != nil {
-		return nil, err
-	}
-	return wrapLegacy(next, raw, scope, version)
-}
-
-// parseKeyName splits "<scope>.v<version>", the name of a data key from before keysets.
-func parseKeyName(name string) (string, int, bool) {
-	i := strings.LastIndex(name, ".v")
-	if i < 0 {
-		return "", 0, false
-	}
-	v, err := strconv.Atoi(name[i+2:])
-	if err != nil || v < 1 {
-		return "", 0, false
-	}
-	return name[:i], v, true
 }

@@ -3,6 +3,7 @@ package eventstore_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,7 +16,8 @@ import (
 // on one evicts the organization from the other's cache.
 func TestDataKeyRotationAcrossClusterReplicas(t *testing.T) {
 	t.Parallel()
-	cl := eventstoretest.NewCluster(t, 3)
+	// SyncAlways, as production runs it (and so that the blocks checked below are written).
+	cl := eventstoretest.NewCluster(t, 3, eventstoretest.WithSyncAlways())
 	ctx, cancel := context.WithTimeout(context.Background(), 2*eventstore.SetupTimeout)
 	defer cancel()
 	key, err := eventstore.ParseMasterKey(eventstoretest.TestMasterKey)
@@ -41,12 +43,25 @@ func TestDataKeyRotationAcrossClusterReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	keysets, err := a.JetStream().Stream(ctx, eventstore.KeysetsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revision := func() string {
+		m, err := keysets.GetLastMsgForSubject(ctx, "kl.keysets."+org)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(m.Data)
+	}
+	revisions := []string{revision()}
 	if got, err := kb.Open(ctx, org, first, nil); err != nil || string(got) != "one" {
 		t.Fatalf("replica b opens a's version 1: %q %v", got, err)
 	}
 	if v, err := ka.Rotate(ctx, org); err != nil || v != 2 {
 		t.Fatalf("rotate: %d %v", v, err)
 	}
+	revisions = append(revisions, revision())
 	second, err := ka.Seal(ctx, org, []byte("two"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -63,12 +78,34 @@ func TestDataKeyRotationAcrossClusterReplicas(t *testing.T) {
 	if err != nil || len(vs) != 2 || vs[0].State != eventstore.KeyRetired || vs[1].State != eventstore.KeyActive {
 		t.Fatalf("versions on replica b: %+v %v", vs, err)
 	}
+	blocks := func(i int) string {
+		return filepath.Join(cl.Server(i).StoreDir(), "$G", "streams", eventstore.KeysetsStream)
+	}
+	poll(t, "every node's blocks to hold the current keyset (else the check below proves nothing)", func() bool {
+		for i := range cl.Size() {
+			if len(eventstoretest.FindInDir(t, blocks(i), revisions[1:])) == 0 {
+				return false
+			}
+		}
+		return true
+	})
 	if err := ka.Shred(ctx, org); err != nil {
 		t.Fatal(err)
 	}
 	poll(t, "replica b to drop the shredded keys", func() bool {
 		_, err := kb.Open(ctx, org, first, nil)
 		return errors.Is(err, eventstore.ErrNoKey)
+	})
+	// The erase reaches every node's copy of the stream: no revision is left in any
+	// node's message blocks. (The Raft WAL, apart from them, keeps its entries until
+	// the next snapshot: the cluster caveat in the README.)
+	poll(t, "every node's blocks to lose the erased keysets", func() bool {
+		for i := range cl.Size() {
+			if len(eventstoretest.FindInDir(t, blocks(i), revisions)) > 0 {
+				return false
+			}
+		}
+		return true
 	})
 }
 

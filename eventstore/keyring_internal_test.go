@@ -46,7 +46,7 @@ func TestKeyringOpensWhatTheOldKeyringSealed(t *testing.T) {
 	ctx := context.Background()
 	s := newInternalStore(t)
 	k := s.keys
-	if _, err := k.kv.Put(ctx, "legacy-org.v1", []byte(legacyWrapped)); err != nil {
+	if _, err := k.store.put(ctx, "legacy-org", kindLegacy, []byte(legacyWrapped), 0, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	mustOpen(t, k, "legacy-org", legacySealed, legacyAAD, legacyPlaintext)
@@ -97,7 +97,23 @@ func TestKeyringOpensWhatTheOldKeyringSealed(t *testing.T) {
 	mustOpen(t, fresh, "legacy-org", before, "a", "still v1")
 	mustOpen(t, fresh, "legacy-org", after, "a", "v2")
 
-	// keys rotate (the master key) rewraps the keyset and the old entry alike.
+	// The rotation replaced the old entry by the keyset, and erased it.
+	if scopes, err := k.store.scopes(ctx); err != nil || scopes["legacy-org"] != 1 {
+		t.Fatalf("messages of the rotated scope: %d %v, want 1", scopes["legacy-org"], err)
+	}
+	// keys rotate (the master key) rewraps keysets and entries from before keysets
+	// alike (this one was never rotated).
+	wrapped, err := wrapLegacy(k.master, raw, "legacy-two", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.store.put(ctx, "legacy-two", kindLegacy, wrapped, 0, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	twoSealed, err := k.Seal(ctx, "legacy-two", []byte("two"), nil)
+	if err != nil || !strings.HasPrefix(twoSealed, "kl1.1.") {
+		t.Fatalf("seal under the second old entry: %q %v", twoSealed, err)
+	}
 	next, _ := ParseMasterKey("1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100")
 	if n, err := k.Rewrap(ctx, next); err != nil || n != 2 {
 		t.Fatalf("rewrap: %d %v", n, err)
@@ -108,6 +124,7 @@ func TestKeyringOpensWhatTheOldKeyringSealed(t *testing.T) {
 	}
 	mustOpen(t, withNext, "legacy-org", legacySealed, legacyAAD, legacyPlaintext)
 	mustOpen(t, withNext, "legacy-org", after, "a", "v2")
+	mustOpen(t, withNext, "legacy-two", twoSealed, "", "two")
 	withOld, err := NewKeyring(ctx, s.js, k.master, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -126,11 +143,11 @@ func TestKeysetIsBoundToItsScope(t *testing.T) {
 	if _, err := k.Seal(ctx, "org-a", []byte("x"), nil); err != nil {
 		t.Fatal(err)
 	}
-	e, err := k.kv.Get(ctx, "org-a.keyset")
-	if err != nil {
-		t.Fatal(err)
+	e, ok, err := k.store.last(ctx, "org-a")
+	if err != nil || !ok {
+		t.Fatal(ok, err)
 	}
-	if _, err := k.kv.Put(ctx, "org-b.keyset", e.Value()); err != nil {
+	if _, err := k.store.put(ctx, "org-b", kindKeyset, e.value, 0, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := k.Seal(ctx, "org-b", []byte("x"), nil); !errors.Is(err, ErrDecrypt) {
@@ -270,14 +287,20 @@ func TestRotationAndShredReachEveryReplica(t *testing.T) {
 	if err != nil || states(vs) != "1:destroyed 2:destroyed" {
 		t.Fatalf("versions after shred: %v %v", states(vs), err)
 	}
-	lister, err := one.kv.ListKeys(ctx)
-	if err != nil {
-		t.Fatal(err)
+	// Only the destroyed record is left of the scope: every keyset revision is erased.
+	scopes, err := one.store.scopes(ctx)
+	if err != nil || scopes["org-r"] != 1 {
+		t.Fatalf("after shred the stream holds %d messages of the scope (%v), want only the record", scopes["org-r"], err)
 	}
-	for name := range lister.Keys() {
-		if strings.HasPrefix(name, "org-r.") && name != "org-r.destroyed" {
-			t.Errorf("after shred the bucket still holds %s", name)
-		}
+	if e, ok, err := one.store.last(ctx, "org-r"); err != nil || !ok || e.kind != kindDestroyed {
+		t.Fatalf("last message of the shredded scope: %+v %v %v", e.kind, ok, err)
+	}
+	// The scope stays without a key: a command racing the erasure cannot make one.
+	if _, err := one.Seal(ctx, "org-r", []byte("x"), nil); !errors.Is(err, ErrNoKey) {
+		t.Fatalf("seal after shred: %v, want ErrNoKey", err)
+	}
+	if _, err := notRunning.Rotate(ctx, "org-r"); !errors.Is(err, ErrNoKey) {
+		t.Fatalf("rotate after shred: %v, want ErrNoKey", err)
 	}
 }
 

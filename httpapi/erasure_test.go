@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -21,6 +22,7 @@ import (
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
 	"github.com/keyledger/keyledger/httpapi/apitest"
 	"github.com/keyledger/keyledger/httpapi/wire"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
@@ -209,50 +211,79 @@ func TestEraseOrganization(t *testing.T) {
 	e.admin.CreateSecret(t, other.ID, "STILL_HERE", map[string]string{"production": "v"})
 }
 
-// Crypto-shredding must leave no copy of the data key, wrapped or not, anywhere the
-// master key could open it. The keyring's Shred purges the key from the KV bucket,
-// but JetStream's file store only marks a purged message deleted: its bytes stay in
-// the bucket's block file until the block is compacted, and the bucket's stream
-// (made by the KV API with DenyDelete, which cannot be cancelled) refuses the secure
-// erase that would overwrite them. Fixing it belongs to the keyring (a keys stream
-// that allows SecureDeleteMsg, called on every revision before the purge).
+// Crypto-shredding must leave no copy of the data keys, wrapped or not, anywhere the
+// master key could open it: no revision of the organization's keyset (one per
+// rotation) may remain in the JetStream files. A KV purge (and a superseded KV
+// revision) only marks the message deleted, its bytes stay in the block file until
+// compaction; the keyring keeps keysets in a stream that allows erasing them.
 func TestErasureLeavesNoWrappedKeyOnDisk(t *testing.T) {
-	t.Skip("known gap: a purged KV entry's bytes stay in the keys bucket's block file until compaction; the fix is the keyring's (see the comment)")
 	t.Parallel()
 	env := apitest.New(t)
 	e := newErasedOrg(t, env, "disk")
 	wrapped := wrappedKeysOf(t, env, e.org.ID)
+	for range 2 {
+		e.owner.Do(t, "POST", "/orgs/"+e.org.ID+"/keys/rotate", nil).Expect(t, http.StatusOK)
+		e.owner.Do(t, "POST", "/orgs/"+e.org.ID+"/secrets/"+e.secretID+"/reveal", map[string]any{"env": "production"}).Expect(t, http.StatusOK)
+		wrapped = append(wrapped, wrappedKeysOf(t, env, e.org.ID)...)
+	}
+	if len(uniq(wrapped)) < 3 {
+		t.Fatalf("found %d revisions of the org's keyset, want one per rotation and the first", len(uniq(wrapped)))
+	}
 	e.owner.Do(t, "DELETE", "/orgs/"+e.org.ID, map[string]any{"confirm": e.org.Name}).Expect(t, http.StatusNoContent)
-	scanForNeedles(t, env, wrapped)
+	scanForNeedles(t, env, uniq(wrapped))
+	// The keys stay destroyed for a fresh process too (no key is made again).
+	expectUnreadable(t, env, e.org.ID)
 }
 
-// wrappedKeysOf returns the organization's wrapped data keys as stored, base64 as
-// they appear in the keys bucket's files.
+func uniq(ss []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// wrappedKeysOf returns the organization's current wrapped data keys, base64 as they
+// appear in the files, wherever the keyring keeps them: it looks at the last message of
+// every subject that names the organization, in every stream.
 func wrappedKeysOf(t *testing.T, env *apitest.Env, orgID string) []string {
 	t.Helper()
 	ctx := context.Background()
-	kv, err := env.NATS.Store.JetStream().KeyValue(ctx, eventstore.KeysBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lister, err := kv.ListKeys(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := env.NATS.Store.JetStream()
 	var out []string
-	for name := range lister.Keys() {
-		if !strings.HasPrefix(name, orgID) {
-			continue
-		}
-		entry, err := kv.Get(ctx, name)
+	for name := range js.StreamNames(ctx).Name() {
+		st, err := js.Stream(ctx, name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var w struct {
-			Wrapped []byte `json:"wrapped"`
+		info, err := st.Info(ctx, jetstream.WithSubjectFilter(">"))
+		if err != nil {
+			t.Fatal(err)
 		}
-		if err := json.Unmarshal(entry.Value(), &w); err == nil && len(w.Wrapped) > 0 {
-			out = append(out, string(entry.Value()))
+		for subject := range info.State.Subjects {
+			if !strings.Contains(subject, orgID) {
+				continue
+			}
+			m, err := st.GetLastMsgForSubject(ctx, subject)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var w struct {
+				Keyset  []byte `json:"keyset"`
+				Wrapped []byte `json:"wrapped"`
+			}
+			if json.Unmarshal(m.Data, &w) != nil {
+				continue
+			}
+			for _, b := range [][]byte{w.Keyset, w.Wrapped} {
+				if len(b) > 0 {
+					out = append(out, base64.StdEncoding.EncodeToString(b))
+				}
+			}
 		}
 	}
 	if len(out) == 0 {
