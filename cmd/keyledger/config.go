@@ -98,6 +98,14 @@ func offlineFlags(name string, stderr io.Writer, getenv func(string) string) (*p
 	return fs, c
 }
 
+// logOnlyFlags is offlineFlags for the commands that read the event log alone (replay,
+// keys rotate): they never open PostgreSQL, so --database-url is not theirs to show.
+func logOnlyFlags(name string, stderr io.Writer, getenv func(string) string) (*pflag.FlagSet, *config) {
+	fs, c := offlineFlags(name, stderr, getenv)
+	_ = fs.MarkHidden("database-url")
+	return fs, c
+}
+
 // flagVariable is a server flag's variable: KEYLEDGER_ and the flag's name in upper
 // snake case (--data-dir, KEYLEDGER_DATA_DIR). One rule, so none can drift.
 func flagVariable(flag string) string {

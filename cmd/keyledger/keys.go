@@ -17,7 +17,7 @@ import (
 
 // newKeysCommand is `keyledger keys`.
 func newKeysCommand(cl cli) *cobra.Command {
-	fs, c := offlineFlags("keys rotate", cl.stderr, cl.getenv)
+	fs, c := logOnlyFlags("keys rotate", cl.stderr, cl.getenv)
 	var next string
 	rotate := &cobra.Command{
 		Use:   "rotate --new-master-key-file FILE",

@@ -21,7 +21,7 @@ type replayOptions struct {
 
 // newReplayCommand is `keyledger replay`.
 func newReplayCommand(cl cli) *cobra.Command {
-	fs, c := offlineFlags("replay", cl.stderr, cl.getenv)
+	fs, c := logOnlyFlags("replay", cl.stderr, cl.getenv)
 	var o replayOptions
 	cmd := &cobra.Command{
 		Use:   "replay --org ID [--until T | --until-seq N] [--format json]",
