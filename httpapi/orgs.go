@@ -22,6 +22,13 @@ func (s *Server) principalOf(ctx context.Context, id identity, orgID string) (do
 	if err != nil {
 		return domain.Principal{}, err
 	}
+	return viewer(id, role)
+}
+
+// viewer is the caller as a principal of an organization in which they hold role
+// ("" for none), if that lets them see it: the one check every organization read
+// makes before it shows anything, so that an outsider learns nothing of it.
+func viewer(id identity, role domain.Role) (domain.Principal, error) {
 	p := domain.Principal{UserID: id.UserID, Role: role, Superadmin: id.Superadmin}
 	if err := domain.Authorize(p, domain.ActionView, domain.Target{}); err != nil {
 		return domain.Principal{}, err
@@ -42,8 +49,8 @@ func (s *Server) orgAccessOf(ctx context.Context, id identity, orgID string) (pr
 	if orgErr != nil && !domain.IsCode(orgErr, domain.CodeNotFound) {
 		return projections.Org{}, domain.Principal{}, orgErr
 	}
-	p := domain.Principal{UserID: id.UserID, Role: role, Superadmin: id.Superadmin}
-	if err := domain.Authorize(p, domain.ActionView, domain.Target{}); err != nil {
+	p, err := viewer(id, role)
+	if err != nil {
 		return projections.Org{}, domain.Principal{}, err
 	}
 	if orgErr != nil {

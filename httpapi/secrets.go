@@ -63,8 +63,8 @@ func (s *Server) listSecrets(c *fiber.Ctx) error {
 		}
 		if ok {
 			// Checked in the order orgAccess checks them.
-			p := domain.Principal{UserID: id.UserID, Role: page.Role, Superadmin: id.Superadmin}
-			if err := domain.Authorize(p, domain.ActionView, domain.Target{}); err != nil {
+			p, err := viewer(id, page.Role)
+			if err != nil {
 				return err
 			}
 			if page.OrgErr != nil {
@@ -122,8 +122,8 @@ func (s *Server) writeSecret(c *fiber.Ctx, secretID string) error {
 	if err != nil {
 		return err
 	}
-	p := domain.Principal{UserID: id.UserID, Role: a.Role, Superadmin: id.Superadmin}
-	if err := domain.Authorize(p, domain.ActionView, domain.Target{}); err != nil {
+	p, err := viewer(id, a.Role)
+	if err != nil {
 		return err
 	}
 	if a.OrgErr != nil {

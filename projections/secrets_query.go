@@ -183,22 +183,16 @@ func inPickedOrder(found []*SecretRow, picked []*nameEntry) []SecretRow {
 	return out
 }
 
-// GetSecret returns one row of the grid.
+// GetSecret returns one row of the grid: SecretAccess without a caller.
 func (db *Secrets) GetSecret(ctx context.Context, orgID, secretID string) (SecretRow, error) {
-	if !isUUID(orgID) || !isUUID(secretID) {
-		return SecretRow{}, notFound("secret")
-	}
-	rows, err := db.loadSecret(ctx, orgID, secretID)
+	a, err := db.SecretAccess(ctx, orgID, "", secretID)
 	if err != nil {
 		return SecretRow{}, err
 	}
-	if len(rows) == 0 {
-		return SecretRow{}, notFound("secret")
+	if a.SecretErr != nil {
+		return SecretRow{}, a.SecretErr
 	}
-	if err := db.openDescriptions(ctx, rows); err != nil {
-		return SecretRow{}, err
-	}
-	return rows[0], nil
+	return a.Secret, nil
 }
 
 // secretRowsSQL reads one secret's grid row ($2, of the organization $1) with its
@@ -239,32 +233,6 @@ const secretColumns = `s.description_sealed, s.owner_id::text, COALESCE(u.email,
 		d.env IS NOT NULL, COALESCE(d.is_set, false), COALESCE(d.version, 0), COALESCE(d.mask, ''), COALESCE(d.updated_at, 'epoch'),
 		g.env IS NOT NULL, COALESCE(g.is_set, false), COALESCE(g.version, 0), COALESCE(g.mask, ''), COALESCE(g.updated_at, 'epoch'),
 		p.env IS NOT NULL, COALESCE(p.is_set, false), COALESCE(p.version, 0), COALESCE(p.mask, ''), COALESCE(p.updated_at, 'epoch')`
-
-// loadSecret reads one secret's row with its values and opens its name. The
-// description stays sealed until openDescriptions.
-func (db *Secrets) loadSecret(ctx context.Context, orgID, secretID string) ([]SecretRow, error) {
-	var found []*SecretRow
-	// The hot read, in one round trip.
-	err := db.scopedQuery(ctx, orgID, "", secretRowsSQL, []any{orgID, secretID}, func(rows pgx.Rows) error {
-		var err error
-		found, err = foldSecretRows(rows, orgID)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]SecretRow, 0, len(found))
-	for _, r := range found {
-		name, err := db.keys.Open(ctx, orgID, r.Name, nameAAD(orgID, r.ID))
-		if err != nil {
-			return nil, fmt.Errorf("open name of secret %s: %w", r.ID, err)
-		}
-		db.names.opened.Add(1)
-		r.Name = string(name)
-		out = append(out, *r)
-	}
-	return out, nil
-}
 
 // scanSecrets runs a secretRowsSQL query and folds its rows into one SecretRow per
 // secret, in the order they come; names and descriptions stay sealed.
