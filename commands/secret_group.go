@@ -110,8 +110,14 @@ func (cl *cachedLog) leadWrites(ctx context.Context, e *cachedAggregate[*domain.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupLeadTimeout)
 	defer cancel()
 	// Other commands on the secret (keyed writes, deletes, reveals) take the same
-	// turn; the writers queue behind it meanwhile.
-	e.turn <- struct{}{}
+	// turn; the writers queue behind it meanwhile. A turn not given back within the
+	// lead's time answers the queued writers with that, as acquire answers one.
+	var turnErr error
+	select {
+	case e.turn <- struct{}{}:
+	case <-ctx.Done():
+		turnErr = ctx.Err()
+	}
 	q := &e.writes
 	q.mu.Lock()
 	n := min(len(q.waiting), maxGroupWriters)
@@ -120,8 +126,15 @@ func (cl *cachedLog) leadWrites(ctx context.Context, e *cachedAggregate[*domain.
 	cl.queuedWriters.Add(-int64(n))
 	q.mu.Unlock()
 
-	decided := cl.writeGroup(ctx, e, batch)
-	<-e.turn
+	decided := len(batch)
+	if turnErr != nil {
+		for _, w := range batch {
+			w.err = fmt.Errorf("wait for the secret's turn: %w", turnErr)
+		}
+	} else {
+		decided = cl.writeGroup(ctx, e, batch)
+		<-e.turn
+	}
 
 	rest := batch[decided:]
 	q.mu.Lock()
@@ -202,7 +215,10 @@ func (cl *cachedLog) writeGroup(ctx context.Context, e *cachedAggregate[*domain.
 			e.stale = true
 		}
 		for _, w := range batch {
-			if w.err == nil && (len(w.events) > 0 || w.pending) {
+			// A decision that saw the group's unstored events falls with them,
+			// refusal included: a 409 against a version that never landed would be
+			// an answer about a state that does not exist.
+			if w.pending || (w.err == nil && len(w.events) > 0) {
 				w.err = err
 			}
 		}

@@ -85,7 +85,7 @@ func openKeysetStore(ctx context.Context, js jetstream.JetStream, replicas int) 
 }
 
 func keysetSubject(scope string) (string, error) {
-	if scope == "" || strings.ContainsAny(scope, " \t\r\n*>") || strings.HasPrefix(scope, ".") || strings.HasSuffix(scope, ".") {
+	if !subjectToken(scope) {
 		return "", fmt.Errorf("eventstore: %q cannot name a data-key scope", scope)
 	}
 	return keysetSubjectPrefix + scope, nil
@@ -231,10 +231,4 @@ func (s keysetStore) lastAfterConflict(ctx context.Context, scope string, after 
 		}
 		wait = min(2*wait, 250*time.Millisecond)
 	}
-}
-
-func isWrongSequence(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
