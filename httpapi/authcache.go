@@ -97,7 +97,7 @@ func (s *Server) lookupSession(ctx context.Context, token string) (string, sessi
 // whatever its outcome: a failure may have been recorded all the same, and a retry of
 // a revocation whose first invalidation failed is refused as already done. An
 // invalidation costs the token one load from the log on each replica.
-func (s *Server) forgetToken(ctx context.Context, tokenID string, _ error) error {
+func (s *Server) forgetToken(ctx context.Context, tokenID string) error {
 	if tokenID == "" {
 		return nil
 	}

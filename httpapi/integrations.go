@@ -88,7 +88,7 @@ func (s *Server) listServiceTokens(c *fiber.Ctx) error {
 
 func (s *Server) revokeServiceToken(c *fiber.Ctx) error {
 	res, err := s.cmd.RevokeServiceToken.Handle(c.UserContext(), s.meta(c), commands.RevokeServiceToken{OrgID: c.Params("org"), TokenID: c.Params("id")})
-	if ferr := s.forgetToken(c.UserContext(), c.Params("id"), err); ferr != nil {
+	if ferr := s.forgetToken(c.UserContext(), c.Params("id")); ferr != nil {
 		return ferr
 	}
 	if err != nil {

@@ -10,21 +10,6 @@ import (
 	"github.com/keyledger/keyledger/projections"
 )
 
-// principal is the caller in an organization as the read model knows it. A caller who
-// is neither a member nor a super-admin gets not_found: existence is not leaked.
-func (s *Server) principal(c *fiber.Ctx, orgID string) (domain.Principal, error) {
-	return s.principalOf(c.UserContext(), identityOf(c), orgID)
-}
-
-// principalOf is principal for a caller known outside a request (an open stream).
-func (s *Server) principalOf(ctx context.Context, id identity, orgID string) (domain.Principal, error) {
-	role, err := s.rm.Directory.RoleOf(ctx, orgID, id.UserID)
-	if err != nil {
-		return domain.Principal{}, err
-	}
-	return viewer(id, role)
-}
-
 // viewer is the caller as a principal of an organization in which they hold role
 // ("" for none), if that lets them see it: the one check every organization read
 // makes before it shows anything, so that an outsider learns nothing of it.
@@ -89,11 +74,7 @@ func (s *Server) createOrg(c *fiber.Ctx) error {
 }
 
 func (s *Server) writeOrg(c *fiber.Ctx, orgID string) error {
-	p, err := s.principal(c, orgID)
-	if err != nil {
-		return err
-	}
-	o, err := s.rm.Directory.GetOrg(c.UserContext(), orgID)
+	o, p, err := s.orgAccessOf(c.UserContext(), identityOf(c), orgID)
 	if err != nil {
 		return err
 	}

@@ -44,7 +44,7 @@ func (s *Server) listTokens(c *fiber.Ctx) error {
 // revokeToken ends one of the caller's personal access tokens.
 func (s *Server) revokeToken(c *fiber.Ctx) error {
 	res, err := s.cmd.PersonalTokens.Revoke(c.UserContext(), s.meta(c), commands.RevokePersonalToken{TokenID: c.Params("id")})
-	if ferr := s.forgetToken(c.UserContext(), c.Params("id"), err); ferr != nil {
+	if ferr := s.forgetToken(c.UserContext(), c.Params("id")); ferr != nil {
 		return ferr
 	}
 	if err != nil {

@@ -50,11 +50,10 @@ type SecretReads interface {
 	SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error)
 }
 
-// DirectoryReads is organizations, memberships, roles, members and users.
+// DirectoryReads is organizations (with the caller's role), memberships, members and users.
 type DirectoryReads interface {
 	GetOrg(ctx context.Context, orgID string) (projections.Org, error)
 	MembershipsOf(ctx context.Context, userID string) ([]projections.Membership, error)
-	RoleOf(ctx context.Context, orgID, userID string) (domain.Role, error)
 	OrgAccess(ctx context.Context, orgID, userID string) (projections.Org, domain.Role, error)
 	ListMembers(ctx context.Context, orgID string) ([]projections.Member, error)
 	GetUser(ctx context.Context, userID string) (projections.User, error)

@@ -195,30 +195,6 @@ func (db *Directory) ListMembers(ctx context.Context, orgID string) ([]Member, e
 	return out, nil
 }
 
-// GetMember returns one member.
-func (db *Directory) GetMember(ctx context.Context, orgID, userID string) (Member, error) {
-	if !isUUID(orgID) || !isUUID(userID) {
-		return Member{}, notFound("member")
-	}
-	var m Member
-	err := db.inOrg(ctx, orgID, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+memberColumns+` FROM members m LEFT JOIN users u ON u.id = m.user_id
-			WHERE m.org_id = $1 AND m.user_id = $2`, orgID, userID)
-		if err != nil {
-			return err
-		}
-		m, err = pgx.CollectExactlyOneRow(rows, scanMember)
-		return err
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Member{}, notFound("member")
-	}
-	if err != nil {
-		return Member{}, fmt.Errorf("get member: %w", err)
-	}
-	return m, nil
-}
-
 // GetUser returns a user.
 func (db *Directory) GetUser(ctx context.Context, userID string) (User, error) {
 	if !isUUID(userID) {

@@ -152,12 +152,6 @@ type scopedRead struct {
 	read func(pgx.Rows) error
 }
 
-// scopedQuery runs one query in a read-only transaction scoped to orgID and userID in
-// one round trip; see scopedQueries.
-func (db *store) scopedQuery(ctx context.Context, orgID, userID, sql string, args []any, read func(pgx.Rows) error) error {
-	return db.scopedQueries(ctx, orgID, userID, scopedRead{sql: sql, args: args, read: read})
-}
-
 // scopedQueries runs queries in one read-only transaction scoped to orgID and userID,
 // in one round trip (a pipeline: BEGIN, the scoping statements, the queries, COMMIT):
 // for the hot reads, where a transaction otherwise costs three round trips.

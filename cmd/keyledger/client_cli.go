@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/httpapi/client"
 	"github.com/spf13/cobra"
 )
@@ -76,7 +77,7 @@ func (cl cli) completeOrgs(cmd *cobra.Command, _ []string, _ string) ([]cobra.Co
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), 3*time.Second)
 	defer cancel()
-	if strings.HasPrefix(cred.Token, "kl_st_") {
+	if commands.IsServiceToken(cred.Token) {
 		self, err := c.CurrentServiceToken(ctx)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
@@ -163,7 +164,7 @@ func resolveOrg(ctx context.Context, c *client.Client, org, token string) (strin
 	if _, err := uuid.Parse(org); err == nil {
 		return org, nil
 	}
-	if strings.HasPrefix(token, "kl_st_") {
+	if commands.IsServiceToken(token) {
 		return serviceTokenOrg(ctx, c, org)
 	}
 	orgs, err := c.ListOrgs(ctx)
@@ -196,7 +197,7 @@ func serviceTokenOrg(ctx context.Context, c *client.Client, org string) (string,
 	if err != nil {
 		return "", fmt.Errorf("look up the service token's organization: %w", err)
 	}
-	if self.OrgName == org || strings.EqualFold(self.OrgName, org) {
+	if strings.EqualFold(self.OrgName, org) {
 		return self.OrgID, nil
 	}
 	return "", fmt.Errorf("this service token (%s) belongs to the organization %q (id %s), not to %q: "+
