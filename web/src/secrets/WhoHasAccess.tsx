@@ -3,10 +3,11 @@
 // from the event log with the same permission policy that decides every request.
 import { useState } from 'react';
 import { useQuery } from '@tanstack/react-query';
-import { api, ApiError, environmentName, type AccessAction, type AccessSubject, type SecretRow } from '../api';
+import { api, ApiError, type AccessAction, type AccessSubject, type SecretRow } from '../api';
 import { roleLabel } from '../session';
 import { formatDate, formatDateTime } from '../ui/dates';
 import { SkeletonRows } from '../ui/States';
+import { EnvironmentChips } from '../ui/EnvironmentCheckboxes';
 
 const ACTION_LABEL: Record<AccessAction, string> = {
   reveal: 'Reveal',
@@ -133,13 +134,7 @@ export function WhoHasAccess({ orgId, secret }: { orgId: string; secret: SecretR
                     <tr key={s.id}>
                       <td className="strong">{s.name}</td>
                       <td>
-                        <span className="chips">
-                          {(s.environments ?? []).map((e) => (
-                            <span key={e} className={`chip env-chip env-${e}`}>
-                              {environmentName(e)}
-                            </span>
-                          ))}
-                        </span>
+                        <EnvironmentChips envs={s.environments ?? []} />
                       </td>
                       <td className="muted">{s.expires_at ? formatDate(s.expires_at) : 'Never'}</td>
                       <td>
