@@ -135,9 +135,7 @@ func (db *store) scopedTxOn(ctx context.Context, on interface {
 	}
 	return pgx.BeginTxFunc(ctx, on, opts, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		b.Queue(setSearchPath)
-		b.Queue(`SET LOCAL ROLE ` + readerRole)
-		b.Queue(`SELECT set_config('keyledger.org_id', $1, true), set_config('keyledger.user_id', $2, true)`, orgID, userID)
+		queueScope(b, orgID, userID)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("scope transaction: %w", err)
 		}
@@ -168,9 +166,10 @@ func (db *store) scopedQueries(ctx context.Context, orgID, userID string, querie
 // scopedQueriesIn is scopedQueries in a read-only transaction of opts' isolation level:
 // REPEATABLE READ gives every query of the pipeline one snapshot.
 func (db *store) scopedQueriesIn(ctx context.Context, opts pgx.TxOptions, orgID, userID string, queries ...scopedRead) error {
-	begin := "BEGIN READ ONLY"
-	if opts.IsoLevel != "" {
-		begin = "BEGIN ISOLATION LEVEL " + string(opts.IsoLevel) + " READ ONLY"
+	opts.AccessMode = pgx.ReadOnly
+	begin, ok := beginSQL(opts)
+	if !ok {
+		return fmt.Errorf("scoped queries: isolation level %q", opts.IsoLevel)
 	}
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
@@ -206,16 +205,14 @@ func (db *store) scopedQueriesIn(ctx context.Context, opts pgx.TxOptions, orgID,
 	}
 	b := &pgx.Batch{}
 	b.Queue(begin)
-	b.Queue(setSearchPath)
-	b.Queue(`SET LOCAL ROLE ` + readerRole)
-	b.Queue(`SELECT set_config('keyledger.org_id', $1, true), set_config('keyledger.user_id', $2, true)`, orgID, userID)
+	queueScope(b, orgID, userID)
 	for _, q := range queries {
 		b.Queue(q.sql, q.args...)
 	}
 	b.Queue(`COMMIT`)
 	br := conn.SendBatch(ctx, b)
 	err = func() error {
-		for range 4 {
+		for range 1 + scopeStatements { // BEGIN and the scope
 			if _, err := br.Exec(); err != nil {
 				return fmt.Errorf("scope transaction: %w", err)
 			}
@@ -252,6 +249,17 @@ func scopedBegin(opts pgx.TxOptions, orgID, userID string) (string, bool) {
 	if opts.BeginQuery != "" || (orgID != "" && !isUUID(orgID)) || (userID != "" && !isUUID(userID)) {
 		return "", false
 	}
+	begin, ok := beginSQL(opts)
+	if !ok {
+		return "", false
+	}
+	return begin + "; " + setSearchPath + "; SET LOCAL ROLE " + readerRole +
+		"; SELECT set_config('keyledger.org_id', '" + orgID + "', true), set_config('keyledger.user_id', '" + userID + "', true)", true
+}
+
+// beginSQL is the BEGIN statement of opts; false for an isolation level it does not
+// spell.
+func beginSQL(opts pgx.TxOptions) (string, bool) {
 	begin := "BEGIN"
 	switch opts.IsoLevel {
 	case "":
@@ -263,8 +271,18 @@ func scopedBegin(opts pgx.TxOptions, orgID, userID string) (string, bool) {
 	if opts.AccessMode == pgx.ReadOnly {
 		begin += " READ ONLY"
 	}
-	return begin + "; " + setSearchPath + "; SET LOCAL ROLE " + readerRole +
-		"; SELECT set_config('keyledger.org_id', '" + orgID + "', true), set_config('keyledger.user_id', '" + userID + "', true)", true
+	return begin, true
+}
+
+// scopeStatements is how many statements queueScope queues.
+const scopeStatements = 3
+
+// queueScope queues the statements that scope a transaction to orgID and userID:
+// the read models' schema, the reader role and the two scope settings.
+func queueScope(b *pgx.Batch, orgID, userID string) {
+	b.Queue(setSearchPath)
+	b.Queue(`SET LOCAL ROLE ` + readerRole)
+	b.Queue(`SELECT set_config('keyledger.org_id', $1, true), set_config('keyledger.user_id', $2, true)`, orgID, userID)
 }
 
 // checkpoint is the last stream sequence the read models reflect. Progress.Checkpoint
