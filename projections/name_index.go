@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/keyledger/keyledger/domain"
@@ -32,6 +33,42 @@ type nameEntry struct {
 	// idx is the entry's place in orgNames.all; dead marks one replaced or removed.
 	idx  uint32
 	dead bool
+	// row is the rest of the secret's grid row, its description open. An entry is
+	// replaced when its secret changes, never changed in place: a page copies the
+	// pointer and renders it after the lock is given back.
+	row *gridRow
+}
+
+// gridRow is what a grid row shows besides the id and the name, compact: a page or one
+// secret's read is rendered from it without asking Postgres for rows, and an index
+// holds one per secret of the organization. Times are Unix nanoseconds.
+type gridRow struct {
+	description      string
+	owner            *UserRef // shared by the owner's rows; users never change
+	created, updated int64
+	version          int
+	envs             [3]gridEnv // in gridEnvs' order
+}
+
+type gridEnv struct {
+	present, set bool
+	version      int
+	mask         string
+	updated      int64
+}
+
+// secretRow renders an entry as the SecretRow of organization orgID.
+func (e *nameEntry) secretRow(orgID string) SecretRow {
+	r := e.row
+	out := SecretRow{ID: e.id, OrgID: orgID, Name: e.name, Description: r.description, Owner: *r.owner,
+		CreatedAt: time.Unix(0, r.created).UTC(), UpdatedAt: time.Unix(0, r.updated).UTC(), Version: r.version,
+		Environments: make(map[domain.Environment]EnvState, 3)}
+	for i, env := range gridEnvs {
+		if g := r.envs[i]; g.present {
+			out.Environments[env] = EnvState{Set: g.set, Version: g.version, Mask: g.mask, UpdatedAt: time.Unix(0, g.updated).UTC()}
+		}
+	}
+	return out
 }
 
 // orgNames is one organization's index, as of checkpoint seq in schema.
@@ -51,6 +88,11 @@ type orgNames struct {
 	dead  int
 	// examined counts the entries pages have looked at (see GridCost).
 	examined int64
+	// owners interns the owners of the rows; access holds, per user id ("" for a
+	// service token), the organization and the role as of seq: a read at the same
+	// checkpoint needs neither from Postgres.
+	owners map[string]*UserRef
+	access map[string]orgAccessRow
 }
 
 // nameIndex holds the organizations' indexes a process has served.
@@ -98,7 +140,7 @@ func (db *Secrets) syncNames(ctx context.Context, tx pgx.Tx, orgID string, on *o
 	switch {
 	case !on.loaded || on.schema != schema:
 		on.byID, on.sorted, on.loaded = map[string]*nameEntry{}, nil, false
-		on.all, on.grams, on.dead = nil, map[uint32][]uint32{}, 0
+		on.all, on.grams, on.dead, on.owners = nil, map[uint32][]uint32{}, 0, map[string]*UserRef{}
 		if err := db.readNames(ctx, tx, orgID, on, 0); err != nil {
 			return err
 		}
@@ -123,45 +165,69 @@ func (db *Secrets) syncNames(ctx context.Context, tx pgx.Tx, orgID string, on *o
 		}
 	}
 	on.schema, on.seq, on.loaded = schema, seq, true
+	// The access read before stands for the checkpoint it was read at only.
+	on.access = map[string]orgAccessRow{}
 	return nil
 }
 
-// readNames reads (and opens) the names of the org's secrets changed after sequence
-// since, with the environments their values are set in, into on.
+// readNames reads the grid rows of the org's secrets changed after sequence since, and
+// opens their names and descriptions, into on.
 func (db *Secrets) readNames(ctx context.Context, tx pgx.Tx, orgID string, on *orgNames, since uint64) error {
-	rows, err := tx.Query(ctx, `SELECT s.id::text, s.name_sealed,
-			COALESCE(array_agg(v.env) FILTER (WHERE v.is_set), '{}')
-		FROM secrets s LEFT JOIN secret_values v ON v.org_id = s.org_id AND v.secret_id = s.id
-		WHERE s.org_id = $1 AND s.changed_seq > $2
-		GROUP BY s.id, s.name_sealed`, orgID, int64(since))
+	rows, err := tx.Query(ctx, changedRowsSQL, orgID, int64(since))
 	if err != nil {
 		return fmt.Errorf("read names: %w", err)
 	}
-	type changed struct {
-		id, sealed string
-		envs       []string
-	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (changed, error) {
-		var c changed
-		return c, row.Scan(&c.id, &c.sealed, &c.envs)
-	})
+	list, err := foldSecretRows(rows, orgID)
 	if err != nil {
 		return fmt.Errorf("read names: %w", err)
 	}
-	for _, c := range list {
-		name, err := db.keys.Open(ctx, orgID, c.sealed, nameAAD(orgID, c.id))
+	db.names.rowsRead.Add(int64(len(list)))
+	for _, r := range list {
+		name, err := db.keys.Open(ctx, orgID, r.Name, nameAAD(orgID, r.ID))
 		if err != nil {
-			return fmt.Errorf("open name of secret %s: %w", c.id, err)
+			return fmt.Errorf("open name of secret %s: %w", r.ID, err)
 		}
 		db.names.opened.Add(1)
-		e := &nameEntry{id: c.id, name: string(name)}
-		for _, env := range c.envs {
-			e.envs |= envBits[domain.Environment(env)]
+		desc, err := db.keys.Open(ctx, orgID, r.Description, descriptionAAD(orgID, r.ID))
+		if err != nil {
+			return fmt.Errorf("open description of secret %s: %w", r.ID, err)
+		}
+		owner := on.owners[r.Owner.ID]
+		if owner == nil {
+			owner = &UserRef{ID: r.Owner.ID, Email: r.Owner.Email, Name: r.Owner.Name}
+			on.owners[r.Owner.ID] = owner
+		}
+		g := &gridRow{description: string(desc), owner: owner,
+			created: r.CreatedAt.UnixNano(), updated: r.UpdatedAt.UnixNano(), version: r.Version}
+		e := &nameEntry{id: r.ID, name: string(name), row: g}
+		for i, env := range gridEnvs {
+			st, ok := r.Environments[env]
+			if !ok {
+				continue
+			}
+			g.envs[i] = gridEnv{present: true, set: st.Set, version: st.Version, mask: st.Mask, updated: st.UpdatedAt.UnixNano()}
+			if st.Set {
+				e.envs |= envBits[env]
+			}
 		}
 		on.put(e)
 	}
 	return nil
 }
+
+// changedRowsSQL reads the grid rows of the secrets of organization $1 changed after
+// sequence $2, their names and descriptions sealed. Each value is reached by its
+// primary key (the LIMIT 1s keep each lateral subquery a lookup: without them the
+// planner may flatten it into a scan of an environment's every value, as it did
+// with a freshly filled read model's statistics), so reading k changed secrets
+// costs k, whatever the size of the organization.
+const changedRowsSQL = `SELECT s.id::text, s.name_sealed, ` + secretColumns + `
+	FROM secrets s
+	LEFT JOIN users u ON u.id = s.owner_id
+	LEFT JOIN LATERAL (SELECT * FROM secret_values WHERE org_id = $1 AND secret_id = s.id AND env = 'development' LIMIT 1) d ON true
+	LEFT JOIN LATERAL (SELECT * FROM secret_values WHERE org_id = $1 AND secret_id = s.id AND env = 'staging' LIMIT 1) g ON true
+	LEFT JOIN LATERAL (SELECT * FROM secret_values WHERE org_id = $1 AND secret_id = s.id AND env = 'production' LIMIT 1) p ON true
+	WHERE s.org_id = $1 AND s.changed_seq > $2`
 
 func (on *orgNames) search(name, id string) (int, bool) {
 	return slices.BinarySearchFunc(on.sorted, name, func(e *nameEntry, n string) int {

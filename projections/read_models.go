@@ -67,7 +67,7 @@ func Open(ctx context.Context, databaseURL string, keys *eventstore.Keyring, log
 	return &ReadModels{
 		Pool:      &Pool{store: db},
 		Progress:  progress,
-		Secrets:   &Secrets{store: db, names: names},
+		Secrets:   &Secrets{store: db, names: names, fresh: &freshCheckpoints{read: db.readCheckpoint}},
 		Directory: &Directory{store: db},
 		Audit:     &AuditTrail{store: db},
 		Tokens:    &Tokens{store: db},

@@ -2,6 +2,8 @@ package projections
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -18,75 +20,102 @@ type SecretPage struct {
 	Next   string
 }
 
-// SecretPageAt reads the caller's access to an organization and a page of its grid in
-// one round trip: the page is picked from this process's name index, and its rows are
-// read with the organization, the role and the read models' checkpoint in one snapshot.
-// The page stands when that checkpoint is the one the index reflects; ok is false when
-// it is not (the read models moved on, or the index was never loaded) or the filter
-// is not valid, and the caller then takes OrgAccess and ListSecrets, which bring the
-// index up to date and name a bad filter. A page used to cost five round trips: the
-// access, then BEGIN, the checkpoint, the rows and COMMIT. The caller authorizes with
-// the role before it shows the rows or the errors.
+// SecretPageAt reads the caller's access to an organization and a page of its grid
+// as of a checkpoint read after the call began (read-your-writes, on every replica).
+// The page comes from this process's name index, which holds each secret's row; the
+// organization and the caller's role are kept with it per checkpoint. When the index
+// is at that checkpoint and knows the caller, the page costs no round trip of its own
+// (the checkpoint read is shared among the requests that arrive together, see
+// freshCheckpoints); otherwise one snapshot brings the index up to date with the rows
+// changed since and reads the caller's access. ok is false for a filter or cursor that
+// is not valid: the caller then takes ListSecrets, which names it. The caller
+// authorizes with the role before it shows the rows or the errors.
 func (db *Secrets) SecretPageAt(ctx context.Context, orgID, userID string, f SecretFilter) (page SecretPage, ok bool, err error) {
-	if !isUUID(orgID) {
-		return SecretPage{}, false, nil
-	}
 	limit, after, err := pageBounds(f)
 	if err != nil {
 		return SecretPage{}, false, nil
 	}
-	on := db.names.org(orgID)
-	on.mu.Lock()
-	if !on.loaded {
-		on.mu.Unlock()
-		return SecretPage{}, false, nil
-	}
-	seq, schema := on.seq, on.schema
-	picked, more := db.pickPage(on, f.Env, strings.ToUpper(f.Q), after, limit)
-	on.mu.Unlock()
-
-	ids := make([]string, len(picked))
-	for i, e := range picked {
-		ids[i] = e.id
-	}
-	var a orgAccessRow
-	var found []*SecretRow
-	var atSeq int64
-	var atSchema string
-	err = db.scopedQueriesIn(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, orgID, userID,
-		a.query(orgID, userID),
-		scopedRead{sql: checkpointSQL, args: []any{CheckpointName}, read: func(rows pgx.Rows) error {
-			defer rows.Close()
-			if rows.Next() {
-				return rows.Scan(&atSeq, &atSchema)
-			}
-			return rows.Err()
-		}},
-		scopedRead{sql: pageRowsSQL, args: []any{orgID, ids}, read: func(rows pgx.Rows) error {
-			var err error
-			found, err = foldSecretRows(rows, orgID)
-			return err
-		}},
-	)
+	on, a, err := db.currentOrg(ctx, orgID, userID)
 	if err != nil {
 		return SecretPage{}, false, err
 	}
-	if uint64(atSeq) != seq || atSchema != schema {
-		return SecretPage{}, false, nil
-	}
-	db.names.rowsRead.Add(int64(len(found)))
 	page.Org, page.Role, page.OrgErr = a.result()
-	if page.OrgErr != nil {
+	if on == nil || page.OrgErr != nil {
+		if on != nil {
+			on.mu.Unlock()
+		}
 		return page, true, nil
 	}
-	page.Rows = inPickedOrder(found, picked)
+	picked, more := db.pickPage(on, f.Env, strings.ToUpper(f.Q), after, limit)
+	on.mu.Unlock()
+	page.Rows = make([]SecretRow, len(picked))
+	for i, e := range picked {
+		page.Rows[i] = e.secretRow(orgID)
+	}
 	if more && len(picked) > 0 {
 		page.Next = encodeCursor(picked[len(picked)-1].name)
 	}
-	if err := db.openDescriptions(ctx, page.Rows); err != nil {
-		return SecretPage{}, false, err
-	}
 	return page, true, nil
+}
+
+// maxCachedAccess bounds the callers whose access an organization's index keeps.
+const maxCachedAccess = 4096
+
+// currentOrg returns the organization's name index, locked (the caller unlocks it), at
+// least as current as the read models were when the call began, with the caller's
+// access as of the index's checkpoint. An organization that is not (or no longer)
+// there returns its access (not found) and a nil index.
+func (db *Secrets) currentOrg(ctx context.Context, orgID, userID string) (*orgNames, orgAccessRow, error) {
+	if !isUUID(orgID) {
+		return nil, orgAccessRow{}, nil
+	}
+	seq, schema, err := db.fresh.current(ctx)
+	if err != nil {
+		return nil, orgAccessRow{}, fmt.Errorf("read models checkpoint: %w", err)
+	}
+	on := db.names.org(orgID)
+	on.mu.Lock()
+	if on.loaded && on.schema == schema && on.seq >= seq {
+		if a, ok := on.access[userID]; ok {
+			return on, a, nil
+		}
+	}
+	on.mu.Unlock()
+	for attempt := 0; ; attempt++ {
+		var a orgAccessRow
+		var synced *orgNames
+		err := db.inOrgSnapshot(ctx, orgID, func(tx pgx.Tx) error {
+			read := a.query(orgID, userID)
+			rows, err := tx.Query(ctx, read.sql, read.args...)
+			if err != nil {
+				return fmt.Errorf("org access: %w", err)
+			}
+			if err := read.read(rows); err != nil {
+				return fmt.Errorf("org access: %w", err)
+			}
+			if !a.Found {
+				return nil
+			}
+			synced, err = db.lockedNames(ctx, tx, orgID)
+			return err
+		})
+		if errors.Is(err, errStaleSnapshot) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return nil, orgAccessRow{}, err
+		}
+		if !a.Found {
+			// Erased (or never there): nothing of it stays in memory here.
+			db.names.forget(orgID)
+			return nil, a, nil
+		}
+		if len(synced.access) >= maxCachedAccess {
+			synced.access = map[string]orgAccessRow{}
+		}
+		synced.access[userID] = a
+		return synced, a, nil
+	}
 }
 
 // checkpointSQL reads the read models' checkpoint and the schema that holds them.

@@ -11,17 +11,17 @@ import (
 	"github.com/keyledger/keyledger/projections"
 )
 
-// SecretPageAt answers a page in one snapshot only while the name index is exactly
-// as current as the read models: never before the index is loaded, never once a
-// change was projected that the index has not seen (the caller then takes the slow
-// path, which brings it up to date), and then the same rows and cursor as ListSecrets.
-// A non-member reads the organization but no role; an unknown organization is
-// not_found.
-func TestSecretPageAtStandsOnlyOnACurrentIndex(t *testing.T) {
+// SecretPageAt and SecretAccess answer from the name index as current as the read
+// models were when they were called: the same rows and cursor as ListSecrets from the
+// first call on (the first loads the index), a change on the very next call (never a
+// page from before it), and on an unchanged read model no row read from Postgres and
+// no opened name — one checkpoint read per call. A non-member reads the organization
+// but no role; an unknown or malformed organization is not_found.
+func TestSecretPageAtIsAsCurrentAsTheReadModels(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, true)
 	ctx := context.Background()
-	create := func(name string) {
+	create := func(name string) string {
 		t.Helper()
 		res, err := r.h.CreateSecret.Handle(ctx, r.owner, commands.CreateSecret{OrgID: r.orgID, Name: name,
 			Values: map[domain.Environment]domain.Plaintext{domain.Staging: domain.NewPlaintext("v-" + name)}})
@@ -29,23 +29,21 @@ func TestSecretPageAtStandsOnlyOnACurrentIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.wait(t, res.Seq)
+		return res.ID
 	}
 	for i := range 12 {
 		create(fmt.Sprintf("KEY_%02d", 11-i))
 	}
 	f := projections.SecretFilter{Limit: 5}
-	if _, ok, err := r.db.Secrets.SecretPageAt(ctx, r.orgID, r.owner.UserID, f); err != nil || ok {
-		t.Fatalf("before the index is loaded: ok %v, err %v", ok, err)
-	}
-	same := func() {
+	same := func() projections.SecretPage {
 		t.Helper()
+		page, ok, err := r.db.Secrets.SecretPageAt(ctx, r.orgID, r.owner.UserID, f)
+		if err != nil || !ok {
+			t.Fatalf("ok %v, err %v", ok, err)
+		}
 		want, wantNext, err := r.db.Secrets.ListSecrets(ctx, r.orgID, f)
 		if err != nil {
 			t.Fatal(err)
-		}
-		page, ok, err := r.db.Secrets.SecretPageAt(ctx, r.orgID, r.owner.UserID, f)
-		if err != nil || !ok {
-			t.Fatalf("on a current index: ok %v, err %v", ok, err)
 		}
 		if page.OrgErr != nil || page.Role != domain.RoleOwner || page.Org.ID != r.orgID {
 			t.Fatalf("access %+v, %q, %v", page.Org, page.Role, page.OrgErr)
@@ -56,23 +54,63 @@ func TestSecretPageAtStandsOnlyOnACurrentIndex(t *testing.T) {
 		if st := page.Rows[0].Environments[domain.Staging]; !st.Set || st.Version != 1 || st.Mask == "" {
 			t.Fatalf("staging of %s: %+v", page.Rows[0].Name, st)
 		}
+		return page
 	}
 	same()
 	f.Cursor = func() string { _, next, _ := r.db.Secrets.ListSecrets(ctx, r.orgID, f); return next }()
 	same()
 	f.Cursor = ""
 
-	create("AAA_FIRST")
-	if _, ok, err := r.db.Secrets.SecretPageAt(ctx, r.orgID, r.owner.UserID, f); err != nil || ok {
-		t.Fatalf("after a change the index has not seen: ok %v, err %v", ok, err)
+	// Unchanged read models: a page and a read of one secret read no row and open no
+	// name, and ask Postgres only for the checkpoint.
+	before, reads := r.db.Secrets.GridCost(), r.db.Secrets.CheckpointReads()
+	page, _, err := r.db.Secrets.SecretPageAt(ctx, r.orgID, r.owner.UserID, f)
+	if err != nil {
+		t.Fatal(err)
 	}
-	same()
+	one, err := r.db.Secrets.SecretAccess(ctx, r.orgID, r.owner.UserID, page.Rows[1].ID)
+	if err != nil || one.SecretErr != nil || one.Secret.Name != page.Rows[1].Name || one.Role != domain.RoleOwner {
+		t.Fatalf("one secret: %+v, %v", one, err)
+	}
+	if cost := r.db.Secrets.GridCost(); cost.RowsRead != before.RowsRead || cost.NamesOpened != before.NamesOpened {
+		t.Fatalf("on unchanged read models a page and a read cost %+v, then %+v", before, cost)
+	}
+	if got := r.db.Secrets.CheckpointReads() - reads; got != 2 {
+		t.Fatalf("two calls one after the other read the checkpoint %d times, want 2", got)
+	}
+
+	// A change shows on the very next call, of a page as of one secret.
+	id := create("AAA_FIRST")
+	if page := same(); page.Rows[0].Name != "AAA_FIRST" {
+		t.Fatalf("after a create the first row is %q", page.Rows[0].Name)
+	}
+	v := domain.NewPlaintext("changed")
+	res, err := r.h.UpdateSecret.Handle(ctx, r.owner, commands.UpdateSecret{OrgID: r.orgID, SecretID: id,
+		Values: map[domain.Environment]*domain.Plaintext{domain.Production: &v}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, res.Seq)
+	one, err = r.db.Secrets.SecretAccess(ctx, r.orgID, r.owner.UserID, id)
+	if err != nil || one.Secret.Environments[domain.Production].Version != 1 || one.Secret.Version != 2 {
+		t.Fatalf("after an update: %+v, %v", one.Secret, err)
+	}
+	del, err := r.h.DeleteSecret.Handle(ctx, r.owner, commands.DeleteSecret{OrgID: r.orgID, SecretID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, del.Seq)
+	if one, err = r.db.Secrets.SecretAccess(ctx, r.orgID, r.owner.UserID, id); err != nil || !domain.IsCode(one.SecretErr, domain.CodeNotFound) {
+		t.Fatalf("after a delete: %+v, %v", one, err)
+	}
 
 	page, ok, err := r.db.Secrets.SecretPageAt(ctx, r.orgID, "00000000-0000-4000-8000-000000000001", f)
 	if err != nil || !ok || page.Role != "" || page.OrgErr != nil {
 		t.Fatalf("a non-member: ok %v, role %q, org err %v, err %v", ok, page.Role, page.OrgErr, err)
 	}
-	if _, ok, _ := r.db.Secrets.SecretPageAt(ctx, "not-a-uuid", r.owner.UserID, f); ok {
-		t.Fatal("a malformed organization id took the fast path")
+	for _, org := range []string{"not-a-uuid", "00000000-0000-4000-8000-000000000002"} {
+		if page, _, err := r.db.Secrets.SecretPageAt(ctx, org, r.owner.UserID, f); err != nil || !domain.IsCode(page.OrgErr, domain.CodeNotFound) {
+			t.Fatalf("organization %q: %v, %v", org, page.OrgErr, err)
+		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 type Secrets struct {
 	*store
 	names *nameIndex
+	fresh *freshCheckpoints
 }
 
 // EnvState is a secret's value state in one environment, as the grid shows it.
@@ -58,8 +59,8 @@ const (
 )
 
 // ListSecrets returns a page of the grid sorted by name (byte order). Its cost does not
-// grow with the organization: names come from the name index (name_index.go), and only
-// the page's rows are read and their descriptions opened.
+// grow with the organization: the rows come from the name index (name_index.go), which
+// reads from Postgres only the rows changed since it was last brought up to date.
 func (db *Secrets) ListSecrets(ctx context.Context, orgID string, f SecretFilter) ([]SecretRow, string, error) {
 	if !isUUID(orgID) {
 		return nil, "", notFound("organization")
@@ -70,21 +71,15 @@ func (db *Secrets) ListSecrets(ctx context.Context, orgID string, f SecretFilter
 	}
 	q := strings.ToUpper(f.Q)
 	for attempt := 0; ; attempt++ {
-		var rows []SecretRow
-		var next string
+		var picked []*nameEntry
+		var more bool
 		err := db.inOrgSnapshot(ctx, orgID, func(tx pgx.Tx) error {
 			on, err := db.lockedNames(ctx, tx, orgID)
 			if err != nil {
 				return err
 			}
-			picked, more := db.pickPage(on, f.Env, q, after, limit)
+			picked, more = db.pickPage(on, f.Env, q, after, limit)
 			on.mu.Unlock()
-			if rows, err = db.pageRows(ctx, tx, orgID, picked); err != nil {
-				return err
-			}
-			if more && len(picked) > 0 {
-				next = encodeCursor(picked[len(picked)-1].name)
-			}
 			return nil
 		})
 		if errors.Is(err, errStaleSnapshot) && attempt < 3 {
@@ -93,8 +88,13 @@ func (db *Secrets) ListSecrets(ctx context.Context, orgID string, f SecretFilter
 		if err != nil {
 			return nil, "", err
 		}
-		if err := db.openDescriptions(ctx, rows); err != nil {
-			return nil, "", err
+		rows := make([]SecretRow, len(picked))
+		for i, e := range picked {
+			rows[i] = e.secretRow(orgID)
+		}
+		next := ""
+		if more && len(picked) > 0 {
+			next = encodeCursor(picked[len(picked)-1].name)
 		}
 		return rows, next, nil
 	}
@@ -148,41 +148,6 @@ func pageBounds(f SecretFilter) (int, string, error) {
 	return limit, after, err
 }
 
-// pageRows reads the grid rows of the picked secrets, in the picked order, with the
-// names the index holds (the sealed ones are not opened again).
-func (db *Secrets) pageRows(ctx context.Context, tx pgx.Tx, orgID string, picked []*nameEntry) ([]SecretRow, error) {
-	if len(picked) == 0 {
-		return []SecretRow{}, nil
-	}
-	ids := make([]string, len(picked))
-	for i, e := range picked {
-		ids[i] = e.id
-	}
-	found, err := scanSecrets(ctx, tx, orgID, pageRowsSQL, orgID, ids)
-	if err != nil {
-		return nil, err
-	}
-	db.names.rowsRead.Add(int64(len(found)))
-	return inPickedOrder(found, picked), nil
-}
-
-// inPickedOrder is the rows read for the picked entries, in the picked order, named
-// as the index names them.
-func inPickedOrder(found []*SecretRow, picked []*nameEntry) []SecretRow {
-	byID := make(map[string]*SecretRow, len(found))
-	for _, r := range found {
-		byID[r.ID] = r
-	}
-	out := make([]SecretRow, 0, len(picked))
-	for _, e := range picked {
-		if r := byID[e.id]; r != nil {
-			r.Name = e.name
-			out = append(out, *r)
-		}
-	}
-	return out
-}
-
 // GetSecret returns one row of the grid: SecretAccess without a caller.
 func (db *Secrets) GetSecret(ctx context.Context, orgID, secretID string) (SecretRow, error) {
 	a, err := db.SecretAccess(ctx, orgID, "", secretID)
@@ -195,37 +160,6 @@ func (db *Secrets) GetSecret(ctx context.Context, orgID, secretID string) (Secre
 	return a.Secret, nil
 }
 
-// secretRowsSQL reads one secret's grid row ($2, of the organization $1) with its
-// values, one row: each environment's value is a join of its own (a row per secret and
-// environment cost three times the rows to fold, each column through a pointer). The
-// sealed values stay in Postgres: a row shows masks, and a reveal opens the value from
-// the log.
-const secretRowsSQL = `SELECT s.id::text, s.name_sealed, ` + secretColumns + `
-	FROM secrets s
-	LEFT JOIN users u ON u.id = s.owner_id
-	LEFT JOIN secret_values d ON d.org_id = s.org_id AND d.secret_id = s.id AND d.env = 'development'
-	LEFT JOIN secret_values g ON g.org_id = s.org_id AND g.secret_id = s.id AND g.env = 'staging'
-	LEFT JOIN secret_values p ON p.org_id = s.org_id AND p.secret_id = s.id AND p.env = 'production'
-	WHERE s.org_id = $1 AND s.id = $2`
-
-// pageRowsSQL reads the grid rows of a page's secrets (ids $2, of the organization
-// $1) in $2's order, without their sealed names (the name index has them, and they
-// are a fifth of a row's bytes). Every table is reached by its primary key from the
-// ids, whatever the planner believes of the tables' sizes: with the statistics of a
-// freshly filled read model the page's query read the organization's every secret row
-// to pick a hundred, and every value row of an environment for each of them. The
-// LIMIT 1s keep each lateral subquery a lookup by key per id: without them the planner
-// flattens it into a join it may plan as a scan. (One secret's read keeps the plain
-// joins: the lateral form cost Postgres twice the time for one row.)
-const pageRowsSQL = `SELECT s.id::text, '', ` + secretColumns + `
-	FROM unnest($2::uuid[]) WITH ORDINALITY AS want(id, ord)
-	CROSS JOIN LATERAL (SELECT * FROM secrets WHERE org_id = $1 AND id = want.id LIMIT 1) s
-	LEFT JOIN users u ON u.id = s.owner_id
-	LEFT JOIN LATERAL (SELECT * FROM secret_values WHERE org_id = $1 AND secret_id = want.id AND env = 'development' LIMIT 1) d ON true
-	LEFT JOIN LATERAL (SELECT * FROM secret_values WHERE org_id = $1 AND secret_id = want.id AND env = 'staging' LIMIT 1) g ON true
-	LEFT JOIN LATERAL (SELECT * FROM secret_values WHERE org_id = $1 AND secret_id = want.id AND env = 'production' LIMIT 1) p ON true
-	ORDER BY want.ord`
-
 // secretColumns are a grid row's columns after its id and name, as foldSecretRows reads
 // them: each environment's presence, set flag, version, mask and time.
 const secretColumns = `s.description_sealed, s.owner_id::text, COALESCE(u.email, ''), COALESCE(u.name, ''),
@@ -234,17 +168,8 @@ const secretColumns = `s.description_sealed, s.owner_id::text, COALESCE(u.email,
 		g.env IS NOT NULL, COALESCE(g.is_set, false), COALESCE(g.version, 0), COALESCE(g.mask, ''), COALESCE(g.updated_at, 'epoch'),
 		p.env IS NOT NULL, COALESCE(p.is_set, false), COALESCE(p.version, 0), COALESCE(p.mask, ''), COALESCE(p.updated_at, 'epoch')`
 
-// scanSecrets runs a secretRowsSQL query and folds its rows into one SecretRow per
-// secret, in the order they come; names and descriptions stay sealed.
-func scanSecrets(ctx context.Context, tx pgx.Tx, orgID, sql string, args ...any) ([]*SecretRow, error) {
-	rows, err := tx.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, fmt.Errorf("load secrets: %w", err)
-	}
-	return foldSecretRows(rows, orgID)
-}
-
-// foldSecretRows reads secretRowsSQL rows, one SecretRow each, in order.
+// foldSecretRows reads changedRowsSQL rows, one SecretRow each, in order; names and
+// descriptions stay sealed.
 func foldSecretRows(rows pgx.Rows, orgID string) ([]*SecretRow, error) {
 	defer rows.Close()
 	var out []*SecretRow
@@ -275,19 +200,6 @@ func foldSecretRows(rows pgx.Rows, orgID string) ([]*SecretRow, error) {
 		return nil, fmt.Errorf("load secrets: %w", err)
 	}
 	return out, nil
-}
-
-// openDescriptions replaces each row's sealed description with its text.
-func (db *Secrets) openDescriptions(ctx context.Context, rows []SecretRow) error {
-	for i := range rows {
-		r := &rows[i]
-		d, err := db.keys.Open(ctx, r.OrgID, r.Description, descriptionAAD(r.OrgID, r.ID))
-		if err != nil {
-			return fmt.Errorf("open description of secret %s: %w", r.ID, err)
-		}
-		r.Description = string(d)
-	}
-	return nil
 }
 
 // SealedValues returns every current value of one environment, still sealed, for an
@@ -339,5 +251,5 @@ func (db *Secrets) SealedValues(ctx context.Context, orgID string, env domain.En
 	}
 }
 
-// gridEnvs are the environments in secretRowsSQL's column order.
+// gridEnvs are the environments in secretColumns' order.
 var gridEnvs = [3]domain.Environment{domain.Development, domain.Staging, domain.Production}
