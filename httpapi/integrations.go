@@ -179,37 +179,6 @@ func encodeValues(got commands.FetchedValues) []byte {
 	return append(b, '}')
 }
 
-// appendJSONString appends s as a JSON string. s is valid UTF-8 (values and names are
-// checked when they are set); control characters, quotes and backslashes are escaped,
-// and so are <, > and &, as encoding/json does.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
 // serviceTokenOrUser lets a service token through to the routes that take one (the
 // values fetch, GET /me), which check it themselves; anything else goes through the
 // usual authentication.

@@ -96,11 +96,8 @@ func (s *Server) listSecrets(c *fiber.Ctx) error {
 
 // writeSecretPage answers with a grid page as the caller sees it.
 func (s *Server) writeSecretPage(c *fiber.Ctx, rows []projections.SecretRow, next string, p domain.Principal, policy domain.RevealPolicy) error {
-	items := make([]wire.Secret, 0, len(rows))
-	for _, r := range rows {
-		items = append(items, secretOut(r, p, policy))
-	}
-	return c.JSON(wire.Page[wire.Secret]{Items: items, NextCursor: next}.Encodable())
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(appendSecretPage(make([]byte, 0, 64+512*len(rows)), rows, next, p, policy))
 }
 
 // answerSecret answers a secret command from its own result: the row the command left
@@ -132,7 +129,8 @@ func (s *Server) writeSecret(c *fiber.Ctx, secretID string) error {
 	if a.SecretErr != nil {
 		return a.SecretErr
 	}
-	return c.JSON(secretOut(a.Secret, p, a.Org.RevealPolicy))
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(appendSecret(make([]byte, 0, 512), a.Secret, p, a.Org.RevealPolicy))
 }
 
 func (s *Server) getSecret(c *fiber.Ctx) error {
