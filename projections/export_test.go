@@ -7,3 +7,17 @@ const ChangedRowsSQL = changedRowsSQL
 // CheckpointReads is how many times this process read the checkpoint for reads served
 // from the name index.
 func (db *Secrets) CheckpointReads() int64 { return db.fresh.rounds.Load() }
+
+// IndexedOrgs is how many organizations the name index holds.
+func (db *Secrets) IndexedOrgs() int {
+	db.names.mu.Lock()
+	defer db.names.mu.Unlock()
+	return len(db.names.orgs)
+}
+
+// LimitIndexedOrgs bounds the organizations the name index holds.
+func (db *Secrets) LimitIndexedOrgs(n int) {
+	db.names.mu.Lock()
+	defer db.names.mu.Unlock()
+	db.names.max = n
+}

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -99,6 +100,8 @@ type orgNames struct {
 type nameIndex struct {
 	mu   sync.Mutex
 	orgs map[string]*orgNames
+	// max bounds the organizations held (maxIndexedOrgs when 0).
+	max int
 	// opened counts names opened (decrypted) and rowsRead the grid rows read, so that a
 	// test can pin the cost of a page (it must not grow with the organization).
 	opened   atomic.Int64
@@ -118,7 +121,7 @@ func (ix *nameIndex) org(orgID string) *orgNames {
 	}
 	on := ix.orgs[orgID]
 	if on == nil {
-		if len(ix.orgs) >= maxIndexedOrgs {
+		if limit := cmp.Or(ix.max, maxIndexedOrgs); len(ix.orgs) >= limit {
 			for other := range ix.orgs {
 				delete(ix.orgs, other)
 				break
@@ -128,6 +131,13 @@ func (ix *nameIndex) org(orgID string) *orgNames {
 		ix.orgs[orgID] = on
 	}
 	return on
+}
+
+// lookup returns the organization's index, nil when the process has none.
+func (ix *nameIndex) lookup(orgID string) *orgNames {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.orgs[orgID]
 }
 
 // errStaleSnapshot means the index already reflects more than a page's snapshot: the

@@ -73,14 +73,17 @@ func (db *Secrets) currentOrg(ctx context.Context, orgID, userID string) (*orgNa
 	if err != nil {
 		return nil, orgAccessRow{}, fmt.Errorf("read models checkpoint: %w", err)
 	}
-	on := db.names.org(orgID)
-	on.mu.Lock()
-	if on.loaded && on.schema == schema && on.seq >= seq {
-		if a, ok := on.access[userID]; ok {
-			return on, a, nil
+	// Looked up, not made: an index is made only for an organization the read models
+	// have, so that requests naming other ids cannot push real ones out.
+	if on := db.names.lookup(orgID); on != nil {
+		on.mu.Lock()
+		if on.loaded && on.schema == schema && on.seq >= seq {
+			if a, ok := on.access[userID]; ok {
+				return on, a, nil
+			}
 		}
+		on.mu.Unlock()
 	}
-	on.mu.Unlock()
 	for attempt := 0; ; attempt++ {
 		var a orgAccessRow
 		var synced *orgNames

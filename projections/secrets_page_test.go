@@ -108,9 +108,19 @@ func TestSecretPageAtIsAsCurrentAsTheReadModels(t *testing.T) {
 	if err != nil || !ok || page.Role != "" || page.OrgErr != nil {
 		t.Fatalf("a non-member: ok %v, role %q, org err %v, err %v", ok, page.Role, page.OrgErr, err)
 	}
-	for _, org := range []string{"not-a-uuid", "00000000-0000-4000-8000-000000000002"} {
+	// Ids of no organization answer not_found and leave no index behind (so that they
+	// cannot push real organizations' indexes out).
+	indexed := r.db.Secrets.IndexedOrgs()
+	r.db.Secrets.LimitIndexedOrgs(indexed)
+	for _, org := range []string{"not-a-uuid", "00000000-0000-4000-8000-000000000002", "00000000-0000-4000-8000-000000000003"} {
 		if page, _, err := r.db.Secrets.SecretPageAt(ctx, org, r.owner.UserID, f); err != nil || !domain.IsCode(page.OrgErr, domain.CodeNotFound) {
 			t.Fatalf("organization %q: %v, %v", org, page.OrgErr, err)
 		}
+		if one, err := r.db.Secrets.SecretAccess(ctx, org, r.owner.UserID, id); err != nil || !domain.IsCode(one.OrgErr, domain.CodeNotFound) {
+			t.Fatalf("organization %q: %v, %v", org, one.OrgErr, err)
+		}
+	}
+	if got := r.db.Secrets.IndexedOrgs(); got != indexed {
+		t.Fatalf("requests for unknown organizations left %d indexes, had %d", got, indexed)
 	}
 }
