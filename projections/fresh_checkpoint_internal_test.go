@@ -17,7 +17,7 @@ func TestFreshCheckpointsShareReadsBegunAfterTheCallers(t *testing.T) {
 	release := make(chan struct{})
 	var mu sync.Mutex
 	var n uint64
-	f := &freshCheckpoints{read: func(ctx context.Context) (uint64, string, error) {
+	f := &freshCheckpoints{read: func(ctx context.Context, _ string) (uint64, string, error) {
 		mu.Lock()
 		n++
 		seq := n
