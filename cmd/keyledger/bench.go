@@ -24,8 +24,10 @@ type benchConfig struct {
 	SeedClients int
 	Duration    time.Duration
 	Timeout     time.Duration
-	JSON        string
-	LogLevel    string
+	// LagRate is the rate of the projection-lag phase's updates per second.
+	LagRate  float64
+	JSON     string
+	LogLevel string
 	// Phases, when not empty, keeps only the timed phases whose names start with one
 	// of these prefixes (seeding always runs): for profiling one phase.
 	Phases []string
@@ -42,6 +44,7 @@ func newBenchCommand(cl cli) *cobra.Command {
 	fs.StringVar(&c.JSON, "json", "", "also write the results as JSON to this file")
 	fs.IntVar(&c.SeedClients, "seed-clients", 64, "concurrent creates while seeding")
 	fs.DurationVar(&c.Timeout, "timeout", 30*time.Second, "bound on one request; a request that takes longer is an error")
+	fs.Float64Var(&c.LagRate, "lag-rate", defaultLagRate, "updates per second the projection-lag phase offers, whatever the server's pace")
 	fs.StringVar(&c.Binary, "binary", "", "keyledger binary to start as the server (default: this one)")
 	fs.StringVar(&c.DatabaseURL, "database-url", "", "an empty PostgreSQL database for the server (default: a new database on KEYLEDGER_TEST_DATABASE_URL, else a throwaway cluster)")
 	withEnv(fs, "database-url", "KEYLEDGER_DATABASE_URL")
@@ -54,7 +57,9 @@ func newBenchCommand(cl cli) *cobra.Command {
 PostgreSQL database), seed an organization with --secrets secrets, then run each phase
 for --duration at --clients concurrent clients: create, read one secret, hot update
 (with and without expected_version), grid page (first, deep, q= search), reveal, values
-fetch with a service token, mixed 90/10 read/write. Every phase prints operations per
+fetch with a service token, mixed 90/10 read/write; then updates of random secrets
+offered at --lag-rate per second (open loop, each timed from when it was due), with
+the projection's delay from the server's /metrics. Every phase prints operations per
 second, latency percentiles, errors (any non-2xx answer, 409s included), and the
 server's RSS and CPU seconds. --json writes the same for comparing commits.`,
 		GroupID: groupServer,
@@ -95,6 +100,8 @@ func (c *benchConfig) validate() error {
 		return errors.New("--duration must be positive")
 	case c.Timeout <= 0:
 		return errors.New("--timeout must be positive")
+	case !(c.LagRate > 0) || c.LagRate > 1e6:
+		return errors.New("--lag-rate must be above 0 and at most 1000000")
 	}
 	return nil
 }

@@ -47,6 +47,8 @@ type benchRun struct {
 type benchPhase struct {
 	name string
 	op   func(ctx context.Context, w *benchWorker) error
+	// rate, when set, offers op at that many per second (see measureRate).
+	rate float64
 }
 
 // benchWorker is one client's own state; it is never shared.
@@ -216,35 +218,35 @@ func (b *benchRun) phases() []benchPhase {
 				Name: fmt.Sprintf("BENCH_NEW_%07d", b.created.Add(1)), Values: map[string]string{prod: benchValue()},
 			})
 			return err
-		}},
+		}, 0},
 		{"read one secret", func(ctx context.Context, w *benchWorker) error {
 			_, err := b.admin.GetSecret(ctx, b.org, randomID(w))
 			return err
-		}},
+		}, 0},
 		{"hot update", func(ctx context.Context, _ *benchWorker) error {
 			_, err := b.admin.UpdateSecret(ctx, b.org, b.hot, client.UpdateSecretRequest{Values: setProd()})
 			return err
-		}},
-		{"hot update, expected_version", b.checkedUpdate},
+		}, 0},
+		{"hot update, expected_version", b.checkedUpdate, 0},
 		{"grid first page", func(ctx context.Context, _ *benchWorker) error {
 			return b.gridPage(ctx, url.Values{"limit": {"100"}})
-		}},
+		}, 0},
 		{"grid deep page", func(ctx context.Context, _ *benchWorker) error {
 			return b.gridPage(ctx, url.Values{"limit": {"100"}, "cursor": {b.deepCursor}})
-		}},
+		}, 0},
 		{"grid q= search", func(ctx context.Context, w *benchWorker) error {
 			// A different block of 100 names each time, so no answer is a repeat.
 			q := fmt.Sprintf("seed_%05d", w.rng.IntN(max(1, len(b.ids)/100)))
 			return b.gridPage(ctx, url.Values{"limit": {"100"}, "q": {q}})
-		}},
+		}, 0},
 		{"reveal", func(ctx context.Context, w *benchWorker) error {
 			_, err := b.admin.RevealSecret(ctx, b.org, randomID(w), prod)
 			return err
-		}},
+		}, 0},
 		{"values (service token)", func(ctx context.Context, _ *benchWorker) error {
 			_, err := b.service.Values(ctx, b.org, prod)
 			return err
-		}},
+		}, 0},
 		{"mixed 90/10 read/write", func(ctx context.Context, w *benchWorker) error {
 			id := randomID(w)
 			if w.rng.IntN(10) == 0 {
@@ -253,7 +255,11 @@ func (b *benchRun) phases() []benchPhase {
 			}
 			_, err := b.admin.GetSecret(ctx, b.org, id)
 			return err
-		}},
+		}, 0},
+		{fmt.Sprintf("projection lag, %g updates/s", b.cfg.LagRate), func(ctx context.Context, w *benchWorker) error {
+			_, err := b.admin.UpdateSecret(ctx, b.org, randomID(w), client.UpdateSecretRequest{Values: setProd()})
+			return err
+		}, b.cfg.LagRate},
 	}
 }
 
@@ -323,6 +329,9 @@ var errPhaseDone = errors.New("phase done")
 
 // runPhase runs p for the configured duration at the configured clients.
 func (b *benchRun) runPhase(ctx context.Context, p benchPhase) benchPhaseResult {
+	if p.rate > 0 {
+		return b.measureRate(ctx, p, b.cfg.Clients, p.rate, time.Now().Add(b.cfg.Duration))
+	}
 	return b.measure(ctx, p, b.cfg.Clients, time.Now().Add(b.cfg.Duration))
 }
 

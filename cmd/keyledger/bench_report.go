@@ -72,6 +72,10 @@ type benchPhaseResult struct {
 	ServerRSSMB float64 `json:"server_rss_mb"`
 	// ServerCPUSeconds is the CPU time (user + system) the server used in the phase.
 	ServerCPUSeconds float64 `json:"server_cpu_seconds"`
+	// OfferedPerSecond is the rate a fixed-rate phase offered (0: a closed loop).
+	OfferedPerSecond float64 `json:"offered_per_second,omitempty"`
+	// ProjectionDelay is the projection's delay in a fixed-rate phase.
+	ProjectionDelay *benchDelay `json:"projection_delay,omitempty"`
 }
 
 func summarize(name string, clients int, elapsed time.Duration, samples []benchSamples, before, after procStats) benchPhaseResult {
@@ -164,6 +168,12 @@ func writeBenchTable(w io.Writer, r *benchReport) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, p := range r.Phases {
+		if d := p.ProjectionDelay; d != nil {
+			fmt.Fprintf(w, "\n%s: %.0f/s offered, %.0f/s answered; projection delay (from an event's record time to its commit in the read models, %d batches): p50 <= %g ms, p99 <= %g ms\n",
+				p.Name, p.OfferedPerSecond, p.OpsPerSecond, d.Batches, d.P50Ms, d.P99Ms)
+		}
 	}
 	_, err := fmt.Fprintf(w, "\nserver at the end: RSS %.0f MB, peak RSS %.0f MB, %.1f CPU s in all\n", r.FinalRSSMB, r.PeakRSSMB, r.ServerCPUSeconds)
 	return err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -21,7 +22,7 @@ func TestBenchRunsEveryPhaseWithoutErrors(t *testing.T) {
 	jsonPath := filepath.Join(t.TempDir(), "bench.json")
 	var stdout, stderr bytes.Buffer
 	args := []string{"bench", "--binary", bin, "--database-url", pgtest.NewDatabase(t),
-		"--secrets", "50", "--clients", "2", "--seed-clients", "4", "--duration", "1s", "--json", jsonPath, "--log-level", "warn"}
+		"--secrets", "50", "--clients", "2", "--seed-clients", "4", "--duration", "1s", "--lag-rate", "50", "--json", jsonPath, "--log-level", "warn"}
 	if err := run(t.Context(), args, &stdout, &stderr, func(string) string { return "" }); err != nil {
 		t.Fatalf("bench: %v\nstderr:\n%s", err, stderr.String())
 	}
@@ -36,7 +37,7 @@ func TestBenchRunsEveryPhaseWithoutErrors(t *testing.T) {
 		t.Fatalf("bench JSON: %v", err)
 	}
 	want := []string{"seed (create)", "create", "read one secret", "hot update", "hot update, expected_version",
-		"grid first page", "grid deep page", "grid q= search", "reveal", "values (service token)", "mixed 90/10 read/write"}
+		"grid first page", "grid deep page", "grid q= search", "reveal", "values (service token)", "mixed 90/10 read/write", "projection lag, 50 updates/s"}
 	if len(report.Phases) != len(want) {
 		t.Fatalf("%d phases, want %d: %+v", len(report.Phases), len(want), report.Phases)
 	}
@@ -61,7 +62,47 @@ func TestBenchRunsEveryPhaseWithoutErrors(t *testing.T) {
 	if report.Phases[0].Ops != 50 {
 		t.Errorf("seeded %d secrets, want 50", report.Phases[0].Ops)
 	}
+	// The fixed-rate phase offered 50 updates in its second and read the projection's
+	// delay from the server's histogram: batches were observed.
+	lag := report.Phases[len(report.Phases)-1]
+	if lag.OfferedPerSecond != 50 || lag.Ops < 25 || lag.ProjectionDelay == nil || lag.ProjectionDelay.Batches == 0 || lag.ProjectionDelay.P99Ms <= 0 {
+		t.Errorf("projection lag phase: %+v, delay %+v", lag, lag.ProjectionDelay)
+	}
+	if !strings.Contains(stdout.String(), "projection delay") {
+		t.Error("the report does not print the projection delay")
+	}
 	if report.PeakRSSMB <= 0 || report.ServerCPUSeconds <= 0 {
 		t.Errorf("server stats missing: peak RSS %v MB, CPU %v s", report.PeakRSSMB, report.ServerCPUSeconds)
+	}
+}
+
+// The projection delay is read from the server's Prometheus text: the observations
+// between two scrapes, as bucket bounds.
+func TestParseHistogramQuantiles(t *testing.T) {
+	t.Parallel()
+	text := func(counts ...int) string {
+		var b strings.Builder
+		b.WriteString("# HELP keyledger_projection_delay_seconds x\n# TYPE keyledger_projection_delay_seconds histogram\n")
+		for i, le := range []string{"0.005", "0.01", "0.05", "+Inf"} {
+			b.WriteString(`keyledger_projection_delay_seconds_bucket{le="` + le + `"} ` + strconv.Itoa(counts[i]) + "\n")
+		}
+		b.WriteString("keyledger_projection_delay_seconds_sum 1\nkeyledger_projection_delay_seconds_count 9\nkeyledger_other_bucket{le=\"1\"} 5\n")
+		return b.String()
+	}
+	before, err := parseHistogram(strings.NewReader(text(2, 3, 3, 3)), "keyledger_projection_delay_seconds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 100 more: 60 at ≤ 5 ms, 39 more at ≤ 10 ms, 1 at ≤ 50 ms.
+	after, err := parseHistogram(strings.NewReader(text(62, 102, 103, 103)), "keyledger_projection_delay_seconds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := after.since(before)
+	if d.Batches != 100 || d.P50Ms != 5 || d.P99Ms != 10 {
+		t.Fatalf("got %+v, want 100 batches, p50 <= 5 ms, p99 <= 10 ms", d)
+	}
+	if _, err := parseHistogram(strings.NewReader("nothing\n"), "keyledger_projection_delay_seconds"); err == nil {
+		t.Fatal("no histogram: no error")
 	}
 }
