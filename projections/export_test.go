@@ -21,3 +21,7 @@ func (db *Secrets) LimitIndexedOrgs(n int) {
 	defer db.names.mu.Unlock()
 	db.names.max = n
 }
+
+// ValueVersionReads is how many round trips projector batches made for the value
+// versions their change notices name as replaced.
+func (rm *ReadModels) ValueVersionReads() int64 { return rm.writer.valueReads.Load() }

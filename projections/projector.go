@@ -370,8 +370,14 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 			// switched to a rebuilt schema under it): start again from their checkpoint.
 			return fmt.Errorf("%w: checkpoint %d, next delivery %d", errBehind, last, first)
 		}
-		if err := res.prefetchNames(unapplied(batch, last)); err != nil {
+		recs := unapplied(batch, last)
+		if err := res.prefetchNames(recs); err != nil {
 			return err
+		}
+		if notes != nil {
+			if err := res.prefetchValueVersions(recs); err != nil {
+				return err
+			}
 		}
 		for _, d := range batch {
 			if d.Seq <= last {

@@ -138,6 +138,71 @@ func valueKey(r domain.Recorded, env domain.Environment) string {
 	return r.OrgID + "/" + r.AggregateID + "/" + string(env)
 }
 
+// prefetchValueVersions reads, in one round trip, the value versions that the batch's
+// change notices will name as replaced: each update or rollback of a value the batch
+// did not write first. One query per event made a batch of updates of different
+// secrets a round trip per event, in the path every write's answer waits for (the
+// projector's batch); the notices of one secret's updates already chained in memory.
+func (r *batchTx) prefetchValueVersions(recs []domain.Recorded) error {
+	var orgs, ids, envs []string
+	asked := map[string]bool{}
+	want := func(rec domain.Recorded, env domain.Environment) {
+		key := valueKey(rec, env)
+		if asked[key] || !isUUID(rec.OrgID) || !isUUID(rec.AggregateID) {
+			return
+		}
+		asked[key] = true
+		if _, ok := r.values[key]; !ok {
+			orgs, ids, envs = append(orgs, rec.OrgID), append(ids, rec.AggregateID), append(envs, string(env))
+		}
+	}
+	created := map[string]bool{}
+	for _, rec := range recs {
+		switch e := rec.Event.(type) {
+		case domain.SecretCreated:
+			// Its values are new: nothing to read, here or for later events of the batch.
+			created[rec.OrgID+"/"+rec.AggregateID] = true
+		case domain.SecretUpdated:
+			if created[rec.OrgID+"/"+rec.AggregateID] {
+				continue
+			}
+			for env := range e.Set {
+				want(rec, env)
+			}
+		case domain.SecretRolledBack:
+			if !created[rec.OrgID+"/"+rec.AggregateID] {
+				want(rec, e.Env)
+			}
+		}
+	}
+	if len(ids) < 2 {
+		return nil
+	}
+	r.db.valueReads.Add(1)
+	rows, err := r.query(`SELECT want.org_id::text, want.secret_id::text, want.env, COALESCE(v.version, 0), COALESCE(v.is_set, false)
+		FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS want(org_id, secret_id, env)
+		LEFT JOIN secret_values v ON v.org_id = want.org_id AND v.secret_id = want.secret_id AND v.env = want.env`, orgs, ids, envs)
+	if err != nil {
+		return fmt.Errorf("value versions: %w", err)
+	}
+	type found struct {
+		org, id, env string
+		st           valueState
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (found, error) {
+		var f found
+		err := row.Scan(&f.org, &f.id, &f.env, &f.st.version, &f.st.set)
+		return f, err
+	})
+	if err != nil {
+		return fmt.Errorf("value versions: %w", err)
+	}
+	for _, f := range list {
+		r.values[f.org+"/"+f.id+"/"+f.env] = f.st
+	}
+	return nil
+}
+
 // currentVersion is env's value version before a change, 0 when none is set: as an
 // earlier event of the batch left it, else as Postgres has it.
 func currentVersion(r domain.Recorded, env domain.Environment, w *batchTx) (int, error) {
@@ -149,6 +214,7 @@ func currentVersion(r domain.Recorded, env domain.Environment, w *batchTx) (int,
 	}
 	var version int
 	var set bool
+	w.db.valueReads.Add(1)
 	err := w.queryRow(`SELECT version, is_set FROM secret_values WHERE org_id = $1 AND secret_id = $2 AND env = $3`,
 		r.OrgID, r.AggregateID, string(env)).Scan(&version, &set)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !set) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/keyledger/keyledger/domain"
@@ -16,6 +17,9 @@ type writer struct {
 	*store
 	*Progress
 	names *nameIndex
+	// valueReads counts the round trips batches made for the value versions that
+	// change notices name as replaced (a test pins their shape).
+	valueReads atomic.Int64
 }
 
 // claimCheckpoint records fence, a projector's lease revision, as the live read
