@@ -159,7 +159,7 @@ func (db *Secrets) syncNames(ctx context.Context, tx pgx.Tx, orgID string, on *o
 	case seq == on.seq:
 		return nil
 	default:
-		rows, err := tx.Query(ctx, `SELECT secret_id::text FROM secret_deletions WHERE org_id = $1 AND seq > $2`, orgID, int64(on.seq))
+		rows, err := tx.Query(ctx, deletionsSQL, orgID, int64(on.seq))
 		if err != nil {
 			return fmt.Errorf("read deletions: %w", err)
 		}
@@ -180,6 +180,9 @@ func (db *Secrets) syncNames(ctx context.Context, tx pgx.Tx, orgID string, on *o
 	return nil
 }
 
+// deletionsSQL reads the ids of the secrets of organization $1 deleted after sequence $2.
+const deletionsSQL = `SELECT secret_id::text FROM secret_deletions WHERE org_id = $1 AND seq > $2`
+
 // readNames reads the grid rows of the org's secrets changed after sequence since, and
 // opens their names and descriptions, into on.
 func (db *Secrets) readNames(ctx context.Context, tx pgx.Tx, orgID string, on *orgNames, since uint64) error {
@@ -191,6 +194,11 @@ func (db *Secrets) readNames(ctx context.Context, tx pgx.Tx, orgID string, on *o
 	if err != nil {
 		return fmt.Errorf("read names: %w", err)
 	}
+	return db.putRows(ctx, orgID, on, list)
+}
+
+// putRows puts rows read by changedRowsSQL into on, their names and descriptions opened.
+func (db *Secrets) putRows(ctx context.Context, orgID string, on *orgNames, list []*SecretRow) error {
 	db.names.rowsRead.Add(int64(len(list)))
 	for _, r := range list {
 		name, err := db.keys.Open(ctx, orgID, r.Name, nameAAD(orgID, r.ID))

@@ -124,3 +124,39 @@ func TestSecretPageAtIsAsCurrentAsTheReadModels(t *testing.T) {
 		t.Fatalf("requests for unknown organizations left %d indexes, had %d", got, indexed)
 	}
 }
+
+// Another replica's index of an organization that was erased meanwhile (the projector
+// that applied the erasure dropped only its own process's index) answers not_found at
+// its next read and is dropped: no open name of an erased organization stays in any
+// replica's memory.
+func TestAnotherReplicasIndexForgetsAnErasedOrganization(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, true)
+	ctx := context.Background()
+	res, err := r.h.CreateSecret.Handle(ctx, r.owner, commands.CreateSecret{OrgID: r.orgID, Name: "GONE_SOON"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, res.Seq)
+	other, err := projections.Open(ctx, r.url, r.env.Store.Keyring(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	page, _, err := other.Secrets.SecretPageAt(ctx, r.orgID, r.owner.UserID, projections.SecretFilter{})
+	if err != nil || len(page.Rows) != 1 || other.Secrets.IndexedOrgs() != 1 {
+		t.Fatalf("before: %d rows, %d indexes, %v", len(page.Rows), other.Secrets.IndexedOrgs(), err)
+	}
+	erased, err := r.h.EraseOrganization.Handle(ctx, r.owner, commands.EraseOrganization{OrgID: r.orgID, Confirm: "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, erased.Seq)
+	page, _, err = other.Secrets.SecretPageAt(ctx, r.orgID, r.owner.UserID, projections.SecretFilter{})
+	if err != nil || !domain.IsCode(page.OrgErr, domain.CodeNotFound) || len(page.Rows) != 0 {
+		t.Fatalf("after the erasure: %+v, %v", page, err)
+	}
+	if n := other.Secrets.IndexedOrgs(); n != 0 {
+		t.Fatalf("the other replica still holds %d indexes", n)
+	}
+}
