@@ -5,7 +5,11 @@ package projections_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -37,6 +41,44 @@ func peakHeap(stop <-chan struct{}) <-chan uint64 {
 		}
 	}()
 	return out
+}
+
+// cpuProfile profiles the CPU into dir/name.pprof until the returned stop is called,
+// when KL_STRESS_PROFILE names a directory; otherwise it does nothing. The write phase
+// dwarfs what is measured, so a -cpuprofile of the whole test would hide it.
+func cpuProfile(t *testing.T, name string) (stop func()) {
+	dir := os.Getenv("KL_STRESS_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, name+".pprof"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// stressRounds is how many times the rebuild and the replay run over the one log
+// written (KL_STRESS_ROUNDS, default 1): writing it takes minutes, and one run of
+// either on a shared machine says little.
+func stressRounds(t *testing.T) int {
+	s := os.Getenv("KL_STRESS_ROUNDS")
+	if s == "" {
+		return 1
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		t.Fatalf("KL_STRESS_ROUNDS=%q: want a positive number", s)
+	}
+	return n
 }
 
 // TestRebuildAndReplay100k writes 100,000 events of every kind, then rebuilds the read
@@ -112,27 +154,34 @@ func TestRebuildAndReplay100k(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	runtime.GC()
-	stop := make(chan struct{})
-	peak := peakHeap(stop)
-	rep, err := r.db.Rebuild(ctx, r.env.Store, r.env.Store, nil)
-	close(stop)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("rebuild: %d events in %s = %.0f events/s, peak heap %.1f MiB", rep.Events, rep.Duration.Round(time.Millisecond), rep.EventsPerS, float64(<-peak)/(1<<20))
+	var state projections.ReplayedOrg
+	for round := range stressRounds(t) {
+		runtime.GC()
+		stop := make(chan struct{})
+		peak := peakHeap(stop)
+		stopProfile := cpuProfile(t, fmt.Sprint("rebuild-", round))
+		rep, err := r.db.Rebuild(ctx, r.env.Store, r.env.Store, nil)
+		stopProfile()
+		close(stop)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("rebuild: %d events in %s = %.0f events/s, peak heap %.1f MiB", rep.Events, rep.Duration.Round(time.Millisecond), rep.EventsPerS, float64(<-peak)/(1<<20))
 
-	runtime.GC()
-	stop = make(chan struct{})
-	peak = peakHeap(stop)
-	began := time.Now()
-	state, err := projections.ReplayOrg(ctx, r.env.Store, r.orgID, projections.ReplayLimit{})
-	close(stop)
-	if err != nil {
-		t.Fatal(err)
+		runtime.GC()
+		stop = make(chan struct{})
+		peak = peakHeap(stop)
+		stopProfile = cpuProfile(t, fmt.Sprint("replay-", round))
+		began := time.Now()
+		state, err = projections.ReplayOrg(ctx, r.env.Store, r.orgID, projections.ReplayLimit{})
+		d := time.Since(began)
+		stopProfile()
+		close(stop)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("replay: %d events in %s = %.0f events/s, peak heap %.1f MiB, %d live secrets", state.Seq, d.Round(time.Millisecond), float64(state.Seq)/d.Seconds(), float64(<-peak)/(1<<20), len(state.Secrets))
 	}
-	d := time.Since(began)
-	t.Logf("replay: %d events in %s = %.0f events/s, peak heap %.1f MiB, %d live secrets", state.Seq, d.Round(time.Millisecond), float64(state.Seq)/d.Seconds(), float64(<-peak)/(1<<20), len(state.Secrets))
 	live, _, err := r.db.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
