@@ -81,11 +81,25 @@ func stressRounds(t *testing.T) int {
 	return n
 }
 
+// stressEvents is how many events TestRebuildAndReplay100k writes (KL_STRESS_EVENTS,
+// default 100,000; the mix scales with it): fewer make a quick check of a change.
+func stressEvents(t *testing.T) int {
+	s := os.Getenv("KL_STRESS_EVENTS")
+	if s == "" {
+		return 100_000
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 10_000 {
+		t.Fatalf("KL_STRESS_EVENTS=%q: want a number of at least 10000", s)
+	}
+	return n
+}
+
 // TestRebuildAndReplay100k writes 100,000 events of every kind, then rebuilds the read
 // models from sequence 1 and replays the org from the log alone, and reports events/s
 // and peak heap for both. Run it with `make test-stress`.
 func TestRebuildAndReplay100k(t *testing.T) {
-	const total = 100_000
+	total := stressEvents(t)
 	r := newRig(t, true)
 	ctx := context.Background()
 	start := time.Now()
@@ -94,7 +108,7 @@ func TestRebuildAndReplay100k(t *testing.T) {
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Go(func() {
-			for i := range 1500 {
+			for i := range 1500 * total / 100_000 {
 				s := r.create(t, fmt.Sprintf("KEY_%d_%04d", w, i), map[domain.Environment]string{
 					domain.Development: fmt.Sprint("dev-", i), domain.Production: fmt.Sprint("sk_live_0123456789abcdefghij-", i)})
 				v := domain.NewPlaintext(fmt.Sprint("rotated-", i))
@@ -127,7 +141,7 @@ func TestRebuildAndReplay100k(t *testing.T) {
 		wg.Go(func() {
 			for {
 				n := next.Add(1)
-				if uint64(n)+head > total {
+				if uint64(n)+head > uint64(total) {
 					return
 				}
 				id := ids[int(n)%len(ids)]
