@@ -5,11 +5,14 @@ package projections_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
+	"strings"
+	"syscall"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,6 +44,97 @@ func peakHeap(stop <-chan struct{}) <-chan uint64 {
 		}
 	}()
 	return out
+}
+
+// cpuMeter adds up the CPU time of this process and of the PostgreSQL backends that
+// serve one database (found by their process titles, sampled every 20 ms until stop
+// is called; Linux only, the backends read from /proc, so a local server). On a shared
+// machine the CPU an operation costs is steadier than the time it takes.
+type cpuMeter struct {
+	stop func() (self, pg time.Duration)
+}
+
+func meterCPU(t *testing.T, databaseURL string) cpuMeter {
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	title := " " + strings.TrimPrefix(u.Path, "/") + " "
+	selfNow := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			return 0
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	// backends maps a backend's pid to the CPU ticks it had when first and last seen.
+	type ticks struct{ first, last int64 }
+	backends := map[int]*ticks{}
+	sample := func() {
+		dirs, _ := os.ReadDir("/proc")
+		for _, d := range dirs {
+			pid, err := strconv.Atoi(d.Name())
+			if err != nil {
+				continue
+			}
+			cmd, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+			if err != nil || !strings.HasPrefix(string(cmd), "postgres: ") || !strings.Contains(string(cmd), title) {
+				continue
+			}
+			stat, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+			if err != nil {
+				continue
+			}
+			// Fields after the command's closing parenthesis: utime and stime are the
+			// 12th and 13th.
+			f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+			if len(f) < 13 {
+				continue
+			}
+			ut, _ := strconv.ParseInt(f[11], 10, 64)
+			st, _ := strconv.ParseInt(f[12], 10, 64)
+			if b := backends[pid]; b != nil {
+				b.last = ut + st
+			} else {
+				backends[pid] = &ticks{first: ut + st, last: ut + st}
+			}
+		}
+	}
+	began := selfNow()
+	sample()
+	// A backend first seen later started later: all its ticks count.
+	for _, b := range backends {
+		b.first = -b.first
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tk := time.NewTicker(20 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-done:
+				sample()
+				return
+			case <-tk.C:
+				sample()
+			}
+		}
+	}()
+	return cpuMeter{stop: func() (time.Duration, time.Duration) {
+		close(done)
+		<-finished
+		var pg int64
+		for _, b := range backends {
+			if b.first < 0 {
+				pg += b.last + b.first
+			} else {
+				pg += b.last
+			}
+		}
+		return selfNow() - began, time.Duration(pg) * 10 * time.Millisecond
+	}}
 }
 
 // cpuProfile profiles the CPU into dir/name.pprof until the returned stop is called,
@@ -174,27 +268,35 @@ func TestRebuildAndReplay100k(t *testing.T) {
 		stop := make(chan struct{})
 		peak := peakHeap(stop)
 		stopProfile := cpuProfile(t, fmt.Sprint("rebuild-", round))
+		meter := meterCPU(t, r.url)
 		rep, err := r.db.Rebuild(ctx, r.env.Store, r.env.Store, nil)
+		self, pg := meter.stop()
 		stopProfile()
 		close(stop)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("rebuild: %d events in %s = %.0f events/s, peak heap %.1f MiB", rep.Events, rep.Duration.Round(time.Millisecond), rep.EventsPerS, float64(<-peak)/(1<<20))
+		t.Logf("rebuild: %d events in %s = %.0f events/s, peak heap %.1f MiB, CPU %s here + %s PostgreSQL = %.1f µs/event",
+			rep.Events, rep.Duration.Round(time.Millisecond), rep.EventsPerS, float64(<-peak)/(1<<20), self.Round(time.Millisecond), pg.Round(time.Millisecond),
+			float64((self+pg).Microseconds())/float64(rep.Events))
 
 		runtime.GC()
 		stop = make(chan struct{})
 		peak = peakHeap(stop)
 		stopProfile = cpuProfile(t, fmt.Sprint("replay-", round))
+		meter = meterCPU(t, r.url)
 		began := time.Now()
 		state, err = projections.ReplayOrg(ctx, r.env.Store, r.orgID, projections.ReplayLimit{})
 		d := time.Since(began)
+		self, _ = meter.stop()
 		stopProfile()
 		close(stop)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("replay: %d events in %s = %.0f events/s, peak heap %.1f MiB, %d live secrets", state.Seq, d.Round(time.Millisecond), float64(state.Seq)/d.Seconds(), float64(<-peak)/(1<<20), len(state.Secrets))
+		t.Logf("replay: %d events in %s = %.0f events/s, peak heap %.1f MiB, %d live secrets, CPU %s = %.1f µs/event",
+			state.Seq, d.Round(time.Millisecond), float64(state.Seq)/d.Seconds(), float64(<-peak)/(1<<20), len(state.Secrets),
+			self.Round(time.Millisecond), float64(self.Microseconds())/float64(state.Seq))
 	}
 	live, _, err := r.db.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1000})
 	if err != nil {
