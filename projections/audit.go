@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/keyledger/keyledger/domain"
 )
 
@@ -183,7 +184,39 @@ func (r *batchTx) insertAudit(row ...any) {
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT DO NOTHING`, row...)
 		return
 	}
-	r.auditRows = append(r.auditRows, pgArgs(row))
+	row = pgArgs(row)
+	// The two uuid columns as uuids: COPY's binary format has no cast from text, and
+	// pgx, handed a string, first fails to encode it (an error built and dropped per
+	// value) before it parses it.
+	for _, i := range auditUUIDColumns {
+		row[i] = copyUUID(row[i])
+	}
+	r.auditRows = append(r.auditRows, row)
+}
+
+// auditUUIDColumns are the places of org_id and secret_id in auditColumnsIn.
+var auditUUIDColumns = [...]int{0, 9}
+
+// copyUUID is v (a string or a *string) as a pgtype.UUID, NULL for a nil pointer; a
+// value that is not a UUID is left as it is, for Postgres to refuse as it would.
+func copyUUID(v any) any {
+	var s string
+	switch v := v.(type) {
+	case string:
+		s = v
+	case *string:
+		if v == nil {
+			return pgtype.UUID{}
+		}
+		s = *v
+	default:
+		return v
+	}
+	var u pgtype.UUID
+	if err := u.Scan(s); err != nil {
+		return v
+	}
+	return u
 }
 
 // sync sends the queued writes, then copies the kept audit rows (insertAudit).

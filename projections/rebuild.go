@@ -74,9 +74,11 @@ func (rm *ReadModels) Rebuild(ctx context.Context, events eventFollower, head st
 	}
 	// Before the switch, and failing the rebuild if it fails: the schema never goes
 	// live without every index its migrations declare.
+	loaded := time.Now()
 	if err := indexes.restore(ctx, load.pool); err != nil {
 		return RebuildReport{}, err
 	}
+	logger.Info("rebuild loaded, indexes built", "schema", schema, "events", target, "load", loaded.Sub(started), "indexes", time.Since(loaded))
 	old, err := db.switchTo(ctx, schema, &progress)
 	if err != nil {
 		return RebuildReport{}, err

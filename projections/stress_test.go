@@ -5,6 +5,7 @@ package projections_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -269,7 +270,7 @@ func TestRebuildAndReplay100k(t *testing.T) {
 		peak := peakHeap(stop)
 		stopProfile := cpuProfile(t, fmt.Sprint("rebuild-", round))
 		meter := meterCPU(t, r.url)
-		rep, err := r.db.Rebuild(ctx, r.env.Store, r.env.Store, nil)
+		rep, err := r.db.Rebuild(ctx, r.env.Store, r.env.Store, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 		self, pg := meter.stop()
 		stopProfile()
 		close(stop)
