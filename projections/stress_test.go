@@ -71,9 +71,9 @@ func meterCPU(t *testing.T, databaseURL string) cpuMeter {
 	// backends maps a backend's pid to the CPU ticks it had when first and last seen.
 	type ticks struct{ first, last int64 }
 	backends := map[int]*ticks{}
-	// others are the processes that are not the database's backends: a process's
-	// title keeps its database, so each is read once (reading every title at every
-	// sample cost a sixth of a replay's CPU).
+	// others are the processes that are not PostgreSQL's, read once (reading every
+	// title at every sample cost a sixth of a replay's CPU). PostgreSQL's are read
+	// again: a backend just forked has the server's title until it names its database.
 	others := map[int]bool{}
 	sample := func() {
 		dirs, _ := os.ReadDir("/proc")
@@ -84,8 +84,11 @@ func meterCPU(t *testing.T, databaseURL string) cpuMeter {
 			}
 			if backends[pid] == nil {
 				cmd, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
-				if err != nil || !strings.HasPrefix(string(cmd), "postgres: ") || !strings.Contains(string(cmd), title) {
+				if err != nil || !strings.Contains(string(cmd), "postgres") {
 					others[pid] = true
+					continue
+				}
+				if !strings.HasPrefix(string(cmd), "postgres: ") || !strings.Contains(string(cmd), title) {
 					continue
 				}
 			}
