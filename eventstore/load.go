@@ -227,13 +227,8 @@ func headerUint(h nats.Header, key string) (uint64, bool) {
 func (s *Store) ScanScope(ctx context.Context, scope string, until uint64, fn func(domain.Recorded) error) error {
 	next := uint64(1)
 	subject := SubjectPrefix + "." + scope + ".>"
-	// One batch's slice serves every batch: fn gets each event by value and none is
-	// kept here, and growing a fresh slice to a batch's size each time was a tenth of a
-	// replay's CPU (growslice, and the garbage of every size it went through).
-	batch := Loaded{Events: make([]domain.Recorded, 0, loadBatch)}
 	for {
-		clear(batch.Events)
-		batch.Events, batch.LastSeq = batch.Events[:0], 0
+		var batch Loaded
 		n, err := s.loadFrom(ctx, subject, next, until, &batch)
 		if err != nil {
 			return err
