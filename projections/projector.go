@@ -37,6 +37,9 @@ type Projector struct {
 	// (a rebuild); onApplied then receives its progress instead of the live waiters.
 	schema    string
 	onApplied func(seq uint64)
+	// batch bounds the events of one transaction when set (a rebuild's); maxBatch
+	// otherwise.
+	batch int
 	// changes receives change notices after each batch is applied and before it is
 	// committed: a crash in between re-publishes, and the duplicate window drops it.
 	changes changePublisher
@@ -182,7 +185,7 @@ func (p *Projector) runOnce(ctx context.Context) error {
 	}
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	deliveries, err := p.events.Follow(fctx, cp+1, 2*maxBatch)
+	deliveries, err := p.events.Follow(fctx, cp+1, 2*p.batchLimit())
 	if err != nil {
 		return err
 	}
@@ -201,7 +204,7 @@ func (p *Projector) runOnce(ctx context.Context) error {
 		batch := []eventstore.Delivery{first}
 		// After a failure, events go one per transaction until one applies again, so
 		// that a stall names the very event it is stuck on.
-		limit := maxBatch
+		limit := p.batchLimit()
 		if p.failures > 0 {
 			limit = 1
 		}
@@ -230,6 +233,14 @@ func (p *Projector) runOnce(ctx context.Context) error {
 		p.progressed(last)
 		p.next = last + 1
 	}
+}
+
+// batchLimit is how many events one transaction applies at most.
+func (p *Projector) batchLimit() int {
+	if p.batch > 0 {
+		return p.batch
+	}
+	return maxBatch
 }
 
 // batchStarted tells the batch observer the record time of the oldest event in hand.

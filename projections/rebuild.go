@@ -46,8 +46,17 @@ func (rm *ReadModels) Rebuild(ctx context.Context, events eventFollower, head st
 	if err != nil {
 		return RebuildReport{}, err
 	}
+	load, closeLoad, err := db.rebuildWriter(ctx)
+	if err != nil {
+		return RebuildReport{}, err
+	}
+	defer closeLoad()
+	indexes, err := deferIndexes(ctx, load.pool, schema)
+	if err != nil {
+		return RebuildReport{}, err
+	}
 	var progress atomic.Uint64
-	p := &Projector{db: db, events: events, log: logger, schema: schema, onApplied: func(seq uint64) { progress.Store(seq) }}
+	p := &Projector{db: load, events: events, log: logger, schema: schema, batch: rebuildBatch, onApplied: func(seq uint64) { progress.Store(seq) }}
 	pctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -63,6 +72,13 @@ func (rm *ReadModels) Rebuild(ctx context.Context, events eventFollower, head st
 	if err := waitProgress(ctx, &progress, target); err != nil {
 		return RebuildReport{}, err
 	}
+	// Before the switch, and failing the rebuild if it fails: the schema never goes
+	// live without every index its migrations declare.
+	loaded := time.Now()
+	if err := indexes.restore(ctx, load.pool); err != nil {
+		return RebuildReport{}, err
+	}
+	logger.Info("rebuild loaded, indexes built", "schema", schema, "events", target, "load", loaded.Sub(started), "indexes", time.Since(loaded))
 	old, err := db.switchTo(ctx, schema, &progress)
 	if err != nil {
 		return RebuildReport{}, err

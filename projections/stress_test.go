@@ -5,9 +5,17 @@ package projections_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,11 +47,164 @@ func peakHeap(stop <-chan struct{}) <-chan uint64 {
 	return out
 }
 
+// cpuMeter adds up the CPU time of this process and of the PostgreSQL backends that
+// serve one database (found by their process titles, sampled every 50 ms until stop
+// is called; Linux only, the backends read from /proc, so a local server). On a shared
+// machine the CPU an operation costs is steadier than the time it takes.
+type cpuMeter struct {
+	stop func() (self, pg time.Duration)
+}
+
+func meterCPU(t *testing.T, databaseURL string) cpuMeter {
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	title := " " + strings.TrimPrefix(u.Path, "/") + " "
+	selfNow := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			return 0
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	// backends maps a backend's pid to the CPU ticks it had when first and last seen.
+	type ticks struct{ first, last int64 }
+	backends := map[int]*ticks{}
+	// others are the processes that are not PostgreSQL's, read once (reading every
+	// title at every sample cost a sixth of a replay's CPU). PostgreSQL's are read
+	// again: a backend just forked has the server's title until it names its database.
+	others := map[int]bool{}
+	sample := func() {
+		dirs, _ := os.ReadDir("/proc")
+		for _, d := range dirs {
+			pid, err := strconv.Atoi(d.Name())
+			if err != nil || others[pid] {
+				continue
+			}
+			if backends[pid] == nil {
+				cmd, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+				if err != nil || !strings.Contains(string(cmd), "postgres") {
+					others[pid] = true
+					continue
+				}
+				if !strings.HasPrefix(string(cmd), "postgres: ") || !strings.Contains(string(cmd), title) {
+					continue
+				}
+			}
+			stat, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+			if err != nil {
+				continue
+			}
+			// Fields after the command's closing parenthesis: utime and stime are the
+			// 12th and 13th.
+			f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+			if len(f) < 13 {
+				continue
+			}
+			ut, _ := strconv.ParseInt(f[11], 10, 64)
+			st, _ := strconv.ParseInt(f[12], 10, 64)
+			if b := backends[pid]; b != nil {
+				b.last = ut + st
+			} else {
+				backends[pid] = &ticks{first: ut + st, last: ut + st}
+			}
+		}
+	}
+	began := selfNow()
+	sample()
+	// A backend first seen later started later: all its ticks count.
+	for _, b := range backends {
+		b.first = -b.first
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tk := time.NewTicker(50 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-done:
+				sample()
+				return
+			case <-tk.C:
+				sample()
+			}
+		}
+	}()
+	return cpuMeter{stop: func() (time.Duration, time.Duration) {
+		close(done)
+		<-finished
+		var pg int64
+		for _, b := range backends {
+			if b.first < 0 {
+				pg += b.last + b.first
+			} else {
+				pg += b.last
+			}
+		}
+		return selfNow() - began, time.Duration(pg) * 10 * time.Millisecond
+	}}
+}
+
+// cpuProfile profiles the CPU into dir/name.pprof until the returned stop is called,
+// when KL_STRESS_PROFILE names a directory; otherwise it does nothing. The write phase
+// dwarfs what is measured, so a -cpuprofile of the whole test would hide it.
+func cpuProfile(t *testing.T, name string) (stop func()) {
+	dir := os.Getenv("KL_STRESS_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, name+".pprof"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// stressRounds is how many times the rebuild and the replay run over the one log
+// written (KL_STRESS_ROUNDS, default 1): writing it takes minutes, and one run of
+// either on a shared machine says little.
+func stressRounds(t *testing.T) int {
+	s := os.Getenv("KL_STRESS_ROUNDS")
+	if s == "" {
+		return 1
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		t.Fatalf("KL_STRESS_ROUNDS=%q: want a positive number", s)
+	}
+	return n
+}
+
+// stressEvents is how many events TestRebuildAndReplay100k writes (KL_STRESS_EVENTS,
+// default 100,000; the mix scales with it): fewer make a quick check of a change.
+func stressEvents(t *testing.T) int {
+	s := os.Getenv("KL_STRESS_EVENTS")
+	if s == "" {
+		return 100_000
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 10_000 {
+		t.Fatalf("KL_STRESS_EVENTS=%q: want a number of at least 10000", s)
+	}
+	return n
+}
+
 // TestRebuildAndReplay100k writes 100,000 events of every kind, then rebuilds the read
 // models from sequence 1 and replays the org from the log alone, and reports events/s
 // and peak heap for both. Run it with `make test-stress`.
 func TestRebuildAndReplay100k(t *testing.T) {
-	const total = 100_000
+	total := stressEvents(t)
 	r := newRig(t, true)
 	ctx := context.Background()
 	start := time.Now()
@@ -52,7 +213,7 @@ func TestRebuildAndReplay100k(t *testing.T) {
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Go(func() {
-			for i := range 1500 {
+			for i := range 1500 * total / 100_000 {
 				s := r.create(t, fmt.Sprintf("KEY_%d_%04d", w, i), map[domain.Environment]string{
 					domain.Development: fmt.Sprint("dev-", i), domain.Production: fmt.Sprint("sk_live_0123456789abcdefghij-", i)})
 				v := domain.NewPlaintext(fmt.Sprint("rotated-", i))
@@ -85,7 +246,7 @@ func TestRebuildAndReplay100k(t *testing.T) {
 		wg.Go(func() {
 			for {
 				n := next.Add(1)
-				if uint64(n)+head > total {
+				if uint64(n)+head > uint64(total) {
 					return
 				}
 				id := ids[int(n)%len(ids)]
@@ -112,27 +273,42 @@ func TestRebuildAndReplay100k(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	runtime.GC()
-	stop := make(chan struct{})
-	peak := peakHeap(stop)
-	rep, err := r.db.Rebuild(ctx, r.env.Store, r.env.Store, nil)
-	close(stop)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("rebuild: %d events in %s = %.0f events/s, peak heap %.1f MiB", rep.Events, rep.Duration.Round(time.Millisecond), rep.EventsPerS, float64(<-peak)/(1<<20))
+	var state projections.ReplayedOrg
+	for round := range stressRounds(t) {
+		runtime.GC()
+		stop := make(chan struct{})
+		peak := peakHeap(stop)
+		stopProfile := cpuProfile(t, fmt.Sprint("rebuild-", round))
+		meter := meterCPU(t, r.url)
+		rep, err := r.db.Rebuild(ctx, r.env.Store, r.env.Store, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+		self, pg := meter.stop()
+		stopProfile()
+		close(stop)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("rebuild: %d events in %s = %.0f events/s, peak heap %.1f MiB, CPU %s here + %s PostgreSQL = %.1f µs/event",
+			rep.Events, rep.Duration.Round(time.Millisecond), rep.EventsPerS, float64(<-peak)/(1<<20), self.Round(time.Millisecond), pg.Round(time.Millisecond),
+			float64((self+pg).Microseconds())/float64(rep.Events))
 
-	runtime.GC()
-	stop = make(chan struct{})
-	peak = peakHeap(stop)
-	began := time.Now()
-	state, err := projections.ReplayOrg(ctx, r.env.Store, r.orgID, projections.ReplayLimit{})
-	close(stop)
-	if err != nil {
-		t.Fatal(err)
+		runtime.GC()
+		stop = make(chan struct{})
+		peak = peakHeap(stop)
+		stopProfile = cpuProfile(t, fmt.Sprint("replay-", round))
+		meter = meterCPU(t, r.url)
+		began := time.Now()
+		state, err = projections.ReplayOrg(ctx, r.env.Store, r.orgID, projections.ReplayLimit{})
+		d := time.Since(began)
+		self, _ = meter.stop()
+		stopProfile()
+		close(stop)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("replay: %d events in %s = %.0f events/s, peak heap %.1f MiB, %d live secrets, CPU %s = %.1f µs/event",
+			state.Seq, d.Round(time.Millisecond), float64(state.Seq)/d.Seconds(), float64(<-peak)/(1<<20), len(state.Secrets),
+			self.Round(time.Millisecond), float64(self.Microseconds())/float64(state.Seq))
 	}
-	d := time.Since(began)
-	t.Logf("replay: %d events in %s = %.0f events/s, peak heap %.1f MiB, %d live secrets", state.Seq, d.Round(time.Millisecond), float64(state.Seq)/d.Seconds(), float64(<-peak)/(1<<20), len(state.Secrets))
 	live, _, err := r.db.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,8 @@ import (
 
 // writer is what a projector writes with: the connection, the grid's name index (an
 // erased organization leaves it) and the live Progress it reports to. A rebuild's
-// projector writes with the same writer into its own schema and reports elsewhere.
+// projector writes into its own schema with a writer of its own (rebuildWriter: the
+// same keys and name index on a pool of its own) and reports elsewhere.
 type writer struct {
 	*store
 	*Progress
@@ -20,6 +21,9 @@ type writer struct {
 	// valueReads counts the round trips batches made for the value versions that
 	// change notices name as replaced (a test pins their shape).
 	valueReads atomic.Int64
+	// bulk is set on a rebuild's writer: it loads a schema nobody reads yet, and
+	// copies audit rows in instead of inserting them one by one (insertAudit).
+	bulk bool
 }
 
 // claimCheckpoint records fence, a projector's lease revision, as the live read

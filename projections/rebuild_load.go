@@ -1,0 +1,109 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// rebuildBatch bounds how many events one transaction of a rebuild applies. A rebuild
+// replays the whole log and nobody waits on any one event of it, so its transactions
+// are ten times the live projector's: each costs a commit, a checkpoint update and the
+// lookups of its first events (names, emails, chain heads) that later ones reuse.
+const rebuildBatch = 5_000
+
+// rebuildWriter is the writer a rebuild's projector writes with: the live one's keys,
+// name index and progress, on a pool of its own whose sessions commit without waiting
+// for the WAL to reach the disk (synchronous_commit = off).
+//
+// That loses nothing a reader could see. Nobody reads the rebuild's schema until the
+// switch, and the switch commits on the live pool, synchronously: its commit record
+// follows every commit of the rebuild in the WAL, and flushing it flushes them. A
+// crash before that leaves the old schema live and the rebuild abandoned (the next
+// rebuild drops it), whatever of it reached the disk.
+func (db *writer) rebuildWriter(ctx context.Context) (*writer, func(), error) {
+	cfg := db.pool.Config()
+	if cfg.ConnConfig.RuntimeParams == nil {
+		cfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+	// One projector writes; the index builds and the checkpoint reads take a second.
+	cfg.MaxConns, cfg.MinConns = 2, 0
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rebuild: connect: %w", err)
+	}
+	st := *db.store
+	st.pool = pool
+	return &writer{store: &st, Progress: db.Progress, names: db.names, bulk: true}, pool.Close, nil
+}
+
+// deferredIndexes are the secondary indexes of a rebuild's schema, dropped while it
+// loads and built again, as they were declared, before it goes live.
+type deferredIndexes struct {
+	schema string
+	defs   []string
+}
+
+// deferIndexes drops the indexes of schema that no write of the projector needs: not
+// a primary key or a unique index (ON CONFLICT and the lookups by key use those).
+// Building an index once from the loaded rows is a sort; keeping it up to date row by
+// row was, for the audit trail's three, most of what a reveal's insert cost.
+func deferIndexes(ctx context.Context, pool *pgxpool.Pool, schema string) (*deferredIndexes, error) {
+	d := &deferredIndexes{schema: schema}
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i
+			JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = $1 AND NOT i.indisunique AND NOT i.indisprimary
+			ORDER BY c.relname`, schema)
+		if err != nil {
+			return err
+		}
+		type index struct{ name, def string }
+		found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (index, error) {
+			var ix index
+			err := row.Scan(&ix.name, &ix.def)
+			return ix, err
+		})
+		if err != nil {
+			return err
+		}
+		for _, ix := range found {
+			if _, err := tx.Exec(ctx, `DROP INDEX `+pgx.Identifier{schema, ix.name}.Sanitize()); err != nil {
+				return err
+			}
+			d.defs = append(d.defs, ix.def)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rebuild: defer the indexes of %s: %w", schema, err)
+	}
+	return d, nil
+}
+
+// restore builds the deferred indexes again, with the definitions they were dropped
+// with (pg_get_indexdef names the schema, so no search_path is involved).
+func (d *deferredIndexes) restore(ctx context.Context, pool *pgxpool.Pool) error {
+	if len(d.defs) == 0 {
+		return nil
+	}
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		// The sort of a large audit trail fits in memory then, instead of spilling.
+		if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '256MB'`); err != nil {
+			return err
+		}
+		for _, def := range d.defs {
+			if _, err := tx.Exec(ctx, def); err != nil {
+				return fmt.Errorf("%s: %w", def, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("rebuild: build the indexes of %s: %w", d.schema, err)
+	}
+	return nil
+}
