@@ -54,6 +54,18 @@ func TestRebuildBuildsTheIndexesItDeferred(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("indexes of the rebuilt schema:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	// And it goes live analyzed: the planner knows its tables' sizes.
+	var unanalyzed []string
+	rows, err := conn.Query(ctx, `SELECT relname FROM pg_stat_user_tables WHERE schemaname = $1 AND last_analyze IS NULL AND last_autoanalyze IS NULL ORDER BY relname`, rep.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if unanalyzed, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		t.Fatal(err)
+	}
+	if len(unanalyzed) > 0 {
+		t.Fatalf("tables of the rebuilt schema never analyzed: %v", unanalyzed)
+	}
 }
 
 // The rebuild copies audit rows in with COPY where the live projector inserts them:
