@@ -184,52 +184,49 @@ func (db *Secrets) syncNames(ctx context.Context, tx pgx.Tx, orgID string, on *o
 const deletionsSQL = `SELECT secret_id::text FROM secret_deletions WHERE org_id = $1 AND seq > $2`
 
 // readNames reads the grid rows of the org's secrets changed after sequence since, and
-// opens their names and descriptions, into on.
+// opens their names and descriptions, into on, row by row.
 func (db *Secrets) readNames(ctx context.Context, tx pgx.Tx, orgID string, on *orgNames, since uint64) error {
 	rows, err := tx.Query(ctx, changedRowsSQL, orgID, int64(since))
 	if err != nil {
 		return fmt.Errorf("read names: %w", err)
 	}
-	list, err := foldSecretRows(rows, orgID)
-	if err != nil {
+	if err := scanSealedRows(rows, func(r *sealedRow) error { return db.putRow(ctx, orgID, on, r) }); err != nil {
 		return fmt.Errorf("read names: %w", err)
 	}
-	return db.putRows(ctx, orgID, on, list)
+	return nil
 }
 
-// putRows puts rows read by changedRowsSQL into on, their names and descriptions opened.
-func (db *Secrets) putRows(ctx context.Context, orgID string, on *orgNames, list []*SecretRow) error {
-	db.names.rowsRead.Add(int64(len(list)))
-	for _, r := range list {
-		name, err := db.keys.Open(ctx, orgID, r.Name, nameAAD(orgID, r.ID))
-		if err != nil {
-			return fmt.Errorf("open name of secret %s: %w", r.ID, err)
-		}
-		db.names.opened.Add(1)
-		desc, err := db.keys.Open(ctx, orgID, r.Description, descriptionAAD(orgID, r.ID))
-		if err != nil {
-			return fmt.Errorf("open description of secret %s: %w", r.ID, err)
-		}
-		owner := on.owners[r.Owner.ID]
-		if owner == nil {
-			owner = &UserRef{ID: r.Owner.ID, Email: r.Owner.Email, Name: r.Owner.Name}
-			on.owners[r.Owner.ID] = owner
-		}
-		g := &gridRow{description: string(desc), owner: owner,
-			created: r.CreatedAt.UnixNano(), updated: r.UpdatedAt.UnixNano(), version: r.Version}
-		e := &nameEntry{id: r.ID, name: string(name), row: g}
-		for i, env := range gridEnvs {
-			st, ok := r.Environments[env]
-			if !ok {
-				continue
-			}
-			g.envs[i] = gridEnv{present: true, set: st.Set, version: st.Version, mask: st.Mask, updated: st.UpdatedAt.UnixNano()}
-			if st.Set {
-				e.envs |= envBits[env]
-			}
-		}
-		on.put(e)
+// putRow puts a row read by changedRowsSQL into on, its name and description opened.
+func (db *Secrets) putRow(ctx context.Context, orgID string, on *orgNames, r *sealedRow) error {
+	db.names.rowsRead.Add(1)
+	name, err := db.keys.Open(ctx, orgID, r.name, nameAAD(orgID, r.id))
+	if err != nil {
+		return fmt.Errorf("open name of secret %s: %w", r.id, err)
 	}
+	db.names.opened.Add(1)
+	desc, err := db.keys.Open(ctx, orgID, r.description, descriptionAAD(orgID, r.id))
+	if err != nil {
+		return fmt.Errorf("open description of secret %s: %w", r.id, err)
+	}
+	owner := on.owners[r.owner.ID]
+	if owner == nil {
+		owner = &UserRef{ID: r.owner.ID, Email: r.owner.Email, Name: r.owner.Name}
+		on.owners[r.owner.ID] = owner
+	}
+	g := &gridRow{description: string(desc), owner: owner,
+		created: r.created.UnixNano(), updated: r.updated.UnixNano(), version: r.version}
+	e := &nameEntry{id: r.id, name: string(name), row: g}
+	for i, env := range gridEnvs {
+		st := r.envs[i]
+		if !st.present {
+			continue
+		}
+		g.envs[i] = gridEnv{present: true, set: st.set, version: st.version, mask: st.mask, updated: st.updated.UnixNano()}
+		if st.set {
+			e.envs |= envBits[env]
+		}
+	}
+	on.put(e)
 	return nil
 }
 

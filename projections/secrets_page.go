@@ -149,7 +149,7 @@ func (db *Secrets) catchUp(ctx context.Context, orgID, userID string, on *orgNam
 	var atSeq int64
 	var atSchema string
 	var gone []string
-	var changed []*SecretRow
+	var changed []sealedRow
 	err := db.scopedQueriesIn(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, orgID, "",
 		a.query(orgID, userID),
 		scopedRead{sql: checkpointSQL, args: []any{CheckpointName}, read: func(rows pgx.Rows) error {
@@ -165,9 +165,10 @@ func (db *Secrets) catchUp(ctx context.Context, orgID, userID string, on *orgNam
 			return err
 		}},
 		scopedRead{sql: changedRowsSQL, args: []any{orgID, int64(on.seq)}, read: func(rows pgx.Rows) error {
-			var err error
-			changed, err = foldSecretRows(rows, orgID)
-			return err
+			return scanSealedRows(rows, func(r *sealedRow) error {
+				changed = append(changed, *r)
+				return nil
+			})
 		}},
 	)
 	if err != nil {
@@ -183,8 +184,10 @@ func (db *Secrets) catchUp(ctx context.Context, orgID, userID string, on *orgNam
 		for _, id := range gone {
 			on.remove(id)
 		}
-		if err := db.putRows(ctx, orgID, on, changed); err != nil {
-			return orgAccessRow{}, false, err
+		for i := range changed {
+			if err := db.putRow(ctx, orgID, on, &changed[i]); err != nil {
+				return orgAccessRow{}, false, err
+			}
 		}
 		on.seq = uint64(atSeq)
 		on.access = map[string]orgAccessRow{}
