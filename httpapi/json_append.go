@@ -2,6 +2,9 @@ package httpapi
 
 import (
 	"strconv"
+	"sync"
+
+	"github.com/gofiber/fiber/v2"
 	"time"
 	"unicode/utf8"
 
@@ -14,6 +17,29 @@ import (
 // time.Time's MarshalJSON, whose output the encoder then scans again, encoding was half
 // of a grid page's CPU. The bytes are encoding/json's for the same wire types
 // (json_append_test.go compares them, and a fuzz test with hostile strings).
+
+// jsonBuffers holds the buffers answers are appended into before the response copies
+// them (Response.SetBody): a grid page is some 50 KB, and a fresh buffer per page was
+// most of what a page allocated. A buffer that grew past maxPooledJSON (a page of a
+// thousand rows) is left to the collector.
+type jsonBuffers struct{ pool sync.Pool }
+
+const maxPooledJSON = 1 << 20
+
+// send appends an answer with fill into a pooled buffer and sets it as c's JSON body.
+func (j *jsonBuffers) send(c *fiber.Ctx, fill func([]byte) []byte) error {
+	buf, _ := j.pool.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	*buf = fill((*buf)[:0])
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	c.Response().SetBody(*buf)
+	if cap(*buf) <= maxPooledJSON {
+		j.pool.Put(buf)
+	}
+	return nil
+}
 
 // appendJSONString appends s as encoding/json writes a string: quotes, backslashes and
 // control characters escaped, <, > and & as \u003c, \u003e and \u0026, U+2028 and

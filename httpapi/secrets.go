@@ -96,8 +96,7 @@ func (s *Server) listSecrets(c *fiber.Ctx) error {
 
 // writeSecretPage answers with a grid page as the caller sees it.
 func (s *Server) writeSecretPage(c *fiber.Ctx, rows []projections.SecretRow, next string, p domain.Principal, policy domain.RevealPolicy) error {
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Send(appendSecretPage(make([]byte, 0, 64+512*len(rows)), rows, next, p, policy))
+	return s.jsonBufs.send(c, func(b []byte) []byte { return appendSecretPage(b, rows, next, p, policy) })
 }
 
 // answerSecret answers a secret command from its own result: the row the command left
@@ -129,8 +128,7 @@ func (s *Server) writeSecret(c *fiber.Ctx, secretID string) error {
 	if a.SecretErr != nil {
 		return a.SecretErr
 	}
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Send(appendSecret(make([]byte, 0, 512), a.Secret, p, a.Org.RevealPolicy))
+	return s.jsonBufs.send(c, func(b []byte) []byte { return appendSecret(b, a.Secret, p, a.Org.RevealPolicy) })
 }
 
 func (s *Server) getSecret(c *fiber.Ctx) error {
