@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/keyledger/keyledger/domain"
@@ -66,5 +67,55 @@ func TestLoadWithTheSmallSyncQueue(t *testing.T) {
 	l, err := s.Load(ctx, agg)
 	if err != nil || l.EventCount() != events {
 		t.Fatalf("loaded %d events, %v; want %d", l.EventCount(), err, events)
+	}
+}
+
+// A command's freshness check (LoadAfter from the sequence its cached copy holds)
+// reads no message when nothing is new: reading one made the server load the whole
+// message block that holds it into its cache, and checks over random secrets kept
+// every block of the stream in memory. The bytes the connection received pin it: the
+// answer is a bare "not found", not the aggregate's (large) last event.
+func TestLoadAfterReadsNoMessageWhenNothingIsNew(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newInternalStore(t)
+	org := "55555555-5555-5555-5555-555555555555"
+	agg := Aggregate{OrgID: org, Type: domain.AggregateSecret, ID: org}
+	other := Aggregate{OrgID: org, Type: domain.AggregateSecret, ID: "44444444-4444-4444-4444-444444444444"}
+	const size = 256 << 10
+	big := strings.Repeat("x", size)
+	first, err := s.Append(ctx, Pending{Aggregate: agg, Position: 1, Events: []domain.Event{domain.SecretUpdated{Description: &big}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Later messages on other subjects: the answer must come from the subject's own
+	// place in the stream, not from the stream's end.
+	for i := range 3 {
+		desc := strconv.Itoa(i)
+		if _, err := s.Append(ctx, Pending{Aggregate: other, Unchecked: true, Events: []domain.Event{domain.SecretUpdated{Description: &desc}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := s.nc.Stats().InBytes
+	l, err := s.LoadAfter(ctx, agg, first.Seq())
+	if err != nil || l.EventCount() != 0 || l.LastSeq != 0 {
+		t.Fatalf("nothing new after %d: got %d events, last %d, %v", first.Seq(), l.EventCount(), l.LastSeq, err)
+	}
+	if got := s.nc.Stats().InBytes - before; got >= size/4 {
+		t.Fatalf("the check for newer events received %d bytes: it read the last %d-byte event", got, size)
+	}
+
+	// Something new is still found, and only it.
+	desc := "new"
+	next, err := s.Append(ctx, Pending{Aggregate: agg, ExpectedSeq: first.Seq(), Position: 2, Events: []domain.Event{domain.SecretUpdated{Description: &desc}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err = s.LoadAfter(ctx, agg, first.Seq())
+	if err != nil || l.EventCount() != 1 || l.LastSeq != next.Seq() {
+		t.Fatalf("one new event at %d: got %d events, last %d, %v", next.Seq(), l.EventCount(), l.LastSeq, err)
+	}
+	if d := l.Events[0].Event.(domain.SecretUpdated).Description; d == nil || *d != desc {
+		t.Fatalf("new event %+v", l.Events[0])
 	}
 }
