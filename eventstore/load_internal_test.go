@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/keyledger/keyledger/domain"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // loadOneByOne (for servers without batched direct get, such as Debian's 2.9) reads
@@ -117,5 +118,50 @@ func TestLoadAfterReadsNoMessageWhenNothingIsNew(t *testing.T) {
 	}
 	if d := l.Events[0].Event.(domain.SecretUpdated).Description; d == nil || *d != desc {
 		t.Fatalf("new event %+v", l.Events[0])
+	}
+}
+
+// A checked append without a caller's message id carries none: the server keeps every
+// id it sees for DuplicateWindow, and a fresh one could never come again (the
+// expectation refuses a second copy). Its own publish is still known by its event id
+// should a resend of it answer "wrong last sequence"; a caller's id is kept.
+func TestCheckedAppendWithoutKeyLeavesNoMessageID(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newInternalStore(t)
+	org := "33333333-3333-3333-3333-333333333333"
+	agg := Aggregate{OrgID: org, Type: domain.AggregateSecret, ID: org}
+	desc := "one"
+	recs, err := s.Append(ctx, Pending{Aggregate: agg, Position: 1, Events: []domain.Event{domain.SecretUpdated{Description: &desc}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := s.stream.GetLastMsgForSubject(ctx, agg.Subject())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := raw.Header.Get(jetstream.MsgIDHeader); id != "" {
+		t.Fatalf("a checked append without a key was stored with message id %q", id)
+	}
+	if got, ok := s.lastIfHeader(ctx, agg.Subject(), headerEventID, recs[0].EventID); !ok || got.Seq() != recs.Seq() {
+		t.Fatalf("own message by its event id: %v, %v", got, ok)
+	}
+	if _, ok := s.lastIfHeader(ctx, agg.Subject(), headerEventID, "01JOTHER"); ok {
+		t.Fatal("another event id was taken for ours")
+	}
+
+	desc = "two"
+	keyed := Pending{Aggregate: agg, ExpectedSeq: recs.Seq(), Position: 2, MsgID: "key-2", Events: []domain.Event{domain.SecretUpdated{Description: &desc}}}
+	second, err := s.Append(ctx, keyed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err = s.stream.GetLastMsgForSubject(ctx, agg.Subject())
+	if err != nil || raw.Header.Get(jetstream.MsgIDHeader) != "key-2" {
+		t.Fatalf("a keyed append's message id: %v, %v", raw, err)
+	}
+	again, err := s.Append(ctx, keyed)
+	if err != nil || again.Seq() != second.Seq() {
+		t.Fatalf("the keyed retry: %v at %d, want the first result at %d", err, again.Seq(), second.Seq())
 	}
 }
