@@ -44,9 +44,10 @@ type Pending struct {
 	Actor    domain.Actor
 	// MsgID de-duplicates retries: the same id within DuplicateWindow is stored once.
 	// Empty means none. A checked append needs none: its expectation already refuses
-	// a second copy, and every id is an entry the server keeps for the whole window
-	// (some 300 bytes each: 31 MB of the heap after seeding 100,000 secrets, when
-	// every create carried a fresh id that nothing could ever send again).
+	// a second copy, and every id is an entry the server keeps for the whole window:
+	// a fresh id per create, which nothing could ever send again, was 10 MB of the
+	// heap after seeding 100,000 secrets (the window's 29 MB fell to 20 MB, the change
+	// feed's notice ids and the audit groups' ids the rest).
 	MsgID string
 	// Idempotency is recorded with the events: the client request they answer.
 	Idempotency domain.IdempotencyMark
