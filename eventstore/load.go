@@ -65,8 +65,10 @@ func (s *Store) LoadAfter(ctx context.Context, agg Aggregate, after uint64) (Loa
 		// alone (which blocks hold the subject, and each block's per-subject first and
 		// last sequence) without reading a message. Asking for the subject's last
 		// message instead read it, and reading it loaded its whole 8 MB message block
-		// into the server's cache: commands over random secrets kept every block of
-		// the stream in memory (144 of 304 MB in use at 100,000 secrets). A batch get
+		// into the server's cache: commands over random cached secrets kept blocks in
+		// memory that nothing else read. (A block whose per-subject index the server
+		// dropped, two minutes after its last use, is still read to rebuild it, as is
+		// every block a load of an uncached aggregate reads from.) A batch get
 		// from after+1 would first count the subject's pending messages by walking the
 		// message block that after is in (a fifth of a reveal's CPU, nats-server's
 		// NumPending, when it was the first request).
