@@ -12,15 +12,15 @@ import (
 // defaultMemoryLimit is serve's soft memory limit for the Go runtime when neither
 // --memory-limit nor GOMEMLIMIT sets one. Without a limit the runtime lets the heap
 // grow to twice what was live at the last collection (GOGC=100), and a burst (values
-// fetches of a large environment; nats-server's 8 MB block caches, which it holds
-// only weakly, so that they go at the next collection) left the process at several
-// times its live memory: at 100,000 secrets a peak RSS of 830-950 MB for a live heap
-// of 150-370 MB. Under the limit the collector runs sooner instead (peak 410 MB at
-// 384 MiB, 348 MB at 320 MiB). It is soft and must stay well above the live heap: at
-// 192 MiB the collector ran all the time, and every collection dropped nats-server's
-// block caches, so reads loaded whole blocks again (reveals fell from about 900 to
-// 21 per second). A larger organization needs a larger limit (README).
-const defaultMemoryLimit int64 = 384 << 20
+// fetches of a large environment) left the process at several times its live memory:
+// at 100,000 secrets the bench's peak RSS was 830-960 MB. Under 512 MiB it was 540 MB,
+// at the same CPU per reveal. Lower limits cost more than they saved: nats-server
+// holds its 8 MB block caches only weakly, so every collection drops them and reads
+// load whole blocks again; at 320-384 MiB (peak 350-450 MB) a reveal took 1.5-2.5
+// times the CPU and a third of the values fetches timed out, and at 192 MiB the
+// collector ran all the time (21 reveals per second). It is soft: a larger
+// organization needs a larger limit (README).
+const defaultMemoryLimit int64 = 512 << 20
 
 // minMemoryLimit refuses limits so small that the collector would run all the time:
 // a limit written without its unit ("512", 512 bytes) is a mistake, not a setting.
