@@ -43,7 +43,11 @@ type Pending struct {
 	Events   []domain.Event
 	Actor    domain.Actor
 	// MsgID de-duplicates retries: the same id within DuplicateWindow is stored once.
-	// Empty means a fresh id.
+	// Empty means none. A checked append needs none: its expectation already refuses
+	// a second copy, and every id is an entry the server keeps for the whole window:
+	// a fresh id per create, which nothing could ever send again, was 10 MB of the
+	// heap after seeding 100,000 secrets (the window's 29 MB fell to 20 MB, the change
+	// feed's notice ids and the audit groups' ids the rest).
 	MsgID string
 	// Idempotency is recorded with the events: the client request they answer.
 	Idempotency domain.IdempotencyMark
@@ -90,14 +94,13 @@ func (s *Store) Append(ctx context.Context, p Pending) (Appended, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", env.Type, err)
 	}
-	msgID := p.MsgID
-	if msgID == "" {
-		msgID = env.ID
-	}
 	msg := &nats.Msg{Subject: p.Aggregate.Subject(), Data: data, Header: nats.Header{}}
 	msg.Header.Set(headerType, env.Type)
 	msg.Header.Set(headerEventID, env.ID)
-	opts := []jetstream.PublishOpt{jetstream.WithMsgID(msgID), jetstream.WithExpectStream(StreamName)}
+	opts := []jetstream.PublishOpt{jetstream.WithExpectStream(StreamName)}
+	if p.MsgID != "" {
+		opts = append(opts, jetstream.WithMsgID(p.MsgID))
+	}
 	if !p.Unchecked {
 		opts = append(opts, jetstream.WithExpectLastSequencePerSubject(p.ExpectedSeq))
 	}
@@ -110,7 +113,11 @@ func (s *Store) Append(ctx context.Context, p Pending) (Appended, error) {
 		}
 		// A retry of a publish that did land answers "wrong last sequence" on some
 		// servers instead of "duplicate": if the last message is ours, it succeeded.
-		if recs, ok := s.lastIfOurs(ctx, p.Aggregate.Subject(), msgID); ok {
+		key, value := jetstream.MsgIDHeader, p.MsgID
+		if value == "" {
+			key, value = headerEventID, env.ID
+		}
+		if recs, ok := s.lastIfHeader(ctx, p.Aggregate.Subject(), key, value); ok {
 			return recs, nil
 		}
 		return nil, fmt.Errorf("append %s to %s: %w", env.Type, p.Aggregate.Subject(), ErrVersionConflict)
@@ -206,9 +213,18 @@ func isWrongLastSequence(err error) bool {
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
 }
 
+// lastIfOurs returns the subject's last message when it carries msgID: an earlier
+// publish of the same request (the same id) stored it.
 func (s *Store) lastIfOurs(ctx context.Context, subject, msgID string) (Appended, bool) {
+	return s.lastIfHeader(ctx, subject, jetstream.MsgIDHeader, msgID)
+}
+
+// lastIfHeader returns the subject's last message when its header key holds value.
+// An append without a message id knows its message by its event id, which only a
+// resend of this very publish carries.
+func (s *Store) lastIfHeader(ctx context.Context, subject, key, value string) (Appended, bool) {
 	raw, err := s.stream.GetLastMsgForSubject(ctx, subject)
-	if err != nil || raw.Header.Get(jetstream.MsgIDHeader) != msgID {
+	if err != nil || raw.Header.Get(key) != value {
 		return nil, false
 	}
 	recs, err := s.decode(ctx, raw.Sequence, raw.Data)

@@ -60,14 +60,21 @@ func (s *Store) LoadAfter(ctx context.Context, agg Aggregate, after uint64) (Loa
 		return Loaded{}, err
 	}
 	if after > 0 {
-		// Usually nothing is new: ask for the subject's last message first. The
-		// server finds it in its subject index, where a batch get from after+1 first
-		// counts the subject's pending messages by walking the message block that
-		// after is in (a fifth of a reveal's CPU, nats-server's NumPending, when it
-		// was the first request).
+		// Usually nothing is new: ask for the subject's first message after after, one
+		// message and not a batch. The server answers "not found" from its indexes
+		// alone (which blocks hold the subject, and each block's per-subject first and
+		// last sequence) without reading a message. Asking for the subject's last
+		// message instead read it, and reading it loaded its whole 8 MB message block
+		// into the server's cache: commands over random cached secrets kept blocks in
+		// memory that nothing else read. (A block whose per-subject index the server
+		// dropped, two minutes after its last use, is still read to rebuild it, as is
+		// every block a load of an uncached aggregate reads from.) A batch get
+		// from after+1 would first count the subject's pending messages by walking the
+		// message block that after is in (a fifth of a reveal's CPU, nats-server's
+		// NumPending, when it was the first request).
 		// Anything else (something new, no answer) takes the batch path, which
 		// tells a short read from an unavailable log.
-		if raw, err := s.stream.GetLastMsgForSubject(ctx, agg.Subject()); err == nil && raw.Sequence <= after {
+		if _, err := s.stream.GetMsg(ctx, after+1, jetstream.WithGetMsgSubject(agg.Subject())); errors.Is(err, jetstream.ErrMsgNotFound) {
 			return Loaded{}, nil
 		}
 	}

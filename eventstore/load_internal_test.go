@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/keyledger/keyledger/domain"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // loadOneByOne (for servers without batched direct get, such as Debian's 2.9) reads
@@ -66,5 +68,100 @@ func TestLoadWithTheSmallSyncQueue(t *testing.T) {
 	l, err := s.Load(ctx, agg)
 	if err != nil || l.EventCount() != events {
 		t.Fatalf("loaded %d events, %v; want %d", l.EventCount(), err, events)
+	}
+}
+
+// A command's freshness check (LoadAfter from the sequence its cached copy holds)
+// reads no message when nothing is new: reading one made the server load the whole
+// message block that holds it into its cache, and checks over random secrets kept
+// every block of the stream in memory. The bytes the connection received pin it: the
+// answer is a bare "not found", not the aggregate's (large) last event.
+func TestLoadAfterReadsNoMessageWhenNothingIsNew(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newInternalStore(t)
+	org := "55555555-5555-5555-5555-555555555555"
+	agg := Aggregate{OrgID: org, Type: domain.AggregateSecret, ID: org}
+	other := Aggregate{OrgID: org, Type: domain.AggregateSecret, ID: "44444444-4444-4444-4444-444444444444"}
+	const size = 256 << 10
+	big := strings.Repeat("x", size)
+	first, err := s.Append(ctx, Pending{Aggregate: agg, Position: 1, Events: []domain.Event{domain.SecretUpdated{Description: &big}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Later messages on other subjects: the answer must come from the subject's own
+	// place in the stream, not from the stream's end.
+	for i := range 3 {
+		desc := strconv.Itoa(i)
+		if _, err := s.Append(ctx, Pending{Aggregate: other, Unchecked: true, Events: []domain.Event{domain.SecretUpdated{Description: &desc}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := s.nc.Stats().InBytes
+	l, err := s.LoadAfter(ctx, agg, first.Seq())
+	if err != nil || l.EventCount() != 0 || l.LastSeq != 0 {
+		t.Fatalf("nothing new after %d: got %d events, last %d, %v", first.Seq(), l.EventCount(), l.LastSeq, err)
+	}
+	if got := s.nc.Stats().InBytes - before; got >= size/4 {
+		t.Fatalf("the check for newer events received %d bytes: it read the last %d-byte event", got, size)
+	}
+
+	// Something new is still found, and only it.
+	desc := "new"
+	next, err := s.Append(ctx, Pending{Aggregate: agg, ExpectedSeq: first.Seq(), Position: 2, Events: []domain.Event{domain.SecretUpdated{Description: &desc}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err = s.LoadAfter(ctx, agg, first.Seq())
+	if err != nil || l.EventCount() != 1 || l.LastSeq != next.Seq() {
+		t.Fatalf("one new event at %d: got %d events, last %d, %v", next.Seq(), l.EventCount(), l.LastSeq, err)
+	}
+	if d := l.Events[0].Event.(domain.SecretUpdated).Description; d == nil || *d != desc {
+		t.Fatalf("new event %+v", l.Events[0])
+	}
+}
+
+// A checked append without a caller's message id carries none: the server keeps every
+// id it sees for DuplicateWindow, and a fresh one could never come again (the
+// expectation refuses a second copy). Its own publish is still known by its event id
+// should a resend of it answer "wrong last sequence"; a caller's id is kept.
+func TestCheckedAppendWithoutKeyLeavesNoMessageID(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newInternalStore(t)
+	org := "33333333-3333-3333-3333-333333333333"
+	agg := Aggregate{OrgID: org, Type: domain.AggregateSecret, ID: org}
+	desc := "one"
+	recs, err := s.Append(ctx, Pending{Aggregate: agg, Position: 1, Events: []domain.Event{domain.SecretUpdated{Description: &desc}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := s.stream.GetLastMsgForSubject(ctx, agg.Subject())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := raw.Header.Get(jetstream.MsgIDHeader); id != "" {
+		t.Fatalf("a checked append without a key was stored with message id %q", id)
+	}
+	if got, ok := s.lastIfHeader(ctx, agg.Subject(), headerEventID, recs[0].EventID); !ok || got.Seq() != recs.Seq() {
+		t.Fatalf("own message by its event id: %v, %v", got, ok)
+	}
+	if _, ok := s.lastIfHeader(ctx, agg.Subject(), headerEventID, "01JOTHER"); ok {
+		t.Fatal("another event id was taken for ours")
+	}
+
+	desc = "two"
+	keyed := Pending{Aggregate: agg, ExpectedSeq: recs.Seq(), Position: 2, MsgID: "key-2", Events: []domain.Event{domain.SecretUpdated{Description: &desc}}}
+	second, err := s.Append(ctx, keyed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err = s.stream.GetLastMsgForSubject(ctx, agg.Subject())
+	if err != nil || raw.Header.Get(jetstream.MsgIDHeader) != "key-2" {
+		t.Fatalf("a keyed append's message id: %v, %v", raw, err)
+	}
+	again, err := s.Append(ctx, keyed)
+	if err != nil || again.Seq() != second.Seq() {
+		t.Fatalf("the keyed retry: %v at %d, want the first result at %d", err, again.Seq(), second.Seq())
 	}
 }

@@ -44,6 +44,13 @@ type config struct {
 	WebhookAllowPrivate bool
 	WebhookTimeout      time.Duration
 	webhookTimeout      string
+	// MemoryLimit is the Go runtime's soft memory limit that serve sets when
+	// memoryLimitSet (memlimit.go); finish resolves it from memoryLimit, the flag's
+	// text, and goMemLimit, the GOMEMLIMIT variable the runtime has already applied.
+	MemoryLimit    int64
+	memoryLimitSet bool
+	memoryLimit    string
+	goMemLimit     string
 	// fromEnv fills the flags the command line left out from their variables; finish
 	// calls it, so that a config parsed without the command tree (as tests do) reads
 	// its variables too.
@@ -77,8 +84,12 @@ func serverFlags(name string, stderr io.Writer, getenv func(string) string) (*pf
 	fs.Uint64Var(&c.DataKeyMaxEncryptions, "data-key-max-encryptions", eventstore.DefaultDataKeyMaxEncryptions, "rotate an organization's data key after it sealed this many values (AES-GCM with random nonces: at most 2^32)")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks use loopback, private and link-local addresses (on with --dev)")
 	fs.StringVar(&c.webhookTimeout, "webhook-timeout", "10s", "how long one webhook delivery attempt may take, e.g. 10s")
+	fs.StringVar(&c.memoryLimit, "memory-limit", "", "the Go runtime's soft memory limit, e.g. 512MiB, 2GiB or off; default: GOMEMLIMIT when set, else "+strconv.FormatInt(defaultMemoryLimit>>20, 10)+"MiB")
 	fs.VisitAll(func(f *pflag.Flag) { withEnv(fs, f.Name, flagVariable(f.Name)) })
-	c.fromEnv = func() error { return applyEnv(fs, getenv) }
+	c.fromEnv = func() error {
+		c.goMemLimit = getenv("GOMEMLIMIT")
+		return applyEnv(fs, getenv)
+	}
 	return fs, c
 }
 
@@ -91,6 +102,7 @@ func offlineFlags(name string, stderr io.Writer, getenv func(string) string) (*p
 	serveOnly := []string{
 		"addr", "signup", "tls-cert", "tls-key", "bootstrap-admin-email", "bootstrap-admin-password",
 		"trusted-proxies", "changes-max-age", "behind-tls-proxy", "webhook-allow-private", "webhook-timeout",
+		"memory-limit",
 	}
 	for _, n := range serveOnly {
 		_ = fs.MarkHidden(n)
@@ -151,6 +163,9 @@ func (c *config) finish() error {
 	}
 	if c.DataKeyMaxEncryptions == 0 || c.DataKeyMaxEncryptions > 1<<32 {
 		return fmt.Errorf("KEYLEDGER_DATA_KEY_MAX_ENCRYPTIONS must be between 1 and 2^32 (4294967296), not %d", c.DataKeyMaxEncryptions)
+	}
+	if c.MemoryLimit, c.memoryLimitSet, err = memoryLimit(c.memoryLimit, c.goMemLimit); err != nil {
+		return err
 	}
 	if c.WebhookTimeout, err = time.ParseDuration(strings.TrimSpace(c.webhookTimeout)); err != nil || c.WebhookTimeout <= 0 {
 		return fmt.Errorf("KEYLEDGER_WEBHOOK_TIMEOUT must be a positive duration such as 10s, not %q", c.webhookTimeout)

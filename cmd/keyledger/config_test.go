@@ -1,6 +1,8 @@
 package main
 
 import (
+	"math"
+	"runtime/debug"
 	"testing"
 	"time"
 )
@@ -77,5 +79,67 @@ func TestDataKeyMaxEncryptionsFlag(t *testing.T) {
 		if (err == nil) != tc.ok || (tc.ok && c.DataKeyMaxEncryptions != tc.want) {
 			t.Errorf("flag %q env %q: %d, %v; want %d (ok %v)", tc.flag, tc.env, c.DataKeyMaxEncryptions, err, tc.want, tc.ok)
 		}
+	}
+}
+
+// serve's soft memory limit: the flag, then KEYLEDGER_MEMORY_LIMIT, then GOMEMLIMIT
+// (which the runtime has applied already, so serve leaves it), then the default.
+func TestMemoryLimitFlag(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		flag, env, gomemlimit string
+		want                  int64
+		set, ok               bool
+	}{
+		{"", "", "", defaultMemoryLimit, true, true},
+		{"", "", "1GiB", 0, false, true},
+		{"", "512MiB", "1GiB", 512 << 20, true, true},
+		{"2GiB", "512MiB", "", 2 << 30, true, true},
+		{"off", "", "1GiB", math.MaxInt64, true, true},
+		{"", "67108864", "", 64 << 20, true, true},
+		{"", "65536KiB", "", 64 << 20, true, true},
+		{"1TiB", "", "", 1 << 40, true, true},
+		{"512", "", "", 0, false, false},
+		{"", "0", "", 0, false, false},
+		{"-1GiB", "", "", 0, false, false},
+		{"512MB", "", "", 0, false, false},
+		{"lots", "", "", 0, false, false},
+		{"99999999999TiB", "", "", 0, false, false},
+	} {
+		getenv := func(name string) string {
+			switch name {
+			case "KEYLEDGER_MEMORY_LIMIT":
+				return tc.env
+			case "GOMEMLIMIT":
+				return tc.gomemlimit
+			}
+			return ""
+		}
+		fs, c := serverFlags("serve", nil, getenv)
+		var args []string
+		if tc.flag != "" {
+			args = []string{"--memory-limit", tc.flag}
+		}
+		err := fs.Parse(args)
+		if err == nil {
+			err = c.finish()
+		}
+		if (err == nil) != tc.ok || (tc.ok && (c.MemoryLimit != tc.want || c.memoryLimitSet != tc.set)) {
+			t.Errorf("flag %q env %q GOMEMLIMIT %q: %d (set %v), %v; want %d (set %v, ok %v)",
+				tc.flag, tc.env, tc.gomemlimit, c.MemoryLimit, c.memoryLimitSet, err, tc.want, tc.set, tc.ok)
+		}
+	}
+}
+
+// serve sets the limit it resolved, and leaves the runtime's own (GOMEMLIMIT's) alone
+// when it resolved none.
+func TestApplyMemoryLimit(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(before) })
+	if got := applyMemoryLimit(&config{MemoryLimit: 3 << 30, memoryLimitSet: true}); got != 3<<30 {
+		t.Fatalf("limit %d, want %d", got, 3<<30)
+	}
+	if got := applyMemoryLimit(&config{MemoryLimit: 64 << 20}); got != 3<<30 {
+		t.Fatalf("an unset limit changed the runtime's: %d", got)
 	}
 }

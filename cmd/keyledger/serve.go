@@ -53,6 +53,8 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		return err
 	}
 	logger := newLogger(c.LogLevel, stderr)
+	limit := applyMemoryLimit(c)
+	logger.Debug("memory limit", "bytes", limit)
 	p, err := openPlatform(ctx, c, logger)
 	if err != nil {
 		return err
