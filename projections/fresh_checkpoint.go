@@ -114,12 +114,18 @@ func (db *store) readCheckpoint(ctx context.Context, known string) (uint64, stri
 	}
 	var seq int64
 	var schema string
-	err := db.scopedQueries(ctx, "", "", scopedRead{sql: checkpointSQL, args: []any{CheckpointName}, read: func(rows pgx.Rows) error {
+	err := db.scopedQueries(ctx, "", "", checkpointRead(&seq, &schema))
+	return uint64(seq), schema, err
+}
+
+// checkpointRead is checkpointSQL as one read of a scoped pipeline, into seq and schema
+// (0 when the read models have no checkpoint yet).
+func checkpointRead(seq *int64, schema *string) scopedRead {
+	return scopedRead{sql: checkpointSQL, args: []any{CheckpointName}, read: func(rows pgx.Rows) error {
 		defer rows.Close()
 		if rows.Next() {
-			return rows.Scan(&seq, &schema)
+			return rows.Scan(seq, schema)
 		}
 		return rows.Err()
-	}})
-	return uint64(seq), schema, err
+	}}
 }

@@ -152,13 +152,7 @@ func (db *Secrets) catchUp(ctx context.Context, orgID, userID string, on *orgNam
 	var changed []sealedRow
 	err := db.scopedQueriesIn(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, orgID, "",
 		a.query(orgID, userID),
-		scopedRead{sql: checkpointSQL, args: []any{CheckpointName}, read: func(rows pgx.Rows) error {
-			defer rows.Close()
-			if rows.Next() {
-				return rows.Scan(&atSeq, &atSchema)
-			}
-			return rows.Err()
-		}},
+		checkpointRead(&atSeq, &atSchema),
 		scopedRead{sql: deletionsSQL, args: []any{orgID, int64(on.seq)}, read: func(rows pgx.Rows) error {
 			var err error
 			gone, err = pgx.CollectRows(rows, pgx.RowTo[string])
