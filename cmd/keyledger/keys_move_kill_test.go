@@ -37,10 +37,19 @@ func TestKeysMoveSurvivesKillNine(t *testing.T) {
 	withNATS(t, filepath.Join(seedDir, "nats"), func(js jetstream.JetStream) {
 		seed = eventstoretest.SeedOldKeysBucket(t, js, eventstoretest.TestMasterKey, scopes)
 	})
-	began := time.Now()
-	runKeysOpen(t, bin, copyDataDir(t, seedDir), 0)
-	full := time.Since(began)
-	t.Logf("an uninterrupted run that moves %d scopes takes %s", scopes+3, full.Round(time.Millisecond))
+	// The kill points are spread over how long an uninterrupted move takes: the fastest
+	// of three, since the first run of a freshly built binary on a busy machine can take
+	// several times as long as the rest (800 ms once, where the trials' runs ended
+	// before most of the points, and too few were killed to prove anything).
+	var full time.Duration
+	for i := range 3 {
+		began := time.Now()
+		runKeysOpen(t, bin, copyDataDir(t, seedDir), 0)
+		if took := time.Since(began); i == 0 || took < full {
+			full = took
+		}
+	}
+	t.Logf("an uninterrupted run that moves %d scopes takes %s (the fastest of 3)", scopes+3, full.Round(time.Millisecond))
 
 	const trials = 6
 	killed, states := 0, map[string]int{}
