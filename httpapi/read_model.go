@@ -43,9 +43,8 @@ func (r ReadModel) complete() bool {
 // SecretReads is the secrets grid, one secret with the caller's access, its versions,
 // and an environment's sealed values (integration fetches).
 type SecretReads interface {
-	ListSecrets(ctx context.Context, orgID string, f projections.SecretFilter) ([]projections.SecretRow, string, error)
 	SecretAccess(ctx context.Context, orgID, userID, secretID string) (projections.SecretAccess, error)
-	SecretPageAt(ctx context.Context, orgID, userID string, f projections.SecretFilter) (projections.SecretPage, bool, error)
+	SecretPageAt(ctx context.Context, orgID, userID string, f projections.SecretFilter) (projections.SecretPage, error)
 	ListVersions(ctx context.Context, orgID, secretID string, env domain.Environment) ([]projections.ValueVersionEntry, error)
 	SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error)
 }

@@ -54,35 +54,32 @@ func (s *Server) listSecrets(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if asOf == nil {
-		// The access and the page in one read, when the name index is current.
-		id := identityOf(c)
-		page, ok, err := s.rm.Secrets.SecretPageAt(c.UserContext(), c.Params("org"), id.UserID, f)
-		if err != nil {
-			return err
-		}
-		if ok {
-			// Checked in the order orgAccess checks them.
-			p, err := viewer(id, page.Role)
-			if err != nil {
-				return err
-			}
-			if page.OrgErr != nil {
-				return page.OrgErr
-			}
-			return s.writeSecretPage(c, page.Rows, page.Next, p, page.Org.RevealPolicy)
-		}
-	}
-	org, p, err := s.orgAccess(c)
-	if err != nil {
-		return err
-	}
 	var rows []projections.SecretRow
 	var next string
-	if asOf != nil {
-		rows, next, err = projections.SecretsAsOf(c.UserContext(), s.store, org.ID, *asOf, f)
+	var p domain.Principal
+	var policy domain.RevealPolicy
+	if asOf == nil {
+		// The access and the page in one read, from the name index.
+		id := identityOf(c)
+		var page projections.SecretPage
+		if page, err = s.rm.Secrets.SecretPageAt(c.UserContext(), c.Params("org"), id.UserID, f); err != nil {
+			return err
+		}
+		// Checked in the order orgAccess checks them.
+		if p, err = viewer(id, page.Role); err != nil {
+			return err
+		}
+		if page.OrgErr != nil {
+			return page.OrgErr
+		}
+		rows, next, policy, err = page.Rows, page.Next, page.Org.RevealPolicy, page.FilterErr
 	} else {
-		rows, next, err = s.rm.Secrets.ListSecrets(c.UserContext(), org.ID, f)
+		var org projections.Org
+		if org, p, err = s.orgAccess(c); err != nil {
+			return err
+		}
+		policy = org.RevealPolicy
+		rows, next, err = projections.SecretsAsOf(c.UserContext(), s.store, org.ID, *asOf, f)
 	}
 	if domain.IsCode(err, domain.CodeValidation) {
 		// The read model names a bad cursor or limit: a query parameter, not a field.
@@ -91,7 +88,7 @@ func (s *Server) listSecrets(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.writeSecretPage(c, rows, next, p, org.RevealPolicy)
+	return s.writeSecretPage(c, rows, next, p, policy)
 }
 
 // writeSecretPage answers with a grid page as the caller sees it.

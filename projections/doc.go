@@ -8,7 +8,7 @@
 //   - Pool: the connection pool (Open migrates and prepares the reader role), Ping, Close.
 //   - Progress: how far the read models are (Checkpoint, WaitFor for read-your-writes)
 //     and the live projector's health (ProjectionStall, ProjectorLease).
-//   - Secrets: the grid (ListSecrets, through the name index), GetSecret, SecretAccess,
+//   - Secrets: the grid (SecretPageAt and ListSecrets, from the name index), GetSecret, SecretAccess,
 //     ListVersions, SealedValues, GridCost.
 //   - Directory: organizations, memberships, roles, members, users.
 //   - AuditTrail: ListAudit, StreamAudit, VerifyAudit.

@@ -167,17 +167,47 @@ func (db *Secrets) syncNames(ctx context.Context, tx pgx.Tx, orgID string, on *o
 		if err != nil {
 			return fmt.Errorf("read deletions: %w", err)
 		}
-		for _, id := range gone {
-			on.remove(id)
+		if rows, err = tx.Query(ctx, changedRowsSQL, orgID, int64(on.seq)); err != nil {
+			return fmt.Errorf("read names: %w", err)
 		}
-		if err := db.readNames(ctx, tx, orgID, on, on.seq); err != nil {
+		changed, err := collectSealedRows(rows)
+		if err != nil {
+			return fmt.Errorf("read names: %w", err)
+		}
+		return db.advance(ctx, orgID, on, seq, gone, changed)
+	}
+	on.schema, on.seq, on.loaded = schema, seq, true
+	on.access = map[string]orgAccessRow{}
+	return nil
+}
+
+// advance brings a loaded index to checkpoint seq with what changed since its own:
+// the secrets deleted, then the rows changed (catchUp reads them in its pipeline,
+// syncNames in its transaction).
+func (db *Secrets) advance(ctx context.Context, orgID string, on *orgNames, seq uint64, gone []string, changed []sealedRow) error {
+	for _, id := range gone {
+		on.remove(id)
+	}
+	for i := range changed {
+		if err := db.putRow(ctx, orgID, on, &changed[i]); err != nil {
 			return err
 		}
 	}
-	on.schema, on.seq, on.loaded = schema, seq, true
+	on.seq = seq
 	// The access read before stands for the checkpoint it was read at only.
 	on.access = map[string]orgAccessRow{}
 	return nil
+}
+
+// maxCachedAccess bounds the callers whose access an organization's index keeps.
+const maxCachedAccess = 4096
+
+// rememberAccess keeps a caller's access ("" for a service token) as of on.seq.
+func (on *orgNames) rememberAccess(userID string, a orgAccessRow) {
+	if len(on.access) >= maxCachedAccess {
+		on.access = map[string]orgAccessRow{}
+	}
+	on.access[userID] = a
 }
 
 // deletionsSQL reads the ids of the secrets of organization $1 deleted after sequence $2.

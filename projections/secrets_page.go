@@ -11,13 +11,15 @@ import (
 )
 
 // SecretPage is what SecretPageAt read: the organization and the caller's role (or
-// OrgErr, not_found), and one grid page.
+// OrgErr, not_found), and one grid page (or FilterErr, a validation error naming a bad
+// limit or cursor).
 type SecretPage struct {
-	Org    Org
-	Role   domain.Role
-	OrgErr error
-	Rows   []SecretRow
-	Next   string
+	Org       Org
+	Role      domain.Role
+	OrgErr    error
+	FilterErr error
+	Rows      []SecretRow
+	Next      string
 }
 
 // SecretPageAt reads the caller's access to an organization and a page of its grid
@@ -27,24 +29,23 @@ type SecretPage struct {
 // is at that checkpoint and knows the caller, the page costs no round trip of its own
 // (the checkpoint read is shared among the requests that arrive together, see
 // freshCheckpoints); otherwise one snapshot brings the index up to date with the rows
-// changed since and reads the caller's access. ok is false for a filter or cursor that
-// is not valid: the caller then takes ListSecrets, which names it. The caller
-// authorizes with the role before it shows the rows or the errors.
-func (db *Secrets) SecretPageAt(ctx context.Context, orgID, userID string, f SecretFilter) (page SecretPage, ok bool, err error) {
-	limit, after, err := pageBounds(f)
-	if err != nil {
-		return SecretPage{}, false, nil
-	}
+// changed since and reads the caller's access. The caller authorizes with the role
+// before it shows the rows or the errors.
+func (db *Secrets) SecretPageAt(ctx context.Context, orgID, userID string, f SecretFilter) (SecretPage, error) {
 	on, a, err := db.currentOrg(ctx, orgID, userID)
 	if err != nil {
-		return SecretPage{}, false, err
+		return SecretPage{}, err
 	}
+	var page SecretPage
 	page.Org, page.Role, page.OrgErr = a.result()
-	if on == nil || page.OrgErr != nil {
-		if on != nil {
-			on.mu.Unlock()
-		}
-		return page, true, nil
+	if on == nil {
+		return page, nil
+	}
+	limit, after, err := pageBounds(f)
+	if err != nil {
+		on.mu.Unlock()
+		page.FilterErr = err
+		return page, nil
 	}
 	picked, more := db.pickPage(on, f.Env, strings.ToUpper(f.Q), after, limit)
 	on.mu.Unlock()
@@ -55,11 +56,25 @@ func (db *Secrets) SecretPageAt(ctx context.Context, orgID, userID string, f Sec
 	if more && len(picked) > 0 {
 		page.Next = encodeCursor(picked[len(picked)-1].name)
 	}
-	return page, true, nil
+	return page, nil
 }
 
-// maxCachedAccess bounds the callers whose access an organization's index keeps.
-const maxCachedAccess = 4096
+// ListSecrets returns a page of the grid sorted by name (byte order), as SecretPageAt
+// reads it, without a caller: not_found for an organization the read models do not
+// have, a validation error for a bad limit or cursor. Its cost does not grow with the
+// organization.
+func (db *Secrets) ListSecrets(ctx context.Context, orgID string, f SecretFilter) ([]SecretRow, string, error) {
+	page, err := db.SecretPageAt(ctx, orgID, "", f)
+	switch {
+	case err != nil:
+		return nil, "", err
+	case page.OrgErr != nil:
+		return nil, "", page.OrgErr
+	case page.FilterErr != nil:
+		return nil, "", page.FilterErr
+	}
+	return page.Rows, page.Next, nil
+}
 
 // currentOrg returns the organization's name index, locked (the caller unlocks it), at
 // least as current as the read models were when the call began, with the caller's
@@ -127,10 +142,7 @@ func (db *Secrets) currentOrg(ctx context.Context, orgID, userID string) (*orgNa
 			db.names.forget(orgID)
 			return nil, a, nil
 		}
-		if len(synced.access) >= maxCachedAccess {
-			synced.access = map[string]orgAccessRow{}
-		}
-		synced.access[userID] = a
+		synced.rememberAccess(userID, a)
 		return synced, a, nil
 	}
 }
@@ -159,10 +171,9 @@ func (db *Secrets) catchUp(ctx context.Context, orgID, userID string, on *orgNam
 			return err
 		}},
 		scopedRead{sql: changedRowsSQL, args: []any{orgID, int64(on.seq)}, read: func(rows pgx.Rows) error {
-			return scanSealedRows(rows, func(r *sealedRow) error {
-				changed = append(changed, *r)
-				return nil
-			})
+			var err error
+			changed, err = collectSealedRows(rows)
+			return err
 		}},
 	)
 	if err != nil {
@@ -175,20 +186,10 @@ func (db *Secrets) catchUp(ctx context.Context, orgID, userID string, on *orgNam
 		return a, true, nil
 	}
 	if uint64(atSeq) > on.seq {
-		for _, id := range gone {
-			on.remove(id)
+		if err := db.advance(ctx, orgID, on, uint64(atSeq), gone, changed); err != nil {
+			return orgAccessRow{}, false, err
 		}
-		for i := range changed {
-			if err := db.putRow(ctx, orgID, on, &changed[i]); err != nil {
-				return orgAccessRow{}, false, err
-			}
-		}
-		on.seq = uint64(atSeq)
-		on.access = map[string]orgAccessRow{}
 	}
-	if len(on.access) >= maxCachedAccess {
-		on.access = map[string]orgAccessRow{}
-	}
-	on.access[userID] = a
+	on.rememberAccess(userID, a)
 	return a, true, nil
 }

@@ -37,9 +37,9 @@ func TestSecretPageAtIsAsCurrentAsTheReadModels(t *testing.T) {
 	f := projections.SecretFilter{Limit: 5}
 	same := func() projections.SecretPage {
 		t.Helper()
-		page, ok, err := r.db.Secrets.SecretPageAt(ctx, r.orgID, r.owner.UserID, f)
-		if err != nil || !ok {
-			t.Fatalf("ok %v, err %v", ok, err)
+		page, err := r.db.Secrets.SecretPageAt(ctx, r.orgID, r.owner.UserID, f)
+		if err != nil || page.FilterErr != nil {
+			t.Fatalf("filter err %v, err %v", page.FilterErr, err)
 		}
 		want, wantNext, err := r.db.Secrets.ListSecrets(ctx, r.orgID, f)
 		if err != nil {
@@ -64,7 +64,7 @@ func TestSecretPageAtIsAsCurrentAsTheReadModels(t *testing.T) {
 	// Unchanged read models: a page and a read of one secret read no row and open no
 	// name, and ask Postgres only for the checkpoint.
 	before, reads := r.db.Secrets.GridCost(), r.db.Secrets.CheckpointReads()
-	page, _, err := r.db.Secrets.SecretPageAt(ctx, r.orgID, r.owner.UserID, f)
+	page, err := r.db.Secrets.SecretPageAt(ctx, r.orgID, r.owner.UserID, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,16 +104,22 @@ func TestSecretPageAtIsAsCurrentAsTheReadModels(t *testing.T) {
 		t.Fatalf("after a delete: %+v, %v", one, err)
 	}
 
-	page, ok, err := r.db.Secrets.SecretPageAt(ctx, r.orgID, "00000000-0000-4000-8000-000000000001", f)
-	if err != nil || !ok || page.Role != "" || page.OrgErr != nil {
-		t.Fatalf("a non-member: ok %v, role %q, org err %v, err %v", ok, page.Role, page.OrgErr, err)
+	page, err = r.db.Secrets.SecretPageAt(ctx, r.orgID, "00000000-0000-4000-8000-000000000001", f)
+	if err != nil || page.FilterErr != nil || page.Role != "" || page.OrgErr != nil {
+		t.Fatalf("a non-member: filter err %v, role %q, org err %v, err %v", page.FilterErr, page.Role, page.OrgErr, err)
+	}
+	// A cursor this server never returned is the page's validation error, after the
+	// access (which the caller checks first).
+	bad, err := r.db.Secrets.SecretPageAt(ctx, r.orgID, r.owner.UserID, projections.SecretFilter{Cursor: "not a cursor"})
+	if err != nil || bad.Role != domain.RoleOwner || !domain.IsCode(bad.FilterErr, domain.CodeValidation) || bad.Rows != nil {
+		t.Fatalf("a bad cursor: %+v, %v", bad, err)
 	}
 	// Ids of no organization answer not_found and leave no index behind (so that they
 	// cannot push real organizations' indexes out).
 	indexed := r.db.Secrets.IndexedOrgs()
 	r.db.Secrets.LimitIndexedOrgs(indexed)
 	for _, org := range []string{"not-a-uuid", "00000000-0000-4000-8000-000000000002", "00000000-0000-4000-8000-000000000003"} {
-		if page, _, err := r.db.Secrets.SecretPageAt(ctx, org, r.owner.UserID, f); err != nil || !domain.IsCode(page.OrgErr, domain.CodeNotFound) {
+		if page, err := r.db.Secrets.SecretPageAt(ctx, org, r.owner.UserID, f); err != nil || !domain.IsCode(page.OrgErr, domain.CodeNotFound) {
 			t.Fatalf("organization %q: %v, %v", org, page.OrgErr, err)
 		}
 		if one, err := r.db.Secrets.SecretAccess(ctx, org, r.owner.UserID, id); err != nil || !domain.IsCode(one.OrgErr, domain.CodeNotFound) {
@@ -143,7 +149,7 @@ func TestAnotherReplicasIndexForgetsAnErasedOrganization(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	page, _, err := other.Secrets.SecretPageAt(ctx, r.orgID, r.owner.UserID, projections.SecretFilter{})
+	page, err := other.Secrets.SecretPageAt(ctx, r.orgID, r.owner.UserID, projections.SecretFilter{})
 	if err != nil || len(page.Rows) != 1 || other.Secrets.IndexedOrgs() != 1 {
 		t.Fatalf("before: %d rows, %d indexes, %v", len(page.Rows), other.Secrets.IndexedOrgs(), err)
 	}
@@ -152,7 +158,7 @@ func TestAnotherReplicasIndexForgetsAnErasedOrganization(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.wait(t, erased.Seq)
-	page, _, err = other.Secrets.SecretPageAt(ctx, r.orgID, r.owner.UserID, projections.SecretFilter{})
+	page, err = other.Secrets.SecretPageAt(ctx, r.orgID, r.owner.UserID, projections.SecretFilter{})
 	if err != nil || !domain.IsCode(page.OrgErr, domain.CodeNotFound) || len(page.Rows) != 0 {
 		t.Fatalf("after the erasure: %+v, %v", page, err)
 	}

@@ -58,48 +58,6 @@ const (
 	MaxLimit     = 1000
 )
 
-// ListSecrets returns a page of the grid sorted by name (byte order). Its cost does not
-// grow with the organization: the rows come from the name index (name_index.go), which
-// reads from Postgres only the rows changed since it was last brought up to date.
-func (db *Secrets) ListSecrets(ctx context.Context, orgID string, f SecretFilter) ([]SecretRow, string, error) {
-	if !isUUID(orgID) {
-		return nil, "", notFound("organization")
-	}
-	limit, after, err := pageBounds(f)
-	if err != nil {
-		return nil, "", err
-	}
-	q := strings.ToUpper(f.Q)
-	for attempt := 0; ; attempt++ {
-		var picked []*nameEntry
-		var more bool
-		err := db.inOrgSnapshot(ctx, orgID, func(tx pgx.Tx) error {
-			on, err := db.lockedNames(ctx, tx, orgID)
-			if err != nil {
-				return err
-			}
-			picked, more = db.pickPage(on, f.Env, q, after, limit)
-			on.mu.Unlock()
-			return nil
-		})
-		if errors.Is(err, errStaleSnapshot) && attempt < 3 {
-			continue
-		}
-		if err != nil {
-			return nil, "", err
-		}
-		rows := make([]SecretRow, len(picked))
-		for i, e := range picked {
-			rows[i] = e.secretRow(orgID)
-		}
-		next := ""
-		if more && len(picked) > 0 {
-			next = encodeCursor(picked[len(picked)-1].name)
-		}
-		return rows, next, nil
-	}
-}
-
 // lockedNames returns the organization's name index brought up to the snapshot of tx
 // (a repeatable-read transaction), locked: the caller unlocks it. errStaleSnapshot
 // means the index is newer than the snapshot; take a new one.
@@ -181,6 +139,17 @@ type sealedRow struct {
 		mask         string
 		updated      time.Time
 	}
+}
+
+// collectSealedRows reads the rows of a changedRowsSQL query (changes since a
+// checkpoint: a few rows, where a full load goes through scanSealedRows).
+func collectSealedRows(rows pgx.Rows) ([]sealedRow, error) {
+	var out []sealedRow
+	err := scanSealedRows(rows, func(r *sealedRow) error {
+		out = append(out, *r)
+		return nil
+	})
+	return out, err
 }
 
 // scanSealedRows hands each changedRowsSQL row to fn, in order, in one sealedRow that
