@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"io"
 	"math"
-	mrand "math/rand/v2"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -31,7 +29,6 @@ const defaultLagRate = 1000
 // most clients operations at once; operations not yet started when one is due wait
 // (and their wait counts in their latency).
 func (b *benchRun) measureRate(ctx context.Context, p benchPhase, clients int, rate float64, deadline time.Time) benchPhaseResult {
-	before, _ := b.srv.stats()
 	delayBefore, _ := b.projectionDelay(ctx)
 	start := time.Now()
 	due := make(chan time.Time, int(rate*time.Until(deadline).Seconds())+1)
@@ -48,23 +45,10 @@ func (b *benchRun) measureRate(ctx context.Context, p benchPhase, clients int, r
 			due <- at
 		}
 	}()
-	samples := make([]benchSamples, clients)
-	var wg sync.WaitGroup
-	for i := range clients {
-		wg.Go(func() {
-			w := &benchWorker{rng: mrand.New(mrand.NewPCG(uint64(i), uint64(start.UnixNano())))}
-			for at := range due {
-				opCtx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
-				err := p.op(opCtx, w)
-				cancel()
-				samples[i].add(time.Since(at), err)
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	after, _ := b.srv.stats()
-	res := summarize(p.name, clients, elapsed, samples, before, after)
+	res := b.drive(ctx, p, clients, func() (time.Time, bool) {
+		at, ok := <-due
+		return at, ok
+	})
 	res.OfferedPerSecond = rate
 	if delayAfter, err := b.projectionDelay(ctx); err == nil {
 		res.ProjectionDelay = delayAfter.since(delayBefore)

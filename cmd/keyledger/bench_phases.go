@@ -340,6 +340,16 @@ func (b *benchRun) runPhase(ctx context.Context, p benchPhase) benchPhaseResult 
 // after the deadline; those under way finish (each bounded by cfg.Timeout) and count,
 // and the phase's time runs until the last has finished, so the tail is not hidden.
 func (b *benchRun) measure(ctx context.Context, p benchPhase, clients int, deadline time.Time) benchPhaseResult {
+	return b.drive(ctx, p, clients, func() (time.Time, bool) {
+		now := time.Now()
+		return now, ctx.Err() == nil && (deadline.IsZero() || now.Before(deadline))
+	})
+}
+
+// drive runs p's operation on each of clients workers for as long as next says, and
+// summarizes the phase. next gives the instant an operation is timed from (now, in a
+// closed loop; when it was due, at a fixed rate) and whether one more is to run.
+func (b *benchRun) drive(ctx context.Context, p benchPhase, clients int, next func() (time.Time, bool)) benchPhaseResult {
 	before, _ := b.srv.stats()
 	start := time.Now()
 	samples := make([]benchSamples, clients)
@@ -347,17 +357,18 @@ func (b *benchRun) measure(ctx context.Context, p benchPhase, clients int, deadl
 	for i := range clients {
 		wg.Go(func() {
 			w := &benchWorker{rng: mrand.New(mrand.NewPCG(uint64(i), uint64(start.UnixNano())))}
-			s := &samples[i]
-			for ctx.Err() == nil && (deadline.IsZero() || time.Now().Before(deadline)) {
+			for {
+				from, more := next()
+				if !more {
+					return
+				}
 				opCtx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
-				t0 := time.Now()
 				err := p.op(opCtx, w)
-				took := time.Since(t0)
 				cancel()
 				if errors.Is(err, errPhaseDone) {
 					return
 				}
-				s.add(took, err)
+				samples[i].add(time.Since(from), err)
 			}
 		})
 	}
