@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -161,9 +163,19 @@ func (r *batchTx) exec(sql string, args ...any) {
 	r.deferred.Queue(sql, pgArgs(args)...)
 }
 
-// auditColumnsIn are the columns of an audit row as insertAudit takes them.
+// auditColumnsIn are the columns of an audit row as insertAudit takes them: the live
+// projector's INSERT and a rebuild's COPY both name them from here.
 var auditColumnsIn = []string{"org_id", "seq", "idx", "event_id", "at", "action", "outcome", "actor_id", "actor_email", "secret_id",
 	"secret_name_sealed", "env", "details", "ip", "user_agent", "prev_hash", "hash", "names_sealed"}
+
+// auditInsertSQL is the live projector's INSERT of one audit row.
+var auditInsertSQL = func() string {
+	params := make([]string, len(auditColumnsIn))
+	for i := range params {
+		params[i] = "$" + strconv.Itoa(i+1)
+	}
+	return `INSERT INTO audit_log (` + strings.Join(auditColumnsIn, ", ") + `) VALUES (` + strings.Join(params, ", ") + `) ON CONFLICT DO NOTHING`
+}()
 
 // insertAudit writes one audit row (its values in auditColumnsIn's order). The live
 // projector queues an INSERT with the other writes. A rebuild's (db.bulk) keeps the
@@ -179,9 +191,7 @@ var auditColumnsIn = []string{"org_id", "seq", "idx", "event_id", "at", "action"
 // no event be applied twice, so a conflict would be a bug to stop at, not to skip.
 func (r *batchTx) insertAudit(row ...any) {
 	if !r.db.bulk {
-		r.exec(`INSERT INTO audit_log (org_id, seq, idx, event_id, at, action, outcome, actor_id, actor_email, secret_id,
-				secret_name_sealed, env, details, ip, user_agent, prev_hash, hash, names_sealed)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT DO NOTHING`, row...)
+		r.exec(auditInsertSQL, row...)
 		return
 	}
 	row = pgArgs(row)
