@@ -18,6 +18,7 @@ type tailLog interface {
 	eventLog
 	historyLog
 	LoadAfter(ctx context.Context, agg eventstore.Aggregate, after uint64) (eventstore.Loaded, error)
+	RecordedAfter(ctx context.Context, agg eventstore.Aggregate, after uint64) (bool, error)
 	AppendShared(ctx context.Context, parts []eventstore.Pending) ([]eventstore.Appended, error)
 }
 
@@ -266,6 +267,15 @@ func (c *aggregateCache[T]) sharedSnapshot(ctx context.Context, log tailLog, agg
 		return state, nil, 0, 0, err
 	}
 	return c.clone(e.state), events, e.lastSeq, e.version, nil
+}
+
+// holds reports whether the cache has an entry for agg (loaded, or being loaded by a
+// command that holds its turn).
+func (c *aggregateCache[T]) holds(agg eventstore.Aggregate) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.byKey[agg.Subject()]
+	return ok
 }
 
 // ref finds or adds the entry of agg and marks it in use (not evictable).

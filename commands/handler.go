@@ -295,19 +295,27 @@ func secretForMember(ctx context.Context, log eventLog, m Meta, orgID, secretID 
 	if err != nil {
 		return loadedOrg{}, loadedSecret{}, domain.Principal{}, err
 	}
+	ls, err := memberSecret(ctx, log, m, orgID, secretID, write)
+	if err != nil {
+		return loadedOrg{}, loadedSecret{}, domain.Principal{}, err
+	}
+	return lo, ls, p, nil
+}
+
+// memberSecret is secretForMember's secret, for a caller that has the organization.
+func memberSecret(ctx context.Context, log eventLog, m Meta, orgID, secretID string, write bool) (loadedSecret, error) {
 	cl, ok := log.(*cachedLog)
 	if !ok {
-		ls, err := loadSecret(ctx, log, orgID, secretID)
-		return lo, ls, p, err
+		return loadSecret(ctx, log, orgID, secretID)
 	}
 	if err := validID("secret", secretID); err != nil {
-		return loadedOrg{}, loadedSecret{}, domain.Principal{}, err
+		return loadedSecret{}, err
 	}
 	ls, err := cl.secretTurn(ctx, orgID, secretID, write && m.IdempotencyKey == "")
 	if err != nil {
-		return loadedOrg{}, loadedSecret{}, domain.Principal{}, fmt.Errorf("load secret: %w", err)
+		return loadedSecret{}, fmt.Errorf("load secret: %w", err)
 	}
-	return lo, ls, p, nil
+	return ls, nil
 }
 
 // retry runs attempt until it does not lose a race: see minAttempts. Between lost

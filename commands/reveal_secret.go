@@ -26,6 +26,16 @@ type Revealed struct {
 type RevealSecretHandler struct {
 	log  eventLog
 	keys valueKeys
+	// snapshots, when set, is the read models' copy of secrets, which a reveal of a
+	// secret not in the aggregate cache decides on once the log confirms it is current.
+	snapshots revealSnapshots
+}
+
+// revealSnapshots is the read-model query a reveal decides on (projections.Secrets):
+// the secret's owner and env's current value, with the checkpoint they reflect, or
+// ok=false when the read models hold no such secret.
+type revealSnapshots interface {
+	RevealSnapshot(ctx context.Context, orgID, secretID string, env domain.Environment) (snap domain.RevealSnapshot, checkpoint uint64, ok bool, err error)
 }
 
 // NewRevealSecretHandler wires the handler.
@@ -33,16 +43,31 @@ func NewRevealSecretHandler(log eventLog, keys valueKeys) *RevealSecretHandler {
 	return &RevealSecretHandler{log: log, keys: keys}
 }
 
+// WithSnapshots returns the handler deciding reveals of secrets that are not in the
+// aggregate cache on s's copies, as far as the log confirms them (see fromSnapshot).
+func (h *RevealSecretHandler) WithSnapshots(s revealSnapshots) *RevealSecretHandler {
+	c := *h
+	c.snapshots = s
+	return &c
+}
+
 // Handle checks the policy against the log's current state, records the reveal (or the
 // refusal) as an event, and only then opens the value: no reveal goes unaudited.
 func (h *RevealSecretHandler) Handle(ctx context.Context, m Meta, c RevealSecret) (Revealed, error) {
-	lo, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID, false)
+	lo, p, err := memberPrincipal(ctx, h.log, m, c.OrgID)
 	if err != nil {
 		return Revealed{}, err
 	}
-	vv, err := ls.secret.Reveal(p, lo.org.RevealPolicy(), c.Env)
-	// The decision is made: the secret's turn is not held over the audit append.
-	ls.release()
+	vv, decided, err := h.fromSnapshot(ctx, lo, p, c)
+	if !decided {
+		ls, lerr := memberSecret(ctx, h.log, m, c.OrgID, c.SecretID, false)
+		if lerr != nil {
+			return Revealed{}, lerr
+		}
+		vv, err = ls.secret.Reveal(p, lo.org.RevealPolicy(), c.Env)
+		// The decision is made: the secret's turn is not held over the audit append.
+		ls.release()
+	}
 	if err != nil {
 		return Revealed{}, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretRevealed, c.SecretID, c.Env, err)
 	}
@@ -59,4 +84,31 @@ func (h *RevealSecretHandler) Handle(ctx context.Context, m Meta, c RevealSecret
 		return Revealed{}, err
 	}
 	return Revealed{Value: v, Version: vv.Version, Seq: recs.Seq()}, nil
+}
+
+// fromSnapshot decides a reveal of a secret that the aggregate cache does not hold on
+// the read models' copy of it, when the log holds no event of the secret after the
+// checkpoint the copy reflects: the copy is then the secret's current state, as
+// loading its history would give, at the cost of one row and one look at the log's
+// newest blocks. (Loading the history of one of 100,000 secrets instead read its 8 MB
+// message block into the log server's cache, where random reveals kept the whole log.)
+// decided is false when the copy cannot be used — no snapshots, a cached secret, no
+// row (deleted, not projected yet, no such secret), a newer event, or a failed read —
+// and the caller then decides on the log as before, which says what went wrong, if
+// anything did.
+func (h *RevealSecretHandler) fromSnapshot(ctx context.Context, lo loadedOrg, p domain.Principal, c RevealSecret) (vv domain.ValueVersion, decided bool, err error) {
+	cl, ok := h.log.(*cachedLog)
+	agg := secretAggregate(c.OrgID, c.SecretID)
+	if h.snapshots == nil || !ok || cl.secrets.holds(agg) {
+		return domain.ValueVersion{}, false, nil
+	}
+	snap, checkpoint, found, err := h.snapshots.RevealSnapshot(ctx, c.OrgID, c.SecretID, c.Env)
+	if err != nil || !found {
+		return domain.ValueVersion{}, false, nil
+	}
+	if newer, err := cl.RecordedAfter(ctx, agg, checkpoint); err != nil || newer {
+		return domain.ValueVersion{}, false, nil
+	}
+	vv, err = snap.Reveal(p, lo.org.RevealPolicy(), c.Env)
+	return vv, true, err
 }

@@ -297,10 +297,32 @@ func (s *Secret) Reveal(p Principal, policy RevealPolicy, env Environment) (Valu
 	if err := s.mustExist(); err != nil {
 		return ValueVersion{}, err
 	}
-	if err := Authorize(p, ActionReveal, s.target(policy)); err != nil {
+	cur, ok := s.Value(env)
+	return reveal(p, s.target(policy), env, cur, ok)
+}
+
+// RevealSnapshot is what a reveal decides on, of a secret that exists: its owner and
+// one environment's current value. A reveal that does not have the aggregate at hand
+// decides on it, read from a copy of the secret's state that the log confirms is
+// current (see commands.RevealSecretHandler), by the same rule as Secret.Reveal.
+type RevealSnapshot struct {
+	OwnerID string
+	// Value is env's current value; HasValue is false when env has none.
+	Value    ValueVersion
+	HasValue bool
+}
+
+// Reveal decides whether p may see env's current value, as Secret.Reveal does.
+func (s RevealSnapshot) Reveal(p Principal, policy RevealPolicy, env Environment) (ValueVersion, error) {
+	return reveal(p, Target{OwnerID: s.OwnerID, RevealPolicy: policy}, env, s.Value, s.HasValue)
+}
+
+// reveal is the one reveal rule: the policy first (a caller who may not reveal learns
+// nothing about the values), then whether env has a value.
+func reveal(p Principal, t Target, env Environment, cur ValueVersion, ok bool) (ValueVersion, error) {
+	if err := Authorize(p, ActionReveal, t); err != nil {
 		return ValueVersion{}, err
 	}
-	cur, ok := s.Value(env)
 	if !ok {
 		return ValueVersion{}, Errorf(CodeNotFound, "The secret has no %s value.", env)
 	}

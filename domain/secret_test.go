@@ -577,6 +577,17 @@ func TestSecretReveal(t *testing.T) {
 			if got != tt.want {
 				t.Fatalf("Reveal = %+v, want %+v", got, tt.want)
 			}
+			if !s.Exists() {
+				return // a snapshot is of a secret that exists
+			}
+			// A reveal decided on a snapshot of the same state decides the same.
+			cur, ok := s.Value(tt.env)
+			snap := domain.RevealSnapshot{OwnerID: s.OwnerID(), Value: cur, HasValue: ok}
+			got, err = snap.Reveal(tt.p, tt.policy, tt.env)
+			thenCode(t, err, tt.err)
+			if got != tt.want {
+				t.Fatalf("RevealSnapshot.Reveal = %+v, want %+v", got, tt.want)
+			}
 		})
 	}
 }

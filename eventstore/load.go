@@ -81,6 +81,22 @@ func (s *Store) LoadAfter(ctx context.Context, agg Aggregate, after uint64) (Loa
 	return s.loadRange(ctx, agg, after+1, 0)
 }
 
+// RecordedAfter tells whether the log holds an event of agg after stream sequence
+// after: whether a copy of the aggregate's state as of after (a read model's row at
+// its checkpoint) is still its state now. It reads no message when nothing is new (see
+// LoadAfter), and from a checkpoint near the log's head it touches only the newest
+// message blocks, whose indexes the server keeps in memory anyway.
+func (s *Store) RecordedAfter(ctx context.Context, agg Aggregate, after uint64) (bool, error) {
+	_, err := s.stream.GetMsg(ctx, after+1, jetstream.WithGetMsgSubject(agg.Subject()))
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("look for events of %s after %d: %w", agg.Subject(), after, err)
+	}
+	return true, nil
+}
+
 // EventsLoaded counts the messages that loads (Load, LoadUntil, LoadAfter, and the
 // scans of a scope) have read and opened since the store was opened: what a test of a command's cost
 // counts, rather than timing it.

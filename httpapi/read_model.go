@@ -47,6 +47,7 @@ type SecretReads interface {
 	SecretPageAt(ctx context.Context, orgID, userID string, f projections.SecretFilter) (projections.SecretPage, error)
 	ListVersions(ctx context.Context, orgID, secretID string, env domain.Environment) ([]projections.ValueVersionEntry, error)
 	SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error)
+	RevealSnapshot(ctx context.Context, orgID, secretID string, env domain.Environment) (snap domain.RevealSnapshot, checkpoint uint64, ok bool, err error)
 }
 
 // DirectoryReads is organizations (with the caller's role), memberships, members and users.

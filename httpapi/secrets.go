@@ -263,7 +263,7 @@ func (s *Server) revealSecret(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	rev, err := s.cmd.RevealSecret.Handle(c.UserContext(), s.meta(c), commands.RevealSecret{
+	rev, err := s.reveal.Handle(c.UserContext(), s.meta(c), commands.RevealSecret{
 		OrgID: c.Params("org"), SecretID: c.Params("secret"), Env: env,
 	})
 	if err != nil {
