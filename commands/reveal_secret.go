@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
@@ -86,6 +87,11 @@ func (h *RevealSecretHandler) Handle(ctx context.Context, m Meta, c RevealSecret
 	return Revealed{Value: v, Version: vv.Version, Seq: recs.Seq()}, nil
 }
 
+// snapshotReadTimeout bounds the read of a reveal's snapshot: read models that do not
+// answer in time (PostgreSQL partitioned away, or swamped) cost a reveal this much, not
+// the request's whole time, and the log answers instead.
+const snapshotReadTimeout = time.Second
+
 // fromSnapshot decides a reveal of a secret that the aggregate cache does not hold on
 // the read models' copy of it, when the log holds no event of the secret after the
 // checkpoint the copy reflects: the copy is then the secret's current state, as
@@ -102,7 +108,9 @@ func (h *RevealSecretHandler) fromSnapshot(ctx context.Context, lo loadedOrg, p 
 	if h.snapshots == nil || !ok || cl.secrets.holds(agg) {
 		return domain.ValueVersion{}, false, nil
 	}
-	snap, checkpoint, found, err := h.snapshots.RevealSnapshot(ctx, c.OrgID, c.SecretID, c.Env)
+	sctx, cancel := context.WithTimeout(ctx, snapshotReadTimeout)
+	defer cancel()
+	snap, checkpoint, found, err := h.snapshots.RevealSnapshot(sctx, c.OrgID, c.SecretID, c.Env)
 	if err != nil || !found {
 		return domain.ValueVersion{}, false, nil
 	}
