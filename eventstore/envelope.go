@@ -83,7 +83,7 @@ func (s *Store) seal(ctx context.Context, env envelope, version int, eventType s
 // decode opens one stored message into the events it records, in order.
 func (s *Store) decode(ctx context.Context, seq uint64, data []byte) ([]domain.Recorded, error) {
 	var env envelope
-	if err := json.Unmarshal(data, &env); err != nil {
+	if err := unmarshalEnvelope(data, &env); err != nil {
 		return nil, fmt.Errorf("event %d: envelope: %w", seq, err)
 	}
 	if at, ok := s.erased.get(env.Org); ok {

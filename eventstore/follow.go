@@ -3,6 +3,7 @@ package eventstore
 import (
 	"context"
 	"fmt"
+	"runtime"
 
 	"github.com/keyledger/keyledger/domain"
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,25 +23,128 @@ type Delivery struct {
 // Follow delivers every event from stream sequence from (1 = the beginning) in order,
 // then keeps delivering new ones until ctx ends or the consumer fails; the channel is
 // closed then. It uses an ordered consumer, which recovers gaps by itself.
+//
+// Messages are opened (AES-GCM, then the envelope's and the event's JSON) by as many
+// goroutines as there are processors, and delivered in stream order: opening them one
+// at a time made the follower the slower half of a rebuild, which applies what it
+// delivers on one goroutine.
 func (s *Store) Follow(ctx context.Context, from uint64, buffer int) (<-chan Delivery, error) {
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{SubjectPrefix + ".>"}}
 	if from > 1 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = from
 	}
-	out, err := followOrdered(ctx, s.js, StreamName, cfg, buffer, func(msg jetstream.Msg) (Delivery, bool) {
+	raw, err := followOrdered(ctx, s.js, StreamName, cfg, buffer, func(msg jetstream.Msg) (rawDelivery, bool) {
 		meta, err := msg.Metadata()
 		if err != nil {
-			return Delivery{}, false
+			return rawDelivery{}, false
 		}
-		d := Delivery{Seq: meta.Sequence.Stream}
-		d.Records, d.Err = s.decode(ctx, d.Seq, msg.Data())
-		return d, true
+		return rawDelivery{seq: meta.Sequence.Stream, data: msg.Data()}, true
 	})
 	if err != nil {
 		return nil, fmt.Errorf("follow from %d: %w", from, err)
 	}
-	return out, nil
+	return decodeInOrder(ctx, raw, buffer, runtime.GOMAXPROCS(0), func(r rawDelivery) Delivery {
+		d := Delivery{Seq: r.seq}
+		d.Records, d.Err = s.decode(ctx, r.seq, r.data)
+		return d
+	}), nil
+}
+
+// rawDelivery is a message of the log as the consumer gave it, not opened yet.
+type rawDelivery struct {
+	seq  uint64
+	data []byte
+}
+
+// decodeChunk bounds how many messages one decoding goroutine takes at a time: those
+// already waiting, so that a live event goes alone, at once, and a replay's backlog
+// in chunks that cost a few channel operations each rather than per message.
+const decodeChunk = 64
+
+// decodeInOrder decodes what arrives on in with workers goroutines and delivers the
+// results in the order of in. It reads ahead by at most a few chunks per worker, and
+// closes its channel when in is closed and everything before is delivered, or when
+// ctx ends.
+func decodeInOrder(ctx context.Context, in <-chan rawDelivery, buffer, workers int, decode func(rawDelivery) Delivery) <-chan Delivery {
+	out := make(chan Delivery, buffer)
+	type job struct {
+		raws []rawDelivery
+		out  []Delivery
+		done chan struct{}
+	}
+	workers = max(workers, 1)
+	jobs := make(chan *job, 2*workers)
+	// order holds the jobs in the order of in; the emitter waits for each in turn.
+	order := make(chan *job, 4*workers)
+	go func() {
+		defer close(jobs)
+		defer close(order)
+		for {
+			var first rawDelivery
+			var ok bool
+			select {
+			case first, ok = <-in:
+			case <-ctx.Done():
+				return
+			}
+			if !ok {
+				return
+			}
+			j := &job{raws: []rawDelivery{first}, done: make(chan struct{})}
+		gather:
+			for len(j.raws) < decodeChunk {
+				select {
+				case r, ok := <-in:
+					if !ok {
+						break gather
+					}
+					j.raws = append(j.raws, r)
+				default:
+					break gather
+				}
+			}
+			select {
+			case order <- j:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case jobs <- j:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for range workers {
+		go func() {
+			for j := range jobs {
+				j.out = make([]Delivery, len(j.raws))
+				for i, r := range j.raws {
+					j.out[i] = decode(r)
+				}
+				close(j.done)
+			}
+		}()
+	}
+	go func() {
+		defer close(out)
+		for j := range order {
+			select {
+			case <-j.done:
+			case <-ctx.Done():
+				return
+			}
+			for _, d := range j.out {
+				select {
+				case out <- d:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out
 }
 
 // followOrdered runs an ordered consumer on stream and sends what convert makes of each

@@ -19,10 +19,10 @@ const AnyID = ">"
 // that the log cut short is an error, never a shorter history.
 func (s *Store) LoadAsOf(ctx context.Context, agg Aggregate, at time.Time) ([]domain.Recorded, error) {
 	var out []domain.Recorded
-	next := uint64(1)
+	q := batchQuery{subject: agg.Subject(), from: 1}
 	for {
 		var batch Loaded
-		n, err := s.loadFrom(ctx, agg.Subject(), next, 0, &batch)
+		r, err := s.loadFrom(ctx, q, &batch)
 		if err != nil {
 			return nil, err
 		}
@@ -32,9 +32,9 @@ func (s *Store) LoadAsOf(ctx context.Context, agg Aggregate, at time.Time) ([]do
 			}
 			out = append(out, r)
 		}
-		if n < loadBatch || batch.LastSeq == 0 {
+		if r.read < loadBatch || r.last == 0 {
 			return out, nil
 		}
-		next = batch.LastSeq + 1
+		q.from = r.last + 1
 	}
 }

@@ -33,7 +33,7 @@ func TestLoadOneByOneMatchesBatchedLoad(t *testing.T) {
 		}
 	}
 	var batched, single Loaded
-	if _, err := s.loadFrom(ctx, agg.Subject(), 1, 0, &batched); err != nil {
+	if _, err := s.loadFrom(ctx, batchQuery{subject: agg.Subject(), from: 1}, &batched); err != nil {
 		t.Fatal(err)
 	}
 	n, err := s.loadOneByOne(ctx, agg.Subject(), 1, 0, &single)

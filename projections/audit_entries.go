@@ -223,14 +223,71 @@ func sortedEnvs(envs []domain.Environment) []domain.Environment {
 // chainHash is an entry's link in its organization's chain: the hash of the previous
 // link and of the entry's content. The secret's name is left out (it is sealed at rest;
 // verification compares it with the log separately).
+//
+// The content is the JSON array encoding/json writes for the entry's fields (every
+// stored chain was hashed that way, so the bytes must not change); chainContent
+// writes it directly, which a rebuild does once per audit entry.
 func chainHash(prev string, e AuditEntry) string {
-	content, _ := json.Marshal([]any{
-		e.OrgID, e.Seq, e.Idx, e.EventID, e.At.UTC().Format(time.RFC3339Nano), e.Action, e.Outcome,
-		e.ActorID, e.ActorEmail, e.SecretID, e.Env, e.Details, e.IP, e.UserAgent, e.Names,
-	})
+	var buf [512]byte
+	content := chainContent(buf[:0], e)
 	h := sha256.New()
 	h.Write([]byte(prev))
 	h.Write([]byte{'\n'})
 	h.Write(content)
-	return hex.EncodeToString(h.Sum(nil))
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0]))
+}
+
+// chainContent appends to dst what json.Marshal makes of
+//
+//	[]any{OrgID, Seq, Idx, EventID, At (UTC, RFC 3339 with nanoseconds), Action,
+//	Outcome, ActorID, ActorEmail, SecretID, Env, Details, IP, UserAgent, Names}
+//
+// byte for byte (TestChainContentMatchesEncodingJSON).
+func chainContent(dst []byte, e AuditEntry) []byte {
+	dst = append(dst, '[')
+	dst = appendJSONString(dst, e.OrgID)
+	dst = append(dst, ',')
+	dst = strconv.AppendUint(dst, e.Seq, 10)
+	dst = append(dst, ',')
+	dst = strconv.AppendInt(dst, int64(e.Idx), 10)
+	for _, f := range [...]string{e.EventID, e.At.UTC().Format(time.RFC3339Nano), e.Action, e.Outcome,
+		e.ActorID, e.ActorEmail, e.SecretID, e.Env, e.Details, e.IP, e.UserAgent} {
+		dst = append(dst, ',')
+		dst = appendJSONString(dst, f)
+	}
+	dst = append(dst, ',')
+	if e.Names == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, '[')
+		for i, n := range e.Names {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, n)
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, ']')
+}
+
+// appendJSONString appends s as encoding/json writes a string. Ids, times, actions
+// and most names are printable ASCII that it writes as they are, quoted; anything
+// else (quotes, backslashes, control characters, the HTML characters it escapes,
+// non-ASCII text and invalid UTF-8) is left to encoding/json itself.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b < 0x20 || b > 0x7e || b == '"' || b == '\\' || b == '<' || b == '>' || b == '&' {
+			quoted, err := json.Marshal(s)
+			if err != nil {
+				// Unreachable: encoding/json encodes every string.
+				return append(dst, "null"...)
+			}
+			return append(dst, quoted...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }

@@ -372,6 +372,8 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 		}
 		last = uint64(cp)
 		res := newBatchTx(ctx, tx, p.db)
+		// A rebuild's writes may be in flight on tx (writeBehind) when the batch fails.
+		defer func() { _ = res.settle() }()
 		var notes *notices
 		if p.changes != nil {
 			notes = &notices{}

@@ -29,8 +29,9 @@ func (db *writer) rebuildWriter(ctx context.Context) (*writer, func(), error) {
 		cfg.ConnConfig.RuntimeParams = map[string]string{}
 	}
 	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
-	// One projector writes; the index builds and the checkpoint reads take a second.
-	cfg.MaxConns, cfg.MinConns = 2, 0
+	// One projector writes (its batch's writes go on its transaction's connection,
+	// from one goroutine at a time); the index builds take indexBuilders more.
+	cfg.MaxConns, cfg.MinConns = 1+indexBuilders, 0
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("rebuild: connect: %w", err)
@@ -84,26 +85,62 @@ func deferIndexes(ctx context.Context, pool *pgxpool.Pool, schema string) (*defe
 	return d, nil
 }
 
+// indexBuilders is how many deferred indexes a rebuild builds at once, each on its
+// own connection: the audit trail's three are most of the time between the load and
+// the switch, and one build sorts on one PostgreSQL process.
+const indexBuilders = 2
+
 // restore builds the deferred indexes again, with the definitions they were dropped
-// with (pg_get_indexdef names the schema, so no search_path is involved).
+// with (pg_get_indexdef names the schema, so no search_path is involved), up to
+// indexBuilders at a time, each committed on its own: nothing reads the schema before
+// the switch, which waits for them all, and a failed build fails the rebuild.
 func (d *deferredIndexes) restore(ctx context.Context, pool *pgxpool.Pool) error {
 	if len(d.defs) == 0 {
 		return nil
 	}
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		// The sort of a large audit trail fits in memory then, instead of spilling.
-		if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '256MB'`); err != nil {
+	bctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defs := make(chan string, len(d.defs))
+	for _, def := range d.defs {
+		defs <- def
+	}
+	close(defs)
+	errs := make(chan error, indexBuilders)
+	for range indexBuilders {
+		go func() {
+			for def := range defs {
+				if err := buildIndex(bctx, pool, def); err != nil {
+					cancel()
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	var first error
+	for range indexBuilders {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return fmt.Errorf("rebuild: build the indexes of %s: %w", d.schema, first)
+	}
+	return nil
+}
+
+// buildIndex runs one index definition in a transaction of its own.
+func buildIndex(ctx context.Context, pool *pgxpool.Pool, def string) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		// The sort of a large audit trail fits in memory then, instead of spilling;
+		// two builds at once use what one build used before.
+		if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '128MB'`); err != nil {
 			return err
 		}
-		for _, def := range d.defs {
-			if _, err := tx.Exec(ctx, def); err != nil {
-				return fmt.Errorf("%s: %w", def, err)
-			}
+		if _, err := tx.Exec(ctx, def); err != nil {
+			return fmt.Errorf("%s: %w", def, err)
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("rebuild: build the indexes of %s: %w", d.schema, err)
-	}
-	return nil
 }

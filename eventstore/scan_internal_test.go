@@ -1,0 +1,172 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+
+	"github.com/keyledger/keyledger/domain"
+	"github.com/nats-io/nats.go"
+)
+
+// scanFiltered is ScanScope as it was before it could read unfiltered: every batch
+// filtered by the scope's wildcard at the server. The reference the scans are
+// compared with.
+func (s *Store) scanFiltered(ctx context.Context, scope string, until uint64) ([]domain.Recorded, error) {
+	var out []domain.Recorded
+	q := batchQuery{subject: SubjectPrefix + "." + scope + ".>", from: 1, until: until}
+	for {
+		var batch Loaded
+		r, err := s.loadFrom(ctx, q, &batch)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, batch.Events...)
+		if r.read < loadBatch || r.last == 0 {
+			return out, nil
+		}
+		q.from = r.last + 1
+	}
+}
+
+// directGets counts the direct-get requests made to the events stream, by whether
+// they named a subject: the server answers them, this subscription only listens.
+type directGets struct {
+	mu                   sync.Mutex
+	filtered, unfiltered int
+}
+
+func watchDirectGets(t *testing.T, nc *nats.Conn) *directGets {
+	t.Helper()
+	d := &directGets{}
+	sub, err := nc.Subscribe("$JS.API.DIRECT.GET."+StreamName, func(m *nats.Msg) {
+		var req struct {
+			Batch  int    `json:"batch"`
+			NextBy string `json:"next_by_subj"`
+		}
+		if json.Unmarshal(m.Data, &req) != nil || req.Batch == 0 {
+			return
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if req.NextBy == "" {
+			d.unfiltered++
+		} else {
+			d.filtered++
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return d
+}
+
+func (d *directGets) take() (filtered, unfiltered int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	filtered, unfiltered = d.filtered, d.unfiltered
+	d.filtered, d.unfiltered = 0, 0
+	return filtered, unfiltered
+}
+
+// A scan gives the events of its scope, in stream order, whichever way each batch
+// is read: a dense scope (a log of one organization) is read unfiltered and the
+// other scopes' messages passed over unopened, a sparse one (the platform's users
+// among an organization's events, a small organization among a large one) filtered
+// at the server, and a scope that is dense in one stretch of the log and sparse in
+// another switches ways between batches. Every scan equals the filtered reference,
+// with and without a limit.
+func TestScanScopeReadsDenseScopesUnfiltered(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newInternalStore(t)
+	dense := "11111111-1111-1111-1111-111111111111"
+	other := "22222222-2222-2222-2222-222222222222"
+	secret := func(org string, i int) Aggregate {
+		return Aggregate{OrgID: org, Type: domain.AggregateSecret, ID: fmt.Sprintf("%08d-0000-0000-0000-000000000000", i%97)}
+	}
+	user := func(i int) Aggregate {
+		return Aggregate{OrgID: domain.PlatformScope, Type: domain.AggregateUser, ID: fmt.Sprintf("%08d-0000-0000-0000-000000000001", i)}
+	}
+	appendTo := func(a Aggregate, i int) {
+		desc := fmt.Sprint(i)
+		if _, err := s.Append(ctx, Pending{Aggregate: a, Unchecked: true, Events: []domain.Event{domain.SecretUpdated{Description: &desc}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 600 of the dense org alone; 1,200 of the other with one of the dense org in 50
+	// and a user in 200; 600 of the dense org alone again.
+	i := 0
+	for range 600 {
+		appendTo(secret(dense, i), i)
+		i++
+	}
+	for j := range 1200 {
+		switch {
+		case j%50 == 0:
+			appendTo(secret(dense, i), i)
+		case j%200 == 1:
+			appendTo(user(i), i)
+		default:
+			appendTo(secret(other, i), i)
+		}
+		i++
+	}
+	for range 600 {
+		appendTo(secret(dense, i), i)
+		i++
+	}
+	gets := watchDirectGets(t, s.nc)
+	for _, tc := range []struct {
+		scope          string
+		until          uint64
+		wantUnfiltered bool
+	}{
+		{dense, 0, true},
+		{dense, 1500, true},
+		{dense, 700, true},
+		{other, 0, true},
+		{domain.PlatformScope, 0, false},
+		{domain.PlatformScope, 1000, false},
+	} {
+		want, err := s.scanFiltered(ctx, tc.scope, tc.until)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		gets.take()
+		loadedBefore := s.EventsLoaded()
+		var got []domain.Recorded
+		if err := s.ScanScope(ctx, tc.scope, tc.until, func(r domain.Recorded) error {
+			got = append(got, r)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		filtered, unfiltered := gets.take()
+		if len(want) == 0 || !reflect.DeepEqual(got, want) {
+			t.Fatalf("scan of %s until %d: %d events, the filtered reference %d (or they differ)", tc.scope, tc.until, len(got), len(want))
+		}
+		// Only the scope's messages are opened.
+		if opened := s.EventsLoaded() - loadedBefore; opened != uint64(len(want)) {
+			t.Fatalf("scan of %s until %d opened %d messages for %d events", tc.scope, tc.until, opened, len(want))
+		}
+		if (unfiltered > 0) != tc.wantUnfiltered {
+			t.Fatalf("scan of %s until %d: %d filtered and %d unfiltered requests; want unfiltered ones: %v", tc.scope, tc.until, filtered, unfiltered, tc.wantUnfiltered)
+		}
+		if tc.scope == dense && tc.until == 0 && filtered < 2 {
+			// The dense org is sparse in the middle stretch: the scan goes back to
+			// filtered reads there, after the first batch.
+			t.Fatalf("scan of the dense org: %d filtered and %d unfiltered requests; want it to switch back to filtered reads", filtered, unfiltered)
+		}
+	}
+}

@@ -1,0 +1,85 @@
+package projections
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/keyledger/keyledger/projections/pgtest"
+)
+
+// A rebuild builds its deferred indexes side by side, each committed on its own: an
+// index whose table is busy does not hold up the others (here one table is held by
+// an open write, and the other table's index is built and visible meanwhile), and
+// restore returns once every index is built.
+func TestRestoreBuildsIndexesSideBySide(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := pool.Exec(ctx, `CREATE SCHEMA s; CREATE TABLE s.busy (x int); CREATE TABLE s.free (x int)`); err != nil {
+		t.Fatal(err)
+	}
+	blocker, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = blocker.Rollback(ctx) }()
+	if _, err := blocker.Exec(ctx, `INSERT INTO s.busy VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	d := &deferredIndexes{schema: "s", defs: []string{`CREATE INDEX busy_x ON s.busy (x)`, `CREATE INDEX free_x ON s.free (x)`}}
+	done := make(chan error, 1)
+	go func() { done <- d.restore(ctx, pool) }()
+	built := func(name string) bool {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE schemaname = 's' AND indexname = $1`, name).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !built("free_x") {
+		if time.Now().After(deadline) {
+			t.Fatal("free_x was not built while busy_x waited for its table")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("restore returned (%v) before busy_x could be built", err)
+	default:
+	}
+	if err := blocker.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !built("busy_x") {
+		t.Fatal("busy_x was not built")
+	}
+}
+
+// A build that fails fails restore, and the others stop.
+func TestRestoreFailsWithABuild(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := pool.Exec(ctx, `CREATE SCHEMA s; CREATE TABLE s.t (x int)`); err != nil {
+		t.Fatal(err)
+	}
+	d := &deferredIndexes{schema: "s", defs: []string{`CREATE INDEX t_x ON s.t (x)`, `CREATE INDEX t_y ON s.t (y)`, `CREATE INDEX t_x2 ON s.t (x)`}}
+	if err := d.restore(ctx, pool); err == nil {
+		t.Fatal("restore with an index on a missing column succeeded")
+	}
+}
