@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -40,9 +41,10 @@ type Projector struct {
 	// batch bounds the events of one transaction when set (a rebuild's); maxBatch
 	// otherwise.
 	batch int
-	// changes receives change notices after each batch is applied and before it is
-	// committed: a crash in between re-publishes, and the duplicate window drops it.
-	changes changePublisher
+	// changes seals the change notices of each batch, which the batch writes into the
+	// outbox; outbox publishes them after the commit (outbox.go).
+	changes changeStream
+	outbox  *outbox
 	// lease, when set, keeps this projector idle unless it holds it.
 	lease      projectorLease
 	renewEvery time.Duration
@@ -142,6 +144,15 @@ func (p *Projector) runLoop(ctx context.Context) error {
 	// A projector that stops (shutdown, lease lost) no longer speaks for the read
 	// models: the replica that takes over reports its own state.
 	defer p.clearStall()
+	// The outbox's publisher runs while this projector does, and only then: the
+	// replica that takes over publishes what is left.
+	if p.outbox != nil {
+		octx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { p.outbox.run(octx) })
+		defer wg.Wait()
+		defer stop()
+	}
 	p.retry = newRetryBackoff()
 	for {
 		err := p.runOnce(ctx)
@@ -222,6 +233,13 @@ func (p *Projector) runOnce(ctx context.Context) error {
 		}
 		prev := p.next - 1
 		p.next = batch[0].Seq
+		// An erasure purges the organization's notices from the stream: those still
+		// in the outbox go out first, so that none is published after the purge.
+		if p.outbox != nil && erases(batch) {
+			if err := p.outbox.drain(ctx); err != nil {
+				return err
+			}
+		}
 		p.batchStarted(batch)
 		started := time.Now()
 		last, err := p.applyBatch(ctx, batch)
@@ -230,6 +248,9 @@ func (p *Projector) runOnce(ctx context.Context) error {
 		}
 		p.batchApplied(batch, prev, last, time.Since(started))
 		p.applied(last)
+		if p.outbox != nil {
+			p.outbox.notify()
+		}
 		p.progressed(last)
 		p.next = last + 1
 	}
@@ -276,28 +297,12 @@ func (p *Projector) batchApplied(batch []eventstore.Delivery, prev, last uint64,
 	p.batches.BatchApplied(b)
 }
 
-// PublishChanges makes the projector publish change notices for what it applies.
-func (p *Projector) PublishChanges(c changePublisher) *Projector {
+// PublishChanges makes the projector publish change notices for what it applies, on
+// c, through its outbox (outbox.go).
+func (p *Projector) PublishChanges(c changeStream) *Projector {
 	p.changes = c
+	p.outbox = newOutbox(p.db, c, p.log)
 	return p
-}
-
-func (p *Projector) publish(ctx context.Context, notes *notices, res *batchTx) error {
-	if notes == nil || len(notes.list) == 0 {
-		return nil
-	}
-	if err := notes.resolveNames(res); err != nil {
-		return err
-	}
-	if b, ok := p.changes.(batchPublisher); ok {
-		return b.PublishBatch(ctx, notes.list)
-	}
-	for _, n := range notes.list {
-		if err := p.changes.Publish(ctx, n); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func (p *Projector) applied(seq uint64) {
@@ -402,10 +407,10 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 			notes.number(d.Seq)
 			last = d.Seq
 		}
-		if err := res.flush(last); err != nil {
+		if err := p.stageNotices(ctx, notes, res); err != nil {
 			return err
 		}
-		if err := p.publish(ctx, notes, res); err != nil {
+		if err := res.flush(last); err != nil {
 			return err
 		}
 		// The fence condition repeats the check above so that this statement alone
