@@ -93,7 +93,7 @@ func (o *outbox) notify() {
 }
 
 // outboxLastDrain bounds the last round of a publisher whose projector stops.
-const outboxLastDrain = 5 * time.Second
+const outboxLastDrain = 2 * time.Second
 
 // run publishes what the outbox holds, when woken and at start, until ctx ends; then
 // it publishes what is left once more, briefly, so that a projector that stops (a

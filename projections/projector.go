@@ -113,6 +113,18 @@ func NewProjector(rm *ReadModels, events eventFollower, logger *slog.Logger) *Pr
 // Without a lease it returns ErrFenced (wrapped) if a leased projector has claimed the
 // read models it writes.
 func (p *Projector) Run(ctx context.Context) error {
+	// The outbox's publisher runs as long as the projector, lease or no lease: it
+	// publishes what this projector's batches commit (it is idle while the projector
+	// stands by), and a publisher of another replica running at the same time cannot
+	// store a notice twice or out of order (outbox.go). It is not tied to a tenure so
+	// that a lost lease is not held up by a publish in flight.
+	if p.outbox != nil {
+		octx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { p.outbox.run(octx) })
+		defer wg.Wait()
+		defer stop()
+	}
 	if p.lease == nil {
 		return p.runLoop(ctx)
 	}
@@ -144,15 +156,6 @@ func (p *Projector) runLoop(ctx context.Context) error {
 	// A projector that stops (shutdown, lease lost) no longer speaks for the read
 	// models: the replica that takes over reports its own state.
 	defer p.clearStall()
-	// The outbox's publisher runs while this projector does, and only then: the
-	// replica that takes over publishes what is left.
-	if p.outbox != nil {
-		octx, stop := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		wg.Go(func() { p.outbox.run(octx) })
-		defer wg.Wait()
-		defer stop()
-	}
 	p.retry = newRetryBackoff()
 	for {
 		err := p.runOnce(ctx)
