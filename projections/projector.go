@@ -357,10 +357,7 @@ func (p *Projector) checkpoint(ctx context.Context) (uint64, error) {
 // replica) or a replay never applies an event twice.
 func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery) (uint64, error) {
 	var last uint64
-	err := pgx.BeginFunc(ctx, p.db.pool, func(tx pgx.Tx) error {
-		if err := p.scope(ctx, tx); err != nil {
-			return err
-		}
+	err := p.inBatchTx(ctx, func(tx pgx.Tx) error {
 		var cp, fence int64
 		err := tx.QueryRow(ctx, `SELECT seq, fence FROM projection_checkpoints WHERE name = $1 FOR UPDATE`, CheckpointName).Scan(&cp, &fence)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -413,17 +410,15 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 		if err := p.stageNotices(ctx, notes, res); err != nil {
 			return err
 		}
+		// The checkpoint goes with the batch's last writes, in the same round trip.
+		// The fence condition repeats the check above so that this statement alone
+		// can never let an older holder's batch through.
+		advanced := res.execChecked(`UPDATE projection_checkpoints SET seq = $2 WHERE name = $1 AND fence <= $3`,
+			CheckpointName, int64(last), int64(p.fence))
 		if err := res.flush(last); err != nil {
 			return err
 		}
-		// The fence condition repeats the check above so that this statement alone
-		// can never let an older holder's batch through.
-		tag, err := tx.Exec(ctx, `UPDATE projection_checkpoints SET seq = $2 WHERE name = $1 AND fence <= $3`,
-			CheckpointName, int64(last), int64(p.fence))
-		if err != nil {
-			return fmt.Errorf("advance checkpoint: %w", err)
-		}
-		if tag.RowsAffected() != 1 {
+		if advanced.RowsAffected() != 1 {
 			return fmt.Errorf("%w: checkpoint not advanced to %d at lease revision %d", ErrFenced, last, p.fence)
 		}
 		return nil
@@ -432,6 +427,21 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 		return 0, err
 	}
 	return last, nil
+}
+
+// inBatchTx runs fn in a transaction on the projector's schema. The live projector's
+// begins and scopes it in one round trip, as the API's reads do (a batch is what every
+// write's answer waits for); a rebuild's names its schema as a parameter.
+func (p *Projector) inBatchTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	if p.schema == "" {
+		return pgx.BeginTxFunc(ctx, p.db.pool, pgx.TxOptions{BeginQuery: "BEGIN; " + setSearchPath}, fn)
+	}
+	return pgx.BeginFunc(ctx, p.db.pool, func(tx pgx.Tx) error {
+		if err := p.scope(ctx, tx); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
 }
 
 // unapplied is the events of the deliveries after sequence last.
