@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -68,9 +69,19 @@ type outbox struct {
 	// wake is signalled after every commit that wrote notices.
 	wake chan struct{}
 
+	// qmu guards the hand-off from the projector: queue holds the notices of the
+	// batches committed since the last round took it, in order.
+	qmu   sync.Mutex
+	queue []changefeed.Stored
+
 	// mu makes rounds take turns: the loop's and an erasure's drain. It guards the
 	// fields below.
 	mu sync.Mutex
+	// fromTable says that the table may hold notices the queue does not: at the
+	// start (an earlier projector's), after a failure, and while a backlog is read
+	// page by page. Then a round reads the table, which holds every committed notice;
+	// otherwise the queue, which spares Postgres a read per batch.
+	fromTable bool
 	// synced says that streamSeq and stored are the stream's, as this publisher
 	// left it; false at the start and after any failure (then the tail is read again).
 	synced    bool
@@ -81,11 +92,18 @@ type outbox struct {
 }
 
 func newOutbox(db *writer, stream changeStream, log *slog.Logger) *outbox {
-	return &outbox{db: db, stream: stream, log: log, wake: make(chan struct{}, 1)}
+	return &outbox{db: db, stream: stream, log: log, wake: make(chan struct{}, 1), fromTable: true}
 }
 
-// notify wakes the publisher: a batch with notices committed.
-func (o *outbox) notify() {
+// committed hands the publisher the notices of a batch that has just committed, and
+// wakes it.
+func (o *outbox) committed(notices []changefeed.Stored) {
+	if len(notices) == 0 {
+		return
+	}
+	o.qmu.Lock()
+	o.queue = append(o.queue, notices...)
+	o.qmu.Unlock()
 	select {
 	case o.wake <- struct{}{}:
 	default:
@@ -95,10 +113,10 @@ func (o *outbox) notify() {
 // outboxLastDrain bounds the last round of a publisher whose projector stops.
 const outboxLastDrain = 2 * time.Second
 
-// run publishes what the outbox holds, when woken and at start, until ctx ends; then
-// it publishes what is left once more, briefly, so that a projector that stops (a
-// shutdown) leaves nothing behind. A failed round is retried after outboxRetry, or at
-// once when the next batch commits.
+// run publishes what the outbox holds, at start and whenever a batch commits, until
+// ctx ends; then it publishes what is left once more, briefly, so that a projector
+// that stops (a shutdown) leaves nothing behind. A failed round is retried after
+// outboxRetry, or at once when the next batch commits.
 func (o *outbox) run(ctx context.Context) {
 	defer func() {
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outboxLastDrain)
@@ -107,16 +125,23 @@ func (o *outbox) run(ctx context.Context) {
 			o.log.Warn("change notices left in the outbox for the next projector", "err", err)
 		}
 	}()
-	var retry <-chan time.Time
+	failing := false
 	for {
 		err := o.drain(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		retry = nil
-		if err != nil {
-			o.log.Warn("change notices not published yet; retrying", "err", err)
+		var retry <-chan time.Time
+		switch {
+		case err != nil:
+			if !failing {
+				o.log.Warn("change notices not published yet; retrying", "err", err)
+			}
+			failing = true
 			retry = time.After(outboxRetry)
+		case failing:
+			o.log.Info("change notices published again")
+			failing = false
 		}
 		select {
 		case <-ctx.Done():
@@ -127,21 +152,40 @@ func (o *outbox) run(ctx context.Context) {
 	}
 }
 
-// drain publishes every notice the outbox holds, page by page, and deletes each once
+// drain publishes every notice committed so far and deletes each from the outbox once
 // the stream has stored it.
 func (o *outbox) drain(ctx context.Context) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for {
-		rows, err := o.pending(ctx)
-		if err != nil || len(rows) == 0 {
-			return err
+		o.qmu.Lock()
+		queued := o.queue
+		o.queue = nil
+		o.qmu.Unlock()
+		rows := queued
+		if o.fromTable {
+			// Read after taking the queue: every notice queued was committed before
+			// it was queued, so the table holds them too (and any queued later that
+			// the table shows as well is skipped as stored by the next round).
+			var err error
+			if rows, err = o.pending(ctx); err != nil {
+				return err
+			}
+		}
+		if len(rows) == 0 {
+			return nil
 		}
 		if err := o.publish(ctx, rows); err != nil {
-			o.synced = false
+			o.synced, o.fromTable = false, true
 			return err
 		}
-		if len(rows) < outboxPage {
+		if !o.fromTable {
+			return nil
+		}
+		// A full page may have more behind it; the table is read again until a page
+		// is not full, and from then on what the queue brings is all there is.
+		o.fromTable = len(rows) == outboxPage
+		if !o.fromTable {
 			return nil
 		}
 	}
@@ -185,7 +229,7 @@ func (o *outbox) publish(ctx context.Context, rows []changefeed.Stored) error {
 // pending reads the first page of the outbox, in the feed's order.
 func (o *outbox) pending(ctx context.Context) ([]changefeed.Stored, error) {
 	var out []changefeed.Stored
-	err := o.inLiveSchema(ctx, func(tx pgx.Tx) error {
+	err := pgx.BeginTxFunc(ctx, o.db.pool, pgx.TxOptions{BeginQuery: "BEGIN; " + setSearchPath}, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT seq, part, org_id::text, env, data FROM change_outbox ORDER BY seq, part LIMIT $1`, outboxPage)
 		if err != nil {
 			return err
@@ -205,38 +249,35 @@ func (o *outbox) pending(ctx context.Context) ([]changefeed.Stored, error) {
 	return out, nil
 }
 
-// remove deletes the notices up to position upTo (stored on the stream).
+// remove deletes the notices up to position upTo (stored on the stream), on the live
+// read models (the pointer's schema, which a rebuild's switch moves, carrying the
+// outbox's rows over), in one round trip: the statements of one simple query run in
+// one transaction, which the search path is set for.
 func (o *outbox) remove(ctx context.Context, upTo changefeed.Position) error {
 	if upTo == (changefeed.Position{}) {
 		return nil
 	}
-	err := o.inLiveSchema(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `DELETE FROM change_outbox WHERE (seq, part) <= ($1, $2)`, int64(upTo.Seq), upTo.Part)
-		return err
-	})
-	if err != nil {
+	sql := setSearchPath + `; DELETE FROM change_outbox WHERE (seq, part) <= (` +
+		strconv.FormatUint(upTo.Seq, 10) + `, ` + strconv.Itoa(upTo.Part) + `)`
+	if _, err := o.db.pool.Exec(ctx, sql); err != nil {
 		return fmt.Errorf("delete published changes: %w", err)
 	}
 	return nil
 }
 
-// inLiveSchema runs fn in a transaction on the live read models (the pointer's schema,
-// which a rebuild's switch moves; the switch carries the outbox's rows over).
-func (o *outbox) inLiveSchema(ctx context.Context, fn func(pgx.Tx) error) error {
-	return pgx.BeginTxFunc(ctx, o.db.pool, pgx.TxOptions{BeginQuery: "BEGIN; " + setSearchPath}, fn)
-}
-
 // stageNotices queues a batch's notices for the outbox, in the batch's transaction:
-// sealed, in one statement, sent with the batch's other writes. Notices of an organization erased in this batch (or
+// sealed, in one statement, sent with the batch's other writes; it returns them for
+// the publisher, which gets them once the batch has committed. Notices of an organization erased in this batch (or
 // before) are left out: the erasure purged its notices from the stream, and these
 // would come after the purge.
-func (p *Projector) stageNotices(ctx context.Context, notes *notices, res *batchTx) error {
+func (p *Projector) stageNotices(ctx context.Context, notes *notices, res *batchTx) ([]changefeed.Stored, error) {
 	if notes == nil || len(notes.list) == 0 {
-		return nil
+		return nil, nil
 	}
 	if err := notes.resolveNames(res); err != nil {
-		return err
+		return nil, err
 	}
+	staged := make([]changefeed.Stored, 0, len(notes.list))
 	var (
 		seqs  []int64
 		parts []int32
@@ -250,13 +291,14 @@ func (p *Projector) stageNotices(ctx context.Context, notes *notices, res *batch
 		}
 		s, err := p.changes.Seal(ctx, n)
 		if err != nil {
-			return fmt.Errorf("change notice: %w", err)
+			return nil, fmt.Errorf("change notice: %w", err)
 		}
+		staged = append(staged, s)
 		seqs, parts, orgs = append(seqs, int64(s.Seq)), append(parts, int32(s.Part)), append(orgs, s.OrgID)
 		envs, datas = append(envs, s.Env), append(datas, s.Data)
 	}
 	if len(seqs) == 0 {
-		return nil
+		return nil, nil
 	}
 	// The checkpoint, advanced in this transaction, lets no event be applied twice,
 	// so no notice comes twice either; should one ever (rows a rebuild's switch carried
@@ -264,7 +306,7 @@ func (p *Projector) stageNotices(ctx context.Context, notes *notices, res *batch
 	res.exec(`INSERT INTO change_outbox (seq, part, org_id, env, data)
 		SELECT * FROM unnest($1::bigint[], $2::integer[], $3::uuid[], $4::text[], $5::bytea[])
 		ON CONFLICT (seq, part) DO NOTHING`, seqs, parts, orgs, envs, datas)
-	return nil
+	return staged, nil
 }
 
 // erases tells whether a batch holds an organization's erasure record.

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/changefeed"
 )
 
 // errBehind means the follower is ahead of the checkpoint and must restart from it.
@@ -245,14 +246,14 @@ func (p *Projector) runOnce(ctx context.Context) error {
 		}
 		p.batchStarted(batch)
 		started := time.Now()
-		last, err := p.applyBatch(ctx, batch)
+		last, staged, err := p.applyBatch(ctx, batch)
 		if err != nil {
 			return err
 		}
 		p.batchApplied(batch, prev, last, time.Since(started))
 		p.applied(last)
 		if p.outbox != nil {
-			p.outbox.notify()
+			p.outbox.committed(staged)
 		}
 		p.progressed(last)
 		p.next = last + 1
@@ -355,8 +356,9 @@ func (p *Projector) checkpoint(ctx context.Context) (uint64, error) {
 // applyBatch applies deliveries and advances the checkpoint in one transaction. Events
 // at or below the stored checkpoint are skipped, so a second projector (another
 // replica) or a replay never applies an event twice.
-func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery) (uint64, error) {
+func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery) (uint64, []changefeed.Stored, error) {
 	var last uint64
+	var staged []changefeed.Stored
 	err := p.inBatchTx(ctx, func(tx pgx.Tx) error {
 		var cp, fence int64
 		err := tx.QueryRow(ctx, `SELECT seq, fence FROM projection_checkpoints WHERE name = $1 FOR UPDATE`, CheckpointName).Scan(&cp, &fence)
@@ -407,7 +409,7 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 			notes.number(d.Seq)
 			last = d.Seq
 		}
-		if err := p.stageNotices(ctx, notes, res); err != nil {
+		if staged, err = p.stageNotices(ctx, notes, res); err != nil {
 			return err
 		}
 		// The checkpoint goes with the batch's last writes, in the same round trip.
@@ -424,9 +426,9 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 		return nil
 	})
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	return last, nil
+	return last, staged, nil
 }
 
 // inBatchTx runs fn in a transaction on the projector's schema. The live projector's
