@@ -360,8 +360,8 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 	var last uint64
 	var staged []changefeed.Stored
 	err := p.inBatchTx(ctx, func(tx pgx.Tx) error {
-		var cp, fence int64
-		err := tx.QueryRow(ctx, `SELECT seq, fence FROM projection_checkpoints WHERE name = $1 FOR UPDATE`, CheckpointName).Scan(&cp, &fence)
+		res := newBatchTx(ctx, tx, p.db)
+		cp, fence, err := lockCheckpoint(ctx, tx, res, batch)
 		if errors.Is(err, pgx.ErrNoRows) {
 			_, err = tx.Exec(ctx, `INSERT INTO projection_checkpoints (name, seq) VALUES ($1, 0) ON CONFLICT DO NOTHING`, CheckpointName)
 			if err == nil {
@@ -378,7 +378,6 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 			return fmt.Errorf("%w: read models claimed by lease revision %d, this projector's is %d", ErrFenced, fence, p.fence)
 		}
 		last = uint64(cp)
-		res := newBatchTx(ctx, tx, p.db)
 		var notes *notices
 		if p.changes != nil {
 			notes = &notices{}
@@ -429,6 +428,50 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 		return 0, nil, err
 	}
 	return last, staged, nil
+}
+
+// lockCheckpoint locks the checkpoint row and reads it and, in the same round trip,
+// locks and reads the audit chain heads of the organizations whose events the batch
+// audits, which applying it would otherwise do one round trip each (res.head). It
+// answers pgx.ErrNoRows when there is no checkpoint row yet.
+func lockCheckpoint(ctx context.Context, tx pgx.Tx, res *batchTx, batch []eventstore.Delivery) (cp, fence int64, err error) {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT seq, fence FROM projection_checkpoints WHERE name = $1 FOR UPDATE`, CheckpointName).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&cp, &fence)
+	})
+	if orgs := auditedOrgs(batch); len(orgs) > 0 {
+		b.Queue(`SELECT org_id::text, hash FROM audit_heads WHERE org_id = ANY($1::uuid[]) FOR UPDATE`, orgs).Query(func(rows pgx.Rows) error {
+			for _, org := range orgs {
+				res.heads[org] = ""
+			}
+			for rows.Next() {
+				var org, h string
+				if err := rows.Scan(&org, &h); err != nil {
+					return err
+				}
+				res.heads[org] = h
+			}
+			return rows.Err()
+		})
+	}
+	err = tx.SendBatch(ctx, b).Close()
+	return cp, fence, err
+}
+
+// auditedOrgs is the organizations (by id) whose events in the batch have audit entries.
+func auditedOrgs(batch []eventstore.Delivery) []string {
+	var orgs []string
+	seen := map[string]bool{}
+	for _, d := range batch {
+		for _, r := range d.Records {
+			if seen[r.OrgID] || domain.AuditAction(r.Event) == "" || !isUUID(r.OrgID) {
+				continue
+			}
+			seen[r.OrgID] = true
+			orgs = append(orgs, r.OrgID)
+		}
+	}
+	return orgs
 }
 
 // inBatchTx runs fn in a transaction on the projector's schema. The live projector's
