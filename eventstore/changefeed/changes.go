@@ -108,7 +108,8 @@ func Open(ctx context.Context, s *eventstore.Store, opts ...ChangesOption) (*Cha
 		Duplicates:  min(eventstore.DuplicateWindow, maxAge),
 		Replicas:    s.Replicas(),
 		AllowDirect: true,
-		// A projector batch's notices are stored as one atomic batch (PublishBatch).
+		// PublishBatch stores many notices as one atomic batch. (The projector no
+		// longer uses it: its outbox publishes with PublishStored.)
 		AllowAtomicPublish: true,
 	})
 	if err != nil {
