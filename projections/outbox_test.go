@@ -153,3 +153,37 @@ func TestChangeNoticesSurviveACrashBetweenCommitAndPublish(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Notices committed but not yet published when a rebuild switches the read models
+// over are carried to the new schema, whose outbox the publisher reads from then on.
+func TestChangeOutboxMovesWithARebuild(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, false)
+	ctx := context.Background()
+	changes, err := changefeed.Open(ctx, r.env.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := &brokenChanges{Changes: changes}
+	broken.refuse.Store(true)
+	r.startProjectorWith(t, projections.NewProjector(r.db, r.env.Store, nil).PublishChanges(broken))
+	a := r.create(t, "MOVED_A", map[domain.Environment]string{domain.Production: "a-1"})
+	r.wait(t, a.Seq)
+	if _, err := r.db.Rebuild(ctx, r.env.Store, r.env.Store, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := outboxRows(t, r); n != 1 {
+		t.Fatalf("the rebuilt read models' outbox holds %d notices, want the 1 not published before the switch", n)
+	}
+	broken.refuse.Store(false)
+	b := r.create(t, "MOVED_B", map[domain.Environment]string{domain.Production: "b-1"})
+	r.wait(t, b.Seq)
+	feed, err := changes.Follow(ctx, r.orgID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := collect(t, feed, 2)
+	if got[0].Name != "MOVED_A" || got[0].Seq != a.Seq || got[1].Name != "MOVED_B" || got[1].Seq != b.Seq {
+		t.Fatalf("notices %+v, want MOVED_A at %d, then MOVED_B at %d", got, a.Seq, b.Seq)
+	}
+}
