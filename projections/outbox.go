@@ -87,8 +87,6 @@ type outbox struct {
 	synced    bool
 	streamSeq uint64
 	stored    changefeed.Position
-	// published counts the notices this outbox stored (tests pin the shape).
-	published int
 }
 
 func newOutbox(db *writer, stream changeStream, log *slog.Logger) *outbox {
@@ -213,7 +211,6 @@ func (o *outbox) publish(ctx context.Context, rows []changefeed.Stored) error {
 		cancel()
 		if n > 0 {
 			o.streamSeq, o.stored = seq, send[n-1].Position()
-			o.published += n
 			done = o.stored
 		}
 		perr = err
