@@ -10,6 +10,7 @@ import (
 	"github.com/keyledger/keyledger/httpapi/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
 // Stored is a change notice as the change stream stores it: Data is the
@@ -104,48 +105,62 @@ func (c *Changes) Tail(ctx context.Context) (uint64, Position, error) {
 // Tail again and goes on from there.
 var ErrOutOfTurn = errors.New("changefeed: the change stream moved on under the publisher")
 
-// PublishStored stores notices, in order, after the stream's sequence after. They are
-// sent without waiting for each other's acknowledgements (the server still stores and
-// syncs them one by one, in the order sent), and each expects the stream's last
-// sequence to be the one before it: a notice that is not stored makes every later one
-// fail too, so the stream never holds notices out of order or with a gap, whatever
-// fails. It returns how many notices, from the first, are stored (a duplicate counts
-// as stored: its first copy is), and the stream's sequence after them.
+// PublishStored stores notices, in order, after the stream's sequence after. Many
+// (minChangeBatch or more) go as one atomic batch; otherwise, or when the batch is not
+// taken, one by one, each expecting the stream's last sequence to be the one the
+// notice before it got: a notice that is not stored stops the ones after it, so the
+// stream never holds notices out of order or with a gap, whatever fails, and a
+// publisher that raced this one makes it stop rather than interleave. (Pipelining the
+// single publishes, each expecting after plus its place, is not safe: when after is
+// behind the stream by k, the first k fail and the rest line up and are stored.) It
+// returns how many notices, from the first, are stored (a duplicate counts as stored:
+// its first copy is), and the stream's sequence after them.
 func (c *Changes) PublishStored(ctx context.Context, after uint64, notices []Stored) (int, uint64, error) {
-	futures := make([]jetstream.PubAckFuture, 0, len(notices))
-	for i, s := range notices {
-		f, err := c.js.PublishMsgAsync(storedMessage(s), jetstream.WithExpectLastSequence(after+uint64(i)))
-		if err != nil {
-			// Those already sent are answered below; nothing after them is sent.
-			if len(futures) == 0 {
-				return 0, after, fmt.Errorf("publish change %d.%d: %w", s.Seq, s.Part, err)
-			}
-			break
+	if len(notices) >= minChangeBatch && !c.single.Load() {
+		if last, ok := c.publishAtomic(ctx, after, notices); ok {
+			return len(notices), last, nil
 		}
-		futures = append(futures, f)
 	}
 	stored, last := 0, after
-	for i, f := range futures {
-		select {
-		case ack := <-f.Ok():
-			stored++
-			if ack.Duplicate {
-				return stored, last, fmt.Errorf("change %d.%d was stored before: %w", notices[i].Seq, notices[i].Part, ErrOutOfTurn)
-			}
-			last = ack.Sequence
-		case err := <-f.Err():
+	for _, s := range notices {
+		ack, err := c.js.PublishMsg(ctx, storedMessage(s), jetstream.WithExpectLastSequence(last))
+		if err != nil {
 			if isWrongLastSequence(err) {
 				err = fmt.Errorf("%w: %w", ErrOutOfTurn, err)
 			}
-			return stored, last, fmt.Errorf("publish change %d.%d: %w", notices[i].Seq, notices[i].Part, err)
-		case <-ctx.Done():
-			return stored, last, fmt.Errorf("publish change %d.%d: %w", notices[i].Seq, notices[i].Part, ctx.Err())
+			return stored, last, fmt.Errorf("publish change %d.%d: %w", s.Seq, s.Part, err)
 		}
-	}
-	if len(futures) < len(notices) {
-		return stored, last, fmt.Errorf("publish change %d.%d: the client refused it", notices[stored].Seq, notices[stored].Part)
+		stored++
+		if ack.Duplicate {
+			// Stored before, and the stream did not move: what follows it may be
+			// stored too. The caller reads the tail and goes on from there.
+			return stored, last, fmt.Errorf("change %d.%d was stored before: %w", s.Seq, s.Part, ErrOutOfTurn)
+		}
+		last = ack.Sequence
 	}
 	return stored, last, nil
+}
+
+// publishAtomic stores many notices as one JetStream atomic batch: one sync for all
+// of them instead of one each (a round after a burst of writes, or a backlog). The
+// first expects the stream's last sequence to be after; the batch lands whole or not
+// at all. When it does not (the server takes no atomic batches, another publisher got
+// in first, a notice was stored before), ok is false and nothing of it is stored: the
+// caller publishes the notices one by one, which says how far they get.
+func (c *Changes) publishAtomic(ctx context.Context, after uint64, notices []Stored) (last uint64, ok bool) {
+	msgs := make([]*nats.Msg, len(notices))
+	for i, s := range notices {
+		msgs[i] = storedMessage(s)
+	}
+	msgs[0].Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(after, 10))
+	ack, err := jetstreamext.PublishMsgBatch(ctx, c.js, msgs, jetstreamext.BatchFlowControl{AckFirst: false})
+	if err == nil && ack.BatchSize == uint64(len(msgs)) {
+		return ack.Sequence, true
+	}
+	if atomicPublishRefused(err) {
+		c.single.Store(true)
+	}
+	return 0, false
 }
 
 func isWrongLastSequence(err error) bool {

@@ -54,7 +54,9 @@ func TestPublishStoredKeepsTheFeedInOrder(t *testing.T) {
 		t.Fatalf("tail %d %+v, want 3 at notice 3", seq, pos)
 	}
 
-	n, _, err = c.PublishStored(ctx, 1, []changefeed.Stored{notice(4), notice(5)})
+	// Behind the stream by two: no later notice may line up with the stream's
+	// sequence and be stored after a gap.
+	n, _, err = c.PublishStored(ctx, 1, []changefeed.Stored{notice(4), notice(5), notice(6), notice(7)})
 	if n != 0 || !errors.Is(err, changefeed.ErrOutOfTurn) {
 		t.Fatalf("after a stale sequence: %d stored, %v; want none and ErrOutOfTurn", n, err)
 	}
@@ -69,11 +71,23 @@ func TestPublishStoredKeepsTheFeedInOrder(t *testing.T) {
 	if n, _, err := c.PublishStored(ctx, seq, []changefeed.Stored{notice(5)}); err != nil || n != 1 {
 		t.Fatalf("going on from the tail: %d, %v", n, err)
 	}
+	// Many at once go as an atomic batch, under the same expectation: after a stale
+	// sequence none of them is stored.
+	var many []changefeed.Stored
+	for seq := uint64(6); seq < 6+40; seq++ {
+		many = append(many, notice(seq))
+	}
+	if n, _, err := c.PublishStored(ctx, 4, many); n != 0 || !errors.Is(err, changefeed.ErrOutOfTurn) {
+		t.Fatalf("a batch after a stale sequence: %d stored, %v; want none and ErrOutOfTurn", n, err)
+	}
+	if n, last, err := c.PublishStored(ctx, 5, many); err != nil || n != 40 || last != 45 {
+		t.Fatalf("a batch from the tail: %d stored up to %d, %v", n, last, err)
+	}
 	st, err := env.Store.JetStream().Stream(ctx, wire.ChangesStream)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for want := uint64(1); want <= 5; want++ {
+	for want := uint64(1); want <= 45; want++ {
 		raw, err := st.GetMsg(ctx, want)
 		if err != nil {
 			t.Fatalf("message %d: %v", want, err)
@@ -86,7 +100,7 @@ func TestPublishStoredKeepsTheFeedInOrder(t *testing.T) {
 			t.Fatalf("message %d holds the notice of event %d (headers %v)", want, n.Seq, raw.Header)
 		}
 	}
-	if _, err := st.GetMsg(ctx, 6); !errors.Is(err, jetstream.ErrMsgNotFound) {
-		t.Fatalf("a sixth message: %v", err)
+	if _, err := st.GetMsg(ctx, 46); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		t.Fatalf("a 46th message: %v", err)
 	}
 }
