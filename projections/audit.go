@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/keyledger/keyledger/domain"
 )
@@ -99,6 +100,11 @@ func (r *batchTx) prefetchNames(recs []domain.Recorded) error {
 			continue
 		}
 		asked[key] = true
+		if _, created := rec.Event.(domain.SecretCreated); created {
+			// Not in the table yet: its own event names it (and asking for it made a
+			// batch of creates read the table for nothing).
+			continue
+		}
 		if _, ok := r.names[key]; !ok {
 			orgs, ids = append(orgs, rec.OrgID), append(ids, id)
 		}
@@ -167,6 +173,25 @@ func (r *batchTx) head(orgID string) (string, error) {
 // Most events only write, so a batch of them costs one round trip to Postgres.
 func (r *batchTx) exec(sql string, args ...any) {
 	r.deferred.Queue(sql, pgArgs(args)...)
+}
+
+// checkedWrite is a queued write whose result is read once it has run: how many
+// rows it changed.
+type checkedWrite struct {
+	tag pgconn.CommandTag
+}
+
+// RowsAffected is how many rows the write changed (0 until it has run).
+func (w *checkedWrite) RowsAffected() int64 { return w.tag.RowsAffected() }
+
+// execChecked queues a write like exec and returns where its result will be.
+func (r *batchTx) execChecked(sql string, args ...any) *checkedWrite {
+	w := &checkedWrite{}
+	r.deferred.Queue(sql, pgArgs(args)...).Exec(func(ct pgconn.CommandTag) error {
+		w.tag = ct
+		return nil
+	})
+	return w
 }
 
 // auditColumnsIn are the columns of an audit row as insertAudit takes them: the live

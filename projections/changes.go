@@ -1,24 +1,11 @@
 package projections
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/httpapi/wire"
 )
-
-// changePublisher publishes change notices; changefeed.Changes is one.
-type changePublisher interface {
-	Publish(ctx context.Context, n wire.ChangeNotice) error
-}
-
-// batchPublisher publishes a batch's notices together, in order, each once; the
-// projector prefers it, so that a batch of notices does not cost one synced write
-// each (changefeed.Changes is one).
-type batchPublisher interface {
-	PublishBatch(ctx context.Context, notices []wire.ChangeNotice) error
-}
 
 // notices collects the change notices of a batch while it is applied.
 type notices struct {

@@ -18,6 +18,7 @@ import (
 	"github.com/keyledger/keyledger/eventstore/reservation"
 	"github.com/keyledger/keyledger/projections"
 	"github.com/keyledger/keyledger/projections/pgtest"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
@@ -296,6 +297,9 @@ func TestNoPlaintextInLogOrDatabase(t *testing.T) {
 	if count < 4 {
 		t.Fatalf("read %d messages from the log, want at least 4", count)
 	}
+	// The notices are published after the batch commits (the projector's outbox):
+	// wait until the stream holds all three.
+	waitChangeNotices(t, r.env.Store.JetStream(), 3)
 	notices, err := jetstreamext.GetBatch(ctx, r.env.Store.JetStream(), "KEYLEDGER_CHANGES", 10000)
 	if err != nil {
 		t.Fatal(err)
@@ -348,6 +352,30 @@ func TestNoPlaintextInLogOrDatabase(t *testing.T) {
 				t.Errorf("%s holds %q in plaintext", where, s)
 			}
 		}
+	}
+}
+
+// waitChangeNotices waits until the change stream holds at least n notices.
+func waitChangeNotices(tb testing.TB, js jetstream.JetStream, n uint64) {
+	tb.Helper()
+	ctx := context.Background()
+	st, err := js.Stream(ctx, "KEYLEDGER_CHANGES")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := st.Info(ctx)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if info.State.Msgs >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("the change stream holds %d notices after 10 s, want %d", info.State.Msgs, n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/changefeed"
 )
 
 // errBehind means the follower is ahead of the checkpoint and must restart from it.
@@ -40,9 +42,10 @@ type Projector struct {
 	// batch bounds the events of one transaction when set (a rebuild's); maxBatch
 	// otherwise.
 	batch int
-	// changes receives change notices after each batch is applied and before it is
-	// committed: a crash in between re-publishes, and the duplicate window drops it.
-	changes changePublisher
+	// changes seals the change notices of each batch, which the batch writes into the
+	// outbox; outbox publishes them after the commit (outbox.go).
+	changes changeStream
+	outbox  *outbox
 	// lease, when set, keeps this projector idle unless it holds it.
 	lease      projectorLease
 	renewEvery time.Duration
@@ -111,6 +114,18 @@ func NewProjector(rm *ReadModels, events eventFollower, logger *slog.Logger) *Pr
 // Without a lease it returns ErrFenced (wrapped) if a leased projector has claimed the
 // read models it writes.
 func (p *Projector) Run(ctx context.Context) error {
+	// The outbox's publisher runs as long as the projector, lease or no lease: it
+	// publishes what this projector's batches commit (it is idle while the projector
+	// stands by), and a publisher of another replica running at the same time cannot
+	// store a notice twice or out of order (outbox.go). It is not tied to a tenure so
+	// that a lost lease is not held up by a publish in flight.
+	if p.outbox != nil {
+		octx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { p.outbox.run(octx) })
+		defer wg.Wait()
+		defer stop()
+	}
 	if p.lease == nil {
 		return p.runLoop(ctx)
 	}
@@ -222,14 +237,24 @@ func (p *Projector) runOnce(ctx context.Context) error {
 		}
 		prev := p.next - 1
 		p.next = batch[0].Seq
+		// An erasure purges the organization's notices from the stream: those still
+		// in the outbox go out first, so that none is published after the purge.
+		if p.outbox != nil && erases(batch) {
+			if err := p.outbox.drain(ctx); err != nil {
+				return err
+			}
+		}
 		p.batchStarted(batch)
 		started := time.Now()
-		last, err := p.applyBatch(ctx, batch)
+		last, staged, err := p.applyBatch(ctx, batch)
 		if err != nil {
 			return err
 		}
 		p.batchApplied(batch, prev, last, time.Since(started))
 		p.applied(last)
+		if p.outbox != nil {
+			p.outbox.committed(staged)
+		}
 		p.progressed(last)
 		p.next = last + 1
 	}
@@ -276,28 +301,12 @@ func (p *Projector) batchApplied(batch []eventstore.Delivery, prev, last uint64,
 	p.batches.BatchApplied(b)
 }
 
-// PublishChanges makes the projector publish change notices for what it applies.
-func (p *Projector) PublishChanges(c changePublisher) *Projector {
+// PublishChanges makes the projector publish change notices for what it applies, on
+// c, through its outbox (outbox.go).
+func (p *Projector) PublishChanges(c changeStream) *Projector {
 	p.changes = c
+	p.outbox = newOutbox(p.db, c, p.log)
 	return p
-}
-
-func (p *Projector) publish(ctx context.Context, notes *notices, res *batchTx) error {
-	if notes == nil || len(notes.list) == 0 {
-		return nil
-	}
-	if err := notes.resolveNames(res); err != nil {
-		return err
-	}
-	if b, ok := p.changes.(batchPublisher); ok {
-		return b.PublishBatch(ctx, notes.list)
-	}
-	for _, n := range notes.list {
-		if err := p.changes.Publish(ctx, n); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func (p *Projector) applied(seq uint64) {
@@ -347,14 +356,14 @@ func (p *Projector) checkpoint(ctx context.Context) (uint64, error) {
 // applyBatch applies deliveries and advances the checkpoint in one transaction. Events
 // at or below the stored checkpoint are skipped, so a second projector (another
 // replica) or a replay never applies an event twice.
-func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery) (uint64, error) {
+func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery) (uint64, []changefeed.Stored, error) {
 	var last uint64
-	err := pgx.BeginFunc(ctx, p.db.pool, func(tx pgx.Tx) error {
-		if err := p.scope(ctx, tx); err != nil {
-			return err
-		}
-		var cp, fence int64
-		err := tx.QueryRow(ctx, `SELECT seq, fence FROM projection_checkpoints WHERE name = $1 FOR UPDATE`, CheckpointName).Scan(&cp, &fence)
+	var staged []changefeed.Stored
+	err := p.inBatchTx(ctx, func(tx pgx.Tx) error {
+		res := newBatchTx(ctx, tx, p.db)
+		// A rebuild's writes may be in flight on tx (writeBehind) when the batch fails.
+		defer func() { _ = res.settle() }()
+		cp, fence, err := lockCheckpoint(ctx, tx, res, batch)
 		if errors.Is(err, pgx.ErrNoRows) {
 			_, err = tx.Exec(ctx, `INSERT INTO projection_checkpoints (name, seq) VALUES ($1, 0) ON CONFLICT DO NOTHING`, CheckpointName)
 			if err == nil {
@@ -371,9 +380,6 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 			return fmt.Errorf("%w: read models claimed by lease revision %d, this projector's is %d", ErrFenced, fence, p.fence)
 		}
 		last = uint64(cp)
-		res := newBatchTx(ctx, tx, p.db)
-		// A rebuild's writes may be in flight on tx (writeBehind) when the batch fails.
-		defer func() { _ = res.settle() }()
 		var notes *notices
 		if p.changes != nil {
 			notes = &notices{}
@@ -404,28 +410,85 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 			notes.number(d.Seq)
 			last = d.Seq
 		}
+		if staged, err = p.stageNotices(ctx, notes, res); err != nil {
+			return err
+		}
+		// The checkpoint goes with the batch's last writes, in the same round trip.
+		// The fence condition repeats the check above so that this statement alone
+		// can never let an older holder's batch through.
+		advanced := res.execChecked(`UPDATE projection_checkpoints SET seq = $2 WHERE name = $1 AND fence <= $3`,
+			CheckpointName, int64(last), int64(p.fence))
 		if err := res.flush(last); err != nil {
 			return err
 		}
-		if err := p.publish(ctx, notes, res); err != nil {
-			return err
-		}
-		// The fence condition repeats the check above so that this statement alone
-		// can never let an older holder's batch through.
-		tag, err := tx.Exec(ctx, `UPDATE projection_checkpoints SET seq = $2 WHERE name = $1 AND fence <= $3`,
-			CheckpointName, int64(last), int64(p.fence))
-		if err != nil {
-			return fmt.Errorf("advance checkpoint: %w", err)
-		}
-		if tag.RowsAffected() != 1 {
+		if advanced.RowsAffected() != 1 {
 			return fmt.Errorf("%w: checkpoint not advanced to %d at lease revision %d", ErrFenced, last, p.fence)
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	return last, nil
+	return last, staged, nil
+}
+
+// lockCheckpoint locks the checkpoint row and reads it and, in the same round trip,
+// locks and reads the audit chain heads of the organizations whose events the batch
+// audits, which applying it would otherwise do one round trip each (res.head). It
+// answers pgx.ErrNoRows when there is no checkpoint row yet.
+func lockCheckpoint(ctx context.Context, tx pgx.Tx, res *batchTx, batch []eventstore.Delivery) (cp, fence int64, err error) {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT seq, fence FROM projection_checkpoints WHERE name = $1 FOR UPDATE`, CheckpointName).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&cp, &fence)
+	})
+	if orgs := auditedOrgs(batch); len(orgs) > 0 {
+		b.Queue(`SELECT org_id::text, hash FROM audit_heads WHERE org_id = ANY($1::uuid[]) FOR UPDATE`, orgs).Query(func(rows pgx.Rows) error {
+			for _, org := range orgs {
+				res.heads[org] = ""
+			}
+			for rows.Next() {
+				var org, h string
+				if err := rows.Scan(&org, &h); err != nil {
+					return err
+				}
+				res.heads[org] = h
+			}
+			return rows.Err()
+		})
+	}
+	err = tx.SendBatch(ctx, b).Close()
+	return cp, fence, err
+}
+
+// auditedOrgs is the organizations (by id) whose events in the batch have audit entries.
+func auditedOrgs(batch []eventstore.Delivery) []string {
+	var orgs []string
+	seen := map[string]bool{}
+	for _, d := range batch {
+		for _, r := range d.Records {
+			if seen[r.OrgID] || domain.AuditAction(r.Event) == "" || !isUUID(r.OrgID) {
+				continue
+			}
+			seen[r.OrgID] = true
+			orgs = append(orgs, r.OrgID)
+		}
+	}
+	return orgs
+}
+
+// inBatchTx runs fn in a transaction on the projector's schema. The live projector's
+// begins and scopes it in one round trip, as the API's reads do (a batch is what every
+// write's answer waits for); a rebuild's names its schema as a parameter.
+func (p *Projector) inBatchTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	if p.schema == "" {
+		return pgx.BeginTxFunc(ctx, p.db.pool, pgx.TxOptions{BeginQuery: "BEGIN; " + setSearchPath}, fn)
+	}
+	return pgx.BeginFunc(ctx, p.db.pool, func(tx pgx.Tx) error {
+		if err := p.scope(ctx, tx); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
 }
 
 // unapplied is the events of the deliveries after sequence last.

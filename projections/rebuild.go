@@ -154,6 +154,13 @@ func (db *writer) switchTo(ctx context.Context, schema string, progress *atomic.
 		if err != nil {
 			return err
 		}
+		// Change notices the live projector committed and its outbox has not published
+		// yet move with the read models: its publisher reads the live schema's outbox.
+		_, err = tx.Exec(ctx, `INSERT INTO `+pgx.Identifier{schema, "change_outbox"}.Sanitize()+`
+			SELECT * FROM `+pgx.Identifier{old, "change_outbox"}.Sanitize()+` ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, `UPDATE `+pointerTable+` SET schema = $1, switched_at = now() WHERE id = 1`, schema)
 		return err
 	})

@@ -108,7 +108,8 @@ func Open(ctx context.Context, s *eventstore.Store, opts ...ChangesOption) (*Cha
 		Duplicates:  min(eventstore.DuplicateWindow, maxAge),
 		Replicas:    s.Replicas(),
 		AllowDirect: true,
-		// A projector batch's notices are stored as one atomic batch (PublishBatch).
+		// PublishBatch stores many notices as one atomic batch. (The projector no
+		// longer uses it: its outbox publishes with PublishStored.)
 		AllowAtomicPublish: true,
 	})
 	if err != nil {
@@ -215,21 +216,11 @@ const (
 // message is a notice as stored: its name sealed, its message id derived from the
 // event's sequence and environment.
 func (c *Changes) message(ctx context.Context, n wire.ChangeNotice) (*nats.Msg, error) {
-	sealed, err := c.sealName(ctx, n)
+	s, err := c.Seal(ctx, n)
 	if err != nil {
 		return nil, err
 	}
-	stored := wire.SealedChangeNotice{ChangeNotice: n, NameSealed: sealed}
-	stored.Name = ""
-	data, err := json.Marshal(stored)
-	if err != nil {
-		return nil, fmt.Errorf("encode change: %w", err)
-	}
-	msg := &nats.Msg{Subject: Subject(n), Data: data, Header: nats.Header{}}
-	msg.Header.Set(headerEventSeq, strconv.FormatUint(n.Seq, 10))
-	msg.Header.Set(jetstream.MsgIDHeader, strconv.FormatUint(n.Seq, 10)+"."+n.Env)
-	msg.Header.Set(jetstream.ExpectedStreamHeader, ChangesStream)
-	return msg, nil
+	return storedMessage(s), nil
 }
 
 // sealName seals the notice's name with its organization's existing data key. An
