@@ -36,8 +36,14 @@ type nameEntry struct {
 	dead bool
 	// row is the rest of the secret's grid row, its description open. An entry is
 	// replaced when its secret changes, never changed in place: a page copies the
-	// pointer and renders it after the lock is given back.
+	// pointer and renders it after the lock is given back (id, name and row only; idx
+	// and dead change under the lock).
 	row *gridRow
+	// view is the row as its reader renders it for every caller (see GridRow.View),
+	// kept from the first page that showed it: a later page copies the bytes instead
+	// of rendering the row again. It lives as long as the entry, so a change, which
+	// replaces the entry, drops it.
+	view atomic.Pointer[[]byte]
 }
 
 // gridRow is what a grid row shows besides the id and the name, compact: a page or one
