@@ -65,7 +65,7 @@ func (s *Server) listSecrets(c *fiber.Ctx) error {
 	if err != nil {
 		return pageErr(err)
 	}
-	return s.jsonBufs.send(c, func(b []byte) []byte { return appendSecretPage(b, rows, next, p, org.RevealPolicy) })
+	return sendJSON(c, func(b []byte) []byte { return appendSecretPage(b, rows, next, p, org.RevealPolicy) })
 }
 
 // listCurrentSecrets answers a page of the grid as it is now: the access and the
@@ -87,7 +87,7 @@ func (s *Server) listCurrentSecrets(c *fiber.Ctx, f projections.SecretFilter) er
 	if page.FilterErr != nil {
 		return pageErr(page.FilterErr)
 	}
-	return s.jsonBufs.send(c, func(b []byte) []byte {
+	return sendJSON(c, func(b []byte) []byte {
 		return appendGridPage(b, page.Rows, page.Next, p, page.Org.RevealPolicy)
 	})
 }
@@ -130,7 +130,7 @@ func (s *Server) writeSecret(c *fiber.Ctx, secretID string) error {
 	if a.SecretErr != nil {
 		return a.SecretErr
 	}
-	return s.jsonBufs.send(c, func(b []byte) []byte { return appendGridRow(b, a.Secret, p, a.Org.RevealPolicy) })
+	return sendJSON(c, func(b []byte) []byte { return appendGridRow(b, a.Secret, p, a.Org.RevealPolicy) })
 }
 
 func (s *Server) getSecret(c *fiber.Ctx) error {
