@@ -34,16 +34,13 @@ type nameEntry struct {
 	// idx is the entry's place in orgNames.all; dead marks one replaced or removed.
 	idx  uint32
 	dead bool
+	// shard places the entry's view (see gridViews); it never changes.
+	shard uint8
 	// row is the rest of the secret's grid row, its description open. An entry is
 	// replaced when its secret changes, never changed in place: a page copies the
-	// pointer and renders it after the lock is given back (id, name and row only; idx
-	// and dead change under the lock).
+	// pointer and renders it after the lock is given back (id, name, shard and row
+	// only; idx and dead change under the lock).
 	row *gridRow
-	// view is the row as its reader renders it for every caller (see GridRow.View),
-	// kept from the first page that showed it: a later page copies the bytes instead
-	// of rendering the row again. It lives as long as the entry, so a change, which
-	// replaces the entry, drops it.
-	view atomic.Pointer[[]byte]
 }
 
 // gridRow is what a grid row shows besides the id and the name, compact: a page or one
@@ -100,6 +97,8 @@ type orgNames struct {
 	// checkpoint needs neither from Postgres.
 	owners map[string]*UserRef
 	access map[string]orgAccessRow
+	// forgotten marks an index dropped for good (see gridViews.forget).
+	forgotten atomic.Bool
 }
 
 // nameIndex holds the organizations' indexes a process has served.
@@ -113,6 +112,10 @@ type nameIndex struct {
 	opened   atomic.Int64
 	rowsRead atomic.Int64
 	examined atomic.Int64
+	// views keeps readers' renderings of the entries' rows; entries counts the entries
+	// made, to spread them over its shards.
+	views   gridViews
+	entries atomic.Uint32
 }
 
 // maxIndexedOrgs bounds the memory the index takes: beyond it an organization's index
@@ -251,7 +254,7 @@ func (db *Secrets) putRow(ctx context.Context, orgID string, on *orgNames, r *se
 	}
 	g := &gridRow{description: string(desc), owner: owner,
 		created: r.created.UnixNano(), updated: r.updated.UnixNano(), version: r.version}
-	e := &nameEntry{id: r.id, name: string(name), row: g}
+	e := &nameEntry{id: r.id, name: string(name), row: g, shard: uint8(db.names.entries.Add(1))}
 	for i, env := range gridEnvs {
 		st := r.envs[i]
 		if !st.present {

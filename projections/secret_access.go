@@ -25,7 +25,7 @@ func (db *Secrets) SecretAccess(ctx context.Context, orgID, userID, secretID str
 	e := on.byID[secretID]
 	on.mu.Unlock()
 	if e != nil {
-		out.Secret, out.SecretErr = GridRow{e: e, orgID: orgID}, nil
+		out.Secret, out.SecretErr = GridRow{e: e, orgID: orgID, on: on, views: &db.names.views}, nil
 	}
 	return out, nil
 }

@@ -30,6 +30,9 @@ type SecretPage struct {
 type GridRow struct {
 	e     *nameEntry
 	orgID string
+	// on is the organization's index the row came from, views where its view is kept.
+	on    *orgNames
+	views *gridViews
 }
 
 // ID is the secret's id ("" for the zero GridRow, as every method answers the zero
@@ -70,20 +73,17 @@ func (g GridRow) View() []byte {
 	if g.e == nil {
 		return nil
 	}
-	if v := g.e.view.Load(); v != nil {
-		return *v
-	}
-	return nil
+	return g.views.get(g.e)
 }
 
 // KeepView keeps view, a rendering of Row() that is the same for every caller (no
-// permissions, nothing of the request), with the row for as long as the index holds
-// it. The row never changes: a change of the secret is a new GridRow, without a view.
-// view must not be changed afterwards; concurrent readers may each keep one, and the
-// last one stays.
+// permissions, nothing of the request), with the row, within a budget of memory that
+// all rows share (so a view may be dropped later, or not kept at all). The row never
+// changes: a change of the secret is a new GridRow, without a view. view must not be
+// changed afterwards; concurrent readers may each keep one, and the last one stays.
 func (g GridRow) KeepView(view []byte) {
 	if g.e != nil {
-		g.e.view.Store(&view)
+		g.views.keep(g.on, g.e, view)
 	}
 }
 
@@ -116,7 +116,7 @@ func (db *Secrets) SecretPageAt(ctx context.Context, orgID, userID string, f Sec
 	on.mu.Unlock()
 	page.Rows = make([]GridRow, len(picked))
 	for i, e := range picked {
-		page.Rows[i] = GridRow{e: e, orgID: orgID}
+		page.Rows[i] = GridRow{e: e, orgID: orgID, on: on, views: &db.names.views}
 	}
 	if more && len(picked) > 0 {
 		page.Next = encodeCursor(picked[len(picked)-1].name)
