@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -152,15 +151,12 @@ func appendPermissions(b []byte, perms domain.SecretPermissions) []byte {
 // into a view, so one kept by an owner's page is right for a viewer's; a change of the
 // secret is a new row without a view.
 func appendGridRow(b []byte, g projections.GridRow, p domain.Principal, policy domain.RevealPolicy) []byte {
-	view := g.View()
-	if view == nil {
+	if view := g.View(); view != nil {
+		b = append(b, view...)
+	} else {
 		start := len(b)
 		b = appendSecretView(b, g.Row())
-		// A copy of its own, exactly as long as it is: b is a pooled buffer.
-		view = bytes.Clone(b[start:])
-		g.KeepView(view)
-	} else {
-		b = append(b, view...)
+		g.KeepView(b[start:])
 	}
 	return appendPermissions(b, domain.PermissionsFor(p, domain.Target{OwnerID: g.OwnerID(), RevealPolicy: policy}))
 }

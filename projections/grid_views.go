@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"bytes"
 	"cmp"
 	"sync"
 )
@@ -29,7 +30,12 @@ type viewShard struct {
 	mu    sync.Mutex
 	views map[*nameEntry]keptView
 	bytes int
+	// turned counts the views not kept for want of room (see keep).
+	turned int
 }
+
+// admitOneIn is how many views a full shard turns away for each one it keeps.
+const admitOneIn = 8
 
 type keptView struct {
 	view []byte
@@ -49,7 +55,12 @@ func (gv *gridViews) get(e *nameEntry) []byte {
 	return v
 }
 
-// keep keeps view for e (of organization on), making room by dropping others.
+// keep keeps a copy of view for e (of organization on). A full shard keeps one view
+// in admitOneIn, making room by dropping others: when pages show more rows than the
+// budget holds (searches all over a large organization), a view kept for each row
+// shown would drop one that was kept just as recently, so every such page would pay
+// for a copy and leave 60 KB of garbage, and none would find more views kept. Rows
+// that pages keep showing are still kept after a few pages.
 func (gv *gridViews) keep(on *orgNames, e *nameEntry, view []byte) {
 	limit := cmp.Or(gv.budget, defaultViewBudget) / viewShards
 	if len(view) > limit {
@@ -66,8 +77,13 @@ func (gv *gridViews) keep(on *orgNames, e *nameEntry, view []byte) {
 	if s.views == nil {
 		s.views = map[*nameEntry]keptView{}
 	}
-	if old, ok := s.views[e]; ok {
-		s.bytes -= len(old.view)
+	if _, ok := s.views[e]; ok {
+		return
+	}
+	if s.bytes+len(view) > limit {
+		if s.turned++; s.turned%admitOneIn != 0 {
+			return
+		}
 	}
 	// Map order is as good as random here: whatever goes, a page renders it again.
 	for other, kv := range s.views {
@@ -77,7 +93,7 @@ func (gv *gridViews) keep(on *orgNames, e *nameEntry, view []byte) {
 		delete(s.views, other)
 		s.bytes -= len(kv.view)
 	}
-	s.views[e] = keptView{view: view, org: on}
+	s.views[e] = keptView{view: bytes.Clone(view), org: on}
 	s.bytes += len(view)
 }
 

@@ -76,11 +76,11 @@ func (g GridRow) View() []byte {
 	return g.views.get(g.e)
 }
 
-// KeepView keeps view, a rendering of Row() that is the same for every caller (no
-// permissions, nothing of the request), with the row, within a budget of memory that
-// all rows share (so a view may be dropped later, or not kept at all). The row never
-// changes: a change of the secret is a new GridRow, without a view. view must not be
-// changed afterwards; concurrent readers may each keep one, and the last one stays.
+// KeepView keeps a copy of view, a rendering of Row() that is the same for every
+// caller (no permissions, nothing of the request), with the row, within a budget of
+// memory that all rows share (so a view may be dropped later, or not kept at all).
+// The row never changes: a change of the secret is a new GridRow, without a view.
+// When concurrent readers each keep one, the first stays.
 func (g GridRow) KeepView(view []byte) {
 	if g.e != nil {
 		g.views.keep(g.on, g.e, view)
