@@ -99,37 +99,66 @@ func appendJSONBool(b []byte, v bool) []byte {
 
 // appendSecret appends secretOut(r, p, policy) as encoding/json writes a wire.Secret.
 func appendSecret(b []byte, r projections.SecretRow, p domain.Principal, policy domain.RevealPolicy) []byte {
-	b = appendSecretView(b, r)
+	b = appendSecretView(b, secretRowFields{&r})
 	return appendPermissions(b, domain.PermissionsFor(p, domain.Target{OwnerID: r.Owner.ID, RevealPolicy: policy}))
+}
+
+// secretFields is a row as appendSecretView reads it: a GridRow's own methods, or a
+// SecretRow's fields (secretRowFields). A grid row rendered from its fields needs no
+// SecretRow, whose map of environments was most of what rendering one allocated.
+type secretFields interface {
+	ID() string
+	Name() string
+	Description() string
+	Owner() projections.UserRef
+	CreatedAt() time.Time
+	UpdatedAt() time.Time
+	Version() int
+	Env(domain.Environment) projections.EnvState
+}
+
+// secretRowFields reads a SecretRow as secretFields.
+type secretRowFields struct{ r *projections.SecretRow }
+
+func (f secretRowFields) ID() string                 { return f.r.ID }
+func (f secretRowFields) Name() string               { return f.r.Name }
+func (f secretRowFields) Description() string        { return f.r.Description }
+func (f secretRowFields) Owner() projections.UserRef { return f.r.Owner }
+func (f secretRowFields) CreatedAt() time.Time       { return f.r.CreatedAt }
+func (f secretRowFields) UpdatedAt() time.Time       { return f.r.UpdatedAt }
+func (f secretRowFields) Version() int               { return f.r.Version }
+func (f secretRowFields) Env(env domain.Environment) projections.EnvState {
+	return f.r.Environments[env]
 }
 
 // appendSecretView appends the part of appendSecret that is the same for every
 // caller: the row up to the value of "permissions", which appendPermissions appends.
-func appendSecretView(b []byte, r projections.SecretRow) []byte {
+func appendSecretView(b []byte, r secretFields) []byte {
+	owner := r.Owner()
 	b = append(b, `{"id":`...)
-	b = appendJSONString(b, r.ID)
+	b = appendJSONString(b, r.ID())
 	b = append(b, `,"name":`...)
-	b = appendJSONString(b, r.Name)
+	b = appendJSONString(b, r.Name())
 	b = append(b, `,"description":`...)
-	b = appendJSONString(b, r.Description)
+	b = appendJSONString(b, r.Description())
 	b = append(b, `,"owner":{"id":`...)
-	b = appendJSONString(b, r.Owner.ID)
+	b = appendJSONString(b, owner.ID)
 	b = append(b, `,"email":`...)
-	b = appendJSONString(b, r.Owner.Email)
+	b = appendJSONString(b, owner.Email)
 	b = append(b, `,"name":`...)
-	b = appendJSONString(b, r.Owner.Name)
+	b = appendJSONString(b, owner.Name)
 	b = append(b, `},"created_at":`...)
-	b = appendJSONTime(b, r.CreatedAt.UTC())
+	b = appendJSONTime(b, r.CreatedAt().UTC())
 	b = append(b, `,"updated_at":`...)
-	b = appendJSONTime(b, r.UpdatedAt.UTC())
+	b = appendJSONTime(b, r.UpdatedAt().UTC())
 	b = append(b, `,"version":`...)
-	b = strconv.AppendInt(b, int64(r.Version), 10)
+	b = strconv.AppendInt(b, int64(r.Version()), 10)
 	b = append(b, `,"environments":{"development":`...)
-	b = appendEnvState(b, r.Environments[domain.Development])
+	b = appendEnvState(b, r.Env(domain.Development))
 	b = append(b, `,"staging":`...)
-	b = appendEnvState(b, r.Environments[domain.Staging])
+	b = appendEnvState(b, r.Env(domain.Staging))
 	b = append(b, `,"production":`...)
-	b = appendEnvState(b, r.Environments[domain.Production])
+	b = appendEnvState(b, r.Env(domain.Production))
 	return append(b, `},"permissions":`...)
 }
 
@@ -155,7 +184,7 @@ func appendGridRow(b []byte, g projections.GridRow, p domain.Principal, policy d
 		b = append(b, view...)
 	} else {
 		start := len(b)
-		b = appendSecretView(b, g.Row())
+		b = appendSecretView(b, g)
 		g.KeepView(b[start:])
 	}
 	return appendPermissions(b, domain.PermissionsFor(p, domain.Target{OwnerID: g.OwnerID(), RevealPolicy: policy}))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/keyledger/keyledger/domain"
@@ -58,6 +59,60 @@ func (g GridRow) OwnerID() string {
 		return ""
 	}
 	return g.e.row.owner.ID
+}
+
+// Description is the secret's description.
+func (g GridRow) Description() string {
+	if g.e == nil {
+		return ""
+	}
+	return g.e.row.description
+}
+
+// Owner is the secret's owner.
+func (g GridRow) Owner() UserRef {
+	if g.e == nil {
+		return UserRef{}
+	}
+	return *g.e.row.owner
+}
+
+// CreatedAt is when the secret was created.
+func (g GridRow) CreatedAt() time.Time {
+	if g.e == nil {
+		return time.Time{}
+	}
+	return time.Unix(0, g.e.row.created).UTC()
+}
+
+// UpdatedAt is when the secret last changed.
+func (g GridRow) UpdatedAt() time.Time {
+	if g.e == nil {
+		return time.Time{}
+	}
+	return time.Unix(0, g.e.row.updated).UTC()
+}
+
+// Version is the secret's version.
+func (g GridRow) Version() int {
+	if g.e == nil {
+		return 0
+	}
+	return g.e.row.version
+}
+
+// Env is the secret's value state in env, as Row().Environments[env] is: a reader
+// that renders the row field by field needs no SecretRow (and its map).
+func (g GridRow) Env(env domain.Environment) EnvState {
+	if g.e == nil {
+		return EnvState{}
+	}
+	for i, e := range gridEnvs {
+		if st := g.e.row.envs[i]; e == env && st.present {
+			return EnvState{Set: st.set, Version: st.version, Mask: st.mask, UpdatedAt: time.Unix(0, st.updated).UTC()}
+		}
+	}
+	return EnvState{}
 }
 
 // Row is the row's fields.

@@ -48,6 +48,9 @@ func TestSecretPageAtIsAsCurrentAsTheReadModels(t *testing.T) {
 		if page.OrgErr != nil || page.Role != domain.RoleOwner || page.Org.ID != r.orgID {
 			t.Fatalf("access %+v, %q, %v", page.Org, page.Role, page.OrgErr)
 		}
+		for _, g := range page.Rows {
+			checkGridFields(t, g)
+		}
 		if !slices.Equal(gridNames(page.Rows), names(want)) || page.Next != wantNext {
 			t.Fatalf("page %v next %q, ListSecrets %v next %q", gridNames(page.Rows), page.Next, names(want), wantNext)
 		}
@@ -95,6 +98,18 @@ func TestSecretPageAtIsAsCurrentAsTheReadModels(t *testing.T) {
 	if row := one.Secret.Row(); err != nil || row.Environments[domain.Production].Version != 1 || row.Version != 2 {
 		t.Fatalf("after an update: %+v, %v", row, err)
 	}
+	checkGridFields(t, one.Secret)
+	prod := domain.Production
+	removed, err := r.h.DeleteSecret.Handle(ctx, r.owner, commands.DeleteSecret{OrgID: r.orgID, SecretID: id, Env: &prod})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, removed.Seq)
+	one, err = r.db.Secrets.SecretAccess(ctx, r.orgID, r.owner.UserID, id)
+	if row := one.Secret.Row(); err != nil || row.Environments[domain.Production].Set || row.Environments[domain.Production].Version != 1 {
+		t.Fatalf("after a value's deletion: %+v, %v", row, err)
+	}
+	checkGridFields(t, one.Secret)
 	del, err := r.h.DeleteSecret.Handle(ctx, r.owner, commands.DeleteSecret{OrgID: r.orgID, SecretID: id})
 	if err != nil {
 		t.Fatal(err)
@@ -232,5 +247,21 @@ func TestKeptViewsLastAsLongAsTheRow(t *testing.T) {
 	r.wait(t, res.Seq)
 	if got := views(r.owner.UserID); !slices.Equal(got, []string{"", want[1]}) {
 		t.Fatalf("views after KEPT_A changed: %q", got)
+	}
+}
+
+// checkGridFields checks that a GridRow's methods read what its Row() holds (readers
+// render rows from either).
+func checkGridFields(t *testing.T, g projections.GridRow) {
+	t.Helper()
+	r := g.Row()
+	if g.ID() != r.ID || g.Name() != r.Name || g.Description() != r.Description || g.Owner() != r.Owner ||
+		!g.CreatedAt().Equal(r.CreatedAt) || !g.UpdatedAt().Equal(r.UpdatedAt) || g.Version() != r.Version || g.OwnerID() != r.Owner.ID {
+		t.Fatalf("GridRow %s reads other fields than its Row() %+v", g.ID(), r)
+	}
+	for _, env := range domain.Environments() {
+		if got, want := g.Env(env), r.Environments[env]; got.Set != want.Set || got.Version != want.Version || got.Mask != want.Mask || !got.UpdatedAt.Equal(want.UpdatedAt) {
+			t.Fatalf("GridRow %s in %s: %+v, Row() has %+v", g.ID(), env, got, want)
+		}
 	}
 }
