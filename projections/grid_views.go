@@ -37,6 +37,9 @@ type viewShard struct {
 // admitOneIn is how many views a full shard turns away for each one it keeps.
 const admitOneIn = 8
 
+// keptView is a view and the organization's index it was kept from: an index
+// dropped (erased, or pushed out by others) drops its views, which would otherwise
+// keep it reachable until they aged out.
 type keptView struct {
 	view []byte
 	org  *orgNames

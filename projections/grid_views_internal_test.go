@@ -57,3 +57,20 @@ func TestGridViewsStayWithinTheirBudget(t *testing.T) {
 		t.Fatalf("the other organization's views: %d, %d bytes", n, size)
 	}
 }
+
+// An organization's index pushed out of the name index by another's drops its views:
+// they would keep the whole index reachable.
+func TestAnIndexPushedOutDropsItsViews(t *testing.T) {
+	t.Parallel()
+	ix := &nameIndex{max: 1}
+	acme := ix.org("acme")
+	e := &nameEntry{id: "1"}
+	ix.views.keep(acme, e, []byte("view"))
+	if ix.views.get(e) == nil {
+		t.Fatal("no view kept")
+	}
+	ix.org("globex")
+	if ix.lookup("acme") != nil || ix.views.get(e) != nil {
+		t.Fatal("the pushed-out organization's view stayed")
+	}
+}

@@ -124,20 +124,26 @@ const maxIndexedOrgs = 4096
 
 func (ix *nameIndex) org(orgID string) *orgNames {
 	ix.mu.Lock()
-	defer ix.mu.Unlock()
 	if ix.orgs == nil {
 		ix.orgs = map[string]*orgNames{}
 	}
+	var dropped *orgNames
 	on := ix.orgs[orgID]
 	if on == nil {
 		if limit := cmp.Or(ix.max, maxIndexedOrgs); len(ix.orgs) >= limit {
-			for other := range ix.orgs {
+			for other, o := range ix.orgs {
 				delete(ix.orgs, other)
+				dropped = o
 				break
 			}
 		}
 		on = &orgNames{}
 		ix.orgs[orgID] = on
+	}
+	ix.mu.Unlock()
+	if dropped != nil {
+		// Its views would keep the whole dropped index reachable (see keptView).
+		ix.views.forget(dropped)
 	}
 	return on
 }
