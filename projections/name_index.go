@@ -34,13 +34,13 @@ type nameEntry struct {
 	// idx is the entry's place in orgNames.all; dead marks one replaced or removed.
 	idx  uint32
 	dead bool
-	// shard places the entry's view (see gridViews); it never changes.
-	shard uint8
 	// row is the rest of the secret's grid row, its description open. An entry is
 	// replaced when its secret changes, never changed in place: a page copies the
-	// pointer and renders it after the lock is given back (id, name, shard and row
-	// only; idx and dead change under the lock).
+	// pointer and renders it after the lock is given back (id, name and row only; idx
+	// and dead change under the lock).
 	row *gridRow
+	// view is the row as a reader rendered it, while gridViews keeps it.
+	view atomic.Pointer[keptView]
 }
 
 // gridRow is what a grid row shows besides the id and the name, compact: a page or one
@@ -112,10 +112,8 @@ type nameIndex struct {
 	opened   atomic.Int64
 	rowsRead atomic.Int64
 	examined atomic.Int64
-	// views keeps readers' renderings of the entries' rows; entries counts the entries
-	// made, to spread them over its shards.
-	views   gridViews
-	entries atomic.Uint32
+	// views keeps readers' renderings of the entries' rows.
+	views gridViews
 }
 
 // maxIndexedOrgs bounds the memory the index takes: beyond it an organization's index
@@ -260,7 +258,7 @@ func (db *Secrets) putRow(ctx context.Context, orgID string, on *orgNames, r *se
 	}
 	g := &gridRow{description: string(desc), owner: owner,
 		created: r.created.UnixNano(), updated: r.updated.UnixNano(), version: r.version}
-	e := &nameEntry{id: r.id, name: string(name), row: g, shard: uint8(db.names.entries.Add(1))}
+	e := &nameEntry{id: r.id, name: string(name), row: g}
 	for i, env := range gridEnvs {
 		st := r.envs[i]
 		if !st.present {
