@@ -2,11 +2,10 @@ package httpapi
 
 import (
 	"strconv"
-	"sync"
-
-	"github.com/gofiber/fiber/v2"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
 
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/projections"
@@ -18,26 +17,17 @@ import (
 // of a grid page's CPU. The bytes are encoding/json's for the same wire types
 // (json_append_test.go compares them, and a fuzz test with hostile strings).
 
-// jsonBuffers holds the buffers answers are appended into before the response copies
-// them (Response.SetBody): a grid page is some 50 KB, and a fresh buffer per page was
-// most of what a page allocated. A buffer that grew past maxPooledJSON (a page of a
-// thousand rows) is left to the collector.
-type jsonBuffers struct{ pool sync.Pool }
-
-const maxPooledJSON = 1 << 20
-
-// send appends an answer with fill into a pooled buffer and sets it as c's JSON body.
-func (j *jsonBuffers) send(c *fiber.Ctx, fill func([]byte) []byte) error {
-	buf, _ := j.pool.Get().(*[]byte)
-	if buf == nil {
-		buf = new([]byte)
-	}
-	*buf = fill((*buf)[:0])
+// sendJSON appends an answer with fill straight into the response's own body buffer
+// (fasthttp's, pooled) and sets the JSON content type. Appending into a buffer of our
+// own and then SetBody copied every answer once more: a grid page is some 60 KB, and
+// that copy was a tenth of a page's CPU once the rows were no longer rendered per page.
+func sendJSON(c *fiber.Ctx, fill func([]byte) []byte) error {
+	resp := c.Response()
+	// SwapBody hands over the body buffer (and takes it back below); nothing else
+	// holds it meanwhile.
+	body := fill(resp.SwapBody(nil)[:0])
+	resp.SwapBody(body)
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	c.Response().SetBody(*buf)
-	if cap(*buf) <= maxPooledJSON {
-		j.pool.Put(buf)
-	}
 	return nil
 }
 
@@ -109,38 +99,95 @@ func appendJSONBool(b []byte, v bool) []byte {
 
 // appendSecret appends secretOut(r, p, policy) as encoding/json writes a wire.Secret.
 func appendSecret(b []byte, r projections.SecretRow, p domain.Principal, policy domain.RevealPolicy) []byte {
-	perms := domain.PermissionsFor(p, domain.Target{OwnerID: r.Owner.ID, RevealPolicy: policy})
+	b = appendSecretView(b, secretRowFields{&r})
+	return appendPermissions(b, domain.PermissionsFor(p, domain.Target{OwnerID: r.Owner.ID, RevealPolicy: policy}))
+}
+
+// secretFields is a row as appendSecretView reads it: a GridRow's own methods, or a
+// SecretRow's fields (secretRowFields). A grid row rendered from its fields needs no
+// SecretRow, whose map of environments was most of what rendering one allocated.
+type secretFields interface {
+	ID() string
+	Name() string
+	Description() string
+	Owner() projections.UserRef
+	CreatedAt() time.Time
+	UpdatedAt() time.Time
+	Version() int
+	Env(domain.Environment) projections.EnvState
+}
+
+// secretRowFields reads a SecretRow as secretFields.
+type secretRowFields struct{ r *projections.SecretRow }
+
+func (f secretRowFields) ID() string                 { return f.r.ID }
+func (f secretRowFields) Name() string               { return f.r.Name }
+func (f secretRowFields) Description() string        { return f.r.Description }
+func (f secretRowFields) Owner() projections.UserRef { return f.r.Owner }
+func (f secretRowFields) CreatedAt() time.Time       { return f.r.CreatedAt }
+func (f secretRowFields) UpdatedAt() time.Time       { return f.r.UpdatedAt }
+func (f secretRowFields) Version() int               { return f.r.Version }
+func (f secretRowFields) Env(env domain.Environment) projections.EnvState {
+	return f.r.Environments[env]
+}
+
+// appendSecretView appends the part of appendSecret that is the same for every
+// caller: the row up to the value of "permissions", which appendPermissions appends.
+func appendSecretView(b []byte, r secretFields) []byte {
+	owner := r.Owner()
 	b = append(b, `{"id":`...)
-	b = appendJSONString(b, r.ID)
+	b = appendJSONString(b, r.ID())
 	b = append(b, `,"name":`...)
-	b = appendJSONString(b, r.Name)
+	b = appendJSONString(b, r.Name())
 	b = append(b, `,"description":`...)
-	b = appendJSONString(b, r.Description)
+	b = appendJSONString(b, r.Description())
 	b = append(b, `,"owner":{"id":`...)
-	b = appendJSONString(b, r.Owner.ID)
+	b = appendJSONString(b, owner.ID)
 	b = append(b, `,"email":`...)
-	b = appendJSONString(b, r.Owner.Email)
+	b = appendJSONString(b, owner.Email)
 	b = append(b, `,"name":`...)
-	b = appendJSONString(b, r.Owner.Name)
+	b = appendJSONString(b, owner.Name)
 	b = append(b, `},"created_at":`...)
-	b = appendJSONTime(b, r.CreatedAt.UTC())
+	b = appendJSONTime(b, r.CreatedAt().UTC())
 	b = append(b, `,"updated_at":`...)
-	b = appendJSONTime(b, r.UpdatedAt.UTC())
+	b = appendJSONTime(b, r.UpdatedAt().UTC())
 	b = append(b, `,"version":`...)
-	b = strconv.AppendInt(b, int64(r.Version), 10)
+	b = strconv.AppendInt(b, int64(r.Version()), 10)
 	b = append(b, `,"environments":{"development":`...)
-	b = appendEnvState(b, r.Environments[domain.Development])
+	b = appendEnvState(b, r.Env(domain.Development))
 	b = append(b, `,"staging":`...)
-	b = appendEnvState(b, r.Environments[domain.Staging])
+	b = appendEnvState(b, r.Env(domain.Staging))
 	b = append(b, `,"production":`...)
-	b = appendEnvState(b, r.Environments[domain.Production])
-	b = append(b, `},"permissions":{"reveal":`...)
+	b = appendEnvState(b, r.Env(domain.Production))
+	return append(b, `},"permissions":`...)
+}
+
+// appendPermissions ends a row that appendSecretView began.
+func appendPermissions(b []byte, perms domain.SecretPermissions) []byte {
+	b = append(b, `{"reveal":`...)
 	b = appendJSONBool(b, perms.Reveal)
 	b = append(b, `,"modify":`...)
 	b = appendJSONBool(b, perms.Modify)
 	b = append(b, `,"delete":`...)
 	b = appendJSONBool(b, perms.Delete)
 	return append(b, `}}`...)
+}
+
+// appendGridRow appends g as appendSecret appends g.Row(). The caller-independent part
+// is rendered once per row the index holds and kept with it (GridRow.KeepView): a
+// page copies 100 kept views and appends each caller's permissions, where rendering
+// the rows (five timestamps each) was most of a page's CPU. Nothing of the caller goes
+// into a view, so one kept by an owner's page is right for a viewer's; a change of the
+// secret is a new row without a view.
+func appendGridRow(b []byte, g projections.GridRow, p domain.Principal, policy domain.RevealPolicy) []byte {
+	if view := g.View(); view != nil {
+		b = append(b, view...)
+	} else {
+		start := len(b)
+		b = appendSecretView(b, g)
+		g.KeepView(b[start:])
+	}
+	return appendPermissions(b, domain.PermissionsFor(p, domain.Target{OwnerID: g.OwnerID(), RevealPolicy: policy}))
 }
 
 // appendEnvState appends envOut(st) as encoding/json writes a wire.EnvState (its
@@ -173,6 +220,22 @@ func appendSecretPage(b []byte, rows []projections.SecretRow, next string, p dom
 		}
 		b = appendSecret(b, r, p, policy)
 	}
+	return appendPageEnd(b, next)
+}
+
+// appendGridPage is appendSecretPage of the name index's rows (see appendGridRow).
+func appendGridPage(b []byte, rows []projections.GridRow, next string, p domain.Principal, policy domain.RevealPolicy) []byte {
+	b = append(b, `{"items":[`...)
+	for i, g := range rows {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendGridRow(b, g, p, policy)
+	}
+	return appendPageEnd(b, next)
+}
+
+func appendPageEnd(b []byte, next string) []byte {
 	b = append(b, `],"next_cursor":`...)
 	if next == "" {
 		b = append(b, "null"...)

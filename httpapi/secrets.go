@@ -54,46 +54,51 @@ func (s *Server) listSecrets(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var rows []projections.SecretRow
-	var next string
-	var p domain.Principal
-	var policy domain.RevealPolicy
 	if asOf == nil {
-		// The access and the page in one read, from the name index.
-		id := identityOf(c)
-		var page projections.SecretPage
-		if page, err = s.rm.Secrets.SecretPageAt(c.UserContext(), c.Params("org"), id.UserID, f); err != nil {
-			return err
-		}
-		// Checked in the order orgAccess checks them.
-		if p, err = viewer(id, page.Role); err != nil {
-			return err
-		}
-		if page.OrgErr != nil {
-			return page.OrgErr
-		}
-		rows, next, policy, err = page.Rows, page.Next, page.Org.RevealPolicy, page.FilterErr
-	} else {
-		var org projections.Org
-		if org, p, err = s.orgAccess(c); err != nil {
-			return err
-		}
-		policy = org.RevealPolicy
-		rows, next, err = projections.SecretsAsOf(c.UserContext(), s.store, org.ID, *asOf, f)
+		return s.listCurrentSecrets(c, f)
 	}
+	org, p, err := s.orgAccess(c)
+	if err != nil {
+		return err
+	}
+	rows, next, err := projections.SecretsAsOf(c.UserContext(), s.store, org.ID, *asOf, f)
+	if err != nil {
+		return pageErr(err)
+	}
+	return sendJSON(c, func(b []byte) []byte { return appendSecretPage(b, rows, next, p, org.RevealPolicy) })
+}
+
+// listCurrentSecrets answers a page of the grid as it is now: the access and the
+// page in one read, from the name index.
+func (s *Server) listCurrentSecrets(c *fiber.Ctx, f projections.SecretFilter) error {
+	id := identityOf(c)
+	page, err := s.rm.Secrets.SecretPageAt(c.UserContext(), c.Params("org"), id.UserID, f)
+	if err != nil {
+		return err
+	}
+	// Checked in the order orgAccess checks them.
+	p, err := viewer(id, page.Role)
+	if err != nil {
+		return err
+	}
+	if page.OrgErr != nil {
+		return page.OrgErr
+	}
+	if page.FilterErr != nil {
+		return pageErr(page.FilterErr)
+	}
+	return sendJSON(c, func(b []byte) []byte {
+		return appendGridPage(b, page.Rows, page.Next, p, page.Org.RevealPolicy)
+	})
+}
+
+// pageErr is a page's error as the API answers it.
+func pageErr(err error) error {
 	if domain.IsCode(err, domain.CodeValidation) {
 		// The read model names a bad cursor or limit: a query parameter, not a field.
 		return errInvalidRequest("cursor is not one this server returned.")
 	}
-	if err != nil {
-		return err
-	}
-	return s.writeSecretPage(c, rows, next, p, policy)
-}
-
-// writeSecretPage answers with a grid page as the caller sees it.
-func (s *Server) writeSecretPage(c *fiber.Ctx, rows []projections.SecretRow, next string, p domain.Principal, policy domain.RevealPolicy) error {
-	return s.jsonBufs.send(c, func(b []byte) []byte { return appendSecretPage(b, rows, next, p, policy) })
+	return err
 }
 
 // answerSecret answers a secret command from its own result: the row the command left
@@ -125,7 +130,7 @@ func (s *Server) writeSecret(c *fiber.Ctx, secretID string) error {
 	if a.SecretErr != nil {
 		return a.SecretErr
 	}
-	return s.jsonBufs.send(c, func(b []byte) []byte { return appendSecret(b, a.Secret, p, a.Org.RevealPolicy) })
+	return sendJSON(c, func(b []byte) []byte { return appendGridRow(b, a.Secret, p, a.Org.RevealPolicy) })
 }
 
 func (s *Server) getSecret(c *fiber.Ctx) error {

@@ -111,8 +111,6 @@ type Config struct {
 // ShutdownWithContext are the app's.
 type Server struct {
 	*fiber.App
-	// jsonBufs are the buffers the hot answers are written into (json_append.go).
-	jsonBufs    jsonBuffers
 	cmd         *commands.Handlers
 	rm          ReadModel
 	store       EventLog

@@ -146,9 +146,14 @@ func (r *batchTx) dropOrganization(orgID string) error {
 	return r.sync()
 }
 
-// forget drops an organization's names from the grid's index.
+// forget drops an organization's names from the grid's index, and the views kept of
+// its rows.
 func (ix *nameIndex) forget(orgID string) {
 	ix.mu.Lock()
-	defer ix.mu.Unlock()
+	on := ix.orgs[orgID]
 	delete(ix.orgs, orgID)
+	ix.mu.Unlock()
+	if on != nil {
+		ix.views.forget(on)
+	}
 }

@@ -36,8 +36,11 @@ type nameEntry struct {
 	dead bool
 	// row is the rest of the secret's grid row, its description open. An entry is
 	// replaced when its secret changes, never changed in place: a page copies the
-	// pointer and renders it after the lock is given back.
+	// pointer and renders it after the lock is given back (id, name and row only; idx
+	// and dead change under the lock).
 	row *gridRow
+	// view is the row as a reader rendered it, while gridViews keeps it.
+	view atomic.Pointer[keptView]
 }
 
 // gridRow is what a grid row shows besides the id and the name, compact: a page or one
@@ -94,6 +97,8 @@ type orgNames struct {
 	// checkpoint needs neither from Postgres.
 	owners map[string]*UserRef
 	access map[string]orgAccessRow
+	// forgotten marks an index dropped for good (see gridViews.forget).
+	forgotten atomic.Bool
 }
 
 // nameIndex holds the organizations' indexes a process has served.
@@ -107,6 +112,8 @@ type nameIndex struct {
 	opened   atomic.Int64
 	rowsRead atomic.Int64
 	examined atomic.Int64
+	// views keeps readers' renderings of the entries' rows.
+	views gridViews
 }
 
 // maxIndexedOrgs bounds the memory the index takes: beyond it an organization's index
@@ -115,20 +122,26 @@ const maxIndexedOrgs = 4096
 
 func (ix *nameIndex) org(orgID string) *orgNames {
 	ix.mu.Lock()
-	defer ix.mu.Unlock()
 	if ix.orgs == nil {
 		ix.orgs = map[string]*orgNames{}
 	}
+	var dropped *orgNames
 	on := ix.orgs[orgID]
 	if on == nil {
 		if limit := cmp.Or(ix.max, maxIndexedOrgs); len(ix.orgs) >= limit {
-			for other := range ix.orgs {
+			for other, o := range ix.orgs {
 				delete(ix.orgs, other)
+				dropped = o
 				break
 			}
 		}
 		on = &orgNames{}
 		ix.orgs[orgID] = on
+	}
+	ix.mu.Unlock()
+	if dropped != nil {
+		// Its views would keep the whole dropped index reachable (see keptView).
+		ix.views.forget(dropped)
 	}
 	return on
 }

@@ -25,7 +25,7 @@ func (db *Secrets) SecretAccess(ctx context.Context, orgID, userID, secretID str
 	e := on.byID[secretID]
 	on.mu.Unlock()
 	if e != nil {
-		out.Secret, out.SecretErr = e.secretRow(orgID), nil
+		out.Secret, out.SecretErr = GridRow{e: e, orgID: orgID, on: on, views: &db.names.views}, nil
 	}
 	return out, nil
 }
@@ -36,6 +36,6 @@ type SecretAccess struct {
 	Org       Org
 	Role      domain.Role
 	OrgErr    error
-	Secret    SecretRow
+	Secret    GridRow
 	SecretErr error
 }

@@ -29,8 +29,8 @@ func TestSecretAccessSurvivesARebuildSwitch(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", stage, err)
 			}
-			if a.OrgErr != nil || a.SecretErr != nil || a.Role != domain.RoleOwner || a.Secret.Name != "DB_URL" ||
-				a.Secret.Description != description || !a.Secret.Environments[domain.Production].Set {
+			if row := a.Secret.Row(); a.OrgErr != nil || a.SecretErr != nil || a.Role != domain.RoleOwner || row.Name != "DB_URL" ||
+				row.Description != description || !row.Environments[domain.Production].Set {
 				t.Fatalf("%s: %+v", stage, a)
 			}
 		}

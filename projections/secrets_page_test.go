@@ -48,11 +48,14 @@ func TestSecretPageAtIsAsCurrentAsTheReadModels(t *testing.T) {
 		if page.OrgErr != nil || page.Role != domain.RoleOwner || page.Org.ID != r.orgID {
 			t.Fatalf("access %+v, %q, %v", page.Org, page.Role, page.OrgErr)
 		}
-		if !slices.Equal(names(page.Rows), names(want)) || page.Next != wantNext {
-			t.Fatalf("page %v next %q, ListSecrets %v next %q", names(page.Rows), page.Next, names(want), wantNext)
+		for _, g := range page.Rows {
+			checkGridFields(t, g)
 		}
-		if st := page.Rows[0].Environments[domain.Staging]; !st.Set || st.Version != 1 || st.Mask == "" {
-			t.Fatalf("staging of %s: %+v", page.Rows[0].Name, st)
+		if !slices.Equal(gridNames(page.Rows), names(want)) || page.Next != wantNext {
+			t.Fatalf("page %v next %q, ListSecrets %v next %q", gridNames(page.Rows), page.Next, names(want), wantNext)
+		}
+		if st := page.Rows[0].Row().Environments[domain.Staging]; !st.Set || st.Version != 1 || st.Mask == "" {
+			t.Fatalf("staging of %s: %+v", page.Rows[0].Name(), st)
 		}
 		return page
 	}
@@ -68,8 +71,8 @@ func TestSecretPageAtIsAsCurrentAsTheReadModels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	one, err := r.db.Secrets.SecretAccess(ctx, r.orgID, r.owner.UserID, page.Rows[1].ID)
-	if err != nil || one.SecretErr != nil || one.Secret.Name != page.Rows[1].Name || one.Role != domain.RoleOwner {
+	one, err := r.db.Secrets.SecretAccess(ctx, r.orgID, r.owner.UserID, page.Rows[1].ID())
+	if err != nil || one.SecretErr != nil || one.Secret.Name() != page.Rows[1].Name() || one.Role != domain.RoleOwner {
 		t.Fatalf("one secret: %+v, %v", one, err)
 	}
 	if cost := r.db.Secrets.GridCost(); cost.RowsRead != before.RowsRead || cost.NamesOpened != before.NamesOpened {
@@ -81,8 +84,8 @@ func TestSecretPageAtIsAsCurrentAsTheReadModels(t *testing.T) {
 
 	// A change shows on the very next call, of a page as of one secret.
 	id := create("AAA_FIRST")
-	if page := same(); page.Rows[0].Name != "AAA_FIRST" {
-		t.Fatalf("after a create the first row is %q", page.Rows[0].Name)
+	if page := same(); page.Rows[0].Name() != "AAA_FIRST" {
+		t.Fatalf("after a create the first row is %q", page.Rows[0].Name())
 	}
 	v := domain.NewPlaintext("changed")
 	res, err := r.h.UpdateSecret.Handle(ctx, r.owner, commands.UpdateSecret{OrgID: r.orgID, SecretID: id,
@@ -92,9 +95,21 @@ func TestSecretPageAtIsAsCurrentAsTheReadModels(t *testing.T) {
 	}
 	r.wait(t, res.Seq)
 	one, err = r.db.Secrets.SecretAccess(ctx, r.orgID, r.owner.UserID, id)
-	if err != nil || one.Secret.Environments[domain.Production].Version != 1 || one.Secret.Version != 2 {
-		t.Fatalf("after an update: %+v, %v", one.Secret, err)
+	if row := one.Secret.Row(); err != nil || row.Environments[domain.Production].Version != 1 || row.Version != 2 {
+		t.Fatalf("after an update: %+v, %v", row, err)
 	}
+	checkGridFields(t, one.Secret)
+	prod := domain.Production
+	removed, err := r.h.DeleteSecret.Handle(ctx, r.owner, commands.DeleteSecret{OrgID: r.orgID, SecretID: id, Env: &prod})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, removed.Seq)
+	one, err = r.db.Secrets.SecretAccess(ctx, r.orgID, r.owner.UserID, id)
+	if row := one.Secret.Row(); err != nil || row.Environments[domain.Production].Set || row.Environments[domain.Production].Version != 1 {
+		t.Fatalf("after a value's deletion: %+v, %v", row, err)
+	}
+	checkGridFields(t, one.Secret)
 	del, err := r.h.DeleteSecret.Handle(ctx, r.owner, commands.DeleteSecret{OrgID: r.orgID, SecretID: id})
 	if err != nil {
 		t.Fatal(err)
@@ -164,5 +179,89 @@ func TestAnotherReplicasIndexForgetsAnErasedOrganization(t *testing.T) {
 	}
 	if n := other.Secrets.IndexedOrgs(); n != 0 {
 		t.Fatalf("the other replica still holds %d indexes", n)
+	}
+}
+
+func gridNames(rows []projections.GridRow) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.Name()
+	}
+	return out
+}
+
+// A reader's rendering of a row (KeepView) stays with the row for every later page,
+// whoever asks, and for a read of that one secret, so that an unchanged row is
+// rendered once; a change of the secret drops it (the row is new), and only its.
+func TestKeptViewsLastAsLongAsTheRow(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, true)
+	ctx := context.Background()
+	var ids []string
+	for _, name := range []string{"KEPT_A", "KEPT_B"} {
+		res, err := r.h.CreateSecret.Handle(ctx, r.owner, commands.CreateSecret{OrgID: r.orgID, Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.wait(t, res.Seq)
+		ids = append(ids, res.ID)
+	}
+	views := func(userID string) []string {
+		t.Helper()
+		page, err := r.db.Secrets.SecretPageAt(ctx, r.orgID, userID, projections.SecretFilter{})
+		if err != nil || len(page.Rows) != 2 {
+			t.Fatalf("page %+v, %v", page, err)
+		}
+		out := make([]string, len(page.Rows))
+		for i, g := range page.Rows {
+			out[i] = string(g.View())
+		}
+		return out
+	}
+	if got := views(r.owner.UserID); !slices.Equal(got, []string{"", ""}) {
+		t.Fatalf("views before any was kept: %q", got)
+	}
+	page, err := r.db.Secrets.SecretPageAt(ctx, r.orgID, r.owner.UserID, projections.SecretFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range page.Rows {
+		g.KeepView([]byte("view of " + g.Name()))
+	}
+	want := []string{"view of KEPT_A", "view of KEPT_B"}
+	if got := views(r.owner.UserID); !slices.Equal(got, want) {
+		t.Fatalf("views on the next page: %q", got)
+	}
+	if got := views("00000000-0000-4000-8000-000000000001"); !slices.Equal(got, want) {
+		t.Fatalf("views on another caller's page: %q", got)
+	}
+	one, err := r.db.Secrets.SecretAccess(ctx, r.orgID, r.owner.UserID, ids[1])
+	if err != nil || string(one.Secret.View()) != want[1] {
+		t.Fatalf("one secret's view %q, %v", one.Secret.View(), err)
+	}
+	description := "changed"
+	res, err := r.h.UpdateSecret.Handle(ctx, r.owner, commands.UpdateSecret{OrgID: r.orgID, SecretID: ids[0], Description: &description})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, res.Seq)
+	if got := views(r.owner.UserID); !slices.Equal(got, []string{"", want[1]}) {
+		t.Fatalf("views after KEPT_A changed: %q", got)
+	}
+}
+
+// checkGridFields checks that a GridRow's methods read what its Row() holds (readers
+// render rows from either).
+func checkGridFields(t *testing.T, g projections.GridRow) {
+	t.Helper()
+	r := g.Row()
+	if g.ID() != r.ID || g.Name() != r.Name || g.Description() != r.Description || g.Owner() != r.Owner ||
+		!g.CreatedAt().Equal(r.CreatedAt) || !g.UpdatedAt().Equal(r.UpdatedAt) || g.Version() != r.Version || g.OwnerID() != r.Owner.ID {
+		t.Fatalf("GridRow %s reads other fields than its Row() %+v", g.ID(), r)
+	}
+	for _, env := range domain.Environments() {
+		if got, want := g.Env(env), r.Environments[env]; got.Set != want.Set || got.Version != want.Version || got.Mask != want.Mask || !got.UpdatedAt.Equal(want.UpdatedAt) {
+			t.Fatalf("GridRow %s in %s: %+v, Row() has %+v", g.ID(), env, got, want)
+		}
 	}
 }

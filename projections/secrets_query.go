@@ -76,17 +76,13 @@ func (db *Secrets) lockedNames(ctx context.Context, tx pgx.Tx, orgID string) (*o
 	return on, nil
 }
 
-// pickPage picks a page's entries from on, which the caller holds locked, and
-// returns copies: the entries may change once the lock is given back.
+// pickPage picks a page's entries from on, which the caller holds locked. The slice
+// is the page's own; of each entry, only what never changes (id, name, row and view)
+// may be read once the lock is given back.
 func (db *Secrets) pickPage(on *orgNames, env domain.Environment, q, after string, limit int) ([]*nameEntry, bool) {
 	examined := on.examined
 	picked, more := on.page(env, q, after, limit)
 	db.names.examined.Add(on.examined - examined)
-	picked = slices.Clone(picked)
-	for i, e := range picked {
-		c := *e
-		picked[i] = &c
-	}
 	return picked, more
 }
 
@@ -115,7 +111,7 @@ func (db *Secrets) GetSecret(ctx context.Context, orgID, secretID string) (Secre
 	if a.SecretErr != nil {
 		return SecretRow{}, a.SecretErr
 	}
-	return a.Secret, nil
+	return a.Secret.Row(), nil
 }
 
 // secretColumns are a grid row's columns after its id and name, as scanSealedRows reads

@@ -1,0 +1,77 @@
+package projections
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+)
+
+// Views stay within their budget however many rows pages render (a full budget
+// still takes some new ones), a view kept is a copy, and an organization forgotten
+// (erased) keeps none: neither those kept before nor those that pages still under way
+// keep after.
+func TestGridViewsStayWithinTheirBudget(t *testing.T) {
+	t.Parallel()
+	gv := &gridViews{budget: 64 << 10}
+	acme, other := &orgNames{}, &orgNames{}
+	var acmes []*nameEntry
+	keptWhenFull := 0
+	for i := range 2000 {
+		e := &nameEntry{id: fmt.Sprint(i)}
+		on := acme
+		// Not every other one: a full budget keeps every admitOneIn-th view.
+		if i%3 == 1 {
+			on = other
+		} else {
+			acmes = append(acmes, e)
+		}
+		view := bytes.Repeat([]byte{byte('a' + i%26)}, 600)
+		want := bytes.Clone(view)
+		gv.keep(on, e, view)
+		view[0] = '!' // the caller's buffer, used again
+		switch got := gv.get(e); {
+		case got == nil && i < 64:
+			t.Fatalf("entry %d: not kept while there was room", i)
+		case got != nil && !bytes.Equal(got, want):
+			t.Fatalf("entry %d: view %q, want %q", i, got, want)
+		case got != nil && i >= 1000:
+			keptWhenFull++
+		}
+		if n, size := gv.size(); size > gv.budget || size != n*600 {
+			t.Fatalf("after %d views: %d kept, %d bytes, budget %d", i+1, n, size, gv.budget)
+		}
+	}
+	if keptWhenFull == 0 || keptWhenFull > 1000/2 {
+		t.Fatalf("a full budget kept %d of 1000 new views", keptWhenFull)
+	}
+	gv.forget(acme)
+	for _, e := range acmes {
+		if gv.get(e) != nil {
+			t.Fatalf("a view of a forgotten organization stayed")
+		}
+	}
+	gv.keep(acme, acmes[0], []byte("view"))
+	if gv.get(acmes[0]) != nil {
+		t.Fatalf("a view of a forgotten organization was kept")
+	}
+	if n, size := gv.size(); n == 0 || size != n*600 {
+		t.Fatalf("the other organization's views: %d, %d bytes", n, size)
+	}
+}
+
+// An organization's index pushed out of the name index by another's drops its views:
+// they would keep the whole index reachable.
+func TestAnIndexPushedOutDropsItsViews(t *testing.T) {
+	t.Parallel()
+	ix := &nameIndex{max: 1}
+	acme := ix.org("acme")
+	e := &nameEntry{id: "1"}
+	ix.views.keep(acme, e, []byte("view"))
+	if ix.views.get(e) == nil {
+		t.Fatal("no view kept")
+	}
+	ix.org("globex")
+	if ix.lookup("acme") != nil || ix.views.get(e) != nil {
+		t.Fatal("the pushed-out organization's view stayed")
+	}
+}
