@@ -181,6 +181,18 @@ func fiberCode(status int) (code, detail string, fields []domain.FieldError) {
 // errorHandler is Fiber's ErrorHandler: every error of every route (and of the server
 // itself, such as a body over the limit) ends here and leaves as problem+json.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	if errors.Is(err, fiber.ErrRequestTimeout) && len(c.Request().Header.RawHeaders()) == 0 {
+		// The read timeout passed on a connection that carried no request: one a client
+		// opened and kept in reserve (HTTP clients do). The server closes it unanswered.
+		// An answer would arrive on a connection the client thinks idle, and a request
+		// it sends there at that moment would be answered with this 400, unread.
+		// (fasthttp writes whatever the handler leaves to the closed connection, which
+		// fails unseen.)
+		if conn := c.Context().Conn(); conn != nil {
+			_ = conn.Close()
+		}
+		return nil
+	}
 	p, internal := toProblem(err, s.unavailable)
 	if internal {
 		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)

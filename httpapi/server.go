@@ -34,6 +34,7 @@ const (
 const (
 	DefaultSessionTTL    = 12 * time.Hour
 	DefaultWaitTimeout   = 5 * time.Second
+	DefaultReadTimeout   = time.Minute
 	DefaultLoginFailures = 5
 	DefaultLoginWindow   = 15 * time.Minute
 	IdempotencyTTL       = 24 * time.Hour
@@ -84,6 +85,9 @@ type Config struct {
 	SessionTTL time.Duration
 	// WaitTimeout bounds waiting for the projection after a command or for min_seq.
 	WaitTimeout time.Duration
+	// ReadTimeout bounds reading one request, from the connection's first byte or its
+	// last answer (DefaultReadTimeout when zero).
+	ReadTimeout time.Duration
 	// LoginFailures failed logins per email and address within LoginWindow lead to
 	// 429 until the window has passed.
 	LoginFailures int
@@ -119,6 +123,7 @@ type Server struct {
 	secure      bool
 	now         func() time.Time
 	waitTimeout time.Duration
+	readTimeout time.Duration
 	sessions    *sessionStore
 	idem        IdempotencyRecords
 	limiter     *loginLimiter
@@ -147,7 +152,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cmd: cfg.Commands, rm: cfg.ReadModel, store: cfg.Store, log: cfg.Logger,
-		secure: cfg.Secure, now: cfg.Now, waitTimeout: cfg.WaitTimeout, metrics: cfg.Metrics,
+		secure: cfg.Secure, now: cfg.Now, waitTimeout: cfg.WaitTimeout, readTimeout: cfg.ReadTimeout, metrics: cfg.Metrics,
 		idem: cfg.Idempotency, feed: cfg.Changes, unavailable: cfg.Unavailable,
 	}
 	if s.metrics == nil {
@@ -169,6 +174,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.readTimeout <= 0 {
+		s.readTimeout = DefaultReadTimeout
 	}
 	if s.waitTimeout <= 0 {
 		s.waitTimeout = DefaultWaitTimeout
@@ -213,7 +221,7 @@ func (s *Server) fiberConfig() fiber.Config {
 		// Values handed to commands, loggers and limiters outlive the handler; Fiber's
 		// zero-copy strings would change under them.
 		Immutable:   true,
-		ReadTimeout: time.Minute,
+		ReadTimeout: s.readTimeout,
 		IdleTimeout: 2 * time.Minute,
 		// Answers are encoded by goccy/go-json, a drop-in for encoding/json's Marshal
 		// (same tags, Marshaler, HTML escaping) at a third of its CPU: a grid page of
