@@ -35,10 +35,7 @@ type envelopeScanner struct {
 }
 
 func (s *envelopeScanner) envelope(env *envelope) bool {
-	var seen uint32
-	ok := s.object(func(key []byte) bool {
-		var bit uint32
-		var ok bool
+	ok := s.fields(func(key []byte) (bit uint32, ok bool) {
 		switch string(key) {
 		case "id":
 			bit, ok = 1<<0, s.str(&env.ID)
@@ -65,15 +62,8 @@ func (s *envelopeScanner) envelope(env *envelope) bool {
 		case "idem":
 			env.Idem = new(domain.IdempotencyMark)
 			bit, ok = 1<<11, s.idem(env.Idem)
-		default:
-			return false
 		}
-		// A key given twice is encoding/json's to merge.
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return true
+		return bit, ok
 	})
 	return ok && s.pos == len(s.data)
 }
@@ -89,10 +79,7 @@ func (s *envelopeScanner) more(out *[]envelopeEvent) bool {
 	}
 	for {
 		var e envelopeEvent
-		var seen uint32
-		ok := s.object(func(key []byte) bool {
-			var bit uint32
-			var ok bool
+		ok := s.fields(func(key []byte) (bit uint32, ok bool) {
 			switch string(key) {
 			case "id":
 				bit, ok = 1<<0, s.str(&e.ID)
@@ -105,14 +92,8 @@ func (s *envelopeScanner) more(out *[]envelopeEvent) bool {
 			case "own":
 				e.Own = &eventOwner{}
 				bit, ok = 1<<4, s.owner(e.Own)
-			default:
-				return false
 			}
-			if !ok || seen&bit != 0 {
-				return false
-			}
-			seen |= bit
-			return true
+			return bit, ok
 		})
 		if !ok {
 			return false
@@ -129,10 +110,7 @@ func (s *envelopeScanner) more(out *[]envelopeEvent) bool {
 }
 
 func (s *envelopeScanner) owner(o *eventOwner) bool {
-	var seen uint32
-	return s.object(func(key []byte) bool {
-		var bit uint32
-		var ok bool
+	return s.fields(func(key []byte) (bit uint32, ok bool) {
 		switch string(key) {
 		case "version":
 			bit, ok = 1<<0, s.number(&o.Position)
@@ -143,22 +121,13 @@ func (s *envelopeScanner) owner(o *eventOwner) bool {
 		case "idem":
 			o.Idem = new(domain.IdempotencyMark)
 			bit, ok = 1<<3, s.idem(o.Idem)
-		default:
-			return false
 		}
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return true
+		return bit, ok
 	})
 }
 
 func (s *envelopeScanner) actor(a *domain.Actor) bool {
-	var seen uint32
-	return s.object(func(key []byte) bool {
-		var bit uint32
-		var ok bool
+	return s.fields(func(key []byte) (bit uint32, ok bool) {
 		switch string(key) {
 		case "user_id":
 			bit, ok = 1<<0, s.str(&a.UserID)
@@ -168,31 +137,32 @@ func (s *envelopeScanner) actor(a *domain.Actor) bool {
 			bit, ok = 1<<2, s.str(&a.IP)
 		case "user_agent":
 			bit, ok = 1<<3, s.str(&a.UserAgent)
-		default:
-			return false
 		}
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return true
+		return bit, ok
 	})
 }
 
 func (s *envelopeScanner) idem(m *domain.IdempotencyMark) bool {
-	var seen uint32
-	return s.object(func(key []byte) bool {
-		var bit uint32
-		var ok bool
+	return s.fields(func(key []byte) (bit uint32, ok bool) {
 		switch string(key) {
 		case "key":
 			bit, ok = 1<<0, s.str(&m.Key)
 		case "request":
 			bit, ok = 1<<1, s.str(&m.Request)
-		default:
-			return false
 		}
-		if !ok || seen&bit != 0 {
+		return bit, ok
+	})
+}
+
+// fields reads an object whose keys the scanner knows, each at most once: field reads
+// the value of key and returns the key's bit (0: a key the scanner does not know) and
+// whether the value was read. An unknown key, a value it cannot read, or a key given
+// twice (encoding/json's to merge) is false: the envelope goes to encoding/json.
+func (s *envelopeScanner) fields(field func(key []byte) (bit uint32, ok bool)) bool {
+	var seen uint32
+	return s.object(func(key []byte) bool {
+		bit, ok := field(key)
+		if !ok || bit == 0 || seen&bit != 0 {
 			return false
 		}
 		seen |= bit
