@@ -108,7 +108,7 @@ func (s *Store) Append(ctx context.Context, p Pending) (Appended, error) {
 	ack, err := s.js.PublishMsg(ctx, msg, opts...)
 	s.observeAppend(time.Since(published), classifyAppend(err))
 	if err != nil {
-		if !isWrongLastSequence(err) {
+		if !IsWrongLastSequence(err) {
 			return nil, fmt.Errorf("append %s: %w", env.Type, err)
 		}
 		// A retry of a publish that did land answers "wrong last sequence" on some
@@ -198,13 +198,16 @@ func (a *prepared) size() int {
 // classifyAppend names a publish error for the append observer: a lost race is a
 // version conflict, whatever error code the server used for it.
 func classifyAppend(err error) error {
-	if err != nil && isWrongLastSequence(err) {
+	if err != nil && IsWrongLastSequence(err) {
 		return fmt.Errorf("%w: %w", ErrVersionConflict, err)
 	}
 	return err
 }
 
-func isWrongLastSequence(err error) bool {
+// IsWrongLastSequence reports whether err is JetStream refusing a publish whose expected
+// last sequence (of the stream or of the subject) is not the stream's: another writer
+// got there first.
+func IsWrongLastSequence(err error) bool {
 	var apiErr *jetstream.APIError
 	if !errors.As(err, &apiErr) {
 		return false

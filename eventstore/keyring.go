@@ -493,7 +493,7 @@ func (k *Keyring) createKeyset(ctx context.Context, scope string) (*scopeKeys, e
 	if err == nil {
 		return newScopeKeys(h, versions, seq)
 	}
-	if !isWrongLastSequence(err) {
+	if !IsWrongLastSequence(err) {
 		return nil, fmt.Errorf("create data key %s: %w", scope, err)
 	}
 	// Another process made it first (or the scope was shredded): use what is stored.
@@ -718,7 +718,7 @@ func (k *Keyring) rotate(ctx context.Context, scope string, onlyFrom int) (versi
 		// A scope whose only key is from before keysets gets its keyset now.
 		rev, err := k.store.put(ctx, scope, kindKeyset, value, sk.revision, time.Time{})
 		if err != nil {
-			if attempt < 5 && isWrongLastSequence(err) {
+			if attempt < 5 && IsWrongLastSequence(err) {
 				continue // another replica wrote first: read again
 			}
 			return 0, false, fmt.Errorf("rotate %s: %w", scope, err)
@@ -909,7 +909,7 @@ func (k *Keyring) addCounts(ctx context.Context, scope string, pending map[int]u
 			k.setStored(scope, counts)
 			return nil
 		}
-		if attempt >= 10 || !(errors.Is(err, jetstream.ErrKeyExists) || isWrongLastSequence(err)) {
+		if attempt >= 10 || !(errors.Is(err, jetstream.ErrKeyExists) || IsWrongLastSequence(err)) {
 			return fmt.Errorf("key counters %s: %w", scope, err)
 		}
 	}

@@ -131,7 +131,7 @@ func (k *Keyring) Shred(ctx context.Context, scope string) error {
 				return fmt.Errorf("shred %s: %w", scope, err)
 			}
 			seq, err = k.store.put(ctx, scope, kindDestroyed, rec, e.seq, time.Time{})
-			if isWrongLastSequence(err) && attempt < 5 {
+			if IsWrongLastSequence(err) && attempt < 5 {
 				continue // a rotation wrote first: its versions go on the record too
 			}
 			if err != nil {

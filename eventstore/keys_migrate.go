@@ -151,7 +151,7 @@ func copyEntries(ctx context.Context, entries map[string]bucketEntry, store keys
 		if e == nil {
 			e, kind = se.legacy, kindLegacy
 		}
-		if _, err := store.put(ctx, scope, kind, e.value, 0, e.created); err != nil && !isWrongLastSequence(err) {
+		if _, err := store.put(ctx, scope, kind, e.value, 0, e.created); err != nil && !IsWrongLastSequence(err) {
 			return fmt.Errorf("move data key of %s: %w", scope, err)
 		}
 	}

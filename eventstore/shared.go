@@ -93,7 +93,7 @@ func (s *Store) AppendShared(ctx context.Context, parts []Pending) ([]Appended, 
 	switch {
 	case err == nil:
 		seq = ack.Sequence
-	case isWrongLastSequence(err):
+	case IsWrongLastSequence(err):
 		// As in Append: a publish retried after it landed may answer "wrong last
 		// sequence"; the message id (fresh, this message's own) says whether it did.
 		recs, ok := s.lastIfOurs(ctx, subject, env.ID)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/keyledger/keyledger/eventstore"
 	"github.com/keyledger/keyledger/httpapi/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -125,7 +126,7 @@ func (c *Changes) PublishStored(ctx context.Context, after uint64, notices []Sto
 	for _, s := range notices {
 		ack, err := c.js.PublishMsg(ctx, storedMessage(s), jetstream.WithExpectLastSequence(last))
 		if err != nil {
-			if isWrongLastSequence(err) {
+			if eventstore.IsWrongLastSequence(err) {
 				err = fmt.Errorf("%w: %w", ErrOutOfTurn, err)
 			}
 			return stored, last, fmt.Errorf("publish change %d.%d: %w", s.Seq, s.Part, err)
@@ -161,13 +162,4 @@ func (c *Changes) publishAtomic(ctx context.Context, after uint64, notices []Sto
 		c.single.Store(true)
 	}
 	return 0, false
-}
-
-func isWrongLastSequence(err error) bool {
-	var apiErr *jetstream.APIError
-	if !errors.As(err, &apiErr) {
-		return false
-	}
-	return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
 }
