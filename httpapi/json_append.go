@@ -213,24 +213,22 @@ func appendEnvState(b []byte, st projections.EnvState) []byte {
 // appendSecretPage appends a grid page as encoding/json writes a
 // wire.Page[wire.Secret] (an empty next cursor as null).
 func appendSecretPage(b []byte, rows []projections.SecretRow, next string, p domain.Principal, policy domain.RevealPolicy) []byte {
+	return appendPage(b, rows, next, func(b []byte, r projections.SecretRow) []byte { return appendSecret(b, r, p, policy) })
+}
+
+// appendGridPage is appendSecretPage of the name index's rows (see appendGridRow).
+func appendGridPage(b []byte, rows []projections.GridRow, next string, p domain.Principal, policy domain.RevealPolicy) []byte {
+	return appendPage(b, rows, next, func(b []byte, g projections.GridRow) []byte { return appendGridRow(b, g, p, policy) })
+}
+
+// appendPage appends {"items":[rows...],"next_cursor":next} with appendRow for each row.
+func appendPage[R any](b []byte, rows []R, next string, appendRow func([]byte, R) []byte) []byte {
 	b = append(b, `{"items":[`...)
 	for i, r := range rows {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendSecret(b, r, p, policy)
-	}
-	return appendPageEnd(b, next)
-}
-
-// appendGridPage is appendSecretPage of the name index's rows (see appendGridRow).
-func appendGridPage(b []byte, rows []projections.GridRow, next string, p domain.Principal, policy domain.RevealPolicy) []byte {
-	b = append(b, `{"items":[`...)
-	for i, g := range rows {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendGridRow(b, g, p, policy)
+		b = appendRow(b, r)
 	}
 	return appendPageEnd(b, next)
 }
