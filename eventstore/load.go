@@ -75,7 +75,7 @@ func (s *Store) LoadAfter(ctx context.Context, agg Aggregate, after uint64) (Loa
 		// NumPending, when it was the first request).
 		// Anything else (something new, no answer) takes the batch path, which
 		// tells a short read from an unavailable log.
-		if _, err := s.stream.GetMsg(ctx, after+1, jetstream.WithGetMsgSubject(agg.Subject())); errors.Is(err, jetstream.ErrMsgNotFound) {
+		if newer, err := s.RecordedAfter(ctx, agg, after); err == nil && !newer {
 			return Loaded{}, nil
 		}
 	}
