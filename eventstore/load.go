@@ -121,12 +121,17 @@ func (s *Store) loadRange(ctx context.Context, agg Aggregate, from, until uint64
 // batchQuery is what a load asks the log for: the messages of subject (a wildcard
 // for a scope) from sequence from, up to and including until (0: no limit). An
 // unfiltered query reads every message of the stream in the range and opens only
-// those of subject (keep is then subject's prefix): see ScanScope for why.
+// those of subject (see ScanScope for why).
 type batchQuery struct {
 	subject     string
 	from, until uint64
 	unfiltered  bool
-	keep        string
+}
+
+// wants tells whether a message on subject is one of q's: every message a filtered
+// read returns is; of an unfiltered one, those under the scope's wildcard (prefix.>).
+func (q batchQuery) wants(subject string) bool {
+	return !q.unfiltered || strings.HasPrefix(subject, strings.TrimSuffix(q.subject, ">"))
 }
 
 // serverFilter is the subject a direct-get request names: none when unfiltered.
@@ -250,7 +255,7 @@ func (s *Store) getBatch(ctx context.Context, q batchQuery, from uint64, want in
 			r.pastUntil = true
 			return r, nil
 		}
-		if !q.unfiltered || strings.HasPrefix(raw.Subject, q.keep) {
+		if q.wants(raw.Subject) {
 			recs, err := s.decode(ctx, raw.Sequence, raw.Data)
 			if err != nil {
 				return r, err
@@ -300,7 +305,7 @@ func headerUint(h nats.Header, key string) (uint64, bool) {
 // one goes: both give the same events in the same order.
 func (s *Store) ScanScope(ctx context.Context, scope string, until uint64, fn func(domain.Recorded) error) error {
 	prefix := SubjectPrefix + "." + scope + "."
-	q := batchQuery{subject: prefix + ">", from: 1, until: until, keep: prefix}
+	q := batchQuery{subject: prefix + ">", from: 1, until: until}
 	for {
 		var batch Loaded
 		r, err := s.loadFrom(ctx, q, &batch)
