@@ -22,9 +22,16 @@ type CreateSecret struct {
 
 // nameReservations keeps secret names unique per organization.
 type nameReservations interface {
+	// Key is a name's reservation key in an organization: a keyed hash, never the name.
+	Key(ctx context.Context, orgID, name string) (string, error)
 	Reserve(ctx context.Context, key, holder string) (reservation.Reservation, error)
 	TakeOver(ctx context.Context, stale reservation.Reservation, holder string) (reservation.Reservation, error)
 	Release(ctx context.Context, key, holder string) error
+	// Holder and Forget serve the legacy keys (reservation.LegacyKey) until they are
+	// moved: a live one still holds its name.
+	Holder(ctx context.Context, key string) (reservation.Reservation, bool, error)
+	Forget(ctx context.Context, key string) error
+	Legacy(ctx context.Context) ([]reservation.Reservation, error)
 }
 
 // staleReservation is how old a reservation whose secret never got created must be
@@ -42,11 +49,6 @@ type CreateSecretHandler struct {
 // NewCreateSecretHandler wires the handler.
 func NewCreateSecretHandler(log eventLog, keys valueKeys, names nameReservations, now func() time.Time) *CreateSecretHandler {
 	return &CreateSecretHandler{log: log, keys: keys, names: names, now: now}
-}
-
-// NameReservationKey is the reservation key of a secret name in an organization.
-func NameReservationKey(orgID string, name domain.SecretName) string {
-	return reservation.ReservationKey(orgID, string(name))
 }
 
 func nameTaken(name domain.SecretName) error {
@@ -84,11 +86,18 @@ func (h *CreateSecretHandler) Handle(ctx context.Context, m Meta, c CreateSecret
 		return SecretResult{}, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretCreated, "", "", err)
 	}
 	name := ev.Name
-	key := NameReservationKey(lo.org.ID(), name)
+	key, err := h.names.Key(ctx, lo.org.ID(), string(name))
+	if err != nil {
+		return SecretResult{}, err
+	}
 	if err := h.reserve(ctx, lo.org.ID(), key, id, name); err != nil {
 		return SecretResult{}, err
 	}
-	recs, err := h.create(ctx, m, lo.org.ID(), id, ev)
+	var recs eventstore.Appended
+	err = h.legacyFree(ctx, lo.org.ID(), id, name)
+	if err == nil {
+		recs, err = h.create(ctx, m, lo.org.ID(), id, ev)
+	}
 	if err != nil {
 		if rerr := h.names.Release(context.WithoutCancel(ctx), key, id); rerr != nil {
 			return SecretResult{}, errors.Join(err, rerr)
@@ -127,6 +136,27 @@ func (h *CreateSecretHandler) reserve(ctx context.Context, orgID, key, id string
 		return err
 	}
 	return nil
+}
+
+// legacyFree checks, once the name's keyed reservation is id's, that no secret still
+// holds it under its legacy key (a bare hash, from before reservation keys were keyed,
+// not yet moved by MigrateNameReservations): a live holder keeps its name; a gone one's
+// legacy key is forgotten. The keyed key stays the one point where two creators race,
+// so this only ever refuses.
+func (h *CreateSecretHandler) legacyFree(ctx context.Context, orgID, id string, name domain.SecretName) error {
+	legacy := reservation.LegacyKey(orgID, string(name))
+	cur, ok, err := h.names.Holder(ctx, legacy)
+	if err != nil || !ok || cur.Holder == id {
+		return err
+	}
+	ls, err := loadSecret(ctx, h.log, orgID, cur.Holder)
+	if err != nil {
+		return err
+	}
+	if ls.eventCount > 0 && !ls.secret.Deleted() {
+		return nameTaken(name)
+	}
+	return h.names.Forget(ctx, legacy)
 }
 
 func (h *CreateSecretHandler) create(ctx context.Context, m Meta, orgID, id string, ev domain.SecretCreated) (eventstore.Appended, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore/reservation"
 )
 
 // DeleteSecret removes one environment's value (Env set) or the whole secret.
@@ -53,7 +54,7 @@ func (h *DeleteSecretHandler) Handle(ctx context.Context, m Meta, c DeleteSecret
 		if c.Env == nil {
 			// The deletion is recorded: a failure to free the name now is not the
 			// caller's error (a later create takes a deleted secret's name over).
-			_ = h.names.Release(context.WithoutCancel(ctx), NameReservationKey(c.OrgID, name), c.SecretID)
+			release(context.WithoutCancel(ctx), h.names, c.OrgID, name, c.SecretID)
 		}
 		return r.Result, nil
 	})
@@ -62,4 +63,17 @@ func (h *DeleteSecretHandler) Handle(ctx context.Context, m Meta, c DeleteSecret
 		env = *c.Env
 	}
 	return res, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretDeleted, c.SecretID, env, err)
+}
+
+// release frees a deleted secret's name, under its keyed key and any legacy one, as
+// far as it can: a name left reserved by a deleted secret is taken over by the next
+// create that wants it.
+func release(ctx context.Context, names nameReservations, orgID string, name domain.SecretName, secretID string) {
+	if key, err := names.Key(ctx, orgID, string(name)); err == nil {
+		_ = names.Release(ctx, key, secretID)
+	}
+	legacy := reservation.LegacyKey(orgID, string(name))
+	if cur, ok, err := names.Holder(ctx, legacy); err == nil && ok && cur.Holder == secretID {
+		_ = names.Forget(ctx, legacy)
+	}
 }

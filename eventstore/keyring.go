@@ -179,6 +179,10 @@ type scopeKeys struct {
 	byKeyID   map[uint32]int
 	// revision of "<scope>.keyset"; 0 when the scope has only a pre-keyset key.
 	revision uint64
+	// name is the scope's name key (NameKey), derived on first use.
+	nameOnce sync.Once
+	name     []byte
+	nameErr  error
 }
 
 // Keyring seals and opens data with per-scope data keys (DEKs), creating the first

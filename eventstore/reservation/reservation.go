@@ -2,10 +2,12 @@ package reservation
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/keyledger/keyledger/eventstore"
@@ -30,7 +32,14 @@ type Reservation struct {
 
 // Reservations reserves unique values atomically with KV Create.
 type Reservations struct {
-	kv jetstream.KeyValue
+	kv     jetstream.KeyValue
+	stream jetstream.Stream
+	keys   nameKeys
+}
+
+// nameKeys gives a scope's key for keyed hashes of names (the keyring's NameKey).
+type nameKeys interface {
+	NameKey(ctx context.Context, scope string) ([]byte, error)
 }
 
 // Open opens (or creates) the reservations bucket beside s's log.
@@ -41,13 +50,86 @@ func Open(ctx context.Context, s *eventstore.Store) (*Reservations, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reservations bucket: %w", err)
 	}
-	return &Reservations{kv: kv}, nil
+	stream, err := s.JetStream().Stream(ctx, "KV_"+ReservationsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("reservations bucket: %w", err)
+	}
+	return &Reservations{kv: kv, stream: stream, keys: s.Keyring()}, nil
 }
 
-// ReservationKey makes a bucket key of a scope and a value without the value in clear.
-func ReservationKey(scope, value string) string {
+// keyedMark is the middle token of a keyed reservation key ("<scope>.k1.<hash>"): what
+// tells it from a legacy one ("<scope>.<hash>", two tokens).
+const keyedMark = "k1"
+
+// Key is the bucket key of value in scope: the scope, then an HMAC-SHA256 of the
+// value under the scope's name key (eventstore.Keyring.NameKey). The value is not in
+// it, and without the scope's data key (which erasure destroys) no dictionary can
+// confirm which value it is.
+func (r *Reservations) Key(ctx context.Context, scope, value string) (string, error) {
+	nk, err := r.keys.NameKey(ctx, scope)
+	if err != nil {
+		return "", fmt.Errorf("reservation key: %w", err)
+	}
+	mac := hmac.New(sha256.New, nk)
+	mac.Write([]byte(value))
+	return scope + "." + keyedMark + "." + hex.EncodeToString(mac.Sum(nil)[:16]), nil
+}
+
+// LegacyKey is the key a reservation had before keys were keyed: a bare SHA-256 of
+// scope and value, which a dictionary of likely names confirms and which outlived the
+// organization's erasure. Creates still honour a live one (a name reserved then stays
+// taken) until MigrateLegacy has moved it; nothing writes one any more.
+func LegacyKey(scope, value string) string {
 	sum := sha256.Sum256([]byte(scope + "\x00" + value))
 	return scope + "." + hex.EncodeToString(sum[:16])
+}
+
+// Holder is who holds key, if anyone.
+func (r *Reservations) Holder(ctx context.Context, key string) (Reservation, bool, error) {
+	e, err := r.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return Reservation{}, false, nil
+	}
+	if err != nil {
+		return Reservation{}, false, fmt.Errorf("reservation %s: %w", key, err)
+	}
+	return Reservation{Key: key, Holder: string(e.Value()), Revision: e.Revision(), Created: e.Created()}, true, nil
+}
+
+// Legacy lists the legacy reservations (LegacyKey) still in the bucket.
+func (r *Reservations) Legacy(ctx context.Context) ([]Reservation, error) {
+	lister, err := r.kv.ListKeysFiltered(ctx, "*.*")
+	if err != nil {
+		return nil, fmt.Errorf("list legacy reservations: %w", err)
+	}
+	var keys []string
+	for k := range lister.Keys() {
+		keys = append(keys, k)
+	}
+	var out []Reservation
+	for _, k := range keys {
+		if strings.Count(k, ".") != 1 {
+			continue
+		}
+		res, ok, err := r.Holder(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, res)
+		}
+	}
+	return out, nil
+}
+
+// Forget removes a reservation with its history and leaves no trace of its key in the
+// bucket (a KV delete or purge would leave a marker under it): for legacy keys, whose
+// bare hash must not outlive its move.
+func (r *Reservations) Forget(ctx context.Context, key string) error {
+	if err := r.stream.Purge(ctx, jetstream.WithPurgeSubject("$KV."+ReservationsBucket+"."+key)); err != nil {
+		return fmt.Errorf("forget reservation %s: %w", key, err)
+	}
+	return nil
 }
 
 // Reserve takes key for holder. When someone holds it already it returns ErrReserved

@@ -148,6 +148,7 @@ func (a *App) start(ctx context.Context) error {
 	}
 	a.StartProjector()
 	a.watchKeys()
+	a.moveLegacyNames()
 	if err := a.startWebhooks(ctx); err != nil {
 		return err
 	}
@@ -256,6 +257,24 @@ func (a *App) watchKeys() {
 				return
 			case <-time.After(time.Second):
 			}
+		}
+	})
+	a.stops = append(a.stops, func() { cancel(); wg.Wait() })
+}
+
+// moveLegacyNames moves, in the background, the name reservations an earlier version
+// keyed with a bare hash to keyed ones (commands' MoveLegacyNames): a no-op once none
+// is left. Replicas may run it at once; it is idempotent.
+func (a *App) moveLegacyNames() {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		moved, err := a.cfg.Commands.CreateSecret.MoveLegacyNames(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.log.Warn("legacy name reservations not moved; the next start tries again", "err", err, "moved", moved.Moved, "forgotten", moved.Forgotten)
+		case moved != (commands.LegacyNames{}):
+			a.log.Info("legacy name reservations moved to keyed keys", "moved", moved.Moved, "forgotten", moved.Forgotten, "left", moved.Left)
 		}
 	})
 	a.stops = append(a.stops, func() { cancel(); wg.Wait() })
