@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -44,6 +45,9 @@ type CreateSecretHandler struct {
 	keys  valueKeys
 	names nameReservations
 	now   func() time.Time
+	// legacyGone is set once MoveLegacyNames has left no legacy reservation: creates
+	// stop looking for one (nothing writes them any more).
+	legacyGone atomic.Bool
 }
 
 // NewCreateSecretHandler wires the handler.
@@ -144,6 +148,9 @@ func (h *CreateSecretHandler) reserve(ctx context.Context, orgID, key, id string
 // legacy key is forgotten. The keyed key stays the one point where two creators race,
 // so this only ever refuses.
 func (h *CreateSecretHandler) legacyFree(ctx context.Context, orgID, id string, name domain.SecretName) error {
+	if h.legacyGone.Load() {
+		return nil
+	}
 	legacy := reservation.LegacyKey(orgID, string(name))
 	cur, ok, err := h.names.Holder(ctx, legacy)
 	if err != nil || !ok || cur.Holder == id {

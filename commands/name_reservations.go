@@ -48,6 +48,9 @@ func (h *CreateSecretHandler) MoveLegacyNames(ctx context.Context) (LegacyNames,
 			out.Left++
 		}
 	}
+	if out.Left == 0 {
+		h.legacyGone.Store(true)
+	}
 	return out, nil
 }
 
