@@ -19,6 +19,7 @@ type fixture struct {
 	owner commands.Meta
 	orgID string
 	store *eventstore.Store
+	names *reservation.Reservations
 }
 
 func newFixture(tb testing.TB) fixture {
@@ -39,7 +40,7 @@ func newFixture(tb testing.TB) fixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return fixture{h: h, owner: owner, orgID: org.ID, store: env.Store}
+	return fixture{h: h, owner: owner, orgID: org.ID, store: env.Store, names: names}
 }
 
 func TestCreateSecretNameUniqueUnderConcurrency(t *testing.T) {

@@ -3,11 +3,9 @@ package commands_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
-	"github.com/keyledger/keyledger/eventstore/eventstoretest"
 	"github.com/keyledger/keyledger/eventstore/reservation"
 )
 
@@ -18,37 +16,24 @@ import (
 // names stay exactly as taken as before.
 func TestLegacyNameReservationsHoldTheirNamesAndMove(t *testing.T) {
 	t.Parallel()
-	env := eventstoretest.New(t)
+	f := newFixture(t)
 	ctx := context.Background()
-	names, err := reservation.Open(ctx, env.Store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := commands.New(env.Store, names, time.Now)
-	u, err := h.RegisterUser.Handle(ctx, commands.Meta{}, commands.RegisterUser{Email: "owner@example.com", Name: "Owner", Password: domain.NewPlaintext("correct horse battery")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner := commands.Meta{UserID: u.ID}
-	org, err := h.CreateOrganization.Handle(ctx, owner, commands.CreateOrganization{Name: "Acme"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, names, owner, orgID := f.h, f.names, f.owner, f.orgID
 	create := func(name string) (commands.SecretResult, error) {
-		return h.CreateSecret.Handle(ctx, owner, commands.CreateSecret{OrgID: org.ID, Name: name,
+		return h.CreateSecret.Handle(ctx, owner, commands.CreateSecret{OrgID: orgID, Name: name,
 			Values: map[domain.Environment]domain.Plaintext{domain.Production: domain.NewPlaintext("v")}})
 	}
 	// legacyOf turns a secret's reservation into what an earlier version wrote.
 	legacyOf := func(id, name string) {
 		t.Helper()
-		key, err := names.Key(ctx, org.ID, name)
+		key, err := names.Key(ctx, orgID, name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := names.Release(ctx, key, id); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := names.Reserve(ctx, reservation.LegacyKey(org.ID, name), id); err != nil {
+		if _, err := names.Reserve(ctx, reservation.LegacyKey(orgID, name), id); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -62,10 +47,10 @@ func TestLegacyNameReservationsHoldTheirNamesAndMove(t *testing.T) {
 		t.Fatal(err)
 	}
 	legacyOf(gone.ID, "GONE_KEY")
-	if _, err := h.DeleteSecret.Handle(ctx, owner, commands.DeleteSecret{OrgID: org.ID, SecretID: gone.ID}); err != nil {
+	if _, err := h.DeleteSecret.Handle(ctx, owner, commands.DeleteSecret{OrgID: orgID, SecretID: gone.ID}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := names.Holder(ctx, reservation.LegacyKey(org.ID, "GONE_KEY")); err != nil || ok {
+	if _, ok, err := names.Holder(ctx, reservation.LegacyKey(orgID, "GONE_KEY")); err != nil || ok {
 		t.Fatalf("deleting the secret left its legacy reservation (%v)", err)
 	}
 	legacyOf(gone.ID, "GONE_KEY") // as if the delete's release had failed
@@ -84,7 +69,7 @@ func TestLegacyNameReservationsHoldTheirNamesAndMove(t *testing.T) {
 	if left, err := names.Legacy(ctx); err != nil || len(left) != 0 {
 		t.Fatalf("legacy reservations left: %+v (%v)", left, err)
 	}
-	key, err := names.Key(ctx, org.ID, "LIVE_KEY")
+	key, err := names.Key(ctx, orgID, "LIVE_KEY")
 	if err != nil {
 		t.Fatal(err)
 	}
