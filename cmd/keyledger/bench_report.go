@@ -72,6 +72,13 @@ type benchPhaseResult struct {
 	ServerRSSMB float64 `json:"server_rss_mb"`
 	// ServerCPUSeconds is the CPU time (user + system) the server used in the phase.
 	ServerCPUSeconds float64 `json:"server_cpu_seconds"`
+	// ServerCPUMicrosPerOp is ServerCPUSeconds per successful operation: a figure
+	// that a busy machine bends less than ops/s.
+	ServerCPUMicrosPerOp float64 `json:"server_cpu_us_per_op"`
+	// MachineBusyPercent is how busy the machine's CPUs were in the phase, every
+	// process counted (PostgreSQL, the benchmark's clients, anything else running):
+	// near 100 the phase measured the machine, not the server.
+	MachineBusyPercent float64 `json:"machine_busy_percent"`
 	// OfferedPerSecond is the rate a fixed-rate phase offered (0: a closed loop).
 	OfferedPerSecond float64 `json:"offered_per_second,omitempty"`
 	// ProjectionDelay is the projection's delay in a fixed-rate phase.
@@ -100,6 +107,12 @@ func summarize(name string, clients int, elapsed time.Duration, samples []benchS
 	}
 	r.ServerRSSMB = mb(after.rss)
 	r.ServerCPUSeconds = after.cpuSeconds - before.cpuSeconds
+	if r.Ops > 0 {
+		r.ServerCPUMicrosPerOp = r.ServerCPUSeconds * 1e6 / float64(r.Ops)
+	}
+	if total := after.machineTotal - before.machineTotal; total > 0 {
+		r.MachineBusyPercent = 100 * float64(after.machineBusy-before.machineBusy) / float64(total)
+	}
 	return r
 }
 
@@ -161,10 +174,11 @@ func writeBenchTable(w io.Writer, r *benchReport) error {
 	fmt.Fprintf(w, "keyledger bench %s, commit %s, %s, %d CPUs\n", r.Date.Format(time.DateOnly), commit, r.GoVersion, r.CPUs)
 	fmt.Fprintf(w, "%d secrets, %d clients, %s per phase, database: %s\n\n", r.Secrets, r.Clients, r.Duration, r.Database)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "phase\tops/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\terrors\tserver RSS MB\tserver CPU s\t")
+	fmt.Fprintln(tw, "phase\tops/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\terrors\tserver RSS MB\tserver CPU s\tCPU µs/op\tmachine busy\t")
 	for _, p := range r.Phases {
-		fmt.Fprintf(tw, "%s\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%.0f\t%.1f\t\n",
-			p.Name, p.OpsPerSecond, p.P50Ms, p.P90Ms, p.P99Ms, p.MaxMs, errorsCell(p), p.ServerRSSMB, p.ServerCPUSeconds)
+		fmt.Fprintf(tw, "%s\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%.0f\t%.1f\t%.0f\t%.0f %%\t\n",
+			p.Name, p.OpsPerSecond, p.P50Ms, p.P90Ms, p.P99Ms, p.MaxMs, errorsCell(p), p.ServerRSSMB, p.ServerCPUSeconds,
+			p.ServerCPUMicrosPerOp, p.MachineBusyPercent)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

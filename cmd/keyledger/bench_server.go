@@ -248,6 +248,10 @@ type procStats struct {
 	rss        int64 // bytes
 	peakRSS    int64 // bytes, VmHWM
 	cpuSeconds float64
+	// machineBusy and machineTotal are the whole machine's CPU ticks (every process,
+	// PostgreSQL and the benchmark's own clients too) spent busy and in all, from
+	// /proc/stat; 0 when it cannot be read.
+	machineBusy, machineTotal int64
 }
 
 // clockTicksPerSecond is USER_HZ, the unit of /proc/<pid>/stat's CPU times. It is 100
@@ -297,7 +301,37 @@ func readProcStats(pid int) (procStats, error) {
 		return st, fmt.Errorf("bench: server stat: %w", err)
 	}
 	st.cpuSeconds = float64(utime+stime) / clockTicksPerSecond
+	st.machineBusy, st.machineTotal = readMachineTicks()
 	return st, nil
+}
+
+// readMachineTicks reads the machine's busy and total CPU ticks from the first line
+// of /proc/stat ("cpu user nice system idle iowait irq softirq steal ..."): idle and
+// iowait are not busy. Zeros when it cannot be read: the figure is informative only.
+func readMachineTicks() (busy, total int64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 5 || fields[0] != "cpu" {
+		return 0, 0
+	}
+	for i, f := range fields[1:] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, 0
+		}
+		if i >= 8 { // guest and guest_nice are counted in user and nice already
+			break
+		}
+		total += n
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy, total
 }
 
 // parseKB reads " 1234 kB" as bytes; a malformed value is 0.

@@ -74,6 +74,12 @@ func TestBenchRunsEveryPhaseWithoutErrors(t *testing.T) {
 	if report.PeakRSSMB <= 0 || report.ServerCPUSeconds <= 0 {
 		t.Errorf("server stats missing: peak RSS %v MB, CPU %v s", report.PeakRSSMB, report.ServerCPUSeconds)
 	}
+	// Every phase says what its operations cost the server and how busy the machine
+	// was (the phases are short here, but read one runs flat out for a second).
+	read := report.Phases[2]
+	if read.ServerCPUMicrosPerOp <= 0 || read.MachineBusyPercent <= 0 || read.MachineBusyPercent > 100 {
+		t.Errorf("%s: %v µs CPU per op, machine busy %v %%", read.Name, read.ServerCPUMicrosPerOp, read.MachineBusyPercent)
+	}
 }
 
 // The projection delay is read from the server's Prometheus text: the observations
