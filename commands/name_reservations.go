@@ -22,7 +22,8 @@ type LegacyNames struct {
 // MoveLegacyNames moves every legacy name reservation (a bare SHA-256 of organization
 // and name, which a dictionary confirms and which outlived erasure) to its keyed key
 // and forgets the legacy one, history and all. A reservation whose secret is gone, or
-// whose organization is erased, is only forgotten. It is idempotent, and cheap when
+// whose organization is erased, and a released one (its deletion marker still names
+// the hash), are only forgotten. It is idempotent, and cheap when
 // nothing is left to move: serve runs it at every start.
 func (h *CreateSecretHandler) MoveLegacyNames(ctx context.Context) (LegacyNames, error) {
 	var out LegacyNames
@@ -63,6 +64,9 @@ const (
 )
 
 func (h *CreateSecretHandler) moveLegacyName(ctx context.Context, orgID string, res reservation.Reservation) (legacyOutcome, error) {
+	if res.Holder == "" {
+		return legacyForgotten, h.names.Forget(ctx, res.Key) // released: a marker is left
+	}
 	ls, err := loadSecret(ctx, h.log, orgID, res.Holder)
 	if err != nil {
 		var de *domain.Error

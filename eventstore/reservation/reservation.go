@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -96,29 +97,28 @@ func (r *Reservations) Holder(ctx context.Context, key string) (Reservation, boo
 	return Reservation{Key: key, Holder: string(e.Value()), Revision: e.Revision(), Created: e.Created()}, true, nil
 }
 
-// Legacy lists the legacy reservations (LegacyKey) still in the bucket.
+// Legacy lists the legacy keys (LegacyKey) still in the bucket: held ones with their
+// holder, and those with only a deletion marker left (a released name) with none.
+// Either way the key's bare hash is on disk until Forget.
 func (r *Reservations) Legacy(ctx context.Context) ([]Reservation, error) {
-	lister, err := r.kv.ListKeysFiltered(ctx, "*.*")
+	prefix := "$KV." + ReservationsBucket + "."
+	info, err := r.stream.Info(ctx, jetstream.WithSubjectFilter(prefix+"*.*"))
 	if err != nil {
 		return nil, fmt.Errorf("list legacy reservations: %w", err)
 	}
-	var keys []string
-	for k := range lister.Keys() {
-		keys = append(keys, k)
-	}
-	var out []Reservation
-	for _, k := range keys {
-		if strings.Count(k, ".") != 1 {
-			continue
-		}
-		res, ok, err := r.Holder(ctx, k)
+	out := make([]Reservation, 0, len(info.State.Subjects))
+	for subject := range info.State.Subjects {
+		key := strings.TrimPrefix(subject, prefix)
+		res, ok, err := r.Holder(ctx, key)
 		if err != nil {
 			return nil, err
 		}
-		if ok {
-			out = append(out, res)
+		if !ok {
+			res = Reservation{Key: key}
 		}
+		out = append(out, res)
 	}
+	slices.SortFunc(out, func(a, b Reservation) int { return strings.Compare(a.Key, b.Key) })
 	return out, nil
 }
 

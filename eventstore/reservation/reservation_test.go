@@ -150,8 +150,8 @@ func TestReservationKeysAreKeyedPerOrganization(t *testing.T) {
 	}
 }
 
-// A legacy reservation is listed, and Forget leaves no trace of its key in the bucket:
-// not even a deletion marker under it.
+// Legacy reservations are listed, held or released (a deletion marker), and Forget
+// leaves no trace of their keys in the bucket: not even a marker under them.
 func TestForgottenLegacyReservationLeavesNoTrace(t *testing.T) {
 	t.Parallel()
 	env := eventstoretest.New(t)
@@ -171,12 +171,26 @@ func TestForgottenLegacyReservationLeavesNoTrace(t *testing.T) {
 	if _, err := r.Reserve(ctx, keyed, "holder-2"); err != nil {
 		t.Fatal(err)
 	}
-	got, err := r.Legacy(ctx)
-	if err != nil || len(got) != 1 || got[0].Key != legacy || got[0].Holder != "holder-1" {
-		t.Fatalf("legacy reservations %+v (%v), want only %s", got, err, legacy)
-	}
-	if err := r.Forget(ctx, legacy); err != nil {
+	// A released legacy key leaves a deletion marker, which still names its hash.
+	released := reservation.LegacyKey("org-1", "OLD_KEY")
+	if _, err := r.Reserve(ctx, released, "holder-3"); err != nil {
 		t.Fatal(err)
+	}
+	if err := r.Release(ctx, released, "holder-3"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Legacy(ctx)
+	want := map[string]string{legacy: "holder-1", released: ""}
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("legacy reservations %+v (%v), want %v", got, err, want)
+	}
+	for _, g := range got {
+		if h, ok := want[g.Key]; !ok || h != g.Holder {
+			t.Fatalf("legacy reservations %+v, want %v", got, want)
+		}
+		if err := r.Forget(ctx, g.Key); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, ok, err := r.Holder(ctx, legacy); err != nil || ok {
 		t.Fatalf("forgotten reservation still held (%v)", err)
@@ -190,9 +204,12 @@ func TestForgottenLegacyReservationLeavesNoTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	for subject := range info.State.Subjects {
-		if strings.HasSuffix(subject, "."+legacy) {
+		if strings.HasSuffix(subject, "."+legacy) || strings.HasSuffix(subject, "."+released) {
 			t.Fatalf("the bucket still has subject %s", subject)
 		}
+	}
+	if left, err := r.Legacy(ctx); err != nil || len(left) != 0 {
+		t.Fatalf("legacy reservations left: %+v (%v)", left, err)
 	}
 	if h, ok, err := r.Holder(ctx, keyed); err != nil || !ok || h.Holder != "holder-2" {
 		t.Fatalf("the keyed reservation went too: %+v %v %v", h, ok, err)
