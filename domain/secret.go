@@ -20,6 +20,8 @@ type Secret struct {
 	exists      bool
 	deleted     bool
 	values      map[Environment]*envValue
+	// partial says the value histories hold the current versions only (RestoreSecret).
+	partial bool
 }
 
 type envValue struct {
@@ -68,7 +70,8 @@ func (s *Secret) ValueUpdatedAt(env Environment) time.Time {
 	return time.Time{}
 }
 
-// ValueAt returns the given historical version of env's value.
+// ValueAt returns the given historical version of env's value. A secret restored
+// from a snapshot (Partial) holds its current versions only.
 func (s *Secret) ValueAt(env Environment, version int) (ValueVersion, bool) {
 	v := s.values[env]
 	if v == nil {
@@ -276,6 +279,9 @@ func (s *Secret) Rollback(ctx context.Context, p Principal, env Environment, fro
 	}
 	if err := Authorize(p, ActionModify, s.target(RevealAllowed)); err != nil {
 		return nil, err
+	}
+	if s.partial {
+		return nil, ErrPartialHistory
 	}
 	old, ok := s.ValueAt(env, from)
 	if !ok {
