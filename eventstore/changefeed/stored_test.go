@@ -134,3 +134,21 @@ func TestNoticesOfOneMessageAreStoredEach(t *testing.T) {
 	}
 }
 
+// The change stream remembers message ids for a short window only: the server keeps
+// each id of the window in memory, and the feed's order rests on expected sequences
+// and the stream's tail, not on the ids.
+func TestChangeStreamKeepsMessageIDsBriefly(t *testing.T) {
+	t.Parallel()
+	env := eventstoretest.New(t)
+	ctx := context.Background()
+	if _, err := changefeed.Open(ctx, env.Store); err != nil {
+		t.Fatal(err)
+	}
+	st, err := env.Store.JetStream().Stream(ctx, wire.ChangesStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := st.CachedInfo().Config.Duplicates; d > 2*time.Minute {
+		t.Fatalf("the change stream keeps message ids for %s, want at most 2m", d)
+	}
+}
