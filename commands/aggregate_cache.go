@@ -3,7 +3,6 @@ package commands
 import (
 	"container/list"
 	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,7 +59,7 @@ func newCachedLog(log tailLog, size int) *cachedLog {
 		orgs: newAggregateCache(size, func(a eventstore.Aggregate) *domain.Organization { return domain.NewOrganization(a.ID) },
 			(*domain.Organization).Apply, (*domain.Organization).Clone),
 		secrets: newAggregateCache(size, func(a eventstore.Aggregate) *domain.Secret { return domain.NewSecret(a.OrgID, a.ID) },
-			(*domain.Secret).Apply, (*domain.Secret).Clone).withPartial((*domain.Secret).Partial),
+			(*domain.Secret).Apply, (*domain.Secret).Clone),
 		users: newAggregateCache(size, func(a eventstore.Aggregate) *domain.User { return domain.NewUser(a.ID) },
 			(*domain.User).Apply, func(u *domain.User) *domain.User { c := *u; return &c }),
 	}
@@ -72,11 +71,7 @@ type aggregateCache[T any] struct {
 	fresh func(eventstore.Aggregate) T
 	apply func(T, domain.Recorded)
 	clone func(T) T
-	// partial, when set, tells a state restored from a copy outside the log
-	// (restoreSecret): once an append has lost a race on it, it is read from the log
-	// whole, never built on.
-	partial func(T) bool
-	size    int
+	size  int
 
 	mu    sync.Mutex
 	byKey map[string]*list.Element // of *cachedAggregate[T]
@@ -85,12 +80,6 @@ type aggregateCache[T any] struct {
 
 func newAggregateCache[T any](size int, fresh func(eventstore.Aggregate) T, apply func(T, domain.Recorded), clone func(T) T) *aggregateCache[T] {
 	return &aggregateCache[T]{fresh: fresh, apply: apply, clone: clone, size: max(size, 1), byKey: map[string]*list.Element{}, lru: list.New()}
-}
-
-// withPartial sets c.partial.
-func (c *aggregateCache[T]) withPartial(partial func(T) bool) *aggregateCache[T] {
-	c.partial = partial
-	return c
 }
 
 // cachedAggregate is one aggregate in memory. Its fields after turn belong to
@@ -154,10 +143,9 @@ func (c *aggregateCache[T]) evictLocked() {
 }
 
 // refresh brings the entry up to date with the log: the whole history the first
-// time (or when a restored copy lost a race), then only the events after the last one
-// it holds.
+// time, then only the events after the last one it holds.
 func (c *aggregateCache[T]) refresh(ctx context.Context, log tailLog, e *cachedAggregate[T], now time.Time) error {
-	if !e.loaded || e.stale && c.partial != nil && c.partial(e.state) {
+	if !e.loaded {
 		l, err := log.Load(ctx, e.agg)
 		if err != nil {
 			return err
@@ -360,63 +348,6 @@ func (cl *cachedLog) secretTurn(ctx context.Context, orgID, secretID string, tru
 	}
 	return loadedSecret{secret: e.state, events: events, full: full, lastSeq: e.lastSeq, eventCount: e.version, log: cl, turn: e,
 		endTurn: sync.OnceFunc(func() { c.release(e) })}, nil
-}
-
-// writeSnapshots is the read-model query a write decides on when the aggregate cache
-// does not hold the secret (projections.Secrets): its state at checkpoint and the
-// sequence of its last event, or ok=false when the read models hold no such secret.
-type writeSnapshots interface {
-	WriteSnapshot(ctx context.Context, orgID, secretID string) (snap domain.SecretSnapshot, lastSeq, checkpoint uint64, ok bool, err error)
-}
-
-// restoreSecret fills a held entry that was never loaded from the read models' copy
-// of the secret, when the log holds no event of the secret after the checkpoint the
-// copy reflects: the copy is then the secret's current state, and its last sequence
-// the expected sequence of the next append. Loading the history of one of 100,000
-// secrets instead read its 8 MB message block into the log server's memory, and
-// writes to random secrets kept every block of the log there (the bench's mixed and
-// lag phases: 130-160 MB of block buffers). The entry holds no value history
-// (domain.RestoreSecret) and no idempotency marks (marksCut: a keyed command reads
-// the whole history, as when marks were dropped). It reports whether it restored the
-// entry; when it did not (no copy, a newer event, a failed read) the caller loads the
-// log as before, which says what went wrong, if anything did.
-func (cl *cachedLog) restoreSecret(ctx context.Context, snapshots writeSnapshots, e *cachedAggregate[*domain.Secret], now time.Time) bool {
-	if snapshots == nil || e.loaded || e.stale {
-		return false
-	}
-	sctx, cancel := context.WithTimeout(ctx, snapshotReadTimeout)
-	defer cancel()
-	snap, lastSeq, checkpoint, found, err := snapshots.WriteSnapshot(sctx, e.agg.OrgID, e.agg.ID)
-	if err != nil || !found || lastSeq == 0 || lastSeq > checkpoint {
-		return false
-	}
-	if newer, err := cl.RecordedAfter(ctx, e.agg, checkpoint); err != nil || newer {
-		return false
-	}
-	e.state, e.lastSeq, e.version = domain.RestoreSecret(e.agg.OrgID, e.agg.ID, snap), lastSeq, snap.Version
-	e.marks, e.marksCut = nil, true
-	e.loaded, e.stale, e.checked = true, false, now
-	return true
-}
-
-// withHistory makes the held secret carry its whole value history, for a decision
-// that reads earlier versions (Rollback): an entry restored from the read models
-// (restoreSecret) is loaded from the log again.
-func (ls *loadedSecret) withHistory(ctx context.Context) error {
-	e := ls.turn
-	if e == nil || !e.state.Partial() {
-		return nil
-	}
-	e.loaded = false
-	if err := ls.log.secrets.refresh(ctx, ls.log.tailLog, e, time.Now()); err != nil {
-		return fmt.Errorf("load secret: %w", err)
-	}
-	events, full, err := ls.log.secrets.history(ctx, ls.log.tailLog, e)
-	if err != nil {
-		return fmt.Errorf("load secret: %w", err)
-	}
-	ls.secret, ls.events, ls.full, ls.lastSeq, ls.eventCount = e.state, events, full, e.lastSeq, e.version
-	return nil
 }
 
 // appended moves a held secret past its own append. A duplicate (a retried

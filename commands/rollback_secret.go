@@ -34,11 +34,6 @@ func (h *RollbackSecretHandler) Handle(ctx context.Context, m Meta, c RollbackSe
 			return SecretResult{}, err
 		}
 		defer ls.release()
-		// A rollback reads an earlier version, which a secret restored from the
-		// read models does not hold.
-		if err := ls.withHistory(ctx); err != nil {
-			return SecretResult{}, err
-		}
 		if seq, ok, err := m.replayed(ls.events); ok || err != nil {
 			if err != nil {
 				return SecretResult{}, err

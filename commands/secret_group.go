@@ -48,9 +48,6 @@ type groupedWrite struct {
 	ctx    context.Context
 	actor  domain.Actor
 	decide func(ctx context.Context, s *domain.Secret) ([]domain.Event, error)
-	// snapshots, when set, is where a leader finding the secret not in memory reads
-	// it from instead of its history (cachedLog.restoreSecret).
-	snapshots writeSnapshots
 	// wake gets one value: the answer is in, or lead is set.
 	wake chan struct{}
 	lead bool
@@ -79,9 +76,9 @@ func (h *UpdateSecretHandler) QueuedWriters() int {
 
 // writeSecret runs decide for one writer of a secret, in a group, and returns its
 // answer in w (recs, state, err).
-func (cl *cachedLog) writeSecret(ctx context.Context, orgID, secretID string, actor domain.Actor, snapshots writeSnapshots,
+func (cl *cachedLog) writeSecret(ctx context.Context, orgID, secretID string, actor domain.Actor,
 	decide func(ctx context.Context, s *domain.Secret) ([]domain.Event, error)) *groupedWrite {
-	w := &groupedWrite{ctx: ctx, actor: actor, decide: decide, snapshots: snapshots, wake: make(chan struct{}, 1)}
+	w := &groupedWrite{ctx: ctx, actor: actor, decide: decide, wake: make(chan struct{}, 1)}
 	e := cl.secrets.ref(secretAggregate(orgID, secretID))
 	defer cl.secrets.unref(e)
 	q := &e.writes
@@ -166,9 +163,7 @@ func (cl *cachedLog) leadWrites(ctx context.Context, e *cachedAggregate[*domain.
 // many it decided: the rest did not fit in the message and wait for the next one.
 func (cl *cachedLog) writeGroup(ctx context.Context, e *cachedAggregate[*domain.Secret], batch []*groupedWrite) int {
 	now := time.Now()
-	// A secret not in memory is read from the read models' copy when the log confirms
-	// it (and the append's expected sequence checks it once more), else from the log.
-	if (!e.loaded || e.stale) && !cl.restoreSecret(ctx, batch[0].snapshots, e, now) {
+	if !e.loaded || e.stale {
 		if err := cl.secrets.refresh(ctx, cl.tailLog, e, now); err != nil {
 			for _, w := range batch {
 				w.err = fmt.Errorf("load secret: %w", err)

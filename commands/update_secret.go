@@ -22,24 +22,11 @@ type UpdateSecret struct {
 type UpdateSecretHandler struct {
 	log  eventLog
 	keys valueKeys
-	// snapshots, when set, is the read models' copy of secrets, which a write to a
-	// secret not in the aggregate cache decides on once the log confirms it is
-	// current (cachedLog.restoreSecret).
-	snapshots writeSnapshots
 }
 
 // NewUpdateSecretHandler wires the handler.
 func NewUpdateSecretHandler(log eventLog, keys valueKeys) *UpdateSecretHandler {
 	return &UpdateSecretHandler{log: log, keys: keys}
-}
-
-// WithSnapshots returns the handler deciding writes to secrets that are not in the
-// aggregate cache on s's copies, as far as the log confirms them, instead of reading
-// their histories.
-func (h *UpdateSecretHandler) WithSnapshots(s writeSnapshots) *UpdateSecretHandler {
-	c := *h
-	c.snapshots = s
-	return &c
 }
 
 // Handle seals each changed value for its next version and appends SecretUpdated. A
@@ -87,7 +74,7 @@ func (h *UpdateSecretHandler) grouped(ctx context.Context, cl *cachedLog, m Meta
 		return SecretResult{}, err
 	}
 	change := domain.SecretChange{Description: c.Description, Values: c.Values, ExpectedVersion: c.ExpectedVersion}
-	w := cl.writeSecret(ctx, c.OrgID, c.SecretID, m.actor(), h.snapshots, func(ctx context.Context, s *domain.Secret) ([]domain.Event, error) {
+	w := cl.writeSecret(ctx, c.OrgID, c.SecretID, m.actor(), func(ctx context.Context, s *domain.Secret) ([]domain.Event, error) {
 		return s.Update(ctx, p, change, h.keys)
 	})
 	if w.err != nil {

@@ -20,8 +20,6 @@ type Secret struct {
 	exists      bool
 	deleted     bool
 	values      map[Environment]*envValue
-	// partial says the value histories hold the current versions only (RestoreSecret).
-	partial bool
 }
 
 type envValue struct {
@@ -70,8 +68,7 @@ func (s *Secret) ValueUpdatedAt(env Environment) time.Time {
 	return time.Time{}
 }
 
-// ValueAt returns the given historical version of env's value. A secret restored
-// from a snapshot (Partial) holds its current versions only.
+// ValueAt returns the given historical version of env's value.
 func (s *Secret) ValueAt(env Environment, version int) (ValueVersion, bool) {
 	v := s.values[env]
 	if v == nil {
@@ -279,9 +276,6 @@ func (s *Secret) Rollback(ctx context.Context, p Principal, env Environment, fro
 	}
 	if err := Authorize(p, ActionModify, s.target(RevealAllowed)); err != nil {
 		return nil, err
-	}
-	if s.partial {
-		return nil, ErrPartialHistory
 	}
 	old, ok := s.ValueAt(env, from)
 	if !ok {

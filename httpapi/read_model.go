@@ -41,15 +41,13 @@ func (r ReadModel) complete() bool {
 }
 
 // SecretReads is the secrets grid, one secret with the caller's access, its versions,
-// an environment's sealed values (integration fetches), and the copies of a secret
-// that reveals and writes decide on when it is not in the aggregate cache.
+// and an environment's sealed values (integration fetches).
 type SecretReads interface {
 	SecretAccess(ctx context.Context, orgID, userID, secretID string) (projections.SecretAccess, error)
 	SecretPageAt(ctx context.Context, orgID, userID string, f projections.SecretFilter) (projections.SecretPage, error)
 	ListVersions(ctx context.Context, orgID, secretID string, env domain.Environment) ([]projections.ValueVersionEntry, error)
 	SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error)
 	RevealSnapshot(ctx context.Context, orgID, secretID string, env domain.Environment) (snap domain.RevealSnapshot, checkpoint uint64, ok bool, err error)
-	WriteSnapshot(ctx context.Context, orgID, secretID string) (snap domain.SecretSnapshot, lastSeq, checkpoint uint64, ok bool, err error)
 }
 
 // DirectoryReads is organizations (with the caller's role), memberships, members and users.
