@@ -61,12 +61,19 @@ func (c *Changes) Seal(ctx context.Context, n wire.ChangeNotice) (Stored, error)
 
 // storedMessage is the message that stores s: its subject, the event's sequence as a
 // header (resuming by event sequence searches by it), and a message id derived from
-// the event and environment, so that a notice published twice within the duplicate
-// window is stored once.
+// the notice's position and environment, so that a notice published twice within the
+// duplicate window is stored once. The part is in the id: one message of the log may
+// hold several writers' changes of one environment (group commit), and with the
+// event's sequence and environment alone every notice after the first was taken for
+// a duplicate of it and never stored.
 func storedMessage(s Stored) *nats.Msg {
 	msg := &nats.Msg{Subject: Subject(wire.ChangeNotice{OrgID: s.OrgID, Env: s.Env}), Data: s.Data, Header: nats.Header{}}
 	msg.Header.Set(headerEventSeq, strconv.FormatUint(s.Seq, 10))
-	msg.Header.Set(jetstream.MsgIDHeader, strconv.FormatUint(s.Seq, 10)+"."+s.Env)
+	id := strconv.FormatUint(s.Seq, 10) + "." + s.Env
+	if s.Part > 0 {
+		id = strconv.FormatUint(s.Seq, 10) + "." + strconv.Itoa(s.Part) + "." + s.Env
+	}
+	msg.Header.Set(jetstream.MsgIDHeader, id)
 	msg.Header.Set(jetstream.ExpectedStreamHeader, ChangesStream)
 	return msg
 }

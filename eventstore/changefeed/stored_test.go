@@ -104,3 +104,51 @@ func TestPublishStoredKeepsTheFeedInOrder(t *testing.T) {
 		t.Fatalf("a 46th message: %v", err)
 	}
 }
+
+// Several writers' changes of one environment recorded in one message of the log
+// (group commit) are one notice each, told apart by their part: every one is stored.
+// With ids made of the event's sequence and environment alone, the second was taken
+// for a duplicate of the first and lost.
+func TestNoticesOfOneMessageAreStoredEach(t *testing.T) {
+	t.Parallel()
+	env := eventstoretest.New(t)
+	ctx := context.Background()
+	c, err := changefeed.Open(ctx, env.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notices []changefeed.Stored
+	for part := range 3 {
+		s, err := c.Seal(ctx, wire.ChangeNotice{Type: "secret.updated", OrgID: changesOrg, SecretID: changesOrg, Env: "production",
+			NewVersion: part + 2, At: time.Now().UTC(), Seq: 10, Part: part, Parts: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		notices = append(notices, s)
+	}
+	if n, last, err := c.PublishStored(ctx, 0, notices); err != nil || n != 3 || last != 3 {
+		t.Fatalf("published %d up to %d: %v; want all 3", n, last, err)
+	}
+	if _, pos, err := c.Tail(ctx); err != nil || pos != (changefeed.Position{Seq: 10, Part: 2}) {
+		t.Fatalf("tail at %+v (%v), want the third part", pos, err)
+	}
+}
+
+// The change stream remembers message ids for a short window only: the server keeps
+// each id of the window in memory, and the feed's order rests on expected sequences
+// and the stream's tail, not on the ids.
+func TestChangeStreamKeepsMessageIDsBriefly(t *testing.T) {
+	t.Parallel()
+	env := eventstoretest.New(t)
+	ctx := context.Background()
+	if _, err := changefeed.Open(ctx, env.Store); err != nil {
+		t.Fatal(err)
+	}
+	st, err := env.Store.JetStream().Stream(ctx, wire.ChangesStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := st.CachedInfo().Config.Duplicates; d > 2*time.Minute {
+		t.Fatalf("the change stream keeps message ids for %s, want at most 2m", d)
+	}
+}
