@@ -28,11 +28,12 @@ type nameReservations interface {
 	Reserve(ctx context.Context, key, holder string) (reservation.Reservation, error)
 	TakeOver(ctx context.Context, stale reservation.Reservation, holder string) (reservation.Reservation, error)
 	Release(ctx context.Context, key, holder string) error
-	// Holder and Forget serve the legacy keys (reservation.LegacyKey) until they are
-	// moved: a live one still holds its name.
-	Holder(ctx context.Context, key string) (reservation.Reservation, bool, error)
-	Forget(ctx context.Context, key string) error
+	// LegacyHolder, Legacy and DropLegacy serve the reservations earlier versions made
+	// under bare hashes, in a bucket of their own, until MoveLegacyNames has moved
+	// them: a live one still holds its name.
+	LegacyHolder(ctx context.Context, orgID, name string) (reservation.Reservation, bool, error)
 	Legacy(ctx context.Context) ([]reservation.Reservation, error)
+	DropLegacy(ctx context.Context) error
 }
 
 // staleReservation is how old a reservation whose secret never got created must be
@@ -143,16 +144,14 @@ func (h *CreateSecretHandler) reserve(ctx context.Context, orgID, key, id string
 }
 
 // legacyFree checks, once the name's keyed reservation is id's, that no secret still
-// holds it under its legacy key (a bare hash, from before reservation keys were keyed,
-// not yet moved by MigrateNameReservations): a live holder keeps its name; a gone one's
-// legacy key is forgotten. The keyed key stays the one point where two creators race,
-// so this only ever refuses.
+// holds the name in the legacy bucket (a bare hash, from before reservation keys were
+// keyed, not yet moved by MoveLegacyNames). The keyed key stays the one point where
+// two creators race, so this only ever refuses.
 func (h *CreateSecretHandler) legacyFree(ctx context.Context, orgID, id string, name domain.SecretName) error {
 	if h.legacyGone.Load() {
 		return nil
 	}
-	legacy := reservation.LegacyKey(orgID, string(name))
-	cur, ok, err := h.names.Holder(ctx, legacy)
+	cur, ok, err := h.names.LegacyHolder(ctx, orgID, string(name))
 	if err != nil || !ok || cur.Holder == id {
 		return err
 	}
@@ -163,7 +162,7 @@ func (h *CreateSecretHandler) legacyFree(ctx context.Context, orgID, id string, 
 	if ls.eventCount > 0 && !ls.secret.Deleted() {
 		return nameTaken(name)
 	}
-	return h.names.Forget(ctx, legacy)
+	return nil
 }
 
 func (h *CreateSecretHandler) create(ctx context.Context, m Meta, orgID, id string, ev domain.SecretCreated) (eventstore.Appended, error) {

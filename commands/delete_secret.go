@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/keyledger/keyledger/domain"
-	"github.com/keyledger/keyledger/eventstore/reservation"
 )
 
 // DeleteSecret removes one environment's value (Env set) or the whole secret.
@@ -65,15 +64,11 @@ func (h *DeleteSecretHandler) Handle(ctx context.Context, m Meta, c DeleteSecret
 	return res, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretDeleted, c.SecretID, env, err)
 }
 
-// release frees a deleted secret's name, under its keyed key and any legacy one, as
-// far as it can: a name left reserved by a deleted secret is taken over by the next
-// create that wants it.
+// release frees a deleted secret's name as far as it can: a name left reserved by a
+// deleted secret is taken over by the next create that wants it. (A legacy
+// reservation needs nothing: a deleted holder holds no name.)
 func release(ctx context.Context, names nameReservations, orgID string, name domain.SecretName, secretID string) {
 	if key, err := names.Key(ctx, orgID, string(name)); err == nil {
 		_ = names.Release(ctx, key, secretID)
-	}
-	legacy := reservation.LegacyKey(orgID, string(name))
-	if cur, ok, err := names.Holder(ctx, legacy); err == nil && ok && cur.Holder == secretID {
-		_ = names.Forget(ctx, legacy)
 	}
 }

@@ -12,19 +12,22 @@ import (
 )
 
 // LegacyNames is what MoveLegacyNames did: legacy reservations moved to their keyed
-// key, forgotten (their secret gone, or their organization erased), and left for a
+// key, dropped (their secret gone, or their organization erased), and left for a
 // later run (a create still under way, or a name someone else holds under its keyed
-// key).
+// key — a create's still under way); Dropped says whether the legacy bucket was
+// deleted.
 type LegacyNames struct {
 	Moved, Forgotten, Left int
+	Dropped                bool
 }
 
-// MoveLegacyNames moves every legacy name reservation (a bare SHA-256 of organization
-// and name, which a dictionary confirms and which outlived erasure) to its keyed key
-// and forgets the legacy one, history and all. A reservation whose secret is gone, or
-// whose organization is erased, and a released one (its deletion marker still names
-// the hash), are only forgotten. It is idempotent, and cheap when
-// nothing is left to move: serve runs it at every start.
+// MoveLegacyNames moves every reservation of the legacy bucket (keyed by a bare
+// SHA-256 of organization and name, which a dictionary confirms and which outlived
+// erasure) into the keyed bucket, then deletes the legacy bucket, files and all. A
+// reservation whose secret is gone, or whose organization is erased, is not moved.
+// When one has to be left for later, the legacy bucket stays (and keeps holding its
+// names) until a later run. It is idempotent, and a no-op once the legacy bucket is
+// gone: serve runs it at every start.
 func (h *CreateSecretHandler) MoveLegacyNames(ctx context.Context) (LegacyNames, error) {
 	var out LegacyNames
 	legacy, err := h.names.Legacy(ctx)
@@ -34,6 +37,7 @@ func (h *CreateSecretHandler) MoveLegacyNames(ctx context.Context) (LegacyNames,
 	for _, res := range legacy {
 		orgID, _, ok := strings.Cut(res.Key, ".")
 		if !ok {
+			out.Forgotten++
 			continue
 		}
 		moved, err := h.moveLegacyName(ctx, orgID, res)
@@ -49,9 +53,14 @@ func (h *CreateSecretHandler) MoveLegacyNames(ctx context.Context) (LegacyNames,
 			out.Left++
 		}
 	}
-	if out.Left == 0 {
-		h.legacyGone.Store(true)
+	if out.Left > 0 {
+		return out, nil
 	}
+	if err := h.names.DropLegacy(ctx); err != nil {
+		return out, err
+	}
+	out.Dropped = len(legacy) > 0
+	h.legacyGone.Store(true)
 	return out, nil
 }
 
@@ -64,16 +73,13 @@ const (
 )
 
 func (h *CreateSecretHandler) moveLegacyName(ctx context.Context, orgID string, res reservation.Reservation) (legacyOutcome, error) {
-	if res.Holder == "" {
-		return legacyForgotten, h.names.Forget(ctx, res.Key) // released: a marker is left
-	}
 	ls, err := loadSecret(ctx, h.log, orgID, res.Holder)
 	if err != nil {
 		var de *domain.Error
 		if errors.Is(err, eventstore.ErrErased) || errors.As(err, &de) {
 			// Not a secret of a live organization (erased, or an id that is no
-			// secret's): nothing can hold a name through it.
-			return legacyForgotten, h.names.Forget(ctx, res.Key)
+			// secret's): nothing holds a name through it.
+			return legacyForgotten, nil
 		}
 		return legacyLeft, err
 	}
@@ -81,18 +87,21 @@ func (h *CreateSecretHandler) moveLegacyName(ctx context.Context, orgID string, 
 		return legacyLeft, nil // its create may still be under way
 	}
 	if ls.eventCount == 0 || ls.secret.Deleted() {
-		return legacyForgotten, h.names.Forget(ctx, res.Key)
+		return legacyForgotten, nil
 	}
 	key, err := h.names.Key(ctx, orgID, string(ls.secret.Name()))
 	if err != nil {
 		return legacyLeft, err
 	}
 	cur, err := h.names.Reserve(ctx, key, res.Holder)
-	if err != nil && (!errors.Is(err, reservation.ErrReserved) || cur.Holder != res.Holder) {
-		if errors.Is(err, reservation.ErrReserved) {
-			return legacyLeft, nil
-		}
+	switch {
+	case err == nil, errors.Is(err, reservation.ErrReserved) && cur.Holder == res.Holder:
+		return legacyMoved, nil
+	case errors.Is(err, reservation.ErrReserved):
+		// Another secret holds the name under its keyed key (a create on an older
+		// replica that did not look there): the name stays taken, by that one.
+		return legacyForgotten, nil
+	default:
 		return legacyLeft, err
 	}
-	return legacyMoved, h.names.Forget(ctx, res.Key)
 }

@@ -3,84 +3,91 @@ package commands_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore"
 	"github.com/keyledger/keyledger/eventstore/reservation"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Names reserved before reservation keys were keyed sit under a bare SHA-256 of
-// organization and name. Until they move, such a reservation still holds its name (a
-// create of it is refused, not a duplicate); MoveLegacyNames moves a live secret's to
-// its keyed key and forgets a deleted one's, leaving no legacy key behind, and the
-// names stay exactly as taken as before.
+// Names reserved before reservation keys were keyed sit in the legacy bucket under a
+// bare SHA-256 of organization and name. Until they move, such a reservation still
+// holds its name (a create of it is refused, not a duplicate), while one whose secret
+// is deleted holds nothing; MoveLegacyNames moves the live ones to keyed keys and
+// deletes the legacy bucket, and the names stay exactly as taken as before.
 func TestLegacyNameReservationsHoldTheirNamesAndMove(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	h, names, owner, orgID := f.h, f.names, f.owner, f.orgID
-	create := func(name string) (commands.SecretResult, error) {
-		return h.CreateSecret.Handle(ctx, owner, commands.CreateSecret{OrgID: orgID, Name: name,
+	create := func(h *commands.Handlers, name string) (commands.SecretResult, error) {
+		return h.CreateSecret.Handle(ctx, f.owner, commands.CreateSecret{OrgID: f.orgID, Name: name,
 			Values: map[domain.Environment]domain.Plaintext{domain.Production: domain.NewPlaintext("v")}})
 	}
-	// legacyOf turns a secret's reservation into what an earlier version wrote.
-	legacyOf := func(id, name string) {
-		t.Helper()
-		key, err := names.Key(ctx, orgID, name)
+	live, err := create(f.h, "LIVE_KEY")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := create(f.h, "GONE_KEY")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.h.DeleteSecret.Handle(ctx, f.owner, commands.DeleteSecret{OrgID: f.orgID, SecretID: gone.ID}); err != nil {
+		t.Fatal(err)
+	}
+	// What an earlier version left: both names in the legacy bucket (the deleted
+	// secret's release failed), and nothing under keyed keys.
+	old, err := eventstore.CreateBucket(ctx, f.store.JetStream(), jetstream.KeyValueConfig{
+		Bucket: reservation.LegacyBucket, History: 1, Storage: jetstream.FileStorage,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, id := range map[string]string{"LIVE_KEY": live.ID, "GONE_KEY": gone.ID} {
+		if _, err := old.Create(ctx, reservation.LegacyKey(f.orgID, name), []byte(id)); err != nil {
+			t.Fatal(err)
+		}
+		key, err := f.names.Key(ctx, f.orgID, name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := names.Release(ctx, key, id); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := names.Reserve(ctx, reservation.LegacyKey(orgID, name), id); err != nil {
+		if err := f.names.Release(ctx, key, id); err != nil {
 			t.Fatal(err)
 		}
 	}
-	live, err := create("LIVE_KEY")
+	names, err := reservation.Open(ctx, f.store)
 	if err != nil {
 		t.Fatal(err)
 	}
-	legacyOf(live.ID, "LIVE_KEY")
-	gone, err := create("GONE_KEY")
-	if err != nil {
-		t.Fatal(err)
-	}
-	legacyOf(gone.ID, "GONE_KEY")
-	if _, err := h.DeleteSecret.Handle(ctx, owner, commands.DeleteSecret{OrgID: orgID, SecretID: gone.ID}); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok, err := names.Holder(ctx, reservation.LegacyKey(orgID, "GONE_KEY")); err != nil || ok {
-		t.Fatalf("deleting the secret left its legacy reservation (%v)", err)
-	}
-	legacyOf(gone.ID, "GONE_KEY") // as if the delete's release had failed
+	h := commands.New(f.store, names, time.Now)
 
-	if _, err := create("LIVE_KEY"); !domain.IsCode(err, domain.CodeSecretNameTaken) {
-		t.Fatalf("create of a name a live secret holds under its legacy key: %v, want secret_name_taken", err)
+	if _, err := create(h, "LIVE_KEY"); !domain.IsCode(err, domain.CodeSecretNameTaken) {
+		t.Fatalf("create of a name a live secret holds in the legacy bucket: %v, want secret_name_taken", err)
+	}
+	if _, err := create(h, "GONE_KEY"); err != nil {
+		t.Fatalf("create of a name a deleted secret holds in the legacy bucket: %v", err)
 	}
 
 	moved, err := h.CreateSecret.MoveLegacyNames(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if moved != (commands.LegacyNames{Moved: 1, Forgotten: 1}) {
-		t.Fatalf("moved %+v, want 1 moved and 1 forgotten", moved)
+	if moved != (commands.LegacyNames{Moved: 1, Forgotten: 1, Dropped: true}) {
+		t.Fatalf("moved %+v, want 1 moved, 1 forgotten, the bucket dropped", moved)
 	}
-	if left, err := names.Legacy(ctx); err != nil || len(left) != 0 {
-		t.Fatalf("legacy reservations left: %+v (%v)", left, err)
+	if _, err := f.store.JetStream().KeyValue(ctx, reservation.LegacyBucket); err == nil {
+		t.Fatal("the legacy bucket is still there")
 	}
-	key, err := names.Key(ctx, orgID, "LIVE_KEY")
+	key, err := names.Key(ctx, f.orgID, "LIVE_KEY")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cur, ok, err := names.Holder(ctx, key); err != nil || !ok || cur.Holder != live.ID {
 		t.Fatalf("keyed reservation of LIVE_KEY: %+v %v (%v), want %s", cur, ok, err, live.ID)
 	}
-	if _, err := create("LIVE_KEY"); !domain.IsCode(err, domain.CodeSecretNameTaken) {
+	if _, err := create(h, "LIVE_KEY"); !domain.IsCode(err, domain.CodeSecretNameTaken) {
 		t.Fatalf("create of a moved name: %v, want secret_name_taken", err)
-	}
-	if _, err := create("GONE_KEY"); err != nil {
-		t.Fatalf("create of a deleted secret's name: %v", err)
 	}
 	again, err := h.CreateSecret.MoveLegacyNames(ctx)
 	if err != nil || again != (commands.LegacyNames{}) {

@@ -7,18 +7,23 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyledger/keyledger/eventstore"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// ReservationsBucket holds unique-value reservations (secret names per organization).
-// It is an index derivable from the log: a reservation whose holder's events say it is
-// gone can be taken over.
-const ReservationsBucket = "KEYLEDGER_RESERVATIONS"
+// ReservationsBucket holds unique-value reservations (secret names per organization),
+// each under a keyed hash of its value (Key). It is an index derivable from the log: a
+// reservation whose holder's events say it is gone can be taken over.
+const ReservationsBucket = "KEYLEDGER_NAMES"
+
+// LegacyBucket held the reservations of earlier versions, under a bare SHA-256 of
+// scope and value (LegacyKey). It is read, never written, until its live reservations
+// are moved into ReservationsBucket; then it is deleted, files and all (a KV purge
+// would leave the hashes in the block files until a compaction that may never come).
+const LegacyBucket = "KEYLEDGER_RESERVATIONS"
 
 // ErrReserved means another holder has the value.
 var ErrReserved = errors.New("eventstore: already reserved")
@@ -33,9 +38,13 @@ type Reservation struct {
 
 // Reservations reserves unique values atomically with KV Create.
 type Reservations struct {
-	kv     jetstream.KeyValue
-	stream jetstream.Stream
-	keys   nameKeys
+	js   jetstream.JetStream
+	kv   jetstream.KeyValue
+	keys nameKeys
+	// legacy is LegacyBucket when it existed at Open; legacyGone is set once it is
+	// known to be deleted (by this process or another).
+	legacy     jetstream.KeyValue
+	legacyGone atomic.Bool
 }
 
 // nameKeys gives a scope's key for keyed hashes of names (the keyring's NameKey).
@@ -43,24 +52,31 @@ type nameKeys interface {
 	NameKey(ctx context.Context, scope string) ([]byte, error)
 }
 
-// Open opens (or creates) the reservations bucket beside s's log.
+// Open opens (or creates) the reservations bucket beside s's log, and the legacy
+// bucket if one is left.
 func Open(ctx context.Context, s *eventstore.Store) (*Reservations, error) {
-	kv, err := eventstore.CreateBucket(ctx, s.JetStream(), jetstream.KeyValueConfig{
+	js := s.JetStream()
+	kv, err := eventstore.CreateBucket(ctx, js, jetstream.KeyValueConfig{
 		Bucket: ReservationsBucket, History: 1, Storage: jetstream.FileStorage, Replicas: s.Replicas(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reservations bucket: %w", err)
 	}
-	stream, err := s.JetStream().Stream(ctx, "KV_"+ReservationsBucket)
+	r := &Reservations{js: js, kv: kv, keys: s.Keyring()}
+	legacy, err := eventstore.RetrySetup(ctx, js.Conn(), func(ctx context.Context) (jetstream.KeyValue, error) {
+		kv, err := js.KeyValue(ctx, LegacyBucket)
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			return nil, nil
+		}
+		return kv, err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("reservations bucket: %w", err)
+		return nil, fmt.Errorf("legacy reservations bucket: %w", err)
 	}
-	return &Reservations{kv: kv, stream: stream, keys: s.Keyring()}, nil
+	r.legacy = legacy
+	r.legacyGone.Store(legacy == nil)
+	return r, nil
 }
-
-// keyedMark is the middle token of a keyed reservation key ("<scope>.k1.<hash>"): what
-// tells it from a legacy one ("<scope>.<hash>", two tokens).
-const keyedMark = "k1"
 
 // Key is the bucket key of value in scope: the scope, then an HMAC-SHA256 of the
 // value under the scope's name key (eventstore.Keyring.NameKey). The value is not in
@@ -73,13 +89,11 @@ func (r *Reservations) Key(ctx context.Context, scope, value string) (string, er
 	}
 	mac := hmac.New(sha256.New, nk)
 	mac.Write([]byte(value))
-	return scope + "." + keyedMark + "." + hex.EncodeToString(mac.Sum(nil)[:16]), nil
+	return scope + "." + hex.EncodeToString(mac.Sum(nil)[:16]), nil
 }
 
-// LegacyKey is the key a reservation had before keys were keyed: a bare SHA-256 of
-// scope and value, which a dictionary of likely names confirms and which outlived the
-// organization's erasure. Creates still honour a live one (a name reserved then stays
-// taken) until MigrateLegacy has moved it; nothing writes one any more.
+// LegacyKey is the key of value in scope in LegacyBucket: a bare SHA-256 of both,
+// which a dictionary of likely values confirms, and which outlived the scope's erasure.
 func LegacyKey(scope, value string) string {
 	sum := sha256.Sum256([]byte(scope + "\x00" + value))
 	return scope + "." + hex.EncodeToString(sum[:16])
@@ -87,7 +101,11 @@ func LegacyKey(scope, value string) string {
 
 // Holder is who holds key, if anyone.
 func (r *Reservations) Holder(ctx context.Context, key string) (Reservation, bool, error) {
-	e, err := r.kv.Get(ctx, key)
+	return holder(ctx, r.kv, key)
+}
+
+func holder(ctx context.Context, kv jetstream.KeyValue, key string) (Reservation, bool, error) {
+	e, err := kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return Reservation{}, false, nil
 	}
@@ -97,40 +115,74 @@ func (r *Reservations) Holder(ctx context.Context, key string) (Reservation, boo
 	return Reservation{Key: key, Holder: string(e.Value()), Revision: e.Revision(), Created: e.Created()}, true, nil
 }
 
-// Legacy lists the legacy keys (LegacyKey) still in the bucket: held ones with their
-// holder, and those with only a deletion marker left (a released name) with none.
-// Either way the key's bare hash is on disk until Forget.
+// LegacyHolder is who holds value in scope in the legacy bucket, if it is left and
+// anyone does.
+func (r *Reservations) LegacyHolder(ctx context.Context, scope, value string) (Reservation, bool, error) {
+	if r.legacyGone.Load() {
+		return Reservation{}, false, nil
+	}
+	res, ok, err := holder(ctx, r.legacy, LegacyKey(scope, value))
+	if err != nil && r.legacyDeleted(ctx) {
+		return Reservation{}, false, nil
+	}
+	return res, ok, err
+}
+
+// legacyDeleted says whether the legacy bucket is gone (another replica deleted it).
+func (r *Reservations) legacyDeleted(ctx context.Context) bool {
+	_, err := r.js.KeyValue(ctx, LegacyBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		r.legacyGone.Store(true)
+		return true
+	}
+	return false
+}
+
+// Legacy lists the reservations held in the legacy bucket (none once it is gone).
 func (r *Reservations) Legacy(ctx context.Context) ([]Reservation, error) {
-	prefix := "$KV." + ReservationsBucket + "."
-	info, err := r.stream.Info(ctx, jetstream.WithSubjectFilter(prefix+"*.*"))
+	if r.legacyGone.Load() {
+		return nil, nil
+	}
+	lister, err := r.legacy.ListKeys(ctx)
 	if err != nil {
+		if r.legacyDeleted(ctx) {
+			return nil, nil
+		}
 		return nil, fmt.Errorf("list legacy reservations: %w", err)
 	}
-	out := make([]Reservation, 0, len(info.State.Subjects))
-	for subject := range info.State.Subjects {
-		key := strings.TrimPrefix(subject, prefix)
-		res, ok, err := r.Holder(ctx, key)
+	var keys []string
+	for k := range lister.Keys() {
+		keys = append(keys, k)
+	}
+	out := make([]Reservation, 0, len(keys))
+	for _, k := range keys {
+		res, ok, err := holder(ctx, r.legacy, k)
 		if err != nil {
 			return nil, err
 		}
-		if !ok {
-			res = Reservation{Key: key}
+		if ok {
+			out = append(out, res)
 		}
-		out = append(out, res)
 	}
-	slices.SortFunc(out, func(a, b Reservation) int { return strings.Compare(a.Key, b.Key) })
 	return out, nil
 }
 
-// Forget removes a reservation with its history and leaves no trace of its key in the
-// bucket (a KV delete or purge would leave a marker under it): for legacy keys, whose
-// bare hash must not outlive its move.
-func (r *Reservations) Forget(ctx context.Context, key string) error {
-	if err := r.stream.Purge(ctx, jetstream.WithPurgeSubject("$KV."+ReservationsBucket+"."+key)); err != nil {
-		return fmt.Errorf("forget reservation %s: %w", key, err)
+// DropLegacy deletes the legacy bucket, its stream and files: the caller has moved
+// every reservation it held. Nothing is left to drop is no error.
+func (r *Reservations) DropLegacy(ctx context.Context) error {
+	if r.legacyGone.Load() {
+		return nil
 	}
+	err := r.js.DeleteKeyValue(ctx, LegacyBucket)
+	if err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("delete the legacy reservations bucket: %w", err)
+	}
+	r.legacyGone.Store(true)
 	return nil
 }
+
+// LegacyLeft says whether the legacy bucket may still hold reservations.
+func (r *Reservations) LegacyLeft() bool { return !r.legacyGone.Load() }
 
 // Reserve takes key for holder. When someone holds it already it returns ErrReserved
 // and the current reservation, so that the caller can check whether it is stale.

@@ -1,8 +1,12 @@
 package reservation_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -150,68 +154,98 @@ func TestReservationKeysAreKeyedPerOrganization(t *testing.T) {
 	}
 }
 
-// Legacy reservations are listed, held or released (a deletion marker), and Forget
-// leaves no trace of their keys in the bucket: not even a marker under them.
-func TestForgottenLegacyReservationLeavesNoTrace(t *testing.T) {
+// The reservations of earlier versions (bare hashes, in the legacy bucket) are listed
+// while the bucket is there, held ones only, and one looks up by scope and value;
+// dropping the bucket deletes its files: no byte of a bare hash stays on disk, which a
+// purge would not promise (it leaves the bytes in the block file until a compaction).
+func TestLegacyReservationsAreReadUntilTheirBucketIsDropped(t *testing.T) {
 	t.Parallel()
 	env := eventstoretest.New(t)
 	ctx := context.Background()
+	old, err := eventstore.CreateBucket(ctx, env.Store.JetStream(), jetstream.KeyValueConfig{
+		Bucket: reservation.LegacyBucket, History: 1, Storage: jetstream.FileStorage,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, released := reservation.LegacyKey("org-1", "API_KEY"), reservation.LegacyKey("org-1", "OLD_KEY")
+	for _, k := range []string{held, released} {
+		if _, err := old.Create(ctx, k, []byte("holder-of-"+k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := old.Delete(ctx, released); err != nil {
+		t.Fatal(err)
+	}
 	r, err := reservation.Open(ctx, env.Store)
 	if err != nil {
 		t.Fatal(err)
 	}
-	legacy := reservation.LegacyKey("org-1", "API_KEY")
-	if _, err := r.Reserve(ctx, legacy, "holder-1"); err != nil {
-		t.Fatal(err)
-	}
-	keyed, err := r.Key(ctx, "org-1", "API_KEY")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.Reserve(ctx, keyed, "holder-2"); err != nil {
-		t.Fatal(err)
-	}
-	// A released legacy key leaves a deletion marker, which still names its hash.
-	released := reservation.LegacyKey("org-1", "OLD_KEY")
-	if _, err := r.Reserve(ctx, released, "holder-3"); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Release(ctx, released, "holder-3"); err != nil {
-		t.Fatal(err)
+	if !r.LegacyLeft() {
+		t.Fatal("the legacy bucket was not found")
 	}
 	got, err := r.Legacy(ctx)
-	want := map[string]string{legacy: "holder-1", released: ""}
-	if err != nil || len(got) != len(want) {
-		t.Fatalf("legacy reservations %+v (%v), want %v", got, err, want)
+	if err != nil || len(got) != 1 || got[0].Key != held || got[0].Holder != "holder-of-"+held {
+		t.Fatalf("legacy reservations %+v (%v), want only %s", got, err, held)
 	}
-	for _, g := range got {
-		if h, ok := want[g.Key]; !ok || h != g.Holder {
-			t.Fatalf("legacy reservations %+v, want %v", got, want)
-		}
-		if err := r.Forget(ctx, g.Key); err != nil {
-			t.Fatal(err)
-		}
+	if h, ok, err := r.LegacyHolder(ctx, "org-1", "API_KEY"); err != nil || !ok || h.Holder != "holder-of-"+held {
+		t.Fatalf("legacy holder of API_KEY: %+v %v %v", h, ok, err)
 	}
-	if _, ok, err := r.Holder(ctx, legacy); err != nil || ok {
-		t.Fatalf("forgotten reservation still held (%v)", err)
+	if _, ok, err := r.LegacyHolder(ctx, "org-1", "OLD_KEY"); err != nil || ok {
+		t.Fatalf("a released legacy reservation is held (%v)", err)
 	}
-	st, err := env.Store.JetStream().Stream(ctx, "KV_"+reservation.ReservationsBucket)
+	_, bare, _ := strings.Cut(held, ".")
+	if !dirHolds(t, env.Dir, bare) {
+		t.Fatalf("the legacy bucket's files do not hold %s: the check below would prove nothing", bare)
+	}
+	// Another process (its own handle on the bucket) drops it; this one notices.
+	other, err := reservation.Open(ctx, env.Store)
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := st.Info(ctx, jetstream.WithSubjectFilter(">"))
+	if err := other.DropLegacy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.DropLegacy(ctx); err != nil {
+		t.Fatalf("dropping it twice: %v", err)
+	}
+	if _, ok, err := r.LegacyHolder(ctx, "org-1", "API_KEY"); err != nil || ok {
+		t.Fatalf("a dropped legacy bucket still answers: %v %v", ok, err)
+	}
+	if left, err := r.Legacy(ctx); err != nil || len(left) != 0 || r.LegacyLeft() {
+		t.Fatalf("legacy reservations after the drop: %+v (%v)", left, err)
+	}
+	for _, k := range []string{held, released} {
+		_, bare, _ := strings.Cut(k, ".")
+		if dirHolds(t, env.Dir, bare) {
+			t.Fatalf("a file of the NATS data dir still holds %s", bare)
+		}
+	}
+	if again, err := reservation.Open(ctx, env.Store); err != nil || again.LegacyLeft() {
+		t.Fatalf("a new process finds a legacy bucket (%v)", err)
+	}
+}
+
+// dirHolds says whether any file under dir contains needle.
+func dirHolds(t *testing.T, dir, needle string) bool {
+	t.Helper()
+	found := false
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || found {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		found = bytes.Contains(b, []byte(needle))
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for subject := range info.State.Subjects {
-		if strings.HasSuffix(subject, "."+legacy) || strings.HasSuffix(subject, "."+released) {
-			t.Fatalf("the bucket still has subject %s", subject)
-		}
-	}
-	if left, err := r.Legacy(ctx); err != nil || len(left) != 0 {
-		t.Fatalf("legacy reservations left: %+v (%v)", left, err)
-	}
-	if h, ok, err := r.Holder(ctx, keyed); err != nil || !ok || h.Holder != "holder-2" {
-		t.Fatalf("the keyed reservation went too: %+v %v %v", h, ok, err)
-	}
+	return found
 }

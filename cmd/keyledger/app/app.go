@@ -274,7 +274,8 @@ func (a *App) moveLegacyNames() {
 		case err != nil && ctx.Err() == nil:
 			a.log.Warn("legacy name reservations not moved; the next start tries again", "err", err, "moved", moved.Moved, "forgotten", moved.Forgotten)
 		case moved != (commands.LegacyNames{}):
-			a.log.Info("legacy name reservations moved to keyed keys", "moved", moved.Moved, "forgotten", moved.Forgotten, "left", moved.Left)
+			a.log.Info("legacy name reservations moved to keyed keys", "moved", moved.Moved, "forgotten", moved.Forgotten,
+				"left", moved.Left, "legacy_bucket_deleted", moved.Dropped)
 		}
 	})
 	a.stops = append(a.stops, func() { cancel(); wg.Wait() })
