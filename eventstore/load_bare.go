@@ -93,8 +93,9 @@ func (s *Store) getBareBatch(ctx context.Context, q batchQuery, from uint64, wan
 		case len(m.Data) == 0 && m.Header.Get(headerStatus) == statusNotFound && len(data) == 0:
 			// Nothing at or after from.
 			return batchRead{complete: true}, nil
-		case m.Header.Get(headerNumPending) != "":
-			// A server that does not know no_hdr: read with headers from now on.
+		case len(m.Data) > 0:
+			// A message with headers: a server that does not know no_hdr (or one
+			// without batches at all). Read with headers from now on.
 			s.headersOnly.Store(true)
 			return batchRead{}, errNotBare
 		default:
