@@ -201,6 +201,9 @@ func DecodeEvent(eventType string, schema int, data []byte) (Event, error) {
 	if eventType == "OrganizationCreated" && schema == 1 {
 		return upcastOrganizationCreatedV1(data)
 	}
+	if ev, ok := scanEvent(eventType, data); ok {
+		return ev, nil
+	}
 	switch eventType {
 	case "UserRegistered":
 		return decodeAs[UserRegistered](data)

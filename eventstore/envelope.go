@@ -86,6 +86,11 @@ func (s *Store) decode(ctx context.Context, seq uint64, data []byte) ([]domain.R
 	if err := unmarshalEnvelope(data, &env); err != nil {
 		return nil, fmt.Errorf("event %d: envelope: %w", seq, err)
 	}
+	return s.open(ctx, seq, &env)
+}
+
+// open opens the events of an envelope already read, stored at seq.
+func (s *Store) open(ctx context.Context, seq uint64, env *envelope) ([]domain.Recorded, error) {
 	if at, ok := s.erased.get(env.Org); ok {
 		// Its keys are destroyed: nothing of it is opened, not even an event sealed
 		// under a key that a command racing the erasure created.

@@ -39,7 +39,7 @@ func TestScanEnvelopeReadsWhatTheStoreWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 		var fast, want envelope
-		if !(&envelopeScanner{data: data}).envelope(&fast) {
+		if !scanEnvelope(data, &fast) {
 			t.Fatalf("envelope %d is left to encoding/json: %s", i, data)
 		}
 		if err := json.Unmarshal(data, &want); err != nil {
@@ -62,7 +62,7 @@ func TestScanEnvelopeLeavesTheRestToEncodingJSON(t *testing.T) {
 		`[]`, ``, `{"id":"tab	inside"}`,
 	} {
 		var fast envelope
-		if (&envelopeScanner{data: []byte(in)}).envelope(&fast) {
+		if scanEnvelope([]byte(in), &fast) {
 			t.Fatalf("%q was read without encoding/json", in)
 		}
 		var got, want envelope
@@ -83,7 +83,7 @@ func FuzzScanEnvelopeMatchesEncodingJSON(f *testing.F) {
 	f.Add([]byte(`{"id":"x","schema":0,"version":12,"time":"2026-12-02T19:07:28.1+01:00","more":[]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var fast envelope
-		if !(&envelopeScanner{data: data}).envelope(&fast) {
+		if !scanEnvelope(data, &fast) {
 			return
 		}
 		var want envelope

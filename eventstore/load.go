@@ -134,6 +134,11 @@ func (q batchQuery) wants(subject string) bool {
 	return !q.unfiltered || strings.HasPrefix(subject, strings.TrimSuffix(q.subject, ">"))
 }
 
+// scope is the organization (or the platform scope) whose messages q reads.
+func (q batchQuery) scope() string {
+	return strings.TrimSuffix(strings.TrimPrefix(q.subject, SubjectPrefix+"."), ".>")
+}
+
 // serverFilter is the subject a direct-get request names: none when unfiltered.
 func (q batchQuery) serverFilter() string {
 	if q.unfiltered {
@@ -158,7 +163,7 @@ func (s *Store) loadFrom(ctx context.Context, q batchQuery, out *Loaded) (loaded
 	short := 0
 	from := q.from
 	for got.read < loadBatch {
-		r, err := s.getBatch(ctx, q, from, loadBatch-got.read, out)
+		r, err := s.readBatch(ctx, q, from, loadBatch-got.read, out)
 		switch {
 		case errors.Is(err, jetstreamext.ErrBatchUnsupported) && got.read == 0 && r.read == 0:
 			n, err := s.loadOneByOne(ctx, q.subject, from, q.until, out)

@@ -37,6 +37,8 @@ func (s *Store) scanFiltered(ctx context.Context, scope string, until uint64) ([
 type directGets struct {
 	mu                   sync.Mutex
 	filtered, unfiltered int
+	// bare counts the unfiltered requests that asked for no headers (getBareBatch).
+	bare int
 }
 
 func watchDirectGets(t *testing.T, nc *nats.Conn) *directGets {
@@ -44,8 +46,9 @@ func watchDirectGets(t *testing.T, nc *nats.Conn) *directGets {
 	d := &directGets{}
 	sub, err := nc.Subscribe("$JS.API.DIRECT.GET."+StreamName, func(m *nats.Msg) {
 		var req struct {
-			Batch  int    `json:"batch"`
-			NextBy string `json:"next_by_subj"`
+			Batch     int    `json:"batch"`
+			NextBy    string `json:"next_by_subj"`
+			NoHeaders bool   `json:"no_hdr"`
 		}
 		if json.Unmarshal(m.Data, &req) != nil || req.Batch == 0 {
 			return
@@ -54,6 +57,9 @@ func watchDirectGets(t *testing.T, nc *nats.Conn) *directGets {
 		defer d.mu.Unlock()
 		if req.NextBy == "" {
 			d.unfiltered++
+			if req.NoHeaders {
+				d.bare++
+			}
 		} else {
 			d.filtered++
 		}
@@ -66,11 +72,17 @@ func watchDirectGets(t *testing.T, nc *nats.Conn) *directGets {
 }
 
 func (d *directGets) take() (filtered, unfiltered int) {
+	filtered, unfiltered, _ = d.takeAll()
+	return filtered, unfiltered
+}
+
+// takeAll is take with the count of bare requests among the unfiltered ones.
+func (d *directGets) takeAll() (filtered, unfiltered, bare int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	filtered, unfiltered = d.filtered, d.unfiltered
-	d.filtered, d.unfiltered = 0, 0
-	return filtered, unfiltered
+	filtered, unfiltered, bare = d.filtered, d.unfiltered, d.bare
+	d.filtered, d.unfiltered, d.bare = 0, 0, 0
+	return filtered, unfiltered, bare
 }
 
 // A scan gives the events of its scope, in stream order, whichever way each batch
@@ -152,13 +164,17 @@ func TestScanScopeReadsDenseScopesUnfiltered(t *testing.T) {
 		if err := s.nc.Flush(); err != nil {
 			t.Fatal(err)
 		}
-		filtered, unfiltered := gets.take()
+		filtered, unfiltered, bare := gets.takeAll()
 		if len(want) == 0 || !reflect.DeepEqual(got, want) {
 			t.Fatalf("scan of %s until %d: %d events, the filtered reference %d (or they differ)", tc.scope, tc.until, len(got), len(want))
 		}
 		// Only the scope's messages are opened.
 		if opened := s.EventsLoaded() - loadedBefore; opened != uint64(len(want)) {
 			t.Fatalf("scan of %s until %d opened %d messages for %d events", tc.scope, tc.until, opened, len(want))
+		}
+		// A log without gaps is read unfiltered without headers only.
+		if bare != unfiltered {
+			t.Fatalf("scan of %s until %d: %d unfiltered requests, %d of them without headers", tc.scope, tc.until, unfiltered, bare)
 		}
 		if (unfiltered > 0) != tc.wantUnfiltered {
 			t.Fatalf("scan of %s until %d: %d filtered and %d unfiltered requests; want unfiltered ones: %v", tc.scope, tc.until, filtered, unfiltered, tc.wantUnfiltered)
@@ -168,5 +184,68 @@ func TestScanScopeReadsDenseScopesUnfiltered(t *testing.T) {
 			// filtered reads there, after the first batch.
 			t.Fatalf("scan of the dense org: %d filtered and %d unfiltered requests; want it to switch back to filtered reads", filtered, unfiltered)
 		}
+	}
+}
+
+// A bare batch counts its messages' sequences from where it starts, which only a log
+// without gaps allows: where messages were deleted (the events stream denies it, a
+// copy of it might not), the end marker's last sequence does not add up, nothing of
+// the bare batch is kept, and the batch is read again with headers. The scan still
+// equals the filtered reference, with the deleted sequences missing.
+func TestBareScanReadsAGapWithHeaders(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newInternalStore(t)
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := info.Config
+	cfg.DenyDelete, cfg.DenyPurge = false, false
+	if err := s.js.DeleteStream(ctx, StreamName); err != nil {
+		t.Fatal(err)
+	}
+	if s.stream, err = s.js.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	org := "33333333-3333-3333-3333-333333333333"
+	for i := range 1200 {
+		desc := fmt.Sprint(i)
+		a := Aggregate{OrgID: org, Type: domain.AggregateSecret, ID: fmt.Sprintf("%08d-0000-0000-0000-000000000000", i%31)}
+		if _, err := s.Append(ctx, Pending{Aggregate: a, Unchecked: true, Events: []domain.Event{domain.SecretUpdated{Description: &desc}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, seq := range []uint64{300, 301, 777} {
+		if err := s.stream.DeleteMsg(ctx, seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := s.scanFiltered(ctx, org, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	gets := watchDirectGets(t, s.nc)
+	got, err := s.LoadScope(ctx, org, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	_, unfiltered, bare := gets.takeAll()
+	if len(want) != 1197 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("scan over a log with gaps: %d events, the filtered reference %d (or they differ)", len(got), len(want))
+	}
+	for _, r := range got {
+		if r.Seq == 300 || r.Seq == 301 || r.Seq == 777 {
+			t.Fatalf("the scan has an event at deleted sequence %d", r.Seq)
+		}
+	}
+	if bare == 0 || unfiltered == bare {
+		t.Fatalf("%d unfiltered requests, %d of them without headers: want the batches with a gap read again with headers", unfiltered, bare)
 	}
 }

@@ -55,6 +55,9 @@ type Store struct {
 	erased erasedOrgs
 	// loaded counts the messages loads have opened (EventsLoaded).
 	loaded atomic.Uint64
+	// headersOnly is set once the server answered a batch asked for without headers
+	// with them (a version without no_hdr): unfiltered reads then ask with headers.
+	headersOnly atomic.Bool
 	// groups coalesces concurrent unchecked appends per subject (group.go).
 	groups                      appendGroups
 	groupedMsgs, groupedAppends atomic.Uint64

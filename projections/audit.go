@@ -58,7 +58,11 @@ func (r *batchTx) nextSecretEvent(seq uint64) {
 }
 
 func newBatchTx(ctx context.Context, tx pgx.Tx, db *writer) *batchTx {
-	return &batchTx{ctx: ctx, tx: tx, db: db, names: map[string]string{}, emails: map[string]string{},
+	names, emails := map[string]string{}, map[string]string{}
+	if db.kept != nil {
+		names, emails = db.kept.maps()
+	}
+	return &batchTx{ctx: ctx, tx: tx, db: db, names: names, emails: emails,
 		heads: map[string]string{}, deferred: &pgx.Batch{}, values: map[string]valueState{}}
 }
 
@@ -75,6 +79,7 @@ func (r *batchTx) secretName(orgID, secretID string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("secret name: %w", err)
 	}
+	r.db.countNameReads(1)
 	name, err := r.db.keys.Open(r.ctx, orgID, sealed, nameAAD(orgID, secretID))
 	if err != nil {
 		return "", fmt.Errorf("open secret name: %w", err)
@@ -126,6 +131,7 @@ func (r *batchTx) prefetchNames(recs []domain.Recorded) error {
 	if err != nil {
 		return fmt.Errorf("secret names: %w", err)
 	}
+	r.db.countNameReads(len(found))
 	for _, n := range found {
 		name, err := r.db.keys.Open(r.ctx, n.org, n.sealed, nameAAD(n.org, n.id))
 		if err != nil {

@@ -25,3 +25,10 @@ func (db *Secrets) LimitIndexedOrgs(n int) {
 // ValueVersionReads is how many round trips projector batches made for the value
 // versions their change notices name as replaced.
 func (rm *ReadModels) ValueVersionReads() int64 { return rm.writer.valueReads.Load() }
+
+// SecretNameReads is how many secret names projector batches (live and rebuilds) read
+// from the read models.
+func (rm *ReadModels) SecretNameReads() int64 { return rm.writer.nameReads.Load() }
+
+// SetRebuildBatch makes rebuilds apply at most n events per transaction.
+func (rm *ReadModels) SetRebuildBatch(n int) { rm.writer.rebuildBatch = n }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/keyledger/keyledger/eventstore"
@@ -72,7 +73,7 @@ func Open(ctx context.Context, databaseURL string, keys *eventstore.Keyring, log
 		Audit:     &AuditTrail{store: db},
 		Tokens:    &Tokens{store: db},
 		Webhooks:  &Webhooks{store: db},
-		writer:    &writer{store: db, Progress: progress, names: names},
+		writer:    &writer{store: db, Progress: progress, names: names, nameReads: new(atomic.Int64)},
 	}, nil
 }
 

@@ -57,7 +57,11 @@ func (rm *ReadModels) Rebuild(ctx context.Context, events eventFollower, head st
 		return RebuildReport{}, err
 	}
 	var progress atomic.Uint64
-	p := &Projector{db: load, events: events, log: logger, schema: schema, batch: rebuildBatch, onApplied: func(seq uint64) { progress.Store(seq) }}
+	batch := rebuildBatch
+	if load.rebuildBatch > 0 {
+		batch = load.rebuildBatch
+	}
+	p := &Projector{db: load, events: events, log: logger, schema: schema, batch: batch, onApplied: func(seq uint64) { progress.Store(seq) }}
 	pctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {

@@ -38,7 +38,8 @@ func (db *writer) rebuildWriter(ctx context.Context) (*writer, func(), error) {
 	}
 	st := *db.store
 	st.pool = pool
-	return &writer{store: &st, Progress: db.Progress, names: db.names, bulk: true}, pool.Close, nil
+	return &writer{store: &st, Progress: db.Progress, names: db.names, bulk: true, kept: &keptNames{}, nameReads: db.nameReads,
+		rebuildBatch: db.rebuildBatch}, pool.Close, nil
 }
 
 // deferredIndexes are the secondary indexes of a rebuild's schema, dropped while it
