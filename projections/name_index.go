@@ -80,9 +80,13 @@ type orgNames struct {
 	mu     sync.Mutex
 	schema string
 	seq    uint64
-	loaded bool
-	byID   map[string]*nameEntry
-	sorted []*nameEntry // by name, byte order
+	// changed is the checkpoint of the last sync that changed the index (a load, or
+	// a catch-up that found rows changed or deleted): the index is the same at every
+	// checkpoint from changed to seq, so a snapshot in between may use it.
+	changed uint64
+	loaded  bool
+	byID    map[string]*nameEntry
+	sorted  []*nameEntry // by name, byte order
 	// all holds every entry put, by idx (dead ones until compaction); grams maps each
 	// trigram (three bytes) of a name to the idxs of the entries holding it, ascending,
 	// so that a q= search of three bytes or more reads the entries that can match
@@ -167,6 +171,12 @@ func (db *Secrets) syncNames(ctx context.Context, tx pgx.Tx, orgID string, on *o
 		if err := db.readNames(ctx, tx, orgID, on, 0); err != nil {
 			return err
 		}
+	case seq < on.seq && seq >= on.changed:
+		// Older than the index, but nothing the index holds changed in between (the
+		// checkpoint moved on through audit records: reveals, fetches): the same
+		// index. Without this, readers at a busy organization's snapshots lost to
+		// each other's newer ones until their retries ran out (500s under load).
+		return nil
 	case seq < on.seq:
 		return errStaleSnapshot
 	case seq == on.seq:
@@ -189,7 +199,7 @@ func (db *Secrets) syncNames(ctx context.Context, tx pgx.Tx, orgID string, on *o
 		}
 		return db.advance(ctx, orgID, on, seq, gone, changed)
 	}
-	on.schema, on.seq, on.loaded = schema, seq, true
+	on.schema, on.seq, on.changed, on.loaded = schema, seq, seq, true
 	on.access = map[string]orgAccessRow{}
 	return nil
 }
@@ -205,6 +215,9 @@ func (db *Secrets) advance(ctx context.Context, orgID string, on *orgNames, seq 
 		if err := db.putRow(ctx, orgID, on, &changed[i]); err != nil {
 			return err
 		}
+	}
+	if len(gone) > 0 || len(changed) > 0 {
+		on.changed = seq
 	}
 	on.seq = seq
 	// The access read before stands for the checkpoint it was read at only.

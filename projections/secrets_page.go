@@ -240,6 +240,7 @@ func (db *Secrets) currentOrg(ctx context.Context, orgID, userID string) (*orgNa
 	for attempt := 0; ; attempt++ {
 		var a orgAccessRow
 		var synced *orgNames
+		var exact bool
 		err := db.inOrgSnapshot(ctx, orgID, func(tx pgx.Tx) error {
 			read := a.query(orgID, userID)
 			rows, err := tx.Query(ctx, read.sql, read.args...)
@@ -252,7 +253,7 @@ func (db *Secrets) currentOrg(ctx context.Context, orgID, userID string) (*orgNa
 			if !a.Found {
 				return nil
 			}
-			synced, err = db.lockedNames(ctx, tx, orgID)
+			synced, exact, err = db.lockedNames(ctx, tx, orgID)
 			return err
 		})
 		if errors.Is(err, errStaleSnapshot) && attempt < 3 {
@@ -266,7 +267,11 @@ func (db *Secrets) currentOrg(ctx context.Context, orgID, userID string) (*orgNa
 			db.names.forget(orgID)
 			return nil, a, nil
 		}
-		synced.rememberAccess(userID, a)
+		if exact {
+			// The access is as of this snapshot: kept only when the index is at it too
+			// (an index ahead of it may be used, not labelled with an older access).
+			synced.rememberAccess(userID, a)
+		}
 		return synced, a, nil
 	}
 }

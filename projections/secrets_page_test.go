@@ -2,6 +2,7 @@ package projections_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -263,5 +264,46 @@ func checkGridFields(t *testing.T, g projections.GridRow) {
 		if got, want := g.Env(env), r.Environments[env]; got.Set != want.Set || got.Version != want.Version || got.Mask != want.Mask || !got.UpdatedAt.Equal(want.UpdatedAt) {
 			t.Fatalf("GridRow %s in %s: %+v, Row() has %+v", g.ID(), env, got, want)
 		}
+	}
+}
+
+// A reader whose snapshot is older than the name index uses the index when nothing it
+// holds changed in between (the checkpoint moved on through audit records only), and
+// is told to take a newer snapshot only when a secret changed after its own. Before,
+// every older snapshot was refused: at a busy organization, values fetches and grid
+// pages raced each other's syncs until their retries ran out and answered 500.
+func TestAnOlderSnapshotUsesTheNameIndexWhenNothingInItChanged(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, true)
+	ctx := context.Background()
+	id := r.create(t, "API_KEY", map[domain.Environment]string{domain.Production: "v1"})
+	r.wait(t, id.Seq)
+	sync := func(seq uint64) (bool, error) {
+		t.Helper()
+		return r.db.Secrets.NamesAtCheckpoint(ctx, r.orgID, seq)
+	}
+	if exact, err := sync(id.Seq); err != nil || !exact {
+		t.Fatalf("sync at the checkpoint: exact %v, %v", exact, err)
+	}
+	reveal, err := r.h.RevealSecret.Handle(ctx, r.owner, commands.RevealSecret{OrgID: r.orgID, SecretID: id.ID, Env: domain.Production})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, reveal.Seq)
+	if exact, err := sync(reveal.Seq); err != nil || !exact {
+		t.Fatalf("sync after a reveal: exact %v, %v", exact, err)
+	}
+	// A reader still at the create's checkpoint: the reveal changed nothing indexed.
+	if exact, err := sync(id.Seq); err != nil || exact {
+		t.Fatalf("a snapshot older than the index by a reveal: exact %v, %v; want the index, not exact", exact, err)
+	}
+	other := r.create(t, "OTHER_KEY", nil)
+	r.wait(t, other.Seq)
+	if _, err := sync(other.Seq); err != nil {
+		t.Fatal(err)
+	}
+	// A reader at the reveal's checkpoint does not see OTHER_KEY: the index does.
+	if _, err := sync(reveal.Seq); !errors.Is(err, projections.ErrStaleSnapshot) {
+		t.Fatalf("a snapshot older than a create the index holds: %v, want ErrStaleSnapshot", err)
 	}
 }

@@ -59,21 +59,23 @@ const (
 )
 
 // lockedNames returns the organization's name index brought up to the snapshot of tx
-// (a repeatable-read transaction), locked: the caller unlocks it. errStaleSnapshot
-// means the index is newer than the snapshot; take a new one.
-func (db *Secrets) lockedNames(ctx context.Context, tx pgx.Tx, orgID string) (*orgNames, error) {
+// (a repeatable-read transaction), locked: the caller unlocks it. exact says that the
+// index is at the snapshot's checkpoint; when it is not, it is ahead of it with the
+// same content (nothing it holds changed in between). errStaleSnapshot means the
+// index holds changes newer than the snapshot; take a new one.
+func (db *Secrets) lockedNames(ctx context.Context, tx pgx.Tx, orgID string) (on *orgNames, exact bool, err error) {
 	var seq int64
 	var schema string
 	if err := tx.QueryRow(ctx, checkpointSQL, CheckpointName).Scan(&seq, &schema); err != nil {
-		return nil, fmt.Errorf("name index snapshot: %w", err)
+		return nil, false, fmt.Errorf("name index snapshot: %w", err)
 	}
-	on := db.names.org(orgID)
+	on = db.names.org(orgID)
 	on.mu.Lock()
 	if err := db.syncNames(ctx, tx, orgID, on, schema, uint64(seq)); err != nil {
 		on.mu.Unlock()
-		return nil, err
+		return nil, false, err
 	}
-	return on, nil
+	return on, on.seq == uint64(seq), nil
 }
 
 // pickPage picks a page's entries from on, which the caller holds locked. The slice
@@ -198,7 +200,7 @@ func (db *Secrets) SealedValues(ctx context.Context, orgID string, env domain.En
 			if err != nil {
 				return fmt.Errorf("read values: %w", err)
 			}
-			on, err := db.lockedNames(ctx, tx, orgID)
+			on, _, err := db.lockedNames(ctx, tx, orgID)
 			if err != nil {
 				return err
 			}
