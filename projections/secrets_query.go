@@ -76,10 +76,9 @@ func (db *Secrets) lockedNames(ctx context.Context, tx pgx.Tx, orgID string) (*o
 	return on, nil
 }
 
-// pickPage picks a page's entries from on, which the caller holds locked. The slice
-// is the page's own; of each entry, only what never changes (id, name, row and view)
-// may be read once the lock is given back.
-func (db *Secrets) pickPage(on *orgNames, env domain.Environment, q, after string, limit int) ([]*nameEntry, bool) {
+// pickPage picks a page's keys from on, which the caller holds locked (and copies the
+// rows before it gives the lock back).
+func (db *Secrets) pickPage(on *orgNames, env domain.Environment, q, after string, limit int) ([]uint32, bool) {
 	examined := on.examined
 	picked, more := on.page(env, q, after, limit)
 	db.names.examined.Add(on.examined - examined)
@@ -204,12 +203,13 @@ func (db *Secrets) SealedValues(ctx context.Context, orgID string, env domain.En
 			}
 			defer on.mu.Unlock()
 			for i := range out {
-				e := on.byID[out[i].SecretID]
-				if e == nil {
+				id, _ := parseID(out[i].SecretID)
+				key, ok := on.byID[id]
+				if !ok {
 					// The index and the values come from one snapshot.
 					return fmt.Errorf("read values: secret %s has a value but no name in the index", out[i].SecretID)
 				}
-				out[i].Name = domain.SecretName(e.name)
+				out[i].Name = domain.SecretName(on.name(key))
 			}
 			return nil
 		})
