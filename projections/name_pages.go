@@ -36,26 +36,30 @@ func (on *orgNames) page(env domain.Environment, q, after string, limit int) ([]
 // searchPage is page for a q of three bytes or more: the candidates are the entries
 // holding q's two rarest trigrams, so its cost is theirs, not the organization's.
 func (on *orgNames) searchPage(bit uint8, q, after string, limit int) ([]uint32, bool) {
-	var lists [][]uint32
-	for _, g := range trigrams(q) {
-		l := on.grams[g]
-		if len(l) == 0 {
+	// The two rarest trigrams' postings.
+	var rarest, second []uint32
+	for i := 0; i+3 <= len(q); i++ {
+		l := on.grams[uint32(q[i])<<16|uint32(q[i+1])<<8|uint32(q[i+2])]
+		switch {
+		case len(l) == 0:
 			return []uint32{}, false
+		case rarest == nil || len(l) < len(rarest):
+			rarest, second = l, rarest
+		case (second == nil || len(l) < len(second)) && &l[0] != &rarest[0]:
+			second = l
 		}
-		lists = append(lists, l)
 	}
-	slices.SortFunc(lists, func(a, b []uint32) int { return len(a) - len(b) })
-	if len(lists[0]) > 64 && len(lists[0]) > len(on.sorted)/8 {
+	if len(rarest) > 64 && len(rarest) > len(on.sorted)/8 {
 		// Common letters: matches are dense, so the ordered scan finds a page soon,
 		// where sorting every candidate would cost the organization.
 		return on.scanPage(bit, q, after, limit)
 	}
-	cand := lists[0]
-	if len(lists) > 1 {
-		cand = intersect(lists[0], lists[1])
+	cand := rarest
+	if second != nil {
+		cand = intersect(rarest, second)
 	}
 	text := on.text()
-	var out []uint32
+	out := make([]uint32, 0, min(len(cand), 2*limit))
 	on.examined += int64(len(cand))
 	for _, key := range cand {
 		e := on.keys.at(key)

@@ -175,14 +175,11 @@ func (db *Secrets) SecretPageAt(ctx context.Context, orgID, userID string, f Sec
 		page.FilterErr = err
 		return page, nil
 	}
-	picked, more := db.pickPage(on, f.Env, strings.ToUpper(f.Q), after, limit)
-	page.Rows = make([]GridRow, len(picked))
-	for i, key := range picked {
-		page.Rows[i] = on.gridRow(key)
-	}
+	var more bool
+	page.Rows, more = db.pageRows(on, f.Env, strings.ToUpper(f.Q), after, limit)
 	on.mu.Unlock()
-	if more && len(picked) > 0 {
-		page.Next = encodeCursor(page.Rows[len(picked)-1].Name())
+	if more && len(page.Rows) > 0 {
+		page.Next = encodeCursor(page.Rows[len(page.Rows)-1].Name())
 	}
 	return page, nil
 }

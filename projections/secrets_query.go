@@ -76,13 +76,17 @@ func (db *Secrets) lockedNames(ctx context.Context, tx pgx.Tx, orgID string) (*o
 	return on, nil
 }
 
-// pickPage picks a page's keys from on, which the caller holds locked (and copies the
-// rows before it gives the lock back).
-func (db *Secrets) pickPage(on *orgNames, env domain.Environment, q, after string, limit int) ([]uint32, bool) {
+// pageRows picks a page's rows from on, which the caller holds locked: copies, which
+// the caller may read once it gave the lock back.
+func (db *Secrets) pageRows(on *orgNames, env domain.Environment, q, after string, limit int) ([]GridRow, bool) {
 	examined := on.examined
 	picked, more := on.page(env, q, after, limit)
 	db.names.examined.Add(on.examined - examined)
-	return picked, more
+	rows := make([]GridRow, len(picked))
+	for i, key := range picked {
+		rows[i] = on.gridRow(key)
+	}
+	return rows, more
 }
 
 // pageBounds reads a page's limit and cursor; a bad one is a validation error.
