@@ -130,7 +130,9 @@ func (s *Server) writeSecret(c *fiber.Ctx, secretID string) error {
 	if a.SecretErr != nil {
 		return a.SecretErr
 	}
-	return sendJSON(c, func(b []byte) []byte { return appendGridRow(b, a.Secret, p, a.Org.RevealPolicy) })
+	return sendJSON(c, func(b []byte) []byte {
+		return appendGridRow(b, a.Secret, &rowPermissions{p: p, policy: a.Org.RevealPolicy})
+	})
 }
 
 func (s *Server) getSecret(c *fiber.Ctx) error {

@@ -55,8 +55,8 @@ func TestGridPageAllocationsDoNotGrowWithTheOrganization(t *testing.T) {
 	for name, s := range small {
 		l := large[name]
 		t.Logf("%s page: %v allocations, %v bytes in an org of 1,000; %v, %v in one of 50,000 (rows %v bytes)", name, s.allocs, s.bytes, l.allocs, l.bytes, rows)
-		if l.allocs > s.allocs || l.allocs > 8 {
-			t.Errorf("%s page: %v allocations in an org of 1,000, %v in one of 50,000; want at most 8 in both", name, s.allocs, l.allocs)
+		if l.allocs > 4 || s.allocs > 4 {
+			t.Errorf("%s page: %v allocations in an org of 1,000, %v in one of 50,000; want at most 4 in both", name, s.allocs, l.allocs)
 		}
 		if l.bytes > rows+4096 || s.bytes > rows+4096 {
 			t.Errorf("%s page: %v bytes in an org of 1,000, %v in one of 50,000; want at most the rows' %v and 4 KB", name, s.bytes, l.bytes, rows)

@@ -104,7 +104,7 @@ func (on *orgNames) reset() {
 		on.views.dropOrg(on)
 	}
 	on.keys, on.byID, on.sorted, on.loaded = entries{}, map[[16]byte]uint32{}, nil, false
-	on.grams, on.dead, on.snap = map[uint32][]uint32{}, 0, nil
+	on.grams, on.dead, on.snap = postings{}, 0, nil
 	on.arena, on.deadText = newArena(0), 0
 	on.owners, on.ownerKeys = nil, map[string]uint32{}
 }
@@ -164,12 +164,18 @@ func (on *orgNames) put(e nameEntry, text [textFields]string) error {
 	on.byID[e.id] = key
 	name := text[textName]
 	if on.bulk {
+		// The order is sorted and the postings are built once, at the end.
 		on.sorted = append(on.sorted, key)
-	} else {
-		i, _ := on.search(name, e.id)
-		on.sorted = slices.Insert(on.sorted, i, key)
+		return nil
 	}
-	on.addGrams(key, name)
+	i, _ := on.search(name, e.id)
+	on.sorted = slices.Insert(on.sorted, i, key)
+	if on.keys.n >= 2*on.grams.builtAt && on.keys.n >= 1024 {
+		// Which trigrams are common changes as the organization grows.
+		on.buildGrams()
+	} else {
+		on.grams.add(key, name)
+	}
 	on.compactText()
 	return nil
 }
@@ -215,8 +221,8 @@ func (on *orgNames) compactText() {
 }
 
 // endBulk ends a full load: the order is sorted once (inserting 100,000 names one by
-// one would move the order half its length each), the trigram postings packed into one
-// array and the arena trimmed to its size.
+// one would move the order half its length each), the trigram postings built and the
+// arena trimmed to its size.
 func (on *orgNames) endBulk() {
 	on.bulk = false
 	text := on.text()
@@ -227,17 +233,7 @@ func (on *orgNames) endBulk() {
 		}
 		return bytes.Compare(ea.id[:], eb.id[:])
 	})
-	total := 0
-	for _, l := range on.grams {
-		total += len(l)
-	}
-	packed := make([]uint32, 0, total)
-	for g, l := range on.grams {
-		start := len(packed)
-		packed = append(packed, l...)
-		// Capacity capped: a later append to one list copies that list, not its neighbours.
-		on.grams[g] = packed[start:len(packed):len(packed)]
-	}
+	on.buildGrams()
 	if on.arena.Cap() > on.arena.Len()+on.arena.Len()/8 {
 		arena := newArena(on.arena.Len())
 		arena.WriteString(text)
@@ -281,35 +277,24 @@ func (on *orgNames) remove(id [16]byte) {
 	}
 }
 
-// addGrams lists key under each trigram of its name.
-func (on *orgNames) addGrams(key uint32, name string) {
-	if on.grams == nil {
-		on.grams = map[uint32][]uint32{}
-	}
-	for _, g := range trigrams(name) {
-		on.grams[g] = append(on.grams[g], key)
-	}
-}
-
 // compact renumbers the live entries by name order, dropping the dead ones from the
 // store, the postings and the arena. The views kept under the old keys are dropped.
 func (on *orgNames) compact() {
 	old, text := on.keys, on.text()
 	on.views.dropOrg(on)
-	on.keys, on.grams, on.dead, on.snap = entries{}, make(map[uint32][]uint32, len(on.grams)), 0, nil
+	on.keys, on.dead, on.snap = entries{}, 0, nil
 	arena := newArena(on.arena.Len() - on.deadText)
 	for i, k := range on.sorted {
 		e := *old.at(k)
-		name := e.str(text, textName)
 		s := text[e.text : int(e.text)+e.textLen()]
 		e.text = uint32(arena.Len())
 		arena.WriteString(s)
 		key := on.keys.add(e)
 		on.byID[e.id] = key
 		on.sorted[i] = key
-		on.addGrams(key, name)
 	}
 	on.arena, on.deadText = arena, 0
+	on.buildGrams()
 }
 
 // pageSnap is what pages read of an organization's index without its lock: the arena

@@ -46,11 +46,8 @@ type orgNames struct {
 	keys   entries
 	byID   map[[16]byte]uint32
 	sorted []uint32
-	// grams maps each trigram (three bytes) of a name to the keys of the entries holding
-	// it, ascending, so that a q= search of three bytes or more reads the entries that
-	// can match instead of scanning the organization. A removed entry stays listed (and
-	// its key unused) until compaction; an entry changed in place keeps its name.
-	grams map[uint32][]uint32
+	// grams lists the keys by the trigrams of their names (see postings).
+	grams postings
 	dead  int
 	// arena holds the entries' strings (see newArena); deadText counts its bytes that no
 	// live entry uses; stamps counts the entries put (see nameEntry.stamp).

@@ -8,6 +8,69 @@ import (
 	"github.com/keyledger/keyledger/domain"
 )
 
+// postings lists the keys of an organization's entries by the trigrams (three bytes)
+// of their names, ascending, so that a q= search of three bytes or more reads the
+// entries that can match instead of scanning the organization. A removed entry stays
+// listed (its key unused) until compaction; an entry changed in place keeps its name.
+//
+// A trigram in more than an eighth of the names (and more than 64) is common: its list
+// is not kept, as a search never reads it (see searchPage). In names that share a
+// prefix (BENCH_SEED_0000001 …) most trigrams are common, and their lists were most of
+// the postings' memory. Which are common is decided when the lists are built, and they
+// are built again each time the organization doubles.
+type postings struct {
+	lists  map[uint32][]uint32
+	common map[uint32]bool
+	// builtAt is the number of keys when the lists were built.
+	builtAt uint32
+}
+
+// add lists key under the trigrams of name (keys are added in ascending order).
+func (p *postings) add(key uint32, name string) {
+	if p.lists == nil {
+		p.lists = map[uint32][]uint32{}
+	}
+	for _, g := range trigrams(name) {
+		if !p.common[g] {
+			p.lists[g] = append(p.lists[g], key)
+		}
+	}
+}
+
+// buildGrams builds on's postings from its live entries: the common trigrams' lists
+// dropped, the others packed into one array.
+func (on *orgNames) buildGrams() {
+	p := postings{lists: map[uint32][]uint32{}, common: map[uint32]bool{}, builtAt: on.keys.n}
+	text := on.text()
+	for key := range on.keys.n {
+		if e := on.keys.at(key); !e.dead {
+			p.add(key, e.str(text, textName))
+		}
+	}
+	total := 0
+	for g, l := range p.lists {
+		if commonTrigram(len(l), len(on.sorted)) {
+			delete(p.lists, g)
+			p.common[g] = true
+			continue
+		}
+		total += len(l)
+	}
+	packed := make([]uint32, 0, total)
+	for g, l := range p.lists {
+		start := len(packed)
+		packed = append(packed, l...)
+		// Capacity capped: a later append to one list copies that list, not its neighbours.
+		p.lists[g] = packed[start:len(packed):len(packed)]
+	}
+	on.grams = p
+}
+
+// commonTrigram is whether a trigram of n of an organization's live names is too
+// common to search by: the ordered scan finds a page of its matches soon, where
+// sorting every candidate would cost the organization.
+func commonTrigram(n, live int) bool { return n > 64 && n > live/8 }
+
 // trigrams are the distinct three-byte windows of s, each packed in a uint32.
 func trigrams(s string) []uint32 {
 	if len(s) < 3 {
@@ -34,12 +97,18 @@ func (on *orgNames) page(env domain.Environment, q, after string, limit int) ([]
 }
 
 // searchPage is page for a q of three bytes or more: the candidates are the entries
-// holding q's two rarest trigrams, so its cost is theirs, not the organization's.
+// holding q's two rarest trigrams, so its cost is theirs, not the organization's. When
+// all of q's trigrams are common, matches are dense, and the ordered scan finds a page
+// soon.
 func (on *orgNames) searchPage(bit uint8, q, after string, limit int) ([]uint32, bool) {
-	// The two rarest trigrams' postings.
+	// The two rarest trigrams' postings; common ones are never among them.
 	var rarest, second []uint32
 	for i := 0; i+3 <= len(q); i++ {
-		l := on.grams[uint32(q[i])<<16|uint32(q[i+1])<<8|uint32(q[i+2])]
+		g := uint32(q[i])<<16 | uint32(q[i+1])<<8 | uint32(q[i+2])
+		if on.grams.common[g] {
+			continue
+		}
+		l := on.grams.lists[g]
 		switch {
 		case len(l) == 0:
 			return []uint32{}, false
@@ -49,9 +118,7 @@ func (on *orgNames) searchPage(bit uint8, q, after string, limit int) ([]uint32,
 			second = l
 		}
 	}
-	if len(rarest) > 64 && len(rarest) > len(on.sorted)/8 {
-		// Common letters: matches are dense, so the ordered scan finds a page soon,
-		// where sorting every candidate would cost the organization.
+	if rarest == nil || commonTrigram(len(rarest), len(on.sorted)) {
 		return on.scanPage(bit, q, after, limit)
 	}
 	cand := rarest
