@@ -103,7 +103,7 @@ func (on *orgNames) reset() {
 	if on.keys.n > 0 {
 		on.views.dropOrg(on)
 	}
-	on.keys, on.byID, on.sorted, on.loaded = entries{}, map[[16]byte]uint32{}, nil, false
+	on.keys, on.byID, on.sorted, on.loaded = entries{}, idTable{}, nil, false
 	on.grams, on.dead, on.snap = postings{}, 0, nil
 	on.arena, on.deadText = newArena(0), 0
 	on.owners, on.ownerKeys = nil, map[string]uint32{}
@@ -141,7 +141,7 @@ func (on *orgNames) name(key uint32) string { return on.keys.at(key).str(on.text
 // else under a new key.
 func (on *orgNames) put(e nameEntry, text [textFields]string) error {
 	on.snap = nil
-	if key, ok := on.byID[e.id]; ok {
+	if key, ok := on.byID.get(&on.keys, e.id); ok {
 		old := on.keys.at(key)
 		if old.str(on.text(), textName) == text[textName] {
 			if err := on.appendText(&e, text); err != nil {
@@ -161,7 +161,7 @@ func (on *orgNames) put(e nameEntry, text [textFields]string) error {
 		return err
 	}
 	key := on.keys.add(e)
-	on.byID[e.id] = key
+	on.byID.set(&on.keys, e.id, key)
 	name := text[textName]
 	if on.bulk {
 		// The order is sorted and the postings are built once, at the end.
@@ -254,11 +254,11 @@ func (on *orgNames) search(name string, id [16]byte) (int, bool) {
 }
 
 func (on *orgNames) remove(id [16]byte) {
-	key, ok := on.byID[id]
+	key, ok := on.byID.get(&on.keys, id)
 	if !ok {
 		return
 	}
-	delete(on.byID, id)
+	on.byID.delete(&on.keys, id)
 	e := on.keys.at(key)
 	if on.bulk {
 		if i := slices.Index(on.sorted, key); i >= 0 {
@@ -282,7 +282,7 @@ func (on *orgNames) remove(id [16]byte) {
 func (on *orgNames) compact() {
 	old, text := on.keys, on.text()
 	on.views.dropOrg(on)
-	on.keys, on.dead, on.snap = entries{}, 0, nil
+	on.keys, on.byID, on.dead, on.snap = entries{}, idTable{}, 0, nil
 	arena := newArena(on.arena.Len() - on.deadText)
 	for i, k := range on.sorted {
 		e := *old.at(k)
@@ -290,7 +290,7 @@ func (on *orgNames) compact() {
 		e.text = uint32(arena.Len())
 		arena.WriteString(s)
 		key := on.keys.add(e)
-		on.byID[e.id] = key
+		on.byID.set(&on.keys, e.id, key)
 		on.sorted[i] = key
 	}
 	on.arena, on.deadText = arena, 0

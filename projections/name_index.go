@@ -32,9 +32,10 @@ var envBits = map[domain.Environment]uint8{domain.Development: 1, domain.Staging
 // index of one object per entry (its strings, a row, a map of pointers to it, pointer
 // slices for the order and the trigrams) took 40-55 MB, and every collection had to
 // walk all of it. Entries are fixed-size structs without pointers in chunks (see
-// nameEntry), their strings in one arena, the map by id, the name order and the
-// trigram postings hold 32-bit keys: the collector skips all of it but the postings'
-// slice headers, and an entry costs about 180 bytes with its strings.
+// nameEntry), their strings in one arena, the table by id (idTable), the name order
+// and the trigram postings hold 32-bit keys: the collector skips all of it but the
+// postings' slice headers, and a secret costs some 220 bytes with its strings
+// (TestNameIndexBytesPerSecret).
 type orgNames struct {
 	mu     sync.Mutex
 	orgID  string
@@ -44,7 +45,7 @@ type orgNames struct {
 	// keys is the entries' store (see entries); byID finds a live entry's key by its
 	// secret's id; sorted holds the live keys by name, byte order (ids break ties).
 	keys   entries
-	byID   map[[16]byte]uint32
+	byID   idTable
 	sorted []uint32
 	// grams lists the keys by the trigrams of their names (see postings).
 	grams postings

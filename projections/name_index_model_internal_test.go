@@ -83,13 +83,13 @@ func TestNameIndexMatchesAModel(t *testing.T) {
 			}
 		}
 		for id, s := range model {
-			key, ok := on.byID[id]
+			key, ok := on.byID.get(&on.keys, id)
 			if !ok || on.name(key) != s.name {
 				t.Fatalf("%s: secret %x not found by id", stage, id)
 			}
 		}
-		if len(on.byID) != len(model) || len(on.sorted) != len(model) {
-			t.Fatalf("%s: %d ids, %d in order, want %d", stage, len(on.byID), len(on.sorted), len(model))
+		if on.byID.len() != len(model) || len(on.sorted) != len(model) {
+			t.Fatalf("%s: %d ids, %d in order, want %d", stage, on.byID.len(), len(on.sorted), len(model))
 		}
 	}
 	compactions, textCompactions := 0, 0
@@ -113,6 +113,9 @@ func TestNameIndexMatchesAModel(t *testing.T) {
 		default:
 			i := rnd.IntN(len(ids))
 			on.remove(ids[i])
+			if _, ok := on.byID.get(&on.keys, ids[i]); ok {
+				t.Fatalf("step %d: a removed secret is still found by id", step)
+			}
 			delete(model, ids[i])
 			ids = slices.Delete(ids, i, i+1)
 		}

@@ -23,7 +23,7 @@ func (db *Secrets) SecretAccess(ctx context.Context, orgID, userID, secretID str
 		return out, nil
 	}
 	if id, ok := parseID(secretID); ok {
-		if key, ok := on.byID[id]; ok {
+		if key, ok := on.byID.get(&on.keys, id); ok {
 			out.Secret, out.SecretErr = on.gridRow(key), nil
 		}
 	}

@@ -208,7 +208,7 @@ func (db *Secrets) SealedValues(ctx context.Context, orgID string, env domain.En
 			defer on.mu.Unlock()
 			for i := range out {
 				id, _ := parseID(out[i].SecretID)
-				key, ok := on.byID[id]
+				key, ok := on.byID.get(&on.keys, id)
 				if !ok {
 					// The index and the values come from one snapshot.
 					return fmt.Errorf("read values: secret %s has a value but no name in the index", out[i].SecretID)
