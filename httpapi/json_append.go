@@ -135,15 +135,22 @@ func appendJSONTimeFormat(b []byte, t time.Time) []byte {
 	return append(b, '"')
 }
 
-// appendDigits appends v (0 ≤ v < 10^width) in width digits, zeros in front.
+// appendDigits appends v (0 ≤ v < 10^width) in width digits, zeros in front, two at a
+// time.
 func appendDigits(b []byte, v, width int) []byte {
+	const pairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+		"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+		"8081828384858687888990919293949596979899"
 	start := len(b)
-	for range width {
-		b = append(b, '0')
+	b = append(b, "000000000"[:width]...)
+	i := len(b)
+	for ; i-start >= 2 && v > 0; i -= 2 {
+		p := v % 100 * 2
+		b[i-2], b[i-1] = pairs[p], pairs[p+1]
+		v /= 100
 	}
-	for i := len(b) - 1; i >= start; i-- {
-		b[i] = byte('0' + v%10)
-		v /= 10
+	if v > 0 {
+		b[i-1] = byte('0' + v)
 	}
 	return b
 }

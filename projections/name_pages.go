@@ -13,11 +13,12 @@ import (
 // entries that can match instead of scanning the organization. A removed entry stays
 // listed (its key unused) until compaction; an entry changed in place keeps its name.
 //
-// A trigram in more than an eighth of the names (and more than 64) is common: its list
-// is not kept, as a search never reads it (see searchPage). In names that share a
-// prefix (BENCH_SEED_0000001 …) most trigrams are common, and their lists were most of
-// the postings' memory. Which are common is decided when the lists are built, and they
-// are built again each time the organization doubles.
+// A trigram in more than half of the names (and more than 64) is common: its list is
+// not kept. A search would scan the names in order rather than read it as its rarest
+// (see searchPage), and as its second rarest it would rule out little. In names that
+// share a prefix (BENCH_SEED_0000001 …) most trigrams are in every name, and their
+// lists were most of the postings' memory. Which are common is decided when the lists
+// are built, and they are built again each time the organization doubles.
 type postings struct {
 	lists  map[uint32][]uint32
 	common map[uint32]bool
@@ -67,9 +68,13 @@ func (on *orgNames) buildGrams() {
 }
 
 // commonTrigram is whether a trigram of n of an organization's live names is too
-// common to search by: the ordered scan finds a page of its matches soon, where
-// sorting every candidate would cost the organization.
-func commonTrigram(n, live int) bool { return n > 64 && n > live/8 }
+// common to keep a list of.
+func commonTrigram(n, live int) bool { return n > 64 && n > live/2 }
+
+// denseTrigram is whether a trigram of n of an organization's live names is too common
+// to search by: the ordered scan finds a page of its matches soon, where sorting every
+// candidate would cost the organization.
+func denseTrigram(n, live int) bool { return n > 64 && n > live/8 }
 
 // trigrams are the distinct three-byte windows of s, each packed in a uint32.
 func trigrams(s string) []uint32 {
@@ -98,8 +103,7 @@ func (on *orgNames) page(env domain.Environment, q, after string, limit int) ([]
 
 // searchPage is page for a q of three bytes or more: the candidates are the entries
 // holding q's two rarest trigrams, so its cost is theirs, not the organization's. When
-// all of q's trigrams are common, matches are dense, and the ordered scan finds a page
-// soon.
+// even the rarest is dense, so are the matches, and the ordered scan finds a page soon.
 func (on *orgNames) searchPage(bit uint8, q, after string, limit int) ([]uint32, bool) {
 	// The two rarest trigrams' postings; common ones are never among them.
 	var rarest, second []uint32
@@ -118,7 +122,7 @@ func (on *orgNames) searchPage(bit uint8, q, after string, limit int) ([]uint32,
 			second = l
 		}
 	}
-	if rarest == nil || commonTrigram(len(rarest), len(on.sorted)) {
+	if rarest == nil || denseTrigram(len(rarest), len(on.sorted)) {
 		return on.scanPage(bit, q, after, limit)
 	}
 	cand := rarest
