@@ -88,6 +88,8 @@ type nameIndex struct {
 	examined atomic.Int64
 	// views keeps readers' renderings of the entries' rows.
 	views gridViews
+	// rows holds the row slices of released pages (*[]GridRow).
+	rows sync.Pool
 }
 
 // maxIndexedOrgs bounds the memory the index takes: beyond it an organization's index

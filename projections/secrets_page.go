@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,6 +22,24 @@ type SecretPage struct {
 	FilterErr error
 	Rows      []GridRow
 	Next      string
+	// pool takes Rows back (see Release).
+	pool *sync.Pool
+}
+
+// Release hands the page's rows back for another page to reuse; neither Rows nor any
+// GridRow of it may be read afterwards. Optional: an unreleased page is garbage as any
+// other. A page's rows (copies of their entries, 12.8 KB for 100) were three quarters
+// of the bytes the grid's phases allocated at 100,000 secrets, and the collections
+// they caused a fifth of the server's CPU.
+func (p *SecretPage) Release() {
+	if p.pool == nil || cap(p.Rows) == 0 {
+		return
+	}
+	rows := p.Rows[:cap(p.Rows)]
+	// Cleared: a pooled row would keep its index's strings reachable.
+	clear(rows)
+	p.pool.Put(&rows)
+	p.Rows, p.pool = nil, nil
 }
 
 // GridRow is one secret's row as the name index holds it. A page hands these out
@@ -177,6 +196,7 @@ func (db *Secrets) SecretPageAt(ctx context.Context, orgID, userID string, f Sec
 	}
 	var more bool
 	page.Rows, more = db.pageRows(on, f.Env, strings.ToUpper(f.Q), after, limit)
+	page.pool = &db.names.rows
 	on.mu.Unlock()
 	if more && len(page.Rows) > 0 {
 		page.Next = encodeCursor(page.Rows[len(page.Rows)-1].Name())
@@ -202,6 +222,7 @@ func (db *Secrets) ListSecrets(ctx context.Context, orgID string, f SecretFilter
 	for i, g := range page.Rows {
 		rows[i] = g.Row()
 	}
+	page.Release()
 	return rows, page.Next, nil
 }
 

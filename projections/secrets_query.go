@@ -77,12 +77,18 @@ func (db *Secrets) lockedNames(ctx context.Context, tx pgx.Tx, orgID string) (*o
 }
 
 // pageRows picks a page's rows from on, which the caller holds locked: copies, which
-// the caller may read once it gave the lock back.
+// the caller may read once it gave the lock back, in a slice taken from the pool of
+// released pages when one is large enough (see SecretPage.Release).
 func (db *Secrets) pageRows(on *orgNames, env domain.Environment, q, after string, limit int) ([]GridRow, bool) {
 	examined := on.examined
 	picked, more := on.page(env, q, after, limit)
 	db.names.examined.Add(on.examined - examined)
-	rows := make([]GridRow, len(picked))
+	var rows []GridRow
+	if pooled, ok := db.names.rows.Get().(*[]GridRow); ok && cap(*pooled) >= len(picked) {
+		rows = (*pooled)[:len(picked)]
+	} else {
+		rows = make([]GridRow, len(picked), max(len(picked), DefaultLimit))
+	}
 	for i, key := range picked {
 		rows[i] = on.gridRow(key)
 	}
