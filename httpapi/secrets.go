@@ -87,9 +87,12 @@ func (s *Server) listCurrentSecrets(c *fiber.Ctx, f projections.SecretFilter) er
 	if page.FilterErr != nil {
 		return pageErr(page.FilterErr)
 	}
-	return sendJSON(c, func(b []byte) []byte {
+	err = sendJSON(c, func(b []byte) []byte {
 		return appendGridPage(b, page.Rows, page.Next, p, page.Org.RevealPolicy)
 	})
+	// The answer is in the response's buffer: nothing reads the rows again.
+	page.Release()
+	return err
 }
 
 // pageErr is a page's error as the API answers it.
@@ -130,7 +133,9 @@ func (s *Server) writeSecret(c *fiber.Ctx, secretID string) error {
 	if a.SecretErr != nil {
 		return a.SecretErr
 	}
-	return sendJSON(c, func(b []byte) []byte { return appendGridRow(b, a.Secret, p, a.Org.RevealPolicy) })
+	return sendJSON(c, func(b []byte) []byte {
+		return appendGridRow(b, a.Secret, &rowPermissions{p: p, policy: a.Org.RevealPolicy})
+	})
 }
 
 func (s *Server) getSecret(c *fiber.Ctx) error {

@@ -4,32 +4,40 @@ import (
 	"bytes"
 	"cmp"
 	"sync"
+	"sync/atomic"
 )
 
 // gridViews keeps readers' renderings of grid rows (GridRow.KeepView), one per index
 // entry, within a budget of bytes. A page then copies the kept bytes of its rows
-// instead of rendering them again. Kept on the entry, a view can never outlive what
-// it shows: a change of the secret is a new entry, which has no view, and the old
-// one's view is never asked for again and ages out. Bounded, because a view is some
-// 600 bytes (more than the entry itself): kept for every row of an organization of
-// 100,000 secrets, views would take some 60 MB; within the budget, the rows that pages
-// show often (first pages, recent searches) stay rendered.
+// instead of rendering them again. A view is kept in its key's slot with the stamp of
+// the entry it renders, so it can never be shown for another: a change of the secret
+// puts a new entry (a new stamp) and drops the old one's view, and a view that a page
+// of the old entry keeps after the change is not taken for the new one's. Bounded,
+// because a view is some 600 bytes (more than the entry itself): kept for every row of
+// an organization of 100,000 secrets, views would take some 60 MB; within the budget,
+// the rows that pages show often (first pages, recent searches) stay rendered.
 //
 // A page reads its rows' views without a lock (an atomic load per row; a map of views
 // behind locks was an eighth of a search page's CPU); keeping and dropping views, and
-// the queue of entries that hold one (oldest first), go under mu.
+// the queue of views kept (oldest first), go under mu.
 type gridViews struct {
 	// budget is the bytes all views may take together (defaultViewBudget when 0).
 	budget int
 
 	mu sync.Mutex
-	// queue holds the entries given a view, oldest first, from head on; an entry
-	// whose view was dropped since (see forget) is skipped.
-	queue []*nameEntry
+	// queue holds the views kept, oldest first, from head on, each with its slot; one
+	// whose slot holds another view since (dropped, replaced) is skipped.
+	queue []queuedView
 	head  int
 	bytes int
 	// turned counts the views not kept for want of room (see keep).
 	turned int
+}
+
+// queuedView is a view kept and the slot that held it when it was kept.
+type queuedView struct {
+	slot *atomic.Pointer[keptView]
+	kv   *keptView
 }
 
 // defaultViewBudget bounds the memory views take.
@@ -38,29 +46,34 @@ const defaultViewBudget = 16 << 20
 // admitOneIn is how many views a full budget turns away for each one it keeps.
 const admitOneIn = 8
 
-// keptView is a view and the organization's index it was kept from: an index
-// dropped (erased, or pushed out by others) drops its views, which would otherwise
-// keep its entries reachable until they aged out.
+// keptView is a view, the stamp of the entry it renders and the organization's index
+// it was kept from. A slot is its key's for as long as the key is the secret's, so the
+// stamp tells a view of the entry a page holds from one of the entry it replaced (a
+// page that read the old entry may keep its view after the change). An index dropped
+// (erased, or pushed out by others) drops its views, which would otherwise keep its
+// entries reachable until they aged out.
 type keptView struct {
-	view []byte
-	org  *orgNames
+	view  []byte
+	stamp uint32
+	org   *orgNames
 }
 
-// get returns e's view, nil when none is kept.
-func (gv *gridViews) get(e *nameEntry) []byte {
-	if kv := e.view.Load(); kv != nil {
+// get returns the view kept in slot for the entry of the given stamp, nil when none is.
+func (gv *gridViews) get(slot *atomic.Pointer[keptView], stamp uint32) []byte {
+	if kv := slot.Load(); kv != nil && kv.stamp == stamp {
 		return kv.view
 	}
 	return nil
 }
 
-// keep keeps a copy of view for e (of organization on). A full budget keeps one view
-// in admitOneIn, making room by dropping the oldest: when pages show more rows than
-// the budget holds (searches all over a large organization), a view kept for each
-// row shown would drop one that was kept just as recently, so every such page would
-// pay for a copy and leave 60 KB of garbage, and none would find more views kept.
-// Rows that pages keep showing are still kept after a few pages.
-func (gv *gridViews) keep(on *orgNames, e *nameEntry, view []byte) {
+// keep keeps a copy of view in slot for the entry of the given stamp (of organization
+// on). A full budget keeps one view in admitOneIn, making room by dropping the oldest:
+// when pages show more rows than the budget holds (searches all over a large
+// organization), a view kept for each row shown would drop one that was kept just as
+// recently, so every such page would pay for a copy and leave 60 KB of garbage, and
+// none would find more views kept. Rows that pages keep showing are still kept after
+// a few pages.
+func (gv *gridViews) keep(on *orgNames, slot *atomic.Pointer[keptView], stamp uint32, view []byte) {
 	budget := cmp.Or(gv.budget, defaultViewBudget)
 	if len(view) > budget/64 {
 		return
@@ -69,7 +82,13 @@ func (gv *gridViews) keep(on *orgNames, e *nameEntry, view []byte) {
 	defer gv.mu.Unlock()
 	// Checked under mu: forget marks the organization before it drops views, so a
 	// view is either refused here or dropped there.
-	if on.forgotten.Load() || e.view.Load() != nil {
+	if on.forgotten.Load() {
+		return
+	}
+	// Stamps grow with every entry put: a view of a newer entry stays, and one of an
+	// older entry (its row changed since) goes.
+	old := slot.Load()
+	if old != nil && old.stamp >= stamp {
 		return
 	}
 	if gv.bytes+len(view) > budget {
@@ -78,10 +97,11 @@ func (gv *gridViews) keep(on *orgNames, e *nameEntry, view []byte) {
 		}
 	}
 	for gv.bytes+len(view) > budget && gv.head < len(gv.queue) {
-		if kv := gv.queue[gv.head].view.Swap(nil); kv != nil {
-			gv.bytes -= len(kv.view)
+		q := gv.queue[gv.head]
+		if q.slot.CompareAndSwap(q.kv, nil) {
+			gv.bytes -= len(q.kv.view)
 		}
-		gv.queue[gv.head] = nil
+		gv.queue[gv.head] = queuedView{}
 		gv.head++
 	}
 	if gv.head > len(gv.queue)/2 {
@@ -89,27 +109,55 @@ func (gv *gridViews) keep(on *orgNames, e *nameEntry, view []byte) {
 		gv.queue = append(gv.queue[:0], gv.queue[gv.head:]...)
 		gv.head = 0
 	}
-	e.view.Store(&keptView{view: bytes.Clone(view), org: on})
-	gv.queue = append(gv.queue, e)
+	kv := &keptView{view: bytes.Clone(view), stamp: stamp, org: on}
+	if slot.CompareAndSwap(old, kv) {
+		if old != nil {
+			gv.bytes -= len(old.view)
+		}
+	} else {
+		return
+	}
+	gv.queue = append(gv.queue, queuedView{slot: slot, kv: kv})
 	gv.bytes += len(view)
+}
+
+// drop drops the view in slot, whichever it is (its entry changed or went; on.mu held).
+func (gv *gridViews) drop(slot *atomic.Pointer[keptView]) {
+	if gv == nil || slot.Load() == nil {
+		return
+	}
+	gv.mu.Lock()
+	defer gv.mu.Unlock()
+	if kv := slot.Swap(nil); kv != nil {
+		gv.bytes -= len(kv.view)
+	}
 }
 
 // forget drops every view of organization on, and refuses those that pages still
 // under way would keep (erased: nothing of it stays).
 func (gv *gridViews) forget(on *orgNames) {
 	on.forgotten.Store(true)
+	gv.dropOrg(on)
+}
+
+// dropOrg drops every view of organization on: forgotten, or its keys renumbered
+// (compacted, loaded again). A page under way may still keep a view under an old key,
+// where no page looks again; it ages out.
+func (gv *gridViews) dropOrg(on *orgNames) {
+	if gv == nil {
+		return
+	}
 	gv.mu.Lock()
 	defer gv.mu.Unlock()
 	live := gv.queue[:0]
-	for _, e := range gv.queue[gv.head:] {
-		kv := e.view.Load()
-		switch {
-		case kv == nil:
+	for _, q := range gv.queue[gv.head:] {
+		switch kv := q.slot.Load(); {
+		case kv != q.kv:
 		case kv.org == on:
-			e.view.Store(nil)
+			q.slot.Store(nil)
 			gv.bytes -= len(kv.view)
 		default:
-			live = append(live, e)
+			live = append(live, q)
 		}
 	}
 	clear(gv.queue[len(live):])
@@ -120,8 +168,8 @@ func (gv *gridViews) forget(on *orgNames) {
 func (gv *gridViews) size() (n, bytes int) {
 	gv.mu.Lock()
 	defer gv.mu.Unlock()
-	for _, e := range gv.queue[gv.head:] {
-		if e.view.Load() != nil {
+	for _, q := range gv.queue[gv.head:] {
+		if q.slot.Load() == q.kv {
 			n++
 		}
 	}

@@ -2,7 +2,7 @@ package projections
 
 import (
 	"bytes"
-	"fmt"
+	"sync/atomic"
 	"testing"
 )
 
@@ -14,10 +14,10 @@ func TestGridViewsStayWithinTheirBudget(t *testing.T) {
 	t.Parallel()
 	gv := &gridViews{budget: 64 << 10}
 	acme, other := &orgNames{}, &orgNames{}
-	var acmes []*nameEntry
+	var acmes []*atomic.Pointer[keptView]
 	keptWhenFull := 0
 	for i := range 2000 {
-		e := &nameEntry{id: fmt.Sprint(i)}
+		e := new(atomic.Pointer[keptView])
 		on := acme
 		// Not every other one: a full budget keeps every admitOneIn-th view.
 		if i%3 == 1 {
@@ -27,9 +27,9 @@ func TestGridViewsStayWithinTheirBudget(t *testing.T) {
 		}
 		view := bytes.Repeat([]byte{byte('a' + i%26)}, 600)
 		want := bytes.Clone(view)
-		gv.keep(on, e, view)
+		gv.keep(on, e, 1, view)
 		view[0] = '!' // the caller's buffer, used again
-		switch got := gv.get(e); {
+		switch got := gv.get(e, 1); {
 		case got == nil && i < 64:
 			t.Fatalf("entry %d: not kept while there was room", i)
 		case got != nil && !bytes.Equal(got, want):
@@ -46,12 +46,12 @@ func TestGridViewsStayWithinTheirBudget(t *testing.T) {
 	}
 	gv.forget(acme)
 	for _, e := range acmes {
-		if gv.get(e) != nil {
+		if gv.get(e, 1) != nil {
 			t.Fatalf("a view of a forgotten organization stayed")
 		}
 	}
-	gv.keep(acme, acmes[0], []byte("view"))
-	if gv.get(acmes[0]) != nil {
+	gv.keep(acme, acmes[0], 1, []byte("view"))
+	if gv.get(acmes[0], 1) != nil {
 		t.Fatalf("a view of a forgotten organization was kept")
 	}
 	if n, size := gv.size(); n == 0 || size != n*600 {
@@ -65,13 +65,13 @@ func TestAnIndexPushedOutDropsItsViews(t *testing.T) {
 	t.Parallel()
 	ix := &nameIndex{max: 1}
 	acme := ix.org("acme")
-	e := &nameEntry{id: "1"}
-	ix.views.keep(acme, e, []byte("view"))
-	if ix.views.get(e) == nil {
+	e := new(atomic.Pointer[keptView])
+	ix.views.keep(acme, e, 1, []byte("view"))
+	if ix.views.get(e, 1) == nil {
 		t.Fatal("no view kept")
 	}
 	ix.org("globex")
-	if ix.lookup("acme") != nil || ix.views.get(e) != nil {
+	if ix.lookup("acme") != nil || ix.views.get(e, 1) != nil {
 		t.Fatal("the pushed-out organization's view stayed")
 	}
 }

@@ -5,11 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/keyledger/keyledger/domain"
@@ -24,60 +22,23 @@ import (
 // checkpoint the index reflects, so another replica's projector keeps it as current
 // as this one's. Only the names of changed secrets are opened.
 
-// envBits records, per entry, in which environments a value is set (the env filter).
+// envBits records, per entry, in which environments a value is set (the env filter):
+// bit i is gridEnvs[i].
 var envBits = map[domain.Environment]uint8{domain.Development: 1, domain.Staging: 2, domain.Production: 4}
 
-type nameEntry struct {
-	id   string
-	name string
-	envs uint8
-	// idx is the entry's place in orgNames.all; dead marks one replaced or removed.
-	idx  uint32
-	dead bool
-	// row is the rest of the secret's grid row, its description open. An entry is
-	// replaced when its secret changes, never changed in place: a page copies the
-	// pointer and renders it after the lock is given back (id, name and row only; idx
-	// and dead change under the lock).
-	row *gridRow
-	// view is the row as a reader rendered it, while gridViews keeps it.
-	view atomic.Pointer[keptView]
-}
-
-// gridRow is what a grid row shows besides the id and the name, compact: a page or one
-// secret's read is rendered from it without asking Postgres for rows, and an index
-// holds one per secret of the organization. Times are Unix nanoseconds.
-type gridRow struct {
-	description      string
-	owner            *UserRef // shared by the owner's rows; users never change
-	created, updated int64
-	version          int
-	envs             [3]gridEnv // in gridEnvs' order
-}
-
-type gridEnv struct {
-	present, set bool
-	version      int
-	mask         string
-	updated      int64
-}
-
-// secretRow renders an entry as the SecretRow of organization orgID.
-func (e *nameEntry) secretRow(orgID string) SecretRow {
-	r := e.row
-	out := SecretRow{ID: e.id, OrgID: orgID, Name: e.name, Description: r.description, Owner: *r.owner,
-		CreatedAt: time.Unix(0, r.created).UTC(), UpdatedAt: time.Unix(0, r.updated).UTC(), Version: r.version,
-		Environments: make(map[domain.Environment]EnvState, 3)}
-	for i, env := range gridEnvs {
-		if g := r.envs[i]; g.present {
-			out.Environments[env] = EnvState{Set: g.set, Version: g.version, Mask: g.mask, UpdatedAt: time.Unix(0, g.updated).UTC()}
-		}
-	}
-	return out
-}
-
 // orgNames is one organization's index, as of checkpoint seq in schema.
+//
+// It is built to cost little memory and no garbage collection: at 100,000 secrets an
+// index of one object per entry (its strings, a row, a map of pointers to it, pointer
+// slices for the order and the trigrams) took 40-55 MB, and every collection had to
+// walk all of it. Entries are fixed-size structs without pointers in chunks (see
+// nameEntry), their strings in one arena, the table by id (idTable), the name order
+// and the trigram postings hold 32-bit keys: the collector skips all of it but the
+// postings' slice headers, and a secret costs some 220 bytes with its strings
+// (TestNameIndexBytesPerSecret).
 type orgNames struct {
 	mu     sync.Mutex
+	orgID  string
 	schema string
 	seq    uint64
 	// changed is the checkpoint of the last sync that changed the index (a load, or
@@ -85,22 +46,35 @@ type orgNames struct {
 	// checkpoint from changed to seq, so a snapshot in between may use it.
 	changed uint64
 	loaded  bool
-	byID    map[string]*nameEntry
-	sorted  []*nameEntry // by name, byte order
-	// all holds every entry put, by idx (dead ones until compaction); grams maps each
-	// trigram (three bytes) of a name to the idxs of the entries holding it, ascending,
-	// so that a q= search of three bytes or more reads the entries that can match
-	// instead of scanning the organization.
-	all   []*nameEntry
-	grams map[uint32][]uint32
+	// keys is the entries' store (see entries); byID finds a live entry's key by its
+	// secret's id; sorted holds the live keys by name, byte order (ids break ties).
+	keys   entries
+	byID   idTable
+	sorted []uint32
+	// grams lists the keys by the trigrams of their names (see postings).
+	grams postings
 	dead  int
+	// arena holds the entries' strings (see newArena); deadText counts its bytes that no
+	// live entry uses; stamps counts the entries put (see nameEntry.stamp).
+	arena    *strings.Builder
+	deadText int
+	stamps   uint32
+	// bulk is set while a full load appends to sorted unordered (sorted once at its end).
+	bulk bool
 	// examined counts the entries pages have looked at (see GridCost).
 	examined int64
-	// owners interns the owners of the rows; access holds, per user id ("" for a
-	// service token), the organization and the role as of seq: a read at the same
-	// checkpoint needs neither from Postgres.
-	owners map[string]*UserRef
+	// owners interns the owners of the rows (an entry holds an index); ownerKeys finds
+	// one by user id. Users never change, so owners only grows (until a full load).
+	owners    []UserRef
+	ownerKeys map[string]uint32
+	// snap is what pages share of the index as it is now (see pageSnap), nil after any
+	// change until a page asks for it.
+	snap *pageSnap
+	// access holds, per user id ("" for a service token), the organization and the role
+	// as of seq: a read at the same checkpoint needs neither from Postgres.
 	access map[string]orgAccessRow
+	// views is where the entries' views are kept (the nameIndex's).
+	views *gridViews
 	// forgotten marks an index dropped for good (see gridViews.forget).
 	forgotten atomic.Bool
 }
@@ -118,6 +92,8 @@ type nameIndex struct {
 	examined atomic.Int64
 	// views keeps readers' renderings of the entries' rows.
 	views gridViews
+	// rows holds the row slices of released pages (*[]GridRow).
+	rows sync.Pool
 }
 
 // maxIndexedOrgs bounds the memory the index takes: beyond it an organization's index
@@ -139,7 +115,7 @@ func (ix *nameIndex) org(orgID string) *orgNames {
 				break
 			}
 		}
-		on = &orgNames{}
+		on = &orgNames{orgID: orgID, views: &ix.views}
 		ix.orgs[orgID] = on
 	}
 	ix.mu.Unlock()
@@ -166,9 +142,12 @@ var errStaleSnapshot = errors.New("projections: snapshot older than the name ind
 func (db *Secrets) syncNames(ctx context.Context, tx pgx.Tx, orgID string, on *orgNames, schema string, seq uint64) error {
 	switch {
 	case !on.loaded || on.schema != schema:
-		on.byID, on.sorted, on.loaded = map[string]*nameEntry{}, nil, false
-		on.all, on.grams, on.dead, on.owners = nil, map[uint32][]uint32{}, 0, map[string]*UserRef{}
-		if err := db.readNames(ctx, tx, orgID, on, 0); err != nil {
+		on.reset()
+		on.bulk = true
+		err := db.readNames(ctx, tx, orgID, on, 0)
+		on.endBulk()
+		if err != nil {
+			on.reset()
 			return err
 		}
 	case seq < on.seq && seq >= on.changed:
@@ -209,7 +188,9 @@ func (db *Secrets) syncNames(ctx context.Context, tx pgx.Tx, orgID string, on *o
 // syncNames in its transaction).
 func (db *Secrets) advance(ctx context.Context, orgID string, on *orgNames, seq uint64, gone []string, changed []sealedRow) error {
 	for _, id := range gone {
-		on.remove(id)
+		if key, ok := parseID(id); ok {
+			on.remove(key)
+		}
 	}
 	for i := range changed {
 		if err := db.putRow(ctx, orgID, on, &changed[i]); err != nil {
@@ -255,6 +236,10 @@ func (db *Secrets) readNames(ctx context.Context, tx pgx.Tx, orgID string, on *o
 // putRow puts a row read by changedRowsSQL into on, its name and description opened.
 func (db *Secrets) putRow(ctx context.Context, orgID string, on *orgNames, r *sealedRow) error {
 	db.names.rowsRead.Add(1)
+	id, ok := parseID(r.id)
+	if !ok {
+		return fmt.Errorf("read names: secret id %q is not a uuid", r.id)
+	}
 	name, err := db.keys.Open(ctx, orgID, r.name, nameAAD(orgID, r.id))
 	if err != nil {
 		return fmt.Errorf("open name of secret %s: %w", r.id, err)
@@ -264,26 +249,27 @@ func (db *Secrets) putRow(ctx context.Context, orgID string, on *orgNames, r *se
 	if err != nil {
 		return fmt.Errorf("open description of secret %s: %w", r.id, err)
 	}
-	owner := on.owners[r.owner.ID]
-	if owner == nil {
-		owner = &UserRef{ID: r.owner.ID, Email: r.owner.Email, Name: r.owner.Name}
-		on.owners[r.owner.ID] = owner
+	e := nameEntry{id: id, owner: on.owner(r.owner), created: r.created.UnixNano(), updated: r.updated.UnixNano()}
+	text := [textFields]string{string(name), string(desc)}
+	if e.version, err = version32(r.version); err != nil {
+		return fmt.Errorf("secret %s: %w", r.id, err)
 	}
-	g := &gridRow{description: string(desc), owner: owner,
-		created: r.created.UnixNano(), updated: r.updated.UnixNano(), version: r.version}
-	e := &nameEntry{id: r.id, name: string(name), row: g}
-	for i, env := range gridEnvs {
+	for i := range gridEnvs {
 		st := r.envs[i]
 		if !st.present {
 			continue
 		}
-		g.envs[i] = gridEnv{present: true, set: st.set, version: st.version, mask: st.mask, updated: st.updated.UnixNano()}
+		e.present |= 1 << i
 		if st.set {
-			e.envs |= envBits[env]
+			e.set |= 1 << i
 		}
+		if e.envVersion[i], err = version32(st.version); err != nil {
+			return fmt.Errorf("secret %s: %w", r.id, err)
+		}
+		e.envUpdated[i] = st.updated.UnixNano()
+		text[textMask+i] = st.mask
 	}
-	on.put(e)
-	return nil
+	return on.put(e, text)
 }
 
 // changedRowsSQL reads the grid rows of the secrets of organization $1 changed after
@@ -299,176 +285,6 @@ const changedRowsSQL = `SELECT s.id::text, s.name_sealed, ` + secretColumns + `
 	LEFT JOIN LATERAL (SELECT * FROM secret_values WHERE org_id = $1 AND secret_id = s.id AND env = 'staging' LIMIT 1) g ON true
 	LEFT JOIN LATERAL (SELECT * FROM secret_values WHERE org_id = $1 AND secret_id = s.id AND env = 'production' LIMIT 1) p ON true
 	WHERE s.org_id = $1 AND s.changed_seq > $2`
-
-func (on *orgNames) search(name, id string) (int, bool) {
-	return slices.BinarySearchFunc(on.sorted, name, func(e *nameEntry, n string) int {
-		if c := strings.Compare(e.name, n); c != 0 {
-			return c
-		}
-		return strings.Compare(e.id, id)
-	})
-}
-
-func (on *orgNames) remove(id string) {
-	e := on.byID[id]
-	if e == nil {
-		return
-	}
-	delete(on.byID, id)
-	if i, ok := on.search(e.name, e.id); ok {
-		on.sorted = slices.Delete(on.sorted, i, i+1)
-	}
-	e.dead = true
-	on.dead++
-	if on.dead > 1024 && on.dead > len(on.all)/2 {
-		on.compact()
-	}
-}
-
-func (on *orgNames) put(e *nameEntry) {
-	on.remove(e.id)
-	on.byID[e.id] = e
-	i, _ := on.search(e.name, e.id)
-	on.sorted = slices.Insert(on.sorted, i, e)
-	on.addGrams(e)
-}
-
-// addGrams gives e the next idx and lists it under each of its name's trigrams.
-func (on *orgNames) addGrams(e *nameEntry) {
-	if on.grams == nil {
-		on.grams = map[uint32][]uint32{}
-	}
-	e.idx = uint32(len(on.all))
-	on.all = append(on.all, e)
-	for _, g := range trigrams(e.name) {
-		on.grams[g] = append(on.grams[g], e.idx)
-	}
-}
-
-// compact drops the dead entries from all and grams.
-func (on *orgNames) compact() {
-	live := on.sorted
-	on.all, on.grams, on.dead = make([]*nameEntry, 0, len(live)), make(map[uint32][]uint32, len(on.grams)), 0
-	for _, e := range live {
-		on.addGrams(e)
-	}
-}
-
-// trigrams are the distinct three-byte windows of s, each packed in a uint32.
-func trigrams(s string) []uint32 {
-	if len(s) < 3 {
-		return nil
-	}
-	out := make([]uint32, 0, len(s)-2)
-	for i := 0; i+3 <= len(s); i++ {
-		g := uint32(s[i])<<16 | uint32(s[i+1])<<8 | uint32(s[i+2])
-		if !slices.Contains(out, g) {
-			out = append(out, g)
-		}
-	}
-	return out
-}
-
-// searchPage is page for a q of three bytes or more: the candidates are the entries
-// holding q's two rarest trigrams, so its cost is theirs, not the organization's.
-func (on *orgNames) searchPage(bit uint8, q, after string, limit int) ([]*nameEntry, bool) {
-	var lists [][]uint32
-	for _, g := range trigrams(q) {
-		l := on.grams[g]
-		if len(l) == 0 {
-			return []*nameEntry{}, false
-		}
-		lists = append(lists, l)
-	}
-	slices.SortFunc(lists, func(a, b []uint32) int { return len(a) - len(b) })
-	if len(lists[0]) > 64 && len(lists[0]) > len(on.sorted)/8 {
-		// Common letters: matches are dense, so the ordered scan finds a page soon,
-		// where sorting every candidate would cost the organization.
-		return on.scanPage(bit, q, after, limit)
-	}
-	cand := lists[0]
-	if len(lists) > 1 {
-		cand = intersect(lists[0], lists[1])
-	}
-	var out []*nameEntry
-	on.examined += int64(len(cand))
-	for _, i := range cand {
-		e := on.all[i]
-		if e.dead || (bit != 0 && e.envs&bit == 0) || (after != "" && e.name <= after) || !strings.Contains(e.name, q) {
-			continue
-		}
-		out = append(out, e)
-	}
-	slices.SortFunc(out, func(a, b *nameEntry) int {
-		if c := strings.Compare(a.name, b.name); c != 0 {
-			return c
-		}
-		return strings.Compare(a.id, b.id)
-	})
-	if len(out) > limit {
-		return out[:limit], true
-	}
-	if out == nil {
-		out = []*nameEntry{}
-	}
-	return out, false
-}
-
-// intersect is the idxs in both ascending lists.
-func intersect(a, b []uint32) []uint32 {
-	out := make([]uint32, 0, min(len(a), len(b)))
-	for i, j := 0, 0; i < len(a) && j < len(b); {
-		switch {
-		case a[i] < b[j]:
-			i++
-		case a[i] > b[j]:
-			j++
-		default:
-			out = append(out, a[i])
-			i++
-			j++
-		}
-	}
-	return out
-}
-
-// page picks the ids of one grid page: names after the cursor's, in order, kept by the
-// environment and q filters, at most limit of them, and whether more follow.
-func (on *orgNames) page(env domain.Environment, q, after string, limit int) ([]*nameEntry, bool) {
-	bit := envBits[env]
-	if len(q) >= 3 {
-		return on.searchPage(bit, q, after, limit)
-	}
-	return on.scanPage(bit, q, after, limit)
-}
-
-// scanPage is page by a scan in name order from the cursor.
-func (on *orgNames) scanPage(bit uint8, q, after string, limit int) ([]*nameEntry, bool) {
-	start := 0
-	if after != "" {
-		start, _ = slices.BinarySearchFunc(on.sorted, after, func(e *nameEntry, n string) int {
-			if e.name <= n {
-				return -1
-			}
-			return 1
-		})
-	}
-	out := make([]*nameEntry, 0, min(limit, len(on.sorted)))
-	for _, e := range on.sorted[start:] {
-		on.examined++
-		if bit != 0 && e.envs&bit == 0 {
-			continue
-		}
-		if q != "" && !strings.Contains(e.name, q) {
-			continue
-		}
-		if len(out) == limit {
-			return out, true
-		}
-		out = append(out, e)
-	}
-	return out, false
-}
 
 // GridCost is how much the grid has cost this process so far: names opened
 // (decrypted, by the grid, one secret's read or a values fetch) and grid rows read. A page must cost what it shows, whatever the size of

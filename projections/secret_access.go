@@ -22,11 +22,12 @@ func (db *Secrets) SecretAccess(ctx context.Context, orgID, userID, secretID str
 	if on == nil {
 		return out, nil
 	}
-	e := on.byID[secretID]
-	on.mu.Unlock()
-	if e != nil {
-		out.Secret, out.SecretErr = GridRow{e: e, orgID: orgID, on: on, views: &db.names.views}, nil
+	if id, ok := parseID(secretID); ok {
+		if key, ok := on.byID.get(&on.keys, id); ok {
+			out.Secret, out.SecretErr = on.gridRow(key), nil
+		}
 	}
+	on.mu.Unlock()
 	return out, nil
 }
 

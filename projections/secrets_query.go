@@ -78,14 +78,23 @@ func (db *Secrets) lockedNames(ctx context.Context, tx pgx.Tx, orgID string) (on
 	return on, on.seq == uint64(seq), nil
 }
 
-// pickPage picks a page's entries from on, which the caller holds locked. The slice
-// is the page's own; of each entry, only what never changes (id, name, row and view)
-// may be read once the lock is given back.
-func (db *Secrets) pickPage(on *orgNames, env domain.Environment, q, after string, limit int) ([]*nameEntry, bool) {
+// pageRows picks a page's rows from on, which the caller holds locked: copies, which
+// the caller may read once it gave the lock back, in a slice taken from the pool of
+// released pages when one is large enough (see SecretPage.Release).
+func (db *Secrets) pageRows(on *orgNames, env domain.Environment, q, after string, limit int) ([]GridRow, bool) {
 	examined := on.examined
 	picked, more := on.page(env, q, after, limit)
 	db.names.examined.Add(on.examined - examined)
-	return picked, more
+	var rows []GridRow
+	if pooled, ok := db.names.rows.Get().(*[]GridRow); ok && cap(*pooled) >= len(picked) {
+		rows = (*pooled)[:len(picked)]
+	} else {
+		rows = make([]GridRow, len(picked), max(len(picked), DefaultLimit))
+	}
+	for i, key := range picked {
+		rows[i] = on.gridRow(key)
+	}
+	return rows, more
 }
 
 // pageBounds reads a page's limit and cursor; a bad one is a validation error.
@@ -206,12 +215,13 @@ func (db *Secrets) SealedValues(ctx context.Context, orgID string, env domain.En
 			}
 			defer on.mu.Unlock()
 			for i := range out {
-				e := on.byID[out[i].SecretID]
-				if e == nil {
+				id, _ := parseID(out[i].SecretID)
+				key, ok := on.byID.get(&on.keys, id)
+				if !ok {
 					// The index and the values come from one snapshot.
 					return fmt.Errorf("read values: secret %s has a value but no name in the index", out[i].SecretID)
 				}
-				out[i].Name = domain.SecretName(e.name)
+				out[i].Name = domain.SecretName(on.name(key))
 			}
 			return nil
 		})
