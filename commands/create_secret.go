@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -30,7 +29,8 @@ type nameReservations interface {
 	Release(ctx context.Context, key, holder string) error
 	// LegacyHolder, Legacy and DropLegacy serve the reservations earlier versions made
 	// under bare hashes, in a bucket of their own, until MoveLegacyNames has moved
-	// them: a live one still holds its name.
+	// them: a live one still holds its name. Once the bucket is gone (or was never
+	// there) LegacyHolder answers without asking NATS.
 	LegacyHolder(ctx context.Context, orgID, name string) (reservation.Reservation, bool, error)
 	Legacy(ctx context.Context) ([]reservation.Reservation, error)
 	DropLegacy(ctx context.Context) error
@@ -46,9 +46,6 @@ type CreateSecretHandler struct {
 	keys  valueKeys
 	names nameReservations
 	now   func() time.Time
-	// legacyGone is set once MoveLegacyNames has left no legacy reservation: creates
-	// stop looking for one (nothing writes them any more).
-	legacyGone atomic.Bool
 }
 
 // NewCreateSecretHandler wires the handler.
@@ -148,9 +145,6 @@ func (h *CreateSecretHandler) reserve(ctx context.Context, orgID, key, id string
 // keyed, not yet moved by MoveLegacyNames). The keyed key stays the one point where
 // two creators race, so this only ever refuses.
 func (h *CreateSecretHandler) legacyFree(ctx context.Context, orgID, id string, name domain.SecretName) error {
-	if h.legacyGone.Load() {
-		return nil
-	}
 	cur, ok, err := h.names.LegacyHolder(ctx, orgID, string(name))
 	if err != nil || !ok || cur.Holder == id {
 		return err

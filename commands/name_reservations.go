@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
@@ -35,12 +34,7 @@ func (h *CreateSecretHandler) MoveLegacyNames(ctx context.Context) (LegacyNames,
 		return out, err
 	}
 	for _, res := range legacy {
-		orgID, _, ok := strings.Cut(res.Key, ".")
-		if !ok {
-			out.Forgotten++
-			continue
-		}
-		moved, err := h.moveLegacyName(ctx, orgID, res)
+		moved, err := h.moveLegacyName(ctx, reservation.KeyScope(res.Key), res)
 		if err != nil {
 			return out, fmt.Errorf("move legacy name reservation %s: %w", res.Key, err)
 		}
@@ -60,7 +54,6 @@ func (h *CreateSecretHandler) MoveLegacyNames(ctx context.Context) (LegacyNames,
 		return out, err
 	}
 	out.Dropped = len(legacy) > 0
-	h.legacyGone.Store(true)
 	return out, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -112,7 +113,17 @@ func holder(ctx context.Context, kv jetstream.KeyValue, key string) (Reservation
 	if err != nil {
 		return Reservation{}, false, fmt.Errorf("reservation %s: %w", key, err)
 	}
-	return Reservation{Key: key, Holder: string(e.Value()), Revision: e.Revision(), Created: e.Created()}, true, nil
+	return reservationOf(e), true, nil
+}
+
+func reservationOf(e jetstream.KeyValueEntry) Reservation {
+	return Reservation{Key: e.Key(), Holder: string(e.Value()), Revision: e.Revision(), Created: e.Created()}
+}
+
+// KeyScope is the scope a key (Key's or LegacyKey's) was made in.
+func KeyScope(key string) string {
+	scope, _, _ := strings.Cut(key, ".")
+	return scope
 }
 
 // LegacyHolder is who holds value in scope in the legacy bucket, if it is left and
@@ -138,31 +149,26 @@ func (r *Reservations) legacyDeleted(ctx context.Context) bool {
 	return false
 }
 
-// Legacy lists the reservations held in the legacy bucket (none once it is gone).
+// Legacy lists the reservations held in the legacy bucket (none once it is gone), in
+// one pass over the bucket.
 func (r *Reservations) Legacy(ctx context.Context) ([]Reservation, error) {
 	if r.legacyGone.Load() {
 		return nil, nil
 	}
-	lister, err := r.legacy.ListKeys(ctx)
+	w, err := r.legacy.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
 		if r.legacyDeleted(ctx) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("list legacy reservations: %w", err)
 	}
-	var keys []string
-	for k := range lister.Keys() {
-		keys = append(keys, k)
-	}
-	out := make([]Reservation, 0, len(keys))
-	for _, k := range keys {
-		res, ok, err := holder(ctx, r.legacy, k)
-		if err != nil {
-			return nil, err
+	defer func() { _ = w.Stop() }()
+	var out []Reservation
+	for e := range w.Updates() {
+		if e == nil { // the initial values are all in
+			return out, nil
 		}
-		if ok {
-			out = append(out, res)
-		}
+		out = append(out, reservationOf(e))
 	}
 	return out, nil
 }
@@ -194,15 +200,15 @@ func (r *Reservations) Reserve(ctx context.Context, key, holder string) (Reserva
 	if !errors.Is(err, jetstream.ErrKeyExists) {
 		return Reservation{}, fmt.Errorf("reserve: %w", err)
 	}
-	e, err := r.kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		// Released in between: try once more.
-		return r.Reserve(ctx, key, holder)
-	}
+	cur, ok, err := r.Holder(ctx, key)
 	if err != nil {
 		return Reservation{}, fmt.Errorf("reserve: %w", err)
 	}
-	return Reservation{Key: key, Holder: string(e.Value()), Revision: e.Revision(), Created: e.Created()}, ErrReserved
+	if !ok {
+		// Released in between: try once more.
+		return r.Reserve(ctx, key, holder)
+	}
+	return cur, ErrReserved
 }
 
 // TakeOver replaces a stale reservation, only if it is still at that revision.
@@ -219,17 +225,14 @@ func (r *Reservations) TakeOver(ctx context.Context, stale Reservation, holder s
 
 // Release frees key if holder still has it.
 func (r *Reservations) Release(ctx context.Context, key, holder string) error {
-	e, err := r.kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil
-	}
+	cur, ok, err := r.Holder(ctx, key)
 	if err != nil {
 		return fmt.Errorf("release: %w", err)
 	}
-	if string(e.Value()) != holder {
+	if !ok || cur.Holder != holder {
 		return nil
 	}
-	if err := r.kv.Delete(ctx, key, jetstream.LastRevision(e.Revision())); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+	if err := r.kv.Delete(ctx, key, jetstream.LastRevision(cur.Revision)); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
 		return fmt.Errorf("release: %w", err)
 	}
 	return nil
