@@ -9,6 +9,11 @@
 //     itself in a presence bucket (KEYLEDGER_AUTH_REPLICAS, entries expire after
 //     PresenceTTL) and renews its entry every Heartbeat, each renewal conditional on the
 //     revision it last wrote.
+//   - Invalidate lists the replicas from the bucket stream's state (one request the
+//     stream's leader answers), every key that has a message: a live entry, or the
+//     deletion marker of a fenced replica, which may still be fresh. Not with a KV
+//     watcher: it says "all delivered" by counting, and a renewal that replaced an
+//     entry between the watcher's creation and its delivery left that replica out.
 //   - A replica answers from its cache only while its last successful renewal was sent
 //     less than Freshness ago. A replica that cannot renew (cut off from NATS, stalled)
 //     stops using its cache and authenticates from the log and the buckets again.
@@ -17,8 +22,11 @@
 //     answered that it dropped the entries. A replica that does not answer within
 //     AckTimeout is fenced: its presence entry is deleted (so its next renewal fails and
 //     it empties its cache before using it again) and Invalidate waits Freshness more,
-//     after which that replica's last renewal is too old for it to use its cache. Only
-//     then does Invalidate return, and the revocation answer.
+//     after which that replica's last renewal is too old for it to use its cache. A
+//     silent replica already fenced (its key holds a deletion marker) is not deleted
+//     again, which would keep its marker alive, but waited out all the same: its last
+//     renewal came before the marker. Only then does Invalidate return, and the
+//     revocation answer.
 //   - An entry loaded from the log while an invalidation arrived is not kept (a
 //     generation counter), and a replica empties its cache whenever it (re)registers.
 //
@@ -34,6 +42,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,8 +96,12 @@ type Cache struct {
 	log  *slog.Logger
 	nc   *nats.Conn
 	kv   jetstream.KeyValue
-	id   string
-	sub  *nats.Subscription
+	// stream is the bucket's stream, and msgGet the subject its leader answers message
+	// gets on (not direct gets, which a follower may answer from behind).
+	stream jetstream.Stream
+	msgGet string
+	id     string
+	sub    *nats.Subscription
 
 	mu      sync.Mutex
 	entries map[string]*entry
@@ -140,12 +153,17 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Cache, er
 	if err != nil {
 		return nil, err
 	}
+	stream, err := js.Stream(ctx, presenceStream)
+	if err != nil {
+		return nil, fmt.Errorf("authcache: presence stream: %w", err)
+	}
 	raw := make([]byte, 12)
 	if _, err := rand.Read(raw); err != nil {
 		return nil, fmt.Errorf("authcache: replica id: %w", err)
 	}
 	c := &Cache{
-		opts: opts, log: log, nc: js.Conn(), kv: kv, id: hex.EncodeToString(raw),
+		opts: opts, log: log, nc: js.Conn(), kv: kv, stream: stream, msgGet: apiPrefix(js) + "STREAM.MSG.GET." + presenceStream,
+		id:      hex.EncodeToString(raw),
 		entries: map[string]*entry{}, byTag: map[string]map[string]struct{}{},
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -241,7 +259,9 @@ func (c *Cache) renew(rev uint64) {
 	}
 }
 
-// Close stops renewing and leaves the presence bucket.
+// Close stops renewing, stops answering from the cache and leaves the presence
+// bucket without a trace: a deletion marker would be listed, and waited for, by every
+// invalidation until it expired.
 func (c *Cache) Close() {
 	select {
 	case <-c.stop:
@@ -250,10 +270,13 @@ func (c *Cache) Close() {
 	}
 	close(c.stop)
 	<-c.done
+	c.mu.Lock()
+	c.freshUntil = time.Time{}
+	c.mu.Unlock()
 	_ = c.sub.Unsubscribe()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	_ = c.kv.Delete(ctx, c.id)
+	_ = c.stream.Purge(ctx, jetstream.WithPurgeSubject(presencePrefix+c.id))
 }
 
 // usable reports whether this replica may answer from its cache (mu held).
@@ -398,8 +421,15 @@ func (c *Cache) Invalidate(ctx context.Context, tags ...string) error {
 	if len(waiting) == 0 {
 		return nil
 	}
-	// Fence the silent ones and outwait their freshness.
+	// Fence the silent ones (those not fenced already) and outwait their freshness.
 	for id := range waiting {
+		live, err := c.registered(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !live {
+			continue
+		}
 		c.fenced.Add(1)
 		c.log.Warn("authcache: a replica did not acknowledge an invalidation: fencing it", "replica", id)
 		if err := c.kv.Delete(ctx, id); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -414,26 +444,83 @@ func (c *Cache) Invalidate(ctx context.Context, tags ...string) error {
 	}
 }
 
-// replicas lists the registered replicas, all of them or an error (a partial list
-// would leave a replica out of the wait).
+// replicas lists the replicas an invalidation must reach: every key of the presence
+// bucket with a message at the stream's leader, a live entry or a deletion marker.
 func (c *Cache) replicas(ctx context.Context) (map[string]bool, error) {
-	w, err := c.kv.WatchAll(ctx, jetstream.IgnoreDeletes(), jetstream.MetaOnly())
+	info, err := c.stream.Info(ctx, jetstream.WithSubjectFilter(presencePrefix+">"))
 	if err != nil {
 		return nil, fmt.Errorf("authcache: list replicas: %w", err)
 	}
-	defer func() { _ = w.Stop() }()
-	out := map[string]bool{}
-	for {
-		select {
-		case e := <-w.Updates():
-			if e == nil { // every current entry has been delivered
-				return out, nil
-			}
-			out[e.Key()] = true
-		case <-ctx.Done():
-			return nil, fmt.Errorf("authcache: list replicas: %w", ctx.Err())
-		}
+	out := make(map[string]bool, len(info.State.Subjects))
+	for subject := range info.State.Subjects {
+		out[strings.TrimPrefix(subject, presencePrefix)] = true
 	}
+	return out, nil
+}
+
+// registered reports whether the replica's presence key holds a live entry (not a
+// deletion marker, and not expired), as the stream's leader has it.
+func (c *Cache) registered(ctx context.Context, id string) (bool, error) {
+	req, err := json.Marshal(map[string]string{"last_by_subj": presencePrefix + id})
+	if err != nil {
+		return false, fmt.Errorf("authcache: %w", err)
+	}
+	msg, err := c.nc.RequestWithContext(ctx, c.msgGet, req)
+	if err != nil {
+		return false, fmt.Errorf("authcache: read replica %s: %w", id, err)
+	}
+	var resp struct {
+		Message *struct {
+			Header []byte `json:"hdrs"`
+		} `json:"message"`
+		Error *struct {
+			ErrCode     int    `json:"err_code"`
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return false, fmt.Errorf("authcache: read replica %s: %w", id, err)
+	}
+	switch {
+	case resp.Error != nil && resp.Error.ErrCode == errCodeNoMessage:
+		return false, nil
+	case resp.Error != nil:
+		return false, fmt.Errorf("authcache: read replica %s: %s (%d)", id, resp.Error.Description, resp.Error.ErrCode)
+	case resp.Message == nil:
+		return false, fmt.Errorf("authcache: read replica %s: an empty answer", id)
+	case len(resp.Message.Header) == 0:
+		return true, nil
+	}
+	h, err := nats.DecodeHeadersMsg(resp.Message.Header)
+	if err != nil {
+		return false, fmt.Errorf("authcache: read replica %s: %w", id, err)
+	}
+	op := h.Get(kvOperation)
+	return op != "DEL" && op != "PURGE", nil
+}
+
+// Names of the presence bucket's stream and subjects, as NATS KV lays them out.
+const (
+	presenceStream = "KV_" + PresenceBucket
+	presencePrefix = "$KV." + PresenceBucket + "."
+	kvOperation    = "KV-Operation"
+	// errCodeNoMessage is JetStream's "no message found".
+	errCodeNoMessage = 10037
+)
+
+// apiPrefix is the subject prefix of js's JetStream API.
+func apiPrefix(js jetstream.JetStream) string {
+	opts := js.Options()
+	switch {
+	case opts.APIPrefix != "":
+		if strings.HasSuffix(opts.APIPrefix, ".") {
+			return opts.APIPrefix
+		}
+		return opts.APIPrefix + "."
+	case opts.Domain != "":
+		return "$JS." + opts.Domain + ".API."
+	}
+	return "$JS.API."
 }
 
 // Stats reports the counters.

@@ -109,3 +109,70 @@ func jetstreamOf(t *testing.T, nc *nats.Conn) jetstream.JetStream {
 	}
 	return js
 }
+
+// The listing Invalidate waits on holds every registered replica even while they renew
+// their presence all the time: a replica left out would go on answering from its cache.
+// (Listed through a watcher, a replica whose renewal replaced its entry between the
+// watcher's creation and its delivery could be missed: the watcher said "all delivered"
+// before the replaced entry's successor arrived.)
+func TestTheListingHoldsEveryReplicaWhileTheyRenew(t *testing.T) {
+	t.Parallel()
+	env := eventstoretest.New(t)
+	opts := Options{Heartbeat: time.Millisecond, Freshness: time.Second}
+	lister := open(t, env, Options{Heartbeat: time.Hour, Freshness: 2 * time.Hour})
+	want := map[string]bool{lister.id: true}
+	for range 6 {
+		want[open(t, env, opts).id] = true
+	}
+	for i := range 300 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		got, err := lister.replicas(ctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id := range want {
+			if !got[id] {
+				t.Fatalf("listing %d left out replica %s: got %v", i, id, got)
+			}
+		}
+	}
+}
+
+// A fenced replica that stays silent is waited out by the next invalidation too (it
+// may still be fresh), without being deleted again (which would keep its marker
+// alive); a replica that closed is not listed at all.
+func TestAFencedReplicaIsWaitedOutAgainAndAClosedOneIsGone(t *testing.T) {
+	t.Parallel()
+	env := eventstoretest.New(t)
+	opts := Options{Heartbeat: 50 * time.Millisecond, Freshness: 400 * time.Millisecond, AckTimeout: 300 * time.Millisecond}
+	a, b, gone := open(t, env, opts), open(t, env, opts), open(t, env, opts)
+	gone.Close()
+	ctx := context.Background()
+	got, err := a.replicas(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[gone.id] || !got[b.id] || !got[a.id] {
+		t.Fatalf("listing %v: want a and b, not the closed replica", got)
+	}
+	// b goes silent: it neither hears invalidations nor renews.
+	if err := b.sub.Unsubscribe(); err != nil {
+		t.Fatal(err)
+	}
+	close(b.stop)
+	<-b.done
+	if err := a.Invalidate(ctx, "token:1"); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	if err := a.Invalidate(ctx, "token:2"); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(started); waited < opts.AckTimeout+opts.Freshness {
+		t.Fatalf("the second invalidation returned after %v without waiting the fenced replica out", waited)
+	}
+	if s := a.Stats(); s.Fenced != 1 {
+		t.Fatalf("the fenced replica was deleted again: %+v", s)
+	}
+}
