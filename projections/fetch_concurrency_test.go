@@ -106,3 +106,45 @@ func (b *blockingValues) SealedValues(ctx context.Context, orgID string, env dom
 	<-b.hold
 	return b.sealedValuesReader.SealedValues(ctx, orgID, env)
 }
+
+// A fetch reads the environment's values in name order (byte order), with no value of
+// a deleted secret and none of a secret without a value there, whatever order the
+// secrets were made in: the order comes from the name index, not from a sort.
+func TestSealedValuesComeInNameOrder(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, true)
+	ctx := context.Background()
+	names := []string{"ZETA", "ALPHA", "BETA_2", "BETA_10", "_X", "A", "MIDDLE", "BETA_1", "GONE", "NO_PROD"}
+	ids := map[string]string{}
+	var last uint64
+	for _, name := range names {
+		env := domain.Production
+		if name == "NO_PROD" {
+			env = domain.Staging
+		}
+		res, err := r.h.CreateSecret.Handle(ctx, r.owner, commands.CreateSecret{OrgID: r.orgID, Name: name,
+			Values: map[domain.Environment]domain.Plaintext{env: domain.NewPlaintext("v-" + name)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[name], last = res.ID, res.Seq
+	}
+	del, err := r.h.DeleteSecret.Handle(ctx, r.owner, commands.DeleteSecret{OrgID: r.orgID, SecretID: ids["GONE"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, max(last, del.Seq))
+	got, err := r.db.Secrets.SealedValues(ctx, r.orgID, domain.Production)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"A", "ALPHA", "BETA_1", "BETA_10", "BETA_2", "MIDDLE", "ZETA", "_X"}
+	if len(got) != len(want) {
+		t.Fatalf("%d values, want %d", len(got), len(want))
+	}
+	for i, v := range got {
+		if string(v.Name) != want[i] || v.SecretID != ids[want[i]] {
+			t.Fatalf("value %d is %s, want %s", i, v.Name, want[i])
+		}
+	}
+}

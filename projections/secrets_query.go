@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -214,15 +212,30 @@ func (db *Secrets) SealedValues(ctx context.Context, orgID string, env domain.En
 				return err
 			}
 			defer on.mu.Unlock()
+			// Each row takes its name's place in the index's order (byte order, as
+			// strings.Compare): sorting 100,000 rows by name was an eighth of a fetch.
+			rowAt := make([]int32, len(on.sorted))
+			rank := make([]int32, on.keys.n)
+			for i, key := range on.sorted {
+				rank[key] = int32(i) + 1
+			}
 			for i := range out {
 				id, _ := parseID(out[i].SecretID)
 				key, ok := on.byID.get(&on.keys, id)
-				if !ok {
+				if !ok || rank[key] == 0 {
 					// The index and the values come from one snapshot.
 					return fmt.Errorf("read values: secret %s has a value but no name in the index", out[i].SecretID)
 				}
 				out[i].Name = domain.SecretName(on.name(key))
+				rowAt[rank[key]-1] = int32(i) + 1
 			}
+			ordered := make([]domain.StoredValue, 0, len(out))
+			for _, row := range rowAt {
+				if row != 0 {
+					ordered = append(ordered, out[row-1])
+				}
+			}
+			out = ordered
 			return nil
 		})
 		if errors.Is(err, errStaleSnapshot) && attempt < 3 {
@@ -231,7 +244,6 @@ func (db *Secrets) SealedValues(ctx context.Context, orgID string, env domain.En
 		if err != nil {
 			return nil, err
 		}
-		slices.SortFunc(out, func(a, b domain.StoredValue) int { return strings.Compare(string(a.Name), string(b.Name)) })
 		return out, nil
 	}
 }
