@@ -229,13 +229,22 @@ func (db *Secrets) SealedValues(ctx context.Context, orgID string, env domain.En
 				out[i].Name = domain.SecretName(on.name(key))
 				rowAt[rank[key]-1] = int32(i) + 1
 			}
-			ordered := make([]domain.StoredValue, 0, len(out))
+			// Move the rows to their places in place (a copy of 100,000 rows is 5.6 MB
+			// more per fetch): place[i] is where row i goes.
+			place := make([]int32, len(out))
+			next := int32(0)
 			for _, row := range rowAt {
 				if row != 0 {
-					ordered = append(ordered, out[row-1])
+					place[row-1] = next
+					next++
 				}
 			}
-			out = ordered
+			for i := range out {
+				for j := place[i]; j != int32(i); j = place[i] {
+					out[i], out[j] = out[j], out[i]
+					place[i], place[j] = place[j], j
+				}
+			}
 			return nil
 		})
 		if errors.Is(err, errStaleSnapshot) && attempt < 3 {
