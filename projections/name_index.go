@@ -51,6 +51,13 @@ type orgNames struct {
 	keys   entries
 	byID   idTable
 	sorted []uint32
+	// ordered is where the keys stop being numbered in name order: the live entries
+	// under keys below it are in sorted's order (a full load and a compaction number
+	// the keys by name, and an entry keeps its key and its name for its life), the
+	// keys from it on were added since, in any order. A q= page reads its candidates in
+	// key order, so it needs to sort only those of the few keys from ordered on, and
+	// can stop once it has its rows (see searchPage).
+	ordered uint32
 	// grams lists the keys by the trigrams of their names (see postings).
 	grams postings
 	dead  int
