@@ -1,0 +1,71 @@
+package projections
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// A q= page examines about as many entries as it shows, not as many as hold q's
+// rarest trigram: the keys are numbered in name order (on load and compaction), so a
+// page reads its candidates in order and stops after its rows, and a cursor's page
+// starts at the cursor's place. In an organization of 50,000 benchmark names, "012"
+// is in some 1,300 names and "SEED_0012" in 1,000 of them; sorting every candidate
+// examined them all, on the first page and on every page after. Names added after the
+// load (keys out of name order) are merged into their places.
+func TestSearchPageExaminesAboutItsRows(t *testing.T) {
+	const n, limit, q = 50_000, 100, "SEED_0012"
+	ix := &nameIndex{}
+	on := ix.org("acme")
+	on.reset()
+	on.bulk = true
+	for i := range n {
+		e, text := benchEntry(on, i)
+		if err := on.put(e, text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	on.endBulk()
+	// Added after the load, each right after a loaded name that matches.
+	for i := range 60 {
+		e, text := benchEntry(on, n+i)
+		text[textName] = fmt.Sprintf("BENCH_SEED_%07d_NEW", 12_000+i*17)
+		if err := on.put(e, text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if on.ordered == on.keys.n {
+		t.Fatal("the names added after the load are numbered in order: the test must have keys out of order")
+	}
+	var want []string
+	for _, key := range on.sorted {
+		if name := on.name(key); strings.Contains(name, q) {
+			want = append(want, name)
+		}
+	}
+	db := &Secrets{names: ix}
+	var got []string
+	after := ""
+	for page := 0; ; page++ {
+		before := on.examined
+		rows, more := db.pageRows(on, "", q, after, limit)
+		examined := on.examined - before
+		for _, r := range rows {
+			got = append(got, r.Name())
+		}
+		// The rows, the one after them (whether more follow), the names added after
+		// the load (all checked, then merged) and the names holding the trigrams that
+		// come before the first match: well under the 1,000 matches.
+		if examined > 3*limit {
+			t.Errorf("page %d (after %q) examined %d entries for %d rows; want at most %d", page, after, examined, len(rows), 3*limit)
+		}
+		if !more {
+			break
+		}
+		after = rows[len(rows)-1].Name()
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("q=%s: %d names, want %d\n got %v\nwant %v", q, len(got), len(want), got, want)
+	}
+}
