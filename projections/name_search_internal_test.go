@@ -69,3 +69,56 @@ func TestSearchPageExaminesAboutItsRows(t *testing.T) {
 		t.Fatalf("q=%s: %d names, want %d\n got %v\nwant %v", q, len(got), len(want), got, want)
 	}
 }
+
+// Names added after a load are numbered in name order again once they are more than
+// half of the live ones (and a few thousand): a q= page sorts only their matches, and
+// these must not grow with the organization. The pages stay exactly a scan's.
+func TestAddedNamesAreNumberedInOrderAgain(t *testing.T) {
+	const loaded, added, q = 5_000, 6_000, "SEED_001"
+	ix := &nameIndex{}
+	on := ix.org("acme")
+	on.reset()
+	on.bulk = true
+	for i := range loaded {
+		e, text := benchEntry(on, 2*i)
+		if err := on.put(e, text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	on.endBulk()
+	renumbered := false
+	for i := range added {
+		e, text := benchEntry(on, 2*i+1)
+		if err := on.put(e, text); err != nil {
+			t.Fatal(err)
+		}
+		if unordered := on.keys.n - on.ordered; unordered == 0 {
+			renumbered = true
+		} else if int(unordered) > 4096+len(on.sorted)/2 {
+			t.Fatalf("after %d names added, %d of %d keys are out of name order", i+1, unordered, on.keys.n)
+		}
+	}
+	if !renumbered {
+		t.Fatal("the names added were never numbered in order")
+	}
+	var want, got []string
+	for _, key := range on.sorted {
+		if name := on.name(key); strings.Contains(name, q) {
+			want = append(want, name)
+		}
+	}
+	db := &Secrets{names: ix}
+	for after := ""; ; {
+		rows, more := db.pageRows(on, "", q, after, 100)
+		for _, r := range rows {
+			got = append(got, r.Name())
+		}
+		if !more {
+			break
+		}
+		after = rows[len(rows)-1].Name()
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("q=%s: %d names, want %d", q, len(got), len(want))
+	}
+}
