@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -87,6 +88,41 @@ func TestAppendSecretMatchesEncodingJSON(t *testing.T) {
 	}
 	for range 500 {
 		checkAppendSecret(t, []projections.SecretRow{appendRow(word(), word(), word())}, word())
+	}
+}
+
+// A page's rows share owners and times, and the encoder copies what it wrote for the
+// last owner and the row's last time rather than render them again (see
+// appendSecretView): the bytes stay encoding/json's for owners that differ in one
+// field only, times equal as instants in different zones, and times that repeat
+// after another.
+func TestAppendPageOfRepeatedOwnersAndTimes(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 2, 15, 36, 12, 526096000, time.UTC)
+	owners := []projections.UserRef{
+		{ID: "01653bd4-bf21-5884-bf55-adc273779839", Email: "o@example.com", Name: "Owner"},
+		{ID: "01653bd4-bf21-5884-bf55-adc273779839", Email: "o@example.com", Name: "Owner <renamed>"},
+		{ID: "11653bd4-bf21-5884-bf55-adc273779839", Email: "o@example.com", Name: "Owner"},
+	}
+	times := []time.Time{at, at.In(time.FixedZone("X", 3600)), at.Add(time.Nanosecond), at.Add(time.Second), {}}
+	rnd := rand.New(rand.NewPCG(15, 16))
+	for range 200 {
+		var rows []projections.SecretRow
+		for i := range 1 + rnd.IntN(6) {
+			pick := func() time.Time { return times[rnd.IntN(len(times))] }
+			r := projections.SecretRow{
+				ID: "ae09e51d-5aa5-4beb-8199-79107ff572ed", Name: fmt.Sprint("KEY_", i), Owner: owners[rnd.IntN(len(owners))],
+				CreatedAt: pick(), UpdatedAt: pick(), Version: 1 + i,
+				Environments: map[domain.Environment]projections.EnvState{},
+			}
+			for _, env := range []domain.Environment{domain.Development, domain.Staging, domain.Production} {
+				if rnd.IntN(4) > 0 {
+					r.Environments[env] = projections.EnvState{Set: rnd.IntN(3) > 0, Version: rnd.IntN(3), Mask: "ab***", UpdatedAt: pick()}
+				}
+			}
+			rows = append(rows, r)
+		}
+		checkAppendSecret(t, rows, "")
 	}
 }
 

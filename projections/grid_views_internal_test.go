@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Views stay within their budget however many rows pages render (a full budget
@@ -73,5 +74,39 @@ func TestAnIndexPushedOutDropsItsViews(t *testing.T) {
 	ix.org("globex")
 	if ix.lookup("acme") != nil || ix.views.get(e, 1) != nil {
 		t.Fatal("the pushed-out organization's view stayed")
+	}
+}
+
+// A full budget turns views away without taking the views' lock: a page offered
+// each row it rendered under that lock, seven in eight only to be turned away, and
+// with 32 readers of a large organization's searches that lock was an eighth of a
+// page's CPU.
+func TestAFullBudgetTurnsViewsAwayWithoutItsLock(t *testing.T) {
+	t.Parallel()
+	gv := &gridViews{budget: 64 << 10}
+	on := &orgNames{}
+	view := bytes.Repeat([]byte{'a'}, 600)
+	for range 200 {
+		gv.keep(on, new(atomic.Pointer[keptView]), 1, view)
+	}
+	gv.mu.Lock()
+	gv.turned.Store(0)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range admitOneIn - 1 {
+			gv.keep(on, new(atomic.Pointer[keptView]), 1, view)
+		}
+	}()
+	var waited bool
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		waited = true
+	}
+	gv.mu.Unlock()
+	<-done
+	if waited {
+		t.Fatal("views offered to a full budget waited for the views' lock")
 	}
 }

@@ -103,7 +103,7 @@ func (on *orgNames) reset() {
 	if on.keys.n > 0 {
 		on.views.dropOrg(on)
 	}
-	on.keys, on.byID, on.sorted, on.loaded = entries{}, idTable{}, nil, false
+	on.keys, on.byID, on.sorted, on.loaded, on.ordered = entries{}, idTable{}, nil, false, 0
 	on.grams, on.dead, on.snap = postings{}, 0, nil
 	on.arena, on.deadText = newArena(0), 0
 	on.owners, on.ownerKeys = nil, map[string]uint32{}
@@ -170,10 +170,19 @@ func (on *orgNames) put(e nameEntry, text [textFields]string) error {
 	}
 	i, _ := on.search(name, e.id)
 	on.sorted = slices.Insert(on.sorted, i, key)
-	if on.keys.n >= 2*on.grams.builtAt && on.keys.n >= 1024 {
+	switch unordered := on.keys.n - on.ordered; {
+	case unordered >= 4096 && int(unordered) > len(on.sorted)/2:
+		// Numbered in name order again (the postings built again with it), so that
+		// a q= page has few candidates to sort (see searchPage): the keys added since
+		// are at most about a third. Not more often: a compaction holds the
+		// organization's pages some 50-100 ms at 100,000 secrets (two thirds of it
+		// the postings), once per 50,000 creates there.
+		on.compact()
+		return nil
+	case on.keys.n >= 2*on.grams.builtAt && on.keys.n >= 1024:
 		// Which trigrams are common changes as the organization grows.
 		on.buildGrams()
-	} else {
+	default:
 		on.grams.add(key, name)
 	}
 	on.compactText()
@@ -221,8 +230,9 @@ func (on *orgNames) compactText() {
 }
 
 // endBulk ends a full load: the order is sorted once (inserting 100,000 names one by
-// one would move the order half its length each), the trigram postings built and the
-// arena trimmed to its size.
+// one would move the order half its length each), then the entries are numbered in
+// that order (see ordered), the arena copied in it to its size and the trigram
+// postings built, by compact.
 func (on *orgNames) endBulk() {
 	on.bulk = false
 	text := on.text()
@@ -233,12 +243,7 @@ func (on *orgNames) endBulk() {
 		}
 		return bytes.Compare(ea.id[:], eb.id[:])
 	})
-	on.buildGrams()
-	if on.arena.Cap() > on.arena.Len()+on.arena.Len()/8 {
-		arena := newArena(on.arena.Len())
-		arena.WriteString(text)
-		on.arena, on.snap = arena, nil
-	}
+	on.compact()
 }
 
 // search finds where (name, id) is or would be in sorted.
@@ -277,8 +282,9 @@ func (on *orgNames) remove(id [16]byte) {
 	}
 }
 
-// compact renumbers the live entries by name order, dropping the dead ones from the
-// store, the postings and the arena. The views kept under the old keys are dropped.
+// compact renumbers the live entries by name order (see ordered), dropping the dead
+// ones from the store, the postings and the arena. The views kept under the old keys
+// are dropped.
 func (on *orgNames) compact() {
 	old, text := on.keys, on.text()
 	on.views.dropOrg(on)
@@ -293,7 +299,7 @@ func (on *orgNames) compact() {
 		on.byID.set(&on.keys, e.id, key)
 		on.sorted[i] = key
 	}
-	on.arena, on.deadText = arena, 0
+	on.arena, on.deadText, on.ordered = arena, 0, on.keys.n
 	on.buildGrams()
 }
 
