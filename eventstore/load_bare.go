@@ -75,7 +75,13 @@ func (s *Store) getBareBatch(ctx context.Context, q batchQuery, from uint64, wan
 	if err := s.nc.PublishRequest(s.directGetSubject(), inbox, req); err != nil {
 		return batchRead{}, err
 	}
-	var data [][]byte
+	bufs := q.buffers()
+	data := bufs.data[:0]
+	defer func() {
+		// The replies are not kept past the batch: the buffers drop them.
+		clear(data)
+		bufs.data = data[:0]
+	}()
 	var end nats.Header
 	for end == nil {
 		m, err := sub.NextMsgWithContext(rctx)
@@ -107,9 +113,15 @@ func (s *Store) getBareBatch(ctx context.Context, q batchQuery, from uint64, wan
 	if !ok || !okPending || len(data) == 0 || last != from+uint64(len(data))-1 {
 		return batchRead{}, errNotBare
 	}
-	envs := make([]envelope, len(data))
+	if cap(bufs.envs) < len(data) {
+		bufs.envs = make([]envelope, len(data))
+	}
+	envs := bufs.envs[:len(data)]
 	for i, d := range data {
-		if unmarshalEnvelope(d, &envs[i]) != nil {
+		// Zeroed first: encoding/json, which reads what the scanner cannot, would
+		// keep the fields of the previous batch's envelope that a message lacks.
+		envs[i] = envelope{}
+		if unmarshalEnvelopeWith(d, &envs[i], bufs.names) != nil {
 			return batchRead{}, errNotBare
 		}
 	}
@@ -122,11 +134,10 @@ func (s *Store) getBareBatch(ctx context.Context, q batchQuery, from uint64, wan
 			return r, nil
 		}
 		if envs[i].Org == scope {
-			recs, err := s.recordsFor(ctx, q, seq, &envs[i])
+			out.Events, err = s.recordsFor(ctx, q, seq, &envs[i], out.Events)
 			if err != nil {
 				return r, err
 			}
-			out.Events = append(out.Events, recs...)
 			out.LastSeq = seq
 			r.kept++
 		}
