@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 
@@ -24,31 +25,131 @@ type Delivery struct {
 // then keeps delivering new ones until ctx ends or the consumer fails; the channel is
 // closed then. It uses an ordered consumer, which recovers gaps by itself.
 //
+// A backlog (a rebuild's whole log, a projector's restart behind the head) is read
+// first with batched direct gets without headers, as a scan reads (fetchBare), and
+// the ordered consumer starts where that stops: where the log has fewer than a batch
+// left, or at the first batch that does not add up (a gap), which the consumer reads
+// as before. Delivered through the consumer, every message came with its headers for
+// the client to parse and its metadata in a reply subject to split: about a fifth of
+// a rebuild's follower.
+//
 // Messages are opened (AES-GCM, then the envelope's and the event's JSON) by as many
 // goroutines as there are processors, and delivered in stream order: opening them one
 // at a time made the follower the slower half of a rebuild, which applies what it
 // delivers on one goroutine.
 func (s *Store) Follow(ctx context.Context, from uint64, buffer int) (<-chan Delivery, error) {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{SubjectPrefix + ".>"}}
-	if from > 1 {
-		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
-		cfg.OptStartSeq = from
-	}
-	raw, err := followOrdered(ctx, s.js, StreamName, cfg, buffer, func(msg jetstream.Msg) (rawDelivery, bool) {
-		meta, err := msg.Metadata()
-		if err != nil {
-			return rawDelivery{}, false
-		}
-		return rawDelivery{seq: meta.Sequence.Stream, data: msg.Data()}, true
-	})
+	backlog, next, more, err := s.catchUp(ctx, from)
 	if err != nil {
 		return nil, fmt.Errorf("follow from %d: %w", from, err)
+	}
+	var raw <-chan rawDelivery
+	if backlog == nil {
+		// Nothing to catch up on, or not without headers: the consumer from from.
+		if raw, err = s.followConsumer(ctx, from, buffer); err != nil {
+			return nil, fmt.Errorf("follow from %d: %w", from, err)
+		}
+	} else {
+		raw = s.followBacklog(ctx, backlog, next, more, buffer)
 	}
 	return decodeInOrder(ctx, raw, buffer, runtime.GOMAXPROCS(0), func(r rawDelivery) Delivery {
 		d := Delivery{Seq: r.seq}
 		d.Records, d.Err = s.decode(ctx, r.seq, r.data)
 		return d
 	}), nil
+}
+
+// catchUpMin is the least backlog that Follow reads on with direct gets after a
+// batch: below it, the consumer takes over.
+const catchUpMin = loadBatch
+
+// catchUp reads a batch of the log from sequence from without headers (fetchBare):
+// the messages, the sequence after them, and whether the log holds at least
+// catchUpMin more. Nothing there, or nothing that adds up (a gap, a server without
+// bare batches), is a nil batch and no error; an error is the log's (unreachable),
+// which a consumer would meet too.
+func (s *Store) catchUp(ctx context.Context, from uint64) (_ []rawDelivery, next uint64, more bool, _ error) {
+	if s.headersOnly.Load() {
+		return nil, from, false, nil
+	}
+	data, pending, err := s.fetchBare(ctx, from, loadBatch, nil)
+	switch {
+	case errors.Is(err, errNotBare) || errors.Is(err, errShortRead):
+		return nil, from, false, nil
+	case err != nil:
+		return nil, from, false, err
+	case len(data) == 0:
+		return nil, from, false, nil
+	}
+	out := make([]rawDelivery, len(data))
+	for i, d := range data {
+		out[i] = rawDelivery{seq: from + uint64(i), data: d}
+	}
+	// A bare batch's end marker counts the messages pending from its first one, the
+	// batch's own included, when the log did not grow while it was read (nats-server
+	// counts down only the headers it writes), and from after its last one when it
+	// did: what follows the batch is at most pending less the batch, and a log that
+	// grew hands over to the consumer a batch early.
+	left := pending - min(pending, uint64(len(data)))
+	return out, from + uint64(len(data)), left >= catchUpMin, nil
+}
+
+// followBacklog sends first, then the rest of the backlog from sequence next in bare
+// batches while more says the log holds at least catchUpMin more, then what an
+// ordered consumer from there delivers. When a batch or the consumer cannot start,
+// the channel closes, as when the consumer fails later.
+func (s *Store) followBacklog(ctx context.Context, first []rawDelivery, next uint64, more bool, buffer int) <-chan rawDelivery {
+	out := make(chan rawDelivery, buffer)
+	send := func(r rawDelivery) bool {
+		select {
+		case out <- r:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	go func() {
+		defer close(out)
+		for batch := first; batch != nil; {
+			for _, r := range batch {
+				if !send(r) {
+					return
+				}
+			}
+			if !more {
+				break
+			}
+			var err error
+			if batch, next, more, err = s.catchUp(ctx, next); err != nil {
+				return
+			}
+		}
+		consumer, err := s.followConsumer(ctx, next, buffer)
+		if err != nil {
+			return
+		}
+		for r := range consumer {
+			if !send(r) {
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// followConsumer follows the log from sequence from with an ordered consumer.
+func (s *Store) followConsumer(ctx context.Context, from uint64, buffer int) (<-chan rawDelivery, error) {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{SubjectPrefix + ".>"}}
+	if from > 1 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = from
+	}
+	return followOrdered(ctx, s.js, StreamName, cfg, buffer, func(msg jetstream.Msg) (rawDelivery, bool) {
+		meta, err := msg.Metadata()
+		if err != nil {
+			return rawDelivery{}, false
+		}
+		return rawDelivery{seq: meta.Sequence.Stream, data: msg.Data()}, true
+	})
 }
 
 // rawDelivery is a message of the log as the consumer gave it, not opened yet.

@@ -58,60 +58,15 @@ const (
 // that sent headers regardless) keeps nothing and answers errNotBare, and readBatch
 // reads it again with headers, which tell every case apart as before.
 func (s *Store) getBareBatch(ctx context.Context, q batchQuery, from uint64, want int, out *Loaded) (batchRead, error) {
-	rctx, cancel := context.WithTimeout(ctx, s.nc.Opts.Timeout)
-	defer cancel()
-	req, err := json.Marshal(bareBatchRequest{Seq: from, Batch: want, NoHeaders: true})
-	if err != nil {
-		return batchRead{}, err
-	}
-	// A plain inbox, not a response inbox (NewRespInbox): the connection's request
-	// multiplexer subscribes to every response inbox and would get each reply too.
-	inbox := s.nc.NewInbox()
-	sub, err := s.nc.SubscribeSync(inbox)
-	if err != nil {
-		return batchRead{}, err
-	}
-	defer func() { _ = sub.Unsubscribe() }()
-	if err := s.nc.PublishRequest(s.directGetSubject(), inbox, req); err != nil {
-		return batchRead{}, err
-	}
 	bufs := q.buffers()
-	data := bufs.data[:0]
+	data, pending, err := s.fetchBare(ctx, from, want, bufs.data[:0])
 	defer func() {
 		// The replies are not kept past the batch: the buffers drop them.
 		clear(data)
 		bufs.data = data[:0]
 	}()
-	var end nats.Header
-	for end == nil {
-		m, err := sub.NextMsgWithContext(rctx)
-		if err != nil {
-			if rctx.Err() != nil && ctx.Err() == nil {
-				return batchRead{}, fmt.Errorf("%w: no end of batch in %s", errShortRead, s.nc.Opts.Timeout)
-			}
-			return batchRead{}, err
-		}
-		switch {
-		case len(m.Header) == 0:
-			data = append(data, m.Data)
-		case len(m.Data) == 0 && m.Header.Get(headerStatus) == statusEOB:
-			end = m.Header
-		case len(m.Data) == 0 && m.Header.Get(headerStatus) == statusNotFound && len(data) == 0:
-			// Nothing at or after from.
-			return batchRead{complete: true}, nil
-		case len(m.Data) > 0:
-			// A message with headers: a server that does not know no_hdr (or one
-			// without batches at all). Read with headers from now on.
-			s.headersOnly.Store(true)
-			return batchRead{}, errNotBare
-		default:
-			return batchRead{}, errNotBare
-		}
-	}
-	last, ok := headerUint(end, headerLastSeq)
-	pending, okPending := headerUint(end, headerNumPending)
-	if !ok || !okPending || len(data) == 0 || last != from+uint64(len(data))-1 {
-		return batchRead{}, errNotBare
+	if err != nil || len(data) == 0 {
+		return batchRead{complete: err == nil}, err
 	}
 	if cap(bufs.envs) < len(data) {
 		bufs.envs = make([]envelope, len(data))
@@ -146,6 +101,68 @@ func (s *Store) getBareBatch(ctx context.Context, q batchQuery, from uint64, wan
 	}
 	r.complete = pending == 0
 	return r, nil
+}
+
+// fetchBare asks for up to want messages of the stream from sequence from without
+// their headers, and appends them to data: the messages at from, from+1, and so on
+// (see getBareBatch). pending is the end marker's count of the messages pending: from
+// the batch's first message on, or after its last when the log grew meanwhile (see
+// catchUp); zero only when nothing follows.
+// Nothing at or after from is no message and no error; a batch whose messages do not
+// add up to the sequences its end marker names is errNotBare, and one that ended
+// before its end marker errShortRead.
+func (s *Store) fetchBare(ctx context.Context, from uint64, want int, data [][]byte) (_ [][]byte, pending uint64, _ error) {
+	rctx, cancel := context.WithTimeout(ctx, s.nc.Opts.Timeout)
+	defer cancel()
+	req, err := json.Marshal(bareBatchRequest{Seq: from, Batch: want, NoHeaders: true})
+	if err != nil {
+		return data, 0, err
+	}
+	// A plain inbox, not a response inbox (NewRespInbox): the connection's request
+	// multiplexer subscribes to every response inbox and would get each reply too.
+	inbox := s.nc.NewInbox()
+	sub, err := s.nc.SubscribeSync(inbox)
+	if err != nil {
+		return data, 0, err
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := s.nc.PublishRequest(s.directGetSubject(), inbox, req); err != nil {
+		return data, 0, err
+	}
+	given := len(data)
+	var end nats.Header
+	for end == nil {
+		m, err := sub.NextMsgWithContext(rctx)
+		if err != nil {
+			if rctx.Err() != nil && ctx.Err() == nil {
+				return data[:given], 0, fmt.Errorf("%w: no end of batch in %s", errShortRead, s.nc.Opts.Timeout)
+			}
+			return data[:given], 0, err
+		}
+		switch {
+		case len(m.Header) == 0:
+			data = append(data, m.Data)
+		case len(m.Data) == 0 && m.Header.Get(headerStatus) == statusEOB:
+			end = m.Header
+		case len(m.Data) == 0 && m.Header.Get(headerStatus) == statusNotFound && len(data) == given:
+			// Nothing at or after from.
+			return data, 0, nil
+		case len(m.Data) > 0:
+			// A message with headers: a server that does not know no_hdr (or one
+			// without batches at all). Read with headers from now on.
+			s.headersOnly.Store(true)
+			return data[:given], 0, errNotBare
+		default:
+			return data[:given], 0, errNotBare
+		}
+	}
+	last, ok := headerUint(end, headerLastSeq)
+	pending, okPending := headerUint(end, headerNumPending)
+	n := uint64(len(data) - given)
+	if !ok || !okPending || n == 0 || last != from+n-1 {
+		return data[:given], 0, errNotBare
+	}
+	return data, pending, nil
 }
 
 // directGetSubject is where the events stream answers direct gets, under the
