@@ -27,9 +27,9 @@ type Delivery struct {
 //
 // A backlog (a rebuild's whole log, a projector's restart behind the head) is read
 // first with batched direct gets without headers, as a scan reads (fetchBare), and
-// the ordered consumer starts where that stops: where the log has fewer than a batch
-// left, or at the first batch that does not add up (a gap), which the consumer reads
-// as before. Delivered through the consumer, every message came with its headers for
+// the ordered consumer starts where that stops: after the first batch that is not
+// full (the log's head), or at the first that does not add up (a gap), which the
+// consumer reads as before. Delivered through the consumer, every message came with its headers for
 // the client to parse and its metadata in a reply subject to split: about a fifth of
 // a rebuild's follower.
 //
@@ -38,18 +38,21 @@ type Delivery struct {
 // at a time made the follower the slower half of a rebuild, which applies what it
 // delivers on one goroutine.
 func (s *Store) Follow(ctx context.Context, from uint64, buffer int) (<-chan Delivery, error) {
-	backlog, next, more, err := s.catchUp(ctx, from)
+	ahead := &readAhead{}
+	backlog, next, more, err := s.catchUp(ctx, from, ahead)
 	if err != nil {
+		ahead.drop()
 		return nil, fmt.Errorf("follow from %d: %w", from, err)
 	}
 	var raw <-chan rawDelivery
 	if backlog == nil {
+		ahead.drop()
 		// Nothing to catch up on, or not without headers: the consumer from from.
 		if raw, err = s.followConsumer(ctx, from, buffer); err != nil {
 			return nil, fmt.Errorf("follow from %d: %w", from, err)
 		}
 	} else {
-		raw = s.followBacklog(ctx, backlog, next, more, buffer)
+		raw = s.followBacklog(ctx, backlog, next, more, ahead, buffer)
 	}
 	return decodeInOrder(ctx, raw, buffer, runtime.GOMAXPROCS(0), func(r rawDelivery) Delivery {
 		d := Delivery{Seq: r.seq}
@@ -58,20 +61,16 @@ func (s *Store) Follow(ctx context.Context, from uint64, buffer int) (<-chan Del
 	}), nil
 }
 
-// catchUpMin is the least backlog that Follow reads on with direct gets after a
-// batch: below it, the consumer takes over.
-const catchUpMin = loadBatch
-
-// catchUp reads a batch of the log from sequence from without headers (fetchBare):
-// the messages, the sequence after them, and whether the log holds at least
-// catchUpMin more. Nothing there, or nothing that adds up (a gap, a server without
-// bare batches), is a nil batch and no error; an error is the log's (unreachable),
-// which a consumer would meet too.
-func (s *Store) catchUp(ctx context.Context, from uint64) (_ []rawDelivery, next uint64, more bool, _ error) {
+// catchUp reads a batch of the log from sequence from without headers (fetchBare,
+// asking for the next one ahead): the messages, the sequence after them, and whether
+// the batch was full, so that the log may hold more. Nothing there, or nothing that
+// adds up (a gap, a server without bare batches), is a nil batch and no error; an
+// error is the log's (unreachable), which a consumer would meet too.
+func (s *Store) catchUp(ctx context.Context, from uint64, ahead *readAhead) (_ []rawDelivery, next uint64, more bool, _ error) {
 	if s.headersOnly.Load() {
 		return nil, from, false, nil
 	}
-	data, pending, err := s.fetchBare(ctx, from, loadBatch, nil)
+	data, _, err := s.fetchBare(ctx, from, loadBatch, nil, ahead)
 	switch {
 	case errors.Is(err, errNotBare) || errors.Is(err, errShortRead):
 		return nil, from, false, nil
@@ -84,20 +83,14 @@ func (s *Store) catchUp(ctx context.Context, from uint64) (_ []rawDelivery, next
 	for i, d := range data {
 		out[i] = rawDelivery{seq: from + uint64(i), data: d}
 	}
-	// A bare batch's end marker counts the messages pending from its first one, the
-	// batch's own included, when the log did not grow while it was read (nats-server
-	// counts down only the headers it writes), and from after its last one when it
-	// did: what follows the batch is at most pending less the batch, and a log that
-	// grew hands over to the consumer a batch early.
-	left := pending - min(pending, uint64(len(data)))
-	return out, from + uint64(len(data)), left >= catchUpMin, nil
+	return out, from + uint64(len(data)), len(data) == loadBatch, nil
 }
 
 // followBacklog sends first, then the rest of the backlog from sequence next in bare
-// batches while more says the log holds at least catchUpMin more, then what an
-// ordered consumer from there delivers. When a batch or the consumer cannot start,
+// batches while they come full (more), then what an ordered consumer from the first
+// sequence after them delivers. When a batch or the consumer cannot start,
 // the channel closes, as when the consumer fails later.
-func (s *Store) followBacklog(ctx context.Context, first []rawDelivery, next uint64, more bool, buffer int) <-chan rawDelivery {
+func (s *Store) followBacklog(ctx context.Context, first []rawDelivery, next uint64, more bool, ahead *readAhead, buffer int) <-chan rawDelivery {
 	out := make(chan rawDelivery, buffer)
 	send := func(r rawDelivery) bool {
 		select {
@@ -109,6 +102,7 @@ func (s *Store) followBacklog(ctx context.Context, first []rawDelivery, next uin
 	}
 	go func() {
 		defer close(out)
+		defer ahead.drop()
 		for batch := first; batch != nil; {
 			for _, r := range batch {
 				if !send(r) {
@@ -119,10 +113,11 @@ func (s *Store) followBacklog(ctx context.Context, first []rawDelivery, next uin
 				break
 			}
 			var err error
-			if batch, next, more, err = s.catchUp(ctx, next); err != nil {
+			if batch, next, more, err = s.catchUp(ctx, next, ahead); err != nil {
 				return
 			}
 		}
+		ahead.drop()
 		consumer, err := s.followConsumer(ctx, next, buffer)
 		if err != nil {
 			return

@@ -140,6 +140,8 @@ type scanBuffers struct {
 	data  [][]byte
 	envs  []envelope
 	names *interner
+	// ahead is the scan's next bare batch, asked for before it is needed.
+	ahead readAhead
 }
 
 // buffers returns q's buffers, or new ones for a single batch.
@@ -372,7 +374,9 @@ type ScanOptions struct {
 // opened.
 func (s *Store) ScanScopeWith(ctx context.Context, scope string, o ScanOptions, fn func(domain.Recorded) error) error {
 	prefix := SubjectPrefix + "." + scope + "."
-	q := batchQuery{subject: prefix + ">", from: 1, until: o.Until, open: o.Open, bufs: &scanBuffers{names: newInterner()}}
+	bufs := &scanBuffers{names: newInterner()}
+	defer bufs.ahead.drop()
+	q := batchQuery{subject: prefix + ">", from: 1, until: o.Until, open: o.Open, bufs: bufs}
 	// One batch's records at a time, in one slice that every batch reuses: fn gets
 	// copies, and a batch's records grown anew each time were a sixth of what a
 	// replay allocated.
