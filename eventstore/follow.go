@@ -29,9 +29,9 @@ type Delivery struct {
 // first with batched direct gets without headers, as a scan reads (fetchBare), and
 // the ordered consumer starts where that stops: after the first batch that is not
 // full (the log's head), or at the first that does not add up (a gap), which the
-// consumer reads as before. Delivered through the consumer, every message came with its headers for
-// the client to parse and its metadata in a reply subject to split: about a fifth of
-// a rebuild's follower.
+// consumer reads as before. Through the consumer, every message came with headers
+// for the client to parse and its metadata in a reply subject to split: about a
+// fifth of a rebuild's follower.
 //
 // Messages are opened (AES-GCM, then the envelope's and the event's JSON) by as many
 // goroutines as there are processors, and delivered in stream order: opening them one

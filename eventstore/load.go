@@ -160,7 +160,7 @@ func (q batchQuery) opens(aggType string) bool { return q.open == nil || q.open(
 func (s *Store) decodeFor(ctx context.Context, q batchQuery, seq uint64, data []byte, out []domain.Recorded) ([]domain.Recorded, error) {
 	var env envelope
 	if err := unmarshalEnvelope(data, &env); err != nil {
-		return nil, fmt.Errorf("event %d: envelope: %w", seq, err)
+		return out, fmt.Errorf("event %d: envelope: %w", seq, err)
 	}
 	return s.recordsFor(ctx, q, seq, &env, out)
 }
