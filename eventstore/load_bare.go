@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -136,8 +135,11 @@ func (s *Store) fetchBare(ctx context.Context, from uint64, want int, data [][]b
 		}
 	}
 	defer req.drop()
-	// The request's time runs from when it was asked.
-	rctx, cancel := context.WithDeadline(ctx, req.asked.Add(s.nc.Opts.Timeout))
+	// The time to answer runs from now, not from when a batch asked for ahead was
+	// asked: its replies may have waited in the subscription's queue for longer than
+	// the timeout while the caller was busy (a follower whose projector lags), and an
+	// expired context ends NextMsgWithContext before it looks at the queue.
+	rctx, cancel := context.WithTimeout(ctx, s.nc.Opts.Timeout)
 	defer cancel()
 	given := len(data)
 	var end nats.Header
@@ -182,8 +184,7 @@ func (s *Store) fetchBare(ctx context.Context, from uint64, want int, data [][]b
 
 // bareRequest is a bare batch asked for: the subscription its replies come to.
 type bareRequest struct {
-	sub   *nats.Subscription
-	asked time.Time
+	sub *nats.Subscription
 }
 
 // drop ends the request's subscription; replies still on their way are dropped.
@@ -206,12 +207,11 @@ func (s *Store) askBare(from uint64, want int) (bareRequest, error) {
 	if err != nil {
 		return bareRequest{}, err
 	}
-	asked := time.Now()
 	if err := s.nc.PublishRequest(s.directGetSubject(), inbox, req); err != nil {
 		_ = sub.Unsubscribe()
 		return bareRequest{}, err
 	}
-	return bareRequest{sub: sub, asked: asked}, nil
+	return bareRequest{sub: sub}, nil
 }
 
 // readAhead holds the one bare batch a scan asked for before it needed it (fetchBare).
