@@ -23,63 +23,16 @@ func unmarshalEnvelope(data []byte, env *envelope) error {
 	return json.Unmarshal(data, env)
 }
 
-// unmarshalEnvelopeWith is unmarshalEnvelope with the texts that envelopes repeat
-// (see interner) taken from names.
-func unmarshalEnvelopeWith(data []byte, env *envelope, names *interner) error {
-	var fast envelope
-	if (&envelopeScanner{Scanner: jsonscan.New(data), names: names}).envelope(&fast) {
-		*env = fast
-		return nil
-	}
-	return json.Unmarshal(data, env)
-}
-
 // envelopeScanner reads the compact JSON of an envelope. Each method returns false
 // as soon as the input is not in the shape it reads, and the caller then leaves the
 // whole message to encoding/json.
 type envelopeScanner struct {
 	jsonscan.Scanner
-	names *interner // nil: every text is a string of its own
 }
 
 // scanEnvelope reads data into env without encoding/json, if it can.
 func scanEnvelope(data []byte, env *envelope) bool {
-	return (&envelopeScanner{Scanner: jsonscan.New(data)}).envelope(env)
-}
-
-// interner gives the texts that the envelopes of a scan repeat (organization,
-// aggregate type and id, event type, actor) one string each, up to internLimit of
-// them: reading each into a string of its own was most of the allocations of
-// reading an envelope, and a scan reads hundreds of thousands. Ids of events and
-// payloads are not repeated and are not interned. One scan uses an interner at a time.
-type interner struct {
-	m map[string]string
-}
-
-// internLimit bounds an interner: a scan over many aggregates stops adding their ids
-// and reads the rest as it would without one.
-const internLimit = 4096
-
-func newInterner() *interner { return &interner{m: make(map[string]string, 64)} }
-
-// str reads a string (see jsonscan.Scanner.Str), interned when the scanner has names.
-func (s *envelopeScanner) str(out *string) bool {
-	if s.names == nil {
-		return s.Str(out)
-	}
-	b, ok := s.Raw()
-	if !ok {
-		return false
-	}
-	if v, seen := s.names.m[string(b)]; seen {
-		*out = v
-		return true
-	}
-	*out = string(b)
-	if len(s.names.m) < internLimit {
-		s.names.m[*out] = *out
-	}
-	return true
+	return (&envelopeScanner{jsonscan.New(data)}).envelope(env)
 }
 
 func (s *envelopeScanner) envelope(env *envelope) bool {
@@ -88,15 +41,15 @@ func (s *envelopeScanner) envelope(env *envelope) bool {
 		case "id":
 			bit, ok = 1<<0, s.Str(&env.ID)
 		case "type":
-			bit, ok = 1<<1, s.str(&env.Type)
+			bit, ok = 1<<1, s.Str(&env.Type)
 		case "schema":
 			bit, ok = 1<<2, s.Number(&env.Schema)
 		case "org":
-			bit, ok = 1<<3, s.str(&env.Org)
+			bit, ok = 1<<3, s.Str(&env.Org)
 		case "agg_type":
-			bit, ok = 1<<4, s.str(&env.AggType)
+			bit, ok = 1<<4, s.Str(&env.AggType)
 		case "agg_id":
-			bit, ok = 1<<5, s.str(&env.AggID)
+			bit, ok = 1<<5, s.Str(&env.AggID)
 		case "version":
 			bit, ok = 1<<6, s.Number(&env.Position)
 		case "time":
@@ -125,7 +78,7 @@ func (s *envelopeScanner) more(out *[]envelopeEvent) bool {
 			case "id":
 				bit, ok = 1<<0, s.Str(&e.ID)
 			case "type":
-				bit, ok = 1<<1, s.str(&e.Type)
+				bit, ok = 1<<1, s.Str(&e.Type)
 			case "schema":
 				bit, ok = 1<<2, s.Number(&e.Schema)
 			case "payload":
@@ -166,13 +119,13 @@ func (s *envelopeScanner) actor(a *domain.Actor) bool {
 	return s.Fields(func(key []byte) (bit uint32, ok bool) {
 		switch string(key) {
 		case "user_id":
-			bit, ok = 1<<0, s.str(&a.UserID)
+			bit, ok = 1<<0, s.Str(&a.UserID)
 		case "token_id":
-			bit, ok = 1<<1, s.str(&a.TokenID)
+			bit, ok = 1<<1, s.Str(&a.TokenID)
 		case "ip":
-			bit, ok = 1<<2, s.str(&a.IP)
+			bit, ok = 1<<2, s.Str(&a.IP)
 		case "user_agent":
-			bit, ok = 1<<3, s.str(&a.UserAgent)
+			bit, ok = 1<<3, s.Str(&a.UserAgent)
 		}
 		return bit, ok
 	})

@@ -2,7 +2,6 @@ package eventstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 
@@ -25,126 +24,31 @@ type Delivery struct {
 // then keeps delivering new ones until ctx ends or the consumer fails; the channel is
 // closed then. It uses an ordered consumer, which recovers gaps by itself.
 //
-// A backlog (a rebuild's whole log, a projector's restart behind the head) is read
-// first with batched direct gets without headers, as a scan reads (fetchBare), and
-// the ordered consumer starts where that stops: after the first batch that is not
-// full (the log's head), or at the first that does not add up (a gap), which the
-// consumer reads as before. Through the consumer, every message came with headers
-// for the client to parse and its metadata in a reply subject to split: about a
-// fifth of a rebuild's follower.
-//
 // Messages are opened (AES-GCM, then the envelope's and the event's JSON) by as many
 // goroutines as there are processors, and delivered in stream order: opening them one
 // at a time made the follower the slower half of a rebuild, which applies what it
 // delivers on one goroutine.
 func (s *Store) Follow(ctx context.Context, from uint64, buffer int) (<-chan Delivery, error) {
-	ahead := &readAhead{}
-	backlog, next, more, err := s.catchUp(ctx, from, ahead)
-	if err != nil {
-		ahead.drop()
-		return nil, fmt.Errorf("follow from %d: %w", from, err)
-	}
-	var raw <-chan rawDelivery
-	if backlog == nil {
-		ahead.drop()
-		// Nothing to catch up on, or not without headers: the consumer from from.
-		if raw, err = s.followConsumer(ctx, from, buffer); err != nil {
-			return nil, fmt.Errorf("follow from %d: %w", from, err)
-		}
-	} else {
-		raw = s.followBacklog(ctx, backlog, next, more, ahead, buffer)
-	}
-	return decodeInOrder(ctx, raw, buffer, runtime.GOMAXPROCS(0), func(r rawDelivery) Delivery {
-		d := Delivery{Seq: r.seq}
-		d.Records, d.Err = s.decode(ctx, r.seq, r.data)
-		return d
-	}), nil
-}
-
-// catchUp reads a batch of the log from sequence from without headers (fetchBare,
-// asking for the next one ahead): the messages, the sequence after them, and whether
-// the batch was full, so that the log may hold more. Nothing there, or nothing that
-// adds up (a gap, a server without bare batches), is a nil batch and no error; an
-// error is the log's (unreachable), which a consumer would meet too.
-func (s *Store) catchUp(ctx context.Context, from uint64, ahead *readAhead) (_ []rawDelivery, next uint64, more bool, _ error) {
-	if s.headersOnly.Load() {
-		return nil, from, false, nil
-	}
-	data, _, err := s.fetchBare(ctx, from, loadBatch, nil, ahead)
-	switch {
-	case errors.Is(err, errNotBare) || errors.Is(err, errShortRead):
-		return nil, from, false, nil
-	case err != nil:
-		return nil, from, false, err
-	case len(data) == 0:
-		return nil, from, false, nil
-	}
-	out := make([]rawDelivery, len(data))
-	for i, d := range data {
-		out[i] = rawDelivery{seq: from + uint64(i), data: d}
-	}
-	return out, from + uint64(len(data)), len(data) == loadBatch, nil
-}
-
-// followBacklog sends first, then the rest of the backlog from sequence next in bare
-// batches while they come full (more), then what an ordered consumer from the first
-// sequence after them delivers. When a batch or the consumer cannot start,
-// the channel closes, as when the consumer fails later.
-func (s *Store) followBacklog(ctx context.Context, first []rawDelivery, next uint64, more bool, ahead *readAhead, buffer int) <-chan rawDelivery {
-	out := make(chan rawDelivery, buffer)
-	send := func(r rawDelivery) bool {
-		select {
-		case out <- r:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
-	go func() {
-		defer close(out)
-		defer ahead.drop()
-		for batch := first; batch != nil; {
-			for _, r := range batch {
-				if !send(r) {
-					return
-				}
-			}
-			if !more {
-				break
-			}
-			var err error
-			if batch, next, more, err = s.catchUp(ctx, next, ahead); err != nil {
-				return
-			}
-		}
-		ahead.drop()
-		consumer, err := s.followConsumer(ctx, next, buffer)
-		if err != nil {
-			return
-		}
-		for r := range consumer {
-			if !send(r) {
-				return
-			}
-		}
-	}()
-	return out
-}
-
-// followConsumer follows the log from sequence from with an ordered consumer.
-func (s *Store) followConsumer(ctx context.Context, from uint64, buffer int) (<-chan rawDelivery, error) {
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{SubjectPrefix + ".>"}}
 	if from > 1 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = from
 	}
-	return followOrdered(ctx, s.js, StreamName, cfg, buffer, func(msg jetstream.Msg) (rawDelivery, bool) {
+	raw, err := followOrdered(ctx, s.js, StreamName, cfg, buffer, func(msg jetstream.Msg) (rawDelivery, bool) {
 		meta, err := msg.Metadata()
 		if err != nil {
 			return rawDelivery{}, false
 		}
 		return rawDelivery{seq: meta.Sequence.Stream, data: msg.Data()}, true
 	})
+	if err != nil {
+		return nil, fmt.Errorf("follow from %d: %w", from, err)
+	}
+	return decodeInOrder(ctx, raw, buffer, runtime.GOMAXPROCS(0), func(r rawDelivery) Delivery {
+		d := Delivery{Seq: r.seq}
+		d.Records, d.Err = s.decode(ctx, r.seq, r.data)
+		return d
+	}), nil
 }
 
 // rawDelivery is a message of the log as the consumer gave it, not opened yet.

@@ -129,51 +129,30 @@ type batchQuery struct {
 	// open says which aggregate types' events are opened (nil: every one); see
 	// ScanOptions.Open.
 	open func(aggregateType string) bool
-	// bufs are what a scan's batches reuse (nil: each batch allocates its own).
-	bufs *scanBuffers
-}
-
-// scanBuffers are what the bare batches of one scan reuse, one batch after another:
-// the replies, their envelopes, and the texts the envelopes repeat. Allocated for
-// every batch, they were a sixth of what a replay allocated.
-type scanBuffers struct {
-	data  [][]byte
-	envs  []envelope
-	names *interner
-	// ahead is the scan's next bare batch, asked for before it is needed.
-	ahead readAhead
-}
-
-// buffers returns q's buffers, or new ones for a single batch.
-func (q batchQuery) buffers() *scanBuffers {
-	if q.bufs != nil {
-		return q.bufs
-	}
-	return &scanBuffers{}
 }
 
 // opens tells whether the events of an aggregate of type aggType are opened.
 func (q batchQuery) opens(aggType string) bool { return q.open == nil || q.open(aggType) }
 
-// decodeFor appends the records of a message of q stored at seq to out, opening its
-// events when q opens its aggregate's type.
-func (s *Store) decodeFor(ctx context.Context, q batchQuery, seq uint64, data []byte, out []domain.Recorded) ([]domain.Recorded, error) {
+// decodeFor reads a message of q stored at seq into its records, opening its events
+// when q opens its aggregate's type.
+func (s *Store) decodeFor(ctx context.Context, q batchQuery, seq uint64, data []byte) ([]domain.Recorded, error) {
 	var env envelope
 	if err := unmarshalEnvelope(data, &env); err != nil {
-		return out, fmt.Errorf("event %d: envelope: %w", seq, err)
+		return nil, fmt.Errorf("event %d: envelope: %w", seq, err)
 	}
-	return s.recordsFor(ctx, q, seq, &env, out)
+	return s.recordsFor(ctx, q, seq, &env)
 }
 
-// recordsFor appends the records of an envelope of q stored at seq to out (see
-// records), opened when q opens its aggregate's type; only those count as loaded.
-func (s *Store) recordsFor(ctx context.Context, q batchQuery, seq uint64, env *envelope, out []domain.Recorded) ([]domain.Recorded, error) {
+// recordsFor lists the records of an envelope of q stored at seq (see records),
+// opened when q opens its aggregate's type; only those count as loaded.
+func (s *Store) recordsFor(ctx context.Context, q batchQuery, seq uint64, env *envelope) ([]domain.Recorded, error) {
 	sealed := q.opens(env.AggType)
-	out, err := s.records(ctx, seq, env, sealed, out)
+	recs, err := s.records(ctx, seq, env, sealed)
 	if err == nil && sealed {
 		s.loaded.Add(1)
 	}
-	return out, err
+	return recs, err
 }
 
 // wants tells whether a message on subject is one of q's: every message a filtered
@@ -309,10 +288,11 @@ func (s *Store) getBatch(ctx context.Context, q batchQuery, from uint64, want in
 			return r, nil
 		}
 		if q.wants(raw.Subject) {
-			out.Events, err = s.decodeFor(ctx, q, raw.Sequence, raw.Data, out.Events)
+			recs, err := s.decodeFor(ctx, q, raw.Sequence, raw.Data)
 			if err != nil {
 				return r, err
 			}
+			out.Events = append(out.Events, recs...)
 			out.LastSeq = raw.Sequence
 			r.kept++
 		}
@@ -374,15 +354,9 @@ type ScanOptions struct {
 // opened.
 func (s *Store) ScanScopeWith(ctx context.Context, scope string, o ScanOptions, fn func(domain.Recorded) error) error {
 	prefix := SubjectPrefix + "." + scope + "."
-	bufs := &scanBuffers{names: newInterner()}
-	defer bufs.ahead.drop()
-	q := batchQuery{subject: prefix + ">", from: 1, until: o.Until, open: o.Open, bufs: bufs}
-	// One batch's records at a time, in one slice that every batch reuses: fn gets
-	// copies, and a batch's records grown anew each time were a sixth of what a
-	// replay allocated.
-	batch := Loaded{Events: make([]domain.Recorded, 0, loadBatch)}
+	q := batchQuery{subject: prefix + ">", from: 1, until: o.Until, open: o.Open}
 	for {
-		batch.Events = batch.Events[:0]
+		var batch Loaded
 		r, err := s.loadFrom(ctx, q, &batch)
 		if err != nil {
 			return err

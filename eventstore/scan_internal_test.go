@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/keyledger/keyledger/domain"
 	"github.com/nats-io/nats.go"
@@ -333,64 +332,5 @@ func TestScanScopeOpensOnlyTheAggregatesAsked(t *testing.T) {
 		if filtered, unfiltered, bare := gets.takeAll(); filtered == 0 || bare == 0 || bare != unfiltered {
 			t.Fatalf("until %d: %d filtered, %d unfiltered, %d bare requests; want both ways", until, filtered, unfiltered, bare)
 		}
-	}
-}
-
-// A scan asks for its next bare batch as soon as one has arrived, before it opens it
-// and hands its events on: the server reads a batch while the scan opens the one
-// before. Here the request for the batch from 1001 is seen while the scan is still
-// at an event of the batch before.
-func TestScanAsksForTheNextBatchAhead(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s := newInternalStore(t)
-	org := "66666666-6666-6666-6666-666666666666"
-	for i := range 1600 {
-		desc := fmt.Sprint(i)
-		a := Aggregate{OrgID: org, Type: domain.AggregateSecret, ID: fmt.Sprintf("%08d-0000-0000-0000-000000000000", i%19)}
-		if _, err := s.Append(ctx, Pending{Aggregate: a, Unchecked: true, Events: []domain.Event{domain.SecretUpdated{Description: &desc}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var mu sync.Mutex
-	asked := map[uint64]bool{}
-	sub, err := s.nc.Subscribe("$JS.API.DIRECT.GET."+StreamName, func(m *nats.Msg) {
-		var req bareBatchRequest
-		if json.Unmarshal(m.Data, &req) == nil && req.NoHeaders {
-			mu.Lock()
-			asked[req.Seq] = true
-			mu.Unlock()
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = sub.Unsubscribe() }()
-	seen := func(seq uint64) bool {
-		deadline := time.Now().Add(5 * time.Second)
-		for time.Now().Before(deadline) {
-			mu.Lock()
-			ok := asked[seq]
-			mu.Unlock()
-			if ok {
-				return true
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		return false
-	}
-	n := 0
-	err = s.ScanScope(ctx, org, 0, func(r domain.Recorded) error {
-		n++
-		if r.Seq == 600 && !seen(1001) {
-			return fmt.Errorf("at sequence 600 the batch from 1001 was not asked for yet; asked %v", asked)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != 1600 {
-		t.Fatalf("scanned %d events, want 1600", n)
 	}
 }
