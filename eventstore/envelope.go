@@ -91,35 +91,45 @@ func (s *Store) decode(ctx context.Context, seq uint64, data []byte) ([]domain.R
 
 // open opens the events of an envelope already read, stored at seq.
 func (s *Store) open(ctx context.Context, seq uint64, env *envelope) ([]domain.Recorded, error) {
+	return s.records(ctx, seq, env, true)
+}
+
+// records lists the events of an envelope stored at seq, each with what its envelope
+// says in clear (ids, type, owner, time). With sealed, each payload is opened and
+// decoded into the record's Event; without, Event is nil and no key is used: what a
+// scan passes over (ScanOptions.Open) costs no decryption and no decoding.
+func (s *Store) records(ctx context.Context, seq uint64, env *envelope, sealed bool) ([]domain.Recorded, error) {
 	if at, ok := s.erased.get(env.Org); ok {
 		// Its keys are destroyed: nothing of it is opened, not even an event sealed
 		// under a key that a command racing the erasure created.
 		return nil, fmt.Errorf("event %d: %w", seq, &ErasedError{OrgID: env.Org, Seq: at})
 	}
-	parts := make([]envelopeEvent, 0, 1+len(env.More))
-	parts = append(parts, envelopeEvent{ID: env.ID, Type: env.Type, Schema: env.Schema, Payload: env.Payload})
-	parts = append(parts, env.More...)
-	out := make([]domain.Recorded, 0, len(parts))
+	out := make([]domain.Recorded, 0, 1+len(env.More))
 	owner := eventOwner{Position: env.Position, Time: env.Time, Actor: env.Actor, Idem: env.Idem}
 	first := 0 // the position of the current owner's first event
-	for i, p := range parts {
+	for i := range 1 + len(env.More) {
+		p := envelopeEvent{ID: env.ID, Type: env.Type, Schema: env.Schema, Payload: env.Payload}
+		if i > 0 {
+			p = env.More[i-1]
+		}
 		if p.Own != nil {
 			owner, first = *p.Own, i
 		}
-		plain, err := s.keys.Open(ctx, env.Org, p.Payload, env.aad(owner.Position+i-first, p.Type))
-		if err != nil {
-			return nil, fmt.Errorf("event %d (%s): %w", seq, p.Type, s.erasedEvent(ctx, env.Org, err))
-		}
-		ev, err := domain.DecodeEvent(p.Type, p.Schema, plain)
-		if err != nil {
-			return nil, fmt.Errorf("event %d: %w", seq, err)
-		}
 		rec := domain.Recorded{
 			Seq: seq, EventID: p.ID, OrgID: env.Org, AggregateType: env.AggType,
-			AggregateID: env.AggID, Time: owner.Time, Actor: owner.Actor, Event: ev,
+			AggregateID: env.AggID, Time: owner.Time, Actor: owner.Actor,
 		}
 		if owner.Idem != nil {
 			rec.Idempotency = *owner.Idem
+		}
+		if sealed {
+			plain, err := s.keys.Open(ctx, env.Org, p.Payload, env.aad(owner.Position+i-first, p.Type))
+			if err != nil {
+				return nil, fmt.Errorf("event %d (%s): %w", seq, p.Type, s.erasedEvent(ctx, env.Org, err))
+			}
+			if rec.Event, err = domain.DecodeEvent(p.Type, p.Schema, plain); err != nil {
+				return nil, fmt.Errorf("event %d: %w", seq, err)
+			}
 		}
 		out = append(out, rec)
 	}

@@ -122,11 +122,10 @@ func (s *Store) getBareBatch(ctx context.Context, q batchQuery, from uint64, wan
 			return r, nil
 		}
 		if envs[i].Org == scope {
-			recs, err := s.open(ctx, seq, &envs[i])
+			recs, err := s.recordsFor(ctx, q, seq, &envs[i])
 			if err != nil {
 				return r, err
 			}
-			s.loaded.Add(1)
 			out.Events = append(out.Events, recs...)
 			out.LastSeq = seq
 			r.kept++

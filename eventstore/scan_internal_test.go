@@ -249,3 +249,88 @@ func TestBareScanReadsAGapWithHeaders(t *testing.T) {
 		t.Fatalf("%d unfiltered requests, %d of them without headers: want the batches with a gap read again with headers", unfiltered, bare)
 	}
 }
+
+// A scan that opens some aggregate types only passes every other event to fn in its
+// place, with what its envelope says in clear and no Event, and opens (decrypts and
+// decodes) none of them: the replay of an organization opens its secrets, not its
+// reveals. The log is read both ways (its first batch filtered, the rest unfiltered
+// without headers), with messages of one event and of two.
+func TestScanScopeOpensOnlyTheAggregatesAsked(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newInternalStore(t)
+	org := "33333333-3333-3333-3333-333333333333"
+	secrets := 0
+	for i := range 1300 {
+		id := fmt.Sprintf("%08d-0000-0000-0000-000000000000", i%41)
+		p := Pending{Aggregate: Aggregate{OrgID: org, Type: domain.AggregateAccess, ID: id}, Unchecked: true,
+			Events: []domain.Event{domain.SecretRevealed{SecretID: id, Env: domain.Production, Version: 1}},
+			Actor:  domain.Actor{UserID: "u", IP: "10.0.0.1"}}
+		if i%3 == 0 {
+			desc := fmt.Sprint(i)
+			p.Aggregate.Type = domain.AggregateSecret
+			p.Events = []domain.Event{domain.SecretUpdated{Description: &desc}, domain.SecretUpdated{Removed: []domain.Environment{domain.Staging}}}
+			secrets++
+		} else if i%7 == 1 {
+			p.Events = append(p.Events, domain.SecretRevealed{SecretID: id, Env: domain.Staging, Version: 2})
+		}
+		if _, err := s.Append(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, until := range []uint64{0, 900} {
+		var all []domain.Recorded
+		if err := s.ScanScope(ctx, org, until, func(r domain.Recorded) error {
+			all = append(all, r)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		gets := watchDirectGets(t, s.nc)
+		loadedBefore := s.EventsLoaded()
+		var got []domain.Recorded
+		opened := 0
+		err := s.ScanScopeWith(ctx, org, ScanOptions{Until: until, Open: func(aggType string) bool { return aggType == domain.AggregateSecret }},
+			func(r domain.Recorded) error {
+				got = append(got, r)
+				if r.Event != nil {
+					opened++
+				}
+				return nil
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(all) || len(all) == 0 {
+			t.Fatalf("until %d: %d events passed, the full scan %d", until, len(got), len(all))
+		}
+		for i, r := range got {
+			want := all[i]
+			if r.AggregateType != domain.AggregateSecret {
+				if r.Event != nil {
+					t.Fatalf("until %d: event %d (%s) was opened", until, i, r.AggregateType)
+				}
+				want.Event = nil
+			}
+			if !reflect.DeepEqual(r, want) {
+				t.Fatalf("until %d: event %d is %+v, want %+v", until, i, r, want)
+			}
+		}
+		wantSecrets := secrets
+		if until > 0 {
+			wantSecrets = (int(until) + 2) / 3
+		}
+		if opened != 2*wantSecrets {
+			t.Fatalf("until %d: %d events opened, want the %d of %d secret messages", until, opened, 2*wantSecrets, wantSecrets)
+		}
+		if n := s.EventsLoaded() - loadedBefore; n != uint64(wantSecrets) {
+			t.Fatalf("until %d: %d messages counted as loaded, want the %d opened", until, n, wantSecrets)
+		}
+		if filtered, unfiltered, bare := gets.takeAll(); filtered == 0 || bare == 0 || bare != unfiltered {
+			t.Fatalf("until %d: %d filtered, %d unfiltered, %d bare requests; want both ways", until, filtered, unfiltered, bare)
+		}
+	}
+}

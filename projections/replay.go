@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore"
 )
 
 // ReplayLimit says how far into the log a replay goes: up to an instant, a stream
@@ -46,6 +47,33 @@ type DataKeyRotation struct {
 	Automatic bool      `json:"automatic"`
 }
 
+// selectiveScanner is a log that can pass over the events a scan does not need without
+// opening them (*eventstore.Store is one). A replay needs an organization's own events
+// and its secrets', not its reveals and other access records, which are most of a
+// real log: opening them (decryption, decoding and their garbage) was most of what a
+// replay cost on the log's side.
+type selectiveScanner interface {
+	ScanScopeWith(ctx context.Context, scope string, o eventstore.ScanOptions, fn func(domain.Recorded) error) error
+}
+
+// scanOpening scans a scope of log, opening the events of the aggregate types open
+// names; the others are passed to fn with a nil Event, or opened too when log cannot
+// tell them apart unopened.
+func scanOpening(ctx context.Context, log ScopeLoader, scope string, until uint64, open func(aggregateType string) bool, fn func(domain.Recorded) error) error {
+	if sel, ok := log.(selectiveScanner); ok {
+		return sel.ScanScopeWith(ctx, scope, eventstore.ScanOptions{Until: until, Open: open}, fn)
+	}
+	return log.ScanScope(ctx, scope, until, fn)
+}
+
+// userEvents and orgEvents are the aggregate types whose events a replay opens, in the
+// platform's scope and in the organization's.
+func userEvents(aggType string) bool { return aggType == domain.AggregateUser }
+
+func orgEvents(aggType string) bool {
+	return aggType == domain.AggregateOrganization || aggType == domain.AggregateSecret
+}
+
 // ReplayOrg rebuilds an organization's grid, members and settings as they were at
 // limit, from the log alone: no read model is consulted, so it also serves offline
 // tooling and checks the read models against the source of truth.
@@ -54,7 +82,7 @@ func ReplayOrg(ctx context.Context, log ScopeLoader, orgID string, limit ReplayL
 		return ReplayedOrg{}, notFound("organization")
 	}
 	people := map[string]*domain.User{}
-	err := log.ScanScope(ctx, domain.PlatformScope, limit.UntilSeq, func(r domain.Recorded) error {
+	err := scanOpening(ctx, log, domain.PlatformScope, limit.UntilSeq, userEvents, func(r domain.Recorded) error {
 		if r.AggregateType != domain.AggregateUser || !limit.includes(r) {
 			return nil
 		}
@@ -74,7 +102,7 @@ func ReplayOrg(ctx context.Context, log ScopeLoader, orgID string, limit ReplayL
 	var order []string
 	out := ReplayedOrg{DataKeyRotations: []DataKeyRotation{}}
 	memberSince := map[string]time.Time{}
-	err = log.ScanScope(ctx, orgID, limit.UntilSeq, func(r domain.Recorded) error {
+	err = scanOpening(ctx, log, orgID, limit.UntilSeq, orgEvents, func(r domain.Recorded) error {
 		if !limit.includes(r) {
 			return errStopScan
 		}
