@@ -91,9 +91,12 @@ type sealer interface {
 // redeliveries); the engine's replica delivers.
 type Store struct {
 	deliveries jetstream.KeyValue
-	cursors    jetstream.KeyValue
-	keys       sealer
-	retryFor   time.Duration
+	// stream is the deliveries bucket's stream: its state says which keys hold a
+	// message, what a listing checks its watcher against.
+	stream   jetstream.Stream
+	cursors  jetstream.KeyValue
+	keys     sealer
+	retryFor time.Duration
 }
 
 // OpenStore opens (or creates) the delivery buckets. retryFor is how long a failing
@@ -107,6 +110,10 @@ func OpenStore(ctx context.Context, store *eventstore.Store, retryFor time.Durat
 	if err != nil {
 		return nil, err
 	}
+	stream, err := js.Stream(ctx, "KV_"+DeliveriesBucket)
+	if err != nil {
+		return nil, fmt.Errorf("deliveries stream: %w", err)
+	}
 	c, err := openBucket(ctx, js, jetstream.KeyValueConfig{
 		Bucket: CursorsBucket, Description: "Keyledger webhook feed positions", History: 1,
 		Storage: jetstream.FileStorage, Replicas: store.Replicas(),
@@ -117,7 +124,7 @@ func OpenStore(ctx context.Context, store *eventstore.Store, retryFor time.Durat
 	if retryFor <= 0 {
 		retryFor = DefaultRetryFor
 	}
-	return &Store{deliveries: d, cursors: c, keys: store.Keyring(), retryFor: retryFor}, nil
+	return &Store{deliveries: d, stream: stream, cursors: c, keys: store.Keyring(), retryFor: retryFor}, nil
 }
 
 // openBucket opens a bucket, creating it when it is missing; an existing one keeps its
@@ -253,12 +260,14 @@ func (s *Store) deleteCursor(ctx context.Context, orgID, webhookID string) error
 
 // List is a webhook's deliveries, newest event first, at most limit of them.
 func (s *Store) List(ctx context.Context, orgID, webhookID string, limit int) ([]Delivery, error) {
-	w, err := s.deliveries.Watch(ctx, "d."+orgID+"."+webhookID+".*", jetstream.IgnoreDeletes())
+	filter := "d." + orgID + "." + webhookID + ".*"
+	w, err := s.deliveries.Watch(ctx, filter, jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
 	defer func() { _ = w.Stop() }()
 	out := []Delivery{}
+	seen, at := map[string]bool{}, map[string]int{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -268,7 +277,13 @@ func (s *Store) List(ctx context.Context, orgID, webhookID string, limit int) ([
 				return nil, errors.New("list deliveries: the watch ended early")
 			}
 			if e == nil {
-				// Every stored delivery was read: the list is complete.
+				// The watcher delivered what it counted; a delivery updated meanwhile
+				// may not be among it, so the stream's state says what else to read.
+				missed, err := s.missed(ctx, filter, seen)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, missed...)
 				slices.SortFunc(out, func(a, b Delivery) int {
 					if a.before(&b) {
 						return 1
@@ -280,14 +295,52 @@ func (s *Store) List(ctx context.Context, orgID, webhookID string, limit int) ([
 				})
 				return out[:min(len(out), limit)], nil
 			}
+			seen[e.Key()] = true
 			d, err := s.decode(ctx, e.Key(), e.Value())
 			if err != nil {
 				// An organization whose keys were destroyed has nothing to list.
 				continue
 			}
+			// An update of a delivery already read replaces it: one row each.
+			if i, ok := at[e.Key()]; ok {
+				out[i] = *d
+				continue
+			}
+			at[e.Key()] = len(out)
 			out = append(out, *d)
 		}
 	}
+}
+
+// missed reads the deliveries under filter that the stream holds and a watcher did
+// not deliver (seen): those replaced by an update between the watcher's creation and
+// its delivery. A key deleted or expired since is not a delivery any more.
+func (s *Store) missed(ctx context.Context, filter string, seen map[string]bool) ([]Delivery, error) {
+	prefix := "$KV." + DeliveriesBucket + "."
+	info, err := s.stream.Info(ctx, jetstream.WithSubjectFilter(prefix+filter))
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	var out []Delivery
+	for subject := range info.State.Subjects {
+		key := strings.TrimPrefix(subject, prefix)
+		if seen[key] {
+			continue
+		}
+		e, err := s.deliveries.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list deliveries: %w", err)
+		}
+		d, err := s.decode(ctx, key, e.Value())
+		if err != nil {
+			continue // as above: an organization whose keys were destroyed
+		}
+		out = append(out, *d)
+	}
+	return out, nil
 }
 
 // Redeliver makes a delivery pending again, due now, with a fresh retry window; the
