@@ -88,6 +88,11 @@ func (s *Store) LoadAfter(ctx context.Context, agg Aggregate, after uint64) (Loa
 // LoadAfter), and from a checkpoint near the log's head it touches only the newest
 // message blocks, whose indexes the server keeps in memory anyway.
 func (s *Store) RecordedAfter(ctx context.Context, agg Aggregate, after uint64) (bool, error) {
+	if s.reps > 1 {
+		// A follower could answer "nothing newer" from behind the log (load_leader.go).
+		_, ok, err := s.leaderNext(ctx, agg.Subject(), after+1)
+		return ok, err
+	}
 	_, err := s.stream.GetMsg(ctx, after+1, jetstream.WithGetMsgSubject(agg.Subject()))
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
@@ -112,6 +117,9 @@ func (s *Store) loadRange(ctx context.Context, agg Aggregate, from, until uint64
 			return Loaded{}, err
 		}
 		if r.read < loadBatch {
+			if err := s.confirmAtLeader(ctx, q.subject, from, until, &out); err != nil {
+				return Loaded{}, err
+			}
 			return out, nil
 		}
 		q.from = r.last + 1

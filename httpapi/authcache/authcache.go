@@ -96,9 +96,10 @@ type Cache struct {
 	log  *slog.Logger
 	nc   *nats.Conn
 	kv   jetstream.KeyValue
-	// stream is the bucket's stream, and msgGet the subject its leader answers message
-	// gets on (not direct gets, which a follower may answer from behind).
-	stream jetstream.Stream
+	// js finds the bucket's stream (when used: on a cluster a bucket just created may
+	// not be found by its stream's name at once), and msgGet is the subject its leader
+	// answers message gets on (not direct gets, which a follower may answer from behind).
+	js     jetstream.JetStream
 	msgGet string
 	id     string
 	sub    *nats.Subscription
@@ -153,16 +154,12 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Cache, er
 	if err != nil {
 		return nil, err
 	}
-	stream, err := js.Stream(ctx, presenceStream)
-	if err != nil {
-		return nil, fmt.Errorf("authcache: presence stream: %w", err)
-	}
 	raw := make([]byte, 12)
 	if _, err := rand.Read(raw); err != nil {
 		return nil, fmt.Errorf("authcache: replica id: %w", err)
 	}
 	c := &Cache{
-		opts: opts, log: log, nc: js.Conn(), kv: kv, stream: stream, msgGet: apiPrefix(js) + "STREAM.MSG.GET." + presenceStream,
+		opts: opts, log: log, nc: js.Conn(), kv: kv, js: js, msgGet: apiPrefix(js) + "STREAM.MSG.GET." + presenceStream,
 		id:      hex.EncodeToString(raw),
 		entries: map[string]*entry{}, byTag: map[string]map[string]struct{}{},
 		stop: make(chan struct{}), done: make(chan struct{}),
@@ -276,7 +273,9 @@ func (c *Cache) Close() {
 	_ = c.sub.Unsubscribe()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	_ = c.stream.Purge(ctx, jetstream.WithPurgeSubject(presencePrefix+c.id))
+	if stream, err := c.js.Stream(ctx, presenceStream); err == nil {
+		_ = stream.Purge(ctx, jetstream.WithPurgeSubject(presencePrefix+c.id))
+	}
 }
 
 // usable reports whether this replica may answer from its cache (mu held).
@@ -447,7 +446,11 @@ func (c *Cache) Invalidate(ctx context.Context, tags ...string) error {
 // replicas lists the replicas an invalidation must reach: every key of the presence
 // bucket with a message at the stream's leader, a live entry or a deletion marker.
 func (c *Cache) replicas(ctx context.Context) (map[string]bool, error) {
-	info, err := c.stream.Info(ctx, jetstream.WithSubjectFilter(presencePrefix+">"))
+	stream, err := c.js.Stream(ctx, presenceStream)
+	if err != nil {
+		return nil, fmt.Errorf("authcache: list replicas: %w", err)
+	}
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(presencePrefix+">"))
 	if err != nil {
 		return nil, fmt.Errorf("authcache: list replicas: %w", err)
 	}

@@ -91,9 +91,10 @@ type sealer interface {
 // redeliveries); the engine's replica delivers.
 type Store struct {
 	deliveries jetstream.KeyValue
-	// stream is the deliveries bucket's stream: its state says which keys hold a
-	// message, what a listing checks its watcher against.
-	stream   jetstream.Stream
+	// js finds the deliveries bucket's stream, whose state says which keys hold a
+	// message: what a listing checks its watcher against. Looked up when used: on a
+	// cluster a bucket just created may not be found by its stream's name at once.
+	js       jetstream.JetStream
 	cursors  jetstream.KeyValue
 	keys     sealer
 	retryFor time.Duration
@@ -110,10 +111,6 @@ func OpenStore(ctx context.Context, store *eventstore.Store, retryFor time.Durat
 	if err != nil {
 		return nil, err
 	}
-	stream, err := js.Stream(ctx, "KV_"+DeliveriesBucket)
-	if err != nil {
-		return nil, fmt.Errorf("deliveries stream: %w", err)
-	}
 	c, err := openBucket(ctx, js, jetstream.KeyValueConfig{
 		Bucket: CursorsBucket, Description: "Keyledger webhook feed positions", History: 1,
 		Storage: jetstream.FileStorage, Replicas: store.Replicas(),
@@ -124,7 +121,7 @@ func OpenStore(ctx context.Context, store *eventstore.Store, retryFor time.Durat
 	if retryFor <= 0 {
 		retryFor = DefaultRetryFor
 	}
-	return &Store{deliveries: d, stream: stream, cursors: c, keys: store.Keyring(), retryFor: retryFor}, nil
+	return &Store{deliveries: d, js: js, cursors: c, keys: store.Keyring(), retryFor: retryFor}, nil
 }
 
 // openBucket opens a bucket, creating it when it is missing; an existing one keeps its
@@ -317,7 +314,11 @@ func (s *Store) List(ctx context.Context, orgID, webhookID string, limit int) ([
 // its delivery. A key deleted or expired since is not a delivery any more.
 func (s *Store) missed(ctx context.Context, filter string, seen map[string]bool) ([]Delivery, error) {
 	prefix := "$KV." + DeliveriesBucket + "."
-	info, err := s.stream.Info(ctx, jetstream.WithSubjectFilter(prefix+filter))
+	stream, err := s.js.Stream(ctx, "KV_"+DeliveriesBucket)
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(prefix+filter))
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
