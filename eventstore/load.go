@@ -425,13 +425,9 @@ func (s *Store) loadOneByOne(ctx context.Context, subject string, from, until ui
 		if until > 0 && raw.Sequence > until {
 			return 0, nil
 		}
-		recs, err := s.decode(ctx, raw.Sequence, raw.Data)
-		if err != nil {
+		if err := s.take(ctx, raw.Sequence, raw.Data, out); err != nil {
 			return 0, err
 		}
-		s.loaded.Add(1)
-		out.Events = append(out.Events, recs...)
-		out.LastSeq = raw.Sequence
 		seq = raw.Sequence + 1
 	}
 	return n, nil

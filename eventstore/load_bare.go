@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/nats-io/nats.go"
 )
@@ -139,17 +138,4 @@ func (s *Store) getBareBatch(ctx context.Context, q batchQuery, from uint64, wan
 
 // directGetSubject is where the events stream answers direct gets, under the
 // connection's JetStream API prefix.
-func (s *Store) directGetSubject() string {
-	opts := s.js.Options()
-	prefix := "$JS.API."
-	switch {
-	case opts.APIPrefix != "":
-		prefix = opts.APIPrefix
-		if !strings.HasSuffix(prefix, ".") {
-			prefix += "."
-		}
-	case opts.Domain != "":
-		prefix = "$JS." + opts.Domain + ".API."
-	}
-	return prefix + "DIRECT.GET." + StreamName
-}
+func (s *Store) directGetSubject() string { return APIPrefix(s.js) + "DIRECT.GET." + StreamName }

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // On a clustered log, a direct get may be answered by any replica of the stream,
-// among them a follower that has not applied the newest messages yet: a load through
+// among them a follower that has not applied the newest messages yet (nats-server
+// turns a follower's direct gets on once it is 90 % synchronized): a load through
 // direct gets alone could miss an event the log has acknowledged (a token's
 // revocation, the update a reveal must not answer from before). Commands would catch
 // that at their expected-sequence append; what answers from a load without appending
@@ -19,56 +22,69 @@ import (
 // leader whatever the direct gets missed. The embedded, single-server log answers
 // every direct get itself and is not asked twice.
 
-// leaderTimeout bounds one request to the stream's leader.
+// leaderTimeout bounds one request to a stream's leader: without a leader (an
+// election) the request gets no answer at all.
 const leaderTimeout = 5 * time.Second
 
 // errCodeNoMessage is JetStream's "no message found".
 const errCodeNoMessage = 10037
 
-// leaderMsg is one message as the stream's leader returns it.
-type leaderMsg struct {
+// MsgRequest names the message a stream's leader is asked for: the first on NextFor
+// (a wildcard allowed) at or after Seq, or the last on LastFor.
+type MsgRequest struct {
+	Seq     uint64 `json:"seq,omitempty"`
+	NextFor string `json:"next_by_subj,omitempty"`
+	LastFor string `json:"last_by_subj,omitempty"`
+}
+
+// LeaderMsg is one message as a stream's leader returns it.
+type LeaderMsg struct {
 	Subject string `json:"subject"`
 	Seq     uint64 `json:"seq"`
+	Header  []byte `json:"hdrs"`
 	Data    []byte `json:"data"`
 }
 
-// leaderNext asks the stream's leader for the first message on subject (a wildcard
-// allowed) at or after sequence from; ok is false when there is none.
-func (s *Store) leaderNext(ctx context.Context, subject string, from uint64) (leaderMsg, bool, error) {
-	req, err := json.Marshal(struct {
-		Seq     uint64 `json:"seq"`
-		NextFor string `json:"next_by_subj"`
-	}{from, subject})
+// GetFromLeader asks stream's leader for the message req names: what the log holds as
+// acknowledged, where a direct get may be answered by a follower from behind (and the
+// jetstream package takes the direct path whenever the stream allows it). ok is false
+// when there is no such message; an unanswered request wraps ErrUnavailable.
+func GetFromLeader(ctx context.Context, js jetstream.JetStream, stream string, req MsgRequest) (m LeaderMsg, ok bool, err error) {
+	body, err := json.Marshal(req)
 	if err != nil {
-		return leaderMsg{}, false, fmt.Errorf("ask the leader for %s: %w", subject, err)
+		return LeaderMsg{}, false, fmt.Errorf("ask the leader of %s: %w", stream, err)
 	}
-	// Without a leader (an election) the request gets no answer at all: bounded, as
-	// the direct gets are, it is then the log being unavailable.
 	rctx, cancel := context.WithTimeout(ctx, leaderTimeout)
 	defer cancel()
-	reply, err := s.nc.RequestWithContext(rctx, s.apiPrefix()+"STREAM.MSG.GET."+StreamName, req)
+	reply, err := js.Conn().RequestWithContext(rctx, APIPrefix(js)+"STREAM.MSG.GET."+stream, body)
 	if err != nil {
-		return leaderMsg{}, false, fmt.Errorf("ask the leader for %s from %d: %w: %w", subject, from, ErrUnavailable, err)
+		return LeaderMsg{}, false, fmt.Errorf("ask the leader of %s for %+v: %w: %w", stream, req, ErrUnavailable, err)
 	}
 	var resp struct {
-		Message *leaderMsg `json:"message"`
+		Message *LeaderMsg `json:"message"`
 		Error   *struct {
 			ErrCode     int    `json:"err_code"`
 			Description string `json:"description"`
 		} `json:"error"`
 	}
 	if err := json.Unmarshal(reply.Data, &resp); err != nil {
-		return leaderMsg{}, false, fmt.Errorf("ask the leader for %s: %w", subject, err)
+		return LeaderMsg{}, false, fmt.Errorf("ask the leader of %s: %w", stream, err)
 	}
 	switch {
 	case resp.Error != nil && resp.Error.ErrCode == errCodeNoMessage:
-		return leaderMsg{}, false, nil
+		return LeaderMsg{}, false, nil
 	case resp.Error != nil:
-		return leaderMsg{}, false, fmt.Errorf("ask the leader for %s from %d: %w: %s (%d)", subject, from, ErrUnavailable, resp.Error.Description, resp.Error.ErrCode)
+		return LeaderMsg{}, false, fmt.Errorf("ask the leader of %s for %+v: %w: %s (%d)", stream, req, ErrUnavailable, resp.Error.Description, resp.Error.ErrCode)
 	case resp.Message == nil:
-		return leaderMsg{}, false, fmt.Errorf("ask the leader for %s from %d: %w: an empty answer", subject, from, ErrUnavailable)
+		return LeaderMsg{}, false, fmt.Errorf("ask the leader of %s for %+v: %w: an empty answer", stream, req, ErrUnavailable)
 	}
 	return *resp.Message, true, nil
+}
+
+// leaderNext asks the event stream's leader for the first message on subject at or
+// after sequence from.
+func (s *Store) leaderNext(ctx context.Context, subject string, from uint64) (LeaderMsg, bool, error) {
+	return GetFromLeader(ctx, s.js, StreamName, MsgRequest{Seq: from, NextFor: subject})
 }
 
 // confirmAtLeader reads on through the leader (a cluster only) what a load of subject
@@ -84,20 +100,28 @@ func (s *Store) confirmAtLeader(ctx context.Context, subject string, from, until
 		if err != nil || !ok || (until > 0 && m.Seq > until) {
 			return err
 		}
-		recs, err := s.decode(ctx, m.Seq, m.Data)
-		if err != nil {
+		if err := s.take(ctx, m.Seq, m.Data, out); err != nil {
 			return err
 		}
-		s.loaded.Add(1)
-		out.Events = append(out.Events, recs...)
-		out.LastSeq = m.Seq
 		next = m.Seq + 1
 	}
 }
 
-// apiPrefix is the subject prefix of the connection's JetStream API.
-func (s *Store) apiPrefix() string {
-	opts := s.js.Options()
+// take opens the message stored at seq into out, the next of its history.
+func (s *Store) take(ctx context.Context, seq uint64, data []byte, out *Loaded) error {
+	recs, err := s.decode(ctx, seq, data)
+	if err != nil {
+		return err
+	}
+	s.loaded.Add(1)
+	out.Events = append(out.Events, recs...)
+	out.LastSeq = seq
+	return nil
+}
+
+// APIPrefix is the subject prefix of js's JetStream API (its API prefix or domain).
+func APIPrefix(js jetstream.JetStream) string {
+	opts := js.Options()
 	switch {
 	case opts.APIPrefix != "":
 		if strings.HasSuffix(opts.APIPrefix, ".") {

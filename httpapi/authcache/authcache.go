@@ -47,6 +47,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/keyledger/keyledger/eventstore"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -96,11 +97,10 @@ type Cache struct {
 	log  *slog.Logger
 	nc   *nats.Conn
 	kv   jetstream.KeyValue
-	// js finds the bucket's stream (when used: on a cluster a bucket just created may
-	// not be found by its stream's name at once), and msgGet is the subject its leader
-	// answers message gets on (not direct gets, which a follower may answer from behind).
+	// js asks the bucket's stream's leader (registered); stream is that stream, whose
+	// state lists the replicas.
 	js     jetstream.JetStream
-	msgGet string
+	stream jetstream.Stream
 	id     string
 	sub    *nats.Subscription
 
@@ -150,7 +150,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Cache, er
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	kv, err := presenceBucket(ctx, js, opts)
+	kv, stream, err := presenceBucket(ctx, js, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +159,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Cache, er
 		return nil, fmt.Errorf("authcache: replica id: %w", err)
 	}
 	c := &Cache{
-		opts: opts, log: log, nc: js.Conn(), kv: kv, js: js, msgGet: apiPrefix(js) + "STREAM.MSG.GET." + presenceStream,
+		opts: opts, log: log, nc: js.Conn(), kv: kv, js: js, stream: stream,
 		id:      hex.EncodeToString(raw),
 		entries: map[string]*entry{}, byTag: map[string]map[string]struct{}{},
 		stop: make(chan struct{}), done: make(chan struct{}),
@@ -177,7 +177,10 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Cache, er
 	return c, nil
 }
 
-func presenceBucket(ctx context.Context, js jetstream.JetStream, opts Options) (jetstream.KeyValue, error) {
+// presenceBucket opens (or creates) the presence bucket and finds its stream, in one
+// step retried while a fresh cluster settles: a bucket another replica has just
+// created may not be found by its stream's name at once.
+func presenceBucket(ctx context.Context, js jetstream.JetStream, opts Options) (jetstream.KeyValue, jetstream.Stream, error) {
 	cfg := jetstream.KeyValueConfig{
 		Bucket: PresenceBucket, History: 1, TTL: opts.PresenceTTL, Storage: jetstream.MemoryStorage, Replicas: max(opts.Replicas, 1),
 	}
@@ -186,18 +189,22 @@ func presenceBucket(ctx context.Context, js jetstream.JetStream, opts Options) (
 		if errors.Is(err, jetstream.ErrBucketExists) {
 			kv, err = js.KeyValue(ctx, PresenceBucket)
 		}
+		var stream jetstream.Stream
 		if err == nil {
-			return kv, nil
+			stream, err = js.Stream(ctx, presenceStream)
+		}
+		if err == nil {
+			return kv, stream, nil
 		}
 		if attempt >= 20 || ctx.Err() != nil {
-			return nil, fmt.Errorf("authcache: presence bucket: %w", err)
+			return nil, nil, fmt.Errorf("authcache: presence bucket: %w", err)
 		}
 		// A fresh cluster may have no JetStream leader yet; another replica may be
 		// creating the bucket at the same instant.
 		select {
 		case <-time.After(250 * time.Millisecond):
 		case <-ctx.Done():
-			return nil, fmt.Errorf("authcache: presence bucket: %w", ctx.Err())
+			return nil, nil, fmt.Errorf("authcache: presence bucket: %w", ctx.Err())
 		}
 	}
 }
@@ -273,9 +280,7 @@ func (c *Cache) Close() {
 	_ = c.sub.Unsubscribe()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if stream, err := c.js.Stream(ctx, presenceStream); err == nil {
-		_ = stream.Purge(ctx, jetstream.WithPurgeSubject(presencePrefix+c.id))
-	}
+	_ = c.stream.Purge(ctx, jetstream.WithPurgeSubject(presencePrefix+c.id))
 }
 
 // usable reports whether this replica may answer from its cache (mu held).
@@ -446,11 +451,7 @@ func (c *Cache) Invalidate(ctx context.Context, tags ...string) error {
 // replicas lists the replicas an invalidation must reach: every key of the presence
 // bucket with a message at the stream's leader, a live entry or a deletion marker.
 func (c *Cache) replicas(ctx context.Context) (map[string]bool, error) {
-	stream, err := c.js.Stream(ctx, presenceStream)
-	if err != nil {
-		return nil, fmt.Errorf("authcache: list replicas: %w", err)
-	}
-	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(presencePrefix+">"))
+	info, err := c.stream.Info(ctx, jetstream.WithSubjectFilter(presencePrefix+">"))
 	if err != nil {
 		return nil, fmt.Errorf("authcache: list replicas: %w", err)
 	}
@@ -464,37 +465,14 @@ func (c *Cache) replicas(ctx context.Context) (map[string]bool, error) {
 // registered reports whether the replica's presence key holds a live entry (not a
 // deletion marker, and not expired), as the stream's leader has it.
 func (c *Cache) registered(ctx context.Context, id string) (bool, error) {
-	req, err := json.Marshal(map[string]string{"last_by_subj": presencePrefix + id})
-	if err != nil {
-		return false, fmt.Errorf("authcache: %w", err)
+	m, ok, err := eventstore.GetFromLeader(ctx, c.js, presenceStream, eventstore.MsgRequest{LastFor: presencePrefix + id})
+	if err != nil || !ok {
+		return false, err
 	}
-	msg, err := c.nc.RequestWithContext(ctx, c.msgGet, req)
-	if err != nil {
-		return false, fmt.Errorf("authcache: read replica %s: %w", id, err)
-	}
-	var resp struct {
-		Message *struct {
-			Header []byte `json:"hdrs"`
-		} `json:"message"`
-		Error *struct {
-			ErrCode     int    `json:"err_code"`
-			Description string `json:"description"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return false, fmt.Errorf("authcache: read replica %s: %w", id, err)
-	}
-	switch {
-	case resp.Error != nil && resp.Error.ErrCode == errCodeNoMessage:
-		return false, nil
-	case resp.Error != nil:
-		return false, fmt.Errorf("authcache: read replica %s: %s (%d)", id, resp.Error.Description, resp.Error.ErrCode)
-	case resp.Message == nil:
-		return false, fmt.Errorf("authcache: read replica %s: an empty answer", id)
-	case len(resp.Message.Header) == 0:
+	if len(m.Header) == 0 {
 		return true, nil
 	}
-	h, err := nats.DecodeHeadersMsg(resp.Message.Header)
+	h, err := nats.DecodeHeadersMsg(m.Header)
 	if err != nil {
 		return false, fmt.Errorf("authcache: read replica %s: %w", id, err)
 	}
@@ -507,24 +485,7 @@ const (
 	presenceStream = "KV_" + PresenceBucket
 	presencePrefix = "$KV." + PresenceBucket + "."
 	kvOperation    = "KV-Operation"
-	// errCodeNoMessage is JetStream's "no message found".
-	errCodeNoMessage = 10037
 )
-
-// apiPrefix is the subject prefix of js's JetStream API.
-func apiPrefix(js jetstream.JetStream) string {
-	opts := js.Options()
-	switch {
-	case opts.APIPrefix != "":
-		if strings.HasSuffix(opts.APIPrefix, ".") {
-			return opts.APIPrefix
-		}
-		return opts.APIPrefix + "."
-	case opts.Domain != "":
-		return "$JS." + opts.Domain + ".API."
-	}
-	return "$JS.API."
-}
 
 // Stats reports the counters.
 func (c *Cache) Stats() Stats {

@@ -91,10 +91,9 @@ type sealer interface {
 // redeliveries); the engine's replica delivers.
 type Store struct {
 	deliveries jetstream.KeyValue
-	// js finds the deliveries bucket's stream, whose state says which keys hold a
-	// message: what a listing checks its watcher against. Looked up when used: on a
-	// cluster a bucket just created may not be found by its stream's name at once.
-	js       jetstream.JetStream
+	// stream is the deliveries bucket's stream, whose state says which keys hold a
+	// message: what a listing checks its watcher against.
+	stream   jetstream.Stream
 	cursors  jetstream.KeyValue
 	keys     sealer
 	retryFor time.Duration
@@ -104,14 +103,14 @@ type Store struct {
 // delivery is retried (a redelivery starts it afresh); 0 means DefaultRetryFor.
 func OpenStore(ctx context.Context, store *eventstore.Store, retryFor time.Duration) (*Store, error) {
 	js := store.JetStream()
-	d, err := openBucket(ctx, js, jetstream.KeyValueConfig{
+	d, stream, err := openBucket(ctx, js, jetstream.KeyValueConfig{
 		Bucket: DeliveriesBucket, Description: "Keyledger webhook deliveries (sealed)", History: 1,
 		TTL: DeliveriesKept, Storage: jetstream.FileStorage, Replicas: store.Replicas(),
 	})
 	if err != nil {
 		return nil, err
 	}
-	c, err := openBucket(ctx, js, jetstream.KeyValueConfig{
+	c, _, err := openBucket(ctx, js, jetstream.KeyValueConfig{
 		Bucket: CursorsBucket, Description: "Keyledger webhook feed positions", History: 1,
 		Storage: jetstream.FileStorage, Replicas: store.Replicas(),
 	})
@@ -121,39 +120,46 @@ func OpenStore(ctx context.Context, store *eventstore.Store, retryFor time.Durat
 	if retryFor <= 0 {
 		retryFor = DefaultRetryFor
 	}
-	return &Store{deliveries: d, js: js, cursors: c, keys: store.Keyring(), retryFor: retryFor}, nil
+	return &Store{deliveries: d, stream: stream, cursors: c, keys: store.Keyring(), retryFor: retryFor}, nil
 }
 
 // openBucket opens a bucket, creating it when it is missing; an existing one keeps its
-// configuration (two replicas updating one bucket at once is what to avoid).
-func openBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+// configuration (two replicas updating one bucket at once is what to avoid). It finds
+// the bucket's stream in the same retried step: on a fresh cluster a bucket another
+// replica has just created may not be found by its stream's name at once.
+func openBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, jetstream.Stream, error) {
+	type opened struct {
+		kv     jetstream.KeyValue
+		stream jetstream.Stream
+	}
 	var last error
-	kv, err := backoff.Retry(ctx, func() (jetstream.KeyValue, error) {
+	o, err := backoff.Retry(ctx, func() (opened, error) {
 		kv, err := js.KeyValue(ctx, cfg.Bucket)
-		if err == nil {
-			return kv, nil
-		}
 		if errors.Is(err, jetstream.ErrBucketNotFound) {
 			kv, err = js.CreateKeyValue(ctx, cfg)
-			if err == nil {
-				return kv, nil
-			}
 			if errors.Is(err, jetstream.ErrBucketExists) {
 				// Another replica created it in between: open it at once.
-				return nil, backoff.RetryAfter(0)
+				return opened{}, backoff.RetryAfter(0)
 			}
+		}
+		var stream jetstream.Stream
+		if err == nil {
+			stream, err = js.Stream(ctx, "KV_"+cfg.Bucket)
+		}
+		if err == nil {
+			return opened{kv, stream}, nil
 		}
 		last = err
 		// A cluster that is still forming answers nothing for a while.
-		return nil, err
+		return opened{}, err
 	}, backoff.WithBackOff(newBucketBackoff()), backoff.WithMaxTries(60), backoff.WithMaxElapsedTime(0))
 	switch {
 	case err == nil:
-		return kv, nil
+		return o.kv, o.stream, nil
 	case ctx.Err() != nil:
-		return nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, errors.Join(ctx.Err(), last))
+		return nil, nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, errors.Join(ctx.Err(), last))
 	}
-	return nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, last)
+	return nil, nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, last)
 }
 
 // newBucketBackoff spaces the attempts to open a bucket: 100 ms, doubling, at most 1 s.
@@ -263,8 +269,9 @@ func (s *Store) List(ctx context.Context, orgID, webhookID string, limit int) ([
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
 	defer func() { _ = w.Stop() }()
-	out := []Delivery{}
-	seen, at := map[string]bool{}, map[string]int{}
+	// read is every delivery the watcher delivered by key, the newest version of
+	// each (nil: one that cannot be opened).
+	read := map[string]*Delivery{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -276,11 +283,15 @@ func (s *Store) List(ctx context.Context, orgID, webhookID string, limit int) ([
 			if e == nil {
 				// The watcher delivered what it counted; a delivery updated meanwhile
 				// may not be among it, so the stream's state says what else to read.
-				missed, err := s.missed(ctx, filter, seen)
+				out, err := s.missed(ctx, filter, read)
 				if err != nil {
 					return nil, err
 				}
-				out = append(out, missed...)
+				for _, d := range read {
+					if d != nil {
+						out = append(out, *d)
+					}
+				}
 				slices.SortFunc(out, func(a, b Delivery) int {
 					if a.before(&b) {
 						return 1
@@ -292,19 +303,9 @@ func (s *Store) List(ctx context.Context, orgID, webhookID string, limit int) ([
 				})
 				return out[:min(len(out), limit)], nil
 			}
-			seen[e.Key()] = true
-			d, err := s.decode(ctx, e.Key(), e.Value())
-			if err != nil {
-				// An organization whose keys were destroyed has nothing to list.
-				continue
-			}
-			// An update of a delivery already read replaces it: one row each.
-			if i, ok := at[e.Key()]; ok {
-				out[i] = *d
-				continue
-			}
-			at[e.Key()] = len(out)
-			out = append(out, *d)
+			// An organization whose keys were destroyed has nothing to list (nil).
+			d, _ := s.decode(ctx, e.Key(), e.Value())
+			read[e.Key()] = d
 		}
 	}
 }
@@ -312,20 +313,16 @@ func (s *Store) List(ctx context.Context, orgID, webhookID string, limit int) ([
 // missed reads the deliveries under filter that the stream holds and a watcher did
 // not deliver (seen): those replaced by an update between the watcher's creation and
 // its delivery. A key deleted or expired since is not a delivery any more.
-func (s *Store) missed(ctx context.Context, filter string, seen map[string]bool) ([]Delivery, error) {
+func (s *Store) missed(ctx context.Context, filter string, seen map[string]*Delivery) ([]Delivery, error) {
 	prefix := "$KV." + DeliveriesBucket + "."
-	stream, err := s.js.Stream(ctx, "KV_"+DeliveriesBucket)
+	info, err := s.stream.Info(ctx, jetstream.WithSubjectFilter(prefix+filter))
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
-	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(prefix+filter))
-	if err != nil {
-		return nil, fmt.Errorf("list deliveries: %w", err)
-	}
-	var out []Delivery
+	out := []Delivery{}
 	for subject := range info.State.Subjects {
 		key := strings.TrimPrefix(subject, prefix)
-		if seen[key] {
+		if _, ok := seen[key]; ok {
 			continue
 		}
 		e, err := s.deliveries.Get(ctx, key)
