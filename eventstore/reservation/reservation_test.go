@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/keyledger/keyledger/eventstore"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
@@ -215,10 +216,16 @@ func TestLegacyReservationsAreReadUntilTheirBucketIsDropped(t *testing.T) {
 	if left, err := r.Legacy(ctx); err != nil || len(left) != 0 || r.LegacyLeft() {
 		t.Fatalf("legacy reservations after the drop: %+v (%v)", left, err)
 	}
+	// The server answers the delete once the bucket's directory is renamed aside (a
+	// dot-prefixed name, which it removes at its next start if it stops first) and
+	// removes the files right after, on a goroutine of its own: give it that moment.
 	for _, k := range []string{held, released} {
 		_, bare, _ := strings.Cut(k, ".")
-		if dirHolds(t, env.Dir, bare) {
-			t.Fatalf("a file of the NATS data dir still holds %s", bare)
+		for deadline := time.Now().Add(10 * time.Second); dirHolds(t, env.Dir, bare); {
+			if time.Now().After(deadline) {
+				t.Fatalf("a file of the NATS data dir still holds %s", bare)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 	if again, err := reservation.Open(ctx, env.Store); err != nil || again.LegacyLeft() {
