@@ -2,7 +2,6 @@ package eventstore
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"github.com/keyledger/keyledger/domain"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/oklog/ulid/v2"
 )
 
 // Aggregate names one aggregate in the log.
@@ -141,14 +139,9 @@ type prepared struct {
 func (s *Store) prepare(ctx context.Context, p Pending) (*prepared, error) {
 	// Microseconds: what Postgres keeps, so replays and read models agree to the tick.
 	now := s.now().UTC().Truncate(time.Microsecond)
-	entropy := ulid.Monotonic(rand.Reader, 0)
 	ids := make([]string, len(p.Events))
-	for i := range ids {
-		id, err := ulid.New(ulid.Timestamp(now), entropy)
-		if err != nil {
-			return nil, fmt.Errorf("event id: %w", err)
-		}
-		ids[i] = id.String()
+	if err := s.ids.fill(now, ids); err != nil {
+		return nil, err
 	}
 	first := p.Events[0]
 	env := envelope{

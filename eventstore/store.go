@@ -59,7 +59,9 @@ type Store struct {
 	// with them (a version without no_hdr): unfiltered reads then ask with headers.
 	headersOnly atomic.Bool
 	// groups coalesces concurrent unchecked appends per subject (group.go).
-	groups                      appendGroups
+	groups appendGroups
+	// ids gives events their ULIDs (event_ids.go).
+	ids                         eventIDs
 	groupedMsgs, groupedAppends atomic.Uint64
 	// sharedMsgs and sharedParts count AppendShared messages and their decisions.
 	sharedMsgs, sharedParts atomic.Uint64
