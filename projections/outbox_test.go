@@ -187,3 +187,59 @@ func TestChangeOutboxMovesWithARebuild(t *testing.T) {
 		t.Fatalf("notices %+v, want MOVED_A at %d, then MOVED_B at %d", got, a.Seq, b.Seq)
 	}
 }
+
+// countingChanges counts the publisher's rounds: its calls to PublishStored.
+type countingChanges struct {
+	*changefeed.Changes
+	rounds atomic.Int64
+}
+
+func (c *countingChanges) PublishStored(ctx context.Context, after uint64, notices []changefeed.Stored) (int, uint64, error) {
+	c.rounds.Add(1)
+	return c.Changes.PublishStored(ctx, after, notices)
+}
+
+// Notices committed one batch at a time in quick succession go out in a few rounds,
+// not one round (and, below an atomic batch's size, one synced message) each: the
+// publisher waits a moment for more after the first. 40 creates projected one after
+// the other took 40 rounds before; every notice is still stored, once, in order.
+func TestChangeNoticesOfABusyProjectorGoOutTogether(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, false)
+	ctx := context.Background()
+	changes, err := changefeed.Open(ctx, r.env.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counting := &countingChanges{Changes: changes}
+	r.startProjectorWith(t, projections.NewProjector(r.db, r.env.Store, nil).PublishChanges(counting))
+	const creates = 40
+	var want []string
+	for i := range creates {
+		name := fmt.Sprintf("TOGETHER_%02d", i)
+		res := r.create(t, name, map[domain.Environment]string{domain.Production: "v"})
+		r.wait(t, res.Seq)
+		want = append(want, fmt.Sprintf("%s %d", name, res.Seq))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for outboxRows(t, r) != 0 || changeStreamMsgs(t, r) != creates {
+		if time.Now().After(deadline) {
+			t.Fatalf("the outbox holds %d notices and the stream %d, want 0 and %d", outboxRows(t, r), changeStreamMsgs(t, r), creates)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := counting.rounds.Load(); n > creates/2 {
+		t.Fatalf("%d publishing rounds for %d notices committed one by one, want at most %d", n, creates, creates/2)
+	}
+	feed, err := changes.Follow(ctx, r.orgID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, n := range collect(t, feed, creates) {
+		got = append(got, fmt.Sprintf("%s %d", n.Name, n.Seq))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("notices:\n got %v\nwant %v", got, want)
+	}
+}
