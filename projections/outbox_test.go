@@ -68,6 +68,29 @@ func changeStreamMsgs(tb testing.TB, r *rig) uint64 {
 	return info.State.Msgs
 }
 
+// openChanges opens the rig's change stream.
+func openChanges(tb testing.TB, r *rig) *changefeed.Changes {
+	tb.Helper()
+	changes, err := changefeed.Open(context.Background(), r.env.Store)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return changes
+}
+
+// waitOutboxPublished waits until the outbox is empty and the change stream holds msgs
+// notices.
+func waitOutboxPublished(tb testing.TB, r *rig, msgs uint64) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for outboxRows(tb, r) != 0 || changeStreamMsgs(tb, r) != msgs {
+		if time.Now().After(deadline) {
+			tb.Fatalf("the outbox holds %d notices and the stream %d, want 0 and %d", outboxRows(tb, r), changeStreamMsgs(tb, r), msgs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // A committed batch's change notices are never lost and never doubled, whatever fails
 // between the commit and the publish: while the change stream refuses every publish,
 // writes are still projected and answered (the batch does not wait for the notices);
@@ -79,10 +102,7 @@ func TestChangeNoticesSurviveACrashBetweenCommitAndPublish(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, false)
 	ctx := context.Background()
-	changes, err := changefeed.Open(ctx, r.env.Store)
-	if err != nil {
-		t.Fatal(err)
-	}
+	changes := openChanges(t, r)
 	broken := &brokenChanges{Changes: changes}
 	broken.refuse.Store(true)
 	stop := r.startProjectorWith(t, projections.NewProjector(r.db, r.env.Store, nil).PublishChanges(broken))
@@ -145,13 +165,7 @@ func TestChangeNoticesSurviveACrashBetweenCommitAndPublish(t *testing.T) {
 	if fmt.Sprint(lines) != fmt.Sprint(want) {
 		t.Fatalf("notices:\n got %v\nwant %v", lines, want)
 	}
-	deadline = time.Now().Add(10 * time.Second)
-	for outboxRows(t, r) != 0 || changeStreamMsgs(t, r) != 5 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the outbox holds %d notices and the stream %d, want 0 and 5", outboxRows(t, r), changeStreamMsgs(t, r))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitOutboxPublished(t, r, 5)
 }
 
 // Notices committed but not yet published when a rebuild switches the read models
@@ -160,10 +174,7 @@ func TestChangeOutboxMovesWithARebuild(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, false)
 	ctx := context.Background()
-	changes, err := changefeed.Open(ctx, r.env.Store)
-	if err != nil {
-		t.Fatal(err)
-	}
+	changes := openChanges(t, r)
 	broken := &brokenChanges{Changes: changes}
 	broken.refuse.Store(true)
 	r.startProjectorWith(t, projections.NewProjector(r.db, r.env.Store, nil).PublishChanges(broken))
@@ -207,10 +218,7 @@ func TestChangeNoticesOfABusyProjectorGoOutTogether(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, false)
 	ctx := context.Background()
-	changes, err := changefeed.Open(ctx, r.env.Store)
-	if err != nil {
-		t.Fatal(err)
-	}
+	changes := openChanges(t, r)
 	counting := &countingChanges{Changes: changes}
 	r.startProjectorWith(t, projections.NewProjector(r.db, r.env.Store, nil).PublishChanges(counting))
 	const creates = 40
@@ -221,13 +229,7 @@ func TestChangeNoticesOfABusyProjectorGoOutTogether(t *testing.T) {
 		r.wait(t, res.Seq)
 		want = append(want, fmt.Sprintf("%s %d", name, res.Seq))
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for outboxRows(t, r) != 0 || changeStreamMsgs(t, r) != creates {
-		if time.Now().After(deadline) {
-			t.Fatalf("the outbox holds %d notices and the stream %d, want 0 and %d", outboxRows(t, r), changeStreamMsgs(t, r), creates)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitOutboxPublished(t, r, creates)
 	if n := counting.rounds.Load(); n > creates/2 {
 		t.Fatalf("%d publishing rounds for %d notices committed one by one, want at most %d", n, creates, creates/2)
 	}
