@@ -165,6 +165,10 @@ func TestNoticesOfABatchReadReplacedVersionsOnce(t *testing.T) {
 			_ = projections.NewProjector(r.db, r.env.Store, nil).PublishChanges(changes).Run(pctx)
 		}()
 		r.wait(t, until)
+		// The notices go out shortly after the commit (the outbox gathers them for up
+		// to outboxLinger): stopping at once would leave them to the stop's last, bounded
+		// drain, which a loaded machine can overrun (CI saw 3 of 25 published).
+		waitOutboxEmpty(t, r)
 		stop()
 		<-done
 	}

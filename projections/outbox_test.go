@@ -78,6 +78,18 @@ func openChanges(tb testing.TB, r *rig) *changefeed.Changes {
 	return changes
 }
 
+// waitOutboxEmpty waits until the outbox has published everything committed so far.
+func waitOutboxEmpty(tb testing.TB, r *rig) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for outboxRows(tb, r) != 0 {
+		if time.Now().After(deadline) {
+			tb.Fatalf("the outbox still holds %d notices", outboxRows(tb, r))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // waitOutboxPublished waits until the outbox is empty and the change stream holds msgs
 // notices.
 func waitOutboxPublished(tb testing.TB, r *rig, msgs uint64) {
