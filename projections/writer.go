@@ -45,20 +45,25 @@ type writer struct {
 // emptied when it grows past maxKeptNames, so that its memory stays bounded.
 type keptNames struct {
 	names, emails map[string]string
+	// sealed are the names sealed for audit rows (sealSecretName).
+	sealed map[secretKey]sealedName
 }
 
 // maxKeptNames bounds the names (and, apart, the emails) a rebuild keeps.
 const maxKeptNames = 1 << 17
 
-// maps returns the kept maps, emptied first when either has grown past the bound.
-func (k *keptNames) maps() (names, emails map[string]string) {
+// maps returns the kept maps, each emptied first when it has grown past the bound.
+func (k *keptNames) maps() (names, emails map[string]string, sealed map[secretKey]sealedName) {
 	if k.names == nil || len(k.names) > maxKeptNames {
 		k.names = map[string]string{}
 	}
 	if k.emails == nil || len(k.emails) > maxKeptNames {
 		k.emails = map[string]string{}
 	}
-	return k.names, k.emails
+	if k.sealed == nil || len(k.sealed) > maxKeptNames {
+		k.sealed = map[secretKey]sealedName{}
+	}
+	return k.names, k.emails, k.sealed
 }
 
 // countNameReads adds n secret names read from the read models.
