@@ -71,10 +71,15 @@ func newBatchTx(ctx context.Context, tx pgx.Tx, db *writer) *batchTx {
 }
 
 func (r *batchTx) secretName(orgID, secretID string) (string, error) {
-	key := orgID + "/" + secretID
-	if n, ok := r.names[key]; ok {
+	// The key is put together on the stack for the lookup, which is most calls (an
+	// audited event's name is nearly always known): concatenated, it was an
+	// allocation per audit entry.
+	var buf [96]byte
+	k := append(append(append(buf[:0], orgID...), '/'), secretID...)
+	if n, ok := r.names[string(k)]; ok {
 		return n, nil
 	}
+	key := string(k)
 	var sealed string
 	err := r.queryRow(`SELECT name_sealed FROM secret_names WHERE org_id = $1 AND secret_id = $2`, orgID, secretID).Scan(&sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -240,6 +245,11 @@ func (r *batchTx) insertAudit(e AuditEntry, nameSealed, namesSealed *string) {
 	// The two uuid columns go as uuids (auditCopyRow): COPY's binary format has no
 	// cast from text, and pgx, handed a string, first fails to encode it (an error
 	// built and dropped per value) before it parses it.
+	if r.auditRows == nil {
+		// Sized for the rows writeBehind hands over at once: grown by append, the
+		// rows (a few hundred bytes each) were copied again at every doubling.
+		r.auditRows = make([]auditCopyRow, 0, writeBehindRows)
+	}
 	r.auditRows = append(r.auditRows, newAuditCopyRow(e, nameSealed, namesSealed))
 	r.writeBehind()
 }

@@ -17,7 +17,7 @@ type auditCopyRow struct {
 	// PostgreSQL to refuse as it would have.
 	orgText string
 	seq     int64
-	idx     int
+	idx     int64
 	eventID string
 	at      time.Time
 	action  string
@@ -44,7 +44,7 @@ type auditCopyRow struct {
 // scan, not a copy).
 func newAuditCopyRow(e AuditEntry, nameSealed, namesSealed *string) auditCopyRow {
 	row := auditCopyRow{
-		seq: int64(e.Seq), idx: e.Idx, eventID: pgText(e.EventID), at: e.At,
+		seq: int64(e.Seq), idx: int64(e.Idx), eventID: pgText(e.EventID), at: e.At,
 		action: pgText(e.Action), outcome: pgText(e.Outcome), actorID: pgText(e.ActorID), actorEmail: pgText(e.ActorEmail),
 		nameSealed: pgTextPtr(nameSealed), env: pgText(e.Env),
 		details: pgText(e.Details), ip: pgText(e.IP), userAgent: pgText(e.UserAgent),
@@ -129,9 +129,9 @@ func stringPtr(s string) *string { return &s }
 func uuidValue(u *pgtype.UUID, text *string) any {
 	switch {
 	case u.Valid:
-		return u
+		return uuidRef{u}
 	case *text != "":
-		return text
+		return textRef{text}
 	}
 	return nil
 }
@@ -141,7 +141,37 @@ func nullableValue(s *string) any {
 	if *s == "" {
 		return nil
 	}
-	return s
+	return textRef{s}
+}
+
+// sealedValue is a nullable sealed text of the row.
+func sealedValue(s *string) any {
+	if s == nil {
+		return nil
+	}
+	return textRef{s}
+}
+
+// textRef, int8Ref, uuidRef and timeRef hand a column of a row to pgx by reference.
+// Each is one pointer, which an interface holds without an allocation, and each
+// implements the valuer pgx's codec for the column encodes directly. A string, an
+// int64 or a time in an interface is an allocation each; a pointer to one is encoded
+// through reflection, which allocates the value again (pgx's derefPointerEncodePlan).
+type (
+	textRef struct{ p *string }
+	int8Ref struct{ p *int64 }
+	uuidRef struct{ p *pgtype.UUID }
+	timeRef struct{ p *time.Time }
+)
+
+func (r textRef) TextValue() (pgtype.Text, error) { return pgtype.Text{String: *r.p, Valid: true}, nil }
+
+func (r int8Ref) Int64Value() (pgtype.Int8, error) { return pgtype.Int8{Int64: *r.p, Valid: true}, nil }
+
+func (r uuidRef) UUIDValue() (pgtype.UUID, error) { return *r.p, nil }
+
+func (r timeRef) TimestamptzValue() (pgtype.Timestamptz, error) {
+	return pgtype.Timestamptz{Time: *r.p, Valid: true}, nil
 }
 
 // auditCopySource hands a rebuild's audit rows to CopyFrom. Its values point into the
@@ -159,9 +189,10 @@ func (s *auditCopySource) Next() bool {
 
 func (s *auditCopySource) Values() ([]any, error) {
 	r := &s.rows[s.next-1]
-	s.values = append(s.values[:0], uuidValue(&r.orgID, &r.orgText), &r.seq, &r.idx, &r.eventID, &r.at, &r.action, &r.outcome,
-		&r.actorID, &r.actorEmail, uuidValue(&r.secretID, &r.secretText), r.nameSealed, nullableValue(&r.env), &r.details, &r.ip, &r.userAgent,
-		&r.prevHash, &r.hash, r.namesSealed)
+	s.values = append(s.values[:0], uuidValue(&r.orgID, &r.orgText), int8Ref{&r.seq}, int8Ref{&r.idx}, textRef{&r.eventID},
+		timeRef{&r.at}, textRef{&r.action}, textRef{&r.outcome}, textRef{&r.actorID}, textRef{&r.actorEmail},
+		uuidValue(&r.secretID, &r.secretText), sealedValue(r.nameSealed), nullableValue(&r.env), textRef{&r.details},
+		textRef{&r.ip}, textRef{&r.userAgent}, textRef{&r.prevHash}, textRef{&r.hash}, sealedValue(r.namesSealed))
 	return s.values, nil
 }
 
