@@ -2,8 +2,12 @@ package eventstore
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyledger/keyledger/domain"
 )
 
 // The follower opens messages on several goroutines and still delivers them in the
@@ -64,4 +68,83 @@ func TestDecodeInOrderStopsWithItsContext(t *testing.T) {
 	cancel()
 	for range out {
 	}
+}
+
+// A follower's consumer reads the stream unfiltered when the stream holds the log's
+// subjects only (as the one this store creates does): filtered by the log's wildcard,
+// the server matched every message's subject against it, a twentieth of a rebuild's
+// CPU. A stream given another subject besides is read filtered again, and its other
+// messages never reach the follower.
+func TestFollowReadsAStreamOfTheLogAloneUnfiltered(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := newInternalStore(t)
+	agg := Aggregate{OrgID: "11111111-1111-1111-1111-111111111111", Type: domain.AggregateSecret, ID: "22222222-2222-2222-2222-222222222222"}
+	appendOne := func(i int) {
+		t.Helper()
+		desc := fmt.Sprint(i)
+		if _, err := s.Append(ctx, Pending{Aggregate: agg, Unchecked: true, Events: []domain.Event{domain.SecretUpdated{Description: &desc}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	follow := func(want int) {
+		t.Helper()
+		fctx, stop := context.WithCancel(ctx)
+		defer stop()
+		out, err := s.Follow(fctx, 1, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			select {
+			case d := <-out:
+				if d.Err != nil || len(d.Records) != 1 {
+					t.Fatalf("delivery %d: %d records, %v", i+1, len(d.Records), d.Err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%d deliveries of %d", i, want)
+			}
+		}
+		select {
+		case d := <-out:
+			t.Fatalf("a delivery past the log's %d events: seq %d, %v", want, d.Seq, d.Err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	filters := func() (out [][]string) {
+		t.Helper()
+		list := s.stream.ListConsumers(ctx)
+		for c := range list.Info() {
+			out = append(out, append(c.Config.FilterSubjects, c.Config.FilterSubject))
+		}
+		if err := list.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for i := range 3 {
+		appendOne(i)
+	}
+	fctx, stop := context.WithCancel(ctx)
+	if _, err := s.Follow(fctx, 1, 8); err != nil {
+		t.Fatal(err)
+	}
+	got := filters()
+	stop()
+	if len(got) != 1 || strings.Join(got[0], "") != "" {
+		t.Fatalf("the follower's consumer filters %q, want none", got)
+	}
+	follow(3)
+
+	cfg := s.stream.CachedInfo().Config
+	cfg.Subjects = append(cfg.Subjects, "foreign.>")
+	if _, err := s.js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.js.Publish(ctx, "foreign.note", []byte("not an event")); err != nil {
+		t.Fatal(err)
+	}
+	appendOne(3)
+	follow(4)
 }

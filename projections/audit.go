@@ -10,7 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/keyledger/keyledger/domain"
 )
 
@@ -39,7 +38,11 @@ type batchTx struct {
 	// Postgres per event (currentVersion).
 	values map[string]valueState
 	// auditRows are the audit rows a rebuild copies at the next sync (insertAudit).
-	auditRows [][]any
+	auditRows []auditCopyRow
+	// sealed, in a rebuild's batches, are the secret names sealed for audit rows,
+	// given again to the secret's later rows (sealSecretName); nil in the live
+	// projector's.
+	sealed map[secretKey]sealedName
 	// behind, when set, is the end of the writes a rebuild's batch sends from another
 	// goroutine while this one applies the next events (writeBehind); nothing else
 	// uses the transaction until it is received (settle). behindErr is what it
@@ -59,18 +62,24 @@ func (r *batchTx) nextSecretEvent(seq uint64) {
 
 func newBatchTx(ctx context.Context, tx pgx.Tx, db *writer) *batchTx {
 	names, emails := map[string]string{}, map[string]string{}
+	var sealed map[secretKey]sealedName
 	if db.kept != nil {
-		names, emails = db.kept.maps()
+		names, emails, sealed = db.kept.maps()
 	}
-	return &batchTx{ctx: ctx, tx: tx, db: db, names: names, emails: emails,
+	return &batchTx{ctx: ctx, tx: tx, db: db, names: names, emails: emails, sealed: sealed,
 		heads: map[string]string{}, deferred: &pgx.Batch{}, values: map[string]valueState{}}
 }
 
 func (r *batchTx) secretName(orgID, secretID string) (string, error) {
-	key := orgID + "/" + secretID
-	if n, ok := r.names[key]; ok {
+	// The key is put together on the stack for the lookup, which is most calls (an
+	// audited event's name is nearly always known): concatenated, it was an
+	// allocation per audit entry.
+	var buf [96]byte
+	k := append(append(append(buf[:0], orgID...), '/'), secretID...)
+	if n, ok := r.names[string(k)]; ok {
 		return n, nil
 	}
+	key := string(k)
 	var sealed string
 	err := r.queryRow(`SELECT name_sealed FROM secret_names WHERE org_id = $1 AND secret_id = $2`, orgID, secretID).Scan(&sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -214,9 +223,10 @@ var auditInsertSQL = func() string {
 	return `INSERT INTO audit_log (` + strings.Join(auditColumnsIn, ", ") + `) VALUES (` + strings.Join(params, ", ") + `) ON CONFLICT DO NOTHING`
 }()
 
-// insertAudit writes one audit row (its values in auditColumnsIn's order). The live
-// projector queues an INSERT with the other writes. A rebuild's (db.bulk) keeps the
-// rows and copies them into the table at the next sync, with COPY, which costs
+// insertAudit writes the audit row of entry e, with its sealed secret name and list
+// of names. The live projector queues an INSERT with the other writes. A rebuild's
+// (db.bulk) keeps the rows (typed, auditCopyRow) and copies them into the table at
+// the next sync, with COPY, which costs
 // PostgreSQL a fraction of an INSERT per row; the rebuild's log is mostly reveals,
 // one audit row each.
 //
@@ -226,45 +236,22 @@ var auditInsertSQL = func() string {
 // syncs, so the rows before it are in the table when it runs. Without ON CONFLICT: the
 // rebuild's schema is fresh and its checkpoint (locked by the same transaction) lets
 // no event be applied twice, so a conflict would be a bug to stop at, not to skip.
-func (r *batchTx) insertAudit(row ...any) {
+func (r *batchTx) insertAudit(e AuditEntry, nameSealed, namesSealed *string) {
 	if !r.db.bulk {
-		r.exec(auditInsertSQL, row...)
+		r.exec(auditInsertSQL, e.OrgID, int64(e.Seq), e.Idx, e.EventID, e.At, e.Action, e.Outcome, e.ActorID, e.ActorEmail, nullable(e.SecretID),
+			nameSealed, nullable(e.Env), e.Details, e.IP, e.UserAgent, e.PrevHash, e.Hash, namesSealed)
 		return
 	}
-	row = pgArgs(row)
-	// The two uuid columns as uuids: COPY's binary format has no cast from text, and
-	// pgx, handed a string, first fails to encode it (an error built and dropped per
-	// value) before it parses it.
-	for _, i := range auditUUIDColumns {
-		row[i] = copyUUID(row[i])
+	// The two uuid columns go as uuids (auditCopyRow): COPY's binary format has no
+	// cast from text, and pgx, handed a string, first fails to encode it (an error
+	// built and dropped per value) before it parses it.
+	if r.auditRows == nil {
+		// Sized for the rows writeBehind hands over at once: grown by append, the
+		// rows (a few hundred bytes each) were copied again at every doubling.
+		r.auditRows = make([]auditCopyRow, 0, writeBehindRows)
 	}
-	r.auditRows = append(r.auditRows, row)
+	r.auditRows = append(r.auditRows, newAuditCopyRow(e, nameSealed, namesSealed))
 	r.writeBehind()
-}
-
-// auditUUIDColumns are the places of org_id and secret_id in auditColumnsIn.
-var auditUUIDColumns = [...]int{0, 9}
-
-// copyUUID is v (a string or a *string) as a pgtype.UUID, NULL for a nil pointer; a
-// value that is not a UUID is left as it is, for Postgres to refuse as it would.
-func copyUUID(v any) any {
-	var s string
-	switch v := v.(type) {
-	case string:
-		s = v
-	case *string:
-		if v == nil {
-			return pgtype.UUID{}
-		}
-		s = *v
-	default:
-		return v
-	}
-	var u pgtype.UUID
-	if err := u.Scan(s); err != nil {
-		return v
-	}
-	return u
 }
 
 // writeBehindRows is how many audit rows a rebuild's batch gathers before it hands
@@ -328,7 +315,7 @@ func (r *batchTx) sync() error {
 }
 
 // send sends writes, then copies rows into the audit trail.
-func (r *batchTx) send(writes *pgx.Batch, rows [][]any) error {
+func (r *batchTx) send(writes *pgx.Batch, rows []auditCopyRow) error {
 	if writes.Len() > 0 {
 		if err := r.tx.SendBatch(r.ctx, writes).Close(); err != nil {
 			return fmt.Errorf("apply writes: %w", err)
@@ -337,7 +324,7 @@ func (r *batchTx) send(writes *pgx.Batch, rows [][]any) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	if _, err := r.tx.CopyFrom(r.ctx, pgx.Identifier{"audit_log"}, auditColumnsIn, pgx.CopyFromRows(rows)); err != nil {
+	if _, err := r.tx.CopyFrom(r.ctx, pgx.Identifier{"audit_log"}, auditColumnsIn, &auditCopySource{rows: rows}); err != nil {
 		return fmt.Errorf("copy audit rows: %w", err)
 	}
 	return nil
@@ -375,7 +362,7 @@ func (r *batchTx) flush(lastSeq uint64) error {
 // applyAudit appends an event's audit entries to its organization's chain.
 func (db *writer) applyAudit(ctx context.Context, r domain.Recorded, res *batchTx) error {
 	if c, ok := r.Event.(domain.SecretCreated); ok {
-		sealed, err := db.keys.Seal(ctx, r.OrgID, []byte(c.Name), nameAAD(r.OrgID, r.AggregateID))
+		sealed, err := db.sealSecretName(ctx, res, r.OrgID, r.AggregateID, string(c.Name))
 		if err != nil {
 			return err
 		}
@@ -398,7 +385,7 @@ func (db *writer) applyAudit(ctx context.Context, r domain.Recorded, res *batchT
 		prev = e.Hash
 		var nameSealed *string
 		if e.SecretID != "" && e.SecretName != "" {
-			s, err := db.keys.Seal(ctx, r.OrgID, []byte(e.SecretName), nameAAD(r.OrgID, e.SecretID))
+			s, err := db.sealSecretName(ctx, res, r.OrgID, e.SecretID, e.SecretName)
 			if err != nil {
 				return err
 			}
@@ -408,8 +395,7 @@ func (db *writer) applyAudit(ctx context.Context, r domain.Recorded, res *batchT
 		if err != nil {
 			return err
 		}
-		res.insertAudit(e.OrgID, int64(e.Seq), e.Idx, e.EventID, e.At, e.Action, e.Outcome, e.ActorID, e.ActorEmail, nullable(e.SecretID),
-			nameSealed, nullable(e.Env), e.Details, e.IP, e.UserAgent, e.PrevHash, e.Hash, namesSealed)
+		res.insertAudit(e, nameSealed, namesSealed)
 	}
 	res.heads[r.OrgID] = prev
 	return nil

@@ -72,9 +72,13 @@ func TestChainContentMatchesEncodingJSON(t *testing.T) {
 func FuzzChainContentMatchesEncodingJSON(f *testing.F) {
 	f.Add("owner@example.com", "version 2", "curl/8", "KEY", uint64(7), 0)
 	f.Add("a\"<>&\\", "\u2028\x00", "\xff", "", uint64(0), -3)
+	f.Add("e", "d", "a", "", uint64(253402300798), 999999999)
 	f.Fuzz(func(t *testing.T, email, details, agent, name string, seq uint64, idx int) {
 		e := chainSample()
 		e.ActorEmail, e.Details, e.UserAgent, e.Seq, e.Idx = email, details, agent, seq, idx
+		// The time from the numbers too, any nanosecond of years 1 to 9999 (the
+		// range json.Marshal wrote a time in) in any zone.
+		e.At = time.Unix(-62135596800+int64(seq%253402300799), int64(uint(idx)%1e9)).In(time.FixedZone("z", (idx%50400)-25200))
 		if name != "" {
 			e.Names = []string{name, details}
 		}
@@ -82,4 +86,13 @@ func FuzzChainContentMatchesEncodingJSON(f *testing.F) {
 			t.Fatalf("chainHash %s, by json.Marshal %s, for %+v", got, want, e)
 		}
 	})
+}
+
+// A link of the chain costs one allocation, its string: a rebuild hashes one per
+// audit entry, and a hash.Hash and the time's string made two more.
+func TestChainHashAllocatesItsLinkOnly(t *testing.T) {
+	e := chainSample()
+	if n := testing.AllocsPerRun(1000, func() { _ = chainHash("prev", e) }); n > 1 {
+		t.Fatalf("%.0f allocations per link, want 1", n)
+	}
 }

@@ -62,9 +62,9 @@ func (closedBatch) Close() error { return nil }
 
 func (closedBatch) Exec() (pgconn.CommandTag, error) { return pgconn.CommandTag{}, nil }
 
-func auditRow(i int) []any {
-	return []any{"6f1c2d3e-0000-4000-8000-000000000001", int64(i), 0, "EV", time.Unix(0, 0), "secret.revealed", "success", "a", "e",
-		nil, nil, nil, "version 1", "10.0.0.1", "ua", "p", "h", nil}
+func auditRow(i int) AuditEntry {
+	return AuditEntry{OrgID: "6f1c2d3e-0000-4000-8000-000000000001", Seq: uint64(i), EventID: "EV", At: time.Unix(0, 0), Action: "secret.revealed",
+		Outcome: "success", ActorID: "a", ActorEmail: "e", Details: "version 1", IP: "10.0.0.1", UserAgent: "ua", PrevHash: "p", Hash: "h"}
 }
 
 // A rebuild's batch sends its audit rows while it applies the events after them: a
@@ -78,7 +78,7 @@ func TestRebuildBatchWritesBehind(t *testing.T) {
 	r := newBatchTx(ctx, tx, &writer{bulk: true})
 	r.exec(`UPDATE something`)
 	for i := range writeBehindRows {
-		r.insertAudit(auditRow(i)...)
+		r.insertAudit(auditRow(i), nil, nil)
 	}
 	select {
 	case n := <-tx.started:
@@ -90,7 +90,7 @@ func TestRebuildBatchWritesBehind(t *testing.T) {
 	}
 	// While it is in flight, more rows gather (no second copy), and a read waits.
 	for i := range writeBehindRows + 10 {
-		r.insertAudit(auditRow(writeBehindRows + i)...)
+		r.insertAudit(auditRow(writeBehindRows+i), nil, nil)
 	}
 	read := make(chan error, 1)
 	go func() {
@@ -107,7 +107,7 @@ func TestRebuildBatchWritesBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 	tx.release = nil
-	r.insertAudit(auditRow(9999)...)
+	r.insertAudit(auditRow(9999), nil, nil)
 	if err := r.flush(1); err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestRebuildBatchWriteBehindFailureFailsTheBatch(t *testing.T) {
 	tx := &recordingTx{started: make(chan int, 4), failing: boom}
 	r := newBatchTx(ctx, tx, &writer{bulk: true})
 	for i := range 3 * writeBehindRows {
-		r.insertAudit(auditRow(i)...)
+		r.insertAudit(auditRow(i), nil, nil)
 	}
 	if err := r.flush(1); !errors.Is(err, boom) {
 		t.Fatalf("flush after a failed copy: %v, want %v", err, boom)
@@ -142,7 +142,7 @@ func TestLiveBatchDoesNotWriteBehind(t *testing.T) {
 	tx := &recordingTx{}
 	r := newBatchTx(context.Background(), tx, &writer{})
 	for i := range 2 * writeBehindRows {
-		r.insertAudit(auditRow(i)...)
+		r.insertAudit(auditRow(i), nil, nil)
 	}
 	if len(tx.ops) != 0 || r.behind != nil {
 		t.Fatalf("sent %v before the batch's end", tx.ops)

@@ -32,6 +32,9 @@ type writer struct {
 	nameReads *atomic.Int64
 	// rebuildBatch, when not 0, replaces rebuildBatch (a test's smaller batches).
 	rebuildBatch int
+	// gc is the collector a rebuild tunes while it runs (rebuild_gc.go); a test's
+	// fake, or none (the zero value leaves the collector alone).
+	gc gcRuntime
 }
 
 // keptNames are the secret names (by org/secret) and user emails (by user) a
@@ -42,20 +45,25 @@ type writer struct {
 // emptied when it grows past maxKeptNames, so that its memory stays bounded.
 type keptNames struct {
 	names, emails map[string]string
+	// sealed are the names sealed for audit rows (sealSecretName).
+	sealed map[secretKey]sealedName
 }
 
 // maxKeptNames bounds the names (and, apart, the emails) a rebuild keeps.
 const maxKeptNames = 1 << 17
 
-// maps returns the kept maps, emptied first when either has grown past the bound.
-func (k *keptNames) maps() (names, emails map[string]string) {
+// maps returns the kept maps, each emptied first when it has grown past the bound.
+func (k *keptNames) maps() (names, emails map[string]string, sealed map[secretKey]sealedName) {
 	if k.names == nil || len(k.names) > maxKeptNames {
 		k.names = map[string]string{}
 	}
 	if k.emails == nil || len(k.emails) > maxKeptNames {
 		k.emails = map[string]string{}
 	}
-	return k.names, k.emails
+	if k.sealed == nil || len(k.sealed) > maxKeptNames {
+		k.sealed = map[secretKey]sealedName{}
+	}
+	return k.names, k.emails, k.sealed
 }
 
 // countNameReads adds n secret names read from the read models.

@@ -1,0 +1,225 @@
+package projections
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// auditCopyRow is one audit row as a rebuild copies it (insertAudit), in
+// auditColumnsIn's order, typed: kept as 18 values of type any, each string, time and
+// number was an allocation of its own, and passing them through pgArgs and parsing the
+// two uuids from the values another few, per reveal of the log.
+type auditCopyRow struct {
+	orgID pgtype.UUID
+	// orgText is the organization id when it is not a UUID, sent as text for
+	// PostgreSQL to refuse as it would have.
+	orgText string
+	seq     int64
+	idx     int64
+	eventID string
+	at      time.Time
+	action  string
+	outcome string
+	actorID string
+	// actorEmail and the text columns after it are as the entry has them.
+	actorEmail string
+	// secretID is NULL unless Valid; secretText as orgText.
+	secretID   pgtype.UUID
+	secretText string
+	nameSealed *string
+	// env is NULL when empty, as nullable makes it for the INSERT.
+	env         string
+	details     string
+	ip          string
+	userAgent   string
+	prevHash    string
+	hash        string
+	namesSealed *string
+}
+
+// newAuditCopyRow makes the row of entry e, its text through pgText as every
+// argument the projector sends (the entry's text is storable already: this costs a
+// scan, not a copy).
+func newAuditCopyRow(e AuditEntry, nameSealed, namesSealed *string) auditCopyRow {
+	row := auditCopyRow{
+		seq: int64(e.Seq), idx: int64(e.Idx), eventID: pgText(e.EventID), at: e.At,
+		action: pgText(e.Action), outcome: pgText(e.Outcome), actorID: pgText(e.ActorID), actorEmail: pgText(e.ActorEmail),
+		nameSealed: pgTextPtr(nameSealed), env: pgText(e.Env),
+		details: pgText(e.Details), ip: pgText(e.IP), userAgent: pgText(e.UserAgent),
+		prevHash: pgText(e.PrevHash), hash: pgText(e.Hash), namesSealed: pgTextPtr(namesSealed),
+	}
+	row.orgID, row.orgText = copyUUIDText(pgText(e.OrgID))
+	if e.SecretID != "" {
+		row.secretID, row.secretText = copyUUIDText(pgText(e.SecretID))
+	}
+	return row
+}
+
+// copyUUIDText parses s as a UUID as pgtype.UUID's Scan does; one that is not is
+// returned as text instead. The canonical form (36 characters, 32 hex digits) is read
+// here without Scan's allocations; anything else goes to Scan.
+func copyUUIDText(s string) (pgtype.UUID, string) {
+	if u, ok := parseCanonicalUUID(s); ok {
+		return u, ""
+	}
+	var u pgtype.UUID
+	if err := u.Scan(s); err != nil {
+		return pgtype.UUID{}, s
+	}
+	return u, ""
+}
+
+// parseCanonicalUUID reads a UUID of 36 characters whose hex digits sit where
+// pgtype's parser takes them (it skips the characters at 8, 13, 18 and 23).
+func parseCanonicalUUID(s string) (pgtype.UUID, bool) {
+	var u pgtype.UUID
+	if len(s) != 36 {
+		return u, false
+	}
+	n := 0
+	for i := 0; i < 36; {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			i++
+			continue
+		}
+		hi, ok1 := hexNibble(s[i])
+		lo, ok2 := hexNibble(s[i+1])
+		if !ok1 || !ok2 {
+			return pgtype.UUID{}, false
+		}
+		u.Bytes[n] = hi<<4 | lo
+		n++
+		i += 2
+	}
+	u.Valid = true
+	return u, true
+}
+
+func hexNibble(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// pgTextPtr is pgText for a nullable text: p itself unless pgText changes its text.
+func pgTextPtr(p *string) *string {
+	if p == nil {
+		return nil
+	}
+	if c := pgText(*p); c != *p {
+		return stringPtr(c)
+	}
+	return p
+}
+
+// stringPtr is a pointer to a copy of s, made only when called (a pointer taken in
+// pgTextPtr moved its variable to the heap on every call).
+func stringPtr(s string) *string { return &s }
+
+// uuidValue is how a uuid column of the row goes to COPY: the parsed UUID, the text
+// that did not parse, or NULL.
+func uuidValue(u *pgtype.UUID, text *string) any {
+	switch {
+	case u.Valid:
+		return uuidRef{u}
+	case *text != "":
+		return textRef{text}
+	}
+	return nil
+}
+
+// nullableValue is a text column of the row, NULL when empty.
+func nullableValue(s *string) any {
+	if *s == "" {
+		return nil
+	}
+	return textRef{s}
+}
+
+// sealedValue is a nullable sealed text of the row.
+func sealedValue(s *string) any {
+	if s == nil {
+		return nil
+	}
+	return textRef{s}
+}
+
+// textRef, int8Ref, uuidRef and timeRef hand a column of a row to pgx by reference.
+// Each is one pointer, which an interface holds without an allocation, and each
+// implements the valuer pgx's codec for the column encodes directly. A string, an
+// int64 or a time in an interface is an allocation each; a pointer to one is encoded
+// through reflection, which allocates the value again (pgx's derefPointerEncodePlan).
+type (
+	textRef struct{ p *string }
+	int8Ref struct{ p *int64 }
+	uuidRef struct{ p *pgtype.UUID }
+	timeRef struct{ p *time.Time }
+)
+
+func (r textRef) TextValue() (pgtype.Text, error) { return pgtype.Text{String: *r.p, Valid: true}, nil }
+
+func (r int8Ref) Int64Value() (pgtype.Int8, error) { return pgtype.Int8{Int64: *r.p, Valid: true}, nil }
+
+func (r uuidRef) UUIDValue() (pgtype.UUID, error) { return *r.p, nil }
+
+func (r timeRef) TimestamptzValue() (pgtype.Timestamptz, error) {
+	return pgtype.Timestamptz{Time: *r.p, Valid: true}, nil
+}
+
+// auditCopySource hands a rebuild's audit rows to CopyFrom. Its values point into the
+// rows, in one slice it reuses: CopyFrom encodes each row before it asks for the next.
+type auditCopySource struct {
+	rows   []auditCopyRow
+	next   int
+	values []any
+}
+
+func (s *auditCopySource) Next() bool {
+	s.next++
+	return s.next <= len(s.rows)
+}
+
+func (s *auditCopySource) Values() ([]any, error) {
+	r := &s.rows[s.next-1]
+	s.values = append(s.values[:0], uuidValue(&r.orgID, &r.orgText), int8Ref{&r.seq}, int8Ref{&r.idx}, textRef{&r.eventID},
+		timeRef{&r.at}, textRef{&r.action}, textRef{&r.outcome}, textRef{&r.actorID}, textRef{&r.actorEmail},
+		uuidValue(&r.secretID, &r.secretText), sealedValue(r.nameSealed), nullableValue(&r.env), textRef{&r.details},
+		textRef{&r.ip}, textRef{&r.userAgent}, textRef{&r.prevHash}, textRef{&r.hash}, sealedValue(r.namesSealed))
+	return s.values, nil
+}
+
+func (s *auditCopySource) Err() error { return nil }
+
+// secretKey names a secret across organizations.
+type secretKey struct{ org, id string }
+
+// sealedName is a secret's name and what sealing it for its audit rows gave.
+type sealedName struct{ name, sealed string }
+
+// sealSecretName seals a secret's name for an audit row. A rebuild's batches (res.sealed
+// set) seal each secret's name once and give every later row of the secret the same
+// sealed text: the same name under the same key and the same AAD (nameAAD), opened the
+// same way, where sealing it again for each of a log's reveals cost an AES-GCM seal,
+// a nonce and their allocations per row. The live projector seals each row's own.
+func (db *writer) sealSecretName(ctx context.Context, res *batchTx, orgID, secretID, name string) (string, error) {
+	key := secretKey{orgID, secretID}
+	if s, ok := res.sealed[key]; ok && s.name == name {
+		return s.sealed, nil
+	}
+	sealed, err := db.keys.Seal(ctx, orgID, []byte(name), nameAAD(orgID, secretID))
+	if err != nil {
+		return "", err
+	}
+	if res.sealed != nil {
+		res.sealed[key] = sealedName{name: name, sealed: sealed}
+	}
+	return sealed, nil
+}
