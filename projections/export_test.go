@@ -36,13 +36,6 @@ func (rm *ReadModels) ValueVersionReads() int64 { return rm.writer.valueReads.Lo
 // from the read models.
 func (rm *ReadModels) SecretNameReads() int64 { return rm.writer.nameReads.Load() }
 
-// SetRebuildGC makes rebuilds tune the collector through setGCPercent and
-// memoryLimit (fakes: the process's collector is every parallel test's) instead of
-// the runtime's.
-func (rm *ReadModels) SetRebuildGC(setGCPercent func(int) int, memoryLimit func() int64) {
-	rm.writer.gc = gcRuntime{setGCPercent: setGCPercent, memoryLimit: memoryLimit}
-}
-
 // SetRebuildBatch makes rebuilds apply at most n events per transaction.
 func (rm *ReadModels) SetRebuildBatch(n int) { rm.writer.rebuildBatch = n }
 

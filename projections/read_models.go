@@ -73,7 +73,7 @@ func Open(ctx context.Context, databaseURL string, keys *eventstore.Keyring, log
 		Audit:     &AuditTrail{store: db},
 		Tokens:    &Tokens{store: db},
 		Webhooks:  &Webhooks{store: db},
-		writer:    &writer{store: db, Progress: progress, names: names, nameReads: new(atomic.Int64), gc: processGC()},
+		writer:    &writer{store: db, Progress: progress, names: names, nameReads: new(atomic.Int64)},
 	}, nil
 }
 

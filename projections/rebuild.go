@@ -52,7 +52,6 @@ func (rm *ReadModels) Rebuild(ctx context.Context, events eventFollower, head st
 		return RebuildReport{}, err
 	}
 	defer closeLoad()
-	defer db.gc.raiseGCPercent()()
 	indexes, err := deferIndexes(ctx, load.pool, schema)
 	if err != nil {
 		return RebuildReport{}, err

@@ -3,7 +3,6 @@ package projections_test
 import (
 	"context"
 	"fmt"
-	"math"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -193,76 +192,6 @@ func TestRebuildReadsEachSecretNameOnce(t *testing.T) {
 	}
 	if after := snap(t, r); after != before {
 		t.Fatalf("rebuilt read models differ from the live ones:\n%s\n%s", before.audit, after.audit)
-	}
-}
-
-// fakeGC stands for the Go runtime's collector settings in a rebuild test: the
-// process's own are shared with every test running in parallel.
-type fakeGC struct {
-	mu      sync.Mutex
-	percent int
-	limit   int64
-}
-
-func (g *fakeGC) setGCPercent(p int) int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	old := g.percent
-	g.percent = p
-	return old
-}
-
-func (g *fakeGC) memoryLimit() int64 { return g.limit }
-
-func (g *fakeGC) current() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.percent
-}
-
-// gcWatchingFollower records the collector's percent when the rebuild's projector
-// starts following the log.
-type gcWatchingFollower struct {
-	*eventstore.Store
-	gc   *fakeGC
-	seen atomic.Int64
-}
-
-func (f *gcWatchingFollower) Follow(ctx context.Context, from uint64, buffer int) (<-chan eventstore.Delivery, error) {
-	f.seen.Store(int64(f.gc.current()))
-	return f.Store.Follow(ctx, from, buffer)
-}
-
-// A rebuild collects less often while it applies the log (GOGC raised to 400 under a
-// memory limit, which still bounds the heap) and puts the percent back when it ends;
-// without a memory limit it leaves the collector alone. Before, the collector ran at
-// the default 100 through a rebuild, about a quarter of its CPU.
-func TestRebuildRaisesGCPercentUnderAMemoryLimit(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, true)
-	ctx := context.Background()
-	s := r.create(t, "GC_KEY", map[domain.Environment]string{domain.Production: "p"})
-	r.wait(t, s.Seq)
-	for _, c := range []struct {
-		name  string
-		limit int64
-		want  int
-	}{
-		{"under a memory limit", 512 << 20, 400},
-		{"without one", math.MaxInt64, 100},
-	} {
-		gc := &fakeGC{percent: 100, limit: c.limit}
-		r.db.SetRebuildGC(gc.setGCPercent, gc.memoryLimit)
-		f := &gcWatchingFollower{Store: r.env.Store, gc: gc}
-		if _, err := r.db.Rebuild(ctx, f, r.env.Store, nil); err != nil {
-			t.Fatal(err)
-		}
-		if got := f.seen.Load(); got != int64(c.want) {
-			t.Errorf("%s: GC percent %d while the rebuild followed the log, want %d", c.name, got, c.want)
-		}
-		if got := gc.current(); got != 100 {
-			t.Errorf("%s: GC percent %d after the rebuild, want 100 back", c.name, got)
-		}
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -251,9 +250,6 @@ func stressEvents(t *testing.T) int {
 // models from sequence 1 and replays the org from the log alone, and reports events/s
 // and peak heap for both. Run it with `make test-stress`.
 func TestRebuildAndReplay100k(t *testing.T) {
-	// serve's default soft memory limit (cmd/keyledger/memlimit.go), under which a
-	// rebuild collects less often (rebuild_gc.go): the rebuild measured is serve's.
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(512 << 20))
 	total := stressEvents(t)
 	r := newRig(t, true)
 	ctx := context.Background()

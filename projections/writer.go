@@ -32,9 +32,6 @@ type writer struct {
 	nameReads *atomic.Int64
 	// rebuildBatch, when not 0, replaces rebuildBatch (a test's smaller batches).
 	rebuildBatch int
-	// gc is the collector a rebuild tunes while it runs (rebuild_gc.go); a test's
-	// fake, or none (the zero value leaves the collector alone).
-	gc gcRuntime
 }
 
 // keptNames are the secret names (by org/secret) and user emails (by user) a
