@@ -48,14 +48,22 @@ func pgArg(a any) (any, bool) {
 	case nil:
 		return nil, false
 	case string:
+		// Boxed (an allocation) only when it changed: most text goes through as is.
 		c := pgText(v)
-		return c, c != v
+		if c == v {
+			return a, false
+		}
+		return c, true
 	case *string:
 		if v == nil {
 			return a, false
 		}
-		c := pgText(*v)
-		return &c, c != *v
+		t := pgText(*v)
+		if t == *v {
+			return a, false
+		}
+		c := t // the only variable that escapes, made only when the text changed
+		return &c, true
 	case []string:
 		var out []string
 		for i, s := range v {
