@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 
 	"github.com/keyledger/keyledger/domain"
 	"github.com/nats-io/nats.go/jetstream"
@@ -43,6 +44,13 @@ func (s *Store) Follow(ctx context.Context, from uint64, buffer int) (<-chan Del
 		if err != nil {
 			return rawDelivery{}, false
 		}
+		// Read unfiltered, a subject given to the stream after this follower started
+		// would reach it: such a message is no event of the log, and is passed over
+		// (delivered with no records, so that the follower's reader moves past it)
+		// rather than taken for an event that does not open, which stops projection.
+		if !strings.HasPrefix(msg.Subject(), SubjectPrefix+".") {
+			return rawDelivery{seq: meta.Sequence.Stream, foreign: true}, true
+		}
 		return rawDelivery{seq: meta.Sequence.Stream, data: msg.Data()}, true
 	})
 	if err != nil {
@@ -50,7 +58,9 @@ func (s *Store) Follow(ctx context.Context, from uint64, buffer int) (<-chan Del
 	}
 	return decodeInOrder(ctx, raw, buffer, runtime.GOMAXPROCS(0), func(r rawDelivery) Delivery {
 		d := Delivery{Seq: r.seq}
-		d.Records, d.Err = s.decode(ctx, r.seq, r.data)
+		if !r.foreign {
+			d.Records, d.Err = s.decode(ctx, r.seq, r.data)
+		}
 		return d
 	}), nil
 }
@@ -75,6 +85,8 @@ func (s *Store) followFilter(ctx context.Context) ([]string, error) {
 type rawDelivery struct {
 	seq  uint64
 	data []byte
+	// foreign is a message on a subject outside the log (see Follow).
+	foreign bool
 }
 
 // decodeChunk bounds how many messages one decoding goroutine takes at a time: those

@@ -148,3 +148,58 @@ func TestFollowReadsAStreamOfTheLogAloneUnfiltered(t *testing.T) {
 	appendOne(3)
 	follow(4)
 }
+
+// A follower that started reading unfiltered (the stream held the log's subjects only)
+// passes over a message on a subject the stream was given afterwards: delivered with
+// no records and no error, so that projection moves past it, and the log's next event
+// follows. Taken for an event, it did not open, and the projector stopped on it.
+func TestFollowPassesOverASubjectAddedWhileItRuns(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := newInternalStore(t)
+	agg := Aggregate{OrgID: "11111111-1111-1111-1111-111111111111", Type: domain.AggregateSecret, ID: "22222222-2222-2222-2222-222222222222"}
+	appendOne := func(i int) uint64 {
+		t.Helper()
+		desc := fmt.Sprint(i)
+		recs, err := s.Append(ctx, Pending{Aggregate: agg, Unchecked: true, Events: []domain.Event{domain.SecretUpdated{Description: &desc}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return recs.Seq()
+	}
+	first := appendOne(0)
+	out, err := s.Follow(ctx, 1, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	receive := func() Delivery {
+		t.Helper()
+		select {
+		case d := <-out:
+			return d
+		case <-time.After(10 * time.Second):
+			t.Fatal("no delivery in 10 s")
+			return Delivery{}
+		}
+	}
+	if d := receive(); d.Seq != first || d.Err != nil || len(d.Records) != 1 {
+		t.Fatalf("first delivery: seq %d, %d records, %v", d.Seq, len(d.Records), d.Err)
+	}
+	cfg := s.stream.CachedInfo().Config
+	cfg.Subjects = append(cfg.Subjects, "foreign.>")
+	if _, err := s.js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	ack, err := s.js.Publish(ctx, "foreign.note", []byte("not an event"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := appendOne(1)
+	if d := receive(); d.Seq != ack.Sequence || d.Err != nil || len(d.Records) != 0 {
+		t.Fatalf("the foreign message: seq %d (want %d), %d records, %v; want passed over", d.Seq, ack.Sequence, len(d.Records), d.Err)
+	}
+	if d := receive(); d.Seq != last || d.Err != nil || len(d.Records) != 1 {
+		t.Fatalf("the event after it: seq %d (want %d), %d records, %v", d.Seq, last, len(d.Records), d.Err)
+	}
+}
