@@ -122,8 +122,13 @@ func TestEraseOrganization(t *testing.T) {
 	if _, err := env.DB.Rebuild(ctx, env.NATS.Store, env.NATS.Store, nil); err != nil {
 		t.Fatal(err)
 	}
-	if n := countChangeNotices(t, env, e.org.ID); n == 0 {
-		t.Fatal("the org has no change notices before its erasure: the check after it would prove nothing")
+	// Notices go out shortly after their writes are answered (the outbox gathers them
+	// for up to 100 ms).
+	for deadline := time.Now().Add(10 * time.Second); countChangeNotices(t, env, e.org.ID) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the org has no change notices before its erasure: the check after it would prove nothing")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 
 	outsider.Do(t, "DELETE", o, map[string]any{"confirm": e.org.Name}).Problem(t, http.StatusNotFound, "not_found")
