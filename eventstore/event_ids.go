@@ -15,7 +15,8 @@ import (
 // so a source made for each append drew 4 KiB from crypto/rand for every event, one
 // getrandom call each: 4.5 % of a reveal's CPU. Shared, one read serves the ids of
 // about 400 appends. Within one millisecond the ids count up from a random start by
-// random steps, so they stay unique and unguessable across goroutines.
+// random steps (up to 2^32), as ulid.Monotonic's always did within an append: unique
+// across goroutines, and ordered as they were made.
 type eventIDs struct {
 	// source is where the entropy comes from: crypto/rand, unless a test sets it.
 	source  io.Reader
