@@ -26,6 +26,44 @@ func CreateBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.Key
 	return createBucket(ctx, js, cfg)
 }
 
+// OpenBucket opens a KV bucket and its stream, creating the bucket when it is missing;
+// an existing bucket keeps its configuration (replicas that start together must not
+// update one bucket at once). It retries like CreateBucket, and finds bucket and
+// stream in one step: on a cluster that has just formed, a bucket another replica has
+// just created may not be found by its stream's name at once, which counts as not
+// ready yet rather than as an answer.
+func OpenBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, jetstream.Stream, error) {
+	type opened struct {
+		kv     jetstream.KeyValue
+		stream jetstream.Stream
+	}
+	o, err := retrySetup(ctx, js.Conn(), func(ctx context.Context) (opened, error) {
+		kv, err := js.KeyValue(ctx, cfg.Bucket)
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			kv, err = js.CreateKeyValue(ctx, cfg)
+			if errors.Is(err, jetstream.ErrBucketExists) {
+				// Another replica created it in between.
+				kv, err = js.KeyValue(ctx, cfg.Bucket)
+			}
+		}
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			return opened{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		if err != nil {
+			return opened{}, err
+		}
+		stream, err := js.Stream(ctx, "KV_"+cfg.Bucket)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return opened{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		return opened{kv, stream}, err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
+	}
+	return o.kv, o.stream, nil
+}
+
 // RetrySetup runs one idempotent set-up step until it succeeds or gets a definitive
 // answer (see retrySetup).
 func RetrySetup[T any](ctx context.Context, nc *nats.Conn, step func(context.Context) (T, error)) (T, error) {

@@ -177,36 +177,15 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Cache, er
 	return c, nil
 }
 
-// presenceBucket opens (or creates) the presence bucket and finds its stream, in one
-// step retried while a fresh cluster settles: a bucket another replica has just
-// created may not be found by its stream's name at once.
+// presenceBucket opens (or creates) the presence bucket and its stream.
 func presenceBucket(ctx context.Context, js jetstream.JetStream, opts Options) (jetstream.KeyValue, jetstream.Stream, error) {
-	cfg := jetstream.KeyValueConfig{
+	kv, stream, err := eventstore.OpenBucket(ctx, js, jetstream.KeyValueConfig{
 		Bucket: PresenceBucket, History: 1, TTL: opts.PresenceTTL, Storage: jetstream.MemoryStorage, Replicas: max(opts.Replicas, 1),
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("authcache: presence bucket: %w", err)
 	}
-	for attempt := 0; ; attempt++ {
-		kv, err := js.CreateKeyValue(ctx, cfg)
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = js.KeyValue(ctx, PresenceBucket)
-		}
-		var stream jetstream.Stream
-		if err == nil {
-			stream, err = js.Stream(ctx, presenceStream)
-		}
-		if err == nil {
-			return kv, stream, nil
-		}
-		if attempt >= 20 || ctx.Err() != nil {
-			return nil, nil, fmt.Errorf("authcache: presence bucket: %w", err)
-		}
-		// A fresh cluster may have no JetStream leader yet; another replica may be
-		// creating the bucket at the same instant.
-		select {
-		case <-time.After(250 * time.Millisecond):
-		case <-ctx.Done():
-			return nil, nil, fmt.Errorf("authcache: presence bucket: %w", ctx.Err())
-		}
-	}
+	return kv, stream, nil
 }
 
 // register empties the cache and (re)creates this replica's presence entry.

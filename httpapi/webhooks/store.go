@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -103,14 +102,14 @@ type Store struct {
 // delivery is retried (a redelivery starts it afresh); 0 means DefaultRetryFor.
 func OpenStore(ctx context.Context, store *eventstore.Store, retryFor time.Duration) (*Store, error) {
 	js := store.JetStream()
-	d, stream, err := openBucket(ctx, js, jetstream.KeyValueConfig{
+	d, stream, err := eventstore.OpenBucket(ctx, js, jetstream.KeyValueConfig{
 		Bucket: DeliveriesBucket, Description: "Keyledger webhook deliveries (sealed)", History: 1,
 		TTL: DeliveriesKept, Storage: jetstream.FileStorage, Replicas: store.Replicas(),
 	})
 	if err != nil {
 		return nil, err
 	}
-	c, _, err := openBucket(ctx, js, jetstream.KeyValueConfig{
+	c, _, err := eventstore.OpenBucket(ctx, js, jetstream.KeyValueConfig{
 		Bucket: CursorsBucket, Description: "Keyledger webhook feed positions", History: 1,
 		Storage: jetstream.FileStorage, Replicas: store.Replicas(),
 	})
@@ -121,55 +120,6 @@ func OpenStore(ctx context.Context, store *eventstore.Store, retryFor time.Durat
 		retryFor = DefaultRetryFor
 	}
 	return &Store{deliveries: d, stream: stream, cursors: c, keys: store.Keyring(), retryFor: retryFor}, nil
-}
-
-// openBucket opens a bucket, creating it when it is missing; an existing one keeps its
-// configuration (two replicas updating one bucket at once is what to avoid). It finds
-// the bucket's stream in the same retried step: on a fresh cluster a bucket another
-// replica has just created may not be found by its stream's name at once.
-func openBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, jetstream.Stream, error) {
-	type opened struct {
-		kv     jetstream.KeyValue
-		stream jetstream.Stream
-	}
-	var last error
-	o, err := backoff.Retry(ctx, func() (opened, error) {
-		kv, err := js.KeyValue(ctx, cfg.Bucket)
-		if errors.Is(err, jetstream.ErrBucketNotFound) {
-			kv, err = js.CreateKeyValue(ctx, cfg)
-			if errors.Is(err, jetstream.ErrBucketExists) {
-				// Another replica created it in between: open it at once.
-				return opened{}, backoff.RetryAfter(0)
-			}
-		}
-		var stream jetstream.Stream
-		if err == nil {
-			stream, err = js.Stream(ctx, "KV_"+cfg.Bucket)
-		}
-		if err == nil {
-			return opened{kv, stream}, nil
-		}
-		last = err
-		// A cluster that is still forming answers nothing for a while.
-		return opened{}, err
-	}, backoff.WithBackOff(newBucketBackoff()), backoff.WithMaxTries(60), backoff.WithMaxElapsedTime(0))
-	switch {
-	case err == nil:
-		return o.kv, o.stream, nil
-	case ctx.Err() != nil:
-		return nil, nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, errors.Join(ctx.Err(), last))
-	}
-	return nil, nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, last)
-}
-
-// newBucketBackoff spaces the attempts to open a bucket: 100 ms, doubling, at most 1 s.
-func newBucketBackoff() *backoff.ExponentialBackOff {
-	return &backoff.ExponentialBackOff{
-		InitialInterval:     100 * time.Millisecond,
-		RandomizationFactor: 0,
-		Multiplier:          2,
-		MaxInterval:         time.Second,
-	}
 }
 
 func aad(key string) []byte { return []byte("keyledger/webhook-delivery/" + key) }
