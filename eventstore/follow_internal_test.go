@@ -80,14 +80,7 @@ func TestFollowReadsAStreamOfTheLogAloneUnfiltered(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s := newInternalStore(t)
-	agg := Aggregate{OrgID: "11111111-1111-1111-1111-111111111111", Type: domain.AggregateSecret, ID: "22222222-2222-2222-2222-222222222222"}
-	appendOne := func(i int) {
-		t.Helper()
-		desc := fmt.Sprint(i)
-		if _, err := s.Append(ctx, Pending{Aggregate: agg, Unchecked: true, Events: []domain.Event{domain.SecretUpdated{Description: &desc}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendOne := func(i int) { appendUpdate(t, s, i) }
 	follow := func(want int) {
 		t.Helper()
 		fctx, stop := context.WithCancel(ctx)
@@ -137,11 +130,7 @@ func TestFollowReadsAStreamOfTheLogAloneUnfiltered(t *testing.T) {
 	}
 	follow(3)
 
-	cfg := s.stream.CachedInfo().Config
-	cfg.Subjects = append(cfg.Subjects, "foreign.>")
-	if _, err := s.js.UpdateStream(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
+	addForeignSubject(t, s)
 	if _, err := s.js.Publish(ctx, "foreign.note", []byte("not an event")); err != nil {
 		t.Fatal(err)
 	}
@@ -158,17 +147,7 @@ func TestFollowPassesOverASubjectAddedWhileItRuns(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s := newInternalStore(t)
-	agg := Aggregate{OrgID: "11111111-1111-1111-1111-111111111111", Type: domain.AggregateSecret, ID: "22222222-2222-2222-2222-222222222222"}
-	appendOne := func(i int) uint64 {
-		t.Helper()
-		desc := fmt.Sprint(i)
-		recs, err := s.Append(ctx, Pending{Aggregate: agg, Unchecked: true, Events: []domain.Event{domain.SecretUpdated{Description: &desc}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return recs.Seq()
-	}
-	first := appendOne(0)
+	first := appendUpdate(t, s, 0)
 	out, err := s.Follow(ctx, 1, 8)
 	if err != nil {
 		t.Fatal(err)
@@ -186,20 +165,39 @@ func TestFollowPassesOverASubjectAddedWhileItRuns(t *testing.T) {
 	if d := receive(); d.Seq != first || d.Err != nil || len(d.Records) != 1 {
 		t.Fatalf("first delivery: seq %d, %d records, %v", d.Seq, len(d.Records), d.Err)
 	}
-	cfg := s.stream.CachedInfo().Config
-	cfg.Subjects = append(cfg.Subjects, "foreign.>")
-	if _, err := s.js.UpdateStream(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
+	addForeignSubject(t, s)
 	ack, err := s.js.Publish(ctx, "foreign.note", []byte("not an event"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	last := appendOne(1)
+	last := appendUpdate(t, s, 1)
 	if d := receive(); d.Seq != ack.Sequence || d.Err != nil || len(d.Records) != 0 {
 		t.Fatalf("the foreign message: seq %d (want %d), %d records, %v; want passed over", d.Seq, ack.Sequence, len(d.Records), d.Err)
 	}
 	if d := receive(); d.Seq != last || d.Err != nil || len(d.Records) != 1 {
 		t.Fatalf("the event after it: seq %d (want %d), %d records, %v", d.Seq, last, len(d.Records), d.Err)
+	}
+}
+
+// appendUpdate appends the i-th description update of one secret to s's log and
+// returns its stream sequence.
+func appendUpdate(t *testing.T, s *Store, i int) uint64 {
+	t.Helper()
+	agg := Aggregate{OrgID: "11111111-1111-1111-1111-111111111111", Type: domain.AggregateSecret, ID: "22222222-2222-2222-2222-222222222222"}
+	desc := fmt.Sprint(i)
+	recs, err := s.Append(context.Background(), Pending{Aggregate: agg, Unchecked: true, Events: []domain.Event{domain.SecretUpdated{Description: &desc}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs.Seq()
+}
+
+// addForeignSubject gives s's stream a subject outside the log, foreign.>.
+func addForeignSubject(t *testing.T, s *Store) {
+	t.Helper()
+	cfg := s.stream.CachedInfo().Config
+	cfg.Subjects = append(cfg.Subjects, "foreign.>")
+	if _, err := s.js.UpdateStream(context.Background(), cfg); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -58,10 +58,10 @@ type Store struct {
 	// headersOnly is set once the server answered a batch asked for without headers
 	// with them (a version without no_hdr): unfiltered reads then ask with headers.
 	headersOnly atomic.Bool
-	// groups coalesces concurrent unchecked appends per subject (group.go).
-	groups appendGroups
 	// ids gives events their ULIDs (event_ids.go).
-	ids                         eventIDs
+	ids eventIDs
+	// groups coalesces concurrent unchecked appends per subject (group.go).
+	groups                      appendGroups
 	groupedMsgs, groupedAppends atomic.Uint64
 	// sharedMsgs and sharedParts count AppendShared messages and their decisions.
 	sharedMsgs, sharedParts atomic.Uint64

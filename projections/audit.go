@@ -19,7 +19,7 @@ type batchTx struct {
 	ctx    context.Context
 	tx     pgx.Tx
 	db     *writer
-	names  map[string]string
+	names  map[secretKey]string
 	emails map[string]string
 	// heads are the organizations' audit chain heads, locked and read once per batch;
 	// deferred holds the audit inserts, sent in one round trip at the end.
@@ -61,7 +61,7 @@ func (r *batchTx) nextSecretEvent(seq uint64) {
 }
 
 func newBatchTx(ctx context.Context, tx pgx.Tx, db *writer) *batchTx {
-	names, emails := map[string]string{}, map[string]string{}
+	names, emails := map[secretKey]string{}, map[string]string{}
 	var sealed map[secretKey]sealedName
 	if db.kept != nil {
 		names, emails, sealed = db.kept.maps()
@@ -71,15 +71,10 @@ func newBatchTx(ctx context.Context, tx pgx.Tx, db *writer) *batchTx {
 }
 
 func (r *batchTx) secretName(orgID, secretID string) (string, error) {
-	// The key is put together on the stack for the lookup, which is most calls (an
-	// audited event's name is nearly always known): concatenated, it was an
-	// allocation per audit entry.
-	var buf [96]byte
-	k := append(append(append(buf[:0], orgID...), '/'), secretID...)
-	if n, ok := r.names[string(k)]; ok {
+	key := secretKey{orgID, secretID}
+	if n, ok := r.names[key]; ok {
 		return n, nil
 	}
-	key := string(k)
 	var sealed string
 	err := r.queryRow(`SELECT name_sealed FROM secret_names WHERE org_id = $1 AND secret_id = $2`, orgID, secretID).Scan(&sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -103,13 +98,13 @@ func (r *batchTx) secretName(orgID, secretID string) (string, error) {
 // batch creates is not in the table yet, and its SecretCreated names it first.
 func (r *batchTx) prefetchNames(recs []domain.Recorded) error {
 	var orgs, ids []string
-	asked := map[string]bool{}
+	asked := map[secretKey]bool{}
 	for _, rec := range recs {
 		if domain.AuditAction(rec.Event) == "" || rec.OrgID == domain.PlatformScope {
 			continue
 		}
 		id, _, _ := auditSubject(rec)
-		key := rec.OrgID + "/" + id
+		key := secretKey{rec.OrgID, id}
 		if id == "" || asked[key] || !isUUID(id) || !isUUID(rec.OrgID) {
 			continue
 		}
@@ -131,9 +126,9 @@ func (r *batchTx) prefetchNames(recs []domain.Recorded) error {
 	if err != nil {
 		return fmt.Errorf("secret names: %w", err)
 	}
-	type sealedName struct{ org, id, sealed string }
-	found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (sealedName, error) {
-		var n sealedName
+	type storedName struct{ org, id, sealed string }
+	found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (storedName, error) {
+		var n storedName
 		err := row.Scan(&n.org, &n.id, &n.sealed)
 		return n, err
 	})
@@ -146,7 +141,7 @@ func (r *batchTx) prefetchNames(recs []domain.Recorded) error {
 		if err != nil {
 			return fmt.Errorf("open secret name: %w", err)
 		}
-		r.names[n.org+"/"+n.id] = string(name)
+		r.names[secretKey{n.org, n.id}] = string(name)
 	}
 	return nil
 }
@@ -368,7 +363,7 @@ func (db *writer) applyAudit(ctx context.Context, r domain.Recorded, res *batchT
 		}
 		res.exec(`INSERT INTO secret_names (org_id, secret_id, name_sealed) VALUES ($1, $2, $3)
 			ON CONFLICT (org_id, secret_id) DO UPDATE SET name_sealed = EXCLUDED.name_sealed`, r.OrgID, r.AggregateID, sealed)
-		res.names[r.OrgID+"/"+r.AggregateID] = string(c.Name)
+		res.names[secretKey{r.OrgID, r.AggregateID}] = string(c.Name)
 	}
 	entries, err := auditEntries(r, res)
 	if err != nil || len(entries) == 0 {

@@ -58,11 +58,12 @@ func newAuditCopyRow(e AuditEntry, nameSealed, namesSealed *string) auditCopyRow
 }
 
 // copyUUIDText parses s as a UUID as pgtype.UUID's Scan does; one that is not is
-// returned as text instead. The canonical form (36 characters, 32 hex digits) is read
-// here without Scan's allocations; anything else goes to Scan.
+// returned as text instead. An id as the read models print it (parseID: lowercase,
+// hyphenated, as every id the log holds) is read without Scan's allocations; anything
+// else goes to Scan.
 func copyUUIDText(s string) (pgtype.UUID, string) {
-	if u, ok := parseCanonicalUUID(s); ok {
-		return u, ""
+	if id, ok := parseID(s); ok {
+		return pgtype.UUID{Bytes: id, Valid: true}, ""
 	}
 	var u pgtype.UUID
 	if err := u.Scan(s); err != nil {
@@ -70,59 +71,6 @@ func copyUUIDText(s string) (pgtype.UUID, string) {
 	}
 	return u, ""
 }
-
-// parseCanonicalUUID reads a UUID of 36 characters whose hex digits sit where
-// pgtype's parser takes them (it skips the characters at 8, 13, 18 and 23).
-func parseCanonicalUUID(s string) (pgtype.UUID, bool) {
-	var u pgtype.UUID
-	if len(s) != 36 {
-		return u, false
-	}
-	n := 0
-	for i := 0; i < 36; {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			i++
-			continue
-		}
-		hi, ok1 := hexNibble(s[i])
-		lo, ok2 := hexNibble(s[i+1])
-		if !ok1 || !ok2 {
-			return pgtype.UUID{}, false
-		}
-		u.Bytes[n] = hi<<4 | lo
-		n++
-		i += 2
-	}
-	u.Valid = true
-	return u, true
-}
-
-func hexNibble(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
-}
-
-// pgTextPtr is pgText for a nullable text: p itself unless pgText changes its text.
-func pgTextPtr(p *string) *string {
-	if p == nil {
-		return nil
-	}
-	if c := pgText(*p); c != *p {
-		return stringPtr(c)
-	}
-	return p
-}
-
-// stringPtr is a pointer to a copy of s, made only when called (a pointer taken in
-// pgTextPtr moved its variable to the heap on every call).
-func stringPtr(s string) *string { return &s }
 
 // uuidValue is how a uuid column of the row goes to COPY: the parsed UUID, the text
 // that did not parse, or NULL.

@@ -113,7 +113,7 @@ func TestAuditCopyRowValues(t *testing.T) {
 func TestKnownSecretNameLookupAllocatesNothing(t *testing.T) {
 	r := newBatchTx(context.Background(), &recordingTx{}, &writer{bulk: true, kept: &keptNames{}})
 	const org, id = "6f1c2d3e-0000-4000-8000-000000000001", "6f1c2d3e-0000-4000-8000-000000000002"
-	r.names[org+"/"+id] = "DATABASE_URL"
+	r.names[secretKey{org, id}] = "DATABASE_URL"
 	allocs := testing.AllocsPerRun(1000, func() {
 		if n, err := r.secretName(org, id); err != nil || n != "DATABASE_URL" {
 			t.Fatalf("name %q, %v", n, err)

@@ -139,8 +139,13 @@ func (r *batchTx) dropOrganization(orgID string) error {
 	}
 	delete(r.heads, orgID)
 	for key := range r.names {
-		if len(key) > len(orgID) && key[:len(orgID)+1] == orgID+"/" {
+		if key.org == orgID {
 			delete(r.names, key)
+		}
+	}
+	for key := range r.sealed {
+		if key.org == orgID {
+			delete(r.sealed, key)
 		}
 	}
 	return r.sync()

@@ -55,15 +55,10 @@ func pgArg(a any) (any, bool) {
 		}
 		return c, true
 	case *string:
-		if v == nil {
-			return a, false
+		if c := pgTextPtr(v); c != v {
+			return c, true
 		}
-		t := pgText(*v)
-		if t == *v {
-			return a, false
-		}
-		c := t // the only variable that escapes, made only when the text changed
-		return &c, true
+		return a, false
 	case []string:
 		var out []string
 		for i, s := range v {
@@ -91,3 +86,18 @@ func pgArg(a any) (any, bool) {
 	}
 	return a, false
 }
+
+// pgTextPtr is pgText for a nullable text: p itself unless pgText changes its text.
+func pgTextPtr(p *string) *string {
+	if p == nil {
+		return nil
+	}
+	if c := pgText(*p); c != *p {
+		return stringPtr(c)
+	}
+	return p
+}
+
+// stringPtr is a pointer to a copy of s, made only when called (a pointer taken in
+// pgTextPtr moved its variable to the heap on every call).
+func stringPtr(s string) *string { return &s }

@@ -159,18 +159,14 @@ func TestRebuildEqualsLiveReadModelWhileServing(t *testing.T) {
 	}
 }
 
-// A rebuild reads each secret's name from the read models (and opens it) once, not
-// once per batch that audits the secret: a log of reveals names the same secrets
-// batch after batch. 3 secrets revealed 20 times each, rebuilt 10 events to a
-// transaction, read at most 3 names; each batch reading the names it audits read 18.
-// The rebuilt audit trail names them as the live one does.
-func TestRebuildReadsEachSecretNameOnce(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, true)
+// revealedThree creates three secrets named prefix_0 to prefix_2, reveals each 20
+// times, waits for the read models, and returns their ids.
+func revealedThree(t *testing.T, r *rig, prefix string) []string {
+	t.Helper()
 	ctx := context.Background()
 	var ids []string
 	for i := range 3 {
-		ids = append(ids, r.create(t, fmt.Sprintf("NAMED_%d", i), map[domain.Environment]string{domain.Production: "p"}).ID)
+		ids = append(ids, r.create(t, fmt.Sprintf("%s_%d", prefix, i), map[domain.Environment]string{domain.Production: "p"}).ID)
 	}
 	var last uint64
 	for i := range 60 {
@@ -181,6 +177,19 @@ func TestRebuildReadsEachSecretNameOnce(t *testing.T) {
 		last = rev.Seq
 	}
 	r.wait(t, last)
+	return ids
+}
+
+// A rebuild reads each secret's name from the read models (and opens it) once, not
+// once per batch that audits the secret: a log of reveals names the same secrets
+// batch after batch. 3 secrets revealed 20 times each, rebuilt 10 events to a
+// transaction, read at most 3 names; each batch reading the names it audits read 18.
+// The rebuilt audit trail names them as the live one does.
+func TestRebuildReadsEachSecretNameOnce(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, true)
+	ctx := context.Background()
+	revealedThree(t, r, "NAMED")
 	before := snap(t, r)
 	r.db.SetRebuildBatch(10)
 	reads := r.db.SecretNameReads()
@@ -205,19 +214,7 @@ func TestRebuildSealsEachSecretNameOnce(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, true)
 	ctx := context.Background()
-	var ids []string
-	for i := range 3 {
-		ids = append(ids, r.create(t, fmt.Sprintf("SEALED_%d", i), map[domain.Environment]string{domain.Production: "p"}).ID)
-	}
-	var last uint64
-	for i := range 60 {
-		rev, err := r.h.RevealSecret.Handle(ctx, r.owner, commands.RevealSecret{OrgID: r.orgID, SecretID: ids[i%3], Env: domain.Production})
-		if err != nil {
-			t.Fatal(err)
-		}
-		last = rev.Seq
-	}
-	r.wait(t, last)
+	revealedThree(t, r, "SEALED")
 	before := snap(t, r)
 	r.db.SetRebuildBatch(10)
 	rep, err := r.db.Rebuild(ctx, r.env.Store, r.env.Store, nil)

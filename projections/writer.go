@@ -41,7 +41,8 @@ type writer struct {
 // written (an erasure drops the organization's, dropOrganization); the map is
 // emptied when it grows past maxKeptNames, so that its memory stays bounded.
 type keptNames struct {
-	names, emails map[string]string
+	names  map[secretKey]string
+	emails map[string]string
 	// sealed are the names sealed for audit rows (sealSecretName).
 	sealed map[secretKey]sealedName
 }
@@ -50,9 +51,9 @@ type keptNames struct {
 const maxKeptNames = 1 << 17
 
 // maps returns the kept maps, each emptied first when it has grown past the bound.
-func (k *keptNames) maps() (names, emails map[string]string, sealed map[secretKey]sealedName) {
+func (k *keptNames) maps() (names map[secretKey]string, emails map[string]string, sealed map[secretKey]sealedName) {
 	if k.names == nil || len(k.names) > maxKeptNames {
-		k.names = map[string]string{}
+		k.names = map[secretKey]string{}
 	}
 	if k.emails == nil || len(k.emails) > maxKeptNames {
 		k.emails = map[string]string{}
