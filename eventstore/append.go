@@ -209,12 +209,6 @@ func IsWrongLastSequence(err error) bool {
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
 }
 
-// lastIfOurs returns the subject's last message when it carries msgID: an earlier
-// publish of the same request (the same id) stored it.
-func (s *Store) lastIfOurs(ctx context.Context, subject, msgID string) (Appended, bool) {
-	return s.lastIfHeader(ctx, subject, jetstream.MsgIDHeader, msgID)
-}
-
 // lastIfHeader returns the subject's last message when its header key holds value.
 // An append without a message id knows its message by its event id, which only a
 // resend of this very publish carries.

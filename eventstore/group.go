@@ -153,7 +153,10 @@ func (s *Store) publishGroup(ctx context.Context, subject string, batch []*group
 	msg.Header.Set(headerType, env.Type)
 	msg.Header.Set(headerEventID, env.ID)
 	published := time.Now()
-	ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(env.ID), jetstream.WithExpectStream(StreamName))
+	// No message id: the server would keep it for DuplicateWindow (15 minutes, for
+	// the callers' Idempotency-Keys), some 100 bytes each, and a fresh id can never
+	// come again. The client resends only a publish no stream received.
+	ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithExpectStream(StreamName))
 	s.observeAppend(time.Since(published), err)
 	if err != nil {
 		return 0, fmt.Errorf("append %s: %w", env.Type, err)

@@ -165,3 +165,51 @@ func TestCheckedAppendWithoutKeyLeavesNoMessageID(t *testing.T) {
 		t.Fatalf("the keyed retry: %v at %d, want the first result at %d", err, again.Seq(), second.Seq())
 	}
 }
+
+// Grouped appends (audit records) and shared appends (writers of one secret) carry no
+// message id either: each message's id was a fresh event id, which only a resend of
+// that very publish could carry, and the server kept every one for DuplicateWindow (15
+// minutes) in memory, some 100 bytes each: at a few thousand reveals a second, hundreds
+// of megabytes. A shared append that answers "wrong last sequence" still knows its own
+// message, by the event id header.
+func TestGroupedAndSharedAppendsLeaveNoMessageID(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newInternalStore(t)
+	org := "44444444-4444-4444-4444-444444444444"
+	audit := Aggregate{OrgID: org, Type: domain.AggregateOrganization, ID: org}
+	if _, err := s.Append(ctx, Pending{Aggregate: audit, Unchecked: true, Events: []domain.Event{domain.SecretRevealed{SecretID: "s1", Env: domain.Production}}}); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := s.GroupedMessages(); m != 1 {
+		t.Fatalf("%d grouped messages, want the audit append to go through the group", m)
+	}
+	raw, err := s.stream.GetLastMsgForSubject(ctx, audit.Subject())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := raw.Header.Get(jetstream.MsgIDHeader); id != "" {
+		t.Fatalf("a grouped append was stored with message id %q", id)
+	}
+
+	secret := Aggregate{OrgID: org, Type: domain.AggregateSecret, ID: "55555555-5555-5555-5555-555555555555"}
+	d1, d2 := "one", "two"
+	parts := []Pending{
+		{Aggregate: secret, Position: 1, Events: []domain.Event{domain.SecretUpdated{Description: &d1}}},
+		{Aggregate: secret, Position: 2, Events: []domain.Event{domain.SecretUpdated{Description: &d2}}},
+	}
+	out, err := s.AppendShared(ctx, parts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err = s.stream.GetLastMsgForSubject(ctx, secret.Subject())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := raw.Header.Get(jetstream.MsgIDHeader); id != "" {
+		t.Fatalf("a shared append was stored with message id %q", id)
+	}
+	if got, ok := s.lastIfHeader(ctx, secret.Subject(), headerEventID, out[0][0].EventID); !ok || got.Seq() != out[0].Seq() {
+		t.Fatalf("the shared message by its event id: %v, %v", got, ok)
+	}
+}

@@ -86,7 +86,9 @@ func (s *Store) AppendShared(ctx context.Context, parts []Pending) ([]Appended, 
 	msg.Header.Set(headerType, env.Type)
 	msg.Header.Set(headerEventID, env.ID)
 	published := time.Now()
-	ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(env.ID), jetstream.WithExpectStream(StreamName),
+	// No message id, as in publishGroup: the expectation refuses a second copy, and
+	// the message is known by its event id.
+	ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithExpectStream(StreamName),
 		jetstream.WithExpectLastSequencePerSubject(first.ExpectedSeq))
 	s.observeAppend(time.Since(published), classifyAppend(err))
 	var seq uint64
@@ -95,8 +97,8 @@ func (s *Store) AppendShared(ctx context.Context, parts []Pending) ([]Appended, 
 		seq = ack.Sequence
 	case IsWrongLastSequence(err):
 		// As in Append: a publish retried after it landed may answer "wrong last
-		// sequence"; the message id (fresh, this message's own) says whether it did.
-		recs, ok := s.lastIfOurs(ctx, subject, env.ID)
+		// sequence"; the event id (fresh, this message's own) says whether it did.
+		recs, ok := s.lastIfHeader(ctx, subject, headerEventID, env.ID)
 		if !ok {
 			return nil, fmt.Errorf("append %d decisions to %s: %w", len(parts), subject, ErrVersionConflict)
 		}
