@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,12 +21,16 @@ type CreateSecret struct {
 	Values      map[domain.Environment]domain.Plaintext
 }
 
-// nameReservations keeps secret names unique per organization.
+// nameReservations are the name reservations earlier versions made (creates took
+// random ids then): a create reads them, since one may still hold its name, and
+// writes none; MoveLegacyNames moves the oldest kind.
 type nameReservations interface {
 	// Key is a name's reservation key in an organization: a keyed hash, never the name.
 	Key(ctx context.Context, orgID, name string) (string, error)
+	// Holder is who holds key, if anyone: reservations made by earlier versions,
+	// which took random secret ids (creates derive them from the name now).
+	Holder(ctx context.Context, key string) (reservation.Reservation, bool, error)
 	Reserve(ctx context.Context, key, holder string) (reservation.Reservation, error)
-	TakeOver(ctx context.Context, stale reservation.Reservation, holder string) (reservation.Reservation, error)
 	Release(ctx context.Context, key, holder string) error
 	// LegacyHolder, Legacy and DropLegacy serve the reservations earlier versions made
 	// under bare hashes, in a bucket of their own, until MoveLegacyNames has moved
@@ -37,7 +42,8 @@ type nameReservations interface {
 }
 
 // staleReservation is how old a reservation whose secret never got created must be
-// before another creator may take the name over (its creator crashed mid-way).
+// before it holds its name no more (its creator, on an earlier version, crashed
+// mid-way).
 const staleReservation = 30 * time.Second
 
 // CreateSecretHandler handles CreateSecret.
@@ -57,104 +63,134 @@ func nameTaken(name domain.SecretName) error {
 	return domain.Errorf(domain.CodeSecretNameTaken, "A secret named %q already exists in this organization.", string(name))
 }
 
-// Handle reserves the name atomically, seals each value on its own and appends
-// SecretCreated; if the append fails the name is released again. With an idempotency
-// key the secret's id derives from it, so a retry finds its first result in the log.
+// maxGenerations bounds how many times one name can be deleted and created again:
+// each generation is a secret of its own (nameSecretID), found by trying them in turn.
+const maxGenerations = 10_000
+
+// nameSecretID is the id of the secret that holds name in its organization at
+// generation g (its number of earlier secrets of that name, deleted since): derived
+// from the name's keyed hash (Key), so that the log itself keeps names unique. A
+// create appends SecretCreated expecting the id's subject to be empty, and the second
+// of two creators of one name finds it taken: no reservation to write and sync first
+// (it was a third of a create). The id says nothing of the name without the
+// organization's name key, which erasure destroys.
+func nameSecretID(key string, g int) string {
+	return derivedID("secret-name", key, strconv.Itoa(g))
+}
+
+// Handle appends SecretCreated to the secret its name and generation derive
+// (nameSecretID): the first generation whose secret was never created, after those
+// whose secrets were deleted. A name that a reservation of an earlier version still
+// holds for a live secret is taken. With an idempotency key, a retry finds its first
+// result in the log (the name's secrets' events carry the key's mark).
 func (h *CreateSecretHandler) Handle(ctx context.Context, m Meta, c CreateSecret) (SecretResult, error) {
 	lo, p, err := memberPrincipal(ctx, h.log, m, c.OrgID)
 	if err != nil {
 		return SecretResult{}, err
 	}
-	id := uuid.NewString()
+	orgID := lo.org.ID()
+	in := domain.NewSecretInput{Name: c.Name, Description: c.Description, OwnerID: m.UserID, Values: c.Values}
+	name, err := domain.ParseSecretName(c.Name)
+	if err != nil {
+		// The decision refuses it (or refuses the caller first): no id to derive.
+		_, err := domain.CreateSecret(ctx, p, orgID, uuid.NewString(), in, h.keys)
+		return SecretResult{}, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretCreated, "", "", err)
+	}
+	key, err := h.names.Key(ctx, orgID, string(name))
+	if err != nil {
+		return SecretResult{}, err
+	}
+	g := 0
 	if m.IdempotencyKey != "" {
-		id = derivedID("secret", lo.org.ID(), m.UserID, m.IdempotencyKey)
-		ls, err := loadSecret(ctx, h.log, lo.org.ID(), id)
-		if err != nil {
-			return SecretResult{}, err
-		}
-		if seq, ok, err := m.replayed(ls.events); ok || err != nil {
+		// A retry whose first attempt created the secret replays it, before the
+		// decision (a replay re-checks membership, not the decision).
+		for ; g < maxGenerations; g++ {
+			ls, err := loadSecret(ctx, h.log, orgID, nameSecretID(key, g))
 			if err != nil {
 				return SecretResult{}, err
 			}
+			if seq, ok, err := m.replayed(ls.events); ok || err != nil {
+				if err != nil {
+					return SecretResult{}, err
+				}
+				return ls.replayedResult(ctx, h.log, lo, p, seq, nameSecretID(key, g))
+			}
+			if ls.eventCount == 0 || !ls.secret.Deleted() {
+				break
+			}
+		}
+	}
+	for attempts := 0; ; attempts++ {
+		if g >= maxGenerations || attempts >= maxGenerations {
+			return SecretResult{}, fmt.Errorf("create secret: the name was deleted and created again %d times", g)
+		}
+		id := nameSecretID(key, g)
+		// The decision seals the values for this id: it decides everything
+		// (authorization, name, description, values) before anything is written.
+		ev, err := domain.CreateSecret(ctx, p, orgID, id, in, h.keys)
+		if err != nil {
+			return SecretResult{}, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretCreated, "", "", err)
+		}
+		if attempts == 0 {
+			if err := h.earlierHolderGone(ctx, orgID, key, name); err != nil {
+				return SecretResult{}, err
+			}
+		}
+		recs, err := h.create(ctx, m, orgID, id, ev)
+		if err == nil {
+			s := domain.NewSecret(orgID, id)
+			for _, r := range recs {
+				s.Apply(r)
+			}
+			return secretResult(ctx, h.log, lo, p, s, Result{Seq: recs.Seq(), ID: id}), nil
+		}
+		if !errors.Is(err, eventstore.ErrVersionConflict) {
+			return SecretResult{}, err
+		}
+		// This generation's secret exists: the name is taken, unless it was deleted.
+		ls, lerr := loadSecret(ctx, h.log, orgID, id)
+		if lerr != nil {
+			return SecretResult{}, lerr
+		}
+		if seq, ok, rerr := m.replayed(ls.events); ok || rerr != nil {
+			if rerr != nil {
+				return SecretResult{}, rerr
+			}
 			return ls.replayedResult(ctx, h.log, lo, p, seq, id)
 		}
-	}
-	// The domain decides everything (authorization, name, description, values) before
-	// the name is reserved: a refused attempt reserves nothing.
-	ev, err := domain.CreateSecret(ctx, p, lo.org.ID(), id, domain.NewSecretInput{
-		Name: c.Name, Description: c.Description, OwnerID: m.UserID, Values: c.Values,
-	}, h.keys)
-	if err != nil {
-		return SecretResult{}, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretCreated, "", "", err)
-	}
-	name := ev.Name
-	key, err := h.names.Key(ctx, lo.org.ID(), string(name))
-	if err != nil {
-		return SecretResult{}, err
-	}
-	if err := h.reserve(ctx, lo.org.ID(), key, id, name); err != nil {
-		return SecretResult{}, err
-	}
-	var recs eventstore.Appended
-	err = h.legacyFree(ctx, lo.org.ID(), id, name)
-	if err == nil {
-		recs, err = h.create(ctx, m, lo.org.ID(), id, ev)
-	}
-	if err != nil {
-		if rerr := h.names.Release(context.WithoutCancel(ctx), key, id); rerr != nil {
-			return SecretResult{}, errors.Join(err, rerr)
+		if !ls.secret.Deleted() {
+			return SecretResult{}, nameTaken(name)
 		}
-		return SecretResult{}, err
+		g++
 	}
-	s := domain.NewSecret(lo.org.ID(), id)
-	for _, r := range recs {
-		s.Apply(r)
-	}
-	return secretResult(ctx, h.log, lo, p, s, Result{Seq: recs.Seq(), ID: id}), nil
 }
 
-func (h *CreateSecretHandler) reserve(ctx context.Context, orgID, key, id string, name domain.SecretName) error {
-	cur, err := h.names.Reserve(ctx, key, id)
-	if err == nil || (errors.Is(err, reservation.ErrReserved) && cur.Holder == id) {
-		return nil
-	}
-	if !errors.Is(err, reservation.ErrReserved) {
+// earlierHolderGone refuses a name that a reservation of an earlier version holds for
+// a secret that is not gone: before secret ids derived from names, a create reserved
+// the name under its keyed hash (or, earlier still, a bare hash in the legacy bucket)
+// and took a random id. A reservation whose secret was deleted, or never created
+// (its creator crashed) and is old, holds nothing.
+func (h *CreateSecretHandler) earlierHolderGone(ctx context.Context, orgID, key string, name domain.SecretName) error {
+	holders := make([]reservation.Reservation, 0, 2)
+	if cur, ok, err := h.names.Holder(ctx, key); err != nil {
 		return err
+	} else if ok {
+		holders = append(holders, cur)
 	}
-	// Someone holds the name: it is free again only if their secret is gone, or was
-	// never created and the reservation is old.
-	ls, err := loadSecret(ctx, h.log, orgID, cur.Holder)
-	if err != nil {
+	if cur, ok, err := h.names.LegacyHolder(ctx, orgID, string(name)); err != nil {
 		return err
+	} else if ok {
+		holders = append(holders, cur)
 	}
-	stale := ls.secret.Deleted() || (ls.eventCount == 0 && h.now().Sub(cur.Created) > staleReservation)
-	if !stale {
-		return nameTaken(name)
-	}
-	if _, err := h.names.TakeOver(ctx, cur, id); err != nil {
-		if errors.Is(err, reservation.ErrReserved) {
+	for _, cur := range holders {
+		ls, err := loadSecret(ctx, h.log, orgID, cur.Holder)
+		if err != nil {
+			return err
+		}
+		gone := ls.secret.Deleted() || (ls.eventCount == 0 && h.now().Sub(cur.Created) > staleReservation)
+		if !gone {
 			return nameTaken(name)
 		}
-		return err
-	}
-	return nil
-}
-
-// legacyFree checks, once the name's keyed reservation is id's, that no secret still
-// holds the name in the legacy bucket (a bare hash, from before reservation keys were
-// keyed, not yet moved by MoveLegacyNames). The keyed key stays the one point where
-// two creators race, so this only ever refuses.
-func (h *CreateSecretHandler) legacyFree(ctx context.Context, orgID, id string, name domain.SecretName) error {
-	cur, ok, err := h.names.LegacyHolder(ctx, orgID, string(name))
-	if err != nil || !ok || cur.Holder == id {
-		return err
-	}
-	ls, err := loadSecret(ctx, h.log, orgID, cur.Holder)
-	if err != nil {
-		return err
-	}
-	if ls.eventCount > 0 && !ls.secret.Deleted() {
-		return nameTaken(name)
 	}
 	return nil
 }
@@ -164,11 +200,13 @@ func (h *CreateSecretHandler) create(ctx context.Context, m Meta, orgID, id stri
 		Aggregate: secretAggregate(orgID, id), ExpectedSeq: 0, Position: 1,
 		Events: []domain.Event{ev}, Actor: m.actor(), MsgID: m.msgID("create_secret", orgID), Idempotency: m.mark(),
 	})
-	if errors.Is(err, eventstore.ErrVersionConflict) {
-		return nil, nameTaken(ev.Name)
-	}
 	if err != nil {
 		return nil, fmt.Errorf("create secret: %w", err)
+	}
+	if len(recs) == 0 || recs[0].AggregateID != id {
+		// The log already held this key's message id, for another secret: the key's
+		// first request was another (its binding in the idempotency store was lost).
+		return nil, errKeyReused()
 	}
 	return recs, nil
 }
