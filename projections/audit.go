@@ -103,9 +103,13 @@ func (r *batchTx) prefetchNames(recs []domain.Recorded) error {
 		if domain.AuditAction(rec.Event) == "" || rec.OrgID == domain.PlatformScope {
 			continue
 		}
-		id, _, _ := auditSubject(rec)
+		id := auditSecretID(rec)
+		if id == "" {
+			continue
+		}
 		key := secretKey{rec.OrgID, id}
-		if id == "" || asked[key] || !isUUID(id) || !isUUID(rec.OrgID) {
+		// Known names first: in a rebuild's batches (kept names) nearly every one is.
+		if _, ok := r.names[key]; ok || asked[key] || !isUUID(id) || !isUUID(rec.OrgID) {
 			continue
 		}
 		asked[key] = true
@@ -114,9 +118,7 @@ func (r *batchTx) prefetchNames(recs []domain.Recorded) error {
 			// batch of creates read the table for nothing).
 			continue
 		}
-		if _, ok := r.names[key]; !ok {
-			orgs, ids = append(orgs, rec.OrgID), append(ids, id)
-		}
+		orgs, ids = append(orgs, rec.OrgID), append(ids, id)
 	}
 	if len(ids) < 2 {
 		return nil
