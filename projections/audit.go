@@ -37,8 +37,12 @@ type batchTx struct {
 	// notice needs the version before it, which would otherwise cost a round trip to
 	// Postgres per event (currentVersion).
 	values map[string]valueState
-	// auditRows are the audit rows a rebuild copies at the next sync (insertAudit).
-	auditRows []auditCopyRow
+	// auditRows are the audit rows a rebuild copies at the next sync (insertAudit);
+	// versionRows its rows of version history (insertVersion), and versionsOfEvent
+	// the environments of the event being applied that have one.
+	auditRows       []auditCopyRow
+	versionRows     []versionCopyRow
+	versionsOfEvent versionsOfEvent
 	// sealed, in a rebuild's batches, are the secret names sealed for audit rows,
 	// given again to the secret's later rows (sealSecretName); nil in the live
 	// projector's.
@@ -103,9 +107,13 @@ func (r *batchTx) prefetchNames(recs []domain.Recorded) error {
 		if domain.AuditAction(rec.Event) == "" || rec.OrgID == domain.PlatformScope {
 			continue
 		}
-		id, _, _ := auditSubject(rec)
+		id := auditSecretID(rec)
+		if id == "" {
+			continue
+		}
 		key := secretKey{rec.OrgID, id}
-		if id == "" || asked[key] || !isUUID(id) || !isUUID(rec.OrgID) {
+		// Known names first: in a rebuild's batches (kept names) nearly every one is.
+		if _, ok := r.names[key]; ok || asked[key] || !isUUID(id) || !isUUID(rec.OrgID) {
 			continue
 		}
 		asked[key] = true
@@ -114,9 +122,7 @@ func (r *batchTx) prefetchNames(recs []domain.Recorded) error {
 			// batch of creates read the table for nothing).
 			continue
 		}
-		if _, ok := r.names[key]; !ok {
-			orgs, ids = append(orgs, rec.OrgID), append(ids, id)
-		}
+		orgs, ids = append(orgs, rec.OrgID), append(ids, id)
 	}
 	if len(ids) < 2 {
 		return nil
@@ -280,11 +286,11 @@ func (r *batchTx) writeBehind() {
 		// The next sync fails the batch with it; nothing more is sent.
 		return
 	}
-	writes, rows := r.deferred, r.auditRows
-	r.deferred, r.auditRows = &pgx.Batch{}, nil
+	writes, rows, versions := r.deferred, r.auditRows, r.versionRows
+	r.deferred, r.auditRows, r.versionRows = &pgx.Batch{}, nil, nil
 	done := make(chan error, 1)
 	r.behind = done
-	go func() { done <- r.send(writes, rows) }()
+	go func() { done <- r.send(writes, rows, versions) }()
 }
 
 // settle waits for the writes sent from another goroutine (writeBehind), if any: the
@@ -304,25 +310,45 @@ func (r *batchTx) sync() error {
 	if err := r.settle(); err != nil {
 		return err
 	}
-	writes, rows := r.deferred, r.auditRows
-	r.deferred, r.auditRows = &pgx.Batch{}, nil
-	return r.send(writes, rows)
+	writes, rows, versions := r.deferred, r.auditRows, r.versionRows
+	r.deferred, r.auditRows, r.versionRows = &pgx.Batch{}, nil, nil
+	return r.send(writes, rows, versions)
 }
 
-// send sends writes, then copies rows into the audit trail.
-func (r *batchTx) send(writes *pgx.Batch, rows []auditCopyRow) error {
+// send sends writes, then copies rows into the audit trail and versions into the
+// version history.
+func (r *batchTx) send(writes *pgx.Batch, rows []auditCopyRow, versions []versionCopyRow) error {
 	if writes.Len() > 0 {
 		if err := r.tx.SendBatch(r.ctx, writes).Close(); err != nil {
 			return fmt.Errorf("apply writes: %w", err)
 		}
 	}
-	if len(rows) == 0 {
-		return nil
+	if len(rows) > 0 {
+		if _, err := r.tx.CopyFrom(r.ctx, pgx.Identifier{"audit_log"}, auditColumnsIn, &auditCopySource{rows: rows}); err != nil {
+			return fmt.Errorf("copy audit rows: %w", err)
+		}
 	}
-	if _, err := r.tx.CopyFrom(r.ctx, pgx.Identifier{"audit_log"}, auditColumnsIn, &auditCopySource{rows: rows}); err != nil {
-		return fmt.Errorf("copy audit rows: %w", err)
+	if len(versions) > 0 {
+		if _, err := r.tx.CopyFrom(r.ctx, pgx.Identifier{"secret_versions"}, versionColumnsIn, &versionCopySource{rows: versions}); err != nil {
+			return fmt.Errorf("copy version rows: %w", err)
+		}
 	}
 	return nil
+}
+
+// insertVersion keeps a row of a secret's version history for a rebuild's next sync,
+// which copies it (COPY, as insertAudit's rows) after the writes queued before it.
+// Nothing the projector queues reads or writes secret_versions but these rows and an
+// erasure's DELETE, which queries first (dropOrganization), so the rows before it are
+// in the table when it runs. Without ON CONFLICT, the event's second row for one
+// environment is left out here, as the INSERT's DO NOTHING leaves it out (the rows of
+// other events cannot conflict: the schema is fresh and its checkpoint lets no event
+// be applied twice).
+func (r *batchTx) insertVersion(rec domain.Recorded, env domain.Environment, version int, action, actor string, mask *string) {
+	if !r.versionsOfEvent.first(rec.Seq, r.evIdx, env) {
+		return
+	}
+	r.versionRows = append(r.versionRows, newVersionCopyRow(rec, env, version, action, actor, mask, r.evIdx))
 }
 
 // queryRow reads after sending the queued writes, so it sees them.

@@ -162,6 +162,22 @@ func memberDetails(res auditResolver, userID string, from, to domain.Role) (stri
 	return email + ": " + string(from) + " → " + string(to), nil
 }
 
+// auditSecretID is the secret an audited event is about, as auditSubject says, without
+// building its environments and details: the projector asks it of every event of a
+// batch (prefetchNames), where auditSubject's slices and strings were an allocation or
+// two per event, again. TestAuditSecretIDIsAuditSubjects holds the two together.
+func auditSecretID(r domain.Recorded) string {
+	switch e := r.Event.(type) {
+	case domain.SecretCreated, domain.SecretUpdated, domain.SecretValueDeleted, domain.SecretDeleted, domain.SecretRolledBack:
+		return r.AggregateID
+	case domain.SecretRevealed:
+		return e.SecretID
+	case domain.AccessDenied:
+		return e.SecretID
+	}
+	return ""
+}
+
 // auditSubject says which secret and environments an event is about.
 func auditSubject(r domain.Recorded) (secretID string, envs []domain.Environment, details string) {
 	switch e := r.Event.(type) {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // streamHead tells how far the log goes.
@@ -80,10 +79,7 @@ func (rm *ReadModels) Rebuild(ctx context.Context, events eventFollower, head st
 	// Before the switch, and failing the rebuild if it fails: the schema never goes
 	// live without every index its migrations declare.
 	loaded := time.Now()
-	if err := indexes.restore(ctx, load.pool); err != nil {
-		return RebuildReport{}, err
-	}
-	if err := analyzeSchema(ctx, load.pool, schema); err != nil {
+	if err := indexes.restoreAndAnalyze(ctx, load.pool); err != nil {
 		return RebuildReport{}, err
 	}
 	logger.Info("rebuild loaded, indexes built", "schema", schema, "events", target, "load", loaded.Sub(started), "indexes", time.Since(loaded))
@@ -172,26 +168,4 @@ func (db *writer) switchTo(ctx context.Context, schema string, progress *atomic.
 		return "", fmt.Errorf("switch read models to %s: %w", schema, err)
 	}
 	return old, nil
-}
-
-// analyzeSchema gathers the planner's statistics of a freshly loaded schema before it
-// goes live. Autovacuum would get there in its own time; until it did, the planner
-// took the tables of a just-rebuilt schema for nearly empty and could plan a read by
-// scanning an organization's every row (the grid's queries are written to stay
-// lookups by key, but not every read is).
-func analyzeSchema(ctx context.Context, pool *pgxpool.Pool, schema string) error {
-	rows, err := pool.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY table_name`, schema)
-	if err != nil {
-		return fmt.Errorf("rebuild: list the tables of %s: %w", schema, err)
-	}
-	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return fmt.Errorf("rebuild: list the tables of %s: %w", schema, err)
-	}
-	for _, t := range tables {
-		if _, err := pool.Exec(ctx, `ANALYZE `+pgx.Identifier{schema, t}.Sanitize()); err != nil {
-			return fmt.Errorf("rebuild: analyze %s.%s: %w", schema, t, err)
-		}
-	}
-	return nil
 }

@@ -83,3 +83,60 @@ func TestRestoreFailsWithABuild(t *testing.T) {
 		t.Fatal("restore with an index on a missing column succeeded")
 	}
 }
+
+// A rebuild gathers its tables' statistics in the queue of its index builds: a table
+// is analyzed while another table's index waits (here for an open write), where the
+// analyses ran only once every index was built, and restoreAndAnalyze returns once
+// the index is built and every table analyzed.
+func TestRestoreAnalyzesWhileAnIndexIsBuilt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := pool.Exec(ctx, `CREATE SCHEMA s; CREATE TABLE s.busy (x int); CREATE TABLE s.free (x int);
+		INSERT INTO s.free SELECT generate_series(1, 100)`); err != nil {
+		t.Fatal(err)
+	}
+	blocker, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = blocker.Rollback(ctx) }()
+	if _, err := blocker.Exec(ctx, `INSERT INTO s.busy VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	d := &deferredIndexes{schema: "s", defs: []string{`CREATE INDEX busy_x ON s.busy (x)`}, tables: map[string]bool{"busy": true}}
+	done := make(chan error, 1)
+	go func() { done <- d.restoreAndAnalyze(ctx, pool) }()
+	analyzed := func(table string) bool {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_user_tables WHERE schemaname = 's' AND relname = $1 AND last_analyze IS NOT NULL`, table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !analyzed("free") {
+		if time.Now().After(deadline) {
+			t.Fatal("s.free was not analyzed while busy_x waited for its table")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("restoreAndAnalyze returned (%v) before busy_x could be built", err)
+	default:
+	}
+	if err := blocker.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !analyzed("busy") {
+		t.Fatal("s.busy was not analyzed")
+	}
+}

@@ -295,3 +295,38 @@ func TestRebuildCopiesTheAuditRowsTheLiveProjectorInserts(t *testing.T) {
 		t.Fatalf("audit verification after a rebuild %+v, %v", v, err)
 	}
 }
+
+// One event that sets and removes the same environment (the log can hold what the
+// domain refuses today) has one version row for it, the set's: the live projector's
+// INSERT does nothing on the second, and a rebuild, which copies its version rows,
+// leaves it out the same way instead of failing on the table's key.
+func TestRebuildKeepsAnEventsFirstVersionRowOfAnEnvironment(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, true)
+	ctx := context.Background()
+	secretID := uuid.NewString()
+	secret := eventstore.Aggregate{OrgID: r.orgID, Type: domain.AggregateSecret, ID: secretID}
+	actor := domain.Actor{UserID: r.owner.UserID}
+	appendRaw(t, r, secret, domain.SecretCreated{Name: "BOTH", OwnerID: r.owner.UserID,
+		Values: map[domain.Environment]domain.ValueVersion{domain.Production: {Version: 1, Mask: "***", Sealed: "s1"}}}, actor)
+	last := appendRaw(t, r, secret, domain.SecretUpdated{Set: map[domain.Environment]domain.ValueVersion{domain.Production: {Version: 2, Mask: "**", Sealed: "s2"}},
+		Removed: []domain.Environment{domain.Production}}, actor)
+	r.wait(t, last.Seq)
+	live, err := r.db.Secrets.ListVersions(ctx, r.orgID, secretID, "")
+	if err != nil || len(live) != 2 {
+		t.Fatalf("live versions %+v, %v: want the create's and the update's set", live, err)
+	}
+	// A rebuild that cannot apply an event retries it until its context ends.
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if _, err := r.db.Rebuild(rctx, r.env.Store, r.env.Store, nil); err != nil {
+		t.Fatal(err)
+	}
+	rebuilt, err := r.db.Secrets.ListVersions(ctx, r.orgID, secretID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(rebuilt, live) {
+		t.Fatalf("rebuilt versions\n%+v\nwant the live ones\n%+v", rebuilt, live)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/keyledger/keyledger/domain"
@@ -271,7 +272,14 @@ func recordVersion(r domain.Recorded, env domain.Environment, version int, actio
 	if actor == "" {
 		actor = r.Actor.TokenID
 	}
-	w.exec(`INSERT INTO secret_versions (org_id, secret_id, env, version, action, actor_id, at, mask, seq, idx)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
-		r.OrgID, r.AggregateID, string(env), version, action, actor, r.Time, mask, int64(r.Seq), w.evIdx)
+	if w.db.bulk {
+		// A rebuild copies the row at the next sync (insertVersion).
+		w.insertVersion(r, env, version, action, actor, mask)
+		return
+	}
+	w.exec(versionInsertSQL, r.OrgID, r.AggregateID, string(env), version, action, actor, r.Time, mask, int64(r.Seq), w.evIdx)
 }
+
+// versionInsertSQL is the live projector's INSERT of one version row.
+var versionInsertSQL = `INSERT INTO secret_versions (` + strings.Join(versionColumnsIn, ", ") + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`
