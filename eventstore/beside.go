@@ -46,7 +46,7 @@ func OpenBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyVa
 				kv, err = js.KeyValue(ctx, cfg.Bucket)
 			}
 		}
-		if errors.Is(err, jetstream.ErrBucketNotFound) {
+		if bucketNotVisibleYet(err) {
 			return opened{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		if err != nil {
@@ -62,6 +62,18 @@ func OpenBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyVa
 		return nil, nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
 	}
 	return o.kv, o.stream, nil
+}
+
+// bucketNotVisibleYet says that a bucket (or its stream) was not found where it has
+// just been created, by this replica or another: on a cluster that is forming, the
+// stream another replica created may be missing from the answer that follows. When
+// CreateKeyValue finds the stream in use, nats.go looks it up and may update it, and
+// that update can answer "stream not found" (a replica exited at start with it in
+// TestClusterFailover).
+func bucketNotVisibleYet(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) ||
+		(errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamNotFound)
 }
 
 // RetrySetup runs one idempotent set-up step until it succeeds or gets a definitive
