@@ -274,7 +274,7 @@ func (c *aggregateCache[T]) catchUpShared(ctx context.Context, log tailLog, e *c
 		e.reading = r
 		e.mu.Unlock()
 		r.err = c.catchUp(ctx, log, e, time.Now())
-		c.nextSharedRead(log, e, r)
+		c.nextSharedRead(context.WithoutCancel(ctx), log, e, r)
 		return r.err
 	}
 	r := e.queued
@@ -293,8 +293,9 @@ func (c *aggregateCache[T]) catchUpShared(ctx context.Context, log tailLog, e *c
 
 // nextSharedRead ends read r and starts the one queued meanwhile, if any, on a
 // goroutine of its own (its callers wait; the caller that ended r goes on), which goes
-// on with the reads queued while it runs.
-func (c *aggregateCache[T]) nextSharedRead(log tailLog, e *cachedAggregate[T], r *sharedRead) {
+// on with the reads queued while it runs. Its reads are bounded by sharedReadTimeout
+// under base, which no caller's cancellation ends.
+func (c *aggregateCache[T]) nextSharedRead(base context.Context, log tailLog, e *cachedAggregate[T], r *sharedRead) {
 	e.mu.Lock()
 	next := e.queued
 	e.reading, e.queued = next, nil
@@ -309,7 +310,7 @@ func (c *aggregateCache[T]) nextSharedRead(log tailLog, e *cachedAggregate[T], r
 	go func() {
 		defer c.unref(e)
 		for r := next; r != nil; {
-			ctx, cancel := context.WithTimeout(context.Background(), sharedReadTimeout)
+			ctx, cancel := context.WithTimeout(base, sharedReadTimeout)
 			r.err = c.catchUp(ctx, log, e, time.Now())
 			cancel()
 			e.mu.Lock()

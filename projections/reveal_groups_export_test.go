@@ -1,5 +1,7 @@
 package projections
 
+import "context"
+
 // RevealReads is how many statements reveal snapshot reads have run.
 func (db *Secrets) RevealReads() int64 { return db.reveals.reads.Load() }
 
@@ -14,7 +16,7 @@ func (db *Secrets) HoldRevealReads(orgID string) (release func()) {
 	}
 	q := &revealQueue{}
 	g.orgs[orgID] = q
-	return func() { go g.run(db.store, orgID, q) }
+	return func() { go g.run(context.Background(), db.store, orgID, q) }
 }
 
 // QueuedRevealReads is how many reveal snapshot reads of orgID wait.

@@ -35,7 +35,7 @@ func (db *Secrets) RevealSnapshot(ctx context.Context, orgID, secretID string, e
 		return domain.RevealSnapshot{}, 0, false, nil
 	}
 	ask := &snapshotAsk{secretID: secretID, env: env, done: make(chan struct{})}
-	db.reveals.ask(db.store, orgID, ask)
+	db.reveals.ask(context.WithoutCancel(ctx), db.store, orgID, ask)
 	select {
 	case <-ask.done:
 	case <-ctx.Done():
@@ -87,8 +87,9 @@ const revealReadTimeout = 5 * time.Second
 const maxRevealAsks = 256
 
 // ask queues a; the first ask of an organization with no read under way starts a
-// goroutine that reads for the queue until it is empty.
-func (g *revealGroups) ask(db *store, orgID string, a *snapshotAsk) {
+// goroutine that reads for the queue until it is empty, under base (no caller's
+// cancellation ends a read that others wait for).
+func (g *revealGroups) ask(base context.Context, db *store, orgID string, a *snapshotAsk) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if q, busy := g.orgs[orgID]; busy {
@@ -100,11 +101,11 @@ func (g *revealGroups) ask(db *store, orgID string, a *snapshotAsk) {
 	}
 	q := &revealQueue{asks: []*snapshotAsk{a}}
 	g.orgs[orgID] = q
-	go g.run(db, orgID, q)
+	go g.run(base, db, orgID, q)
 }
 
 // run answers q's asks, a statement at a time, until none is waiting.
-func (g *revealGroups) run(db *store, orgID string, q *revealQueue) {
+func (g *revealGroups) run(base context.Context, db *store, orgID string, q *revealQueue) {
 	for {
 		g.mu.Lock()
 		n := min(len(q.asks), maxRevealAsks)
@@ -116,7 +117,7 @@ func (g *revealGroups) run(db *store, orgID string, q *revealQueue) {
 		asks := q.asks[:n:n]
 		q.asks = q.asks[n:]
 		g.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), revealReadTimeout)
+		ctx, cancel := context.WithTimeout(base, revealReadTimeout)
 		err := readRevealSnapshots(ctx, db, orgID, asks)
 		cancel()
 		g.reads.Add(1)
