@@ -105,6 +105,9 @@ type cachedAggregate[T any] struct {
 	// mark, oldest first; marksCut says that older ones in the window were dropped.
 	marks    []domain.Recorded
 	marksCut bool
+	// reading is the shared read of the log under way, queued the one that the
+	// callers who arrived meanwhile wait for (catchUpShared).
+	reading, queued *sharedRead
 
 	// writes queues the writers of a secret for group commit (secret_group.go);
 	// unused for other kinds.
@@ -230,35 +233,12 @@ func (c *aggregateCache[T]) sharedSnapshot(ctx context.Context, log tailLog, agg
 	e := c.ref(agg)
 	defer c.unref(e)
 	e.mu.Lock()
-	loaded, after, fresh := e.loaded && !e.stale, e.lastSeq, now.Sub(e.checked) < maxAge
+	fresh := e.loaded && !e.stale && now.Sub(e.checked) < maxAge
 	e.mu.Unlock()
-	if !loaded || !fresh {
-		var l eventstore.Loaded
-		if loaded {
-			l, err = log.LoadAfter(ctx, e.agg, after)
-		} else {
-			l, err = log.Load(ctx, e.agg)
-		}
-		if err != nil {
+	if !fresh {
+		if err := c.catchUpShared(ctx, log, e); err != nil {
 			return state, nil, 0, 0, err
 		}
-		e.mu.Lock()
-		switch {
-		case !loaded && !e.loaded:
-			e.state, e.lastSeq, e.version, e.marks, e.marksCut = c.fresh(e.agg), 0, 0, nil, false
-			c.take(e, l.Events, now)
-			e.loaded = true
-		case loaded || e.loaded:
-			var newer []domain.Recorded
-			for _, r := range l.Events {
-				if r.Seq > e.lastSeq {
-					newer = append(newer, r)
-				}
-			}
-			c.take(e, newer, now)
-		}
-		e.stale, e.checked = false, now
-		e.mu.Unlock()
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -267,6 +247,118 @@ func (c *aggregateCache[T]) sharedSnapshot(ctx context.Context, log tailLog, agg
 		return state, nil, 0, 0, err
 	}
 	return c.clone(e.state), events, e.lastSeq, e.version, nil
+}
+
+// sharedRead is one read of the log that brings a shared entry up to date, and the
+// callers waiting for it.
+type sharedRead struct {
+	done chan struct{}
+	err  error
+}
+
+// sharedReadTimeout bounds a read made for callers that joined it (catchUpShared): no
+// single caller's context may end it.
+const sharedReadTimeout = 10 * time.Second
+
+// catchUpShared brings e up to date with the log as of a read that began after the
+// call did. A caller that finds no read under way reads itself; one that arrives while
+// a read is under way (it may have begun before a change this caller must see: a
+// member removed on another replica a moment ago) waits for the next read, which
+// begins when that one ends, and which every caller arriving meanwhile shares. Every
+// request of an organization read the organization's log: under load, one read now
+// answers the requests of a round trip, and a request alone still costs one.
+func (c *aggregateCache[T]) catchUpShared(ctx context.Context, log tailLog, e *cachedAggregate[T]) error {
+	e.mu.Lock()
+	if e.reading == nil {
+		r := &sharedRead{done: make(chan struct{})}
+		e.reading = r
+		e.mu.Unlock()
+		r.err = c.catchUp(ctx, log, e, time.Now())
+		c.nextSharedRead(context.WithoutCancel(ctx), log, e, r)
+		return r.err
+	}
+	r := e.queued
+	if r == nil {
+		r = &sharedRead{done: make(chan struct{})}
+		e.queued = r
+	}
+	e.mu.Unlock()
+	select {
+	case <-r.done:
+		return r.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// nextSharedRead ends read r and starts the one queued meanwhile, if any, on a
+// goroutine of its own (its callers wait; the caller that ended r goes on), which goes
+// on with the reads queued while it runs. Its reads are bounded by sharedReadTimeout
+// under base, which no caller's cancellation ends.
+func (c *aggregateCache[T]) nextSharedRead(base context.Context, log tailLog, e *cachedAggregate[T], r *sharedRead) {
+	e.mu.Lock()
+	next := e.queued
+	e.reading, e.queued = next, nil
+	if next != nil {
+		c.refEntry(e) // held until the queued reads are done, as their callers hold it
+	}
+	e.mu.Unlock()
+	close(r.done)
+	if next == nil {
+		return
+	}
+	go func() {
+		defer c.unref(e)
+		for r := next; r != nil; {
+			ctx, cancel := context.WithTimeout(base, sharedReadTimeout)
+			r.err = c.catchUp(ctx, log, e, time.Now())
+			cancel()
+			e.mu.Lock()
+			next := e.queued
+			e.reading, e.queued = next, nil
+			e.mu.Unlock()
+			close(r.done)
+			r = next
+		}
+	}()
+}
+
+// catchUp reads what the log holds for e after what e holds (all of it the first
+// time), outside e's lock, and applies it. Events that another reader applied in the
+// meantime are skipped by their sequence (a message's events share one). checked is
+// set to started, when the read began.
+func (c *aggregateCache[T]) catchUp(ctx context.Context, log tailLog, e *cachedAggregate[T], started time.Time) error {
+	e.mu.Lock()
+	loaded, after := e.loaded && !e.stale, e.lastSeq
+	e.mu.Unlock()
+	var l eventstore.Loaded
+	var err error
+	if loaded {
+		l, err = log.LoadAfter(ctx, e.agg, after)
+	} else {
+		l, err = log.Load(ctx, e.agg)
+	}
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case !loaded && !e.loaded:
+		e.state, e.lastSeq, e.version, e.marks, e.marksCut = c.fresh(e.agg), 0, 0, nil, false
+		c.take(e, l.Events, started)
+		e.loaded = true
+	case loaded || e.loaded:
+		var newer []domain.Recorded
+		for _, r := range l.Events {
+			if r.Seq > e.lastSeq {
+				newer = append(newer, r)
+			}
+		}
+		c.take(e, newer, started)
+	}
+	e.stale, e.checked = false, started
+	return nil
 }
 
 // holds reports whether the cache has an entry for agg (loaded, or being loaded by a
@@ -294,6 +386,13 @@ func (c *aggregateCache[T]) ref(agg eventstore.Aggregate) *cachedAggregate[T] {
 	}
 	e.users++
 	return e
+}
+
+// refEntry marks e, which the caller holds already, in use once more.
+func (c *aggregateCache[T]) refEntry(e *cachedAggregate[T]) {
+	c.mu.Lock()
+	e.users++
+	c.mu.Unlock()
 }
 
 func (c *aggregateCache[T]) unref(e *cachedAggregate[T]) {

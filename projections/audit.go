@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -43,6 +41,9 @@ type batchTx struct {
 	auditRows       []auditCopyRow
 	versionRows     []versionCopyRow
 	versionsOfEvent versionsOfEvent
+	// liveAudit are the live projector's audit rows not queued yet: consecutive
+	// rows go as one INSERT (queueAudit).
+	liveAudit []liveAuditRow
 	// sealed, in a rebuild's batches, are the secret names sealed for audit rows,
 	// given again to the secret's later rows (sealSecretName); nil in the live
 	// projector's.
@@ -188,6 +189,7 @@ func (r *batchTx) head(orgID string) (string, error) {
 // exec queues a write; it runs, in order, before the next read or at the batch's end.
 // Most events only write, so a batch of them costs one round trip to Postgres.
 func (r *batchTx) exec(sql string, args ...any) {
+	r.queueAudit()
 	r.deferred.Queue(sql, pgArgs(args)...)
 }
 
@@ -203,6 +205,7 @@ func (w *checkedWrite) RowsAffected() int64 { return w.tag.RowsAffected() }
 // execChecked queues a write like exec and returns where its result will be.
 func (r *batchTx) execChecked(sql string, args ...any) *checkedWrite {
 	w := &checkedWrite{}
+	r.queueAudit()
 	r.deferred.Queue(sql, pgArgs(args)...).Exec(func(ct pgconn.CommandTag) error {
 		w.tag = ct
 		return nil
@@ -215,17 +218,9 @@ func (r *batchTx) execChecked(sql string, args ...any) *checkedWrite {
 var auditColumnsIn = []string{"org_id", "seq", "idx", "event_id", "at", "action", "outcome", "actor_id", "actor_email", "secret_id",
 	"secret_name_sealed", "env", "details", "ip", "user_agent", "prev_hash", "hash", "names_sealed"}
 
-// auditInsertSQL is the live projector's INSERT of one audit row.
-var auditInsertSQL = func() string {
-	params := make([]string, len(auditColumnsIn))
-	for i := range params {
-		params[i] = "$" + strconv.Itoa(i+1)
-	}
-	return `INSERT INTO audit_log (` + strings.Join(auditColumnsIn, ", ") + `) VALUES (` + strings.Join(params, ", ") + `) ON CONFLICT DO NOTHING`
-}()
-
 // insertAudit writes the audit row of entry e, with its sealed secret name and list
-// of names. The live projector queues an INSERT with the other writes. A rebuild's
+// of names. The live projector queues it with the other writes, consecutive rows in
+// one INSERT (queueAudit). A rebuild's
 // (db.bulk) keeps the rows (typed, auditCopyRow) and copies them into the table at
 // the next sync, with COPY, which costs
 // PostgreSQL a fraction of an INSERT per row; the rebuild's log is mostly reveals,
@@ -239,8 +234,7 @@ var auditInsertSQL = func() string {
 // no event be applied twice, so a conflict would be a bug to stop at, not to skip.
 func (r *batchTx) insertAudit(e AuditEntry, nameSealed, namesSealed *string) {
 	if !r.db.bulk {
-		r.exec(auditInsertSQL, e.OrgID, int64(e.Seq), e.Idx, e.EventID, e.At, e.Action, e.Outcome, e.ActorID, e.ActorEmail, nullable(e.SecretID),
-			nameSealed, nullable(e.Env), e.Details, e.IP, e.UserAgent, e.PrevHash, e.Hash, namesSealed)
+		r.liveAudit = append(r.liveAudit, liveAuditRow{e: e, nameSealed: nameSealed, namesSealed: namesSealed})
 		return
 	}
 	// The two uuid columns go as uuids (auditCopyRow): COPY's binary format has no
@@ -310,6 +304,7 @@ func (r *batchTx) sync() error {
 	if err := r.settle(); err != nil {
 		return err
 	}
+	r.queueAudit()
 	writes, rows, versions := r.deferred, r.auditRows, r.versionRows
 	r.deferred, r.auditRows, r.versionRows = &pgx.Batch{}, nil, nil
 	return r.send(writes, rows, versions)

@@ -70,6 +70,10 @@ type Projector struct {
 	// erased maps each erased organization to its erasure record's sequence: their
 	// events are passed over (erasure.go). Only runLoop's goroutine uses it.
 	erased map[string]uint64
+	// kept, in the live projector, holds the secret names and user emails its batches
+	// have read, from one batch to the next (a rebuild's writer keeps its own). Only
+	// runLoop's goroutine uses it.
+	kept *keptNames
 }
 
 // BatchObserver hears about the batches a projector applies, for metrics. It is
@@ -361,6 +365,7 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 	var staged []changefeed.Stored
 	err := p.inBatchTx(ctx, func(tx pgx.Tx) error {
 		res := newBatchTx(ctx, tx, p.db)
+		p.keepNames(res)
 		// A rebuild's writes may be in flight on tx (writeBehind) when the batch fails.
 		defer func() { _ = res.settle() }()
 		cp, fence, err := lockCheckpoint(ctx, tx, res, batch)
@@ -430,6 +435,24 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 		return 0, nil, err
 	}
 	return last, staged, nil
+}
+
+// keepNames gives a live projector's batch the secret names and user emails the
+// batches before it read. Both never change once written, and an erasure drops the
+// organization's names (dropOrganization). Every batch of reveals read the names of
+// the secrets it audits (one query, one decryption each) and the revealer's email (one
+// more round trip) again; they are read once now. A name of a batch that then failed
+// is kept: it came from the log, which the retry applies again. A rebuild's writer
+// keeps its own (keptNames); the live projector does not seal names once (each row's
+// is sealed under the key current when it is written).
+func (p *Projector) keepNames(res *batchTx) {
+	if p.db.kept != nil {
+		return
+	}
+	if p.kept == nil {
+		p.kept = &keptNames{}
+	}
+	res.names, res.emails, _ = p.kept.maps()
 }
 
 // lockCheckpoint locks the checkpoint row and reads it and, in the same round trip,

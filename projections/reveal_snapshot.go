@@ -3,49 +3,159 @@ package projections
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/keyledger/keyledger/domain"
 )
 
-// revealSnapshotSQL reads a secret's owner and one environment's current value with
-// the checkpoint they reflect, in one statement (one snapshot): the row is the
-// secret's state after every event up to that checkpoint, and no later one.
-const revealSnapshotSQL = `SELECT COALESCE((SELECT seq FROM projection_checkpoints WHERE name = $1), 0),
+// revealSnapshotSQL reads, for each wanted secret and environment (by its place in
+// the arrays), the secret's owner and that environment's current value, with the
+// checkpoint they reflect, in one statement (one snapshot): each row is its secret's
+// state after every event up to that checkpoint, and no later one. A wanted secret
+// the read models do not hold has no row.
+const revealSnapshotSQL = `SELECT COALESCE((SELECT seq FROM projection_checkpoints WHERE name = $1), 0), want.i,
 		s.owner_id::text, COALESCE(v.is_set, false), COALESCE(v.version, 0), COALESCE(v.sealed, '')
-	FROM secrets s
-	LEFT JOIN secret_values v ON v.org_id = s.org_id AND v.secret_id = s.id AND v.env = $4
-	WHERE s.org_id = $2 AND s.id = $3`
+	FROM unnest($3::uuid[], $4::text[]) WITH ORDINALITY AS want(id, env, i)
+	JOIN secrets s ON s.org_id = $2 AND s.id = want.id
+	LEFT JOIN secret_values v ON v.org_id = s.org_id AND v.secret_id = s.id AND v.env = want.env`
 
 // RevealSnapshot reads what a reveal of env decides on, from the read models, with the
 // checkpoint they were at: the state of the secret after every event up to checkpoint.
 // ok is false when the read models hold no such secret (never created, deleted, not
 // projected yet, or an id that is no secret's): the caller then reads the log. It reads
 // one row by its key, whatever the organization's size and the secret's history.
+//
+// Concurrent reveals of one organization share their reads (revealGroups): the read
+// begins after each of them asked, as a read of its own would.
 func (db *Secrets) RevealSnapshot(ctx context.Context, orgID, secretID string, env domain.Environment) (snap domain.RevealSnapshot, checkpoint uint64, ok bool, err error) {
 	if !isUUID(orgID) || !isUUID(secretID) {
 		return domain.RevealSnapshot{}, 0, false, nil
 	}
-	err = db.scopedQueries(ctx, orgID, "", scopedRead{
-		sql: revealSnapshotSQL, args: []any{CheckpointName, orgID, secretID, string(env)},
+	ask := &snapshotAsk{secretID: secretID, env: env, done: make(chan struct{})}
+	db.reveals.ask(context.WithoutCancel(ctx), db.store, orgID, ask)
+	select {
+	case <-ask.done:
+	case <-ctx.Done():
+		return domain.RevealSnapshot{}, 0, false, fmt.Errorf("read reveal snapshot: %w", ctx.Err())
+	}
+	if ask.err != nil {
+		return domain.RevealSnapshot{}, 0, false, fmt.Errorf("read reveal snapshot: %w", ask.err)
+	}
+	return ask.snap, ask.checkpoint, ask.found, nil
+}
+
+// revealGroups gathers the reveal snapshot reads of each organization: while one read
+// is under way, the reads asked meanwhile wait, and the next read answers them all in
+// one statement. A reveal's snapshot was a transaction of its own (BEGIN, the scope,
+// the query, COMMIT: a round trip and four statements for PostgreSQL, about 70 us of
+// its CPU at 16 clients, and the pipeline's encoding and parsing in this process); at
+// 32 clients each read now answers several reveals. A reveal alone still reads at
+// once. The zero value is ready to use.
+type revealGroups struct {
+	mu   sync.Mutex
+	orgs map[string]*revealQueue
+	// reads counts the statements run, so that a test can see them shared.
+	reads atomic.Int64
+}
+
+// revealQueue is one organization's reads waiting for the next statement; an
+// organization with no read under way has none.
+type revealQueue struct {
+	asks []*snapshotAsk
+}
+
+// snapshotAsk is one reveal's read and, once done is closed, its answer.
+type snapshotAsk struct {
+	secretID string
+	env      domain.Environment
+	done     chan struct{}
+
+	snap       domain.RevealSnapshot
+	checkpoint uint64
+	found      bool
+	err        error
+}
+
+// revealReadTimeout bounds one shared read: it answers every reveal waiting on it, so
+// no single reveal's context may end it (each stops waiting at its own).
+const revealReadTimeout = 5 * time.Second
+
+// maxRevealAsks bounds the reveals one statement answers.
+const maxRevealAsks = 256
+
+// ask queues a; the first ask of an organization with no read under way starts a
+// goroutine that reads for the queue until it is empty, under base (no caller's
+// cancellation ends a read that others wait for).
+func (g *revealGroups) ask(base context.Context, db *store, orgID string, a *snapshotAsk) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if q, busy := g.orgs[orgID]; busy {
+		q.asks = append(q.asks, a)
+		return
+	}
+	if g.orgs == nil {
+		g.orgs = map[string]*revealQueue{}
+	}
+	q := &revealQueue{asks: []*snapshotAsk{a}}
+	g.orgs[orgID] = q
+	go g.run(base, db, orgID, q)
+}
+
+// run answers q's asks, a statement at a time, until none is waiting.
+func (g *revealGroups) run(base context.Context, db *store, orgID string, q *revealQueue) {
+	for {
+		g.mu.Lock()
+		n := min(len(q.asks), maxRevealAsks)
+		if n == 0 {
+			delete(g.orgs, orgID)
+			g.mu.Unlock()
+			return
+		}
+		asks := q.asks[:n:n]
+		q.asks = q.asks[n:]
+		g.mu.Unlock()
+		ctx, cancel := context.WithTimeout(base, revealReadTimeout)
+		err := readRevealSnapshots(ctx, db, orgID, asks)
+		cancel()
+		g.reads.Add(1)
+		for _, a := range asks {
+			if err != nil {
+				a.err = err
+			}
+			close(a.done)
+		}
+	}
+}
+
+// readRevealSnapshots answers asks, all of orgID, with one statement.
+func readRevealSnapshots(ctx context.Context, db *store, orgID string, asks []*snapshotAsk) error {
+	ids, envs := make([]string, len(asks)), make([]string, len(asks))
+	for i, a := range asks {
+		ids[i], envs[i] = a.secretID, string(a.env)
+	}
+	return db.scopedQueries(ctx, orgID, "", scopedRead{
+		sql: revealSnapshotSQL, args: []any{CheckpointName, orgID, ids, envs},
 		read: func(rows pgx.Rows) error {
 			defer rows.Close()
-			if !rows.Next() {
-				return rows.Err()
+			for rows.Next() {
+				var seq, i int64
+				var snap domain.RevealSnapshot
+				if err := rows.Scan(&seq, &i, &snap.OwnerID, &snap.HasValue, &snap.Value.Version, &snap.Value.Sealed); err != nil {
+					return err
+				}
+				if i < 1 || int(i) > len(asks) {
+					return fmt.Errorf("reveal snapshot row %d of %d asked", i, len(asks))
+				}
+				if !snap.HasValue {
+					snap.Value = domain.ValueVersion{}
+				}
+				a := asks[i-1]
+				a.snap, a.checkpoint, a.found = snap, uint64(seq), true
 			}
-			var seq int64
-			if err := rows.Scan(&seq, &snap.OwnerID, &snap.HasValue, &snap.Value.Version, &snap.Value.Sealed); err != nil {
-				return err
-			}
-			checkpoint, ok = uint64(seq), true
 			return rows.Err()
 		},
 	})
-	if err != nil {
-		return domain.RevealSnapshot{}, 0, false, fmt.Errorf("read reveal snapshot: %w", err)
-	}
-	if !snap.HasValue {
-		snap.Value = domain.ValueVersion{}
-	}
-	return snap, checkpoint, ok, nil
 }

@@ -17,6 +17,8 @@ type Secrets struct {
 	*store
 	names *nameIndex
 	fresh *freshCheckpoints
+	// reveals gathers concurrent reveal snapshot reads (RevealSnapshot).
+	reveals revealGroups
 }
 
 // EnvState is a secret's value state in one environment, as the grid shows it.

@@ -30,9 +30,11 @@ type benchRun struct {
 	admin   *client.Client
 	service *client.Client
 	org     string
-	// http and token read grid pages without the typed client (see gridPage).
+	// http and token read grid pages without the typed client (see gridPage); base
+	// and token reveal values without it (revealConn).
 	http  *http.Client
 	token string
+	base  *url.URL
 
 	ids        []string // seeded secrets, read-only once seeding is done
 	hot        string   // updated by every client without expected_version
@@ -59,6 +61,8 @@ type benchPhase struct {
 // benchWorker is one client's own state; it is never shared.
 type benchWorker struct {
 	rng *mrand.Rand
+	// reveal is the worker's connection for the reveal phase (revealConn).
+	reveal revealConn
 }
 
 // newBenchRun logs in as the bootstrap admin and creates the organization and a
@@ -96,8 +100,12 @@ func newBenchRun(ctx context.Context, c *benchConfig, srv *benchServer, logger *
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
+	base, err := parseBase(srv.baseURL)
+	if err != nil {
+		return nil, err
+	}
 	return &benchRun{cfg: c, srv: srv, logger: logger, admin: admin, service: service, org: org.ID, http: hc, token: login.Token,
-		pageSeed: maphash.MakeSeed()}, nil
+		base: base, pageSeed: maphash.MakeSeed()}, nil
 }
 
 // benchValue is a fresh random value, so that no update is a no-op the server skips.
@@ -246,7 +254,7 @@ func (b *benchRun) phases() []benchPhase {
 			return b.gridPage(ctx, url.Values{"limit": {"100"}, "q": {q}})
 		}, 0},
 		{"reveal", func(ctx context.Context, w *benchWorker) error {
-			_, err := b.admin.RevealSecret(ctx, b.org, randomID(w), prod)
+			_, err := w.reveal.reveal(ctx, b.base, b.token, b.org, randomID(w), prod)
 			return err
 		}, 0},
 		{"values (service token)", func(ctx context.Context, _ *benchWorker) error {
@@ -388,6 +396,7 @@ func (b *benchRun) drive(ctx context.Context, p benchPhase, clients int, next fu
 	for i := range clients {
 		wg.Go(func() {
 			w := &benchWorker{rng: mrand.New(mrand.NewPCG(uint64(i), uint64(start.UnixNano())))}
+			defer w.reveal.close()
 			for {
 				from, more := next()
 				if !more {
