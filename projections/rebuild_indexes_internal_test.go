@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/keyledger/keyledger/projections/pgtest"
 )
@@ -43,24 +44,7 @@ func TestRestoreBuildsIndexesSideBySide(t *testing.T) {
 		}
 		return n == 1
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !built("free_x") {
-		if time.Now().After(deadline) {
-			t.Fatal("free_x was not built while busy_x waited for its table")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	select {
-	case err := <-done:
-		t.Fatalf("restore returned (%v) before busy_x could be built", err)
-	default:
-	}
-	if err := blocker.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	meanwhile(t, ctx, blocker, done, func() bool { return built("free_x") }, "free_x built while busy_x waited for its table")
 	if !built("busy_x") {
 		t.Fatal("busy_x was not built")
 	}
@@ -118,16 +102,27 @@ func TestRestoreAnalyzesWhileAnIndexIsBuilt(t *testing.T) {
 		}
 		return n == 1
 	}
+	meanwhile(t, ctx, blocker, done, func() bool { return analyzed("free") }, "s.free analyzed while busy_x waited for its table")
+	if !analyzed("busy") {
+		t.Fatal("s.busy was not analyzed")
+	}
+}
+
+// meanwhile waits (10 s at most) for what should happen while blocker holds a table,
+// checks that the restore (done) has not returned before it, then lets the table go
+// and waits for the restore's result.
+func meanwhile(t *testing.T, ctx context.Context, blocker pgx.Tx, done <-chan error, happened func() bool, what string) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for !analyzed("free") {
+	for !happened() {
 		if time.Now().After(deadline) {
-			t.Fatal("s.free was not analyzed while busy_x waited for its table")
+			t.Fatalf("not %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	select {
 	case err := <-done:
-		t.Fatalf("restoreAndAnalyze returned (%v) before busy_x could be built", err)
+		t.Fatalf("the restore returned (%v) before the blocked table's index was built", err)
 	default:
 	}
 	if err := blocker.Rollback(ctx); err != nil {
@@ -135,8 +130,5 @@ func TestRestoreAnalyzesWhileAnIndexIsBuilt(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
-	}
-	if !analyzed("busy") {
-		t.Fatal("s.busy was not analyzed")
 	}
 }
