@@ -154,7 +154,7 @@ func (o *outbox) run(ctx context.Context) {
 // outboxLinger is how long a round waits for more notices once the first arrives,
 // and outboxFull how many make it go at once. The change stream syncs every message
 // it stores on its own, so a round of single notices cost one sync each (a third of
-// a create's syncs, beside its name reservation and its event); many go as one
+// a create's syncs in round 9, beside its name reservation and its event); many go as one
 // atomic batch, whose cost hardly grows with its size. Waiting a moment turns a busy
 // projector's notices into a few batches. A notice reaches subscribers up to this
 // much later; nothing in the API waits for it (see above).
