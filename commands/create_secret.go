@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -52,11 +53,47 @@ type CreateSecretHandler struct {
 	keys  valueKeys
 	names nameReservations
 	now   func() time.Time
+	gens  generationHints
 }
 
 // NewCreateSecretHandler wires the handler.
 func NewCreateSecretHandler(log eventLog, keys valueKeys, names nameReservations, now func() time.Time) *CreateSecretHandler {
 	return &CreateSecretHandler{log: log, keys: keys, names: names, now: now}
+}
+
+// generationHints remembers, by name key, the newest generation of a name this process
+// has seen created, so that a create of a name deleted many times starts there
+// instead of trying every earlier id (nameSecretID). A generation's secret exists only
+// once every earlier one was deleted, and a deleted secret stays deleted: a hint is
+// never past the first free generation, and one that is behind (another replica
+// created since, or the hint was dropped) only costs the ids in between. Names never
+// deleted (generation 0) take no room. Bounded: past maxGenerationHints it starts over.
+//
+// The zero value is ready to use.
+type generationHints struct {
+	mu sync.Mutex
+	m  map[string]int
+}
+
+const maxGenerationHints = 1 << 16
+
+func (h *generationHints) get(key string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.m[key]
+}
+
+// saw records that generation g of key's name was created.
+func (h *generationHints) saw(key string, g int) {
+	if g == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil || len(h.m) >= maxGenerationHints {
+		h.m = map[string]int{}
+	}
+	h.m[key] = max(h.m[key], g)
 }
 
 func nameTaken(name domain.SecretName) error {
@@ -100,8 +137,9 @@ func (h *CreateSecretHandler) Handle(ctx context.Context, m Meta, c CreateSecret
 	if err != nil {
 		return SecretResult{}, err
 	}
-	g := 0
+	g := h.gens.get(key)
 	if m.IdempotencyKey != "" {
+		g = 0 // the key's first result may be in any generation
 		// A retry whose first attempt created the secret replays it, before the
 		// decision (a replay re-checks membership, not the decision).
 		for ; g < maxGenerations; g++ {
@@ -120,6 +158,7 @@ func (h *CreateSecretHandler) Handle(ctx context.Context, m Meta, c CreateSecret
 			}
 		}
 	}
+	g = max(g, h.gens.get(key))
 	for attempts := 0; ; attempts++ {
 		if g >= maxGenerations || attempts >= maxGenerations {
 			return SecretResult{}, fmt.Errorf("create secret: the name was deleted and created again %d times", g)
@@ -138,6 +177,7 @@ func (h *CreateSecretHandler) Handle(ctx context.Context, m Meta, c CreateSecret
 		}
 		recs, err := h.create(ctx, m, orgID, id, ev)
 		if err == nil {
+			h.gens.saw(key, g)
 			s := domain.NewSecret(orgID, id)
 			for _, r := range recs {
 				s.Apply(r)
@@ -159,6 +199,7 @@ func (h *CreateSecretHandler) Handle(ctx context.Context, m Meta, c CreateSecret
 			return ls.replayedResult(ctx, h.log, lo, p, seq, id)
 		}
 		if !ls.secret.Deleted() {
+			h.gens.saw(key, g)
 			return SecretResult{}, nameTaken(name)
 		}
 		g++

@@ -2,7 +2,10 @@ package commands_test
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
@@ -129,5 +132,43 @@ func TestCreateSecretIdempotencyFromTheLog(t *testing.T) {
 	// Nothing was created under B.
 	if _, err := f.h.CreateSecret.Handle(ctx, f.owner, commands.CreateSecret{OrgID: f.orgID, Name: "B"}); err != nil {
 		t.Fatalf("B after the refused key: %v", err)
+	}
+}
+
+// A name deleted and created again many times costs its next create one id, not one
+// per earlier generation: the handler remembers the name's newest generation.
+func TestCreateOfANameDeletedManyTimesTriesFewIDs(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	var conflicts atomic.Int64
+	f.store.ObserveAppends(func(_ time.Duration, err error) {
+		if errors.Is(err, eventstore.ErrVersionConflict) {
+			conflicts.Add(1)
+		}
+	})
+	const generations = 6
+	for g := range generations {
+		before := conflicts.Load()
+		s, err := f.h.CreateSecret.Handle(ctx, f.owner, commands.CreateSecret{OrgID: f.orgID, Name: "ROTATED"})
+		if err != nil {
+			t.Fatalf("create %d: %v", g, err)
+		}
+		if n := conflicts.Load() - before; n > 1 {
+			t.Fatalf("create %d (after %d deletions) tried %d taken ids, want at most 1", g, g, n)
+		}
+		if _, err := f.h.DeleteSecret.Handle(ctx, f.owner, commands.DeleteSecret{OrgID: f.orgID, SecretID: s.ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another handler (a restarted server, another replica) has no hint: it tries the
+	// generations in turn and still finds the free one.
+	fresh := commands.New(f.store, f.names, time.Now)
+	before := conflicts.Load()
+	if _, err := fresh.CreateSecret.Handle(ctx, f.owner, commands.CreateSecret{OrgID: f.orgID, Name: "rotated"}); err != nil {
+		t.Fatalf("create without a hint: %v", err)
+	}
+	if n := conflicts.Load() - before; n != generations {
+		t.Fatalf("without a hint the create tried %d taken ids, want %d", n, generations)
 	}
 }
