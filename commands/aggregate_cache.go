@@ -296,31 +296,32 @@ func (c *aggregateCache[T]) catchUpShared(ctx context.Context, log tailLog, e *c
 // on with the reads queued while it runs. Its reads are bounded by sharedReadTimeout
 // under base, which no caller's cancellation ends.
 func (c *aggregateCache[T]) nextSharedRead(base context.Context, log tailLog, e *cachedAggregate[T], r *sharedRead) {
-	e.mu.Lock()
-	next := e.queued
-	e.reading, e.queued = next, nil
-	if next != nil {
-		c.refEntry(e) // held until the queued reads are done, as their callers hold it
-	}
-	e.mu.Unlock()
-	close(r.done)
+	next := e.handOver(r)
 	if next == nil {
 		return
 	}
+	// Held until the queued reads are done, as their callers hold it; the caller
+	// that ended r still holds it here, so it cannot be evicted in between.
+	c.refEntry(e)
 	go func() {
 		defer c.unref(e)
-		for r := next; r != nil; {
+		for r := next; r != nil; r = e.handOver(r) {
 			ctx, cancel := context.WithTimeout(base, sharedReadTimeout)
 			r.err = c.catchUp(ctx, log, e, time.Now())
 			cancel()
-			e.mu.Lock()
-			next := e.queued
-			e.reading, e.queued = next, nil
-			e.mu.Unlock()
-			close(r.done)
-			r = next
 		}
 	}()
+}
+
+// handOver ends read r: the read queued meanwhile, if any, is under way from now on
+// (and returned), and r's callers are woken.
+func (e *cachedAggregate[T]) handOver(r *sharedRead) *sharedRead {
+	e.mu.Lock()
+	next := e.queued
+	e.reading, e.queued = next, nil
+	e.mu.Unlock()
+	close(r.done)
+	return next
 }
 
 // catchUp reads what the log holds for e after what e holds (all of it the first
@@ -343,12 +344,11 @@ func (c *aggregateCache[T]) catchUp(ctx context.Context, log tailLog, e *cachedA
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	switch {
-	case !loaded && !e.loaded:
+	if !loaded && !e.loaded {
 		e.state, e.lastSeq, e.version, e.marks, e.marksCut = c.fresh(e.agg), 0, 0, nil, false
 		c.take(e, l.Events, started)
 		e.loaded = true
-	case loaded || e.loaded:
+	} else {
 		var newer []domain.Recorded
 		for _, r := range l.Events {
 			if r.Seq > e.lastSeq {

@@ -137,44 +137,38 @@ func (h *CreateSecretHandler) Handle(ctx context.Context, m Meta, c CreateSecret
 	if err != nil {
 		return SecretResult{}, err
 	}
-	g := h.gens.get(key)
+	g, taken := h.gens.get(key), false
 	if m.IdempotencyKey != "" {
-		g = 0 // the key's first result may be in any generation
 		// A retry whose first attempt created the secret replays it, before the
-		// decision (a replay re-checks membership, not the decision).
-		for ; g < maxGenerations; g++ {
+		// decision (a replay re-checks membership, not the decision); the key's first
+		// result may be in any generation.
+		for g = 0; g < maxGenerations; g++ {
 			ls, err := loadSecret(ctx, h.log, orgID, nameSecretID(key, g))
 			if err != nil {
 				return SecretResult{}, err
 			}
-			if seq, ok, err := m.replayed(ls.events); ok || err != nil {
-				if err != nil {
-					return SecretResult{}, err
-				}
-				return ls.replayedResult(ctx, h.log, lo, p, seq, nameSecretID(key, g))
+			if res, ok, err := ls.replay(ctx, h.log, m, lo, p, nameSecretID(key, g)); ok || err != nil {
+				return res, err
 			}
-			if ls.eventCount == 0 || !ls.secret.Deleted() {
+			if taken = ls.eventCount > 0 && !ls.secret.Deleted(); taken || ls.eventCount == 0 {
 				break
 			}
 		}
 	}
-	g = max(g, h.gens.get(key))
-	for attempts := 0; ; attempts++ {
-		if g >= maxGenerations || attempts >= maxGenerations {
-			return SecretResult{}, fmt.Errorf("create secret: the name was deleted and created again %d times", g)
-		}
+	// The decision decides everything (authorization, name, description, values)
+	// before anything is written, and seals the values for the generation's id.
+	ev, err := h.decide(ctx, m, p, orgID, key, g, in)
+	if err != nil {
+		return SecretResult{}, err
+	}
+	if taken {
+		return SecretResult{}, nameTaken(name)
+	}
+	if err := h.earlierHolderGone(ctx, orgID, key, name); err != nil {
+		return SecretResult{}, err
+	}
+	for {
 		id := nameSecretID(key, g)
-		// The decision seals the values for this id: it decides everything
-		// (authorization, name, description, values) before anything is written.
-		ev, err := domain.CreateSecret(ctx, p, orgID, id, in, h.keys)
-		if err != nil {
-			return SecretResult{}, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretCreated, "", "", err)
-		}
-		if attempts == 0 {
-			if err := h.earlierHolderGone(ctx, orgID, key, name); err != nil {
-				return SecretResult{}, err
-			}
-		}
 		recs, err := h.create(ctx, m, orgID, id, ev)
 		if err == nil {
 			h.gens.saw(key, g)
@@ -188,22 +182,35 @@ func (h *CreateSecretHandler) Handle(ctx context.Context, m Meta, c CreateSecret
 			return SecretResult{}, err
 		}
 		// This generation's secret exists: the name is taken, unless it was deleted.
-		ls, lerr := loadSecret(ctx, h.log, orgID, id)
-		if lerr != nil {
-			return SecretResult{}, lerr
+		ls, err := loadSecret(ctx, h.log, orgID, id)
+		if err != nil {
+			return SecretResult{}, err
 		}
-		if seq, ok, rerr := m.replayed(ls.events); ok || rerr != nil {
-			if rerr != nil {
-				return SecretResult{}, rerr
-			}
-			return ls.replayedResult(ctx, h.log, lo, p, seq, id)
+		if res, ok, err := ls.replay(ctx, h.log, m, lo, p, id); ok || err != nil {
+			return res, err
 		}
 		if !ls.secret.Deleted() {
 			h.gens.saw(key, g)
 			return SecretResult{}, nameTaken(name)
 		}
 		g++
+		if ev, err = h.decide(ctx, m, p, orgID, key, g, in); err != nil {
+			return SecretResult{}, err
+		}
 	}
+}
+
+// decide makes the SecretCreated of generation g's secret (its values sealed for that
+// id), or the refusal, audited when the policy refuses.
+func (h *CreateSecretHandler) decide(ctx context.Context, m Meta, p domain.Principal, orgID, key string, g int, in domain.NewSecretInput) (domain.SecretCreated, error) {
+	if g >= maxGenerations {
+		return domain.SecretCreated{}, fmt.Errorf("create secret: the name was deleted and created again %d times", g)
+	}
+	ev, err := domain.CreateSecret(ctx, p, orgID, nameSecretID(key, g), in, h.keys)
+	if err != nil {
+		return domain.SecretCreated{}, recordDenied(ctx, h.log, m, orgID, domain.AuditSecretCreated, "", "", err)
+	}
+	return ev, nil
 }
 
 // earlierHolderGone refuses a name that a reservation of an earlier version holds for

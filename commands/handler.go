@@ -252,14 +252,19 @@ func (ls loadedSecret) release() {
 	}
 }
 
-// replayedResult answers a request whose Idempotency-Key the secret's history holds
-// at seq: the secret as that first request left it.
-func (ls loadedSecret) replayedResult(ctx context.Context, log eventLog, lo loadedOrg, p domain.Principal, seq uint64, id string) (SecretResult, error) {
+// replay answers a request whose Idempotency-Key the secret's history holds: the
+// secret (id) as that first request left it. ok says the history holds the key; err
+// is idempotency_key_reused when it holds it for another request.
+func (ls loadedSecret) replay(ctx context.Context, log eventLog, m Meta, lo loadedOrg, p domain.Principal, id string) (_ SecretResult, ok bool, _ error) {
+	seq, ok, err := m.replayed(ls.events)
+	if !ok || err != nil {
+		return SecretResult{}, false, err
+	}
 	s, err := ls.at(ctx, seq)
 	if err != nil {
-		return SecretResult{}, err
+		return SecretResult{}, true, err
 	}
-	return secretResult(ctx, log, lo, p, s, Result{Seq: seq, ID: id, Replayed: true}), nil
+	return secretResult(ctx, log, lo, p, s, Result{Seq: seq, ID: id, Replayed: true}), true, nil
 }
 
 // loadSecret reads a secret for a look, without taking its turn.

@@ -34,11 +34,8 @@ func (h *RollbackSecretHandler) Handle(ctx context.Context, m Meta, c RollbackSe
 			return SecretResult{}, err
 		}
 		defer ls.release()
-		if seq, ok, err := m.replayed(ls.events); ok || err != nil {
-			if err != nil {
-				return SecretResult{}, err
-			}
-			return ls.replayedResult(ctx, h.log, lo, p, seq, c.SecretID)
+		if res, ok, err := ls.replay(ctx, h.log, m, lo, p, c.SecretID); ok || err != nil {
+			return res, err
 		}
 		ev, err := ls.secret.Rollback(ctx, p, c.Env, c.Version, h.keys)
 		if err != nil {

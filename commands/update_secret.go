@@ -41,11 +41,8 @@ func (h *UpdateSecretHandler) Handle(ctx context.Context, m Meta, c UpdateSecret
 			return SecretResult{}, err
 		}
 		defer ls.release()
-		if seq, ok, err := m.replayed(ls.events); ok || err != nil {
-			if err != nil {
-				return SecretResult{}, err
-			}
-			return ls.replayedResult(ctx, h.log, lo, p, seq, c.SecretID)
+		if res, ok, err := ls.replay(ctx, h.log, m, lo, p, c.SecretID); ok || err != nil {
+			return res, err
 		}
 		evs, err := ls.secret.Update(ctx, p, domain.SecretChange{
 			Description: c.Description, Values: c.Values, ExpectedVersion: c.ExpectedVersion,

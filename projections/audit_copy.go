@@ -122,29 +122,40 @@ func (r timeRef) TimestamptzValue() (pgtype.Timestamptz, error) {
 	return pgtype.Timestamptz{Time: *r.p, Valid: true}, nil
 }
 
-// auditCopySource hands a rebuild's audit rows to CopyFrom. Its values point into the
-// rows, in one slice it reuses: CopyFrom encodes each row before it asks for the next.
-type auditCopySource struct {
-	rows   []auditCopyRow
+// copySource hands a rebuild's typed rows (audit rows, version rows) to CopyFrom. Its
+// values point into the rows, in one slice it reuses: CopyFrom encodes each row before
+// it asks for the next.
+type copySource[R any, P interface {
+	*R
+	// appendValues appends the row's columns, by reference, in the table's order.
+	appendValues(dst []any) []any
+}] struct {
+	rows   []R
 	next   int
 	values []any
 }
 
-func (s *auditCopySource) Next() bool {
+func (s *copySource[R, P]) Next() bool {
 	s.next++
 	return s.next <= len(s.rows)
 }
 
-func (s *auditCopySource) Values() ([]any, error) {
-	r := &s.rows[s.next-1]
-	s.values = append(s.values[:0], uuidValue(&r.orgID, &r.orgText), int8Ref{&r.seq}, int8Ref{&r.idx}, textRef{&r.eventID},
-		timeRef{&r.at}, textRef{&r.action}, textRef{&r.outcome}, textRef{&r.actorID}, textRef{&r.actorEmail},
-		uuidValue(&r.secretID, &r.secretText), sealedValue(r.nameSealed), nullableValue(&r.env), textRef{&r.details},
-		textRef{&r.ip}, textRef{&r.userAgent}, textRef{&r.prevHash}, textRef{&r.hash}, sealedValue(r.namesSealed))
+func (s *copySource[R, P]) Values() ([]any, error) {
+	s.values = P(&s.rows[s.next-1]).appendValues(s.values[:0])
 	return s.values, nil
 }
 
-func (s *auditCopySource) Err() error { return nil }
+func (s *copySource[R, P]) Err() error { return nil }
+
+// auditCopySource hands a rebuild's audit rows to CopyFrom.
+type auditCopySource = copySource[auditCopyRow, *auditCopyRow]
+
+func (r *auditCopyRow) appendValues(dst []any) []any {
+	return append(dst, uuidValue(&r.orgID, &r.orgText), int8Ref{&r.seq}, int8Ref{&r.idx}, textRef{&r.eventID},
+		timeRef{&r.at}, textRef{&r.action}, textRef{&r.outcome}, textRef{&r.actorID}, textRef{&r.actorEmail},
+		uuidValue(&r.secretID, &r.secretText), sealedValue(r.nameSealed), nullableValue(&r.env), textRef{&r.details},
+		textRef{&r.ip}, textRef{&r.userAgent}, textRef{&r.prevHash}, textRef{&r.hash}, sealedValue(r.namesSealed))
+}
 
 // secretKey names a secret across organizations.
 type secretKey struct{ org, id string }

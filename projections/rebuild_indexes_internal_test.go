@@ -17,26 +17,10 @@ import (
 func TestRestoreBuildsIndexesSideBySide(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := pgtest.NewDatabase(t)
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if _, err := pool.Exec(ctx, `CREATE SCHEMA s; CREATE TABLE s.busy (x int); CREATE TABLE s.free (x int)`); err != nil {
-		t.Fatal(err)
-	}
-	blocker, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = blocker.Rollback(ctx) }()
-	if _, err := blocker.Exec(ctx, `INSERT INTO s.busy VALUES (1)`); err != nil {
-		t.Fatal(err)
-	}
+	pool, blocker := busyAndFree(t, ctx, ``)
 	d := &deferredIndexes{schema: "s", defs: []string{`CREATE INDEX busy_x ON s.busy (x)`, `CREATE INDEX free_x ON s.free (x)`}}
 	done := make(chan error, 1)
-	go func() { done <- d.restore(ctx, pool) }()
+	go func() { done <- d.run(ctx, pool, d.defs) }()
 	built := func(name string) bool {
 		var n int
 		if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE schemaname = 's' AND indexname = $1`, name).Scan(&n); err != nil {
@@ -63,7 +47,7 @@ func TestRestoreFailsWithABuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := &deferredIndexes{schema: "s", defs: []string{`CREATE INDEX t_x ON s.t (x)`, `CREATE INDEX t_y ON s.t (y)`, `CREATE INDEX t_x2 ON s.t (x)`}}
-	if err := d.restore(ctx, pool); err == nil {
+	if err := d.run(ctx, pool, d.defs); err == nil {
 		t.Fatal("restore with an index on a missing column succeeded")
 	}
 }
@@ -75,23 +59,7 @@ func TestRestoreFailsWithABuild(t *testing.T) {
 func TestRestoreAnalyzesWhileAnIndexIsBuilt(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if _, err := pool.Exec(ctx, `CREATE SCHEMA s; CREATE TABLE s.busy (x int); CREATE TABLE s.free (x int);
-		INSERT INTO s.free SELECT generate_series(1, 100)`); err != nil {
-		t.Fatal(err)
-	}
-	blocker, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = blocker.Rollback(ctx) }()
-	if _, err := blocker.Exec(ctx, `INSERT INTO s.busy VALUES (1)`); err != nil {
-		t.Fatal(err)
-	}
+	pool, blocker := busyAndFree(t, ctx, `INSERT INTO s.free SELECT generate_series(1, 100)`)
 	d := &deferredIndexes{schema: "s", defs: []string{`CREATE INDEX busy_x ON s.busy (x)`}, tables: map[string]bool{"busy": true}}
 	done := make(chan error, 1)
 	go func() { done <- d.restoreAndAnalyze(ctx, pool) }()
@@ -106,6 +74,35 @@ func TestRestoreAnalyzesWhileAnIndexIsBuilt(t *testing.T) {
 	if !analyzed("busy") {
 		t.Fatal("s.busy was not analyzed")
 	}
+}
+
+// busyAndFree makes schema s with tables busy and free (then runs more, if any) in a
+// database of its own, and holds busy with an open write until the test ends or the
+// blocker is rolled back.
+func busyAndFree(t *testing.T, ctx context.Context, more string) (*pgxpool.Pool, pgx.Tx) {
+	t.Helper()
+	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := pool.Exec(ctx, `CREATE SCHEMA s; CREATE TABLE s.busy (x int); CREATE TABLE s.free (x int)`); err != nil {
+		t.Fatal(err)
+	}
+	if more != "" {
+		if _, err := pool.Exec(ctx, more); err != nil {
+			t.Fatal(err)
+		}
+	}
+	blocker, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = blocker.Rollback(ctx) })
+	if _, err := blocker.Exec(ctx, `INSERT INTO s.busy VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	return pool, blocker
 }
 
 // meanwhile waits (10 s at most) for what should happen while blocker holds a table,

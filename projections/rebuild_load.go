@@ -94,17 +94,10 @@ func deferIndexes(ctx context.Context, pool *pgxpool.Pool, schema string) (*defe
 // the switch, and one build sorts on one PostgreSQL process.
 const indexBuilders = 2
 
-// restore builds the deferred indexes again, with the definitions they were dropped
-// with (pg_get_indexdef names the schema, so no search_path is involved), up to
-// indexBuilders at a time, each committed on its own: nothing reads the schema before
-// the switch, which waits for them all, and a failed build fails the rebuild.
-func (d *deferredIndexes) restore(ctx context.Context, pool *pgxpool.Pool) error {
-	return d.run(ctx, pool, d.defs)
-}
-
-// restoreAndAnalyze builds the deferred indexes (restore) and gathers the planner's
-// statistics of every table of the schema (schemaTables), in one queue of
-// indexBuilders workers: the analyses of the other tables run while the audit trail's
+// restoreAndAnalyze builds the deferred indexes again, with the definitions they were
+// dropped with (pg_get_indexdef names the schema, so no search_path is involved), and
+// gathers the planner's statistics of every table of the schema (schemaTables), in one
+// queue of indexBuilders workers (run): the analyses of the other tables run while the audit trail's
 // last index is built, where they waited for every build to end, one after the other
 // (together a fifth of a 100,000-event rebuild). An ANALYZE and a build of one table
 // wait for each other's lock, whichever comes first; column statistics do not depend
@@ -130,7 +123,8 @@ func (d *deferredIndexes) restoreAndAnalyze(ctx context.Context, pool *pgxpool.P
 }
 
 // run runs each statement in a transaction of its own, up to indexBuilders at a
-// time, in their order, and fails with the first that fails.
+// time, in their order, and fails with the first that fails: nothing reads the schema
+// before the switch, which waits for them all, and a failed build fails the rebuild.
 func (d *deferredIndexes) run(ctx context.Context, pool *pgxpool.Pool, statements []string) error {
 	if len(statements) == 0 {
 		return nil

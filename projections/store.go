@@ -287,8 +287,7 @@ var scopeSQL = scopeStatement("$1", "$2")
 // scopeStatement is scopeSQL with orgID and userID given as SQL (parameters, or
 // quoted literals).
 func scopeStatement(orgID, userID string) string {
-	return `SELECT set_config('search_path', (SELECT schema FROM ` + pointerTable + ` WHERE id = 1), true), ` +
-		`set_config('role', '` + readerRole + `', true), ` +
+	return setSearchPath + `, set_config('role', '` + readerRole + `', true), ` +
 		`set_config('keyledger.org_id', ` + orgID + `, true), set_config('keyledger.user_id', ` + userID + `, true)`
 }
 

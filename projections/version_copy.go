@@ -41,27 +41,13 @@ func newVersionCopyRow(r domain.Recorded, env domain.Environment, version int, a
 	return row
 }
 
-// versionCopySource hands a rebuild's version rows to CopyFrom, as auditCopySource
-// does its audit rows.
-type versionCopySource struct {
-	rows   []versionCopyRow
-	next   int
-	values []any
-}
+// versionCopySource hands a rebuild's version rows to CopyFrom.
+type versionCopySource = copySource[versionCopyRow, *versionCopyRow]
 
-func (s *versionCopySource) Next() bool {
-	s.next++
-	return s.next <= len(s.rows)
-}
-
-func (s *versionCopySource) Values() ([]any, error) {
-	r := &s.rows[s.next-1]
-	s.values = append(s.values[:0], uuidValue(&r.orgID, &r.orgText), uuidValue(&r.secretID, &r.secretTxt), textRef{&r.env},
+func (r *versionCopyRow) appendValues(dst []any) []any {
+	return append(dst, uuidValue(&r.orgID, &r.orgText), uuidValue(&r.secretID, &r.secretTxt), textRef{&r.env},
 		int8Ref{&r.version}, textRef{&r.action}, textRef{&r.actorID}, timeRef{&r.at}, sealedValue(r.mask), int8Ref{&r.seq}, int8Ref{&r.idx})
-	return s.values, nil
 }
-
-func (s *versionCopySource) Err() error { return nil }
 
 // versionsOfEvent remembers the environments whose version row the secret event being
 // applied has written (recordVersion). The live INSERT does nothing on a second row

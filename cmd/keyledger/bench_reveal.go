@@ -75,6 +75,11 @@ func (rc *revealConn) reveal(ctx context.Context, base *url.URL, token, org, id,
 	if err != nil {
 		return wire.Revealed{}, netErr(err)
 	}
+	var refused error
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		refused = client.ResponseError(resp)
+	}
+	// The rest of the body, all of it on success: the connection is reused.
 	rc.body.Reset()
 	_, err = rc.body.ReadFrom(resp.Body)
 	_ = resp.Body.Close()
@@ -84,28 +89,14 @@ func (rc *revealConn) reveal(ctx context.Context, base *url.URL, token, org, id,
 	if resp.Close {
 		rc.close()
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return wire.Revealed{}, problem(resp.StatusCode, rc.body.Bytes())
+	if refused != nil {
+		return wire.Revealed{}, refused
 	}
 	var out wire.Revealed
 	if err := json.Unmarshal(rc.body.Bytes(), &out); err != nil {
 		return wire.Revealed{}, fmt.Errorf("keyledger bench: decode the response of POST %s: %w", path, err)
 	}
 	return out, nil
-}
-
-// problem is the error of a non-2xx answer, as the typed client makes it: the status,
-// and the problem's code and texts when the body is one.
-func problem(status int, body []byte) error {
-	e := &client.Error{Status: status}
-	var p wire.Problem
-	if json.Unmarshal(body, &p) == nil {
-		e.Type, e.Code, e.Title, e.Detail, e.Errors = p.Type, p.Code, p.Title, p.Detail, p.Errors
-	}
-	if e.Title == "" {
-		e.Title = http.StatusText(status)
-	}
-	return e
 }
 
 // errNoBaseURL is returned when the server's address does not parse.

@@ -61,6 +61,11 @@ func IsCode(err error, code string) bool {
 // maxErrorBody bounds how much of an error response is read.
 const maxErrorBody = 1 << 20
 
+// ResponseError is the *Error of a response outside 2xx, as every call of the client
+// returns it: the status, and the problem's code and texts when the body is one. It
+// reads (a bounded part of) the body; the caller closes it.
+func ResponseError(resp *http.Response) error { return decodeError(resp) }
+
 func decodeError(resp *http.Response) error {
 	e := &Error{Status: resp.StatusCode}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
