@@ -101,12 +101,20 @@ func runClusterTest(t *testing.T, plan clusterPlan) {
 	streamRetries := retries.Load() - before
 	cluster.Restart(t, leader)
 
-	// Fault 2: the replica that holds the projector lease dies (kill -9).
+	// Fault 2: the replica that holds the projector lease dies (kill -9). Fault 1 may
+	// have taken the lease bucket's stream leader too: both replicas then lose the
+	// lease until that stream has a leader again and one of them takes it (seen: 4 s
+	// after the kill), so wait for a holder (bounded) rather than look once.
 	time.Sleep(plan.phase)
 	holder := -1
-	for i, r := range replicas {
-		if rd, _ := readyzOf(r.addr); rd.ProjectorLease != nil && rd.ProjectorLease.Held {
-			holder = i
+	for deadline := time.Now().Add(15 * time.Second); holder < 0 && time.Now().Before(deadline); {
+		for i, r := range replicas {
+			if rd, _ := readyzOf(r.addr); rd.ProjectorLease != nil && rd.ProjectorLease.Held {
+				holder = i
+			}
+		}
+		if holder < 0 {
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
 	if holder < 0 {
