@@ -3,6 +3,7 @@ package commands
 import (
 	"container/list"
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -447,6 +448,26 @@ func (cl *cachedLog) secretTurn(ctx context.Context, orgID, secretID string, tru
 	}
 	return loadedSecret{secret: e.state, events: events, full: full, lastSeq: e.lastSeq, eventCount: e.version, log: cl, turn: e,
 		endTurn: sync.OnceFunc(func() { c.release(e) })}, nil
+}
+
+// withHistory returns ls with its values' history: a secret restored from the read
+// models (restoreSecret) is read from the log again, whole, under the turn ls holds,
+// for a decision that needs earlier versions (a rollback).
+func (ls loadedSecret) withHistory(ctx context.Context) (loadedSecret, error) {
+	if ls.turn == nil || !ls.secret.Partial() {
+		return ls, nil
+	}
+	c, e := ls.log.secrets, ls.turn
+	e.loaded = false
+	if err := c.refresh(ctx, ls.log.tailLog, e, time.Now()); err != nil {
+		return ls, fmt.Errorf("load secret: %w", err)
+	}
+	events, full, err := c.history(ctx, ls.log.tailLog, e)
+	if err != nil {
+		return ls, fmt.Errorf("load secret: %w", err)
+	}
+	ls.secret, ls.events, ls.full, ls.lastSeq, ls.eventCount = e.state, events, full, e.lastSeq, e.version
+	return ls, nil
 }
 
 // appended moves a held secret past its own append. A duplicate (a retried

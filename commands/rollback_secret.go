@@ -37,6 +37,9 @@ func (h *RollbackSecretHandler) Handle(ctx context.Context, m Meta, c RollbackSe
 		if res, ok, err := ls.replay(ctx, h.log, m, lo, p, c.SecretID); ok || err != nil {
 			return res, err
 		}
+		if ls, err = ls.withHistory(ctx); err != nil {
+			return SecretResult{}, err
+		}
 		ev, err := ls.secret.Rollback(ctx, p, c.Env, c.Version, h.keys)
 		if err != nil {
 			return SecretResult{}, err

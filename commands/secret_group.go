@@ -48,6 +48,9 @@ type groupedWrite struct {
 	ctx    context.Context
 	actor  domain.Actor
 	decide func(ctx context.Context, s *domain.Secret) ([]domain.Event, error)
+	// snapshots, if set, is where the leader may restore the secret from when the
+	// cache does not hold it (restoreSecret).
+	snapshots secretSnapshots
 	// wake gets one value: the answer is in, or lead is set.
 	wake chan struct{}
 	lead bool
@@ -76,9 +79,9 @@ func (h *UpdateSecretHandler) QueuedWriters() int {
 
 // writeSecret runs decide for one writer of a secret, in a group, and returns its
 // answer in w (recs, state, err).
-func (cl *cachedLog) writeSecret(ctx context.Context, orgID, secretID string, actor domain.Actor,
+func (cl *cachedLog) writeSecret(ctx context.Context, orgID, secretID string, actor domain.Actor, snapshots secretSnapshots,
 	decide func(ctx context.Context, s *domain.Secret) ([]domain.Event, error)) *groupedWrite {
-	w := &groupedWrite{ctx: ctx, actor: actor, decide: decide, wake: make(chan struct{}, 1)}
+	w := &groupedWrite{ctx: ctx, actor: actor, decide: decide, snapshots: snapshots, wake: make(chan struct{}, 1)}
 	e := cl.secrets.ref(secretAggregate(orgID, secretID))
 	defer cl.secrets.unref(e)
 	q := &e.writes
@@ -163,6 +166,9 @@ func (cl *cachedLog) leadWrites(ctx context.Context, e *cachedAggregate[*domain.
 // many it decided: the rest did not fit in the message and wait for the next one.
 func (cl *cachedLog) writeGroup(ctx context.Context, e *cachedAggregate[*domain.Secret], batch []*groupedWrite) int {
 	now := time.Now()
+	if !e.loaded && !e.stale {
+		cl.restoreSecret(ctx, e, batch[0].snapshots, now)
+	}
 	if !e.loaded || e.stale {
 		if err := cl.secrets.refresh(ctx, cl.tailLog, e, now); err != nil {
 			for _, w := range batch {
@@ -262,4 +268,35 @@ func (cl *cachedLog) publishGroup(ctx context.Context, parts []eventstore.Pendin
 		return []eventstore.Appended{recs}, nil
 	}
 	return cl.tailLog.AppendShared(ctx, parts)
+}
+
+// restoreSecret loads e, which the cache does not hold yet, from the read models' copy
+// of the secret instead of its history, when the log holds no event of the secret
+// after the checkpoint the copy reflects: the copy is then the secret's current state,
+// as replaying its events would leave it, apart from the earlier versions of its
+// values (domain.RestoreSecret), and its last event's sequence is the one the next
+// append expects, so that a write the copy missed after all still fails as a
+// conflict and reloads from the log. It leaves e unloaded when the copy cannot be
+// used (no snapshots, no row, a newer event, a failed read); the caller then reads
+// the log, which says what went wrong, if anything did.
+//
+// A restored entry's idempotency marks were not read: it is marked as having dropped
+// some (marksCut), so that a command with an Idempotency-Key checks its key against
+// the whole history in the log, as it does for a secret with more marks than are kept.
+func (cl *cachedLog) restoreSecret(ctx context.Context, e *cachedAggregate[*domain.Secret], snaps secretSnapshots, now time.Time) {
+	if snaps == nil {
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, snapshotReadTimeout)
+	defer cancel()
+	st, lastSeq, checkpoint, ok, err := snaps.SecretSnapshot(sctx, e.agg.OrgID, e.agg.ID)
+	if err != nil || !ok || lastSeq == 0 || lastSeq > checkpoint || st.Version < 1 {
+		return
+	}
+	if newer, err := cl.RecordedAfter(ctx, e.agg, checkpoint); err != nil || newer {
+		return
+	}
+	e.state, e.lastSeq, e.version = domain.RestoreSecret(e.agg.OrgID, e.agg.ID, st), lastSeq, st.Version
+	e.marks, e.marksCut = nil, true
+	e.loaded, e.stale, e.checked = true, false, now
 }

@@ -22,11 +22,33 @@ type UpdateSecret struct {
 type UpdateSecretHandler struct {
 	log  eventLog
 	keys valueKeys
+	// snapshots, when set, is the read models' copy of secrets, from which an update
+	// of a secret not in the aggregate cache restores it once the log confirms the
+	// copy is current (cachedLog.restoreSecret).
+	snapshots secretSnapshots
+}
+
+// secretSnapshots is the read-model query an update restores a secret from
+// (projections.Secrets): its current state, the sequence of its last event and the
+// checkpoint the state reflects, or ok=false when the read models hold no such secret.
+type secretSnapshots interface {
+	SecretSnapshot(ctx context.Context, orgID, secretID string) (st domain.SecretState, lastSeq, checkpoint uint64, ok bool, err error)
 }
 
 // NewUpdateSecretHandler wires the handler.
 func NewUpdateSecretHandler(log eventLog, keys valueKeys) *UpdateSecretHandler {
 	return &UpdateSecretHandler{log: log, keys: keys}
+}
+
+// WithSnapshots returns the handler restoring secrets that are not in the aggregate
+// cache from s's copies, as far as the log confirms them, instead of replaying their
+// histories: an update of one of 100,000 secrets then reads one row and looks at the
+// log's newest blocks, where replaying read the whole message block that held the
+// secret's history into the log server's memory.
+func (h *UpdateSecretHandler) WithSnapshots(s secretSnapshots) *UpdateSecretHandler {
+	c := *h
+	c.snapshots = s
+	return &c
 }
 
 // Handle seals each changed value for its next version and appends SecretUpdated. A
@@ -71,7 +93,7 @@ func (h *UpdateSecretHandler) grouped(ctx context.Context, cl *cachedLog, m Meta
 		return SecretResult{}, err
 	}
 	change := domain.SecretChange{Description: c.Description, Values: c.Values, ExpectedVersion: c.ExpectedVersion}
-	w := cl.writeSecret(ctx, c.OrgID, c.SecretID, m.actor(), func(ctx context.Context, s *domain.Secret) ([]domain.Event, error) {
+	w := cl.writeSecret(ctx, c.OrgID, c.SecretID, m.actor(), h.snapshots, func(ctx context.Context, s *domain.Secret) ([]domain.Event, error) {
 		return s.Update(ctx, p, change, h.keys)
 	})
 	if w.err != nil {

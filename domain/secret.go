@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 )
@@ -20,6 +21,10 @@ type Secret struct {
 	exists      bool
 	deleted     bool
 	values      map[Environment]*envValue
+	// partial says the secret was restored from a copy of its current state
+	// (RestoreSecret), not replayed from its events: its values' earlier versions are
+	// not at hand, and only decisions on the current state may be made on it.
+	partial bool
 }
 
 type envValue struct {
@@ -269,10 +274,15 @@ func (s *Secret) Delete(p Principal) (Event, error) {
 }
 
 // Rollback decides setting env's value to a copy of an earlier version: the old value
-// is opened and sealed again as the next version (history is never rewritten).
+// is opened and sealed again as the next version (history is never rewritten). It
+// needs the value history: a secret restored from its current state (RestoreSecret)
+// cannot decide it, and says so rather than answer that a version does not exist.
 func (s *Secret) Rollback(ctx context.Context, p Principal, env Environment, from int, sealer ValueSealer) (Event, error) {
 	if err := s.mustExist(); err != nil {
 		return nil, err
+	}
+	if s.partial {
+		return nil, ErrNoValueHistory
 	}
 	if err := Authorize(p, ActionModify, s.target(RevealAllowed)); err != nil {
 		return nil, err
@@ -390,6 +400,56 @@ func withVersion(history []ValueVersion, v ValueVersion) []ValueVersion {
 	}
 	return append(out, history[i:]...)
 }
+
+// SecretState is a secret's current state as a copy of it holds it (the read
+// models): what a command that decides on the current state needs, without the
+// history of earlier value versions.
+type SecretState struct {
+	Name        SecretName
+	Description string
+	OwnerID     string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	// Version counts the secret's events, as Apply counts them.
+	Version int
+	// Values holds each environment that ever had a value: the current version (or
+	// the last one, when the value was removed), set or not, and when it last changed.
+	Values map[Environment]EnvState
+}
+
+// EnvState is one environment's value in a SecretState.
+type EnvState struct {
+	Value     ValueVersion
+	Set       bool
+	UpdatedAt time.Time
+}
+
+// ErrNoValueHistory is a decision asked of a secret restored without its value
+// history (RestoreSecret) that needs it: the caller must replay the secret's events.
+var ErrNoValueHistory = errors.New("the secret was restored without its value history")
+
+// RestoreSecret returns the existing, undeleted secret that st describes, as its
+// events would leave it apart from the earlier versions of its values (Partial): the
+// state an update, a value removal or a deletion decides on. A value's versions only
+// grow, so a value's version (current or last removed) is also its highest.
+func RestoreSecret(orgID, id string, st SecretState) *Secret {
+	s := &Secret{id: id, orgID: orgID, name: st.Name, description: st.Description, ownerID: st.OwnerID,
+		createdAt: st.CreatedAt, updatedAt: st.UpdatedAt, version: st.Version, exists: true, partial: true,
+		values: make(map[Environment]*envValue, len(st.Values))}
+	for env, v := range st.Values {
+		ev := &envValue{set: v.Set, updatedAt: v.UpdatedAt, last: v.Value.Version}
+		if v.Set {
+			ev.current = v.Value
+			ev.history = []ValueVersion{v.Value}
+		}
+		s.values[env] = ev
+	}
+	return s
+}
+
+// Partial reports whether the secret was restored from its current state
+// (RestoreSecret) rather than replayed from its events.
+func (s *Secret) Partial() bool { return s.partial }
 
 // Clone returns a copy of the secret that later Apply calls on either one leave
 // unchanged. It costs O(environments), not O(history): value histories are shared

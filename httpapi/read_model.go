@@ -48,6 +48,9 @@ type SecretReads interface {
 	ListVersions(ctx context.Context, orgID, secretID string, env domain.Environment) ([]projections.ValueVersionEntry, error)
 	SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error)
 	RevealSnapshot(ctx context.Context, orgID, secretID string, env domain.Environment) (snap domain.RevealSnapshot, checkpoint uint64, ok bool, err error)
+	// SecretSnapshot is what an update of a secret not in the command cache restores
+	// it from (commands.UpdateSecretHandler.WithSnapshots).
+	SecretSnapshot(ctx context.Context, orgID, secretID string) (st domain.SecretState, lastSeq, checkpoint uint64, ok bool, err error)
 }
 
 // DirectoryReads is organizations (with the caller's role), memberships, members and users.

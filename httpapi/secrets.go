@@ -228,7 +228,7 @@ func (s *Server) updateSecret(c *fiber.Ctx) error {
 		return err
 	}
 	secretID := c.Params("secret")
-	res, err := s.cmd.UpdateSecret.Handle(c.UserContext(), s.meta(c), commands.UpdateSecret{
+	res, err := s.update.Handle(c.UserContext(), s.meta(c), commands.UpdateSecret{
 		OrgID: c.Params("org"), SecretID: secretID, Description: req.Description, Values: values, ExpectedVersion: req.ExpectedVersion,
 	})
 	if err != nil {

@@ -132,6 +132,9 @@ type Server struct {
 	proxies     trustedProxies
 	fetch       *commands.FetchValuesHandler
 	reveal      *commands.RevealSecretHandler
+	// update decides updates of secrets not in the command cache on the read
+	// models' copies, as far as the log confirms them.
+	update      *commands.UpdateSecretHandler
 	feed        ChangeFeed
 	unavailable func(error) bool
 	hooks       WebhookDeliveries
@@ -204,6 +207,7 @@ func New(cfg Config) (*Server, error) {
 	s.fetchSlots = make(chan struct{}, 2*max(1, runtime.GOMAXPROCS(0)))
 	s.fetch = commands.NewFetchValuesHandler(cfg.Store, cfg.Keys, cfg.ReadModel.Secrets).WithMaxNames(cfg.MaxFetchedNames)
 	s.reveal = cfg.Commands.RevealSecret.WithSnapshots(cfg.ReadModel.Secrets)
+	s.update = cfg.Commands.UpdateSecret.WithSnapshots(cfg.ReadModel.Secrets)
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.ui = newUI(cfg.Assets)
 	s.App = fiber.New(s.fiberConfig())

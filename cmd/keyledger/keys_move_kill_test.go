@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	mrand "math/rand/v2"
 	"os"
 	"os/exec"
@@ -145,7 +146,10 @@ func runKeysOpen(t *testing.T, bin, dataDir string, killAfter time.Duration) boo
 func withNATS(t *testing.T, dir string, f func(jetstream.JetStream)) {
 	t.Helper()
 	ctx := context.Background()
-	srv, err := embedded.StartEmbedded(ctx, embedded.EmbeddedOptions{Dir: dir})
+	// The server's warnings go to the test's log: a stream it failed to create (a CI
+	// run once got "error creating store for stream" while seeding) says why there.
+	logger := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, err := embedded.StartEmbedded(ctx, embedded.EmbeddedOptions{Dir: dir, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,6 +164,14 @@ func withNATS(t *testing.T, dir string, f func(jetstream.JetStream)) {
 		t.Fatal(err)
 	}
 	f(js)
+}
+
+// testLogWriter writes a logger's lines to a test's log.
+type testLogWriter struct{ tb testing.TB }
+
+func (w testLogWriter) Write(p []byte) (int, error) {
+	w.tb.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // expectKeysSomewhere checks, without moving anything, that every seeded scope's data
