@@ -337,9 +337,11 @@ func (p *Projector) stageNotices(ctx context.Context, notes *notices, res *batch
 	}
 	// The checkpoint, advanced in this transaction, lets no event be applied twice,
 	// so no notice comes twice either; should one ever (rows a rebuild's switch carried
-	// over), the first copy stands rather than the projection stalling on it.
+	// over), the first copy stands rather than the projection stalling on it. The
+	// organization ids travel as text[] (see revealSnapshotSQL).
 	res.exec(`INSERT INTO change_outbox (seq, part, org_id, env, data)
-		SELECT * FROM unnest($1::bigint[], $2::integer[], $3::uuid[], $4::text[], $5::bytea[])
+		SELECT seq, part, org_id::uuid, env, data
+		FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::text[], $5::bytea[]) AS u(seq, part, org_id, env, data)
 		ON CONFLICT (seq, part) DO NOTHING`, seqs, parts, orgs, envs, datas)
 	return staged, nil
 }
