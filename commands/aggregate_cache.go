@@ -20,6 +20,7 @@ type tailLog interface {
 	historyLog
 	LoadAfter(ctx context.Context, agg eventstore.Aggregate, after uint64) (eventstore.Loaded, error)
 	RecordedAfter(ctx context.Context, agg eventstore.Aggregate, after uint64) (bool, error)
+	ChangedAfter(ctx context.Context, orgID, aggType string, after uint64, max int) (map[string]uint64, bool, error)
 	AppendShared(ctx context.Context, parts []eventstore.Pending) ([]eventstore.Appended, error)
 }
 
@@ -50,6 +51,8 @@ type cachedLog struct {
 	users   *aggregateCache[*domain.User]
 	// queuedWriters counts the writers waiting for a group (QueuedWriters).
 	queuedWriters atomic.Int64
+	// checks shares the log checks of read-model copies (log_checks.go).
+	checks logChecks
 }
 
 // newCachedLog wraps log. The cache's ages and the idempotency window are measured

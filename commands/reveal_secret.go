@@ -114,7 +114,7 @@ func (h *RevealSecretHandler) fromSnapshot(ctx context.Context, lo loadedOrg, p 
 	if err != nil || !found {
 		return domain.ValueVersion{}, false, nil
 	}
-	if newer, err := cl.RecordedAfter(ctx, agg, checkpoint); err != nil || newer {
+	if newer, err := cl.recordedAfterShared(ctx, agg, checkpoint); err != nil || newer {
 		return domain.ValueVersion{}, false, nil
 	}
 	vv, err = snap.Reveal(p, lo.org.RevealPolicy(), c.Env)

@@ -293,7 +293,7 @@ func (cl *cachedLog) restoreSecret(ctx context.Context, e *cachedAggregate[*doma
 	if err != nil || !ok || lastSeq == 0 || lastSeq > checkpoint || st.Version < 1 {
 		return
 	}
-	if newer, err := cl.RecordedAfter(ctx, e.agg, checkpoint); err != nil || newer {
+	if newer, err := cl.recordedAfterShared(ctx, e.agg, checkpoint); err != nil || newer {
 		return
 	}
 	e.state, e.lastSeq, e.version = domain.RestoreSecret(e.agg.OrgID, e.agg.ID, st), lastSeq, st.Version

@@ -103,6 +103,40 @@ func (s *Store) RecordedAfter(ctx context.Context, agg Aggregate, after uint64) 
 	return true, nil
 }
 
+// ChangedAfter tells which aggregates of one type of an organization have events in
+// the log after stream sequence after, and each one's last such sequence: what
+// RecordedAfter tells of one aggregate, for many at once (a request per aggregate
+// with an event after, plus one, instead of a request per aggregate asked about).
+// complete is false, and nothing is said, when more than max aggregates' events
+// follow after, or on a cluster, where a follower could answer from behind the log
+// (load_leader.go): the caller then asks RecordedAfter of each aggregate.
+func (s *Store) ChangedAfter(ctx context.Context, orgID, aggType string, after uint64, max int) (last map[string]uint64, complete bool, err error) {
+	if s.reps > 1 {
+		return nil, false, nil
+	}
+	filter := Subject(orgID, aggType, ">")
+	prefix := strings.TrimSuffix(filter, ">")
+	last = map[string]uint64{}
+	for from := after + 1; ; {
+		m, err := s.stream.GetMsg(ctx, from, jetstream.WithGetMsgSubject(filter))
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			return last, true, nil
+		case err != nil:
+			return nil, false, fmt.Errorf("look for events of %s after %d: %w", filter, after, err)
+		}
+		id, ok := strings.CutPrefix(m.Subject, prefix)
+		if !ok || strings.Contains(id, ".") {
+			return nil, false, fmt.Errorf("look for events of %s after %d: a message on %q", filter, after, m.Subject)
+		}
+		if _, seen := last[id]; !seen && len(last) == max {
+			return nil, false, nil
+		}
+		last[id] = m.Sequence
+		from = m.Sequence + 1
+	}
+}
+
 // EventsLoaded counts the messages that loads (Load, LoadUntil, LoadAfter, and the
 // scans of a scope) have read and opened since the store was opened: what a test of a command's cost
 // counts, rather than timing it.
