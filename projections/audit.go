@@ -54,6 +54,11 @@ type batchTx struct {
 	// ended with, which fails the batch.
 	behind    chan error
 	behindErr error
+	// foldable, in a rebuild's batch, are the secrets whose grid rows it folds in
+	// memory (prefetchFolds), each with its state once its first event is applied;
+	// folded are those states in that order, until a sync copies them (takeFolds).
+	foldable map[secretKey]*foldedSecret
+	folded   []*foldedSecret
 }
 
 // nextSecretEvent moves the secret event's place on to the event at seq.
@@ -307,7 +312,28 @@ func (r *batchTx) sync() error {
 	r.queueAudit()
 	writes, rows, versions := r.deferred, r.auditRows, r.versionRows
 	r.deferred, r.auditRows, r.versionRows = &pgx.Batch{}, nil, nil
-	return r.send(writes, rows, versions)
+	if err := r.send(writes, rows, versions); err != nil {
+		return err
+	}
+	return r.copyFolds()
+}
+
+// copyFolds copies the folded secrets' rows (rebuild_fold.go) as they are now, after
+// every write queued before: nothing queued touches a folded secret's rows, and from
+// here on its events are statements, queued after this copy.
+func (r *batchTx) copyFolds() error {
+	secrets, values := r.takeFolds()
+	if len(secrets) > 0 {
+		if _, err := r.tx.CopyFrom(r.ctx, pgx.Identifier{"secrets"}, secretColumnsIn, &secretCopySource{rows: secrets}); err != nil {
+			return fmt.Errorf("copy secret rows: %w", err)
+		}
+	}
+	if len(values) > 0 {
+		if _, err := r.tx.CopyFrom(r.ctx, pgx.Identifier{"secret_values"}, valueColumnsIn, &valueCopySource{rows: values}); err != nil {
+			return fmt.Errorf("copy value rows: %w", err)
+		}
+	}
+	return nil
 }
 
 // send sends writes, then copies rows into the audit trail and versions into the

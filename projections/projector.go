@@ -398,6 +398,13 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 		if err := res.prefetchNames(recs); err != nil {
 			return err
 		}
+		if notes == nil {
+			// A rebuild's batch (no notices) folds the grid rows of the secrets it
+			// creates (rebuild_fold.go); a live one's does nothing here.
+			if err := res.prefetchFolds(recs); err != nil {
+				return err
+			}
+		}
 		if notes != nil {
 			if err := res.prefetchValueVersions(recs); err != nil {
 				return err
