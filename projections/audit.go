@@ -59,6 +59,10 @@ type batchTx struct {
 	// folded are those states in that order, until a sync copies them (takeFolds).
 	foldable map[secretKey]*foldedSecret
 	folded   []*foldedSecret
+	// foldableNames are the secrets whose name row the batch copies (foldName), each
+	// with its place in nameRows once written.
+	foldableNames map[secretKey]int
+	nameRows      []nameCopyRow
 }
 
 // nextSecretEvent moves the secret event's place on to the event at seq.
@@ -322,7 +326,12 @@ func (r *batchTx) sync() error {
 // every write queued before: nothing queued touches a folded secret's rows, and from
 // here on its events are statements, queued after this copy.
 func (r *batchTx) copyFolds() error {
-	secrets, values := r.takeFolds()
+	secrets, values, names := r.takeFolds()
+	if len(names) > 0 {
+		if _, err := r.tx.CopyFrom(r.ctx, pgx.Identifier{"secret_names"}, nameColumnsIn, &nameCopySource{rows: names}); err != nil {
+			return fmt.Errorf("copy name rows: %w", err)
+		}
+	}
 	if len(secrets) > 0 {
 		if _, err := r.tx.CopyFrom(r.ctx, pgx.Identifier{"secrets"}, secretColumnsIn, &secretCopySource{rows: secrets}); err != nil {
 			return fmt.Errorf("copy secret rows: %w", err)
@@ -408,8 +417,11 @@ func (db *writer) applyAudit(ctx context.Context, r domain.Recorded, res *batchT
 		if err != nil {
 			return err
 		}
-		res.exec(`INSERT INTO secret_names (org_id, secret_id, name_sealed) VALUES ($1, $2, $3)
+		// A rebuild's batch copies the row of a secret without one (rebuild_fold.go).
+		if !res.foldName(r.OrgID, r.AggregateID, sealed) {
+			res.exec(`INSERT INTO secret_names (org_id, secret_id, name_sealed) VALUES ($1, $2, $3)
 			ON CONFLICT (org_id, secret_id) DO UPDATE SET name_sealed = EXCLUDED.name_sealed`, r.OrgID, r.AggregateID, sealed)
+		}
 		res.names[secretKey{r.OrgID, r.AggregateID}] = string(c.Name)
 	}
 	entries, err := auditEntries(r, res)

@@ -34,13 +34,17 @@ func gridSecretEvent(ev domain.Event) bool {
 	return false
 }
 
-// prefetchFolds finds the secrets the batch can fold (above): it reads, in one round
-// trip, which of the secrets the batch creates first already have a row.
+// prefetchFolds finds the secrets the batch can fold (above), and those whose name
+// row (secret_names, which only a creation writes, and which outlives a deletion)
+// it can copy: it reads, in one round trip, which of the secrets the batch creates
+// already have rows.
 func (r *batchTx) prefetchFolds(recs []domain.Recorded) error {
 	if !r.db.bulk {
 		return nil
 	}
-	seen := map[secretKey]bool{}
+	// first says, for each secret with a grid event, whether its first is a creation
+	// the grid rows can be folded from.
+	first := map[secretKey]bool{}
 	var want []secretKey
 	var orgs, ids []string
 	for _, rec := range recs {
@@ -48,40 +52,71 @@ func (r *batchTx) prefetchFolds(recs []domain.Recorded) error {
 			continue
 		}
 		key := secretKey{rec.OrgID, rec.AggregateID}
-		if seen[key] {
-			continue
-		}
-		seen[key] = true
 		c, created := rec.Event.(domain.SecretCreated)
-		if !created || !isUUID(rec.OrgID) || !isUUID(rec.AggregateID) || !isUUID(c.OwnerID) {
-			continue
+		if _, seen := first[key]; !seen {
+			first[key] = created && isUUID(c.OwnerID)
+			if created && isUUID(rec.OrgID) && isUUID(rec.AggregateID) {
+				want = append(want, key)
+				orgs, ids = append(orgs, rec.OrgID), append(ids, rec.AggregateID)
+			}
 		}
-		want = append(want, key)
-		orgs, ids = append(orgs, rec.OrgID), append(ids, rec.AggregateID)
 	}
 	if len(want) == 0 {
 		return nil
 	}
-	rows, err := r.query(`SELECT want.n FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS want(org_id, id, n)
-		WHERE EXISTS (SELECT 1 FROM secrets s WHERE s.org_id = want.org_id AND s.id = want.id)
-		   OR EXISTS (SELECT 1 FROM secret_values v WHERE v.org_id = want.org_id AND v.secret_id = want.id)`, orgs, ids)
+	rows, err := r.query(`SELECT EXISTS (SELECT 1 FROM secrets s WHERE s.org_id = want.org_id AND s.id = want.id)
+		    OR EXISTS (SELECT 1 FROM secret_values v WHERE v.org_id = want.org_id AND v.secret_id = want.id),
+		  EXISTS (SELECT 1 FROM secret_names m WHERE m.org_id = want.org_id AND m.secret_id = want.id)
+		FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS want(org_id, id, n) ORDER BY want.n`, orgs, ids)
 	if err != nil {
 		return fmt.Errorf("secrets to fold: %w", err)
 	}
-	stored, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	type stored struct{ grid, name bool }
+	found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (stored, error) {
+		var s stored
+		err := row.Scan(&s.grid, &s.name)
+		return s, err
+	})
 	if err != nil {
 		return fmt.Errorf("secrets to fold: %w", err)
+	}
+	if len(found) != len(want) {
+		return fmt.Errorf("secrets to fold: %d answers for %d secrets", len(found), len(want))
 	}
 	if r.foldable == nil {
 		r.foldable = make(map[secretKey]*foldedSecret, len(want))
+		r.foldableNames = make(map[secretKey]int, len(want))
 	}
-	for _, key := range want {
-		r.foldable[key] = nil
-	}
-	for _, n := range stored {
-		delete(r.foldable, want[n-1])
+	for i, key := range want {
+		if first[key] && !found[i].grid {
+			r.foldable[key] = nil
+		}
+		if !found[i].name {
+			r.foldableNames[key] = -1
+		}
 	}
 	return nil
+}
+
+// foldName keeps the name row a creation writes (INSERT … ON CONFLICT DO UPDATE) for
+// the next sync to copy, when the batch began without one; false when the statement
+// must write it.
+func (r *batchTx) foldName(orgID, secretID, sealed string) bool {
+	key := secretKey{orgID, secretID}
+	i, ok := r.foldableNames[key]
+	if !ok {
+		return false
+	}
+	if i < 0 {
+		row := nameCopyRow{key: key}
+		row.orgID, row.orgText = copyUUIDText(pgText(orgID))
+		row.secretID, row.secretText = copyUUIDText(pgText(secretID))
+		r.nameRows = append(r.nameRows, row)
+		i = len(r.nameRows) - 1
+		r.foldableNames[key] = i
+	}
+	r.nameRows[i].sealed = pgText(sealed)
+	return true
 }
 
 // foldOf is the folded state of rec's secret, made at its first event; nil when the
@@ -106,9 +141,14 @@ func (r *batchTx) foldOf(rec domain.Recorded) *foldedSecret {
 // takeFolds returns the rows of the folded secrets, as they are now, and ends their
 // folding: from here on their rows are in the tables (the caller copies them before
 // anything queued after this) and their events go through the statements.
-func (r *batchTx) takeFolds() (secrets []secretCopyRow, values []valueCopyRow) {
+func (r *batchTx) takeFolds() (secrets []secretCopyRow, values []valueCopyRow, names []nameCopyRow) {
+	names = r.nameRows
+	for i := range names {
+		delete(r.foldableNames, names[i].key)
+	}
+	r.nameRows = nil
 	if len(r.folded) == 0 {
-		return nil, nil
+		return nil, nil, names
 	}
 	for _, f := range r.folded {
 		delete(r.foldable, secretKey{f.org, f.id})
@@ -120,7 +160,7 @@ func (r *batchTx) takeFolds() (secrets []secretCopyRow, values []valueCopyRow) {
 		}
 	}
 	r.folded = r.folded[:0]
-	return secrets, values
+	return secrets, values, names
 }
 
 // foldedSecret is one secret's grid rows as the statements would have left them.
@@ -238,7 +278,23 @@ func (r *valueCopyRow) appendValues(dst []any) []any {
 		int8Ref{&r.version}, sealedValue(r.mask), sealedValue(r.sealed), timeRef{&r.updatedAt})
 }
 
+// nameColumnsIn are the columns of a secret_names row as a rebuild copies it.
+var nameColumnsIn = []string{"org_id", "secret_id", "name_sealed"}
+
+// nameCopyRow is a secret_names row, typed, in nameColumnsIn's order.
+type nameCopyRow struct {
+	key                 secretKey
+	orgID, secretID     pgtype.UUID
+	orgText, secretText string
+	sealed              string
+}
+
+func (r *nameCopyRow) appendValues(dst []any) []any {
+	return append(dst, uuidValue(&r.orgID, &r.orgText), uuidValue(&r.secretID, &r.secretText), textRef{&r.sealed})
+}
+
 type (
+	nameCopySource   = copySource[nameCopyRow, *nameCopyRow]
 	secretCopySource = copySource[secretCopyRow, *secretCopyRow]
 	valueCopySource  = copySource[valueCopyRow, *valueCopyRow]
 )

@@ -94,7 +94,7 @@ func TestRebuildFoldsADeletionAndACreationAgain(t *testing.T) {
 	if r.deferred.Len() != 1 {
 		t.Fatalf("%d writes queued, want the deletion's tombstone alone", r.deferred.Len())
 	}
-	if s, v := r.takeFolds(); len(s) != 0 || len(v) != 0 {
+	if s, v, _ := r.takeFolds(); len(s) != 0 || len(v) != 0 {
 		t.Fatalf("a deleted secret copies %d secret rows and %d values", len(s), len(v))
 	}
 	r.foldable = map[secretKey]*foldedSecret{{org, secret}: nil}
@@ -102,7 +102,36 @@ func TestRebuildFoldsADeletionAndACreationAgain(t *testing.T) {
 	rec.Seq = 3
 	f.create(rec, "again", "desc", owner)
 	f.create(rec, "twice", "other", owner) // DO NOTHING
-	if s, _ := r.takeFolds(); len(s) != 1 || s[0].nameSealed != "again" || s[0].changedSeq != 3 {
+	if s, _, _ := r.takeFolds(); len(s) != 1 || s[0].nameSealed != "again" || s[0].changedSeq != 3 {
 		t.Fatalf("created again: %+v", s)
+	}
+}
+
+// A rebuild's batch copies the name row of a secret it creates when the table had
+// none, the last creation's as the INSERT … ON CONFLICT DO UPDATE leaves it, instead
+// of a statement per creation; after the copy, a creation is a statement again.
+func TestRebuildCopiesTheNameRowsOfTheSecretsItCreates(t *testing.T) {
+	t.Parallel()
+	tx := &recordingTx{}
+	r := newBatchTx(context.Background(), tx, &writer{bulk: true})
+	const org, secret = "6f1c2d3e-0000-4000-8000-000000000001", "6f1c2d3e-0000-4000-8000-000000000002"
+	if r.foldName(org, secret, "first") {
+		t.Fatal("a name folded that the batch did not find missing")
+	}
+	r.foldableNames = map[secretKey]int{{org, secret}: -1}
+	if !r.foldName(org, secret, "first") || !r.foldName(org, secret, "second") {
+		t.Fatal("a missing name row not folded")
+	}
+	if len(r.nameRows) != 1 || r.nameRows[0].sealed != "second" {
+		t.Fatalf("name rows %+v, want the second creation's alone", r.nameRows)
+	}
+	if err := r.sync(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"copy 1 begins", "copy 1 ends"}; !reflect.DeepEqual(tx.ops, want) {
+		t.Fatalf("sent %q, want %q", tx.ops, want)
+	}
+	if r.foldName(org, secret, "third") {
+		t.Fatal("a name copied already folded again")
 	}
 }

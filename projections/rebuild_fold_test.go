@@ -10,9 +10,9 @@ import (
 	"github.com/keyledger/keyledger/eventstore"
 )
 
-// gridTables prints the grid's rows and the version history of the live schema, all
-// but the sealed name and description (sealed again, with a new nonce, by each
-// projector; snap compares them opened).
+// gridTables prints the grid's rows, the version history and the names of the
+// secrets (opened) of the live schema; not the sealed description (sealed again, with
+// a new nonce, by each projector; snap compares it opened).
 func gridTables(tb testing.TB, r *rig) string {
 	tb.Helper()
 	ctx := context.Background()
@@ -41,6 +41,25 @@ func gridTables(tb testing.TB, r *rig) string {
 			tb.Fatal(err)
 		}
 		out += fmt.Sprintf("-- %d rows\n", n)
+	}
+	rows, err := conn.Query(ctx, `SELECT org_id::text, secret_id::text, name_sealed FROM secret_names ORDER BY org_id, secret_id`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var org, id, sealed string
+		if err := rows.Scan(&org, &id, &sealed); err != nil {
+			tb.Fatal(err)
+		}
+		name, err := r.env.Store.Keyring().Open(ctx, org, sealed, []byte("keyledger/readmodel/"+org+"/"+id+"/name"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out += fmt.Sprintln("name", org, id, string(name))
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
 	}
 	return out
 }
