@@ -63,6 +63,13 @@ type batchTx struct {
 	// with its place in nameRows once written.
 	foldableNames map[secretKey]int
 	nameRows      []nameCopyRow
+	// start, when set, begins the batch's transaction (tx) when it is first needed,
+	// on whichever goroutine sends first (a pipelined rebuild batch: rebuild_pipeline.go);
+	// startErr is what it ended with. carried are the audit chain heads the batch
+	// applies on until then.
+	start    func() error
+	startErr error
+	carried  map[string]string
 }
 
 // nextSecretEvent moves the secret event's place on to the event at seq.
@@ -184,6 +191,10 @@ func (r *batchTx) email(userID string) (string, error) {
 // head returns an organization's audit chain head, locking it for the batch.
 func (r *batchTx) head(orgID string) (string, error) {
 	if h, ok := r.heads[orgID]; ok {
+		return h, nil
+	}
+	if h, ok := r.carried[orgID]; ok {
+		r.heads[orgID] = h
 		return h, nil
 	}
 	var h string
@@ -348,6 +359,9 @@ func (r *batchTx) copyFolds() error {
 // send sends writes, then copies rows into the audit trail and versions into the
 // version history.
 func (r *batchTx) send(writes *pgx.Batch, rows []auditCopyRow, versions []versionCopyRow) error {
+	if err := r.begin(); err != nil {
+		return err
+	}
 	if writes.Len() > 0 {
 		if err := r.tx.SendBatch(r.ctx, writes).Close(); err != nil {
 			return fmt.Errorf("apply writes: %w", err)
@@ -364,6 +378,16 @@ func (r *batchTx) send(writes *pgx.Batch, rows []auditCopyRow, versions []versio
 		}
 	}
 	return nil
+}
+
+// begin begins the batch's transaction if it begins late (start), once.
+func (r *batchTx) begin() error {
+	if r.start != nil {
+		start := r.start
+		r.start = nil
+		r.startErr = start()
+	}
+	return r.startErr
 }
 
 // insertVersion keeps a row of a secret's version history for a rebuild's next sync,

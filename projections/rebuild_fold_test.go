@@ -3,6 +3,8 @@ package projections_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -120,8 +122,13 @@ func TestRebuildFoldsEachSecretsRowsAsTheStatementsLeaveThem(t *testing.T) {
 	live, liveSnap := gridTables(t, r), snap(t, r)
 	for _, batch := range []int{0, 1, 2, 3, 5} {
 		r.db.SetRebuildBatch(batch)
-		if _, err := r.db.Rebuild(ctx, r.env.Store, r.env.Store, nil); err != nil {
+		warned := &warnings{}
+		if _, err := r.db.Rebuild(ctx, r.env.Store, r.env.Store, slog.New(warned)); err != nil {
 			t.Fatal(err)
+		}
+		// Every batch applies at its first attempt, pipelined or not.
+		if w := warned.list(); len(w) > 0 {
+			t.Fatalf("batches of %d: the rebuild warned %q", batch, w)
 		}
 		if got := gridTables(t, r); got != live {
 			t.Fatalf("batches of %d: rebuilt grid rows\n%s\nwant the live ones\n%s", batch, got, live)
@@ -130,4 +137,34 @@ func TestRebuildFoldsEachSecretsRowsAsTheStatementsLeaveThem(t *testing.T) {
 			t.Fatalf("batches of %d: rebuilt read models\n%+v\nwant the live ones\n%+v", batch, got, liveSnap)
 		}
 	}
+}
+
+// warnings is a log handler that keeps the messages of warnings and errors.
+type warnings struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warnings) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+
+func (w *warnings) Handle(_ context.Context, r slog.Record) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	msg := r.Message
+	r.Attrs(func(a slog.Attr) bool {
+		msg += " " + a.String()
+		return true
+	})
+	w.msgs = append(w.msgs, msg)
+	return nil
+}
+
+func (w *warnings) WithAttrs([]slog.Attr) slog.Handler { return w }
+
+func (w *warnings) WithGroup(string) slog.Handler { return w }
+
+func (w *warnings) list() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.msgs...)
 }
