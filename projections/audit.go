@@ -63,6 +63,8 @@ type batchTx struct {
 	// with its place in nameRows once written.
 	foldableNames map[secretKey]int
 	nameRows      []nameCopyRow
+	// deletionRows are the secrets' tombstones a rebuild's batch copies (insertDeletion).
+	deletionRows []deletionCopyRow
 	// start, when set, begins the batch's transaction (tx) when it is first needed,
 	// on whichever goroutine sends first (a pipelined rebuild batch: rebuild_pipeline.go);
 	// startErr is what it ended with. carried are the audit chain heads the batch
@@ -333,14 +335,21 @@ func (r *batchTx) sync() error {
 	return r.copyFolds()
 }
 
-// copyFolds copies the folded secrets' rows (rebuild_fold.go) as they are now, after
-// every write queued before: nothing queued touches a folded secret's rows, and from
-// here on its events are statements, queued after this copy.
+// copyFolds copies the folded secrets' rows (rebuild_fold.go) as they are now, and
+// the tombstones kept, after every write queued before: nothing queued touches a
+// folded secret's rows or the tombstones, and from here on a folded secret's events
+// are statements, queued after this copy.
 func (r *batchTx) copyFolds() error {
 	secrets, values, names := r.takeFolds()
 	if len(names) > 0 {
 		if _, err := r.tx.CopyFrom(r.ctx, pgx.Identifier{"secret_names"}, nameColumnsIn, &nameCopySource{rows: names}); err != nil {
 			return fmt.Errorf("copy name rows: %w", err)
+		}
+	}
+	if deletions := r.deletionRows; len(deletions) > 0 {
+		r.deletionRows = nil
+		if _, err := r.tx.CopyFrom(r.ctx, pgx.Identifier{"secret_deletions"}, deletionColumnsIn, &deletionCopySource{rows: deletions}); err != nil {
+			return fmt.Errorf("copy deletion rows: %w", err)
 		}
 	}
 	if len(secrets) > 0 {

@@ -278,6 +278,39 @@ func (r *valueCopyRow) appendValues(dst []any) []any {
 		int8Ref{&r.version}, sealedValue(r.mask), sealedValue(r.sealed), timeRef{&r.updatedAt})
 }
 
+// insertDeletion keeps a deleted secret's tombstone (secret_deletions) for the next
+// sync to copy, where the live projector inserts it ON CONFLICT DO NOTHING. Its key
+// is the organization, the event's sequence and the secret: only a second deletion
+// of the secret in the same message can conflict (the schema is fresh and its
+// checkpoint lets no event be applied twice), and it is left out here. A message's
+// tombstones are kept one after the other.
+func (r *batchTx) insertDeletion(rec domain.Recorded) {
+	for i := len(r.deletionRows) - 1; i >= 0 && r.deletionRows[i].seq == int64(rec.Seq); i-- {
+		if r.deletionRows[i].key == (secretKey{rec.OrgID, rec.AggregateID}) {
+			return
+		}
+	}
+	row := deletionCopyRow{key: secretKey{rec.OrgID, rec.AggregateID}, seq: int64(rec.Seq)}
+	row.orgID, row.orgText = copyUUIDText(pgText(rec.OrgID))
+	row.secretID, row.secretText = copyUUIDText(pgText(rec.AggregateID))
+	r.deletionRows = append(r.deletionRows, row)
+}
+
+// deletionColumnsIn are the columns of a secret_deletions row as a rebuild copies it.
+var deletionColumnsIn = []string{"org_id", "secret_id", "seq"}
+
+// deletionCopyRow is a secret_deletions row, typed, in deletionColumnsIn's order.
+type deletionCopyRow struct {
+	key                 secretKey
+	orgID, secretID     pgtype.UUID
+	orgText, secretText string
+	seq                 int64
+}
+
+func (r *deletionCopyRow) appendValues(dst []any) []any {
+	return append(dst, uuidValue(&r.orgID, &r.orgText), uuidValue(&r.secretID, &r.secretText), int8Ref{&r.seq})
+}
+
 // nameColumnsIn are the columns of a secret_names row as a rebuild copies it.
 var nameColumnsIn = []string{"org_id", "secret_id", "name_sealed"}
 
@@ -294,7 +327,8 @@ func (r *nameCopyRow) appendValues(dst []any) []any {
 }
 
 type (
-	nameCopySource   = copySource[nameCopyRow, *nameCopyRow]
-	secretCopySource = copySource[secretCopyRow, *secretCopyRow]
-	valueCopySource  = copySource[valueCopyRow, *valueCopyRow]
+	deletionCopySource = copySource[deletionCopyRow, *deletionCopyRow]
+	nameCopySource     = copySource[nameCopyRow, *nameCopyRow]
+	secretCopySource   = copySource[secretCopyRow, *secretCopyRow]
+	valueCopySource    = copySource[valueCopyRow, *valueCopyRow]
 )

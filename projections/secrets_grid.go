@@ -105,6 +105,11 @@ func deleteSecret(r domain.Recorded, notes *notices, w *batchTx, f *foldedSecret
 	if f == nil {
 		w.exec(`DELETE FROM secrets WHERE org_id = $1 AND id = $2`, r.OrgID, r.AggregateID)
 	}
+	if w.db.bulk {
+		// A rebuild copies the tombstone at the next sync (rebuild_fold.go).
+		w.insertDeletion(r)
+		return nil
+	}
 	w.exec(`INSERT INTO secret_deletions (org_id, secret_id, seq) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, r.OrgID, r.AggregateID, int64(r.Seq))
 	return nil
 }
