@@ -155,9 +155,7 @@ func (r *batchTx) takeFolds() (secrets []secretCopyRow, values []valueCopyRow, n
 		if f.exists {
 			secrets = append(secrets, f.row)
 		}
-		for i := range f.values {
-			values = append(values, f.values[i])
-		}
+		values = append(values, f.values...)
 	}
 	r.folded = r.folded[:0]
 	return secrets, values, names
