@@ -63,8 +63,11 @@ type batchTx struct {
 	// with its place in nameRows once written.
 	foldableNames map[secretKey]int
 	nameRows      []nameCopyRow
-	// deletionRows are the secrets' tombstones a rebuild's batch copies (insertDeletion).
+	// deletionRows are the secrets' tombstones a rebuild's batch copies (insertDeletion);
+	// deletedOfSeq the secrets the message at deletedSeq deleted.
 	deletionRows []deletionCopyRow
+	deletedSeq   uint64
+	deletedOfSeq []secretKey
 	// start, when set, begins the batch's transaction (tx) when it is first needed,
 	// on whichever goroutine sends first (a pipelined rebuild batch: rebuild_pipeline.go);
 	// startErr is what it ended with. carried are the audit chain heads the batch

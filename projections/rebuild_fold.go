@@ -280,15 +280,20 @@ func (r *valueCopyRow) appendValues(dst []any) []any {
 // sync to copy, where the live projector inserts it ON CONFLICT DO NOTHING. Its key
 // is the organization, the event's sequence and the secret: only a second deletion
 // of the secret in the same message can conflict (the schema is fresh and its
-// checkpoint lets no event be applied twice), and it is left out here. A message's
-// tombstones are kept one after the other.
+// checkpoint lets no event be applied twice), and it is left out here, whether or not
+// a sync copied the first in between (deletedOfSeq).
 func (r *batchTx) insertDeletion(rec domain.Recorded) {
-	for i := len(r.deletionRows) - 1; i >= 0 && r.deletionRows[i].seq == int64(rec.Seq); i-- {
-		if r.deletionRows[i].key == (secretKey{rec.OrgID, rec.AggregateID}) {
+	key := secretKey{rec.OrgID, rec.AggregateID}
+	if rec.Seq != r.deletedSeq {
+		r.deletedSeq, r.deletedOfSeq = rec.Seq, r.deletedOfSeq[:0]
+	}
+	for _, k := range r.deletedOfSeq {
+		if k == key {
 			return
 		}
 	}
-	row := deletionCopyRow{key: secretKey{rec.OrgID, rec.AggregateID}, seq: int64(rec.Seq)}
+	r.deletedOfSeq = append(r.deletedOfSeq, key)
+	row := deletionCopyRow{seq: int64(rec.Seq)}
 	row.orgID, row.orgText = copyUUIDText(pgText(rec.OrgID))
 	row.secretID, row.secretText = copyUUIDText(pgText(rec.AggregateID))
 	r.deletionRows = append(r.deletionRows, row)
@@ -299,7 +304,6 @@ var deletionColumnsIn = []string{"org_id", "secret_id", "seq"}
 
 // deletionCopyRow is a secret_deletions row, typed, in deletionColumnsIn's order.
 type deletionCopyRow struct {
-	key                 secretKey
 	orgID, secretID     pgtype.UUID
 	orgText, secretText string
 	seq                 int64

@@ -93,12 +93,19 @@ func TestRebuildFoldsADeletionAndACreationAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A second deletion of the secret in the same message has no tombstone of its own
-	// (the INSERT's ON CONFLICT DO NOTHING).
+	// (the INSERT's ON CONFLICT DO NOTHING), even after a sync copied the first.
 	if err := deleteSecret(rec, nil, r, nil); err != nil {
 		t.Fatal(err)
 	}
 	if r.deferred.Len() != 2 || len(r.deletionRows) != 1 || r.deletionRows[0].seq != 2 {
 		t.Fatalf("%d writes queued, tombstones %+v; want the unfolded deletion's two DELETEs and one tombstone kept", r.deferred.Len(), r.deletionRows)
+	}
+	r.deletionRows = nil // as a sync leaves them
+	if err := deleteSecret(rec, nil, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.deletionRows) != 0 {
+		t.Fatalf("tombstones %+v after a sync, want the message's second deletion left out", r.deletionRows)
 	}
 	if s, v, _ := r.takeFolds(); len(s) != 0 || len(v) != 0 {
 		t.Fatalf("a deleted secret copies %d secret rows and %d values", len(s), len(v))
