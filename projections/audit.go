@@ -54,6 +54,27 @@ type batchTx struct {
 	// ended with, which fails the batch.
 	behind    chan error
 	behindErr error
+	// foldable, in a rebuild's batch, are the secrets whose grid rows it folds in
+	// memory (prefetchFolds), each with its state once its first event is applied;
+	// folded are those states in that order, until a sync copies them (takeFolds).
+	foldable map[secretKey]*foldedSecret
+	folded   []*foldedSecret
+	// foldableNames are the secrets whose name row the batch copies (foldName), each
+	// with its place in nameRows once written.
+	foldableNames map[secretKey]int
+	nameRows      []nameCopyRow
+	// deletionRows are the secrets' tombstones a rebuild's batch copies (insertDeletion);
+	// deletedOfSeq the secrets the message at deletedSeq deleted.
+	deletionRows []deletionCopyRow
+	deletedSeq   uint64
+	deletedOfSeq []secretKey
+	// start, when set, begins the batch's transaction (tx) when it is first needed,
+	// on whichever goroutine sends first (a pipelined rebuild batch: rebuild_pipeline.go);
+	// startErr is what it ended with. carried are the audit chain heads the batch
+	// applies on until then.
+	start    func() error
+	startErr error
+	carried  map[string]string
 }
 
 // nextSecretEvent moves the secret event's place on to the event at seq.
@@ -175,6 +196,10 @@ func (r *batchTx) email(userID string) (string, error) {
 // head returns an organization's audit chain head, locking it for the batch.
 func (r *batchTx) head(orgID string) (string, error) {
 	if h, ok := r.heads[orgID]; ok {
+		return h, nil
+	}
+	if h, ok := r.carried[orgID]; ok {
+		r.heads[orgID] = h
 		return h, nil
 	}
 	var h string
@@ -307,12 +332,48 @@ func (r *batchTx) sync() error {
 	r.queueAudit()
 	writes, rows, versions := r.deferred, r.auditRows, r.versionRows
 	r.deferred, r.auditRows, r.versionRows = &pgx.Batch{}, nil, nil
-	return r.send(writes, rows, versions)
+	if err := r.send(writes, rows, versions); err != nil {
+		return err
+	}
+	return r.copyFolds()
+}
+
+// copyFolds copies the folded secrets' rows (rebuild_fold.go) as they are now, and
+// the tombstones kept, after every write queued before: nothing queued touches a
+// folded secret's rows or the tombstones, and from here on a folded secret's events
+// are statements, queued after this copy.
+func (r *batchTx) copyFolds() error {
+	secrets, values, names := r.takeFolds()
+	if len(names) > 0 {
+		if _, err := r.tx.CopyFrom(r.ctx, pgx.Identifier{"secret_names"}, nameColumnsIn, &nameCopySource{rows: names}); err != nil {
+			return fmt.Errorf("copy name rows: %w", err)
+		}
+	}
+	if deletions := r.deletionRows; len(deletions) > 0 {
+		r.deletionRows = nil
+		if _, err := r.tx.CopyFrom(r.ctx, pgx.Identifier{"secret_deletions"}, deletionColumnsIn, &deletionCopySource{rows: deletions}); err != nil {
+			return fmt.Errorf("copy deletion rows: %w", err)
+		}
+	}
+	if len(secrets) > 0 {
+		if _, err := r.tx.CopyFrom(r.ctx, pgx.Identifier{"secrets"}, secretColumnsIn, &secretCopySource{rows: secrets}); err != nil {
+			return fmt.Errorf("copy secret rows: %w", err)
+		}
+	}
+	if len(values) > 0 {
+		if _, err := r.tx.CopyFrom(r.ctx, pgx.Identifier{"secret_values"}, valueColumnsIn, &valueCopySource{rows: values}); err != nil {
+			return fmt.Errorf("copy value rows: %w", err)
+		}
+	}
+	return nil
 }
 
 // send sends writes, then copies rows into the audit trail and versions into the
 // version history.
 func (r *batchTx) send(writes *pgx.Batch, rows []auditCopyRow, versions []versionCopyRow) error {
+	if err := r.begin(); err != nil {
+		return err
+	}
 	if writes.Len() > 0 {
 		if err := r.tx.SendBatch(r.ctx, writes).Close(); err != nil {
 			return fmt.Errorf("apply writes: %w", err)
@@ -329,6 +390,16 @@ func (r *batchTx) send(writes *pgx.Batch, rows []auditCopyRow, versions []versio
 		}
 	}
 	return nil
+}
+
+// begin begins the batch's transaction if it begins late (start), once.
+func (r *batchTx) begin() error {
+	if r.start != nil {
+		start := r.start
+		r.start = nil
+		r.startErr = start()
+	}
+	return r.startErr
 }
 
 // insertVersion keeps a row of a secret's version history for a rebuild's next sync,
@@ -382,8 +453,11 @@ func (db *writer) applyAudit(ctx context.Context, r domain.Recorded, res *batchT
 		if err != nil {
 			return err
 		}
-		res.exec(`INSERT INTO secret_names (org_id, secret_id, name_sealed) VALUES ($1, $2, $3)
+		// A rebuild's batch copies the row of a secret without one (rebuild_fold.go).
+		if !res.foldName(r.OrgID, r.AggregateID, sealed) {
+			res.exec(`INSERT INTO secret_names (org_id, secret_id, name_sealed) VALUES ($1, $2, $3)
 			ON CONFLICT (org_id, secret_id) DO UPDATE SET name_sealed = EXCLUDED.name_sealed`, r.OrgID, r.AggregateID, sealed)
+		}
 		res.names[secretKey{r.OrgID, r.AggregateID}] = string(c.Name)
 	}
 	entries, err := auditEntries(r, res)

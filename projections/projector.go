@@ -70,6 +70,10 @@ type Projector struct {
 	// erased maps each erased organization to its erasure record's sequence: their
 	// events are passed over (erasure.go). Only runLoop's goroutine uses it.
 	erased map[string]uint64
+	// heads, in a rebuild's projector, are the audit chain heads its batches left, by
+	// organization, which the next batch may apply on (rebuild_pipeline.go). Only
+	// runLoop's goroutine uses it.
+	heads map[string]string
 	// kept, in the live projector, holds the secret names and user emails its batches
 	// have read, from one batch to the next (a rebuild's writer keeps its own). Only
 	// runLoop's goroutine uses it.
@@ -199,6 +203,17 @@ func (p *Projector) runOnce(ctx context.Context) error {
 	}
 	p.applied(cp)
 	p.next = cp + 1
+	// A rebuild's batches after the first may be applied while the one before ends
+	// (rebuild_pipeline.go): tail is the last event applied, committed or not, and
+	// pending the end in flight. An attempt starts with no chain heads known.
+	tail := cp
+	var pending *batchEnd
+	defer func() {
+		if pending != nil {
+			_ = pending.wait()
+		}
+	}()
+	p.heads = nil
 	if err := p.loadErasures(ctx); err != nil {
 		return err
 	}
@@ -211,11 +226,26 @@ func (p *Projector) runOnce(ctx context.Context) error {
 	p.followingSince = time.Now()
 	for {
 		var first eventstore.Delivery
-		var ok bool
-		select {
-		case first, ok = <-deliveries:
-		case <-ctx.Done():
-			return ctx.Err()
+		var ok, received bool
+		if pending != nil {
+			select {
+			case first, ok = <-deliveries:
+				received = true
+			default:
+				// Nothing to apply yet: the batch in flight ends and reports first.
+				end := pending
+				pending = nil
+				if err := p.ended(end); err != nil {
+					return err
+				}
+			}
+		}
+		if !received {
+			select {
+			case first, ok = <-deliveries:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 		if !ok {
 			return errors.New("event follower stopped")
@@ -237,6 +267,32 @@ func (p *Projector) runOnce(ctx context.Context) error {
 				batch = append(batch, d)
 			default:
 				break drain
+			}
+		}
+		if p.pipelines(batch) {
+			end, err := p.applyPipelined(ctx, batch, pending, tail)
+			if pending != nil {
+				before := pending
+				pending = nil
+				if perr := p.ended(before); perr != nil {
+					if end != nil {
+						_ = end.wait()
+					}
+					return perr
+				}
+			}
+			if err != nil {
+				p.next = batch[0].Seq
+				return err
+			}
+			pending, tail = end, end.last
+			continue
+		}
+		if pending != nil {
+			end := pending
+			pending = nil
+			if err := p.ended(end); err != nil {
+				return err
 			}
 		}
 		prev := p.next - 1
@@ -261,6 +317,7 @@ func (p *Projector) runOnce(ctx context.Context) error {
 		}
 		p.progressed(last)
 		p.next = last + 1
+		tail = last
 	}
 }
 
@@ -368,7 +425,7 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 		p.keepNames(res)
 		// A rebuild's writes may be in flight on tx (writeBehind) when the batch fails.
 		defer func() { _ = res.settle() }()
-		cp, fence, err := lockCheckpoint(ctx, tx, res, batch)
+		cp, fence, err := lockCheckpoint(ctx, tx, res.heads, auditedOrgs(batch))
 		if errors.Is(err, pgx.ErrNoRows) {
 			_, err = tx.Exec(ctx, `INSERT INTO projection_checkpoints (name, seq) VALUES ($1, 0) ON CONFLICT DO NOTHING`, CheckpointName)
 			if err == nil {
@@ -397,6 +454,13 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 		recs := unapplied(batch, last)
 		if err := res.prefetchNames(recs); err != nil {
 			return err
+		}
+		if notes == nil {
+			// A rebuild's batch (no notices) folds the grid rows of the secrets it
+			// creates (rebuild_fold.go); a live one's does nothing here.
+			if err := res.prefetchFolds(recs); err != nil {
+				return err
+			}
 		}
 		if notes != nil {
 			if err := res.prefetchValueVersions(recs); err != nil {
@@ -429,6 +493,10 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 		if advanced.RowsAffected() != 1 {
 			return fmt.Errorf("%w: checkpoint not advanced to %d at lease revision %d", ErrFenced, last, p.fence)
 		}
+		if p.schema != "" {
+			// The next batch of a rebuild may apply on them (rebuild_pipeline.go).
+			p.keepHeads(res.heads, erases(batch))
+		}
 		return nil
 	})
 	if err != nil {
@@ -456,25 +524,25 @@ func (p *Projector) keepNames(res *batchTx) {
 }
 
 // lockCheckpoint locks the checkpoint row and reads it and, in the same round trip,
-// locks and reads the audit chain heads of the organizations whose events the batch
-// audits, which applying it would otherwise do one round trip each (res.head). It
-// answers pgx.ErrNoRows when there is no checkpoint row yet.
-func lockCheckpoint(ctx context.Context, tx pgx.Tx, res *batchTx, batch []eventstore.Delivery) (cp, fence int64, err error) {
+// locks and reads into heads the audit chain heads of orgs, the organizations whose
+// events the batch audits, which applying it would otherwise do one round trip each
+// (res.head). It answers pgx.ErrNoRows when there is no checkpoint row yet.
+func lockCheckpoint(ctx context.Context, tx pgx.Tx, heads map[string]string, orgs []string) (cp, fence int64, err error) {
 	b := &pgx.Batch{}
 	b.Queue(`SELECT seq, fence FROM projection_checkpoints WHERE name = $1 FOR UPDATE`, CheckpointName).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&cp, &fence)
 	})
-	if orgs := auditedOrgs(batch); len(orgs) > 0 {
+	if len(orgs) > 0 {
 		b.Queue(`SELECT org_id::text, hash FROM audit_heads WHERE org_id = ANY($1::uuid[]) FOR UPDATE`, orgs).Query(func(rows pgx.Rows) error {
 			for _, org := range orgs {
-				res.heads[org] = ""
+				heads[org] = ""
 			}
 			for rows.Next() {
 				var org, h string
 				if err := rows.Scan(&org, &h); err != nil {
 					return err
 				}
-				res.heads[org] = h
+				heads[org] = h
 			}
 			return rows.Err()
 		})

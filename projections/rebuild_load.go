@@ -29,9 +29,11 @@ func (db *writer) rebuildWriter(ctx context.Context) (*writer, func(), error) {
 		cfg.ConnConfig.RuntimeParams = map[string]string{}
 	}
 	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
-	// One projector writes (its batch's writes go on its transaction's connection,
-	// from one goroutine at a time); the index builds take indexBuilders more.
-	cfg.MaxConns, cfg.MinConns = 1+indexBuilders, 0
+	// One projector writes, on two transactions at most: a batch's, and the one
+	// before it while it ends (rebuild_pipeline.go); each batch's writes go on its
+	// transaction's connection from one goroutine at a time. The index builds take
+	// indexBuilders more.
+	cfg.MaxConns, cfg.MinConns = 2+indexBuilders, 0
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("rebuild: connect: %w", err)

@@ -16,6 +16,11 @@ import (
 func (db *writer) applySecret(ctx context.Context, r domain.Recorded, notes *notices, w *batchTx) error {
 	org, id := r.OrgID, r.AggregateID
 	w.nextSecretEvent(r.Seq)
+	// A rebuild's batch may fold the secret's rows in memory (rebuild_fold.go).
+	var f *foldedSecret
+	if gridSecretEvent(r.Event) {
+		f = w.foldOf(r)
+	}
 	switch e := r.Event.(type) {
 	case domain.SecretCreated:
 		name, err := db.keys.Seal(ctx, org, []byte(e.Name), nameAAD(org, id))
@@ -26,10 +31,14 @@ func (db *writer) applySecret(ctx context.Context, r domain.Recorded, notes *not
 		if err != nil {
 			return err
 		}
-		w.exec(`INSERT INTO secrets (org_id, id, name_sealed, description_sealed, owner_id, created_at, updated_at, version, changed_seq)
+		if f != nil {
+			f.create(r, name, desc, e.OwnerID)
+		} else {
+			w.exec(`INSERT INTO secrets (org_id, id, name_sealed, description_sealed, owner_id, created_at, updated_at, version, changed_seq)
 			VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7) ON CONFLICT DO NOTHING`, org, id, name, desc, e.OwnerID, r.Time, int64(r.Seq))
+		}
 		for _, env := range sortedEnvs(keys(e.Values)) {
-			if err := setValue(r, env, e.Values[env], "created", notes, w); err != nil {
+			if err := setValue(r, env, e.Values[env], "created", notes, w, f); err != nil {
 				return err
 			}
 		}
@@ -43,50 +52,64 @@ func (db *writer) applySecret(ctx context.Context, r domain.Recorded, notes *not
 			if err != nil {
 				return err
 			}
-			w.exec(`UPDATE secrets SET description_sealed = $3 WHERE org_id = $1 AND id = $2`, org, id, desc)
+			if f != nil {
+				f.describe(desc)
+			} else {
+				w.exec(`UPDATE secrets SET description_sealed = $3 WHERE org_id = $1 AND id = $2`, org, id, desc)
+			}
 			if len(e.Set) == 0 && len(e.Removed) == 0 {
 				notes.add(r, "secret.updated", "", 0, 0)
 			}
 		}
 		for _, env := range sortedEnvs(keys(e.Set)) {
-			if err := setValue(r, env, e.Set[env], "updated", notes, w); err != nil {
+			if err := setValue(r, env, e.Set[env], "updated", notes, w, f); err != nil {
 				return err
 			}
 		}
 		for _, env := range e.Removed {
-			if err := removeValue(r, env, notes, w); err != nil {
+			if err := removeValue(r, env, notes, w, f); err != nil {
 				return err
 			}
 		}
-		bumpSecret(r, w)
+		bumpSecret(r, w, f)
 	case domain.SecretValueDeleted:
-		if err := removeValue(r, e.Env, notes, w); err != nil {
+		if err := removeValue(r, e.Env, notes, w, f); err != nil {
 			return err
 		}
-		bumpSecret(r, w)
+		bumpSecret(r, w, f)
 	case domain.SecretRolledBack:
-		if err := setValue(r, e.Env, e.Value, "rolled_back", notes, w); err != nil {
+		if err := setValue(r, e.Env, e.Value, "rolled_back", notes, w, f); err != nil {
 			return err
 		}
-		bumpSecret(r, w)
+		bumpSecret(r, w, f)
 	case domain.SecretDeleted:
-		return deleteSecret(r, notes, w)
+		return deleteSecret(r, notes, w, f)
 	}
 	return nil
 }
 
-func deleteSecret(r domain.Recorded, notes *notices, w *batchTx) error {
+func deleteSecret(r domain.Recorded, notes *notices, w *batchTx, f *foldedSecret) error {
 	for _, env := range domain.Environments() {
 		delete(w.values, valueKey(r, env))
 	}
-	if notes == nil {
+	if f != nil {
+		// Folded (a rebuild's batch, no notices): its rows go in memory.
+		f.remove()
+	} else if notes == nil {
 		// No change notices to write (a rebuild): what the rows held does not matter,
 		// and a queued statement saves the batch a round trip to Postgres.
 		w.exec(`DELETE FROM secret_values WHERE org_id = $1 AND secret_id = $2`, r.OrgID, r.AggregateID)
 	} else if err := deleteValuesNoticed(r, notes, w); err != nil {
 		return err
 	}
-	w.exec(`DELETE FROM secrets WHERE org_id = $1 AND id = $2`, r.OrgID, r.AggregateID)
+	if f == nil {
+		w.exec(`DELETE FROM secrets WHERE org_id = $1 AND id = $2`, r.OrgID, r.AggregateID)
+	}
+	if w.db.bulk {
+		// A rebuild copies the tombstone at the next sync (rebuild_fold.go).
+		w.insertDeletion(r)
+		return nil
+	}
 	w.exec(`INSERT INTO secret_deletions (org_id, secret_id, seq) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, r.OrgID, r.AggregateID, int64(r.Seq))
 	return nil
 }
@@ -118,7 +141,11 @@ func deleteValuesNoticed(r domain.Recorded, notes *notices, w *batchTx) error {
 	return nil
 }
 
-func bumpSecret(r domain.Recorded, w *batchTx) {
+func bumpSecret(r domain.Recorded, w *batchTx, f *foldedSecret) {
+	if f != nil {
+		f.bump(r)
+		return
+	}
 	w.exec(`UPDATE secrets SET version = version + 1, updated_at = $3, changed_seq = $4 WHERE org_id = $1 AND id = $2`,
 		r.OrgID, r.AggregateID, r.Time, int64(r.Seq))
 }
@@ -224,7 +251,7 @@ func currentVersion(r domain.Recorded, env domain.Environment, w *batchTx) (int,
 	return version, err
 }
 
-func setValue(r domain.Recorded, env domain.Environment, v domain.ValueVersion, action string, notes *notices, w *batchTx) error {
+func setValue(r domain.Recorded, env domain.Environment, v domain.ValueVersion, action string, notes *notices, w *batchTx, f *foldedSecret) error {
 	if notes != nil {
 		// A secret being created has no value before (its id is new); any other
 		// change reads the version it replaces, a round trip to Postgres.
@@ -241,11 +268,15 @@ func setValue(r domain.Recorded, env domain.Environment, v domain.ValueVersion, 
 	// characters may show some, and a grid must not.
 	w.values[valueKey(r, env)] = valueState{version: v.Version, set: true}
 	mask := domain.ReplaceControls(v.Mask)
-	w.exec(`INSERT INTO secret_values (org_id, secret_id, env, is_set, version, mask, sealed, updated_at)
+	if f != nil {
+		f.setValue(r, env, v.Version, mask, v.Sealed)
+	} else {
+		w.exec(`INSERT INTO secret_values (org_id, secret_id, env, is_set, version, mask, sealed, updated_at)
 		VALUES ($1, $2, $3, true, $4, $5, $6, $7)
 		ON CONFLICT (org_id, secret_id, env) DO UPDATE SET is_set = true, version = EXCLUDED.version,
 			mask = EXCLUDED.mask, sealed = EXCLUDED.sealed, updated_at = EXCLUDED.updated_at`,
-		r.OrgID, r.AggregateID, string(env), v.Version, mask, v.Sealed, r.Time)
+			r.OrgID, r.AggregateID, string(env), v.Version, mask, v.Sealed, r.Time)
+	}
 	if v.Version == 1 {
 		// An environment's first value is its creation, whichever command set it.
 		action = "created"
@@ -254,10 +285,15 @@ func setValue(r domain.Recorded, env domain.Environment, v domain.ValueVersion, 
 	return nil
 }
 
-func removeValue(r domain.Recorded, env domain.Environment, notes *notices, w *batchTx) error {
+func removeValue(r domain.Recorded, env domain.Environment, notes *notices, w *batchTx, f *foldedSecret) error {
 	var version int
-	err := w.queryRow(`UPDATE secret_values SET is_set = false, mask = NULL, sealed = NULL, updated_at = $4
+	var err error
+	if f != nil {
+		version, err = f.removeValue(r, env)
+	} else {
+		err = w.queryRow(`UPDATE secret_values SET is_set = false, mask = NULL, sealed = NULL, updated_at = $4
 		WHERE org_id = $1 AND secret_id = $2 AND env = $3 RETURNING version`, r.OrgID, r.AggregateID, string(env), r.Time).Scan(&version)
+	}
 	if err != nil {
 		return fmt.Errorf("remove value: %w", err)
 	}
