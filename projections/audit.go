@@ -150,7 +150,7 @@ func (r *batchTx) prefetchNames(recs []domain.Recorded) error {
 		return nil
 	}
 	rows, err := r.query(`SELECT n.org_id::text, n.secret_id::text, n.name_sealed FROM secret_names n
-		JOIN unnest($1::uuid[], $2::uuid[]) AS want(org_id, secret_id) ON n.org_id = want.org_id AND n.secret_id = want.secret_id`, orgs, ids)
+		JOIN unnest($1::text[]::uuid[], $2::text[]::uuid[]) AS want(org_id, secret_id) ON n.org_id = want.org_id AND n.secret_id = want.secret_id`, orgs, ids)
 	if err != nil {
 		return fmt.Errorf("secret names: %w", err)
 	}

@@ -533,7 +533,7 @@ func lockCheckpoint(ctx context.Context, tx pgx.Tx, heads map[string]string, org
 		return row.Scan(&cp, &fence)
 	})
 	if len(orgs) > 0 {
-		b.Queue(`SELECT org_id::text, hash FROM audit_heads WHERE org_id = ANY($1::uuid[]) FOR UPDATE`, orgs).Query(func(rows pgx.Rows) error {
+		b.Queue(`SELECT org_id::text, hash FROM audit_heads WHERE org_id = ANY($1::text[]::uuid[]) FOR UPDATE`, orgs).Query(func(rows pgx.Rows) error {
 			for _, org := range orgs {
 				heads[org] = ""
 			}

@@ -67,7 +67,7 @@ func (r *batchTx) prefetchFolds(recs []domain.Recorded) error {
 	rows, err := r.query(`SELECT EXISTS (SELECT 1 FROM secrets s WHERE s.org_id = want.org_id AND s.id = want.id)
 		    OR EXISTS (SELECT 1 FROM secret_values v WHERE v.org_id = want.org_id AND v.secret_id = want.id),
 		  EXISTS (SELECT 1 FROM secret_names m WHERE m.org_id = want.org_id AND m.secret_id = want.id)
-		FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS want(org_id, id, n) ORDER BY want.n`, orgs, ids)
+		FROM unnest($1::text[]::uuid[], $2::text[]::uuid[]) WITH ORDINALITY AS want(org_id, id, n) ORDER BY want.n`, orgs, ids)
 	if err != nil {
 		return fmt.Errorf("secrets to fold: %w", err)
 	}

@@ -208,7 +208,7 @@ func (r *batchTx) prefetchValueVersions(recs []domain.Recorded) error {
 	}
 	r.db.valueReads.Add(1)
 	rows, err := r.query(`SELECT want.org_id::text, want.secret_id::text, want.env, COALESCE(v.version, 0), COALESCE(v.is_set, false)
-		FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS want(org_id, secret_id, env)
+		FROM unnest($1::text[]::uuid[], $2::text[]::uuid[], $3::text[]) AS want(org_id, secret_id, env)
 		LEFT JOIN secret_values v ON v.org_id = want.org_id AND v.secret_id = want.secret_id AND v.env = want.env`, orgs, ids, envs)
 	if err != nil {
 		return fmt.Errorf("value versions: %w", err)
