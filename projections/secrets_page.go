@@ -138,6 +138,53 @@ func (g GridRow) Env(env domain.Environment) EnvState {
 	return EnvState{}
 }
 
+// GridFields is a row's fields as a renderer reads them, in one copy: times as Unix
+// nanoseconds (UTC), the environments in a fixed order. Rendering a row through the
+// methods above copied the whole GridRow into each call (some 170 bytes, ten calls a
+// row) and turned every time into a time.Time; at 100,000 secrets most rows of a q=
+// page are rendered rather than copied from a kept view, and that was a fifth of the
+// page's CPU.
+type GridFields struct {
+	ID          [16]byte
+	Name        string
+	Description string
+	Owner       UserRef
+	// CreatedAt and UpdatedAt are Unix nanoseconds, as time.Unix(0, n).UTC() reads them.
+	CreatedAt, UpdatedAt int64
+	Version              int
+	// Envs are the value states as Env answers them, in GridEnvs' order.
+	Envs [3]GridEnv
+}
+
+// GridEnv is EnvState with its time as Unix nanoseconds.
+type GridEnv struct {
+	Set       bool
+	Version   int
+	Mask      string
+	UpdatedAt int64
+}
+
+// GridEnvs are the environments of GridFields.Envs, in order.
+func GridEnvs() [3]domain.Environment { return gridEnvs }
+
+// Fields is the row's fields (the zero GridFields for the zero GridRow). Every field
+// reads what the method of its name reads.
+func (g *GridRow) Fields() GridFields {
+	if g.s == nil {
+		return GridFields{}
+	}
+	text := g.s.text
+	f := GridFields{ID: g.e.id, Name: g.e.str(text, textName), Description: g.e.str(text, textDescription),
+		Owner: g.s.owners[g.e.owner], CreatedAt: g.e.created, UpdatedAt: g.e.updated, Version: int(g.e.version)}
+	for i := range f.Envs {
+		if g.e.present&(1<<i) != 0 {
+			f.Envs[i] = GridEnv{Set: g.e.set&(1<<i) != 0, Version: int(g.e.envVersion[i]), Mask: g.e.str(text, textMask+i),
+				UpdatedAt: g.e.envUpdated[i]}
+		}
+	}
+	return f
+}
+
 // Row is the row's fields.
 func (g GridRow) Row() SecretRow {
 	if g.s == nil {

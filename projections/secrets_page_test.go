@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/projections"
@@ -263,6 +265,21 @@ func checkGridFields(t *testing.T, g projections.GridRow) {
 	for _, env := range domain.Environments() {
 		if got, want := g.Env(env), r.Environments[env]; got.Set != want.Set || got.Version != want.Version || got.Mask != want.Mask || !got.UpdatedAt.Equal(want.UpdatedAt) {
 			t.Fatalf("GridRow %s in %s: %+v, Row() has %+v", g.ID(), env, got, want)
+		}
+	}
+	// Fields, which the API renders grid rows from, reads the same.
+	f := g.Fields()
+	id, err := uuid.Parse(r.ID)
+	if err != nil || f.ID != id || f.Name != r.Name || f.Description != r.Description || f.Owner != r.Owner ||
+		!time.Unix(0, f.CreatedAt).Equal(r.CreatedAt) || !time.Unix(0, f.UpdatedAt).Equal(r.UpdatedAt) || f.Version != r.Version {
+		t.Fatalf("GridRow %s: Fields() %+v, Row() %+v", g.ID(), f, r)
+	}
+	for i, env := range projections.GridEnvs() {
+		got, want := f.Envs[i], r.Environments[env]
+		_, present := r.Environments[env]
+		if got.Set != want.Set || got.Version != want.Version || got.Mask != want.Mask ||
+			(present && !time.Unix(0, got.UpdatedAt).Equal(want.UpdatedAt)) {
+			t.Fatalf("GridRow %s in %s: Fields() %+v, Row() has %+v", g.ID(), env, got, want)
 		}
 	}
 }
