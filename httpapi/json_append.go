@@ -249,10 +249,9 @@ type gridMemo struct {
 }
 
 // appendGridView appends what appendSecretView appends for the row f holds (see
-// GridRow.Fields), reading it in one copy rather than method by method. Most rows of a
-// q= page at 100,000 secrets are rendered (the views kept cover about a quarter of
-// such an organization), and through the row's methods rendering was a fifth of the
-// page's CPU. The rows of a page share their owner and mostly their times, or at
+// GridRow.Fields), reading it in one copy rather than method by method. Every row of
+// a q= page is rendered (q= pages keep no views, see GridRow.View), and through the
+// row's methods rendering was a fifth of the page's CPU at 100,000 secrets. The rows of a page share their owner and mostly their times, or at
 // least their times' second (rows created together): m copies what was written for
 // them before.
 func appendGridView(b []byte, f *projections.GridFields, m *gridMemo) []byte {
@@ -410,7 +409,8 @@ func appendPermissions(b []byte, perms domain.SecretPermissions) []byte {
 }
 
 // appendGridRow appends g as appendSecret appends g.Row(). The caller-independent part
-// is rendered once per row the index holds and kept with it (GridRow.KeepView): a
+// is rendered once per row the index holds and kept with it (GridRow.KeepView; not for
+// the rows of q= pages, which render theirs every time): a
 // page copies 100 kept views and appends each caller's permissions, where rendering
 // the rows (five timestamps each) was most of a page's CPU. Nothing of the caller goes
 // into a view, so one kept by an owner's page is right for a viewer's; a change of the
