@@ -128,17 +128,23 @@ func appendJSONTime(b []byte, t time.Time) []byte {
 	b = appendDigits(b, int(clock/60%60), 2)
 	b = append(b, ':')
 	b = appendDigits(b, int(clock%60), 2)
-	if ns := t.Nanosecond(); ns != 0 {
-		// RFC3339Nano's fraction: up to nine digits, without trailing zeros.
-		width := 9
-		for ns%10 == 0 {
-			ns /= 10
-			width--
-		}
-		b = append(b, '.')
-		b = appendDigits(b, ns, width)
-	}
+	b = appendFraction(b, t.Nanosecond())
 	return append(b, 'Z', '"')
+}
+
+// appendFraction appends RFC3339Nano's fraction of a second of ns nanoseconds (0 ≤ ns
+// < 1e9): up to nine digits after a point, without trailing zeros, nothing for 0.
+func appendFraction(b []byte, ns int) []byte {
+	if ns == 0 {
+		return b
+	}
+	width := 9
+	for ns%10 == 0 {
+		ns /= 10
+		width--
+	}
+	b = append(b, '.')
+	return appendDigits(b, ns, width)
 }
 
 // appendJSONTimeFormat is appendJSONTime by time.Time's own formatting.
@@ -198,82 +204,152 @@ func appendJSONBool(b []byte, v bool) []byte {
 
 // appendSecret appends secretOut(r, p, policy) as encoding/json writes a wire.Secret.
 func appendSecret(b []byte, r projections.SecretRow, p domain.Principal, policy domain.RevealPolicy) []byte {
-	b = appendSecretView(b, secretRowFields{&r}, nil)
+	b = appendSecretView(b, &r, nil)
 	return appendPermissions(b, domain.PermissionsFor(p, domain.Target{OwnerID: r.Owner.ID, RevealPolicy: policy}))
-}
-
-// secretFields is a row as appendSecretView reads it: a GridRow's own methods
-// (gridRowFields), or a SecretRow's fields (secretRowFields). A grid row rendered from
-// its fields needs no SecretRow, whose map of environments was most of what rendering
-// one allocated.
-type secretFields interface {
-	// appendID appends the id as a JSON string.
-	appendID(b []byte) []byte
-	Name() string
-	Description() string
-	Owner() projections.UserRef
-	CreatedAt() time.Time
-	UpdatedAt() time.Time
-	Version() int
-	Env(domain.Environment) projections.EnvState
-}
-
-// secretRowFields reads a SecretRow as secretFields.
-type secretRowFields struct{ r *projections.SecretRow }
-
-func (f secretRowFields) appendID(b []byte) []byte   { return appendJSONString(b, f.r.ID) }
-func (f secretRowFields) Name() string               { return f.r.Name }
-func (f secretRowFields) Description() string        { return f.r.Description }
-func (f secretRowFields) Owner() projections.UserRef { return f.r.Owner }
-func (f secretRowFields) CreatedAt() time.Time       { return f.r.CreatedAt }
-func (f secretRowFields) UpdatedAt() time.Time       { return f.r.UpdatedAt }
-func (f secretRowFields) Version() int               { return f.r.Version }
-func (f secretRowFields) Env(env domain.Environment) projections.EnvState {
-	return f.r.Environments[env]
-}
-
-// gridRowFields reads a GridRow as secretFields: its id is a uuid, appended without a
-// string of its own.
-type gridRowFields struct{ projections.GridRow }
-
-func (f gridRowFields) appendID(b []byte) []byte {
-	b = append(b, '"')
-	b = f.AppendID(b)
-	return append(b, '"')
 }
 
 // appendSecretView appends the part of appendSecret that is the same for every
 // caller: the row up to the value of "permissions", which appendPermissions appends.
-// Generic so that a grid row is read by direct calls, not boxed into an interface.
 // owners, when not nil, remembers where in b an owner was written (the rows of a page
 // mostly share one or a few). A row's times mostly repeat too (a value set by the
 // secret's latest change was updated when the secret was): one equal to the time
-// written before it is copied, not rendered again. Most rows of a q= page at 100,000
-// secrets are rendered (the views kept cover a quarter of such an organization), and
-// five times and three strings of the owner were half of rendering one.
-func appendSecretView[R secretFields](b []byte, r R, owners *ownerMemo) []byte {
+// written before it is copied, not rendered again. The name index's rows render
+// through appendGridView instead.
+func appendSecretView(b []byte, r *projections.SecretRow, owners *ownerMemo) []byte {
 	b = append(b, `{"id":`...)
-	b = r.appendID(b)
+	b = appendJSONString(b, r.ID)
 	b = append(b, `,"name":`...)
-	b = appendJSONString(b, r.Name())
+	b = appendJSONString(b, r.Name)
 	b = append(b, `,"description":`...)
-	b = appendJSONString(b, r.Description())
+	b = appendJSONString(b, r.Description)
 	b = append(b, `,"owner":`...)
-	b = owners.append(b, r.Owner())
+	b = owners.append(b, r.Owner)
 	var last lastTime
 	b = append(b, `,"created_at":`...)
-	b = last.append(b, r.CreatedAt().UTC())
+	b = last.append(b, r.CreatedAt.UTC())
 	b = append(b, `,"updated_at":`...)
-	b = last.append(b, r.UpdatedAt().UTC())
+	b = last.append(b, r.UpdatedAt.UTC())
 	b = append(b, `,"version":`...)
-	b = strconv.AppendInt(b, int64(r.Version()), 10)
+	b = strconv.AppendInt(b, int64(r.Version), 10)
 	b = append(b, `,"environments":{"development":`...)
-	b = appendEnvState(b, r.Env(domain.Development), &last)
+	b = appendEnvState(b, r.Environments[domain.Development], &last)
 	b = append(b, `,"staging":`...)
-	b = appendEnvState(b, r.Env(domain.Staging), &last)
+	b = appendEnvState(b, r.Environments[domain.Staging], &last)
 	b = append(b, `,"production":`...)
-	b = appendEnvState(b, r.Env(domain.Production), &last)
+	b = appendEnvState(b, r.Environments[domain.Production], &last)
 	return append(b, `},"permissions":`...)
+}
+
+// gridMemo is what the rows of one answer remember of what they wrote before them,
+// by where it is in the answer's buffer (which only grows, so the bytes stay where
+// they were): the last owner, and the last time.
+type gridMemo struct {
+	owners ownerMemo
+	times  unixTimeMemo
+}
+
+// appendGridView appends what appendSecretView appends for the row f holds (see
+// GridRow.Fields), reading it in one copy rather than method by method. Every row of
+// a q= page is rendered (q= pages keep no views, see GridRow.View), and through the
+// row's methods rendering was a fifth of the page's CPU at 100,000 secrets. The rows of a page share their owner and mostly their times, or at
+// least their times' second (rows created together): m copies what was written for
+// them before.
+func appendGridView(b []byte, f *projections.GridFields, m *gridMemo) []byte {
+	b = append(b, `{"id":"`...)
+	b = appendUUID(b, &f.ID)
+	b = append(b, `","name":`...)
+	b = appendJSONString(b, f.Name)
+	b = append(b, `,"description":`...)
+	b = appendJSONString(b, f.Description)
+	b = append(b, `,"owner":`...)
+	b = m.owners.append(b, f.Owner)
+	b = append(b, `,"created_at":`...)
+	b = m.times.append(b, f.CreatedAt)
+	b = append(b, `,"updated_at":`...)
+	b = m.times.append(b, f.UpdatedAt)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendInt(b, int64(f.Version), 10)
+	for i := range f.Envs {
+		b = append(b, gridEnvKeys[i]...)
+		st := &f.Envs[i]
+		if !st.Set {
+			b = append(b, `{"set":false}`...)
+			continue
+		}
+		b = append(b, `{"set":true`...)
+		if st.Version != 0 {
+			b = append(b, `,"version":`...)
+			b = strconv.AppendInt(b, int64(st.Version), 10)
+		}
+		if st.Mask != "" {
+			b = append(b, `,"mask":`...)
+			b = appendJSONString(b, st.Mask)
+		}
+		b = append(b, `,"updated_at":`...)
+		b = m.times.append(b, st.UpdatedAt)
+		b = append(b, '}')
+	}
+	return append(b, `},"permissions":`...)
+}
+
+// gridEnvKeys open each environment of a row, in GridFields.Envs' order.
+var gridEnvKeys = func() (keys [3]string) {
+	for i, env := range projections.GridEnvs() {
+		keys[i] = `,"` + string(env) + `":`
+	}
+	keys[0] = `,"environments":{` + keys[0][1:]
+	return keys
+}()
+
+// appendUUID appends id in its canonical form (lowercase, hyphenated).
+func appendUUID(b []byte, id *[16]byte) []byte {
+	const hex = "0123456789abcdef"
+	for i, c := range id {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b = append(b, '-')
+		}
+		b = append(b, hex[c>>4], hex[c&0xf])
+	}
+	return b
+}
+
+// unixTimeMemo is where in an answer's buffer the last time (Unix nanoseconds)
+// appendGridView wrote is.
+type unixTimeMemo struct {
+	ns         int64
+	start, end int
+}
+
+// append appends time.Unix(0, ns).UTC() as appendJSONTime does: the bytes of the last
+// time when ns is that instant, its date and clock when ns is in the same second.
+func (m *unixTimeMemo) append(b []byte, ns int64) []byte {
+	if m.end > 0 && ns == m.ns {
+		return append(b, b[m.start:m.end]...)
+	}
+	start := len(b)
+	sec, frac := ns/1e9, ns%1e9
+	if frac < 0 {
+		sec, frac = sec-1, frac+1e9
+	}
+	if m.end > 0 && sec == floorSecond(m.ns) {
+		// `"YYYY-MM-DDTHH:MM:SS`: every Unix nanosecond's year has four digits.
+		b = append(b, b[m.start:m.start+20]...)
+		b = appendFraction(b, int(frac))
+		b = append(b, 'Z', '"')
+	} else {
+		b = appendJSONTime(b, time.Unix(sec, frac).UTC())
+	}
+	m.ns, m.start, m.end = ns, start, len(b)
+	return b
+}
+
+// floorSecond is the second of Unix nanosecond ns (rounded down).
+func floorSecond(ns int64) int64 {
+	sec := ns / 1e9
+	if ns%1e9 < 0 {
+		sec--
+	}
+	return sec
 }
 
 // ownerMemo is where in an answer's buffer the last owner was appended (see
@@ -333,20 +409,22 @@ func appendPermissions(b []byte, perms domain.SecretPermissions) []byte {
 }
 
 // appendGridRow appends g as appendSecret appends g.Row(). The caller-independent part
-// is rendered once per row the index holds and kept with it (GridRow.KeepView): a
+// is rendered once per row the index holds and kept with it (GridRow.KeepView; not for
+// the rows of q= pages, which render theirs every time): a
 // page copies 100 kept views and appends each caller's permissions, where rendering
 // the rows (five timestamps each) was most of a page's CPU. Nothing of the caller goes
 // into a view, so one kept by an owner's page is right for a viewer's; a change of the
 // secret is a new row without a view.
-func appendGridRow(b []byte, g projections.GridRow, perms *rowPermissions) []byte {
+func appendGridRow(b []byte, g *projections.GridRow, perms *rowPermissions) []byte {
 	if view := g.View(); view != nil {
 		b = append(b, view...)
-	} else {
-		start := len(b)
-		b = appendSecretView(b, gridRowFields{g}, &perms.owners)
-		g.KeepView(b[start:])
+		return appendPermissions(b, perms.of(g.OwnerID()))
 	}
-	return appendPermissions(b, perms.of(g.OwnerID()))
+	start := len(b)
+	f := g.Fields()
+	b = appendGridView(b, &f, &perms.memo)
+	g.KeepView(b[start:])
+	return appendPermissions(b, perms.of(f.Owner.ID))
 }
 
 // rowPermissions are a caller's permissions on the rows of one answer: PermissionsFor
@@ -359,8 +437,8 @@ type rowPermissions struct {
 	known  bool
 	owner  string
 	perms  domain.SecretPermissions
-	// owners remembers the last owner the answer's rows rendered (see appendSecretView).
-	owners ownerMemo
+	// memo remembers what the answer's rows rendered (see appendGridView).
+	memo gridMemo
 }
 
 // of is PermissionsFor(p, Target{OwnerID: owner, RevealPolicy: policy}).
@@ -397,7 +475,7 @@ func appendEnvState(b []byte, st projections.EnvState, last *lastTime) []byte {
 func appendSecretPage(b []byte, rows []projections.SecretRow, next string, p domain.Principal, policy domain.RevealPolicy) []byte {
 	var owners ownerMemo
 	return appendPage(b, rows, next, func(b []byte, r projections.SecretRow) []byte {
-		b = appendSecretView(b, secretRowFields{&r}, &owners)
+		b = appendSecretView(b, &r, &owners)
 		return appendPermissions(b, domain.PermissionsFor(p, domain.Target{OwnerID: r.Owner.ID, RevealPolicy: policy}))
 	})
 }
@@ -405,7 +483,14 @@ func appendSecretPage(b []byte, rows []projections.SecretRow, next string, p dom
 // appendGridPage is appendSecretPage of the name index's rows (see appendGridRow).
 func appendGridPage(b []byte, rows []projections.GridRow, next string, p domain.Principal, policy domain.RevealPolicy) []byte {
 	perms := &rowPermissions{p: p, policy: policy}
-	return appendPage(b, rows, next, func(b []byte, g projections.GridRow) []byte { return appendGridRow(b, g, perms) })
+	b = append(b, `{"items":[`...)
+	for i := range rows {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendGridRow(b, &rows[i], perms)
+	}
+	return appendPageEnd(b, next)
 }
 
 // appendPage appends {"items":[rows...],"next_cursor":next} with appendRow for each row.

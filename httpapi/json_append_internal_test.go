@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -166,6 +167,91 @@ func TestAppendJSONTimeMatchesMarshalJSON(t *testing.T) {
 			}
 			if got := appendJSONTime(nil, tt); !bytes.Equal(got, want) {
 				t.Fatalf("%v: got %s, want %s", tt, got, want)
+			}
+		}
+	}
+}
+
+// gridFieldsRow is the SecretRow that GridRow.Row() reads for a row whose Fields() are f.
+func gridFieldsRow(f projections.GridFields) projections.SecretRow {
+	r := projections.SecretRow{
+		ID: fmt.Sprintf("%x-%x-%x-%x-%x", f.ID[:4], f.ID[4:6], f.ID[6:8], f.ID[8:10], f.ID[10:]), Name: f.Name,
+		Description: f.Description, Owner: f.Owner, CreatedAt: time.Unix(0, f.CreatedAt).UTC(),
+		UpdatedAt: time.Unix(0, f.UpdatedAt).UTC(), Version: f.Version,
+		Environments: map[domain.Environment]projections.EnvState{},
+	}
+	for i, env := range projections.GridEnvs() {
+		e := f.Envs[i]
+		r.Environments[env] = projections.EnvState{Set: e.Set, Version: e.Version, Mask: e.Mask, UpdatedAt: time.Unix(0, e.UpdatedAt).UTC()}
+	}
+	return r
+}
+
+// The name index's rows render from their fields (appendGridView), remembering across
+// the rows of a page the owner and the last time written, whole or its second: a page
+// of them is encoding/json's page of the same rows, byte for byte, with hostile
+// strings, owners that differ in one field only, and times that repeat, share a
+// second, cross one, come before 1970 or sit at the ends of what Unix nanoseconds hold.
+func TestAppendGridViewMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 12, 2, 15, 36, 12, 526096000, time.UTC).UnixNano()
+	times := []int64{base, base + 1, base + 1e9, base - 526096000, base - 526096001, base + 473903999, base + 473904000,
+		0, -1, -1e9, -1e9 - 1, 1, math.MinInt64, math.MaxInt64, base / 1e9 * 1e9, base + 1e8}
+	owners := []projections.UserRef{
+		{ID: "01653bd4-bf21-5884-bf55-adc273779839", Email: "o@example.com", Name: "Owner"},
+		{ID: "01653bd4-bf21-5884-bf55-adc273779839", Email: "o@example.com", Name: "Owner <renamed>"},
+		{ID: "11653bd4-bf21-5884-bf55-adc273779839", Email: "o@example.com", Name: "Owner"},
+	}
+	principals := []domain.Principal{
+		{UserID: owners[0].ID, Role: domain.RoleEditor},
+		{UserID: "someone-else", Role: domain.RoleViewer},
+		{UserID: "x", Role: domain.RoleAdmin},
+	}
+	rnd := rand.New(rand.NewPCG(17, 18))
+	pick := func() int64 {
+		if rnd.IntN(4) == 0 {
+			return rnd.Int64()
+		}
+		return times[rnd.IntN(len(times))]
+	}
+	str := func() string { return hostileStrings[rnd.IntN(len(hostileStrings))] }
+	for range 300 {
+		var fields []projections.GridFields
+		for range 1 + rnd.IntN(8) {
+			f := projections.GridFields{Name: str(), Description: str(), Owner: owners[rnd.IntN(len(owners))],
+				CreatedAt: pick(), UpdatedAt: pick(), Version: rnd.IntN(5)}
+			for i := range f.ID {
+				f.ID[i] = byte(rnd.IntN(256))
+			}
+			for i := range f.Envs {
+				if rnd.IntN(4) > 0 {
+					f.Envs[i] = projections.GridEnv{Set: rnd.IntN(3) > 0, Version: rnd.IntN(3), Mask: str(), UpdatedAt: pick()}
+				}
+			}
+			fields = append(fields, f)
+		}
+		for _, p := range principals {
+			for _, policy := range []domain.RevealPolicy{"", "allowed", "owners_only"} {
+				var items []wire.Secret
+				perms := &rowPermissions{p: p, policy: policy}
+				got := []byte(`{"items":[`)
+				for i := range fields {
+					items = append(items, secretOut(gridFieldsRow(fields[i]), p, policy))
+					if i > 0 {
+						got = append(got, ',')
+					}
+					// As appendGridRow renders a row without a kept view.
+					got = appendGridView(got, &fields[i], &perms.memo)
+					got = appendPermissions(got, perms.of(fields[i].Owner.ID))
+				}
+				got = appendPageEnd(got, "")
+				want, err := json.Marshal(wire.Page[wire.Secret]{Items: items})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("page:\n got %s\nwant %s", got, want)
+				}
 			}
 		}
 	}

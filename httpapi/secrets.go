@@ -134,7 +134,7 @@ func (s *Server) writeSecret(c *fiber.Ctx, secretID string) error {
 		return a.SecretErr
 	}
 	return sendJSON(c, func(b []byte) []byte {
-		return appendGridRow(b, a.Secret, &rowPermissions{p: p, policy: a.Org.RevealPolicy})
+		return appendGridRow(b, &a.Secret, &rowPermissions{p: p, policy: a.Org.RevealPolicy})
 	})
 }
 

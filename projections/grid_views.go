@@ -15,7 +15,8 @@ import (
 // of the old entry keeps after the change is not taken for the new one's. Bounded,
 // because a view is some 600 bytes (more than the entry itself): kept for every row of
 // an organization of 100,000 secrets, views would take some 60 MB; within the budget,
-// the rows that pages show often (first pages, recent searches) stay rendered.
+// the rows that pages in name order show again and again (first pages) stay rendered;
+// q= pages neither read nor keep views (see GridRow.View).
 //
 // A page reads its rows' views without a lock (an atomic load per row; a map of views
 // behind locks was an eighth of a search page's CPU); keeping and dropping views, and

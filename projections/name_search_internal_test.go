@@ -2,6 +2,7 @@ package projections
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -171,5 +172,27 @@ func TestManyNamesCaughtUpAreNumberedInOrder(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("q=%s: %d names, want %d", q, len(got), len(want))
+	}
+}
+
+// gallop finds what a binary search of the list from i finds: the first element at
+// least key, for keys before, between, on and after the elements, from every start.
+func TestGallopFindsTheFirstAtLeastKey(t *testing.T) {
+	t.Parallel()
+	rnd := rand.New(rand.NewPCG(21, 22))
+	for range 300 {
+		var l []uint32
+		for k := uint32(rnd.IntN(4)); len(l) < rnd.IntN(200); k += 1 + uint32(rnd.IntN(40)) {
+			l = append(l, k)
+		}
+		for i := 0; i <= len(l); i++ {
+			for range 20 {
+				key := uint32(rnd.IntN(len(l)*41 + 10))
+				j, _ := slices.BinarySearch(l[i:], key)
+				if got := gallop(l, i, key); got != i+j {
+					t.Fatalf("gallop(%v, %d, %d) = %d, want %d", l, i, key, got, i+j)
+				}
+			}
+		}
 	}
 }

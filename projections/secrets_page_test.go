@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/projections"
@@ -251,6 +253,53 @@ func TestKeptViewsLastAsLongAsTheRow(t *testing.T) {
 	}
 }
 
+// The rows of a q= page neither keep a view nor read one (see GridRow.View): searches
+// go all over an organization, and the budget is left to pages in name order.
+func TestSearchPagesKeepNoViews(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, true)
+	ctx := context.Background()
+	for _, name := range []string{"KEPT_A", "KEPT_B"} {
+		res, err := r.h.CreateSecret.Handle(ctx, r.owner, commands.CreateSecret{OrgID: r.orgID, Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.wait(t, res.Seq)
+	}
+	page := func(q string) []projections.GridRow {
+		t.Helper()
+		page, err := r.db.Secrets.SecretPageAt(ctx, r.orgID, r.owner.UserID, projections.SecretFilter{Q: q})
+		if err != nil || len(page.Rows) != 2 {
+			t.Fatalf("page q=%q: %+v, %v", q, page, err)
+		}
+		return page.Rows
+	}
+	views := func(rows []projections.GridRow) []string {
+		out := make([]string, len(rows))
+		for i, g := range rows {
+			out[i] = string(g.View())
+		}
+		return out
+	}
+	for _, q := range []string{"kept_", "KE"} {
+		for _, g := range page(q) {
+			g.KeepView([]byte("view of " + g.Name()))
+		}
+	}
+	if got := views(page("")); !slices.Equal(got, []string{"", ""}) {
+		t.Fatalf("views kept by q= pages: %q", got)
+	}
+	for _, g := range page("") {
+		g.KeepView([]byte("view of " + g.Name()))
+	}
+	if got := views(page("")); !slices.Equal(got, []string{"view of KEPT_A", "view of KEPT_B"}) {
+		t.Fatalf("views kept by a page in name order: %q", got)
+	}
+	if got := views(page("KEPT")); !slices.Equal(got, []string{"", ""}) {
+		t.Fatalf("views read by a q= page: %q", got)
+	}
+}
+
 // checkGridFields checks that a GridRow's methods read what its Row() holds (readers
 // render rows from either).
 func checkGridFields(t *testing.T, g projections.GridRow) {
@@ -263,6 +312,21 @@ func checkGridFields(t *testing.T, g projections.GridRow) {
 	for _, env := range domain.Environments() {
 		if got, want := g.Env(env), r.Environments[env]; got.Set != want.Set || got.Version != want.Version || got.Mask != want.Mask || !got.UpdatedAt.Equal(want.UpdatedAt) {
 			t.Fatalf("GridRow %s in %s: %+v, Row() has %+v", g.ID(), env, got, want)
+		}
+	}
+	// Fields, which the API renders grid rows from, reads the same.
+	f := g.Fields()
+	id, err := uuid.Parse(r.ID)
+	if err != nil || f.ID != id || f.Name != r.Name || f.Description != r.Description || f.Owner != r.Owner ||
+		!time.Unix(0, f.CreatedAt).Equal(r.CreatedAt) || !time.Unix(0, f.UpdatedAt).Equal(r.UpdatedAt) || f.Version != r.Version {
+		t.Fatalf("GridRow %s: Fields() %+v, Row() %+v", g.ID(), f, r)
+	}
+	for i, env := range projections.GridEnvs() {
+		got, want := f.Envs[i], r.Environments[env]
+		_, present := r.Environments[env]
+		if got.Set != want.Set || got.Version != want.Version || got.Mask != want.Mask ||
+			(present && !time.Unix(0, got.UpdatedAt).Equal(want.UpdatedAt)) {
+			t.Fatalf("GridRow %s in %s: Fields() %+v, Row() has %+v", g.ID(), env, got, want)
 		}
 	}
 }

@@ -93,6 +93,7 @@ func (db *Secrets) pageRows(on *orgNames, env domain.Environment, q, after strin
 	}
 	for i, key := range picked {
 		rows[i] = on.gridRow(key)
+		rows[i].searched = q != ""
 	}
 	return rows, more
 }
