@@ -432,11 +432,17 @@ func (cl *cachedLog) owner(ctx context.Context, id string) (*domain.User, error)
 // append has lost a race on it since: for a write without an Idempotency-Key, whose
 // append's expected sequence catches a stale cache (a retried key must see every
 // event, so that it finds its first result instead of a duplicate).
-func (cl *cachedLog) secretTurn(ctx context.Context, orgID, secretID string, trust bool) (loadedSecret, error) {
+// A trusted write may also restore a secret the cache does not hold from snaps, the
+// read models' copies, as far as the log confirms them (restoreSecret); nil reads the
+// log's history.
+func (cl *cachedLog) secretTurn(ctx context.Context, orgID, secretID string, trust, keyed bool, snaps secretSnapshots) (loadedSecret, error) {
 	c := cl.secrets
 	e, err := c.acquire(ctx, secretAggregate(orgID, secretID))
 	if err != nil {
 		return loadedSecret{}, err
+	}
+	if trust && !e.loaded && !e.stale {
+		cl.restoreSecret(ctx, e, snaps, time.Now())
 	}
 	if !trust || !e.loaded || e.stale {
 		if err := c.refresh(ctx, cl.tailLog, e, time.Now()); err != nil {
@@ -444,10 +450,16 @@ func (cl *cachedLog) secretTurn(ctx context.Context, orgID, secretID string, tru
 			return loadedSecret{}, err
 		}
 	}
-	events, full, err := c.history(ctx, cl.tailLog, e)
-	if err != nil {
-		c.release(e)
-		return loadedSecret{}, err
+	// Only a request with an Idempotency-Key looks for its key among the events: the
+	// others do not read the history that a secret restored from the read models
+	// (its marks not at hand) would otherwise load whole.
+	var events []domain.Recorded
+	var full bool
+	if keyed {
+		if events, full, err = c.history(ctx, cl.tailLog, e); err != nil {
+			c.release(e)
+			return loadedSecret{}, err
+		}
 	}
 	return loadedSecret{secret: e.state, events: events, full: full, lastSeq: e.lastSeq, eventCount: e.version, log: cl, turn: e,
 		endTurn: sync.OnceFunc(func() { c.release(e) })}, nil

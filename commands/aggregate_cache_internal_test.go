@@ -16,7 +16,7 @@ func TestAggregateCacheIsBoundedAndKeepsHeldEntries(t *testing.T) {
 	env := eventstoretest.New(t)
 	cl := newCachedLog(env.Store, 2)
 	org := uuid.NewString()
-	held, err := cl.secretTurn(ctx, org, uuid.NewString(), false)
+	held, err := cl.secretTurn(ctx, org, uuid.NewString(), false, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestAggregateCacheIsBoundedAndKeepsHeldEntries(t *testing.T) {
 	}
 	held.release()
 	held.release() // a second release is harmless
-	again, err := cl.secretTurn(ctx, org, held.turn.agg.ID, false)
+	again, err := cl.secretTurn(ctx, org, held.turn.agg.ID, false, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,9 @@ type DeleteSecret struct {
 type DeleteSecretHandler struct {
 	log   eventLog
 	names nameReservations
+	// snapshots, when set, is where a deletion without an Idempotency-Key restores a
+	// secret the aggregate cache does not hold from (see UpdateSecretHandler).
+	snapshots secretSnapshots
 }
 
 // NewDeleteSecretHandler wires the handler.
@@ -24,11 +27,20 @@ func NewDeleteSecretHandler(log eventLog, names nameReservations) *DeleteSecretH
 	return &DeleteSecretHandler{log: log, names: names}
 }
 
+// WithSnapshots returns the handler restoring secrets that are not in the aggregate
+// cache from s's copies, as far as the log confirms them, instead of replaying their
+// histories (UpdateSecretHandler.WithSnapshots).
+func (h *DeleteSecretHandler) WithSnapshots(s secretSnapshots) *DeleteSecretHandler {
+	c := *h
+	c.snapshots = s
+	return &c
+}
+
 // Handle appends SecretValueDeleted or SecretDeleted; deleting the whole secret frees
 // its name.
 func (h *DeleteSecretHandler) Handle(ctx context.Context, m Meta, c DeleteSecret) (Result, error) {
 	res, err := retry(ctx, func() (Result, error) {
-		lo, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID, true)
+		lo, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID, true, h.snapshots)
 		if err != nil {
 			return Result{}, err
 		}

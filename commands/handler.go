@@ -295,12 +295,12 @@ func loadSecret(ctx context.Context, log eventLog, orgID, secretID string) (load
 // cache it takes the secret's turn, which the caller must release; a write (write
 // true) without an Idempotency-Key trusts the cached secret without reading the log,
 // since its append's expected sequence catches a stale one.
-func secretForMember(ctx context.Context, log eventLog, m Meta, orgID, secretID string, write bool) (loadedOrg, loadedSecret, domain.Principal, error) {
+func secretForMember(ctx context.Context, log eventLog, m Meta, orgID, secretID string, write bool, snaps secretSnapshots) (loadedOrg, loadedSecret, domain.Principal, error) {
 	lo, p, err := memberPrincipal(ctx, log, m, orgID)
 	if err != nil {
 		return loadedOrg{}, loadedSecret{}, domain.Principal{}, err
 	}
-	ls, err := memberSecret(ctx, log, m, orgID, secretID, write)
+	ls, err := memberSecret(ctx, log, m, orgID, secretID, write, snaps)
 	if err != nil {
 		return loadedOrg{}, loadedSecret{}, domain.Principal{}, err
 	}
@@ -308,7 +308,7 @@ func secretForMember(ctx context.Context, log eventLog, m Meta, orgID, secretID 
 }
 
 // memberSecret is secretForMember's secret, for a caller that has the organization.
-func memberSecret(ctx context.Context, log eventLog, m Meta, orgID, secretID string, write bool) (loadedSecret, error) {
+func memberSecret(ctx context.Context, log eventLog, m Meta, orgID, secretID string, write bool, snaps secretSnapshots) (loadedSecret, error) {
 	cl, ok := log.(*cachedLog)
 	if !ok {
 		return loadSecret(ctx, log, orgID, secretID)
@@ -316,7 +316,8 @@ func memberSecret(ctx context.Context, log eventLog, m Meta, orgID, secretID str
 	if err := validID("secret", secretID); err != nil {
 		return loadedSecret{}, err
 	}
-	ls, err := cl.secretTurn(ctx, orgID, secretID, write && m.IdempotencyKey == "")
+	keyed := m.IdempotencyKey != ""
+	ls, err := cl.secretTurn(ctx, orgID, secretID, write && !keyed, keyed, snaps)
 	if err != nil {
 		return loadedSecret{}, fmt.Errorf("load secret: %w", err)
 	}

@@ -61,7 +61,7 @@ func (h *RevealSecretHandler) Handle(ctx context.Context, m Meta, c RevealSecret
 	}
 	vv, decided, err := h.fromSnapshot(ctx, lo, p, c)
 	if !decided {
-		ls, lerr := memberSecret(ctx, h.log, m, c.OrgID, c.SecretID, false)
+		ls, lerr := memberSecret(ctx, h.log, m, c.OrgID, c.SecretID, false, nil)
 		if lerr != nil {
 			return Revealed{}, lerr
 		}

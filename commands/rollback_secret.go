@@ -29,7 +29,7 @@ func NewRollbackSecretHandler(log eventLog, keys valueKeys) *RollbackSecretHandl
 // never rewritten.
 func (h *RollbackSecretHandler) Handle(ctx context.Context, m Meta, c RollbackSecret) (SecretResult, error) {
 	res, err := retry(ctx, func() (SecretResult, error) {
-		lo, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID, true)
+		lo, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID, true, nil)
 		if err != nil {
 			return SecretResult{}, err
 		}

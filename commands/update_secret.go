@@ -58,7 +58,7 @@ func (h *UpdateSecretHandler) Handle(ctx context.Context, m Meta, c UpdateSecret
 		if cl, ok := h.log.(*cachedLog); ok && m.IdempotencyKey == "" {
 			return h.grouped(ctx, cl, m, c)
 		}
-		lo, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID, true)
+		lo, ls, p, err := secretForMember(ctx, h.log, m, c.OrgID, c.SecretID, true, nil)
 		if err != nil {
 			return SecretResult{}, err
 		}

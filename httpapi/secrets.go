@@ -246,7 +246,7 @@ func (s *Server) deleteSecret(c *fiber.Ctx) error {
 		}
 		cmd.Env = &env
 	}
-	res, err := s.cmd.DeleteSecret.Handle(c.UserContext(), s.meta(c), cmd)
+	res, err := s.deleteSecrets.Handle(c.UserContext(), s.meta(c), cmd)
 	if err != nil {
 		return s.refused(c, err)
 	}

@@ -134,13 +134,15 @@ type Server struct {
 	reveal      *commands.RevealSecretHandler
 	// update decides updates of secrets not in the command cache on the read
 	// models' copies, as far as the log confirms them.
-	update      *commands.UpdateSecretHandler
-	feed        ChangeFeed
-	unavailable func(error) bool
-	hooks       WebhookDeliveries
-	hookGuard   webhooks.Guard
-	auth        CredentialCache
-	fetchSlots  chan struct{} // bounds values fetches in progress (memory)
+	update *commands.UpdateSecretHandler
+	// deleteSecrets decides deletions the same way.
+	deleteSecrets *commands.DeleteSecretHandler
+	feed          ChangeFeed
+	unavailable   func(error) bool
+	hooks         WebhookDeliveries
+	hookGuard     webhooks.Guard
+	auth          CredentialCache
+	fetchSlots    chan struct{} // bounds values fetches in progress (memory)
 	// streams is the parent of every long-lived response (the change feed); Shutdown
 	// cancels it so that a graceful stop does not wait for clients that never hang up.
 	streams     context.Context
@@ -208,6 +210,7 @@ func New(cfg Config) (*Server, error) {
 	s.fetch = commands.NewFetchValuesHandler(cfg.Store, cfg.Keys, cfg.ReadModel.Secrets).WithMaxNames(cfg.MaxFetchedNames)
 	s.reveal = cfg.Commands.RevealSecret.WithSnapshots(cfg.ReadModel.Secrets)
 	s.update = cfg.Commands.UpdateSecret.WithSnapshots(cfg.ReadModel.Secrets)
+	s.deleteSecrets = cfg.Commands.DeleteSecret.WithSnapshots(cfg.ReadModel.Secrets)
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.ui = newUI(cfg.Assets)
 	s.App = fiber.New(s.fiberConfig())

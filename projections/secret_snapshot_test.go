@@ -54,7 +54,7 @@ func TestUpdateRestoresAnUncachedSecretFromTheReadModels(t *testing.T) {
 	warm := r.create(t, "WARM", map[domain.Environment]string{domain.Production: "w1"})
 	r.wait(t, warm.Seq)
 
-	_, update := freshReplica(t, r)
+	replica, update := freshReplica(t, r)
 	// The organization's history and the owner's (named in the answer) are read
 	// once, by the first command.
 	if _, err := update.Handle(ctx, r.owner, commands.UpdateSecret{OrgID: r.orgID, SecretID: warm.ID, Values: setProd("w2")}); err != nil {
@@ -65,8 +65,14 @@ func TestUpdateRestoresAnUncachedSecretFromTheReadModels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The restored secret stays in the cache, without its marks: a reveal of it (no
+	// Idempotency-Key) reads no history either.
+	rev, err := replica.RevealSecret.Handle(ctx, r.owner, commands.RevealSecret{OrgID: r.orgID, SecretID: hot.ID, Env: domain.Production})
+	if err != nil || rev.Value.Reveal() != "v42" {
+		t.Fatalf("reveal after the restoring update: %q, %v", rev.Value.Reveal(), err)
+	}
 	if n := r.env.Store.EventsLoaded() - before; n != 0 {
-		t.Fatalf("an update of a secret restored from the read models loaded %d events of the log, want 0", n)
+		t.Fatalf("an update of a secret restored from the read models, and a reveal, loaded %d events of the log, want 0", n)
 	}
 	prod, _ := res.Secret.Value(domain.Production)
 	stag, _ := res.Secret.Value(domain.Staging)
@@ -269,5 +275,63 @@ func TestRestoredSecretRollsBackAndReplaysKeys(t *testing.T) {
 	}
 	if rev.Value.Reveal() != "r1" || rev.Version != 4 {
 		t.Fatalf("after the rollback: revealed %q v%d, want r1 v4", rev.Value.Reveal(), rev.Version)
+	}
+}
+
+// TestDeleteRestoresAnUncachedSecretFromTheReadModels: a deletion (of one value, then
+// of the whole secret) on a replica whose aggregate cache does not hold the secret
+// loads none of the secret's 21 events, and decides as the history would: the value
+// removed is the current one, and the secret is gone for every later command.
+func TestDeleteRestoresAnUncachedSecretFromTheReadModels(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, true)
+	ctx := context.Background()
+	s := r.create(t, "DOOMED", map[domain.Environment]string{domain.Production: "p1", domain.Staging: "s1"})
+	var last uint64
+	for i := 2; i <= 20; i++ {
+		res, err := r.h.UpdateSecret.Handle(ctx, r.owner, commands.UpdateSecret{OrgID: r.orgID, SecretID: s.ID, Values: setProd(fmt.Sprintf("p%d", i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = res.Seq
+	}
+	warm := r.create(t, "WARM", map[domain.Environment]string{domain.Production: "w1"})
+	r.wait(t, max(last, warm.Seq))
+
+	replica, update := freshReplica(t, r)
+	del := replica.DeleteSecret.WithSnapshots(r.db.Secrets)
+	// The organization's history and the owner's (named in the answer) are read
+	// once, by the first command.
+	if _, err := update.Handle(ctx, r.owner, commands.UpdateSecret{OrgID: r.orgID, SecretID: warm.ID, Values: setProd("w2")}); err != nil {
+		t.Fatal(err)
+	}
+	staging := domain.Staging
+	before := r.env.Store.EventsLoaded()
+	if _, err := del.Handle(ctx, r.owner, commands.DeleteSecret{OrgID: r.orgID, SecretID: s.ID, Env: &staging}); err != nil {
+		t.Fatal(err)
+	}
+	gone, err := del.Handle(ctx, r.owner, commands.DeleteSecret{OrgID: r.orgID, SecretID: s.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := r.env.Store.EventsLoaded() - before; n != 0 {
+		t.Fatalf("two deletions of a secret restored from the read models loaded %d events of the log, want 0", n)
+	}
+	l, err := r.env.Store.Load(ctx, eventstore.Aggregate{OrgID: r.orgID, Type: domain.AggregateSecret, ID: s.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(l.Events)
+	if n != 22 || l.LastSeq != gone.Seq {
+		t.Fatalf("the log holds %d events of the secret, last at %d; want 22, the last the deletion's %d", n, l.LastSeq, gone.Seq)
+	}
+	if e, ok := l.Events[n-2].Event.(domain.SecretValueDeleted); !ok || e.Env != domain.Staging || e.Version != 1 {
+		t.Fatalf("the value deletion recorded %#v, want staging v1", l.Events[n-2].Event)
+	}
+	if e, ok := l.Events[n-1].Event.(domain.SecretDeleted); !ok || e.Name != "DOOMED" {
+		t.Fatalf("the deletion recorded %#v, want the secret's name", l.Events[n-1].Event)
+	}
+	if _, err := replica.RevealSecret.Handle(ctx, r.owner, commands.RevealSecret{OrgID: r.orgID, SecretID: s.ID, Env: domain.Production}); !domain.IsCode(err, domain.CodeNotFound) {
+		t.Fatalf("reveal after the deletion: %v, want not_found", err)
 	}
 }
