@@ -63,6 +63,27 @@ type checkAsk struct {
 	err   error
 }
 
+// confirmedCopy reads a read-model copy of agg with read (bounded by
+// snapshotReadTimeout) and returns it when the log holds no event of agg after the
+// checkpoint the copy reflects: the copy is then agg's current state. ok is false when
+// the copy cannot be used (none, a failed read, or a newer event); the caller then
+// reads the log, which says what went wrong, if anything did. The one rule reveals and
+// restored secrets decide by.
+func confirmedCopy[T any](ctx context.Context, cl *cachedLog, agg eventstore.Aggregate,
+	read func(context.Context) (copy T, checkpoint uint64, found bool, err error)) (T, bool) {
+	var zero T
+	sctx, cancel := context.WithTimeout(ctx, snapshotReadTimeout)
+	defer cancel()
+	c, checkpoint, found, err := read(sctx)
+	if err != nil || !found {
+		return zero, false
+	}
+	if newer, err := cl.recordedAfterShared(ctx, agg, checkpoint); err != nil || newer {
+		return zero, false
+	}
+	return c, true
+}
+
 // recordedAfterShared tells whether the log holds an event of secret agg after
 // sequence after, as RecordedAfter does, in a look shared with the other checks of
 // agg's organization asked meanwhile.

@@ -108,13 +108,10 @@ func (h *RevealSecretHandler) fromSnapshot(ctx context.Context, lo loadedOrg, p 
 	if h.snapshots == nil || !ok || cl.secrets.holds(agg) {
 		return domain.ValueVersion{}, false, nil
 	}
-	sctx, cancel := context.WithTimeout(ctx, snapshotReadTimeout)
-	defer cancel()
-	snap, checkpoint, found, err := h.snapshots.RevealSnapshot(sctx, c.OrgID, c.SecretID, c.Env)
-	if err != nil || !found {
-		return domain.ValueVersion{}, false, nil
-	}
-	if newer, err := cl.recordedAfterShared(ctx, agg, checkpoint); err != nil || newer {
+	snap, ok := confirmedCopy(ctx, cl, agg, func(ctx context.Context) (domain.RevealSnapshot, uint64, bool, error) {
+		return h.snapshots.RevealSnapshot(ctx, c.OrgID, c.SecretID, c.Env)
+	})
+	if !ok {
 		return domain.ValueVersion{}, false, nil
 	}
 	vv, err = snap.Reveal(p, lo.org.RevealPolicy(), c.Env)

@@ -287,16 +287,19 @@ func (cl *cachedLog) restoreSecret(ctx context.Context, e *cachedAggregate[*doma
 	if snaps == nil {
 		return
 	}
-	sctx, cancel := context.WithTimeout(ctx, snapshotReadTimeout)
-	defer cancel()
-	st, lastSeq, checkpoint, ok, err := snaps.SecretSnapshot(sctx, e.agg.OrgID, e.agg.ID)
-	if err != nil || !ok || lastSeq == 0 || lastSeq > checkpoint || st.Version < 1 {
+	type restored struct {
+		st      domain.SecretState
+		lastSeq uint64
+	}
+	r, ok := confirmedCopy(ctx, cl, e.agg, func(ctx context.Context) (restored, uint64, bool, error) {
+		st, lastSeq, checkpoint, found, err := snaps.SecretSnapshot(ctx, e.agg.OrgID, e.agg.ID)
+		found = found && lastSeq > 0 && lastSeq <= checkpoint && st.Version > 0
+		return restored{st, lastSeq}, checkpoint, found, err
+	})
+	if !ok {
 		return
 	}
-	if newer, err := cl.recordedAfterShared(ctx, e.agg, checkpoint); err != nil || newer {
-		return
-	}
-	e.state, e.lastSeq, e.version = domain.RestoreSecret(e.agg.OrgID, e.agg.ID, st), lastSeq, st.Version
+	e.state, e.lastSeq, e.version = domain.RestoreSecret(e.agg.OrgID, e.agg.ID, r.st), r.lastSeq, r.st.Version
 	e.marks, e.marksCut = nil, true
 	e.loaded, e.stale, e.checked = true, false, now
 }

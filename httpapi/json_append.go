@@ -256,7 +256,7 @@ type gridMemo struct {
 // them before.
 func appendGridView(b []byte, f *projections.GridFields, m *gridMemo) []byte {
 	b = append(b, `{"id":"`...)
-	b = appendUUID(b, &f.ID)
+	b = projections.AppendID(b, f.ID)
 	b = append(b, `","name":`...)
 	b = appendJSONString(b, f.Name)
 	b = append(b, `,"description":`...)
@@ -273,19 +273,10 @@ func appendGridView(b []byte, f *projections.GridFields, m *gridMemo) []byte {
 		b = append(b, gridEnvKeys[i]...)
 		st := &f.Envs[i]
 		if !st.Set {
-			b = append(b, `{"set":false}`...)
+			b = append(b, unsetEnv...)
 			continue
 		}
-		b = append(b, `{"set":true`...)
-		if st.Version != 0 {
-			b = append(b, `,"version":`...)
-			b = strconv.AppendInt(b, int64(st.Version), 10)
-		}
-		if st.Mask != "" {
-			b = append(b, `,"mask":`...)
-			b = appendJSONString(b, st.Mask)
-		}
-		b = append(b, `,"updated_at":`...)
+		b = appendSetEnvHead(b, st.Version, st.Mask)
 		b = m.times.append(b, st.UpdatedAt)
 		b = append(b, '}')
 	}
@@ -300,18 +291,6 @@ var gridEnvKeys = func() (keys [3]string) {
 	keys[0] = `,"environments":{` + keys[0][1:]
 	return keys
 }()
-
-// appendUUID appends id in its canonical form (lowercase, hyphenated).
-func appendUUID(b []byte, id *[16]byte) []byte {
-	const hex = "0123456789abcdef"
-	for i, c := range id {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			b = append(b, '-')
-		}
-		b = append(b, hex[c>>4], hex[c&0xf])
-	}
-	return b
-}
 
 // unixTimeMemo is where in an answer's buffer the last time (Unix nanoseconds)
 // appendGridView wrote is.
@@ -454,20 +433,30 @@ func (r *rowPermissions) of(owner string) domain.SecretPermissions {
 // omitempty fields left out when empty).
 func appendEnvState(b []byte, st projections.EnvState, last *lastTime) []byte {
 	if !st.Set {
-		return append(b, `{"set":false}`...)
+		return append(b, unsetEnv...)
 	}
-	b = append(b, `{"set":true`...)
-	if st.Version != 0 {
-		b = append(b, `,"version":`...)
-		b = strconv.AppendInt(b, int64(st.Version), 10)
-	}
-	if st.Mask != "" {
-		b = append(b, `,"mask":`...)
-		b = appendJSONString(b, st.Mask)
-	}
-	b = append(b, `,"updated_at":`...)
+	b = appendSetEnvHead(b, st.Version, st.Mask)
 	b = last.append(b, st.UpdatedAt.UTC())
 	return append(b, '}')
+}
+
+// unsetEnv is an environment without a value, as encoding/json writes its wire.EnvState.
+const unsetEnv = `{"set":false}`
+
+// appendSetEnvHead appends a set environment's wire.EnvState up to its updated_at's
+// value, which the caller appends (from whichever time it holds) before the closing
+// brace.
+func appendSetEnvHead(b []byte, version int, mask string) []byte {
+	b = append(b, `{"set":true`...)
+	if version != 0 {
+		b = append(b, `,"version":`...)
+		b = strconv.AppendInt(b, int64(version), 10)
+	}
+	if mask != "" {
+		b = append(b, `,"mask":`...)
+		b = appendJSONString(b, mask)
+	}
+	return append(b, `,"updated_at":`...)
 }
 
 // appendSecretPage appends a grid page as encoding/json writes a

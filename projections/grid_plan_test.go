@@ -12,6 +12,23 @@ import (
 	"github.com/keyledger/keyledger/projections"
 )
 
+// liveSchema connects to r's database as its owner (closed when the test ends) and
+// names the schema the read models live in.
+func liveSchema(t *testing.T, r *rig) (*pgx.Conn, string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, r.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	var schema string
+	if err := conn.QueryRow(ctx, `SELECT table_schema FROM information_schema.tables WHERE table_name = 'secret_values' ORDER BY table_schema DESC LIMIT 1`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	return conn, schema
+}
+
 // The name index's query for the rows changed since its checkpoint reaches them by key:
 // Postgres looks at no row of the organization beyond the changed ones, even when its
 // tables were never analyzed (as right after seeding or a rebuild filled them). A
@@ -53,15 +70,7 @@ func TestGridChangedRowsQueryReadsOnlyTheChangedRows(t *testing.T) {
 	}
 	r.wait(t, last)
 
-	conn, err := pgx.Connect(ctx, r.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var schema string
-	if err := conn.QueryRow(ctx, `SELECT table_schema FROM information_schema.tables WHERE table_name = 'secret_values' ORDER BY table_schema DESC LIMIT 1`).Scan(&schema); err != nil {
-		t.Fatal(err)
-	}
+	conn, schema := liveSchema(t, r)
 	if _, err := conn.Exec(ctx, `SELECT set_config('search_path', $1, false)`, schema); err != nil {
 		t.Fatal(err)
 	}

@@ -361,8 +361,9 @@ func hexValue(c byte) (byte, bool) {
 	return 0, false
 }
 
-// appendID appends id as the read models print it.
-func appendID(b []byte, id [16]byte) []byte {
+// AppendID appends id as the read models print it: canonical, lowercase, hyphenated
+// (the API's renderers print GridFields.ID with it too).
+func AppendID(b []byte, id [16]byte) []byte {
 	const hex = "0123456789abcdef"
 	for i, c := range id {
 		if i == 4 || i == 6 || i == 8 || i == 10 {

@@ -30,6 +30,21 @@ func setProd(v string) map[domain.Environment]*domain.Plaintext {
 	return map[domain.Environment]*domain.Plaintext{domain.Production: &p}
 }
 
+// updateProd sets the secret's production value to prefix+i for i from..to, one
+// update each, and returns the last update's sequence.
+func updateProd(t *testing.T, r *rig, id, prefix string, from, to int) uint64 {
+	t.Helper()
+	var last uint64
+	for i := from; i <= to; i++ {
+		res, err := r.h.UpdateSecret.Handle(context.Background(), r.owner, commands.UpdateSecret{OrgID: r.orgID, SecretID: id, Values: setProd(fmt.Sprintf("%s%d", prefix, i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = res.Seq
+	}
+	return last
+}
+
 // TestUpdateRestoresAnUncachedSecretFromTheReadModels: an update on a replica whose
 // aggregate cache does not hold the secret loads none of the secret's events, however
 // long its history (41 events here; before, it replayed all 41), and decides as the
@@ -42,14 +57,7 @@ func TestUpdateRestoresAnUncachedSecretFromTheReadModels(t *testing.T) {
 	stopProjector := r.startProjector(t, r.db)
 	ctx := context.Background()
 	hot := r.create(t, "LONG_HISTORY", map[domain.Environment]string{domain.Production: "v1", domain.Staging: "s1"})
-	var last uint64
-	for i := 2; i <= 41; i++ {
-		res, err := r.h.UpdateSecret.Handle(ctx, r.owner, commands.UpdateSecret{OrgID: r.orgID, SecretID: hot.ID, Values: setProd(fmt.Sprintf("v%d", i))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		last = res.Seq
-	}
+	last := updateProd(t, r, hot.ID, "v", 2, 41)
 	r.wait(t, last)
 	warm := r.create(t, "WARM", map[domain.Environment]string{domain.Production: "w1"})
 	r.wait(t, warm.Seq)
@@ -287,14 +295,7 @@ func TestDeleteRestoresAnUncachedSecretFromTheReadModels(t *testing.T) {
 	r := newRig(t, true)
 	ctx := context.Background()
 	s := r.create(t, "DOOMED", map[domain.Environment]string{domain.Production: "p1", domain.Staging: "s1"})
-	var last uint64
-	for i := 2; i <= 20; i++ {
-		res, err := r.h.UpdateSecret.Handle(ctx, r.owner, commands.UpdateSecret{OrgID: r.orgID, SecretID: s.ID, Values: setProd(fmt.Sprintf("p%d", i))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		last = res.Seq
-	}
+	last := updateProd(t, r, s.ID, "p", 2, 20)
 	warm := r.create(t, "WARM", map[domain.Environment]string{domain.Production: "w1"})
 	r.wait(t, max(last, warm.Seq))
 

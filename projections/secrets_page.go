@@ -81,7 +81,7 @@ func (g GridRow) ID() string {
 	if g.s == nil {
 		return ""
 	}
-	return string(appendID(make([]byte, 0, 36), g.e.id))
+	return string(AppendID(make([]byte, 0, 36), g.e.id))
 }
 
 // AppendID appends the secret's id to b: ID without a string of its own.
@@ -89,7 +89,7 @@ func (g GridRow) AppendID(b []byte) []byte {
 	if g.s == nil {
 		return b
 	}
-	return appendID(b, g.e.id)
+	return AppendID(b, g.e.id)
 }
 
 // Name is the secret's name.

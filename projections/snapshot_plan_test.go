@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/projections"
 )
@@ -23,15 +22,7 @@ func TestSnapshotReadsUseTheKeysUnderRowLevelSecurity(t *testing.T) {
 	s := r.create(t, "PLANNED", map[domain.Environment]string{domain.Production: "p1"})
 	r.wait(t, s.Seq)
 
-	conn, err := pgx.Connect(ctx, r.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var schema string
-	if err := conn.QueryRow(ctx, `SELECT table_schema FROM information_schema.tables WHERE table_name = 'secret_values' ORDER BY table_schema DESC LIMIT 1`).Scan(&schema); err != nil {
-		t.Fatal(err)
-	}
+	conn, schema := liveSchema(t, r)
 	// Other secrets of the organization, written straight into the tables: only their
 	// number matters to the planner.
 	for _, q := range []string{
