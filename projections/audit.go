@@ -344,28 +344,14 @@ func (r *batchTx) sync() error {
 // are statements, queued after this copy.
 func (r *batchTx) copyFolds() error {
 	secrets, values, names := r.takeFolds()
-	if len(names) > 0 {
-		if _, err := r.tx.CopyFrom(r.ctx, pgx.Identifier{"secret_names"}, nameColumnsIn, &nameCopySource{rows: names}); err != nil {
-			return fmt.Errorf("copy name rows: %w", err)
-		}
-	}
-	if deletions := r.deletionRows; len(deletions) > 0 {
-		r.deletionRows = nil
-		if _, err := r.tx.CopyFrom(r.ctx, pgx.Identifier{"secret_deletions"}, deletionColumnsIn, &deletionCopySource{rows: deletions}); err != nil {
-			return fmt.Errorf("copy deletion rows: %w", err)
-		}
-	}
-	if len(secrets) > 0 {
-		if _, err := r.tx.CopyFrom(r.ctx, pgx.Identifier{"secrets"}, secretColumnsIn, &secretCopySource{rows: secrets}); err != nil {
-			return fmt.Errorf("copy secret rows: %w", err)
-		}
-	}
-	if len(values) > 0 {
-		if _, err := r.tx.CopyFrom(r.ctx, pgx.Identifier{"secret_values"}, valueColumnsIn, &valueCopySource{rows: values}); err != nil {
-			return fmt.Errorf("copy value rows: %w", err)
-		}
-	}
-	return nil
+	deletions := r.deletionRows
+	r.deletionRows = nil
+	return r.copyIn(
+		copyTo{"secret_names", nameColumnsIn, len(names), &nameCopySource{rows: names}},
+		copyTo{"secret_deletions", deletionColumnsIn, len(deletions), &deletionCopySource{rows: deletions}},
+		copyTo{"secrets", secretColumnsIn, len(secrets), &secretCopySource{rows: secrets}},
+		copyTo{"secret_values", valueColumnsIn, len(values), &valueCopySource{rows: values}},
+	)
 }
 
 // send sends writes, then copies rows into the audit trail and versions into the
@@ -379,14 +365,28 @@ func (r *batchTx) send(writes *pgx.Batch, rows []auditCopyRow, versions []versio
 			return fmt.Errorf("apply writes: %w", err)
 		}
 	}
-	if len(rows) > 0 {
-		if _, err := r.tx.CopyFrom(r.ctx, pgx.Identifier{"audit_log"}, auditColumnsIn, &auditCopySource{rows: rows}); err != nil {
-			return fmt.Errorf("copy audit rows: %w", err)
+	return r.copyIn(
+		copyTo{"audit_log", auditColumnsIn, len(rows), &auditCopySource{rows: rows}},
+		copyTo{"secret_versions", versionColumnsIn, len(versions), &versionCopySource{rows: versions}},
+	)
+}
+
+// copyTo is one COPY of a batch: n rows from source into table's columns.
+type copyTo struct {
+	table   string
+	columns []string
+	n       int
+	source  pgx.CopyFromSource
+}
+
+// copyIn runs the copies that have rows, in order.
+func (r *batchTx) copyIn(copies ...copyTo) error {
+	for _, c := range copies {
+		if c.n == 0 {
+			continue
 		}
-	}
-	if len(versions) > 0 {
-		if _, err := r.tx.CopyFrom(r.ctx, pgx.Identifier{"secret_versions"}, versionColumnsIn, &versionCopySource{rows: versions}); err != nil {
-			return fmt.Errorf("copy version rows: %w", err)
+		if _, err := r.tx.CopyFrom(r.ctx, pgx.Identifier{c.table}, c.columns, c.source); err != nil {
+			return fmt.Errorf("copy %s rows: %w", c.table, err)
 		}
 	}
 	return nil
