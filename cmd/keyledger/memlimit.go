@@ -14,11 +14,14 @@ import (
 // grow to twice what was live at the last collection (GOGC=100), and a burst (values
 // fetches of a large environment) left the process at several times its live memory:
 // at 100,000 secrets the bench's peak RSS was 830-960 MB. Under 512 MiB it was 540 MB,
-// at the same CPU per reveal. Lower limits cost more than they saved: nats-server
-// holds its 8 MB block caches only weakly, so every collection drops them and reads
-// load whole blocks again; at 320-384 MiB (peak 350-450 MB) a reveal took 1.5-2.5
-// times the CPU and a third of the values fetches timed out, and at 192 MiB the
-// collector ran all the time (21 reveals per second). It is soft: a larger
+// at the same CPU per reveal. Lower limits trade CPU for memory: with nats-server
+// 2.15.2, whose expected-sequence checks loaded whole 8 MB blocks that it holds only
+// weakly, 320-384 MiB made a reveal cost 1.5-2.5 times the CPU; with 2.15.3 (round
+// 12), 256 MiB ends the bench at 270 MB instead of 381 MB for 58 % more CPU per
+// 100,000-value fetch and 5-13 % more per write, and at 200 MiB the collector runs all
+// the time (the lag phase answers 753 of 1,000 updates a second). The live heap grows
+// with the organization (about 160 MB at 100,000 secrets), and a limit below it makes
+// every request pay for collections, so the default keeps room. It is soft: a larger
 // organization needs a larger limit (README).
 const defaultMemoryLimit int64 = 512 << 20
 
