@@ -383,10 +383,38 @@ type SecretResult struct {
 // secretResult completes r with the secret s as it stands after the command.
 func secretResult(ctx context.Context, log eventLog, lo loadedOrg, p domain.Principal, s *domain.Secret, r Result) SecretResult {
 	out := SecretResult{Result: r, Secret: s, Principal: p, RevealPolicy: lo.org.RevealPolicy()}
-	if owner, err := loadOwner(ctx, log, s.OwnerID()); err == nil && owner.Exists() {
+	if owner, err := loadUserPatiently(ctx, log, s.OwnerID()); err == nil && owner.Exists() {
 		out.Owner = owner
 	}
 	return out
+}
+
+// ownerRetryBudget bounds how long an answer waits for the account it names (a
+// secret's owner, a member) while the log is unavailable (a NATS stream's leader fails
+// over in well under a second). An answer that named its owner by id only, while a
+// retry of the same request with its Idempotency-Key named the account, was two
+// answers to one command (the cluster fault test caught one across a failover).
+const ownerRetryBudget = 3 * time.Second
+
+// loadUserPatiently is loadOwner, tried again while the log answers that it is
+// unavailable, within ownerRetryBudget and ctx.
+func loadUserPatiently(ctx context.Context, log eventLog, id string) (*domain.User, error) {
+	deadline := time.Now().Add(ownerRetryBudget)
+	pause := 20 * time.Millisecond
+	for {
+		u, err := loadOwner(ctx, log, id)
+		if err == nil || !errors.Is(err, eventstore.ErrUnavailable) || time.Now().Add(pause).After(deadline) {
+			return u, err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		pause = min(2*pause, 250*time.Millisecond)
+	}
 }
 
 // loadOwner is LoadUser, through the aggregate cache when there is one.

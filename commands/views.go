@@ -67,7 +67,7 @@ func MemberAt(ctx context.Context, log interface {
 			mv.AddedAt = r.Time
 		}
 	}
-	if u, err := LoadUser(ctx, log, userID); err == nil && u.Exists() {
+	if u, err := loadUserPatiently(ctx, log, userID); err == nil && u.Exists() {
 		mv.Email, mv.Name = u.Email(), u.Name()
 	}
 	return mv, nil

@@ -1,0 +1,98 @@
+package commands_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore"
+)
+
+// ownerOutageLog is the store, whose reads of user accounts answer "unavailable" a
+// few times after each append, as they do while a NATS stream's leader fails over.
+type ownerOutageLog struct {
+	*eventstore.Store
+	outage    int32
+	userFails atomic.Int32
+}
+
+func (l *ownerOutageLog) Append(ctx context.Context, p eventstore.Pending) (eventstore.Appended, error) {
+	recs, err := l.Store.Append(ctx, p)
+	if err == nil {
+		l.userFails.Store(l.outage)
+	}
+	return recs, err
+}
+
+func (l *ownerOutageLog) Load(ctx context.Context, agg eventstore.Aggregate) (eventstore.Loaded, error) {
+	if agg.Type == domain.AggregateUser && l.userFails.Add(-1) >= 0 {
+		return eventstore.Loaded{}, fmt.Errorf("load %s: %w", agg.Subject(), eventstore.ErrUnavailable)
+	}
+	return l.Store.Load(ctx, agg)
+}
+
+// A recorded command's answer names its owner's account even when the log was
+// briefly unavailable as the answer was built: the same request retried with its
+// Idempotency-Key names it, and both must be the same answer. Before, the first
+// answer named the owner by id only.
+func TestAnswerNamesTheOwnerThroughABriefOutage(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	created, err := f.h.CreateSecret.Handle(ctx, f.owner, commands.CreateSecret{OrgID: f.orgID, Name: "OUTAGE_KEY",
+		Values: map[domain.Environment]domain.Plaintext{domain.Production: domain.NewPlaintext("v1-value")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &ownerOutageLog{Store: f.store, outage: 3}
+	h := commands.NewUpdateSecretHandler(log, f.store.Keyring())
+	v2 := domain.NewPlaintext("v2-value")
+	m := f.owner
+	m.IdempotencyKey = "outage-1"
+	res, err := h.Handle(ctx, m, commands.UpdateSecret{OrgID: f.orgID, SecretID: created.ID,
+		Values: map[domain.Environment]*domain.Plaintext{domain.Production: &v2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Owner == nil || res.Owner.Email() != "owner@example.com" {
+		t.Fatalf("the answer names the owner %+v, want the account owner@example.com", res.Owner)
+	}
+	if n := log.userFails.Load(); n >= 0 {
+		t.Fatalf("the owner's account was read %d times fewer than the outage lasted: the test proved nothing", n+1)
+	}
+	replay, err := h.Handle(ctx, m, commands.UpdateSecret{OrgID: f.orgID, SecretID: created.ID,
+		Values: map[domain.Environment]*domain.Plaintext{domain.Production: &v2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !replay.Replayed || replay.Owner == nil || replay.Owner.Email() != res.Owner.Email() || replay.Seq != res.Seq {
+		t.Fatalf("the retry answered seq %d replayed %v owner %+v; the first seq %d owner %s", replay.Seq, replay.Replayed, replay.Owner, res.Seq, res.Owner.Email())
+	}
+}
+
+// An outage longer than the budget still answers: the command is recorded, and its
+// answer names the owner by id only rather than failing.
+func TestAnswerOfARecordedCommandOutlivesALongOutage(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	created, err := f.h.CreateSecret.Handle(ctx, f.owner, commands.CreateSecret{OrgID: f.orgID, Name: "LONG_OUTAGE",
+		Values: map[domain.Environment]domain.Plaintext{domain.Production: domain.NewPlaintext("v1-value")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &ownerOutageLog{Store: f.store, outage: 1 << 20}
+	h := commands.NewUpdateSecretHandler(log, f.store.Keyring())
+	v2 := domain.NewPlaintext("v2-value")
+	res, err := h.Handle(ctx, f.owner, commands.UpdateSecret{OrgID: f.orgID, SecretID: created.ID,
+		Values: map[domain.Environment]*domain.Plaintext{domain.Production: &v2}})
+	if err != nil {
+		t.Fatalf("a recorded update answered an error: %v", err)
+	}
+	if res.Seq == 0 || res.Owner != nil || res.Secret.OwnerID() != f.owner.UserID {
+		t.Fatalf("answer seq %d owner %+v owner id %s", res.Seq, res.Owner, res.Secret.OwnerID())
+	}
+}
