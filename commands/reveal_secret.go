@@ -55,11 +55,16 @@ func (h *RevealSecretHandler) WithSnapshots(s revealSnapshots) *RevealSecretHand
 // Handle checks the policy against the log's current state, records the reveal (or the
 // refusal) as an event, and only then opens the value: no reveal goes unaudited.
 func (h *RevealSecretHandler) Handle(ctx context.Context, m Meta, c RevealSecret) (Revealed, error) {
+	// The read models' copy of the secret is read while the caller's membership is
+	// checked: two looks that do not depend on each other, each a shared round trip
+	// (about 1 and 2 ms under load), one after the other before. Nothing of the copy
+	// is used before the caller is known to be a member.
+	early := h.readCopy(ctx, c)
 	lo, p, err := memberPrincipal(ctx, h.log, m, c.OrgID)
 	if err != nil {
 		return Revealed{}, err
 	}
-	vv, decided, err := h.fromSnapshot(ctx, lo, p, c)
+	vv, decided, err := h.fromSnapshot(ctx, lo, p, c, early)
 	if !decided {
 		ls, lerr := memberSecret(ctx, h.log, m, c.OrgID, c.SecretID, false, nil)
 		if lerr != nil {
@@ -102,18 +107,44 @@ const snapshotReadTimeout = time.Second
 // row (deleted, not projected yet, no such secret), a newer event, or a failed read —
 // and the caller then decides on the log as before, which says what went wrong, if
 // anything did.
-func (h *RevealSecretHandler) fromSnapshot(ctx context.Context, lo loadedOrg, p domain.Principal, c RevealSecret) (vv domain.ValueVersion, decided bool, err error) {
+func (h *RevealSecretHandler) fromSnapshot(ctx context.Context, lo loadedOrg, p domain.Principal, c RevealSecret, early <-chan confirmedReveal) (vv domain.ValueVersion, decided bool, err error) {
+	if early == nil {
+		return domain.ValueVersion{}, false, nil
+	}
+	var got confirmedReveal
+	select {
+	case got = <-early:
+	case <-ctx.Done():
+		return domain.ValueVersion{}, false, nil
+	}
+	if !got.ok {
+		return domain.ValueVersion{}, false, nil
+	}
+	vv, err = got.snap.Reveal(p, lo.org.RevealPolicy(), c.Env)
+	return vv, true, err
+}
+
+// confirmedReveal is the read models' copy of a secret for a reveal; ok says the log
+// confirmed it (confirmedCopy).
+type confirmedReveal struct {
+	snap domain.RevealSnapshot
+	ok   bool
+}
+
+// readCopy starts reading the copy fromSnapshot decides on, and returns where it will
+// be: nil when there is no copy to use (no snapshots, or the cache holds the secret).
+func (h *RevealSecretHandler) readCopy(ctx context.Context, c RevealSecret) <-chan confirmedReveal {
 	cl, ok := h.log.(*cachedLog)
 	agg := secretAggregate(c.OrgID, c.SecretID)
 	if h.snapshots == nil || !ok || cl.secrets.holds(agg) {
-		return domain.ValueVersion{}, false, nil
+		return nil
 	}
-	snap, ok := confirmedCopy(ctx, cl, agg, func(ctx context.Context) (domain.RevealSnapshot, uint64, bool, error) {
-		return h.snapshots.RevealSnapshot(ctx, c.OrgID, c.SecretID, c.Env)
-	})
-	if !ok {
-		return domain.ValueVersion{}, false, nil
-	}
-	vv, err = snap.Reveal(p, lo.org.RevealPolicy(), c.Env)
-	return vv, true, err
+	out := make(chan confirmedReveal, 1)
+	go func() {
+		snap, ok := confirmedCopy(ctx, cl, agg, func(ctx context.Context) (domain.RevealSnapshot, uint64, bool, error) {
+			return h.snapshots.RevealSnapshot(ctx, c.OrgID, c.SecretID, c.Env)
+		})
+		out <- confirmedReveal{snap: snap, ok: ok}
+	}()
+	return out
 }

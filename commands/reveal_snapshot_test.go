@@ -60,3 +60,41 @@ func TestRevealTrustsTheReadModelsOnlyAsFarAsTheLogConfirms(t *testing.T) {
 		})
 	}
 }
+
+// countingSnapshots counts the copies read and answers like staleSnapshots, but as a
+// row that would let anyone reveal: what a wrong early read would hand a stranger.
+type countingSnapshots struct{ reads chan struct{} }
+
+func (s countingSnapshots) RevealSnapshot(context.Context, string, string, domain.Environment) (domain.RevealSnapshot, uint64, bool, error) {
+	s.reads <- struct{}{}
+	return domain.RevealSnapshot{OwnerID: "anyone", HasValue: true, Value: domain.ValueVersion{Version: 1, Sealed: "not a sealed value"}}, 1 << 62, true, nil
+}
+
+// TestRevealReadsTheCopyWhileMembershipIsCheckedButDecidesOnMembership: the copy is read
+// while the caller's membership is checked (the two looks overlap), and a caller who
+// is not a member is refused all the same, with nothing of the copy.
+func TestRevealReadsTheCopyWhileMembershipIsCheckedButDecidesOnMembership(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	res, err := f.h.CreateSecret.Handle(ctx, f.owner, commands.CreateSecret{OrgID: f.orgID, Name: "STRANGERS_KEY",
+		Values: map[domain.Environment]domain.Plaintext{domain.Production: domain.NewPlaintext("sk_live_1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := f.h.RegisterUser.Handle(ctx, commands.Meta{}, commands.RegisterUser{Email: "stranger@example.com", Name: "Stranger", Password: domain.NewPlaintext("another horse battery")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps := countingSnapshots{reads: make(chan struct{}, 4)}
+	h := f.h.RevealSecret.WithSnapshots(snaps)
+	rev, err := h.Handle(ctx, commands.Meta{UserID: u.ID}, commands.RevealSecret{OrgID: f.orgID, SecretID: res.ID, Env: domain.Production})
+	if err == nil || rev.Value.Reveal() != "" {
+		t.Fatalf("a stranger's reveal answered %q, %v; want a refusal", rev.Value.Reveal(), err)
+	}
+	select {
+	case <-snaps.reads:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the copy was not read while membership was checked")
+	}
+}
