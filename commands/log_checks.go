@@ -84,6 +84,47 @@ func confirmedCopy[T any](ctx context.Context, cl *cachedLog, agg eventstore.Agg
 	return c, true
 }
 
+// confirmedCopyFrom is confirmedCopy with the look at the log begun together with the
+// read, from low: a checkpoint the read models are known to have reached already (an
+// earlier copy's), so that the copy, read after, reflects at least low. No event of
+// agg after low then means none after the copy's own checkpoint either, and the copy
+// is current as of the look. When the look finds one, or the copy is older than low
+// (the read models were switched to a rebuilt schema), the copy is checked against its
+// own checkpoint as confirmedCopy does. low 0 (nothing known yet) is confirmedCopy.
+// It also returns the copy's checkpoint, the next low.
+func confirmedCopyFrom[T any](ctx context.Context, cl *cachedLog, agg eventstore.Aggregate, low uint64,
+	read func(context.Context) (copy T, checkpoint uint64, found bool, err error)) (T, uint64, bool) {
+	var zero T
+	type look struct {
+		newer bool
+		err   error
+	}
+	var early chan look
+	if low > 0 {
+		early = make(chan look, 1)
+		go func() {
+			newer, err := cl.recordedAfterShared(ctx, agg, low)
+			early <- look{newer, err}
+		}()
+	}
+	sctx, cancel := context.WithTimeout(ctx, snapshotReadTimeout)
+	c, checkpoint, found, err := read(sctx)
+	cancel()
+	if early != nil {
+		l := <-early // bounded by ctx (recordedAfterShared)
+		if err == nil && found && checkpoint >= low && l.err == nil && !l.newer {
+			return c, checkpoint, true
+		}
+	}
+	if err != nil || !found {
+		return zero, 0, false
+	}
+	if newer, err := cl.recordedAfterShared(ctx, agg, checkpoint); err != nil || newer {
+		return zero, checkpoint, false
+	}
+	return c, checkpoint, true
+}
+
 // recordedAfterShared tells whether the log holds an event of secret agg after
 // sequence after, as RecordedAfter does, in a look shared with the other checks of
 // agg's organization asked meanwhile.

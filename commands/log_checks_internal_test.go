@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
@@ -104,5 +105,63 @@ func TestLogChecksShareALook(t *testing.T) {
 		if got := g.looks.Load(); got != 1 {
 			t.Fatalf("looks counted %d, want 1", got)
 		}
+	}
+}
+
+// checksOnlyLog is a cachedLog's log that answers only the looks for newer events.
+type checksOnlyLog struct {
+	tailLog
+	l *changesLog
+}
+
+func (c checksOnlyLog) RecordedAfter(ctx context.Context, agg eventstore.Aggregate, after uint64) (bool, error) {
+	return c.l.RecordedAfter(ctx, agg, after)
+}
+
+func (c checksOnlyLog) ChangedAfter(ctx context.Context, orgID, aggType string, after uint64, max int) (map[string]uint64, bool, error) {
+	return c.l.ChangedAfter(ctx, orgID, aggType, after, max)
+}
+
+// A copy is confirmed by a look at the log that begins while it is read, from the
+// checkpoint known before: the read below waits for that look to begin (it never
+// would if the look waited for the read). An event between the known checkpoint and
+// the copy's own is in the copy; one after the copy's is not, and the copy is refused;
+// a copy older than the known checkpoint is checked against its own.
+func TestConfirmedCopyLooksAtTheLogWhileTheCopyIsRead(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		last       uint64 // the secret's last event in the log
+		low, cp    uint64
+		overlapped bool
+		ok         bool
+	}{
+		{"nothing newer", 40, 50, 60, true, true},
+		{"newer than known, in the copy", 55, 50, 60, true, true},
+		{"newer than the copy", 65, 50, 60, true, false},
+		{"copy older than known", 45, 50, 48, true, true},
+		{"copy older than known, newer than it", 49, 50, 48, true, false},
+		{"nothing known yet", 40, 0, 60, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gate := make(chan struct{})
+			l := &changesLog{last: map[string]uint64{"s1": tc.last}, complete: true, gate: gate, began: make(chan struct{}, 1)}
+			cl := &cachedLog{tailLog: checksOnlyLog{l: l}}
+			agg := eventstore.Aggregate{OrgID: "org", Type: domain.AggregateSecret, ID: "s1"}
+			read := func(context.Context) (string, uint64, bool, error) {
+				if tc.overlapped {
+					select {
+					case <-l.began:
+					case <-time.After(5 * time.Second):
+						t.Error("the look at the log did not begin while the copy was read")
+					}
+				}
+				close(gate)
+				return "copy", tc.cp, true, nil
+			}
+			got, cp, ok := confirmedCopyFrom(context.Background(), cl, agg, tc.low, read)
+			if ok != tc.ok || cp != tc.cp || (ok && got != "copy") {
+				t.Fatalf("confirmedCopyFrom = %q, %d, %v; want ok %v at %d", got, cp, ok, tc.ok, tc.cp)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyledger/keyledger/domain"
@@ -30,6 +31,10 @@ type RevealSecretHandler struct {
 	// snapshots, when set, is the read models' copy of secrets, which a reveal of a
 	// secret not in the aggregate cache decides on once the log confirms it is current.
 	snapshots revealSnapshots
+	// known is the newest checkpoint a copy has reflected: the read models have reached
+	// it, so the next reveal's look at the log may begin from it while the copy is
+	// read (confirmedCopyFrom).
+	known *atomic.Uint64
 }
 
 // revealSnapshots is the read-model query a reveal decides on (projections.Secrets):
@@ -49,6 +54,7 @@ func NewRevealSecretHandler(log eventLog, keys valueKeys) *RevealSecretHandler {
 func (h *RevealSecretHandler) WithSnapshots(s revealSnapshots) *RevealSecretHandler {
 	c := *h
 	c.snapshots = s
+	c.known = new(atomic.Uint64)
 	return &c
 }
 
@@ -141,9 +147,11 @@ func (h *RevealSecretHandler) readCopy(ctx context.Context, c RevealSecret) <-ch
 	}
 	out := make(chan confirmedReveal, 1)
 	go func() {
-		snap, ok := confirmedCopy(ctx, cl, agg, func(ctx context.Context) (domain.RevealSnapshot, uint64, bool, error) {
+		snap, checkpoint, ok := confirmedCopyFrom(ctx, cl, agg, h.known.Load(), func(ctx context.Context) (domain.RevealSnapshot, uint64, bool, error) {
 			return h.snapshots.RevealSnapshot(ctx, c.OrgID, c.SecretID, c.Env)
 		})
+		for k := h.known.Load(); checkpoint > k && !h.known.CompareAndSwap(k, checkpoint); k = h.known.Load() {
+		}
 		out <- confirmedReveal{snap: snap, ok: ok}
 	}()
 	return out
