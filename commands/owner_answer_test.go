@@ -42,11 +42,7 @@ func TestAnswerNamesTheOwnerThroughABriefOutage(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	created, err := f.h.CreateSecret.Handle(ctx, f.owner, commands.CreateSecret{OrgID: f.orgID, Name: "OUTAGE_KEY",
-		Values: map[domain.Environment]domain.Plaintext{domain.Production: domain.NewPlaintext("v1-value")}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	created := f.createProd(t, "OUTAGE_KEY", "v1-value")
 	log := &ownerOutageLog{Store: f.store, outage: 3}
 	h := commands.NewUpdateSecretHandler(log, f.store.Keyring())
 	v2 := domain.NewPlaintext("v2-value")
@@ -79,11 +75,7 @@ func TestAnswerOfARecordedCommandOutlivesALongOutage(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	created, err := f.h.CreateSecret.Handle(ctx, f.owner, commands.CreateSecret{OrgID: f.orgID, Name: "LONG_OUTAGE",
-		Values: map[domain.Environment]domain.Plaintext{domain.Production: domain.NewPlaintext("v1-value")}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	created := f.createProd(t, "LONG_OUTAGE", "v1-value")
 	log := &ownerOutageLog{Store: f.store, outage: 1 << 20}
 	h := commands.NewUpdateSecretHandler(log, f.store.Keyring())
 	v2 := domain.NewPlaintext("v2-value")
@@ -95,4 +87,15 @@ func TestAnswerOfARecordedCommandOutlivesALongOutage(t *testing.T) {
 	if res.Seq == 0 || res.Owner != nil || res.Secret.OwnerID() != f.owner.UserID {
 		t.Fatalf("answer seq %d owner %+v owner id %s", res.Seq, res.Owner, res.Secret.OwnerID())
 	}
+}
+
+// createProd creates a secret named name with value in production, as the owner.
+func (f fixture) createProd(tb testing.TB, name, value string) commands.SecretResult {
+	tb.Helper()
+	res, err := f.h.CreateSecret.Handle(context.Background(), f.owner, commands.CreateSecret{OrgID: f.orgID, Name: name,
+		Values: map[domain.Environment]domain.Plaintext{domain.Production: domain.NewPlaintext(value)}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return res
 }

@@ -77,11 +77,7 @@ func TestRevealReadsTheCopyWhileMembershipIsCheckedButDecidesOnMembership(t *tes
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	res, err := f.h.CreateSecret.Handle(ctx, f.owner, commands.CreateSecret{OrgID: f.orgID, Name: "STRANGERS_KEY",
-		Values: map[domain.Environment]domain.Plaintext{domain.Production: domain.NewPlaintext("sk_live_1")}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := f.createProd(t, "STRANGERS_KEY", "sk_live_1")
 	u, err := f.h.RegisterUser.Handle(ctx, commands.Meta{}, commands.RegisterUser{Email: "stranger@example.com", Name: "Stranger", Password: domain.NewPlaintext("another horse battery")})
 	if err != nil {
 		t.Fatal(err)
