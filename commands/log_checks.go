@@ -2,11 +2,11 @@ package commands
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/domain/gather"
 	"github.com/keyledger/keyledger/eventstore"
 )
 
@@ -42,15 +42,9 @@ type changeLog interface {
 
 // logChecks gathers each organization's checks. The zero value is ready to use.
 type logChecks struct {
-	mu   sync.Mutex
-	orgs map[string]*checkQueue
+	groups gather.Groups[*checkAsk]
 	// looks counts the shared looks made, so that a test can see checks share them.
 	looks atomic.Int64
-}
-
-// checkQueue is one organization's checks waiting for the next look.
-type checkQueue struct {
-	asks []*checkAsk
 }
 
 // checkAsk is one check and, once done is closed, its answer.
@@ -71,17 +65,8 @@ type checkAsk struct {
 // restored secrets decide by.
 func confirmedCopy[T any](ctx context.Context, cl *cachedLog, agg eventstore.Aggregate,
 	read func(context.Context) (copy T, checkpoint uint64, found bool, err error)) (T, bool) {
-	var zero T
-	sctx, cancel := context.WithTimeout(ctx, snapshotReadTimeout)
-	defer cancel()
-	c, checkpoint, found, err := read(sctx)
-	if err != nil || !found {
-		return zero, false
-	}
-	if newer, err := cl.recordedAfterShared(ctx, agg, checkpoint); err != nil || newer {
-		return zero, false
-	}
-	return c, true
+	c, _, ok := confirmedCopyFrom(ctx, cl, agg, 0, read)
+	return c, ok
 }
 
 // confirmedCopyFrom is confirmedCopy with the look at the log begun together with the
@@ -90,7 +75,7 @@ func confirmedCopy[T any](ctx context.Context, cl *cachedLog, agg eventstore.Agg
 // agg after low then means none after the copy's own checkpoint either, and the copy
 // is current as of the look. When the look finds one, or the copy is older than low
 // (the read models were switched to a rebuilt schema), the copy is checked against its
-// own checkpoint as confirmedCopy does. low 0 (nothing known yet) is confirmedCopy.
+// own checkpoint. low 0 (nothing known yet) reads first and looks after.
 // It also returns the copy's checkpoint, the next low.
 func confirmedCopyFrom[T any](ctx context.Context, cl *cachedLog, agg eventstore.Aggregate, low uint64,
 	read func(context.Context) (copy T, checkpoint uint64, found bool, err error)) (T, uint64, bool) {
@@ -140,42 +125,17 @@ func (cl *cachedLog) recordedAfterShared(ctx context.Context, agg eventstore.Agg
 }
 
 // ask queues a; the first ask of an organization with no look under way starts a
-// goroutine that looks for the queue until it is empty.
+// goroutine that looks for the queue until it is empty, under base (no caller's
+// cancellation ends a look that others wait for).
 func (g *logChecks) ask(base context.Context, log changeLog, orgID string, a *checkAsk) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if q, busy := g.orgs[orgID]; busy {
-		q.asks = append(q.asks, a)
-		return
-	}
-	if g.orgs == nil {
-		g.orgs = map[string]*checkQueue{}
-	}
-	q := &checkQueue{asks: []*checkAsk{a}}
-	g.orgs[orgID] = q
-	go g.run(base, log, orgID, q)
-}
-
-// run answers q's asks, a look at a time, until none is waiting.
-func (g *logChecks) run(base context.Context, log changeLog, orgID string, q *checkQueue) {
-	for {
-		g.mu.Lock()
-		n := min(len(q.asks), maxCheckAsks)
-		if n == 0 {
-			delete(g.orgs, orgID)
-			g.mu.Unlock()
-			return
-		}
-		asks := q.asks[:n:n]
-		q.asks = q.asks[n:]
-		g.mu.Unlock()
+	g.groups.Ask(orgID, a, maxCheckAsks, func(asks []*checkAsk) {
 		ctx, cancel := context.WithTimeout(base, logCheckTimeout)
 		g.look(ctx, log, orgID, asks)
 		cancel()
 		for _, a := range asks {
 			close(a.done)
 		}
-	}
+	})
 }
 
 // look answers asks with one listing of the organization's changed secrets, or each

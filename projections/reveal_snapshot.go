@@ -3,12 +3,12 @@ package projections
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/domain/gather"
 )
 
 // revealSnapshotSQL reads, for each wanted secret and environment (by its place in
@@ -61,16 +61,9 @@ func (db *Secrets) RevealSnapshot(ctx context.Context, orgID, secretID string, e
 // 32 clients each read now answers several reveals. A reveal alone still reads at
 // once. The zero value is ready to use.
 type revealGroups struct {
-	mu   sync.Mutex
-	orgs map[string]*revealQueue
+	groups gather.Groups[*snapshotAsk]
 	// reads counts the statements run, so that a test can see them shared.
 	reads atomic.Int64
-}
-
-// revealQueue is one organization's reads waiting for the next statement; an
-// organization with no read under way has none.
-type revealQueue struct {
-	asks []*snapshotAsk
 }
 
 // snapshotAsk is one reveal's read and, once done is closed, its answer.
@@ -96,33 +89,12 @@ const maxRevealAsks = 256
 // goroutine that reads for the queue until it is empty, under base (no caller's
 // cancellation ends a read that others wait for).
 func (g *revealGroups) ask(base context.Context, db *store, orgID string, a *snapshotAsk) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if q, busy := g.orgs[orgID]; busy {
-		q.asks = append(q.asks, a)
-		return
-	}
-	if g.orgs == nil {
-		g.orgs = map[string]*revealQueue{}
-	}
-	q := &revealQueue{asks: []*snapshotAsk{a}}
-	g.orgs[orgID] = q
-	go g.run(base, db, orgID, q)
+	g.groups.Ask(orgID, a, maxRevealAsks, g.reader(base, db, orgID))
 }
 
-// run answers q's asks, a statement at a time, until none is waiting.
-func (g *revealGroups) run(base context.Context, db *store, orgID string, q *revealQueue) {
-	for {
-		g.mu.Lock()
-		n := min(len(q.asks), maxRevealAsks)
-		if n == 0 {
-			delete(g.orgs, orgID)
-			g.mu.Unlock()
-			return
-		}
-		asks := q.asks[:n:n]
-		q.asks = q.asks[n:]
-		g.mu.Unlock()
+// reader answers asks of orgID with one statement each call.
+func (g *revealGroups) reader(base context.Context, db *store, orgID string) func([]*snapshotAsk) {
+	return func(asks []*snapshotAsk) {
 		ctx, cancel := context.WithTimeout(base, revealReadTimeout)
 		err := readRevealSnapshots(ctx, db, orgID, asks)
 		cancel()
