@@ -24,9 +24,17 @@ type tailLog interface {
 	AppendShared(ctx context.Context, parts []eventstore.Pending) ([]eventstore.Appended, error)
 }
 
-// CacheSize is how many aggregates of each kind (organizations, secrets, users) the
-// handlers keep in memory, least recently used first out.
+// CacheSize is how many organizations and users the handlers keep in memory, least
+// recently used first out.
 const CacheSize = 20_000
+
+// SecretCacheSize is how many secrets they keep. A secret costs some 1.5 KB cached,
+// and one not cached is restored from the read models in one query (restoreSecret):
+// at 20,000, the random writes of the bench's last phases over 100,000 secrets kept
+// some 30 MB of secrets that were written once. The secrets that matter to a cache,
+// those written again and again (a hot secret's queue of writers, its group commit),
+// are few.
+const SecretCacheSize = 4_096
 
 // maxMarks bounds the idempotency marks kept with one cached aggregate. Past it the
 // oldest go, and a request with a key that matches none of those kept is checked
@@ -55,14 +63,15 @@ type cachedLog struct {
 	checks logChecks
 }
 
-// newCachedLog wraps log. The cache's ages and the idempotency window are measured
-// on the wall clock, as Meta.replayed measures them.
-func newCachedLog(log tailLog, size int) *cachedLog {
+// newCachedLog wraps log, keeping up to size organizations and users and
+// secretSize secrets. The cache's ages and the idempotency window are measured on
+// the wall clock, as Meta.replayed measures them.
+func newCachedLog(log tailLog, size, secretSize int) *cachedLog {
 	return &cachedLog{
 		tailLog: log,
 		orgs: newAggregateCache(size, func(a eventstore.Aggregate) *domain.Organization { return domain.NewOrganization(a.ID) },
 			(*domain.Organization).Apply, (*domain.Organization).Clone),
-		secrets: newAggregateCache(size, func(a eventstore.Aggregate) *domain.Secret { return domain.NewSecret(a.OrgID, a.ID) },
+		secrets: newAggregateCache(secretSize, func(a eventstore.Aggregate) *domain.Secret { return domain.NewSecret(a.OrgID, a.ID) },
 			(*domain.Secret).Apply, (*domain.Secret).Clone),
 		users: newAggregateCache(size, func(a eventstore.Aggregate) *domain.User { return domain.NewUser(a.ID) },
 			(*domain.User).Apply, func(u *domain.User) *domain.User { c := *u; return &c }),

@@ -14,7 +14,7 @@ func TestAggregateCacheIsBoundedAndKeepsHeldEntries(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	env := eventstoretest.New(t)
-	cl := newCachedLog(env.Store, 2)
+	cl := newCachedLog(env.Store, 2, 2)
 	org := uuid.NewString()
 	held, err := cl.secretTurn(ctx, org, uuid.NewString(), false, false, nil)
 	if err != nil {
@@ -42,4 +42,18 @@ func TestAggregateCacheIsBoundedAndKeepsHeldEntries(t *testing.T) {
 		t.Fatal("the secret held during the evictions is another entry now")
 	}
 	again.release()
+}
+
+// Secrets have a bound of their own, below the organizations' and users': a secret
+// written once stays cached for nothing, and one not cached is restored from the
+// read models in one query.
+func TestSecretsHaveTheirOwnCacheBound(t *testing.T) {
+	t.Parallel()
+	cl := newCachedLog(eventstoretest.New(t).Store, 4, 2)
+	if cl.secrets.size != 2 || cl.orgs.size != 4 || cl.users.size != 4 {
+		t.Fatalf("bounds: secrets %d, organizations %d, users %d; want 2, 4, 4", cl.secrets.size, cl.orgs.size, cl.users.size)
+	}
+	if SecretCacheSize >= CacheSize {
+		t.Fatalf("SecretCacheSize %d is not below CacheSize %d", SecretCacheSize, CacheSize)
+	}
 }

@@ -25,17 +25,18 @@ type sealedValues interface {
 }
 
 // FetchedValues is the environment's values sorted by name, and the audit record's
-// sequence. A sorted list, not a map: an environment may hold 100,000 values, and the
-// API edge encodes them in this order without building a map (or sorting) again.
+// sequence. Lists, not a map: an environment may hold 100,000 values, and the API edge
+// encodes them in this order without building a map (or sorting) again. Values holds
+// them in one buffer, Values.Reveal(i) being Names[i]'s.
 type FetchedValues struct {
-	Values []NamedValue
+	Names  []string
+	Values domain.Plaintexts
 	Seq    uint64
 }
 
-// NamedValue is one fetched value.
-type NamedValue struct {
-	Name  string
-	Value domain.Plaintext
+// manyValues opens many values in a row with buffers it reuses (eventstore.Keyring).
+type manyValues interface {
+	ValueOpener() *eventstore.ValueOpener
 }
 
 // FetchValuesHandler handles FetchValues.
@@ -111,16 +112,33 @@ func (h *FetchValuesHandler) Handle(ctx context.Context, m Meta, c FetchValues) 
 	if err != nil {
 		return FetchedValues{}, fmt.Errorf("record fetch: %w", err)
 	}
-	out := FetchedValues{Values: make([]NamedValue, 0, len(sealed)), Seq: recs.Seq()}
-	for i, s := range sealed {
-		v, err := h.keys.OpenValue(ctx, eventstore.ValueRef{OrgID: c.OrgID, SecretID: s.SecretID, Env: c.Env, ValueVersion: s.Version}, s.Sealed)
+	// A sealed text is longer than its value: the sealed texts' sizes are room enough.
+	size := 0
+	for _, s := range sealed {
+		size += len(s.Sealed)
+	}
+	out := FetchedValues{Names: names, Values: domain.NewPlaintexts(len(sealed), size), Seq: recs.Seq()}
+	open := h.opener()
+	for _, s := range sealed {
+		v, err := open(ctx, eventstore.ValueRef{OrgID: c.OrgID, SecretID: s.SecretID, Env: c.Env, ValueVersion: s.Version}, s.Sealed)
 		if err != nil {
 			return FetchedValues{}, err
 		}
-		sealed[i].Sealed = "" // let the ciphertext go as the plaintext arrives
-		out.Values = append(out.Values, NamedValue{Name: string(s.Name), Value: v})
+		out.Values.Add(v)
 	}
 	return out, nil
+}
+
+// opener returns what opens the fetch's values one after the other: a ValueOpener when
+// the keys offer one, else their OpenValue.
+func (h *FetchValuesHandler) opener() func(context.Context, eventstore.ValueRef, string) ([]byte, error) {
+	if many, ok := h.keys.(manyValues); ok {
+		return many.ValueOpener().Open
+	}
+	return func(ctx context.Context, ref eventstore.ValueRef, sealed string) ([]byte, error) {
+		v, err := h.keys.OpenValue(ctx, ref, sealed)
+		return []byte(v.Reveal()), err
+	}
 }
 
 func (h *FetchValuesHandler) authorize(ctx context.Context, m Meta, c FetchValues) error {

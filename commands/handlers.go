@@ -41,7 +41,7 @@ func New(store *eventstore.Store, names *reservation.Reservations, now func() ti
 		now = time.Now
 	}
 	keys := store.Keyring()
-	log := newCachedLog(store, CacheSize)
+	log := newCachedLog(store, CacheSize, SecretCacheSize)
 	return &Handlers{
 		RegisterUser:       NewRegisterUserHandler(log),
 		Authenticate:       NewAuthenticateHandler(log),

@@ -65,7 +65,7 @@ func TestOrganizationReadsAreSharedAndBeginAfterTheirCallers(t *testing.T) {
 	orgID, owner, late := uuid.NewString(), uuid.NewString(), uuid.NewString()
 	log := &gatedLog{began: make(chan struct{}, 16), gate: make(chan struct{})}
 	log.add(domain.Recorded{OrgID: orgID, AggregateID: orgID, Event: domain.OrganizationCreated{Name: "Acme", OwnerID: owner, RevealPolicy: domain.RevealAllowed}})
-	cl := newCachedLog(log, 8)
+	cl := newCachedLog(log, 8, 8)
 	if _, err := cl.organization(ctx, orgID); err != nil { // loads the history
 		t.Fatal(err)
 	}

@@ -138,3 +138,32 @@ func assertRedacted(tb testing.TB, out string) {
 		tb.Fatalf("output contains the plaintext value (%d bytes of output)", len(out))
 	}
 }
+
+// Plaintexts, many values in one buffer, reveals each and is redacted like Plaintext:
+// by every verb, nested in the structs results are made of, and in JSON.
+func TestPlaintextsRevealEachAndAreRedacted(t *testing.T) {
+	t.Parallel()
+	p := domain.NewPlaintexts(3, 8)
+	for _, v := range []string{"a", "", canary} {
+		p.Add([]byte(v))
+	}
+	if p.Len() != 3 || p.Reveal(0) != "a" || p.Reveal(1) != "" || p.Reveal(2) != canary {
+		t.Fatalf("Len %d, values in order: %v", p.Len(), p.Reveal(0) == "a" && p.Reveal(1) == "")
+	}
+	if (domain.Plaintexts{}).Len() != 0 {
+		t.Fatal("the zero Plaintexts is not empty")
+	}
+	type holder struct {
+		names  []string
+		values domain.Plaintexts
+	}
+	for _, arg := range []any{p, &p, holder{[]string{"A", "B", "C"}, p}, &holder{values: p}, []domain.Plaintexts{p}} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
+			assertRedacted(t, fmt.Sprintf(verb, arg))
+		}
+	}
+	b, err := json.Marshal(struct{ Values domain.Plaintexts }{p})
+	if err != nil || string(b) != `{"Values":"[redacted]"}` {
+		t.Fatalf("JSON %s, err %v", b, err)
+	}
+}

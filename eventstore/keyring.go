@@ -578,10 +578,15 @@ func (k *Keyring) Seal(ctx context.Context, scope string, data, aad []byte) (str
 // Open reverses Seal; a text sealed for another scope or aad fails with ErrDecrypt, and
 // one whose scope has no keys (never made, or shredded) with ErrNoKey.
 func (k *Keyring) Open(ctx context.Context, scope, sealed string, aad []byte) ([]byte, error) {
-	version, ct, ok := parseSealed(sealed)
+	version, ct, ok := parseSealed(sealed, nil)
 	if !ok {
 		return nil, ErrDecrypt
 	}
+	return k.openCiphertext(ctx, scope, version, ct, aad)
+}
+
+// openCiphertext opens a parsed sealed text: ct sealed under scope's key version.
+func (k *Keyring) openCiphertext(ctx context.Context, scope string, version int, ct, aad []byte) ([]byte, error) {
 	sk, err := k.keys(ctx, scope, false)
 	if err != nil {
 		return nil, err
@@ -612,26 +617,35 @@ func (sk *scopeKeys) hasVersion(version int) bool {
 	return false
 }
 
-// parseSealed returns the version a sealed text names and its ciphertext.
-func parseSealed(sealed string) (int, []byte, bool) {
+// parseSealed returns the version a sealed text names and its ciphertext, decoded into
+// buf's room when it has enough (nil: a new slice).
+func parseSealed(sealed string, buf []byte) (int, []byte, bool) {
+	decode := func(text string) ([]byte, bool) {
+		n := base64.RawURLEncoding.DecodedLen(len(text))
+		if cap(buf) < n {
+			buf = make([]byte, n)
+		}
+		n, err := base64.RawURLEncoding.Decode(buf[:n], []byte(text))
+		return buf[:n], err == nil
+	}
 	switch {
 	case strings.HasPrefix(sealed, sealedV1+"."):
-		parts := strings.SplitN(sealed, ".", 3)
-		if len(parts) != 3 {
+		version, text, ok := strings.Cut(sealed[len(sealedV1)+1:], ".")
+		if !ok {
 			return 0, nil, false
 		}
-		v, err := strconv.Atoi(parts[1])
+		v, err := strconv.Atoi(version)
 		if err != nil || v < 1 {
 			return 0, nil, false
 		}
-		ct, err := base64.RawURLEncoding.DecodeString(parts[2])
-		if err != nil {
+		ct, ok := decode(text)
+		if !ok {
 			return 0, nil, false
 		}
 		return v, ct, true
 	case strings.HasPrefix(sealed, sealedV2+"."):
-		ct, err := base64.RawURLEncoding.DecodeString(sealed[len(sealedV2)+1:])
-		if err != nil || len(ct) < 5 || ct[0] != 0x01 {
+		ct, ok := decode(sealed[len(sealedV2)+1:])
+		if !ok || len(ct) < 5 || ct[0] != 0x01 {
 			return 0, nil, false
 		}
 		v := binary.BigEndian.Uint32(ct[1:5])
@@ -645,7 +659,7 @@ func parseSealed(sealed string) (int, []byte, bool) {
 
 // SealedVersion is the data-key version a sealed text names, for tools and tests.
 func SealedVersion(sealed string) (int, bool) {
-	v, _, ok := parseSealed(sealed)
+	v, _, ok := parseSealed(sealed, nil)
 	return v, ok
 }
 

@@ -15,7 +15,18 @@ type ValueRef = domain.ValueRef
 
 // valueAAD binds a sealed value to where it belongs.
 func valueAAD(r ValueRef) []byte {
-	return []byte("keyledger/value/" + r.OrgID + "/" + r.SecretID + "/" + string(r.Env) + "/" + strconv.Itoa(r.ValueVersion))
+	return appendValueAAD(nil, r)
+}
+
+func appendValueAAD(b []byte, r ValueRef) []byte {
+	b = append(b, "keyledger/value/"...)
+	b = append(b, r.OrgID...)
+	b = append(b, '/')
+	b = append(b, r.SecretID...)
+	b = append(b, '/')
+	b = append(b, r.Env...)
+	b = append(b, '/')
+	return strconv.AppendInt(b, int64(r.ValueVersion), 10)
 }
 
 // SealValue encrypts a secret value on its own, with the organization's data key.
@@ -35,4 +46,32 @@ func (k *Keyring) OpenValue(ctx context.Context, ref ValueRef, sealed string) (d
 		return domain.Plaintext{}, fmt.Errorf("open value: %w", err)
 	}
 	return domain.NewPlaintext(string(b)), nil
+}
+
+// ValueOpener opens many values one after the other, reusing its buffers for the
+// associated data and the ciphertext: a fetch of an environment's 100,000 values made
+// six objects per value to open it (the associated data twice, the sealed text's
+// parts, the ciphertext, the value twice), a third of the fetch's garbage. Not safe
+// for concurrent use.
+type ValueOpener struct {
+	k       *Keyring
+	aad, ct []byte
+}
+
+// ValueOpener returns an opener of values sealed by k.
+func (k *Keyring) ValueOpener() *ValueOpener { return &ValueOpener{k: k} }
+
+// Open decrypts a sealed secret value, as Keyring.OpenValue does, into a new slice.
+func (o *ValueOpener) Open(ctx context.Context, ref ValueRef, sealed string) ([]byte, error) {
+	o.aad = appendValueAAD(o.aad[:0], ref)
+	version, ct, ok := parseSealed(sealed, o.ct)
+	if !ok {
+		return nil, fmt.Errorf("open value: %w", ErrDecrypt)
+	}
+	o.ct = ct
+	b, err := o.k.openCiphertext(ctx, ref.OrgID, version, ct, o.aad)
+	if err != nil {
+		return nil, fmt.Errorf("open value: %w", err)
+	}
+	return b, nil
 }

@@ -161,18 +161,18 @@ func (s *Server) fetchBody(c *fiber.Ctx, m commands.Meta, cmd commands.FetchValu
 // order: as encoding/json would write the map, without building it.
 func encodeValues(got commands.FetchedValues) []byte {
 	size := 32
-	for _, v := range got.Values {
-		size += len(v.Name) + v.Value.Len() + 8
+	for i, name := range got.Names {
+		size += len(name) + len(got.Values.Reveal(i)) + 8
 	}
 	b := make([]byte, 0, size)
 	b = append(b, `{"values":{`...)
-	for i, v := range got.Values {
+	for i, name := range got.Names {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, v.Name)
+		b = appendJSONString(b, name)
 		b = append(b, ':')
-		b = appendJSONString(b, v.Value.Reveal())
+		b = appendJSONString(b, got.Values.Reveal(i))
 	}
 	b = append(b, `},"seq":`...)
 	b = strconv.AppendUint(b, got.Seq, 10)

@@ -14,16 +14,19 @@ import (
 // encoding/json writes for the same values, tricky text included.
 func TestEncodeValuesMatchesEncodingJSON(t *testing.T) {
 	t.Parallel()
-	got := commands.FetchedValues{Seq: 42, Values: []commands.NamedValue{
-		{Name: "A", Value: domain.NewPlaintext(`quote " backslash \ slash /`)},
-		{Name: "B", Value: domain.NewPlaintext("tab\tnewline\nreturn\rbell\x07nul\x00del\x7f")},
-		{Name: "C", Value: domain.NewPlaintext("<script>&amp;</script>")},
-		{Name: "D", Value: domain.NewPlaintext("ünïcødé ✓ 🔑")},
-		{Name: "E_", Value: domain.NewPlaintext("postgres://u:p@h/db?sslmode=require")},
-	}}
+	names := []string{"A", "B", "C", "D", "E_"}
+	values := []string{
+		`quote " backslash \ slash /`,
+		"tab\tnewline\nreturn\rbell\x07nul\x00del\x7f",
+		"<script>&amp;</script>",
+		"ünïcødé ✓ 🔑",
+		"postgres://u:p@h/db?sslmode=require",
+	}
+	got := commands.FetchedValues{Seq: 42, Names: names, Values: domain.NewPlaintexts(len(values), 0)}
 	m := map[string]string{}
-	for _, v := range got.Values {
-		m[v.Name] = v.Value.Reveal()
+	for i, v := range values {
+		got.Values.Add([]byte(v))
+		m[names[i]] = v
 	}
 	want, err := json.Marshal(wire.Values{Values: m, Seq: got.Seq})
 	if err != nil {

@@ -101,6 +101,10 @@ func (r *batchTx) secretName(orgID, secretID string) (string, error) {
 	if n, ok := r.names[key]; ok {
 		return n, nil
 	}
+	if n, ok := r.indexedName(orgID, secretID); ok {
+		r.names[key] = n
+		return n, nil
+	}
 	var sealed string
 	err := r.queryRow(`SELECT name_sealed FROM secret_names WHERE org_id = $1 AND secret_id = $2`, orgID, secretID).Scan(&sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -116,6 +120,20 @@ func (r *batchTx) secretName(orgID, secretID string) (string, error) {
 	}
 	r.names[key] = string(name)
 	return string(name), nil
+}
+
+// indexedName is a secret's name as the grid's name index holds it open, for the live
+// projector only. The index reflects the read models, which only this projector (or,
+// before a handover, another from the same log) wrote: it knows no secret the batch's
+// events have not reached, so an audit row names what it would have named from the
+// table. A rebuild's batches are behind the live index (an event of a secret created
+// later in the log would get a name that the live projector, at that event, did not
+// have), so they read their own schema's table.
+func (r *batchTx) indexedName(orgID, secretID string) (string, bool) {
+	if r.db.bulk {
+		return "", false
+	}
+	return r.db.names.knownName(orgID, secretID)
 }
 
 // prefetchNames reads, in one round trip, the names of the secrets the batch's audit
@@ -142,6 +160,10 @@ func (r *batchTx) prefetchNames(recs []domain.Recorded) error {
 		if _, created := rec.Event.(domain.SecretCreated); created {
 			// Not in the table yet: its own event names it (and asking for it made a
 			// batch of creates read the table for nothing).
+			continue
+		}
+		if n, ok := r.indexedName(rec.OrgID, id); ok {
+			r.names[key] = n
 			continue
 		}
 		orgs, ids = append(orgs, rec.OrgID), append(ids, id)

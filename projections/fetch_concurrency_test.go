@@ -64,8 +64,8 @@ func TestValuesFetchesOpenValuesAFewAtATime(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			if len(got.Values) != 5 || got.Values[0].Value.Reveal() != "value-0" {
-				t.Errorf("fetched %d values", len(got.Values))
+			if got.Values.Len() != 5 || len(got.Names) != 5 || got.Values.Reveal(0) != "value-0" {
+				t.Errorf("fetched %d values", got.Values.Len())
 			}
 		})
 	}

@@ -329,3 +329,33 @@ type GridCost struct {
 func (db *Secrets) GridCost() GridCost {
 	return GridCost{NamesOpened: db.names.opened.Load(), RowsRead: db.names.rowsRead.Load(), NamesExamined: db.names.examined.Load()}
 }
+
+// knownName returns the name of a secret as an organization's index holds it, when the
+// index is loaded and free at the moment (the projector asks while it holds its batch's
+// transaction, so it never waits for a page). A secret's name never changes (a new
+// name is a new secret), so an entry of its id is its name at any checkpoint. The
+// name is copied: the index's strings share one arena, which a kept name would pin.
+func (ix *nameIndex) knownName(orgID, secretID string) (string, bool) {
+	if ix == nil {
+		return "", false
+	}
+	id, ok := parseID(secretID)
+	if !ok {
+		return "", false
+	}
+	ix.mu.Lock()
+	on := ix.orgs[orgID]
+	ix.mu.Unlock()
+	if on == nil || !on.mu.TryLock() {
+		return "", false
+	}
+	defer on.mu.Unlock()
+	if !on.loaded {
+		return "", false
+	}
+	key, ok := on.byID.get(&on.keys, id)
+	if !ok {
+		return "", false
+	}
+	return strings.Clone(on.name(key)), true
+}

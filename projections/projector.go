@@ -512,13 +512,15 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 // more round trip) again; they are read once now. A name of a batch that then failed
 // is kept: it came from the log, which the retry applies again. A rebuild's writer
 // keeps its own (keptNames); the live projector does not seal names once (each row's
-// is sealed under the key current when it is written).
+// is sealed under the key current when it is written). The live projector keeps fewer
+// (liveKeptNames): the names of organizations whose grid index this process holds come
+// from the index (batchTx.indexedName), and these are most of them.
 func (p *Projector) keepNames(res *batchTx) {
 	if p.db.kept != nil {
 		return
 	}
 	if p.kept == nil {
-		p.kept = &keptNames{}
+		p.kept = &keptNames{max: liveKeptNames}
 	}
 	res.names, res.emails, _ = p.kept.maps()
 }
