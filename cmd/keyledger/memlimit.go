@@ -19,10 +19,13 @@ import (
 // weakly, 320-384 MiB made a reveal cost 1.5-2.5 times the CPU; with 2.15.3 (round
 // 12), 256 MiB ends the bench at 270 MB instead of 381 MB for 58 % more CPU per
 // 100,000-value fetch and 5-13 % more per write, and at 200 MiB the collector runs all
-// the time (the lag phase answers 753 of 1,000 updates a second). The live heap grows
-// with the organization (about 160 MB at 100,000 secrets), and a limit below it makes
-// every request pay for collections, so the default keeps room. It is soft: a larger
-// organization needs a larger limit (README).
+// the time (the lag phase answers 753 of 1,000 updates a second). Round 13's smaller
+// caches brought the live heap to some 120-150 MB at 100,000 secrets and the bench's
+// end to 270-291 MB; 200 MiB then ends it at 213 MB, for 2.3 times the CPU per
+// 100,000-value fetch and a few percent on writes and reveals. The live heap grows
+// with the organization, and a limit near it makes every request pay for collections,
+// so the default keeps room. It is soft: a larger organization needs a larger limit
+// (README).
 const defaultMemoryLimit int64 = 512 << 20
 
 // minMemoryLimit refuses limits so small that the collector would run all the time:
