@@ -34,15 +34,16 @@ type FetchedValues struct {
 	Seq    uint64
 }
 
-// manyValues opens many values in a row with buffers it reuses (eventstore.Keyring).
-type manyValues interface {
+// ValueOpeners is what a values fetch opens values with (eventstore.Keyring): an
+// opener that reuses its buffers from one value to the next.
+type ValueOpeners interface {
 	ValueOpener() *eventstore.ValueOpener
 }
 
 // FetchValuesHandler handles FetchValues.
 type FetchValuesHandler struct {
 	log    eventLog
-	keys   valueKeys
+	keys   ValueOpeners
 	values sealedValues
 	// maxNames bounds the names the audit event lists (domain.NewSecretsFetched).
 	maxNames int
@@ -59,7 +60,7 @@ type FetchValuesHandler struct {
 func DefaultConcurrentFetches() int { return max(2, runtime.GOMAXPROCS(0)) }
 
 // NewFetchValuesHandler wires the handler.
-func NewFetchValuesHandler(log eventLog, keys valueKeys, values sealedValues) *FetchValuesHandler {
+func NewFetchValuesHandler(log eventLog, keys ValueOpeners, values sealedValues) *FetchValuesHandler {
 	return &FetchValuesHandler{log: log, keys: keys, values: values, maxNames: domain.MaxFetchedNames,
 		opening: make(chan struct{}, DefaultConcurrentFetches())}
 }
@@ -118,27 +119,15 @@ func (h *FetchValuesHandler) Handle(ctx context.Context, m Meta, c FetchValues) 
 		size += len(s.Sealed)
 	}
 	out := FetchedValues{Names: names, Values: domain.NewPlaintexts(len(sealed), size), Seq: recs.Seq()}
-	open := h.opener()
+	opener := h.keys.ValueOpener()
 	for _, s := range sealed {
-		v, err := open(ctx, eventstore.ValueRef{OrgID: c.OrgID, SecretID: s.SecretID, Env: c.Env, ValueVersion: s.Version}, s.Sealed)
+		v, err := opener.Open(ctx, eventstore.ValueRef{OrgID: c.OrgID, SecretID: s.SecretID, Env: c.Env, ValueVersion: s.Version}, s.Sealed)
 		if err != nil {
 			return FetchedValues{}, err
 		}
 		out.Values.Add(v)
 	}
 	return out, nil
-}
-
-// opener returns what opens the fetch's values one after the other: a ValueOpener when
-// the keys offer one, else their OpenValue.
-func (h *FetchValuesHandler) opener() func(context.Context, eventstore.ValueRef, string) ([]byte, error) {
-	if many, ok := h.keys.(manyValues); ok {
-		return many.ValueOpener().Open
-	}
-	return func(ctx context.Context, ref eventstore.ValueRef, sealed string) ([]byte, error) {
-		v, err := h.keys.OpenValue(ctx, ref, sealed)
-		return []byte(v.Reveal()), err
-	}
 }
 
 func (h *FetchValuesHandler) authorize(ctx context.Context, m Meta, c FetchValues) error {

@@ -399,22 +399,15 @@ const ownerRetryBudget = 3 * time.Second
 // loadUserPatiently is loadOwner, tried again while the log answers that it is
 // unavailable, within ownerRetryBudget and ctx.
 func loadUserPatiently(ctx context.Context, log eventLog, id string) (*domain.User, error) {
-	deadline := time.Now().Add(ownerRetryBudget)
-	pause := 20 * time.Millisecond
-	for {
+	return backoff.Retry(ctx, func() (*domain.User, error) {
 		u, err := loadOwner(ctx, log, id)
-		if err == nil || !errors.Is(err, eventstore.ErrUnavailable) || time.Now().Add(pause).After(deadline) {
-			return u, err
+		if err != nil && !errors.Is(err, eventstore.ErrUnavailable) {
+			return u, backoff.Permanent(err)
 		}
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-		pause = min(2*pause, 250*time.Millisecond)
-	}
+		return u, err
+	}, backoff.WithBackOff(&backoff.ExponentialBackOff{
+		InitialInterval: 20 * time.Millisecond, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: 250 * time.Millisecond,
+	}), backoff.WithMaxElapsedTime(ownerRetryBudget))
 }
 
 // loadOwner is LoadUser, through the aggregate cache when there is one.

@@ -13,7 +13,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/keyledger/keyledger/commands"
-	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/httpapi/authcache"
 	"github.com/keyledger/keyledger/httpapi/webhooks"
 )
@@ -63,7 +62,7 @@ type Config struct {
 	// Changes is the change feed the SSE stream follows (*changefeed.Changes).
 	Changes ChangeFeed
 	// Keys open the values an integration fetches (the store's keyring).
-	Keys domain.ValueSealer
+	Keys commands.ValueOpeners
 	// Unavailable reports whether an error means that the log or a bucket did not
 	// answer in time (eventstore.IsUnavailable): such requests are answered 503 with
 	// Retry-After instead of 500.
