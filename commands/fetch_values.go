@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"runtime"
 	"sort"
@@ -113,10 +114,11 @@ func (h *FetchValuesHandler) Handle(ctx context.Context, m Meta, c FetchValues) 
 	if err != nil {
 		return FetchedValues{}, fmt.Errorf("record fetch: %w", err)
 	}
-	// A sealed text is longer than its value: the sealed texts' sizes are room enough.
+	// A sealed text's decoded length is longer than its value (the ciphertext holds
+	// the nonce and the tag besides): room enough, and a quarter less than the text.
 	size := 0
 	for _, s := range sealed {
-		size += len(s.Sealed)
+		size += base64.RawURLEncoding.DecodedLen(len(s.Sealed))
 	}
 	out := FetchedValues{Names: names, Values: domain.NewPlaintexts(len(sealed), size), Seq: recs.Seq()}
 	opener := h.keys.ValueOpener()

@@ -30,7 +30,13 @@ type gridViews struct {
 	// whose slot holds another view since (dropped, replaced) is skipped.
 	queue []queuedView
 	head  int
+	// bytes counts the views the queue holds, stale ones included: a view dropped or
+	// replaced stays reachable from its place in the queue until the queue lets go of
+	// it, and the budget is the memory views take, not only the ones pages can find.
+	// stale counts those of them no slot holds any more; past staleShare of the
+	// budget, the queue is swept of them (sweep).
 	bytes int
+	stale int
 	// turned counts the views offered while the budget was full (see keep); full is
 	// set when a view found the budget full, cleared when views are dropped: while it
 	// is set, keep turns views away without taking mu. Rows rendered for a page were
@@ -120,9 +126,10 @@ func (gv *gridViews) keep(on *orgNames, slot *atomic.Pointer[keptView], stamp ui
 	}
 	for gv.bytes+len(view) > budget && gv.head < len(gv.queue) {
 		q := gv.queue[gv.head]
-		if q.slot.CompareAndSwap(q.kv, nil) {
-			gv.bytes -= len(q.kv.view)
+		if !q.slot.CompareAndSwap(q.kv, nil) {
+			gv.stale -= len(q.kv.view)
 		}
+		gv.bytes -= len(q.kv.view)
 		gv.queue[gv.head] = queuedView{}
 		gv.head++
 	}
@@ -132,15 +139,39 @@ func (gv *gridViews) keep(on *orgNames, slot *atomic.Pointer[keptView], stamp ui
 		gv.head = 0
 	}
 	kv := &keptView{view: bytes.Clone(view), stamp: stamp, org: on}
-	if slot.CompareAndSwap(old, kv) {
-		if old != nil {
-			gv.bytes -= len(old.view)
-		}
-	} else {
+	if !slot.CompareAndSwap(old, kv) {
 		return
 	}
 	gv.queue = append(gv.queue, queuedView{slot: slot, kv: kv})
 	gv.bytes += len(view)
+	if old != nil {
+		gv.staled(len(old.view))
+	}
+}
+
+// staleShare is the share of the budget stale views may take before the queue is
+// swept of them.
+const staleShare = 4
+
+// staled counts n more bytes of stale views (gv.mu held), and sweeps the queue of
+// them once they are more than a staleShare-th of the budget: a hot secret's view,
+// dropped at every change, would otherwise leave each of its copies in the queue.
+func (gv *gridViews) staled(n int) {
+	gv.stale += n
+	if gv.stale <= cmp.Or(gv.budget, defaultViewBudget)/staleShare {
+		return
+	}
+	live := gv.queue[:0]
+	for _, q := range gv.queue[gv.head:] {
+		if q.slot.Load() == q.kv {
+			live = append(live, q)
+		} else {
+			gv.bytes -= len(q.kv.view)
+		}
+	}
+	clear(gv.queue[len(live):])
+	gv.queue, gv.head, gv.stale = live, 0, 0
+	gv.full.Store(false)
 }
 
 // drop drops the view in slot, whichever it is (its entry changed or went; on.mu held).
@@ -151,8 +182,7 @@ func (gv *gridViews) drop(slot *atomic.Pointer[keptView]) {
 	gv.mu.Lock()
 	defer gv.mu.Unlock()
 	if kv := slot.Swap(nil); kv != nil {
-		gv.bytes -= len(kv.view)
-		gv.full.Store(false)
+		gv.staled(len(kv.view))
 	}
 }
 
@@ -176,6 +206,7 @@ func (gv *gridViews) dropOrg(on *orgNames) {
 	for _, q := range gv.queue[gv.head:] {
 		switch kv := q.slot.Load(); {
 		case kv != q.kv:
+			gv.bytes -= len(q.kv.view)
 		case kv.org == on:
 			q.slot.Store(nil)
 			gv.bytes -= len(kv.view)
@@ -184,11 +215,12 @@ func (gv *gridViews) dropOrg(on *orgNames) {
 		}
 	}
 	clear(gv.queue[len(live):])
-	gv.queue, gv.head = live, 0
+	gv.queue, gv.head, gv.stale = live, 0, 0
 	gv.full.Store(false)
 }
 
-// size is the number of views kept and their bytes.
+// size is the number of views kept (that pages find) and the bytes of all the views
+// the queue holds, stale ones included.
 func (gv *gridViews) size() (n, bytes int) {
 	gv.mu.Lock()
 	defer gv.mu.Unlock()
