@@ -22,7 +22,9 @@ import (
 // the time (the lag phase answers 753 of 1,000 updates a second). Round 13's smaller
 // caches brought the live heap to some 120-150 MB at 100,000 secrets and the bench's
 // end to 270-291 MB; 200 MiB then ends it at 213 MB, for 2.3 times the CPU per
-// 100,000-value fetch and a few percent on writes and reveals. The live heap grows
+// 100,000-value fetch and a few percent on writes and reveals. Round 14's fetch,
+// which no longer copies its rows' text, ends it at 198 MB under 180 MiB, but that
+// limit cost the write and grid phases a fifth to a third in a run. The live heap grows
 // with the organization, and a limit near it makes every request pay for collections,
 // so the default keeps room. It is soft: a larger organization needs a larger limit
 // (README).
