@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"runtime"
-	"sort"
 
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
@@ -20,7 +19,9 @@ type FetchValues struct {
 	Token *TokenIdentity
 }
 
-// sealedValues is the read-model query the handler needs.
+// sealedValues is the read-model query the handler needs. It returns the values in
+// name order (byte order): the read models place each row by the name index, so the
+// handler does not sort them again.
 type sealedValues interface {
 	SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error)
 }
@@ -102,7 +103,6 @@ func (h *FetchValuesHandler) Handle(ctx context.Context, m Meta, c FetchValues) 
 	if err != nil {
 		return FetchedValues{}, err
 	}
-	sort.Slice(sealed, func(i, j int) bool { return sealed[i].Name < sealed[j].Name })
 	names := make([]string, 0, len(sealed))
 	for _, s := range sealed {
 		names = append(names, string(s.Name))

@@ -158,16 +158,25 @@ const staleShare = 4
 // dropped at every change, would otherwise leave each of its copies in the queue.
 func (gv *gridViews) staled(n int) {
 	gv.stale += n
-	if gv.stale <= cmp.Or(gv.budget, defaultViewBudget)/staleShare {
-		return
+	if gv.stale > cmp.Or(gv.budget, defaultViewBudget)/staleShare {
+		gv.sweep(nil)
 	}
+}
+
+// sweep keeps in the queue the views their slots still hold, less those of
+// organization on (none when nil), whose slots it empties (gv.mu held).
+func (gv *gridViews) sweep(on *orgNames) {
 	live := gv.queue[:0]
 	for _, q := range gv.queue[gv.head:] {
-		if q.slot.Load() == q.kv {
+		switch kv := q.slot.Load(); {
+		case kv != q.kv:
+		case on != nil && kv.org == on:
+			q.slot.Store(nil)
+		default:
 			live = append(live, q)
-		} else {
-			gv.bytes -= len(q.kv.view)
+			continue
 		}
+		gv.bytes -= len(q.kv.view)
 	}
 	clear(gv.queue[len(live):])
 	gv.queue, gv.head, gv.stale = live, 0, 0
@@ -202,21 +211,7 @@ func (gv *gridViews) dropOrg(on *orgNames) {
 	}
 	gv.mu.Lock()
 	defer gv.mu.Unlock()
-	live := gv.queue[:0]
-	for _, q := range gv.queue[gv.head:] {
-		switch kv := q.slot.Load(); {
-		case kv != q.kv:
-			gv.bytes -= len(q.kv.view)
-		case kv.org == on:
-			q.slot.Store(nil)
-			gv.bytes -= len(kv.view)
-		default:
-			live = append(live, q)
-		}
-	}
-	clear(gv.queue[len(live):])
-	gv.queue, gv.head, gv.stale = live, 0, 0
-	gv.full.Store(false)
+	gv.sweep(on)
 }
 
 // size is the number of views kept (that pages find) and the bytes of all the views
