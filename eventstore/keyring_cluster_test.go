@@ -74,7 +74,13 @@ func TestDataKeyRotationAcrossClusterReplicas(t *testing.T) {
 		v, _ := eventstore.SealedVersion(sealed)
 		return err == nil && v == 2
 	})
-	vs, err := kb.Versions(ctx, org)
+	// The counters bucket may still be electing its leader on the new cluster: that
+	// answer is "unavailable" (a 503 to a client), which is waited out here.
+	var vs []eventstore.KeyVersion
+	poll(t, "replica b to read its versions", func() bool {
+		vs, err = kb.Versions(ctx, org)
+		return !eventstore.IsUnavailable(err)
+	})
 	if err != nil || len(vs) != 2 || vs[0].State != eventstore.KeyRetired || vs[1].State != eventstore.KeyActive {
 		t.Fatalf("versions on replica b: %+v %v", vs, err)
 	}

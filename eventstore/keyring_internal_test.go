@@ -304,6 +304,67 @@ func TestRotationAndShredReachEveryReplica(t *testing.T) {
 	}
 }
 
+// A watch whose consumer is lost before it heard anything still hears what is written
+// while it is made again: the ordered consumer, reset, is made from its first
+// configuration, which used to be "new messages only" and skipped a rotation written
+// in between (seen as a replica that never dropped a shredded key, in CI).
+func TestWatchResetBeforeItsFirstMessageMissesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newInternalStore(t)
+	one := s.keys
+	two, err := NewKeyring(ctx, s.js, one.master, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := two.Seal(ctx, "org-w", []byte("one"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := s.js.Stream(ctx, KeysetsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumers := func() []string {
+		var names []string
+		lister := stream.ConsumerNames(ctx)
+		for n := range lister.Name() {
+			names = append(names, n)
+		}
+		if err := lister.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return names
+	}
+	before := len(consumers())
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- two.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-done })
+	var watch string
+	waitFor(t, "the watch's consumer", func() bool {
+		names := consumers()
+		if len(names) > before {
+			watch = names[len(names)-1]
+			return true
+		}
+		return false
+	})
+	mustOpen(t, two, "org-w", first, "", "one") // cached after the watch began: version 1
+	// The consumer goes away, and the rotation is written before the watch makes it again.
+	if err := stream.DeleteConsumer(ctx, watch); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := one.Rotate(ctx, "org-w"); err != nil || v != 2 {
+		t.Fatalf("rotate: %d %v", v, err)
+	}
+	waitFor(t, "the watched replica to seal with version 2", func() bool {
+		sealed, err := two.Seal(ctx, "org-w", []byte("x"), nil)
+		v, _ := SealedVersion(sealed)
+		return err == nil && v == 2
+	})
+}
+
 // waitFor polls cond; the generous bound only stops a broken watch from hanging the run.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()

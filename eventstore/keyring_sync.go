@@ -26,9 +26,19 @@ type keysetChange struct {
 func (k *Keyring) Run(ctx context.Context) error {
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
+	// The watch starts after the stream's last message, by sequence: an ordered
+	// consumer that is reset (its server-side consumer lost, a missed heartbeat)
+	// before it delivered anything is made again from its first configuration, and
+	// "new messages only" would then skip every rotation and shred written meanwhile,
+	// leaving this replica sealing with a retired key or opening a shredded one.
+	stream, err := k.store.js.Stream(wctx, KeysetsStream)
+	if err != nil {
+		return fmt.Errorf("watch keys: %w", err)
+	}
 	updates, err := followOrdered(wctx, k.store.js, KeysetsStream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{keysetSubjectPrefix + ">"},
-		DeliverPolicy:  jetstream.DeliverNewPolicy,
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    stream.CachedInfo().State.LastSeq + 1,
 	}, 64, func(m jetstream.Msg) (keysetChange, bool) {
 		meta, err := m.Metadata()
 		if err != nil {
