@@ -87,10 +87,18 @@ type outbox struct {
 	synced    bool
 	streamSeq uint64
 	stored    changefeed.Position
+	// removed is the position up to which this publisher deleted the outbox's rows,
+	// and swept when it last deleted without a lower bound (see remove).
+	removed changefeed.Position
+	swept   time.Time
+	// deleteRows deletes the rows that match a condition (deleteWhere; a test measures).
+	deleteRows func(ctx context.Context, where string) error
 }
 
 func newOutbox(db *writer, stream changeStream, log *slog.Logger) *outbox {
-	return &outbox{db: db, stream: stream, log: log, wake: make(chan struct{}, 1), fromTable: true}
+	o := &outbox{db: db, stream: stream, log: log, wake: make(chan struct{}, 1), fromTable: true}
+	o.deleteRows = o.deleteWhere
+	return o
 }
 
 // committed hands the publisher the notices of a batch that has just committed, and
@@ -239,6 +247,10 @@ func (o *outbox) publish(ctx context.Context, rows []changefeed.Stored) error {
 	for len(send) > 0 && !send[0].Position().After(o.stored) {
 		send = send[1:]
 	}
+	// Rows the stream holds already may lie below what this publisher deleted (an
+	// earlier publisher's, or carried over by a rebuild's switch): they go without a
+	// lower bound, else a page of them would be read again and again.
+	sweep := len(send) < len(rows)
 	done := o.stored
 	var perr error
 	if len(send) > 0 {
@@ -253,7 +265,7 @@ func (o *outbox) publish(ctx context.Context, rows []changefeed.Stored) error {
 	}
 	// Whatever was stored leaves the outbox, even when a later notice failed: the
 	// next round starts after it.
-	if err := o.remove(ctx, done); err != nil {
+	if err := o.remove(ctx, done, sweep); err != nil {
 		return errors.Join(perr, err)
 	}
 	return perr
@@ -282,18 +294,50 @@ func (o *outbox) pending(ctx context.Context) ([]changefeed.Stored, error) {
 	return out, nil
 }
 
+// outboxSweep is how often remove deletes without a lower bound.
+const outboxSweep = time.Minute
+
 // remove deletes the notices up to position upTo (stored on the stream), on the live
 // read models (the pointer's schema, which a rebuild's switch moves, carrying the
 // outbox's rows over), in one round trip: the statements of one simple query run in
 // one transaction, which the search path is set for. Its commit does not wait for the
 // WAL's flush: a deletion lost in a crash leaves rows that the stream's tail shows as
 // stored, which the next publisher deletes without sending them again.
-func (o *outbox) remove(ctx context.Context, upTo changefeed.Position) error {
+//
+// The deletion starts after what this publisher deleted before. The table is a queue:
+// every row is inserted once and deleted soon after, and until a vacuum comes by (a
+// minute on autovacuum's defaults, never where it is off) its index and heap keep the
+// deleted rows, which a deletion "up to here" visited all over again every round: 12-20
+// ms a round after 150,000 notices, against 0.06 ms from a lower bound (the planner's
+// bitmap scan neither skips nor marks the index's dead entries). Without a bound are
+// the first deletion (an earlier publisher's rows, one lost in a crash) and one a
+// minute: a rebuild's switch may carry rows over that this publisher had already
+// deleted from the old schema. sweep asks for a deletion without a bound.
+func (o *outbox) remove(ctx context.Context, upTo changefeed.Position, sweep bool) error {
 	if upTo == (changefeed.Position{}) {
 		return nil
 	}
-	sql := `SET LOCAL synchronous_commit = off; ` + setSearchPath + `; DELETE FROM change_outbox WHERE (seq, part) <= (` +
-		strconv.FormatUint(upTo.Seq, 10) + `, ` + strconv.Itoa(upTo.Part) + `)`
+	where := `(seq, part) <= (` + strconv.FormatUint(upTo.Seq, 10) + `, ` + strconv.Itoa(upTo.Part) + `)`
+	sweep = sweep || o.removed == (changefeed.Position{}) || time.Since(o.swept) >= outboxSweep
+	if !sweep {
+		if !upTo.After(o.removed) {
+			return nil
+		}
+		where = `(seq, part) > (` + strconv.FormatUint(o.removed.Seq, 10) + `, ` + strconv.Itoa(o.removed.Part) + `) AND ` + where
+	}
+	if err := o.deleteRows(ctx, where); err != nil {
+		return err
+	}
+	o.removed = upTo
+	if sweep {
+		o.swept = time.Now()
+	}
+	return nil
+}
+
+// deleteWhere deletes the outbox's rows that match where.
+func (o *outbox) deleteWhere(ctx context.Context, where string) error {
+	sql := `SET LOCAL synchronous_commit = off; ` + setSearchPath + `; DELETE FROM change_outbox WHERE ` + where
 	if _, err := o.db.pool.Exec(ctx, sql); err != nil {
 		return fmt.Errorf("delete published changes: %w", err)
 	}
