@@ -217,9 +217,18 @@ func (o *outbox) drain(ctx context.Context) error {
 		if len(rows) == 0 {
 			return nil
 		}
-		if err := o.publish(ctx, rows); err != nil {
-			o.synced, o.fromTable = false, true
-			return err
+		// The queue goes a page at a time, as the table does: the stream refuses an
+		// atomic batch of more than 1,000 messages (nats-server's default), and a
+		// refused batch is sent one synced message at a time: a backlog (a stall of a
+		// moment behind a burst of writes) cost a sync per notice just when the
+		// publisher was behind.
+		for page := rows; len(page) > 0; {
+			n := min(len(page), outboxPage)
+			if err := o.publish(ctx, page[:n]); err != nil {
+				o.synced, o.fromTable = false, true
+				return err
+			}
+			page = page[n:]
 		}
 		if !o.fromTable {
 			return nil

@@ -86,3 +86,58 @@ func TestOutboxDeletionDoesNotRereadWhatItDeleted(t *testing.T) {
 		t.Fatalf("rows left in the outbox: %d %v", left, err)
 	}
 }
+
+// recordingStream stores every notice it is given and records how many each
+// PublishStored call was given.
+type recordingStream struct {
+	changeStream
+	seq   uint64
+	sizes []int
+}
+
+func (r *recordingStream) Tail(context.Context) (uint64, changefeed.Position, error) {
+	return r.seq, changefeed.Position{}, nil
+}
+
+func (r *recordingStream) PublishStored(_ context.Context, after uint64, notices []changefeed.Stored) (int, uint64, error) {
+	r.sizes = append(r.sizes, len(notices))
+	r.seq = after + uint64(len(notices))
+	return len(notices), r.seq, nil
+}
+
+// A backlog in the queue goes out a page at a time: the stream takes atomic batches of
+// at most 1,000 messages, and sent whole, 1,234 notices were refused and went one
+// synced message at a time.
+func TestOutboxSendsABacklogAPageAtATime(t *testing.T) {
+	t.Parallel()
+	rs := &recordingStream{}
+	o := newOutbox(&writer{}, rs, nil)
+	o.fromTable = false
+	var deleted []string
+	o.deleteRows = func(_ context.Context, where string) error {
+		deleted = append(deleted, where)
+		return nil
+	}
+	const backlog = 1234
+	notices := make([]changefeed.Stored, backlog)
+	for i := range notices {
+		notices[i] = changefeed.Stored{Seq: uint64(i + 1)}
+	}
+	o.committed(notices)
+	if err := o.drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, n := range rs.sizes {
+		if n > outboxPage {
+			t.Fatalf("a round sent %d notices at once (sizes %v), more than a page of %d", n, rs.sizes, outboxPage)
+		}
+		total += n
+	}
+	if total != backlog || rs.seq != backlog {
+		t.Fatalf("sent %d notices in %v, the stream at %d; want %d", total, rs.sizes, rs.seq, backlog)
+	}
+	if len(deleted) != len(rs.sizes) || o.removed != (changefeed.Position{Seq: backlog}) {
+		t.Fatalf("deletions %v, removed up to %+v", deleted, o.removed)
+	}
+}
