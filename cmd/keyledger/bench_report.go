@@ -75,6 +75,10 @@ type benchPhaseResult struct {
 	// ServerCPUMicrosPerOp is ServerCPUSeconds per successful operation: a figure
 	// that a busy machine bends less than ops/s.
 	ServerCPUMicrosPerOp float64 `json:"server_cpu_us_per_op"`
+	// PostgresCPUMicrosPerOp is the CPU time of this machine's postgres processes in
+	// the phase per successful operation: what PostgreSQL costs an operation, when it
+	// runs on this machine (0 when it does not, or did nothing).
+	PostgresCPUMicrosPerOp float64 `json:"postgres_cpu_us_per_op,omitempty"`
 	// MachineBusyPercent is how busy the machine's CPUs were in the phase, every
 	// process counted (PostgreSQL, the benchmark's clients, anything else running):
 	// near 100 the phase measured the machine, not the server.
@@ -109,6 +113,9 @@ func summarize(name string, clients int, elapsed time.Duration, samples []benchS
 	r.ServerCPUSeconds = after.cpuSeconds - before.cpuSeconds
 	if r.Ops > 0 {
 		r.ServerCPUMicrosPerOp = r.ServerCPUSeconds * 1e6 / float64(r.Ops)
+	}
+	if pg := ticksSince(before.postgres, after.postgres); pg > 0 && r.Ops > 0 {
+		r.PostgresCPUMicrosPerOp = float64(pg) / clockTicksPerSecond * 1e6 / float64(r.Ops)
 	}
 	if total := after.machineTotal - before.machineTotal; total > 0 {
 		r.MachineBusyPercent = 100 * float64(after.machineBusy-before.machineBusy) / float64(total)
@@ -174,11 +181,11 @@ func writeBenchTable(w io.Writer, r *benchReport) error {
 	fmt.Fprintf(w, "keyledger bench %s, commit %s, %s, %d CPUs\n", r.Date.Format(time.DateOnly), commit, r.GoVersion, r.CPUs)
 	fmt.Fprintf(w, "%d secrets, %d clients, %s per phase, database: %s\n\n", r.Secrets, r.Clients, r.Duration, r.Database)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "phase\tops/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\terrors\tserver RSS MB\tserver CPU s\tCPU µs/op\tmachine busy\t")
+	fmt.Fprintln(tw, "phase\tops/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\terrors\tserver RSS MB\tserver CPU s\tCPU µs/op\tPostgreSQL µs/op\tmachine busy\t")
 	for _, p := range r.Phases {
-		fmt.Fprintf(tw, "%s\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%.0f\t%.1f\t%.0f\t%.0f %%\t\n",
+		fmt.Fprintf(tw, "%s\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%.0f\t%.1f\t%.0f\t%.0f\t%.0f %%\t\n",
 			p.Name, p.OpsPerSecond, p.P50Ms, p.P90Ms, p.P99Ms, p.MaxMs, errorsCell(p), p.ServerRSSMB, p.ServerCPUSeconds,
-			p.ServerCPUMicrosPerOp, p.MachineBusyPercent)
+			p.ServerCPUMicrosPerOp, p.PostgresCPUMicrosPerOp, p.MachineBusyPercent)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -252,6 +253,9 @@ type procStats struct {
 	// PostgreSQL and the benchmark's own clients too) spent busy and in all, from
 	// /proc/stat; 0 when it cannot be read.
 	machineBusy, machineTotal int64
+	// postgres is the CPU ticks of this machine's processes named postgres, by pid:
+	// the PostgreSQL server's backends when it runs here (none when it runs elsewhere).
+	postgres map[int]int64
 }
 
 // clockTicksPerSecond is USER_HZ, the unit of /proc/<pid>/stat's CPU times. It is 100
@@ -302,7 +306,54 @@ func readProcStats(pid int) (procStats, error) {
 	}
 	st.cpuSeconds = float64(utime+stime) / clockTicksPerSecond
 	st.machineBusy, st.machineTotal = readMachineTicks()
+	st.postgres = readProcessTicks("/proc", "postgres")
 	return st, nil
+}
+
+// readProcessTicks is the CPU ticks (user + system) of the processes under proc (the
+// /proc directory) whose command is name, by pid. Unreadable entries are left out: the
+// figure is informative only.
+func readProcessTicks(proc, name string) map[int]int64 {
+	entries, err := os.ReadDir(proc)
+	if err != nil {
+		return nil
+	}
+	out := map[int]int64{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join(proc, e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// "pid (comm) state …": comm may hold spaces and parentheses.
+		open, end := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
+		if open < 0 || end < open || string(stat[open+1:end]) != name {
+			continue
+		}
+		fields := strings.Fields(string(stat[end+1:]))
+		if len(fields) < 13 {
+			continue
+		}
+		utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+		stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+		if err1 == nil && err2 == nil {
+			out[pid] = utime + stime
+		}
+	}
+	return out
+}
+
+// ticksSince is the CPU ticks the processes in after used since before: a process
+// that started in between counts in full, one that ended in between not at all.
+func ticksSince(before, after map[int]int64) int64 {
+	var n int64
+	for pid, t := range after {
+		n += max(t-before[pid], 0)
+	}
+	return n
 }
 
 // readMachineTicks reads the machine's busy and total CPU ticks from the first line
