@@ -72,3 +72,17 @@ func UserTables(ctx context.Context, dbURL string) (int, error) {
 	}
 	return tables, nil
 }
+
+// Vacuum vacuums and analyzes every table of the database at dbURL that its user
+// owns: what autovacuum would do some time after a bulk load, done at once.
+func Vacuum(ctx context.Context, dbURL string) error {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, `VACUUM (ANALYZE)`); err != nil {
+		return fmt.Errorf("vacuum: %w", err)
+	}
+	return nil
+}
