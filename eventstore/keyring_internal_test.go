@@ -251,10 +251,7 @@ func TestRotationAndShredReachEveryReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- two.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done })
+	runKeyring(t, two)
 
 	first, err := two.Seal(ctx, "org-r", []byte("one"), nil)
 	if err != nil {
@@ -337,10 +334,7 @@ func TestWatchResetBeforeItsFirstMessageMissesNothing(t *testing.T) {
 		return names
 	}
 	before := len(consumers())
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- two.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done })
+	runKeyring(t, two)
 	var watch string
 	waitFor(t, "the watch's consumer", func() bool {
 		names := consumers()
@@ -363,6 +357,15 @@ func TestWatchResetBeforeItsFirstMessageMissesNothing(t *testing.T) {
 		v, _ := SealedVersion(sealed)
 		return err == nil && v == 2
 	})
+}
+
+// runKeyring runs k's watch until the test ends.
+func runKeyring(t *testing.T, k *Keyring) {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- k.Run(ctx) }()
+	t.Cleanup(func() { stop(); <-done })
 }
 
 // waitFor polls cond; the generous bound only stops a broken watch from hanging the run.
