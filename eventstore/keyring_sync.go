@@ -31,14 +31,14 @@ func (k *Keyring) Run(ctx context.Context) error {
 	// before it delivered anything is made again from its first configuration, and
 	// "new messages only" would then skip every rotation and shred written meanwhile,
 	// leaving this replica sealing with a retired key or opening a shredded one.
-	stream, err := k.store.js.Stream(wctx, KeysetsStream)
+	info, err := k.store.stream.Info(wctx)
 	if err != nil {
 		return fmt.Errorf("watch keys: %w", err)
 	}
 	updates, err := followOrdered(wctx, k.store.js, KeysetsStream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{keysetSubjectPrefix + ">"},
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    stream.CachedInfo().State.LastSeq + 1,
+		OptStartSeq:    info.State.LastSeq + 1,
 	}, 64, func(m jetstream.Msg) (keysetChange, bool) {
 		meta, err := m.Metadata()
 		if err != nil {

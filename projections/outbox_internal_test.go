@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/keyledger/keyledger/eventstore/changefeed"
-	"github.com/keyledger/keyledger/projections/pgtest"
 )
 
 // The publisher's deletion of what it published costs what it deletes, not what it
@@ -17,17 +16,12 @@ import (
 // here" read all of them again each round (12-20 ms a round after 150,000 notices).
 // Here 200 rounds of 100 rows staged and deleted: the last round's deletion reads
 // about what the second round's did (the old one's grew round by round: 103 blocks in
-// the second, 287 in the last), a
-// sweep without bound still deletes what is below the publisher's bound, and every
-// row is gone.
+// the second, 287 in the last), a sweep without bound still deletes what is below the
+// publisher's bound, and every row is gone.
 func TestOutboxDeletionDoesNotRereadWhatItDeleted(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	rm, err := Open(ctx, pgtest.NewDatabase(t), nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(rm.Close)
+	rm := openTestReadModels(t)
 	var schema string
 	if err := rm.writer.pool.QueryRow(ctx, `SELECT schema FROM `+pointerTable+` WHERE id = 1`).Scan(&schema); err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/keyledger/keyledger/eventstore"
-	"github.com/keyledger/keyledger/projections/pgtest"
 )
 
 // pipelineRig is a projector on a fresh database whose checkpoint is at 10 and whose
@@ -17,14 +16,10 @@ import (
 func pipelineRig(t *testing.T) (*Projector, string) {
 	t.Helper()
 	ctx := context.Background()
-	rm, err := Open(ctx, pgtest.NewDatabase(t), nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(rm.Close)
+	rm := openTestReadModels(t)
 	p := &Projector{db: rm.writer}
 	const org = "6f1c2d3e-0000-4000-8000-000000000001"
-	err = pgx.BeginFunc(ctx, p.db.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, p.db.pool, func(tx pgx.Tx) error {
 		if err := p.scope(ctx, tx); err != nil {
 			return err
 		}

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/keyledger/keyledger/projections/pgtest"
 )
 
 // A scoped read's pipeline scopes its transaction in one statement (schema, reader
@@ -40,11 +39,7 @@ func TestScopeIsOneStatement(t *testing.T) {
 func TestScopedReadsRunAsTheReaderInTheirScope(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	rm, err := Open(ctx, pgtest.NewDatabase(t), nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(rm.Close)
+	rm := openTestReadModels(t)
 	db := rm.Secrets.store
 	const org, user = "6f1c2d3e-0000-4000-8000-000000000001", "6f1c2d3e-0000-4000-8000-000000000002"
 	const probe = `SELECT current_user::text, current_setting('search_path'), current_setting('keyledger.org_id', true), current_setting('keyledger.user_id', true)`

@@ -289,22 +289,11 @@ func readProcStats(pid int) (procStats, error) {
 	if err != nil {
 		return st, fmt.Errorf("bench: server stat: %w", err)
 	}
-	// The command name in parentheses may hold spaces; the fields after it do not.
-	i := strings.LastIndexByte(string(stat), ')')
-	if i < 0 {
-		return st, errors.New("bench: server stat: no command name")
-	}
-	fields := strings.Fields(string(stat[i+1:]))
-	// After the name: state is field 3 of proc(5), utime 14 and stime 15.
-	if len(fields) < 13 {
-		return st, errors.New("bench: server stat: too few fields")
-	}
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
+	_, ticks, err := parseStat(stat)
+	if err != nil {
 		return st, fmt.Errorf("bench: server stat: %w", err)
 	}
-	st.cpuSeconds = float64(utime+stime) / clockTicksPerSecond
+	st.cpuSeconds = float64(ticks) / clockTicksPerSecond
 	st.machineBusy, st.machineTotal = readMachineTicks()
 	st.postgres = readProcessTicks("/proc", "postgres")
 	return st, nil
@@ -328,22 +317,32 @@ func readProcessTicks(proc, name string) map[int]int64 {
 		if err != nil {
 			continue
 		}
-		// "pid (comm) state …": comm may hold spaces and parentheses.
-		open, end := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
-		if open < 0 || end < open || string(stat[open+1:end]) != name {
-			continue
-		}
-		fields := strings.Fields(string(stat[end+1:]))
-		if len(fields) < 13 {
-			continue
-		}
-		utime, err1 := strconv.ParseInt(fields[11], 10, 64)
-		stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-		if err1 == nil && err2 == nil {
-			out[pid] = utime + stime
+		if comm, ticks, err := parseStat(stat); err == nil && comm == name {
+			out[pid] = ticks
 		}
 	}
 	return out
+}
+
+// parseStat reads a process's command and CPU ticks (user + system) from its
+// /proc/<pid>/stat: "pid (comm) state …", where comm may hold spaces and parentheses
+// and the fields after it do not.
+func parseStat(stat []byte) (comm string, ticks int64, err error) {
+	open, end := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
+	if open < 0 || end < open {
+		return "", 0, errors.New("no command name")
+	}
+	fields := strings.Fields(string(stat[end+1:]))
+	// After the name: state is field 3 of proc(5), utime 14 and stime 15.
+	if len(fields) < 13 {
+		return "", 0, errors.New("too few fields")
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return "", 0, err
+	}
+	return string(stat[open+1 : end]), utime + stime, nil
 }
 
 // ticksSince is the CPU ticks the processes in after used since before: a process
