@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -101,4 +102,74 @@ func (k *Keyring) HasKey(ctx context.Context, scope string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("data key of %s: %w", scope, err)
+}
+
+// KVEntry is a bucket key's latest value and the revision (stream sequence) and time
+// it was written at.
+type KVEntry struct {
+	Value    []byte
+	Revision uint64
+	Created  time.Time
+}
+
+// GetKV reads key's latest value in kv; ok is false when it has none (never written,
+// deleted, purged or expired). replicas is the bucket's replication factor. A KV get
+// takes a direct get whenever the bucket allows it, as every bucket does, and on a
+// cluster any replica of the bucket's stream may answer one, among them a follower
+// that has not applied the newest writes yet: a key another replica has just written
+// reads as missing, one it has just deleted as present. So on a cluster the bucket
+// stream's leader is asked, which answers from what NATS has acknowledged (see
+// GetFromLeader); a single server answers every get from its own store.
+func GetKV(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue, replicas int, key string) (KVEntry, bool, error) {
+	if replicas <= 1 {
+		e, err := kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return KVEntry{}, false, nil
+		}
+		if err != nil {
+			return KVEntry{}, false, err
+		}
+		return KVEntry{Value: e.Value(), Revision: e.Revision(), Created: e.Created()}, true, nil
+	}
+	if !validKVKey(key) {
+		return KVEntry{}, false, jetstream.ErrInvalidKey
+	}
+	bucket := kv.Bucket()
+	m, ok, err := GetFromLeader(ctx, js, "KV_"+bucket, MsgRequest{LastFor: "$KV." + bucket + "." + key})
+	if err != nil || !ok {
+		return KVEntry{}, false, err
+	}
+	if len(m.Header) > 0 {
+		h, err := nats.DecodeHeadersMsg(m.Header)
+		if err != nil {
+			return KVEntry{}, false, fmt.Errorf("%s %s: headers: %w", bucket, key, err)
+		}
+		// A delete or purge leaves a marker with an operation header; a TTL's removal
+		// one with a marker reason.
+		if h.Get(kvOperationHeader) != "" || h.Get(jetstream.MarkerReasonHeader) != "" {
+			return KVEntry{}, false, nil
+		}
+	}
+	return KVEntry{Value: m.Data, Revision: m.Seq, Created: m.Time}, true, nil
+}
+
+// kvOperationHeader marks a KV delete ("DEL") or purge ("PURGE").
+const kvOperationHeader = "KV-Operation"
+
+// validKVKey is the KV key syntax (the jetstream package's): letters, digits and
+// -/_=. , not starting or ending with a dot. It keeps a wildcard out of the subject
+// the leader is asked about.
+func validKVKey(key string) bool {
+	if key == "" || key[0] == '.' || key[len(key)-1] == '.' {
+		return false
+	}
+	for _, c := range key {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '-', c == '/', c == '_', c == '=', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -39,10 +39,11 @@ type MsgRequest struct {
 
 // LeaderMsg is one message as a stream's leader returns it.
 type LeaderMsg struct {
-	Subject string `json:"subject"`
-	Seq     uint64 `json:"seq"`
-	Header  []byte `json:"hdrs"`
-	Data    []byte `json:"data"`
+	Subject string    `json:"subject"`
+	Seq     uint64    `json:"seq"`
+	Header  []byte    `json:"hdrs"`
+	Data    []byte    `json:"data"`
+	Time    time.Time `json:"time"`
 }
 
 // GetFromLeader asks stream's leader for the message req names: what the log holds as

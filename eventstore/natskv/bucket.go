@@ -23,7 +23,9 @@ var ErrExists = errors.New("eventstore: key exists")
 // sessions, remembered idempotent responses. Values are sealed with the platform key,
 // so nothing readable lands in NATS.
 type Bucket struct {
+	js   jetstream.JetStream
 	kv   jetstream.KeyValue
+	reps int
 	keys *eventstore.Keyring
 	name string
 }
@@ -37,21 +39,23 @@ func Open(ctx context.Context, s *eventstore.Store, name string, ttl time.Durati
 	if err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", name, err)
 	}
-	return &Bucket{kv: kv, keys: s.Keyring(), name: name}, nil
+	return &Bucket{js: s.JetStream(), kv: kv, reps: s.Replicas(), keys: s.Keyring(), name: name}, nil
 }
 
 func (b *Bucket) aad(key string) []byte { return []byte("keyledger/kv/" + b.name + "/" + key) }
 
-// Get opens the value at key.
+// Get opens the value at key. On a cluster it reads what NATS has acknowledged (see
+// eventstore.GetKV): a session created or ended on one replica is read as such on
+// every other at once.
 func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
-	e, err := b.kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, ErrNotFound
-	}
+	e, ok, err := eventstore.GetKV(ctx, b.js, b.kv, b.reps, key)
 	if err != nil {
 		return nil, fmt.Errorf("%s get: %w", b.name, err)
 	}
-	return b.keys.Open(ctx, domain.PlatformScope, string(e.Value()), b.aad(key))
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return b.keys.Open(ctx, domain.PlatformScope, string(e.Value), b.aad(key))
 }
 
 func (b *Bucket) seal(ctx context.Context, key string, v []byte) ([]byte, error) {

@@ -6,5 +6,6 @@
 // Open creates (or updates) a bucket with the log's replicas and set-up retries. A
 // missing key is ErrNotFound, which is eventstore/storeerr's, so that a consumer without
 // NATS (httpapi, through its SessionRecords and IdempotencyRecords interfaces) matches
-// it. It imports eventstore, domain and the NATS client; it knows nothing of HTTP.
+// it. On a cluster Get asks the bucket stream's leader (eventstore.GetKV), so that what
+// one replica wrote or deleted reads as such on every other at once. It imports eventstore, domain and the NATS client; it knows nothing of HTTP.
 package natskv

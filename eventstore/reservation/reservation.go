@@ -41,6 +41,7 @@ type Reservation struct {
 type Reservations struct {
 	js   jetstream.JetStream
 	kv   jetstream.KeyValue
+	reps int
 	keys nameKeys
 	// legacy is LegacyBucket when it existed at Open; legacyGone is set once it is
 	// known to be deleted (by this process or another).
@@ -63,7 +64,7 @@ func Open(ctx context.Context, s *eventstore.Store) (*Reservations, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reservations bucket: %w", err)
 	}
-	r := &Reservations{js: js, kv: kv, keys: s.Keyring()}
+	r := &Reservations{js: js, kv: kv, reps: s.Replicas(), keys: s.Keyring()}
 	legacy, err := eventstore.RetrySetup(ctx, js.Conn(), func(ctx context.Context) (jetstream.KeyValue, error) {
 		kv, err := js.KeyValue(ctx, LegacyBucket)
 		if errors.Is(err, jetstream.ErrBucketNotFound) {
@@ -100,20 +101,22 @@ func LegacyKey(scope, value string) string {
 	return scope + "." + hex.EncodeToString(sum[:16])
 }
 
-// Holder is who holds key, if anyone.
+// Holder is who holds key, if anyone: on a cluster as NATS has acknowledged it (see
+// eventstore.GetKV), so that a reservation another replica has just taken or released
+// is seen as such.
 func (r *Reservations) Holder(ctx context.Context, key string) (Reservation, bool, error) {
-	return holder(ctx, r.kv, key)
+	return r.holder(ctx, r.kv, key)
 }
 
-func holder(ctx context.Context, kv jetstream.KeyValue, key string) (Reservation, bool, error) {
-	e, err := kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return Reservation{}, false, nil
-	}
+func (r *Reservations) holder(ctx context.Context, kv jetstream.KeyValue, key string) (Reservation, bool, error) {
+	e, ok, err := eventstore.GetKV(ctx, r.js, kv, r.reps, key)
 	if err != nil {
 		return Reservation{}, false, fmt.Errorf("reservation %s: %w", key, err)
 	}
-	return reservationOf(e), true, nil
+	if !ok {
+		return Reservation{}, false, nil
+	}
+	return Reservation{Key: key, Holder: string(e.Value), Revision: e.Revision, Created: e.Created}, true, nil
 }
 
 func reservationOf(e jetstream.KeyValueEntry) Reservation {
@@ -132,7 +135,7 @@ func (r *Reservations) LegacyHolder(ctx context.Context, scope, value string) (R
 	if r.legacyGone.Load() {
 		return Reservation{}, false, nil
 	}
-	res, ok, err := holder(ctx, r.legacy, LegacyKey(scope, value))
+	res, ok, err := r.holder(ctx, r.legacy, LegacyKey(scope, value))
 	if err != nil && r.legacyDeleted(ctx) {
 		return Reservation{}, false, nil
 	}
