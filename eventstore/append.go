@@ -213,7 +213,7 @@ func IsWrongLastSequence(err error) bool {
 // An append without a message id knows its message by its event id, which only a
 // resend of this very publish carries.
 func (s *Store) lastIfHeader(ctx context.Context, subject, key, value string) (Appended, bool) {
-	raw, err := s.stream.GetLastMsgForSubject(ctx, subject)
+	raw, err := s.getMsg(ctx, MsgRequest{LastFor: subject})
 	if err != nil || raw.Header.Get(key) != value {
 		return nil, false
 	}
@@ -223,7 +223,7 @@ func (s *Store) lastIfHeader(ctx context.Context, subject, key, value string) (A
 
 // recordAt reads the events stored at seq.
 func (s *Store) recordAt(ctx context.Context, seq uint64) (Appended, error) {
-	raw, err := s.stream.GetMsg(ctx, seq)
+	raw, err := s.getMsg(ctx, MsgRequest{Seq: seq})
 	if err != nil {
 		return nil, fmt.Errorf("get event %d: %w", seq, err)
 	}

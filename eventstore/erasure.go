@@ -88,7 +88,7 @@ func (s *Store) ErasureOf(ctx context.Context, orgID string) (Erasure, bool, err
 	if orgID == "" || orgID == domain.PlatformScope {
 		return Erasure{}, false, nil
 	}
-	raw, err := s.stream.GetLastMsgForSubject(ctx, ErasureAggregate(orgID).Subject())
+	raw, err := s.getMsg(ctx, MsgRequest{LastFor: ErasureAggregate(orgID).Subject()})
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return Erasure{}, false, nil
 	}

@@ -838,15 +838,15 @@ func (k *Keyring) destroyedVersions(ctx context.Context, scope string) ([]KeyVer
 
 // storedCounts reads scope's flushed counters and their revision (0: none yet).
 func (k *Keyring) storedCounts(ctx context.Context, scope string) (map[int]uint64, uint64, error) {
-	e, err := k.countKV.Get(ctx, countName(scope))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return map[int]uint64{}, 0, nil
-	}
+	e, ok, err := GetKV(ctx, k.store.js, k.countKV, k.opts.Replicas, countName(scope))
 	if err != nil {
 		return nil, 0, fmt.Errorf("key counters %s: %w", scope, err)
 	}
+	if !ok {
+		return map[int]uint64{}, 0, nil
+	}
 	var byText map[string]uint64
-	if err := json.Unmarshal(e.Value(), &byText); err != nil {
+	if err := json.Unmarshal(e.Value, &byText); err != nil {
 		return nil, 0, fmt.Errorf("key counters %s: %w", scope, err)
 	}
 	out := make(map[int]uint64, len(byText))
@@ -855,7 +855,7 @@ func (k *Keyring) storedCounts(ctx context.Context, scope string) (map[int]uint6
 			out[v] = n
 		}
 	}
-	return out, e.Revision(), nil
+	return out, e.Revision, nil
 }
 
 // Flush writes every scope's unflushed encryption counts to the bucket.

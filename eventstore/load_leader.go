@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -80,6 +81,37 @@ func GetFromLeader(ctx context.Context, js jetstream.JetStream, stream string, r
 		return LeaderMsg{}, false, fmt.Errorf("ask the leader of %s for %+v: %w: an empty answer", stream, req, ErrUnavailable)
 	}
 	return *resp.Message, true, nil
+}
+
+// getMsg reads the message of the events stream that req names, or
+// jetstream.ErrMsgNotFound: on a cluster from the stream's leader, since the stream's
+// own get is a direct get that a follower may answer from behind (what another
+// replica has just appended would read as missing), on a single server from the
+// stream itself.
+func (s *Store) getMsg(ctx context.Context, req MsgRequest) (*jetstream.RawStreamMsg, error) {
+	if s.reps <= 1 {
+		switch {
+		case req.LastFor != "":
+			return s.stream.GetLastMsgForSubject(ctx, req.LastFor)
+		case req.NextFor != "":
+			return s.stream.GetMsg(ctx, req.Seq, jetstream.WithGetMsgSubject(req.NextFor))
+		}
+		return s.stream.GetMsg(ctx, req.Seq)
+	}
+	m, ok, err := GetFromLeader(ctx, s.js, StreamName, req)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, jetstream.ErrMsgNotFound
+	}
+	raw := &jetstream.RawStreamMsg{Subject: m.Subject, Sequence: m.Seq, Data: m.Data, Time: m.Time}
+	if len(m.Header) > 0 {
+		if raw.Header, err = nats.DecodeHeadersMsg(m.Header); err != nil {
+			return nil, fmt.Errorf("message %d of %s: headers: %w", m.Seq, StreamName, err)
+		}
+	}
+	return raw, nil
 }
 
 // leaderNext asks the event stream's leader for the first message on subject at or

@@ -22,7 +22,7 @@ func (s *Store) OrgOf(ctx context.Context, aggregateType, id string) (orgID stri
 	if !subjectToken(aggregateType) || !subjectToken(id) {
 		return "", false, nil
 	}
-	raw, err := s.stream.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(Subject("*", aggregateType, id)))
+	raw, err := s.getMsg(ctx, MsgRequest{Seq: 1, NextFor: Subject("*", aggregateType, id)})
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return "", false, nil
 	}

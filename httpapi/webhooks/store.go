@@ -96,6 +96,8 @@ type Store struct {
 	cursors  jetstream.KeyValue
 	keys     sealer
 	retryFor time.Duration
+	js       jetstream.JetStream
+	reps     int
 }
 
 // OpenStore opens (or creates) the delivery buckets. retryFor is how long a failing
@@ -119,7 +121,19 @@ func OpenStore(ctx context.Context, store *eventstore.Store, retryFor time.Durat
 	if retryFor <= 0 {
 		retryFor = DefaultRetryFor
 	}
-	return &Store{deliveries: d, stream: stream, cursors: c, keys: store.Keyring(), retryFor: retryFor}, nil
+	return &Store{deliveries: d, stream: stream, cursors: c, keys: store.Keyring(), retryFor: retryFor, js: js, reps: store.Replicas()}, nil
+}
+
+// get reads key's latest value in kv as NATS has acknowledged it, on a cluster too
+// (eventstore.GetKV): a delivery or cursor another replica has just written is not
+// read as missing or as its previous revision. jetstream.ErrKeyNotFound when there is
+// none.
+func (s *Store) get(ctx context.Context, kv jetstream.KeyValue, key string) (eventstore.KVEntry, error) {
+	e, ok, err := eventstore.GetKV(ctx, s.js, kv, s.reps, key)
+	if err == nil && !ok {
+		err = jetstream.ErrKeyNotFound
+	}
+	return e, err
 }
 
 func aad(key string) []byte { return []byte("keyledger/webhook-delivery/" + key) }
@@ -183,16 +197,16 @@ func (s *Store) update(ctx context.Context, d *Delivery, rev uint64) (uint64, er
 // cursor is the last event sequence whose notices were all turned into deliveries for
 // a webhook; 0 when none was.
 func (s *Store) cursor(ctx context.Context, orgID, webhookID string) (uint64, error) {
-	e, err := s.cursors.Get(ctx, cursorKey(orgID, webhookID))
+	e, err := s.get(ctx, s.cursors, cursorKey(orgID, webhookID))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return 0, nil
 	}
 	if err != nil {
 		return 0, fmt.Errorf("webhook cursor: %w", err)
 	}
-	seq, err := strconv.ParseUint(string(e.Value()), 10, 64)
+	seq, err := strconv.ParseUint(string(e.Value), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("webhook cursor %q: %w", e.Value(), err)
+		return 0, fmt.Errorf("webhook cursor %q: %w", e.Value, err)
 	}
 	return seq, nil
 }
@@ -275,14 +289,14 @@ func (s *Store) missed(ctx context.Context, filter string, seen map[string]*Deli
 		if _, ok := seen[key]; ok {
 			continue
 		}
-		e, err := s.deliveries.Get(ctx, key)
+		e, err := s.get(ctx, s.deliveries, key)
 		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("list deliveries: %w", err)
 		}
-		d, err := s.decode(ctx, key, e.Value())
+		d, err := s.decode(ctx, key, e.Value)
 		if err != nil {
 			continue // as above: an organization whose keys were destroyed
 		}
@@ -299,20 +313,20 @@ func (s *Store) Redeliver(ctx context.Context, orgID, webhookID, id string, now 
 	}
 	key := deliveryKey(orgID, webhookID, id)
 	for range 8 {
-		e, err := s.deliveries.Get(ctx, key)
+		e, err := s.get(ctx, s.deliveries, key)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			return nil, ErrNotFound
 		}
 		if err != nil {
 			return nil, fmt.Errorf("redeliver: %w", err)
 		}
-		d, err := s.decode(ctx, key, e.Value())
+		d, err := s.decode(ctx, key, e.Value)
 		if err != nil {
 			return nil, ErrNotFound
 		}
 		due := now.UTC()
 		d.Status, d.NextAttemptAt, d.RetryUntil = StatusPending, &due, now.Add(s.retryFor).UTC()
-		if _, err := s.update(ctx, d, e.Revision()); err == nil {
+		if _, err := s.update(ctx, d, e.Revision); err == nil {
 			return d, nil
 		} else if !isWrongRevision(err) {
 			return nil, err
