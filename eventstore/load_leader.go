@@ -83,22 +83,28 @@ func GetFromLeader(ctx context.Context, js jetstream.JetStream, stream string, r
 	return *resp.Message, true, nil
 }
 
-// getMsg reads the message of the events stream that req names, or
-// jetstream.ErrMsgNotFound: on a cluster from the stream's leader, since the stream's
-// own get is a direct get that a follower may answer from behind (what another
-// replica has just appended would read as missing), on a single server from the
-// stream itself.
+// getMsg reads the message of the events stream that req names (see GetMsg).
 func (s *Store) getMsg(ctx context.Context, req MsgRequest) (*jetstream.RawStreamMsg, error) {
-	if s.reps <= 1 {
+	return GetMsg(ctx, s.js, s.stream, s.reps, req)
+}
+
+// GetMsg reads the message of stream that req names, or jetstream.ErrMsgNotFound: on
+// a cluster (replicas > 1) from the stream's leader, since the stream's own get is a
+// direct get whenever the stream allows them, which a follower may answer from behind
+// (what another replica has just written would read as missing); on a single server
+// from the stream itself.
+func GetMsg(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, replicas int, req MsgRequest) (*jetstream.RawStreamMsg, error) {
+	if replicas <= 1 {
 		switch {
 		case req.LastFor != "":
-			return s.stream.GetLastMsgForSubject(ctx, req.LastFor)
+			return stream.GetLastMsgForSubject(ctx, req.LastFor)
 		case req.NextFor != "":
-			return s.stream.GetMsg(ctx, req.Seq, jetstream.WithGetMsgSubject(req.NextFor))
+			return stream.GetMsg(ctx, req.Seq, jetstream.WithGetMsgSubject(req.NextFor))
 		}
-		return s.stream.GetMsg(ctx, req.Seq)
+		return stream.GetMsg(ctx, req.Seq)
 	}
-	m, ok, err := GetFromLeader(ctx, s.js, StreamName, req)
+	name := stream.CachedInfo().Config.Name
+	m, ok, err := GetFromLeader(ctx, js, name, req)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +114,7 @@ func (s *Store) getMsg(ctx context.Context, req MsgRequest) (*jetstream.RawStrea
 	raw := &jetstream.RawStreamMsg{Subject: m.Subject, Sequence: m.Seq, Data: m.Data, Time: m.Time}
 	if len(m.Header) > 0 {
 		if raw.Header, err = nats.DecodeHeadersMsg(m.Header); err != nil {
-			return nil, fmt.Errorf("message %d of %s: headers: %w", m.Seq, StreamName, err)
+			return nil, fmt.Errorf("message %d of %s: headers: %w", m.Seq, name, err)
 		}
 	}
 	return raw, nil
