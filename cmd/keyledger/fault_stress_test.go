@@ -21,5 +21,5 @@ func TestStressPostgresDown(t *testing.T) {
 // TestStressClusterFailover kills the stream leader, then the lease holder, under 8
 // writers on a three-node cluster with two replicas.
 func TestStressClusterFailover(t *testing.T) {
-	runClusterTest(t, clusterPlan{writers: 8, phase: 5 * time.Second})
+	runClusterTest(t, clusterPlan{writers: 8, phase: 5 * time.Second, crossReads: 100})
 }
