@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -63,7 +64,7 @@ func moveKeysBucket(ctx context.Context, js jetstream.JetStream, store keysetSto
 	if st == nil || st.CachedInfo().Config.Description == keysFenceNote {
 		return nil
 	}
-	entries, err := bucketEntries(ctx, st)
+	entries, err := bucketEntries(ctx, js, st)
 	if err != nil {
 		return err
 	}
@@ -86,7 +87,13 @@ type bucketEntry struct {
 // with what it recovered): the last message of each key, unless that is a delete or
 // purge marker. It reads the stream's messages one by one, from the leader, so that
 // it works on the fence too, which is not a KV bucket.
-func bucketEntries(ctx context.Context, st jetstream.Stream) (map[string]bucketEntry, error) {
+//
+// From the leader, not by the stream handle's GetMsg: the bucket's stream allows
+// direct gets, which the handle then takes, and on a cluster a follower that is behind
+// (one restarted a moment ago answers once it is 90 % synchronized) answers "no such
+// message" for the newest keys, which the move would then leave out and delete with
+// the bucket.
+func bucketEntries(ctx context.Context, js jetstream.JetStream, st jetstream.Stream) (map[string]bucketEntry, error) {
 	info, err := st.Info(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("keys bucket: %w", err)
@@ -94,17 +101,23 @@ func bucketEntries(ctx context.Context, st jetstream.Stream) (map[string]bucketE
 	prefix := "$KV." + KeysBucket + "."
 	out := map[string]bucketEntry{}
 	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-		m, err := st.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
+		m, ok, err := GetFromLeader(ctx, js, info.Config.Name, MsgRequest{Seq: seq})
 		if err != nil {
 			return nil, fmt.Errorf("read the keys bucket at %d: %w", seq, err)
 		}
-		name := strings.TrimPrefix(m.Subject, prefix)
-		if op := m.Header.Get("KV-Operation"); op != "" {
-			delete(out, name)
+		if !ok {
 			continue
+		}
+		name := strings.TrimPrefix(m.Subject, prefix)
+		if len(m.Header) > 0 {
+			h, err := nats.DecodeHeadersMsg(m.Header)
+			if err != nil {
+				return nil, fmt.Errorf("read the keys bucket at %d: headers: %w", seq, err)
+			}
+			if h.Get(kvOperationHeader) != "" {
+				delete(out, name)
+				continue
+			}
 		}
 		out[name] = bucketEntry{value: m.Data, created: m.Time.UTC()}
 	}
@@ -230,7 +243,7 @@ func fenceOnce(ctx context.Context, js jetstream.JetStream, store keysetStore, c
 		// that a moment ago was not there. Whatever they are, they are moved before
 		// the purge removes them.
 		var entries map[string]bucketEntry
-		if entries, err = bucketEntries(ctx, st); err == nil {
+		if entries, err = bucketEntries(ctx, js, st); err == nil {
 			err = copyEntries(ctx, entries, store, counts)
 		}
 		if err == nil {
