@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/keyledger/keyledger/domain"
 	"github.com/nats-io/nats.go/jetstream"
@@ -179,6 +180,13 @@ func decodeInOrder(ctx context.Context, in <-chan rawDelivery, buffer, workers i
 	return out
 }
 
+// followHeartbeat is how often an idle ordered consumer's server says it is still
+// there; two missed ones make the client make the consumer anew. On a cluster the
+// consumer lives on one node, and when that node dies nothing else tells the client:
+// with the jetstream package's default (5 s) a follower (the projector, the keyring's
+// watch, a change feed) stood still for 10 s after a node died.
+const followHeartbeat = time.Second
+
 // followOrdered runs an ordered consumer on stream and sends what convert makes of each
 // message (those it declines are skipped) until ctx ends or the consumer fails; the
 // channel is closed then.
@@ -187,7 +195,7 @@ func followOrdered[T any](ctx context.Context, js jetstream.JetStream, stream st
 	if err != nil {
 		return nil, err
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(max(buffer, 64)))
+	it, err := cons.Messages(jetstream.PullMaxMessages(max(buffer, 64)), jetstream.PullHeartbeat(followHeartbeat))
 	if err != nil {
 		return nil, err
 	}
