@@ -8,7 +8,6 @@ import (
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
-	"github.com/nats-io/nats.go"
 )
 
 // On a cluster, what one replica has appended every other reads at once, also where a
@@ -24,23 +23,7 @@ func TestAnotherReplicasAppendIsReadAtOnce(t *testing.T) {
 	cl := eventstoretest.NewCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*eventstore.SetupTimeout)
 	defer cancel()
-	master, err := eventstore.ParseMasterKey(eventstoretest.TestMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	open := func(i int) *eventstore.Store {
-		nc, err := nats.Connect(cl.URLs()[i], nats.Name(fmt.Sprintf("node-%d", i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		s, err := eventstore.Open(ctx, nc, master, eventstore.Options{Replicas: 3})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	stores := []*eventstore.Store{open(0), open(1), open(2)}
+	stores := []*eventstore.Store{cl.StoreOn(ctx, t, 0), cl.StoreOn(ctx, t, 1), cl.StoreOn(ctx, t, 2)}
 	leader, err := cl.WaitStreamLeader(ctx, eventstore.StreamName)
 	if err != nil {
 		t.Fatal(err)

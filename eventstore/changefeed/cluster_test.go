@@ -2,7 +2,6 @@ package changefeed_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -10,7 +9,6 @@ import (
 	"github.com/keyledger/keyledger/eventstore/changefeed"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
 	"github.com/keyledger/keyledger/httpapi/wire"
-	"github.com/nats-io/nats.go"
 )
 
 // On a cluster a feed that resumes on one replica right after a notice was published
@@ -24,21 +22,8 @@ func TestFeedResumedOnAnotherReplicaMissesNothing(t *testing.T) {
 	cl := eventstoretest.NewCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*eventstore.SetupTimeout)
 	defer cancel()
-	master, err := eventstore.ParseMasterKey(eventstoretest.TestMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
 	open := func(i int) *changefeed.Changes {
-		nc, err := nats.Connect(cl.URLs()[i], nats.Name(fmt.Sprintf("node-%d", i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		s, err := eventstore.Open(ctx, nc, master, eventstore.Options{Replicas: 3})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := changefeed.Open(ctx, s)
+		c, err := changefeed.Open(ctx, cl.StoreOn(ctx, t, i))
 		if err != nil {
 			t.Fatal(err)
 		}

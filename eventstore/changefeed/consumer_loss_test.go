@@ -9,7 +9,6 @@ import (
 	"github.com/keyledger/keyledger/eventstore/changefeed"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
 	"github.com/keyledger/keyledger/httpapi/wire"
-	"github.com/nats-io/nats.go"
 )
 
 // A change feed (like every ordered follower: the projector's follow of the log, the
@@ -23,29 +22,25 @@ func TestFeedOutlivesTheNodeOfItsConsumer(t *testing.T) {
 	cl := eventstoretest.NewCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*eventstore.SetupTimeout)
 	defer cancel()
-	master, err := eventstore.ParseMasterKey(eventstoretest.TestMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	openOn := func(nc *nats.Conn) (*eventstore.Store, *changefeed.Changes) {
-		s, err := eventstore.Open(ctx, nc, master, eventstore.Options{Replicas: 3})
-		if err != nil {
-			t.Fatal(err)
-		}
+	feedOn := func(s *eventstore.Store) *changefeed.Changes {
 		c, err := changefeed.Open(ctx, s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return s, c
+		return c
 	}
 	// The reader is next to node 0, which is never killed; the writer knows every node.
-	rnc, err := nats.Connect(cl.URLs()[0], nats.Name("reader"))
+	rstore := cl.StoreOn(ctx, t, 0)
+	reader := feedOn(rstore)
+	master, err := eventstore.ParseMasterKey(eventstoretest.TestMasterKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(rnc.Close)
-	rstore, reader := openOn(rnc)
-	_, writer := openOn(cl.Connect(t, "writer"))
+	wstore, err := eventstore.Open(ctx, cl.Connect(t, "writer"), master, eventstore.Options{Replicas: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writer := feedOn(wstore)
 	stream, err := rstore.JetStream().Stream(ctx, changefeed.ChangesStream)
 	if err != nil {
 		t.Fatal(err)

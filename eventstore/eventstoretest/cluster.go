@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyledger/keyledger/eventstore"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
@@ -348,4 +349,26 @@ func (c *Cluster) shutdown() {
 		wg.Go(func() { c.Kill(i) })
 	}
 	wg.Wait()
+}
+
+// StoreOn opens a store (three replicas, TestMasterKey) over a connection to node i
+// alone, closed at the test's cleanup: a direct get through it is answered next to
+// node i, by a follower of a stream when node i does not lead it, as a replica
+// connected there would have it answered.
+func (c *Cluster) StoreOn(ctx context.Context, tb testing.TB, i int) *eventstore.Store {
+	tb.Helper()
+	nc, err := nats.Connect(c.URLs()[i], nats.Name(fmt.Sprintf("node-%d", i)))
+	if err != nil {
+		tb.Fatalf("eventstoretest: connect to node %d: %v", i, err)
+	}
+	tb.Cleanup(nc.Close)
+	key, err := eventstore.ParseMasterKey(TestMasterKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := eventstore.Open(ctx, nc, key, eventstore.Options{Replicas: 3})
+	if err != nil {
+		tb.Fatalf("eventstoretest: open a store on node %d: %v", i, err)
+	}
+	return s
 }

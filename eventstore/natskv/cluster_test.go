@@ -10,7 +10,6 @@ import (
 	"github.com/keyledger/keyledger/eventstore"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
 	"github.com/keyledger/keyledger/eventstore/natskv"
-	"github.com/nats-io/nats.go"
 )
 
 // On a cluster, what one replica has written (and NATS has acknowledged) every other
@@ -26,22 +25,9 @@ func TestBucketReadsAcknowledgedWritesOnEveryReplica(t *testing.T) {
 	cl := eventstoretest.NewCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*eventstore.SetupTimeout)
 	defer cancel()
-	key, err := eventstore.ParseMasterKey(eventstoretest.TestMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const name = "KEYLEDGER_TEST_KV_CLUSTER"
 	open := func(i int) *natskv.Bucket {
-		nc, err := nats.Connect(cl.URLs()[i], nats.Name(fmt.Sprintf("node-%d", i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		s, err := eventstore.Open(ctx, nc, key, eventstore.Options{Replicas: 3})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := natskv.Open(ctx, s, name, time.Hour)
+		b, err := natskv.Open(ctx, cl.StoreOn(ctx, t, i), name, time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,7 +8,6 @@ import (
 	"github.com/keyledger/keyledger/eventstore"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
 	"github.com/keyledger/keyledger/eventstore/reservation"
-	"github.com/nats-io/nats.go"
 )
 
 // On a cluster every replica sees a reservation another has just taken, and sees it
@@ -21,21 +20,8 @@ func TestHolderIsCurrentOnEveryReplica(t *testing.T) {
 	cl := eventstoretest.NewCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*eventstore.SetupTimeout)
 	defer cancel()
-	master, err := eventstore.ParseMasterKey(eventstoretest.TestMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
 	open := func(i int) *reservation.Reservations {
-		nc, err := nats.Connect(cl.URLs()[i], nats.Name(fmt.Sprintf("node-%d", i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		s, err := eventstore.Open(ctx, nc, master, eventstore.Options{Replicas: 3})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := reservation.Open(ctx, s)
+		r, err := reservation.Open(ctx, cl.StoreOn(ctx, t, i))
 		if err != nil {
 			t.Fatal(err)
 		}

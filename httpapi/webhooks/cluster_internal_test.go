@@ -3,14 +3,12 @@ package webhooks
 import (
 	"context"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/eventstore"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
-	"github.com/nats-io/nats.go"
 )
 
 // On a cluster a delivery or a feed position that one replica has just written reads
@@ -24,21 +22,8 @@ func TestDeliveriesAndCursorsReadCurrentOnEveryReplica(t *testing.T) {
 	cl := eventstoretest.NewCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*eventstore.SetupTimeout)
 	defer cancel()
-	master, err := eventstore.ParseMasterKey(eventstoretest.TestMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
 	open := func(i int) *Store {
-		nc, err := nats.Connect(cl.URLs()[i], nats.Name(fmt.Sprintf("node-%d", i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		es, err := eventstore.Open(ctx, nc, master, eventstore.Options{Replicas: 3})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := OpenStore(ctx, es, 0)
+		s, err := OpenStore(ctx, cl.StoreOn(ctx, t, i), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
