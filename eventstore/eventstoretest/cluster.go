@@ -50,6 +50,9 @@ type ClusterOption func(*clusterOptions)
 type clusterOptions struct {
 	syncAlways bool
 	noWait     bool
+	// ports finds loopback ports that are free now (freePorts; a test's own in
+	// this package's tests).
+	ports func(count int) ([]int, error)
 }
 
 // WithSyncAlways makes every node fsync each JetStream write, as production does: a
@@ -74,36 +77,24 @@ func NewCluster(tb testing.TB, n int, opts ...ClusterOption) *Cluster {
 	if n < 1 {
 		tb.Fatalf("eventstoretest: a cluster needs at least one node, not %d", n)
 	}
-	c := &Cluster{name: "kltest"}
+	c := &Cluster{name: "kltest", opts: clusterOptions{ports: freePorts}}
 	for _, opt := range opts {
 		opt(&c.opts)
 	}
-	ports, err := freePorts(2 * n)
-	if err != nil {
-		tb.Fatalf("eventstoretest: %v", err)
-	}
-	dir := tb.TempDir()
-	for i := range n {
-		c.nodes = append(c.nodes, &clusterNode{
-			name:        "n" + strconv.Itoa(i),
-			dir:         filepath.Join(dir, "n"+strconv.Itoa(i)),
-			clientPort:  ports[2*i],
-			clusterPort: ports[2*i+1],
-		})
-	}
 	tb.Cleanup(c.shutdown)
-	// Every node is started before any is waited for: a node's JetStream does not
-	// finish starting until it has heard from its peers.
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i := range n {
-		wg.Go(func() { errs[i] = c.start(i) })
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			tb.Fatalf("eventstoretest: start node %d: %v", i, err)
+	// A port found free may be taken again before a node binds it (an outgoing
+	// connection of a test running in parallel gets the same ephemeral port): the
+	// node then never listens. Such a start is made again on other ports.
+	var err error
+	for attempt := 1; ; attempt++ {
+		if err = c.startAll(tb.TempDir(), n); err == nil {
+			break
 		}
+		c.shutdown()
+		if attempt == clusterStartAttempts {
+			tb.Fatalf("eventstoretest: %v (%d attempts)", err, attempt)
+		}
+		tb.Logf("eventstoretest: %v; starting the cluster again on other ports", err)
 	}
 	if c.opts.noWait {
 		return c
@@ -114,6 +105,47 @@ func NewCluster(tb testing.TB, n int, opts ...ClusterOption) *Cluster {
 		tb.Fatalf("eventstoretest: %v", err)
 	}
 	return c
+}
+
+// clusterStartAttempts bounds how often NewCluster starts its nodes on fresh ports.
+const clusterStartAttempts = 3
+
+// nodeListenTimeout bounds the wait for a starting node to accept clients: on
+// loopback that takes milliseconds, so a node that does not within it failed to bind
+// its ports.
+const nodeListenTimeout = 10 * time.Second
+
+// startAll makes n nodes under dir on ports free now and starts them all.
+func (c *Cluster) startAll(dir string, n int) error {
+	ports, err := c.opts.ports(2 * n)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.nodes = nil
+	for i := range n {
+		c.nodes = append(c.nodes, &clusterNode{
+			name:        "n" + strconv.Itoa(i),
+			dir:         filepath.Join(dir, "n"+strconv.Itoa(i)),
+			clientPort:  ports[2*i],
+			clusterPort: ports[2*i+1],
+		})
+	}
+	c.mu.Unlock()
+	// Every node is started before any is waited for: a node's JetStream does not
+	// finish starting until it has heard from its peers.
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { errs[i] = c.start(i) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("start node %d: %w", i, err)
+		}
+	}
+	return nil
 }
 
 // freePorts finds count loopback ports that are free now. They are held open together
@@ -181,7 +213,7 @@ func (c *Cluster) start(i int) error {
 		return err
 	}
 	go srv.Start()
-	if !srv.ReadyForConnections(clusterReadyTimeout) {
+	if !srv.ReadyForConnections(nodeListenTimeout) {
 		srv.Shutdown()
 		srv.WaitForShutdown()
 		return fmt.Errorf("node %s not ready for connections on port %d", opts.ServerName, opts.Port)
