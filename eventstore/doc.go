@@ -30,7 +30,9 @@
 //
 // What lives beside the log on the same JetStream has a package of its own, each on a
 // *Store (CreateStream, CreateBucket, RetrySetup and FollowOrdered are exported for
-// them):
+// them, and GetKV and GetMsg: on a cluster a read that must see the newest write asks
+// the stream's leader, since a KV get or a stream's single-message get is a direct
+// get that a follower may answer from behind):
 //
 //   - eventstore/natskv: sealed key-value buckets (sessions, idempotency records);
 //   - eventstore/reservation: unique-value reservations (secret names);
