@@ -135,22 +135,19 @@ func GetKV(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue, r
 		return KVEntry{}, false, jetstream.ErrInvalidKey
 	}
 	bucket := kv.Bucket()
-	m, ok, err := GetFromLeader(ctx, js, "KV_"+bucket, MsgRequest{LastFor: "$KV." + bucket + "." + key})
-	if err != nil || !ok {
+	m, err := rawFromLeader(ctx, js, "KV_"+bucket, MsgRequest{LastFor: "$KV." + bucket + "." + key})
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return KVEntry{}, false, nil
+	}
+	if err != nil {
 		return KVEntry{}, false, err
 	}
-	if len(m.Header) > 0 {
-		h, err := nats.DecodeHeadersMsg(m.Header)
-		if err != nil {
-			return KVEntry{}, false, fmt.Errorf("%s %s: headers: %w", bucket, key, err)
-		}
-		// A delete or purge leaves a marker with an operation header; a TTL's removal
-		// one with a marker reason.
-		if h.Get(kvOperationHeader) != "" || h.Get(jetstream.MarkerReasonHeader) != "" {
-			return KVEntry{}, false, nil
-		}
+	// A delete or purge leaves a marker with an operation header; a TTL's removal one
+	// with a marker reason.
+	if m.Header.Get(kvOperationHeader) != "" || m.Header.Get(jetstream.MarkerReasonHeader) != "" {
+		return KVEntry{}, false, nil
 	}
-	return KVEntry{Value: m.Data, Revision: m.Seq, Created: m.Time}, true, nil
+	return KVEntry{Value: m.Data, Revision: m.Sequence, Created: m.Time}, true, nil
 }
 
 // kvOperationHeader marks a KV delete ("DEL") or purge ("PURGE").

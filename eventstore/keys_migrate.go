@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -101,23 +100,17 @@ func bucketEntries(ctx context.Context, js jetstream.JetStream, st jetstream.Str
 	prefix := "$KV." + KeysBucket + "."
 	out := map[string]bucketEntry{}
 	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-		m, ok, err := GetFromLeader(ctx, js, info.Config.Name, MsgRequest{Seq: seq})
+		m, err := rawFromLeader(ctx, js, info.Config.Name, MsgRequest{Seq: seq})
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read the keys bucket at %d: %w", seq, err)
 		}
-		if !ok {
-			continue
-		}
 		name := strings.TrimPrefix(m.Subject, prefix)
-		if len(m.Header) > 0 {
-			h, err := nats.DecodeHeadersMsg(m.Header)
-			if err != nil {
-				return nil, fmt.Errorf("read the keys bucket at %d: headers: %w", seq, err)
-			}
-			if h.Get(kvOperationHeader) != "" {
-				delete(out, name)
-				continue
-			}
+		if m.Header.Get(kvOperationHeader) != "" {
+			delete(out, name)
+			continue
 		}
 		out[name] = bucketEntry{value: m.Data, created: m.Time.UTC()}
 	}

@@ -88,12 +88,9 @@ func (s *Store) LoadAfter(ctx context.Context, agg Aggregate, after uint64) (Loa
 // LoadAfter), and from a checkpoint near the log's head it touches only the newest
 // message blocks, whose indexes the server keeps in memory anyway.
 func (s *Store) RecordedAfter(ctx context.Context, agg Aggregate, after uint64) (bool, error) {
-	if s.reps > 1 {
-		// A follower could answer "nothing newer" from behind the log (load_leader.go).
-		_, ok, err := s.leaderNext(ctx, agg.Subject(), after+1)
-		return ok, err
-	}
-	_, err := s.stream.GetMsg(ctx, after+1, jetstream.WithGetMsgSubject(agg.Subject()))
+	// On a cluster the leader answers: a follower could say "nothing newer" from
+	// behind the log (load_leader.go).
+	_, err := s.getMsg(ctx, MsgRequest{Seq: after + 1, NextFor: agg.Subject()})
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
 		return false, nil

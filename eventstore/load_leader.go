@@ -3,6 +3,7 @@ package eventstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -85,26 +86,35 @@ func GetFromLeader(ctx context.Context, js jetstream.JetStream, stream string, r
 
 // getMsg reads the message of the events stream that req names (see GetMsg).
 func (s *Store) getMsg(ctx context.Context, req MsgRequest) (*jetstream.RawStreamMsg, error) {
-	return GetMsg(ctx, s.js, s.stream, s.reps, req)
+	return GetMsg(ctx, s.js, s.stream, req)
 }
 
-// GetMsg reads the message of stream that req names, or jetstream.ErrMsgNotFound: on
-// a cluster (replicas > 1) from the stream's leader, since the stream's own get is a
+// GetMsg reads the message of stream that req names, or jetstream.ErrMsgNotFound: from
+// the stream's leader when the stream is replicated, since the handle's own get is a
 // direct get whenever the stream allows them, which a follower may answer from behind
-// (what another replica has just written would read as missing); on a single server
-// from the stream itself.
-func GetMsg(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, replicas int, req MsgRequest) (*jetstream.RawStreamMsg, error) {
-	if replicas <= 1 {
-		switch {
-		case req.LastFor != "":
-			return stream.GetLastMsgForSubject(ctx, req.LastFor)
-		case req.NextFor != "":
-			return stream.GetMsg(ctx, req.Seq, jetstream.WithGetMsgSubject(req.NextFor))
-		}
-		return stream.GetMsg(ctx, req.Seq)
+// (what another replica has just written would read as missing); from the stream
+// itself on a single replica.
+func GetMsg(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, req MsgRequest) (*jetstream.RawStreamMsg, error) {
+	info := stream.CachedInfo()
+	if info == nil {
+		return nil, errors.New("eventstore: a stream handle without its info")
 	}
-	name := stream.CachedInfo().Config.Name
-	m, ok, err := GetFromLeader(ctx, js, name, req)
+	if info.Config.Replicas > 1 {
+		return rawFromLeader(ctx, js, info.Config.Name, req)
+	}
+	switch {
+	case req.LastFor != "":
+		return stream.GetLastMsgForSubject(ctx, req.LastFor)
+	case req.NextFor != "":
+		return stream.GetMsg(ctx, req.Seq, jetstream.WithGetMsgSubject(req.NextFor))
+	}
+	return stream.GetMsg(ctx, req.Seq)
+}
+
+// rawFromLeader is GetFromLeader's message with its headers decoded, as the
+// jetstream package returns one; jetstream.ErrMsgNotFound when there is none.
+func rawFromLeader(ctx context.Context, js jetstream.JetStream, stream string, req MsgRequest) (*jetstream.RawStreamMsg, error) {
+	m, ok, err := GetFromLeader(ctx, js, stream, req)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +124,7 @@ func GetMsg(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream
 	raw := &jetstream.RawStreamMsg{Subject: m.Subject, Sequence: m.Seq, Data: m.Data, Time: m.Time}
 	if len(m.Header) > 0 {
 		if raw.Header, err = nats.DecodeHeadersMsg(m.Header); err != nil {
-			return nil, fmt.Errorf("message %d of %s: headers: %w", m.Seq, name, err)
+			return nil, fmt.Errorf("message %d of %s: headers: %w", m.Seq, stream, err)
 		}
 	}
 	return raw, nil

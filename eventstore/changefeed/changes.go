@@ -74,9 +74,6 @@ type Changes struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	keys   *eventstore.Keyring
-	// reps is the stream's replicas: on a cluster single messages are read from its
-	// leader (eventstore.GetMsg).
-	reps int
 }
 
 // ChangesOption adjusts how Changes opens the change stream.
@@ -131,7 +128,7 @@ func Open(ctx context.Context, s *eventstore.Store, opts ...ChangesOption) (*Cha
 	if err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", ChangesStream, err)
 	}
-	return &Changes{js: s.JetStream(), stream: st, keys: s.Keyring(), reps: s.Replicas()}, nil
+	return &Changes{js: s.JetStream(), stream: st, keys: s.Keyring()}, nil
 }
 
 // changesMaxAge is the existing change stream's max age, 0 when there is no stream
@@ -288,7 +285,7 @@ func (c *Changes) startAfter(ctx context.Context, eventSeq uint64) (uint64, erro
 	lo, hi := info.State.FirstSeq, info.State.LastSeq+1
 	for lo < hi {
 		mid := lo + (hi-lo)/2
-		m, err := eventstore.GetMsg(ctx, c.js, c.stream, c.reps, eventstore.MsgRequest{Seq: mid})
+		m, err := eventstore.GetMsg(ctx, c.js, c.stream, eventstore.MsgRequest{Seq: mid})
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			// Expired since Info: retention removes the oldest notices only, so
 			// everything up to here is older than what is asked for.

@@ -91,7 +91,7 @@ func (c *Changes) Tail(ctx context.Context) (uint64, Position, error) {
 	if info.State.Msgs == 0 {
 		return last, Position{}, nil
 	}
-	m, err := eventstore.GetMsg(ctx, c.js, c.stream, c.reps, eventstore.MsgRequest{LastFor: ChangesSubjectPrefix + ".>"})
+	m, err := eventstore.GetMsg(ctx, c.js, c.stream, eventstore.MsgRequest{LastFor: ChangesSubjectPrefix + ".>"})
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return last, Position{}, nil
 	}

@@ -290,7 +290,7 @@ func (s *Store) missed(ctx context.Context, filter string, seen map[string]*Deli
 			continue
 		}
 		e, err := s.get(ctx, s.deliveries, key)
-		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue
 		}
 		if err != nil {
