@@ -125,7 +125,7 @@ func (cl *cachedLog) leadWrites(ctx context.Context, e *cachedAggregate[*domain.
 	q.mu.Lock()
 	n := min(len(q.waiting), maxGroupWriters)
 	batch := q.waiting[:n:n]
-	q.waiting = q.waiting[n:]
+	q.waiting = remainingWriters(q.waiting, n)
 	cl.queuedWriters.Add(-int64(n))
 	q.mu.Unlock()
 
@@ -159,6 +159,17 @@ func (cl *cachedLog) leadWrites(ctx context.Context, e *cachedAggregate[*domain.
 	if next != nil {
 		next.wake <- struct{}{}
 	}
+}
+
+// remainingWriters is waiting without its first n writers, in an array of its own.
+// waiting[n:] would keep the whole array, and with it the writers taken (their
+// decisions, which hold the request's values in plaintext, their answers and a copy
+// of the secret each), reachable from the cache's entry until the secret's next write.
+func remainingWriters(waiting []*groupedWrite, n int) []*groupedWrite {
+	if n == len(waiting) {
+		return nil
+	}
+	return append([]*groupedWrite(nil), waiting[n:]...)
 }
 
 // writeGroup decides the batch's writers in order, with the secret's turn held,

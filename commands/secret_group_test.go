@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
@@ -67,6 +69,8 @@ type groupWriter struct {
 	expected           *int
 	// large sets every environment to a value of 20 kB (built from value).
 	large bool
+	// track, if set, is told of every value the writer sends.
+	track func(*domain.Plaintext)
 }
 
 // queueWriters starts each writer after the previous one has queued (so their order
@@ -94,6 +98,11 @@ func queueWriters(t *testing.T, f cacheFixture, h *commands.Handlers, first int,
 			}
 			if w.description != "" {
 				c.Description = &w.description
+			}
+			if w.track != nil {
+				for _, v := range c.Values {
+					w.track(v)
+				}
 			}
 			results[i], errs[i] = h.UpdateSecret.Handle(context.Background(), m, c)
 		})
@@ -321,5 +330,70 @@ func TestHotSecretGroupIsBoundedInBytes(t *testing.T) {
 	}
 	if len(seqs) != 2 {
 		t.Fatalf("7 writers (6 of about 110 kB) in %d messages, want 2 (at most 512 KiB each)", len(seqs))
+	}
+}
+
+// Once a grouped write is answered, nothing the cache keeps holds on to it: its
+// decision closes over the request's values in plaintext, and its answer over a copy
+// of the secret. The queue handed its writers to the leader by reslicing, which kept
+// the array of taken writers reachable from the cached secret until its next write:
+// for every secret written once, its last update's values stayed in memory. Checked
+// for a write alone and for writers split over two messages (the second message's
+// writers are queued again).
+func TestGroupedWritesAreNotKeptAfterTheirAnswer(t *testing.T) {
+	t.Parallel()
+	f := newCacheFixture(t)
+	var mu sync.Mutex
+	var sent []weak.Pointer[domain.Plaintext]
+	track := func(v *domain.Plaintext) {
+		mu.Lock()
+		defer mu.Unlock()
+		sent = append(sent, weak.Make(v))
+	}
+	kept := func() int {
+		runtime.GC()
+		runtime.GC()
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, p := range sent {
+			if p.Value() != nil {
+				n++
+			}
+		}
+		return n
+	}
+
+	// A write alone.
+	func() {
+		v := domain.NewPlaintext("alone")
+		track(&v)
+		if _, err := f.h.UpdateSecret.Handle(context.Background(), f.owner, commands.UpdateSecret{
+			OrgID: f.orgID, SecretID: f.secret, Values: map[domain.Environment]*domain.Plaintext{domain.Production: &v},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	if n := kept(); n != 0 {
+		t.Fatalf("after a write alone was answered, %d of its 1 value is still reachable", n)
+	}
+
+	// Writers of about 110 kB each, held behind a publish: four fit in one message,
+	// the other two are queued again for the next.
+	publishing, release := holdFirstPublish(t, f.store)
+	first := f.updateAsync(f.h, "w0")
+	<-publishing
+	var writers []groupWriter
+	for i := range 6 {
+		writers = append(writers, groupWriter{value: fmt.Sprint("big", i), large: true, track: track})
+	}
+	wait := queueWriters(t, f, f.h, 2, writers)
+	release()
+	first(t)
+	if _, errs := wait(); errors.Join(errs...) != nil {
+		t.Fatal(errors.Join(errs...))
+	}
+	if n := kept(); n != 0 {
+		t.Fatalf("after every writer was answered, %d of the %d values they sent are still reachable", n, len(sent))
 	}
 }
