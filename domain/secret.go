@@ -32,10 +32,9 @@ type envValue struct {
 	current   ValueVersion
 	updatedAt time.Time
 	last      int
-	// history holds every version of the value, ascending by version. It only grows
-	// by appending, so a Clone shares it: the clone's slice is capped at its length,
-	// and versions appended later go to positions the clone never reads.
-	history []ValueVersion
+	// history holds every version of the value, ascending by version, shared with
+	// clones (valueHistory).
+	history valueHistory
 }
 
 // NewSecret returns an empty secret aggregate, ready to replay its events into.
@@ -79,11 +78,7 @@ func (s *Secret) ValueAt(env Environment, version int) (ValueVersion, bool) {
 	if v == nil {
 		return ValueVersion{}, false
 	}
-	i, ok := slices.BinarySearchFunc(v.history, version, func(vv ValueVersion, version int) int { return vv.Version - version })
-	if !ok {
-		return ValueVersion{}, false
-	}
-	return v.history[i], true
+	return v.history.find(version)
 }
 
 // NextValueVersion is the version the next value set in env will get: a removed value
@@ -381,24 +376,7 @@ func (s *Secret) setValue(env Environment, v ValueVersion, at time.Time) {
 	}
 	ev.set, ev.current, ev.updatedAt = true, v, at
 	ev.last = max(ev.last, v.Version)
-	ev.history = withVersion(ev.history, v)
-}
-
-// withVersion records v in an ascending history. A new version is appended in place;
-// a version that is not the newest (a log never makes one, but Apply is total) goes
-// into a copy, so that no clone sharing the history sees it change.
-func withVersion(history []ValueVersion, v ValueVersion) []ValueVersion {
-	if n := len(history); n == 0 || history[n-1].Version < v.Version {
-		return append(history, v)
-	}
-	i, found := slices.BinarySearchFunc(history, v.Version, func(vv ValueVersion, version int) int { return vv.Version - version })
-	out := make([]ValueVersion, 0, len(history)+1)
-	out = append(out, history[:i]...)
-	out = append(out, v)
-	if found {
-		i++
-	}
-	return append(out, history[i:]...)
+	ev.history = ev.history.with(v)
 }
 
 // SecretState is a secret's current state as a copy of it holds it (the read
@@ -440,7 +418,7 @@ func RestoreSecret(orgID, id string, st SecretState) *Secret {
 		ev := &envValue{set: v.Set, updatedAt: v.UpdatedAt, last: v.Value.Version}
 		if v.Set {
 			ev.current = v.Value
-			ev.history = []ValueVersion{v.Value}
+			ev.history = historyOf(v.Value)
 		}
 		s.values[env] = ev
 	}
@@ -460,7 +438,7 @@ func (s *Secret) Clone() *Secret {
 	c.values = make(map[Environment]*envValue, len(s.values))
 	for env, v := range s.values {
 		cv := *v
-		cv.history = v.history[:len(v.history):len(v.history)]
+		cv.history = v.history.shared()
 		c.values[env] = &cv
 	}
 	return &c
