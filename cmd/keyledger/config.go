@@ -51,6 +51,10 @@ type config struct {
 	memoryLimitSet bool
 	memoryLimit    string
 	goMemLimit     string
+	// MemoryGoal is what the soft limit follows the live heap down to (memoryGoal in
+	// memlimit.go); 0 for none. memoryGoal is the flag's text.
+	MemoryGoal int64
+	memoryGoal string
 	// fromEnv fills the flags the command line left out from their variables; finish
 	// calls it, so that a config parsed without the command tree (as tests do) reads
 	// its variables too.
@@ -85,6 +89,7 @@ func serverFlags(name string, stderr io.Writer, getenv func(string) string) (*pf
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks use loopback, private and link-local addresses (on with --dev)")
 	fs.StringVar(&c.webhookTimeout, "webhook-timeout", "10s", "how long one webhook delivery attempt may take, e.g. 10s")
 	fs.StringVar(&c.memoryLimit, "memory-limit", "", "the Go runtime's soft memory limit, e.g. 512MiB, 2GiB or off; default: GOMEMLIMIT when set, else "+strconv.FormatInt(defaultMemoryLimit>>20, 10)+"MiB")
+	fs.StringVar(&c.memoryGoal, "memory-goal", strconv.FormatInt(defaultMemoryGoal>>20, 10)+"MiB", "keep the heap within this while the live heap is under two thirds of it (the soft limit follows the live heap between this and the memory limit), or off")
 	fs.VisitAll(func(f *pflag.Flag) { withEnv(fs, f.Name, flagVariable(f.Name)) })
 	c.fromEnv = func() error {
 		c.goMemLimit = getenv("GOMEMLIMIT")
@@ -102,7 +107,7 @@ func offlineFlags(name string, stderr io.Writer, getenv func(string) string) (*p
 	serveOnly := []string{
 		"addr", "signup", "tls-cert", "tls-key", "bootstrap-admin-email", "bootstrap-admin-password",
 		"trusted-proxies", "changes-max-age", "behind-tls-proxy", "webhook-allow-private", "webhook-timeout",
-		"memory-limit",
+		"memory-limit", "memory-goal",
 	}
 	for _, n := range serveOnly {
 		_ = fs.MarkHidden(n)
@@ -165,6 +170,9 @@ func (c *config) finish() error {
 		return fmt.Errorf("KEYLEDGER_DATA_KEY_MAX_ENCRYPTIONS must be between 1 and 2^32 (4294967296), not %d", c.DataKeyMaxEncryptions)
 	}
 	if c.MemoryLimit, c.memoryLimitSet, err = memoryLimit(c.memoryLimit, c.goMemLimit); err != nil {
+		return err
+	}
+	if c.MemoryGoal, err = parseMemoryGoal(c.memoryGoal); err != nil {
 		return err
 	}
 	if c.WebhookTimeout, err = time.ParseDuration(strings.TrimSpace(c.webhookTimeout)); err != nil || c.WebhookTimeout <= 0 {

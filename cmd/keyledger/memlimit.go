@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // defaultMemoryLimit is serve's soft memory limit for the Go runtime when neither
@@ -25,9 +28,9 @@ import (
 // 100,000-value fetch and a few percent on writes and reveals. Round 14's fetch,
 // which no longer copies its rows' text, ends it at 198 MB under 180 MiB, but that
 // limit cost the write and grid phases a fifth to a third in a run. The live heap grows
-// with the organization, and a limit near it makes every request pay for collections,
-// so the default keeps room. It is soft: a larger organization needs a larger limit
-// (README).
+// with the organization, and a fixed limit near it makes every request pay for
+// collections, so this is the ceiling: under it the limit follows the live heap
+// (memoryGoal, round 17). It is soft: a larger organization needs a larger one (README).
 const defaultMemoryLimit int64 = 512 << 20
 
 // minMemoryLimit refuses limits so small that the collector would run all the time:
@@ -94,4 +97,118 @@ func applyMemoryLimit(c *config) int64 {
 		debug.SetMemoryLimit(c.MemoryLimit)
 	}
 	return debug.SetMemoryLimit(-1)
+}
+
+// startMemoryGoal keeps the soft limit following the live heap between c's memory
+// goal and limit, the limit in force (memoryGoal), until stop; ok is false when
+// memoryGoalFor says the limit alone rules.
+func startMemoryGoal(c *config, limit int64) (stop func(), ok bool) {
+	goal, ok := memoryGoalFor(c.MemoryGoal, limit)
+	if !ok {
+		return func() {}, false
+	}
+	return newMemoryGoal(goal, limit).start(), true
+}
+
+// defaultMemoryGoal is what serve keeps its heap within while the live heap leaves
+// room for it: the soft limit follows the live heap (memoryGoal), at least this, at
+// most the memory limit. Under GOGC=100 alone the heap grows to twice what was live
+// at the last collection, and at 100,000 secrets (a live heap of ~110 MB in round 17)
+// the bench ended at 266-287 MB RSS; with this goal at 198-200 MB, for 10-20 % more
+// server CPU per operation in its busiest phases and ~50 % more per 100,000-value
+// fetch. A fixed limit this low cost more (2.5 times the CPU per such fetch): the
+// fetches lift the live heap near it, and the collector then runs all the time.
+const defaultMemoryGoal int64 = 180 << 20
+
+// memoryGoal keeps the runtime's soft memory limit at limitFor(live heap) after every
+// collection: the goal while the live heap is under two thirds of it, the live heap
+// and half of it again above that (the room GOGC=50 leaves), never above ceiling (the
+// memory limit in force). A small server's heap grows as GOGC lets it; a large one's
+// collector runs sooner than GOGC=100's, for less memory; and a burst that lifts the
+// live heap lifts the limit with it at the next collection, instead of making the
+// collector run all the time under a fixed limit.
+type memoryGoal struct {
+	goal, ceiling int64
+	// set sets the runtime's soft limit (debug.SetMemoryLimit); live reads the heap
+	// that the last collection marked live.
+	set  func(int64) int64
+	live func() int64
+	stop atomic.Bool
+}
+
+// limitFor is the soft limit for a live heap of live bytes.
+func limitFor(live, goal, ceiling int64) int64 {
+	return min(max(goal, live+live/2), ceiling)
+}
+
+// newMemoryGoal is a memoryGoal on the runtime's own limit and heap.
+func newMemoryGoal(goal, ceiling int64) *memoryGoal {
+	return &memoryGoal{goal: goal, ceiling: ceiling, set: debug.SetMemoryLimit, live: liveHeap}
+}
+
+// liveHeap is the heap the last collection marked live (runtime/metrics).
+func liveHeap() int64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return int64(min(s[0].Value.Uint64(), math.MaxInt64))
+}
+
+// start sets the limit for the heap live now and again after every collection, until
+// stop is called.
+func (m *memoryGoal) start() (stop func()) {
+	m.adjust()
+	m.arm()
+	return func() { m.stop.Store(true) }
+}
+
+// gcSentinel is allocated for one collection to find unreachable. It holds a
+// pointer so that it is not a tiny allocation, whose cleanups may never run.
+type gcSentinel struct {
+	_ *byte
+	_ [8]byte
+}
+
+// arm asks for adjust after the next collection: a cleanup runs once the object it
+// is attached to is found unreachable, which the next collection does for a sentinel
+// nothing refers to.
+func (m *memoryGoal) arm() {
+	runtime.AddCleanup(new(gcSentinel), func(m *memoryGoal) {
+		if m.stop.Load() {
+			return
+		}
+		m.adjust()
+		m.arm()
+	}, m)
+}
+
+func (m *memoryGoal) adjust() {
+	m.set(limitFor(m.live(), m.goal, m.ceiling))
+}
+
+// parseMemoryGoal reads --memory-goal: a size as for the memory limit, off (0), or
+// nothing for defaultMemoryGoal.
+func parseMemoryGoal(s string) (int64, error) {
+	switch strings.TrimSpace(s) {
+	case "off":
+		return 0, nil
+	case "":
+		return defaultMemoryGoal, nil
+	}
+	goal, err := parseMemoryLimit(s)
+	if err != nil {
+		return 0, fmt.Errorf("KEYLEDGER_MEMORY_GOAL %q: %w", s, err)
+	}
+	return goal, nil
+}
+
+// memoryGoalFor is the goal serve keeps under the limit in force: none when the goal
+// is off, the limit is off, or the goal is not below it (the limit alone then rules).
+func memoryGoalFor(goal, limit int64) (int64, bool) {
+	if goal <= 0 || limit == math.MaxInt64 || goal >= limit {
+		return 0, false
+	}
+	return goal, true
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/keyledger/keyledger/cmd/keyledger/app"
@@ -54,7 +55,12 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	}
 	logger := newLogger(c.LogLevel, stderr)
 	limit := applyMemoryLimit(c)
-	logger.Debug("memory limit", "bytes", limit)
+	stopGoal, goal := startMemoryGoal(c, limit)
+	defer func() {
+		stopGoal()
+		debug.SetMemoryLimit(limit)
+	}()
+	logger.Debug("memory limit", "bytes", limit, "goal", goal, "goal_bytes", c.MemoryGoal)
 	p, err := openPlatform(ctx, c, logger)
 	if err != nil {
 		return err

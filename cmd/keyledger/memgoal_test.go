@@ -1,0 +1,176 @@
+package main
+
+import (
+	"math"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The soft limit for a live heap: the goal while the live heap is under two thirds of
+// it, the live heap and half of it again above that, never above the ceiling.
+func TestLimitFor(t *testing.T) {
+	t.Parallel()
+	const goal, ceiling = 180 << 20, 512 << 20
+	for _, tc := range []struct {
+		live, want int64
+	}{
+		{0, goal},
+		{30 << 20, goal},
+		{110 << 20, goal},
+		{120 << 20, goal}, // 1.5 × 120 MiB is the goal itself
+		{121 << 20, 121 << 20 * 3 / 2},
+		{200 << 20, 300 << 20},
+		{341 << 20, 341 << 20 * 3 / 2},
+		{342 << 20, ceiling},
+		{2 << 30, ceiling},
+	} {
+		if got := limitFor(tc.live, goal, ceiling); got != tc.want {
+			t.Errorf("live %d MiB: limit %d MiB, want %d MiB", tc.live>>20, got>>20, tc.want>>20)
+		}
+	}
+}
+
+// --memory-goal (KEYLEDGER_MEMORY_GOAL): a size, or off.
+func TestMemoryGoalFlag(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		flag, env string
+		want      int64
+		ok        bool
+	}{
+		{"", "", defaultMemoryGoal, true},
+		{"", " ", defaultMemoryGoal, true},
+		{"", "off", 0, true},
+		{"off", "256MiB", 0, true},
+		{"", "256MiB", 256 << 20, true},
+		{"1GiB", "256MiB", 1 << 30, true},
+		{"180", "", 0, false},
+		{"lots", "", 0, false},
+	} {
+		getenv := func(name string) string {
+			if name == "KEYLEDGER_MEMORY_GOAL" {
+				return tc.env
+			}
+			return ""
+		}
+		fs, c := serverFlags("serve", nil, getenv)
+		var args []string
+		if tc.flag != "" {
+			args = []string{"--memory-goal", tc.flag}
+		}
+		err := fs.Parse(args)
+		if err == nil {
+			err = c.finish()
+		}
+		if (err == nil) != tc.ok || (tc.ok && c.MemoryGoal != tc.want) {
+			t.Errorf("flag %q env %q: %d, %v; want %d (ok %v)", tc.flag, tc.env, c.MemoryGoal, err, tc.want, tc.ok)
+		}
+	}
+}
+
+// The goal applies only under a limit above it: not when either is off, nor when the
+// limit is at or below the goal (the limit alone then rules, as before the goal).
+func TestMemoryGoalFor(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		goal, limit int64
+		ok          bool
+	}{
+		{180 << 20, 512 << 20, true},
+		{0, 512 << 20, false},
+		{180 << 20, math.MaxInt64, false},
+		{180 << 20, 180 << 20, false},
+		{256 << 20, 180 << 20, false},
+	} {
+		if got, ok := memoryGoalFor(tc.goal, tc.limit); ok != tc.ok || (ok && got != tc.goal) {
+			t.Errorf("goal %d limit %d: %d, %v; want ok %v", tc.goal, tc.limit, got, ok, tc.ok)
+		}
+	}
+}
+
+// The goal sets the limit for the heap live when it starts and again after every
+// collection, from the heap that collection marked live, and stops when told to.
+func TestMemoryGoalFollowsEveryCollection(t *testing.T) {
+	var mu sync.Mutex
+	var set []int64
+	live := int64(100 << 20)
+	m := &memoryGoal{
+		goal: 180 << 20, ceiling: 512 << 20,
+		set: func(l int64) int64 {
+			mu.Lock()
+			defer mu.Unlock()
+			set = append(set, l)
+			return l
+		},
+		live: func() int64 {
+			mu.Lock()
+			defer mu.Unlock()
+			return live
+		},
+	}
+	calls := func() []int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]int64(nil), set...)
+	}
+	waitFor := func(n int) []int64 {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if got := calls(); len(got) >= n {
+				return got
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d limits set, want %d: %v", len(calls()), n, calls())
+			}
+			runtime.GC()
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	stop := m.start()
+	if got := waitFor(1); got[0] != 180<<20 {
+		t.Fatalf("first limit %d MiB, want the goal, 180", got[0]>>20)
+	}
+	mu.Lock()
+	live = 300 << 20
+	mu.Unlock()
+	before := len(calls())
+	got := waitFor(before + 1)
+	if last := got[len(got)-1]; last != 450<<20 {
+		t.Fatalf("after a collection that found 300 MiB live: limit %d MiB, want 450", last>>20)
+	}
+	stop()
+	runtime.GC() // the cleanup armed before stop may still run once
+	time.Sleep(50 * time.Millisecond)
+	n := len(calls())
+	for range 3 {
+		runtime.GC()
+		time.Sleep(20 * time.Millisecond)
+	}
+	if after := len(calls()); after != n {
+		t.Fatalf("%d limits set after stop", after-n)
+	}
+}
+
+// On the runtime's own heap: after a collection the runtime's limit is the one the
+// goal computes from the heap it found live.
+func TestMemoryGoalSetsTheRuntimesLimit(t *testing.T) {
+	before := runtimeLimit()
+	t.Cleanup(func() { setRuntimeLimit(before) })
+	stop := newMemoryGoal(1<<40, 2<<40).start() // a goal no test heap reaches
+	defer stop()
+	runtime.GC()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtimeLimit() != 1<<40 {
+		if time.Now().After(deadline) {
+			t.Fatalf("runtime limit %d, want the goal %d", runtimeLimit(), int64(1<<40))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func runtimeLimit() int64     { return debug.SetMemoryLimit(-1) }
+func setRuntimeLimit(l int64) { debug.SetMemoryLimit(l) }
