@@ -88,7 +88,7 @@ func serverFlags(name string, stderr io.Writer, getenv func(string) string) (*pf
 	fs.Uint64Var(&c.DataKeyMaxEncryptions, "data-key-max-encryptions", eventstore.DefaultDataKeyMaxEncryptions, "rotate an organization's data key after it sealed this many values (AES-GCM with random nonces: at most 2^32)")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks use loopback, private and link-local addresses (on with --dev)")
 	fs.StringVar(&c.webhookTimeout, "webhook-timeout", "10s", "how long one webhook delivery attempt may take, e.g. 10s")
-	fs.StringVar(&c.memoryLimit, "memory-limit", "", "the Go runtime's soft memory limit, e.g. 512MiB, 2GiB or off; default: GOMEMLIMIT when set, else "+strconv.FormatInt(defaultMemoryLimit>>20, 10)+"MiB")
+	fs.StringVar(&c.memoryLimit, "memory-limit", "", "the ceiling of the Go runtime's soft memory limit (under it the limit follows --memory-goal), e.g. 512MiB, 2GiB or off; default: GOMEMLIMIT when set, else "+strconv.FormatInt(defaultMemoryLimit>>20, 10)+"MiB")
 	fs.StringVar(&c.memoryGoal, "memory-goal", strconv.FormatInt(defaultMemoryGoal>>20, 10)+"MiB", "keep the heap within this while the live heap is under two thirds of it (the soft limit follows the live heap between this and the memory limit), or off")
 	fs.VisitAll(func(f *pflag.Flag) { withEnv(fs, f.Name, flagVariable(f.Name)) })
 	c.fromEnv = func() error {
