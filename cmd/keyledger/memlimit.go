@@ -114,8 +114,8 @@ func startMemoryGoal(c *config, limit int64) (stop func(), ok bool) {
 // room for it: the soft limit follows the live heap (memoryGoal), at least this, at
 // most the memory limit. Under GOGC=100 alone the heap grows to twice what was live
 // at the last collection, and at 100,000 secrets (a live heap of ~110 MB in round 17)
-// the bench ended at 266-287 MB RSS; with this goal at 198-200 MB, for 10-20 % more
-// server CPU per operation in its busiest phases and ~50 % more per 100,000-value
+// the bench ended at 266-305 MB RSS; with this goal at 198-200 MB, for 14-34 % more
+// server CPU per operation in its busiest phases and 55-82 % more per 100,000-value
 // fetch. A fixed limit this low cost more (2.5 times the CPU per such fetch): the
 // fetches lift the live heap near it, and the collector then runs all the time.
 const defaultMemoryGoal int64 = 180 << 20
