@@ -1,6 +1,9 @@
 package domain
 
-import "slices"
+import (
+	"slices"
+	"sort"
+)
 
 // valueHistory is every version of one environment's value, ascending by version,
 // shared between a secret and its clones (Secret.Clone) without copying it.
@@ -51,15 +54,7 @@ func (h valueHistory) find(version int) (ValueVersion, bool) {
 // search is where version is, or would go, in ascending order.
 func (h valueHistory) search(version int) (int, bool) {
 	n := h.len()
-	i, j := 0, n
-	for i < j {
-		m := int(uint(i+j) >> 1)
-		if h.at(m).Version < version {
-			i = m + 1
-		} else {
-			j = m
-		}
-	}
+	i := sort.Search(n, func(i int) bool { return h.at(i).Version >= version })
 	return i, i < n && h.at(i).Version == version
 }
 

@@ -118,14 +118,9 @@ func TestOpenFailsFastWithoutJetStream(t *testing.T) {
 func TestClusterKillAndRestartStreamLeader(t *testing.T) {
 	t.Parallel()
 	cl := eventstoretest.NewCluster(t, 3)
-	nc := cl.Connect(t, "t")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	key, _ := eventstore.ParseMasterKey(eventstoretest.TestMasterKey)
-	s, err := eventstore.Open(ctx, nc, key, eventstore.Options{Replicas: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := cl.Store(ctx, t, "t")
 	leader, err := cl.WaitStreamLeader(ctx, eventstore.StreamName)
 	if err != nil {
 		t.Fatal(err)

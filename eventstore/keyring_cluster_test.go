@@ -20,18 +20,7 @@ func TestDataKeyRotationAcrossClusterReplicas(t *testing.T) {
 	cl := eventstoretest.NewCluster(t, 3, eventstoretest.WithSyncAlways())
 	ctx, cancel := context.WithTimeout(context.Background(), 2*eventstore.SetupTimeout)
 	defer cancel()
-	key, err := eventstore.ParseMasterKey(eventstoretest.TestMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := eventstore.Open(ctx, cl.Connect(t, "replica-a"), key, eventstore.Options{Replicas: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := eventstore.Open(ctx, cl.Connect(t, "replica-b"), key, eventstore.Options{Replicas: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := cl.Store(ctx, t, "replica-a"), cl.Store(ctx, t, "replica-b")
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.Keyring().Run(runCtx) }()

@@ -24,21 +24,7 @@ func TestChangesMaxAgeFlag(t *testing.T) {
 		{"a week", "", 0, false},
 		{"xd", "", 0, false},
 	} {
-		getenv := func(name string) string {
-			if name == "KEYLEDGER_CHANGES_MAX_AGE" {
-				return tc.env
-			}
-			return ""
-		}
-		fs, c := serverFlags("serve", nil, getenv)
-		var args []string
-		if tc.flag != "" {
-			args = []string{"--changes-max-age", tc.flag}
-		}
-		if err := fs.Parse(args); err != nil {
-			t.Fatal(err)
-		}
-		err := c.finish()
+		c, err := serveConfig("changes-max-age", tc.flag, map[string]string{"KEYLEDGER_CHANGES_MAX_AGE": tc.env})
 		if (err == nil) != tc.ok || (tc.ok && c.ChangesMaxAge != tc.want) {
 			t.Errorf("flag %q env %q: %s, %v; want %s (ok %v)", tc.flag, tc.env, c.ChangesMaxAge, err, tc.want, tc.ok)
 		}
@@ -61,21 +47,7 @@ func TestDataKeyMaxEncryptionsFlag(t *testing.T) {
 		{"", "-1", 0, false},
 		{"", "lots", 0, false},
 	} {
-		getenv := func(name string) string {
-			if name == "KEYLEDGER_DATA_KEY_MAX_ENCRYPTIONS" {
-				return tc.env
-			}
-			return ""
-		}
-		fs, c := serverFlags("serve", nil, getenv)
-		var args []string
-		if tc.flag != "" {
-			args = []string{"--data-key-max-encryptions", tc.flag}
-		}
-		err := fs.Parse(args)
-		if err == nil {
-			err = c.finish()
-		}
+		c, err := serveConfig("data-key-max-encryptions", tc.flag, map[string]string{"KEYLEDGER_DATA_KEY_MAX_ENCRYPTIONS": tc.env})
 		if (err == nil) != tc.ok || (tc.ok && c.DataKeyMaxEncryptions != tc.want) {
 			t.Errorf("flag %q env %q: %d, %v; want %d (ok %v)", tc.flag, tc.env, c.DataKeyMaxEncryptions, err, tc.want, tc.ok)
 		}
@@ -106,24 +78,7 @@ func TestMemoryLimitFlag(t *testing.T) {
 		{"lots", "", "", 0, false, false},
 		{"99999999999TiB", "", "", 0, false, false},
 	} {
-		getenv := func(name string) string {
-			switch name {
-			case "KEYLEDGER_MEMORY_LIMIT":
-				return tc.env
-			case "GOMEMLIMIT":
-				return tc.gomemlimit
-			}
-			return ""
-		}
-		fs, c := serverFlags("serve", nil, getenv)
-		var args []string
-		if tc.flag != "" {
-			args = []string{"--memory-limit", tc.flag}
-		}
-		err := fs.Parse(args)
-		if err == nil {
-			err = c.finish()
-		}
+		c, err := serveConfig("memory-limit", tc.flag, map[string]string{"KEYLEDGER_MEMORY_LIMIT": tc.env, "GOMEMLIMIT": tc.gomemlimit})
 		if (err == nil) != tc.ok || (tc.ok && (c.MemoryLimit != tc.want || c.memoryLimitSet != tc.set)) {
 			t.Errorf("flag %q env %q GOMEMLIMIT %q: %d (set %v), %v; want %d (set %v, ok %v)",
 				tc.flag, tc.env, tc.gomemlimit, c.MemoryLimit, c.memoryLimitSet, err, tc.want, tc.set, tc.ok)
@@ -142,4 +97,18 @@ func TestApplyMemoryLimit(t *testing.T) {
 	if got := applyMemoryLimit(&config{MemoryLimit: 64 << 20}); got != 3<<30 {
 		t.Fatalf("an unset limit changed the runtime's: %d", got)
 	}
+}
+
+// serveConfig is serve's config as finish leaves it, from --flag value (when value is
+// set) and the variables in env.
+func serveConfig(flag, value string, env map[string]string) (*config, error) {
+	fs, c := serverFlags("serve", nil, func(name string) string { return env[name] })
+	var args []string
+	if value != "" {
+		args = []string{"--" + flag, value}
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	return c, c.finish()
 }

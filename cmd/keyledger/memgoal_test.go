@@ -50,21 +50,7 @@ func TestMemoryGoalFlag(t *testing.T) {
 		{"180", "", 0, false},
 		{"lots", "", 0, false},
 	} {
-		getenv := func(name string) string {
-			if name == "KEYLEDGER_MEMORY_GOAL" {
-				return tc.env
-			}
-			return ""
-		}
-		fs, c := serverFlags("serve", nil, getenv)
-		var args []string
-		if tc.flag != "" {
-			args = []string{"--memory-goal", tc.flag}
-		}
-		err := fs.Parse(args)
-		if err == nil {
-			err = c.finish()
-		}
+		c, err := serveConfig("memory-goal", tc.flag, map[string]string{"KEYLEDGER_MEMORY_GOAL": tc.env})
 		if (err == nil) != tc.ok || (tc.ok && c.MemoryGoal != tc.want) {
 			t.Errorf("flag %q env %q: %d, %v; want %d (ok %v)", tc.flag, tc.env, c.MemoryGoal, err, tc.want, tc.ok)
 		}
@@ -73,7 +59,7 @@ func TestMemoryGoalFlag(t *testing.T) {
 
 // The goal applies only under a limit above it: not when either is off, nor when the
 // limit is at or below the goal (the limit alone then rules, as before the goal).
-func TestMemoryGoalFor(t *testing.T) {
+func TestGoalApplies(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		goal, limit int64
@@ -85,8 +71,8 @@ func TestMemoryGoalFor(t *testing.T) {
 		{180 << 20, 180 << 20, false},
 		{256 << 20, 180 << 20, false},
 	} {
-		if got, ok := memoryGoalFor(tc.goal, tc.limit); ok != tc.ok || (ok && got != tc.goal) {
-			t.Errorf("goal %d limit %d: %d, %v; want ok %v", tc.goal, tc.limit, got, ok, tc.ok)
+		if ok := goalApplies(tc.goal, tc.limit); ok != tc.ok {
+			t.Errorf("goal %d limit %d: %v; want %v", tc.goal, tc.limit, ok, tc.ok)
 		}
 	}
 }

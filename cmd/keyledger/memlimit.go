@@ -103,11 +103,10 @@ func applyMemoryLimit(c *config) int64 {
 // goal and limit, the limit in force (memoryGoal), until stop; ok is false when
 // memoryGoalFor says the limit alone rules.
 func startMemoryGoal(c *config, limit int64) (stop func(), ok bool) {
-	goal, ok := memoryGoalFor(c.MemoryGoal, limit)
-	if !ok {
+	if !goalApplies(c.MemoryGoal, limit) {
 		return func() {}, false
 	}
-	return newMemoryGoal(goal, limit).start(), true
+	return newMemoryGoal(c.MemoryGoal, limit).start(), true
 }
 
 // defaultMemoryGoal is what serve keeps its heap within while the live heap leaves
@@ -188,27 +187,25 @@ func (m *memoryGoal) adjust() {
 	m.set(limitFor(m.live(), m.goal, m.ceiling))
 }
 
-// parseMemoryGoal reads --memory-goal: a size as for the memory limit, off (0), or
-// nothing for defaultMemoryGoal.
+// parseMemoryGoal reads --memory-goal as parseMemoryLimit reads a limit, off as 0 (no
+// goal), and nothing as defaultMemoryGoal.
 func parseMemoryGoal(s string) (int64, error) {
-	switch strings.TrimSpace(s) {
-	case "off":
-		return 0, nil
-	case "":
+	if strings.TrimSpace(s) == "" {
 		return defaultMemoryGoal, nil
 	}
 	goal, err := parseMemoryLimit(s)
 	if err != nil {
 		return 0, fmt.Errorf("KEYLEDGER_MEMORY_GOAL %q: %w", s, err)
 	}
+	if goal == math.MaxInt64 {
+		return 0, nil
+	}
 	return goal, nil
 }
 
-// memoryGoalFor is the goal serve keeps under the limit in force: none when the goal
-// is off, the limit is off, or the goal is not below it (the limit alone then rules).
-func memoryGoalFor(goal, limit int64) (int64, bool) {
-	if goal <= 0 || limit == math.MaxInt64 || goal >= limit {
-		return 0, false
-	}
-	return goal, true
+// goalApplies says whether serve keeps a goal under the limit in force: not when the
+// goal is off, the limit is off, or the goal is not below it (the limit alone then
+// rules).
+func goalApplies(goal, limit int64) bool {
+	return goal > 0 && limit != math.MaxInt64 && goal < limit
 }

@@ -394,13 +394,26 @@ func (c *Cluster) StoreOn(ctx context.Context, tb testing.TB, i int) *eventstore
 		tb.Fatalf("eventstoretest: connect to node %d: %v", i, err)
 	}
 	tb.Cleanup(nc.Close)
+	return openReplica(ctx, tb, nc)
+}
+
+// Store opens a store (three replicas, TestMasterKey) over a connection named name to
+// every node (Connect), as a replica of Keyledger opens one.
+func (c *Cluster) Store(ctx context.Context, tb testing.TB, name string) *eventstore.Store {
+	tb.Helper()
+	return openReplica(ctx, tb, c.Connect(tb, name))
+}
+
+// openReplica opens a store with three replicas and TestMasterKey over nc.
+func openReplica(ctx context.Context, tb testing.TB, nc *nats.Conn) *eventstore.Store {
+	tb.Helper()
 	key, err := eventstore.ParseMasterKey(TestMasterKey)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	s, err := eventstore.Open(ctx, nc, key, eventstore.Options{Replicas: 3})
 	if err != nil {
-		tb.Fatalf("eventstoretest: open a store on node %d: %v", i, err)
+		tb.Fatalf("eventstoretest: open a store over %s: %v", nc.Opts.Name, err)
 	}
 	return s
 }
