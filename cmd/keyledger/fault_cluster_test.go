@@ -168,10 +168,7 @@ func runClusterTest(t *testing.T, plan clusterPlan) {
 // in 8 CI runs).
 func crossReplicaReads(t *testing.T, c *faultClient, orgID, email, password string, n int) {
 	t.Helper()
-	var login struct {
-		Token string `json:"token"`
-	}
-	var token struct {
+	var login, token struct {
 		Token string `json:"token"`
 	}
 	for i := range n {
