@@ -44,6 +44,9 @@ type batchTx struct {
 	// liveAudit are the live projector's audit rows not queued yet: consecutive
 	// rows go as one INSERT (queueAudit).
 	liveAudit []liveAuditRow
+	// rows are the plain writes to the grid and the version history not queued yet:
+	// a table's go as one statement (queueRows).
+	rows liveRows
 	// sealed, in a rebuild's batches, are the secret names sealed for audit rows,
 	// given again to the secret's later rows (sealSecretName); nil in the live
 	// projector's.
@@ -236,7 +239,7 @@ func (r *batchTx) head(orgID string) (string, error) {
 // exec queues a write; it runs, in order, before the next read or at the batch's end.
 // Most events only write, so a batch of them costs one round trip to Postgres.
 func (r *batchTx) exec(sql string, args ...any) {
-	r.queueAudit()
+	r.queueRows()
 	r.deferred.Queue(sql, pgArgs(args)...)
 }
 
@@ -252,7 +255,7 @@ func (w *checkedWrite) RowsAffected() int64 { return w.tag.RowsAffected() }
 // execChecked queues a write like exec and returns where its result will be.
 func (r *batchTx) execChecked(sql string, args ...any) *checkedWrite {
 	w := &checkedWrite{}
-	r.queueAudit()
+	r.queueRows()
 	r.deferred.Queue(sql, pgArgs(args)...).Exec(func(ct pgconn.CommandTag) error {
 		w.tag = ct
 		return nil
@@ -327,6 +330,7 @@ func (r *batchTx) writeBehind() {
 		// The next sync fails the batch with it; nothing more is sent.
 		return
 	}
+	r.queueRows()
 	writes, rows, versions := r.deferred, r.auditRows, r.versionRows
 	r.deferred, r.auditRows, r.versionRows = &pgx.Batch{}, nil, nil
 	done := make(chan error, 1)
@@ -351,7 +355,7 @@ func (r *batchTx) sync() error {
 	if err := r.settle(); err != nil {
 		return err
 	}
-	r.queueAudit()
+	r.queueRows()
 	writes, rows, versions := r.deferred, r.auditRows, r.versionRows
 	r.deferred, r.auditRows, r.versionRows = &pgx.Batch{}, nil, nil
 	if err := r.send(writes, rows, versions); err != nil {
@@ -383,6 +387,7 @@ func (r *batchTx) send(writes *pgx.Batch, rows []auditCopyRow, versions []versio
 		return err
 	}
 	if writes.Len() > 0 {
+		r.db.statements.Add(int64(writes.Len()))
 		if err := r.tx.SendBatch(r.ctx, writes).Close(); err != nil {
 			return fmt.Errorf("apply writes: %w", err)
 		}
@@ -477,8 +482,7 @@ func (db *writer) applyAudit(ctx context.Context, r domain.Recorded, res *batchT
 		}
 		// A rebuild's batch copies the row of a secret without one (rebuild_fold.go).
 		if !res.foldName(r.OrgID, r.AggregateID, sealed) {
-			res.exec(`INSERT INTO secret_names (org_id, secret_id, name_sealed) VALUES ($1, $2, $3)
-			ON CONFLICT (org_id, secret_id) DO UPDATE SET name_sealed = EXCLUDED.name_sealed`, r.OrgID, r.AggregateID, sealed)
+			res.nameSecret(r.OrgID, r.AggregateID, sealed)
 		}
 		res.names[secretKey{r.OrgID, r.AggregateID}] = string(c.Name)
 	}

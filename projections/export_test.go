@@ -33,6 +33,10 @@ func (db *Secrets) LimitIndexedOrgs(n int) {
 // versions their change notices name as replaced.
 func (rm *ReadModels) ValueVersionReads() int64 { return rm.writer.valueReads.Load() }
 
+// WriteStatements is how many statements projector batches sent in their pipelines
+// of writes.
+func (rm *ReadModels) WriteStatements() int64 { return rm.writer.statements.Load() }
+
 // SecretNameReads is how many secret names projector batches (live and rebuilds) read
 // from the read models.
 func (rm *ReadModels) SecretNameReads() int64 { return rm.writer.nameReads.Load() }

@@ -69,6 +69,7 @@ func TestRebuildFoldsASecretsGridRowsIntoACopyPerTable(t *testing.T) {
 		t.Fatal("a secret whose rows were copied is still folded")
 	}
 	bumpSecret(rec(4), r, nil)
+	r.queueRows()
 	if r.deferred.Len() != 1 {
 		t.Fatalf("%d writes queued after the copy, want the bump's UPDATE", r.deferred.Len())
 	}

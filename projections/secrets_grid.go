@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/keyledger/keyledger/domain"
@@ -34,8 +33,7 @@ func (db *writer) applySecret(ctx context.Context, r domain.Recorded, notes *not
 		if f != nil {
 			f.create(r, name, desc, e.OwnerID)
 		} else {
-			w.exec(`INSERT INTO secrets (org_id, id, name_sealed, description_sealed, owner_id, created_at, updated_at, version, changed_seq)
-			VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7) ON CONFLICT DO NOTHING`, org, id, name, desc, e.OwnerID, r.Time, int64(r.Seq))
+			w.createSecret(r, name, desc, e.OwnerID)
 		}
 		for _, env := range sortedEnvs(keys(e.Values)) {
 			if err := setValue(r, env, e.Values[env], "created", notes, w, f); err != nil {
@@ -146,8 +144,7 @@ func bumpSecret(r domain.Recorded, w *batchTx, f *foldedSecret) {
 		f.bump(r)
 		return
 	}
-	w.exec(`UPDATE secrets SET version = version + 1, updated_at = $3, changed_seq = $4 WHERE org_id = $1 AND id = $2`,
-		r.OrgID, r.AggregateID, r.Time, int64(r.Seq))
+	w.bumpSecret(r)
 }
 
 type oldValue struct {
@@ -271,11 +268,7 @@ func setValue(r domain.Recorded, env domain.Environment, v domain.ValueVersion, 
 	if f != nil {
 		f.setValue(r, env, v.Version, mask, v.Sealed)
 	} else {
-		w.exec(`INSERT INTO secret_values (org_id, secret_id, env, is_set, version, mask, sealed, updated_at)
-		VALUES ($1, $2, $3, true, $4, $5, $6, $7)
-		ON CONFLICT (org_id, secret_id, env) DO UPDATE SET is_set = true, version = EXCLUDED.version,
-			mask = EXCLUDED.mask, sealed = EXCLUDED.sealed, updated_at = EXCLUDED.updated_at`,
-			r.OrgID, r.AggregateID, string(env), v.Version, mask, v.Sealed, r.Time)
+		w.setValue(r, env, v.Version, mask, v.Sealed)
 	}
 	if v.Version == 1 {
 		// An environment's first value is its creation, whichever command set it.
@@ -313,9 +306,5 @@ func recordVersion(r domain.Recorded, env domain.Environment, version int, actio
 		w.insertVersion(r, env, version, action, actor, mask)
 		return
 	}
-	w.exec(versionInsertSQL, r.OrgID, r.AggregateID, string(env), version, action, actor, r.Time, mask, int64(r.Seq), w.evIdx)
+	w.addVersion(r, env, version, action, actor, mask)
 }
-
-// versionInsertSQL is the live projector's INSERT of one version row.
-var versionInsertSQL = `INSERT INTO secret_versions (` + strings.Join(versionColumnsIn, ", ") + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`

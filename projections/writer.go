@@ -22,6 +22,9 @@ type writer struct {
 	// valueReads counts the round trips batches made for the value versions that
 	// change notices name as replaced (a test pins their shape).
 	valueReads atomic.Int64
+	// statements counts the statements batches sent in their pipelines of writes (a
+	// test pins their shape: one per table for a batch of creates, not one per row).
+	statements atomic.Int64
 	// bulk is set on a rebuild's writer: it loads a schema nobody reads yet, and
 	// copies audit rows in instead of inserting them one by one (insertAudit).
 	bulk bool
