@@ -466,11 +466,16 @@ func (e errRow) Scan(...any) error { return e.err }
 
 // flush sends the queued writes and the new audit chain heads.
 func (r *batchTx) flush(lastSeq uint64) error {
+	r.queueHeads(lastSeq)
+	return r.sync()
+}
+
+// queueHeads queues the writes of the new audit chain heads.
+func (r *batchTx) queueHeads(lastSeq uint64) {
 	for org, h := range r.heads {
 		r.exec(`INSERT INTO audit_heads (org_id, seq, hash) VALUES ($1, $2, $3)
 			ON CONFLICT (org_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash`, org, int64(lastSeq), h)
 	}
-	return r.sync()
 }
 
 // applyAudit appends an event's audit entries to its organization's chain.

@@ -420,13 +420,18 @@ func (p *Projector) checkpoint(ctx context.Context) (uint64, error) {
 func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery) (uint64, []changefeed.Stored, error) {
 	var last uint64
 	var staged []changefeed.Stored
-	err := p.inBatchTx(ctx, func(tx pgx.Tx) error {
+	var lock checkpointLock
+	heads := map[string]string{}
+	open := func(b *pgx.Batch) { queueLock(b, &lock, heads, auditedOrgs(batch)) }
+	err := p.inBatchTx(ctx, open, func(tx pgx.Tx) error {
 		res := newBatchTx(ctx, tx, p.db)
+		res.heads = heads
 		p.keepNames(res)
 		// A rebuild's writes may be in flight on tx (writeBehind) when the batch fails.
 		defer func() { _ = res.settle() }()
-		cp, fence, err := lockCheckpoint(ctx, tx, res.heads, auditedOrgs(batch))
-		if errors.Is(err, pgx.ErrNoRows) {
+		cp, fence := lock.seq, lock.fence
+		var err error
+		if !lock.found {
 			_, err = tx.Exec(ctx, `INSERT INTO projection_checkpoints (name, seq) VALUES ($1, 0) ON CONFLICT DO NOTHING`, CheckpointName)
 			if err == nil {
 				err = tx.QueryRow(ctx, `SELECT seq, fence FROM projection_checkpoints WHERE name = $1 FOR UPDATE`, CheckpointName).Scan(&cp, &fence)
@@ -482,6 +487,11 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 		if staged, err = p.stageNotices(ctx, notes, res); err != nil {
 			return err
 		}
+		if p.schema == "" {
+			// The checkpoint and the COMMIT go with the batch's last writes, in the same
+			// round trip; the checkpoint's advance fails if this projector was fenced.
+			return res.queueCommit(last, p.fence)
+		}
 		// The checkpoint goes with the batch's last writes, in the same round trip.
 		// The fence condition repeats the check above so that this statement alone
 		// can never let an older holder's batch through.
@@ -493,10 +503,8 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 		if advanced.RowsAffected() != 1 {
 			return fmt.Errorf("%w: checkpoint not advanced to %d at lease revision %d", ErrFenced, last, p.fence)
 		}
-		if p.schema != "" {
-			// The next batch of a rebuild may apply on them (rebuild_pipeline.go).
-			p.keepHeads(res.heads, erases(batch))
-		}
+		// The next batch of a rebuild may apply on them (rebuild_pipeline.go).
+		p.keepHeads(res.heads, erases(batch))
 		return nil
 	})
 	if err != nil {
@@ -525,14 +533,25 @@ func (p *Projector) keepNames(res *batchTx) {
 	res.names, res.emails, _ = p.kept.maps()
 }
 
-// lockCheckpoint locks the checkpoint row and reads it and, in the same round trip,
-// locks and reads into heads the audit chain heads of orgs, the organizations whose
-// events the batch audits, which applying it would otherwise do one round trip each
-// (res.head). It answers pgx.ErrNoRows when there is no checkpoint row yet.
-func lockCheckpoint(ctx context.Context, tx pgx.Tx, heads map[string]string, orgs []string) (cp, fence int64, err error) {
-	b := &pgx.Batch{}
+// checkpointLock is what queueLock reads: the checkpoint and the fence, or found
+// false when there is no checkpoint row yet.
+type checkpointLock struct {
+	seq, fence int64
+	found      bool
+}
+
+// queueLock queues the lock and read of the checkpoint row and, in the same round
+// trip, the lock and read into heads of the audit chain heads of orgs, the
+// organizations whose events the batch audits, which applying it would otherwise do
+// one round trip each (res.head).
+func queueLock(b *pgx.Batch, lock *checkpointLock, heads map[string]string, orgs []string) {
 	b.Queue(`SELECT seq, fence FROM projection_checkpoints WHERE name = $1 FOR UPDATE`, CheckpointName).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&cp, &fence)
+		err := row.Scan(&lock.seq, &lock.fence)
+		lock.found = err == nil
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
 	})
 	if len(orgs) > 0 {
 		b.Queue(`SELECT org_id::text, hash FROM audit_heads WHERE org_id = ANY($1::text[]::uuid[]) FOR UPDATE`, orgs).Query(func(rows pgx.Rows) error {
@@ -549,8 +568,21 @@ func lockCheckpoint(ctx context.Context, tx pgx.Tx, heads map[string]string, org
 			return rows.Err()
 		})
 	}
-	err = tx.SendBatch(ctx, b).Close()
-	return cp, fence, err
+}
+
+// lockCheckpoint is queueLock in a round trip of its own on tx. It answers
+// pgx.ErrNoRows when there is no checkpoint row yet.
+func lockCheckpoint(ctx context.Context, tx pgx.Tx, heads map[string]string, orgs []string) (cp, fence int64, err error) {
+	var lock checkpointLock
+	b := &pgx.Batch{}
+	queueLock(b, &lock, heads, orgs)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return 0, 0, err
+	}
+	if !lock.found {
+		return 0, 0, pgx.ErrNoRows
+	}
+	return lock.seq, lock.fence, nil
 }
 
 // auditedOrgs is the organizations (by id) whose events in the batch have audit entries.
@@ -569,16 +601,22 @@ func auditedOrgs(batch []eventstore.Delivery) []string {
 	return orgs
 }
 
-// inBatchTx runs fn in a transaction on the projector's schema. The live projector's
-// begins and scopes it in one round trip, as the API's reads do (a batch is what every
-// write's answer waits for); a rebuild's names its schema as a parameter.
-func (p *Projector) inBatchTx(ctx context.Context, fn func(pgx.Tx) error) error {
+// inBatchTx runs fn in a transaction on the projector's schema, after open's reads,
+// which are sent with the transaction's beginning and its scope. The live projector's
+// is a liveTx (one round trip to begin and read, one to write and commit: a batch is
+// what every write's answer waits for); a rebuild's names its schema as a parameter.
+func (p *Projector) inBatchTx(ctx context.Context, open func(*pgx.Batch), fn func(pgx.Tx) error) error {
 	if p.schema == "" {
-		return pgx.BeginTxFunc(ctx, p.db.pool, pgx.TxOptions{BeginQuery: "BEGIN; " + setSearchPath}, fn)
+		return p.inLiveTx(ctx, open, fn)
 	}
 	return pgx.BeginFunc(ctx, p.db.pool, func(tx pgx.Tx) error {
 		if err := p.scope(ctx, tx); err != nil {
 			return err
+		}
+		b := &pgx.Batch{}
+		open(b)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("lock checkpoint: %w", err)
 		}
 		return fn(tx)
 	})
