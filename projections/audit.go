@@ -41,11 +41,8 @@ type batchTx struct {
 	auditRows       []auditCopyRow
 	versionRows     []versionCopyRow
 	versionsOfEvent versionsOfEvent
-	// liveAudit are the live projector's audit rows not queued yet: consecutive
-	// rows go as one INSERT (queueAudit).
-	liveAudit []liveAuditRow
-	// rows are the plain writes to the grid and the version history not queued yet:
-	// a table's go as one statement (queueRows).
+	// rows are the live projector's plain writes to the grid, the version history and
+	// the audit trail not queued yet: a table's go as one statement (queueRows).
 	rows liveRows
 	// sealed, in a rebuild's batches, are the secret names sealed for audit rows,
 	// given again to the secret's later rows (sealSecretName); nil in the live
@@ -284,7 +281,7 @@ var auditColumnsIn = []string{"org_id", "seq", "idx", "event_id", "at", "action"
 // no event be applied twice, so a conflict would be a bug to stop at, not to skip.
 func (r *batchTx) insertAudit(e AuditEntry, nameSealed, namesSealed *string) {
 	if !r.db.bulk {
-		r.liveAudit = append(r.liveAudit, liveAuditRow{e: e, nameSealed: nameSealed, namesSealed: namesSealed})
+		r.rows.audit = append(r.rows.audit, liveAuditRow{e: e, nameSealed: nameSealed, namesSealed: namesSealed})
 		return
 	}
 	// The two uuid columns go as uuids (auditCopyRow): COPY's binary format has no

@@ -40,11 +40,11 @@ var auditUnnestSQL = func() string {
 // every send (sync) queues them first, so the statements reach PostgreSQL in the
 // order the projector made them, as when each row was an INSERT of its own.
 func (r *batchTx) queueAudit() {
-	rows := r.liveAudit
+	rows := r.rows.audit
 	if len(rows) == 0 {
 		return
 	}
-	r.liveAudit = rows[:0]
+	r.rows.audit = rows[:0]
 	n := len(rows)
 	var (
 		orgs, eventIDs, actions, outcomes, actorIDs, actorEmails = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)

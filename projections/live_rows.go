@@ -6,14 +6,14 @@ import (
 	"github.com/keyledger/keyledger/domain"
 )
 
-// liveRows are the rows of a batch's plain writes to the grid and the version history
-// gathered since its last other statement: secrets created, secrets bumped by a
-// change, values set, version rows, secret names. queueRows sends each table's as one
-// statement, the way the audit rows go (queueAudit). A batch of creates queued five
-// statements per secret before (its row, its name, a value and a version row per
-// environment, its audit row), each a bind, an executor start and end for PostgreSQL
-// and a statement for pgx to encode; a batch of grouped updates of one hot secret an
-// UPDATE of its row per update.
+// liveRows are the rows of a batch's plain writes gathered since its last other
+// statement: secrets created, secrets bumped by a change, values set, version rows,
+// secret names and audit rows. queueRows sends each table's as one statement. A batch
+// of creates queued five statements per secret before (its row, its name, a value and
+// a version row per environment, its audit row), each a bind, an executor start and end
+// for PostgreSQL and a statement for pgx to encode; a batch of grouped updates of one
+// hot secret an UPDATE of its row per update. Only the audit rows went together
+// (queueAudit).
 //
 // Putting the rows of different tables in an order of their own changes nothing a
 // statement sees: the tables share no keys or triggers, a secret's row is inserted
@@ -28,6 +28,8 @@ type liveRows struct {
 	values   []setValueRow
 	versions []versionRow
 	names    []nameRow
+	// audit are the audit rows (queueAudit).
+	audit []liveAuditRow
 	// bumpAt, valueAt and nameAt find a key's row in bumps, values and names.
 	bumpAt  map[secretKey]int
 	valueAt map[valueRowKey]int
@@ -66,11 +68,6 @@ type versionRow struct {
 
 type nameRow struct{ org, id, sealed string }
 
-// empty says there is nothing to queue.
-func (l *liveRows) empty() bool {
-	return len(l.secrets)+len(l.bumps)+len(l.values)+len(l.versions)+len(l.names) == 0
-}
-
 // createSecret gathers a created secret's row (INSERT … ON CONFLICT DO NOTHING).
 func (r *batchTx) createSecret(rec domain.Recorded, name, description, owner string) {
 	r.rows.secrets = append(r.rows.secrets, createdSecretRow{org: pgText(rec.OrgID), id: pgText(rec.AggregateID),
@@ -97,15 +94,7 @@ func (r *batchTx) bumpSecret(rec domain.Recorded) {
 func (r *batchTx) setValue(rec domain.Recorded, env domain.Environment, version int, mask, sealed string) {
 	row := setValueRow{key: valueRowKey{pgText(rec.OrgID), pgText(rec.AggregateID), pgText(string(env))}, version: int32(version),
 		mask: pgText(mask), sealed: pgText(sealed), at: rec.Time}
-	if i, ok := r.rows.valueAt[row.key]; ok {
-		r.rows.values[i] = row
-		return
-	}
-	if r.rows.valueAt == nil {
-		r.rows.valueAt = map[valueRowKey]int{}
-	}
-	r.rows.valueAt[row.key] = len(r.rows.values)
-	r.rows.values = append(r.rows.values, row)
+	putLast(&r.rows.valueAt, &r.rows.values, row.key, row)
 }
 
 // addVersion gathers a row of version history (INSERT … ON CONFLICT DO NOTHING).
@@ -117,17 +106,21 @@ func (r *batchTx) addVersion(rec domain.Recorded, env domain.Environment, versio
 
 // nameSecret gathers a secret's sealed name (an upsert: the last one wins).
 func (r *batchTx) nameSecret(org, id, sealed string) {
-	key := secretKey{org, id}
-	row := nameRow{org: pgText(org), id: pgText(id), sealed: pgText(sealed)}
-	if i, ok := r.rows.nameAt[key]; ok {
-		r.rows.names[i] = row
+	putLast(&r.rows.nameAt, &r.rows.names, secretKey{org, id}, nameRow{org: pgText(org), id: pgText(id), sealed: pgText(sealed)})
+}
+
+// putLast puts row, an upsert's, among rows: in place of the row of the same key if
+// one is there (the later upsert's values win), else at the end; at finds the rows.
+func putLast[K comparable, R any](at *map[K]int, rows *[]R, key K, row R) {
+	if i, ok := (*at)[key]; ok {
+		(*rows)[i] = row
 		return
 	}
-	if r.rows.nameAt == nil {
-		r.rows.nameAt = map[secretKey]int{}
+	if *at == nil {
+		*at = map[K]int{}
 	}
-	r.rows.nameAt[key] = len(r.rows.names)
-	r.rows.names = append(r.rows.names, row)
+	(*at)[key] = len(*rows)
+	*rows = append(*rows, row)
 }
 
 // The statements queueRows sends, one per table. Ids go as text and are cast, so that
@@ -164,14 +157,13 @@ const (
 // other write and every read queues them first, so that what it sees and does is what
 // it would have after the rows' own statements.
 func (r *batchTx) queueRows() {
-	if l := &r.rows; !l.empty() {
-		r.queueSecrets(l)
-		r.queueValues(l)
-		r.queueNames(l)
-		clear(l.bumpAt)
-		clear(l.valueAt)
-		clear(l.nameAt)
-	}
+	l := &r.rows
+	r.queueSecrets(l)
+	r.queueValues(l)
+	r.queueNames(l)
+	clear(l.bumpAt)
+	clear(l.valueAt)
+	clear(l.nameAt)
 	r.queueAudit()
 }
 

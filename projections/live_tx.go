@@ -10,7 +10,7 @@ import (
 )
 
 // liveTx is a live projector batch's transaction on a connection of its own, begun in
-// the round trip that locks the checkpoint and reads the audit chain heads (beginLive)
+// the round trip that locks the checkpoint and reads the audit chain heads (begin)
 // and committed in the round trip of its last writes (queueCommit). A batch took four
 // round trips before: BEGIN with the search path, the locks, the writes, COMMIT. Every
 // write's answer and every reveal's waits for its batch, and on a busy machine each
@@ -21,12 +21,13 @@ import (
 // transaction pgx begins (queries, batches, COPY).
 type liveTx struct {
 	conn *pgx.Conn
-	// committed is set once the batch's COMMIT succeeded: Commit and Rollback then
-	// have nothing left to do.
-	committed bool
 	// trips counts the round trips the transaction made (a test pins their number).
 	trips int
 }
+
+// open says whether the connection is in a transaction, as its server last said: not
+// once the batch's own COMMIT has run, nor before BEGIN.
+func (tx *liveTx) open() bool { return tx.conn.PgConn().TxStatus() != 'I' }
 
 var _ pgx.Tx = (*liveTx)(nil)
 
@@ -37,23 +38,21 @@ func (tx *liveTx) Begin(context.Context) (pgx.Tx, error) {
 
 // Commit commits, unless the batch's last writes did.
 func (tx *liveTx) Commit(ctx context.Context) error {
-	if tx.committed {
+	if !tx.open() {
 		return nil
 	}
-	tx.trips++
-	if _, err := tx.conn.Exec(ctx, "COMMIT"); err != nil {
+	if _, err := tx.Exec(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	tx.committed = true
 	return nil
 }
 
 // Rollback rolls back what was not committed.
 func (tx *liveTx) Rollback(ctx context.Context) error {
-	if tx.committed {
+	if !tx.open() {
 		return nil
 	}
-	_, err := tx.conn.Exec(ctx, "ROLLBACK")
+	_, err := tx.Exec(ctx, "ROLLBACK")
 	return err
 }
 
@@ -131,33 +130,22 @@ func (p *Projector) inLiveTx(ctx context.Context, open func(*pgx.Batch), fn func
 func (tx *liveTx) begin(ctx context.Context, open func(*pgx.Batch)) error {
 	reads := &pgx.Batch{}
 	open(reads)
-	prepared := true
-	for _, q := range reads.QueuedQueries {
-		// Free when the connection has the statement (named by its text, which is how
-		// a batch finds it); otherwise it fails, outside any transaction.
-		if _, err := tx.conn.Prepare(ctx, q.SQL, q.SQL); err != nil {
-			prepared = false
-			break
-		}
-	}
-	if !prepared {
-		tx.trips += 2
-		if _, err := tx.conn.Exec(ctx, "BEGIN; "+setSearchPath); err != nil {
+	sqlOf := func(q *pgx.QueuedQuery) string { return q.SQL }
+	// Not counted: free when the connection has them.
+	if prepareAll(ctx, tx.conn, reads.QueuedQueries, sqlOf) != nil {
+		if _, err := tx.Exec(ctx, "BEGIN; "+setSearchPath); err != nil {
 			return err
 		}
-		for _, q := range reads.QueuedQueries {
-			if _, err := tx.conn.Prepare(ctx, q.SQL, q.SQL); err != nil {
-				return fmt.Errorf("prepare: %w", err)
-			}
+		if err := prepareAll(ctx, tx, reads.QueuedQueries, sqlOf); err != nil {
+			return err
 		}
-		return tx.conn.SendBatch(ctx, reads).Close()
+		return tx.SendBatch(ctx, reads).Close()
 	}
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(setSearchPath)
 	b.QueuedQueries = append(b.QueuedQueries, reads.QueuedQueries...)
-	tx.trips++
-	return tx.conn.SendBatch(ctx, b).Close()
+	return tx.SendBatch(ctx, b).Close()
 }
 
 // advanceCheckpointSQL advances the checkpoint if the projector's lease revision is
@@ -184,11 +172,5 @@ func (r *batchTx) queueCommit(last, fence uint64) error {
 		return err
 	})
 	r.deferred.Queue("COMMIT")
-	if err := r.sync(); err != nil {
-		return err
-	}
-	if tx, ok := r.tx.(*liveTx); ok {
-		tx.committed = true
-	}
-	return nil
+	return r.sync()
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/keyledger/keyledger/eventstore"
 )
@@ -176,22 +177,14 @@ func (db *store) scopedQueriesIn(ctx context.Context, opts pgx.TxOptions, orgID,
 		return fmt.Errorf("acquire connection: %w", err)
 	}
 	defer conn.Release()
-	prepared := true
-	for _, q := range queries {
-		// Prepare is free when the connection has the statement (named by its text,
-		// which is how a batch finds it); otherwise it fails here, outside the read
-		// models.
-		if _, err := conn.Conn().Prepare(ctx, q.sql, q.sql); err != nil {
-			prepared = false
-			break
-		}
-	}
-	if !prepared {
+	sqlOf := func(q scopedRead) string { return q.sql }
+	// Fails here, outside the read models, when the connection lacks a statement.
+	if prepareAll(ctx, conn.Conn(), queries, sqlOf) != nil {
 		return db.scopedTxOn(ctx, conn, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: opts.IsoLevel}, orgID, userID, func(tx pgx.Tx) error {
+			if err := prepareAll(ctx, tx.Conn(), queries, sqlOf); err != nil {
+				return err
+			}
 			for _, q := range queries {
-				if _, err := tx.Conn().Prepare(ctx, q.sql, q.sql); err != nil {
-					return fmt.Errorf("prepare: %w", err)
-				}
 				rows, err := tx.Query(ctx, q.sql, q.args...)
 				if err != nil {
 					return err
@@ -312,4 +305,23 @@ func (db *store) checkpoint(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("checkpoint: %w", err)
 	}
 	return uint64(seq), nil
+}
+
+// prepareAll prepares the statements of items on conn, each named by its text, which
+// is how a batch finds it: free for a statement the connection has. A statement is
+// parsed before any statement of its round trip runs, so one that needs the search
+// path a transaction sets must be prepared inside it, once per connection.
+func prepareAll[T any](ctx context.Context, conn preparer, items []T, sql func(T) string) error {
+	for _, it := range items {
+		q := sql(it)
+		if _, err := conn.Prepare(ctx, q, q); err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+	}
+	return nil
+}
+
+// preparer prepares statements: a connection, or a transaction on one.
+type preparer interface {
+	Prepare(ctx context.Context, name, sql string) (*pgconn.StatementDescription, error)
 }
