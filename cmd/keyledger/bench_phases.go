@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -24,17 +22,19 @@ import (
 // benchRun is the state the phases share: the clients, the organization and the
 // secrets seeded into it.
 type benchRun struct {
-	cfg     *benchConfig
-	srv     *benchServer
-	logger  *slog.Logger
-	admin   *client.Client
-	service *client.Client
-	org     string
-	// http and token read grid pages without the typed client (see gridPage); base
-	// and token reveal values without it (revealConn).
-	http  *http.Client
-	token string
-	base  *url.URL
+	cfg    *benchConfig
+	srv    *benchServer
+	logger *slog.Logger
+	// admin seeds the hot secrets and walks the grid (untimed); the phases send
+	// their requests on each worker's benchConn to base, as token (the bootstrap
+	// admin's) or serviceToken (the values fetch).
+	admin        *client.Client
+	org          string
+	http         *http.Client // reads /metrics
+	token        string
+	serviceToken string
+	base         *url.URL
+	paths        benchPaths
 
 	ids        []string // seeded secrets, read-only once seeding is done
 	hot        string   // updated by every client without expected_version
@@ -47,7 +47,6 @@ type benchRun struct {
 	// (see gridPage).
 	wellFormed sync.Map
 	pageSeed   maphash.Seed
-	pageBufs   sync.Pool // *bytes.Buffer, for reading grid pages
 }
 
 // benchPhase is one timed phase: op is one operation, timed as a whole.
@@ -60,20 +59,19 @@ type benchPhase struct {
 
 // benchWorker is one client's own state; it is never shared.
 type benchWorker struct {
-	rng *mrand.Rand
-	// reveal is the worker's connection for the reveal phase (revealConn).
-	reveal revealConn
+	rng  *mrand.Rand
+	conn benchConn
+	body []byte // the request body being built
+	name []byte // the name of the secret being created
 }
 
 // newBenchRun logs in as the bootstrap admin and creates the organization and a
 // service token for its production values.
 func newBenchRun(ctx context.Context, c *benchConfig, srv *benchServer, logger *slog.Logger) (*benchRun, error) {
-	// One idle connection per client: with net/http's default of 2 most requests of a
-	// 32-client phase would open a new TCP connection and measure that.
+	// The typed client and hc make the untimed calls only (setting up, walking the
+	// grid, /metrics): the phases send theirs on connections of their own (benchConn).
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	t.MaxIdleConns = 0
-	t.MaxIdleConnsPerHost = max(c.Clients, c.SeedClients) + 8
 	hc := &http.Client{Transport: t}
 
 	anon, err := client.New(srv.baseURL, client.WithHTTPClient(hc))
@@ -96,16 +94,12 @@ func newBenchRun(ctx context.Context, c *benchConfig, srv *benchServer, logger *
 	if err != nil {
 		return nil, fmt.Errorf("bench: create a service token: %w", err)
 	}
-	service, err := client.New(srv.baseURL, client.WithHTTPClient(hc), client.WithToken(token.Token), client.WithUserAgent("keyledger-bench"))
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
 	base, err := parseBase(srv.baseURL)
 	if err != nil {
 		return nil, err
 	}
-	return &benchRun{cfg: c, srv: srv, logger: logger, admin: admin, service: service, org: org.ID, http: hc, token: login.Token,
-		base: base, pageSeed: maphash.MakeSeed()}, nil
+	return &benchRun{cfg: c, srv: srv, logger: logger, admin: admin, org: org.ID, http: hc, token: login.Token,
+		serviceToken: token.Token, base: base, paths: newBenchPaths(org.ID), pageSeed: maphash.MakeSeed()}, nil
 }
 
 // benchValue is a fresh random value, so that no update is a no-op the server skips.
@@ -115,9 +109,10 @@ func benchValue() string {
 	return "bench_" + hex.EncodeToString(b)
 }
 
-// seedName is the name of seeded secret i; the zero padding keeps the grid's name order
-// equal to i's order, and makes q=SEED_<prefix> match a block of 100 secrets.
-func seedName(i int) string { return fmt.Sprintf("BENCH_SEED_%07d", i) }
+// seedPrefix and 7 zero-padded digits of i are the name of seeded secret i; the zero
+// padding keeps the grid's name order equal to i's order, and makes q=SEED_<prefix>
+// match a block of 100 secrets.
+const seedPrefix = "BENCH_SEED_"
 
 // seed creates the two hot secrets and cfg.Secrets others, with a value in every
 // environment, at cfg.SeedClients concurrent creates. It is reported as a phase of its
@@ -141,19 +136,18 @@ func (b *benchRun) seed(ctx context.Context) (benchPhaseResult, error) {
 	b.logger.Info("bench: seeding", "secrets", b.cfg.Secrets, "clients", b.cfg.SeedClients)
 	ids := make([]string, b.cfg.Secrets)
 	var next atomic.Int64
-	phase := benchPhase{name: "seed (create)", op: func(ctx context.Context, _ *benchWorker) error {
+	// A seeded secret has a value in every environment (in encoding/json's order of
+	// a map's keys).
+	envs := []string{client.Development, client.Production, client.Staging}
+	phase := benchPhase{name: "seed (create)", op: func(ctx context.Context, w *benchWorker) error {
 		i := int(next.Add(1)) - 1
 		if i >= len(ids) {
 			return errPhaseDone
 		}
-		s, err := b.admin.CreateSecret(ctx, b.org, client.CreateSecretRequest{
-			Name: seedName(i),
-			Values: map[string]string{
-				client.Development: benchValue(), client.Staging: benchValue(), client.Production: benchValue(),
-			},
-		})
+		w.name = appendPadded(append(w.name[:0], seedPrefix...), i, 7)
+		s, err := b.createSecret(ctx, w, w.name, envs...)
 		if err == nil {
-			ids[i] = s.ID
+			ids[i] = string(s.id)
 		}
 		return err
 	}}
@@ -225,129 +219,71 @@ func (b *benchRun) findDeepCursor(ctx context.Context) error {
 func (b *benchRun) phases() []benchPhase {
 	prod := client.Production
 	randomID := func(w *benchWorker) string { return b.ids[w.rng.IntN(len(b.ids))] }
-	setProd := func() map[string]*string { v := benchValue(); return map[string]*string{prod: &v} }
+	firstPage := gridQuery(url.Values{"limit": {"100"}})
+	deepPage := gridQuery(url.Values{"limit": {"100"}, "cursor": {b.deepCursor}})
 	return []benchPhase{
-		{"create", func(ctx context.Context, _ *benchWorker) error {
-			_, err := b.admin.CreateSecret(ctx, b.org, client.CreateSecretRequest{
-				Name: fmt.Sprintf("BENCH_NEW_%07d", b.created.Add(1)), Values: map[string]string{prod: benchValue()},
-			})
+		{"create", func(ctx context.Context, w *benchWorker) error {
+			w.name = appendPadded(append(w.name[:0], "BENCH_NEW_"...), int(b.created.Add(1)), 7)
+			_, err := b.createSecret(ctx, w, w.name, prod)
 			return err
 		}, 0},
 		{"read one secret", func(ctx context.Context, w *benchWorker) error {
-			_, err := b.admin.GetSecret(ctx, b.org, randomID(w))
+			_, err := b.getSecret(ctx, w, randomID(w))
 			return err
 		}, 0},
-		{"hot update", func(ctx context.Context, _ *benchWorker) error {
-			_, err := b.admin.UpdateSecret(ctx, b.org, b.hot, client.UpdateSecretRequest{Values: setProd()})
+		{"hot update", func(ctx context.Context, w *benchWorker) error {
+			_, err := b.updateSecret(ctx, w, b.hot, nil)
 			return err
 		}, 0},
 		{"hot update, expected_version", b.checkedUpdate, 0},
-		{"grid first page", func(ctx context.Context, _ *benchWorker) error {
-			return b.gridPage(ctx, url.Values{"limit": {"100"}})
+		{"grid first page", func(ctx context.Context, w *benchWorker) error {
+			return b.gridPage(ctx, w, firstPage)
 		}, 0},
-		{"grid deep page", func(ctx context.Context, _ *benchWorker) error {
-			return b.gridPage(ctx, url.Values{"limit": {"100"}, "cursor": {b.deepCursor}})
+		{"grid deep page", func(ctx context.Context, w *benchWorker) error {
+			return b.gridPage(ctx, w, deepPage)
 		}, 0},
 		{"grid q= search", func(ctx context.Context, w *benchWorker) error {
-			// A different block of 100 names each time, so no answer is a repeat.
-			q := fmt.Sprintf("seed_%05d", w.rng.IntN(max(1, len(b.ids)/100)))
-			return b.gridPage(ctx, url.Values{"limit": {"100"}, "q": {q}})
+			// A different block of 100 names each time, so no answer is a repeat: the
+			// query url.Values.Encode writes for q=seed_%05d.
+			w.name = appendPadded(append(w.name[:0], "?limit=100&q=seed_"...), w.rng.IntN(max(1, len(b.ids)/100)), 5)
+			return b.gridPage(ctx, w, string(w.name))
 		}, 0},
 		{"reveal", func(ctx context.Context, w *benchWorker) error {
-			_, err := w.reveal.reveal(ctx, b.base, b.token, b.org, randomID(w), prod)
+			_, err := b.reveal(ctx, w, randomID(w), prod)
 			return err
 		}, 0},
-		{"values (service token)", func(ctx context.Context, _ *benchWorker) error {
-			_, err := b.service.Values(ctx, b.org, prod)
-			return err
+		{"values (service token)", func(ctx context.Context, w *benchWorker) error {
+			return b.values(ctx, w)
 		}, 0},
 		{"mixed 90/10 read/write", func(ctx context.Context, w *benchWorker) error {
 			id := randomID(w)
 			if w.rng.IntN(10) == 0 {
-				_, err := b.admin.UpdateSecret(ctx, b.org, id, client.UpdateSecretRequest{Values: setProd()})
+				_, err := b.updateSecret(ctx, w, id, nil)
 				return err
 			}
-			_, err := b.admin.GetSecret(ctx, b.org, id)
+			_, err := b.getSecret(ctx, w, id)
 			return err
 		}, 0},
 		{fmt.Sprintf("projection lag, %g updates/s", b.cfg.LagRate), func(ctx context.Context, w *benchWorker) error {
-			_, err := b.admin.UpdateSecret(ctx, b.org, randomID(w), client.UpdateSecretRequest{Values: setProd()})
+			_, err := b.updateSecret(ctx, w, randomID(w), nil)
 			return err
 		}, b.cfg.LagRate},
 	}
 }
 
-// gridPage reads one grid page and checks it as a load generator does: a 200, a whole
-// and well-formed JSON body, and at least one row. It does not decode the rows into
-// the client's types: on the benchmark's two cores that cost the bench about as much
-// CPU per page as the server spent answering it, and a phase measured the two sharing
-// the machine rather than the server. For the same reason a body is checked with
-// json.Valid only the first time those exact bytes arrive (by a 64-bit hash): json.Valid
-// took ~0.3-0.5 ms per 60 KB page, more than the server's CPU for it, and a phase
-// answers the same pages (unchanged secrets) many times. The verdict is json.Valid's
-// for every page.
-func (b *benchRun) gridPage(ctx context.Context, q url.Values) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.srv.baseURL+client.APIPrefix+"/orgs/"+b.org+"/secrets?"+q.Encode(), nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+b.token)
-	req.Header.Set("User-Agent", "keyledger-bench")
-	resp, err := b.http.Do(req)
-	if err != nil {
-		return &client.NetworkError{Method: req.Method, URL: req.URL.String(), Err: err}
-	}
-	defer resp.Body.Close()
-	// Read into a reused buffer: a fresh one per page (io.ReadAll's, grown in steps)
-	// was most of what the bench allocated in these phases.
-	buf, _ := b.pageBufs.Get().(*bytes.Buffer)
-	if buf == nil {
-		buf = new(bytes.Buffer)
-	}
-	defer b.pageBufs.Put(buf)
-	buf.Reset()
-	if _, err := buf.ReadFrom(resp.Body); err != nil {
-		return &client.NetworkError{Method: req.Method, URL: req.URL.String(), Err: err}
-	}
-	body := buf.Bytes()
-	if resp.StatusCode != http.StatusOK {
-		// Counted by status, as the typed client's errors are.
-		return &client.Error{Status: resp.StatusCode}
-	}
-	if !bytes.HasPrefix(body, []byte(`{"items":[`)) || !bytes.Contains(body, []byte(`"permissions":`)) || !b.wellFormedJSON(body) {
-		return errors.New("grid page: not a page of rows")
-	}
-	return nil
-}
-
-// wellFormedJSON is json.Valid(body), remembered for bodies already found valid.
-func (b *benchRun) wellFormedJSON(body []byte) bool {
-	h := maphash.Bytes(b.pageSeed, body)
-	if _, ok := b.wellFormed.Load(h); ok {
-		return true
-	}
-	if !json.Valid(body) {
-		return false
-	}
-	b.wellFormed.Store(h, struct{}{})
-	return true
-}
-
 // checkedUpdate updates the hot secret with the newest version any client has seen,
 // as a careful client does. A 409 is an error of the phase; the client then reads the
 // secret again (inside the failed operation) to learn the version it missed.
-func (b *benchRun) checkedUpdate(ctx context.Context, _ *benchWorker) error {
+func (b *benchRun) checkedUpdate(ctx context.Context, w *benchWorker) error {
 	v := int(b.hotVersion.Load())
-	s, err := b.admin.UpdateSecret(ctx, b.org, b.hotChecked, client.UpdateSecretRequest{
-		Values: map[string]*string{client.Production: new(benchValue())}, ExpectedVersion: &v,
-	})
+	s, err := b.updateSecret(ctx, w, b.hotChecked, &v)
 	if err == nil {
-		b.noteHotVersion(s.Version)
+		b.noteHotVersion(s.version)
 		return nil
 	}
 	if client.IsCode(err, client.CodeVersionConflict) {
-		if fresh, gerr := b.admin.GetSecret(ctx, b.org, b.hotChecked); gerr == nil {
-			b.noteHotVersion(fresh.Version)
+		if fresh, gerr := b.getSecret(ctx, w, b.hotChecked); gerr == nil {
+			b.noteHotVersion(fresh.version)
 		}
 	}
 	return err
@@ -395,8 +331,8 @@ func (b *benchRun) drive(ctx context.Context, p benchPhase, clients int, next fu
 	var wg sync.WaitGroup
 	for i := range clients {
 		wg.Go(func() {
-			w := &benchWorker{rng: mrand.New(mrand.NewPCG(uint64(i), uint64(start.UnixNano())))}
-			defer w.reveal.close()
+			w := &benchWorker{rng: mrand.New(mrand.NewPCG(uint64(i), uint64(start.UnixNano()))), conn: newBenchConn(b.base)}
+			defer w.conn.close()
 			for {
 				from, more := next()
 				if !more {
