@@ -381,19 +381,11 @@ func eofIsUnexpected(err error) error {
 	return err
 }
 
-// parseContentLength reads a Content-Length value: decimal digits only.
+// parseContentLength reads a Content-Length value: decimal digits only, as a JSON
+// unsigned integer is (jsonUint).
 func parseContentLength(v []byte) (int64, bool) {
-	if len(v) == 0 || len(v) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, d := range v {
-		if d < '0' || d > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(d-'0')
-	}
-	return n, true
+	n, ok := jsonUint(v)
+	return int64(n), ok
 }
 
 // headerIs compares a header's name or token with want, ignoring ASCII case.
