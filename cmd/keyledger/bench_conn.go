@@ -24,9 +24,8 @@ import (
 // hand-offs, a header map per request and per answer, encoding/json both ways) the
 // bench spent about as much CPU per operation as the server did. A benchConn writes
 // the request into a reused buffer with append and strconv, and reads the answer with
-// the few rules of HTTP/1.1 a client needs (status line, Content-Length, chunked
-// bodies, Connection: close) into another reused buffer, as wrk and h2load do; the
-// answers are checked by hand too (bench_answer.go). At 20,000 secrets, two runs of
+// http.ReadResponse on its own bufio.Reader, the body into another reused buffer; the
+// answers are checked by hand, not decoded (bench_answer.go). At 20,000 secrets, two runs of
 // each build back to back, the bench process's own CPU per operation (from /proc) went
 // from the typed client's (net/http's for grid pages) to this: read one secret
 // 101-108 → 30-32 µs (the server's 74-79 → 52-54), create 142-163 → 58-66 (server
@@ -52,9 +51,6 @@ type benchConn struct {
 	body []byte // the last answer's body
 	// status is the last answer's status.
 	status int
-	// contentType is the last answer's first Content-Type (empty without one), for
-	// its error.
-	contentType []byte
 }
 
 // newBenchConn is a connection to the server at base, dialed on its first request.
@@ -67,9 +63,6 @@ func (c *benchConn) close() {
 		c.conn, c.r = nil, nil
 	}
 }
-
-// maxBenchBody bounds an answer's body: a values fetch of 100,000 secrets is some 7 MB.
-const maxBenchBody = 1 << 30
 
 // farPast is a deadline that has passed: it interrupts a read or write under way.
 var farPast = time.Unix(1, 0)
@@ -104,18 +97,40 @@ func (c *benchConn) do(ctx context.Context, method, token string, body []byte, p
 	if _, err := c.conn.Write(c.req); err != nil {
 		return nil, c.failed(ctx, deadline, method, path, err)
 	}
-	status, keep, err := c.readResponse(method == http.MethodHead)
+	resp, err := c.readResponse()
 	if err != nil {
 		return nil, c.failed(ctx, deadline, method, path, err)
 	}
-	c.status = status
-	if !keep {
+	c.status = resp.StatusCode
+	if resp.Close {
 		c.close()
 	}
-	if status < 200 || status > 299 {
-		return nil, benchResponseError(status, c.contentType, c.body)
+	if c.status < 200 || c.status > 299 {
+		resp.Body = io.NopCloser(bytes.NewReader(c.body))
+		return nil, client.ResponseError(resp)
 	}
 	return c.body, nil
+}
+
+// readResponse reads one answer (passing over interim 1xx ones) with
+// http.ReadResponse, and its whole body into c.body.
+func (c *benchConn) readResponse() (*http.Response, error) {
+	for {
+		resp, err := http.ReadResponse(c.r, nil)
+		if err != nil {
+			return nil, err
+		}
+		buf := bytes.NewBuffer(c.body[:0])
+		_, err = buf.ReadFrom(resp.Body)
+		_ = resp.Body.Close()
+		c.body = buf.Bytes()
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			return resp, nil
+		}
+	}
 }
 
 // failed closes the connection (its state is unknown) and returns err as the typed
@@ -156,256 +171,6 @@ func appendBenchRequest(b []byte, method, host, token string, body []byte, path 
 	}
 	b = append(b, "\r\n"...)
 	return append(b, body...)
-}
-
-// benchResponseError is the error the typed client returns for an answer of status,
-// contentType and body outside 2xx: client.ResponseError's, from an equivalent
-// response.
-func benchResponseError(status int, contentType, body []byte) error {
-	resp := &http.Response{
-		StatusCode: status,
-		Header:     http.Header{},
-		Body:       io.NopCloser(bytes.NewReader(body)),
-	}
-	if contentType != nil {
-		resp.Header.Set("Content-Type", string(contentType))
-	}
-	return client.ResponseError(resp)
-}
-
-// Errors of an answer that is not HTTP/1.1 as this reader knows it.
-var (
-	errBenchStatusLine       = errors.New("malformed HTTP status line")
-	errBenchHeader           = errors.New("malformed HTTP header")
-	errBenchContentLength    = errors.New("bad Content-Length")
-	errBenchTransferEncoding = errors.New("unsupported Transfer-Encoding")
-	errBenchChunk            = errors.New("malformed chunked body")
-	errBenchTooLarge         = errors.New("body too large")
-)
-
-// readResponse reads one answer: its status, whether the connection stays open after
-// it, and its body (none after a HEAD) into c.body. Interim (1xx) answers are passed
-// over.
-func (c *benchConn) readResponse(head bool) (status int, keep bool, err error) {
-	for {
-		status, keep, err = c.readOne(head)
-		if err != nil {
-			return 0, false, err
-		}
-		if status >= 200 || status == http.StatusSwitchingProtocols {
-			return status, keep, nil
-		}
-	}
-}
-
-// readOne reads the status line and the headers of an answer, then its body.
-func (c *benchConn) readOne(head bool) (status int, keep bool, err error) {
-	line, err := c.readLine()
-	if err != nil {
-		return 0, false, err
-	}
-	// "HTTP/1.1 200 OK": the version, a space, three digits, then a space or the end.
-	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
-		return 0, false, errBenchStatusLine
-	}
-	for _, d := range line[9:12] {
-		if d < '0' || d > '9' {
-			return 0, false, errBenchStatusLine
-		}
-		status = status*10 + int(d-'0')
-	}
-	if status < 100 {
-		return 0, false, errBenchStatusLine
-	}
-	keep = line[7] == '1' // HTTP/1.1 keeps the connection unless told; 1.0 closes it
-	length, chunked := int64(-1), false
-	c.contentType = c.contentType[:0]
-	haveType := false
-	for {
-		line, err := c.readLine()
-		if err != nil {
-			return 0, false, err
-		}
-		if len(line) == 0 {
-			break
-		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
-			return 0, false, errBenchHeader
-		}
-		name, value := line[:colon], bytes.TrimSpace(line[colon+1:])
-		switch {
-		case headerIs(name, "Content-Length"):
-			n, ok := parseContentLength(value)
-			if !ok || (length >= 0 && n != length) {
-				return 0, false, errBenchContentLength
-			}
-			length = n
-		case headerIs(name, "Transfer-Encoding"):
-			if !headerIs(value, "chunked") {
-				return 0, false, errBenchTransferEncoding
-			}
-			chunked = true
-		case headerIs(name, "Connection"):
-			for tok := range bytes.SplitSeq(value, []byte(",")) {
-				switch tok = bytes.TrimSpace(tok); {
-				case headerIs(tok, "close"):
-					keep = false
-				case headerIs(tok, "keep-alive") && line[7] == '0':
-					keep = true
-				}
-			}
-		case headerIs(name, "Content-Type") && !haveType:
-			c.contentType, haveType = append(c.contentType, value...), true
-		}
-	}
-	c.body = c.body[:0]
-	switch {
-	case head || status < 200 || status == http.StatusNoContent || status == http.StatusNotModified:
-		// No body.
-	case chunked:
-		err = c.readChunked()
-	case length >= 0:
-		err = c.readSized(length)
-	default:
-		// No length: the body runs until the server closes the connection.
-		keep = false
-		err = c.readToEOF()
-	}
-	return status, keep, err
-}
-
-// readLine reads one line of the head, without its CRLF; it is valid until the next
-// read.
-func (c *benchConn) readLine() ([]byte, error) {
-	line, err := c.r.ReadSlice('\n')
-	if err != nil {
-		if errors.Is(err, bufio.ErrBufferFull) {
-			return nil, errBenchHeader
-		}
-		if errors.Is(err, io.EOF) && len(line) > 0 {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	line = line[:len(line)-1]
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
-	}
-	return line, nil
-}
-
-// readSized reads a body of n bytes.
-func (c *benchConn) readSized(n int64) error {
-	if n > maxBenchBody {
-		return errBenchTooLarge
-	}
-	c.body = grow(c.body, int(n))
-	_, err := io.ReadFull(c.r, c.body[len(c.body)-int(n):])
-	return eofIsUnexpected(err)
-}
-
-// readChunked reads a chunked body and its trailers.
-func (c *benchConn) readChunked() error {
-	for {
-		line, err := c.readLine()
-		if err != nil {
-			return eofIsUnexpected(err)
-		}
-		if i := bytes.IndexByte(line, ';'); i >= 0 {
-			line = line[:i] // a chunk extension, which means nothing here
-		}
-		size, err := strconv.ParseUint(string(bytes.TrimSpace(line)), 16, 63)
-		if err != nil {
-			return errBenchChunk
-		}
-		if size == 0 {
-			break
-		}
-		if int64(len(c.body))+int64(size) > maxBenchBody {
-			return errBenchTooLarge
-		}
-		if err := c.readSized(int64(size)); err != nil {
-			return err
-		}
-		if line, err := c.readLine(); err != nil || len(line) != 0 {
-			return errors.Join(errBenchChunk, eofIsUnexpected(err))
-		}
-	}
-	for { // trailers, up to the empty line
-		line, err := c.readLine()
-		if err != nil {
-			return eofIsUnexpected(err)
-		}
-		if len(line) == 0 {
-			return nil
-		}
-	}
-}
-
-// readToEOF reads a body that ends where the connection does.
-func (c *benchConn) readToEOF() error {
-	for {
-		if len(c.body) == cap(c.body) {
-			c.body = append(c.body, 0)[:len(c.body)]
-		}
-		n, err := c.r.Read(c.body[len(c.body):cap(c.body)])
-		c.body = c.body[:len(c.body)+n]
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if len(c.body) > maxBenchBody {
-			return errBenchTooLarge
-		}
-	}
-}
-
-// grow extends b by n bytes, reusing its array when it has room.
-func grow(b []byte, n int) []byte {
-	if need := len(b) + n; need > cap(b) {
-		nb := make([]byte, len(b), max(need, 2*cap(b)))
-		copy(nb, b)
-		b = nb
-	}
-	return b[:len(b)+n]
-}
-
-// eofIsUnexpected is err, but an answer cut short is never a clean end.
-func eofIsUnexpected(err error) error {
-	if errors.Is(err, io.EOF) {
-		return io.ErrUnexpectedEOF
-	}
-	return err
-}
-
-// parseContentLength reads a Content-Length value: decimal digits only, as a JSON
-// unsigned integer is (jsonUint).
-func parseContentLength(v []byte) (int64, bool) {
-	n, ok := jsonUint(v)
-	return int64(n), ok
-}
-
-// headerIs compares a header's name or token with want, ignoring ASCII case.
-func headerIs(b []byte, want string) bool {
-	if len(b) != len(want) {
-		return false
-	}
-	for i := range len(b) {
-		x, y := b[i], want[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // errNoBaseURL is returned when the server's address does not parse.

@@ -189,8 +189,8 @@ func appendBenchValues(b []byte, envs []string) []byte {
 	return append(b, '}')
 }
 
-// appendBenchValue appends a fresh value as a JSON string: benchValue's form, without
-// its allocations.
+// appendBenchValue appends a fresh random value ("bench_" and 32 hex digits) as a JSON
+// string.
 func appendBenchValue(b []byte) []byte {
 	var r [16]byte
 	_, _ = rand.Read(r[:])

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -102,11 +100,11 @@ func newBenchRun(ctx context.Context, c *benchConfig, srv *benchServer, logger *
 		serviceToken: token.Token, base: base, paths: newBenchPaths(org.ID), pageSeed: maphash.MakeSeed()}, nil
 }
 
-// benchValue is a fresh random value, so that no update is a no-op the server skips.
+// benchValue is a fresh random value, so that no update is a no-op the server skips:
+// appendBenchValue's, without its quotes.
 func benchValue() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return "bench_" + hex.EncodeToString(b)
+	q := appendBenchValue(nil)
+	return string(q[1 : len(q)-1])
 }
 
 // seedPrefix and 7 zero-padded digits of i are the name of seeded secret i; the zero
