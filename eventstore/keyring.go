@@ -927,7 +927,7 @@ func (k *Keyring) addCounts(ctx context.Context, scope string, pending map[int]u
 			k.setStored(scope, counts)
 			return nil
 		}
-		if attempt >= 10 || !(errors.Is(err, jetstream.ErrKeyExists) || IsWrongLastSequence(err)) {
+		if attempt >= 10 || !IsWrongLastSequence(err) {
 			return fmt.Errorf("key counters %s: %w", scope, err)
 		}
 	}

@@ -151,9 +151,9 @@ func createBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.Key
 	return retrySetup(ctx, js.Conn(), func(ctx context.Context) (jetstream.KeyValue, error) {
 		kv, err := js.CreateKeyValue(ctx, cfg)
 		if errors.Is(err, jetstream.ErrBucketExists) {
-			return js.UpdateKeyValue(ctx, cfg)
+			kv, err = js.UpdateKeyValue(ctx, cfg)
 		}
-		return kv, err
+		return retryingBusy(kv), err
 	})
 }
 

@@ -105,7 +105,7 @@ func (l *Lease) TryAcquire(ctx context.Context) (bool, error) {
 func (l *Lease) Renew(ctx context.Context) error {
 	rev, err := l.kv.Update(ctx, l.name, []byte(l.holder), l.revision())
 	if err != nil {
-		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) {
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound) {
 			l.lost()
 			return ErrLeaseLost
 		}
@@ -118,7 +118,7 @@ func (l *Lease) Renew(ctx context.Context) error {
 // Release gives the lease up at once, if this holder still has it.
 func (l *Lease) Release(ctx context.Context) error {
 	err := l.kv.Delete(ctx, l.name, jetstream.LastRevision(l.revision()))
-	if err != nil && !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyNotFound) {
+	if err != nil && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("release lease %s: %w", l.name, err)
 	}
 	l.lost()

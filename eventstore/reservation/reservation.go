@@ -217,7 +217,7 @@ func (r *Reservations) Reserve(ctx context.Context, key, holder string) (Reserva
 // TakeOver replaces a stale reservation, only if it is still at that revision.
 func (r *Reservations) TakeOver(ctx context.Context, stale Reservation, holder string) (Reservation, error) {
 	rev, err := r.kv.Update(ctx, stale.Key, []byte(holder), stale.Revision)
-	if errors.Is(err, jetstream.ErrKeyExists) {
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 		return Reservation{}, ErrReserved
 	}
 	if err != nil {
@@ -235,7 +235,7 @@ func (r *Reservations) Release(ctx context.Context, key, holder string) error {
 	if !ok || cur.Holder != holder {
 		return nil
 	}
-	if err := r.kv.Delete(ctx, key, jetstream.LastRevision(cur.Revision)); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+	if err := r.kv.Delete(ctx, key, jetstream.LastRevision(cur.Revision)); err != nil && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 		return fmt.Errorf("release: %w", err)
 	}
 	return nil

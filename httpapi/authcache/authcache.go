@@ -228,7 +228,7 @@ func (c *Cache) renew(rev uint64) {
 		case err == nil:
 			rev = next
 			c.fresh(sent)
-		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
+		case errors.Is(err, jetstream.ErrKeyRevisionMismatch), errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
 			c.log.Warn("authcache: presence lost (fenced or expired): emptying the cache", "replica", c.id, "err", err)
 			if r, err := c.register(ctx); err == nil {
 				rev = r
