@@ -10,13 +10,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// IsSubjectBusy reports whether err is a replicated stream's leader refusing a write
+// isSubjectBusy reports whether err is a replicated stream's leader refusing a write
 // with an expected sequence of its subject because an earlier write to that subject is
 // still being applied (error code 10164). Nothing was stored, and the expectation may
 // well be right: the leader answers so for a short while after it acknowledged a write,
 // even to the writer that made it. Only once that write is applied does a wrong
 // expectation get its own answer (code 10071, IsWrongLastSequence's other code).
-func IsSubjectBusy(err error) bool {
+func isSubjectBusy(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
 }
@@ -36,28 +36,28 @@ func newBusyBackoff() *backoff.ExponentialBackOff {
 	}
 }
 
-// RetryBusy sends a conditional write again while it is refused with IsSubjectBusy, so
+// retryBusy sends a conditional write again while it is refused with isSubjectBusy, so
 // that a busy subject is not mistaken for a lost race: the leader checks the
 // expectation again on every try. Any other answer ends it at once; so do busyTries
 // tries, with the last refusal, and ctx, with its cause and the last refusal.
-func RetryBusy[T any](ctx context.Context, write func() (T, error)) (T, error) {
+func retryBusy[T any](ctx context.Context, write func() (T, error)) (T, error) {
 	var last error
 	v, err := backoff.Retry(ctx, func() (T, error) {
 		v, err := write()
-		if err != nil && !IsSubjectBusy(err) {
+		if err != nil && !isSubjectBusy(err) {
 			return v, backoff.Permanent(err)
 		}
 		last = err
 		return v, err
 	}, backoff.WithBackOff(newBusyBackoff()), backoff.WithMaxTries(busyTries), backoff.WithMaxElapsedTime(0))
-	if err != nil && last != nil && !IsSubjectBusy(err) && ctx.Err() != nil {
+	if err != nil && last != nil && !isSubjectBusy(err) && ctx.Err() != nil {
 		return v, fmt.Errorf("%w: %w", err, last)
 	}
 	return v, err
 }
 
 // busyKV is a KV bucket whose conditional writes (Create, Update, and Delete or Purge
-// with a last revision) are sent again while their key is busy (RetryBusy). Every
+// with a last revision) are sent again while their key is busy (retryBusy). Every
 // bucket CreateBucket and OpenBucket open is one.
 type busyKV struct {
 	jetstream.KeyValue
@@ -65,23 +65,23 @@ type busyKV struct {
 
 // Create implements jetstream.KeyValue.
 func (b busyKV) Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
-	return RetryBusy(ctx, func() (uint64, error) { return b.KeyValue.Create(ctx, key, value, opts...) })
+	return retryBusy(ctx, func() (uint64, error) { return b.KeyValue.Create(ctx, key, value, opts...) })
 }
 
 // Update implements jetstream.KeyValue.
 func (b busyKV) Update(ctx context.Context, key string, value []byte, revision uint64) (uint64, error) {
-	return RetryBusy(ctx, func() (uint64, error) { return b.KeyValue.Update(ctx, key, value, revision) })
+	return retryBusy(ctx, func() (uint64, error) { return b.KeyValue.Update(ctx, key, value, revision) })
 }
 
 // Delete implements jetstream.KeyValue.
 func (b busyKV) Delete(ctx context.Context, key string, opts ...jetstream.KVDeleteOpt) error {
-	_, err := RetryBusy(ctx, func() (struct{}, error) { return struct{}{}, b.KeyValue.Delete(ctx, key, opts...) })
+	_, err := retryBusy(ctx, func() (struct{}, error) { return struct{}{}, b.KeyValue.Delete(ctx, key, opts...) })
 	return err
 }
 
 // Purge implements jetstream.KeyValue.
 func (b busyKV) Purge(ctx context.Context, key string, opts ...jetstream.KVDeleteOpt) error {
-	_, err := RetryBusy(ctx, func() (struct{}, error) { return struct{}{}, b.KeyValue.Purge(ctx, key, opts...) })
+	_, err := retryBusy(ctx, func() (struct{}, error) { return struct{}{}, b.KeyValue.Purge(ctx, key, opts...) })
 	return err
 }
 

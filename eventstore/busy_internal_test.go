@@ -32,7 +32,7 @@ func TestRetryBusy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tries := 0
-			v, err := RetryBusy(context.Background(), func() (uint64, error) {
+			v, err := retryBusy(context.Background(), func() (uint64, error) {
 				tries++
 				answer := error(busy)
 				if tries <= len(tc.answers) {
@@ -69,14 +69,14 @@ func TestRetryBusyKeepsToTheContext(t *testing.T) {
 	busy := &jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamWrongLastSequenceConstant}
 	ctx, cancel := context.WithCancel(context.Background())
 	tries := 0
-	_, err := RetryBusy(ctx, func() (struct{}, error) {
+	_, err := retryBusy(ctx, func() (struct{}, error) {
 		tries++
 		if tries == 2 {
 			cancel()
 		}
 		return struct{}{}, busy
 	})
-	if !errors.Is(err, context.Canceled) || !IsSubjectBusy(err) || tries != 2 {
+	if !errors.Is(err, context.Canceled) || !isSubjectBusy(err) || tries != 2 {
 		t.Fatalf("after %d tries: %v", tries, err)
 	}
 }

@@ -88,7 +88,7 @@ func (s *Store) AppendShared(ctx context.Context, parts []Pending) ([]Appended, 
 	published := time.Now()
 	// No message id, as in publishGroup: the expectation refuses a second copy, and
 	// the message is known by its event id.
-	ack, err := RetryBusy(ctx, func() (*jetstream.PubAck, error) {
+	ack, err := retryBusy(ctx, func() (*jetstream.PubAck, error) {
 		return s.js.PublishMsg(ctx, msg, jetstream.WithExpectStream(StreamName),
 			jetstream.WithExpectLastSequencePerSubject(first.ExpectedSeq))
 	})

@@ -3,9 +3,7 @@ package projections_test
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
@@ -20,13 +18,12 @@ func TestABatchWritesAStatementPerTableNotPerRow(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, false)
 	ctx := context.Background()
-	var perBatch statementsPerBatch
-	perBatch.db = r.db
+	perBatch := &batchLog{db: r.db}
 	project := func(until uint64) int64 {
 		t.Helper()
 		before := r.db.WriteStatements()
-		perBatch.last.Store(before)
-		stop := r.startProjectorWith(t, projections.NewProjector(r.db, r.env.Store, nil).ObserveBatches(&perBatch))
+		perBatch.statements = before
+		stop := r.startProjectorWith(t, projections.NewProjector(r.db, r.env.Store, nil).ObserveBatches(perBatch))
 		r.wait(t, until)
 		stop()
 		return r.db.WriteStatements() - before
@@ -49,9 +46,9 @@ func TestABatchWritesAStatementPerTableNotPerRow(t *testing.T) {
 		}
 		last = res.Seq
 	}
-	first := len(perBatch.counts)
+	first := len(perBatch.applied)
 	many := project(last)
-	batches := perBatch.counts[first:]
+	batches := perBatch.applied[first:]
 	t.Logf("one create: %d statements; 30 creates and 20 updates: %d, in batches of (events, statements) %v", one, many, batches)
 	// How the backlog falls into batches is the follower's timing (CI's loaded machine
 	// made more than the 3 this test once allowed, and a first project of one batch
@@ -96,19 +93,4 @@ func TestABatchWritesAStatementPerTableNotPerRow(t *testing.T) {
 	if !v.OK || v.Checked < 51 {
 		t.Fatalf("verify = %+v, want every command's entries", v)
 	}
-}
-
-// statementsPerBatch records each committed batch's events and the statements its
-// pipelines of writes sent.
-type statementsPerBatch struct {
-	db     *projections.ReadModels
-	last   atomic.Int64
-	counts [][2]int64
-}
-
-func (s *statementsPerBatch) BatchStarted(time.Time) {}
-
-func (s *statementsPerBatch) BatchApplied(b projections.AppliedBatch) {
-	now := s.db.WriteStatements()
-	s.counts = append(s.counts, [2]int64{int64(b.Events), now - s.last.Swap(now)})
 }

@@ -415,3 +415,22 @@ func connectLive(tb testing.TB, url string) *pgx.Conn {
 	}
 	return conn
 }
+
+// batchLog records each batch a projector commits with events in it: its events and
+// the statements its pipelines of writes sent (db's WriteStatements since the batch
+// before, or since statements was set). It is read once the projector has stopped.
+type batchLog struct {
+	db         *projections.ReadModels
+	statements int64
+	applied    [][2]int64 // events, statements
+}
+
+func (l *batchLog) BatchStarted(time.Time) {}
+
+func (l *batchLog) BatchApplied(b projections.AppliedBatch) {
+	now := l.db.WriteStatements()
+	if b.Events > 0 {
+		l.applied = append(l.applied, [2]int64{int64(b.Events), now - l.statements})
+	}
+	l.statements = now
+}

@@ -91,6 +91,78 @@ func (s *Scanner) Array(element func() bool) bool {
 	}
 }
 
+// maxDepth bounds the objects and arrays Skip reads inside one another, as
+// encoding/json bounds its own (10,000), so that a hostile input cannot grow the stack
+// without end.
+const maxDepth = 10000
+
+// Skip reads one value of any kind without keeping it: a string (see Raw), a number
+// as JSON writes it (a sign, no leading zero, a fraction and an exponent allowed),
+// true, false, null, or an object or array of such values.
+func (s *Scanner) Skip() bool { return s.skip(0) }
+
+func (s *Scanner) skip(depth int) bool {
+	if s.pos == len(s.data) {
+		return false
+	}
+	switch c := s.data[s.pos]; {
+	case c == '"':
+		_, ok := s.Raw()
+		return ok
+	case c == '{':
+		return depth < maxDepth && s.Object(func([]byte) bool { return s.skip(depth + 1) })
+	case c == '[':
+		return depth < maxDepth && s.Array(func() bool { return s.skip(depth + 1) })
+	case c == 't':
+		return s.word("true")
+	case c == 'f':
+		return s.word("false")
+	case c == 'n':
+		return s.word("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		return s.anyNumber()
+	}
+	return false
+}
+
+// word reads the literal w.
+func (s *Scanner) word(w string) bool {
+	if !bytes.HasPrefix(s.data[s.pos:], []byte(w)) {
+		return false
+	}
+	s.pos += len(w)
+	return true
+}
+
+// anyNumber reads a number in JSON's grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func (s *Scanner) anyNumber() bool {
+	s.Eat('-')
+	if !s.Eat('0') && s.digits() == 0 {
+		return false
+	}
+	if s.Eat('.') && s.digits() == 0 {
+		return false
+	}
+	if s.Eat('e') || s.Eat('E') {
+		if !s.Eat('+') {
+			s.Eat('-')
+		}
+		if s.digits() == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// digits reads the decimal digits that come next and says how many.
+func (s *Scanner) digits() int {
+	start := s.pos
+	for s.pos < len(s.data) && s.data[s.pos] >= '0' && s.data[s.pos] <= '9' {
+		s.pos++
+	}
+	return s.pos - start
+}
+
 // Eat reads the byte c, if it is next.
 func (s *Scanner) Eat(c byte) bool {
 	if s.pos < len(s.data) && s.data[s.pos] == c {

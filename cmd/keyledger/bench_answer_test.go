@@ -21,3 +21,16 @@ func TestCheckValuesAnswer(t *testing.T) {
 		}
 	}
 }
+
+// The answers the server writes (compact, as encoding/json writes them) are read by
+// jsonscan, not handed to encoding/json: the fast path is the one the phases take.
+func TestBenchAnswersTakeTheScan(t *testing.T) {
+	t.Parallel()
+	row := secretRow("0193a5b2-7c1d", "BENCH_SEED_0000042", 12)
+	if a, ok := scanSecretAnswer([]byte(row)); !ok || string(a.id) != "0193a5b2-7c1d" || string(a.name) != "BENCH_SEED_0000042" || a.version != 12 {
+		t.Fatalf("%s: %+v, %v", row, a, ok)
+	}
+	if values := `{"values":{"A":"bench_00ff","B":"é"},"seq":9}`; !scanValuesAnswer([]byte(values)) {
+		t.Fatalf("%s: not read", values)
+	}
+}
