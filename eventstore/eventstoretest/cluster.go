@@ -81,13 +81,18 @@ func NewCluster(tb testing.TB, n int, opts ...ClusterOption) *Cluster {
 	for _, opt := range opts {
 		opt(&c.opts)
 	}
+	// The nodes' directory is made before their shutdown is registered: cleanups run
+	// last registered first, so the nodes stop before their files are removed. The
+	// other way round a node still running wrote into the directory being removed
+	// (CI: "TempDir RemoveAll cleanup: ... directory not empty").
+	root := tb.TempDir()
 	tb.Cleanup(c.shutdown)
 	// A port found free may be taken again before a node binds it (an outgoing
 	// connection of a test running in parallel gets the same ephemeral port): the
 	// node then never listens. Such a start is made again on other ports.
 	var err error
 	for attempt := 1; ; attempt++ {
-		if err = c.startAll(tb.TempDir(), n); err == nil {
+		if err = c.startAll(filepath.Join(root, strconv.Itoa(attempt)), n); err == nil {
 			break
 		}
 		c.shutdown()
