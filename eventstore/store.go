@@ -38,6 +38,13 @@ type Options struct {
 	DataKeyMaxEncryptions uint64
 	// Logger hears the keyring's automatic rotations; nil discards.
 	Logger *slog.Logger
+	// SyncWrites, when set, is called after every write the server acknowledges and
+	// before the write counts, and returns once it is on disk: the embedded server's
+	// group sync (embedded.Embedded.Sync with GroupSync), which concurrent writes share.
+	// Every write through the store, and through the JetStream handle, buckets and
+	// streams it hands out (synced.go), waits for it. Nil: the server syncs each write
+	// itself (SyncAlways, or a cluster's own durability).
+	SyncWrites func(context.Context) error
 }
 
 // Store appends to and reads from the event log.
@@ -48,6 +55,8 @@ type Store struct {
 	keys   *Keyring
 	now    func() time.Time
 	reps   int
+	// syncWrites is Options.SyncWrites: nil when the server syncs each write.
+	syncWrites func(context.Context) error
 	// appendObserver, when set, hears every append's wait for JetStream's ack. It is
 	// atomic because it is set after Open, while other goroutines may append.
 	appendObserver atomic.Pointer[AppendObserver]
@@ -69,8 +78,8 @@ type Store struct {
 
 // AppendObserver hears how long one append waited for JetStream to acknowledge it, for
 // metrics. The ack comes after the server has stored the message, which includes its
-// fsync when the server syncs every write (the embedded server does) and, on a
-// cluster, the replicas' agreement. err is nil, wraps ErrVersionConflict, or is why
+// fsync (the server's own, or with Options.SyncWrites the group sync after it) and, on
+// a cluster, the replicas' agreement. err is nil, wraps ErrVersionConflict, or is why
 // the append failed.
 type AppendObserver func(took time.Duration, err error)
 
@@ -94,10 +103,11 @@ func (s *Store) observeAppend(took time.Duration, err error) {
 // Open makes sure the stream exists with the settings the design requires and returns
 // a Store on it.
 func Open(ctx context.Context, nc *nats.Conn, master MasterKey, opts Options) (*Store, error) {
-	js, err := jetstream.New(nc)
+	raw, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
+	js := synced(raw, opts.SyncWrites)
 	reps := max(opts.Replicas, 1)
 	stream, err := createStream(ctx, js, jetstream.StreamConfig{
 		Name:        StreamName,
@@ -125,7 +135,18 @@ func Open(ctx context.Context, nc *nats.Conn, master MasterKey, opts Options) (*
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{nc: nc, js: js, stream: stream, keys: keys, now: now, reps: reps}, nil
+	return &Store{nc: nc, js: js, stream: stream, keys: keys, now: now, reps: reps, syncWrites: opts.SyncWrites}, nil
+}
+
+// Durable returns once every write the server acknowledged before the call is on
+// disk: what a reader calls before it passes on what it read from the log (the
+// projector, before it commits). Where the server syncs each write before
+// acknowledging it (no Options.SyncWrites), that is already so.
+func (s *Store) Durable(ctx context.Context) error {
+	if s.syncWrites == nil {
+		return nil
+	}
+	return s.syncWrites(ctx)
 }
 
 // createStream creates or updates a stream, retrying while a cluster that has just

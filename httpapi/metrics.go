@@ -79,7 +79,7 @@ func NewMetrics() (*Metrics, error) {
 	m.appendTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "keyledger_append_seconds",
 		Help: "Time from publishing an append until JetStream acknowledged it, which includes its fsync " +
-			"(the embedded server syncs every write) and, on a cluster, replication; by outcome (ok, conflict, error).",
+			"(the embedded server's group sync after it) and, on a cluster, replication; by outcome (ok, conflict, error).",
 		Buckets: latencyBuckets,
 	}, []string{"outcome"})
 	m.batchTime = prometheus.NewHistogram(prometheus.HistogramOpts{

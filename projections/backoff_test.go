@@ -21,6 +21,9 @@ type flakyFollower struct {
 	calls []time.Time
 }
 
+// Durable has nothing to wait for: the follower delivers nothing.
+func (*flakyFollower) Durable(context.Context) error { return nil }
+
 func (f *flakyFollower) Follow(ctx context.Context, _ uint64, _ int) (<-chan eventstore.Delivery, error) {
 	f.mu.Lock()
 	f.calls = append(f.calls, time.Now())

@@ -25,9 +25,13 @@ var ErrFenced = errors.New("projections: fenced off by a newer projector lease")
 // maxBatch bounds how many events one transaction applies.
 const maxBatch = 500
 
-// eventFollower is what the projector needs of the event store.
+// eventFollower is what the projector needs of the event store: its events, and
+// Durable, which returns once what was read so far is on disk (eventstore.Store.Durable:
+// the embedded server's group sync). A batch commits only after it, so that the read
+// models never hold an event a power cut could take from the log.
 type eventFollower interface {
 	Follow(ctx context.Context, from uint64, buffer int) (<-chan eventstore.Delivery, error)
+	Durable(ctx context.Context) error
 }
 
 // Projector follows the event log and keeps the read models up to date.
@@ -422,6 +426,16 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 	var staged []changefeed.Stored
 	var lock checkpointLock
 	heads := map[string]string{}
+	// The batch's events are on disk before it commits; the wait runs alongside the
+	// batch's reads and writes.
+	durable := make(chan error, 1)
+	go func() { durable <- p.events.Durable(ctx) }()
+	waitDurable := func() error {
+		if err := <-durable; err != nil {
+			return fmt.Errorf("log not on disk: %w", err)
+		}
+		return nil
+	}
 	open := func(b *pgx.Batch) { queueLock(b, &lock, heads, auditedOrgs(batch)) }
 	err := p.inBatchTx(ctx, open, func(tx pgx.Tx) error {
 		res := newBatchTx(ctx, tx, p.db)
@@ -485,6 +499,9 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 			last = d.Seq
 		}
 		if staged, err = p.stageNotices(ctx, notes, res); err != nil {
+			return err
+		}
+		if err := waitDurable(); err != nil {
 			return err
 		}
 		if p.schema == "" {

@@ -11,13 +11,23 @@ import (
 	"github.com/keyledger/keyledger/eventstore"
 )
 
+// onDisk is a log whose events are all on disk already: the pipeline's batches come
+// from the test, not from a follower.
+type onDisk struct{}
+
+func (onDisk) Follow(context.Context, uint64, int) (<-chan eventstore.Delivery, error) {
+	return nil, errors.New("onDisk delivers nothing")
+}
+
+func (onDisk) Durable(context.Context) error { return nil }
+
 // pipelineRig is a projector on a fresh database whose checkpoint is at 10 and whose
 // organization org has the audit chain head "h1".
 func pipelineRig(t *testing.T) (*Projector, string) {
 	t.Helper()
 	ctx := context.Background()
 	rm := openTestReadModels(t)
-	p := &Projector{db: rm.writer}
+	p := &Projector{db: rm.writer, events: onDisk{}}
 	const org = "6f1c2d3e-0000-4000-8000-000000000001"
 	err := pgx.BeginFunc(ctx, p.db.pool, func(tx pgx.Tx) error {
 		if err := p.scope(ctx, tx); err != nil {

@@ -79,7 +79,13 @@ func (p *platform) openLog(ctx context.Context, c *config) error {
 	if err := p.openNATS(ctx, c); err != nil {
 		return err
 	}
-	p.store, err = eventstore.Open(ctx, p.nc, master, eventstore.Options{Replicas: c.Replicas, DataKeyMaxEncryptions: c.DataKeyMaxEncryptions, Logger: p.log})
+	opts := eventstore.Options{Replicas: c.Replicas, DataKeyMaxEncryptions: c.DataKeyMaxEncryptions, Logger: p.log}
+	if p.embedded != nil {
+		// The embedded server leaves the fsyncs to the store, which shares them among
+		// concurrent writes (embedded.EmbeddedOptions.GroupSync).
+		opts.SyncWrites = p.embedded.Sync
+	}
+	p.store, err = eventstore.Open(ctx, p.nc, master, opts)
 	if err != nil {
 		return fmt.Errorf("open the event log on %s: %w%s", natsWhere(c), err, jetStreamHint(err))
 	}
@@ -162,7 +168,7 @@ func (p *platform) openNATS(ctx context.Context, c *config) error {
 		p.closers = append(p.closers, func() { _ = nc.Drain() })
 		return nil
 	}
-	emb, err := embedded.StartEmbedded(ctx, embedded.EmbeddedOptions{Dir: filepath.Join(c.DataDir, "nats")})
+	emb, err := embedded.StartEmbedded(ctx, embedded.EmbeddedOptions{Dir: filepath.Join(c.DataDir, "nats"), GroupSync: true})
 	if err != nil {
 		return err
 	}

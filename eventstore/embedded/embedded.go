@@ -23,6 +23,9 @@ import (
 type Embedded struct {
 	ns   *server.Server
 	lock *os.File
+	// sync is set with GroupSync: the callers' fsyncs (sync.go).
+	sync *syncer
+	log  *slog.Logger
 }
 
 // EmbeddedOptions configure the embedded server.
@@ -31,10 +34,17 @@ type EmbeddedOptions struct {
 	Dir string
 	// Logger receives the server's notices; nil silences them.
 	Logger *slog.Logger
+	// GroupSync makes the caller responsible for durability: the server writes each
+	// message to its file before acknowledging it but does not fsync it, and the caller
+	// calls Sync after the acknowledgement and before the write counts, so that
+	// concurrent writes share fsyncs (sync.go). eventstore does this when given Sync as
+	// its Options.SyncWrites. Without it the server fsyncs every write itself.
+	GroupSync bool
 }
 
 // StartEmbedded starts an in-process NATS server whose JetStream store fsyncs every
-// write, so that an acknowledged append survives kill -9 and a power cut.
+// write (or, with GroupSync, lets Sync do it), so that an acknowledged append survives
+// kill -9 and a power cut.
 func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error) {
 	lock, err := lockDir(opts.Dir)
 	if err != nil {
@@ -45,7 +55,7 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 		DontListen:         true,
 		JetStream:          true,
 		StoreDir:           filepath.Join(opts.Dir, "jetstream"),
-		SyncAlways:         true,
+		SyncAlways:         !opts.GroupSync,
 		NoSigs:             true,
 		NoLog:              opts.Logger == nil,
 		JetStreamMaxMemory: 256 << 20,
@@ -68,7 +78,20 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 		lock.Close()
 		return nil, fmt.Errorf("embedded nats in %s: %w", opts.Dir, err)
 	}
-	return &Embedded{ns: ns, lock: lock}, nil
+	e := &Embedded{ns: ns, lock: lock, log: nl.l}
+	if opts.GroupSync {
+		e.sync = newSyncer(filepath.Join(sopts.StoreDir, "jetstream"))
+	}
+	return e, nil
+}
+
+// Sync returns once every write the server acknowledged before the call is on disk
+// (GroupSync); it returns at once when the server fsyncs every write itself.
+func (e *Embedded) Sync(ctx context.Context) error {
+	if e.sync == nil {
+		return nil
+	}
+	return e.sync.Sync(ctx)
 }
 
 // embeddedStartTimeout bounds start-up when ctx has no deadline: recovering a large
@@ -131,6 +154,11 @@ func (e *Embedded) InProcessConn() (net.Conn, error) { return e.ns.InProcessConn
 func (e *Embedded) Shutdown() {
 	e.ns.Shutdown()
 	e.ns.WaitForShutdown()
+	if e.sync != nil {
+		if err := e.sync.close(); err != nil {
+			e.log.Error("embedded nats: last sync at shutdown", "err", err)
+		}
+	}
 	e.lock.Close()
 }
 

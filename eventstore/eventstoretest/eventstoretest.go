@@ -46,6 +46,18 @@ func (c *currentServer) InProcessConn() (net.Conn, error) {
 	return srv.InProcessConn()
 }
 
+// Sync is the current server's group sync (eventstore.Options.SyncWrites): the
+// servers of a test, one after another, share its files.
+func (c *currentServer) Sync(ctx context.Context) error {
+	c.mu.Lock()
+	srv := c.srv
+	c.mu.Unlock()
+	if srv == nil {
+		return errors.New("eventstoretest: NATS is stopped")
+	}
+	return srv.Sync(ctx)
+}
+
 func (c *currentServer) swap(srv *embedded.Embedded) *embedded.Embedded {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -60,7 +72,7 @@ func New(tb testing.TB) *Env {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	dir := tb.TempDir()
-	srv, err := embedded.StartEmbedded(ctx, embedded.EmbeddedOptions{Dir: dir})
+	srv, err := embedded.StartEmbedded(ctx, embedded.EmbeddedOptions{Dir: dir, GroupSync: true})
 	if err != nil {
 		tb.Fatalf("start embedded nats: %v", err)
 	}
@@ -81,7 +93,8 @@ func New(tb testing.TB) *Env {
 	if err != nil {
 		tb.Fatalf("master key: %v", err)
 	}
-	store, err := eventstore.Open(ctx, nc, key, eventstore.Options{})
+	// As the server runs it: the store syncs its writes (GroupSync).
+	store, err := eventstore.Open(ctx, nc, key, eventstore.Options{SyncWrites: current.Sync})
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}
@@ -103,7 +116,7 @@ func (e *Env) StartNATS(tb testing.TB) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	srv, err := embedded.StartEmbedded(ctx, embedded.EmbeddedOptions{Dir: e.Dir})
+	srv, err := embedded.StartEmbedded(ctx, embedded.EmbeddedOptions{Dir: e.Dir, GroupSync: true})
 	if err != nil {
 		tb.Fatalf("restart embedded nats: %v", err)
 	}

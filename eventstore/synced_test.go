@@ -1,0 +1,118 @@
+package eventstore_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/eventstore/embedded"
+	"github.com/keyledger/keyledger/eventstore/eventstoretest"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// With Options.SyncWrites (the embedded server's group sync), no write acknowledged
+// through the store returns before a sync that followed its acknowledgement: appends
+// of every kind, data keys, and what other packages write through the JetStream
+// handle the store hands out (buckets, streams, publishes).
+func TestEveryWriteWaitsForTheSync(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv, err := embedded.StartEmbedded(ctx, embedded.EmbeddedOptions{Dir: t.TempDir(), GroupSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := srv.Connect("t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	key, err := eventstore.ParseMasterKey(eventstoretest.TestMasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var syncs atomic.Int64
+	s, err := eventstore.Open(ctx, nc, key, eventstore.Options{SyncWrites: func(ctx context.Context) error {
+		syncs.Add(1)
+		return srv.Sync(ctx)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	synced := func(what string, write func() error) {
+		t.Helper()
+		before := syncs.Load()
+		if err := write(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if syncs.Load() == before {
+			t.Errorf("%s returned without waiting for a sync", what)
+		}
+	}
+	agg := secretAgg("33333333-3333-3333-3333-333333333333")
+	synced("a checked append", func() error {
+		_, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, Position: 1, Events: []domain.Event{created("A")}})
+		return err
+	})
+	synced("an unchecked append (audit records, coalesced)", func() error {
+		_, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, Unchecked: true, Events: []domain.Event{domain.SecretRevealed{SecretID: agg.ID, Env: domain.Production, Version: 1}}})
+		return err
+	})
+	synced("a data key", func() error {
+		_, err := s.Keyring().Seal(ctx, "44444444-4444-4444-4444-444444444444", []byte("v"), []byte("aad"))
+		return err
+	})
+
+	js := s.JetStream()
+	synced("a stream created through the handle, and a publish to it", func() error {
+		if _, err := eventstore.CreateStream(ctx, js, jetstream.StreamConfig{Name: "BESIDE", Subjects: []string{"beside.>"}, Storage: jetstream.FileStorage}); err != nil {
+			return err
+		}
+		_, err := js.Publish(ctx, "beside.1", []byte("x"))
+		return err
+	})
+	kv, err := eventstore.CreateBucket(ctx, js, jetstream.KeyValueConfig{Bucket: "BESIDE_KV", History: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rev uint64
+	synced("a bucket's Create", func() (err error) { rev, err = kv.Create(ctx, "k", []byte("1")); return err })
+	synced("a bucket's Update", func() (err error) { rev, err = kv.Update(ctx, "k", []byte("2"), rev); return err })
+	synced("a bucket's Put", func() error { _, err := kv.Put(ctx, "k", []byte("3")); return err })
+	synced("a bucket's PutString", func() error { _, err := kv.PutString(ctx, "k2", "4"); return err })
+	synced("a bucket's Delete", func() error { return kv.Delete(ctx, "k") })
+	synced("a bucket's Purge", func() error { return kv.Purge(ctx, "k2") })
+	synced("a bucket's PurgeDeletes", func() error { return kv.PurgeDeletes(ctx) })
+	synced("a bucket opened by name", func() error {
+		kv, _, err := eventstore.OpenBucket(ctx, js, jetstream.KeyValueConfig{Bucket: "BESIDE_KV"})
+		if err != nil {
+			return err
+		}
+		_, err = kv.Put(ctx, "k3", []byte("5"))
+		return err
+	})
+	synced("a stream's Purge", func() error {
+		st, err := js.Stream(ctx, "BESIDE")
+		if err != nil {
+			return err
+		}
+		return st.Purge(ctx)
+	})
+	// An asynchronous publish's acknowledgement arrives where no sync can follow it.
+	if _, err := js.PublishAsync("beside.2", []byte("x")); err == nil {
+		t.Error("an asynchronous publish was accepted where writes wait for a sync")
+	}
+	// A failed write does not wait: it counts for nothing.
+	before := syncs.Load()
+	if _, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, Position: 1, Events: []domain.Event{created("A")}}); !errors.Is(err, eventstore.ErrVersionConflict) {
+		t.Fatalf("second create: %v, want a version conflict", err)
+	}
+	if syncs.Load() != before {
+		t.Error("a refused append waited for a sync")
+	}
+}
