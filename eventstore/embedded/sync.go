@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,6 +61,9 @@ type syncRun struct {
 // append to it) and how much of it is on disk.
 type streamFiles struct {
 	msgs string
+	// dirInfo is the stream's directory when it was discovered: one deleted and made
+	// again is another.
+	dirInfo os.FileInfo
 	// seen is msgs as last looked at: unchanged, it holds no new block.
 	seen dirSeen
 	// index is the highest block number seen; last is that block, open, unless it
@@ -132,24 +136,28 @@ func (s *syncer) syncAll() error {
 		// close synced everything after the server stopped acknowledging writes.
 		return nil
 	}
-	accounts, err := s.subdirs(s.root)
+	accounts, _, err := s.subdirs(s.root)
 	if err != nil {
 		return err
 	}
 	for _, acc := range accounts {
-		streamsDir := filepath.Join(s.root, acc, "streams")
-		streams, err := s.subdirs(streamsDir)
+		streamsDir := filepath.Join(acc, "streams")
+		streams, changed, err := s.subdirs(streamsDir)
 		if err != nil {
 			return err
 		}
-		for _, st := range streams {
-			dir := filepath.Join(streamsDir, st)
+		if changed {
+			s.forgetGone(streamsDir, streams)
+		}
+		for _, dir := range streams {
 			f := s.streams[dir]
 			if f == nil {
 				if f, err = s.discover(dir, streamsDir); err != nil {
 					return err
 				}
-				s.streams[dir] = f
+				if f != nil {
+					s.streams[dir] = f
+				}
 				continue
 			}
 			if err := s.syncStream(f); err != nil {
@@ -160,44 +168,83 @@ func (s *syncer) syncAll() error {
 	return nil
 }
 
+// forgetGone drops what the syncer keeps of the streams under streamsDir that are gone,
+// or were deleted and made again (a directory of the same name, another one): the
+// next run discovers them afresh.
+func (s *syncer) forgetGone(streamsDir string, listed []string) {
+	for dir, f := range s.streams {
+		if filepath.Dir(dir) != streamsDir {
+			continue
+		}
+		info, err := os.Stat(dir)
+		if err == nil && slices.Contains(listed, dir) && os.SameFile(info, f.dirInfo) {
+			continue
+		}
+		f.close()
+		delete(s.streams, dir)
+	}
+}
+
 // settleTime is how long after a directory's last change its modification time is
 // taken to be settled: a later change gets a later one. File systems stamp times at
 // a coarse grain (a clock tick, a few milliseconds); this is well above it.
 const settleTime = 100 * time.Millisecond
 
-// dirSeen is a directory's modification time as last seen, and whether it had settled
-// then: a directory seen settled whose time is the same has not changed since.
+// dirSeen is a directory, open, with its modification time as last seen and whether
+// it had settled then: a directory seen settled whose time is the same has not
+// changed since. Looking again is an fstat of the open directory, not a lookup of its
+// path.
 type dirSeen struct {
+	dir     *os.File
 	mod     time.Time
 	settled bool
 }
 
-// look stats path and reports whether it may have changed since seen (then seen is
-// updated, and the caller reads it again), or false, nil when it does not exist.
+// look reports whether the directory at path may have changed since it was last seen
+// (then it is opened and seen again, and the caller reads it), and whether it exists.
+// A directory removed, or replaced by another of the same name, changes its parent,
+// whose caller looks again by name (forgetGone).
 func (d *dirSeen) look(path string) (changed, exists bool, err error) {
 	now := time.Now() // before the stat: a change after it is stamped after now
-	info, err := os.Stat(path)
+	if d.dir != nil && d.settled {
+		info, err := d.dir.Stat()
+		if err == nil && info.ModTime().Equal(d.mod) {
+			return false, true, nil
+		}
+	}
+	d.close()
+	dir, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return true, false, nil
 	}
 	if err != nil {
 		return false, false, fmt.Errorf("group sync: %w", err)
 	}
-	if d.settled && info.ModTime().Equal(d.mod) {
-		return false, true, nil
+	info, err := dir.Stat()
+	if err != nil {
+		dir.Close()
+		return false, false, fmt.Errorf("group sync: %w", err)
 	}
-	d.mod, d.settled = info.ModTime(), now.Sub(info.ModTime()) > settleTime
+	d.dir, d.mod, d.settled = dir, info.ModTime(), now.Sub(info.ModTime()) > settleTime
 	return true, true, nil
 }
 
-// listing is a directory's subdirectories as last read.
-type listing struct {
-	seen  dirSeen
-	names []string
+func (d *dirSeen) close() {
+	if d.dir != nil {
+		d.dir.Close()
+		d.dir = nil
+	}
 }
 
-// subdirs lists the subdirectories of path, reading it only when it may have changed.
-func (s *syncer) subdirs(path string) ([]string, error) {
+// listing is a directory's subdirectories (their paths) as last read.
+type listing struct {
+	seen  dirSeen
+	paths []string
+}
+
+// subdirs lists the subdirectories of path, reading it only when it may have changed
+// (then changed is true).
+func (s *syncer) subdirs(path string) (paths []string, changed bool, err error) {
 	l := s.listings[path]
 	if l == nil {
 		l = &listing{}
@@ -205,29 +252,37 @@ func (s *syncer) subdirs(path string) ([]string, error) {
 	}
 	changed, exists, err := l.seen.look(path)
 	if err != nil || !exists {
+		l.seen.close()
 		delete(s.listings, path)
-		return nil, err
+		return nil, true, err
 	}
 	if !changed {
-		return l.names, nil
+		return l.paths, false, nil
 	}
 	entries, err := os.ReadDir(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("group sync: %w", err)
+		return nil, true, fmt.Errorf("group sync: %w", err)
 	}
-	l.names = l.names[:0]
+	l.paths = l.paths[:0]
 	for _, e := range entries {
 		if e.IsDir() {
-			l.names = append(l.names, e.Name())
+			l.paths = append(l.paths, filepath.Join(path, e.Name()))
 		}
 	}
-	return l.names, nil
+	return l.paths, true, nil
 }
 
 // discover syncs a stream seen for the first time, all of it, and the directories
 // that name it; from then on only its last block is synced.
 func (s *syncer) discover(dir, streamsDir string) (*streamFiles, error) {
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	dirInfo, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // deleted meanwhile
+	}
+	if err != nil {
+		return nil, fmt.Errorf("group sync: %w", err)
+	}
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil // removed meanwhile (a block compacted away)
 		}
@@ -245,7 +300,7 @@ func (s *syncer) discover(dir, streamsDir string) (*streamFiles, error) {
 	if err != nil {
 		return nil, fmt.Errorf("group sync: stream %s: %w", filepath.Base(dir), err)
 	}
-	f := &streamFiles{msgs: filepath.Join(dir, "msgs")}
+	f := &streamFiles{msgs: filepath.Join(dir, "msgs"), dirInfo: dirInfo}
 	if err := s.findLast(f); err != nil {
 		return nil, err
 	}
@@ -386,6 +441,15 @@ func (s *syncer) closeLast(f *streamFiles) error {
 	return nil
 }
 
+// close releases the stream's open files.
+func (f *streamFiles) close() {
+	if f.last != nil {
+		f.last.Close()
+		f.last = nil
+	}
+	f.seen.close()
+}
+
 // syncPath fsyncs a file or directory by name.
 func (s *syncer) syncPath(path string) error {
 	f, err := os.Open(path)
@@ -407,11 +471,12 @@ func (s *syncer) close() error {
 	defer s.mu.Unlock()
 	s.closed = true
 	for _, f := range s.streams {
-		if f.last != nil {
-			f.last.Close()
-		}
+		f.close()
 	}
-	s.streams = nil
+	for _, l := range s.listings {
+		l.seen.close()
+	}
+	s.streams, s.listings = nil, nil
 	return err
 }
 

@@ -182,6 +182,26 @@ func TestSyncCoversEveryStreamAndBlock(t *testing.T) {
 	if bad := unsynced(t, root, rec); len(bad) > 0 {
 		t.Fatalf("after a purge and a stream made again: %v", bad)
 	}
+	// The same once the directories' times have settled, when the syncer looks at an
+	// unchanged directory through its open handle only: a new block, and a stream
+	// deleted and made again, still change what it looks at.
+	time.Sleep(2 * settleTime)
+	if err := e.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * settleTime)
+	publish("small", 8, 10_000)
+	if err := js.DeleteStream(ctx, "ONE"); err != nil {
+		t.Fatal(err)
+	}
+	mk("ONE", -1)
+	publish("one", 2, 100)
+	if err := e.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if bad := unsynced(t, root, rec); len(bad) > 0 {
+		t.Fatalf("settled directories, after new blocks and a stream made again: %v", bad)
+	}
 }
 
 // A caller's sync is one that began after it asked: one that was under way already
