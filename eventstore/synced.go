@@ -3,6 +3,7 @@ package eventstore
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -24,14 +25,34 @@ var errUnsyncedAsync = errors.New("eventstore: asynchronous publishes are not su
 type syncedJetStream struct {
 	jetstream.JetStream
 	sync func(context.Context) error
+	// logOnDisk is the highest sequence of the log a sync after its acknowledgement has
+	// put on disk, and with it every message before it (a stream stores its messages
+	// in order, each before it is acknowledged).
+	logOnDisk *atomic.Uint64
 }
 
-// synced wraps js when sync is set.
-func synced(js jetstream.JetStream, sync func(context.Context) error) jetstream.JetStream {
+// synced wraps js when sync is set; logOnDisk then follows the log's syncs.
+func synced(js jetstream.JetStream, sync func(context.Context) error, logOnDisk *atomic.Uint64) jetstream.JetStream {
 	if sync == nil {
 		return js
 	}
-	return syncedJetStream{JetStream: js, sync: sync}
+	return syncedJetStream{JetStream: js, sync: sync, logOnDisk: logOnDisk}
+}
+
+// published returns ack once the write it acknowledges is on disk.
+func (j syncedJetStream) published(ctx context.Context, ack *jetstream.PubAck, err error) (*jetstream.PubAck, error) {
+	if ack, err = after(ctx, j.sync, ack, err); err != nil {
+		return nil, err
+	}
+	if ack != nil && ack.Stream == StreamName {
+		for {
+			cur := j.logOnDisk.Load()
+			if ack.Sequence <= cur || j.logOnDisk.CompareAndSwap(cur, ack.Sequence) {
+				break
+			}
+		}
+	}
+	return ack, nil
 }
 
 // after returns v once the write it was acknowledged for is synced.
@@ -48,12 +69,12 @@ func after[T any](ctx context.Context, sync func(context.Context) error, v T, er
 
 func (j syncedJetStream) Publish(ctx context.Context, subject string, payload []byte, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
 	ack, err := j.JetStream.Publish(ctx, subject, payload, opts...)
-	return after(ctx, j.sync, ack, err)
+	return j.published(ctx, ack, err)
 }
 
 func (j syncedJetStream) PublishMsg(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
 	ack, err := j.JetStream.PublishMsg(ctx, msg, opts...)
-	return after(ctx, j.sync, ack, err)
+	return j.published(ctx, ack, err)
 }
 
 func (j syncedJetStream) PublishAsync(string, []byte, ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {

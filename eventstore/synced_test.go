@@ -107,8 +107,38 @@ func TestEveryWriteWaitsForTheSync(t *testing.T) {
 	if _, err := js.PublishAsync("beside.2", []byte("x")); err == nil {
 		t.Error("an asynchronous publish was accepted where writes wait for a sync")
 	}
-	// A failed write does not wait: it counts for nothing.
+	// The log up to an appended event is on disk when its append returns: a reader of
+	// it (the projector) has nothing to wait for. A message that no sync followed (its
+	// writer bypassed the store, or crashed between its acknowledgement and its sync)
+	// is synced by the reader.
+	appended, err := s.Append(ctx, eventstore.Pending{Aggregate: secretAgg("55555555-5555-5555-5555-555555555555"), Position: 1, Events: []domain.Event{created("C")}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	before := syncs.Load()
+	if err := s.Durable(ctx, appended.Seq()); err != nil {
+		t.Fatal(err)
+	}
+	if syncs.Load() != before {
+		t.Error("Durable synced again up to an append that had synced")
+	}
+	raw, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare, err := raw.Publish(ctx, eventstore.SubjectPrefix+".bypass.x.y", []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Durable(ctx, bare.Sequence); err != nil {
+		t.Fatal(err)
+	}
+	if syncs.Load() == before {
+		t.Error("Durable did not sync up to a message no sync followed")
+	}
+
+	// A failed write does not wait: it counts for nothing.
+	before = syncs.Load()
 	if _, err := s.Append(ctx, eventstore.Pending{Aggregate: agg, Position: 1, Events: []domain.Event{created("A")}}); !errors.Is(err, eventstore.ErrVersionConflict) {
 		t.Fatalf("second create: %v, want a version conflict", err)
 	}

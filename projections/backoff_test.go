@@ -22,7 +22,7 @@ type flakyFollower struct {
 }
 
 // Durable has nothing to wait for: the follower delivers nothing.
-func (*flakyFollower) Durable(context.Context) error { return nil }
+func (*flakyFollower) Durable(context.Context, uint64) error { return nil }
 
 func (f *flakyFollower) Follow(ctx context.Context, _ uint64, _ int) (<-chan eventstore.Delivery, error) {
 	f.mu.Lock()

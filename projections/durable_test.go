@@ -24,12 +24,12 @@ func (f *heldDurable) Follow(ctx context.Context, from uint64, buffer int) (<-ch
 	return f.store.Follow(ctx, from, buffer)
 }
 
-func (f *heldDurable) Durable(ctx context.Context) error {
+func (f *heldDurable) Durable(ctx context.Context, seq uint64) error {
 	f.asked.Add(1)
 	if err := f.gate.wait(ctx); err != nil {
 		return err
 	}
-	return f.store.Durable(ctx)
+	return f.store.Durable(ctx, seq)
 }
 
 // A batch commits only once what it read from the log is on disk (the embedded

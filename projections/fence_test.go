@@ -125,7 +125,9 @@ type gatedFollower struct {
 	gate  *gate
 }
 
-func (f *gatedFollower) Durable(ctx context.Context) error { return f.store.Durable(ctx) }
+func (f *gatedFollower) Durable(ctx context.Context, seq uint64) error {
+	return f.store.Durable(ctx, seq)
+}
 
 func (f *gatedFollower) Follow(ctx context.Context, from uint64, buffer int) (<-chan eventstore.Delivery, error) {
 	in, err := f.store.Follow(ctx, from, buffer)

@@ -26,12 +26,13 @@ var ErrFenced = errors.New("projections: fenced off by a newer projector lease")
 const maxBatch = 500
 
 // eventFollower is what the projector needs of the event store: its events, and
-// Durable, which returns once what was read so far is on disk (eventstore.Store.Durable:
-// the embedded server's group sync). A batch commits only after it, so that the read
-// models never hold an event a power cut could take from the log.
+// Durable, which returns once the log is on disk up to a sequence read from it
+// (eventstore.Store.Durable: the embedded server's group sync). A batch commits only
+// after it, so that the read models never hold an event a power cut could take from
+// the log.
 type eventFollower interface {
 	Follow(ctx context.Context, from uint64, buffer int) (<-chan eventstore.Delivery, error)
-	Durable(ctx context.Context) error
+	Durable(ctx context.Context, seq uint64) error
 }
 
 // Projector follows the event log and keeps the read models up to date.
@@ -429,7 +430,7 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 	// The batch's events are on disk before it commits; the wait runs alongside the
 	// batch's reads and writes.
 	durable := make(chan error, 1)
-	go func() { durable <- p.events.Durable(ctx) }()
+	go func() { durable <- p.events.Durable(ctx, batch[len(batch)-1].Seq) }()
 	waitDurable := func() error {
 		if err := <-durable; err != nil {
 			return fmt.Errorf("log not on disk: %w", err)

@@ -161,7 +161,7 @@ func (p *Projector) endPipelined(ctx context.Context, res *batchTx, last uint64,
 	}
 	if err == nil {
 		// What the batch read from the log is on disk before it commits (eventFollower).
-		if err = p.events.Durable(ctx); err != nil {
+		if err = p.events.Durable(ctx, last); err != nil {
 			err = fmt.Errorf("log not on disk: %w", err)
 		}
 	}

@@ -19,7 +19,7 @@ func (onDisk) Follow(context.Context, uint64, int) (<-chan eventstore.Delivery, 
 	return nil, errors.New("onDisk delivers nothing")
 }
 
-func (onDisk) Durable(context.Context) error { return nil }
+func (onDisk) Durable(context.Context, uint64) error { return nil }
 
 // pipelineRig is a projector on a fresh database whose checkpoint is at 10 and whose
 // organization org has the audit chain head "h1".

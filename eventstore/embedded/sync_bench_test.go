@@ -13,14 +13,17 @@ import (
 	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
-// The embedded server syncs every write (SyncAlways): an acknowledged append survives
-// kill -9 and a power cut. These benchmarks measure what that costs on the machine at
-// hand, below Keyledger: a create's append is one such publish (with the expected
-// subject sequence 0 a first append carries), so their rate is the ceiling of creates
-// per second, whatever the server above them does. BENCHMARKS.md ("The create
-// ceiling") has the figures.
+// Every acknowledged write is on disk before it counts: an append survives kill -9 and
+// a power cut. These benchmarks measure what that costs on the machine at hand, below
+// Keyledger: a create's append is one such publish (with the expected subject sequence
+// 0 a first append carries), so their rate is the ceiling of creates per second,
+// whatever the server above them does. BenchmarkSyncedPublish and
+// BenchmarkSyncedAtomicBatch measure the server syncing each write itself (SyncAlways,
+// as Keyledger ran it until round 21), BenchmarkGroupSyncedPublish the group sync
+// Keyledger runs it with now. BENCHMARKS.md ("The create ceiling", round 21) has the
+// figures.
 //
-//	go test -run '^$' -bench SyncedPublish -benchtime 3000x ./eventstore/embedded/
+//	go test -run '^$' -bench Synced -benchtime 3000x ./eventstore/embedded/
 
 // BenchmarkSyncedPublish publishes one message per operation from 32 goroutines at
 // once, each to a subject of its own, as concurrent creates do.
@@ -66,12 +69,45 @@ func BenchmarkSyncedAtomicBatch(b *testing.B) {
 	b.ReportMetric(float64(b.N*32)/b.Elapsed().Seconds(), "msgs/s")
 }
 
-// syncedStream starts an embedded server (SyncAlways, as Keyledger runs it) with a
+// BenchmarkGroupSyncedPublish is BenchmarkSyncedPublish on a server with GroupSync:
+// each publish is followed by a Sync, which the publishers waiting at once share.
+func BenchmarkGroupSyncedPublish(b *testing.B) {
+	srv, js := stream(b, true)
+	payload := make([]byte, 800)
+	var n atomic.Uint64
+	b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := context.Background()
+		for pb.Next() {
+			m := &nats.Msg{Subject: "bench.s." + strconv.FormatUint(n.Add(1), 10), Data: payload, Header: nats.Header{}}
+			m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
+			if _, err := js.PublishMsg(ctx, m); err != nil {
+				b.Error(err)
+				return
+			}
+			if err := srv.Sync(ctx); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// syncedStream starts an embedded server that syncs each write (SyncAlways) with a
 // file stream that takes atomic batches.
 func syncedStream(b *testing.B) jetstream.JetStream {
+	_, js := stream(b, false)
+	return js
+}
+
+// stream starts an embedded server, with GroupSync or syncing each write itself, with
+// a file stream that takes atomic batches.
+func stream(b *testing.B, groupSync bool) (*embedded.Embedded, jetstream.JetStream) {
 	b.Helper()
 	ctx := context.Background()
-	srv, err := embedded.StartEmbedded(ctx, embedded.EmbeddedOptions{Dir: b.TempDir()})
+	srv, err := embedded.StartEmbedded(ctx, embedded.EmbeddedOptions{Dir: b.TempDir(), GroupSync: groupSync})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -90,5 +126,5 @@ func syncedStream(b *testing.B) jetstream.JetStream {
 	}); err != nil {
 		b.Fatal(err)
 	}
-	return js
+	return srv, js
 }
