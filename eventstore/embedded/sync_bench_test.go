@@ -28,7 +28,12 @@ import (
 // BenchmarkSyncedPublish publishes one message per operation from 32 goroutines at
 // once, each to a subject of its own, as concurrent creates do.
 func BenchmarkSyncedPublish(b *testing.B) {
-	js := syncedStream(b)
+	publishParallel(b, syncedStream(b), func(context.Context) error { return nil })
+}
+
+// publishParallel publishes one message per operation from 32 goroutines at once,
+// each to a subject of its own, each publish followed by after.
+func publishParallel(b *testing.B, js jetstream.JetStream, after func(context.Context) error) {
 	payload := make([]byte, 800)
 	var n atomic.Uint64
 	b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0))) // 32 publishers in all
@@ -39,6 +44,10 @@ func BenchmarkSyncedPublish(b *testing.B) {
 			m := &nats.Msg{Subject: "bench.s." + strconv.FormatUint(n.Add(1), 10), Data: payload, Header: nats.Header{}}
 			m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
 			if _, err := js.PublishMsg(ctx, m); err != nil {
+				b.Error(err)
+				return
+			}
+			if err := after(ctx); err != nil {
 				b.Error(err)
 				return
 			}
@@ -73,26 +82,7 @@ func BenchmarkSyncedAtomicBatch(b *testing.B) {
 // each publish is followed by a Sync, which the publishers waiting at once share.
 func BenchmarkGroupSyncedPublish(b *testing.B) {
 	srv, js := stream(b, true)
-	payload := make([]byte, 800)
-	var n atomic.Uint64
-	b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		ctx := context.Background()
-		for pb.Next() {
-			m := &nats.Msg{Subject: "bench.s." + strconv.FormatUint(n.Add(1), 10), Data: payload, Header: nats.Header{}}
-			m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
-			if _, err := js.PublishMsg(ctx, m); err != nil {
-				b.Error(err)
-				return
-			}
-			if err := srv.Sync(ctx); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	publishParallel(b, js, srv.Sync)
 }
 
 // syncedStream starts an embedded server that syncs each write (SyncAlways) with a

@@ -204,10 +204,12 @@ func TestSyncCoversEveryStreamAndBlock(t *testing.T) {
 	}
 }
 
-// A caller's sync is one that began after it asked: one that was under way already
-// may have begun before its write, so the caller waits for the next.
-func TestSyncWaitsForARunThatBeganAfterIt(t *testing.T) {
-	e, js, rec := startGroupSynced(t)
+// startHeld starts a group-synced server with one stream "S", synced once, whose next
+// run will be held in its first fsync: entered closes when it is, and the run goes on
+// once release is closed.
+func startHeld(t *testing.T) (e *Embedded, js jetstream.JetStream, rec *syncRecorder, entered, release chan struct{}) {
+	t.Helper()
+	e, js, rec = startGroupSynced(t)
 	ctx := context.Background()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Storage: jetstream.FileStorage}); err != nil {
 		t.Fatal(err)
@@ -215,7 +217,7 @@ func TestSyncWaitsForARunThatBeganAfterIt(t *testing.T) {
 	if err := e.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	entered, release := make(chan struct{}), make(chan struct{})
+	entered, release = make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	rec.hold = func() {
 		once.Do(func() {
@@ -223,6 +225,14 @@ func TestSyncWaitsForARunThatBeganAfterIt(t *testing.T) {
 			<-release
 		})
 	}
+	return e, js, rec, entered, release
+}
+
+// A caller's sync is one that began after it asked: one that was under way already
+// may have begun before its write, so the caller waits for the next.
+func TestSyncWaitsForARunThatBeganAfterIt(t *testing.T) {
+	e, js, rec, entered, release := startHeld(t)
+	ctx := context.Background()
 	if _, err := js.Publish(ctx, "s.1", []byte("first")); err != nil {
 		t.Fatal(err)
 	}
@@ -257,24 +267,10 @@ func TestSyncWaitsForARunThatBeganAfterIt(t *testing.T) {
 
 // Callers who ask while a run is under way share the next one.
 func TestConcurrentSyncsShareARun(t *testing.T) {
-	e, js, rec := startGroupSynced(t)
+	e, js, _, entered, release := startHeld(t)
 	ctx := context.Background()
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Storage: jetstream.FileStorage}); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := js.Publish(ctx, "s.1", []byte("x")); err != nil {
 		t.Fatal(err)
-	}
-	entered, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	rec.hold = func() {
-		once.Do(func() {
-			close(entered)
-			<-release
-		})
 	}
 	go func() { _ = e.Sync(ctx) }()
 	<-entered
