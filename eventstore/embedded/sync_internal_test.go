@@ -90,6 +90,26 @@ func unsynced(t *testing.T, root string, rec *syncRecorder) []string {
 	return out
 }
 
+// blockBytes is the size of every message block under root.
+func blockBytes(t *testing.T, root string) int64 {
+	t.Helper()
+	var n int64
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".blk") {
+			return err
+		}
+		info, err := d.Info()
+		if err == nil {
+			n += info.Size()
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // Every byte a stream holds when Sync is called is on disk when it returns: in every
 // stream, in a stream made after the first sync, and in the blocks a stream fills and
 // leaves behind (a block of the server's smallest size holds a few messages).
@@ -122,7 +142,13 @@ func TestSyncCoversEveryStreamAndBlock(t *testing.T) {
 		t.Fatalf("after the first sync: %v", bad)
 	}
 	for round := range 5 {
+		// The server writes a message to its block file before it acknowledges it,
+		// which group sync stands on: a Sync after the acknowledgement finds it there.
+		before := blockBytes(t, root)
 		publish("one", 3, 200)
+		if grew := blockBytes(t, root) - before; grew < 3*200 {
+			t.Fatalf("three acknowledged 200-byte messages added %d bytes to the block files", grew)
+		}
 		if round == 2 {
 			mk("THREE", -1)
 			publish("three", 2, 100)
