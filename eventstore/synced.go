@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
 // Writes that wait for the caller's sync (Options.SyncWrites; the embedded server's
@@ -16,6 +17,18 @@ import (
 // hands out, returns only once the sync after its acknowledgement is done: no write
 // counts (is answered, projected, relied on) before it is on disk, whichever package
 // made it.
+
+// PublishMsgBatch publishes msgs as one JetStream atomic batch (jetstreamext) through
+// js, the store's handle: like every write through it, it returns once the batch is on
+// disk. jetstreamext sends a batch's messages on the handle's connection, past its
+// PublishMsg, so the batch is synced here.
+func PublishMsgBatch(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg, opts ...jetstreamext.PublishMsgBatchOpt) (*jetstreamext.BatchAck, error) {
+	ack, err := jetstreamext.PublishMsgBatch(ctx, js, msgs, opts...)
+	if j, ok := js.(syncedJetStream); ok {
+		return after(ctx, j.sync, ack, err)
+	}
+	return ack, err
+}
 
 // errUnsyncedAsync refuses asynchronous publishes where writes are synced by the
 // caller: their acknowledgements arrive where no sync can follow them.

@@ -3,14 +3,15 @@ package eventstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
-	"github.com/keyledger/keyledger/eventstore/embedded"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -22,28 +23,21 @@ func TestEveryWriteWaitsForTheSync(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	srv, err := embedded.StartEmbedded(ctx, embedded.EmbeddedOptions{Dir: t.TempDir(), GroupSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect("t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	env := eventstoretest.New(t)
 	key, err := eventstore.ParseMasterKey(eventstoretest.TestMasterKey)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A second store on the test's server and connection, whose syncs are counted.
 	var syncs atomic.Int64
-	s, err := eventstore.Open(ctx, nc, key, eventstore.Options{SyncWrites: func(ctx context.Context) error {
+	s, err := eventstore.Open(ctx, env.Conn, key, eventstore.Options{SyncWrites: func(ctx context.Context) error {
 		syncs.Add(1)
-		return srv.Sync(ctx)
+		return env.Server.Sync(ctx)
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	nc := env.Conn
 	synced := func(what string, write func() error) {
 		t.Helper()
 		before := syncs.Load()
@@ -70,10 +64,19 @@ func TestEveryWriteWaitsForTheSync(t *testing.T) {
 
 	js := s.JetStream()
 	synced("a stream created through the handle, and a publish to it", func() error {
-		if _, err := eventstore.CreateStream(ctx, js, jetstream.StreamConfig{Name: "BESIDE", Subjects: []string{"beside.>"}, Storage: jetstream.FileStorage}); err != nil {
+		if _, err := eventstore.CreateStream(ctx, js, jetstream.StreamConfig{Name: "BESIDE", Subjects: []string{"beside.>"}, Storage: jetstream.FileStorage, AllowAtomicPublish: true}); err != nil {
 			return err
 		}
 		_, err := js.Publish(ctx, "beside.1", []byte("x"))
+		return err
+	})
+	// An atomic batch's messages go out on the handle's connection, not its PublishMsg.
+	synced("an atomic batch", func() error {
+		msgs := []*nats.Msg{nats.NewMsg("beside.b1"), nats.NewMsg("beside.b2")}
+		ack, err := eventstore.PublishMsgBatch(ctx, js, msgs)
+		if err == nil && ack.BatchSize != 2 {
+			err = fmt.Errorf("batch of 2 stored %d", ack.BatchSize)
+		}
 		return err
 	})
 	kv, err := eventstore.CreateBucket(ctx, js, jetstream.KeyValueConfig{Bucket: "BESIDE_KV", History: 5})

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,13 +120,23 @@ func (l *testLease) kill() {
 }
 
 // gatedFollower holds a projector's deliveries while its gate is shut: the projector
-// is paused between receiving events and committing them.
+// is paused between receiving events and committing them. With durable set, it holds
+// Durable (the log's sync of what the projector read) while that gate is shut.
 type gatedFollower struct {
-	store *eventstore.Store
-	gate  *gate
+	store   *eventstore.Store
+	gate    *gate
+	durable *gate
+	// asked counts the calls of Durable.
+	asked atomic.Int64
 }
 
 func (f *gatedFollower) Durable(ctx context.Context, seq uint64) error {
+	f.asked.Add(1)
+	if f.durable != nil {
+		if err := f.durable.wait(ctx); err != nil {
+			return err
+		}
+	}
 	return f.store.Durable(ctx, seq)
 }
 

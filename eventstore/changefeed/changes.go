@@ -183,7 +183,7 @@ func (c *Changes) PublishBatch(ctx context.Context, notices []wire.ChangeNotice)
 		part := msgs[:min(len(msgs), maxChangeBatch)]
 		msgs = msgs[len(part):]
 		if len(part) >= minChangeBatch && !c.single.Load() {
-			ack, err := jetstreamext.PublishMsgBatch(ctx, c.js, part, jetstreamext.BatchFlowControl{AckFirst: false})
+			ack, err := eventstore.PublishMsgBatch(ctx, c.js, part, jetstreamext.BatchFlowControl{AckFirst: false})
 			if err == nil && ack.BatchSize == uint64(len(part)) {
 				continue
 			}

@@ -161,7 +161,7 @@ func (c *Changes) publishAtomic(ctx context.Context, after uint64, notices []Sto
 		msgs[i] = storedMessage(s)
 	}
 	msgs[0].Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(after, 10))
-	ack, err := jetstreamext.PublishMsgBatch(ctx, c.js, msgs, jetstreamext.BatchFlowControl{AckFirst: false})
+	ack, err := eventstore.PublishMsgBatch(ctx, c.js, msgs, jetstreamext.BatchFlowControl{AckFirst: false})
 	if err == nil && ack.BatchSize == uint64(len(msgs)) {
 		return ack.Sequence, true
 	}
