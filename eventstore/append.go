@@ -103,7 +103,7 @@ func (s *Store) Append(ctx context.Context, p Pending) (Appended, error) {
 		opts = append(opts, jetstream.WithExpectLastSequencePerSubject(p.ExpectedSeq))
 	}
 	published := time.Now()
-	ack, err := retryBusy(ctx, func() (*jetstream.PubAck, error) { return s.js.PublishMsg(ctx, msg, opts...) })
+	ack, err := s.js.PublishMsg(ctx, msg, opts...)
 	s.observeAppend(time.Since(published), classifyAppend(err))
 	if err != nil {
 		if !IsWrongLastSequence(err) {
@@ -200,8 +200,8 @@ func classifyAppend(err error) error {
 // IsWrongLastSequence reports whether err is JetStream refusing a publish whose expected
 // last sequence (of the stream or of the subject) is not the stream's: another writer
 // got there first. Its code 10164 (isSubjectBusy) may also mean that the subject's last
-// write was still being applied; the writes that expect a subject's sequence send
-// again while that is so (retryBusy), and count it as a lost race only after that.
+// write was still being applied; the store's handle sends a write again while that is
+// so (retryBusy), and it counts as a lost race only after that.
 func IsWrongLastSequence(err error) bool {
 	var apiErr *jetstream.APIError
 	if !errors.As(err, &apiErr) {

@@ -62,7 +62,7 @@ func OpenBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyVa
 	if err != nil {
 		return nil, nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
 	}
-	return retryingBusy(o.kv), o.stream, nil
+	return o.kv, o.stream, nil
 }
 
 // bucketNotVisibleYet says that a bucket (or its stream) was not found where it has

@@ -37,7 +37,8 @@ func newBusyBackoff() *backoff.ExponentialBackOff {
 }
 
 // retryBusy sends a conditional write again while it is refused with isSubjectBusy, so
-// that a busy subject is not mistaken for a lost race: the leader checks the
+// that a busy subject is not mistaken for a lost race (every write through the store's
+// handle goes through it, synced.go): the leader checks the
 // expectation again on every try. Any other answer ends it at once; so do busyTries
 // tries, with the last refusal, and ctx, with its cause and the last refusal.
 func retryBusy[T any](ctx context.Context, write func() (T, error)) (T, error) {
@@ -54,42 +55,4 @@ func retryBusy[T any](ctx context.Context, write func() (T, error)) (T, error) {
 		return v, fmt.Errorf("%w: %w", err, last)
 	}
 	return v, err
-}
-
-// busyKV is a KV bucket whose conditional writes (Create, Update, and Delete or Purge
-// with a last revision) are sent again while their key is busy (retryBusy). Every
-// bucket CreateBucket and OpenBucket open is one.
-type busyKV struct {
-	jetstream.KeyValue
-}
-
-// Create implements jetstream.KeyValue.
-func (b busyKV) Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
-	return retryBusy(ctx, func() (uint64, error) { return b.KeyValue.Create(ctx, key, value, opts...) })
-}
-
-// Update implements jetstream.KeyValue.
-func (b busyKV) Update(ctx context.Context, key string, value []byte, revision uint64) (uint64, error) {
-	return retryBusy(ctx, func() (uint64, error) { return b.KeyValue.Update(ctx, key, value, revision) })
-}
-
-// Delete implements jetstream.KeyValue.
-func (b busyKV) Delete(ctx context.Context, key string, opts ...jetstream.KVDeleteOpt) error {
-	_, err := retryBusy(ctx, func() (struct{}, error) { return struct{}{}, b.KeyValue.Delete(ctx, key, opts...) })
-	return err
-}
-
-// Purge implements jetstream.KeyValue.
-func (b busyKV) Purge(ctx context.Context, key string, opts ...jetstream.KVDeleteOpt) error {
-	_, err := retryBusy(ctx, func() (struct{}, error) { return struct{}{}, b.KeyValue.Purge(ctx, key, opts...) })
-	return err
-}
-
-// retryingBusy wraps kv (nil stays nil) so that its conditional writes retry while
-// their key is busy.
-func retryingBusy(kv jetstream.KeyValue) jetstream.KeyValue {
-	if kv == nil {
-		return nil
-	}
-	return busyKV{kv}
 }

@@ -119,7 +119,7 @@ func TestBucketsRetryBusyKeys(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	fake := &busyKeyValue{busyFor: 2, sent: map[string]int{}}
-	kv := retryingBusy(fake)
+	var kv jetstream.KeyValue = storeKV{KeyValue: fake}
 	if _, err := kv.Create(ctx, "k", nil); err != nil {
 		t.Error(err)
 	}
@@ -149,7 +149,7 @@ func TestBucketsRetryBusyKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, kv := range map[string]jetstream.KeyValue{"CreateBucket": created, "OpenBucket": opened} {
-		if _, ok := kv.(busyKV); !ok {
+		if _, ok := kv.(storeKV); !ok {
 			t.Errorf("%s gives a %T, which does not retry busy keys", name, kv)
 		}
 	}

@@ -129,9 +129,7 @@ func (s keysetStore) put(ctx context.Context, scope, kind string, value []byte, 
 	if !created.IsZero() {
 		m.Header.Set(keyCreatedHeader, created.UTC().Format(time.RFC3339Nano))
 	}
-	ack, err := retryBusy(ctx, func() (*jetstream.PubAck, error) {
-		return s.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(expect), jetstream.WithExpectStream(KeysetsStream))
-	})
+	ack, err := s.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(expect), jetstream.WithExpectStream(KeysetsStream))
 	if err != nil {
 		return 0, err
 	}

@@ -88,10 +88,8 @@ func (s *Store) AppendShared(ctx context.Context, parts []Pending) ([]Appended, 
 	published := time.Now()
 	// No message id, as in publishGroup: the expectation refuses a second copy, and
 	// the message is known by its event id.
-	ack, err := retryBusy(ctx, func() (*jetstream.PubAck, error) {
-		return s.js.PublishMsg(ctx, msg, jetstream.WithExpectStream(StreamName),
-			jetstream.WithExpectLastSequencePerSubject(first.ExpectedSeq))
-	})
+	ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithExpectStream(StreamName),
+		jetstream.WithExpectLastSequencePerSubject(first.ExpectedSeq))
 	s.observeAppend(time.Since(published), classifyAppend(err))
 	var seq uint64
 	switch {

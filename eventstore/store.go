@@ -57,7 +57,7 @@ type Store struct {
 	reps   int
 	// syncWrites is Options.SyncWrites: nil when the server syncs each write.
 	syncWrites func(context.Context) error
-	// logOnDisk is how far the log is known to be on disk (syncedJetStream).
+	// logOnDisk is how far the log is known to be on disk (storeJetStream).
 	logOnDisk *atomic.Uint64
 	// appendObserver, when set, hears every append's wait for JetStream's ack. It is
 	// atomic because it is set after Open, while other goroutines may append.
@@ -110,7 +110,7 @@ func Open(ctx context.Context, nc *nats.Conn, master MasterKey, opts Options) (*
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	var logOnDisk atomic.Uint64
-	js := synced(raw, opts.SyncWrites, &logOnDisk)
+	js := storeHandle(raw, opts.SyncWrites, &logOnDisk)
 	reps := max(opts.Replicas, 1)
 	stream, err := createStream(ctx, js, jetstream.StreamConfig{
 		Name:        StreamName,
@@ -179,7 +179,7 @@ func createBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.Key
 		if errors.Is(err, jetstream.ErrBucketExists) {
 			kv, err = js.UpdateKeyValue(ctx, cfg)
 		}
-		return retryingBusy(kv), err
+		return kv, err
 	})
 }
 

@@ -10,13 +10,16 @@ import (
 	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
-// Writes that wait for the caller's sync (Options.SyncWrites; the embedded server's
-// group sync, eventstore/embedded/sync.go). The store's JetStream handle, which every
-// package that keeps a stream or bucket beside the log gets from Store.JetStream, is
-// wrapped so that each write acknowledged through it, through a bucket or a stream it
-// hands out, returns only once the sync after its acknowledgement is done: no write
-// counts (is answered, projected, relied on) before it is on disk, whichever package
-// made it.
+// The store's writes. The store's JetStream handle, which every package that keeps a
+// stream or bucket beside the log gets from Store.JetStream, is wrapped so that each
+// write through it, through a bucket or a stream it hands out, whichever package makes
+// it:
+//   - is sent again while its subject is busy (a conditional write on a cluster,
+//     retryBusy), instead of counting as a lost race;
+//   - with Options.SyncWrites (the embedded server's group sync,
+//     eventstore/embedded/sync.go), returns only once the sync after its
+//     acknowledgement is done: no write counts (is answered, projected, relied on)
+//     before it is on disk.
 
 // PublishMsgBatch publishes msgs as one JetStream atomic batch (jetstreamext) through
 // js, the store's handle: like every write through it, it returns once the batch is on
@@ -24,7 +27,7 @@ import (
 // PublishMsg, so the batch is synced here.
 func PublishMsgBatch(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg, opts ...jetstreamext.PublishMsgBatchOpt) (*jetstreamext.BatchAck, error) {
 	ack, err := jetstreamext.PublishMsgBatch(ctx, js, msgs, opts...)
-	if j, ok := js.(syncedJetStream); ok {
+	if j, ok := js.(storeJetStream); ok {
 		return after(ctx, j.sync, ack, err)
 	}
 	return ack, err
@@ -34,9 +37,10 @@ func PublishMsgBatch(ctx context.Context, js jetstream.JetStream, msgs []*nats.M
 // caller: their acknowledgements arrive where no sync can follow them.
 var errUnsyncedAsync = errors.New("eventstore: asynchronous publishes are not supported when the store syncs writes itself")
 
-// syncedJetStream is a JetStream handle whose writes wait for sync.
-type syncedJetStream struct {
+// storeJetStream is the store's JetStream handle.
+type storeJetStream struct {
 	jetstream.JetStream
+	// sync is Options.SyncWrites: nil when the server syncs each write itself.
 	sync func(context.Context) error
 	// logOnDisk is the highest sequence of the log a sync after its acknowledgement has
 	// put on disk, and with it every message before it (a stream stores its messages
@@ -44,20 +48,17 @@ type syncedJetStream struct {
 	logOnDisk *atomic.Uint64
 }
 
-// synced wraps js when sync is set; logOnDisk then follows the log's syncs.
-func synced(js jetstream.JetStream, sync func(context.Context) error, logOnDisk *atomic.Uint64) jetstream.JetStream {
-	if sync == nil {
-		return js
-	}
-	return syncedJetStream{JetStream: js, sync: sync, logOnDisk: logOnDisk}
+// storeHandle wraps js; with sync set, logOnDisk follows the log's syncs.
+func storeHandle(js jetstream.JetStream, sync func(context.Context) error, logOnDisk *atomic.Uint64) jetstream.JetStream {
+	return storeJetStream{JetStream: js, sync: sync, logOnDisk: logOnDisk}
 }
 
 // published returns ack once the write it acknowledges is on disk.
-func (j syncedJetStream) published(ctx context.Context, ack *jetstream.PubAck, err error) (*jetstream.PubAck, error) {
+func (j storeJetStream) published(ctx context.Context, ack *jetstream.PubAck, err error) (*jetstream.PubAck, error) {
 	if ack, err = after(ctx, j.sync, ack, err); err != nil {
 		return nil, err
 	}
-	if ack != nil && ack.Stream == StreamName {
+	if j.sync != nil && ack.Stream == StreamName {
 		for {
 			cur := j.logOnDisk.Load()
 			if ack.Sequence <= cur || j.logOnDisk.CompareAndSwap(cur, ack.Sequence) {
@@ -68,9 +69,10 @@ func (j syncedJetStream) published(ctx context.Context, ack *jetstream.PubAck, e
 	return ack, nil
 }
 
-// after returns v once the write it was acknowledged for is synced.
+// after returns v once the write it was acknowledged for is synced (at once with no
+// sync to wait for).
 func after[T any](ctx context.Context, sync func(context.Context) error, v T, err error) (T, error) {
-	if err != nil {
+	if err != nil || sync == nil {
 		return v, err
 	}
 	if err := sync(ctx); err != nil {
@@ -80,68 +82,74 @@ func after[T any](ctx context.Context, sync func(context.Context) error, v T, er
 	return v, nil
 }
 
-func (j syncedJetStream) Publish(ctx context.Context, subject string, payload []byte, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
-	ack, err := j.JetStream.Publish(ctx, subject, payload, opts...)
+func (j storeJetStream) Publish(ctx context.Context, subject string, payload []byte, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	ack, err := retryBusy(ctx, func() (*jetstream.PubAck, error) { return j.JetStream.Publish(ctx, subject, payload, opts...) })
 	return j.published(ctx, ack, err)
 }
 
-func (j syncedJetStream) PublishMsg(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
-	ack, err := j.JetStream.PublishMsg(ctx, msg, opts...)
+func (j storeJetStream) PublishMsg(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	ack, err := retryBusy(ctx, func() (*jetstream.PubAck, error) { return j.JetStream.PublishMsg(ctx, msg, opts...) })
 	return j.published(ctx, ack, err)
 }
 
-func (j syncedJetStream) PublishAsync(string, []byte, ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
-	return nil, errUnsyncedAsync
+func (j storeJetStream) PublishAsync(subject string, payload []byte, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
+	if j.sync != nil {
+		return nil, errUnsyncedAsync
+	}
+	return j.JetStream.PublishAsync(subject, payload, opts...)
 }
 
-func (j syncedJetStream) PublishMsgAsync(*nats.Msg, ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
-	return nil, errUnsyncedAsync
+func (j storeJetStream) PublishMsgAsync(msg *nats.Msg, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
+	if j.sync != nil {
+		return nil, errUnsyncedAsync
+	}
+	return j.JetStream.PublishMsgAsync(msg, opts...)
 }
 
-func (j syncedJetStream) CreateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+func (j storeJetStream) CreateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	return j.stream(j.JetStream.CreateStream(ctx, cfg))
 }
 
-func (j syncedJetStream) UpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+func (j storeJetStream) UpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	return j.stream(j.JetStream.UpdateStream(ctx, cfg))
 }
 
-func (j syncedJetStream) CreateOrUpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+func (j storeJetStream) CreateOrUpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	return j.stream(j.JetStream.CreateOrUpdateStream(ctx, cfg))
 }
 
-func (j syncedJetStream) Stream(ctx context.Context, name string) (jetstream.Stream, error) {
+func (j storeJetStream) Stream(ctx context.Context, name string) (jetstream.Stream, error) {
 	return j.stream(j.JetStream.Stream(ctx, name))
 }
 
-func (j syncedJetStream) stream(st jetstream.Stream, err error) (jetstream.Stream, error) {
-	if err != nil {
+func (j storeJetStream) stream(st jetstream.Stream, err error) (jetstream.Stream, error) {
+	if err != nil || j.sync == nil {
 		return st, err
 	}
 	return syncedStream{Stream: st, sync: j.sync}, nil
 }
 
-func (j syncedJetStream) KeyValue(ctx context.Context, bucket string) (jetstream.KeyValue, error) {
+func (j storeJetStream) KeyValue(ctx context.Context, bucket string) (jetstream.KeyValue, error) {
 	return j.bucket(j.JetStream.KeyValue(ctx, bucket))
 }
 
-func (j syncedJetStream) CreateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+func (j storeJetStream) CreateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	return j.bucket(j.JetStream.CreateKeyValue(ctx, cfg))
 }
 
-func (j syncedJetStream) UpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+func (j storeJetStream) UpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	return j.bucket(j.JetStream.UpdateKeyValue(ctx, cfg))
 }
 
-func (j syncedJetStream) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+func (j storeJetStream) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	return j.bucket(j.JetStream.CreateOrUpdateKeyValue(ctx, cfg))
 }
 
-func (j syncedJetStream) bucket(kv jetstream.KeyValue, err error) (jetstream.KeyValue, error) {
+func (j storeJetStream) bucket(kv jetstream.KeyValue, err error) (jetstream.KeyValue, error) {
 	if err != nil {
 		return kv, err
 	}
-	return syncedKV{KeyValue: kv, sync: j.sync}, nil
+	return storeKV{KeyValue: kv, sync: j.sync}, nil
 }
 
 // syncedStream is a stream whose purges and deletions wait for sync.
@@ -165,43 +173,47 @@ func (s syncedStream) SecureDeleteMsg(ctx context.Context, seq uint64) error {
 	return err
 }
 
-// syncedKV is a bucket whose writes wait for sync.
-type syncedKV struct {
+// storeKV is a bucket of the store's: its conditional writes (Create, Update, and
+// Delete or Purge with a last revision) are sent again while their key is busy
+// (retryBusy), and every write waits for sync.
+type storeKV struct {
 	jetstream.KeyValue
 	sync func(context.Context) error
 }
 
-func (b syncedKV) Put(ctx context.Context, key string, value []byte) (uint64, error) {
+func (b storeKV) Put(ctx context.Context, key string, value []byte) (uint64, error) {
 	rev, err := b.KeyValue.Put(ctx, key, value)
 	return after(ctx, b.sync, rev, err)
 }
 
-func (b syncedKV) PutString(ctx context.Context, key string, value string) (uint64, error) {
+func (b storeKV) PutString(ctx context.Context, key string, value string) (uint64, error) {
 	rev, err := b.KeyValue.PutString(ctx, key, value)
 	return after(ctx, b.sync, rev, err)
 }
 
-func (b syncedKV) Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
-	rev, err := b.KeyValue.Create(ctx, key, value, opts...)
+func (b storeKV) Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
+	rev, err := retryBusy(ctx, func() (uint64, error) { return b.KeyValue.Create(ctx, key, value, opts...) })
 	return after(ctx, b.sync, rev, err)
 }
 
-func (b syncedKV) Update(ctx context.Context, key string, value []byte, revision uint64) (uint64, error) {
-	rev, err := b.KeyValue.Update(ctx, key, value, revision)
+func (b storeKV) Update(ctx context.Context, key string, value []byte, revision uint64) (uint64, error) {
+	rev, err := retryBusy(ctx, func() (uint64, error) { return b.KeyValue.Update(ctx, key, value, revision) })
 	return after(ctx, b.sync, rev, err)
 }
 
-func (b syncedKV) Delete(ctx context.Context, key string, opts ...jetstream.KVDeleteOpt) error {
-	_, err := after(ctx, b.sync, struct{}{}, b.KeyValue.Delete(ctx, key, opts...))
+func (b storeKV) Delete(ctx context.Context, key string, opts ...jetstream.KVDeleteOpt) error {
+	_, err := retryBusy(ctx, func() (struct{}, error) { return struct{}{}, b.KeyValue.Delete(ctx, key, opts...) })
+	_, err = after(ctx, b.sync, struct{}{}, err)
 	return err
 }
 
-func (b syncedKV) Purge(ctx context.Context, key string, opts ...jetstream.KVDeleteOpt) error {
-	_, err := after(ctx, b.sync, struct{}{}, b.KeyValue.Purge(ctx, key, opts...))
+func (b storeKV) Purge(ctx context.Context, key string, opts ...jetstream.KVDeleteOpt) error {
+	_, err := retryBusy(ctx, func() (struct{}, error) { return struct{}{}, b.KeyValue.Purge(ctx, key, opts...) })
+	_, err = after(ctx, b.sync, struct{}{}, err)
 	return err
 }
 
-func (b syncedKV) PurgeDeletes(ctx context.Context, opts ...jetstream.KVPurgeOpt) error {
+func (b storeKV) PurgeDeletes(ctx context.Context, opts ...jetstream.KVPurgeOpt) error {
 	_, err := after(ctx, b.sync, struct{}{}, b.KeyValue.PurgeDeletes(ctx, opts...))
 	return err
 }
