@@ -58,7 +58,7 @@ type Store struct {
 	// syncWrites is Options.SyncWrites: nil when the server syncs each write.
 	syncWrites func(context.Context) error
 	// logOnDisk is how far the log is known to be on disk (storeJetStream).
-	logOnDisk *atomic.Uint64
+	logOnDisk *diskMark
 	// appendObserver, when set, hears every append's wait for JetStream's ack. It is
 	// atomic because it is set after Open, while other goroutines may append.
 	appendObserver atomic.Pointer[AppendObserver]
@@ -109,8 +109,8 @@ func Open(ctx context.Context, nc *nats.Conn, master MasterKey, opts Options) (*
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	var logOnDisk atomic.Uint64
-	js := storeHandle(raw, opts.SyncWrites, &logOnDisk)
+	logOnDisk := newDiskMark()
+	js := storeHandle(raw, opts.SyncWrites, logOnDisk)
 	reps := max(opts.Replicas, 1)
 	stream, err := createStream(ctx, js, jetstream.StreamConfig{
 		Name:        StreamName,
@@ -138,20 +138,21 @@ func Open(ctx context.Context, nc *nats.Conn, master MasterKey, opts Options) (*
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{nc: nc, js: js, stream: stream, keys: keys, now: now, reps: reps, syncWrites: opts.SyncWrites, logOnDisk: &logOnDisk}, nil
+	return &Store{nc: nc, js: js, stream: stream, keys: keys, now: now, reps: reps, syncWrites: opts.SyncWrites, logOnDisk: logOnDisk}, nil
 }
 
 // Durable returns once the log is on disk up to sequence seq, which the caller read
 // from it: what a reader calls before it passes on what it read (the projector, before
 // it commits). Usually the writer's own sync after the message's acknowledgement has
-// done it already, and Durable returns at once; otherwise (its writer still waits, or
-// crashed before it synced) it syncs. Where the server syncs each write before
-// acknowledging it (no Options.SyncWrites), that is so already.
+// done it already, and Durable returns at once, or is doing it, and Durable waits for
+// it (diskMark); otherwise (the writer crashed before it synced, or has not had its
+// acknowledgement yet) it syncs. Where the server syncs each write before acknowledging
+// it (no Options.SyncWrites), that is so already.
 func (s *Store) Durable(ctx context.Context, seq uint64) error {
-	if s.syncWrites == nil || seq <= s.logOnDisk.Load() {
+	if s.syncWrites == nil {
 		return nil
 	}
-	return s.syncWrites(ctx)
+	return s.logOnDisk.durable(ctx, seq, s.syncWrites)
 }
 
 // createStream creates or updates a stream, retrying while a cluster that has just

@@ -3,7 +3,6 @@ package eventstore
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -42,29 +41,25 @@ type storeJetStream struct {
 	jetstream.JetStream
 	// sync is Options.SyncWrites: nil when the server syncs each write itself.
 	sync func(context.Context) error
-	// logOnDisk is the highest sequence of the log a sync after its acknowledgement has
-	// put on disk, and with it every message before it (a stream stores its messages
-	// in order, each before it is acknowledged).
-	logOnDisk *atomic.Uint64
+	// logOnDisk follows the syncs of the log's appends.
+	logOnDisk *diskMark
 }
 
 // storeHandle wraps js; with sync set, logOnDisk follows the log's syncs.
-func storeHandle(js jetstream.JetStream, sync func(context.Context) error, logOnDisk *atomic.Uint64) jetstream.JetStream {
+func storeHandle(js jetstream.JetStream, sync func(context.Context) error, logOnDisk *diskMark) jetstream.JetStream {
 	return storeJetStream{JetStream: js, sync: sync, logOnDisk: logOnDisk}
 }
 
 // published returns ack once the write it acknowledges is on disk.
 func (j storeJetStream) published(ctx context.Context, ack *jetstream.PubAck, err error) (*jetstream.PubAck, error) {
-	if ack, err = after(ctx, j.sync, ack, err); err != nil {
-		return nil, err
+	if err != nil || j.sync == nil || ack.Stream != StreamName {
+		return after(ctx, j.sync, ack, err)
 	}
-	if j.sync != nil && ack.Stream == StreamName {
-		for {
-			cur := j.logOnDisk.Load()
-			if ack.Sequence <= cur || j.logOnDisk.CompareAndSwap(cur, ack.Sequence) {
-				break
-			}
-		}
+	j.logOnDisk.syncing(ack.Sequence)
+	err = j.sync(ctx)
+	j.logOnDisk.synced(ack.Sequence, err)
+	if err != nil {
+		return nil, err
 	}
 	return ack, nil
 }

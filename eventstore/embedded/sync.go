@@ -207,8 +207,8 @@ type dirSeen struct {
 func (d *dirSeen) look(path string) (changed, exists bool, err error) {
 	now := time.Now() // before the stat: a change after it is stamped after now
 	if d.dir != nil && d.settled {
-		info, err := d.dir.Stat()
-		if err == nil && info.ModTime().Equal(d.mod) {
+		_, mod, err := fstat(d.dir)
+		if err == nil && mod.Equal(d.mod) {
 			return false, true, nil
 		}
 	}
@@ -324,17 +324,17 @@ func (s *syncer) syncStream(f *streamFiles) error {
 	if f.last == nil {
 		return nil // no block yet: followBlocks finds the first one when it comes
 	}
-	info, err := f.last.Stat()
+	size, _, err := fstat(f.last)
 	if err != nil {
 		return fmt.Errorf("group sync: %w", err)
 	}
-	if info.Size() == f.synced {
+	if size == f.synced {
 		return nil
 	}
 	if err := s.fsync(f.last); err != nil {
 		return fmt.Errorf("group sync: %s: %w", f.last.Name(), err)
 	}
-	f.synced = info.Size()
+	f.synced = size
 	return nil
 }
 
