@@ -141,6 +141,12 @@ func Open(ctx context.Context, nc *nats.Conn, master MasterKey, opts Options) (*
 	return &Store{nc: nc, js: js, stream: stream, keys: keys, now: now, reps: reps, syncWrites: opts.SyncWrites, logOnDisk: logOnDisk}, nil
 }
 
+// SharesSyncs says whether the store syncs its writes itself (Options.SyncWrites), so
+// that writes made one after another and synced once (PublishInTurn) cost one wait for
+// the disk. Where the servers sync (a cluster), each write is a round of replication
+// instead, and a run of writes is cheaper as one atomic batch.
+func (s *Store) SharesSyncs() bool { return s.syncWrites != nil }
+
 // Durable returns once the log is on disk up to sequence seq, which the caller read
 // from it: what a reader calls before it passes on what it read (the projector, before
 // it commits). Usually the writer's own sync after the message's acknowledgement has

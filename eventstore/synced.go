@@ -32,6 +32,59 @@ func PublishMsgBatch(ctx context.Context, js jetstream.JetStream, msgs []*nats.M
 	return ack, err
 }
 
+// PublishInTurn publishes msgs through js, the store's handle, one after another: next
+// gives each message's options from the acknowledgement of the one before it (nil for
+// the first), and stops the run by answering false. It returns the acknowledgements of
+// the messages stored, in order, and the error of the first one that was not; like
+// every write through the handle, only once they are on disk. Where the store syncs
+// its writes itself, the run shares one sync after its last message instead of one
+// per message: a run of change notices costs one wait for the disk, where an atomic
+// batch had the server stage the run in a store of its own first.
+func PublishInTurn(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg, next func(i int, prev *jetstream.PubAck) ([]jetstream.PublishOpt, bool)) ([]*jetstream.PubAck, error) {
+	j, ok := js.(storeJetStream)
+	if !ok || j.sync == nil {
+		return publishInTurn(ctx, js, msgs, next)
+	}
+	acks, err := publishInTurn(ctx, unsynced{j}, msgs, next)
+	if len(acks) > 0 {
+		if serr := j.sync(ctx); serr != nil {
+			return nil, serr
+		}
+	}
+	return acks, err
+}
+
+func publishInTurn(ctx context.Context, js msgPublisher, msgs []*nats.Msg, next func(int, *jetstream.PubAck) ([]jetstream.PublishOpt, bool)) ([]*jetstream.PubAck, error) {
+	acks := make([]*jetstream.PubAck, 0, len(msgs))
+	var prev *jetstream.PubAck
+	for i, m := range msgs {
+		opts, more := next(i, prev)
+		if !more {
+			break
+		}
+		ack, err := js.PublishMsg(ctx, m, opts...)
+		if err != nil {
+			return acks, err
+		}
+		acks = append(acks, ack)
+		prev = ack
+	}
+	return acks, nil
+}
+
+// msgPublisher is the part of a JetStream handle that publishInTurn uses.
+type msgPublisher interface {
+	PublishMsg(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error)
+}
+
+// unsynced publishes through the store's handle without its sync, for a caller that
+// syncs once after many publishes (PublishInTurn). The busy-subject retry stays.
+type unsynced struct{ j storeJetStream }
+
+func (u unsynced) PublishMsg(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	return retryBusy(ctx, func() (*jetstream.PubAck, error) { return u.j.JetStream.PublishMsg(ctx, msg, opts...) })
+}
+
 // errUnsyncedAsync refuses asynchronous publishes where writes are synced by the
 // caller: their acknowledgements arrive where no sync can follow them.
 var errUnsyncedAsync = errors.New("eventstore: asynchronous publishes are not supported when the store syncs writes itself")

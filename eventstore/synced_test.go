@@ -79,6 +79,33 @@ func TestEveryWriteWaitsForTheSync(t *testing.T) {
 		}
 		return err
 	})
+	// A run published in turn shares one sync, after its last acknowledgement; one
+	// that stops at a refused message still syncs what it stored.
+	inTurn := func(expect func(prev *jetstream.PubAck) uint64, subjects ...string) ([]*jetstream.PubAck, int64, error) {
+		before := syncs.Load()
+		msgs := make([]*nats.Msg, len(subjects))
+		for i, subj := range subjects {
+			msgs[i] = nats.NewMsg(subj)
+		}
+		acks, err := eventstore.PublishInTurn(ctx, js, msgs, func(_ int, prev *jetstream.PubAck) ([]jetstream.PublishOpt, bool) {
+			if syncs.Load() != before {
+				t.Error("a run in turn synced before its last message")
+			}
+			if prev == nil {
+				return nil, true
+			}
+			return []jetstream.PublishOpt{jetstream.WithExpectLastSequence(expect(prev))}, true
+		})
+		return acks, syncs.Load() - before, err
+	}
+	acks, n, err := inTurn(func(prev *jetstream.PubAck) uint64 { return prev.Sequence }, "beside.t1", "beside.t2", "beside.t3")
+	if err != nil || len(acks) != 3 || n != 1 {
+		t.Errorf("a run of 3 in turn: %d stored, %d syncs, %v; want 3 stored and one sync", len(acks), n, err)
+	}
+	acks, n, err = inTurn(func(prev *jetstream.PubAck) uint64 { return prev.Sequence + 5 }, "beside.t4", "beside.t5", "beside.t6")
+	if !eventstore.IsWrongLastSequence(err) || len(acks) != 1 || n != 1 {
+		t.Errorf("a run in turn refused at its second message: %d stored, %d syncs, %v; want 1 stored, one sync and the refusal", len(acks), n, err)
+	}
 	kv, err := eventstore.CreateBucket(ctx, js, jetstream.KeyValueConfig{Bucket: "BESIDE_KV", History: 5})
 	if err != nil {
 		t.Fatal(err)

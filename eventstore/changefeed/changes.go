@@ -69,8 +69,10 @@ func Subject(n wire.ChangeNotice) string {
 
 // Changes publishes and reads change notices.
 type Changes struct {
-	// single turns atomic batches off: the server refused them as such.
+	// single turns atomic batches off: the server refused them as such. inTurn turns
+	// them off for stored notices where the store shares its syncs (PublishStored).
 	single atomic.Bool
+	inTurn bool
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	keys   *eventstore.Keyring
@@ -128,7 +130,7 @@ func Open(ctx context.Context, s *eventstore.Store, opts ...ChangesOption) (*Cha
 	if err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", ChangesStream, err)
 	}
-	return &Changes{js: s.JetStream(), stream: st, keys: s.Keyring()}, nil
+	return &Changes{js: s.JetStream(), stream: st, keys: s.Keyring(), inTurn: s.SharesSyncs()}, nil
 }
 
 // changesMaxAge is the existing change stream's max age, 0 when there is no stream

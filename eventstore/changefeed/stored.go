@@ -113,10 +113,13 @@ func (c *Changes) Tail(ctx context.Context) (uint64, Position, error) {
 // Tail again and goes on from there.
 var ErrOutOfTurn = errors.New("changefeed: the change stream moved on under the publisher")
 
-// PublishStored stores notices, in order, after the stream's sequence after. Many
-// (minChangeBatch or more) go as one atomic batch; otherwise, or when the batch is not
-// taken, one by one, each expecting the stream's last sequence to be the one the
-// notice before it got: a notice that is not stored stops the ones after it, so the
+// PublishStored stores notices, in order, after the stream's sequence after. Where the
+// servers sync each write (a cluster), many (minChangeBatch or more) go as one atomic
+// batch. Otherwise, or when the batch is not taken, they go one by one, each expecting
+// the stream's last sequence to be the one the notice before it got, and share one
+// sync where the store syncs its writes itself (eventstore.PublishInTurn: 24 notices
+// took 1.2 ms and 46 µs of CPU each so, 3.6 ms and 114 µs as an atomic batch, which
+// the server stages in a temporary store of its own): a notice that is not stored stops the ones after it, so the
 // stream never holds notices out of order or with a gap, whatever fails, and a
 // publisher that raced this one makes it stop rather than interleave. (Pipelining the
 // single publishes, each expecting after plus its place, is not safe: when after is
@@ -124,29 +127,44 @@ var ErrOutOfTurn = errors.New("changefeed: the change stream moved on under the 
 // returns how many notices, from the first, are stored (a duplicate counts as stored:
 // its first copy is), and the stream's sequence after them.
 func (c *Changes) PublishStored(ctx context.Context, after uint64, notices []Stored) (int, uint64, error) {
-	if len(notices) >= minChangeBatch && !c.single.Load() {
+	if len(notices) >= minChangeBatch && !c.inTurn && !c.single.Load() {
 		if last, ok := c.publishAtomic(ctx, after, notices); ok {
 			return len(notices), last, nil
 		}
 	}
-	stored, last := 0, after
-	for _, s := range notices {
-		ack, err := c.js.PublishMsg(ctx, storedMessage(s), jetstream.WithExpectLastSequence(last))
-		if err != nil {
-			if eventstore.IsWrongLastSequence(err) {
-				err = fmt.Errorf("%w: %w", ErrOutOfTurn, err)
-			}
-			return stored, last, fmt.Errorf("publish change %d.%d: %w", s.Seq, s.Part, err)
+	msgs := make([]*nats.Msg, len(notices))
+	for i, s := range notices {
+		msgs[i] = storedMessage(s)
+	}
+	acks, err := eventstore.PublishInTurn(ctx, c.js, msgs, func(_ int, prev *jetstream.PubAck) ([]jetstream.PublishOpt, bool) {
+		switch {
+		case prev == nil:
+			return []jetstream.PublishOpt{jetstream.WithExpectLastSequence(after)}, true
+		case prev.Duplicate:
+			return nil, false
 		}
-		stored++
+		return []jetstream.PublishOpt{jetstream.WithExpectLastSequence(prev.Sequence)}, true
+	})
+	last := after
+	for i, ack := range acks {
 		if ack.Duplicate {
 			// Stored before, and the stream did not move: what follows it may be
 			// stored too. The caller reads the tail and goes on from there.
-			return stored, last, fmt.Errorf("change %d.%d was stored before: %w", s.Seq, s.Part, ErrOutOfTurn)
+			return i + 1, last, fmt.Errorf("change %d.%d was stored before: %w", notices[i].Seq, notices[i].Part, ErrOutOfTurn)
 		}
 		last = ack.Sequence
 	}
-	return stored, last, nil
+	if err != nil {
+		if eventstore.IsWrongLastSequence(err) {
+			err = fmt.Errorf("%w: %w", ErrOutOfTurn, err)
+		}
+		if len(acks) < len(notices) {
+			s := notices[len(acks)]
+			err = fmt.Errorf("publish change %d.%d: %w", s.Seq, s.Part, err)
+		}
+		return len(acks), last, err
+	}
+	return len(acks), last, nil
 }
 
 // publishAtomic stores many notices as one JetStream atomic batch: one sync for all
