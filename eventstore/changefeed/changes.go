@@ -39,10 +39,11 @@ const DefaultChangesMaxAge = 7 * 24 * time.Hour
 // bytes each): the event log's 15 minutes (eventstore.DuplicateWindow, which the
 // Idempotency-Key promise needs) held 20-30 MB of ids after 100,000 creates, and two
 // minutes still 30-40 MB in a heap profile of the benchmark at 100,000 secrets (a
-// quarter of the live heap). The outbox never hands in a notice at or before the
-// stream's last one (it skips them by position), so the ids are a second guard for a
-// resend within moments.
-const changesDuplicateWindow = 10 * time.Second
+// quarter of the live heap), and ten seconds still some 150,000 ids and 65,000 entries
+// of the server's index of them at 100,000 (a sixth of the objects the collector walks
+// each time). The outbox never hands in a notice at or before the stream's last one (it
+// skips them by position), so the ids are a second guard for a resend within moments.
+const changesDuplicateWindow = 2 * time.Second
 
 // The notices are httpapi/wire's: Publish takes a wire.ChangeNotice with the secret's
 // name in clear and stores it as a wire.SealedChangeNotice, whose Name is empty and

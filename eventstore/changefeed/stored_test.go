@@ -148,7 +148,7 @@ func TestChangeStreamKeepsMessageIDsBriefly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := st.CachedInfo().Config.Duplicates; d > 10*time.Second {
-		t.Fatalf("the change stream keeps message ids for %s, want at most 10s", d)
+	if d := st.CachedInfo().Config.Duplicates; d > 2*time.Second {
+		t.Fatalf("the change stream keeps message ids for %s, want at most 2s", d)
 	}
 }
