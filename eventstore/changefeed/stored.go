@@ -119,13 +119,13 @@ var ErrOutOfTurn = errors.New("changefeed: the change stream moved on under the 
 // the stream's last sequence to be the one the notice before it got, and share one
 // sync where the store syncs its writes itself (eventstore.PublishInTurn: 24 notices
 // took 1.2 ms and 46 µs of CPU each so, 3.6 ms and 114 µs as an atomic batch, which
-// the server stages in a temporary store of its own): a notice that is not stored stops the ones after it, so the
-// stream never holds notices out of order or with a gap, whatever fails, and a
-// publisher that raced this one makes it stop rather than interleave. (Pipelining the
-// single publishes, each expecting after plus its place, is not safe: when after is
-// behind the stream by k, the first k fail and the rest line up and are stored.) It
-// returns how many notices, from the first, are stored (a duplicate counts as stored:
-// its first copy is), and the stream's sequence after them.
+// the server stages in a temporary store of its own). A notice that is not stored
+// stops the ones after it, so the stream never holds notices out of order or with a
+// gap, whatever fails, and a publisher that raced this one makes it stop rather than
+// interleave. (Pipelining the single publishes, each expecting after plus its place,
+// is not safe: when after is behind the stream by k, the first k fail and the rest
+// line up and are stored.) It returns how many notices, from the first, are stored (a
+// duplicate counts as stored: its first copy is), and the stream's sequence after them.
 func (c *Changes) PublishStored(ctx context.Context, after uint64, notices []Stored) (int, uint64, error) {
 	if len(notices) >= minChangeBatch && !c.inTurn && !c.single.Load() {
 		if last, ok := c.publishAtomic(ctx, after, notices); ok {
