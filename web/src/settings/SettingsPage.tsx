@@ -1,5 +1,5 @@
 // Organization settings: its name and whether members may reveal values in the dashboard.
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { api, type RevealPolicy } from '../api';
 import { useOrgAccess } from '../session';
@@ -21,15 +21,17 @@ export function SettingsPage() {
 
 function Settings() {
   const { orgId, org, orgName } = useOrgAccess();
-  const [name, setName] = useState(orgName);
-  const [policy, setPolicy] = useState<RevealPolicy>(org?.reveal_policy ?? 'allowed');
+  // The fields show the organization as stored until the user edits them, and the edit
+  // from then on, until it is saved: details that arrive (or are fetched again) while
+  // the form is open must not undo it. The form used to copy the details into its state
+  // whenever they changed, and a reveal policy chosen before they had first arrived was
+  // set back to the stored one.
+  const [nameEdit, setName] = useState<string | null>(null);
+  const [policyEdit, setPolicy] = useState<RevealPolicy | null>(null);
+  const name = nameEdit ?? orgName;
+  const policy = policyEdit ?? org?.reveal_policy ?? 'allowed';
   const queryClient = useQueryClient();
   const toast = useToast();
-
-  useEffect(() => {
-    setName(orgName);
-    setPolicy(org?.reveal_policy ?? 'allowed');
-  }, [orgName, org?.reveal_policy]);
 
   const patch: { name?: string; reveal_policy?: RevealPolicy } = {};
   if (name.trim() && name.trim() !== orgName) patch.name = name.trim();
@@ -39,6 +41,9 @@ function Settings() {
   const save = useMutation({
     mutationFn: () => api.updateOrg(orgId, patch),
     onSuccess: (updated) => {
+      // Edits the organization now holds are done; one made while saving stays.
+      setName((edit) => (edit !== null && edit.trim() === updated.name ? null : edit));
+      setPolicy((edit) => (edit === updated.reveal_policy ? null : edit));
       queryClient.setQueryData(['org', orgId, 'details'], updated);
       void queryClient.invalidateQueries({ queryKey: ['me'] });
       void queryClient.invalidateQueries({ queryKey: ['org', orgId, 'secrets'] });
