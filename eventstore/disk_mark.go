@@ -21,15 +21,14 @@ type diskMark struct {
 	mu sync.Mutex
 	// onDisk is the highest sequence a finished sync covered; acked the highest
 	// acknowledged whose writer went on to sync it (finished or not); inFlight counts
-	// the writers' syncs under way. changed is closed (and replaced) when one ends.
+	// the writers' syncs under way. changed, made by a reader that waits, is closed
+	// when one of them ends: an append whose sync no reader waits for makes nothing.
 	onDisk, acked uint64
 	inFlight      int
 	changed       chan struct{}
 }
 
-func newDiskMark() *diskMark {
-	return &diskMark{changed: make(chan struct{})}
-}
+func newDiskMark() *diskMark { return &diskMark{} }
 
 // syncing says that the append acknowledged at seq is being synced.
 func (m *diskMark) syncing(seq uint64) {
@@ -47,8 +46,10 @@ func (m *diskMark) synced(seq uint64, err error) {
 	if err == nil {
 		m.onDisk = max(m.onDisk, seq)
 	}
-	close(m.changed)
-	m.changed = make(chan struct{})
+	if m.changed != nil {
+		close(m.changed)
+		m.changed = nil
+	}
 }
 
 // durable returns once the log is on disk up to seq, a sequence read from it: at once
@@ -64,6 +65,9 @@ func (m *diskMark) durable(ctx context.Context, seq uint64, sync func(context.Co
 		if seq > m.acked || m.inFlight == 0 {
 			m.mu.Unlock()
 			break
+		}
+		if m.changed == nil {
+			m.changed = make(chan struct{})
 		}
 		changed := m.changed
 		m.mu.Unlock()

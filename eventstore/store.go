@@ -49,16 +49,14 @@ type Options struct {
 
 // Store appends to and reads from the event log.
 type Store struct {
-	nc     *nats.Conn
-	js     jetstream.JetStream
+	nc *nats.Conn
+	// js is the store's JetStream handle (synced.go): it holds Options.SyncWrites and
+	// how far the log is known to be on disk.
+	js     storeJetStream
 	stream jetstream.Stream
 	keys   *Keyring
 	now    func() time.Time
 	reps   int
-	// syncWrites is Options.SyncWrites: nil when the server syncs each write.
-	syncWrites func(context.Context) error
-	// logOnDisk is how far the log is known to be on disk (storeJetStream).
-	logOnDisk *diskMark
 	// appendObserver, when set, hears every append's wait for JetStream's ack. It is
 	// atomic because it is set after Open, while other goroutines may append.
 	appendObserver atomic.Pointer[AppendObserver]
@@ -109,8 +107,7 @@ func Open(ctx context.Context, nc *nats.Conn, master MasterKey, opts Options) (*
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	logOnDisk := newDiskMark()
-	js := storeHandle(raw, opts.SyncWrites, logOnDisk)
+	js := storeJetStream{JetStream: raw, sync: opts.SyncWrites, logOnDisk: newDiskMark()}
 	reps := max(opts.Replicas, 1)
 	stream, err := createStream(ctx, js, jetstream.StreamConfig{
 		Name:        StreamName,
@@ -138,14 +135,14 @@ func Open(ctx context.Context, nc *nats.Conn, master MasterKey, opts Options) (*
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{nc: nc, js: js, stream: stream, keys: keys, now: now, reps: reps, syncWrites: opts.SyncWrites, logOnDisk: logOnDisk}, nil
+	return &Store{nc: nc, js: js, stream: stream, keys: keys, now: now, reps: reps}, nil
 }
 
 // SharesSyncs says whether the store syncs its writes itself (Options.SyncWrites), so
 // that writes made one after another and synced once (PublishInTurn) cost one wait for
 // the disk. Where the servers sync (a cluster), each write is a round of replication
 // instead, and a run of writes is cheaper as one atomic batch.
-func (s *Store) SharesSyncs() bool { return s.syncWrites != nil }
+func (s *Store) SharesSyncs() bool { return s.js.sync != nil }
 
 // Durable returns once the log is on disk up to sequence seq, which the caller read
 // from it: what a reader calls before it passes on what it read (the projector, before
@@ -155,10 +152,10 @@ func (s *Store) SharesSyncs() bool { return s.syncWrites != nil }
 // acknowledgement yet) it syncs. Where the server syncs each write before acknowledging
 // it (no Options.SyncWrites), that is so already.
 func (s *Store) Durable(ctx context.Context, seq uint64) error {
-	if s.syncWrites == nil {
+	if s.js.sync == nil {
 		return nil
 	}
-	return s.logOnDisk.durable(ctx, seq, s.syncWrites)
+	return s.js.logOnDisk.durable(ctx, seq, s.js.sync)
 }
 
 // createStream creates or updates a stream, retrying while a cluster that has just

@@ -26,10 +26,14 @@ import (
 // PublishMsg, so the batch is synced here.
 func PublishMsgBatch(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg, opts ...jetstreamext.PublishMsgBatchOpt) (*jetstreamext.BatchAck, error) {
 	ack, err := jetstreamext.PublishMsgBatch(ctx, js, msgs, opts...)
-	if j, ok := js.(storeJetStream); ok {
-		return after(ctx, j.sync, ack, err)
+	j, ok := js.(storeJetStream)
+	if !ok || err != nil {
+		return ack, err
 	}
-	return ack, err
+	if err := j.synced(ctx, ack.Stream, ack.Sequence); err != nil {
+		return nil, err
+	}
+	return ack, nil
 }
 
 // PublishInTurn publishes msgs through js, the store's handle, one after another: next
@@ -47,7 +51,8 @@ func PublishInTurn(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg
 	}
 	acks, err := publishInTurn(ctx, unsynced{j}, msgs, next)
 	if len(acks) > 0 {
-		if serr := j.sync(ctx); serr != nil {
+		last := acks[len(acks)-1]
+		if serr := j.synced(ctx, last.Stream, last.Sequence); serr != nil {
 			return nil, serr
 		}
 	}
@@ -98,23 +103,32 @@ type storeJetStream struct {
 	logOnDisk *diskMark
 }
 
-// storeHandle wraps js; with sync set, logOnDisk follows the log's syncs.
-func storeHandle(js jetstream.JetStream, sync func(context.Context) error, logOnDisk *diskMark) jetstream.JetStream {
-	return storeJetStream{JetStream: js, sync: sync, logOnDisk: logOnDisk}
-}
-
 // published returns ack once the write it acknowledges is on disk.
 func (j storeJetStream) published(ctx context.Context, ack *jetstream.PubAck, err error) (*jetstream.PubAck, error) {
-	if err != nil || j.sync == nil || ack.Stream != StreamName {
-		return after(ctx, j.sync, ack, err)
-	}
-	j.logOnDisk.syncing(ack.Sequence)
-	err = j.sync(ctx)
-	j.logOnDisk.synced(ack.Sequence, err)
 	if err != nil {
 		return nil, err
 	}
+	if err := j.synced(ctx, ack.Stream, ack.Sequence); err != nil {
+		return nil, err
+	}
 	return ack, nil
+}
+
+// synced returns once the writes acknowledged up to seq of stream are on disk: at once
+// when the server syncs each write itself, else after a sync. A sync after the log's
+// acknowledgement moves how far the log is known to be on disk (diskMark), whichever
+// kind of publish it follows.
+func (j storeJetStream) synced(ctx context.Context, stream string, seq uint64) error {
+	if j.sync == nil {
+		return nil
+	}
+	if stream != StreamName {
+		return j.sync(ctx)
+	}
+	j.logOnDisk.syncing(seq)
+	err := j.sync(ctx)
+	j.logOnDisk.synced(seq, err)
+	return err
 }
 
 // after returns v once the write it was acknowledged for is synced (at once with no

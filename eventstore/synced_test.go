@@ -166,6 +166,19 @@ func TestEveryWriteWaitsForTheSync(t *testing.T) {
 	if syncs.Load() == before {
 		t.Error("Durable did not sync up to a message no sync followed")
 	}
+	// A run in turn to the log moves how far it is known to be on disk too.
+	acks, err = eventstore.PublishInTurn(ctx, js, []*nats.Msg{nats.NewMsg(eventstore.SubjectPrefix + ".inturn.x.y")},
+		func(int, *jetstream.PubAck) ([]jetstream.PublishOpt, bool) { return nil, true })
+	if err != nil || len(acks) != 1 {
+		t.Fatalf("a run in turn to the log: %v, %v", acks, err)
+	}
+	before = syncs.Load()
+	if err := s.Durable(ctx, acks[0].Sequence); err != nil {
+		t.Fatal(err)
+	}
+	if syncs.Load() != before {
+		t.Error("Durable synced again up to a run in turn that had synced")
+	}
 
 	// A failed write does not wait: it counts for nothing.
 	before = syncs.Load()

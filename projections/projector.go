@@ -430,13 +430,8 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 	// The batch's events are on disk before it commits; the wait runs alongside the
 	// batch's reads and writes.
 	durable := make(chan error, 1)
-	go func() { durable <- p.events.Durable(ctx, batch[len(batch)-1].Seq) }()
-	waitDurable := func() error {
-		if err := <-durable; err != nil {
-			return fmt.Errorf("log not on disk: %w", err)
-		}
-		return nil
-	}
+	go func() { durable <- p.durable(ctx, batch[len(batch)-1].Seq) }()
+	waitDurable := func() error { return <-durable }
 	open := func(b *pgx.Batch) { queueLock(b, &lock, heads, auditedOrgs(batch)) }
 	err := p.inBatchTx(ctx, open, func(tx pgx.Tx) error {
 		res := newBatchTx(ctx, tx, p.db)
@@ -529,6 +524,15 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 		return 0, nil, err
 	}
 	return last, staged, nil
+}
+
+// durable returns once the log is on disk up to seq, which a batch read from it and
+// is about to commit (eventFollower).
+func (p *Projector) durable(ctx context.Context, seq uint64) error {
+	if err := p.events.Durable(ctx, seq); err != nil {
+		return fmt.Errorf("log not on disk: %w", err)
+	}
+	return nil
 }
 
 // keepNames gives a live projector's batch the secret names and user emails the

@@ -160,10 +160,8 @@ func (p *Projector) endPipelined(ctx context.Context, res *batchTx, last uint64,
 		err = fmt.Errorf("%w: checkpoint not advanced to %d at lease revision %d", ErrFenced, last, p.fence)
 	}
 	if err == nil {
-		// What the batch read from the log is on disk before it commits (eventFollower).
-		if err = p.events.Durable(ctx, last); err != nil {
-			err = fmt.Errorf("log not on disk: %w", err)
-		}
+		// What the batch read from the log is on disk before it commits.
+		err = p.durable(ctx, last)
 	}
 	if err == nil {
 		if err = res.tx.Commit(ctx); err != nil {

@@ -163,10 +163,12 @@ func (c *Changes) Publish(ctx context.Context, n wire.ChangeNotice) error {
 	return nil
 }
 
-// minChangeBatch is how many notices make an atomic batch worth it. The server syncs
-// every message it stores on its own, and stages an atomic batch of a single-replica
-// file stream in a temporary store of its own (several file syncs): measured on a
-// loaded 2-core machine, one batch cost about as much as 15-25 single publishes.
+// minChangeBatch is how many notices make an atomic batch worth it where the servers
+// sync every message they store on their own (a cluster; with the embedded server's
+// group sync, stored notices go in turn and share one sync: PublishStored). A server
+// stages an atomic batch of a single-replica file stream in a temporary store of its
+// own (several file syncs): measured on a loaded 2-core machine under SyncAlways, one
+// batch cost about as much as 15-25 single publishes.
 const minChangeBatch = 24
 
 // PublishBatch stores notices like Publish, in order. Many go as JetStream atomic
