@@ -60,6 +60,7 @@ func TestAnotherReplicasAppendIsReadAtOnce(t *testing.T) {
 			}
 			again, err := s.Append(ctx, p)
 			if err != nil {
+				t.Logf("round %d: the retry on node %d: %v", i, j, err)
 				failed++
 				continue
 			}
