@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -16,6 +17,11 @@ func TestRetryBusy(t *testing.T) {
 	busy := &jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamWrongLastSequenceConstant, Description: "wrong last sequence"}
 	wrong := &jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamWrongLastSequence, Description: "wrong last sequence: 7"}
 	other := errors.New("nats: timeout")
+	none := jetstream.ErrNoStreamResponse
+	noneEvery := make([]error, busyTries)
+	for i := range noneEvery {
+		noneEvery[i] = none
+	}
 	for _, tc := range []struct {
 		name    string
 		answers []error // the write's answers in turn; nil is success
@@ -28,6 +34,9 @@ func TestRetryBusy(t *testing.T) {
 		{"a wrong expectation is not sent again", []error{wrong, nil}, 1, wrong},
 		{"another error is not sent again", []error{other, nil}, 1, other},
 		{"busy every time", nil, busyTries, busy},
+		{"no stream answers, then stored", []error{none, none, nil}, 3, nil},
+		{"no stream answers, then busy, then stored", []error{none, busy, none, nil}, 4, nil},
+		{"no stream answers every time", noneEvery, noStreamTries, none},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -55,8 +64,16 @@ func TestRetryBusy(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
-			if tc.want != other && !IsWrongLastSequence(err) {
-				t.Errorf("%v is no lost race", err)
+			switch tc.want {
+			case other:
+			case none:
+				if !IsUnavailable(err) || IsWrongLastSequence(err) {
+					t.Errorf("%v is not unavailable, or is a lost race", err)
+				}
+			default:
+				if !IsWrongLastSequence(err) {
+					t.Errorf("%v is no lost race", err)
+				}
 			}
 		})
 	}
@@ -152,5 +169,40 @@ func TestBucketsRetryBusyKeys(t *testing.T) {
 		if _, ok := kv.(storeKV); !ok {
 			t.Errorf("%s gives a %T, which does not retry busy keys", name, kv)
 		}
+	}
+}
+
+// A write through the store's handle to a stream that has nobody listening yet (on a
+// cluster, a stream created a moment ago or electing its leader) waits for it, beyond
+// the 500 ms nats.go waits by itself: a cluster test's first write to a new stream
+// failed so under load. It is stored once.
+func TestTheHandleWaitsForAStreamToAnswer(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s := newInternalStore(t)
+	created := make(chan error, 1)
+	go func() {
+		time.Sleep(time.Second)
+		_, err := s.js.CreateStream(ctx, jetstream.StreamConfig{Name: "LATE", Subjects: []string{"late.>"}, Storage: jetstream.MemoryStorage})
+		created <- err
+	}()
+	ack, err := s.js.Publish(ctx, "late.one", []byte("x"), jetstream.WithMsgID("late-1"))
+	if err := <-created; err != nil {
+		t.Fatal(err)
+	}
+	if err != nil {
+		t.Fatalf("a publish 1 s before its stream exists: %v", err)
+	}
+	st, err := s.js.Stream(ctx, "LATE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ack.Stream != "LATE" || ack.Sequence != 1 || info.State.Msgs != 1 {
+		t.Fatalf("ack %+v, %d messages stored", ack, info.State.Msgs)
 	}
 }
