@@ -33,6 +33,12 @@ func TestABatchCommitsOnlyOnceItsEventsAreOnDisk(t *testing.T) {
 	if err := r.db.Progress.WaitFor(ctx, res.Seq); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("the read models reached the create before its event was on disk (wait: %v)", err)
 	}
+	// The batch's writes may be in PostgreSQL by now (they go while the log syncs),
+	// but not committed: nobody reads them, not even the organization (created in the
+	// same held batch).
+	if rows, _, err := r.db.Secrets.ListSecrets(context.Background(), r.orgID, projections.SecretFilter{Limit: 10}); len(rows) != 0 || !domain.IsCode(err, domain.CodeNotFound) {
+		t.Fatalf("the grid before the create's event was on disk: %v %v", rows, err)
+	}
 	f.durable.release()
 	r.wait(t, res.Seq)
 }

@@ -23,6 +23,11 @@ type liveTx struct {
 	conn *pgx.Conn
 	// trips counts the round trips the transaction made (a test pins their number).
 	trips int
+	// late is set while the transaction of a batch that carries on from the one
+	// before it (carried_batch.go) has not begun: it begins in the round trip of the
+	// first statements sent on it (beginWith), or in one of its own before a
+	// statement that cannot carry it (started).
+	late bool
 }
 
 // open says whether the connection is in a transaction, as its server last said: not
@@ -63,36 +68,84 @@ func (tx *liveTx) LargeObjects() pgx.LargeObjects { return pgx.LargeObjects{} }
 func (tx *liveTx) Conn() *pgx.Conn { return tx.conn }
 
 // CopyFrom, SendBatch, Prepare, Exec, Query and QueryRow run on the connection, in
-// the transaction.
+// the transaction, which a batch's first statements begin if it begins late.
 func (tx *liveTx) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
+	if err := tx.started(ctx); err != nil {
+		return 0, err
+	}
 	tx.trips++
 	return tx.conn.CopyFrom(ctx, table, columns, src)
 }
 
+// SendBatch sends b; the transaction's late beginning goes first, in the same round
+// trip when the connection has b's statements prepared. Its results come before b's:
+// the batch's callers read b's through the callbacks queued with it (Close), never
+// by position.
 func (tx *liveTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if tx.late {
+		var err error
+		if b, err = tx.beginWith(ctx, b.QueuedQueries); err != nil {
+			return failedBatch{err}
+		}
+	}
 	tx.trips++
 	return tx.conn.SendBatch(ctx, b)
 }
 
 func (tx *liveTx) Prepare(ctx context.Context, name, sql string) (*pgconn.StatementDescription, error) {
+	if err := tx.started(ctx); err != nil {
+		return nil, err
+	}
 	tx.trips++
 	return tx.conn.Prepare(ctx, name, sql)
 }
 
 func (tx *liveTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if err := tx.started(ctx); err != nil {
+		return pgconn.CommandTag{}, err
+	}
 	tx.trips++
 	return tx.conn.Exec(ctx, sql, args...)
 }
 
 func (tx *liveTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if err := tx.started(ctx); err != nil {
+		return nil, err
+	}
 	tx.trips++
 	return tx.conn.Query(ctx, sql, args...)
 }
 
 func (tx *liveTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if err := tx.started(ctx); err != nil {
+		return errRow{err}
+	}
 	tx.trips++
 	return tx.conn.QueryRow(ctx, sql, args...)
 }
+
+// started begins a transaction that begins late, in a round trip of its own, before
+// a statement that cannot carry its beginning (a read in the middle of a batch).
+func (tx *liveTx) started(ctx context.Context) error {
+	if !tx.late {
+		return nil
+	}
+	tx.late = false
+	tx.trips++
+	if _, err := tx.conn.Exec(ctx, "BEGIN; "+setSearchPath); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	return nil
+}
+
+// failedBatch is the results of a batch that was not sent.
+type failedBatch struct{ err error }
+
+func (f failedBatch) Exec() (pgconn.CommandTag, error) { return pgconn.CommandTag{}, f.err }
+func (f failedBatch) Query() (pgx.Rows, error)         { return nil, f.err }
+func (f failedBatch) QueryRow() pgx.Row                { return errRow(f) }
+func (f failedBatch) Close() error                     { return f.err }
+func (f failedBatch) Tx() pgx.Tx                       { return nil }
 
 // inLiveTx runs fn in a live batch's transaction: open queues, after BEGIN and the
 // search path, what the batch reads first (its locks), which runs in the same round
@@ -122,30 +175,48 @@ func (p *Projector) inLiveTx(ctx context.Context, open func(*pgx.Batch), fn func
 }
 
 // begin begins the transaction, scopes it to the read models' schema and runs open's
-// reads, in one round trip when the connection has open's statements prepared. A
-// statement is prepared (parsed against the tables) before any of a round trip's
-// statements run, which is before the search path names the schema: on a connection
-// that does not have them yet (the first batches on it), the transaction begins in a
-// round trip of its own and prepares them for the batches after.
+// reads, in one round trip when the connection has open's statements prepared
+// (beginWith). With no reads to open with (a carried batch's), the transaction begins
+// late, with the batch's first statements.
 func (tx *liveTx) begin(ctx context.Context, open func(*pgx.Batch)) error {
+	if open == nil {
+		tx.late = true
+		return nil
+	}
 	reads := &pgx.Batch{}
 	open(reads)
+	b, err := tx.beginWith(ctx, reads.QueuedQueries)
+	if err != nil {
+		return err
+	}
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// beginWith is the batch that begins the transaction, scopes it to the read models'
+// schema and runs qs. A statement is prepared (parsed against the tables) before any
+// of a round trip's statements run, which is before the search path names the schema:
+// when the connection has qs prepared, the batch holds the beginning and qs, one round
+// trip; when it does not yet (the first batches on it), the transaction begins in a
+// round trip of its own and prepares them inside, for the batches after, and the batch
+// holds qs alone.
+func (tx *liveTx) beginWith(ctx context.Context, qs []*pgx.QueuedQuery) (*pgx.Batch, error) {
+	tx.late = false
 	sqlOf := func(q *pgx.QueuedQuery) string { return q.SQL }
 	// Not counted: free when the connection has them.
-	if prepareAll(ctx, tx.conn, reads.QueuedQueries, sqlOf) != nil {
+	if prepareAll(ctx, tx.conn, qs, sqlOf) != nil {
 		if _, err := tx.Exec(ctx, "BEGIN; "+setSearchPath); err != nil {
-			return err
+			return nil, err
 		}
-		if err := prepareAll(ctx, tx, reads.QueuedQueries, sqlOf); err != nil {
-			return err
+		if err := prepareAll(ctx, tx, qs, sqlOf); err != nil {
+			return nil, err
 		}
-		return tx.SendBatch(ctx, reads).Close()
+		return &pgx.Batch{QueuedQueries: qs}, nil
 	}
-	b := &pgx.Batch{}
+	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(qs)+2)}
 	b.Queue("BEGIN")
 	b.Queue(setSearchPath)
-	b.QueuedQueries = append(b.QueuedQueries, reads.QueuedQueries...)
-	return tx.SendBatch(ctx, b).Close()
+	b.QueuedQueries = append(b.QueuedQueries, qs...)
+	return b, nil
 }
 
 // advanceCheckpointSQL advances the checkpoint if the projector's lease revision is
@@ -158,19 +229,58 @@ const advanceCheckpointSQL = `WITH advanced AS (
 
 // queueCommit queues, after the batch's writes, the checkpoint's advance to last at
 // lease revision fence (ErrFenced if a newer projector claimed the read models) and
-// the COMMIT, and sends them with the batch's last writes and chain heads.
-func (r *batchTx) queueCommit(last, fence uint64) error {
-	r.queueHeads(last)
-	r.queueRows()
-	r.deferred.Queue(advanceCheckpointSQL, CheckpointName, int64(last), int64(fence)).QueryRow(func(row pgx.Row) error {
-		var one int
-		err := row.Scan(&one)
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "22012" {
-			return fmt.Errorf("%w: checkpoint not advanced to %d at lease revision %d", ErrFenced, last, fence)
-		}
-		return err
-	})
+// the COMMIT, and sends them with the batch's last writes and chain heads. A carried
+// batch's (carried not nil) also checks that the checkpoint and the chain heads are
+// still what it applied on, and fails with errCarryMoved if not.
+func (r *batchTx) queueCommit(last, fence uint64, carried *carriedStart) error {
+	r.queueLast(last, fence, carried)
 	r.deferred.Queue("COMMIT")
 	return r.sync()
+}
+
+// sendLast is queueCommit without the COMMIT, which the transaction's Commit sends.
+func (r *batchTx) sendLast(last, fence uint64, carried *carriedStart) error {
+	r.queueLast(last, fence, carried)
+	return r.sync()
+}
+
+// queueLast queues the batch's chain heads, its last rows and the checkpoint's advance.
+func (r *batchTx) queueLast(last, fence uint64, carried *carriedStart) {
+	refused := func(err error) error {
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "22012" {
+			return err
+		}
+		if carried != nil {
+			return fmt.Errorf("%w: checkpoint or chain head not where the batch to %d applied", errCarryMoved, last)
+		}
+		return fmt.Errorf("%w: checkpoint not advanced to %d at lease revision %d", ErrFenced, last, fence)
+	}
+	if carried == nil {
+		r.queueHeads(last)
+	} else {
+		for org, h := range r.heads {
+			was, ok := carried.heads[org]
+			if !ok {
+				// Read under its lock in this transaction (head).
+				r.exec(`INSERT INTO audit_heads (org_id, seq, hash) VALUES ($1, $2, $3)
+			ON CONFLICT (org_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash`, org, int64(last), h)
+				continue
+			}
+			r.queueRows()
+			r.deferred.Queue(extendHeadSQL, org, int64(last), h, was).QueryRow(func(row pgx.Row) error {
+				var one int
+				return refused(row.Scan(&one))
+			})
+		}
+	}
+	r.queueRows()
+	sql, args := advanceCheckpointSQL, []any{CheckpointName, int64(last), int64(fence)}
+	if carried != nil {
+		sql, args = advanceCarriedSQL, append(args, int64(carried.checkpoint))
+	}
+	r.deferred.Queue(sql, args...).QueryRow(func(row pgx.Row) error {
+		var one int
+		return refused(row.Scan(&one))
+	})
 }

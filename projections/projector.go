@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -83,6 +84,10 @@ type Projector struct {
 	// have read, from one batch to the next (a rebuild's writer keeps its own). Only
 	// runLoop's goroutine uses it.
 	kept *keptNames
+	// carry, in the live projector, is what its last commit left, which the next
+	// batch may apply on without the locks (carried_batch.go); nil when a batch must
+	// take them. Only runLoop's goroutine uses it.
+	carry *carry
 }
 
 // BatchObserver hears about the batches a projector applies, for metrics. It is
@@ -218,7 +223,7 @@ func (p *Projector) runOnce(ctx context.Context) error {
 			_ = pending.wait()
 		}
 	}()
-	p.heads = nil
+	p.heads, p.carry = nil, nil
 	if err := p.loadErasures(ctx); err != nil {
 		return err
 	}
@@ -421,18 +426,44 @@ func (p *Projector) checkpoint(ctx context.Context) (uint64, error) {
 
 // applyBatch applies deliveries and advances the checkpoint in one transaction. Events
 // at or below the stored checkpoint are skipped, so a second projector (another
-// replica) or a replay never applies an event twice.
+// replica) or a replay never applies an event twice. A live batch that follows this
+// projector's last commit applies on what that commit left, without the locks, and
+// again under them if the read models moved (carried_batch.go).
 func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery) (uint64, []changefeed.Stored, error) {
+	// The batch's events are on disk before it commits; the wait runs alongside the
+	// batch's reads and writes.
+	durable := &logDurable{ch: make(chan error, 1)}
+	go func() { durable.ch <- p.durable(ctx, batch[len(batch)-1].Seq) }()
+	if start := p.carryFor(batch); start != nil {
+		last, staged, err := p.applyOn(ctx, batch, start, durable)
+		if err == nil {
+			p.db.carried.Add(1)
+			return last, staged, nil
+		}
+		p.carry = nil
+		if ctx.Err() != nil {
+			return 0, nil, err
+		}
+		p.db.carryMisses.Add(1)
+		p.log.Debug("projector: a batch applied on its carried checkpoint failed; applying it under the locks", "first", batch[0].Seq, "err", err)
+	}
+	return p.applyOn(ctx, batch, nil, durable)
+}
+
+// applyOn applies batch in one transaction: under the locks of the checkpoint and the
+// chain heads it extends, read as it begins, or, carried not nil, on the ones the
+// last commit left, which its last writes check.
+func (p *Projector) applyOn(ctx context.Context, batch []eventstore.Delivery, carried *carriedStart, durable *logDurable) (uint64, []changefeed.Stored, error) {
 	var last uint64
 	var staged []changefeed.Stored
 	var lock checkpointLock
 	heads := map[string]string{}
-	// The batch's events are on disk before it commits; the wait runs alongside the
-	// batch's reads and writes.
-	durable := make(chan error, 1)
-	go func() { durable <- p.durable(ctx, batch[len(batch)-1].Seq) }()
-	waitDurable := func() error { return <-durable }
 	open := func(b *pgx.Batch) { queueLock(b, &lock, heads, auditedOrgs(batch)) }
+	if carried != nil {
+		open = nil
+		lock = checkpointLock{seq: int64(carried.checkpoint), fence: int64(p.fence), found: true}
+		maps.Copy(heads, carried.heads)
+	}
 	err := p.inBatchTx(ctx, open, func(tx pgx.Tx) error {
 		res := newBatchTx(ctx, tx, p.db)
 		res.heads = heads
@@ -497,13 +528,25 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 		if staged, err = p.stageNotices(ctx, notes, res); err != nil {
 			return err
 		}
-		if err := waitDurable(); err != nil {
-			return err
-		}
 		if p.schema == "" {
+			if !durable.ready() {
+				// The log is not on disk up to the batch yet: its last writes and the
+				// checkpoint's advance go now, for PostgreSQL to apply them while the
+				// log syncs, and the COMMIT once it has (inLiveTx).
+				if err := res.sendLast(last, p.fence, carried); err != nil {
+					return err
+				}
+				return durable.wait()
+			}
+			if err := durable.wait(); err != nil {
+				return err
+			}
 			// The checkpoint and the COMMIT go with the batch's last writes, in the same
 			// round trip; the checkpoint's advance fails if this projector was fenced.
-			return res.queueCommit(last, p.fence)
+			return res.queueCommit(last, p.fence, carried)
+		}
+		if err := durable.wait(); err != nil {
+			return err
 		}
 		// The checkpoint goes with the batch's last writes, in the same round trip.
 		// The fence condition repeats the check above so that this statement alone
@@ -523,7 +566,36 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 	if err != nil {
 		return 0, nil, err
 	}
+	p.keepCarry(carried != nil, uint64(lock.seq), heads, last, batch)
 	return last, staged, nil
+}
+
+// logDurable is the wait, begun with a batch, for the log to be on disk up to its last
+// event, which the batch's COMMIT waits for. Only the batch's goroutine uses it.
+type logDurable struct {
+	ch   chan error
+	err  error
+	done bool
+}
+
+// ready says, without waiting, whether the wait is over.
+func (d *logDurable) ready() bool {
+	if !d.done {
+		select {
+		case d.err = <-d.ch:
+			d.done = true
+		default:
+		}
+	}
+	return d.done
+}
+
+// wait returns once the log is on disk up to the batch, or why it is not.
+func (d *logDurable) wait() error {
+	if !d.done {
+		d.err, d.done = <-d.ch, true
+	}
+	return d.err
 }
 
 // durable returns once the log is on disk up to seq, which a batch read from it and

@@ -1,0 +1,86 @@
+package projections_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/projections/pgtest"
+)
+
+// Two projectors on one read models (replicas run without a lease) apply each event
+// once. Each carries its batches on from its own last commit (carried_batch.go); when
+// the other committed in between, the batch's checks refuse it and it is applied
+// again under the locks, which skip what the other applied. The grid, the version
+// history and the audit chain end as one projector alone leaves them.
+func TestTwoProjectorsOnOneReadModelsApplyEachEventOnce(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, false)
+	ctx := context.Background()
+	r.startProjector(t, r.db)
+	r.startProjector(t, r.db)
+	var last uint64
+	ids := []string{}
+	for i := 0; i < 400; i++ {
+		res := r.create(t, fmt.Sprintf("KEY_%03d", i), map[domain.Environment]string{domain.Production: fmt.Sprint("v", i)})
+		ids = append(ids, res.ID)
+		last = res.Seq
+		if i%4 == 0 {
+			v := domain.NewPlaintext(fmt.Sprint("changed", i))
+			up, err := r.h.UpdateSecret.Handle(ctx, r.owner, commands.UpdateSecret{OrgID: r.orgID, SecretID: res.ID, Values: map[domain.Environment]*domain.Plaintext{domain.Production: &v}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = up.Seq
+		}
+		r.wait(t, last)
+		if _, missed := r.db.CarriedBatches(); i >= 40 && missed > 0 {
+			break
+		}
+	}
+	carried, missed := r.db.CarriedBatches()
+	if carried == 0 || missed == 0 {
+		t.Fatalf("%d batches carried on, %d refused: the test did not have both projectors commit in turn", carried, missed)
+	}
+	t.Logf("%d secrets: %d batches carried on, %d refused and applied under the locks", len(ids), carried, missed)
+
+	fresh, err := projections.Open(ctx, pgtest.NewDatabase(t), r.env.Store.Keyring(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fresh.Close)
+	r.startProjector(t, fresh)
+	if err := fresh.Progress.WaitFor(ctx, last); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := r.db.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := fresh.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(ids) || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("two projectors' grid differs from one projector's:\n got %v\nwant %v", got, want)
+	}
+	for _, id := range ids[:5] {
+		gotV, err := r.db.Secrets.ListVersions(ctx, r.orgID, id, domain.Production)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantV, err := fresh.Secrets.ListVersions(ctx, r.orgID, id, domain.Production)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(gotV) != fmt.Sprint(wantV) {
+			t.Fatalf("versions of %s: got %v, want %v", id, gotV, wantV)
+		}
+	}
+	if v, err := r.db.Audit.VerifyAudit(ctx, r.orgID, r.env.Store); err != nil || !v.OK {
+		t.Fatalf("the audit chain two projectors wrote: %+v %v", v, err)
+	}
+}
