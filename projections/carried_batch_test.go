@@ -7,8 +7,6 @@ import (
 
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
-	"github.com/keyledger/keyledger/projections"
-	"github.com/keyledger/keyledger/projections/pgtest"
 )
 
 // Two projectors on one read models (replicas run without a lease) apply each event
@@ -47,23 +45,7 @@ func TestTwoProjectorsOnOneReadModelsApplyEachEventOnce(t *testing.T) {
 	}
 	t.Logf("%d secrets: %d batches carried on, %d refused and applied under the locks", len(ids), carried, missed)
 
-	fresh, err := projections.Open(ctx, pgtest.NewDatabase(t), r.env.Store.Keyring(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fresh.Close)
-	r.startProjector(t, fresh)
-	if err := fresh.Progress.WaitFor(ctx, last); err != nil {
-		t.Fatal(err)
-	}
-	got, _, err := r.db.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, _, err := fresh.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fresh, got, want := r.againFromTheLog(t, last)
 	if len(got) != len(ids) || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("two projectors' grid differs from one projector's:\n got %v\nwant %v", got, want)
 	}

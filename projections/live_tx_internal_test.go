@@ -36,26 +36,7 @@ func TestALiveBatchCommitsOnlyUnderItsFence(t *testing.T) {
 			return err
 		})
 	}
-	stored := func() (seq int64, head string) {
-		t.Helper()
-		err := pgx.BeginFunc(ctx, rm.writer.pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, setSearchPath); err != nil {
-				return err
-			}
-			if err := tx.QueryRow(ctx, `SELECT seq FROM projection_checkpoints WHERE name = $1`, CheckpointName).Scan(&seq); err != nil {
-				return err
-			}
-			err := tx.QueryRow(ctx, `SELECT hash FROM audit_heads WHERE org_id = $1`, org).Scan(&head)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil
-			}
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return seq, head
-	}
+	stored := func() (int64, string) { return storedCheckpointAndHead(t, rm, org) }
 
 	// Twice each way: the first batches on a connection begin in a round trip of
 	// their own, the later ones with their reads.
@@ -118,26 +99,7 @@ func TestACarriedBatchCommitsOnlyOnWhatItCarried(t *testing.T) {
 			return err
 		})
 	}
-	stored := func() (seq int64, h string) {
-		t.Helper()
-		err := pgx.BeginFunc(ctx, rm.writer.pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, setSearchPath); err != nil {
-				return err
-			}
-			if err := tx.QueryRow(ctx, `SELECT seq FROM projection_checkpoints WHERE name = $1`, CheckpointName).Scan(&seq); err != nil {
-				return err
-			}
-			err := tx.QueryRow(ctx, `SELECT hash FROM audit_heads WHERE org_id = $1`, org).Scan(&h)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil
-			}
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return seq, h
-	}
+	stored := func() (int64, string) { return storedCheckpointAndHead(t, rm, org) }
 	carrying := func(cp uint64, h string) *carriedStart {
 		return &carriedStart{checkpoint: cp, heads: map[string]string{org: h}}
 	}
@@ -192,4 +154,28 @@ func TestACarriedBatchCommitsOnlyOnWhatItCarried(t *testing.T) {
 		}
 		c.Release()
 	}
+}
+
+// storedCheckpointAndHead is the read models' committed checkpoint and org's audit
+// chain head ("" when it has none).
+func storedCheckpointAndHead(t *testing.T, rm *ReadModels, org string) (seq int64, head string) {
+	t.Helper()
+	ctx := context.Background()
+	err := pgx.BeginFunc(ctx, rm.writer.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, setSearchPath); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT seq FROM projection_checkpoints WHERE name = $1`, CheckpointName).Scan(&seq); err != nil {
+			return err
+		}
+		err := tx.QueryRow(ctx, `SELECT hash FROM audit_heads WHERE org_id = $1`, org).Scan(&head)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seq, head
 }

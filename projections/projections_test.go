@@ -178,6 +178,30 @@ func ptr[T any](v T) *T { return &v }
 
 // A projector stopped mid-stream and started again neither skips nor double-applies:
 // the rows equal those of a projector that ran straight through.
+// againFromTheLog projects the log up to last into a fresh database, with a projector
+// of its own, and returns it with the organization's grid there (want) and in the
+// rig's read models (got).
+func (r *rig) againFromTheLog(tb testing.TB, last uint64) (fresh *projections.ReadModels, got, want []projections.SecretRow) {
+	tb.Helper()
+	ctx := context.Background()
+	fresh, err := projections.Open(ctx, pgtest.NewDatabase(tb), r.env.Store.Keyring(), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(fresh.Close)
+	r.startProjector(tb, fresh)
+	if err := fresh.Progress.WaitFor(ctx, last); err != nil {
+		tb.Fatal(err)
+	}
+	if got, _, err = r.db.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1000}); err != nil {
+		tb.Fatal(err)
+	}
+	if want, _, err = fresh.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1000}); err != nil {
+		tb.Fatal(err)
+	}
+	return fresh, got, want
+}
+
 func TestProjectorRestartMidStream(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, false)
@@ -205,23 +229,7 @@ func TestProjectorRestartMidStream(t *testing.T) {
 	r.startProjector(t, r.db)
 	r.wait(t, last)
 
-	fresh, err := projections.Open(ctx, pgtest.NewDatabase(t), r.env.Store.Keyring(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fresh.Close)
-	r.startProjector(t, fresh)
-	if err := fresh.Progress.WaitFor(ctx, last); err != nil {
-		t.Fatal(err)
-	}
-	got, _, err := r.db.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, _, err := fresh.Secrets.ListSecrets(ctx, r.orgID, projections.SecretFilter{Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, got, want := r.againFromTheLog(t, last)
 	if len(got) != 30 || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("restarted projector differs from a straight run:\n got %v\nwant %v", got, want)
 	}
