@@ -39,6 +39,7 @@ type Metrics struct {
 	reveals       prometheus.Counter
 	appendTime    *prometheus.HistogramVec
 	batchTime     prometheus.Histogram
+	batchStarts   *prometheus.CounterVec
 	eventsApplied prometheus.Counter
 	delay         prometheus.Histogram
 
@@ -87,6 +88,15 @@ func NewMetrics() (*Metrics, error) {
 		Help:    "Time of one projector batch's transaction, from begin to commit.",
 		Buckets: latencyBuckets,
 	})
+	m.batchStarts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "keyledger_projection_batches_total",
+		Help: "Projector batches committed, by how they began: carried (on the checkpoint and audit chain heads " +
+			"the batch before left, in the round trip of its writes), locked (under the locks, in a round trip of " +
+			"their own) or refused (carried, found the read models moved by another projector, applied again under the locks).",
+	}, []string{"start"})
+	for _, start := range []projections.BatchStart{projections.StartCarried, projections.StartLocked, projections.StartRefused} {
+		m.batchStarts.WithLabelValues(string(start))
+	}
 	m.eventsApplied = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "keyledger_projection_events_applied_total", Help: "Events this process's projector applied to the read models.",
 	})
@@ -104,7 +114,7 @@ func NewMetrics() (*Metrics, error) {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.requestTime, m.commandTime, m.loginFailures, m.reveals,
-		m.appendTime, m.batchTime, m.eventsApplied, m.delay,
+		m.appendTime, m.batchTime, m.batchStarts, m.eventsApplied, m.delay,
 	} {
 		if err := m.reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
@@ -149,6 +159,9 @@ func (m *Metrics) BatchStarted(oldest time.Time) {
 func (m *Metrics) BatchApplied(b projections.AppliedBatch) {
 	now := time.Now()
 	m.batchTime.Observe(b.Took.Seconds())
+	if b.Start != "" {
+		m.batchStarts.WithLabelValues(string(b.Start)).Inc()
+	}
 	m.eventsApplied.Add(float64(b.Events))
 	if !b.Oldest.IsZero() {
 		// Record times come from the appending replica's clock: a skewed one must not

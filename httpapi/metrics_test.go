@@ -194,6 +194,22 @@ func TestMetricsExposition(t *testing.T) {
 	if v := gaugeValue(t, families, "keyledger_projection_stalled"); v != 0 {
 		t.Errorf("keyledger_projection_stalled = %v", v)
 	}
+	// The commands' batches: the first under the locks, those after it on what it left.
+	var batches float64
+	for _, start := range []string{"carried", "locked", "refused"} {
+		c := series(families, "keyledger_projection_batches_total", map[string]string{"start": start})
+		if c == nil {
+			t.Errorf("keyledger_projection_batches_total{start=%q} missing", start)
+			continue
+		}
+		batches += c.GetCounter().GetValue()
+	}
+	locked := series(families, "keyledger_projection_batches_total", map[string]string{"start": "locked"})
+	carried := series(families, "keyledger_projection_batches_total", map[string]string{"start": "carried"})
+	if locked.GetCounter().GetValue() < 1 || carried.GetCounter().GetValue() < 1 {
+		t.Errorf("keyledger_projection_batches_total: %v batches, %v under the locks and %v carried; want both",
+			batches, locked.GetCounter().GetValue(), carried.GetCounter().GetValue())
+	}
 	if c := series(families, "keyledger_projection_events_applied_total", nil); c.GetCounter().GetValue() < 4 {
 		t.Errorf("keyledger_projection_events_applied_total = %v, want at least the 4 commands' events", c.GetCounter().GetValue())
 	}

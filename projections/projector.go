@@ -109,7 +109,23 @@ type AppliedBatch struct {
 	Took time.Duration
 	// Oldest and Newest are the record times of its first and last event.
 	Oldest, Newest time.Time
+	// Start is how the batch began (carried_batch.go).
+	Start BatchStart
 }
+
+// BatchStart is how a live batch began.
+type BatchStart string
+
+const (
+	// StartLocked: under the locks of the checkpoint and the chain heads, in a round
+	// trip of its own.
+	StartLocked BatchStart = "locked"
+	// StartCarried: on what the batch before it left, in the round trip of its writes.
+	StartCarried BatchStart = "carried"
+	// StartRefused: carried, refused because the read models moved, and applied again
+	// under the locks.
+	StartRefused BatchStart = "refused"
+)
 
 // ObserveBatches makes the projector report its batches to o. A rebuild's projector
 // never reports: its batches say nothing about the live read models.
@@ -316,11 +332,11 @@ func (p *Projector) runOnce(ctx context.Context) error {
 		}
 		p.batchStarted(batch)
 		started := time.Now()
-		last, staged, err := p.applyBatch(ctx, batch)
+		last, staged, start, err := p.applyBatch(ctx, batch)
 		if err != nil {
 			return err
 		}
-		p.batchApplied(batch, prev, last, time.Since(started))
+		p.batchApplied(batch, prev, last, time.Since(started), start)
 		p.applied(last)
 		if p.outbox != nil {
 			p.outbox.committed(staged)
@@ -354,11 +370,11 @@ func (p *Projector) batchStarted(batch []eventstore.Delivery) {
 
 // batchApplied tells the batch observer what a committed batch applied: the events
 // after prev (the checkpoint this projector last knew) up to last.
-func (p *Projector) batchApplied(batch []eventstore.Delivery, prev, last uint64, took time.Duration) {
+func (p *Projector) batchApplied(batch []eventstore.Delivery, prev, last uint64, took time.Duration, start BatchStart) {
 	if p.batches == nil || p.schema != "" {
 		return
 	}
-	b := AppliedBatch{Took: took}
+	b := AppliedBatch{Took: took, Start: start}
 	for _, d := range batch {
 		if d.Seq <= prev || d.Seq > last || len(d.Records) == 0 {
 			continue
@@ -429,25 +445,28 @@ func (p *Projector) checkpoint(ctx context.Context) (uint64, error) {
 // replica) or a replay never applies an event twice. A live batch that follows this
 // projector's last commit applies on what that commit left, without the locks, and
 // again under them if the read models moved (carried_batch.go).
-func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery) (uint64, []changefeed.Stored, error) {
+func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery) (uint64, []changefeed.Stored, BatchStart, error) {
 	// The batch's events are on disk before it commits; the wait runs alongside the
 	// batch's reads and writes.
 	durable := &logDurable{ch: make(chan error, 1)}
 	go func() { durable.ch <- p.durable(ctx, batch[len(batch)-1].Seq) }()
+	how := StartLocked
 	if start := p.carryFor(batch); start != nil {
 		last, staged, err := p.applyOn(ctx, batch, start, durable)
 		if err == nil {
 			p.db.carried.Add(1)
-			return last, staged, nil
+			return last, staged, StartCarried, nil
 		}
 		p.carry = nil
 		if ctx.Err() != nil {
-			return 0, nil, err
+			return 0, nil, "", err
 		}
 		p.db.carryMisses.Add(1)
 		p.log.Debug("projector: a batch applied on its carried checkpoint failed; applying it under the locks", "first", batch[0].Seq, "err", err)
+		how = StartRefused
 	}
-	return p.applyOn(ctx, batch, nil, durable)
+	last, staged, err := p.applyOn(ctx, batch, nil, durable)
+	return last, staged, how, err
 }
 
 // applyOn applies batch in one transaction: under the locks of the checkpoint and the
