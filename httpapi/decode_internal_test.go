@@ -1,0 +1,84 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+// requestTypes are bodies the API decodes, for the fast path's tests: flat ones, one
+// with a nested object it walks (values), one whose nested values it does not (a map).
+var requestTypes = []reflect.Type{
+	reflect.TypeFor[*createSecretRequest](),
+	reflect.TypeFor[*updateSecretRequest](),
+	reflect.TypeFor[*revealRequest](),
+	reflect.TypeFor[*createWebhookRequest](),
+	reflect.TypeFor[*signupRequest](),
+}
+
+// The bodies clients send most (compact JSON, as browsers' JSON.stringify and Go's
+// Marshal write it) take the fast path; anything it cannot read as checkFields would,
+// or that checkFields refuses, goes to checkFields.
+func TestKnownCompactTakesTheBodiesClientsSend(t *testing.T) {
+	t.Parallel()
+	create := reflect.TypeFor[*createSecretRequest]()
+	update := reflect.TypeFor[*updateSecretRequest]()
+	for _, tc := range []struct {
+		name string
+		t    reflect.Type
+		body string
+		fast bool
+	}{
+		{"a create", create, `{"name":"STRIPE_SECRET_KEY","description":"live key","values":{"production":"sk_live_51HxyzTESTRgA1","staging":"sk_test"}}`, true},
+		{"a create without values", create, `{"name":"K"}`, true},
+		{"an empty object", create, `{}`, true},
+		{"an update with a null value and a version", update, `{"values":{"staging":null,"production":"v2"},"expected_version":3}`, true},
+		{"a key of its own in an update's values (not walked)", update, `{"values":{"qa":"x"}}`, true},
+		{"an unknown field", create, `{"name":"K","owner":"x"}`, false},
+		{"an unknown field in values", create, `{"name":"K","values":{"qa":"x"}}`, false},
+		{"a field in another case", create, `{"Name":"K"}`, false},
+		{"values null", create, `{"name":"K","values":null}`, false},
+		{"whitespace", create, `{"name": "K"}`, false},
+		{"an escape", create, `{"name":"K","description":"a \"quoted\" word"}`, false},
+		{"an escaped key", create, `{"n\u0061me":"K"}`, false},
+		{"not an object", create, `["name"]`, false},
+		{"something after the object", create, `{"name":"K"}{}`, false},
+		{"invalid UTF-8", create, "{\"name\":\"\xff\"}", false},
+	} {
+		if got := knownCompact([]byte(tc.body), tc.t); got != tc.fast {
+			t.Errorf("%s: knownCompact(%s) = %v, want %v", tc.name, tc.body, got, tc.fast)
+		}
+	}
+}
+
+// The fast path never accepts a body that checkFields refuses, nor one that is not
+// JSON: whatever it lets through, checkFields would have let through.
+func FuzzKnownCompactAgrees(f *testing.F) {
+	for _, seed := range []string{
+		`{"name":"K","description":"d","values":{"production":"v"}}`,
+		`{"values":{"staging":null},"expected_version":1}`,
+		`{"env":"production"}`,
+		`{"url":"https://example.com/hook","environments":["production"],"description":"x"}`,
+		`{"email":"a@example.com","password":"correct horse","name":"A"}`,
+		`{"name":"K","values":{"qa":"x"}}`,
+		`{"name":{"nested":[1,2,{"a":null}]}}`,
+		`{"values":{"production":{"x":1}}}`,
+		`{"name":"K","name":"L"}`,
+		`{"a":-0.5e+3}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, typ := range requestTypes {
+			if !knownCompact(body, typ) {
+				continue
+			}
+			if !json.Valid(body) {
+				t.Fatalf("%v: the fast path took %q, which is not JSON", typ, body)
+			}
+			if err := checkFields(body, typ, ""); err != nil {
+				t.Fatalf("%v: the fast path took %q, which checkFields refuses: %v", typ, body, err)
+			}
+		}
+	})
+}
