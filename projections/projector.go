@@ -492,10 +492,7 @@ func (p *Projector) applyOn(ctx context.Context, batch []eventstore.Delivery, ca
 		cp, fence := lock.seq, lock.fence
 		var err error
 		if !lock.found {
-			_, err = tx.Exec(ctx, `INSERT INTO projection_checkpoints (name, seq) VALUES ($1, 0) ON CONFLICT DO NOTHING`, CheckpointName)
-			if err == nil {
-				err = tx.QueryRow(ctx, `SELECT seq, fence FROM projection_checkpoints WHERE name = $1 FOR UPDATE`, CheckpointName).Scan(&cp, &fence)
-			}
+			cp, fence, err = createCheckpoint(ctx, tx, heads, auditedOrgs(batch))
 		}
 		if err != nil {
 			return fmt.Errorf("lock checkpoint: %w", err)
@@ -696,6 +693,21 @@ func lockCheckpoint(ctx context.Context, tx pgx.Tx, heads map[string]string, org
 		return 0, 0, pgx.ErrNoRows
 	}
 	return lock.seq, lock.fence, nil
+}
+
+// createCheckpoint makes the checkpoint row when there is none yet (read models never
+// projected to) and locks it, then reads the chain heads of orgs into heads again under
+// its lock: the batch's first read of them came before any lock held them, and another
+// projector starting on the same read models may have made the row and committed its
+// first batch meanwhile (its INSERT is what this one's waits for). With the heads of
+// that first read, this batch chained its entries to none: two projectors started
+// together on fresh read models broke the audit chain so (in a CI run of
+// TestTwoProjectorsOnOneReadModelsApplyEachEventOnce).
+func createCheckpoint(ctx context.Context, tx pgx.Tx, heads map[string]string, orgs []string) (cp, fence int64, err error) {
+	if _, err := tx.Exec(ctx, `INSERT INTO projection_checkpoints (name, seq) VALUES ($1, 0) ON CONFLICT DO NOTHING`, CheckpointName); err != nil {
+		return 0, 0, err
+	}
+	return lockCheckpoint(ctx, tx, heads, orgs)
 }
 
 // auditedOrgs is the organizations (by id) whose events in the batch have audit entries.
