@@ -159,9 +159,7 @@ func (m *Metrics) BatchStarted(oldest time.Time) {
 func (m *Metrics) BatchApplied(b projections.AppliedBatch) {
 	now := time.Now()
 	m.batchTime.Observe(b.Took.Seconds())
-	if b.Start != "" {
-		m.batchStarts.WithLabelValues(string(b.Start)).Inc()
-	}
+	m.batchStarts.WithLabelValues(string(b.Start)).Inc()
 	m.eventsApplied.Add(float64(b.Events))
 	if !b.Oldest.IsZero() {
 		// Record times come from the appending replica's clock: a skewed one must not

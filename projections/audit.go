@@ -463,15 +463,27 @@ func (e errRow) Scan(...any) error { return e.err }
 
 // flush sends the queued writes and the new audit chain heads.
 func (r *batchTx) flush(lastSeq uint64) error {
-	r.queueHeads(lastSeq)
+	r.queueHeads(lastSeq, nil, nil)
 	return r.sync()
 }
 
-// queueHeads queues the writes of the new audit chain heads.
-func (r *batchTx) queueHeads(lastSeq uint64) {
+// queueHeads queues the writes of the new audit chain heads. The head of an
+// organization in was (a carried batch's: carried_batch.go) is written only where it
+// is still was[org], and refused says why not; the others were read under their locks
+// in this transaction.
+func (r *batchTx) queueHeads(lastSeq uint64, was map[string]string, refused func(error) error) {
 	for org, h := range r.heads {
-		r.exec(`INSERT INTO audit_heads (org_id, seq, hash) VALUES ($1, $2, $3)
+		prev, carried := was[org]
+		if !carried {
+			r.exec(`INSERT INTO audit_heads (org_id, seq, hash) VALUES ($1, $2, $3)
 			ON CONFLICT (org_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash`, org, int64(lastSeq), h)
+			continue
+		}
+		r.queueRows()
+		r.deferred.Queue(extendHeadSQL, org, int64(lastSeq), h, prev).QueryRow(func(row pgx.Row) error {
+			var one int
+			return refused(row.Scan(&one))
+		})
 	}
 }
 

@@ -34,7 +34,9 @@ import (
 
 // carry is what the live projector's last commit left: the checkpoint and the audit
 // chain heads of the organizations its batches audited since the checkpoint last moved
-// under it. Only runLoop's goroutine uses it.
+// under it (Projector.carry, which only runLoop's goroutine uses). A carried batch
+// applies on a copy holding the heads of the organizations it audits, which its last
+// writes check.
 type carry struct {
 	checkpoint uint64
 	heads      map[string]string
@@ -43,13 +45,6 @@ type carry struct {
 // maxCarriedHeads bounds the chain heads a carry keeps; past it, it starts again with
 // the last batch's (the next batch of another organization takes the locks once).
 const maxCarriedHeads = 1 << 14
-
-// carriedStart is what a carried batch applies on: the checkpoint it follows and the
-// chain heads of the organizations it audits, which its last writes check.
-type carriedStart struct {
-	checkpoint uint64
-	heads      map[string]string
-}
 
 // errCarryMoved means a carried batch found the checkpoint or a chain head it applied
 // on moved (another projector committed, or claimed the read models), or an event of
@@ -60,12 +55,12 @@ var errCarryMoved = errors.New("read models moved under a carried batch")
 // run without failures (after one, events go one per transaction under the locks),
 // right after the last commit, without an erasure, auditing only organizations whose
 // chain head that commit left.
-func (p *Projector) carryFor(batch []eventstore.Delivery) *carriedStart {
+func (p *Projector) carryFor(batch []eventstore.Delivery) *carry {
 	if p.schema != "" || p.carry == nil || p.failures > 0 || batch[0].Seq != p.carry.checkpoint+1 || erases(batch) {
 		return nil
 	}
 	orgs := auditedOrgs(batch)
-	start := &carriedStart{checkpoint: p.carry.checkpoint, heads: make(map[string]string, len(orgs))}
+	start := &carry{checkpoint: p.carry.checkpoint, heads: make(map[string]string, len(orgs))}
 	for _, org := range orgs {
 		h, ok := p.carry.heads[org]
 		if !ok {

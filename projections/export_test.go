@@ -91,9 +91,3 @@ func (db *Secrets) ExplainScoped(ctx context.Context, orgID, sql string, args ..
 	}})
 	return plan.String(), err
 }
-
-// CarriedBatches is how many live batches committed on what the batch before them
-// left, and how many found the read models moved and were applied under the locks.
-func (rm *ReadModels) CarriedBatches() (carried, missed int64) {
-	return rm.writer.carried.Load(), rm.writer.carryMisses.Load()
-}

@@ -124,12 +124,18 @@ func (tx *liveTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	return tx.conn.QueryRow(ctx, sql, args...)
 }
 
-// started begins a transaction that begins late, in a round trip of its own, before
-// a statement that cannot carry its beginning (a read in the middle of a batch).
+// started begins a transaction that begins late before a statement that cannot carry
+// its beginning (a read in the middle of a batch).
 func (tx *liveTx) started(ctx context.Context) error {
 	if !tx.late {
 		return nil
 	}
+	return tx.beginAlone(ctx)
+}
+
+// beginAlone begins the transaction and scopes it to the read models' schema, in a
+// round trip of its own.
+func (tx *liveTx) beginAlone(ctx context.Context) error {
 	tx.late = false
 	tx.trips++
 	if _, err := tx.conn.Exec(ctx, "BEGIN; "+setSearchPath); err != nil {
@@ -204,7 +210,7 @@ func (tx *liveTx) beginWith(ctx context.Context, qs []*pgx.QueuedQuery) (*pgx.Ba
 	sqlOf := func(q *pgx.QueuedQuery) string { return q.SQL }
 	// Not counted: free when the connection has them.
 	if prepareAll(ctx, tx.conn, qs, sqlOf) != nil {
-		if _, err := tx.Exec(ctx, "BEGIN; "+setSearchPath); err != nil {
+		if err := tx.beginAlone(ctx); err != nil {
 			return nil, err
 		}
 		if err := prepareAll(ctx, tx, qs, sqlOf); err != nil {
@@ -232,20 +238,20 @@ const advanceCheckpointSQL = `WITH advanced AS (
 // the COMMIT, and sends them with the batch's last writes and chain heads. A carried
 // batch's (carried not nil) also checks that the checkpoint and the chain heads are
 // still what it applied on, and fails with errCarryMoved if not.
-func (r *batchTx) queueCommit(last, fence uint64, carried *carriedStart) error {
+func (r *batchTx) queueCommit(last, fence uint64, carried *carry) error {
 	r.queueLast(last, fence, carried)
 	r.deferred.Queue("COMMIT")
 	return r.sync()
 }
 
 // sendLast is queueCommit without the COMMIT, which the transaction's Commit sends.
-func (r *batchTx) sendLast(last, fence uint64, carried *carriedStart) error {
+func (r *batchTx) sendLast(last, fence uint64, carried *carry) error {
 	r.queueLast(last, fence, carried)
 	return r.sync()
 }
 
 // queueLast queues the batch's chain heads, its last rows and the checkpoint's advance.
-func (r *batchTx) queueLast(last, fence uint64, carried *carriedStart) {
+func (r *batchTx) queueLast(last, fence uint64, carried *carry) {
 	refused := func(err error) error {
 		var pgErr *pgconn.PgError
 		if !errors.As(err, &pgErr) || pgErr.Code != "22012" {
@@ -256,24 +262,11 @@ func (r *batchTx) queueLast(last, fence uint64, carried *carriedStart) {
 		}
 		return fmt.Errorf("%w: checkpoint not advanced to %d at lease revision %d", ErrFenced, last, fence)
 	}
-	if carried == nil {
-		r.queueHeads(last)
-	} else {
-		for org, h := range r.heads {
-			was, ok := carried.heads[org]
-			if !ok {
-				// Read under its lock in this transaction (head).
-				r.exec(`INSERT INTO audit_heads (org_id, seq, hash) VALUES ($1, $2, $3)
-			ON CONFLICT (org_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash`, org, int64(last), h)
-				continue
-			}
-			r.queueRows()
-			r.deferred.Queue(extendHeadSQL, org, int64(last), h, was).QueryRow(func(row pgx.Row) error {
-				var one int
-				return refused(row.Scan(&one))
-			})
-		}
+	var was map[string]string
+	if carried != nil {
+		was = carried.heads
 	}
+	r.queueHeads(last, was, refused)
 	r.queueRows()
 	sql, args := advanceCheckpointSQL, []any{CheckpointName, int64(last), int64(fence)}
 	if carried != nil {

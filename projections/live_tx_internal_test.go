@@ -84,7 +84,7 @@ func TestACarriedBatchCommitsOnlyOnWhatItCarried(t *testing.T) {
 	head := func(seq uint64) string { return fmt.Sprintf("head-at-%d", seq) }
 	var trips int
 	// batch commits a batch to last, under the locks when carried is nil.
-	batch := func(fence, last uint64, carried *carriedStart) error {
+	batch := func(fence, last uint64, carried *carry) error {
 		p := &Projector{db: rm.writer, fence: fence}
 		var open func(*pgx.Batch)
 		if carried == nil {
@@ -100,8 +100,8 @@ func TestACarriedBatchCommitsOnlyOnWhatItCarried(t *testing.T) {
 		})
 	}
 	stored := func() (int64, string) { return storedCheckpointAndHead(t, rm, org) }
-	carrying := func(cp uint64, h string) *carriedStart {
-		return &carriedStart{checkpoint: cp, heads: map[string]string{org: h}}
+	carrying := func(cp uint64, h string) *carry {
+		return &carry{checkpoint: cp, heads: map[string]string{org: h}}
 	}
 
 	// An organization's first head: none carried ('').
@@ -114,7 +114,7 @@ func TestACarriedBatchCommitsOnlyOnWhatItCarried(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		fence   uint64
-		carried *carriedStart
+		carried *carry
 	}{
 		{"a checkpoint that moved", 5, carrying(6, head(7))},
 		{"a head that moved", 5, carrying(7, head(6))},

@@ -448,20 +448,17 @@ func (p *Projector) checkpoint(ctx context.Context) (uint64, error) {
 func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery) (uint64, []changefeed.Stored, BatchStart, error) {
 	// The batch's events are on disk before it commits; the wait runs alongside the
 	// batch's reads and writes.
-	durable := &logDurable{ch: make(chan error, 1)}
-	go func() { durable.ch <- p.durable(ctx, batch[len(batch)-1].Seq) }()
+	durable := p.awaitDurable(ctx, batch[len(batch)-1].Seq)
 	how := StartLocked
 	if start := p.carryFor(batch); start != nil {
 		last, staged, err := p.applyOn(ctx, batch, start, durable)
 		if err == nil {
-			p.db.carried.Add(1)
 			return last, staged, StartCarried, nil
 		}
 		p.carry = nil
 		if ctx.Err() != nil {
 			return 0, nil, "", err
 		}
-		p.db.carryMisses.Add(1)
 		p.log.Debug("projector: a batch applied on its carried checkpoint failed; applying it under the locks", "first", batch[0].Seq, "err", err)
 		how = StartRefused
 	}
@@ -472,10 +469,13 @@ func (p *Projector) applyBatch(ctx context.Context, batch []eventstore.Delivery)
 // applyOn applies batch in one transaction: under the locks of the checkpoint and the
 // chain heads it extends, read as it begins, or, carried not nil, on the ones the
 // last commit left, which its last writes check.
-func (p *Projector) applyOn(ctx context.Context, batch []eventstore.Delivery, carried *carriedStart, durable *logDurable) (uint64, []changefeed.Stored, error) {
+func (p *Projector) applyOn(ctx context.Context, batch []eventstore.Delivery, carried *carry, durable *logDurable) (uint64, []changefeed.Stored, error) {
 	var last uint64
 	var staged []changefeed.Stored
 	var lock checkpointLock
+	// locked is the checkpoint the batch applied on, as it found it under the lock (or
+	// carried it).
+	var locked int64
 	heads := map[string]string{}
 	open := func(b *pgx.Batch) { queueLock(b, &lock, heads, auditedOrgs(batch)) }
 	if carried != nil {
@@ -497,6 +497,7 @@ func (p *Projector) applyOn(ctx context.Context, batch []eventstore.Delivery, ca
 		if err != nil {
 			return fmt.Errorf("lock checkpoint: %w", err)
 		}
+		locked = cp
 		// Checked under the row lock, before anything is applied or published: a newer
 		// holder's claim waits for this lock, so it lands either before this check
 		// (and this batch is refused) or after this commit (and it reads its checkpoint).
@@ -582,7 +583,7 @@ func (p *Projector) applyOn(ctx context.Context, batch []eventstore.Delivery, ca
 	if err != nil {
 		return 0, nil, err
 	}
-	p.keepCarry(carried != nil, uint64(lock.seq), heads, last, batch)
+	p.keepCarry(carried != nil, uint64(locked), heads, last, batch)
 	return last, staged, nil
 }
 
@@ -592,6 +593,14 @@ type logDurable struct {
 	ch   chan error
 	err  error
 	done bool
+}
+
+// awaitDurable begins the wait for the log to be on disk up to seq, alongside the
+// batch's reads and writes.
+func (p *Projector) awaitDurable(ctx context.Context, seq uint64) *logDurable {
+	d := &logDurable{ch: make(chan error, 1)}
+	go func() { d.ch <- p.durable(ctx, seq) }()
+	return d
 }
 
 // ready says, without waiting, whether the wait is over.

@@ -25,10 +25,6 @@ type writer struct {
 	// statements counts the statements batches sent in their pipelines of writes (a
 	// test pins their shape: one per table for a batch of creates, not one per row).
 	statements atomic.Int64
-	// carried counts the live batches committed on what the batch before them left,
-	// without the locks; carryMisses those that found the read models moved and were
-	// applied again under the locks (carried_batch.go).
-	carried, carryMisses atomic.Int64
 	// bulk is set on a rebuild's writer: it loads a schema nobody reads yet, and
 	// copies audit rows in instead of inserting them one by one (insertAudit).
 	bulk bool
