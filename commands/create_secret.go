@@ -31,6 +31,9 @@ type nameReservations interface {
 	// Holder is who holds key, if anyone: reservations made by earlier versions,
 	// which took random secret ids (creates derive them from the name now).
 	Holder(ctx context.Context, key string) (reservation.Reservation, bool, error)
+	// Quiet says whether the bucket holds no reservation, as far as this process
+	// knows: none when it was opened, none written since. Holder need not be asked.
+	Quiet() bool
 	Reserve(ctx context.Context, key, holder string) (reservation.Reservation, error)
 	Release(ctx context.Context, key, holder string) error
 	// LegacyHolder, Legacy and DropLegacy serve the reservations earlier versions made
@@ -220,10 +223,14 @@ func (h *CreateSecretHandler) decide(ctx context.Context, m Meta, p domain.Princ
 // (its creator crashed) and is old, holds nothing.
 func (h *CreateSecretHandler) earlierHolderGone(ctx context.Context, orgID, key string, name domain.SecretName) error {
 	holders := make([]reservation.Reservation, 0, 2)
-	if cur, ok, err := h.names.Holder(ctx, key); err != nil {
-		return err
-	} else if ok {
-		holders = append(holders, cur)
+	if !h.names.Quiet() { // else no earlier version reserved anything here
+		cur, ok, err := h.names.Holder(ctx, key)
+		if err != nil {
+			return err
+		}
+		if ok {
+			holders = append(holders, cur)
+		}
 	}
 	if cur, ok, err := h.names.LegacyHolder(ctx, orgID, string(name)); err != nil {
 		return err

@@ -237,14 +237,18 @@ func (s *Store) recordAt(ctx context.Context, seq uint64) (Appended, error) {
 func MessageID(parts ...string) string {
 	n := 0
 	for _, p := range parts {
-		n += len(p) + 1
+		n += len(p) + 3
 	}
-	b := make([]byte, 0, n)
+	return string(AppendMessageID(make([]byte, 0, n), parts...))
+}
+
+// AppendMessageID appends MessageID(parts...) to dst: the parts quoted, between bars.
+func AppendMessageID(dst []byte, parts ...string) []byte {
 	for i, p := range parts {
 		if i > 0 {
-			b = append(b, '|')
+			dst = append(dst, '|')
 		}
-		b = append(b, strconv.Quote(p)...)
+		dst = strconv.AppendQuote(dst, p)
 	}
-	return string(b)
+	return dst
 }

@@ -110,11 +110,22 @@ func knownObject(s *jsonscan.Scanner, t reflect.Type) bool {
 	if t.Kind() != reflect.Struct || reflect.PointerTo(t).Implements(jsonUnmarshaler) {
 		return s.Skip()
 	}
-	fields := jsonFields(t)
 	return s.Object(func(key []byte) bool {
-		ft, ok := fields[string(key)]
+		ft, ok := jsonField(t, key)
 		return ok && knownObject(s, ft)
 	})
+}
+
+// jsonField is the type of t's field whose JSON name is key, if t has one: what
+// jsonFields(t)[key] says, without making the map for every request's every object.
+func jsonField(t reflect.Type, key []byte) (reflect.Type, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if name, ok := jsonName(f); ok && name == string(key) {
+			return f.Type, true
+		}
+	}
+	return nil, false
 }
 
 // jsonFields maps a struct's JSON names to their types.
@@ -122,19 +133,26 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 	out := map[string]reflect.Type{}
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if !f.IsExported() {
-			continue
+		if name, ok := jsonName(f); ok {
+			out[name] = f.Type
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		out[name] = f.Type
 	}
 	return out
+}
+
+// jsonName is the name encoding/json gives field f, unless it skips the field.
+func jsonName(f reflect.StructField) (string, bool) {
+	if !f.IsExported() {
+		return "", false
+	}
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	switch name {
+	case "-":
+		return "", false
+	case "":
+		return f.Name, true
+	}
+	return name, true
 }
 
 // quoteField quotes a field name for an error detail, cut short so that a huge key is

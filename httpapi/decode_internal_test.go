@@ -82,3 +82,17 @@ func FuzzKnownCompactAgrees(f *testing.F) {
 		}
 	})
 }
+
+// The fast path of the body check allocates nothing for a create's body: it ran on
+// every create and made a map of the type's fields for every object in the body
+// (672 bytes in 4 allocations a create, some 1 % of a create phase's allocations).
+func TestKnownCompactAllocatesNothing(t *testing.T) {
+	body := []byte(`{"name":"STRIPE_SECRET_KEY","description":"live key","values":{"development":"sk_test_1","staging":"sk_test_2","production":"sk_live_51HxyzTESTRgA1"}}`)
+	typ := reflect.TypeOf(&createSecretRequest{})
+	if !knownCompact(body, typ) {
+		t.Fatal("a create's body did not take the fast path")
+	}
+	if n := testing.AllocsPerRun(100, func() { knownCompact(body, typ) }); n != 0 {
+		t.Fatalf("the body check of a create allocated %.0f times, want none", n)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/keyledger/keyledger/eventstore"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
 	"github.com/keyledger/keyledger/eventstore/reservation"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -87,6 +88,85 @@ func TestReservationHasOneHolder(t *testing.T) {
 	}
 	if _, err := r.Reserve(ctx, key, "fresh"); err != nil {
 		t.Fatalf("reserve after release: %v", err)
+	}
+}
+
+// A bucket that holds nothing is quiet, so that creates need not ask it for their
+// names' reservations (earlier versions wrote them; this one writes none). A
+// reservation written over another connection (an earlier version on another replica)
+// ends that once NATS delivers it; a reservation this process makes ends it at once;
+// so does a reconnection, since writes may have been missed meanwhile. A bucket that
+// holds something when it is opened is not quiet.
+func TestQuietLastsUntilTheBucketIsWritten(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	open := func(env *eventstoretest.Env) *reservation.Reservations {
+		t.Helper()
+		r, err := reservation.Open(ctx, env.Store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.Quiet() {
+			t.Fatal("a new, empty bucket is not quiet")
+		}
+		return r
+	}
+	waitLoud := func(what string, r *reservation.Reservations) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); r.Quiet(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("still quiet 5 s after %s", what)
+			}
+		}
+	}
+
+	env := eventstoretest.New(t)
+	r := open(env)
+	other, err := nats.Connect("", nats.InProcessServer(env.Server))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	ojs, err := jetstream.New(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := ojs.KeyValue(ctx, reservation.ReservationsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Quiet() {
+		t.Fatal("quiet ended with no write")
+	}
+	if _, err := kv.Create(ctx, "org-1.abc", []byte("holder")); err != nil {
+		t.Fatal(err)
+	}
+	waitLoud("another connection's reservation", r)
+	if r2, err := reservation.Open(ctx, env.Store); err != nil {
+		t.Fatal(err)
+	} else if r2.Quiet() {
+		t.Fatal("a bucket that holds a reservation is quiet")
+	}
+
+	own := open(eventstoretest.New(t))
+	if _, err := own.Reserve(ctx, "org-1.abc", "holder"); err != nil {
+		t.Fatal(err)
+	}
+	if own.Quiet() {
+		t.Fatal("quiet after its own reservation")
+	}
+
+	renv := eventstoretest.New(t)
+	reconnected := open(renv)
+	renv.StopNATS(t)
+	renv.StartNATS(t)
+	for deadline := time.Now().Add(10 * time.Second); !renv.Conn.IsConnected() || renv.Conn.Stats().Reconnects == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no reconnection within 10 s")
+		}
+	}
+	if reconnected.Quiet() {
+		t.Fatal("quiet after a reconnection, which may have missed writes")
 	}
 }
 
