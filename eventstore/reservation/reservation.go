@@ -98,7 +98,8 @@ func Open(ctx context.Context, s *eventstore.Store) (*Reservations, error) {
 // create's CPU).
 func (r *Reservations) watchQuiet(ctx context.Context) error {
 	nc := r.js.Conn()
-	sub, err := nc.SubscribeSync("$KV." + ReservationsBucket + ".>")
+	subject := "$KV." + ReservationsBucket + ".>"
+	sub, err := nc.SubscribeSync(subject)
 	if err != nil {
 		return fmt.Errorf("watch: %w", err)
 	}
@@ -114,7 +115,9 @@ func (r *Reservations) watchQuiet(ctx context.Context) error {
 		_ = sub.Unsubscribe()
 		return fmt.Errorf("look: %w", err)
 	}
-	if info.Values() > 0 {
+	// A user not allowed to subscribe there gets its refusal before the flush's
+	// answer, and would never hear of a write: such a bucket is never quiet.
+	if last := nc.LastError(); info.Values() > 0 || (errors.Is(last, nats.ErrPermissionViolation) && strings.Contains(last.Error(), subject)) {
 		return sub.Unsubscribe()
 	}
 	r.writes, r.reconnects = sub, reconnects

@@ -15,6 +15,7 @@ import (
 	"github.com/keyledger/keyledger/eventstore"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
 	"github.com/keyledger/keyledger/eventstore/reservation"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -167,6 +168,48 @@ func TestQuietLastsUntilTheBucketIsWritten(t *testing.T) {
 	}
 	if reconnected.Quiet() {
 		t.Fatal("quiet after a reconnection, which may have missed writes")
+	}
+}
+
+// A server whose NATS user may not subscribe to the bucket's subjects would never hear
+// of a write there: its bucket is never quiet, and creates ask it as before.
+func TestQuietNeedsToHearTheBucketsWrites(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ns, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+		Users: []*server.User{{Username: "keyledger", Password: "pw", Permissions: &server.Permissions{
+			Subscribe: &server.SubjectPermission{Allow: []string{">"}, Deny: []string{"$KV." + reservation.ReservationsBucket + ".>"}},
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	t.Cleanup(ns.Shutdown)
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	nc, err := nats.Connect(ns.ClientURL(), nats.UserInfo("keyledger", "pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	key, err := eventstore.ParseMasterKey(eventstoretest.TestMasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := eventstore.Open(ctx, nc, key, eventstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := reservation.Open(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Quiet() {
+		t.Fatal("quiet on a bucket whose writes this user may not hear")
 	}
 }
 
