@@ -62,7 +62,8 @@ fetch with a service token, mixed 90/10 read/write; then updates of random secre
 offered at --lag-rate per second (open loop, each timed from when it was due), with
 the projection's delay from the server's /metrics. Every phase prints operations per
 second, latency percentiles, errors (any non-2xx answer, 409s included), and the
-server's RSS and CPU seconds. --json writes the same for comparing commits.`,
+server's RSS and CPU seconds, and how often its garbage collector ran. --json writes
+the same for comparing commits.`,
 		GroupID: groupServer,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

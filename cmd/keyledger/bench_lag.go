@@ -99,19 +99,62 @@ type benchDelay struct {
 
 // projectionDelay reads the server's keyledger_projection_delay_seconds histogram.
 func (b *benchRun) projectionDelay(ctx context.Context) (histogram, error) {
+	var h histogram
+	err := b.scrape(ctx, func(r io.Reader) (err error) {
+		h, err = parseHistogram(r, "keyledger_projection_delay_seconds")
+		return err
+	})
+	return h, err
+}
+
+// scrape reads the server's /metrics and hands its text to read.
+func (b *benchRun) scrape(ctx context.Context, read func(io.Reader) error) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.srv.baseURL+"/metrics", nil)
 	if err != nil {
-		return histogram{}, err
+		return err
 	}
 	resp, err := b.http.Do(req)
 	if err != nil {
-		return histogram{}, err
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return histogram{}, fmt.Errorf("GET /metrics: %s", resp.Status)
+		return fmt.Errorf("GET /metrics: %s", resp.Status)
 	}
-	return parseHistogram(resp.Body, "keyledger_projection_delay_seconds")
+	return read(resp.Body)
+}
+
+// gcCount is the Go collector's count of the server's completed garbage collections.
+const gcCount = "go_gc_duration_seconds_count"
+
+// serverGCs is how many garbage collections the server has completed; ok is false
+// when /metrics did not say.
+func (b *benchRun) serverGCs(ctx context.Context) (n float64, ok bool) {
+	err := b.scrape(ctx, func(r io.Reader) (err error) {
+		n, ok, err = parseSample(r, gcCount)
+		return err
+	})
+	return n, ok && err == nil
+}
+
+// parseSample reads the value of the sample name, one without labels, from Prometheus
+// text; found is false when there is none.
+func parseSample(r io.Reader, name string) (v float64, found bool, err error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		rest, ok := strings.CutPrefix(line, name+" ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		if err != nil {
+			return 0, false, fmt.Errorf("metrics: bad sample line %q", line)
+		}
+		return v, true, nil
+	}
+	return 0, false, sc.Err()
 }
 
 // parseHistogram reads the cumulative buckets of the histogram name (without labels

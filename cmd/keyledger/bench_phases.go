@@ -323,6 +323,7 @@ func (b *benchRun) measure(ctx context.Context, p benchPhase, clients int, deadl
 // summarizes the phase. next gives the instant an operation is timed from (now, in a
 // closed loop; when it was due, at a fixed rate) and whether one more is to run.
 func (b *benchRun) drive(ctx context.Context, p benchPhase, clients int, next func() (time.Time, bool)) benchPhaseResult {
+	gcsBefore, gcsSaid := b.serverGCs(ctx)
 	before, _ := b.srv.stats()
 	start := time.Now()
 	samples := make([]benchSamples, clients)
@@ -349,5 +350,9 @@ func (b *benchRun) drive(ctx context.Context, p benchPhase, clients int, next fu
 	wg.Wait()
 	elapsed := time.Since(start)
 	after, _ := b.srv.stats()
-	return summarize(p.name, clients, elapsed, samples, before, after)
+	res := summarize(p.name, clients, elapsed, samples, before, after)
+	if gcsAfter, ok := b.serverGCs(ctx); ok && gcsSaid {
+		res.ServerGCsPerSecond = (gcsAfter - gcsBefore) / elapsed.Seconds()
+	}
+	return res
 }

@@ -74,11 +74,46 @@ func TestBenchRunsEveryPhaseWithoutErrors(t *testing.T) {
 	if report.PeakRSSMB <= 0 || report.ServerCPUSeconds <= 0 {
 		t.Errorf("server stats missing: peak RSS %v MB, CPU %v s", report.PeakRSSMB, report.ServerCPUSeconds)
 	}
+	// The phases say how often the server's collector ran: a seed and ten phases
+	// allocate far more than a fresh heap's first goal.
+	var gcs float64
+	for _, p := range report.Phases {
+		if p.ServerGCsPerSecond < 0 {
+			t.Errorf("%s: %v collections a second", p.Name, p.ServerGCsPerSecond)
+		}
+		gcs += p.ServerGCsPerSecond * p.Seconds
+	}
+	if gcs < 1 || !strings.Contains(stdout.String(), "GCs/s") {
+		t.Errorf("the phases counted %.1f of the server's collections in all, or the table has no GCs/s column", gcs)
+	}
 	// Every phase says what its operations cost the server and how busy the machine
 	// was (the phases are short here, but read one runs flat out for a second).
 	read := report.Phases[2]
 	if read.ServerCPUMicrosPerOp <= 0 || read.MachineBusyPercent <= 0 || read.MachineBusyPercent > 100 {
 		t.Errorf("%s: %v µs CPU per op, machine busy %v %%", read.Name, read.ServerCPUMicrosPerOp, read.MachineBusyPercent)
+	}
+}
+
+// A phase's collections are the server's go_gc_duration_seconds_count, read from its
+// Prometheus text: the sample without labels, not the summary's quantiles or sum.
+func TestParseSample(t *testing.T) {
+	t.Parallel()
+	text := `# HELP go_gc_duration_seconds A summary of the wall-time pause (stop-the-world) duration in garbage collection cycles.
+# TYPE go_gc_duration_seconds summary
+go_gc_duration_seconds{quantile="0"} 4.0681e-05
+go_gc_duration_seconds{quantile="1"} 0.002
+go_gc_duration_seconds_sum 0.071
+go_gc_duration_seconds_count 362
+go_goroutines 159
+`
+	if v, ok, err := parseSample(strings.NewReader(text), gcCount); err != nil || !ok || v != 362 {
+		t.Errorf("parseSample = %v, %v, %v; want 362", v, ok, err)
+	}
+	if _, ok, err := parseSample(strings.NewReader(text), "go_threads"); err != nil || ok {
+		t.Errorf("a sample that is not there: found %v, %v", ok, err)
+	}
+	if _, _, err := parseSample(strings.NewReader("go_gc_duration_seconds_count many\n"), gcCount); err == nil {
+		t.Error("a sample that is not a number was read")
 	}
 }
 
