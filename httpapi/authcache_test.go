@@ -34,14 +34,7 @@ func otherReplica(t *testing.T, env *apitest.Env) (*apitest.Env, *httpapi.Server
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	key, err := eventstore.ParseMasterKey(eventstoretest.TestMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := eventstore.Open(ctx, nc, key, eventstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := eventstoretest.OpenStore(ctx, t, nc)
 	db, err := projections.Open(ctx, env.DatabaseURL, store.Keyring(), nil)
 	if err != nil {
 		t.Fatal(err)

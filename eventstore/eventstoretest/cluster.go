@@ -412,11 +412,23 @@ func (c *Cluster) Store(ctx context.Context, tb testing.TB, name string) *events
 // openReplica opens a store with three replicas and TestMasterKey over nc.
 func openReplica(ctx context.Context, tb testing.TB, nc *nats.Conn) *eventstore.Store {
 	tb.Helper()
+	return openStore(ctx, tb, nc, 3)
+}
+
+// OpenStore opens a store (one replica, TestMasterKey, no group sync) over nc: a
+// connection to a server of the test's own, another replica's connection to New's.
+func OpenStore(ctx context.Context, tb testing.TB, nc *nats.Conn) *eventstore.Store {
+	tb.Helper()
+	return openStore(ctx, tb, nc, 1)
+}
+
+func openStore(ctx context.Context, tb testing.TB, nc *nats.Conn, replicas int) *eventstore.Store {
+	tb.Helper()
 	key, err := eventstore.ParseMasterKey(TestMasterKey)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s, err := eventstore.Open(ctx, nc, key, eventstore.Options{Replicas: 3})
+	s, err := eventstore.Open(ctx, nc, key, eventstore.Options{Replicas: replicas})
 	if err != nil {
 		tb.Fatalf("eventstoretest: open a store over %s: %v", nc.Opts.Name, err)
 	}

@@ -196,15 +196,7 @@ func TestQuietNeedsToHearTheBucketsWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	key, err := eventstore.ParseMasterKey(eventstoretest.TestMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := eventstore.Open(ctx, nc, key, eventstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := reservation.Open(ctx, store)
+	r, err := reservation.Open(ctx, eventstoretest.OpenStore(ctx, t, nc))
 	if err != nil {
 		t.Fatal(err)
 	}
