@@ -32,7 +32,8 @@ type nameReservations interface {
 	// which took random secret ids (creates derive them from the name now).
 	Holder(ctx context.Context, key string) (reservation.Reservation, bool, error)
 	// Quiet says whether the bucket holds no reservation, as far as this process
-	// knows: none when it was opened, none written since. Holder need not be asked.
+	// knows: none when it was opened, none written since. Holder need not be asked
+	// (Release does not ask it then either).
 	Quiet() bool
 	Reserve(ctx context.Context, key, holder string) (reservation.Reservation, error)
 	Release(ctx context.Context, key, holder string) error

@@ -80,9 +80,6 @@ func (h *DeleteSecretHandler) Handle(ctx context.Context, m Meta, c DeleteSecret
 // deleted secret is taken over by the next create that wants it. (A legacy
 // reservation needs nothing: a deleted holder holds no name.)
 func release(ctx context.Context, names nameReservations, orgID string, name domain.SecretName, secretID string) {
-	if names.Quiet() {
-		return
-	}
 	if key, err := names.Key(ctx, orgID, string(name)); err == nil {
 		_ = names.Release(ctx, key, secretID)
 	}

@@ -36,7 +36,7 @@ func TestALiveBatchCommitsOnlyUnderItsFence(t *testing.T) {
 			return err
 		})
 	}
-	stored := func() (int64, string) { return storedCheckpointAndHead(t, rm, org) }
+	stored := func() (uint64, string) { return storedCheckpointAndHead(t, rm, org) }
 
 	// Twice each way: the first batches on a connection begin in a round trip of
 	// their own, the later ones with their reads.
@@ -52,7 +52,7 @@ func TestALiveBatchCommitsOnlyUnderItsFence(t *testing.T) {
 		if err := batch(5, last); err != nil {
 			t.Fatal(err)
 		}
-		if seq, head := stored(); seq != int64(last) || head != "head-at-"+string(rune('0'+last)) {
+		if seq, head := stored(); seq != last || head != "head-at-"+string(rune('0'+last)) {
 			t.Fatalf("after a batch to %d: checkpoint %d, head %q", last, seq, head)
 		}
 	}
@@ -99,7 +99,7 @@ func TestACarriedBatchCommitsOnlyOnWhatItCarried(t *testing.T) {
 			return err
 		})
 	}
-	stored := func() (int64, string) { return storedCheckpointAndHead(t, rm, org) }
+	stored := func() (uint64, string) { return storedCheckpointAndHead(t, rm, org) }
 	carrying := func(cp uint64, h string) *carry {
 		return &carry{checkpoint: cp, heads: map[string]string{org: h}}
 	}
@@ -132,7 +132,7 @@ func TestACarriedBatchCommitsOnlyOnWhatItCarried(t *testing.T) {
 		if err := batch(5, last, carrying(last-1, head(last-1))); err != nil {
 			t.Fatal(err)
 		}
-		if seq, h := stored(); seq != int64(last) || h != head(last) {
+		if seq, h := stored(); seq != last || h != head(last) {
 			t.Fatalf("after a carried batch to %d: checkpoint %d, head %q", last, seq, h)
 		}
 	}
@@ -156,16 +156,17 @@ func TestACarriedBatchCommitsOnlyOnWhatItCarried(t *testing.T) {
 	}
 }
 
-// storedCheckpointAndHead is the read models' committed checkpoint and org's audit
-// chain head ("" when it has none).
-func storedCheckpointAndHead(t *testing.T, rm *ReadModels, org string) (seq int64, head string) {
+// storedCheckpointAndHead is the read models' committed checkpoint (Checkpoint) and
+// org's audit chain head ("" when it has none).
+func storedCheckpointAndHead(t *testing.T, rm *ReadModels, org string) (seq uint64, head string) {
 	t.Helper()
 	ctx := context.Background()
-	err := pgx.BeginFunc(ctx, rm.writer.pool, func(tx pgx.Tx) error {
+	seq, err := rm.writer.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = pgx.BeginFunc(ctx, rm.writer.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, setSearchPath); err != nil {
-			return err
-		}
-		if err := tx.QueryRow(ctx, `SELECT seq FROM projection_checkpoints WHERE name = $1`, CheckpointName).Scan(&seq); err != nil {
 			return err
 		}
 		err := tx.QueryRow(ctx, `SELECT hash FROM audit_heads WHERE org_id = $1`, org).Scan(&head)
