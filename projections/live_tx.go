@@ -89,6 +89,7 @@ func (tx *liveTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults 
 		}
 	}
 	tx.trips++
+	sizeBatch(tx.conn.PgConn(), b)
 	return tx.conn.SendBatch(ctx, b)
 }
 
@@ -163,6 +164,7 @@ func (p *Projector) inLiveTx(ctx context.Context, open func(*pgx.Batch), fn func
 		return fmt.Errorf("acquire connection: %w", err)
 	}
 	tx := &liveTx{conn: conn.Conn()}
+	planPresized(tx.conn.TypeMap())
 	defer func() {
 		if err != nil {
 			// A connection left in a transaction (the rollback failed too) is closed
