@@ -95,15 +95,15 @@ func (s *Store) Append(ctx context.Context, p Pending) (Appended, error) {
 	msg := &nats.Msg{Subject: p.Aggregate.Subject(), Data: data, Header: nats.Header{}}
 	msg.Header.Set(headerType, env.Type)
 	msg.Header.Set(headerEventID, env.ID)
-	opts := []jetstream.PublishOpt{jetstream.WithExpectStream(StreamName)}
+	msg.Header.Set(jetstream.ExpectedStreamHeader, StreamName)
 	if p.MsgID != "" {
-		opts = append(opts, jetstream.WithMsgID(p.MsgID))
+		msg.Header.Set(jetstream.MsgIDHeader, p.MsgID)
 	}
 	if !p.Unchecked {
-		opts = append(opts, jetstream.WithExpectLastSequencePerSubject(p.ExpectedSeq))
+		msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(p.ExpectedSeq, 10))
 	}
 	published := time.Now()
-	ack, err := s.js.PublishMsg(ctx, msg, opts...)
+	ack, err := s.js.publishLog(ctx, msg)
 	s.observeAppend(time.Since(published), classifyAppend(err))
 	if err != nil {
 		if !IsWrongLastSequence(err) {

@@ -156,7 +156,8 @@ func (s *Store) publishGroup(ctx context.Context, subject string, batch []*group
 	// No message id: the server would keep it for DuplicateWindow (15 minutes, for
 	// the callers' Idempotency-Keys), some 100 bytes each, and a fresh id can never
 	// come again. The client resends only a publish no stream received.
-	ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithExpectStream(StreamName))
+	msg.Header.Set(jetstream.ExpectedStreamHeader, StreamName)
+	ack, err := s.js.publishLog(ctx, msg)
 	s.observeAppend(time.Since(published), err)
 	if err != nil {
 		return 0, fmt.Errorf("append %s: %w", env.Type, err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/keyledger/keyledger/domain"
@@ -88,8 +89,9 @@ func (s *Store) AppendShared(ctx context.Context, parts []Pending) ([]Appended, 
 	published := time.Now()
 	// No message id, as in publishGroup: the expectation refuses a second copy, and
 	// the message is known by its event id.
-	ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithExpectStream(StreamName),
-		jetstream.WithExpectLastSequencePerSubject(first.ExpectedSeq))
+	msg.Header.Set(jetstream.ExpectedStreamHeader, StreamName)
+	msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(first.ExpectedSeq, 10))
+	ack, err := s.js.publishLog(ctx, msg)
 	s.observeAppend(time.Since(published), classifyAppend(err))
 	var seq uint64
 	switch {

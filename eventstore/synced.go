@@ -154,6 +154,14 @@ func (j storeJetStream) PublishMsg(ctx context.Context, msg *nats.Msg, opts ...j
 	return j.published(ctx, ack, err)
 }
 
+// publishLog publishes one of the log's messages, whose headers say what the stream
+// checks (publishLogMsg), as PublishMsg does: sent again while its subject is busy,
+// returned once on disk.
+func (j storeJetStream) publishLog(ctx context.Context, msg *nats.Msg) (*jetstream.PubAck, error) {
+	ack, err := retryBusy(ctx, func() (*jetstream.PubAck, error) { return publishLogMsg(ctx, j.Conn(), msg) })
+	return j.published(ctx, ack, err)
+}
+
 func (j storeJetStream) PublishAsync(subject string, payload []byte, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
 	if j.sync != nil {
 		return nil, errUnsyncedAsync
