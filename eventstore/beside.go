@@ -77,6 +77,18 @@ func bucketNotVisibleYet(err error) bool {
 		(errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamNotFound)
 }
 
+// BucketStatus is kv's status for a set-up step. On a cluster that is forming, a
+// bucket just created, by this replica or another, may not be found at once
+// (bucketNotVisibleYet): that counts as not ready (ErrUnavailable), which RetrySetup
+// tries again, rather than as an answer.
+func BucketStatus(ctx context.Context, kv jetstream.KeyValue) (jetstream.KeyValueStatus, error) {
+	st, err := kv.Status(ctx)
+	if bucketNotVisibleYet(err) {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return st, err
+}
+
 // RetrySetup runs one idempotent set-up step until it succeeds or gets a definitive
 // answer (see retrySetup).
 func RetrySetup[T any](ctx context.Context, nc *nats.Conn, step func(context.Context) (T, error)) (T, error) {

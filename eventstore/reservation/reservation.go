@@ -109,7 +109,7 @@ func (r *Reservations) watchQuiet(ctx context.Context) error {
 		if err := nc.FlushWithContext(ctx); err != nil {
 			return nil, err
 		}
-		return r.kv.Status(ctx)
+		return eventstore.BucketStatus(ctx, r.kv)
 	})
 	if err != nil {
 		_ = sub.Unsubscribe()
