@@ -420,3 +420,22 @@ func BenchmarkOpen(b *testing.B) {
 		}
 	}
 }
+
+// sealedText writes what the concatenation of the prefix and the ciphertext's
+// encoding wrote (sealed texts in the log are read back by parseSealed), across the
+// pieces it encodes in, in one allocation.
+func TestSealedTextIsThePrefixAndTheEncoding(t *testing.T) {
+	ct := make([]byte, 1000)
+	for i := range ct {
+		ct[i] = byte(i*7 + i/256)
+	}
+	for n := range len(ct) + 1 {
+		want := sealedV2 + "." + base64.RawURLEncoding.EncodeToString(ct[:n])
+		if got := sealedText(sealedV2+".", ct[:n]); got != want {
+			t.Fatalf("%d bytes: %q, want %q", n, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = sealedText(sealedV2+".", ct[:300]) }); n != 1 {
+		t.Errorf("sealedText allocated %v times, want 1", n)
+	}
+}
