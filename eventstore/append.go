@@ -95,7 +95,6 @@ func (s *Store) Append(ctx context.Context, p Pending) (Appended, error) {
 	msg := &nats.Msg{Subject: p.Aggregate.Subject(), Data: data, Header: nats.Header{}}
 	msg.Header.Set(headerType, env.Type)
 	msg.Header.Set(headerEventID, env.ID)
-	msg.Header.Set(jetstream.ExpectedStreamHeader, StreamName)
 	if p.MsgID != "" {
 		msg.Header.Set(jetstream.MsgIDHeader, p.MsgID)
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Bounds of one coalesced message: well under NATS's default 1 MiB payload, so that a
@@ -156,7 +155,6 @@ func (s *Store) publishGroup(ctx context.Context, subject string, batch []*group
 	// No message id: the server would keep it for DuplicateWindow (15 minutes, for
 	// the callers' Idempotency-Keys), some 100 bytes each, and a fresh id can never
 	// come again. The client resends only a publish no stream received.
-	msg.Header.Set(jetstream.ExpectedStreamHeader, StreamName)
 	ack, err := s.js.publishLog(ctx, msg)
 	s.observeAppend(time.Since(published), err)
 	if err != nil {

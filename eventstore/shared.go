@@ -89,7 +89,6 @@ func (s *Store) AppendShared(ctx context.Context, parts []Pending) ([]Appended, 
 	published := time.Now()
 	// No message id, as in publishGroup: the expectation refuses a second copy, and
 	// the message is known by its event id.
-	msg.Header.Set(jetstream.ExpectedStreamHeader, StreamName)
 	msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(first.ExpectedSeq, 10))
 	ack, err := s.js.publishLog(ctx, msg)
 	s.observeAppend(time.Since(published), classifyAppend(err))

@@ -154,10 +154,15 @@ func (j storeJetStream) PublishMsg(ctx context.Context, msg *nats.Msg, opts ...j
 	return j.published(ctx, ack, err)
 }
 
-// publishLog publishes one of the log's messages, whose headers say what the stream
-// checks (publishLogMsg), as PublishMsg does: sent again while its subject is busy,
-// returned once on disk.
+// publishLog publishes one of the log's messages (publishLogMsg), as PublishMsg does:
+// sent again while its subject is busy, returned once on disk. It expects the log's
+// stream; the caller's headers say what else the stream checks (a message id, the
+// subject's last sequence).
 func (j storeJetStream) publishLog(ctx context.Context, msg *nats.Msg) (*jetstream.PubAck, error) {
+	if msg.Header == nil {
+		msg.Header = nats.Header{}
+	}
+	msg.Header.Set(jetstream.ExpectedStreamHeader, StreamName)
 	ack, err := retryBusy(ctx, func() (*jetstream.PubAck, error) { return publishLogMsg(ctx, j.Conn(), msg) })
 	return j.published(ctx, ack, err)
 }
