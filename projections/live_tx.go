@@ -164,7 +164,6 @@ func (p *Projector) inLiveTx(ctx context.Context, open func(*pgx.Batch), fn func
 		return fmt.Errorf("acquire connection: %w", err)
 	}
 	tx := &liveTx{conn: conn.Conn()}
-	planPresized(tx.conn.TypeMap())
 	defer func() {
 		if err != nil {
 			// A connection left in a transaction (the rollback failed too) is closed

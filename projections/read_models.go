@@ -48,6 +48,7 @@ func Open(ctx context.Context, databaseURL string, keys *eventstore.Keyring, log
 	if cfg.MaxConns < 16 {
 		cfg.MaxConns = 16
 	}
+	cfg.AfterConnect = planPresizedOnConnect(cfg.AfterConnect)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect postgres: %w", err)

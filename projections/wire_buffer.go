@@ -1,8 +1,8 @@
 package projections
 
 import (
+	"context"
 	"errors"
-	"reflect"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -148,15 +148,22 @@ func tryWrapPresized(value any) (pgtype.WrappedEncodePlanNextSetter, any, bool) 
 	return p.presizedPlan(), p.value(), true
 }
 
-// planPresized makes m able to encode presized values, once.
+// planPresized makes m able to encode presized values.
 func planPresized(m *pgtype.Map) {
-	want := reflect.ValueOf(tryWrapPresized).Pointer()
-	for _, f := range m.TryWrapEncodePlanFuncs {
-		if reflect.ValueOf(f).Pointer() == want {
-			return
-		}
-	}
 	m.TryWrapEncodePlanFuncs = append([]pgtype.TryWrapEncodePlanFunc{tryWrapPresized}, m.TryWrapEncodePlanFuncs...)
+}
+
+// planPresizedOnConnect is the read models' pool's AfterConnect: every connection
+// plans presized values when it is made (a live batch's comes from that pool, a
+// rebuild's from a copy of its configuration), then does what next did, if any.
+func planPresizedOnConnect(next func(context.Context, *pgx.Conn) error) func(context.Context, *pgx.Conn) error {
+	return func(ctx context.Context, c *pgx.Conn) error {
+		planPresized(c.TypeMap())
+		if next == nil {
+			return nil
+		}
+		return next(ctx, c)
+	}
 }
 
 // minPresized is the parameters' size from which a statement's first is presized:
