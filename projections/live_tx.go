@@ -28,6 +28,8 @@ type liveTx struct {
 	// first statements sent on it (beginWith), or in one of its own before a
 	// statement that cannot carry it (started).
 	late bool
+	// scratch lends the batch's statements their buffers (wire_buffer.go).
+	scratch *wireScratch
 }
 
 // open says whether the connection is in a transaction, as its server last said: not
@@ -89,7 +91,7 @@ func (tx *liveTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults 
 		}
 	}
 	tx.trips++
-	sizeBatch(tx.conn.PgConn(), b)
+	sizeBatch(tx.conn.PgConn(), b, tx.scratch)
 	return tx.conn.SendBatch(ctx, b)
 }
 
@@ -163,7 +165,7 @@ func (p *Projector) inLiveTx(ctx context.Context, open func(*pgx.Batch), fn func
 	if err != nil {
 		return fmt.Errorf("acquire connection: %w", err)
 	}
-	tx := &liveTx{conn: conn.Conn()}
+	tx := &liveTx{conn: conn.Conn(), scratch: &p.wire}
 	defer func() {
 		if err != nil {
 			// A connection left in a transaction (the rollback failed too) is closed

@@ -88,6 +88,9 @@ type Projector struct {
 	// batch may apply on without the locks (carried_batch.go); nil when a batch must
 	// take them. Only runLoop's goroutine uses it.
 	carry *carry
+	// wire, in the live projector, lends its batches' statements the buffers pgx
+	// encodes them into (wire_buffer.go). Only runLoop's goroutine uses it.
+	wire wireScratch
 }
 
 // BatchObserver hears about the batches a projector applies, for metrics. It is

@@ -21,10 +21,17 @@ import (
 
 // reserveWire is a frontend message of no bytes that leaves the write buffer able
 // to take n more without growing. pgx sends nothing for it (Flush writes what the
-// buffer holds, and it adds nothing).
-type reserveWire int
+// buffer holds, and it adds nothing). With a scratch, the buffer it leaves is the
+// scratch's for conn, when that is large enough (wireScratch.lendWire).
+type reserveWire struct {
+	n       int
+	scratch *wireScratch
+	conn    *pgconn.PgConn
+}
 
-func (n reserveWire) Encode(dst []byte) ([]byte, error) { return grow(dst, int(n)), nil }
+func (r reserveWire) Encode(dst []byte) ([]byte, error) {
+	return r.scratch.lendWire(r.conn, dst, r.n), nil
+}
 
 func (reserveWire) Decode([]byte) error {
 	return errors.New("projections: reserveWire is never received")
@@ -41,6 +48,76 @@ func grow(b []byte, n int) []byte {
 	}
 	g := make([]byte, len(b), len(b)+n)
 	copy(g, b)
+	return g
+}
+
+// A live batch's buffers are lent to pgx from one batch to the next. Grown once per
+// batch, they were still a tenth of the bytes the server allocated in the create
+// phase at 100,000 secrets: the write buffer and the parameters' of every statement
+// over 512 bytes, some 5 kB a create, all of it garbage once the batch was sent (pgx
+// drops a write buffer over 1 kB after every send, and a parameter buffer over 256
+// bytes before every statement).
+//
+// Lending a buffer is safe as long as nothing else writes into it while pgx may:
+//   - pgx encodes a statement's parameters into its parameter buffer and copies them
+//     into the write buffer (the statement's Bind) before it builds the next
+//     statement's, and every build begins by dropping a buffer over 256 bytes. The
+//     parameter buffer is only ever written by the builds of the batch it is lent
+//     to, one statement after the other: one buffer serves every statement of every
+//     batch, whichever connection sends it.
+//   - pgx keeps writing into its write buffer until a send drops it: a send of 1 kB or
+//     less keeps it (Flush), and so does a batch that fails before its send. A write
+//     buffer is therefore lent to one connection only (conn), which holds it between
+//     the live projector's batches and writes into it only while the connection is
+//     held, as the projector does when it lends it again. A batch on another
+//     connection gets a buffer of its own, which the scratch then keeps for that one.
+
+// maxScratch bounds what a scratch keeps: a larger batch (a burst after a pause)
+// allocates its buffers for itself, and they go with it.
+const maxScratch = 1 << 20
+
+// wireScratch holds the buffers a live projector lends pgx for its batches (above).
+// Only the projector's goroutine uses it; a nil scratch lends nothing, and every batch
+// then allocates its buffers once.
+type wireScratch struct {
+	params []byte
+	wire   []byte
+	// conn is the connection wire is lent to.
+	conn *pgconn.PgConn
+}
+
+// lendWire is dst, conn's write buffer, with room for n more bytes: in the scratch's
+// write buffer when that is conn's and large enough, else in a new buffer that the
+// scratch keeps for conn.
+func (s *wireScratch) lendWire(conn *pgconn.PgConn, dst []byte, n int) []byte {
+	if s == nil {
+		return grow(dst, n)
+	}
+	if s.conn == conn && cap(s.wire) >= len(dst)+n {
+		// dst may be the scratch itself, which conn kept: copy moves it onto itself.
+		return append(s.wire[:0], dst...)
+	}
+	g := grow(dst, n)
+	if cap(g) <= maxScratch {
+		s.wire, s.conn = g[:0], conn
+	}
+	return g
+}
+
+// lendParams is buf, a statement's parameter buffer, with room for n more bytes: in
+// the scratch's parameter buffer when that is large enough, else in a new one that the
+// scratch keeps.
+func (s *wireScratch) lendParams(buf []byte, n int) []byte {
+	if s == nil {
+		return grow(buf, n)
+	}
+	if cap(s.params) >= len(buf)+n {
+		return append(s.params[:0], buf...)
+	}
+	g := grow(buf, n)
+	if cap(g) <= maxScratch {
+		s.params = g[:0]
+	}
 	return g
 }
 
@@ -108,10 +185,11 @@ func argWireSize(a any) int {
 // the value as pgx would have.
 
 // presized is a parameter's value v, sent as v is, with the bytes n of its
-// statement's parameters.
+// statement's parameters and the scratch that lends their buffer (nil: none).
 type presized[T any] struct {
-	v T
-	n int
+	v       T
+	n       int
+	scratch *wireScratch
 }
 
 // presizer is what tryWrapPresized recognizes of every presized.
@@ -134,7 +212,7 @@ func (pl *presizedPlan[T]) SetNext(next pgtype.EncodePlan) { pl.next = next }
 
 func (pl *presizedPlan[T]) Encode(value any, buf []byte) ([]byte, error) {
 	p := value.(presized[T])
-	return pl.next.Encode(p.v, grow(buf, p.n))
+	return pl.next.Encode(p.v, p.scratch.lendParams(buf, p.n))
 }
 
 // tryWrapPresized is the pgtype.TryWrapEncodePlanFunc for presized values: pgx plans
@@ -172,11 +250,12 @@ const minPresized = 512
 
 // sizeBatch readies b and conn for b's encoding: each statement's first parameter
 // carries the size of them all (presized) when that is over minPresized, and conn's
-// write buffer grows once to what b's messages take (reserveWire). A first
+// write buffer grows once to what b's messages take (reserveWire), both in buffers
+// that scratch lends when it is not nil. A first
 // parameter of a type argWireSize does not size, or already presized, stays as it
 // is; the sizes are estimates, and an estimate short of the mark costs only the
 // growth it was to spare.
-func sizeBatch(conn *pgconn.PgConn, b *pgx.Batch) {
+func sizeBatch(conn *pgconn.PgConn, b *pgx.Batch, scratch *wireScratch) {
 	wire := 16 // Sync
 	for _, q := range b.QueuedQueries {
 		n := 0
@@ -189,12 +268,12 @@ func sizeBatch(conn *pgconn.PgConn, b *pgx.Batch) {
 		}
 		switch v := q.Arguments[0].(type) {
 		case []string:
-			q.Arguments[0] = presized[[]string]{v: v, n: n}
+			q.Arguments[0] = presized[[]string]{v: v, n: n, scratch: scratch}
 		case []int64:
-			q.Arguments[0] = presized[[]int64]{v: v, n: n}
+			q.Arguments[0] = presized[[]int64]{v: v, n: n, scratch: scratch}
 		}
 	}
 	if wire > 1024 {
-		conn.Frontend().Send(reserveWire(wire))
+		conn.Frontend().Send(reserveWire{n: wire, scratch: scratch, conn: conn})
 	}
 }
