@@ -145,12 +145,17 @@ func after[T any](ctx context.Context, sync func(context.Context) error, v T, er
 }
 
 func (j storeJetStream) Publish(ctx context.Context, subject string, payload []byte, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
-	ack, err := retryBusy(ctx, func() (*jetstream.PubAck, error) { return j.JetStream.Publish(ctx, subject, payload, opts...) })
-	return j.published(ctx, ack, err)
+	return j.onDisk(ctx, func() (*jetstream.PubAck, error) { return j.JetStream.Publish(ctx, subject, payload, opts...) })
 }
 
 func (j storeJetStream) PublishMsg(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
-	ack, err := retryBusy(ctx, func() (*jetstream.PubAck, error) { return j.JetStream.PublishMsg(ctx, msg, opts...) })
+	return j.onDisk(ctx, func() (*jetstream.PubAck, error) { return j.JetStream.PublishMsg(ctx, msg, opts...) })
+}
+
+// onDisk runs publish, again while its subject is busy (retryBusy), and returns its
+// acknowledgement once the message is on disk (published).
+func (j storeJetStream) onDisk(ctx context.Context, publish func() (*jetstream.PubAck, error)) (*jetstream.PubAck, error) {
+	ack, err := retryBusy(ctx, publish)
 	return j.published(ctx, ack, err)
 }
 
@@ -163,8 +168,7 @@ func (j storeJetStream) publishLog(ctx context.Context, msg *nats.Msg) (*jetstre
 		msg.Header = nats.Header{}
 	}
 	msg.Header.Set(jetstream.ExpectedStreamHeader, StreamName)
-	ack, err := retryBusy(ctx, func() (*jetstream.PubAck, error) { return publishLogMsg(ctx, j.Conn(), msg) })
-	return j.published(ctx, ack, err)
+	return j.onDisk(ctx, func() (*jetstream.PubAck, error) { return publishLogMsg(ctx, j.Conn(), msg) })
 }
 
 func (j storeJetStream) PublishAsync(subject string, payload []byte, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {

@@ -88,20 +88,15 @@ type wireScratch struct {
 
 // lendWire is dst, conn's write buffer, with room for n more bytes: in the scratch's
 // write buffer when that is conn's and large enough, else in a new buffer that the
-// scratch keeps for conn.
+// scratch keeps for conn (a buffer lent to another connection is left to it).
 func (s *wireScratch) lendWire(conn *pgconn.PgConn, dst []byte, n int) []byte {
 	if s == nil {
 		return grow(dst, n)
 	}
-	if s.conn == conn && cap(s.wire) >= len(dst)+n {
-		// dst may be the scratch itself, which conn kept: copy moves it onto itself.
-		return append(s.wire[:0], dst...)
+	if s.conn != conn {
+		s.wire, s.conn = nil, conn
 	}
-	g := grow(dst, n)
-	if cap(g) <= maxScratch {
-		s.wire, s.conn = g[:0], conn
-	}
-	return g
+	return lend(&s.wire, dst, n)
 }
 
 // lendParams is buf, a statement's parameter buffer, with room for n more bytes: in
@@ -111,12 +106,19 @@ func (s *wireScratch) lendParams(buf []byte, n int) []byte {
 	if s == nil {
 		return grow(buf, n)
 	}
-	if cap(s.params) >= len(buf)+n {
-		return append(s.params[:0], buf...)
+	return lend(&s.params, buf, n)
+}
+
+// lend is b with room for n more bytes: in kept when that is large enough, else in a
+// new buffer that kept then holds (up to maxScratch). b may be kept itself, which a
+// connection kept: the copy moves it onto itself.
+func lend(kept *[]byte, b []byte, n int) []byte {
+	if cap(*kept) >= len(b)+n {
+		return append((*kept)[:0], b...)
 	}
-	g := grow(buf, n)
+	g := grow(b, n)
 	if cap(g) <= maxScratch {
-		s.params = g[:0]
+		*kept = g[:0]
 	}
 	return g
 }
@@ -141,17 +143,9 @@ func argWireSize(a any) int {
 	case []byte:
 		return word + len(v)
 	case []string:
-		n := word + arrayHeader + word*len(v)
-		for _, s := range v {
-			n += len(s)
-		}
-		return n
+		return word + arrayHeader + word*len(v) + textLen(v)
 	case [][]byte:
-		n := word + arrayHeader + word*len(v)
-		for _, s := range v {
-			n += len(s)
-		}
-		return n
+		return word + arrayHeader + word*len(v) + textLen(v)
 	case []*string:
 		n := word + arrayHeader + word*len(v)
 		for _, s := range v {
@@ -173,6 +167,15 @@ func argWireSize(a any) int {
 	default:
 		return word + 16
 	}
+}
+
+// textLen is the bytes of v's elements.
+func textLen[T ~string | ~[]byte](v []T) int {
+	n := 0
+	for _, s := range v {
+		n += len(s)
+	}
+	return n
 }
 
 // The parameters' values go through a buffer of their own first: pgx encodes a
