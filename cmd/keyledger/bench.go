@@ -32,7 +32,13 @@ type benchConfig struct {
 	// Phases, when not empty, keeps only the timed phases whose names start with one
 	// of these prefixes (seeding always runs): for profiling one phase.
 	Phases []string
+	// Runs is how many times the whole benchmark runs, each on a fresh server and
+	// database; above 1 the report ends with every phase's medians (bench_median.go).
+	Runs int
 }
+
+// maxBenchRuns bounds --runs: a full run at 100,000 secrets takes some 6 minutes.
+const maxBenchRuns = 15
 
 // newBenchCommand is `keyledger bench`: a load generator against a fresh server that it
 // starts itself, so that two commits are compared on the same footing.
@@ -50,6 +56,7 @@ func newBenchCommand(cl cli) *cobra.Command {
 	fs.StringVar(&c.DatabaseURL, "database-url", "", "an empty PostgreSQL database for the server (default: a new database on KEYLEDGER_TEST_DATABASE_URL, else a throwaway cluster)")
 	withEnv(fs, "database-url", "KEYLEDGER_DATABASE_URL")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "the benchmark's own progress log: debug, info, warn, error")
+	fs.IntVar(&c.Runs, "runs", 1, "how many times to run the whole benchmark, each on a fresh server and database; above 1 the table of each phase's medians follows the runs' own (a noisy machine's figures are compared as medians of 3)")
 	fs.StringSliceVar(&c.Phases, "phases", nil, "run only the timed phases whose names start with one of these comma-separated prefixes, e.g. grid,reveal (default: all)")
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -62,8 +69,9 @@ fetch with a service token, mixed 90/10 read/write; then updates of random secre
 offered at --lag-rate per second (open loop, each timed from when it was due), with
 the projection's delay from the server's /metrics. Every phase prints operations per
 second, latency percentiles, errors (any non-2xx answer, 409s included), and the
-server's RSS and CPU seconds, and how often its garbage collector ran. --json writes
-the same for comparing commits.`,
+server's RSS and CPU seconds, and how often its garbage collector ran. --runs N runs
+it all N times on fresh servers and ends with each phase's medians. --json writes the
+same for comparing commits.`,
 		GroupID: groupServer,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -104,6 +112,11 @@ func (c *benchConfig) validate() error {
 		return errors.New("--timeout must be positive")
 	case !(c.LagRate > 0) || c.LagRate > 1e6:
 		return errors.New("--lag-rate must be above 0 and at most 1000000")
+	case c.Runs < 1 || c.Runs > maxBenchRuns:
+		return fmt.Errorf("--runs must be between 1 and %d", maxBenchRuns)
+	case c.Runs > 1 && c.DatabaseURL != "":
+		// Every run needs an empty database, and the first leaves this one full.
+		return errors.New("--runs above 1 makes a new database for every run: leave --database-url (KEYLEDGER_DATABASE_URL) unset")
 	}
 	return nil
 }
@@ -133,36 +146,74 @@ func runBenchCommand(ctx context.Context, c *benchConfig, stdout, stderr io.Writ
 		return fmt.Errorf("bench: temp dir: %w", err)
 	}
 
-	// Cleanup must run after Ctrl-C has cancelled ctx, so it gets a context of its own.
-	cleanupCtx := context.WithoutCancel(ctx)
-	db, err := openBenchDatabase(ctx, c.DatabaseURL, getenv, filepath.Join(tmp, "postgres"), logger)
-	if err != nil {
-		return err
+	var reports []*benchReport
+	for run := 1; run <= c.Runs; run++ {
+		dir := tmp
+		if c.Runs > 1 {
+			logger.Info("bench: run", "run", run, "of", c.Runs)
+			dir = filepath.Join(tmp, fmt.Sprintf("run%d", run))
+			if err := os.Mkdir(dir, 0o711); err != nil {
+				return fmt.Errorf("bench: temp dir: %w", err)
+			}
+		}
+		report, err := benchOnce(ctx, c, binary, dir, getenv, logger)
+		if c.Runs > 1 {
+			// A run's log and database files go before the next run fills its own.
+			err = errors.Join(err, os.RemoveAll(dir))
+		}
+		if err != nil {
+			return err
+		}
+		if run > 1 {
+			fmt.Fprintln(stdout)
+		}
+		if err := writeBenchTable(stdout, report); err != nil {
+			return fmt.Errorf("bench: write table: %w", err)
+		}
+		reports = append(reports, report)
 	}
-	defer func() { err = errors.Join(err, db.close(cleanupCtx)) }()
-
-	srv, err := startBenchServer(ctx, binary, filepath.Join(tmp, "data"), db.url, logger)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, srv.stop(cleanupCtx)) }()
-
-	vacuum := func(ctx context.Context) error { return pgcluster.Vacuum(ctx, db.url) }
-	report, err := runBench(ctx, c, srv, vacuum, logger)
-	if err != nil {
-		return err
-	}
-	report.Database = db.kind
-	if err := writeBenchTable(stdout, report); err != nil {
-		return fmt.Errorf("bench: write table: %w", err)
+	var out any = reports[0]
+	if c.Runs > 1 {
+		median := medianOf(reports)
+		fmt.Fprintln(stdout)
+		if err := writeMedianTable(stdout, median); err != nil {
+			return fmt.Errorf("bench: write table: %w", err)
+		}
+		out = benchRuns{Runs: reports, Median: median}
 	}
 	if c.JSON != "" {
-		if err := writeBenchJSON(c.JSON, report); err != nil {
+		if err := writeBenchJSON(c.JSON, out); err != nil {
 			return err
 		}
 		logger.Info("bench: JSON written", "file", c.JSON)
 	}
 	return nil
+}
+
+// benchOnce runs the benchmark once on a fresh database and server of its own, under
+// dir; whatever it started is stopped again, also after an error or Ctrl-C.
+func benchOnce(ctx context.Context, c *benchConfig, binary, dir string, getenv func(string) string, logger *slog.Logger) (report *benchReport, err error) {
+	// Cleanup must run after Ctrl-C has cancelled ctx, so it gets a context of its own.
+	cleanupCtx := context.WithoutCancel(ctx)
+	db, err := openBenchDatabase(ctx, c.DatabaseURL, getenv, filepath.Join(dir, "postgres"), logger)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, db.close(cleanupCtx)) }()
+
+	srv, err := startBenchServer(ctx, binary, filepath.Join(dir, "data"), db.url, logger)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, srv.stop(cleanupCtx)) }()
+
+	vacuum := func(ctx context.Context) error { return pgcluster.Vacuum(ctx, db.url) }
+	report, err = runBench(ctx, c, srv, vacuum, logger)
+	if err != nil {
+		return nil, err
+	}
+	report.Database = db.kind
+	return report, nil
 }
 
 // runBench seeds the organization, vacuums the database and runs every phase against srv.

@@ -221,8 +221,8 @@ func errorsCell(p benchPhaseResult) string {
 	return s + ")"
 }
 
-// writeBenchJSON writes the report to path.
-func writeBenchJSON(path string, r *benchReport) error {
+// writeBenchJSON writes a report (or, for several runs, benchRuns) to path.
+func writeBenchJSON(path string, r any) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("bench: encode JSON: %w", err)
