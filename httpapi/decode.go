@@ -28,6 +28,9 @@ func decodeBody(c *fiber.Ctx, dst any) error {
 	if !json.Valid(body) {
 		return errInvalidJSON("The request body is not valid JSON.")
 	}
+	if !unicodeText(body) {
+		return errInvalidJSON("The request body is not Unicode text: it holds bytes that are not UTF-8, or a \\u escape of half a surrogate pair.")
+	}
 	if t := reflect.TypeOf(dst); !knownCompact(body, t) {
 		if err := checkFields(body, t, ""); err != nil {
 			return err
@@ -41,6 +44,64 @@ func decodeBody(c *fiber.Ctx, dst any) error {
 		return errInvalidRequest("The request body does not have the shape this endpoint expects.")
 	}
 	return nil
+}
+
+// unicodeText says whether a body json.Valid accepted holds Unicode text only: UTF-8
+// throughout (RFC 8259 8.1), and no \u escape of a surrogate outside a high-low pair
+// (RFC 7493 2.1). encoding/json decodes either into U+FFFD without a word, so a value
+// sent with them was stored as something else than what was sent, and answered 201:
+// values are stored and revealed byte for byte (API.md), so such a body is refused.
+func unicodeText(body []byte) bool {
+	if !utf8.Valid(body) {
+		return false
+	}
+	for i := bytes.IndexByte(body, '\\'); i >= 0; {
+		// In valid JSON a backslash is in a string and starts an escape: a \u escape
+		// has its four hex digits, any other is two bytes long.
+		if body[i+1] != 'u' {
+			i += 2
+		} else {
+			r := hex4(body[i+2 : i+6])
+			switch {
+			case r >= 0xDC00 && r <= 0xDFFF:
+				return false
+			case r >= 0xD800 && r <= 0xDBFF:
+				next := body[i+6:]
+				if len(next) < 6 || next[0] != '\\' || next[1] != 'u' {
+					return false
+				}
+				if low := hex4(next[2:6]); low < 0xDC00 || low > 0xDFFF {
+					return false
+				}
+				i += 12
+			default:
+				i += 6
+			}
+		}
+		j := bytes.IndexByte(body[i:], '\\')
+		if j < 0 {
+			break
+		}
+		i += j
+	}
+	return true
+}
+
+// hex4 reads the four hex digits of a \u escape that json.Valid accepted.
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
 
 var jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -95,4 +96,67 @@ func TestKnownCompactAllocatesNothing(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { knownCompact(body, typ) }); n != 0 {
 		t.Fatalf("the body check of a create allocated %.0f times, want none", n)
 	}
+}
+
+// unicodeText refuses bytes that are not UTF-8 and \u escapes of half a surrogate pair,
+// and takes everything else json.Valid takes, escaped backslashes before a "u" included.
+func TestUnicodeText(t *testing.T) {
+	for _, c := range []struct {
+		name, body string
+		ok         bool
+	}{
+		{"ascii", `{"v":"plain"}`, true},
+		{"multi-byte", `{"v":"héllo ☃ 😀"}`, true},
+		{"escapes", `{"v":"a\"b\\c\n\t\u0000\u00e9"}`, true},
+		{"a pair", `{"v":"\ud83d\ude00"}`, true},
+		{"a pair in upper case", `{"v":"\uD83D\uDE00x"}`, true},
+		{"an escaped backslash before u", `{"v":"\\ud800"}`, true},
+		{"an escaped backslash, then a pair", `{"v":"\\\ud83d\ude00"}`, true},
+		{"a surrogate in a key's pair", `{"\ud83d\ude00":"v"}`, true},
+		{"bytes that are not UTF-8", "{\"v\":\"\xff\xfe\"}", false},
+		{"a truncated sequence", "{\"v\":\"\xe2\x98\"}", false},
+		{"an encoded surrogate", "{\"v\":\"\xed\xa0\x80\"}", false},
+		{"a lone high surrogate", `{"v":"\ud800"}`, false},
+		{"a lone high surrogate at the end", `{"v":"x\udbff"}`, false},
+		{"a lone low surrogate", `{"v":"\udc00"}`, false},
+		{"a high surrogate before a letter", `{"v":"\ud800\u0041"}`, false},
+		{"a high surrogate before another", `{"v":"\ud800\ud800"}`, false},
+		{"a high surrogate before an escape", `{"v":"\ud800\n"}`, false},
+		{"a lone surrogate in a key", `{"\udfff":"v"}`, false},
+		{"a lone surrogate after a pair", `{"v":"\ud83d\ude00\ude00"}`, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if !json.Valid([]byte(c.body)) {
+				t.Fatalf("%q is not JSON: the test's mistake", c.body)
+			}
+			if got := unicodeText([]byte(c.body)); got != c.ok {
+				t.Errorf("unicodeText(%q) = %v, want %v", c.body, got, c.ok)
+			}
+		})
+	}
+}
+
+// What unicodeText takes, encoding/json decodes without a replacement character it
+// was not sent: every string of the body comes back the same when encoded again.
+func FuzzUnicodeTextLosesNothing(f *testing.F) {
+	for _, s := range []string{`{"v":"\ud83d\ude00"}`, `{"v":"\\ud800"}`, `{"v":"\ud800"}`, "{\"v\":\"\xff\"}", `["\uFFFD"]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if !json.Valid(body) || !unicodeText(body) {
+			return
+		}
+		var v any
+		if err := json.Unmarshal(body, &v); err != nil {
+			t.Fatalf("unmarshal %q: %v", body, err)
+		}
+		sent := strings.Count(string(body), "\uFFFD") + strings.Count(strings.ToLower(string(body)), `\ufffd`)
+		got, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kept := strings.Count(string(got), "\uFFFD"); kept > sent {
+			t.Fatalf("%q decoded with %d replacement characters, %d sent", body, kept, sent)
+		}
+	})
 }

@@ -71,6 +71,43 @@ func TestNamedTextRefusesControlCharacters(t *testing.T) {
 	}
 }
 
+// A value is stored byte for byte, so a body that encoding/json would decode into
+// something else is refused: bytes that are not UTF-8 and escapes of half a surrogate
+// pair were stored as U+FFFD, answered 201, and revealed as what nobody sent. Nothing
+// of a refused body is kept; a pair of escapes is one character, stored as its UTF-8.
+func TestValuesThatAreNotUnicodeTextAreRefused(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t)
+	alice := env.SignUp(t, "alice@example.com", "Alice")
+	org := alice.CreateOrg(t, "Acme")
+	secrets := "/orgs/" + org.ID + "/secrets"
+	sec := alice.CreateSecret(t, org.ID, "KEPT", map[string]string{"production": "before"})
+	// Raw bytes that are not UTF-8, then escapes as the body carries them.
+	for _, raw := range []string{"\xff\xfe", `\ud800`, `x\udc00y`, `\ud83d\u0041`} {
+		alice.Do(t, "POST", secrets, `{"name":"NEW","values":{"production":"`+raw+`"}}`).Problem(t, http.StatusBadRequest, "invalid_json")
+		alice.Do(t, "PATCH", secrets+"/"+sec.ID, `{"values":{"production":"`+raw+`"}}`).Problem(t, http.StatusBadRequest, "invalid_json")
+		alice.Do(t, "POST", "/orgs", `{"name":"Org `+raw+`"}`).Problem(t, http.StatusBadRequest, "invalid_json")
+	}
+	var revealed struct {
+		Value   string `json:"value"`
+		Version int    `json:"version"`
+	}
+	alice.Do(t, "POST", secrets+"/"+sec.ID+"/reveal", map[string]any{"env": "production"}).Expect(t, http.StatusOK).JSON(t, &revealed)
+	if revealed.Value != "before" || revealed.Version != 1 {
+		t.Errorf("after refused patches: %q at version %d, want \"before\" at 1", revealed.Value, revealed.Version)
+	}
+	// Nothing was created: the name is free, and a pair of escapes is stored as the
+	// character it stands for.
+	var row struct {
+		ID string `json:"id"`
+	}
+	alice.Do(t, "POST", secrets, `{"name":"NEW","values":{"production":"smile \ud83d\ude00"}}`).Expect(t, http.StatusCreated).JSON(t, &row)
+	alice.Do(t, "POST", secrets+"/"+row.ID+"/reveal", map[string]any{"env": "production"}).Expect(t, http.StatusOK).JSON(t, &revealed)
+	if revealed.Value != "smile \U0001F600" {
+		t.Errorf("revealed %q, want the emoji", revealed.Value)
+	}
+}
+
 // While the projector cannot advance, /readyz fails and /metrics says so; both
 // recover by themselves once it can write again.
 func TestStalledProjectionFailsReadiness(t *testing.T) {

@@ -58,23 +58,11 @@ func medianOf(reports []*benchReport) *benchMedian {
 
 // medianPhase is the medians of one phase's runs.
 func medianPhase(runs []benchPhaseResult) benchPhaseMedian {
-	get := func(f func(benchPhaseResult) float64) float64 { return median(runs, f) }
 	first := runs[0]
-	out := benchPhaseMedian{benchPhaseResult: benchPhaseResult{
-		Name: first.Name, Clients: first.Clients, OfferedPerSecond: first.OfferedPerSecond,
-		Seconds:                get(func(p benchPhaseResult) float64 { return p.Seconds }),
-		OpsPerSecond:           get(func(p benchPhaseResult) float64 { return p.OpsPerSecond }),
-		P50Ms:                  get(func(p benchPhaseResult) float64 { return p.P50Ms }),
-		P90Ms:                  get(func(p benchPhaseResult) float64 { return p.P90Ms }),
-		P99Ms:                  get(func(p benchPhaseResult) float64 { return p.P99Ms }),
-		MaxMs:                  get(func(p benchPhaseResult) float64 { return p.MaxMs }),
-		ServerRSSMB:            get(func(p benchPhaseResult) float64 { return p.ServerRSSMB }),
-		ServerCPUSeconds:       get(func(p benchPhaseResult) float64 { return p.ServerCPUSeconds }),
-		ServerCPUMicrosPerOp:   get(func(p benchPhaseResult) float64 { return p.ServerCPUMicrosPerOp }),
-		ServerGCsPerSecond:     get(func(p benchPhaseResult) float64 { return p.ServerGCsPerSecond }),
-		PostgresCPUMicrosPerOp: get(func(p benchPhaseResult) float64 { return p.PostgresCPUMicrosPerOp }),
-		MachineBusyPercent:     get(func(p benchPhaseResult) float64 { return p.MachineBusyPercent }),
-	}}
+	out := benchPhaseMedian{benchPhaseResult: benchPhaseResult{Name: first.Name, Clients: first.Clients, OfferedPerSecond: first.OfferedPerSecond}}
+	for i, f := range medianFigures(&out.benchPhaseResult) {
+		*f = median(runs, func(p benchPhaseResult) float64 { return *medianFigures(&p)[i] })
+	}
 	var delays []benchPhaseResult
 	for _, p := range runs {
 		out.Ops += p.Ops
@@ -100,6 +88,12 @@ func medianPhase(runs []benchPhaseResult) benchPhaseMedian {
 		}
 	}
 	return out
+}
+
+// medianFigures are the figures of p that a median row takes the medians of.
+func medianFigures(p *benchPhaseResult) []*float64 {
+	return []*float64{&p.Seconds, &p.OpsPerSecond, &p.P50Ms, &p.P90Ms, &p.P99Ms, &p.MaxMs, &p.ServerRSSMB,
+		&p.ServerCPUSeconds, &p.ServerCPUMicrosPerOp, &p.ServerGCsPerSecond, &p.PostgresCPUMicrosPerOp, &p.MachineBusyPercent}
 }
 
 // median is the median of f over xs: the middle value, or the mean of the two middle

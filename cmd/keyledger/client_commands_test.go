@@ -115,6 +115,14 @@ func TestSecretsCommands(t *testing.T) {
 	a.main(t, "secrets", "get", "STRIPE_KEY", "--org", "Nowhere", "--env", "staging").failed(t, `no organization named "Nowhere"`)
 	a.main(t, "secrets", "get", "STRIPE_KEY", "--org", "Acme").failed(t, "--env is required")
 	a.main(t, "secrets", "set", "=oops", "--org", "Acme", "--env", "dev").failed(t, "has no name")
+	// A value that is not UTF-8 is refused before it is sent (JSON would carry it as
+	// U+FFFD), and its bytes are not echoed.
+	bin := a.cli(t, "\x00\xff\xfeZQXJ\n", "secrets", "set", "BLOB=-", "--org", "Acme", "--env", "dev")
+	bin.failed(t, "the value of BLOB is not UTF-8 text")
+	if strings.Contains(bin.err.Error()+bin.stderr+bin.stdout, "ZQXJ") {
+		t.Errorf("the refusal echoed the value: %v %q", bin.err, bin.stderr)
+	}
+	a.main(t, "secrets", "set", "BLOB=\xff", "--org", "Acme", "--env", "dev").failed(t, "the value of BLOB is not UTF-8 text")
 
 	hist := a.main(t, "secrets", "history", "STRIPE_KEY", "--org", "Acme", "--env", "development").ok(t).stdout
 	lines := strings.Split(strings.TrimSpace(hist), "\n")

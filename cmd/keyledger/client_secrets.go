@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keyledger/keyledger/httpapi/client"
 	"github.com/spf13/cobra"
@@ -264,6 +265,10 @@ func parseAssignments(args []string, stdin io.Reader) ([]assignment, error) {
 			// `echo value | keyledger secrets set NAME=-` must not store echo's newline.
 			v := strings.TrimSuffix(string(b), "\n")
 			value = strings.TrimSuffix(v, "\r")
+		}
+		if !utf8.ValidString(value) {
+			// Sent as JSON, each byte that is not UTF-8 would be stored as U+FFFD.
+			return nil, fmt.Errorf("the value of %s is not UTF-8 text: Keyledger stores values as text (encode binary data, as base64 for one)", name)
 		}
 		out = append(out, assignment{name: name, value: value})
 	}

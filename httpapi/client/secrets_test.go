@@ -1,8 +1,10 @@
 package client_test
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +12,35 @@ import (
 )
 
 func ptr[T any](v T) *T { return &v }
+
+// A value that is not UTF-8 is refused before anything is sent: JSON would carry each
+// such byte as U+FFFD, and the server would store that.
+func TestValuesThatAreNotTextAreNotSent(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	ctx := testContext(t)
+	alice, _ := s.signUp(t, "alice@example.com", "Alice")
+	org, err := alice.CreateOrg(ctx, "Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := "sk_\xff\xfe"
+	if _, err := alice.CreateSecret(ctx, org.ID, client.CreateSecretRequest{Name: "BLOB", Values: map[string]string{client.Production: bad}}); !errors.Is(err, client.ErrNotText) {
+		t.Fatalf("create: %v, want ErrNotText", err)
+	}
+	// Nothing was created: the name is free.
+	sec, err := alice.CreateSecret(ctx, org.ID, client.CreateSecretRequest{Name: "BLOB", Values: map[string]string{client.Production: "text"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.UpdateSecret(ctx, org.ID, sec.ID, client.UpdateSecretRequest{Values: map[string]*string{client.Production: &bad}}); !errors.Is(err, client.ErrNotText) || strings.Contains(err.Error(), "sk_") {
+		t.Fatalf("update: %v, want ErrNotText without the value", err)
+	}
+	got, err := alice.RevealSecret(ctx, org.ID, sec.ID, client.Production)
+	if err != nil || got.Value != "text" || got.Version != 1 {
+		t.Fatalf("after the refused update: %+v %v", got, err)
+	}
+}
 
 func TestSecretLifecycle(t *testing.T) {
 	t.Parallel()
