@@ -31,6 +31,9 @@ func decodeBody(c *fiber.Ctx, dst any) error {
 	if !unicodeText(body) {
 		return errInvalidJSON("The request body is not Unicode text: it holds bytes that are not UTF-8, or a \\u escape of half a surrogate pair.")
 	}
+	if key, twice := duplicateKey(body); twice {
+		return errInvalidRequest(fmt.Sprintf("The request body names field %s twice.", quoteField(key)))
+	}
 	if t := reflect.TypeOf(dst); !knownCompact(body, t) {
 		if err := checkFields(body, t, ""); err != nil {
 			return err
@@ -85,6 +88,99 @@ func unicodeText(body []byte) bool {
 		i += j
 	}
 	return true
+}
+
+// duplicateKey finds a key that an object of a body (valid JSON) names twice.
+// encoding/json keeps the last of the two values; whatever read the body before the
+// server (a proxy's rules, a gateway's log) may have kept the first, so a body that
+// says two things about one field is refused instead of read either way. Compact bodies
+// are walked in place (jsonscan, no allocation); anything else, escaped keys among it,
+// token by token.
+func duplicateKey(body []byte) (string, bool) {
+	s := jsonscan.New(body)
+	var dup []byte
+	if scanKeys(&s, 0, &dup) && s.Done() {
+		return "", false
+	}
+	if dup != nil {
+		return string(dup), true
+	}
+	return decodeKeys(json.NewDecoder(bytes.NewReader(body)))
+}
+
+// maxScanKeys is the most keys scanKeys compares within one object; an object with
+// more goes to decodeKeys, which keeps them in a map.
+const maxScanKeys = 16
+
+// scanKeys reads one value under s, setting dup to a key an object in it names twice;
+// false when it found one, or when s cannot read the value.
+func scanKeys(s *jsonscan.Scanner, depth int, dup *[]byte) bool {
+	if depth > maxScanDepth {
+		return false
+	}
+	switch s.Peek() {
+	case '{':
+		var seen [maxScanKeys][]byte
+		n := 0
+		return s.Object(func(key []byte) bool {
+			for _, k := range seen[:n] {
+				if bytes.Equal(k, key) {
+					*dup = key
+					return false
+				}
+			}
+			if n == len(seen) {
+				return false
+			}
+			seen[n] = key
+			n++
+			return scanKeys(s, depth+1, dup)
+		})
+	case '[':
+		return s.Array(func() bool { return scanKeys(s, depth+1, dup) })
+	}
+	return s.Skip()
+}
+
+// maxScanDepth bounds the objects and arrays scanKeys walks inside one another; a body
+// nested deeper goes to decodeKeys, which encoding/json bounds.
+const maxScanDepth = 64
+
+// decodeKeys reads one value from dec, token by token, for a key an object in it names
+// twice (after unescaping: "n\u0061me" is "name").
+func decodeKeys(dec *json.Decoder) (string, bool) {
+	tok, err := dec.Token()
+	if err != nil {
+		// json.Valid took the body: nothing more to read.
+		return "", false
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return "", false
+			}
+			key, _ := k.(string)
+			if seen[key] {
+				return key, true
+			}
+			seen[key] = true
+			if dup, twice := decodeKeys(dec); twice {
+				return dup, true
+			}
+		}
+		_, _ = dec.Token() // the closing brace
+	case json.Delim('['):
+		for dec.More() {
+			if dup, twice := decodeKeys(dec); twice {
+				return dup, true
+			}
+		}
+		_, _ = dec.Token() // the closing bracket
+	}
+	return "", false
 }
 
 // hex4 reads the four hex digits of a \u escape that json.Valid accepted.

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -159,4 +160,126 @@ func FuzzUnicodeTextLosesNothing(f *testing.F) {
 			t.Fatalf("%q decoded with %d replacement characters, %d sent", body, kept, sent)
 		}
 	})
+}
+
+// duplicateKey finds a key named twice in any object of a body, compact or not, escaped
+// or not, nested or not; keys repeated in different objects are no duplicate.
+func TestDuplicateKey(t *testing.T) {
+	many := func(n int, last string) string {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range n {
+			fmt.Fprintf(&b, `"k%d":%d,`, i, i)
+		}
+		b.WriteString(`"` + last + `":0}`)
+		return b.String()
+	}
+	for _, c := range []struct {
+		name, body, dup string
+	}{
+		{"none", `{"name":"A","values":{"production":"x"}}`, ""},
+		{"top level", `{"name":"A","name":"B"}`, "name"},
+		{"nested", `{"name":"A","values":{"production":"x","production":"y"}}`, "production"},
+		{"in an array's object", `{"items":[{"a":1},{"a":2,"a":3}]}`, "a"},
+		{"the same key in two objects", `{"a":{"b":1},"b":{"a":2},"c":[{"a":1},{"a":1}]}`, ""},
+		{"escaped", `{"name":"A","n\u0061me":"B"}`, "name"},
+		{"with whitespace", "{ \"env\" : \"development\" ,\n \"env\" : \"production\" }", "env"},
+		{"an empty key twice", `{"":1,"":2}`, ""},
+		{"many keys", many(20, "k20"), ""},
+		{"many keys, the last again", many(20, "k3"), "k3"},
+		{"deep", strings.Repeat(`{"a":`, 100) + `{"b":1,"b":2}` + strings.Repeat("}", 100), "b"},
+		{"deep, none", strings.Repeat(`[`, 100) + `{"b":1}` + strings.Repeat("]", 100), ""},
+		{"not an object", `"name"`, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if !json.Valid([]byte(c.body)) {
+				t.Fatalf("%q is not JSON: the test's mistake", c.body)
+			}
+			dup, twice := duplicateKey([]byte(c.body))
+			want := c.dup != "" || c.name == "an empty key twice"
+			if twice != want || dup != c.dup {
+				t.Errorf("duplicateKey(%q) = %q, %v; want %q, %v", c.body, dup, twice, c.dup, want)
+			}
+		})
+	}
+}
+
+// The compact bodies clients send are checked for duplicate keys without allocating.
+func TestDuplicateKeyAllocatesNothing(t *testing.T) {
+	body := []byte(`{"name":"STRIPE_KEY","description":"Stripe","values":{"development":"d","staging":"s","production":"p"}}`)
+	if n := testing.AllocsPerRun(100, func() { duplicateKey(body) }); n != 0 {
+		t.Errorf("%v allocations", n)
+	}
+}
+
+// What duplicateKey lets through, encoding/json decodes without merging two members:
+// an object decodes into a map of as many keys as its members.
+func FuzzDuplicateKeyAgrees(f *testing.F) {
+	for _, s := range []string{`{"a":1,"a":2}`, `{"a":1,"\u0061":2}`, `[{"a":{"a":1}}]`, `{"a":1}`, "{ \"b\" : [ {\"c\":1 , \"c\":2} ] }"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if !json.Valid(body) {
+			return
+		}
+		_, twice := duplicateKey(body)
+		if twice != hasMergedMember(t, json.NewDecoder(strings.NewReader(string(body)))) {
+			t.Fatalf("duplicateKey(%q) = %v", body, twice)
+		}
+	})
+}
+
+// hasMergedMember says, independently of duplicateKey, whether an object of the value
+// under dec has more members than keys once decoded.
+func hasMergedMember(t *testing.T, dec *json.Decoder) bool {
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(v json.RawMessage) bool
+	walk = func(v json.RawMessage) bool {
+		v = json.RawMessage(strings.TrimSpace(string(v)))
+		switch {
+		case len(v) > 0 && v[0] == '{':
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(v, &m); err != nil {
+				t.Fatal(err)
+			}
+			d := json.NewDecoder(strings.NewReader(string(v)))
+			if _, err := d.Token(); err != nil { // the opening brace
+				t.Fatal(err)
+			}
+			members := 0
+			for d.More() {
+				var value json.RawMessage
+				if _, err := d.Token(); err != nil { // the key
+					t.Fatal(err)
+				}
+				if err := d.Decode(&value); err != nil {
+					t.Fatal(err)
+				}
+				members++
+			}
+			if members != len(m) {
+				return true
+			}
+			for _, sub := range m {
+				if walk(sub) {
+					return true
+				}
+			}
+		case len(v) > 0 && v[0] == '[':
+			var a []json.RawMessage
+			if err := json.Unmarshal(v, &a); err != nil {
+				t.Fatal(err)
+			}
+			for _, sub := range a {
+				if walk(sub) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return walk(raw)
 }

@@ -108,6 +108,53 @@ func TestValuesThatAreNotUnicodeTextAreRefused(t *testing.T) {
 	}
 }
 
+// A body that names a field twice says two things: encoding/json kept the last, and a
+// proxy or gateway in front may have kept the first (which environment a reveal was
+// of, which version an update expected). It is refused with invalid_request, and
+// nothing of it happens.
+func TestFieldsNamedTwiceAreRefused(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t)
+	alice := env.SignUp(t, "alice@example.com", "Alice")
+	org := alice.CreateOrg(t, "Acme")
+	secrets := "/orgs/" + org.ID + "/secrets"
+	sec := alice.CreateSecret(t, org.ID, "KEPT", map[string]string{"production": "before", "development": "dev"})
+	for _, c := range []struct{ name, method, path, body string }{
+		{"create, a value twice", "POST", secrets, `{"name":"NEW","values":{"production":"a","production":"b"}}`},
+		{"create, the name twice, escaped", "POST", secrets, `{"name":"NEW","n\u0061me":"OTHER"}`},
+		{"update, expected_version twice", "PATCH", secrets + "/" + sec.ID, `{"values":{"production":"after"},"expected_version":1,"expected_version":9}`},
+		{"reveal, env twice", "POST", secrets + "/" + sec.ID + "/reveal", `{"env":"development", "env":"production"}`},
+		{"an org's name twice", "POST", "/orgs", `{"name":"One","name":"Two"}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := alice.Do(t, c.method, c.path, c.body).Problem(t, http.StatusBadRequest, "invalid_request")
+			if !strings.Contains(p.Detail, "twice") {
+				t.Errorf("detail %q", p.Detail)
+			}
+		})
+	}
+	var revealed struct {
+		Value   string `json:"value"`
+		Version int    `json:"version"`
+	}
+	alice.Do(t, "POST", secrets+"/"+sec.ID+"/reveal", map[string]any{"env": "production"}).Expect(t, http.StatusOK).JSON(t, &revealed)
+	if revealed.Value != "before" || revealed.Version != 1 {
+		t.Errorf("after the refused update: %q at version %d", revealed.Value, revealed.Version)
+	}
+	// Nothing was created, and the refused reveal left no trace in the audit trail:
+	// the one reveal there is the one above.
+	alice.Do(t, "POST", secrets, `{"name":"NEW","values":{"production":"b"}}`).Expect(t, http.StatusCreated)
+	var audit struct {
+		Items []struct {
+			Action string `json:"action"`
+		} `json:"items"`
+	}
+	alice.Do(t, "GET", "/orgs/"+org.ID+"/audit?action=secret.revealed", nil).Expect(t, http.StatusOK).JSON(t, &audit)
+	if len(audit.Items) != 1 {
+		t.Errorf("%d reveals audited, want 1: %+v", len(audit.Items), audit.Items)
+	}
+}
+
 // While the projector cannot advance, /readyz fails and /metrics says so; both
 // recover by themselves once it can write again.
 func TestStalledProjectionFailsReadiness(t *testing.T) {

@@ -163,6 +163,14 @@ func (s *Scanner) digits() int {
 	return s.pos - start
 }
 
+// Peek returns the next byte without reading it, 0 at the end.
+func (s *Scanner) Peek() byte {
+	if s.pos < len(s.data) {
+		return s.data[s.pos]
+	}
+	return 0
+}
+
 // Eat reads the byte c, if it is next.
 func (s *Scanner) Eat(c byte) bool {
 	if s.pos < len(s.data) && s.data[s.pos] == c {
