@@ -400,11 +400,13 @@ func secretResult(ctx context.Context, log eventLog, lo loadedOrg, p domain.Prin
 const ownerRetryBudget = 3 * time.Second
 
 // loadUserPatiently is loadOwner, tried again while the log answers that it is
-// unavailable, within ownerRetryBudget and ctx.
+// unavailable, within ownerRetryBudget and ctx: every answer the HTTP layer takes for
+// "not now" (eventstore.IsUnavailable: no responders while a stream elects a leader,
+// a JetStream API 503, a timeout), not only the store's own ErrUnavailable.
 func loadUserPatiently(ctx context.Context, log eventLog, id string) (*domain.User, error) {
 	return backoff.Retry(ctx, func() (*domain.User, error) {
 		u, err := loadOwner(ctx, log, id)
-		if err != nil && !errors.Is(err, eventstore.ErrUnavailable) {
+		if err != nil && !eventstore.IsUnavailable(err) {
 			return u, backoff.Permanent(err)
 		}
 		return u, err
