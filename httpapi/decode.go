@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
@@ -58,36 +59,34 @@ func unicodeText(body []byte) bool {
 	if !utf8.Valid(body) {
 		return false
 	}
-	for i := bytes.IndexByte(body, '\\'); i >= 0; {
-		// In valid JSON a backslash is in a string and starts an escape: a \u escape
-		// has its four hex digits, any other is two bytes long.
+	// In valid JSON a backslash is in a string and starts an escape: \uXXXX, or two
+	// bytes for any other.
+	for i := bytes.IndexByte(body, '\\'); i >= 0; i = nextEscape(body, i) {
 		if body[i+1] != 'u' {
 			i += 2
-		} else {
-			r := hex4(body[i+2 : i+6])
-			switch {
-			case r >= 0xDC00 && r <= 0xDFFF:
-				return false
-			case r >= 0xD800 && r <= 0xDBFF:
-				next := body[i+6:]
-				if len(next) < 6 || next[0] != '\\' || next[1] != 'u' {
-					return false
-				}
-				if low := hex4(next[2:6]); low < 0xDC00 || low > 0xDFFF {
-					return false
-				}
-				i += 12
-			default:
-				i += 6
-			}
+			continue
 		}
-		j := bytes.IndexByte(body[i:], '\\')
-		if j < 0 {
-			break
+		r := hex4(body[i+2:])
+		i += 6
+		if !utf16.IsSurrogate(r) {
+			continue
 		}
-		i += j
+		// Half a pair: the other half must follow at once, and the two must decode.
+		if len(body) < i+6 || body[i] != '\\' || body[i+1] != 'u' ||
+			utf16.DecodeRune(r, hex4(body[i+2:])) == utf8.RuneError {
+			return false
+		}
+		i += 6
 	}
 	return true
+}
+
+// nextEscape is where the next backslash from i on is, -1 when there is none.
+func nextEscape(body []byte, i int) int {
+	if j := bytes.IndexByte(body[i:], '\\'); j >= 0 {
+		return i + j
+	}
+	return -1
 }
 
 // duplicateKey finds a key that an object of a body (valid JSON) names twice.

@@ -147,8 +147,11 @@ func FuzzUnicodeTextLosesNothing(f *testing.F) {
 		if !json.Valid(body) || !unicodeText(body) {
 			return
 		}
+		// Numbers as written: a float64 cannot hold every number JSON can (1e700).
+		dec := json.NewDecoder(strings.NewReader(string(body)))
+		dec.UseNumber()
 		var v any
-		if err := json.Unmarshal(body, &v); err != nil {
+		if err := dec.Decode(&v); err != nil {
 			t.Fatalf("unmarshal %q: %v", body, err)
 		}
 		sent := strings.Count(string(body), "\uFFFD") + strings.Count(strings.ToLower(string(body)), `\ufffd`)

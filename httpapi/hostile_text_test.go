@@ -11,6 +11,7 @@ import (
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/httpapi"
 	"github.com/keyledger/keyledger/httpapi/apitest"
+	"github.com/keyledger/keyledger/httpapi/wire"
 )
 
 // Every field a person names refuses NUL and other control characters with 422 on
@@ -62,11 +63,7 @@ func TestNamedTextRefusesControlCharacters(t *testing.T) {
 	if m := row.Environments["production"].Mask; m != "\uFFFD\uFFFD[31mpa***x\uFFFD\uFFFD\uFFFD" || strings.ContainsFunc(m, domain.IsControl) {
 		t.Errorf("mask %q", m)
 	}
-	var revealed struct {
-		Value string `json:"value"`
-	}
-	alice.Do(t, "POST", "/orgs/"+org.ID+"/secrets/"+row.ID+"/reveal", map[string]any{"env": "production"}).Expect(t, http.StatusOK).JSON(t, &revealed)
-	if revealed.Value != value {
+	if revealed := reveal(t, alice, "/orgs/"+org.ID+"/secrets/"+row.ID, "production"); revealed.Value != value {
 		t.Errorf("revealed %q, want %q", revealed.Value, value)
 	}
 }
@@ -88,12 +85,7 @@ func TestValuesThatAreNotUnicodeTextAreRefused(t *testing.T) {
 		alice.Do(t, "PATCH", secrets+"/"+sec.ID, `{"values":{"production":"`+raw+`"}}`).Problem(t, http.StatusBadRequest, "invalid_json")
 		alice.Do(t, "POST", "/orgs", `{"name":"Org `+raw+`"}`).Problem(t, http.StatusBadRequest, "invalid_json")
 	}
-	var revealed struct {
-		Value   string `json:"value"`
-		Version int    `json:"version"`
-	}
-	alice.Do(t, "POST", secrets+"/"+sec.ID+"/reveal", map[string]any{"env": "production"}).Expect(t, http.StatusOK).JSON(t, &revealed)
-	if revealed.Value != "before" || revealed.Version != 1 {
+	if revealed := reveal(t, alice, secrets+"/"+sec.ID, "production"); revealed.Value != "before" || revealed.Version != 1 {
 		t.Errorf("after refused patches: %q at version %d, want \"before\" at 1", revealed.Value, revealed.Version)
 	}
 	// Nothing was created: the name is free, and a pair of escapes is stored as the
@@ -102,8 +94,7 @@ func TestValuesThatAreNotUnicodeTextAreRefused(t *testing.T) {
 		ID string `json:"id"`
 	}
 	alice.Do(t, "POST", secrets, `{"name":"NEW","values":{"production":"smile \ud83d\ude00"}}`).Expect(t, http.StatusCreated).JSON(t, &row)
-	alice.Do(t, "POST", secrets+"/"+row.ID+"/reveal", map[string]any{"env": "production"}).Expect(t, http.StatusOK).JSON(t, &revealed)
-	if revealed.Value != "smile \U0001F600" {
+	if revealed := reveal(t, alice, secrets+"/"+row.ID, "production"); revealed.Value != "smile \U0001F600" {
 		t.Errorf("revealed %q, want the emoji", revealed.Value)
 	}
 }
@@ -133,12 +124,7 @@ func TestFieldsNamedTwiceAreRefused(t *testing.T) {
 			}
 		})
 	}
-	var revealed struct {
-		Value   string `json:"value"`
-		Version int    `json:"version"`
-	}
-	alice.Do(t, "POST", secrets+"/"+sec.ID+"/reveal", map[string]any{"env": "production"}).Expect(t, http.StatusOK).JSON(t, &revealed)
-	if revealed.Value != "before" || revealed.Version != 1 {
+	if revealed := reveal(t, alice, secrets+"/"+sec.ID, "production"); revealed.Value != "before" || revealed.Version != 1 {
 		t.Errorf("after the refused update: %q at version %d", revealed.Value, revealed.Version)
 	}
 	// Nothing was created, and the refused reveal left no trace in the audit trail:
@@ -153,6 +139,14 @@ func TestFieldsNamedTwiceAreRefused(t *testing.T) {
 	if len(audit.Items) != 1 {
 		t.Errorf("%d reveals audited, want 1: %+v", len(audit.Items), audit.Items)
 	}
+}
+
+// reveal reveals the secret at path (…/secrets/{id}) in env, which must answer 200.
+func reveal(t *testing.T, c *apitest.Client, path, env string) wire.Revealed {
+	t.Helper()
+	var r wire.Revealed
+	c.Do(t, "POST", path+"/reveal", map[string]any{"env": env}).Expect(t, http.StatusOK).JSON(t, &r)
+	return r
 }
 
 // While the projector cannot advance, /readyz fails and /metrics says so; both

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -137,6 +138,33 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 	return resp, nil
 }
 
+// ErrNotText is returned, before anything is sent, for a request with a string that is
+// not UTF-8 text (a secret's value, a description): JSON would carry each byte that is
+// not UTF-8 as U+FFFD, and the server would store that instead of what was given.
+var ErrNotText = errors.New("keyledger client: a value, name or description must be UTF-8 text (encode binary data, as base64 for one)")
+
+// replacedBytes says whether json.Marshal replaced bytes that are not UTF-8 in b, its
+// output: it writes each as the escape \ufffd, and a real U+FFFD as the character
+// itself. An escape is a backslash after an even run of backslashes (an odd run ends
+// in an escaped backslash followed by the letters "ufffd").
+func replacedBytes(b []byte) bool {
+	for i := bytes.Index(b, []byte(`\ufffd`)); i >= 0; {
+		run := 0
+		for j := i - 1; j >= 0 && b[j] == '\\'; j-- {
+			run++
+		}
+		if run%2 == 0 {
+			return true
+		}
+		next := bytes.Index(b[i+1:], []byte(`\ufffd`))
+		if next < 0 {
+			break
+		}
+		i += 1 + next
+	}
+	return false
+}
+
 func (c *Client) newRequest(ctx context.Context, r request, cc callConfig) (*http.Request, error) {
 	q := r.query
 	if cc.minSeq > 0 {
@@ -154,6 +182,9 @@ func (c *Client) newRequest(ctx context.Context, r request, cc callConfig) (*htt
 		b, err := json.Marshal(r.body)
 		if err != nil {
 			return nil, fmt.Errorf("keyledger client: encode %s %s: %w", r.method, r.path, err)
+		}
+		if replacedBytes(b) {
+			return nil, fmt.Errorf("%w: %s %s", ErrNotText, r.method, r.path)
 		}
 		body = bytes.NewReader(b)
 	}

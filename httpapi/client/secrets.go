@@ -2,14 +2,11 @@ package client
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/keyledger/keyledger/httpapi/wire"
 )
@@ -120,11 +117,6 @@ type CreateSecretRequest struct {
 // CreateSecret creates a secret owned by the caller.
 func (c *Client) CreateSecret(ctx context.Context, org string, req CreateSecretRequest, opts ...CallOption) (Secret, error) {
 	var out Secret
-	for env, v := range req.Values {
-		if err := textValue(env, v); err != nil {
-			return out, err
-		}
-	}
 	err := c.do(ctx, request{method: http.MethodPost, path: orgPath(org, "secrets"), body: req, opts: opts}, &out)
 	return out, err
 }
@@ -143,29 +135,8 @@ type UpdateSecretRequest struct {
 // UpdateSecret changes a secret's description or values.
 func (c *Client) UpdateSecret(ctx context.Context, org, id string, req UpdateSecretRequest, opts ...CallOption) (Secret, error) {
 	var out Secret
-	for env, v := range req.Values {
-		if v == nil {
-			continue
-		}
-		if err := textValue(env, *v); err != nil {
-			return out, err
-		}
-	}
 	err := c.do(ctx, request{method: http.MethodPatch, path: orgPath(org, "secrets", id), body: req, opts: opts}, &out)
 	return out, err
-}
-
-// ErrNotText is returned, before anything is sent, for a value that is not UTF-8 text:
-// JSON would carry each byte that is not UTF-8 as U+FFFD, and the server would store
-// that instead of the value.
-var ErrNotText = errors.New("keyledger client: a secret value must be UTF-8 text (encode binary data, as base64 for one)")
-
-// textValue refuses a value for env that is not UTF-8, without saying any of it.
-func textValue(env, v string) error {
-	if !utf8.ValidString(v) {
-		return fmt.Errorf("%w: the %s value is not", ErrNotText, env)
-	}
-	return nil
 }
 
 // DeleteSecret removes the value of one environment when env is not empty, else the

@@ -36,6 +36,10 @@ func TestValuesThatAreNotTextAreNotSent(t *testing.T) {
 	if _, err := alice.UpdateSecret(ctx, org.ID, sec.ID, client.UpdateSecretRequest{Values: map[string]*string{client.Production: &bad}}); !errors.Is(err, client.ErrNotText) || strings.Contains(err.Error(), "sk_") {
 		t.Fatalf("update: %v, want ErrNotText without the value", err)
 	}
+	// So is any other text the client sends: a description, say.
+	if _, err := alice.UpdateSecret(ctx, org.ID, sec.ID, client.UpdateSecretRequest{Description: &bad}); !errors.Is(err, client.ErrNotText) {
+		t.Fatalf("description: %v, want ErrNotText", err)
+	}
 	got, err := alice.RevealSecret(ctx, org.ID, sec.ID, client.Production)
 	if err != nil || got.Value != "text" || got.Version != 1 {
 		t.Fatalf("after the refused update: %+v %v", got, err)
