@@ -35,6 +35,9 @@ type benchConfig struct {
 	// Runs is how many times the whole benchmark runs, each on a fresh server and
 	// database; above 1 the report ends with every phase's medians (bench_median.go).
 	Runs int
+	// LatencyLog, when set, is the file every timed operation is written to
+	// (bench_latency.go).
+	LatencyLog string
 }
 
 // maxBenchRuns bounds --runs: a full run at 100,000 secrets takes some 6 minutes.
@@ -57,6 +60,7 @@ func newBenchCommand(cl cli) *cobra.Command {
 	withEnv(fs, "database-url", "KEYLEDGER_DATABASE_URL")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "the benchmark's own progress log: debug, info, warn, error")
 	fs.IntVar(&c.Runs, "runs", 1, "how many times to run the whole benchmark, each on a fresh server and database; above 1 the table of each phase's medians follows the runs' own (a noisy machine's figures are compared as medians of 3)")
+	fs.StringVar(&c.LatencyLog, "latency-log", "", "also write every timed operation (run, phase, start and latency in ms, outcome) to this tab-separated file")
 	fs.StringSliceVar(&c.Phases, "phases", nil, "run only the timed phases whose names start with one of these comma-separated prefixes, e.g. grid,reveal (default: all)")
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -71,7 +75,8 @@ the projection's delay from the server's /metrics. Every phase prints operations
 second, latency percentiles, errors (any non-2xx answer, 409s included), and the
 server's RSS and CPU seconds, and how often its garbage collector ran. --runs N runs
 it all N times on fresh servers and ends with each phase's medians. --json writes the
-same for comparing commits.`,
+same for comparing commits; --latency-log writes every operation, for looking at what
+the percentiles summarize in time.`,
 		GroupID: groupServer,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -146,6 +151,14 @@ func runBenchCommand(ctx context.Context, c *benchConfig, stdout, stderr io.Writ
 		return fmt.Errorf("bench: temp dir: %w", err)
 	}
 
+	var lat *latencyLog
+	if c.LatencyLog != "" {
+		if lat, err = createLatencyLog(c.LatencyLog); err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, lat.close()) }()
+	}
+
 	var reports []*benchReport
 	for run := 1; run <= c.Runs; run++ {
 		dir := tmp
@@ -156,7 +169,10 @@ func runBenchCommand(ctx context.Context, c *benchConfig, stdout, stderr io.Writ
 				return fmt.Errorf("bench: temp dir: %w", err)
 			}
 		}
-		report, err := benchOnce(ctx, c, binary, dir, getenv, logger)
+		if lat != nil {
+			lat.run = run
+		}
+		report, err := benchOnce(ctx, c, binary, dir, getenv, lat, logger)
 		if c.Runs > 1 {
 			// A run's log and database files go before the next run fills its own.
 			err = errors.Join(err, os.RemoveAll(dir))
@@ -192,7 +208,7 @@ func runBenchCommand(ctx context.Context, c *benchConfig, stdout, stderr io.Writ
 
 // benchOnce runs the benchmark once on a fresh database and server of its own, under
 // dir; whatever it started is stopped again, also after an error or Ctrl-C.
-func benchOnce(ctx context.Context, c *benchConfig, binary, dir string, getenv func(string) string, logger *slog.Logger) (report *benchReport, err error) {
+func benchOnce(ctx context.Context, c *benchConfig, binary, dir string, getenv func(string) string, lat *latencyLog, logger *slog.Logger) (report *benchReport, err error) {
 	// Cleanup must run after Ctrl-C has cancelled ctx, so it gets a context of its own.
 	cleanupCtx := context.WithoutCancel(ctx)
 	db, err := openBenchDatabase(ctx, c.DatabaseURL, getenv, filepath.Join(dir, "postgres"), logger)
@@ -208,7 +224,7 @@ func benchOnce(ctx context.Context, c *benchConfig, binary, dir string, getenv f
 	defer func() { err = errors.Join(err, srv.stop(cleanupCtx)) }()
 
 	vacuum := func(ctx context.Context) error { return pgcluster.Vacuum(ctx, db.url) }
-	report, err = runBench(ctx, c, srv, vacuum, logger)
+	report, err = runBench(ctx, c, srv, vacuum, lat, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -216,13 +232,15 @@ func benchOnce(ctx context.Context, c *benchConfig, binary, dir string, getenv f
 	return report, nil
 }
 
-// runBench seeds the organization, vacuums the database and runs every phase against srv.
-func runBench(ctx context.Context, c *benchConfig, srv *benchServer, vacuum func(context.Context) error, logger *slog.Logger) (*benchReport, error) {
+// runBench seeds the organization, vacuums the database and runs every phase against
+// srv; lat, when not nil, gets every timed operation.
+func runBench(ctx context.Context, c *benchConfig, srv *benchServer, vacuum func(context.Context) error, lat *latencyLog, logger *slog.Logger) (*benchReport, error) {
 	report := newBenchReport(c)
 	b, err := newBenchRun(ctx, c, srv, logger)
 	if err != nil {
 		return nil, err
 	}
+	b.latency = lat
 	seed, err := b.seed(ctx)
 	if err != nil {
 		return nil, err

@@ -45,7 +45,7 @@ func (b *benchRun) measureRate(ctx context.Context, p benchPhase, clients int, r
 			due <- at
 		}
 	}()
-	res := b.drive(ctx, p, clients, func() (time.Time, bool) {
+	res := b.drive(ctx, p, clients, start, func() (time.Time, bool) {
 		at, ok := <-due
 		return at, ok
 	})

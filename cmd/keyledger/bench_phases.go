@@ -45,6 +45,8 @@ type benchRun struct {
 	// (see gridPage).
 	wellFormed sync.Map
 	pageSeed   maphash.Seed
+	// latency, when not nil, gets every timed operation (--latency-log).
+	latency *latencyLog
 }
 
 // benchPhase is one timed phase: op is one operation, timed as a whole.
@@ -313,7 +315,7 @@ func (b *benchRun) runPhase(ctx context.Context, p benchPhase) benchPhaseResult 
 // after the deadline; those under way finish (each bounded by cfg.Timeout) and count,
 // and the phase's time runs until the last has finished, so the tail is not hidden.
 func (b *benchRun) measure(ctx context.Context, p benchPhase, clients int, deadline time.Time) benchPhaseResult {
-	return b.drive(ctx, p, clients, func() (time.Time, bool) {
+	return b.drive(ctx, p, clients, time.Time{}, func() (time.Time, bool) {
 		now := time.Now()
 		return now, ctx.Err() == nil && (deadline.IsZero() || now.Before(deadline))
 	})
@@ -321,12 +323,21 @@ func (b *benchRun) measure(ctx context.Context, p benchPhase, clients int, deadl
 
 // drive runs p's operation on each of clients workers for as long as next says, and
 // summarizes the phase. next gives the instant an operation is timed from (now, in a
-// closed loop; when it was due, at a fixed rate) and whether one more is to run.
-func (b *benchRun) drive(ctx context.Context, p benchPhase, clients int, next func() (time.Time, bool)) benchPhaseResult {
+// closed loop; when it was due, at a fixed rate) and whether one more is to run;
+// origin is when the phase's schedule began (zero: when drive starts its workers),
+// which the latency log counts its operations' starts from.
+func (b *benchRun) drive(ctx context.Context, p benchPhase, clients int, origin time.Time, next func() (time.Time, bool)) benchPhaseResult {
 	gcsBefore, gcsSaid := b.serverGCs(ctx)
 	before, _ := b.srv.stats()
 	start := time.Now()
+	if origin.IsZero() {
+		origin = start
+	}
 	samples := make([]benchSamples, clients)
+	var ops [][]benchOp
+	if b.latency != nil {
+		ops = make([][]benchOp, clients)
+	}
 	var wg sync.WaitGroup
 	for i := range clients {
 		wg.Go(func() {
@@ -343,13 +354,22 @@ func (b *benchRun) drive(ctx context.Context, p benchPhase, clients int, next fu
 				if errors.Is(err, errPhaseDone) {
 					return
 				}
-				samples[i].add(time.Since(from), err)
+				took := time.Since(from)
+				samples[i].add(took, err)
+				if ops != nil {
+					op := benchOp{start: from.Sub(origin), took: took}
+					if err != nil {
+						op.failed = errorKind(err)
+					}
+					ops[i] = append(ops[i], op)
+				}
 			}
 		})
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
 	after, _ := b.srv.stats()
+	b.latency.write(p.name, ops)
 	res := summarize(p.name, clients, elapsed, samples, before, after)
 	if gcsAfter, ok := b.serverGCs(ctx); ok && gcsSaid {
 		res.ServerGCsPerSecond = (gcsAfter - gcsBefore) / elapsed.Seconds()

@@ -20,9 +20,11 @@ func TestBenchRunsEveryPhaseWithoutErrors(t *testing.T) {
 	t.Parallel()
 	bin := buildBinary(t)
 	jsonPath := filepath.Join(t.TempDir(), "bench.json")
+	latencyPath := filepath.Join(t.TempDir(), "latency.tsv")
 	var stdout, stderr bytes.Buffer
 	args := []string{"bench", "--binary", bin, "--database-url", pgtest.NewDatabase(t),
-		"--secrets", "50", "--clients", "2", "--seed-clients", "4", "--duration", "1s", "--lag-rate", "50", "--json", jsonPath, "--log-level", "warn"}
+		"--secrets", "50", "--clients", "2", "--seed-clients", "4", "--duration", "1s", "--lag-rate", "50", "--json", jsonPath,
+		"--latency-log", latencyPath, "--log-level", "warn"}
 	if err := run(t.Context(), args, &stdout, &stderr, func(string) string { return "" }); err != nil {
 		t.Fatalf("bench: %v\nstderr:\n%s", err, stderr.String())
 	}
@@ -36,6 +38,7 @@ func TestBenchRunsEveryPhaseWithoutErrors(t *testing.T) {
 	if err := json.Unmarshal(raw, &report); err != nil {
 		t.Fatalf("bench JSON: %v", err)
 	}
+	checkLatencyLog(t, latencyPath, report)
 	want := []string{"seed (create)", "create", "read one secret", "hot update", "hot update, expected_version",
 		"grid first page", "grid deep page", "grid q= search", "reveal", "values (service token)", "mixed 90/10 read/write", "projection lag, 50 updates/s"}
 	if len(report.Phases) != len(want) {
@@ -91,6 +94,70 @@ func TestBenchRunsEveryPhaseWithoutErrors(t *testing.T) {
 	read := report.Phases[2]
 	if read.ServerCPUMicrosPerOp <= 0 || read.MachineBusyPercent <= 0 || read.MachineBusyPercent > 100 {
 		t.Errorf("%s: %v µs CPU per op, machine busy %v %%", read.Name, read.ServerCPUMicrosPerOp, read.MachineBusyPercent)
+	}
+}
+
+// checkLatencyLog holds --latency-log's file to the report it came with: a line for
+// every operation a phase counted (successes and errors), each started within its
+// phase and taking some time, in the order they started, the errors by the kinds the
+// table counts.
+func checkLatencyLog(t *testing.T, path string, report benchReport) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n")
+	if lines[0] != strings.TrimSuffix(latencyLogHeader, "\n") {
+		t.Fatalf("header %q", lines[0])
+	}
+	type phaseLog struct {
+		ops       int
+		errors    map[string]int
+		lastStart float64
+	}
+	logged := map[string]*phaseLog{}
+	for _, line := range lines[1:] {
+		f := strings.Split(line, "\t")
+		if len(f) != 5 || f[0] != "1" {
+			t.Fatalf("line %q: want 5 fields of run 1", line)
+		}
+		start, err1 := strconv.ParseFloat(f[2], 64)
+		took, err2 := strconv.ParseFloat(f[3], 64)
+		if err1 != nil || err2 != nil || start < 0 || took <= 0 {
+			t.Fatalf("line %q: start and latency must be milliseconds, the latency above 0", line)
+		}
+		p := logged[f[1]]
+		if p == nil {
+			p = &phaseLog{errors: map[string]int{}}
+			logged[f[1]] = p
+		}
+		if start < p.lastStart {
+			t.Fatalf("line %q starts before the line above it", line)
+		}
+		p.ops++
+		p.lastStart = start
+		if f[4] != "ok" {
+			p.errors[f[4]]++
+		}
+	}
+	if len(logged) != len(report.Phases) {
+		t.Errorf("the log has %d phases, the report %d", len(logged), len(report.Phases))
+	}
+	for _, p := range report.Phases {
+		l := logged[p.Name]
+		if l == nil {
+			t.Errorf("phase %q is not in the log", p.Name)
+			continue
+		}
+		if l.ops != p.Ops+p.Errors {
+			t.Errorf("phase %q: %d lines, the report counts %d operations and %d errors", p.Name, l.ops, p.Ops, p.Errors)
+		}
+		for kind, n := range p.ErrorKinds {
+			if l.errors[kind] != n {
+				t.Errorf("phase %q: %d lines of %q, the report counts %d", p.Name, l.errors[kind], kind, n)
+			}
+		}
 	}
 }
 
