@@ -6,6 +6,8 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -39,9 +41,9 @@ func auditFilter(c *fiber.Ctx) (projections.AuditFilter, error) {
 	}
 	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
 		if raw := c.Query(name); raw != "" {
-			t, err := time.Parse(time.RFC3339, raw)
+			t, err := queryTime(name, raw)
 			if err != nil {
-				return f, errInvalidRequest(name + " must be an RFC 3339 time.")
+				return f, err
 			}
 			*dst = t
 		}
@@ -54,6 +56,22 @@ func auditFilter(c *fiber.Ctx) (projections.AuditFilter, error) {
 		f.Limit = n
 	}
 	return f, nil
+}
+
+// queryTime reads the time parameter name (RFC 3339). An instant before 1970 reads as
+// 1970-01-01T00:00:00Z, which selects the same (nothing Keyledger records is older):
+// the read models take the zero time.Time for "no bound", and year 1's first instant,
+// which RFC 3339 can write, read as none at all (to=0001-01-01T00:00:00Z listed the
+// whole trail, as_of= of it the grid as it is now).
+func queryTime(name, raw string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, raw)
+	if err != nil {
+		return time.Time{}, errInvalidRequest(name + " must be an RFC 3339 time.")
+	}
+	if epoch := time.Unix(0, 0); t.Before(epoch) {
+		return epoch.UTC(), nil
+	}
+	return t, nil
 }
 
 // badAuditQuery turns the read model's validation of a query parameter into
@@ -103,6 +121,11 @@ func (s *Server) exportAudit(c *fiber.Ctx) error {
 	if f.Cursor != "" || f.Limit != 0 {
 		return errInvalidRequest("export takes no cursor or limit: it streams the whole filtered trail.")
 	}
+	// The filter is checked before the answer starts: once it has, a refusal could
+	// only end the stream (an action that is not one answered 200 with no body).
+	if err := f.Check(); err != nil {
+		return badAuditQuery(err)
+	}
 	org, err := s.manager(c)
 	if err != nil {
 		return err
@@ -114,30 +137,47 @@ func (s *Server) exportAudit(c *fiber.Ctx) error {
 	} else {
 		c.Set(fiber.HeaderContentType, "application/x-ndjson")
 	}
-	rm, log := s.rm, s.log
-	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-		ctx, cancel := context.WithTimeout(context.Background(), auditExportTimeout)
-		defer cancel()
-		write := exportWriter(format, w)
-		n := 0
-		err := rm.Audit.StreamAudit(ctx, org.ID, f, func(e projections.AuditEntry) error {
-			if err := write(e); err != nil {
-				return err
-			}
-			if n++; n%500 == 0 {
-				return w.Flush()
-			}
-			return nil
-		})
-		if err == nil {
-			err = write(projections.AuditEntry{})
-		}
-		if err != nil {
-			log.Warn("audit export ended early", "org", org.ID, "rows", n, "err", err)
-		}
-		_ = w.Flush()
-	})
+	// The body is read from a pipe the export writes into: a failure part-way (the
+	// database gone, the export's time up) closes the pipe with the error, and the
+	// server then ends the response without its last chunk, so the client sees a
+	// broken transfer, never a clean end of a shorter trail. (A stream writer has no
+	// way to fail: the export ended early and answered a complete 200.) The client
+	// going away closes the pipe's reader, which ends the export's next write.
+	pr, pw := io.Pipe()
+	go s.streamAudit(pw, org.ID, format, f)
+	c.Context().SetBodyStream(pr, -1)
 	return nil
+}
+
+// streamAudit writes the filtered trail of orgID into pw and closes pw with the error
+// that ended it early, if any.
+func (s *Server) streamAudit(pw *io.PipeWriter, orgID, format string, f projections.AuditFilter) {
+	ctx, cancel := context.WithTimeout(context.Background(), auditExportTimeout)
+	defer cancel()
+	w := bufio.NewWriterSize(pw, 32<<10)
+	write := exportWriter(format, w)
+	n := 0
+	err := s.rm.Audit.StreamAudit(ctx, orgID, f, func(e projections.AuditEntry) error {
+		if err := write(e); err != nil {
+			return err
+		}
+		if n++; n%500 == 0 {
+			return w.Flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = write(projections.AuditEntry{})
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		s.log.Warn("audit export ended early", "org", orgID, "rows", n, "err", err)
+		pw.CloseWithError(fmt.Errorf("audit export ended early: %w", err))
+		return
+	}
+	_ = pw.Close()
 }
 
 // exportWriter returns a function that writes one entry; the zero entry flushes.

@@ -1,12 +1,17 @@
 package httpapi
 
 import (
+	"bytes"
+	"fmt"
 	"log/slog"
 	"mime"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/keyledger/keyledger/domain"
 )
 
 // contentSecurityPolicy allows the dashboard's own scripts, style sheets, images, fonts
@@ -105,6 +110,53 @@ func isJSONMediaType(contentType string) bool {
 	}
 	cs, ok := params["charset"]
 	return !ok || strings.EqualFold(cs, "utf-8") || strings.EqualFold(cs, "utf8")
+}
+
+// checkQuery refuses an API request whose query string is ambiguous or not text, with
+// invalid_request, before any handler reads it:
+//
+//   - a parameter given twice: Fiber's Query reads the first, a proxy, a gateway or
+//     whoever reads the URL in a log may read the last, so the two disagree on what was
+//     asked (DELETE …?env=&env=production removed the whole secret, where the last
+//     env names one environment's value; the same reason a JSON body may not name a
+//     field twice);
+//   - a name or value that is not UTF-8 or holds a control character (domain.IsControl):
+//     no parameter takes one, and a NUL in actor= reached PostgreSQL, which refused it
+//     (a 500, and an audit export that answered 200 with no body at all).
+func checkQuery(c *fiber.Ctx) error {
+	if !isAPIPath(c.Path()) {
+		return c.Next()
+	}
+	args := c.Context().QueryArgs()
+	n := args.Len()
+	if n == 0 {
+		return c.Next()
+	}
+	var bad error
+	keys := make([][]byte, 0, n)
+	args.VisitAll(func(k, v []byte) {
+		if bad != nil {
+			return
+		}
+		switch {
+		case !queryText(k):
+			bad = errInvalidRequest("A query parameter's name is not text (it has a control character or bytes that are not UTF-8).")
+		case !queryText(v):
+			bad = errInvalidRequest(fmt.Sprintf("The query parameter %q is not text (it has a control character or bytes that are not UTF-8).", k))
+		case slices.ContainsFunc(keys, func(seen []byte) bool { return bytes.Equal(seen, k) }):
+			bad = errInvalidRequest(fmt.Sprintf("The query parameter %q is given more than once.", k))
+		}
+		keys = append(keys, k)
+	})
+	if bad != nil {
+		return bad
+	}
+	return c.Next()
+}
+
+// queryText reports whether b is UTF-8 without control characters.
+func queryText(b []byte) bool {
+	return utf8.Valid(b) && !bytes.ContainsFunc(b, domain.IsControl)
 }
 
 // rejectStrayCursor answers invalid_request to a cursor sent to a route that does not

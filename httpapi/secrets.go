@@ -40,9 +40,9 @@ func secretFilter(c *fiber.Ctx) (projections.SecretFilter, *time.Time, error) {
 	}
 	f.Cursor = c.Query("cursor")
 	if raw := c.Query("as_of"); raw != "" {
-		t, err := time.Parse(time.RFC3339, raw)
+		t, err := queryTime("as_of", raw)
 		if err != nil {
-			return f, nil, errInvalidRequest("as_of must be an RFC 3339 time.")
+			return f, nil, err
 		}
 		return f, &t, nil
 	}
@@ -241,8 +241,10 @@ func (s *Server) updateSecret(c *fiber.Ctx) error {
 
 func (s *Server) deleteSecret(c *fiber.Ctx) error {
 	cmd := commands.DeleteSecret{OrgID: c.Params("org"), SecretID: c.Params("secret")}
-	if raw := c.Query("env"); raw != "" {
-		env, err := domain.ParseEnvironment(raw)
+	// An env given empty is refused, not read as no env at all: ?env= deleted the whole
+	// secret where its sender meant one environment's value (the UI never sends one).
+	if c.Context().QueryArgs().Has("env") {
+		env, err := domain.ParseEnvironment(c.Query("env"))
 		if err != nil {
 			return errInvalidRequest("env must be one of development, staging, production.")
 		}

@@ -246,6 +246,7 @@ func (s *Server) routes() {
 	app.Use(s.requestLog)
 	app.Use(limitBody)
 	app.Use(requireJSONBody)
+	app.Use(checkQuery)
 	app.Use(rejectStrayCursor)
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
@@ -262,9 +263,10 @@ func (s *Server) routes() {
 	api.Get("/me", s.serviceTokenOrUser, s.me)
 	api.Post("/admin/users", auth, idem, s.command("register_user", s.createUser))
 	api.Get("/admin/audit", auth, s.platformAudit)
-	// Token creation is not replayed from the idempotency store: the store would keep
-	// a usable credential for a day.
-	api.Post("/auth/tokens", auth, s.command("create_personal_token", s.createToken))
+	// The idempotency store binds a token creation's key to its request and keeps its
+	// refusals only, never a token; the log answers a retry with the same key (the
+	// first result, without the token).
+	api.Post("/auth/tokens", auth, idem, s.command("create_personal_token", s.createToken))
 	api.Get("/auth/tokens", auth, s.listTokens)
 	api.Delete("/auth/tokens/:id", auth, idem, s.command("revoke_personal_token", s.revokeToken))
 

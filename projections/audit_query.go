@@ -42,6 +42,13 @@ func AuditActions() []string {
 	}
 }
 
+// Check reports what where would refuse in f (an action that is not one, a secret id
+// that is not a UUID), so that a streamed answer can refuse before it starts.
+func (f AuditFilter) Check() error {
+	_, _, err := f.where("")
+	return err
+}
+
 func (f AuditFilter) where(orgID string) (string, []any, error) {
 	conds := []string{"org_id = $1"}
 	args := []any{orgID}

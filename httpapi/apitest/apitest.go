@@ -69,7 +69,9 @@ func New(tb testing.TB, configure ...func(*httpapi.Config)) *Env {
 	}
 	env := &Env{NATS: nats, DB: db, Commands: commands.New(nats.Store, names, time.Now), DatabaseURL: dbURL}
 
-	cfg := httpapi.Config{Signup: httpapi.SignupOpen, WaitTimeout: 10 * time.Second}
+	// The read model is the one the app would fill in, set here so that configure
+	// can wrap a part of it (a read that fails on purpose).
+	cfg := httpapi.Config{Signup: httpapi.SignupOpen, WaitTimeout: 10 * time.Second, ReadModel: httpapi.ReadModelOf(db)}
 	for _, f := range configure {
 		f(&cfg)
 	}
