@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
 )
@@ -31,9 +33,38 @@ func NewPersonalTokenHandler(log eventLog, now func() time.Time) *PersonalTokenH
 	return &PersonalTokenHandler{log: log, now: now}
 }
 
-// Create appends PersonalTokenCreated for the caller.
+// Create appends PersonalTokenCreated for the caller. With an Idempotency-Key the
+// token's id is derived from the caller and the key, so a retry lands on the same
+// aggregate and finds its first result there (Replayed, without the token: only its
+// hash is recorded, and it is never handed out a second time); the key recorded with
+// another request is idempotency_key_reused.
 func (h *PersonalTokenHandler) Create(ctx context.Context, m Meta, c CreatePersonalToken) (IssuedToken, error) {
-	id, token, hash, err := issueToken(PersonalTokenPrefix)
+	if m.IdempotencyKey == "" {
+		return h.create(ctx, m, c, uuid.New())
+	}
+	tokenID := derivedUUID("personal_token", m.UserID, m.IdempotencyKey)
+	id := tokenID.String()
+	// Concurrent retries race for the aggregate's first event: a loser loads it again
+	// and answers the winner's result.
+	return retry(ctx, func() (IssuedToken, error) {
+		l, err := h.log.Load(ctx, personalTokenAggregate(id))
+		if err != nil {
+			return IssuedToken{}, err
+		}
+		if seq, ok, err := m.replayed(l.Events); ok || err != nil {
+			return IssuedToken{Result: Result{Seq: seq, ID: id, Replayed: true}}, err
+		}
+		if len(l.Events) > 0 {
+			return IssuedToken{}, errKeyReused()
+		}
+		return h.create(ctx, m, c, tokenID)
+	})
+}
+
+// create issues the token with the given id and appends its creation, marked with
+// the request's Idempotency-Key (if any). The append expects an empty aggregate.
+func (h *PersonalTokenHandler) create(ctx context.Context, m Meta, c CreatePersonalToken, tokenID uuid.UUID) (IssuedToken, error) {
+	id, token, hash, err := issueTokenWithID(PersonalTokenPrefix, tokenID)
 	if err != nil {
 		return IssuedToken{}, err
 	}
@@ -41,7 +72,10 @@ func (h *PersonalTokenHandler) Create(ctx context.Context, m Meta, c CreatePerso
 	if err != nil {
 		return IssuedToken{}, err
 	}
-	recs, err := h.log.Append(ctx, eventstore.Pending{Aggregate: personalTokenAggregate(id), Position: 1, Events: []domain.Event{ev}, Actor: m.actor()})
+	recs, err := h.log.Append(ctx, eventstore.Pending{
+		Aggregate: personalTokenAggregate(id), Position: 1, Events: []domain.Event{ev}, Actor: m.actor(),
+		Idempotency: m.mark(),
+	})
 	if err != nil {
 		return IssuedToken{}, err
 	}

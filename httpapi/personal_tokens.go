@@ -14,7 +14,17 @@ type createTokenRequest struct {
 	ExpiresAt *time.Time `json:"expires_at"`
 }
 
-// createToken issues a personal access token; the token is in this response only.
+// replayedToken answers a retried creation (the same Idempotency-Key and request): the
+// first answer without the token, which is never handed out a second time.
+type replayedToken struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+// createToken issues a personal access token; the token is in this response only. A
+// retry with the same Idempotency-Key is answered by the command from the log: the
+// same token (id), marked as a replay, without the token itself.
 func (s *Server) createToken(c *fiber.Ctx) error {
 	var req createTokenRequest
 	if err := decodeBody(c, &req); err != nil {
@@ -25,7 +35,11 @@ func (s *Server) createToken(c *fiber.Ctx) error {
 		return s.refused(c, err)
 	}
 	s.settle(c, issued.Result)
-	return c.Status(fiber.StatusCreated).JSON(wire.IssuedToken{ID: issued.ID, Token: issued.Token, Name: strings.TrimSpace(req.Name), ExpiresAt: req.ExpiresAt})
+	name := strings.TrimSpace(req.Name)
+	if issued.Replayed {
+		return c.Status(fiber.StatusCreated).JSON(replayedToken{ID: issued.ID, Name: name, ExpiresAt: req.ExpiresAt})
+	}
+	return c.Status(fiber.StatusCreated).JSON(wire.IssuedToken{ID: issued.ID, Token: issued.Token, Name: name, ExpiresAt: req.ExpiresAt})
 }
 
 // listTokens lists the caller's personal access tokens, without the tokens.

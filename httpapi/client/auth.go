@@ -77,8 +77,9 @@ type IssuedToken = wire.IssuedToken
 // PersonalToken is a personal access token as listed (without the token).
 type PersonalToken = wire.PersonalToken
 
-// CreatePersonalToken issues a personal access token (kl_pat_…) for the caller. The
-// server does not replay token creation from its idempotency store.
+// CreatePersonalToken issues a personal access token (kl_pat_…) for the caller. A
+// retry with the same Idempotency-Key answers the first result without its Token (a
+// credential is handed out once).
 func (c *Client) CreatePersonalToken(ctx context.Context, req CreatePersonalTokenRequest, opts ...CallOption) (IssuedToken, error) {
 	var out IssuedToken
 	err := c.do(ctx, request{method: http.MethodPost, path: "/auth/tokens", body: req, opts: opts}, &out)
