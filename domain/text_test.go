@@ -12,21 +12,26 @@ import (
 
 // hostile is text that no named field may hold, whatever its kind.
 var hostile = map[string]string{
-	"NUL":                 "evil\x00name",
-	"NUL at the end":      "name\x00",
-	"bell":                "ding\x07",
-	"escape (terminal)":   "red\x1b[31m",
-	"carriage return":     "forged\rline",
-	"vertical tab":        "a\vb",
-	"form feed":           "a\fb",
-	"DEL":                 "a\x7fb",
-	"C1 control (U+0085)": "a\u0085b",
-	"C1 control (U+009B)": "a\u009bb",
-	"line separator":      "a\u2028b",
-	"paragraph separator": "a\u2029b",
-	"invalid UTF-8":       "a\xffb",
-	"lone surrogate half": "a\xed\xa0\x80b",
-	"truncated sequence":  "caf\xc3",
+	"NUL":                              "evil\x00name",
+	"NUL at the end":                   "name\x00",
+	"bell":                             "ding\x07",
+	"escape (terminal)":                "red\x1b[31m",
+	"carriage return":                  "forged\rline",
+	"vertical tab":                     "a\vb",
+	"form feed":                        "a\fb",
+	"DEL":                              "a\x7fb",
+	"C1 control (U+0085)":              "a\u0085b",
+	"C1 control (U+009B)":              "a\u009bb",
+	"line separator":                   "a\u2028b",
+	"paragraph separator":              "a\u2029b",
+	"right-to-left override (U+202E)":  "invoice\u202Efdp.exe",
+	"left-to-right embedding (U+202A)": "a\u202Ab",
+	"first strong isolate (U+2068)":    "a\u2068b\u2069",
+	"right-to-left mark (U+200F)":      "a\u200Fb",
+	"Arabic letter mark (U+061C)":      "a\u061Cb",
+	"invalid UTF-8":                    "a\xffb",
+	"lone surrogate half":              "a\xed\xa0\x80b",
+	"truncated sequence":               "caf\xc3",
 }
 
 func TestValidateText(t *testing.T) {
@@ -137,6 +142,13 @@ func TestNamedTextAcceptsOrdinaryText(t *testing.T) {
 	}
 	if _, err := domain.CreatePersonalToken("u", "laptop (work) — 2026", nil, "h", at(0).Add(-time.Hour)); err != nil {
 		t.Fatal(err)
+	}
+	// Right-to-left text needs no bidirectional control, and an emoji sequence's
+	// joiner (U+200D, a format character like them) is no control either.
+	for _, name := range []string{"שלום עולם", "مرحبا بالعالم", "team 👩\u200d💻"} {
+		if _, err := domain.ParseOrganizationName(name); err != nil {
+			t.Errorf("organization name %q: %v", name, err)
+		}
 	}
 }
 
