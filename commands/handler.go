@@ -486,6 +486,14 @@ func recordDenied(ctx context.Context, log eventLog, m Meta, orgID, action, secr
 	if code != domain.CodeForbidden && code != domain.CodeRevealDisabled {
 		return err
 	}
+	return recordRefusal(ctx, log, m, orgID, action, secretID, env, err)
+}
+
+// recordRefusal appends an AccessDenied record of err, whatever its code, and returns
+// err wrapped with the record's sequence: recordDenied's record, for a refusal the
+// caller decided is audited (a reveal of an environment without value).
+func recordRefusal(ctx context.Context, log eventLog, m Meta, orgID, action, secretID string, env domain.Environment, err error) error {
+	code := domain.ErrorCode(err)
 	target := orgID
 	if secretID != "" {
 		target = secretID

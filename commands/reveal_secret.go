@@ -71,16 +71,26 @@ func (h *RevealSecretHandler) Handle(ctx context.Context, m Meta, c RevealSecret
 		return Revealed{}, err
 	}
 	vv, decided, err := h.fromSnapshot(ctx, lo, p, c, early)
+	// A copy the reveal decided on is of a secret that exists.
+	exists := decided
 	if !decided {
 		ls, lerr := memberSecret(ctx, h.log, m, c.OrgID, c.SecretID, false, nil)
 		if lerr != nil {
 			return Revealed{}, lerr
 		}
 		vv, err = ls.secret.Reveal(p, lo.org.RevealPolicy(), c.Env)
+		exists = ls.secret.Exists()
 		// The decision is made: the secret's turn is not held over the audit append.
 		ls.release()
 	}
 	if err != nil {
+		if exists && p.IsMember() && domain.IsCode(err, domain.CodeNotFound) {
+			// The policy allowed the reveal and env has no value (the one not_found of
+			// an existing secret for a member): still a reveal, and API.md audits every
+			// reveal, allowed or denied. It showed nothing, so it is recorded as an
+			// attempt (outcome denied, code not_found), never as a success.
+			return Revealed{}, recordRefusal(ctx, h.log, m, c.OrgID, domain.AuditSecretRevealed, c.SecretID, c.Env, err)
+		}
 		return Revealed{}, recordDenied(ctx, h.log, m, c.OrgID, domain.AuditSecretRevealed, c.SecretID, c.Env, err)
 	}
 	recs, err := h.log.Append(ctx, eventstore.Pending{

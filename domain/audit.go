@@ -34,7 +34,8 @@ type SecretRevealed struct {
 }
 
 // AccessDenied records an attempt the policy refused: a viewer's write, a reveal under a
-// disabled reveal policy, a non-owner editor's edit.
+// disabled reveal policy, a non-owner editor's edit; and a reveal of an environment
+// without value (Code not_found), which showed nothing.
 type AccessDenied struct {
 	Action   string      `json:"action"`
 	SecretID string      `json:"secret_id,omitempty"`

@@ -3,6 +3,7 @@ package domain
 import (
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -59,6 +60,9 @@ func ParseWebhookURL(raw string) (string, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil {
+		if strings.Contains(err.Error(), "invalid port") {
+			return "", Invalid("url", webhookPortRule)
+		}
 		return "", Invalid("url", "must be an absolute http or https URL")
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
@@ -68,7 +72,25 @@ func ParseWebhookURL(raw string) (string, error) {
 	if u.Hostname() == "" || u.Opaque != "" {
 		return "", Invalid("url", "must name a host")
 	}
+	if !validWebhookPort(u.Port()) {
+		return "", Invalid("url", webhookPortRule)
+	}
 	return u.String(), nil
+}
+
+// webhookPortRule is the message of a refused webhook port.
+const webhookPortRule = "must have a port from 1 to 65535"
+
+// validWebhookPort reports whether a URL's port (u.Port(): digits, or "" when the
+// URL names none and the scheme's default applies) is one a delivery can dial: a
+// number from 1 to 65535. Port 0 and anything larger than 65535 would make every
+// delivery fail ("invalid port"), so they are refused when the webhook is made.
+func validWebhookPort(port string) bool {
+	if port == "" {
+		return true
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	return err == nil && n >= 1
 }
 
 // ParseWebhookDescription trims and checks a webhook's description.

@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/keyledger/keyledger/domain"
@@ -91,5 +92,46 @@ func TestWebhookDecisions(t *testing.T) {
 	all.Apply(domain.Recorded{Seq: 9, Event: domain.WebhookCreated{URL: "https://example.com/"}})
 	if !all.Matches("") || !all.Matches("staging") {
 		t.Fatal("a webhook without a filter gets every notice")
+	}
+}
+
+// A webhook's port, when the URL names one, is a number from 1 to 65535: any other
+// would make every delivery fail, so it is refused on url when the webhook is made.
+func TestParseWebhookURLPorts(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"https://example.com:1/x", "https://example.com:1/x", true},
+		{"https://example.com:443/x", "https://example.com:443/x", true},
+		{"http://example.com:65535/x", "http://example.com:65535/x", true},
+		{"https://[2001:db8::1]:8443/x", "https://[2001:db8::1]:8443/x", true},
+		{"https://example.com/x", "https://example.com/x", true},
+		{"https://example.com:0/x", "", false},
+		{"https://example.com:00/x", "", false},
+		{"https://example.com:65536/x", "", false},
+		{"https://example.com:99999/x", "", false},
+		{"https://example.com:99999999999999999999999/x", "", false},
+		{"https://[2001:db8::1]:70000/x", "", false},
+		{"https://example.com:abc/x", "", false},
+		{"https://example.com:8o8o/x", "", false},
+		{"https://example.com:-1/x", "", false},
+		{"https://example.com:+80/x", "", false},
+		{"https://example.com: 80/x", "", false},
+	}
+	for _, c := range cases {
+		got, err := domain.ParseWebhookURL(c.in)
+		if c.ok != (err == nil) || got != c.want {
+			t.Errorf("ParseWebhookURL(%q) = %q, %v; want %q, ok=%v", c.in, got, err, c.want, c.ok)
+			continue
+		}
+		if err == nil {
+			continue
+		}
+		var de *domain.Error
+		if !errors.As(err, &de) || de.Code != domain.CodeValidation || len(de.Fields) != 1 || de.Fields[0].Field != "url" {
+			t.Errorf("ParseWebhookURL(%q): %#v, want validation_failed on url", c.in, err)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/httpapi/wire"
 	"github.com/keyledger/keyledger/projections"
 )
@@ -38,6 +39,11 @@ func (s *Server) accessReview(c *fiber.Ctx) error {
 	if secretID == "" {
 		return errInvalidRequest("secret_id is required.")
 	}
+	// A secret_id that is not a UUID is a bad query parameter, as the audit trail's
+	// is (API.md: 400 invalid_request); a UUID that names no secret is 404 below.
+	if !isQueryUUID(secretID) {
+		return errInvalidRequest("secret_id must be a UUID.")
+	}
 	at, err := s.accessInstant(c)
 	if err != nil {
 		return err
@@ -47,6 +53,16 @@ func (s *Server) accessReview(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(accessReviewOut(review))
+}
+
+// isQueryUUID reports whether s is a UUID in its 36-character hyphenated form (either
+// case), the one form of an id in a query parameter.
+func isQueryUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	_, err := uuid.Parse(s)
+	return err == nil
 }
 
 func accessReviewOut(r projections.AccessReview) wire.AccessReview {

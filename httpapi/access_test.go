@@ -136,9 +136,11 @@ func TestAccessReviewRefusals(t *testing.T) {
 	if !strings.Contains(p.Detail, "future") {
 		t.Errorf("future at: %+v", p)
 	}
-	for _, bad := range []string{"nope", "00000000-0000-0000-0000-000000000000", elsewhere.ID} {
+	for _, bad := range []string{"00000000-0000-0000-0000-000000000000", elsewhere.ID} {
 		olive.Do(t, "GET", "/orgs/"+org.ID+"/access?secret_id="+url.QueryEscape(bad), nil).Problem(t, http.StatusNotFound, "not_found")
 	}
+	// Not a UUID: a bad query parameter, as the audit trail's secret_id.
+	olive.Do(t, "GET", "/orgs/"+org.ID+"/access?secret_id=nope", nil).Problem(t, http.StatusBadRequest, "invalid_request")
 	before := url.QueryEscape(beforeSecret.UTC().Format(time.RFC3339Nano))
 	olive.Do(t, "GET", path+"&at="+before, nil).Problem(t, http.StatusNotFound, "not_found")
 

@@ -330,6 +330,16 @@ func (s *Server) listVersions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// The history answers as the secret's GET does: an id GET does not know (an
+	// upper-case spelling, another organization's) and a deleted secret are 404 here
+	// too. The read model keeps a deleted secret's history; the API does not show it.
+	a, err := s.rm.Secrets.SecretAccess(c.UserContext(), org.ID, "", c.Params("secret"))
+	if err != nil {
+		return err
+	}
+	if a.SecretErr != nil {
+		return a.SecretErr
+	}
 	vs, err := s.rm.Secrets.ListVersions(c.UserContext(), org.ID, c.Params("secret"), env)
 	if err != nil {
 		return err

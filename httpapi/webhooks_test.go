@@ -162,3 +162,34 @@ func TestWebhookCreationIsIdempotent(t *testing.T) {
 		t.Fatalf("%d webhooks after a replay", len(list.Items))
 	}
 }
+
+// A URL whose port is not a number from 1 to 65535 is refused with 422 on url (every
+// delivery to it would fail), and no webhook is recorded.
+func TestWebhookURLsWithImpossiblePortsAreRefused(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t)
+	alice := env.SignUp(t, "alice@example.com", "Alice")
+	org := alice.CreateOrg(t, "Acme")
+	path := "/orgs/" + org.ID + "/webhooks"
+	for _, u := range []string{
+		"https://93.184.215.14:99999/x", "https://93.184.215.14:65536/x", "https://93.184.215.14:0/x",
+		"https://93.184.215.14:abc/x", "https://example.com:99999/x", "https://example.com:0/x", "https://example.com:http/x",
+	} {
+		p := alice.Do(t, "POST", path, map[string]any{"url": u}).Problem(t, http.StatusUnprocessableEntity, "validation_failed")
+		if len(p.Errors) != 1 || p.Errors[0].Field != "url" || !strings.Contains(p.Errors[0].Message, "port") {
+			t.Errorf("%s: errors %+v", u, p.Errors)
+		}
+	}
+	var list struct {
+		Items []webhookOut `json:"items"`
+	}
+	alice.Do(t, "GET", path, nil).Expect(t, http.StatusOK).JSON(t, &list)
+	if len(list.Items) != 0 {
+		t.Fatalf("refused webhooks were recorded: %+v", list.Items)
+	}
+	var w webhookOut
+	alice.Do(t, "POST", path, map[string]any{"url": "https://93.184.215.14:65535/x"}).Expect(t, http.StatusCreated).JSON(t, &w)
+	if w.URL != "https://93.184.215.14:65535/x" {
+		t.Fatalf("created %+v", w)
+	}
+}
