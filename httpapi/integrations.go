@@ -123,7 +123,7 @@ func (s *Server) fetchValues(c *fiber.Ctx) error {
 		token, _ := bearerServiceToken(c)
 		ti, err := s.authenticateToken(c.UserContext(), token, orgID)
 		if err != nil {
-			return err
+			return s.tokenOfAnotherOrg(c, token, orgID, err)
 		}
 		cmd.Token = &ti
 		m.Actor.TokenID = ti.TokenID
@@ -146,6 +146,20 @@ func (s *Server) fetchValues(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return c.Send(body)
+}
+
+// tokenOfAnotherOrg answers a service token that is not one of orgID's (err): 404 when
+// it works in another organization, as for any caller who is not a member (API.md:
+// 404, never a hint whether the organization exists), else err (401: unknown,
+// revoked or expired). A working token answered 401 here, as if it were bad.
+func (s *Server) tokenOfAnotherOrg(c *fiber.Ctx, token, orgID string, err error) error {
+	if !domain.IsCode(err, domain.CodeUnauthenticated) {
+		return err
+	}
+	if other, oerr := s.identifyServiceToken(c.UserContext(), token); oerr == nil && other.OrgID != orgID {
+		return errNotFound()
+	}
+	return err
 }
 
 // fetchBody runs the fetch and encodes its answer.

@@ -65,9 +65,15 @@ func TestServiceTokenFetchesOnlyItsEnvironmentsUntilRevoked(t *testing.T) {
 	}
 	eve := env.SignUp(t, "eve@example.com", "Eve")
 	eve.Do(t, "GET", "/orgs/"+org.ID+"/environments/production/values", nil).Problem(t, http.StatusNotFound, "not_found")
+	// The token in an organization that is not its own is an outsider there too: 404,
+	// as for Eve (it answered 401, as if the token were bad).
+	other := eve.CreateOrg(t, "Other")
+	svc.Do(t, "GET", "/orgs/"+other.ID+"/environments/production/values", nil).Problem(t, http.StatusNotFound, "not_found")
+	svc.Do(t, "GET", "/orgs/00000000-0000-4000-8000-000000000000/environments/production/values", nil).Problem(t, http.StatusNotFound, "not_found")
 
 	alice.Do(t, "DELETE", "/orgs/"+org.ID+"/service-tokens/"+tok.ID, nil).Expect(t, http.StatusNoContent)
 	svc.Do(t, "GET", "/orgs/"+org.ID+"/environments/production/values", nil).Problem(t, http.StatusUnauthorized, "unauthenticated")
+	svc.Do(t, "GET", "/orgs/"+other.ID+"/environments/production/values", nil).Problem(t, http.StatusUnauthorized, "unauthenticated")
 
 	var audit struct {
 		Items []struct {
