@@ -226,7 +226,8 @@ export interface components {
     /** @description A new token, shown in this response only. */
     IssuedToken: {
       id: string;
-      token: string;
+      /** @description kl_pat_…, only in the first answer: a retry with the same Idempotency-Key is answered without it */
+      token?: string;
       name: string;
       /** Format: date-time */
       expires_at: string | null;
