@@ -47,16 +47,8 @@ func (h *CreateServiceTokenHandler) Handle(ctx context.Context, m Meta, c Create
 		// A retry lands on the same aggregate and finds its first result there; the
 		// token itself is never handed out a second time.
 		tokenID = derivedUUID("service_token", c.OrgID, m.UserID, m.IdempotencyKey)
-		id := tokenID.String()
-		l, err := h.log.Load(ctx, serviceTokenAggregate(c.OrgID, id))
-		if err != nil {
-			return IssuedToken{}, err
-		}
-		if seq, ok, err := m.replayed(l.Events); ok || err != nil {
-			return IssuedToken{Result: Result{Seq: seq, ID: id, Replayed: true}}, err
-		}
-		if len(l.Events) > 0 {
-			return IssuedToken{}, errKeyReused()
+		if res, replayed, err := earlierToken(ctx, h.log, m, serviceTokenAggregate(c.OrgID, tokenID.String())); replayed || err != nil {
+			return IssuedToken{Result: res}, err
 		}
 	}
 	id, token, hash, err := issueTokenWithID(ServiceTokenPrefix, tokenID)

@@ -47,15 +47,8 @@ func (h *PersonalTokenHandler) Create(ctx context.Context, m Meta, c CreatePerso
 	// Concurrent retries race for the aggregate's first event: a loser loads it again
 	// and answers the winner's result.
 	return retry(ctx, func() (IssuedToken, error) {
-		l, err := h.log.Load(ctx, personalTokenAggregate(id))
-		if err != nil {
-			return IssuedToken{}, err
-		}
-		if seq, ok, err := m.replayed(l.Events); ok || err != nil {
-			return IssuedToken{Result: Result{Seq: seq, ID: id, Replayed: true}}, err
-		}
-		if len(l.Events) > 0 {
-			return IssuedToken{}, errKeyReused()
+		if res, replayed, err := earlierToken(ctx, h.log, m, personalTokenAggregate(id)); replayed || err != nil {
+			return IssuedToken{Result: res}, err
 		}
 		return h.create(ctx, m, c, tokenID)
 	})

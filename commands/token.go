@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -64,4 +65,22 @@ func serviceTokenAggregate(orgID, id string) eventstore.Aggregate {
 
 func personalTokenAggregate(id string) eventstore.Aggregate {
 	return eventstore.Aggregate{OrgID: domain.PlatformScope, Type: domain.AggregatePersonalToken, ID: id}
+}
+
+// earlierToken reads the token aggregate agg that a keyed creation's id derives to:
+// the first result when the key's own request made it (replayed), 422
+// idempotency_key_reused when another request did, and neither when it is new. The
+// result never holds the token: only its hash was recorded.
+func earlierToken(ctx context.Context, log eventLog, m Meta, agg eventstore.Aggregate) (res Result, replayed bool, err error) {
+	l, err := log.Load(ctx, agg)
+	if err != nil {
+		return Result{}, false, err
+	}
+	if seq, ok, err := m.replayed(l.Events); ok || err != nil {
+		return Result{Seq: seq, ID: agg.ID, Replayed: true}, true, err
+	}
+	if len(l.Events) > 0 {
+		return Result{}, false, errKeyReused()
+	}
+	return Result{}, false, nil
 }
