@@ -303,9 +303,10 @@ func (s *Server) routes() {
 	api.Delete("/orgs/:org/service-tokens/:id", auth, idem, s.command("revoke_service_token", s.revokeServiceToken))
 	api.Get("/orgs/:org/environments/:env/values", s.serviceTokenOrUser, s.command("fetch_values", s.fetchValues))
 	api.Get("/orgs/:org/changes", auth, s.changes)
-	// Webhook creation is not replayed from the idempotency store (its answer holds the
-	// signing secret); the log answers a retry with the same key.
-	api.Post("/orgs/:org/webhooks", auth, s.command("create_webhook", s.createWebhook))
+	// The idempotency store binds a webhook creation's key to its request (the same
+	// key on another route is refused) and keeps its refusals only, never its answer,
+	// which holds the signing secret; the log answers a retry with the same key.
+	api.Post("/orgs/:org/webhooks", auth, idem, s.command("create_webhook", s.createWebhook))
 	api.Get("/orgs/:org/webhooks", auth, s.listWebhooks)
 	api.Delete("/orgs/:org/webhooks/:id", auth, idem, s.command("delete_webhook", s.deleteWebhook))
 	api.Get("/orgs/:org/webhooks/:id/deliveries", auth, s.listDeliveries)

@@ -161,6 +161,25 @@ func TestWebhookCreationIsIdempotent(t *testing.T) {
 	if len(list.Items) != 1 {
 		t.Fatalf("%d webhooks after a replay", len(list.Items))
 	}
+
+	// The key is bound to the request across routes too (API.md: another method, path
+	// or body → 422), both ways: a webhook's key on a secret's creation, and a
+	// secret's key on a webhook's. Each answered 201 and made what it was asked.
+	alice.Do(t, "POST", "/orgs/"+org.ID+"/secrets", map[string]any{"name": "A"}, "Idempotency-Key", "k-1").
+		Problem(t, http.StatusUnprocessableEntity, "idempotency_key_reused")
+	alice.Do(t, "POST", "/orgs/"+org.ID+"/secrets", map[string]any{"name": "B"}, "Idempotency-Key", "k-2").Expect(t, http.StatusCreated)
+	alice.Do(t, "POST", path, map[string]any{"url": "https://93.184.215.16/hook"}, "Idempotency-Key", "k-2").
+		Problem(t, http.StatusUnprocessableEntity, "idempotency_key_reused")
+	alice.Do(t, "GET", path, nil).Expect(t, http.StatusOK).JSON(t, &list)
+	var secrets struct {
+		Items []struct {
+			Name string `json:"name"`
+		} `json:"items"`
+	}
+	alice.Do(t, "GET", "/orgs/"+org.ID+"/secrets", nil).Expect(t, http.StatusOK).JSON(t, &secrets)
+	if len(list.Items) != 1 || len(secrets.Items) != 1 || secrets.Items[0].Name != "B" {
+		t.Fatalf("after reused keys: %d webhooks, secrets %+v", len(list.Items), secrets.Items)
+	}
 }
 
 // A URL whose port is not a number from 1 to 65535 is refused with 422 on url (every
