@@ -86,20 +86,22 @@ func (s *Server) login(c *fiber.Ctx) error {
 		email = req.Email
 	}
 	ip := s.clientIP(c)
-	if ok, wait := s.limiter.allowed(email, ip); !ok {
+	if ok, wait := s.limiter.begin(email, ip); !ok {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(wait.Seconds())+1))
 		return &apiError{code: codeRateLimited, detail: "Too many failed logins; wait a while and try again."}
 	}
 	u, err := s.cmd.Authenticate.Handle(c.UserContext(), commands.Authenticate{Email: req.Email, Password: domain.NewPlaintext(req.Password)})
-	if domain.IsCode(err, domain.CodeUnauthenticated) {
-		s.limiter.failed(email, ip)
+	switch {
+	case domain.IsCode(err, domain.CodeUnauthenticated):
+		s.limiter.end(email, ip, loginFailed)
 		s.metrics.loginFailures.Add(1)
 		return err
-	}
-	if err != nil {
+	case err != nil:
+		// An error that says nothing of the password (the log unavailable) is none.
+		s.limiter.end(email, ip, loginUndecided)
 		return err
 	}
-	s.limiter.succeeded(email, ip)
+	s.limiter.end(email, ip, loginSucceeded)
 	token, sess, err := s.sessions.create(c.UserContext(), u)
 	if err != nil {
 		return err

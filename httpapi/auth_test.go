@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -219,6 +220,33 @@ func TestLoginRateLimit(t *testing.T) {
 	}
 	// Another account from the same address is not locked out by these failures.
 	env.CreateUser(t, "bob@example.com", "Bob", false)
+}
+
+// Wrong passwords sent at once are held to the limit like ones sent one by one: each
+// attempt counted only once it had failed, so every guess sent together was checked
+// (20 at once against a limit of 5: 9 to 20 answered 401).
+func TestLoginRateLimitHoldsForGuessesSentAtOnce(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t, func(c *httpapi.Config) { c.LoginFailures, c.LoginWindow = 3, time.Minute })
+	env.CreateUser(t, "alice@example.com", "Alice", false)
+	anon := env.Anonymous()
+	statuses := make(chan int, 20)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			r := anon.Do(t, "POST", "/auth/login", map[string]any{"email": "alice@example.com", "password": "wrong password!"})
+			statuses <- r.Status
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	counts := map[int]int{}
+	for st := range statuses {
+		counts[st]++
+	}
+	if counts[http.StatusUnauthorized] > 3 || counts[http.StatusUnauthorized]+counts[http.StatusTooManyRequests] != 20 {
+		t.Fatalf("20 wrong passwords at once against a limit of 3: %v", counts)
+	}
 }
 
 func TestPersonalAccessTokens(t *testing.T) {

@@ -15,6 +15,8 @@ type loginLimiter struct {
 	window  time.Duration
 	now     func() time.Time
 	entries map[string]*failures
+	// pending counts the attempts under way per key (see begin).
+	pending map[string]int
 }
 
 type failures struct {
@@ -35,36 +37,73 @@ func newLoginLimiter(max int, window time.Duration, now func() time.Time) *login
 func accountKey(email, ip string) string { return "a\x00" + email + "\x00" + ip }
 func addressKey(ip string) string        { return "i\x00" + ip }
 
-// allowed reports whether another attempt for email from ip may be checked, and if not
-// how long until it may.
-func (l *loginLimiter) allowed(email, ip string) (bool, time.Duration) {
+// begin reserves the check of one attempt for email from ip, and reports whether it
+// may go ahead, and if not how long until one may. An attempt under way counts as a
+// failure until end says how it went: checked only against the failures recorded,
+// every guess sent at once passed before the first of them failed (20 wrong passwords
+// sent together were all checked, against a limit of 5). end must follow every begin
+// that returned true.
+func (l *loginLimiter) begin(email, ip string) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	if wait, over := l.over(accountKey(email, ip), l.max, now); over {
+	account, address := accountKey(email, ip), addressKey(ip)
+	if wait, over := l.over(account, l.max, now); over {
 		return false, wait
 	}
-	if wait, over := l.over(addressKey(ip), l.max*perAddressFactor, now); over {
+	if wait, over := l.over(address, l.max*perAddressFactor, now); over {
 		return false, wait
 	}
+	if l.pending == nil {
+		l.pending = map[string]int{}
+	}
+	l.pending[account]++
+	l.pending[address]++
 	return true, 0
 }
 
+// over reports whether key has used up max: its failures within the window and its
+// attempts under way. An attempt under way alone waits for the window at most (it
+// ends within a request's time).
 func (l *loginLimiter) over(key string, max int, now time.Time) (time.Duration, bool) {
-	f := l.entries[key]
-	if f == nil || now.Sub(f.first) >= l.window {
+	count, wait := 0, l.window
+	if f := l.entries[key]; f != nil && now.Sub(f.first) < l.window {
+		count, wait = f.count, l.window-now.Sub(f.first)
+	}
+	if count+l.pending[key] < max {
 		return 0, false
 	}
-	if f.count < max {
-		return 0, false
-	}
-	return l.window - now.Sub(f.first), true
+	return wait, true
 }
 
-// failed records a failed attempt.
-func (l *loginLimiter) failed(email, ip string) {
+// loginOutcome is how an attempt ended.
+type loginOutcome int
+
+const (
+	// loginUndecided: the password was not checked (the log was unavailable, say).
+	loginUndecided loginOutcome = iota
+	loginFailed
+	loginSucceeded
+)
+
+// end ends an attempt begin let through: a failure is recorded against email from ip
+// and ip; a success forgets the failures of email from ip; an undecided attempt
+// leaves them as they were.
+func (l *loginLimiter) end(email, ip string, outcome loginOutcome) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	for _, key := range []string{accountKey(email, ip), addressKey(ip)} {
+		if l.pending[key]--; l.pending[key] <= 0 {
+			delete(l.pending, key)
+		}
+	}
+	switch outcome {
+	case loginSucceeded:
+		delete(l.entries, accountKey(email, ip))
+		return
+	case loginUndecided:
+		return
+	}
 	now := l.now()
 	if len(l.entries) >= limiterPruneAt {
 		l.prune(now)
@@ -77,13 +116,6 @@ func (l *loginLimiter) failed(email, ip string) {
 		}
 		f.count++
 	}
-}
-
-// succeeded forgets the failures of email from ip.
-func (l *loginLimiter) succeeded(email, ip string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.entries, accountKey(email, ip))
 }
 
 func (l *loginLimiter) prune(now time.Time) {
