@@ -169,6 +169,22 @@ func TestChangeFeedStreamsNoticesAndResumes(t *testing.T) {
 		t.Fatalf("resumed notices %+v", rest)
 	}
 
+	// An id past the log's last event is refused: the stream would have waited in
+	// silence until the log reached it, sending nothing of what came in between.
+	for _, id := range []string{"99999999999", "18446744073709551615"} {
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", env.BaseURL+"/api/v1/orgs/"+org.ID+"/changes", nil)
+		req.Header.Set("Authorization", "Bearer "+alice.Token)
+		req.Header.Set("Last-Event-ID", id)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
+			t.Fatalf("Last-Event-ID %s: %d %s", id, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+
 	// Without Last-Event-ID a new subscriber starts from now: no history replay.
 	fresh := make(chan []map[string]any, 1)
 	go func() { fresh <- read("", 1) }()
