@@ -48,9 +48,12 @@ only.`,
 
 // access prints the review of one secret as a table.
 func (cl cli) access(ctx context.Context, f clientFlags, secret, rawAt string) error {
-	name := normalizeName(secret)
-	if name == "" {
+	if strings.TrimSpace(secret) == "" {
 		return errors.New("--secret is required (" + accessUsage + ")")
+	}
+	name, err := parseSecretName(secret)
+	if err != nil {
+		return err
 	}
 	var at time.Time
 	if rawAt != "" {

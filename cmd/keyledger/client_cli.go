@@ -112,6 +112,9 @@ func (cl cli) connect(serverFlag string) (*client.Client, credentials, error) {
 	if err != nil {
 		return nil, cred, err
 	}
+	if cred.Token == "" && cred.otherLogin != "" {
+		return nil, cred, errNoLoginFor(cred.Server, cred.otherLogin)
+	}
 	if cred.Token == "" {
 		return nil, cred, errors.New("not logged in: run `keyledger login` or set KEYLEDGER_TOKEN")
 	}

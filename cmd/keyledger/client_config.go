@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 )
@@ -20,6 +23,9 @@ type credentials struct {
 	Token   string `json:"token"`
 	TokenID string `json:"token_id,omitempty"`
 	Email   string `json:"email,omitempty"`
+	// otherLogin, never saved, is the server of a saved login that resolveCredentials
+	// did not use because the command is pointed at another server.
+	otherLogin string
 }
 
 // userDir is the user's config or cache directory. XDG_CONFIG_HOME / XDG_CACHE_HOME
@@ -91,17 +97,19 @@ func removeCredentials(getenv func(string) string) error {
 	return nil
 }
 
-// resolveCredentials finds the server and token: KEYLEDGER_TOKEN and KEYLEDGER_SERVER
-// win over the login file, which wins over the default server; --server wins over all.
+// resolveCredentials finds the server and token. The server: --server, else
+// KEYLEDGER_SERVER, else the login's, else the default. The token: KEYLEDGER_TOKEN,
+// given explicitly, goes to whatever server the command names; the saved login's token
+// goes only to the server that issued it (compared by origin, as gh keeps one
+// credential per host), so that `--server http://elsewhere` never hands one server's
+// credential to another. When the login belongs to another server the token is left
+// empty and otherLogin names the login's server.
 func resolveCredentials(getenv func(string) string, serverFlag string) (credentials, error) {
 	file, err := loadCredentials(getenv)
 	if err != nil && getenv("KEYLEDGER_TOKEN") == "" {
 		return credentials{}, err
 	}
-	c := credentials{Server: file.Server, Token: file.Token, TokenID: file.TokenID, Email: file.Email}
-	if t := strings.TrimSpace(getenv("KEYLEDGER_TOKEN")); t != "" {
-		c.Token, c.TokenID, c.Email = t, "", ""
-	}
+	c := credentials{Server: file.Server}
 	if s := strings.TrimSpace(getenv("KEYLEDGER_SERVER")); s != "" {
 		c.Server = s
 	}
@@ -111,7 +119,69 @@ func resolveCredentials(getenv func(string) string, serverFlag string) (credenti
 	if c.Server == "" {
 		c.Server = defaultServer
 	}
+	if t := strings.TrimSpace(getenv("KEYLEDGER_TOKEN")); t != "" {
+		c.Token = t
+		return c, nil
+	}
+	if file.Token != "" {
+		if loginServer := file.loginServer(); sameOrigin(c.Server, loginServer) {
+			c.Token, c.TokenID, c.Email = file.Token, file.TokenID, file.Email
+		} else {
+			c.otherLogin = loginServer
+		}
+	}
 	return c, nil
+}
+
+// loginServer is the server a saved login belongs to. A login file without a server
+// (never written by `keyledger login`) belongs to the default server, the one its
+// token was sent to without KEYLEDGER_SERVER.
+func (c credentials) loginServer() string {
+	if s := strings.TrimSpace(c.Server); s != "" {
+		return s
+	}
+	return defaultServer
+}
+
+// errNoLoginFor says that the saved login belongs to another server than server.
+func errNoLoginFor(server, loginServer string) error {
+	return fmt.Errorf("no login for %s (the saved login is for %s, and its token is sent only there): "+
+		"run `keyledger login --server %s`, or set KEYLEDGER_TOKEN to a token of that server", server, loginServer, server)
+}
+
+// serverOrigin is a server URL's origin, normalized: the scheme and host in lower
+// case and the port, 80 for http and 443 for https when the URL has none; the path
+// does not count. ok is false for what is not an http(s) URL with a host.
+func serverOrigin(raw string) (origin string, ok bool) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" || u.Hostname() == "" {
+		return "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		switch scheme {
+		case "http":
+			port = "80"
+		case "https":
+			port = "443"
+		}
+	}
+	if scheme != "http" && scheme != "https" {
+		return "", false
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return "", false
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), strconv.FormatUint(n, 10)), true
+}
+
+// sameOrigin reports whether two server URLs name the same origin.
+func sameOrigin(a, b string) bool {
+	oa, okA := serverOrigin(a)
+	ob, okB := serverOrigin(b)
+	return okA && okB && oa == ob
 }
 
 // writePrivateFile writes data to path atomically (a temporary file renamed over it),

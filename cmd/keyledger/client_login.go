@@ -155,8 +155,11 @@ func (cl cli) logout(ctx context.Context, server string) error {
 		fmt.Fprintln(cl.stdout, "Not logged in.")
 		return nil
 	}
+	// The token is sent only to the server that issued it.
 	if server == "" {
-		server = saved.Server
+		server = saved.loginServer()
+	} else if !sameOrigin(server, saved.loginServer()) {
+		return errNoLoginFor(server, saved.loginServer())
 	}
 	c, err := newAPIClient(server, saved.Token)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/httpapi/client"
 	"github.com/spf13/cobra"
 )
@@ -48,24 +49,28 @@ environment, and only its column.`,
 		list,
 		cl.newSecretsSubcommand(secretsSubcommand{
 			use: "get NAME --org O --env E", short: "print a secret's value in an environment",
-			needEnv: true, do: func(ctx context.Context, s secretsSession) error { return s.get(ctx, cl.stdout) },
+			needEnv: true, checkArgs: checkOneName,
+			do: func(ctx context.Context, s secretsSession) error { return s.get(ctx, cl.stdout) },
 		}),
 		cl.newSecretsSubcommand(secretsSubcommand{
 			use: "set NAME=VALUE… --org O --env E", short: "create secrets or set their values",
 			long: `Create each named secret, or set its value in the environment. A VALUE of "-" is read
 from standard input (without its last newline), so that it stays out of the shell's
 history. A value equal to the current one is not a new version: set says "unchanged".`,
-			needEnv: true, do: func(ctx context.Context, s secretsSession) error { return s.set(ctx, cl.stdin, cl.stdout) },
+			needEnv: true, checkArgs: checkAssignmentNames,
+			do: func(ctx context.Context, s secretsSession) error { return s.set(ctx, cl.stdin, cl.stdout) },
 		}),
 		cl.newSecretsSubcommand(secretsSubcommand{
 			use: "delete NAME --org O [--env E]", short: "delete a secret, or only its value in an environment",
-			envUsage: "delete only the value in this environment (default: the whole secret)",
-			do:       func(ctx context.Context, s secretsSession) error { return s.delete(ctx, cl.stdout) },
+			envUsage:  "delete only the value in this environment (default: the whole secret)",
+			checkArgs: checkOneName,
+			do:        func(ctx context.Context, s secretsSession) error { return s.delete(ctx, cl.stdout) },
 		}),
 		cl.newSecretsSubcommand(secretsSubcommand{
 			use: "history NAME --org O [--env E]", short: "list a secret's versions",
-			envUsage: "only this environment's versions",
-			do:       func(ctx context.Context, s secretsSession) error { return s.history(ctx, cl.stdout) },
+			envUsage:  "only this environment's versions",
+			checkArgs: checkOneName,
+			do:        func(ctx context.Context, s secretsSession) error { return s.history(ctx, cl.stdout) },
 		}),
 	)
 }
@@ -76,7 +81,9 @@ type secretsSubcommand struct {
 	// envUsage is --env's help when the environment is optional.
 	envUsage string
 	needEnv  bool
-	do       secretsAction
+	// checkArgs, when set, checks the arguments (the names) before any request.
+	checkArgs func([]string) error
+	do        secretsAction
 }
 
 // newSecretsSubcommand makes a secrets subcommand: it takes --server, --org and --env,
@@ -92,6 +99,11 @@ func (cl cli) newSecretsSubcommand(d secretsSubcommand) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), defaultCallTimeout)
 			defer cancel()
+			if d.checkArgs != nil {
+				if err := d.checkArgs(args); err != nil {
+					return err
+				}
+			}
 			session, err := cl.openSecrets(ctx, f.server, f.org, f.env, d.needEnv, args)
 			if err != nil {
 				return err
@@ -124,16 +136,44 @@ func (cl cli) openSecrets(ctx context.Context, server, org, env string, needEnv 
 	return secretsSession{c: c, orgID: orgID, env: slug, args: args}, nil
 }
 
-// oneName is the single NAME argument of get, delete and history.
-func (s secretsSession) oneName() (string, error) {
-	if len(s.args) != 1 {
+// oneName is the single NAME argument of get, delete and history, checked and
+// normalized.
+func (s secretsSession) oneName() (string, error) { return oneNameArg(s.args) }
+
+func oneNameArg(args []string) (string, error) {
+	if len(args) != 1 {
 		return "", errors.New(secretsUsage)
 	}
-	return normalizeName(s.args[0]), nil
+	return parseSecretName(args[0])
 }
 
-// normalizeName does what the server does to names: trim and upper-case.
-func normalizeName(name string) string { return strings.ToUpper(strings.TrimSpace(name)) }
+// checkOneName checks the NAME argument of get, delete and history.
+func checkOneName(args []string) error {
+	_, err := oneNameArg(args)
+	return err
+}
+
+// parseSecretName checks a name as the server does (domain.ParseSecretName: trimmed,
+// upper-cased, ^[A-Z_][A-Z0-9_]{0,127}$) and returns it normalized, so that a name
+// the server would refuse is refused before any request, in the name's terms rather
+// than in those of the lookup's query parameter (q). The name is quoted in the error,
+// so that a byte that is not UTF-8 or a control character prints as an escape; a
+// name longer than any valid one is not repeated at all.
+func parseSecretName(raw string) (string, error) {
+	n, err := domain.ParseSecretName(raw)
+	if err == nil {
+		return string(n), nil
+	}
+	msg := err.Error()
+	var de *domain.Error
+	if errors.As(err, &de) && len(de.Fields) == 1 {
+		msg = de.Fields[0].Message
+	}
+	if len(strings.TrimSpace(raw)) > domain.MaxSecretNameLength {
+		return "", fmt.Errorf("secret name: %s", msg)
+	}
+	return "", fmt.Errorf("secret name %q: %s", raw, msg)
+}
 
 // findSecrets looks the named secrets up; names without a secret are absent.
 func (s secretsSession) findSecrets(ctx context.Context, names []string) (map[string]client.Secret, error) {
@@ -233,6 +273,34 @@ type assignment struct {
 	name, value string
 }
 
+// assignmentName is the checked, normalized NAME of a NAME=VALUE argument; an error
+// never echoes the VALUE.
+func assignmentName(arg string) (string, error) {
+	name, _, ok := strings.Cut(arg, "=")
+	if !ok {
+		return "", fmt.Errorf("%q is not NAME=VALUE", arg)
+	}
+	if strings.TrimSpace(name) == "" {
+		// The argument holds a value: never echo it.
+		return "", errors.New("an argument of the form =VALUE has no name")
+	}
+	return parseSecretName(name)
+}
+
+// checkAssignmentNames checks the names of set's NAME=VALUE arguments, before
+// anything is read or sent.
+func checkAssignmentNames(args []string) error {
+	if len(args) == 0 {
+		return errors.New(secretsUsage)
+	}
+	for _, a := range args {
+		if _, err := assignmentName(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func parseAssignments(args []string, stdin io.Reader) ([]assignment, error) {
 	if len(args) == 0 {
 		return nil, errors.New(secretsUsage)
@@ -240,15 +308,11 @@ func parseAssignments(args []string, stdin io.Reader) ([]assignment, error) {
 	var out []assignment
 	seen, readStdin := map[string]bool{}, false
 	for _, a := range args {
-		name, value, ok := strings.Cut(a, "=")
-		name = normalizeName(name)
-		if !ok {
-			return nil, fmt.Errorf("%q is not NAME=VALUE", a)
+		name, err := assignmentName(a)
+		if err != nil {
+			return nil, err
 		}
-		if name == "" {
-			// The argument holds a value: never echo it.
-			return nil, errors.New("an argument of the form =VALUE has no name")
-		}
+		_, value, _ := strings.Cut(a, "=")
 		if seen[name] {
 			return nil, fmt.Errorf("%s is given twice", name)
 		}
