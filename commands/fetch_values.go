@@ -23,16 +23,21 @@ type FetchValues struct {
 // name order (byte order): the read models place each row by the name index, so the
 // handler does not sort them again.
 type sealedValues interface {
-	SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error)
+	SealedValues(ctx context.Context, orgID string, env domain.Environment) (values []domain.StoredValue, asOf uint64, err error)
 }
 
-// FetchedValues is the environment's values sorted by name, and the audit record's
-// sequence. Lists, not a map: an environment may hold 100,000 values, and the API edge
+// FetchedValues is the environment's values sorted by name, the log's sequence they are
+// as of (AsOf), and the audit record's (Seq, the command's own, later than AsOf). A
+// fetch's answer names AsOf: the values were read before the record was appended, from
+// read models that may not have reached writes under way, so the record's sequence
+// claimed a point the values were not as of (a client resuming the change feed from it
+// missed the writes in between). Lists, not a map: an environment may hold 100,000 values, and the API edge
 // encodes them in this order without building a map (or sorting) again. Values holds
 // them in one buffer, Values.Reveal(i) being Names[i]'s.
 type FetchedValues struct {
 	Names  []string
 	Values domain.Plaintexts
+	AsOf   uint64
 	Seq    uint64
 }
 
@@ -99,7 +104,7 @@ func (h *FetchValuesHandler) Handle(ctx context.Context, m Meta, c FetchValues) 
 	case <-ctx.Done():
 		return FetchedValues{}, ctx.Err()
 	}
-	sealed, err := h.values.SealedValues(ctx, c.OrgID, c.Env)
+	sealed, asOf, err := h.values.SealedValues(ctx, c.OrgID, c.Env)
 	if err != nil {
 		return FetchedValues{}, err
 	}
@@ -120,7 +125,7 @@ func (h *FetchValuesHandler) Handle(ctx context.Context, m Meta, c FetchValues) 
 	for _, s := range sealed {
 		size += base64.RawURLEncoding.DecodedLen(len(s.Sealed))
 	}
-	out := FetchedValues{Names: names, Values: domain.NewPlaintexts(len(sealed), size), Seq: recs.Seq()}
+	out := FetchedValues{Names: names, Values: domain.NewPlaintexts(len(sealed), size), AsOf: asOf, Seq: recs.Seq()}
 	opener := h.keys.ValueOpener()
 	for _, s := range sealed {
 		v, err := opener.Open(ctx, eventstore.ValueRef{OrgID: c.OrgID, SecretID: s.SecretID, Env: c.Env, ValueVersion: s.Version}, s.Sealed)

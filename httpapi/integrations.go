@@ -172,7 +172,8 @@ func (s *Server) fetchBody(c *fiber.Ctx, m commands.Meta, cmd commands.FetchValu
 }
 
 // encodeValues writes wire.Values for a fetch, in one buffer and in the fetch's (name)
-// order: as encoding/json would write the map, without building it.
+// order: as encoding/json would write the map, without building it. Its seq is the
+// values' own (AsOf), not the audit record's.
 func encodeValues(got commands.FetchedValues) []byte {
 	size := 32
 	for i, name := range got.Names {
@@ -189,7 +190,7 @@ func encodeValues(got commands.FetchedValues) []byte {
 		b = appendJSONString(b, got.Values.Reveal(i))
 	}
 	b = append(b, `},"seq":`...)
-	b = strconv.AppendUint(b, got.Seq, 10)
+	b = strconv.AppendUint(b, got.AsOf, 10)
 	return append(b, '}')
 }
 

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/keyledger/keyledger/httpapi"
 	"github.com/keyledger/keyledger/httpapi/apitest"
 )
 
@@ -242,5 +244,48 @@ func TestAuditTrailOverHTTP(t *testing.T) {
 	alice.Do(t, "GET", "/orgs/"+org.ID+"/audit/verify", nil).Expect(t, http.StatusOK).JSON(t, &ok)
 	if !ok.OK || ok.Checked != 4 || ok.Head == "" {
 		t.Fatalf("verify %+v", ok)
+	}
+}
+
+// A values fetch's seq is the point of the log its values are as of. It was the
+// sequence of the fetch's audit record, appended after the values were read from read
+// models that had not reached a write under way: the answer held the old value under
+// a seq past the write, and a client resuming the change feed from that seq never
+// heard of the write. X-Keyledger-Seq still names the audit record.
+func TestValuesFetchSeqIsWhatTheValuesAreAsOf(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t, func(c *httpapi.Config) { c.WaitTimeout = 200 * time.Millisecond })
+	alice := env.SignUp(t, "alice@example.com", "Alice")
+	org := alice.CreateOrg(t, "Acme")
+	s := alice.CreateSecret(t, org.ID, "F", map[string]string{"production": "v0"})
+	var tok issuedToken
+	alice.Do(t, "POST", "/orgs/"+org.ID+"/service-tokens", map[string]any{"name": "deploy", "environments": []string{"production"}}).
+		Expect(t, http.StatusCreated).JSON(t, &tok)
+	svc := env.Anonymous()
+	svc.Token = tok.Token
+
+	// The read models stop where they are; the update is recorded in the log.
+	env.StopProjector()
+	w := alice.Do(t, "PATCH", "/orgs/"+org.ID+"/secrets/"+s.ID, map[string]any{"values": map[string]any{"production": "v1"}}).
+		Expect(t, http.StatusOK)
+	written, err := strconv.ParseUint(w.Header.Get("X-Keyledger-Seq"), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := svc.Do(t, "GET", "/orgs/"+org.ID+"/environments/production/values", nil).Expect(t, http.StatusOK)
+	var got struct {
+		Values map[string]string `json:"values"`
+		Seq    uint64            `json:"seq"`
+	}
+	r.JSON(t, &got)
+	if got.Values["F"] == "v0" && got.Seq >= written {
+		t.Fatalf("values as of before the write (F=%q) answered with seq %d, past the write's %d", got.Values["F"], got.Seq, written)
+	}
+	if got.Values["F"] == "v1" && got.Seq < written {
+		t.Fatalf("values after the write answered with seq %d, before the write's %d", got.Seq, written)
+	}
+	record, err := strconv.ParseUint(r.Header.Get("X-Keyledger-Seq"), 10, 64)
+	if err != nil || record <= written {
+		t.Fatalf("X-Keyledger-Seq %q: want the fetch's audit record, after the write's %d", r.Header.Get("X-Keyledger-Seq"), written)
 	}
 }

@@ -46,7 +46,7 @@ type SecretReads interface {
 	SecretAccess(ctx context.Context, orgID, userID, secretID string) (projections.SecretAccess, error)
 	SecretPageAt(ctx context.Context, orgID, userID string, f projections.SecretFilter) (projections.SecretPage, error)
 	ListVersions(ctx context.Context, orgID, secretID string, env domain.Environment) ([]projections.ValueVersionEntry, error)
-	SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error)
+	SealedValues(ctx context.Context, orgID string, env domain.Environment) (values []domain.StoredValue, asOf uint64, err error)
 	RevealSnapshot(ctx context.Context, orgID, secretID string, env domain.Environment) (snap domain.RevealSnapshot, checkpoint uint64, ok bool, err error)
 	// SecretSnapshot is what an update of a secret not in the command cache restores
 	// it from (commands.UpdateSecretHandler.WithSnapshots).

@@ -22,20 +22,21 @@ func TestEncodeValuesMatchesEncodingJSON(t *testing.T) {
 		"ünïcødé ✓ 🔑",
 		"postgres://u:p@h/db?sslmode=require",
 	}
-	got := commands.FetchedValues{Seq: 42, Names: names, Values: domain.NewPlaintexts(len(values), 0)}
+	got := commands.FetchedValues{AsOf: 40, Seq: 42, Names: names, Values: domain.NewPlaintexts(len(values), 0)}
 	m := map[string]string{}
 	for i, v := range values {
 		got.Values.Add([]byte(v))
 		m[names[i]] = v
 	}
-	want, err := json.Marshal(wire.Values{Values: m, Seq: got.Seq})
+	want, err := json.Marshal(wire.Values{Values: m, Seq: got.AsOf})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if b := encodeValues(got); !bytes.Equal(b, want) {
 		t.Fatalf("encoded\n%s\nwant\n%s", b, want)
 	}
-	if b := encodeValues(commands.FetchedValues{Seq: 7}); string(b) != `{"values":{},"seq":7}` {
+	// The answer's seq is the log's point the values are as of, not the audit record's.
+	if b := encodeValues(commands.FetchedValues{AsOf: 7, Seq: 9}); string(b) != `{"values":{},"seq":7}` {
 		t.Fatalf("empty: %s", b)
 	}
 }

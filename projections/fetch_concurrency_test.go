@@ -14,7 +14,7 @@ import (
 
 // sealedValuesReader is what a values fetch reads of the read models.
 type sealedValuesReader interface {
-	SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error)
+	SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, uint64, error)
 }
 
 // countingValues is the real read model, counting the fetches inside it at once.
@@ -23,7 +23,7 @@ type countingValues struct {
 	now, most atomic.Int32
 }
 
-func (c *countingValues) SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error) {
+func (c *countingValues) SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, uint64, error) {
 	n := c.now.Add(1)
 	defer c.now.Add(-1)
 	for {
@@ -101,7 +101,7 @@ type blockingValues struct {
 	once    sync.Once
 }
 
-func (b *blockingValues) SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error) {
+func (b *blockingValues) SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, uint64, error) {
 	b.once.Do(func() { close(b.entered) })
 	<-b.hold
 	return b.sealedValuesReader.SealedValues(ctx, orgID, env)
@@ -134,7 +134,7 @@ func TestSealedValuesComeInNameOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.wait(t, max(last, del.Seq))
-	got, err := r.db.Secrets.SealedValues(ctx, r.orgID, domain.Production)
+	got, asOf, err := r.db.Secrets.SealedValues(ctx, r.orgID, domain.Production)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,5 +146,10 @@ func TestSealedValuesComeInNameOrder(t *testing.T) {
 		if string(v.Name) != want[i] || v.SecretID != ids[want[i]] {
 			t.Fatalf("value %d is %s, want %s", i, v.Name, want[i])
 		}
+	}
+	// The values are as of the checkpoint the read models had reached, which the test
+	// waited for.
+	if asOf < max(last, del.Seq) {
+		t.Fatalf("values as of %d, read after the read models reached %d", asOf, max(last, del.Seq))
 	}
 }

@@ -84,7 +84,7 @@ func TestGridPageCostDoesNotGrowWithTheOrganization(t *testing.T) {
 		if got := r.db.Secrets.GridCost().NamesExamined - examined; got != 11 {
 			t.Fatalf("a q= page in an org of %d examined %d names of the index, want the 11 that hold its rarest trigram", n, got)
 		}
-		values, err := r.db.Secrets.SealedValues(ctx, org.ID, domain.Production)
+		values, _, err := r.db.Secrets.SealedValues(ctx, org.ID, domain.Production)
 		if err != nil {
 			t.Fatal(err)
 		}

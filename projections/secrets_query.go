@@ -247,14 +247,21 @@ func (c *sealedCollector) add(id, sealed []byte, version int) {
 // SealedValues returns every current value of one environment, still sealed, for an
 // integration fetch, sorted by name. Its cost is the environment's values: the names
 // come from the name index (opened once per process, then only those of changed
-// secrets), not from opening every name of the organization per fetch.
-func (db *Secrets) SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, error) {
+// secrets), not from opening every name of the organization per fetch. asOf is the
+// checkpoint of the read models the values were read at: they are the log's values up
+// to that sequence, every change after it comes after it in the change feed.
+func (db *Secrets) SealedValues(ctx context.Context, orgID string, env domain.Environment) ([]domain.StoredValue, uint64, error) {
 	if !isUUID(orgID) {
-		return nil, notFound("organization")
+		return nil, 0, notFound("organization")
 	}
 	for attempt := 0; ; attempt++ {
 		var out []domain.StoredValue
+		var asOf int64
 		err := db.inOrgSnapshot(ctx, orgID, func(tx pgx.Tx) error {
+			var schema string
+			if err := tx.QueryRow(ctx, checkpointSQL, CheckpointName).Scan(&asOf, &schema); err != nil {
+				return fmt.Errorf("read values: %w", err)
+			}
 			rows, err := tx.Query(ctx, `SELECT secret_id::text, version, sealed FROM secret_values
 				WHERE org_id = $1 AND env = $2 AND is_set`, orgID, string(env))
 			if err != nil {
@@ -307,9 +314,9 @@ func (db *Secrets) SealedValues(ctx context.Context, orgID string, env domain.En
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		return out, nil
+		return out, uint64(asOf), nil
 	}
 }
 

@@ -474,7 +474,7 @@ export interface components {
       /** @enum {string} */
       state: "active" | "retired" | "destroyed";
     };
-    /** @description Every value of one environment by secret name, and the sequence of the audit record the fetch made. */
+    /** @description Every value of one environment by secret name, and the log sequence the values are as of (every change after it comes after it in the change feed); X-Keyledger-Seq names the fetch's own audit record. */
     Values: {
       values: {
         [key: string]: string;
