@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"crypto/subtle"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -167,7 +168,11 @@ func (s *Server) identifySession(ctx context.Context, token string) (identified,
 	}, nil
 }
 
-// waitMinSeq waits (bounded) until the read models reflect ?min_seq=.
+// waitMinSeq waits (bounded) until the read models reflect ?min_seq=. A read that asked
+// for a sequence gets it or an error, never an older read as if it were that one: a
+// sequence past the log's last event is 400 (it names no write), and one the read
+// models have not reached within the wait is 503 unavailable with Retry-After. (Both
+// answered 200 with what the read models had, after the wait.)
 func (s *Server) waitMinSeq(c *fiber.Ctx) error {
 	raw := c.Query("min_seq")
 	if raw == "" {
@@ -177,6 +182,22 @@ func (s *Server) waitMinSeq(c *fiber.Ctx) error {
 	if err != nil {
 		return errInvalidRequest("min_seq must be a stream sequence (a non-negative integer).")
 	}
-	s.waitFor(c, seq)
-	return nil
+	if seq == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), s.waitTimeout)
+	defer cancel()
+	err = s.rm.Progress.WaitFor(ctx, seq)
+	if err == nil {
+		return nil
+	}
+	if cerr := c.UserContext().Err(); cerr != nil {
+		return cerr
+	}
+	if head, herr := s.store.LastSeq(c.UserContext()); herr == nil && seq > head {
+		return errInvalidRequest(fmt.Sprintf("min_seq %d is past the last event (%d): no write has that sequence.", seq, head))
+	}
+	s.log.Warn("min_seq not reached in time", "seq", seq, "err", err)
+	return &apiError{code: codeUnavailable, detail: fmt.Sprintf(
+		"The read models have not reached sequence %d yet; retry after the time in Retry-After.", seq)}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyledger/keyledger/httpapi"
 	"github.com/keyledger/keyledger/httpapi/apitest"
@@ -168,5 +169,35 @@ func TestAnExportThatBreaksDoesNotEndCleanly(t *testing.T) {
 	body := alice.Do(t, "GET", "/orgs/"+org.ID+"/audit/export?format=jsonl&secret_id="+first.ID, nil).Expect(t, http.StatusOK).Body
 	if strings.Count(string(body), "\n") != 1 {
 		t.Errorf("the export of one entry: %s", body)
+	}
+}
+
+// A read that asks for min_seq gets a read at that sequence or an error: one past the
+// log's last event is 400, one the read models do not reach within the wait is 503
+// with Retry-After. Both answered 200 with what the read models had, as if it were
+// the read asked for.
+func TestMinSeqIsReachedOrRefused(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t, func(c *httpapi.Config) { c.WaitTimeout = 200 * time.Millisecond })
+	alice := env.SignUp(t, "alice@example.com", "Alice")
+	org := alice.CreateOrg(t, "Acme")
+	s := alice.CreateSecret(t, org.ID, "F", map[string]string{"production": "v0"})
+	path := "/orgs/" + org.ID + "/secrets/" + s.ID
+	alice.Do(t, "GET", path+"?min_seq=999999999", nil).Problem(t, http.StatusBadRequest, "invalid_request")
+
+	env.StopProjector()
+	w := alice.Do(t, "PATCH", path, map[string]any{"values": map[string]any{"production": "v1"}}).Expect(t, http.StatusOK)
+	r := alice.Do(t, "GET", path+"?min_seq="+w.Header.Get("X-Keyledger-Seq"), nil)
+	r.Problem(t, http.StatusServiceUnavailable, "unavailable")
+	if r.Header.Get("Retry-After") == "" {
+		t.Fatal("503 without Retry-After")
+	}
+	env.StartProjector(t)
+	var row struct {
+		Version int `json:"version"`
+	}
+	alice.Do(t, "GET", path+"?min_seq="+w.Header.Get("X-Keyledger-Seq"), nil).Expect(t, http.StatusOK).JSON(t, &row)
+	if row.Version != 2 {
+		t.Fatalf("read at the update's sequence: version %d, want 2", row.Version)
 	}
 }
