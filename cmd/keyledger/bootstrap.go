@@ -10,11 +10,16 @@ import (
 )
 
 // bootstrapLogin is the super-admin created at start, printed for the newcomer;
-// Created says that this start registered it.
+// Created says that this start registered it. Generated says that serve made the
+// password itself (dev mode without configured credentials): only such a password is
+// printed. One an operator configured (KEYLEDGER_BOOTSTRAP_ADMIN_PASSWORD) is theirs
+// already, and printed it landed in the terminal, the journal and the container logs
+// of every start that created the account.
 type bootstrapLogin struct {
-	Email    string
-	Password string
-	Created  bool
+	Email     string
+	Password  string
+	Created   bool
+	Generated bool
 }
 
 // bootstrapLoginOf is the super-admin that serve makes sure of at start (app.Admin),
@@ -26,6 +31,7 @@ func bootstrapLoginOf(c *config) (*bootstrapLogin, error) {
 	if email == "" && !c.Dev {
 		return nil, nil
 	}
+	generated := false
 	if email == "" {
 		var err error
 		email = "admin@keyledger.local"
@@ -33,11 +39,12 @@ func bootstrapLoginOf(c *config) (*bootstrapLogin, error) {
 		if err != nil {
 			return nil, err
 		}
+		generated = true
 	}
 	if password == "" {
 		return nil, fmt.Errorf("KEYLEDGER_BOOTSTRAP_ADMIN_EMAIL is set but KEYLEDGER_BOOTSTRAP_ADMIN_PASSWORD is not")
 	}
-	return &bootstrapLogin{Email: email, Password: password}, nil
+	return &bootstrapLogin{Email: email, Password: password, Generated: generated}, nil
 }
 
 func devPassword(path string) (string, error) {

@@ -165,8 +165,12 @@ func printWelcome(w io.Writer, c *config, addr string, login *bootstrapLogin) {
 		scheme = "https"
 	}
 	fmt.Fprintf(w, "\nKeyledger is running at %s://%s/\n", scheme, addr)
-	if login != nil {
+	switch {
+	case login == nil:
+	case login.Generated:
 		fmt.Fprintf(w, "  log in as %s with password %s\n", login.Email, login.Password)
+	default:
+		fmt.Fprintf(w, "  log in as %s with the password in KEYLEDGER_BOOTSTRAP_ADMIN_PASSWORD\n", login.Email)
 	}
 	if c.Dev {
 		fmt.Fprintf(w, "  development mode: data in %s (delete it to start over)\n", c.DataDir)
