@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/keyledger/keyledger/domain"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/aead/aesgcm"
@@ -329,6 +330,19 @@ func newScopeKeys(h *keyset.Handle, versions []storedVersion, revision uint64) (
 		return nil, fmt.Errorf("keyset primary %d has no version: %w", primary.KeyID(), ErrDecrypt)
 	}
 	return sk, nil
+}
+
+// CheckMaster opens the platform's keyset, when there is one, with the master key in
+// use, and says so when another master key sealed it (ErrDecrypt): serve refuses to
+// start then, where it used to say it was ready and answer every login and token 500.
+// A fresh installation (no keyset yet) passes, and so does a keyset that cannot be read
+// now (the log not reachable yet): a request that needs it answers that.
+func (k *Keyring) CheckMaster(ctx context.Context) error {
+	_, err := k.keys(ctx, domain.PlatformScope, false)
+	if errors.Is(err, ErrDecrypt) {
+		return fmt.Errorf("the master key does not open this installation's keys (start with the master key its data was written with): %w", err)
+	}
+	return nil
 }
 
 // keys returns scope's keys: from the cache, else from the bucket; when the scope has

@@ -294,3 +294,29 @@ func TestSecondProcessOnALockedDataDirSaysSo(t *testing.T) {
 	default:
 	}
 }
+
+// A start with another master key than the one the installation's keys were sealed
+// with is refused in one line: it said it was ready and answered every login and
+// token 500 (the log knew why: the keyset is sealed by another key).
+func TestStartWithAnotherMasterKeyIsRefused(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t)
+	dbURL := pgtest.NewDatabase(t)
+	dir := t.TempDir()
+	first := startServer(t, bin, cleanEnv(), "--addr", "127.0.0.1:0", "--data-dir", dir, "--database-url", dbURL,
+		"--master-key", testMasterKey, "--bootstrap-admin-email", "ops@example.com", "--bootstrap-admin-password", "tall-lamp-seven-oaks")
+	_ = first.cmd.Process.Kill()
+	<-first.done
+
+	other := "1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100"
+	f := runToFailure(t, bin, cleanEnv(), "serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--database-url", dbURL, "--master-key", other)
+	checkOneLineReason(t, f, "the master key does not open this installation's keys")
+	if strings.Contains(f.stderr, other) || strings.Contains(f.stderr, testMasterKey) {
+		t.Errorf("a master key reached stderr:\n%s", f.stderr)
+	}
+	// The right key still opens everything.
+	again := startServer(t, bin, cleanEnv(), "--addr", "127.0.0.1:0", "--data-dir", dir, "--database-url", dbURL, "--master-key", testMasterKey)
+	if again.baseURL == "" {
+		t.Fatal("the right master key did not start the server again")
+	}
+}

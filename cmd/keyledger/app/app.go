@@ -133,6 +133,9 @@ func (a *App) start(ctx context.Context) error {
 	}
 	a.Metrics = cfg.HTTP.Metrics
 	cfg.Store.ObserveAppends(a.Metrics.ObserveAppend)
+	if err := cfg.Store.Keyring().CheckMaster(ctx); err != nil {
+		return err
+	}
 
 	var opts []changefeed.ChangesOption
 	if cfg.ChangesMaxAge > 0 {
