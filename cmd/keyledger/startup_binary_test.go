@@ -320,3 +320,20 @@ func TestStartWithAnotherMasterKeyIsRefused(t *testing.T) {
 		t.Fatal("the right master key did not start the server again")
 	}
 }
+
+// A new data dir (a new log) on a database built from another log is refused in one
+// line: it said it was ready, its projector took the read models from the real
+// server's in turns, and its own writes never reached them (the read models'
+// checkpoint was past its log's end).
+func TestANewLogOnAnotherLogsDatabaseIsRefused(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t)
+	dbURL := pgtest.NewDatabase(t)
+	first := startServer(t, bin, cleanEnv(), "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--database-url", dbURL,
+		"--master-key", testMasterKey, "--bootstrap-admin-email", "ops@example.com", "--bootstrap-admin-password", "tall-lamp-seven-oaks")
+	_ = first.cmd.Process.Kill()
+	<-first.done
+
+	f := runToFailure(t, bin, cleanEnv(), "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--database-url", dbURL, "--master-key", testMasterKey)
+	checkOneLineReason(t, f, "the database was built from another log")
+}

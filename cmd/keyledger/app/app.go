@@ -136,6 +136,9 @@ func (a *App) start(ctx context.Context) error {
 	if err := cfg.Store.Keyring().CheckMaster(ctx); err != nil {
 		return err
 	}
+	if err := a.checkReadModelsAreThisLogs(ctx); err != nil {
+		return err
+	}
 
 	var opts []changefeed.ChangesOption
 	if cfg.ChangesMaxAge > 0 {
@@ -287,6 +290,31 @@ func (a *App) moveLegacyNames() {
 // startWebhooks opens the webhooks' delivery state, unless the HTTP configuration
 // brings its own, and runs the delivery engine when Config.Webhooks asks for one: one
 // replica at a time delivers, under its own lease (timed like the projector's).
+// checkReadModelsAreThisLogs refuses read models that are ahead of the log: their
+// checkpoint past the log's last event means they were built from another log (a new
+// data dir, ./.keyledger being relative to where serve starts, pointed at an existing
+// database). Such a server said it was ready, its projector took the read models from
+// the real server's in turns, and its own writes never reached them. A log that cannot
+// be asked yet (a cluster forming) is not held against the start.
+func (a *App) checkReadModelsAreThisLogs(ctx context.Context) error {
+	checkpoint, err := a.cfg.DB.Progress.Checkpoint(ctx)
+	if err != nil {
+		return fmt.Errorf("read the read models' checkpoint: %w", err)
+	}
+	if checkpoint == 0 {
+		return nil
+	}
+	head, err := a.cfg.Store.LastSeq(ctx)
+	if err != nil {
+		a.log.Warn("could not compare the read models with the log at start", "err", err)
+		return nil
+	}
+	if checkpoint > head {
+		return fmt.Errorf("the read models are at event %d, past this log's last event %d: the database was built from another log (another data dir?); use that log, or a new database to rebuild from this one", checkpoint, head)
+	}
+	return nil
+}
+
 func (a *App) startWebhooks(ctx context.Context) error {
 	cfg := &a.cfg
 	var hooks *webhooks.Store
