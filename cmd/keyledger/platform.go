@@ -119,6 +119,10 @@ func (p *platform) openReadModels(ctx context.Context, c *config) error {
 
 func loadMasterKey(c *config, logger *slog.Logger) (eventstore.MasterKey, error) {
 	switch {
+	case c.MasterKey != "" && c.MasterKeyFile != "":
+		// Which one counts is not guessed: the variable silently won, and a start with
+		// a stale variable beside the right file said nothing.
+		return eventstore.MasterKey{}, errors.New("KEYLEDGER_MASTER_KEY and KEYLEDGER_MASTER_KEY_FILE (or --master-key and --master-key-file) are both set: set one")
 	case c.MasterKey != "":
 		k, err := eventstore.ParseMasterKey(c.MasterKey)
 		if err != nil {

@@ -130,6 +130,12 @@ func TestStartupFailuresSayWhy(t *testing.T) {
 			want: "no master key: set KEYLEDGER_MASTER_KEY or KEYLEDGER_MASTER_KEY_FILE (or use --dev)",
 		},
 		{
+			name: "two master keys",
+			args: []string{"serve", "--master-key", testMasterKey},
+			env:  []string{"KEYLEDGER_DATABASE_URL=" + dbURL, "KEYLEDGER_MASTER_KEY_FILE=/run/secrets/master_key"},
+			want: "KEYLEDGER_MASTER_KEY and KEYLEDGER_MASTER_KEY_FILE (or --master-key and --master-key-file) are both set: set one",
+		},
+		{
 			name: "replay without a master key",
 			args: []string{"replay", "--org", "00000000-0000-0000-0000-000000000000"},
 			want: "no master key: set KEYLEDGER_MASTER_KEY or KEYLEDGER_MASTER_KEY_FILE (or use --dev)",
