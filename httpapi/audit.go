@@ -32,13 +32,11 @@ func auditItemOut(e projections.AuditEntry) wire.AuditItem {
 // auditFilter reads the trail's query parameters; a bad one is invalid_request.
 func auditFilter(c *fiber.Ctx) (projections.AuditFilter, error) {
 	f := projections.AuditFilter{Actor: c.Query("actor"), Action: c.Query("action"), SecretID: c.Query("secret_id"), Cursor: c.Query("cursor")}
-	if raw := c.Query("env"); raw != "" {
-		env, err := domain.ParseEnvironment(raw)
-		if err != nil {
-			return f, errInvalidRequest("env must be one of development, staging, production.")
-		}
-		f.Env = env
+	env, _, err := queryEnv(c, false)
+	if err != nil {
+		return f, err
 	}
+	f.Env = env
 	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
 		if raw := c.Query(name); raw != "" {
 			t, err := queryTime(name, raw)
@@ -58,25 +56,10 @@ func auditFilter(c *fiber.Ctx) (projections.AuditFilter, error) {
 	return f, nil
 }
 
-// queryTime reads the time parameter name (RFC 3339). An instant before 1970 reads as
-// 1970-01-01T00:00:00Z, which selects the same (nothing Keyledger records is older):
-// the read models take the zero time.Time for "no bound", and year 1's first instant,
-// which RFC 3339 can write, read as none at all (to=0001-01-01T00:00:00Z listed the
-// whole trail, as_of= of it the grid as it is now).
-func queryTime(name, raw string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339, raw)
-	if err != nil {
-		return time.Time{}, errInvalidRequest(name + " must be an RFC 3339 time.")
-	}
-	if epoch := time.Unix(0, 0); t.Before(epoch) {
-		return epoch.UTC(), nil
-	}
-	return t, nil
-}
-
-// badAuditQuery turns the read model's validation of a query parameter into
-// invalid_request: a query parameter is not a body field.
-func badAuditQuery(err error) error {
+// badQuery turns the read model's validation of a query parameter (the audit trail's
+// filter, the access review's secret_id) into invalid_request: a query parameter is
+// not a body field.
+func badQuery(err error) error {
 	var de *domain.Error
 	if errors.As(err, &de) && de.Code == domain.CodeValidation && len(de.Fields) > 0 {
 		return errInvalidRequest(de.Fields[0].Field + " " + de.Fields[0].Message + ".")
@@ -95,7 +78,7 @@ func (s *Server) listAudit(c *fiber.Ctx) error {
 	}
 	entries, next, err := s.rm.Audit.ListAudit(c.UserContext(), org.ID, f)
 	if err != nil {
-		return badAuditQuery(err)
+		return badQuery(err)
 	}
 	items := make([]wire.AuditItem, 0, len(entries))
 	for _, e := range entries {
@@ -124,7 +107,7 @@ func (s *Server) exportAudit(c *fiber.Ctx) error {
 	// The filter is checked before the answer starts: once it has, a refusal could
 	// only end the stream (an action that is not one answered 200 with no body).
 	if err := f.Check(); err != nil {
-		return badAuditQuery(err)
+		return badQuery(err)
 	}
 	org, err := s.manager(c)
 	if err != nil {

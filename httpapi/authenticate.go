@@ -194,8 +194,8 @@ func (s *Server) waitMinSeq(c *fiber.Ctx) error {
 	if cerr := c.UserContext().Err(); cerr != nil {
 		return cerr
 	}
-	if head, herr := s.store.LastSeq(c.UserContext()); herr == nil && seq > head {
-		return errInvalidRequest(fmt.Sprintf("min_seq %d is past the last event (%d): no write has that sequence.", seq, head))
+	if err := s.pastTheLog(c.UserContext(), "min_seq", seq, "no write has that sequence."); err != nil {
+		return err
 	}
 	s.log.Warn("min_seq not reached in time", "seq", seq, "err", err)
 	return &apiError{code: codeUnavailable, detail: fmt.Sprintf(

@@ -20,13 +20,11 @@ const maxQueryLength = 128
 // secretFilter reads the list's query parameters; a bad one is invalid_request.
 func secretFilter(c *fiber.Ctx) (projections.SecretFilter, *time.Time, error) {
 	var f projections.SecretFilter
-	if raw := c.Query("env"); raw != "" {
-		env, err := domain.ParseEnvironment(raw)
-		if err != nil {
-			return f, nil, errInvalidRequest("env must be one of development, staging, production.")
-		}
-		f.Env = env
+	env, _, err := queryEnv(c, false)
+	if err != nil {
+		return f, nil, err
 	}
+	f.Env = env
 	f.Q = c.Query("q")
 	if len(f.Q) > maxQueryLength {
 		return f, nil, errInvalidRequest("q must be at most 128 characters.")
@@ -243,11 +241,11 @@ func (s *Server) deleteSecret(c *fiber.Ctx) error {
 	cmd := commands.DeleteSecret{OrgID: c.Params("org"), SecretID: c.Params("secret")}
 	// An env given empty is refused, not read as no env at all: ?env= deleted the whole
 	// secret where its sender meant one environment's value (the UI never sends one).
-	if c.Context().QueryArgs().Has("env") {
-		env, err := domain.ParseEnvironment(c.Query("env"))
-		if err != nil {
-			return errInvalidRequest("env must be one of development, staging, production.")
-		}
+	env, given, err := queryEnv(c, true)
+	if err != nil {
+		return err
+	}
+	if given {
 		cmd.Env = &env
 	}
 	res, err := s.deleteSecrets.Handle(c.UserContext(), s.meta(c), cmd)
@@ -318,13 +316,9 @@ func (s *Server) rollbackSecret(c *fiber.Ctx) error {
 }
 
 func (s *Server) listVersions(c *fiber.Ctx) error {
-	var env domain.Environment
-	if raw := c.Query("env"); raw != "" {
-		e, err := domain.ParseEnvironment(raw)
-		if err != nil {
-			return errInvalidRequest("env must be one of development, staging, production.")
-		}
-		env = e
+	env, _, err := queryEnv(c, false)
+	if err != nil {
+		return err
 	}
 	org, _, err := s.orgAccess(c)
 	if err != nil {
