@@ -50,11 +50,20 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 	if err != nil {
 		return nil, err
 	}
+	storeDir := filepath.Join(opts.Dir, "jetstream")
+	repairLog := opts.Logger
+	if repairLog == nil {
+		repairLog = slog.New(slog.DiscardHandler)
+	}
+	if err := repairStreamMeta(filepath.Join(storeDir, "jetstream"), repairLog); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("embedded nats in %s: %w", opts.Dir, err)
+	}
 	sopts := &server.Options{
 		ServerName:         "keyledger-embedded",
 		DontListen:         true,
 		JetStream:          true,
-		StoreDir:           filepath.Join(opts.Dir, "jetstream"),
+		StoreDir:           storeDir,
 		SyncAlways:         !opts.GroupSync,
 		NoSigs:             true,
 		NoLog:              opts.Logger == nil,
