@@ -42,21 +42,17 @@ const (
 // repairStreamMeta repairs the metadata checksums of every stream and consumer under
 // root (the server's StoreDir/jetstream), and reports each repair to log.
 func repairStreamMeta(root string, log *slog.Logger) error {
+	// What cannot be listed (a new store, or a path that is not a directory) is left
+	// to the server, which says what is wrong with it in its own words.
 	accounts, err := os.ReadDir(root)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil // a new store
-	}
 	if err != nil {
-		return fmt.Errorf("read the JetStream store: %w", err)
+		return nil
 	}
 	for _, acc := range accounts {
 		streamsDir := filepath.Join(root, acc.Name(), "streams")
 		streams, err := os.ReadDir(streamsDir)
-		if errors.Is(err, fs.ErrNotExist) || !acc.IsDir() {
-			continue
-		}
 		if err != nil {
-			return fmt.Errorf("read the JetStream store: %w", err)
+			continue
 		}
 		for _, st := range streams {
 			// A name starting with "." is a stream deleted half-way, which the server
@@ -68,10 +64,7 @@ func repairStreamMeta(root string, log *slog.Logger) error {
 			if err := repairMeta(dir, st.Name(), st.Name(), "stream", log); err != nil {
 				return err
 			}
-			consumers, err := os.ReadDir(filepath.Join(dir, "obs"))
-			if err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("read the JetStream store: %w", err)
-			}
+			consumers, _ := os.ReadDir(filepath.Join(dir, "obs"))
 			for _, c := range consumers {
 				if !c.IsDir() {
 					continue
@@ -91,11 +84,8 @@ func repairStreamMeta(root string, log *slog.Logger) error {
 // the stream's name, or "stream/consumer".
 func repairMeta(dir, hashKey, name, kind string, log *slog.Logger) error {
 	meta, err := os.ReadFile(filepath.Join(dir, metaFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
 	if err != nil {
-		return fmt.Errorf("read the %s metadata in %s: %w", kind, dir, err)
+		return nil // none, or unreadable: the server skips it and says so
 	}
 	if _, err := os.Stat(filepath.Join(dir, metaKeyFile)); err == nil {
 		return nil // encrypted: not ours to judge
