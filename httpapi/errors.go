@@ -9,6 +9,7 @@ import (
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore/storeerr"
 	"github.com/keyledger/keyledger/httpapi/wire"
+	"github.com/keyledger/keyledger/projections"
 )
 
 // Codes the HTTP layer adds to the domain's (which are API codes already).
@@ -154,6 +155,9 @@ func classify(err error, unavailable func(error) bool) (code, detail string, fie
 	if errors.As(err, &fe) {
 		return fiberCode(fe.Code)
 	}
+	if errors.Is(err, projections.ErrUnavailable) {
+		return codeUnavailable, "The database is unavailable for now; retry after the time in Retry-After.", nil
+	}
 	if errors.Is(err, storeerr.ErrUnavailable) || (unavailable != nil && unavailable(err)) {
 		return codeUnavailable, "The event log is unavailable for now; retry after the time in Retry-After.", nil
 	}
@@ -205,7 +209,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	}
 	if p.Code == codeUnavailable {
 		// Logged (at warning: the server is not broken) so that an operator sees why.
-		s.log.Warn("request refused: event log unavailable", "method", c.Method(), "path", c.Path(), "err", err)
+		s.log.Warn("request refused: unavailable", "method", c.Method(), "path", c.Path(), "err", err)
 		c.Set(fiber.HeaderRetryAfter, retryAfterSeconds)
 	}
 	return writeProblem(c, s.secure, p)

@@ -12,6 +12,7 @@ import (
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
+	"github.com/keyledger/keyledger/projections"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -91,6 +92,7 @@ func TestErrorMappingDetails(t *testing.T) {
 		{"connection reconnecting", fmt.Errorf("publish: %w", nats.ErrConnectionReconnecting), http.StatusServiceUnavailable, codeUnavailable},
 		{"jetstream 503", &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"}, http.StatusServiceUnavailable, codeUnavailable},
 		{"cancelled is not unavailable", fmt.Errorf("load: %w", context.Canceled), http.StatusInternalServerError, codeInternal},
+		{"read models' database unreachable", fmt.Errorf("list members: %w: %w", projections.ErrUnavailable, errors.New("dial tcp 10.0.0.5:5432: connection refused")), http.StatusServiceUnavailable, codeUnavailable},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -98,7 +100,10 @@ func TestErrorMappingDetails(t *testing.T) {
 			if p.Status != tc.status || p.Code != tc.code {
 				t.Fatalf("got %d %q, want %d %q", p.Status, p.Code, tc.status, tc.code)
 			}
-			for _, leak := range []string{"sk_live", "<script>", "hunter2", "malformed", "mystery"} {
+			if tc.code == codeUnavailable && errors.Is(tc.err, projections.ErrUnavailable) != strings.Contains(p.Detail, "database") {
+				t.Fatalf("detail %q does not say which store is unavailable", p.Detail)
+			}
+			for _, leak := range []string{"sk_live", "<script>", "hunter2", "malformed", "mystery", "10.0.0.5"} {
 				if strings.Contains(p.Detail, leak) {
 					t.Fatalf("detail %q echoes %q", p.Detail, leak)
 				}

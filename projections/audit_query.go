@@ -205,7 +205,7 @@ func (db *AuditTrail) StreamAudit(ctx context.Context, orgID string, f AuditFilt
 	if err != nil {
 		return err
 	}
-	return db.inOrg(ctx, orgID, func(tx pgx.Tx) error {
+	return db.longRead(ctx, orgID, false, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT `+auditColumns+` FROM audit_log WHERE `+where+` ORDER BY seq DESC, idx DESC`, args...)
 		if err != nil {
 			return fmt.Errorf("stream audit: %w", err)

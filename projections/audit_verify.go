@@ -51,7 +51,7 @@ func (db *AuditTrail) VerifyAudit(ctx context.Context, orgID string, log ScopeLo
 	res := AuditVerification{OK: true}
 	prev := ""
 	i := 0
-	err = db.inOrg(ctx, orgID, func(tx pgx.Tx) error {
+	err = db.longRead(ctx, orgID, false, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT `+auditColumns+` FROM audit_log WHERE org_id = $1 AND seq <= $2 ORDER BY seq, idx`, orgID, int64(until))
 		if err != nil {
 			return err

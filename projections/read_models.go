@@ -45,6 +45,9 @@ func Open(ctx context.Context, databaseURL string, keys *eventstore.Keyring, log
 	if err != nil {
 		return nil, fmt.Errorf("database url: %w", err)
 	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = connectTimeout
+	}
 	if cfg.MaxConns < 16 {
 		cfg.MaxConns = 16
 	}

@@ -257,7 +257,7 @@ func (db *Secrets) SealedValues(ctx context.Context, orgID string, env domain.En
 	for attempt := 0; ; attempt++ {
 		var out []domain.StoredValue
 		var asOf int64
-		err := db.inOrgSnapshot(ctx, orgID, func(tx pgx.Tx) error {
+		err := db.longRead(ctx, orgID, true, func(tx pgx.Tx) error {
 			var schema string
 			if err := tx.QueryRow(ctx, checkpointSQL, CheckpointName).Scan(&asOf, &schema); err != nil {
 				return fmt.Errorf("read values: %w", err)

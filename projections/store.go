@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -120,8 +121,24 @@ func (db *store) scoped(ctx context.Context, orgID, userID string, fn func(pgx.T
 	return db.scopedTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly}, orgID, userID, fn)
 }
 
+//
+// The read is bounded by readTimeout, and a failure to reach PostgreSQL is reported
+// as ErrUnavailable (readErr).
 func (db *store) scopedTx(ctx context.Context, opts pgx.TxOptions, orgID, userID string, fn func(pgx.Tx) error) error {
-	return db.scopedTxOn(ctx, db.pool, opts, orgID, userID, fn)
+	rctx, cancel := boundRead(ctx)
+	defer cancel()
+	return readErr(rctx, db.scopedTxOn(rctx, db.pool, opts, orgID, userID, fn))
+}
+
+// longRead is inOrg (inOrgSnapshot with snapshot) for the reads that are long by
+// design, which the caller's context bounds instead of readTimeout: the values fetch
+// of a whole environment, the audit export and its verification.
+func (db *store) longRead(ctx context.Context, orgID string, snapshot bool, fn func(pgx.Tx) error) error {
+	opts := pgx.TxOptions{AccessMode: pgx.ReadOnly}
+	if snapshot {
+		opts.IsoLevel = pgx.RepeatableRead
+	}
+	return readErr(ctx, db.scopedTxOn(ctx, db.pool, opts, orgID, "", fn))
 }
 
 // scopedTxOn is scopedTx on a given pool or connection.
@@ -132,9 +149,13 @@ func (db *store) scopedTxOn(ctx context.Context, on interface {
 		// One round trip opens and scopes the transaction (a read used to spend two
 		// before its first query: BEGIN, then the scoping batch).
 		opts.BeginQuery = begin
-		return pgx.BeginTxFunc(ctx, on, opts, fn)
+		return pgx.BeginTxFunc(ctx, on, opts, func(tx pgx.Tx) error {
+			defer watchRead(ctx, tx)()
+			return fn(tx)
+		})
 	}
 	return pgx.BeginTxFunc(ctx, on, opts, func(tx pgx.Tx) error {
+		defer watchRead(ctx, tx)()
 		b := &pgx.Batch{}
 		queueScope(b, orgID, userID)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
@@ -142,6 +163,18 @@ func (db *store) scopedTxOn(ctx context.Context, on interface {
 		}
 		return fn(tx)
 	})
+}
+
+// watchRead ends the transaction's round trips when ctx ends, and returns the function
+// that stops watching. fn's queries run under the context their closure holds (most
+// often the request's, which has no deadline), not under ctx, so without this a
+// PostgreSQL that froze after BEGIN held them for as long as the client waited. It
+// sets the connection's deadline, as pgconn does for a query's own context: the
+// round trip under way fails, the connection is closed, and the pool drops it.
+func watchRead(ctx context.Context, tx pgx.Tx) (stop func()) {
+	conn := tx.Conn().PgConn().Conn()
+	halt := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
+	return func() { halt() }
 }
 
 // scopedRead is one query of scopedQueries and what consumes its rows.
@@ -167,6 +200,12 @@ func (db *store) scopedQueries(ctx context.Context, orgID, userID string, querie
 // scopedQueriesIn is scopedQueries in a read-only transaction of opts' isolation level:
 // REPEATABLE READ gives every query of the pipeline one snapshot.
 func (db *store) scopedQueriesIn(ctx context.Context, opts pgx.TxOptions, orgID, userID string, queries ...scopedRead) error {
+	rctx, cancel := boundRead(ctx)
+	defer cancel()
+	return readErr(rctx, db.scopedQueriesOn(rctx, opts, orgID, userID, queries...))
+}
+
+func (db *store) scopedQueriesOn(ctx context.Context, opts pgx.TxOptions, orgID, userID string, queries ...scopedRead) error {
 	opts.AccessMode = pgx.ReadOnly
 	begin, ok := beginSQL(opts)
 	if !ok {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -61,6 +62,13 @@ func runPostgresDownTest(t *testing.T, outage time.Duration, writers int) {
 		t.Fatal(err)
 	}
 	down := time.Now()
+	// Reads are refused as unavailable, with when to retry: they were 500s.
+	for _, path := range []string{"/orgs", "/orgs/" + orgID + "/secrets", "/orgs/" + orgID + "/members", "/orgs/" + orgID + "/audit"} {
+		a := c.do("GET", path, nil, "")
+		if a.status != http.StatusServiceUnavailable || a.retryAfter == "" || !strings.Contains(string(a.body), `"code":"unavailable"`) {
+			t.Errorf("GET %s while PostgreSQL is down: %d (Retry-After %q) %s, want 503 unavailable with Retry-After", path, a.status, a.retryAfter, a.body)
+		}
+	}
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex

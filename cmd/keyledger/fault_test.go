@@ -162,9 +162,10 @@ func randomHex(t *testing.T, n int) string {
 
 // answer is one HTTP answer; status 0 means no answer (connection refused or reset).
 type answer struct {
-	status int
-	body   []byte
-	seq    string
+	status     int
+	body       []byte
+	seq        string
+	retryAfter string
 }
 
 // faultClient calls one server, or several replicas behind it as a load balancer
@@ -216,7 +217,7 @@ func (c *faultClient) doAt(base, method, path string, body any, key string) answ
 	if err != nil {
 		return answer{}
 	}
-	return answer{status: resp.StatusCode, body: b, seq: resp.Header.Get("X-Keyledger-Seq")}
+	return answer{status: resp.StatusCode, body: b, seq: resp.Header.Get("X-Keyledger-Seq"), retryAfter: resp.Header.Get("Retry-After")}
 }
 
 // untilAnswered sends a request with its Idempotency-Key until the server answers
