@@ -121,8 +121,8 @@ func (db *store) scoped(ctx context.Context, orgID, userID string, fn func(pgx.T
 	return db.scopedTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly}, orgID, userID, fn)
 }
 
-// The read is bounded by readTimeout, and a failure to reach PostgreSQL is reported
-// as ErrUnavailable (readErr).
+// scopedTx is scoped with opts. The read is bounded by readTimeout, and a failure to
+// reach PostgreSQL is reported as ErrUnavailable (readErr).
 func (db *store) scopedTx(ctx context.Context, opts pgx.TxOptions, orgID, userID string, fn func(pgx.Tx) error) error {
 	rctx, cancel := boundRead(ctx)
 	defer cancel()
