@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"io"
 	"path/filepath"
 	"strconv"
@@ -156,6 +157,16 @@ func (c *config) finish() error {
 		if c.Dev {
 			c.Signup = "open"
 		}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		// It was read as info: a typo (verbose, warning) silently kept the log as it was.
+		return fmt.Errorf("KEYLEDGER_LOG_LEVEL must be debug, info, warn or error, not %q", c.LogLevel)
+	}
+	if c.Replicas < 1 || c.Replicas > 5 {
+		// JetStream replicates a stream 1 to 5 times; 0 and below were taken as 1 by
+		// some requests and refused by others, after the start had begun.
+		return fmt.Errorf("KEYLEDGER_REPLICAS must be between 1 and 5, not %d", c.Replicas)
 	}
 	if c.Signup != "open" && c.Signup != "closed" {
 		return fmt.Errorf("KEYLEDGER_SIGNUP must be open or closed, not %q", c.Signup)

@@ -3,6 +3,7 @@ package main
 import (
 	"math"
 	"runtime/debug"
+	"strings"
 	"testing"
 	"time"
 )
@@ -111,4 +112,33 @@ func serveConfig(flag, value string, env map[string]string) (*config, error) {
 		return c, err
 	}
 	return c, c.finish()
+}
+
+// A log level or a replication factor that means nothing is refused in one line: a
+// log level it could not read was taken as info without a word, and 0 replicas went on
+// to a start that JetStream refused, or not, request by request.
+func TestLogLevelAndReplicasAreChecked(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		flag, value string
+		env         map[string]string
+		refused     string
+	}{
+		{"log-level", "debug", nil, ""},
+		{"log-level", "WARN", nil, ""},
+		{"log-level", "verbose", nil, `KEYLEDGER_LOG_LEVEL must be debug, info, warn or error, not "verbose"`},
+		{"", "", map[string]string{"KEYLEDGER_LOG_LEVEL": "warning"}, `not "warning"`},
+		{"replicas", "3", nil, ""},
+		{"replicas", "0", nil, "KEYLEDGER_REPLICAS must be between 1 and 5, not 0"},
+		{"replicas", "-1", nil, "not -1"},
+		{"", "", map[string]string{"KEYLEDGER_REPLICAS": "7"}, "not 7"},
+	} {
+		_, err := serveConfig(tc.flag, tc.value, tc.env)
+		switch {
+		case tc.refused == "" && err != nil:
+			t.Errorf("--%s %q %v: %v", tc.flag, tc.value, tc.env, err)
+		case tc.refused != "" && (err == nil || !strings.Contains(err.Error(), tc.refused)):
+			t.Errorf("--%s %q %v: %v, want %q", tc.flag, tc.value, tc.env, err, tc.refused)
+		}
+	}
 }
