@@ -54,6 +54,14 @@ func TestLoginStoresAPrivateTokenAndLogoutRevokesIt(t *testing.T) {
 	if second.Token == saved.Token {
 		t.Fatal("a second login kept the first token")
 	}
+	// The token it replaced is revoked, not left working with no one holding it.
+	replaced := h.env.Anonymous()
+	replaced.Token = saved.Token
+	replaced.Do(t, "GET", "/me", nil).Problem(t, http.StatusUnauthorized, "unauthenticated")
+	tokens = h.alice.Do(t, "GET", "/auth/tokens", nil).Expect(t, http.StatusOK)
+	if n := strings.Count(string(tokens.Body), `"keyledger-cli on `+host+`"`); n != 1 {
+		t.Errorf("%d CLI tokens after a second login, want 1: %s", n, tokens.Body)
+	}
 
 	out = noServer.main(t, "logout").ok(t)
 	if _, err := os.Stat(path); !os.IsNotExist(err) {

@@ -95,12 +95,34 @@ func (cl cli) login(ctx context.Context, o loginOptions) error {
 	if err := user.Logout(ctx); err != nil {
 		fmt.Fprintf(cl.stderr, "keyledger: warning: could not end the login session: %v\n", err)
 	}
+	prev, prevErr := loadCredentials(cl.getenv)
 	path, err := saveCredentials(cl.getenv, credentials{Server: anon.BaseURL(), Token: issued.Token, TokenID: issued.ID, Email: sess.User.Email})
 	if err != nil {
 		return fmt.Errorf("save the login: %w", err)
 	}
 	fmt.Fprintf(cl.stdout, "Logged in to %s as %s; token %q saved in %s\n", anon.BaseURL(), sess.User.Email, o.tokenName, path)
+	if prevErr == nil && prev.Token != "" && prev.Token != issued.Token {
+		cl.revokeReplaced(ctx, prev)
+	}
 	return nil
+}
+
+// revokeReplaced revokes the token of the login that a new one replaced, at the server
+// that issued it: forgotten here, it would otherwise go on working (a personal token
+// need not expire) with no one holding it. A failure is a warning: the new login
+// stands.
+func (cl cli) revokeReplaced(ctx context.Context, prev credentials) {
+	server := prev.loginServer()
+	err := errors.New("the login file does not name it")
+	if prev.TokenID != "" {
+		var c *client.Client
+		if c, err = newAPIClient(server, prev.Token); err == nil {
+			err = c.RevokePersonalToken(ctx, prev.TokenID)
+		}
+	}
+	if err != nil && !client.IsCode(err, client.CodeUnauthenticated) {
+		fmt.Fprintf(cl.stderr, "keyledger: warning: the previous login's token at %s could not be revoked (%v); revoke it there under Settings → Tokens\n", server, err)
+	}
 }
 
 // readPassword reads the password: from a prompt without echo when standard input is
