@@ -24,7 +24,7 @@ func TestReplayAndAuditVerifySayTheOrgWasErased(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir, dbURL := t.TempDir(), pgtest.NewDatabase(t)
-	c := &config{Dev: true, DataDir: dir, DatabaseURL: dbURL, MasterKey: eventstoretest.TestMasterKey, LogLevel: "error", changesMaxAge: "7d",
+	c := &config{Dev: true, DataDir: dir, DatabaseURL: dbURL, MasterKey: eventstoretest.TestMasterKey, LogLevel: "error", changesMaxAge: "7d", Replicas: 1,
 		DataKeyMaxEncryptions: eventstore.DefaultDataKeyMaxEncryptions, webhookTimeout: "10s"}
 	if err := c.finish(); err != nil {
 		t.Fatal(err)
