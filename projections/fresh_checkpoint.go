@@ -79,9 +79,9 @@ func (f *freshCheckpoints) run(ctx context.Context) {
 		}
 		f.mu.Unlock()
 		f.rounds.Add(1)
-		rctx, cancel := context.WithTimeoutCause(ctx, checkpointReadTimeout, errNoAnswer)
+		rctx, cancel := context.WithTimeout(ctx, checkpointReadTimeout)
 		r.seq, r.schema, r.err = f.read(rctx, f.schema)
-		r.err = readErr(rctx, r.err)
+		r.err = readErr(r.err)
 		cancel()
 		if r.err == nil {
 			f.schema = r.schema

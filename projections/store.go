@@ -121,12 +121,33 @@ func (db *store) scoped(ctx context.Context, orgID, userID string, fn func(pgx.T
 	return db.scopedTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly}, orgID, userID, fn)
 }
 
-// scopedTx is scoped with opts. The read is bounded by readTimeout, and a failure to
-// reach PostgreSQL is reported as ErrUnavailable (readErr).
+// scopedTx is scoped with opts, as a bounded read (boundedRead).
 func (db *store) scopedTx(ctx context.Context, opts pgx.TxOptions, orgID, userID string, fn func(pgx.Tx) error) error {
-	rctx, cancel := boundRead(ctx)
-	defer cancel()
-	return readErr(rctx, db.scopedTxOn(rctx, db.pool, opts, orgID, userID, fn))
+	return db.boundedRead(ctx, func(conn *pgxpool.Conn) error {
+		return db.scopedTxOn(ctx, conn, opts, orgID, userID, fn)
+	})
+}
+
+// boundedRead runs read on a connection of its own, every round trip of which must
+// end by readTimeout, and reports a failure to reach PostgreSQL as ErrUnavailable
+// (readErr). The bound is the connection's deadline, as pgconn sets it for a context
+// that ends: read's queries run under whatever context their closures hold (most
+// often the request's, which never ends), and a context with a deadline of its own
+// would make pgconn watch it, query by query, on the hottest reads. Taking the
+// connection waits at most for one that a frozen PostgreSQL holds (bounded so) or for
+// a new one (connectTimeout).
+func (db *store) boundedRead(ctx context.Context, read func(*pgxpool.Conn) error) error {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return readErr(fmt.Errorf("acquire connection: %w", err))
+	}
+	defer conn.Release()
+	nc := conn.Conn().PgConn().Conn()
+	_ = nc.SetDeadline(time.Now().Add(readTimeout))
+	// Cleared before the connection goes back to the pool (deferred calls run last
+	// first). A connection the deadline broke is closed, and the pool drops it.
+	defer func() { _ = nc.SetDeadline(time.Time{}) }()
+	return readErr(read(conn))
 }
 
 // longRead is inOrg (inOrgSnapshot with snapshot) for the reads that are long by
@@ -137,7 +158,7 @@ func (db *store) longRead(ctx context.Context, orgID string, snapshot bool, fn f
 	if snapshot {
 		opts.IsoLevel = pgx.RepeatableRead
 	}
-	return readErr(ctx, db.scopedTxOn(ctx, db.pool, opts, orgID, "", fn))
+	return readErr(db.scopedTxOn(ctx, db.pool, opts, orgID, "", fn))
 }
 
 // scopedTxOn is scopedTx on a given pool or connection.
@@ -148,13 +169,9 @@ func (db *store) scopedTxOn(ctx context.Context, on interface {
 		// One round trip opens and scopes the transaction (a read used to spend two
 		// before its first query: BEGIN, then the scoping batch).
 		opts.BeginQuery = begin
-		return pgx.BeginTxFunc(ctx, on, opts, func(tx pgx.Tx) error {
-			defer watchRead(ctx, tx)()
-			return fn(tx)
-		})
+		return pgx.BeginTxFunc(ctx, on, opts, fn)
 	}
 	return pgx.BeginTxFunc(ctx, on, opts, func(tx pgx.Tx) error {
-		defer watchRead(ctx, tx)()
 		b := &pgx.Batch{}
 		queueScope(b, orgID, userID)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
@@ -162,18 +179,6 @@ func (db *store) scopedTxOn(ctx context.Context, on interface {
 		}
 		return fn(tx)
 	})
-}
-
-// watchRead ends the transaction's round trips when ctx ends, and returns the function
-// that stops watching. fn's queries run under the context their closure holds (most
-// often the request's, which has no deadline), not under ctx, so without this a
-// PostgreSQL that froze after BEGIN held them for as long as the client waited. It
-// sets the connection's deadline, as pgconn does for a query's own context: the
-// round trip under way fails, the connection is closed, and the pool drops it.
-func watchRead(ctx context.Context, tx pgx.Tx) (stop func()) {
-	conn := tx.Conn().PgConn().Conn()
-	halt := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
-	return func() { halt() }
 }
 
 // scopedRead is one query of scopedQueries and what consumes its rows.
@@ -198,23 +203,20 @@ func (db *store) scopedQueries(ctx context.Context, orgID, userID string, querie
 
 // scopedQueriesIn is scopedQueries in a read-only transaction of opts' isolation level:
 // REPEATABLE READ gives every query of the pipeline one snapshot.
+// It is a bounded read (boundedRead).
 func (db *store) scopedQueriesIn(ctx context.Context, opts pgx.TxOptions, orgID, userID string, queries ...scopedRead) error {
-	rctx, cancel := boundRead(ctx)
-	defer cancel()
-	return readErr(rctx, db.scopedQueriesOn(rctx, opts, orgID, userID, queries...))
-}
-
-func (db *store) scopedQueriesOn(ctx context.Context, opts pgx.TxOptions, orgID, userID string, queries ...scopedRead) error {
 	opts.AccessMode = pgx.ReadOnly
 	begin, ok := beginSQL(opts)
 	if !ok {
 		return fmt.Errorf("scoped queries: isolation level %q", opts.IsoLevel)
 	}
-	conn, err := db.pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("acquire connection: %w", err)
-	}
-	defer conn.Release()
+	return db.boundedRead(ctx, func(conn *pgxpool.Conn) error {
+		return db.scopedQueriesOn(ctx, conn, begin, opts, orgID, userID, queries...)
+	})
+}
+
+// scopedQueriesOn is scopedQueriesIn on conn, whose transaction begin opens.
+func (db *store) scopedQueriesOn(ctx context.Context, conn *pgxpool.Conn, begin string, opts pgx.TxOptions, orgID, userID string, queries ...scopedRead) error {
 	sqlOf := func(q scopedRead) string { return q.sql }
 	// Fails here, outside the read models, when the connection lacks a statement.
 	if prepareAll(ctx, conn.Conn(), queries, sqlOf) != nil {
@@ -242,7 +244,7 @@ func (db *store) scopedQueriesOn(ctx context.Context, opts pgx.TxOptions, orgID,
 	}
 	b.Queue(`COMMIT`)
 	br := conn.SendBatch(ctx, b)
-	err = func() error {
+	err := func() error {
 		for range 1 + scopeStatements { // BEGIN and the scope
 			if _, err := br.Exec(); err != nil {
 				return fmt.Errorf("scope transaction: %w", err)

@@ -19,8 +19,8 @@ import (
 // it wrapped around the database's own error.
 var ErrUnavailable = errors.New("projections: the read models' database is unavailable")
 
-// readTimeout bounds a read of the API (a grid page, a secret, a member list): the
-// whole transaction, from taking a connection to its commit. PostgreSQL answers these
+// readTimeout bounds a read of the API (a grid page, a secret, a member list): every
+// round trip of its transaction, on the connection it took. PostgreSQL answers these
 // in milliseconds; one that has not answered in this time is stopped or frozen (a
 // SIGSTOPped server, a network that drops packets silently, a pool whose every
 // connection waits on such a server), and the request is answered 503 instead of
@@ -35,28 +35,16 @@ const readTimeout = 15 * time.Second
 // start-up, or a pool's new connection, forever.
 const connectTimeout = 10 * time.Second
 
-// errNoAnswer is the cause of a read's context when its bound (readTimeout, or the
-// shared checkpoint read's) ends it.
-var errNoAnswer = errors.New("PostgreSQL did not answer in time")
-
-// boundRead gives a read its readTimeout.
-func boundRead(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeoutCause(ctx, readTimeout, errNoAnswer)
-}
-
 // readErr is err, wrapped in ErrUnavailable when it says that PostgreSQL could not be
-// reached or did not answer (rctx is the read's context, bounded or not): the read's
-// own bound passing, a connection that failed or broke, and PostgreSQL's answers that it
-// is shutting down, starting, or out of connections. Anything else (a query's error, a
-// decoding failure, the caller's own cancellation) is left as it is.
-func readErr(rctx context.Context, err error) error {
-	if err == nil || errors.Is(err, ErrUnavailable) {
+// reached or did not answer in time: a connection that failed or broke, a deadline
+// that passed (a bounded read's, or a context's), and PostgreSQL's answers that it is
+// shutting down, starting, or out of connections. Anything else (a query's error, a
+// decoding failure, the caller's cancellation) is left as it is.
+func readErr(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) || !unreachable(err) {
 		return err
 	}
-	if errors.Is(context.Cause(rctx), errNoAnswer) || unreachable(err) {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	return err
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
 // unreachable says whether err is a failure to reach PostgreSQL or to hear from it.
@@ -73,5 +61,6 @@ func unreachable(err error) bool {
 	// SafeToRetry: failed before anything was sent, as on a connection the server (or
 	// the network) closed under a pooled connection ("conn closed").
 	return errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed)
 }

@@ -117,10 +117,10 @@ func (cl cli) revokeReplaced(ctx context.Context, prev credentials) {
 	if prev.TokenID != "" {
 		var c *client.Client
 		if c, err = newAPIClient(server, prev.Token); err == nil {
-			err = c.RevokePersonalToken(ctx, prev.TokenID)
+			err = revokeToken(ctx, c, prev.TokenID)
 		}
 	}
-	if err != nil && !client.IsCode(err, client.CodeUnauthenticated) {
+	if err != nil {
 		fmt.Fprintf(cl.stderr, "keyledger: warning: the previous login's token at %s could not be revoked (%v); revoke it there under Settings → Tokens\n", server, err)
 	}
 }
@@ -190,8 +190,7 @@ func (cl cli) logout(ctx context.Context, server string) error {
 	ctx, cancel := context.WithTimeout(ctx, defaultCallTimeout)
 	defer cancel()
 	if saved.TokenID != "" {
-		err = c.RevokePersonalToken(ctx, saved.TokenID)
-		if err != nil && !client.IsCode(err, client.CodeUnauthenticated) {
+		if err := revokeToken(ctx, c, saved.TokenID); err != nil {
 			fmt.Fprintf(cl.stderr, "keyledger: warning: the token could not be revoked (%v); forgetting it here anyway\n", err)
 		}
 	}
@@ -200,4 +199,15 @@ func (cl cli) logout(ctx context.Context, server string) error {
 	}
 	fmt.Fprintf(cl.stdout, "Logged out of %s.\n", c.BaseURL())
 	return nil
+}
+
+// revokeToken revokes a saved login's personal token through c, a client that sends
+// that token. A token the server already refuses (revoked, or expired) counts as
+// revoked.
+func revokeToken(ctx context.Context, c *client.Client, tokenID string) error {
+	err := c.RevokePersonalToken(ctx, tokenID)
+	if client.IsCode(err, client.CodeUnauthenticated) {
+		return nil
+	}
+	return err
 }

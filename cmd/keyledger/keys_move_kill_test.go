@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	mrand "math/rand/v2"
 	"os"
 	"os/exec"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/eventstore"
-	"github.com/keyledger/keyledger/eventstore/embedded"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -35,7 +33,7 @@ func TestKeysMoveSurvivesKillNine(t *testing.T) {
 	seedDir := filepath.Join(t.TempDir(), "data")
 	const scopes = 300
 	var seed eventstoretest.OldKeysBucket
-	withNATS(t, filepath.Join(seedDir, "nats"), func(js jetstream.JetStream) {
+	eventstoretest.WithEmbedded(t, filepath.Join(seedDir, "nats"), func(js jetstream.JetStream) {
 		seed = eventstoretest.SeedOldKeysBucket(t, js, eventstoretest.TestMasterKey, scopes)
 	})
 	// The kill points are spread over how long an uninterrupted move takes: the fastest
@@ -75,15 +73,15 @@ func TestKeysMoveSurvivesKillNine(t *testing.T) {
 			first /= 2
 		}
 		natsDir := filepath.Join(dataDir, "nats")
-		withNATS(t, natsDir, func(js jetstream.JetStream) { states[expectKeysSomewhere(t, js, natsDir, seed)]++ })
+		eventstoretest.WithEmbedded(t, natsDir, func(js jetstream.JetStream) { states[expectKeysSomewhere(t, js, natsDir, seed)]++ })
 		// Then once more at a random point, on what the first kill left.
 		runs++
 		if runKeysOpen(t, bin, dataDir, time.Duration(mrand.Int64N(int64(full)))) {
 			killed++
 		}
-		withNATS(t, natsDir, func(js jetstream.JetStream) { states[expectKeysSomewhere(t, js, natsDir, seed)]++ })
+		eventstoretest.WithEmbedded(t, natsDir, func(js jetstream.JetStream) { states[expectKeysSomewhere(t, js, natsDir, seed)]++ })
 		runKeysOpen(t, bin, dataDir, 0)
-		withNATS(t, natsDir, func(js jetstream.JetStream) {
+		eventstoretest.WithEmbedded(t, natsDir, func(js jetstream.JetStream) {
 			fence, err := js.Stream(context.Background(), "KV_"+eventstore.KeysBucket)
 			if err != nil || !fence.CachedInfo().Config.Sealed {
 				t.Fatalf("trial %d: the run that was not killed did not finish the move: %v", i, err)
@@ -140,38 +138,6 @@ func runKeysOpen(t *testing.T, bin, dataDir string, killAfter time.Duration) boo
 	err := <-done
 	var exit *exec.ExitError
 	return errors.As(err, &exit) && !exit.Exited()
-}
-
-// withNATS starts the embedded server on dir for f, and stops it.
-func withNATS(t *testing.T, dir string, f func(jetstream.JetStream)) {
-	t.Helper()
-	ctx := context.Background()
-	// The server's warnings go to the test's log: a stream it failed to create (a CI
-	// run once got "error creating store for stream" while seeding) says why there.
-	logger := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := embedded.StartEmbedded(ctx, embedded.EmbeddedOptions{Dir: dir, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := srv.Connect("keys-move-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer drain(nc)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f(js)
-}
-
-// testLogWriter writes a logger's lines to a test's log.
-type testLogWriter struct{ tb testing.TB }
-
-func (w testLogWriter) Write(p []byte) (int, error) {
-	w.tb.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
 }
 
 // expectKeysSomewhere checks, without moving anything, that every seeded scope's data

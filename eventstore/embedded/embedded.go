@@ -50,12 +50,16 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 	if err != nil {
 		return nil, err
 	}
-	storeDir := filepath.Join(opts.Dir, "jetstream")
-	repairLog := opts.Logger
-	if repairLog == nil {
-		repairLog = slog.New(slog.DiscardHandler)
+	// The logger is set even when the caller wants silence: the server reports why it
+	// could not start (JetStream's files unusable, say) only through it.
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
 	}
-	if err := repairStreamMeta(filepath.Join(storeDir, "jetstream"), repairLog); err != nil {
+	// The server keeps its accounts' streams under StoreDir/jetstream.
+	storeDir := filepath.Join(opts.Dir, "jetstream")
+	accountsDir := filepath.Join(storeDir, "jetstream")
+	if err := repairStreamMeta(accountsDir, logger); err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("embedded nats in %s: %w", opts.Dir, err)
 	}
@@ -75,12 +79,7 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 		lock.Close()
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
-	// The logger is set even when the caller wants silence: the server reports why it
-	// could not start (JetStream's files unusable, say) only through it.
-	nl := &natsLogger{l: opts.Logger}
-	if nl.l == nil {
-		nl.l = slog.New(slog.DiscardHandler)
-	}
+	nl := &natsLogger{l: logger}
 	ns.SetLoggerV2(nl, false, false, false)
 	if err := startServer(ctx, ns, nl); err != nil {
 		ns.Shutdown()
@@ -89,7 +88,7 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 	}
 	e := &Embedded{ns: ns, lock: lock, log: nl.l}
 	if opts.GroupSync {
-		e.sync = newSyncer(filepath.Join(sopts.StoreDir, "jetstream"))
+		e.sync = newSyncer(accountsDir)
 	}
 	return e, nil
 }

@@ -6,29 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/keyledger/keyledger/eventstore/embedded"
+	"github.com/keyledger/keyledger/eventstore/eventstoretest"
 	"github.com/nats-io/nats.go/jetstream"
 )
-
-// withServer starts the embedded server on dir for f, and stops it.
-func withServer(t *testing.T, dir string, f func(js jetstream.JetStream)) {
-	t.Helper()
-	srv, err := embedded.StartEmbedded(context.Background(), embedded.EmbeddedOptions{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := srv.Connect("t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f(js)
-}
 
 // streamDir is where the server keeps the files of the stream name.
 func streamDir(dir, name string) string {
@@ -47,7 +27,7 @@ func TestStreamSurvivesAKillBetweenItsMetadataWrites(t *testing.T) {
 	cfg := jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Storage: jetstream.FileStorage}
 	seeded := func(t *testing.T) string {
 		dir := t.TempDir()
-		withServer(t, dir, func(js jetstream.JetStream) {
+		eventstoretest.WithEmbedded(t, dir, func(js jetstream.JetStream) {
 			if _, err := js.CreateStream(ctx, cfg); err != nil {
 				t.Fatal(err)
 			}
@@ -65,7 +45,7 @@ func TestStreamSurvivesAKillBetweenItsMetadataWrites(t *testing.T) {
 	expect := func(t *testing.T, dir, description string) {
 		t.Helper()
 		for start := range 2 {
-			withServer(t, dir, func(js jetstream.JetStream) {
+			eventstoretest.WithEmbedded(t, dir, func(js jetstream.JetStream) {
 				st, err := js.Stream(ctx, "S")
 				if err != nil {
 					t.Fatalf("start %d: the stream: %v", start+1, err)
@@ -98,7 +78,7 @@ func TestStreamSurvivesAKillBetweenItsMetadataWrites(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		withServer(t, dir, func(js jetstream.JetStream) {
+		eventstoretest.WithEmbedded(t, dir, func(js jetstream.JetStream) {
 			updated := cfg
 			updated.Description = "updated"
 			if _, err := js.UpdateStream(ctx, updated); err != nil {
@@ -135,7 +115,7 @@ func TestDamagedStreamMetadataIsNotBlessed(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			withServer(t, dir, func(js jetstream.JetStream) {
+			eventstoretest.WithEmbedded(t, dir, func(js jetstream.JetStream) {
 				_, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Storage: jetstream.FileStorage})
 				if err != nil {
 					t.Fatal(err)
@@ -148,7 +128,7 @@ func TestDamagedStreamMetadataIsNotBlessed(t *testing.T) {
 			if err := os.Remove(filepath.Join(sd, "meta.sum")); err != nil {
 				t.Fatal(err)
 			}
-			withServer(t, dir, func(js jetstream.JetStream) {})
+			eventstoretest.WithEmbedded(t, dir, func(js jetstream.JetStream) {})
 			if _, err := os.Stat(filepath.Join(sd, "meta.sum")); err == nil {
 				t.Fatalf("a meta.sum was written for a meta.inf of %q", meta)
 			}
