@@ -5,15 +5,13 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/keyledger/keyledger/eventstore/embedded"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // WithEmbedded starts the embedded server on dir (a data dir's NATS directory) for f,
-// then drains the connection and stops the server: for tests that look at what an
+// then closes the connection (f's requests are answered by then) and stops the server: for tests that look at what an
 // earlier run, or a killed process, left in that directory. The server's warnings go
 // to the test's log: a stream it skipped or failed to create says why there.
 func WithEmbedded(tb testing.TB, dir string, f func(jetstream.JetStream)) {
@@ -28,25 +26,12 @@ func WithEmbedded(tb testing.TB, dir string, f func(jetstream.JetStream)) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer drainConn(nc)
+	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	f(js)
-}
-
-// drainConn drains nc and waits (up to 10 s) until it is closed.
-func drainConn(nc *nats.Conn) {
-	closed := make(chan struct{})
-	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
-	if err := nc.Drain(); err != nil {
-		return
-	}
-	select {
-	case <-closed:
-	case <-time.After(10 * time.Second):
-	}
 }
 
 // logWriter writes a logger's lines to a test's log.
