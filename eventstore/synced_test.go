@@ -106,6 +106,25 @@ func TestEveryWriteWaitsForTheSync(t *testing.T) {
 	if !eventstore.IsWrongLastSequence(err) || len(acks) != 1 || n != 1 {
 		t.Errorf("a run in turn refused at its second message: %d stored, %d syncs, %v; want 1 stored, one sync and the refusal", len(acks), n, err)
 	}
+	// So does a chained run, whose answers come back together.
+	chained := func(after uint64, subjects ...string) ([]*jetstream.PubAck, int64, error) {
+		before := syncs.Load()
+		msgs := make([]*nats.Msg, len(subjects))
+		for i, subj := range subjects {
+			msgs[i] = nats.NewMsg(subj)
+			msgs[i].Header.Set(jetstream.MsgIDHeader, subj)
+		}
+		acks, err := eventstore.NewChained(js).Publish(ctx, after, msgs)
+		return acks, syncs.Load() - before, err
+	}
+	acks, n, err = chained(acks[len(acks)-1].Sequence, "beside.c1", "beside.c2", "beside.c3")
+	if err != nil || len(acks) != 3 || n != 1 {
+		t.Errorf("a chained run of 3: %d stored, %d syncs, %v; want 3 stored and one sync", len(acks), n, err)
+	}
+	acks, n, err = chained(acks[len(acks)-1].Sequence, "beside.c4", "beside.c2", "beside.c5")
+	if err != nil || len(acks) != 2 || !acks[1].Duplicate || n != 1 {
+		t.Errorf("a chained run with a duplicate second: %d answered, %d syncs, %v; want 1 stored and the duplicate, one sync", len(acks), n, err)
+	}
 	kv, err := eventstore.CreateBucket(ctx, js, jetstream.KeyValueConfig{Bucket: "BESIDE_KV", History: 5})
 	if err != nil {
 		t.Fatal(err)

@@ -74,6 +74,8 @@ type Changes struct {
 	// them off for stored notices where the store shares its syncs (PublishStored).
 	single atomic.Bool
 	inTurn bool
+	// chain publishes stored notices where the store shares its syncs.
+	chain  *eventstore.Chained
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	keys   *eventstore.Keyring
@@ -131,7 +133,11 @@ func Open(ctx context.Context, s *eventstore.Store, opts ...ChangesOption) (*Cha
 	if err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", ChangesStream, err)
 	}
-	return &Changes{js: s.JetStream(), stream: st, keys: s.Keyring(), inTurn: s.SharesSyncs()}, nil
+	c := &Changes{js: s.JetStream(), stream: st, keys: s.Keyring(), inTurn: s.SharesSyncs()}
+	if c.inTurn {
+		c.chain = eventstore.NewChained(c.js)
+	}
+	return c, nil
 }
 
 // changesMaxAge is the existing change stream's max age, 0 when there is no stream

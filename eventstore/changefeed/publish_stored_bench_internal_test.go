@@ -20,10 +20,11 @@ func cpuNow() time.Duration {
 // BenchmarkPublishStored stores outbox rounds of n notices on the embedded server with
 // group sync, as serve runs it: "atomic" as one atomic batch (what a cluster's
 // publisher does from minChangeBatch notices on), "inturn" one by one sharing one sync
-// (PublishInTurn). It reports the process's CPU per notice as well as the time.
+// (PublishInTurn), "chained" as one chained run sharing one sync (eventstore.Chained,
+// what serve does). It reports the process's CPU per notice as well as the time.
 func BenchmarkPublishStored(b *testing.B) {
 	for _, n := range []int{12, 24, 48} {
-		for _, mode := range []string{"atomic", "inturn"} {
+		for _, mode := range []string{"atomic", "inturn", "chained"} {
 			b.Run(fmt.Sprint(mode, "/n=", n), func(b *testing.B) {
 				env := eventstoretest.New(b)
 				ctx := context.Background()
@@ -31,7 +32,10 @@ func BenchmarkPublishStored(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				c.inTurn = mode == "inturn"
+				c.inTurn = mode != "atomic"
+				if mode != "chained" {
+					c.chain = nil
+				}
 				after, _, err := c.Tail(ctx)
 				if err != nil {
 					b.Fatal(err)
