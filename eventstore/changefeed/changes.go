@@ -71,7 +71,8 @@ func Subject(n wire.ChangeNotice) string {
 // Changes publishes and reads change notices.
 type Changes struct {
 	// single turns atomic batches off: the server refused them as such. inTurn turns
-	// them off for stored notices where the store shares its syncs (PublishStored).
+	// them off for stored notices where the store shares its syncs, which go as chained
+	// runs instead (PublishStored).
 	single atomic.Bool
 	inTurn bool
 	// chain publishes stored notices where the store shares its syncs.
@@ -171,7 +172,7 @@ func (c *Changes) Publish(ctx context.Context, n wire.ChangeNotice) error {
 
 // minChangeBatch is how many notices make an atomic batch worth it where the servers
 // sync every message they store on their own (a cluster; with the embedded server's
-// group sync, stored notices go in turn and share one sync: PublishStored). A server
+// group sync, stored notices go as one chained run and share one sync: PublishStored). A server
 // stages an atomic batch of a single-replica file stream in a temporary store of its
 // own (several file syncs): measured on a loaded 2-core machine under SyncAlways, one
 // batch cost about as much as 15-25 single publishes.
