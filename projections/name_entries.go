@@ -163,13 +163,29 @@ func (on *orgNames) put(e nameEntry, text [textFields]string) error {
 	key := on.keys.add(e)
 	on.byID.set(&on.keys, e.id, key)
 	name := text[textName]
-	if on.bulk {
+	switch {
+	case on.bulk:
 		// The order is sorted and the postings are built once, at the end.
 		on.sorted = append(on.sorted, key)
+		return nil
+	case on.merging:
+		// Merged into the order, and put in the postings, at the end (endMerge).
+		on.pending = append(on.pending, key)
 		return nil
 	}
 	i, _ := on.search(name, e.id)
 	on.sorted = slices.Insert(on.sorted, i, key)
+	if !on.regroup() {
+		on.grams.add(key, name)
+	}
+	on.compactText()
+	return nil
+}
+
+// regroup numbers the keys in name order again, or builds the postings again, when
+// the keys added since the last time call for it, and says whether it did; else the
+// caller puts the new keys in the postings.
+func (on *orgNames) regroup() bool {
 	switch unordered := on.keys.n - on.ordered; {
 	case unordered >= 4096 && int(unordered) > len(on.sorted)/2:
 		// Numbered in name order again (the postings built again with it), so that
@@ -178,15 +194,48 @@ func (on *orgNames) put(e nameEntry, text [textFields]string) error {
 		// organization's pages some 50-100 ms at 100,000 secrets (two thirds of it
 		// the postings), once per 50,000 creates there.
 		on.compact()
-		return nil
 	case on.keys.n >= 2*on.grams.builtAt && on.keys.n >= 1024:
 		// Which trigrams are common changes as the organization grows.
 		on.buildGrams()
 	default:
-		on.grams.add(key, name)
+		return false
 	}
+	return true
+}
+
+// endMerge ends a catch-up's merge (see putMany): the new keys, sorted by name, go
+// into the order in one pass from its end, each block of the order moved once (where
+// one by one, each new key moved everything after its place), and into the postings
+// in key order, as put does one by one. Deletions held back meanwhile (see remove)
+// compact the index now.
+func (on *orgNames) endMerge() {
+	on.merging = false
+	added := on.pending
+	on.pending = nil
+	if len(added) > 0 {
+		text := on.text()
+		byName := slices.Clone(added)
+		slices.SortFunc(byName, func(a, b uint32) int { return on.compareKeys(text, a, b) })
+		n, m := len(on.sorted), len(byName)
+		on.sorted = slices.Grow(on.sorted, m)[:n+m]
+		// From the last new key down: the old keys after its place (those not yet
+		// moved) go up by the new keys not yet placed, and it goes right before them.
+		hi := n
+		for j := m - 1; j >= 0; j-- {
+			key := byName[j]
+			pos, _ := slices.BinarySearchFunc(on.sorted[:hi], key, func(a, b uint32) int { return on.compareKeys(text, a, b) })
+			copy(on.sorted[pos+j+1:hi+j+1], on.sorted[pos:hi])
+			on.sorted[pos+j] = key
+			hi = pos
+		}
+		if !on.regroup() {
+			for _, key := range added {
+				on.grams.add(key, on.keys.at(key).str(text, textName))
+			}
+		}
+	}
+	on.compactDead()
 	on.compactText()
-	return nil
 }
 
 // appendText puts e's strings into the arena, and stamps e as a new entry.
@@ -265,18 +314,36 @@ func (on *orgNames) remove(id [16]byte) {
 	}
 	on.byID.delete(&on.keys, id)
 	e := on.keys.at(key)
-	if on.bulk {
+	pending := -1
+	if on.merging {
+		pending = slices.Index(on.pending, key)
+	}
+	switch {
+	case pending >= 0:
+		on.pending = slices.Delete(on.pending, pending, pending+1)
+	case on.bulk:
 		if i := slices.Index(on.sorted, key); i >= 0 {
 			on.sorted = slices.Delete(on.sorted, i, i+1)
 		}
-	} else if i, ok := on.search(e.str(on.text(), textName), id); ok {
-		on.sorted = slices.Delete(on.sorted, i, i+1)
+	default:
+		if i, ok := on.search(e.str(on.text(), textName), id); ok {
+			on.sorted = slices.Delete(on.sorted, i, i+1)
+		}
 	}
 	e.dead = true
 	on.dead++
 	on.deadText += e.textLen()
 	on.snap = nil
 	on.views.drop(slot(on.keys.slots, key))
+	if !on.merging {
+		// A merge's pending keys would not survive a compaction: it waits for the
+		// merge's end (endMerge).
+		on.compactDead()
+	}
+}
+
+// compactDead compacts the index once most of its entries are dead.
+func (on *orgNames) compactDead() {
 	if on.dead > 1024 && on.dead > int(on.keys.n)/2 {
 		on.compact()
 	}

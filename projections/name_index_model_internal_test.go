@@ -17,6 +17,19 @@ import (
 // cursors, q= and env filters, and one secret's read by id.
 func TestNameIndexMatchesAModel(t *testing.T) {
 	t.Parallel()
+	nameIndexModel(t, false)
+}
+
+// The same, with the puts made in catch-ups of up to 300 rows at a time (putMany, as
+// advance makes them: merged into the order at the end of each, a full load's sort
+// for the large ones), and the deletions between them; a catch-up may rename a secret
+// it created, or put one twice.
+func TestNameIndexMergesCatchUpsAsAModel(t *testing.T) {
+	t.Parallel()
+	nameIndexModel(t, true)
+}
+
+func nameIndexModel(t *testing.T, catchUps bool) {
 	type secret struct {
 		name, desc string
 		masks      [3]string
@@ -31,13 +44,31 @@ func TestNameIndexMatchesAModel(t *testing.T) {
 	model := map[[16]byte]secret{}
 	var ids [][16]byte
 	prefixes := []string{"STRIPE", "DB", "AWS_KEY", "A_B", "KEY", "XKEYX"}
-	put := func(id [16]byte, s secret) {
+	type pendingPut struct {
+		id [16]byte
+		s  secret
+	}
+	var batch []pendingPut
+	batchSize := 1
+	flush := func() {
 		t.Helper()
-		e := nameEntry{id: id, owner: on.owner(UserRef{ID: "owner"}), version: s.version, set: s.set, present: 7}
-		if err := on.put(e, [textFields]string{s.name, s.desc, s.masks[0], s.masks[1], s.masks[2]}); err != nil {
+		err := on.putMany(len(batch), func(i int) error {
+			p := batch[i]
+			e := nameEntry{id: p.id, owner: on.owner(UserRef{ID: "owner"}), version: p.s.version, set: p.s.set, present: 7}
+			return on.put(e, [textFields]string{p.s.name, p.s.desc, p.s.masks[0], p.s.masks[1], p.s.masks[2]})
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
+		batch, batchSize = batch[:0], 1+rnd.IntN(300)
+	}
+	put := func(id [16]byte, s secret) {
+		t.Helper()
 		model[id] = s
+		batch = append(batch, pendingPut{id, s})
+		if !catchUps || len(batch) >= batchSize {
+			flush()
+		}
 	}
 	randomSecret := func(n int) secret {
 		return secret{
@@ -49,6 +80,13 @@ func TestNameIndexMatchesAModel(t *testing.T) {
 	}
 	check := func(stage string) {
 		t.Helper()
+		flush()
+		text := on.text()
+		for i := 1; i < len(on.sorted); i++ {
+			if on.compareKeys(text, on.sorted[i-1], on.sorted[i]) >= 0 {
+				t.Fatalf("%s: the order is not sorted at %d: %q, %q", stage, i, on.name(on.sorted[i-1]), on.name(on.sorted[i]))
+			}
+		}
 		for _, f := range []struct {
 			env domain.Environment
 			q   string
@@ -111,6 +149,7 @@ func TestNameIndexMatchesAModel(t *testing.T) {
 			// A rename.
 			put(ids[rnd.IntN(len(ids))], randomSecret(step))
 		default:
+			flush()
 			i := rnd.IntN(len(ids))
 			on.remove(ids[i])
 			if _, ok := on.byID.get(&on.keys, ids[i]); ok {
