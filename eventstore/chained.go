@@ -72,11 +72,8 @@ func (c *Chained) Publish(ctx context.Context, after uint64, msgs []*nats.Msg) (
 			return nil, fmt.Errorf("publish to %s: %w", m.Subject, ErrNoMsgID)
 		}
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, logPublishTimeout)
-		defer cancel()
-	}
+	ctx, cancel := boundPublish(ctx)
+	defer cancel()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.subscribe(len(msgs)); err != nil {
@@ -136,7 +133,7 @@ func (c *Chained) acknowledged(ctx context.Context, answers []*nats.Msg, failed 
 			stop = cmp.Or[error](ctx.Err(), jetstream.ErrNoStreamResponse)
 			break
 		}
-		if len(a.Data) == 0 && a.Header.Get("Status") == "503" {
+		if len(a.Data) == 0 && a.Header.Get(headerStatus) == statusNoResponders {
 			stop = jetstream.ErrNoStreamResponse
 			break
 		}
@@ -153,11 +150,8 @@ func (c *Chained) acknowledged(ctx context.Context, answers []*nats.Msg, failed 
 	if stop == nil {
 		stop = failed
 	}
-	if j, ok := c.js.(storeJetStream); ok && len(acks) > 0 {
-		last := acks[len(acks)-1]
-		if err := j.synced(ctx, last.Stream, last.Sequence); err != nil {
-			return nil, err
-		}
+	if err := syncRun(ctx, c.js, acks); err != nil {
+		return nil, err
 	}
 	return acks, stop
 }

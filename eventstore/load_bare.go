@@ -33,11 +33,14 @@ type bareBatchRequest struct {
 	NoHeaders bool   `json:"no_hdr"`
 }
 
-// Status headers of a direct get's replies.
+// Status headers of a direct get's replies, and of a publish's.
 const (
 	headerStatus   = "Status"
 	statusEOB      = "204"
 	statusNotFound = "404"
+	// statusNoResponders answers a request nobody listens to (no stream, for a
+	// publish: Chained reads it).
+	statusNoResponders = "503"
 )
 
 // getBareBatch is getBatch for an unfiltered read, with the messages sent without

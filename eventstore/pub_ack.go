@@ -25,17 +25,22 @@ import (
 // (5 s) does.
 const logPublishTimeout = 5 * time.Second
 
+// boundPublish is ctx bounded by logPublishTimeout when it has no deadline of its own.
+func boundPublish(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, logPublishTimeout)
+}
+
 // publishLogMsg publishes msg, whose headers say what the stream is to check, and
 // returns the stream's acknowledgement. It answers as jetstream's PublishMsg does:
 // nobody listening is sent again twice, 250 ms apart, then jetstream.ErrNoStreamResponse;
 // a refusal is the stream's *jetstream.APIError; an answer that is no acknowledgement
 // is jetstream.ErrInvalidJSAck.
 func publishLogMsg(ctx context.Context, nc *nats.Conn, msg *nats.Msg) (*jetstream.PubAck, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, logPublishTimeout)
-		defer cancel()
-	}
+	ctx, cancel := boundPublish(ctx)
+	defer cancel()
 	resp, err := nc.RequestMsgWithContext(ctx, msg)
 	for r := 0; errors.Is(err, nats.ErrNoResponders) && r < jetstream.DefaultPubRetryAttempts; r++ {
 		select {

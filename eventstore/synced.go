@@ -50,13 +50,23 @@ func PublishInTurn(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg
 		return publishInTurn(ctx, js, msgs, next)
 	}
 	acks, err := publishInTurn(ctx, unsynced{j}, msgs, next)
-	if len(acks) > 0 {
-		last := acks[len(acks)-1]
-		if serr := j.synced(ctx, last.Stream, last.Sequence); serr != nil {
-			return nil, serr
-		}
+	if serr := syncRun(ctx, j, acks); serr != nil {
+		return nil, serr
 	}
 	return acks, err
+}
+
+// syncRun returns once the run of writes that acks acknowledge, published through js
+// without their syncs, is on disk: one sync after the last of them, where js is the
+// store's handle and the store syncs its writes itself (at once otherwise, or for no
+// acknowledgement at all).
+func syncRun(ctx context.Context, js jetstream.JetStream, acks []*jetstream.PubAck) error {
+	j, ok := js.(storeJetStream)
+	if !ok || len(acks) == 0 {
+		return nil
+	}
+	last := acks[len(acks)-1]
+	return j.synced(ctx, last.Stream, last.Sequence)
 }
 
 func publishInTurn(ctx context.Context, js msgPublisher, msgs []*nats.Msg, next func(int, *jetstream.PubAck) ([]jetstream.PublishOpt, bool)) ([]*jetstream.PubAck, error) {

@@ -70,12 +70,10 @@ func Subject(n wire.ChangeNotice) string {
 
 // Changes publishes and reads change notices.
 type Changes struct {
-	// single turns atomic batches off: the server refused them as such. inTurn turns
-	// them off for stored notices where the store shares its syncs, which go as chained
-	// runs instead (PublishStored).
+	// single turns atomic batches off: the server refused them as such.
 	single atomic.Bool
-	inTurn bool
-	// chain publishes stored notices where the store shares its syncs.
+	// chain publishes stored notices where the store shares its syncs, as chained runs
+	// instead of atomic batches or one by one (PublishStored); nil elsewhere.
 	chain  *eventstore.Chained
 	js     jetstream.JetStream
 	stream jetstream.Stream
@@ -134,8 +132,8 @@ func Open(ctx context.Context, s *eventstore.Store, opts ...ChangesOption) (*Cha
 	if err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", ChangesStream, err)
 	}
-	c := &Changes{js: s.JetStream(), stream: st, keys: s.Keyring(), inTurn: s.SharesSyncs()}
-	if c.inTurn {
+	c := &Changes{js: s.JetStream(), stream: st, keys: s.Keyring()}
+	if s.SharesSyncs() {
 		c.chain = eventstore.NewChained(c.js)
 	}
 	return c, nil

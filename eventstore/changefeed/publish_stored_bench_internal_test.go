@@ -32,10 +32,11 @@ func BenchmarkPublishStored(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				c.inTurn = mode != "atomic"
 				if mode != "chained" {
 					c.chain = nil
 				}
+				// One by one: atomic batches off, as a server that refuses them turns them.
+				c.single.Store(mode == "inturn")
 				after, _, err := c.Tail(ctx)
 				if err != nil {
 					b.Fatal(err)

@@ -127,7 +127,7 @@ var ErrOutOfTurn = errors.New("changefeed: the change stream moved on under the 
 // many notices, from the first, are stored (a duplicate counts as stored: its first
 // copy is), and the stream's sequence after them.
 func (c *Changes) PublishStored(ctx context.Context, after uint64, notices []Stored) (int, uint64, error) {
-	if len(notices) >= minChangeBatch && !c.inTurn && !c.single.Load() {
+	if len(notices) >= minChangeBatch && c.chain == nil && !c.single.Load() {
 		if last, ok := c.publishAtomic(ctx, after, notices); ok {
 			return len(notices), last, nil
 		}
