@@ -285,13 +285,7 @@ func (on *orgNames) compactText() {
 func (on *orgNames) endBulk() {
 	on.bulk = false
 	text := on.text()
-	slices.SortFunc(on.sorted, func(a, b uint32) int {
-		ea, eb := on.keys.at(a), on.keys.at(b)
-		if c := strings.Compare(ea.str(text, textName), eb.str(text, textName)); c != 0 {
-			return c
-		}
-		return bytes.Compare(ea.id[:], eb.id[:])
-	})
+	slices.SortFunc(on.sorted, func(a, b uint32) int { return on.compareKeys(text, a, b) })
 	on.compact()
 }
 
