@@ -2,7 +2,6 @@ package eventstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -88,7 +87,7 @@ func (s *Store) Append(ctx context.Context, p Pending) (Appended, error) {
 		return s.groups.append(ctx, s, prep)
 	}
 	env := prep.env
-	data, err := json.Marshal(env)
+	data, err := marshalEnvelope(&env)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", env.Type, err)
 	}

@@ -2,7 +2,6 @@ package eventstore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -144,7 +143,7 @@ func (s *Store) publishGroup(ctx context.Context, subject string, batch []*group
 		preps[i] = a.prep
 	}
 	env := combined(preps)
-	data, err := json.Marshal(env)
+	data, err := marshalEnvelope(&env)
 	if err != nil {
 		return 0, fmt.Errorf("encode %s: %w", env.Type, err)
 	}

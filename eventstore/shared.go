@@ -78,7 +78,7 @@ func (s *Store) AppendShared(ctx context.Context, parts []Pending) ([]Appended, 
 		preps[i] = prep
 	}
 	env := combined(preps)
-	data, err := json.Marshal(env)
+	data, err := marshalEnvelope(&env)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", env.Type, err)
 	}

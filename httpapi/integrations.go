@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/domain/jsonappend"
 	"github.com/keyledger/keyledger/httpapi/wire"
 	"github.com/keyledger/keyledger/projections"
 )
@@ -185,9 +186,9 @@ func encodeValues(got commands.FetchedValues) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, name)
+		b = jsonappend.String(b, name)
 		b = append(b, ':')
-		b = appendJSONString(b, got.Values.Reveal(i))
+		b = jsonappend.String(b, got.Values.Reveal(i))
 	}
 	b = append(b, `},"seq":`...)
 	b = strconv.AppendUint(b, got.AsOf, 10)

@@ -3,11 +3,11 @@ package httpapi
 import (
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/domain/jsonappend"
 	"github.com/keyledger/keyledger/projections"
 )
 
@@ -31,177 +31,6 @@ func sendJSON(c *fiber.Ctx, fill func([]byte) []byte) error {
 	return nil
 }
 
-// appendJSONString appends s as encoding/json writes a string: quotes, backslashes and
-// control characters escaped, <, > and & as \u003c, \u003e and \u0026, U+2028 and
-// U+2029 escaped, and each byte of invalid UTF-8 as U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		// The bytes written as they are, by a table: six comparisons a byte were
-		// 13-15 % of a q= page's CPU, whose rows are mostly rendered (see appendGridRow).
-		for i < len(s) && jsonPlain[s[i]] {
-			i++
-		}
-		if i == len(s) {
-			break
-		}
-		if c := s[i]; c < utf8.RuneSelf {
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-// jsonPlain marks the bytes appendJSONString copies as they are: ASCII from the space
-// on, but for the quote, the backslash, <, > and &.
-var jsonPlain = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
-	}
-	return t
-}()
-
-// appendJSONTime appends t as time.Time's MarshalJSON does (RFC 3339 with nanoseconds).
-// A time in UTC of the years 0 to 9999 (every time a row shows) is written digit by
-// digit: AppendFormat, which reads its layout each time, was a fifth of the CPU of a
-// grid page whose rows were not kept rendered (five times a row).
-func appendJSONTime(b []byte, t time.Time) []byte {
-	if t.Location() != time.UTC {
-		return appendJSONTimeFormat(b, t)
-	}
-	sec := t.Unix()
-	days, clock := sec/86400, sec%86400
-	if clock < 0 {
-		days, clock = days-1, clock+86400
-	}
-	year, month, day := civilDate(days)
-	if year < 0 || year > 9999 {
-		return appendJSONTimeFormat(b, t)
-	}
-	b = append(b, '"')
-	b = appendDigits(b, int(year), 4)
-	b = append(b, '-')
-	b = appendDigits(b, month, 2)
-	b = append(b, '-')
-	b = appendDigits(b, day, 2)
-	b = append(b, 'T')
-	b = appendDigits(b, int(clock/3600), 2)
-	b = append(b, ':')
-	b = appendDigits(b, int(clock/60%60), 2)
-	b = append(b, ':')
-	b = appendDigits(b, int(clock%60), 2)
-	b = appendFraction(b, t.Nanosecond())
-	return append(b, 'Z', '"')
-}
-
-// appendFraction appends RFC3339Nano's fraction of a second of ns nanoseconds (0 ≤ ns
-// < 1e9): up to nine digits after a point, without trailing zeros, nothing for 0.
-func appendFraction(b []byte, ns int) []byte {
-	if ns == 0 {
-		return b
-	}
-	width := 9
-	for ns%10 == 0 {
-		ns /= 10
-		width--
-	}
-	b = append(b, '.')
-	return appendDigits(b, ns, width)
-}
-
-// appendJSONTimeFormat is appendJSONTime by time.Time's own formatting.
-func appendJSONTimeFormat(b []byte, t time.Time) []byte {
-	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
-}
-
-// appendDigits appends v (0 ≤ v < 10^width) in width digits, zeros in front, two at a
-// time.
-func appendDigits(b []byte, v, width int) []byte {
-	const pairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
-		"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
-		"8081828384858687888990919293949596979899"
-	start := len(b)
-	b = append(b, "000000000"[:width]...)
-	i := len(b)
-	for ; i-start >= 2 && v > 0; i -= 2 {
-		p := v % 100 * 2
-		b[i-2], b[i-1] = pairs[p], pairs[p+1]
-		v /= 100
-	}
-	if v > 0 {
-		b[i-1] = byte('0' + v)
-	}
-	return b
-}
-
-// civilDate is the proleptic Gregorian date of a day counted from 1970-01-01 (Howard
-// Hinnant's days_from_civil, inverted).
-func civilDate(days int64) (year int64, month, day int) {
-	z := days + 719468
-	era := z / 146097
-	if z < 0 && z%146097 != 0 {
-		era--
-	}
-	doe := z - era*146097
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
-	doy := doe - (365*yoe + yoe/4 - yoe/100)
-	mp := (5*doy + 2) / 153
-	day = int(doy - (153*mp+2)/5 + 1)
-	month = int(mp + 3)
-	if month > 12 {
-		month -= 12
-	}
-	year = yoe + era*400
-	if month <= 2 {
-		year++
-	}
-	return year, month, day
-}
-
-func appendJSONBool(b []byte, v bool) []byte {
-	return strconv.AppendBool(b, v)
-}
-
 // appendSecret appends secretOut(r, p, policy) as encoding/json writes a wire.Secret.
 func appendSecret(b []byte, r projections.SecretRow, p domain.Principal, policy domain.RevealPolicy) []byte {
 	b = appendSecretView(b, &r, nil)
@@ -217,11 +46,11 @@ func appendSecret(b []byte, r projections.SecretRow, p domain.Principal, policy 
 // through appendGridView instead.
 func appendSecretView(b []byte, r *projections.SecretRow, owners *ownerMemo) []byte {
 	b = append(b, `{"id":`...)
-	b = appendJSONString(b, r.ID)
+	b = jsonappend.String(b, r.ID)
 	b = append(b, `,"name":`...)
-	b = appendJSONString(b, r.Name)
+	b = jsonappend.String(b, r.Name)
 	b = append(b, `,"description":`...)
-	b = appendJSONString(b, r.Description)
+	b = jsonappend.String(b, r.Description)
 	b = append(b, `,"owner":`...)
 	b = owners.append(b, r.Owner)
 	var last lastTime
@@ -258,9 +87,9 @@ func appendGridView(b []byte, f *projections.GridFields, m *gridMemo) []byte {
 	b = append(b, `{"id":"`...)
 	b = projections.AppendID(b, f.ID)
 	b = append(b, `","name":`...)
-	b = appendJSONString(b, f.Name)
+	b = jsonappend.String(b, f.Name)
 	b = append(b, `,"description":`...)
-	b = appendJSONString(b, f.Description)
+	b = jsonappend.String(b, f.Description)
 	b = append(b, `,"owner":`...)
 	b = m.owners.append(b, f.Owner)
 	b = append(b, `,"created_at":`...)
@@ -299,7 +128,7 @@ type unixTimeMemo struct {
 	start, end int
 }
 
-// append appends time.Unix(0, ns).UTC() as appendJSONTime does: the bytes of the last
+// append appends time.Unix(0, ns).UTC() as jsonappend.Time does: the bytes of the last
 // time when ns is that instant, its date and clock when ns is in the same second.
 func (m *unixTimeMemo) append(b []byte, ns int64) []byte {
 	if m.end > 0 && ns == m.ns {
@@ -313,10 +142,10 @@ func (m *unixTimeMemo) append(b []byte, ns int64) []byte {
 	if m.end > 0 && sec == floorSecond(m.ns) {
 		// `"YYYY-MM-DDTHH:MM:SS`: every Unix nanosecond's year has four digits.
 		b = append(b, b[m.start:m.start+20]...)
-		b = appendFraction(b, int(frac))
+		b = jsonappend.Fraction(b, int(frac))
 		b = append(b, 'Z', '"')
 	} else {
-		b = appendJSONTime(b, time.Unix(sec, frac).UTC())
+		b = jsonappend.Time(b, time.Unix(sec, frac).UTC())
 	}
 	m.ns, m.start, m.end = ns, start, len(b)
 	return b
@@ -346,11 +175,11 @@ func (m *ownerMemo) append(b []byte, u projections.UserRef) []byte {
 	}
 	start := len(b)
 	b = append(b, `{"id":`...)
-	b = appendJSONString(b, u.ID)
+	b = jsonappend.String(b, u.ID)
 	b = append(b, `,"email":`...)
-	b = appendJSONString(b, u.Email)
+	b = jsonappend.String(b, u.Email)
 	b = append(b, `,"name":`...)
-	b = appendJSONString(b, u.Name)
+	b = jsonappend.String(b, u.Name)
 	b = append(b, '}')
 	if m != nil {
 		m.owner, m.start, m.end = u, start, len(b)
@@ -364,14 +193,14 @@ type lastTime struct {
 	start, end int
 }
 
-// append appends t (in UTC) as appendJSONTime does, copying the bytes of the time
+// append appends t (in UTC) as jsonappend.Time does, copying the bytes of the time
 // appended before when t is the same instant.
 func (l *lastTime) append(b []byte, t time.Time) []byte {
 	if l.end > 0 && t.Equal(l.t) {
 		return append(b, b[l.start:l.end]...)
 	}
 	start := len(b)
-	b = appendJSONTime(b, t)
+	b = jsonappend.Time(b, t)
 	l.t, l.start, l.end = t, start, len(b)
 	return b
 }
@@ -379,11 +208,11 @@ func (l *lastTime) append(b []byte, t time.Time) []byte {
 // appendPermissions ends a row that appendSecretView began.
 func appendPermissions(b []byte, perms domain.SecretPermissions) []byte {
 	b = append(b, `{"reveal":`...)
-	b = appendJSONBool(b, perms.Reveal)
+	b = jsonappend.Bool(b, perms.Reveal)
 	b = append(b, `,"modify":`...)
-	b = appendJSONBool(b, perms.Modify)
+	b = jsonappend.Bool(b, perms.Modify)
 	b = append(b, `,"delete":`...)
-	b = appendJSONBool(b, perms.Delete)
+	b = jsonappend.Bool(b, perms.Delete)
 	return append(b, `}}`...)
 }
 
@@ -454,7 +283,7 @@ func appendSetEnvHead(b []byte, version int, mask string) []byte {
 	}
 	if mask != "" {
 		b = append(b, `,"mask":`...)
-		b = appendJSONString(b, mask)
+		b = jsonappend.String(b, mask)
 	}
 	return append(b, `,"updated_at":`...)
 }
@@ -499,7 +328,7 @@ func appendPageEnd(b []byte, next string) []byte {
 	if next == "" {
 		b = append(b, "null"...)
 	} else {
-		b = appendJSONString(b, next)
+		b = jsonappend.String(b, next)
 	}
 	return append(b, '}')
 }

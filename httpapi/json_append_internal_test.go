@@ -136,42 +136,6 @@ func FuzzAppendSecretMatchesEncodingJSON(f *testing.F) {
 	})
 }
 
-// appendJSONTime writes what time.Time's MarshalJSON writes, for times in UTC (its own
-// digits) and in any other zone, of any year MarshalJSON accepts.
-func TestAppendJSONTimeMatchesMarshalJSON(t *testing.T) {
-	t.Parallel()
-	times := []time.Time{
-		{}, time.Unix(0, 0), time.Unix(-1, 0), time.Unix(-1, 999_999_999), time.Unix(1, 1),
-		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
-		time.Date(2000, 2, 29, 12, 0, 0, 100_000_000, time.UTC), time.Date(1900, 3, 1, 0, 0, 0, 0, time.UTC),
-		time.Date(2026, 12, 2, 15, 36, 12, 526_096_000, time.FixedZone("X", 3600)),
-		time.Date(1600, 2, 29, 23, 59, 59, 10, time.UTC), time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC),
-	}
-	rnd := rand.New(rand.NewPCG(13, 14))
-	for range 20_000 {
-		// Any second of the years 0 to 9999, and nanoseconds with a random count of
-		// trailing zeros.
-		sec := rnd.Int64N(253402300800+62167219200) - 62167219200
-		ns, p := rnd.Int64N(1_000_000_000), int64(1)
-		for range rnd.IntN(10) {
-			p *= 10
-		}
-		ns = ns / p * p
-		times = append(times, time.Unix(sec, ns))
-	}
-	for _, at := range times {
-		for _, tt := range []time.Time{at.UTC(), at.In(time.FixedZone("Y", -5*3600))} {
-			want, err := tt.MarshalJSON()
-			if err != nil {
-				continue
-			}
-			if got := appendJSONTime(nil, tt); !bytes.Equal(got, want) {
-				t.Fatalf("%v: got %s, want %s", tt, got, want)
-			}
-		}
-	}
-}
-
 // gridFieldsRow is the SecretRow that GridRow.Row() reads for a row whose Fields() are f.
 func gridFieldsRow(f projections.GridFields) projections.SecretRow {
 	r := projections.SecretRow{

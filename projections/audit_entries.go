@@ -3,12 +3,12 @@ package projections
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"sort"
 	"strconv"
 	"time"
 
 	"github.com/keyledger/keyledger/domain"
+	"github.com/keyledger/keyledger/domain/jsonappend"
 )
 
 // AuditEntry is one row of the audit trail.
@@ -265,13 +265,13 @@ func chainHash(prev string, e AuditEntry) string {
 // byte for byte (TestChainContentMatchesEncodingJSON).
 func chainContent(dst []byte, e AuditEntry) []byte {
 	dst = append(dst, '[')
-	dst = appendJSONString(dst, e.OrgID)
+	dst = jsonappend.String(dst, e.OrgID)
 	dst = append(dst, ',')
 	dst = strconv.AppendUint(dst, e.Seq, 10)
 	dst = append(dst, ',')
 	dst = strconv.AppendInt(dst, int64(e.Idx), 10)
 	dst = append(dst, ',')
-	dst = appendJSONString(dst, e.EventID)
+	dst = jsonappend.String(dst, e.EventID)
 	// The time as RFC 3339 writes it: digits, '-', ':', '.', 'T', 'Z' and '+', none
 	// of which encoding/json escapes, so it is quoted as it is.
 	dst = append(dst, ',', '"')
@@ -280,7 +280,7 @@ func chainContent(dst []byte, e AuditEntry) []byte {
 	for _, f := range [...]string{e.Action, e.Outcome,
 		e.ActorID, e.ActorEmail, e.SecretID, e.Env, e.Details, e.IP, e.UserAgent} {
 		dst = append(dst, ',')
-		dst = appendJSONString(dst, f)
+		dst = jsonappend.String(dst, f)
 	}
 	dst = append(dst, ',')
 	if e.Names == nil {
@@ -291,29 +291,9 @@ func chainContent(dst []byte, e AuditEntry) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, n)
+			dst = jsonappend.String(dst, n)
 		}
 		dst = append(dst, ']')
 	}
 	return append(dst, ']')
-}
-
-// appendJSONString appends s as encoding/json writes a string. Ids, times, actions
-// and most names are printable ASCII that it writes as they are, quoted; anything
-// else (quotes, backslashes, control characters, the HTML characters it escapes,
-// non-ASCII text and invalid UTF-8) is left to encoding/json itself.
-func appendJSONString(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if b := s[i]; b < 0x20 || b > 0x7e || b == '"' || b == '\\' || b == '<' || b == '>' || b == '&' {
-			quoted, err := json.Marshal(s)
-			if err != nil {
-				// Unreachable: encoding/json encodes every string.
-				return append(dst, "null"...)
-			}
-			return append(dst, quoted...)
-		}
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
 }

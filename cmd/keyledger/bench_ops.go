@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/keyledger/keyledger/domain/jsonappend"
 	"github.com/keyledger/keyledger/httpapi/client"
 	"github.com/keyledger/keyledger/httpapi/wire"
 )
@@ -45,7 +46,7 @@ func newBenchPaths(org string) benchPaths {
 // (sorted, as encoding/json writes a map's keys), as CreateSecret does.
 func (b *benchRun) createSecret(ctx context.Context, w *benchWorker, name []byte, envs ...string) (secretAnswer, error) {
 	body := append(w.body[:0], `{"name":`...)
-	body = appendJSONText(body, string(name))
+	body = jsonappend.String(body, string(name))
 	body = appendBenchValues(append(body, ','), envs)
 	w.body = append(body, '}')
 	s, err := b.secretAnswer(ctx, w, http.MethodPost, w.body, b.paths.secrets)
@@ -97,7 +98,7 @@ func (b *benchRun) secretAnswer(ctx context.Context, w *benchWorker, method stri
 // reveal reveals secret id's value in env, as RevealSecret does.
 func (b *benchRun) reveal(ctx context.Context, w *benchWorker, id, env string) (wire.Revealed, error) {
 	body := append(w.body[:0], `{"env":`...)
-	body = appendJSONText(body, env)
+	body = jsonappend.String(body, env)
 	w.body = append(body, '}')
 	var out wire.Revealed
 	if err := b.doJSON(ctx, w, http.MethodPost, b.token, w.body, &out, b.paths.secrets, "/", url.PathEscape(id), "/reveal"); err != nil {
@@ -182,7 +183,7 @@ func appendBenchValues(b []byte, envs []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONText(b, env)
+		b = jsonappend.String(b, env)
 		b = append(b, ':')
 		b = appendBenchValue(b)
 	}
@@ -196,21 +197,6 @@ func appendBenchValue(b []byte) []byte {
 	_, _ = rand.Read(r[:])
 	b = append(b, `"bench_`...)
 	b = hex.AppendEncode(b, r[:])
-	return append(b, '"')
-}
-
-// appendJSONText appends s as encoding/json writes a string. The bench's names, slugs
-// and values are ASCII that needs no escaping, copied as they are; anything else goes
-// through encoding/json itself.
-func appendJSONText(b []byte, s string) []byte {
-	for i := range len(s) {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
 	return append(b, '"')
 }
 

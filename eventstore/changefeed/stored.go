@@ -52,7 +52,7 @@ func (c *Changes) Seal(ctx context.Context, n wire.ChangeNotice) (Stored, error)
 	}
 	stored := wire.SealedChangeNotice{ChangeNotice: n, NameSealed: sealed}
 	stored.Name = ""
-	data, err := json.Marshal(stored)
+	data, err := marshalSealedNotice(&stored)
 	if err != nil {
 		return Stored{}, fmt.Errorf("encode change: %w", err)
 	}
