@@ -93,7 +93,7 @@ func newBatchTx(ctx context.Context, tx pgx.Tx, db *writer) *batchTx {
 		names, emails, sealed = db.kept.maps()
 	}
 	return &batchTx{ctx: ctx, tx: tx, db: db, names: names, emails: emails, sealed: sealed,
-		heads: map[string]string{}, deferred: &pgx.Batch{}, values: map[string]valueState{}}
+		heads: map[string]string{}, deferred: &pgx.Batch{}, values: map[string]valueState{}, rows: db.takeRows()}
 }
 
 func (r *batchTx) secretName(orgID, secretID string) (string, error) {

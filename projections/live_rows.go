@@ -36,6 +36,26 @@ type liveRows struct {
 	nameAt  map[secretKey]int
 }
 
+// reset empties the rows, what their slices held beyond their length included (the
+// strings a queued row left behind), for another batch.
+func (l *liveRows) reset() {
+	emptied(&l.secrets)
+	emptied(&l.bumps)
+	emptied(&l.values)
+	emptied(&l.versions)
+	emptied(&l.names)
+	emptied(&l.audit)
+	clear(l.bumpAt)
+	clear(l.valueAt)
+	clear(l.nameAt)
+}
+
+// emptied makes *rows empty, keeping its room and no reference its rows held.
+func emptied[R any](rows *[]R) {
+	clear((*rows)[:cap(*rows)])
+	*rows = (*rows)[:0]
+}
+
 type createdSecretRow struct {
 	org, id, name, description, owner string
 	at                                time.Time

@@ -488,6 +488,7 @@ func (p *Projector) applyOn(ctx context.Context, batch []eventstore.Delivery, ca
 	}
 	err := p.inBatchTx(ctx, open, func(tx pgx.Tx) error {
 		res := newBatchTx(ctx, tx, p.db)
+		defer func() { p.db.keepRows(res.rows) }()
 		res.heads = heads
 		p.keepNames(res)
 		// A rebuild's writes may be in flight on tx (writeBehind) when the batch fails.
