@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -121,6 +122,9 @@ func Open(ctx context.Context, s *eventstore.Store, opts ...ChangesOption) (*Cha
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		MaxAge:      maxAge,
+		// Never reached: set for blocks of 4 MB instead of 8, as on the log
+		// (eventstore.Open).
+		MaxMsgsPerSubject: math.MaxInt64,
 		// JetStream refuses a duplicate window longer than the max age.
 		Duplicates:  min(changesDuplicateWindow, maxAge),
 		Replicas:    s.Replicas(),
