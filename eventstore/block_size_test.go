@@ -26,22 +26,8 @@ func TestStreamsAreStoredInBlocksOfAtMost4MB(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	dir := t.TempDir()
-	srv, err := embedded.StartEmbedded(ctx, embedded.EmbeddedOptions{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := srv.Connect("blocks")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	key, _ := eventstore.ParseMasterKey(eventstoretest.TestMasterKey)
-	s, err := eventstore.Open(ctx, nc, key, eventstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := eventstoretest.New(t)
+	s, dir := env.Store, env.Dir
 	if _, err := changefeed.Open(ctx, s); err != nil {
 		t.Fatal(err)
 	}
