@@ -12,7 +12,6 @@ import (
 
 	"github.com/keyledger/keyledger/eventstore"
 	"github.com/keyledger/keyledger/eventstore/changefeed"
-	"github.com/keyledger/keyledger/eventstore/embedded"
 	"github.com/keyledger/keyledger/eventstore/eventstoretest"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -69,26 +68,18 @@ func TestLogWithoutThePerSubjectLimitIsUpdated(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	srv, err := embedded.StartEmbedded(ctx, embedded.EmbeddedOptions{Dir: t.TempDir()})
+	env := eventstoretest.New(t)
+	js, err := jetstream.New(env.Conn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Shutdown()
-	nc, err := srv.Connect("upgrade")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The log as an earlier version configured it: no per-subject limit.
 	old := jetstream.StreamConfig{
 		Name: eventstore.StreamName, Subjects: []string{eventstore.SubjectPrefix + ".>"}, Storage: jetstream.FileStorage,
-		Retention: jetstream.LimitsPolicy, MaxMsgs: -1, MaxBytes: -1, Duplicates: eventstore.DuplicateWindow,
+		Retention: jetstream.LimitsPolicy, MaxMsgs: -1, MaxBytes: -1, MaxMsgsPerSubject: -1, Duplicates: eventstore.DuplicateWindow,
 		DenyDelete: true, DenyPurge: true, AllowDirect: true,
 	}
-	if _, err := js.CreateStream(ctx, old); err != nil {
+	if _, err := js.UpdateStream(ctx, old); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {
@@ -97,7 +88,7 @@ func TestLogWithoutThePerSubjectLimitIsUpdated(t *testing.T) {
 		}
 	}
 	key, _ := eventstore.ParseMasterKey(eventstoretest.TestMasterKey)
-	s, err := eventstore.Open(ctx, nc, key, eventstore.Options{})
+	s, err := eventstore.Open(ctx, env.Conn, key, eventstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,6 @@
 package eventstore
 
 import (
-	"time"
-
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/domain/jsonappend"
 )
@@ -40,7 +38,7 @@ func marshalEnvelope(env *envelope) ([]byte, error) {
 	b = append(b, `,"version":`...)
 	b = jsonappend.Int(b, int64(env.Position))
 	b = append(b, `,"time":`...)
-	b, err := appendEnvelopeTime(b, env.Time)
+	b, err := jsonappend.MarshaledTime(b, env.Time)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +79,7 @@ func appendEnvelopeEvent(b []byte, e *envelopeEvent) ([]byte, error) {
 		b = jsonappend.Int(b, int64(o.Position))
 		b = append(b, `,"time":`...)
 		var err error
-		if b, err = appendEnvelopeTime(b, o.Time); err != nil {
+		if b, err = jsonappend.MarshaledTime(b, o.Time); err != nil {
 			return nil, err
 		}
 		b = append(b, `,"actor":`...)
@@ -94,29 +92,6 @@ func appendEnvelopeEvent(b []byte, e *envelopeEvent) ([]byte, error) {
 	}
 	return append(b, '}'), nil
 }
-
-// appendEnvelopeTime appends t as its MarshalJSON does, and fails where it fails (a
-// year outside 0–9999): every time this store writes is the clock's, in UTC, which
-// jsonappend writes digit by digit; any other goes to MarshalJSON itself.
-func appendEnvelopeTime(b []byte, t time.Time) ([]byte, error) {
-	if y := t.Year(); t.Location() == time.UTC && y >= 0 && y <= 9999 {
-		return jsonappend.Time(b, t), nil
-	}
-	text, err := t.MarshalJSON()
-	if err != nil {
-		return nil, &timeError{err: err}
-	}
-	return append(b, text...), nil
-}
-
-// timeError is a time encoding/json would not encode, as json.Marshal reports it.
-type timeError struct{ err error }
-
-func (e *timeError) Error() string {
-	return "json: error calling MarshalJSON for type time.Time: " + e.err.Error()
-}
-
-func (e *timeError) Unwrap() error { return e.err }
 
 func appendActor(b []byte, a domain.Actor) []byte {
 	b = append(b, '{')

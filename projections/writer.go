@@ -45,12 +45,9 @@ type writer struct {
 // catch-up's batch is not worth holding on to.
 const maxSpareRows = 1024
 
-// takeRows gives a live batch the rows the last one left, empty; a rebuild's (bulk)
-// batches, of which two may be under way at once, start with none.
+// takeRows gives a batch the rows the last one left, empty (none on a rebuild's
+// writer: keepRows keeps none there).
 func (w *writer) takeRows() liveRows {
-	if w.bulk {
-		return liveRows{}
-	}
 	if l := w.spare.Swap(nil); l != nil {
 		return *l
 	}
@@ -58,7 +55,8 @@ func (w *writer) takeRows() liveRows {
 }
 
 // keepRows keeps a finished live batch's rows for the next, emptied, unless one of
-// them grew past maxSpareRows.
+// them grew past maxSpareRows; a rebuild's (bulk) writer, whose batches may be under
+// way two at once, keeps none.
 func (w *writer) keepRows(l liveRows) {
 	if w.bulk || max(cap(l.secrets), cap(l.bumps), cap(l.values), cap(l.versions), cap(l.names), cap(l.audit)) > maxSpareRows {
 		return

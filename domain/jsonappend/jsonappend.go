@@ -6,6 +6,7 @@
 package jsonappend
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -110,6 +111,21 @@ func Time(b []byte, t time.Time) []byte {
 	b = digits(b, int(clock%60), 2)
 	b = Fraction(b, t.Nanosecond())
 	return append(b, 'Z', '"')
+}
+
+// MarshaledTime appends t as json.Marshal writes it, and fails where json.Marshal
+// fails, with its error (a year outside 0–9999, a zone offset of a day or more): a time
+// in UTC of those years, every clock reading a server stores, is Time's digit by digit;
+// any other goes to t.MarshalJSON itself.
+func MarshaledTime(b []byte, t time.Time) ([]byte, error) {
+	if y := t.Year(); t.Location() == time.UTC && y >= 0 && y <= 9999 {
+		return Time(b, t), nil
+	}
+	text, err := t.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("json: error calling MarshalJSON for type time.Time: %w", err)
+	}
+	return append(b, text...), nil
 }
 
 // Fraction appends RFC3339Nano's fraction of a second of ns nanoseconds (0 ≤ ns

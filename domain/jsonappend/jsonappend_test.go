@@ -106,3 +106,24 @@ func TestTimeMatchesMarshalJSON(t *testing.T) {
 		}
 	}
 }
+
+// MarshaledTime writes what json.Marshal writes for a time, and fails where it fails,
+// with its error.
+func TestMarshaledTimeMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []time.Time{
+		{}, time.Unix(1_796_650_316, 479_416_000).UTC(), time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(10_000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 12, 7, 14, 3, 9, 5, time.FixedZone("X", -7200)),
+		time.Date(2026, 12, 7, 14, 3, 9, 5, time.FixedZone("Y", 25*3600)),
+	} {
+		want, wantErr := json.Marshal(tt)
+		got, err := jsonappend.MarshaledTime([]byte("x"), tt)
+		if (err != nil) != (wantErr != nil) || err != nil && err.Error() != wantErr.Error() {
+			t.Fatalf("%v: error %v, encoding/json's %v", tt, err, wantErr)
+		}
+		if err == nil && string(got) != "x"+string(want) {
+			t.Fatalf("%v: got %s, want x%s", tt, got, want)
+		}
+	}
+}

@@ -1,9 +1,6 @@
 package changefeed
 
 import (
-	"fmt"
-	"time"
-
 	"github.com/keyledger/keyledger/domain/jsonappend"
 	"github.com/keyledger/keyledger/httpapi/wire"
 )
@@ -31,14 +28,9 @@ func marshalSealedNotice(n *wire.SealedChangeNotice) ([]byte, error) {
 	b = append(b, `,"actor_id":`...)
 	b = jsonappend.String(b, n.ActorID)
 	b = append(b, `,"at":`...)
-	if y := n.At.Year(); n.At.Location() == time.UTC && y >= 0 && y <= 9999 {
-		b = jsonappend.Time(b, n.At)
-	} else {
-		text, err := n.At.MarshalJSON()
-		if err != nil {
-			return nil, fmt.Errorf("json: error calling MarshalJSON for type time.Time: %w", err)
-		}
-		b = append(b, text...)
+	b, err := jsonappend.MarshaledTime(b, n.At)
+	if err != nil {
+		return nil, err
 	}
 	b = append(b, `,"seq":`...)
 	b = jsonappend.Uint(b, n.Seq)
