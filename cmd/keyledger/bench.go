@@ -38,6 +38,9 @@ type benchConfig struct {
 	// LatencyLog, when set, is the file every timed operation is written to
 	// (bench_latency.go).
 	LatencyLog string
+	// Vault, when set, is a Vault or OpenBao binary to run the phases both servers
+	// have against instead of Keyledger (bench_vault.go).
+	Vault string
 }
 
 // maxBenchRuns bounds --runs: a full run at 100,000 secrets takes some 6 minutes.
@@ -61,6 +64,7 @@ func newBenchCommand(cl cli) *cobra.Command {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "the benchmark's own progress log: debug, info, warn, error")
 	fs.IntVar(&c.Runs, "runs", 1, "how many times to run the whole benchmark, each on a fresh server and database; above 1 the table of each phase's medians follows the runs' own (a noisy machine's figures are compared as medians of 3)")
 	fs.StringVar(&c.LatencyLog, "latency-log", "", "also write every timed operation (run, phase, start and latency in ms, outcome) to this tab-separated file")
+	fs.StringVar(&c.Vault, "vault", "", "benchmark a fresh HashiCorp Vault or OpenBao server instead (the binary at this path; KV v2 on its raft storage, one node, fsynced): seeding, create, read one secret and the hot updates, with the same clients, for comparing the two on one machine")
 	fs.StringSliceVar(&c.Phases, "phases", nil, "run only the timed phases whose names start with one of these comma-separated prefixes, e.g. grid,reveal (default: all)")
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -76,7 +80,9 @@ second, latency percentiles, errors (any non-2xx answer, 409s included), and the
 server's RSS and CPU seconds, and how often its garbage collector ran. --runs N runs
 it all N times on fresh servers and ends with each phase's medians. --json writes the
 same for comparing commits; --latency-log writes every operation, for looking at what
-the percentiles summarize in time.`,
+the percentiles summarize in time. --vault PATH runs the phases Vault and OpenBao also
+have (seeding, create, read one secret, the hot updates) against a fresh server of that
+binary instead, with the same clients: the peer issue 11 measured Keyledger against.`,
 		GroupID: groupServer,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -119,6 +125,8 @@ func (c *benchConfig) validate() error {
 		return errors.New("--lag-rate must be above 0 and at most 1000000")
 	case c.Runs < 1 || c.Runs > maxBenchRuns:
 		return fmt.Errorf("--runs must be between 1 and %d", maxBenchRuns)
+	case c.Vault != "" && c.DatabaseURL != "":
+		return errors.New("--vault benchmarks Vault, which keeps no PostgreSQL database: leave --database-url (KEYLEDGER_DATABASE_URL) unset")
 	case c.Runs > 1 && c.DatabaseURL != "":
 		// Every run needs an empty database, and the first leaves this one full.
 		return errors.New("--runs above 1 makes a new database for every run: leave --database-url (KEYLEDGER_DATABASE_URL) unset")
@@ -134,7 +142,7 @@ func runBenchCommand(ctx context.Context, c *benchConfig, stdout, stderr io.Writ
 	}
 	logger := newLogger(c.LogLevel, stderr)
 	binary := c.Binary
-	if binary == "" {
+	if binary == "" && c.Vault == "" {
 		if binary, err = os.Executable(); err != nil {
 			return fmt.Errorf("bench: find this binary: %w", err)
 		}
@@ -209,6 +217,9 @@ func runBenchCommand(ctx context.Context, c *benchConfig, stdout, stderr io.Writ
 // benchOnce runs the benchmark once on a fresh database and server of its own, under
 // dir; whatever it started is stopped again, also after an error or Ctrl-C.
 func benchOnce(ctx context.Context, c *benchConfig, binary, dir string, getenv func(string) string, lat *latencyLog, logger *slog.Logger) (report *benchReport, err error) {
+	if c.Vault != "" {
+		return benchVaultOnce(ctx, c, dir, lat, logger)
+	}
 	// Cleanup must run after Ctrl-C has cancelled ctx, so it gets a context of its own.
 	cleanupCtx := context.WithoutCancel(ctx)
 	db, err := openBenchDatabase(ctx, c.DatabaseURL, getenv, filepath.Join(dir, "postgres"), logger)

@@ -21,7 +21,9 @@ type benchRuns struct {
 // median p99 need not be the median run's p99), as benchstat compares runs; errors are
 // summed, so that an error in any run shows.
 type benchMedian struct {
-	Runs       int                `json:"runs"`
+	Runs int `json:"runs"`
+	// Server is the runs' Server (--vault), empty for Keyledger.
+	Server     string             `json:"server,omitempty"`
 	Phases     []benchPhaseMedian `json:"phases"`
 	FinalRSSMB float64            `json:"final_rss_mb"`
 	PeakRSSMB  float64            `json:"peak_rss_mb"`
@@ -41,7 +43,7 @@ type benchPhaseMedian struct {
 // medianOf is the medians of reports, which ran the same phases in the same order
 // (the same configuration); a phase missing from a run counts in none of its medians.
 func medianOf(reports []*benchReport) *benchMedian {
-	m := &benchMedian{Runs: len(reports)}
+	m := &benchMedian{Runs: len(reports), Server: reports[0].Server}
 	for i, p := range reports[0].Phases {
 		var runs []benchPhaseResult
 		for _, r := range reports {
@@ -117,7 +119,11 @@ func median[T any](xs []T, f func(T) float64) float64 {
 // writeMedianTable prints the medians as writeBenchTable prints a run, with every
 // run's ops/s and p99 beside their medians.
 func writeMedianTable(w io.Writer, m *benchMedian) error {
-	fmt.Fprintf(w, "median of %d runs (each figure the median of the runs' own; errors summed over the runs)\n\n", m.Runs)
+	fmt.Fprintf(w, "median of %d runs (each figure the median of the runs' own; errors summed over the runs)\n", m.Runs)
+	if m.Server != "" {
+		fmt.Fprintf(w, "server measured: %s, not Keyledger\n", m.Server)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "phase\tops/s\t(runs)\tp50 ms\tp90 ms\tp99 ms\t(runs)\tmax ms\terrors\tserver RSS MB\tCPU µs/op\tGCs/s\tPostgreSQL µs/op\tmachine busy\t")
 	for _, p := range m.Phases {

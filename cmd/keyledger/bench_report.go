@@ -140,15 +140,18 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // benchReport is the whole run, as printed and as written with --json.
 type benchReport struct {
-	Date             time.Time          `json:"date"`
-	Commit           string             `json:"commit"`
-	Modified         bool               `json:"modified"`
-	GoVersion        string             `json:"go_version"`
-	CPUs             int                `json:"cpus"`
-	Secrets          int                `json:"secrets"`
-	Clients          int                `json:"clients"`
-	Duration         string             `json:"duration"`
-	Database         string             `json:"database"`
+	Date      time.Time `json:"date"`
+	Commit    string    `json:"commit"`
+	Modified  bool      `json:"modified"`
+	GoVersion string    `json:"go_version"`
+	CPUs      int       `json:"cpus"`
+	Secrets   int       `json:"secrets"`
+	Clients   int       `json:"clients"`
+	Duration  string    `json:"duration"`
+	Database  string    `json:"database"`
+	// Server is the server measured when it is not Keyledger (--vault): its name and
+	// version.
+	Server           string             `json:"server,omitempty"`
 	Phases           []benchPhaseResult `json:"phases"`
 	FinalRSSMB       float64            `json:"final_rss_mb"`
 	PeakRSSMB        float64            `json:"peak_rss_mb"`
@@ -183,7 +186,11 @@ func writeBenchTable(w io.Writer, r *benchReport) error {
 		commit += " (modified)"
 	}
 	fmt.Fprintf(w, "keyledger bench %s, commit %s, %s, %d CPUs\n", r.Date.Format(time.DateOnly), commit, r.GoVersion, r.CPUs)
-	fmt.Fprintf(w, "%d secrets, %d clients, %s per phase, database: %s\n\n", r.Secrets, r.Clients, r.Duration, r.Database)
+	fmt.Fprintf(w, "%d secrets, %d clients, %s per phase, database: %s\n", r.Secrets, r.Clients, r.Duration, r.Database)
+	if r.Server != "" {
+		fmt.Fprintf(w, "server measured: %s, not Keyledger\n", r.Server)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "phase\tops/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\terrors\tserver RSS MB\tserver CPU s\tCPU µs/op\tGCs/s\tPostgreSQL µs/op\tmachine busy\t")
 	for _, p := range r.Phases {
