@@ -269,23 +269,32 @@ func runBench(ctx context.Context, c *benchConfig, srv *benchServer, vacuum func
 	if err := b.findDeepCursor(ctx); err != nil {
 		return nil, err
 	}
-	for _, p := range b.phases() {
-		if !c.wantsPhase(p.name) {
+	if err := b.runPhases(ctx, report, b.phases()); err != nil {
+		return nil, err
+	}
+	return report, nil
+}
+
+// runPhases runs the phases --phases selects, one after the other, into report, and
+// ends it with the server's memory and CPU.
+func (b *benchRun) runPhases(ctx context.Context, report *benchReport, phases []benchPhase) error {
+	for _, p := range phases {
+		if !b.cfg.wantsPhase(p.name) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
+			return fmt.Errorf("bench: %w", err)
 		}
-		logger.Info("bench: phase", "name", p.name, "clients", c.Clients, "duration", c.Duration)
+		b.logger.Info("bench: phase", "name", p.name, "clients", b.cfg.Clients, "duration", b.cfg.Duration)
 		res := b.runPhase(ctx, p)
-		logger.Info("bench: phase done", "name", p.name, "ops_per_s", fmt.Sprintf("%.0f", res.OpsPerSecond), "errors", res.Errors)
+		b.logger.Info("bench: phase done", "name", p.name, "ops_per_s", fmt.Sprintf("%.0f", res.OpsPerSecond), "errors", res.Errors)
 		report.Phases = append(report.Phases, res)
 	}
-	final, err := srv.stats()
+	final, err := b.srv.stats()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	report.FinalRSSMB, report.PeakRSSMB = mb(final.rss), mb(final.peakRSS)
 	report.ServerCPUSeconds = final.cpuSeconds
-	return report, nil
+	return nil
 }

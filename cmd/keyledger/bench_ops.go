@@ -178,7 +178,12 @@ func gridQuery(q url.Values) string { return "?" + q.Encode() }
 // appendBenchValues appends `"values":{…}` with a fresh value (see benchValue) in each
 // of envs.
 func appendBenchValues(b []byte, envs []string) []byte {
-	b = append(b, `"values":{`...)
+	return appendBenchValueMap(append(b, `"values":`...), envs)
+}
+
+// appendBenchValueMap appends a JSON object with a fresh value in each of envs.
+func appendBenchValueMap(b []byte, envs []string) []byte {
+	b = append(b, '{')
 	for i, env := range envs {
 		if i > 0 {
 			b = append(b, ',')

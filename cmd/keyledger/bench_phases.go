@@ -133,21 +133,32 @@ func (b *benchRun) seed(ctx context.Context) (benchPhaseResult, error) {
 		return benchPhaseResult{}, fmt.Errorf("bench: read a hot secret: %w", err)
 	}
 	b.hotVersion.Store(int64(checked.Version))
-	b.logger.Info("bench: seeding", "secrets", b.cfg.Secrets, "clients", b.cfg.SeedClients)
-	ids := make([]string, b.cfg.Secrets)
-	var next atomic.Int64
 	// A seeded secret has a value in every environment (in encoding/json's order of
 	// a map's keys).
 	envs := []string{client.Development, client.Production, client.Staging}
+	return b.seedWith(ctx, func(ctx context.Context, w *benchWorker, name []byte) (string, error) {
+		s, err := b.createSecret(ctx, w, name, envs...)
+		return string(s.id), err
+	})
+}
+
+// seedWith makes cfg.Secrets secrets named seedPrefix and their number, at
+// cfg.SeedClients concurrent calls of create (which answers the secret's id), and keeps
+// the ids of those made in b.ids. It is reported as a phase of its own; a failed create
+// is an error there, and the run goes on with the secrets made.
+func (b *benchRun) seedWith(ctx context.Context, create func(ctx context.Context, w *benchWorker, name []byte) (string, error)) (benchPhaseResult, error) {
+	b.logger.Info("bench: seeding", "secrets", b.cfg.Secrets, "clients", b.cfg.SeedClients)
+	ids := make([]string, b.cfg.Secrets)
+	var next atomic.Int64
 	phase := benchPhase{name: "seed (create)", op: func(ctx context.Context, w *benchWorker) error {
 		i := int(next.Add(1)) - 1
 		if i >= len(ids) {
 			return errPhaseDone
 		}
 		w.name = appendPadded(append(w.name[:0], seedPrefix...), i, 7)
-		s, err := b.createSecret(ctx, w, w.name, envs...)
+		id, err := create(ctx, w, w.name)
 		if err == nil {
-			ids[i] = string(s.id)
+			ids[i] = id
 		}
 		return err
 	}}

@@ -16,10 +16,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
-	"github.com/keyledger/keyledger/domain/jsonappend"
 	"github.com/keyledger/keyledger/httpapi/client"
 )
 
@@ -269,24 +267,9 @@ func benchVaultOnce(ctx context.Context, c *benchConfig, dir string, lat *latenc
 		return nil, err
 	}
 	report.Phases = append(report.Phases, seed)
-	for _, p := range b.vaultPhases() {
-		if !c.wantsPhase(p.name) {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
-		}
-		logger.Info("bench: phase", "name", p.name, "clients", c.Clients, "duration", c.Duration)
-		res := b.runPhase(ctx, p)
-		logger.Info("bench: phase done", "name", p.name, "ops_per_s", fmt.Sprintf("%.0f", res.OpsPerSecond), "errors", res.Errors)
-		report.Phases = append(report.Phases, res)
-	}
-	final, err := v.srv.stats()
-	if err != nil {
+	if err := b.runPhases(ctx, report, b.vaultPhases()); err != nil {
 		return nil, err
 	}
-	report.FinalRSSMB, report.PeakRSSMB = mb(final.rss), mb(final.peakRSS)
-	report.ServerCPUSeconds = final.cpuSeconds
 	return report, nil
 }
 
@@ -306,35 +289,11 @@ func (b *benchRun) seedVault(ctx context.Context) (benchPhaseResult, error) {
 			b.hotVersion.Store(int64(version))
 		}
 	}
-	b.logger.Info("bench: seeding", "secrets", b.cfg.Secrets, "clients", b.cfg.SeedClients)
-	ids := make([]string, b.cfg.Secrets)
-	var next atomic.Int64
 	envs := []string{client.Development, client.Production, client.Staging}
-	phase := benchPhase{name: "seed (create)", op: func(ctx context.Context, w *benchWorker) error {
-		i := int(next.Add(1)) - 1
-		if i >= len(ids) {
-			return errPhaseDone
-		}
-		name := string(appendPadded(append(w.name[:0], seedPrefix...), i, 7))
-		_, err := b.vaultWrite(ctx, w, name, nil, envs...)
-		if err == nil {
-			ids[i] = name
-		}
-		return err
-	}}
-	stopProgress := b.logProgress(ctx, &next, len(ids))
-	res := b.measure(ctx, phase, b.cfg.SeedClients, time.Time{})
-	stopProgress()
-	for _, id := range ids {
-		if id != "" {
-			b.ids = append(b.ids, id)
-		}
-	}
-	if len(b.ids) == 0 {
-		return res, errors.New("bench: seeding wrote no secret")
-	}
-	b.logger.Info("bench: seeded", "secrets", len(b.ids), "ops_per_s", fmt.Sprintf("%.0f", res.OpsPerSecond), "errors", res.Errors)
-	return res, nil
+	return b.seedWith(ctx, func(ctx context.Context, w *benchWorker, name []byte) (string, error) {
+		_, err := b.vaultWrite(ctx, w, string(name), nil, envs...)
+		return string(name), err
+	})
 }
 
 // vaultPhases are the timed phases both servers have, under Keyledger's names and in
@@ -391,16 +350,8 @@ func appendVaultWrite(b []byte, cas *int, envs []string) []byte {
 		b = strconv.AppendInt(b, int64(*cas), 10)
 		b = append(b, "},"...)
 	}
-	b = append(b, `"data":{`...)
-	for i, env := range envs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = jsonappend.String(b, env)
-		b = append(b, ':')
-		b = appendBenchValue(b)
-	}
-	return append(b, "}}"...)
+	b = appendBenchValueMap(append(b, `"data":`...), envs)
+	return append(b, '}')
 }
 
 // vaultWrite writes a fresh value of secret name in each of envs (check-and-set at
