@@ -125,6 +125,8 @@ func (c *benchConfig) validate() error {
 		return errors.New("--lag-rate must be above 0 and at most 1000000")
 	case c.Runs < 1 || c.Runs > maxBenchRuns:
 		return fmt.Errorf("--runs must be between 1 and %d", maxBenchRuns)
+	case c.Vault != "" && c.Binary != "":
+		return errors.New("--vault and --binary each name the server to measure: give one")
 	case c.Vault != "" && c.DatabaseURL != "":
 		return errors.New("--vault benchmarks Vault, which keeps no PostgreSQL database: leave --database-url (KEYLEDGER_DATABASE_URL) unset")
 	case c.Runs > 1 && c.DatabaseURL != "":

@@ -168,13 +168,17 @@ func TestVaultConfig(t *testing.T) {
 	}
 }
 
-func TestBenchVaultTakesNoDatabase(t *testing.T) {
+func TestBenchVaultTakesNoDatabaseNorKeyledgerBinary(t *testing.T) {
 	t.Parallel()
 	c := &benchConfig{Secrets: 1, Clients: 1, SeedClients: 1, Duration: 1, Timeout: 1, LagRate: 1, Runs: 1, Vault: "/usr/bin/vault", DatabaseURL: "postgres://x"}
 	if err := c.validate(); err == nil || !strings.Contains(err.Error(), "--vault") {
 		t.Fatalf("validate: %v", err)
 	}
-	c.DatabaseURL = ""
+	c.DatabaseURL, c.Binary = "", "bin/keyledger"
+	if err := c.validate(); err == nil || !strings.Contains(err.Error(), "--binary") {
+		t.Fatalf("validate: %v", err)
+	}
+	c.Binary = ""
 	if err := c.validate(); err != nil {
 		t.Fatalf("validate: %v", err)
 	}
