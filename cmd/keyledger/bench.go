@@ -64,7 +64,7 @@ func newBenchCommand(cl cli) *cobra.Command {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "the benchmark's own progress log: debug, info, warn, error")
 	fs.IntVar(&c.Runs, "runs", 1, "how many times to run the whole benchmark, each on a fresh server and database; above 1 the table of each phase's medians follows the runs' own (a noisy machine's figures are compared as medians of 3)")
 	fs.StringVar(&c.LatencyLog, "latency-log", "", "also write every timed operation (run, phase, start and latency in ms, outcome) to this tab-separated file")
-	fs.StringVar(&c.Vault, "vault", "", "benchmark a fresh HashiCorp Vault or OpenBao server instead (the binary at this path; KV v2 on its raft storage, one node, fsynced): seeding, create, read one secret and the hot updates, with the same clients, for comparing the two on one machine")
+	fs.StringVar(&c.Vault, "vault", "", "benchmark a fresh HashiCorp Vault or OpenBao server instead (the binary at this path; KV v2 on its raft storage, one node, fsynced): seeding, create, read one secret, the hot updates and reveal (a read with a file audit device), with the same clients, for comparing the two on one machine")
 	fs.StringSliceVar(&c.Phases, "phases", nil, "run only the timed phases whose names start with one of these comma-separated prefixes, e.g. grid,reveal (default: all)")
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -82,7 +82,8 @@ it all N times on fresh servers and ends with each phase's medians. --json write
 same for comparing commits; --latency-log writes every operation, for looking at what
 the percentiles summarize in time. --vault PATH runs the phases Vault and OpenBao also
 have (seeding, create, read one secret, the hot updates) against a fresh server of that
-binary instead, with the same clients: the peer issue 11 measured Keyledger against.`,
+binary instead, with the same clients, and reveal as a read with a file audit device
+enabled: the peer issue 11 measured Keyledger against.`,
 		GroupID: groupServer,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -28,7 +28,10 @@ import (
 // seeding, create, read one secret, and the hot updates (Vault's check-and-set for
 // expected_version). Vault keeps KV v2 on its integrated (raft) storage, one node,
 // fsynced, as the peer did; a read of a KV v2 secret answers its values, so
-// "read one secret" there is a reveal without an audit record.
+// "read one secret" there is a reveal without an audit record. Its "reveal" phase, last,
+// reads the same way with a file audit device enabled (every request and answer
+// written to a log, its secrets HMAC'd, not fsynced): Keyledger's reveal is a read
+// whose audit record is in the log, on disk, before it answers.
 
 // vaultBenchMount is where the peer's KV v2 engine is mounted.
 const vaultBenchMount = "secret"
@@ -36,7 +39,9 @@ const vaultBenchMount = "secret"
 // vaultServer is a Vault (or OpenBao) server the bench started: a benchServer for its
 // process (stats, stop), its root token and the version it reports.
 type vaultServer struct {
-	srv     *benchServer
+	srv *benchServer
+	// dir holds the server's configuration, storage and logs.
+	dir     string
 	token   string
 	version string
 	http    *http.Client
@@ -120,7 +125,7 @@ func startVaultServer(ctx context.Context, binary, dir string, logger *slog.Logg
 		}
 	}()
 	logger.Info("bench: vault starting", "pid", s.pid, "log", s.logPath)
-	v := &vaultServer{srv: s, http: &http.Client{Timeout: 30 * time.Second}}
+	v := &vaultServer{srv: s, dir: dir, http: &http.Client{Timeout: 30 * time.Second}}
 	ctx, cancel := context.WithTimeout(ctx, serverStartTimeout)
 	defer cancel()
 	if err := v.await(ctx, func(status int) bool { return status != 0 }); err != nil {
@@ -269,6 +274,18 @@ func benchVaultOnce(ctx context.Context, c *benchConfig, dir string, lat *latenc
 	report.Phases = append(report.Phases, seed)
 	if err := b.runPhases(ctx, report, b.vaultPhases()); err != nil {
 		return nil, err
+	}
+	reveal := benchPhase{"reveal", func(ctx context.Context, w *benchWorker) error {
+		return b.vaultRead(ctx, w, b.ids[w.rng.IntN(len(b.ids))])
+	}, 0}
+	if c.wantsPhase(reveal.name) {
+		body, _ := json.Marshal(map[string]any{"type": "file", "options": map[string]string{"file_path": filepath.Join(v.dir, "audit.log")}})
+		if err := v.call(ctx, http.MethodPost, "/v1/sys/audit/bench", string(body), nil); err != nil {
+			return nil, err
+		}
+		if err := b.runPhases(ctx, report, []benchPhase{reveal}); err != nil {
+			return nil, err
+		}
 	}
 	return report, nil
 }
