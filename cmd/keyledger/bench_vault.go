@@ -265,7 +265,9 @@ func benchVaultOnce(ctx context.Context, c *benchConfig, dir string, lat *latenc
 	}
 	b := &benchRun{cfg: c, srv: v.srv, logger: logger, http: v.http, token: v.token, base: base, latency: lat}
 	report = newBenchReport(c)
-	report.Server = "Vault " + v.version
+	// The binary's name says which of the two it is (vault, bao): both report only a
+	// version number.
+	report.Server = filepath.Base(c.Vault) + " " + v.version
 	report.Database = "none (KV v2 on the peer's raft storage)"
 	seed, err := b.seedVault(ctx)
 	if err != nil {
