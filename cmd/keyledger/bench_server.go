@@ -122,7 +122,7 @@ func startBenchServer(ctx context.Context, binary, dataDir, dbURL string, logger
 	}
 	s.cmd = exec.Command(binary, "serve", "--dev", "--addr", "127.0.0.1:0", "--data-dir", dataDir,
 		"--bootstrap-admin-email", s.email, "--log-level", "warn")
-	s.cmd.Env = append(withoutKeyledgerVars(os.Environ()),
+	s.cmd.Env = append(withoutVars(os.Environ(), "KEYLEDGER_"),
 		"KEYLEDGER_DATABASE_URL="+dbURL,
 		"KEYLEDGER_BOOTSTRAP_ADMIN_PASSWORD="+s.password)
 	s.cmd.Stderr = logFile
@@ -149,13 +149,17 @@ func startBenchServer(ctx context.Context, binary, dataDir, dbURL string, logger
 	return s, nil
 }
 
-// withoutKeyledgerVars drops every KEYLEDGER_ variable from env.
-func withoutKeyledgerVars(env []string) []string {
+// withoutVars drops the variables with any of prefixes from env.
+func withoutVars(env []string, prefixes ...string) []string {
 	out := env[:0:0]
+next:
 	for _, kv := range env {
-		if !strings.HasPrefix(kv, "KEYLEDGER_") {
-			out = append(out, kv)
+		for _, p := range prefixes {
+			if strings.HasPrefix(kv, p) {
+				continue next
+			}
 		}
+		out = append(out, kv)
 	}
 	return out
 }

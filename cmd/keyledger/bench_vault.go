@@ -176,21 +176,6 @@ func startVaultServer(ctx context.Context, binary, dir string, logger *slog.Logg
 	return v, nil
 }
 
-// withoutVars drops the variables with any of prefixes from env.
-func withoutVars(env []string, prefixes ...string) []string {
-	out := env[:0:0]
-next:
-	for _, kv := range env {
-		for _, p := range prefixes {
-			if strings.HasPrefix(kv, p) {
-				continue next
-			}
-		}
-		out = append(out, kv)
-	}
-	return out
-}
-
 // await polls /v1/sys/health until ready says yes to its status (0 when nothing
 // answered), the server exits, or ctx ends.
 func (v *vaultServer) await(ctx context.Context, ready func(status int) bool) error {
@@ -277,9 +262,7 @@ func benchVaultOnce(ctx context.Context, c *benchConfig, dir string, lat *latenc
 	if err := b.runPhases(ctx, report, b.vaultPhases()); err != nil {
 		return nil, err
 	}
-	reveal := benchPhase{"reveal", func(ctx context.Context, w *benchWorker) error {
-		return b.vaultRead(ctx, w, b.ids[w.rng.IntN(len(b.ids))])
-	}, 0}
+	reveal := benchPhase{"reveal", b.vaultReadRandom, 0}
 	if c.wantsPhase(reveal.name) {
 		body, _ := json.Marshal(map[string]any{"type": "file", "options": map[string]string{"file_path": filepath.Join(v.dir, "audit.log")}})
 		if err := v.call(ctx, http.MethodPost, "/v1/sys/audit/bench", string(body), nil); err != nil {
@@ -325,15 +308,20 @@ func (b *benchRun) vaultPhases() []benchPhase {
 			_, err := b.vaultWrite(ctx, w, string(w.name), nil, prod)
 			return err
 		}, 0},
-		{"read one secret", func(ctx context.Context, w *benchWorker) error {
-			return b.vaultRead(ctx, w, b.ids[w.rng.IntN(len(b.ids))])
-		}, 0},
+		{"read one secret", b.vaultReadRandom, 0},
 		{"hot update", func(ctx context.Context, w *benchWorker) error {
 			_, err := b.vaultWrite(ctx, w, b.hot, nil, prod)
 			return err
 		}, 0},
 		{"hot update, expected_version", b.vaultCheckedUpdate, 0},
 	}
+}
+
+// vaultReadRandom reads a random seeded secret: read one secret, and (with the audit
+// device on) reveal.
+func (b *benchRun) vaultReadRandom(ctx context.Context, w *benchWorker) error {
+	_, err := b.vaultRead(ctx, w, b.ids[w.rng.IntN(len(b.ids))])
+	return err
 }
 
 // vaultCheckedUpdate is checkedUpdate on the peer: a check-and-set write of the hot
@@ -348,7 +336,7 @@ func (b *benchRun) vaultCheckedUpdate(ctx context.Context, w *benchWorker) error
 	}
 	var apiErr *client.Error
 	if errors.As(err, &apiErr) && apiErr.Status == http.StatusBadRequest {
-		if fresh, gerr := b.vaultVersion(ctx, w, b.hotChecked); gerr == nil {
+		if fresh, gerr := b.vaultRead(ctx, w, b.hotChecked); gerr == nil {
 			b.noteHotVersion(fresh)
 		}
 	}
@@ -384,34 +372,15 @@ func (b *benchRun) vaultWrite(ctx context.Context, w *benchWorker, name string, 
 	return parseVaultVersion(answer)
 }
 
-// vaultRead reads secret name, values and all.
-func (b *benchRun) vaultRead(ctx context.Context, w *benchWorker, name string) error {
-	answer, err := w.conn.do(ctx, http.MethodGet, b.token, nil, vaultPath(name))
-	if err != nil {
-		return err
-	}
-	var out struct {
-		Data struct {
-			Data map[string]string `json:"data"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(answer, &out); err != nil {
-		return fmt.Errorf("bench: decode vault's read of %s: %w", name, err)
-	}
-	if len(out.Data.Data) == 0 {
-		return fmt.Errorf("bench: vault's read of %s answered no value", name)
-	}
-	return nil
-}
-
-// vaultVersion reads secret name's current version.
-func (b *benchRun) vaultVersion(ctx context.Context, w *benchWorker, name string) (int, error) {
+// vaultRead reads secret name, values and all, and returns its current version.
+func (b *benchRun) vaultRead(ctx context.Context, w *benchWorker, name string) (int, error) {
 	answer, err := w.conn.do(ctx, http.MethodGet, b.token, nil, vaultPath(name))
 	if err != nil {
 		return 0, err
 	}
 	var out struct {
 		Data struct {
+			Data     map[string]string `json:"data"`
 			Metadata struct {
 				Version int `json:"version"`
 			} `json:"metadata"`
@@ -419,6 +388,9 @@ func (b *benchRun) vaultVersion(ctx context.Context, w *benchWorker, name string
 	}
 	if err := json.Unmarshal(answer, &out); err != nil {
 		return 0, fmt.Errorf("bench: decode vault's read of %s: %w", name, err)
+	}
+	if len(out.Data.Data) == 0 {
+		return 0, fmt.Errorf("bench: vault's read of %s answered no value", name)
 	}
 	return out.Data.Metadata.Version, nil
 }

@@ -92,10 +92,10 @@ func TestBenchVaultOperations(t *testing.T) {
 	if v, err = b.vaultWrite(ctx, w, "BENCH_SEED_0000001", nil, "production"); err != nil || v != 2 {
 		t.Fatalf("second write: version %d, %v", v, err)
 	}
-	if err := b.vaultRead(ctx, w, "BENCH_SEED_0000001"); err != nil {
-		t.Fatalf("read: %v", err)
+	if v, err := b.vaultRead(ctx, w, "BENCH_SEED_0000001"); err != nil || v != 2 {
+		t.Fatalf("read: version %d, %v", v, err)
 	}
-	if err := b.vaultRead(ctx, w, "BENCH_NONE"); errorKind(err) != "404" {
+	if _, err := b.vaultRead(ctx, w, "BENCH_NONE"); errorKind(err) != "404" {
 		t.Fatalf("read of a secret never written: %v (%s)", err, errorKind(err))
 	}
 
