@@ -29,13 +29,23 @@ import (
 // PublishInTurn waits for each acknowledgement before the next message goes: a round
 // trip through the connection and the server's loops per message (36-46 µs of CPU a
 // change notice with the embedded server, BenchmarkPublishStored). A chained run goes
-// out in one flush, and its acknowledgements come back on one subscription of the
-// Chained's own (15-28 µs). Expecting sequences alone (after, after+1, …) is not
+// out in one flush (15-28 µs). Expecting sequences alone (after, after+1, …) is not
 // enough for that: when after is behind the stream by k, the first k messages are
 // refused and the rest line up with the stream and are stored, after a gap.
+//
+// Only the run's last message asks for an answer. Its being stored says that every
+// message before it was, at the sequences just before its own, so their answers (a
+// message each through the server's and the client's loops, decoded on arrival) tell
+// nothing more; they were a third of the messages nats-server handled for a create
+// (its event, and one notice per environment, each with an answer). When the last one
+// is not stored, the run stopped somewhere: Publish reads the stream at the run's
+// sequences to find the prefix it stored, then sends the rest again, each message
+// asking for its answer, which names the refusal (or stores what was refused for a
+// moment).
 type Chained struct {
-	js jetstream.JetStream
-	nc *nats.Conn
+	js     jetstream.JetStream
+	nc     *nats.Conn
+	stream jetstream.Stream
 
 	// mu makes runs one at a time; the fields below are the reply subscription's,
 	// made on first use and again after a run that stopped waiting for its answers
@@ -47,10 +57,11 @@ type Chained struct {
 	run     uint64
 }
 
-// NewChained is a chained publisher through js, the store's handle (Store.JetStream),
-// so that a run is on disk before Publish returns, as every write through it is.
-func NewChained(js jetstream.JetStream) *Chained {
-	return &Chained{js: js, nc: js.Conn()}
+// NewChained is a chained publisher to stream through js, the store's handle
+// (Store.JetStream), so that a run is on disk before Publish returns, as every write
+// through it is.
+func NewChained(js jetstream.JetStream, stream jetstream.Stream) *Chained {
+	return &Chained{js: js, nc: js.Conn(), stream: stream}
 }
 
 // ErrNoMsgID refuses a chained run with a message without a Nats-Msg-Id: the next
@@ -79,21 +90,101 @@ func (c *Chained) Publish(ctx context.Context, after uint64, msgs []*nats.Msg) (
 	if err := c.subscribe(len(msgs)); err != nil {
 		return nil, err
 	}
-	c.run++
-	run := c.prefix + strconv.FormatUint(c.run, 10) + "."
 	for i, m := range msgs {
 		if i == 0 {
 			m.Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(after, 10))
 		} else {
 			m.Header.Set(jetstream.ExpectedLastMsgIDHeader, msgs[i-1].Header.Get(jetstream.MsgIDHeader))
 		}
-		m.Reply = run + strconv.Itoa(i)
+	}
+	acks, err := c.publishRun(ctx, after, msgs)
+	if serr := syncRun(ctx, c.js, acks); serr != nil {
+		return nil, serr
+	}
+	return acks, err
+}
+
+// publishRun sends the run with an answer asked for its last message only, and makes
+// up the others' acknowledgements when it was stored; otherwise it finds the prefix
+// stored and sends the rest again, answered one by one.
+func (c *Chained) publishRun(ctx context.Context, after uint64, msgs []*nats.Msg) ([]*jetstream.PubAck, error) {
+	c.run++
+	run := c.prefix + strconv.FormatUint(c.run, 10) + "."
+	last := len(msgs) - 1
+	for i, m := range msgs {
+		m.Reply = ""
+		if i == last {
+			m.Reply = run + "0"
+		}
 		if err := c.nc.PublishMsg(m); err != nil {
-			// What went before may be stored: the answers say.
-			return c.acknowledged(ctx, c.collect(ctx, run, i), fmt.Errorf("publish to %s: %w", m.Subject, err))
+			// What went before may be stored: the stream says.
+			return c.afterStop(ctx, after, msgs, fmt.Errorf("publish to %s: %w", m.Subject, err))
 		}
 	}
-	return c.acknowledged(ctx, c.collect(ctx, run, len(msgs)), nil)
+	acks, err := c.acknowledged(ctx, c.collect(ctx, run, 1))
+	if err == nil && len(acks) == 1 && !acks[0].Duplicate && acks[0].Sequence == after+uint64(len(msgs)) {
+		return storedRun(acks[0].Stream, after, len(msgs)), nil
+	}
+	if ctx.Err() != nil {
+		// No answer in time, and none to be had from the stream either.
+		return nil, ctx.Err()
+	}
+	return c.afterStop(ctx, after, msgs, err)
+}
+
+// afterStop finds how much of a run the stream stored (reading it at the run's
+// sequences, by the messages' ids), and sends the rest again with an answer asked for
+// each, which says why it stops, and stores whatever is stored this time. cause is
+// the error that stopped the run, returned when the stream cannot be read.
+func (c *Chained) afterStop(ctx context.Context, after uint64, msgs []*nats.Msg, cause error) ([]*jetstream.PubAck, error) {
+	k, err := c.storedPrefix(ctx, after, msgs)
+	if err != nil {
+		return nil, errors.Join(cause, err)
+	}
+	acks := storedRun(c.stream.CachedInfo().Config.Name, after, k)
+	if k == len(msgs) {
+		return acks, nil
+	}
+	rest := msgs[k:]
+	c.run++
+	run := c.prefix + strconv.FormatUint(c.run, 10) + "."
+	for i, m := range rest {
+		m.Reply = run + strconv.Itoa(i)
+		if err := c.nc.PublishMsg(m); err != nil {
+			more, aerr := c.acknowledged(ctx, c.collect(ctx, run, i))
+			return append(acks, more...), cmp.Or(aerr, fmt.Errorf("publish to %s: %w", m.Subject, err))
+		}
+	}
+	more, err := c.acknowledged(ctx, c.collect(ctx, run, len(rest)))
+	return append(acks, more...), err
+}
+
+// storedPrefix is how many of a run's messages, from the first, the stream holds at
+// the sequences after after: a chained message is stored only right after the one
+// before it, so the first sequence that holds another message (or none) ends them.
+func (c *Chained) storedPrefix(ctx context.Context, after uint64, msgs []*nats.Msg) (int, error) {
+	for i, m := range msgs {
+		got, err := GetMsg(ctx, c.js, c.stream, MsgRequest{Seq: after + 1 + uint64(i)})
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return i, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("chained publish: read back %d: %w", after+1+uint64(i), err)
+		}
+		if got.Subject != m.Subject || got.Header.Get(jetstream.MsgIDHeader) != m.Header.Get(jetstream.MsgIDHeader) {
+			return i, nil
+		}
+	}
+	return len(msgs), nil
+}
+
+// storedRun is the acknowledgements of n messages stored on stream right after after.
+func storedRun(stream string, after uint64, n int) []*jetstream.PubAck {
+	acks := make([]*jetstream.PubAck, n)
+	for i := range acks {
+		acks[i] = &jetstream.PubAck{Stream: stream, Sequence: after + 1 + uint64(i)}
+	}
+	return acks
 }
 
 // collect waits for the answers to a run's first n messages, or for ctx to end; the
@@ -123,9 +214,8 @@ func (c *Chained) collect(ctx context.Context, run string, n int) []*nats.Msg {
 }
 
 // acknowledged reads a run's answers in order, up to the first missing, refused or
-// duplicate one, and syncs what they stored. failed is the error of a publish that
-// did not go out, which ends the answers.
-func (c *Chained) acknowledged(ctx context.Context, answers []*nats.Msg, failed error) ([]*jetstream.PubAck, error) {
+// duplicate one.
+func (c *Chained) acknowledged(ctx context.Context, answers []*nats.Msg) ([]*jetstream.PubAck, error) {
 	acks := make([]*jetstream.PubAck, 0, len(answers))
 	var stop error
 	for _, a := range answers {
@@ -146,12 +236,6 @@ func (c *Chained) acknowledged(ctx context.Context, answers []*nats.Msg, failed 
 		if ack.Duplicate {
 			break
 		}
-	}
-	if stop == nil {
-		stop = failed
-	}
-	if err := syncRun(ctx, c.js, acks); err != nil {
-		return nil, err
 	}
 	return acks, stop
 }

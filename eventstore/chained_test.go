@@ -28,7 +28,7 @@ func TestChainedRunStoresAPrefixInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chain := eventstore.NewChained(js)
+	chain := eventstore.NewChained(js, st)
 	next := 0
 	run := func(n int) []*nats.Msg {
 		msgs := make([]*nats.Msg, n)
@@ -107,5 +107,62 @@ func TestChainedRunStoresAPrefixInOrder(t *testing.T) {
 	_, err = js.PublishMsg(ctx, bad[0])
 	if !eventstore.IsWrongLastMsgID(err) {
 		t.Errorf("a wrong last message id: %v", err)
+	}
+}
+
+// A chained run asks for one answer, its last message's: every message before it is
+// stored when that one is. One answer per message was a third of what the embedded
+// server handled for a create (the event, a notice per environment, and an answer to
+// each). When the run stops early, the stream is read back, and the rest is sent again
+// with an answer asked for each, which names the refusal.
+func TestChainedRunAsksOneAnswer(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	env := eventstoretest.New(t)
+	js := env.Store.JetStream()
+	st, err := eventstore.CreateStream(ctx, js, jetstream.StreamConfig{Name: "ONE", Subjects: []string{"one.>"}, Storage: jetstream.FileStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := eventstore.NewChained(js, st)
+	next := 0
+	run := func(n int) []*nats.Msg {
+		msgs := make([]*nats.Msg, n)
+		for i := range msgs {
+			next++
+			msgs[i] = nats.NewMsg(fmt.Sprintf("one.%d", next))
+			msgs[i].Header.Set(jetstream.MsgIDHeader, fmt.Sprint(next))
+		}
+		return msgs
+	}
+	received := func() uint64 { return js.Conn().Stats().InMsgs }
+
+	before := received()
+	acks, err := chain.Publish(ctx, 0, run(40))
+	if err != nil || len(acks) != 40 {
+		t.Fatalf("a run of 40: %d stored, %v", len(acks), err)
+	}
+	for i, a := range acks {
+		if a.Stream != "ONE" || a.Sequence != uint64(i+1) || a.Duplicate {
+			t.Fatalf("acknowledgement %d: %+v", i, a)
+		}
+	}
+	if got := received() - before; got != 1 {
+		t.Errorf("a run of 40 brought %d messages back to the publisher, want its last one's answer alone", got)
+	}
+
+	// Refused at its 31st message: the stream is read back (30 stored), and the ten
+	// left go again, answered one by one.
+	msgs := run(40)
+	msgs[30].Header.Set(jetstream.ExpectedStreamHeader, "OTHER")
+	acks, err = chain.Publish(ctx, 40, msgs)
+	var apiErr *jetstream.APIError
+	if len(acks) != 30 || acks[29].Sequence != 70 || !errors.As(err, &apiErr) || apiErr.ErrorCode != 10060 {
+		t.Fatalf("a run refused at its 31st message: %d stored, %v; want 30 and the refusal", len(acks), err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil || info.State.LastSeq != 70 {
+		t.Fatalf("the stream ends at %d (%v), want 70", info.State.LastSeq, err)
 	}
 }

@@ -63,11 +63,12 @@ func TestEveryWriteWaitsForTheSync(t *testing.T) {
 	})
 
 	js := s.JetStream()
-	synced("a stream created through the handle, and a publish to it", func() error {
-		if _, err := eventstore.CreateStream(ctx, js, jetstream.StreamConfig{Name: "BESIDE", Subjects: []string{"beside.>"}, Storage: jetstream.FileStorage, AllowAtomicPublish: true}); err != nil {
+	var beside jetstream.Stream
+	synced("a stream created through the handle, and a publish to it", func() (err error) {
+		if beside, err = eventstore.CreateStream(ctx, js, jetstream.StreamConfig{Name: "BESIDE", Subjects: []string{"beside.>"}, Storage: jetstream.FileStorage, AllowAtomicPublish: true}); err != nil {
 			return err
 		}
-		_, err := js.Publish(ctx, "beside.1", []byte("x"))
+		_, err = js.Publish(ctx, "beside.1", []byte("x"))
 		return err
 	})
 	// An atomic batch's messages go out on the handle's connection, not its PublishMsg.
@@ -114,7 +115,7 @@ func TestEveryWriteWaitsForTheSync(t *testing.T) {
 			msgs[i] = nats.NewMsg(subj)
 			msgs[i].Header.Set(jetstream.MsgIDHeader, subj)
 		}
-		acks, err := eventstore.NewChained(js).Publish(ctx, after, msgs)
+		acks, err := eventstore.NewChained(js, beside).Publish(ctx, after, msgs)
 		return acks, syncs.Load() - before, err
 	}
 	acks, n, err = chained(acks[len(acks)-1].Sequence, "beside.c1", "beside.c2", "beside.c3")

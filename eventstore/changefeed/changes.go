@@ -138,7 +138,7 @@ func Open(ctx context.Context, s *eventstore.Store, opts ...ChangesOption) (*Cha
 	}
 	c := &Changes{js: s.JetStream(), stream: st, keys: s.Keyring()}
 	if s.SharesSyncs() {
-		c.chain = eventstore.NewChained(c.js)
+		c.chain = eventstore.NewChained(c.js, st)
 	}
 	return c, nil
 }

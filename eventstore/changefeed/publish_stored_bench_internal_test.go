@@ -23,7 +23,7 @@ func cpuNow() time.Duration {
 // (PublishInTurn), "chained" as one chained run sharing one sync (eventstore.Chained,
 // what serve does). It reports the process's CPU per notice as well as the time.
 func BenchmarkPublishStored(b *testing.B) {
-	for _, n := range []int{12, 24, 48} {
+	for _, n := range []int{12, 24, 48, 192} {
 		for _, mode := range []string{"atomic", "inturn", "chained"} {
 			b.Run(fmt.Sprint(mode, "/n=", n), func(b *testing.B) {
 				env := eventstoretest.New(b)
