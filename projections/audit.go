@@ -44,9 +44,9 @@ type batchTx struct {
 	// rows are the live projector's plain writes to the grid, the version history and
 	// the audit trail not queued yet: a table's go as one statement (queueRows).
 	rows liveRows
-	// sealed, in a rebuild's batches, are the secret names sealed for audit rows,
-	// given again to the secret's later rows (sealSecretName); nil in the live
-	// projector's.
+	// sealed are the secret names sealed for grid, name and audit rows, given again
+	// to the secret's later rows (sealSecretName): a rebuild's batches share one map,
+	// a live batch makes its own when it first seals one.
 	sealed map[secretKey]sealedName
 	// behind, when set, is the end of the writes a rebuild's batch sends from another
 	// goroutine while this one applies the next events (writeBehind); nothing else

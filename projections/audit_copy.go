@@ -163,11 +163,16 @@ type secretKey struct{ org, id string }
 // sealedName is a secret's name and what sealing it for its audit rows gave.
 type sealedName struct{ name, sealed string }
 
-// sealSecretName seals a secret's name for an audit row. A rebuild's batches (res.sealed
-// set) seal each secret's name once and give every later row of the secret the same
-// sealed text: the same name under the same key and the same AAD (nameAAD), opened the
-// same way, where sealing it again for each of a log's reveals cost an AES-GCM seal,
-// a nonce and their allocations per row. The live projector seals each row's own.
+// sealSecretName seals a secret's name for its grid row, its name row and its audit
+// rows. A batch seals each secret's name once and gives every later row of the secret
+// the same sealed text: the same name under the same key and the same AAD (nameAAD),
+// opened the same way. Sealing it again cost an AES-GCM seal, a nonce and their
+// allocations per row: three for every create in the live projector (its grid row,
+// its name row and its audit row), one per reveal in a rebuild. A rebuild's batches
+// keep what they sealed from one batch to the next (writer.kept); a live batch keeps
+// it for itself. A name sealed before a rotation of its organization's data key in the
+// same batch stays sealed with the key before, which still opens it (only an erasure
+// destroys keys, and it drops what its organization's batch kept: erasure.go).
 func (db *writer) sealSecretName(ctx context.Context, res *batchTx, orgID, secretID, name string) (string, error) {
 	key := secretKey{orgID, secretID}
 	if s, ok := res.sealed[key]; ok && s.name == name {
@@ -177,8 +182,9 @@ func (db *writer) sealSecretName(ctx context.Context, res *batchTx, orgID, secre
 	if err != nil {
 		return "", err
 	}
-	if res.sealed != nil {
-		res.sealed[key] = sealedName{name: name, sealed: sealed}
+	if res.sealed == nil {
+		res.sealed = map[secretKey]sealedName{}
 	}
+	res.sealed[key] = sealedName{name: name, sealed: sealed}
 	return sealed, nil
 }

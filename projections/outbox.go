@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -42,8 +43,8 @@ import (
 // changeStream is the change-notice stream as the projector uses it; changefeed.Changes
 // is one.
 type changeStream interface {
-	// Seal turns a notice into the form the stream stores (its name sealed).
-	Seal(ctx context.Context, n wire.ChangeNotice) (changefeed.Stored, error)
+	// SealRun turns notices into the form the stream stores (their names sealed).
+	SealRun(ctx context.Context, ns []wire.ChangeNotice) ([]changefeed.Stored, error)
 	// Tail is the stream's last sequence and the position of its last notice.
 	Tail(ctx context.Context) (uint64, changefeed.Position, error)
 	// PublishStored stores notices in order after the stream's sequence after, and
@@ -365,28 +366,24 @@ func (p *Projector) stageNotices(ctx context.Context, notes *notices, res *batch
 	if err := notes.resolveNames(res); err != nil {
 		return nil, err
 	}
-	staged := make([]changefeed.Stored, 0, len(notes.list))
-	var (
-		seqs  []int64
-		parts []int32
-		orgs  []string
-		envs  []string
-		datas [][]byte
-	)
-	for _, n := range notes.list {
-		if _, erased := p.erased[n.OrgID]; erased {
-			continue
-		}
-		s, err := p.changes.Seal(ctx, n)
-		if err != nil {
-			return nil, fmt.Errorf("change notice: %w", err)
-		}
-		staged = append(staged, s)
-		seqs, parts, orgs = append(seqs, int64(s.Seq)), append(parts, int32(s.Part)), append(orgs, s.OrgID)
-		envs, datas = append(envs, s.Env), append(datas, s.Data)
+	kept := notes.list
+	if len(p.erased) > 0 {
+		kept = slices.DeleteFunc(slices.Clone(kept), func(n wire.ChangeNotice) bool {
+			_, erased := p.erased[n.OrgID]
+			return erased
+		})
 	}
-	if len(seqs) == 0 {
+	if len(kept) == 0 {
 		return nil, nil
+	}
+	staged, err := p.changes.SealRun(ctx, kept)
+	if err != nil {
+		return nil, fmt.Errorf("change notice: %w", err)
+	}
+	seqs, parts, orgs := make([]int64, len(staged)), make([]int32, len(staged)), make([]string, len(staged))
+	envs, datas := make([]string, len(staged)), make([][]byte, len(staged))
+	for i, s := range staged {
+		seqs[i], parts[i], orgs[i], envs[i], datas[i] = int64(s.Seq), int32(s.Part), s.OrgID, s.Env, s.Data
 	}
 	// The checkpoint, advanced in this transaction, lets no event be applied twice,
 	// so no notice comes twice either; should one ever (rows a rebuild's switch carried

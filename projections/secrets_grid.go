@@ -22,7 +22,7 @@ func (db *writer) applySecret(ctx context.Context, r domain.Recorded, notes *not
 	}
 	switch e := r.Event.(type) {
 	case domain.SecretCreated:
-		name, err := db.keys.Seal(ctx, org, []byte(e.Name), nameAAD(org, id))
+		name, err := db.sealSecretName(ctx, w, org, id, string(e.Name))
 		if err != nil {
 			return err
 		}

@@ -152,3 +152,73 @@ func TestChangeStreamKeepsMessageIDsBriefly(t *testing.T) {
 		t.Fatalf("the change stream keeps message ids for %s, want at most 2s", d)
 	}
 }
+
+// SealRun seals a name once for the notices of one event about one secret (its AAD
+// binds the organization, the secret and the event's sequence, which they share), and
+// again for another event, another secret or another name; every stored notice opens
+// to its own name when followed.
+func TestSealRunSealsANameOncePerEventAndSecret(t *testing.T) {
+	t.Parallel()
+	env := eventstoretest.New(t)
+	ctx := context.Background()
+	if _, err := env.Store.Keyring().Seal(ctx, changesOrg, []byte("x"), nil); err != nil {
+		t.Fatal(err)
+	}
+	c, err := changefeed.Open(ctx, env.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	notice := func(seq uint64, part int, secret, name, env string) wire.ChangeNotice {
+		return wire.ChangeNotice{Type: "secret.created", OrgID: changesOrg, SecretID: secret, Name: name, Env: env,
+			NewVersion: 1, ActorID: "u1", At: at, Seq: seq, Part: part, Parts: 3}
+	}
+	run := []wire.ChangeNotice{
+		notice(7, 0, "s1", "ONE", "development"), notice(7, 1, "s1", "ONE", "staging"), notice(7, 2, "s1", "ONE", "production"),
+		notice(8, 0, "s1", "ONE", "production"),                                            // another event of the secret
+		notice(9, 0, "s2", "TWO", "production"), notice(9, 1, "s3", "THREE", "production"), // one event, two secrets
+	}
+	stored, err := c.SealRun(ctx, run)
+	if err != nil || len(stored) != len(run) {
+		t.Fatalf("sealed %d of %d: %v", len(stored), len(run), err)
+	}
+	sealedNames := make([]string, len(stored))
+	for i, s := range stored {
+		var n wire.SealedChangeNotice
+		if err := json.Unmarshal(s.Data, &n); err != nil {
+			t.Fatal(err)
+		}
+		want := run[i]
+		want.Name = ""
+		if n.ChangeNotice != want || n.NameSealed == "" || s.Seq != want.Seq || s.Part != want.Part || s.Env != want.Env || s.OrgID != changesOrg {
+			t.Fatalf("stored notice %d: %+v %+v, want %+v with its name sealed", i, s, n, want)
+		}
+		sealedNames[i] = n.NameSealed
+	}
+	if sealedNames[0] != sealedNames[1] || sealedNames[1] != sealedNames[2] {
+		t.Error("the three environments of one event were sealed apart")
+	}
+	for i := 3; i < len(sealedNames); i++ {
+		for j := range i {
+			if i != j && sealedNames[i] == sealedNames[j] {
+				t.Errorf("notices %d and %d (another event, secret or name) share a sealed name", i, j)
+			}
+		}
+	}
+	n, _, err := c.PublishStored(ctx, 0, stored)
+	if err != nil || n != len(stored) {
+		t.Fatalf("published %d: %v", n, err)
+	}
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	feed, err := c.Follow(fctx, changesOrg, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range run {
+		got := <-feed
+		if got != run[i] {
+			t.Fatalf("followed %+v, want %+v", got, run[i])
+		}
+	}
+}
