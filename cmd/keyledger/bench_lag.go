@@ -124,37 +124,55 @@ func (b *benchRun) scrape(ctx context.Context, read func(io.Reader) error) error
 	return read(resp.Body)
 }
 
-// gcCount is the Go collector's count of the server's completed garbage collections.
-const gcCount = "go_gc_duration_seconds_count"
+// gcCount is the Go collector's count of the server's completed garbage collections,
+// and allocBytes the bytes its heap has allocated in all.
+const (
+	gcCount    = "go_gc_duration_seconds_count"
+	allocBytes = "go_memstats_alloc_bytes_total"
+)
 
-// serverGCs is how many garbage collections the server has completed; ok is false
-// when /metrics did not say.
-func (b *benchRun) serverGCs(ctx context.Context) (n float64, ok bool) {
-	err := b.scrape(ctx, func(r io.Reader) (err error) {
-		n, ok, err = parseSample(r, gcCount)
+// serverRuntime is what the server's Go runtime says of its collector: how many
+// garbage collections it has completed and how many bytes it has allocated; ok is
+// false when /metrics did not say both.
+func (b *benchRun) serverRuntime(ctx context.Context) (gcs, allocated float64, ok bool) {
+	err := b.scrape(ctx, func(r io.Reader) error {
+		v, found, err := parseSamples(r, gcCount, allocBytes)
+		gcs, allocated, ok = v[0], v[1], found == 2
 		return err
 	})
-	return n, ok && err == nil
+	return gcs, allocated, ok && err == nil
 }
 
 // parseSample reads the value of the sample name, one without labels, from Prometheus
 // text; found is false when there is none.
 func parseSample(r io.Reader, name string) (v float64, found bool, err error) {
+	vs, n, err := parseSamples(r, name)
+	return vs[0], n == 1, err
+}
+
+// parseSamples reads the values of the samples names, ones without labels, from
+// Prometheus text, in the order of names, and says how many it found.
+func parseSamples(r io.Reader, names ...string) (vs []float64, found int, err error) {
+	vs = make([]float64, len(names))
+	seen := make([]bool, len(names))
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
+	for sc.Scan() && found < len(names) {
 		line := sc.Text()
-		rest, ok := strings.CutPrefix(line, name+" ")
-		if !ok {
-			continue
+		for i, name := range names {
+			rest, ok := strings.CutPrefix(line, name+" ")
+			if !ok || seen[i] {
+				continue
+			}
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				return vs, found, fmt.Errorf("metrics: bad sample line %q", line)
+			}
+			vs[i], seen[i] = v, true
+			found++
 		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-		if err != nil {
-			return 0, false, fmt.Errorf("metrics: bad sample line %q", line)
-		}
-		return v, true, nil
 	}
-	return 0, false, sc.Err()
+	return vs, found, sc.Err()
 }
 
 // parseHistogram reads the cumulative buckets of the histogram name (without labels

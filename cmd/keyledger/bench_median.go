@@ -95,7 +95,7 @@ func medianPhase(runs []benchPhaseResult) benchPhaseMedian {
 // medianFigures are the figures of p that a median row takes the medians of.
 func medianFigures(p *benchPhaseResult) []*float64 {
 	return []*float64{&p.Seconds, &p.OpsPerSecond, &p.P50Ms, &p.P90Ms, &p.P99Ms, &p.MaxMs, &p.ServerRSSMB,
-		&p.ServerCPUSeconds, &p.ServerCPUMicrosPerOp, &p.ServerGCsPerSecond, &p.PostgresCPUMicrosPerOp, &p.MachineBusyPercent}
+		&p.ServerCPUSeconds, &p.ServerCPUMicrosPerOp, &p.ServerAllocKBPerOp, &p.ServerGCsPerSecond, &p.PostgresCPUMicrosPerOp, &p.MachineBusyPercent}
 }
 
 // median is the median of f over xs: the middle value, or the mean of the two middle
@@ -125,11 +125,11 @@ func writeMedianTable(w io.Writer, m *benchMedian) error {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "phase\tops/s\t(runs)\tp50 ms\tp90 ms\tp99 ms\t(runs)\tmax ms\terrors\tserver RSS MB\tCPU µs/op\tGCs/s\tPostgreSQL µs/op\tmachine busy\t")
+	fmt.Fprintln(tw, "phase\tops/s\t(runs)\tp50 ms\tp90 ms\tp99 ms\t(runs)\tmax ms\terrors\tserver RSS MB\tCPU µs/op\talloc kB/op\tGCs/s\tPostgreSQL µs/op\tmachine busy\t")
 	for _, p := range m.Phases {
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%.1f\t%.1f\t%.1f\t%s\t%.1f\t%s\t%.0f\t%.0f\t%.1f\t%.0f\t%.0f %%\t\n",
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%.1f\t%.1f\t%.1f\t%s\t%.1f\t%s\t%.0f\t%.0f\t%.1f\t%.1f\t%.0f\t%.0f %%\t\n",
 			p.Name, p.OpsPerSecond, runsCell(p.RunsOpsPerSecond, "%.0f"), p.P50Ms, p.P90Ms, p.P99Ms, runsCell(p.RunsP99Ms, "%.1f"),
-			p.MaxMs, errorsCell(p.benchPhaseResult), p.ServerRSSMB, p.ServerCPUMicrosPerOp, p.ServerGCsPerSecond,
+			p.MaxMs, errorsCell(p.benchPhaseResult), p.ServerRSSMB, p.ServerCPUMicrosPerOp, p.ServerAllocKBPerOp, p.ServerGCsPerSecond,
 			p.PostgresCPUMicrosPerOp, p.MachineBusyPercent)
 	}
 	if err := tw.Flush(); err != nil {

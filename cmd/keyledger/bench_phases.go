@@ -338,7 +338,7 @@ func (b *benchRun) measure(ctx context.Context, p benchPhase, clients int, deadl
 // origin is when the phase's schedule began (zero: when drive starts its workers),
 // which the latency log counts its operations' starts from.
 func (b *benchRun) drive(ctx context.Context, p benchPhase, clients int, origin time.Time, next func() (time.Time, bool)) benchPhaseResult {
-	gcsBefore, gcsSaid := b.serverGCs(ctx)
+	gcsBefore, allocBefore, runtimeSaid := b.serverRuntime(ctx)
 	before, _ := b.srv.stats()
 	start := time.Now()
 	if origin.IsZero() {
@@ -382,8 +382,11 @@ func (b *benchRun) drive(ctx context.Context, p benchPhase, clients int, origin 
 	after, _ := b.srv.stats()
 	b.latency.write(p.name, ops)
 	res := summarize(p.name, clients, elapsed, samples, before, after)
-	if gcsAfter, ok := b.serverGCs(ctx); ok && gcsSaid {
+	if gcsAfter, allocAfter, ok := b.serverRuntime(ctx); ok && runtimeSaid {
 		res.ServerGCsPerSecond = (gcsAfter - gcsBefore) / elapsed.Seconds()
+		if res.Ops > 0 {
+			res.ServerAllocKBPerOp = (allocAfter - allocBefore) / 1024 / float64(res.Ops)
+		}
 	}
 	return res
 }

@@ -79,6 +79,11 @@ type benchPhaseResult struct {
 	// collection in the phase (its /metrics, read before and after): under the memory
 	// goal at 100,000 secrets, what a write phase's p99 follows.
 	ServerGCsPerSecond float64 `json:"server_gcs_per_second"`
+	// ServerAllocKBPerOp is what the server's heap allocated in the phase (its
+	// /metrics, read before and after) per successful operation: the garbage an
+	// operation leaves for the collector, which hardly moves with the machine's load,
+	// so it compares two builds where ops/s cannot.
+	ServerAllocKBPerOp float64 `json:"server_alloc_kb_per_op"`
 	// PostgresCPUMicrosPerOp is the CPU time of this machine's postgres processes in
 	// the phase per successful operation: what PostgreSQL costs an operation, when it
 	// runs on this machine (0 when it does not, or did nothing).
@@ -192,11 +197,11 @@ func writeBenchTable(w io.Writer, r *benchReport) error {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "phase\tops/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\terrors\tserver RSS MB\tserver CPU s\tCPU µs/op\tGCs/s\tPostgreSQL µs/op\tmachine busy\t")
+	fmt.Fprintln(tw, "phase\tops/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\terrors\tserver RSS MB\tserver CPU s\tCPU µs/op\talloc kB/op\tGCs/s\tPostgreSQL µs/op\tmachine busy\t")
 	for _, p := range r.Phases {
-		fmt.Fprintf(tw, "%s\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%.0f\t%.1f\t%.0f\t%.1f\t%.0f\t%.0f %%\t\n",
+		fmt.Fprintf(tw, "%s\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%.0f\t%.1f\t%.0f\t%.1f\t%.1f\t%.0f\t%.0f %%\t\n",
 			p.Name, p.OpsPerSecond, p.P50Ms, p.P90Ms, p.P99Ms, p.MaxMs, errorsCell(p), p.ServerRSSMB, p.ServerCPUSeconds,
-			p.ServerCPUMicrosPerOp, p.ServerGCsPerSecond, p.PostgresCPUMicrosPerOp, p.MachineBusyPercent)
+			p.ServerCPUMicrosPerOp, p.ServerAllocKBPerOp, p.ServerGCsPerSecond, p.PostgresCPUMicrosPerOp, p.MachineBusyPercent)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -89,6 +89,10 @@ func TestBenchRunsEveryPhaseWithoutErrors(t *testing.T) {
 	if gcs < 1 || !strings.Contains(stdout.String(), "GCs/s") {
 		t.Errorf("the phases counted %.1f of the server's collections in all, or the table has no GCs/s column", gcs)
 	}
+	// And what each operation allocated: a create's event, rows and notices are kilobytes.
+	if create := report.Phases[1]; create.Name != "create" || create.ServerAllocKBPerOp < 1 || !strings.Contains(stdout.String(), "alloc kB/op") {
+		t.Errorf("%s allocated %.2f kB an operation, or the table has no alloc kB/op column", create.Name, create.ServerAllocKBPerOp)
+	}
 	// Every phase says what its operations cost the server and how busy the machine
 	// was (the phases are short here, but read one runs flat out for a second).
 	read := report.Phases[2]
@@ -181,6 +185,14 @@ go_goroutines 159
 	}
 	if _, _, err := parseSample(strings.NewReader("go_gc_duration_seconds_count many\n"), gcCount); err == nil {
 		t.Error("a sample that is not a number was read")
+	}
+	// Two at once, in the order asked, whatever the text's order.
+	text += "go_memstats_alloc_bytes_total 1.5e+09\n"
+	if vs, n, err := parseSamples(strings.NewReader(text), allocBytes, gcCount); err != nil || n != 2 || vs[0] != 1.5e9 || vs[1] != 362 {
+		t.Errorf("parseSamples = %v, %d, %v; want [1.5e9 362]", vs, n, err)
+	}
+	if vs, n, err := parseSamples(strings.NewReader(text), gcCount, "go_threads"); err != nil || n != 1 || vs[0] != 362 {
+		t.Errorf("parseSamples with one missing = %v, %d, %v", vs, n, err)
 	}
 }
 
