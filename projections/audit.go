@@ -41,6 +41,8 @@ type batchTx struct {
 	auditRows       []auditCopyRow
 	versionRows     []versionCopyRow
 	versionsOfEvent versionsOfEvent
+	// entries are the audit entries lent to the event being applied (entryScratch).
+	entries []AuditEntry
 	// rows are the live projector's plain writes to the grid, the version history and
 	// the audit trail not queued yet: a table's go as one statement (queueRows).
 	rows liveRows
@@ -75,6 +77,15 @@ type batchTx struct {
 	start    func() error
 	startErr error
 	carried  map[string]string
+}
+
+// entryScratch lends n audit entries for one event; they are overwritten by the next
+// event's, after insertAudit has copied them into the batch's rows.
+func (r *batchTx) entryScratch(n int) []AuditEntry {
+	if cap(r.entries) < n {
+		r.entries = make([]AuditEntry, n)
+	}
+	return r.entries[:n]
 }
 
 // nextSecretEvent moves the secret event's place on to the event at seq.

@@ -66,6 +66,22 @@ func (x *entryIndex) number(seq uint64, entries []AuditEntry) {
 	x.next += len(entries)
 }
 
+// entryScratch is a resolver that lends the entries of one event: a batch, which
+// copies them into its rows before it asks for the next event's.
+type entryScratch interface {
+	entryScratch(n int) []AuditEntry
+}
+
+// entrySlice is n entries to fill in, res's where it lends them: a create's three
+// (one per environment, a few hundred bytes each) were made anew for every event and
+// dropped once copied, 2 % of what a create allocated.
+func entrySlice(res auditResolver, n int) []AuditEntry {
+	if s, ok := res.(entryScratch); ok {
+		return s.entryScratch(n)
+	}
+	return make([]AuditEntry, n)
+}
+
 // auditResolver supplies what an entry shows beyond its event: a secret's name and a
 // user's email, as of the moment the event is applied.
 type auditResolver interface {
@@ -125,9 +141,11 @@ func auditEntries(r domain.Recorded, res auditResolver) ([]AuditEntry, error) {
 		}
 	}
 	if len(envs) == 0 {
-		return []AuditEntry{base.storable()}, nil
+		out := entrySlice(res, 1)
+		out[0] = base.storable()
+		return out, nil
 	}
-	out := make([]AuditEntry, len(envs))
+	out := entrySlice(res, len(envs))
 	for i, env := range envs {
 		out[i] = base
 		out[i].Idx, out[i].Env = i, string(env)
