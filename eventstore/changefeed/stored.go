@@ -100,16 +100,22 @@ func storedForm(n wire.ChangeNotice, sealed string) (Stored, error) {
 // hold several writers' changes of one environment (group commit), and with the
 // event's sequence and environment alone every notice after the first was taken for
 // a duplicate of it and never stored.
+//
+// The header's values share one array, and its map has room for the expectation a
+// publisher adds: set one by one, each value was an allocation of its own, nine a
+// create.
 func storedMessage(s Stored) *nats.Msg {
-	msg := &nats.Msg{Subject: Subject(wire.ChangeNotice{OrgID: s.OrgID, Env: s.Env}), Data: s.Data, Header: nats.Header{}}
-	msg.Header.Set(headerEventSeq, strconv.FormatUint(s.Seq, 10))
-	id := strconv.FormatUint(s.Seq, 10) + "." + s.Env
+	seq := strconv.FormatUint(s.Seq, 10)
+	id := seq + "." + s.Env
 	if s.Part > 0 {
-		id = strconv.FormatUint(s.Seq, 10) + "." + strconv.Itoa(s.Part) + "." + s.Env
+		id = seq + "." + strconv.Itoa(s.Part) + "." + s.Env
 	}
-	msg.Header.Set(jetstream.MsgIDHeader, id)
-	msg.Header.Set(jetstream.ExpectedStreamHeader, ChangesStream)
-	return msg
+	vals := [...]string{seq, id, ChangesStream}
+	h := make(nats.Header, len(vals)+1)
+	h[headerEventSeq] = vals[0:1:1]
+	h[jetstream.MsgIDHeader] = vals[1:2:2]
+	h[jetstream.ExpectedStreamHeader] = vals[2:3:3]
+	return &nats.Msg{Subject: Subject(wire.ChangeNotice{OrgID: s.OrgID, Env: s.Env}), Data: s.Data, Header: h}
 }
 
 // Tail is where the change stream ends: its last stream sequence, and the position of
