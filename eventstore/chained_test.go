@@ -20,26 +20,7 @@ import (
 // a gap, and one refused in the middle lets those after it line up again.
 func TestChainedRunStoresAPrefixInOrder(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	env := eventstoretest.New(t)
-	js := env.Store.JetStream()
-	st, err := eventstore.CreateStream(ctx, js, jetstream.StreamConfig{Name: "CHAIN", Subjects: []string{"chain.>"}, Storage: jetstream.FileStorage})
-	if err != nil {
-		t.Fatal(err)
-	}
-	chain := eventstore.NewChained(js, st)
-	next := 0
-	run := func(n int) []*nats.Msg {
-		msgs := make([]*nats.Msg, n)
-		for i := range msgs {
-			next++
-			msgs[i] = nats.NewMsg(fmt.Sprintf("chain.%d", next))
-			msgs[i].Header.Set(jetstream.MsgIDHeader, fmt.Sprint(next))
-			msgs[i].Data = []byte(fmt.Sprint(next))
-		}
-		return msgs
-	}
+	ctx, js, st, chain, run := newChainRig(t, "CHAIN", "chain")
 	// stored says which messages the stream holds, in order.
 	stored := func() string {
 		t.Helper()
@@ -117,25 +98,7 @@ func TestChainedRunStoresAPrefixInOrder(t *testing.T) {
 // with an answer asked for each, which names the refusal.
 func TestChainedRunAsksOneAnswer(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	env := eventstoretest.New(t)
-	js := env.Store.JetStream()
-	st, err := eventstore.CreateStream(ctx, js, jetstream.StreamConfig{Name: "ONE", Subjects: []string{"one.>"}, Storage: jetstream.FileStorage})
-	if err != nil {
-		t.Fatal(err)
-	}
-	chain := eventstore.NewChained(js, st)
-	next := 0
-	run := func(n int) []*nats.Msg {
-		msgs := make([]*nats.Msg, n)
-		for i := range msgs {
-			next++
-			msgs[i] = nats.NewMsg(fmt.Sprintf("one.%d", next))
-			msgs[i].Header.Set(jetstream.MsgIDHeader, fmt.Sprint(next))
-		}
-		return msgs
-	}
+	ctx, js, st, chain, run := newChainRig(t, "ONE", "one")
 	received := func() uint64 { return js.Conn().Stats().InMsgs }
 
 	before := received()
@@ -165,4 +128,31 @@ func TestChainedRunAsksOneAnswer(t *testing.T) {
 	if err != nil || info.State.LastSeq != 70 {
 		t.Fatalf("the stream ends at %d (%v), want 70", info.State.LastSeq, err)
 	}
+}
+
+// newChainRig makes a stream of its own (subjects prefix.>) on a fresh store and a
+// chained publisher to it; run(n) makes the next n messages, each with its number as
+// its subject's last token, its message id and its data.
+func newChainRig(t *testing.T, stream, prefix string) (context.Context, jetstream.JetStream, jetstream.Stream, *eventstore.Chained, func(n int) []*nats.Msg) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	env := eventstoretest.New(t)
+	js := env.Store.JetStream()
+	st, err := eventstore.CreateStream(ctx, js, jetstream.StreamConfig{Name: stream, Subjects: []string{prefix + ".>"}, Storage: jetstream.FileStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := 0
+	run := func(n int) []*nats.Msg {
+		msgs := make([]*nats.Msg, n)
+		for i := range msgs {
+			next++
+			msgs[i] = nats.NewMsg(fmt.Sprintf("%s.%d", prefix, next))
+			msgs[i].Header.Set(jetstream.MsgIDHeader, fmt.Sprint(next))
+			msgs[i].Data = []byte(fmt.Sprint(next))
+		}
+		return msgs
+	}
+	return ctx, js, st, eventstore.NewChained(js, st), run
 }
