@@ -41,7 +41,8 @@ type batchTx struct {
 	auditRows       []auditCopyRow
 	versionRows     []versionCopyRow
 	versionsOfEvent versionsOfEvent
-	// entries are the audit entries lent to the event being applied (entryScratch).
+	// entries holds the audit entries of the event being applied, made once and
+	// filled again for each event: insertAudit copies them into the batch's rows.
 	entries []AuditEntry
 	// rows are the live projector's plain writes to the grid, the version history and
 	// the audit trail not queued yet: a table's go as one statement (queueRows).
@@ -77,15 +78,6 @@ type batchTx struct {
 	start    func() error
 	startErr error
 	carried  map[string]string
-}
-
-// entryScratch lends n audit entries for one event; they are overwritten by the next
-// event's, after insertAudit has copied them into the batch's rows.
-func (r *batchTx) entryScratch(n int) []AuditEntry {
-	if cap(r.entries) < n {
-		r.entries = make([]AuditEntry, n)
-	}
-	return r.entries[:n]
 }
 
 // nextSecretEvent moves the secret event's place on to the event at seq.
@@ -511,7 +503,10 @@ func (db *writer) applyAudit(ctx context.Context, r domain.Recorded, res *batchT
 		}
 		res.names[secretKey{r.OrgID, r.AggregateID}] = string(c.Name)
 	}
-	entries, err := auditEntries(r, res)
+	entries, err := auditEntries(r, res, res.entries)
+	if entries != nil {
+		res.entries = entries
+	}
 	if err != nil || len(entries) == 0 {
 		return err
 	}

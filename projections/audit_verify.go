@@ -121,7 +121,7 @@ func expectedAudit(ctx context.Context, log ScopeLoader, orgID string, until uin
 		if c, ok := r.Event.(domain.SecretCreated); ok {
 			res.names[r.AggregateID] = string(c.Name)
 		}
-		entries, err := auditEntries(r, res)
+		entries, err := auditEntries(r, res, nil)
 		if err != nil {
 			return err
 		}

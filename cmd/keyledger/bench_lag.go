@@ -143,13 +143,6 @@ func (b *benchRun) serverRuntime(ctx context.Context) (gcs, allocated float64, o
 	return gcs, allocated, ok && err == nil
 }
 
-// parseSample reads the value of the sample name, one without labels, from Prometheus
-// text; found is false when there is none.
-func parseSample(r io.Reader, name string) (v float64, found bool, err error) {
-	vs, n, err := parseSamples(r, name)
-	return vs[0], n == 1, err
-}
-
 // parseSamples reads the values of the samples names, ones without labels, from
 // Prometheus text, in the order of names, and says how many it found.
 func parseSamples(r io.Reader, names ...string) (vs []float64, found int, err error) {

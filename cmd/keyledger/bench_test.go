@@ -177,13 +177,13 @@ go_gc_duration_seconds_sum 0.071
 go_gc_duration_seconds_count 362
 go_goroutines 159
 `
-	if v, ok, err := parseSample(strings.NewReader(text), gcCount); err != nil || !ok || v != 362 {
-		t.Errorf("parseSample = %v, %v, %v; want 362", v, ok, err)
+	if v, n, err := parseSamples(strings.NewReader(text), gcCount); err != nil || n != 1 || v[0] != 362 {
+		t.Errorf("parseSamples = %v, %v, %v; want 362", v, n, err)
 	}
-	if _, ok, err := parseSample(strings.NewReader(text), "go_threads"); err != nil || ok {
-		t.Errorf("a sample that is not there: found %v, %v", ok, err)
+	if _, n, err := parseSamples(strings.NewReader(text), "go_threads"); err != nil || n != 0 {
+		t.Errorf("a sample that is not there: found %v, %v", n, err)
 	}
-	if _, _, err := parseSample(strings.NewReader("go_gc_duration_seconds_count many\n"), gcCount); err == nil {
+	if _, _, err := parseSamples(strings.NewReader("go_gc_duration_seconds_count many\n"), gcCount); err == nil {
 		t.Error("a sample that is not a number was read")
 	}
 	// Two at once, in the order asked, whatever the text's order.

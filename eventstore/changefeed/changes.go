@@ -185,13 +185,13 @@ const minChangeBatch = 24
 // notice re-published after a restart is a duplicate, which fails the whole batch),
 // its notices are published one by one, so that each is stored exactly once.
 func (c *Changes) PublishBatch(ctx context.Context, notices []wire.ChangeNotice) error {
-	msgs := make([]*nats.Msg, len(notices))
-	for i, n := range notices {
-		msg, err := c.message(ctx, n)
-		if err != nil {
-			return err
-		}
-		msgs[i] = msg
+	stored, err := c.SealRun(ctx, notices)
+	if err != nil {
+		return err
+	}
+	msgs := make([]*nats.Msg, len(stored))
+	for i, s := range stored {
+		msgs[i] = storedMessage(s)
 	}
 	for len(msgs) > 0 {
 		part := msgs[:min(len(msgs), maxChangeBatch)]
