@@ -10,26 +10,80 @@ import (
 )
 
 // The soft limit for a live heap: the goal while the live heap is under two thirds of
-// it, the live heap and half of it again above that, never above the ceiling.
+// it, the live heap and half of it again above that, or the live heap and a busy
+// server's room (at most the live heap again) when that is more; never above the
+// ceiling.
 func TestLimitFor(t *testing.T) {
 	t.Parallel()
 	const goal, ceiling = 180 << 20, 512 << 20
 	for _, tc := range []struct {
-		live, want int64
+		live, room, want int64
 	}{
-		{0, goal},
-		{30 << 20, goal},
-		{110 << 20, goal},
-		{120 << 20, goal}, // 1.5 × 120 MiB is the goal itself
-		{121 << 20, 121 << 20 * 3 / 2},
-		{200 << 20, 300 << 20},
-		{341 << 20, 341 << 20 * 3 / 2},
-		{342 << 20, ceiling},
-		{2 << 30, ceiling},
+		{0, 0, goal},
+		{30 << 20, 0, goal},
+		{110 << 20, 0, goal},
+		{120 << 20, 0, goal}, // 1.5 × 120 MiB is the goal itself
+		{121 << 20, 0, 121 << 20 * 3 / 2},
+		{200 << 20, 0, 300 << 20},
+		{341 << 20, 0, 341 << 20 * 3 / 2},
+		{342 << 20, 0, ceiling},
+		{2 << 30, 0, ceiling},
+		// A busy server: its room when that is more than the rules above give.
+		{100 << 20, 40 << 20, goal},
+		{100 << 20, 100 << 20, 200 << 20},
+		{130 << 20, 0, 195 << 20},
+		{130 << 20, 65 << 20, 195 << 20},
+		{130 << 20, 100 << 20, 230 << 20},
+		{130 << 20, 130 << 20, 260 << 20},
+		{130 << 20, 1 << 30, 260 << 20}, // at most the live heap again
+		{30 << 20, 1 << 30, goal},
+		{300 << 20, 1 << 30, ceiling},
 	} {
-		if got := limitFor(tc.live, goal, ceiling); got != tc.want {
-			t.Errorf("live %d MiB: limit %d MiB, want %d MiB", tc.live>>20, got>>20, tc.want>>20)
+		if got := limitFor(tc.live, tc.room, goal, ceiling); got != tc.want {
+			t.Errorf("live %d MiB, room %d MiB: limit %d MiB, want %d MiB", tc.live>>20, tc.room>>20, got>>20, tc.want>>20)
 		}
+	}
+}
+
+// A burst of allocations lifts the limit by what the server allocates in a second (up
+// to its live heap again); once it stops, the next adjustments bring the limit back to
+// the goal.
+func TestMemoryGoalGivesABusyServerRoom(t *testing.T) {
+	t.Parallel()
+	var last int64
+	var allocated int64
+	clock := time.Unix(0, 0)
+	m := &memoryGoal{
+		goal: 180 << 20, ceiling: 512 << 20,
+		set:       func(l int64) int64 { last = l; return l },
+		live:      func() int64 { return 130 << 20 },
+		allocated: func() int64 { return allocated },
+		now:       func() time.Time { return clock },
+	}
+	step := func(d time.Duration, bytes int64) int64 {
+		clock = clock.Add(d)
+		allocated += bytes
+		m.adjust()
+		return last
+	}
+	if got := step(0, 0); got != 195<<20 {
+		t.Fatalf("at start: limit %d MiB, want 195 (the live heap and half of it)", got>>20)
+	}
+	// 80 MiB a second for two seconds, measured every half second.
+	for range 4 {
+		step(500*time.Millisecond, 40<<20)
+	}
+	if got := last; got < 200<<20 || got > 210<<20 {
+		t.Fatalf("after 2 s at 80 MiB/s: limit %d MiB, want about 130 + 80, less what the average has not caught up on", got>>20)
+	}
+	// 400 MiB a second: the room stops at the live heap.
+	step(time.Second, 400<<20)
+	if got := last; got != 260<<20 {
+		t.Fatalf("at 400 MiB/s: limit %d MiB, want 260 (twice the live heap)", got>>20)
+	}
+	// Quiet: after one whole second without allocations the room is gone.
+	if got := step(time.Second, 0); got != 195<<20 {
+		t.Fatalf("after a quiet second: limit %d MiB, want 195 again", got>>20)
 	}
 }
 
@@ -85,6 +139,8 @@ func TestMemoryGoalFollowsEveryCollection(t *testing.T) {
 	live := int64(100 << 20)
 	m := &memoryGoal{
 		goal: 180 << 20, ceiling: 512 << 20,
+		allocated: func() int64 { return 0 },
+		now:       time.Now,
 		set: func(l int64) int64 {
 			mu.Lock()
 			defer mu.Unlock()
