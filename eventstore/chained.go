@@ -46,6 +46,8 @@ type Chained struct {
 	js     jetstream.JetStream
 	nc     *nats.Conn
 	stream jetstream.Stream
+	// name is the stream's, which the acknowledgements of a run stored name.
+	name string
 
 	// mu makes runs one at a time; the fields below are the reply subscription's,
 	// made on first use and again after a run that stopped waiting for its answers
@@ -61,7 +63,7 @@ type Chained struct {
 // (Store.JetStream), so that a run is on disk before Publish returns, as every write
 // through it is.
 func NewChained(js jetstream.JetStream, stream jetstream.Stream) *Chained {
-	return &Chained{js: js, nc: js.Conn(), stream: stream}
+	return &Chained{js: js, nc: js.Conn(), stream: stream, name: stream.CachedInfo().Config.Name}
 }
 
 // ErrNoMsgID refuses a chained run with a message without a Nats-Msg-Id: the next
@@ -123,7 +125,7 @@ func (c *Chained) publishRun(ctx context.Context, after uint64, msgs []*nats.Msg
 	}
 	acks, err := c.acknowledged(ctx, c.collect(ctx, run, 1))
 	if err == nil && len(acks) == 1 && !acks[0].Duplicate && acks[0].Sequence == after+uint64(len(msgs)) {
-		return storedRun(acks[0].Stream, after, len(msgs)), nil
+		return c.storedRun(after, len(msgs)), nil
 	}
 	if ctx.Err() != nil {
 		// No answer in time, and none to be had from the stream either.
@@ -141,7 +143,7 @@ func (c *Chained) afterStop(ctx context.Context, after uint64, msgs []*nats.Msg,
 	if err != nil {
 		return nil, errors.Join(cause, err)
 	}
-	acks := storedRun(c.stream.CachedInfo().Config.Name, after, k)
+	acks := c.storedRun(after, k)
 	if k == len(msgs) {
 		return acks, nil
 	}
@@ -178,11 +180,12 @@ func (c *Chained) storedPrefix(ctx context.Context, after uint64, msgs []*nats.M
 	return len(msgs), nil
 }
 
-// storedRun is the acknowledgements of n messages stored on stream right after after.
-func storedRun(stream string, after uint64, n int) []*jetstream.PubAck {
+// storedRun is the acknowledgements of n messages stored on the stream right after
+// after.
+func (c *Chained) storedRun(after uint64, n int) []*jetstream.PubAck {
 	acks := make([]*jetstream.PubAck, n)
 	for i := range acks {
-		acks[i] = &jetstream.PubAck{Stream: stream, Sequence: after + 1 + uint64(i)}
+		acks[i] = &jetstream.PubAck{Stream: c.name, Sequence: after + 1 + uint64(i)}
 	}
 	return acks
 }

@@ -78,16 +78,8 @@ func TestChangeStreamHasARetentionLimit(t *testing.T) {
 // (no field the wire type lacks) and every field survives.
 func TestChangeNoticeNameIsSealedAtRest(t *testing.T) {
 	t.Parallel()
-	env := eventstoretest.New(t)
 	ctx := context.Background()
-	// The organization has a data key, as it does once it has events.
-	if _, err := env.Store.Keyring().Seal(ctx, changesOrg, []byte("x"), nil); err != nil {
-		t.Fatal(err)
-	}
-	changes, err := changefeed.Open(ctx, env.Store)
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, changes := openWithDataKey(t)
 	const marker = "MARKER_NAME_7Q2"
 	n := wire.ChangeNotice{Type: "secret.created", OrgID: changesOrg, SecretID: "s1", Name: marker, Env: "production",
 		OldVersion: 1, NewVersion: 2, ActorID: "u1", At: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Seq: 5, Part: 0, Parts: 1}
@@ -277,4 +269,21 @@ func TestPublishBatchStoresEachNoticeOnceInOrder(t *testing.T) {
 	if info.State.Msgs != 70 {
 		t.Fatalf("the stream holds %d notices, want 70", info.State.Msgs)
 	}
+}
+
+// openWithDataKey opens the change stream on a fresh store whose organization
+// changesOrg has a data key, as it does once it has events, so that notices about it
+// can be sealed.
+func openWithDataKey(t *testing.T) (*eventstoretest.Env, *changefeed.Changes) {
+	t.Helper()
+	env := eventstoretest.New(t)
+	ctx := context.Background()
+	if _, err := env.Store.Keyring().Seal(ctx, changesOrg, []byte("x"), nil); err != nil {
+		t.Fatal(err)
+	}
+	changes, err := changefeed.Open(ctx, env.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, changes
 }

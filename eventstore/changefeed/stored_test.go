@@ -159,15 +159,8 @@ func TestChangeStreamKeepsMessageIDsBriefly(t *testing.T) {
 // to its own name when followed.
 func TestSealRunSealsANameOncePerEventAndSecret(t *testing.T) {
 	t.Parallel()
-	env := eventstoretest.New(t)
 	ctx := context.Background()
-	if _, err := env.Store.Keyring().Seal(ctx, changesOrg, []byte("x"), nil); err != nil {
-		t.Fatal(err)
-	}
-	c, err := changefeed.Open(ctx, env.Store)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c := openWithDataKey(t)
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	notice := func(seq uint64, part int, secret, name, env string) wire.ChangeNotice {
 		return wire.ChangeNotice{Type: "secret.created", OrgID: changesOrg, SecretID: secret, Name: name, Env: env,
