@@ -14,3 +14,18 @@ func (db *Secrets) HoldRevealReads(orgID string) (release func()) {
 
 // QueuedRevealReads is how many reveal snapshot reads of orgID wait.
 func (db *Secrets) QueuedRevealReads(orgID string) int { return db.reveals.groups.Queued(orgID) }
+
+// SecretSnapshotReads is how many statements secret snapshot reads have run.
+func (db *Secrets) SecretSnapshotReads() int64 { return db.snapshots.reads.Load() }
+
+// HoldSecretSnapshotReads makes the secret snapshot reads of orgID queue as if a read
+// were under way, until release starts the reads for them.
+func (db *Secrets) HoldSecretSnapshotReads(orgID string) (release func()) {
+	g := &db.snapshots
+	return g.groups.Hold(orgID, maxSecretSnapshotAsks, g.reader(context.Background(), db.store, orgID))
+}
+
+// QueuedSecretSnapshotReads is how many secret snapshot reads of orgID wait.
+func (db *Secrets) QueuedSecretSnapshotReads(orgID string) int {
+	return db.snapshots.groups.Queued(orgID)
+}

@@ -3,10 +3,12 @@ package projections_test
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/domain"
 	"github.com/keyledger/keyledger/eventstore"
@@ -334,5 +336,82 @@ func TestDeleteRestoresAnUncachedSecretFromTheReadModels(t *testing.T) {
 	}
 	if _, err := replica.RevealSecret.Handle(ctx, r.owner, commands.RevealSecret{OrgID: r.orgID, SecretID: s.ID, Env: domain.Production}); !domain.IsCode(err, domain.CodeNotFound) {
 		t.Fatalf("reveal after the deletion: %v, want not_found", err)
+	}
+}
+
+// Secret snapshot reads of one organization asked while a read is under way wait for
+// the next one, and one statement answers them all, each with its own secret's state
+// (its name and description opened, every environment's value, its last event): 42
+// reads that queued run as 1 statement and give what each read alone gives. A secret
+// the read models do not hold is not found, and a read alone still runs at once.
+func TestSecretSnapshotReadsAskedTogetherShareAStatement(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, true)
+	ctx := context.Background()
+	var ids []string
+	var last uint64
+	for i := range 40 {
+		res := r.create(t, fmt.Sprintf("SNAP_%02d", i), map[domain.Environment]string{domain.Production: fmt.Sprintf("p%d", i), domain.Staging: "s"})
+		ids, last = append(ids, res.ID), res.Seq
+	}
+	bare := r.create(t, "NO_VALUES", nil)
+	r.wait(t, max(last, bare.Seq))
+
+	type answer struct {
+		st                  domain.SecretState
+		lastSeq, checkpoint uint64
+		found               bool
+		err                 error
+	}
+	asked := append(append([]string{}, ids...), uuid.NewString(), bare.ID)
+	answers := make([]answer, len(asked))
+	release := r.db.Secrets.HoldSecretSnapshotReads(r.orgID)
+	before := r.db.Secrets.SecretSnapshotReads()
+	var wg sync.WaitGroup
+	for i, id := range asked {
+		wg.Go(func() {
+			var a answer
+			a.st, a.lastSeq, a.checkpoint, a.found, a.err = r.db.Secrets.SecretSnapshot(ctx, r.orgID, id)
+			answers[i] = a
+		})
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for r.db.Secrets.QueuedSecretSnapshotReads(r.orgID) < len(asked) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d reads queued, want %d", r.db.Secrets.QueuedSecretSnapshotReads(r.orgID), len(asked))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	release()
+	wg.Wait()
+	if n := r.db.Secrets.SecretSnapshotReads() - before; n != 1 {
+		t.Fatalf("%d reads asked together ran %d statements, want 1", len(asked), n)
+	}
+	for i, a := range answers[:len(ids)] {
+		prod, stag := a.st.Values[domain.Production], a.st.Values[domain.Staging]
+		if a.err != nil || !a.found || string(a.st.Name) != fmt.Sprintf("SNAP_%02d", i) || a.st.OwnerID != r.owner.UserID ||
+			a.st.Version != 1 || len(a.st.Values) != 2 || !prod.Set || prod.Value.Version != 1 || prod.Value.Sealed == "" ||
+			!stag.Set || stag.Value.Sealed == "" || a.lastSeq == 0 || a.lastSeq > a.checkpoint || a.checkpoint < last {
+			t.Fatalf("secret %d: %+v", i, a)
+		}
+		if i > 0 && prod.Value.Sealed == answers[i-1].st.Values[domain.Production].Value.Sealed {
+			t.Fatalf("secrets %d and %d got the same sealed value", i-1, i)
+		}
+	}
+	if a := answers[len(ids)]; a.err != nil || a.found {
+		t.Fatalf("an unknown secret: %+v", a)
+	}
+	if a := answers[len(ids)+1]; a.err != nil || !a.found || string(a.st.Name) != "NO_VALUES" || a.lastSeq != bare.Seq {
+		t.Fatalf("a secret without values: %+v", a)
+	}
+	// Alone, a read runs at once, and gives what the shared one gave.
+	for _, i := range []int{0, 17, 39} {
+		st, lastSeq, _, found, err := r.db.Secrets.SecretSnapshot(ctx, r.orgID, ids[i])
+		if err != nil || !found || lastSeq != answers[i].lastSeq || !reflect.DeepEqual(st, answers[i].st) {
+			t.Fatalf("secret %d alone: %+v, %v, found %v; shared: %+v", i, st, err, found, answers[i].st)
+		}
+	}
+	if n := r.db.Secrets.SecretSnapshotReads() - before; n != 4 {
+		t.Fatalf("%d statements, want 4", n)
 	}
 }

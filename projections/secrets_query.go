@@ -22,6 +22,8 @@ type Secrets struct {
 	fresh *freshCheckpoints
 	// reveals gathers concurrent reveal snapshot reads (RevealSnapshot).
 	reveals revealGroups
+	// snapshots gathers concurrent secret snapshot reads (SecretSnapshot).
+	snapshots secretSnapshotGroups
 }
 
 // EnvState is a secret's value state in one environment, as the grid shows it.

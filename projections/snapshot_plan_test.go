@@ -43,7 +43,7 @@ func TestSnapshotReadsUseTheKeysUnderRowLevelSecurity(t *testing.T) {
 		args []any
 	}{
 		"reveal": {projections.RevealSnapshotSQL, []any{projections.CheckpointName, r.orgID, []string{s.ID}, []string{"production"}}},
-		"update": {projections.SecretSnapshotSQL, []any{projections.CheckpointName, r.orgID, s.ID}},
+		"update": {projections.SecretSnapshotSQL, []any{projections.CheckpointName, r.orgID, []string{s.ID}}},
 	} {
 		plan, err := r.db.Secrets.ExplainScoped(ctx, r.orgID, q.sql, q.args...)
 		if err != nil {
