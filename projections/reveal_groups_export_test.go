@@ -9,7 +9,7 @@ func (db *Secrets) RevealReads() int64 { return db.reveals.reads.Load() }
 // under way, until release starts the reads for them.
 func (db *Secrets) HoldRevealReads(orgID string) (release func()) {
 	g := &db.reveals
-	return g.groups.Hold(orgID, maxRevealAsks, g.reader(context.Background(), db.store, orgID))
+	return g.groups.Hold(orgID, maxRevealAsks, g.reader(context.Background(), db.store, orgID, readRevealSnapshots))
 }
 
 // QueuedRevealReads is how many reveal snapshot reads of orgID wait.
@@ -22,7 +22,7 @@ func (db *Secrets) SecretSnapshotReads() int64 { return db.snapshots.reads.Load(
 // were under way, until release starts the reads for them.
 func (db *Secrets) HoldSecretSnapshotReads(orgID string) (release func()) {
 	g := &db.snapshots
-	return g.groups.Hold(orgID, maxSecretSnapshotAsks, g.reader(context.Background(), db.store, orgID))
+	return g.groups.Hold(orgID, maxSecretSnapshotAsks, g.reader(context.Background(), db.store, orgID, readSecretSnapshots))
 }
 
 // QueuedSecretSnapshotReads is how many secret snapshot reads of orgID wait.

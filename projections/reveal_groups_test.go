@@ -36,26 +36,13 @@ func TestRevealSnapshotReadsAskedTogetherShareAStatement(t *testing.T) {
 		err        error
 	}
 	asked := append(append([]string{}, ids...), uuid.NewString(), devOnly.ID)
-	answers := make([]answer, len(asked))
-	release := r.db.Secrets.HoldRevealReads(r.orgID)
 	before := r.db.Secrets.RevealReads()
-	var wg sync.WaitGroup
-	for i, id := range asked {
-		wg.Go(func() {
-			var a answer
+	answers := askTogether(t, asked, func() func() { return r.db.Secrets.HoldRevealReads(r.orgID) },
+		func() int { return r.db.Secrets.QueuedRevealReads(r.orgID) },
+		func(id string) (a answer) {
 			a.snap, a.checkpoint, a.found, a.err = r.db.Secrets.RevealSnapshot(ctx, r.orgID, id, domain.Production)
-			answers[i] = a
+			return a
 		})
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for r.db.Secrets.QueuedRevealReads(r.orgID) < len(asked) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d reads queued, want %d", r.db.Secrets.QueuedRevealReads(r.orgID), len(asked))
-		}
-		time.Sleep(time.Millisecond)
-	}
-	release()
-	wg.Wait()
 	if n := r.db.Secrets.RevealReads() - before; n != 1 {
 		t.Fatalf("%d reads asked together ran %d statements, want 1", len(asked), n)
 	}
@@ -83,4 +70,28 @@ func TestRevealSnapshotReadsAskedTogetherShareAStatement(t *testing.T) {
 	if n := r.db.Secrets.RevealReads() - before; n != 4 {
 		t.Fatalf("%d statements, want 4", n)
 	}
+}
+
+// askTogether reads each of ids (read) while hold holds the reads of their kind, waits
+// until queued says every one of them waits, then lets them go together, and returns
+// the answers in the order of ids.
+func askTogether[T any](t *testing.T, ids []string, hold func() (release func()), queued func() int, read func(id string) T) []T {
+	t.Helper()
+	answers := make([]T, len(ids))
+	release := hold()
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() { answers[i] = read(id) })
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for queued() < len(ids) {
+		if time.Now().After(deadline) {
+			release()
+			t.Fatalf("%d reads queued, want %d", queued(), len(ids))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	release()
+	wg.Wait()
+	return answers
 }

@@ -3,12 +3,9 @@ package projections
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/keyledger/keyledger/domain"
-	"github.com/keyledger/keyledger/domain/gather"
 )
 
 // revealSnapshotSQL reads, for each wanted secret and environment (by its place in
@@ -34,14 +31,14 @@ const revealSnapshotSQL = `SELECT COALESCE((SELECT seq FROM projection_checkpoin
 // projected yet, or an id that is no secret's): the caller then reads the log. It reads
 // one row by its key, whatever the organization's size and the secret's history.
 //
-// Concurrent reveals of one organization share their reads (revealGroups): the read
+// Concurrent reveals of one organization share their reads (sharedReads): the read
 // begins after each of them asked, as a read of its own would.
 func (db *Secrets) RevealSnapshot(ctx context.Context, orgID, secretID string, env domain.Environment) (snap domain.RevealSnapshot, checkpoint uint64, ok bool, err error) {
 	if !isUUID(orgID) || !isUUID(secretID) {
 		return domain.RevealSnapshot{}, 0, false, nil
 	}
 	ask := &snapshotAsk{secretID: secretID, env: env, done: make(chan struct{})}
-	db.reveals.ask(context.WithoutCancel(ctx), db.store, orgID, ask)
+	db.reveals.ask(context.WithoutCancel(ctx), db.store, orgID, ask, maxRevealAsks, readRevealSnapshots)
 	select {
 	case <-ask.done:
 	case <-ctx.Done():
@@ -53,20 +50,11 @@ func (db *Secrets) RevealSnapshot(ctx context.Context, orgID, secretID string, e
 	return ask.snap, ask.checkpoint, ask.found, nil
 }
 
-// revealGroups gathers the reveal snapshot reads of each organization: while one read
-// is under way, the reads asked meanwhile wait, and the next read answers them all in
-// one statement. A reveal's snapshot was a transaction of its own (BEGIN, the scope,
-// the query, COMMIT: a round trip and four statements for PostgreSQL, about 70 us of
-// its CPU at 16 clients, and the pipeline's encoding and parsing in this process); at
-// 32 clients each read now answers several reveals. A reveal alone still reads at
-// once. The zero value is ready to use.
-type revealGroups struct {
-	groups gather.Groups[*snapshotAsk]
-	// reads counts the statements run, so that a test can see them shared.
-	reads atomic.Int64
-}
-
-// snapshotAsk is one reveal's read and, once done is closed, its answer.
+// snapshotAsk is one reveal's read and, once done is closed, its answer. Concurrent
+// reveals of one organization share their reads (sharedReads, up to maxRevealAsks a
+// statement): a reveal's snapshot was a transaction of its own (BEGIN, the scope, the
+// query, COMMIT: a round trip and four statements for PostgreSQL, about 70 us of its
+// CPU at 16 clients, and the pipeline's encoding and parsing in this process).
 type snapshotAsk struct {
 	secretID string
 	env      domain.Environment
@@ -78,35 +66,15 @@ type snapshotAsk struct {
 	err        error
 }
 
-// revealReadTimeout bounds one shared read: it answers every reveal waiting on it, so
-// no single reveal's context may end it (each stops waiting at its own).
-const revealReadTimeout = 5 * time.Second
+func (a *snapshotAsk) finish(err error) {
+	if err != nil {
+		a.err = err
+	}
+	close(a.done)
+}
 
 // maxRevealAsks bounds the reveals one statement answers.
 const maxRevealAsks = 256
-
-// ask queues a; the first ask of an organization with no read under way starts a
-// goroutine that reads for the queue until it is empty, under base (no caller's
-// cancellation ends a read that others wait for).
-func (g *revealGroups) ask(base context.Context, db *store, orgID string, a *snapshotAsk) {
-	g.groups.Ask(orgID, a, maxRevealAsks, g.reader(base, db, orgID))
-}
-
-// reader answers asks of orgID with one statement each call.
-func (g *revealGroups) reader(base context.Context, db *store, orgID string) func([]*snapshotAsk) {
-	return func(asks []*snapshotAsk) {
-		ctx, cancel := context.WithTimeout(base, revealReadTimeout)
-		err := readRevealSnapshots(ctx, db, orgID, asks)
-		cancel()
-		g.reads.Add(1)
-		for _, a := range asks {
-			if err != nil {
-				a.err = err
-			}
-			close(a.done)
-		}
-	}
-}
 
 // readRevealSnapshots answers asks, all of orgID, with one statement.
 func readRevealSnapshots(ctx context.Context, db *store, orgID string, asks []*snapshotAsk) error {

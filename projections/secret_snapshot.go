@@ -3,12 +3,10 @@ package projections
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/keyledger/keyledger/domain"
-	"github.com/keyledger/keyledger/domain/gather"
 )
 
 // secretSnapshotSQL reads, for each wanted secret (by its place in the array), the
@@ -35,14 +33,14 @@ const secretSnapshotSQL = `SELECT COALESCE((SELECT seq FROM projection_checkpoin
 // rows by their key, whatever the organization's size and the secret's history.
 //
 // Concurrent reads of one organization's secrets share their statement
-// (secretSnapshotGroups): the read begins after each of them asked, as a read of its
-// own would.
+// (sharedReads): the read begins after each of them asked, as a read of its own
+// would.
 func (db *Secrets) SecretSnapshot(ctx context.Context, orgID, secretID string) (st domain.SecretState, lastSeq, checkpoint uint64, ok bool, err error) {
 	if !isUUID(orgID) || !isUUID(secretID) {
 		return domain.SecretState{}, 0, 0, false, nil
 	}
 	ask := &secretSnapshotAsk{secretID: secretID, done: make(chan struct{})}
-	db.snapshots.ask(context.WithoutCancel(ctx), db.store, orgID, ask)
+	db.snapshots.ask(context.WithoutCancel(ctx), db.store, orgID, ask, maxSecretSnapshotAsks, readSecretSnapshots)
 	select {
 	case <-ask.done:
 	case <-ctx.Done():
@@ -67,21 +65,12 @@ func (db *Secrets) SecretSnapshot(ctx context.Context, orgID, secretID string) (
 	return st, ask.lastSeq, ask.checkpoint, true, nil
 }
 
-// secretSnapshotGroups gathers the secret snapshot reads of each organization, as
-// revealGroups gathers the reveals': while one read is under way, the reads asked
-// meanwhile wait, and the next read answers them all in one statement. Updates of
-// secrets the aggregate cache does not hold (random writes over a large
-// organization) each read their secret's copy; each read was a round trip with the
-// scope's statement, the checkpoint's lookup and its own plan, about 0.3 ms of
-// PostgreSQL's time. A read alone still runs at once. The zero value is ready to use.
-type secretSnapshotGroups struct {
-	groups gather.Groups[*secretSnapshotAsk]
-	// reads counts the statements run, so that a test can see them shared.
-	reads atomic.Int64
-}
-
 // secretSnapshotAsk is one secret's read and, once done is closed, its answer, the
-// name and description still sealed (the asker opens them).
+// name and description still sealed (the asker opens them). Concurrent reads of one
+// organization's secrets share their statement (sharedReads, up to
+// maxSecretSnapshotAsks): updates of secrets the aggregate cache does not hold (random
+// writes over a large organization) each read their secret's copy, about 0.3 ms of
+// PostgreSQL's time a read on its own.
 type secretSnapshotAsk struct {
 	secretID string
 	done     chan struct{}
@@ -93,31 +82,15 @@ type secretSnapshotAsk struct {
 	err                    error
 }
 
+func (a *secretSnapshotAsk) finish(err error) {
+	if err != nil {
+		a.err = err
+	}
+	close(a.done)
+}
+
 // maxSecretSnapshotAsks bounds the secrets one statement reads.
 const maxSecretSnapshotAsks = 128
-
-// ask queues a; the first ask of an organization with no read under way starts a
-// goroutine that reads for the queue until it is empty, under base (no caller's
-// cancellation ends a read that others wait for).
-func (g *secretSnapshotGroups) ask(base context.Context, db *store, orgID string, a *secretSnapshotAsk) {
-	g.groups.Ask(orgID, a, maxSecretSnapshotAsks, g.reader(base, db, orgID))
-}
-
-// reader answers asks of orgID with one statement each call.
-func (g *secretSnapshotGroups) reader(base context.Context, db *store, orgID string) func([]*secretSnapshotAsk) {
-	return func(asks []*secretSnapshotAsk) {
-		ctx, cancel := context.WithTimeout(base, revealReadTimeout)
-		err := readSecretSnapshots(ctx, db, orgID, asks)
-		cancel()
-		g.reads.Add(1)
-		for _, a := range asks {
-			if err != nil {
-				a.err = err
-			}
-			close(a.done)
-		}
-	}
-}
 
 // readSecretSnapshots answers asks, all of orgID, with one statement.
 func readSecretSnapshots(ctx context.Context, db *store, orgID string, asks []*secretSnapshotAsk) error {

@@ -364,26 +364,13 @@ func TestSecretSnapshotReadsAskedTogetherShareAStatement(t *testing.T) {
 		err                 error
 	}
 	asked := append(append([]string{}, ids...), uuid.NewString(), bare.ID)
-	answers := make([]answer, len(asked))
-	release := r.db.Secrets.HoldSecretSnapshotReads(r.orgID)
 	before := r.db.Secrets.SecretSnapshotReads()
-	var wg sync.WaitGroup
-	for i, id := range asked {
-		wg.Go(func() {
-			var a answer
+	answers := askTogether(t, asked, func() func() { return r.db.Secrets.HoldSecretSnapshotReads(r.orgID) },
+		func() int { return r.db.Secrets.QueuedSecretSnapshotReads(r.orgID) },
+		func(id string) (a answer) {
 			a.st, a.lastSeq, a.checkpoint, a.found, a.err = r.db.Secrets.SecretSnapshot(ctx, r.orgID, id)
-			answers[i] = a
+			return a
 		})
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for r.db.Secrets.QueuedSecretSnapshotReads(r.orgID) < len(asked) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d reads queued, want %d", r.db.Secrets.QueuedSecretSnapshotReads(r.orgID), len(asked))
-		}
-		time.Sleep(time.Millisecond)
-	}
-	release()
-	wg.Wait()
 	if n := r.db.Secrets.SecretSnapshotReads() - before; n != 1 {
 		t.Fatalf("%d reads asked together ran %d statements, want 1", len(asked), n)
 	}

@@ -21,9 +21,9 @@ type Secrets struct {
 	names *nameIndex
 	fresh *freshCheckpoints
 	// reveals gathers concurrent reveal snapshot reads (RevealSnapshot).
-	reveals revealGroups
+	reveals sharedReads[*snapshotAsk]
 	// snapshots gathers concurrent secret snapshot reads (SecretSnapshot).
-	snapshots secretSnapshotGroups
+	snapshots sharedReads[*secretSnapshotAsk]
 }
 
 // EnvState is a secret's value state in one environment, as the grid shows it.
