@@ -139,8 +139,5 @@ e2e-run:
 
 ## test: what CI checks. The UI is built first so that go:embed has it.
 test:
-	$(MAKE) build
-	$(MAKE) lint
-	$(MAKE) test-go
-	$(MAKE) test-web
-	$(MAKE) e2e-run
+	@for t in build lint test-go test-web e2e-run; do echo "--> make $$t ($$(date -u +%T))"; $(MAKE) $$t; done
+	@echo "--> make test passed ($$(date -u +%T))"
