@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -145,10 +144,7 @@ func TestEraseOrganization(t *testing.T) {
 
 	resp := e.owner.Do(t, "DELETE", o, map[string]any{"confirm": e.org.Name}, "Idempotency-Key", "erase-1", "User-Agent", "erase-test-agent/1.0").
 		Expect(t, http.StatusNoContent)
-	seq, err := strconv.ParseUint(resp.Header.Get("X-Keyledger-Seq"), 10, 64)
-	if err != nil || seq == 0 {
-		t.Fatalf("X-Keyledger-Seq %q", resp.Header.Get("X-Keyledger-Seq"))
-	}
+	seq := resp.Seq(t)
 	// A retry with the key gets the first answer; any other request finds no org.
 	e.owner.Do(t, "DELETE", o, map[string]any{"confirm": e.org.Name}, "Idempotency-Key", "erase-1", "User-Agent", "erase-test-agent/1.0").
 		Expect(t, http.StatusNoContent)

@@ -268,10 +268,7 @@ func TestValuesFetchSeqIsWhatTheValuesAreAsOf(t *testing.T) {
 	env.StopProjector()
 	w := alice.Do(t, "PATCH", "/orgs/"+org.ID+"/secrets/"+s.ID, map[string]any{"values": map[string]any{"production": "v1"}}).
 		Expect(t, http.StatusOK)
-	written, err := strconv.ParseUint(w.Header.Get("X-Keyledger-Seq"), 10, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	written := w.Seq(t)
 	r := svc.Do(t, "GET", "/orgs/"+org.ID+"/environments/production/values", nil).Expect(t, http.StatusOK)
 	var got struct {
 		Values map[string]string `json:"values"`

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -197,11 +196,7 @@ func TestMinSeqIsReachedOrRefused(t *testing.T) {
 	// machine can take longer than one read's 200 ms wait: wait for it first, as the
 	// other tests that stop the projector do.
 	env.StartProjector(t)
-	seq, err := strconv.ParseUint(w.Header.Get("X-Keyledger-Seq"), 10, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env.Wait(t, seq)
+	env.Wait(t, w.Seq(t))
 	var row struct {
 		Version int `json:"version"`
 	}

@@ -70,9 +70,11 @@ func Open(ctx context.Context, databaseURL string, keys *eventstore.Keyring, log
 	names := &nameIndex{}
 	progress := &Progress{store: db, advance: make(chan struct{})}
 	return &ReadModels{
-		Pool:      &Pool{store: db},
-		Progress:  progress,
-		Secrets:   &Secrets{store: db, names: names, fresh: &freshCheckpoints{read: db.readCheckpoint}},
+		Pool:     &Pool{store: db},
+		Progress: progress,
+		Secrets: &Secrets{store: db, names: names, fresh: &freshCheckpoints{read: db.readCheckpoint},
+			reveals:   sharedReads[*snapshotAsk]{max: maxRevealAsks, read: readRevealSnapshots},
+			snapshots: sharedReads[*secretSnapshotAsk]{max: maxSecretSnapshotAsks, read: readSecretSnapshots}},
 		Directory: &Directory{store: db},
 		Audit:     &AuditTrail{store: db},
 		Tokens:    &Tokens{store: db},

@@ -8,8 +8,7 @@ func (db *Secrets) RevealReads() int64 { return db.reveals.reads.Load() }
 // HoldRevealReads makes the reveal snapshot reads of orgID queue as if a read were
 // under way, until release starts the reads for them.
 func (db *Secrets) HoldRevealReads(orgID string) (release func()) {
-	g := &db.reveals
-	return g.groups.Hold(orgID, maxRevealAsks, g.reader(context.Background(), db.store, orgID, readRevealSnapshots))
+	return db.reveals.hold(db.store, orgID)
 }
 
 // QueuedRevealReads is how many reveal snapshot reads of orgID wait.
@@ -21,11 +20,16 @@ func (db *Secrets) SecretSnapshotReads() int64 { return db.snapshots.reads.Load(
 // HoldSecretSnapshotReads makes the secret snapshot reads of orgID queue as if a read
 // were under way, until release starts the reads for them.
 func (db *Secrets) HoldSecretSnapshotReads(orgID string) (release func()) {
-	g := &db.snapshots
-	return g.groups.Hold(orgID, maxSecretSnapshotAsks, g.reader(context.Background(), db.store, orgID, readSecretSnapshots))
+	return db.snapshots.hold(db.store, orgID)
 }
 
 // QueuedSecretSnapshotReads is how many secret snapshot reads of orgID wait.
 func (db *Secrets) QueuedSecretSnapshotReads(orgID string) int {
 	return db.snapshots.groups.Queued(orgID)
+}
+
+// hold makes the reads of orgID queue as if a read were under way, until release
+// starts the reads for them.
+func (g *sharedReads[A]) hold(db *store, orgID string) (release func()) {
+	return g.groups.Hold(orgID, g.max, g.reader(context.Background(), db, orgID))
 }

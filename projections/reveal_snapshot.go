@@ -37,20 +37,14 @@ func (db *Secrets) RevealSnapshot(ctx context.Context, orgID, secretID string, e
 	if !isUUID(orgID) || !isUUID(secretID) {
 		return domain.RevealSnapshot{}, 0, false, nil
 	}
-	ask := &snapshotAsk{secretID: secretID, env: env, done: make(chan struct{})}
-	db.reveals.ask(context.WithoutCancel(ctx), db.store, orgID, ask, maxRevealAsks, readRevealSnapshots)
-	select {
-	case <-ask.done:
-	case <-ctx.Done():
-		return domain.RevealSnapshot{}, 0, false, fmt.Errorf("read reveal snapshot: %w", ctx.Err())
-	}
-	if ask.err != nil {
-		return domain.RevealSnapshot{}, 0, false, fmt.Errorf("read reveal snapshot: %w", ask.err)
+	ask := &snapshotAsk{secretID: secretID, env: env, pending: newPending()}
+	if err := db.reveals.ask(ctx, db.store, orgID, ask); err != nil {
+		return domain.RevealSnapshot{}, 0, false, fmt.Errorf("read reveal snapshot: %w", err)
 	}
 	return ask.snap, ask.checkpoint, ask.found, nil
 }
 
-// snapshotAsk is one reveal's read and, once done is closed, its answer. Concurrent
+// snapshotAsk is one reveal's read and, once answered (pending), its answer. Concurrent
 // reveals of one organization share their reads (sharedReads, up to maxRevealAsks a
 // statement): a reveal's snapshot was a transaction of its own (BEGIN, the scope, the
 // query, COMMIT: a round trip and four statements for PostgreSQL, about 70 us of its
@@ -58,19 +52,11 @@ func (db *Secrets) RevealSnapshot(ctx context.Context, orgID, secretID string, e
 type snapshotAsk struct {
 	secretID string
 	env      domain.Environment
-	done     chan struct{}
+	pending
 
 	snap       domain.RevealSnapshot
 	checkpoint uint64
 	found      bool
-	err        error
-}
-
-func (a *snapshotAsk) finish(err error) {
-	if err != nil {
-		a.err = err
-	}
-	close(a.done)
 }
 
 // maxRevealAsks bounds the reveals one statement answers.

@@ -39,15 +39,9 @@ func (db *Secrets) SecretSnapshot(ctx context.Context, orgID, secretID string) (
 	if !isUUID(orgID) || !isUUID(secretID) {
 		return domain.SecretState{}, 0, 0, false, nil
 	}
-	ask := &secretSnapshotAsk{secretID: secretID, done: make(chan struct{})}
-	db.snapshots.ask(context.WithoutCancel(ctx), db.store, orgID, ask, maxSecretSnapshotAsks, readSecretSnapshots)
-	select {
-	case <-ask.done:
-	case <-ctx.Done():
-		return domain.SecretState{}, 0, 0, false, fmt.Errorf("read secret snapshot: %w", ctx.Err())
-	}
-	if ask.err != nil {
-		return domain.SecretState{}, 0, 0, false, fmt.Errorf("read secret snapshot: %w", ask.err)
+	ask := &secretSnapshotAsk{secretID: secretID, pending: newPending()}
+	if err := db.snapshots.ask(ctx, db.store, orgID, ask); err != nil {
+		return domain.SecretState{}, 0, 0, false, fmt.Errorf("read secret snapshot: %w", err)
 	}
 	if !ask.found {
 		return domain.SecretState{}, 0, 0, false, nil
@@ -65,7 +59,7 @@ func (db *Secrets) SecretSnapshot(ctx context.Context, orgID, secretID string) (
 	return st, ask.lastSeq, ask.checkpoint, true, nil
 }
 
-// secretSnapshotAsk is one secret's read and, once done is closed, its answer, the
+// secretSnapshotAsk is one secret's read and, once answered (pending), its answer, the
 // name and description still sealed (the asker opens them). Concurrent reads of one
 // organization's secrets share their statement (sharedReads, up to
 // maxSecretSnapshotAsks): updates of secrets the aggregate cache does not hold (random
@@ -73,20 +67,12 @@ func (db *Secrets) SecretSnapshot(ctx context.Context, orgID, secretID string) (
 // PostgreSQL's time a read on its own.
 type secretSnapshotAsk struct {
 	secretID string
-	done     chan struct{}
+	pending
 
 	state                  domain.SecretState
 	nameSealed, descSealed string
 	lastSeq, checkpoint    uint64
 	found                  bool
-	err                    error
-}
-
-func (a *secretSnapshotAsk) finish(err error) {
-	if err != nil {
-		a.err = err
-	}
-	close(a.done)
 }
 
 // maxSecretSnapshotAsks bounds the secrets one statement reads.
@@ -117,8 +103,7 @@ func readSecretSnapshots(ctx context.Context, db *store, orgID string, asks []*s
 					return fmt.Errorf("secret snapshot row %d of %d asked", i, len(asks))
 				}
 				a := asks[i-1]
-				if !a.found {
-					st.Values = a.state.Values
+				if !a.found { // the secret's first row; the others add values
 					a.state, a.nameSealed, a.descSealed = st, nameSealed, descSealed
 					a.checkpoint, a.lastSeq, a.found = uint64(seq), uint64(changed), true
 				}

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -273,6 +274,17 @@ func (r *Response) Expect(tb testing.TB, want int) *Response {
 		tb.Fatalf("status %d, want %d; body: %s", r.Status, want, r.Body)
 	}
 	return r
+}
+
+// Seq is the stream sequence a command's answer names (X-Keyledger-Seq); the test
+// fails when there is none.
+func (r *Response) Seq(tb testing.TB) uint64 {
+	tb.Helper()
+	seq, err := strconv.ParseUint(r.Header.Get("X-Keyledger-Seq"), 10, 64)
+	if err != nil || seq == 0 {
+		tb.Fatalf("X-Keyledger-Seq %q; status %d, body: %s", r.Header.Get("X-Keyledger-Seq"), r.Status, r.Body)
+	}
+	return seq
 }
 
 // JSON decodes the body into v.
